@@ -1,0 +1,1 @@
+"""Pure domain: durations, commands, roles, policy. No I/O."""

@@ -1,0 +1,139 @@
+"""Domain records shared by the service, the Graph adapter and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """A directory role: `id` is the role definition (template) id Graph uses."""
+
+    id: str
+    display_name: str
+    alias: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.display_name
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryUser:
+    """An Entra user as Graph returns it."""
+
+    id: str
+    display_name: str
+    user_principal_name: str
+    mail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Eligibility:
+    """A role the user may activate; `via_group` names the group when it is indirect."""
+
+    role_id: str
+    principal_id: str
+    start: datetime | None
+    end: datetime | None
+    via_group_id: str | None = None
+    via_group_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveAssignment:
+    """A live role assignment instance (`roleAssignmentScheduleInstances`)."""
+
+    id: str
+    role_id: str
+    principal_id: str
+    start: datetime | None
+    end: datetime | None
+    assignment_type: str  # "Activated" (PIM activation) or "Assigned"
+    member_type: str = "Direct"
+
+    def remaining(self, now: datetime) -> timedelta | None:
+        return None if self.end is None else max(self.end - now, timedelta(0))
+
+
+class ApproverKind(StrEnum):
+    """Where an approver reference points."""
+
+    ENTRA_USER = "entra_user"
+    ENTRA_GROUP = "entra_group"
+    SLACK_USER = "slack_user"
+    SLACK_USERGROUP = "slack_usergroup"
+
+
+@dataclass(frozen=True, slots=True)
+class ApproverRef:
+    """One approver source: an Entra user/group id, or a Slack user/user-group id."""
+
+    kind: ApproverKind
+    id: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RolePolicy:
+    """PIM activation rules for a role, from Graph, from pimbot.yml, or their merge."""
+
+    max_duration: timedelta
+    justification_required: bool = True
+    ticket_required: bool = False
+    mfa_required: bool = False
+    approval_required: bool = False
+    approvers: tuple[ApproverRef, ...] = field(default_factory=tuple)
+
+
+class RequestAction(StrEnum):
+    """Graph's `unifiedRoleScheduleRequestActions`, spelled as its metadata does."""
+
+    ADMIN_ASSIGN = "adminAssign"
+    ADMIN_UPDATE = "adminUpdate"
+    ADMIN_REMOVE = "adminRemove"
+    ADMIN_EXTEND = "adminExtend"
+    ADMIN_RENEW = "adminRenew"
+    SELF_ACTIVATE = "selfActivate"
+    SELF_DEACTIVATE = "selfDeactivate"
+    SELF_EXTEND = "selfExtend"
+    SELF_RENEW = "selfRenew"
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """`ticketInfo`: the ticket number and the ticket system it belongs to."""
+
+    number: str
+    system: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationSpec:
+    """What the bot asks Graph for: a role for a principal, for a duration, with reasons."""
+
+    principal_id: str
+    role_id: str
+    duration: timedelta
+    justification: str
+    ticket: Ticket | None = None
+    start: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRequest:
+    """A `unifiedRoleAssignmentScheduleRequest` as Graph answered it."""
+
+    id: str
+    action: str
+    status: str  # Provisioned, Granted, PendingApproval, Denied, Failed, Revoked, Canceled, ...
+    principal_id: str
+    role_id: str
+    created: datetime | None
+    start: datetime | None
+    duration: timedelta | None
+    end: datetime | None
+    justification: str | None
+    ticket: Ticket | None

@@ -1,0 +1,76 @@
+"""Bot-side activation requests and their state machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.domain.models import Ticket
+
+
+class RequestState(StrEnum):
+    """requested → pending_approval → approved/denied/expired/cancelled → activating → active
+    → ended/failed. `requested` goes straight to `activating` when no approval is needed."""
+
+    REQUESTED = "requested"
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    ACTIVATING = "activating"
+    ACTIVE = "active"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+S = RequestState
+TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
+    S.REQUESTED: frozenset({S.PENDING_APPROVAL, S.ACTIVATING, S.FAILED, S.CANCELLED}),
+    S.PENDING_APPROVAL: frozenset({S.APPROVED, S.DENIED, S.EXPIRED, S.CANCELLED}),
+    S.APPROVED: frozenset({S.ACTIVATING, S.FAILED}),
+    S.ACTIVATING: frozenset({S.ACTIVE, S.FAILED, S.PENDING_APPROVAL}),
+    S.ACTIVE: frozenset({S.ENDED}),
+    S.DENIED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.ENDED: frozenset(),
+    S.FAILED: frozenset(),
+}
+OPEN_STATES = frozenset({S.REQUESTED, S.PENDING_APPROVAL, S.APPROVED, S.ACTIVATING})
+FINAL_STATES = frozenset(state for state, nxt in TRANSITIONS.items() if not nxt)
+
+
+def can_transition(current: RequestState, new: RequestState) -> bool:
+    return new in TRANSITIONS[current]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationRecord:
+    """One activation request as the bot tracks it, from the slash command to its end."""
+
+    id: str
+    slack_user_id: str
+    principal_id: str
+    role_id: str
+    role_name: str
+    duration: timedelta
+    justification: str
+    ticket: Ticket | None
+    state: RequestState
+    created_at: datetime
+    updated_at: datetime
+    approval_reason: str | None = None  # why approval is needed, shown on the card
+    graph_request_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    decided_by: str | None = None  # Slack user id of the approver / denier
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    approval_channel: str | None = None
+    approval_message_ts: str | None = None
+    error: str | None = None
+
+    def with_changes(self, **changes: object) -> ActivationRecord:
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,91 @@
+"""Errors that carry a message fit to show a Slack user.
+
+    PimError(user_message)            base: every error the bot shows a user
+    ├── InputError                     the user's text or form is malformed
+    ├── ConfigError                    pimbot.yml or the environment is wrong (start-up)
+    ├── UserNotMapped                  no Entra user for this Slack user
+    ├── NotEligible                    the user holds no eligibility for the role
+    ├── PolicyViolation                duration, ticket or justification breaks the policy
+    ├── AlreadyActive                  the role is already active for the user
+    ├── NotActive                      there is no active assignment to end or extend
+    ├── NotAuthorised                  the clicker may not do this (e.g. approve own request)
+    ├── RequestNotFound                no such bot-side request
+    └── GraphError(code, request_id)   Microsoft Graph refused or failed
+        ├── GraphThrottled             429 after the retry budget
+        └── GraphUnavailable           5xx / timeouts / connection errors after the budget
+
+Handlers render `user_message` as-is; nothing else about an exception reaches Slack.
+"""
+
+from __future__ import annotations
+
+
+class PimError(Exception):
+    """Base class: `user_message` is safe and useful to show the user."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class InputError(PimError):
+    """The user's command or form input is malformed."""
+
+
+class ConfigError(PimError):
+    """The configuration file or environment is invalid."""
+
+
+class UserNotMapped(PimError):
+    """The Slack user maps to no Entra user."""
+
+
+class NotEligible(PimError):
+    """The user has no eligibility for the requested role."""
+
+
+class PolicyViolation(PimError):
+    """The request breaks the effective policy (duration, ticket, justification)."""
+
+
+class AlreadyActive(PimError):
+    """The role is already active for this user."""
+
+
+class NotActive(PimError):
+    """The role is not active, so it cannot be deactivated or extended."""
+
+
+class NotAuthorised(PimError):
+    """The acting user may not perform this action."""
+
+
+class RequestNotFound(PimError):
+    """No request with this id exists (or it is not the caller's)."""
+
+
+class GraphError(PimError):
+    """Microsoft Graph refused or failed; carries Graph's code and request id."""
+
+    def __init__(
+        self,
+        user_message: str,
+        *,
+        code: str = "unknown",
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        if request_id:
+            user_message = f"{user_message} (Graph request id {request_id})"
+        super().__init__(user_message)
+        self.code = code
+        self.status = status
+        self.request_id = request_id
+
+
+class GraphThrottled(GraphError):
+    """Graph kept answering 429 past the retry budget."""
+
+
+class GraphUnavailable(GraphError):
+    """Graph kept failing (5xx, timeouts, dropped connections) past the retry budget."""

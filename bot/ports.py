@@ -1,0 +1,144 @@
+"""Protocols the service depends on; adapters implement them, tests swap in fakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.domain.audit import AuditEvent
+from bot.domain.models import (
+    ActivationSpec,
+    ActiveAssignment,
+    DirectoryUser,
+    Eligibility,
+    Role,
+    RolePolicy,
+    ScheduleRequest,
+    Ticket,
+)
+from bot.domain.requests import ActivationRecord, RequestState
+
+
+@dataclass(frozen=True, slots=True)
+class UserLink:
+    """A Slack user's Entra identity, cached once resolved."""
+
+    slack_user_id: str
+    entra_user_id: str
+    user_principal_name: str
+    display_name: str
+    source: str  # "config" or "email"
+    linked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SlackProfile:
+    """The parts of a Slack profile the bot uses: verified email and time zone."""
+
+    slack_user_id: str
+    email: str | None
+    tz: str | None
+    real_name: str | None = None
+
+
+class PimGraph(Protocol):
+    """The PIM operations the bot needs from Microsoft Graph (or the sandbox tenant).
+
+    `identity` is "application" (admin actions; the bot checks eligibility first) or
+    "user" (self actions as the signed-in user). Errors are `bot.errors.GraphError`s.
+    """
+
+    async def get_user(self, id_or_upn: str) -> DirectoryUser: ...
+
+    async def find_user_by_email(self, email: str) -> DirectoryUser | None: ...
+
+    async def list_role_definitions(self) -> list[Role]: ...
+
+    async def list_eligibilities(self, user_id: str) -> list[Eligibility]: ...
+
+    async def list_active(self, user_id: str) -> list[ActiveAssignment]: ...
+
+    async def get_policy(self, role_id: str) -> RolePolicy: ...
+
+    async def list_group_members(self, group_id: str) -> list[DirectoryUser]: ...
+
+    async def activate(self, spec: ActivationSpec) -> ScheduleRequest: ...
+
+    async def deactivate(
+        self, principal_id: str, role_id: str, justification: str | None = None
+    ) -> ScheduleRequest: ...
+
+    async def extend(
+        # `duration` is added to the assignment's current end. On the wire: action
+        # adminExtend/selfExtend, scheduleInfo {startDateTime: the instance's start,
+        # expiration {type: afterDateTime, endDateTime: the new end}}.
+        self,
+        principal_id: str,
+        role_id: str,
+        duration: timedelta,
+        justification: str,
+        ticket: Ticket | None = None,
+    ) -> ScheduleRequest: ...
+
+    async def list_requests(self, principal_id: str) -> list[ScheduleRequest]: ...
+
+    async def cancel_request(self, request_id: str) -> None: ...
+
+    async def check_token(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Store(Protocol):
+    """Persistence for requests, user links and the audit log. One transaction per call."""
+
+    def add_request(self, record: ActivationRecord) -> None: ...
+
+    def get_request(self, request_id: str) -> ActivationRecord | None: ...
+
+    def transition(
+        self,
+        request_id: str,
+        expected: frozenset[RequestState],
+        new: RequestState,
+        **changes: object,
+    ) -> ActivationRecord | None:
+        """Compare-and-set: move to `new` (applying `changes`) only if the current state
+        is in `expected`; return the updated record, or None if another writer won."""
+        ...
+
+    def update_request(self, request_id: str, **changes: object) -> ActivationRecord: ...
+
+    def list_requests(
+        self,
+        *,
+        slack_user_id: str | None = None,
+        states: frozenset[RequestState] | None = None,
+    ) -> list[ActivationRecord]: ...
+
+    def get_user_link(self, slack_user_id: str) -> UserLink | None: ...
+
+    def save_user_link(self, link: UserLink) -> None: ...
+
+    def append_audit(self, event: AuditEvent) -> None: ...
+
+    def audit_events(
+        self, *, since: datetime | None = None, slack_user_id: str | None = None
+    ) -> list[AuditEvent]: ...
+
+
+class SlackDirectory(Protocol):
+    """What the service needs to know of a Slack user (implemented over users.info)."""
+
+    async def profile(self, slack_user_id: str) -> SlackProfile: ...
+
+
+class Notifier(Protocol):
+    """Messages the service sends outside a request's own reply (DMs, channel cards)."""
+
+    async def send_dm(
+        self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None: ...
+
+    async def post_audit(self, event: AuditEvent) -> None: ...

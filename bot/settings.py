@@ -1,0 +1,181 @@
+"""Settings: the environment contract (DESIGN §4) and the YAML policy file (`PIM_CONFIG`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain.durations import parse_duration
+from bot.errors import ConfigError, InputError
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    try:
+        return parse_duration(str(value))
+    except InputError:
+        raise ValueError(f"{str(value)!r} is not a duration") from None
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TicketConfig(_Strict):
+    """The ticket system: its name (sent as `ticketInfo.ticketSystem`) and number pattern."""
+
+    system: str = "CONTOSO"
+    pattern: str = r"^CONTOSO:[A-Za-z]+-\d{6}$"
+    example: str = "CONTOSO:Security-012345"
+    url_template: str | None = None  # e.g. https://tickets.example.com/browse/{ticket}
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"{value!r} is not a regular expression ({exc})") from None
+        return value
+
+
+class ChannelsConfig(_Strict):
+    approvals: str | None = None
+    audit: str | None = None
+
+
+class JustificationConfig(_Strict):
+    min_length: int = Field(default=10, ge=0, le=500)
+    max_length: int = Field(default=500, ge=1, le=2000)
+
+
+class ApproversConfig(_Strict):
+    """Who may approve: Slack user ids, a Slack user group id, Entra user or group ids."""
+
+    slack_users: list[str] = Field(default_factory=list)
+    slack_usergroups: list[str] = Field(default_factory=list)
+    entra_users: list[str] = Field(default_factory=list)
+    entra_groups: list[str] = Field(default_factory=list)
+
+
+class RoleConfig(_Strict):
+    """One role alias: which directory role, and the bot-side rules on top of Graph's."""
+
+    role: str  # display name or template id
+    max_duration: Duration | None = None
+    approval: Literal["required", "graph"] = "graph"  # "graph": as the PIM policy says
+    ticket: Literal["required", "graph"] = "graph"
+    approvers: ApproversConfig = Field(default_factory=ApproversConfig)
+
+
+class RemindersConfig(_Strict):
+    lead_times: list[Duration] = Field(default_factory=lambda: [timedelta(minutes=15)])
+
+
+class GraphConfig(_Strict):
+    identity: Literal["application", "user"] = "application"
+
+
+class PolicyFile(_Strict):
+    """`pimbot.yml`: validated at start-up; a bad value names its field."""
+
+    ticket: TicketConfig = Field(default_factory=TicketConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    justification: JustificationConfig = Field(default_factory=JustificationConfig)
+    reminders: RemindersConfig = Field(default_factory=RemindersConfig)
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    approval_timeout: Duration = timedelta(hours=24)
+    default_max_duration: Duration = timedelta(hours=8)
+    users: dict[str, str] = Field(default_factory=dict)  # Slack user id -> Entra UPN/id
+    roles: dict[str, RoleConfig] = Field(default_factory=dict)
+
+
+def load_policy_file(path: Path) -> PolicyFile:
+    """Read and validate the YAML file; a missing file means all defaults."""
+    if not path.exists():
+        return PolicyFile()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name}: not valid YAML ({_first_line(exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name}: the top level must be a mapping of settings")
+    try:
+        return PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path.name, exc)) from None
+
+
+def _describe(source: str, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    reason = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        reason = "is not a known setting"
+    return f"{source}: {where}: {reason}"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+class Settings(BaseSettings):
+    """Environment variables (and `.env`), exactly as DESIGN §4 names them."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    azure_tenant_id: str | None = None
+    azure_client_id: str | None = None
+    azure_client_secret: SecretStr | None = None
+    azure_client_certificate_path: Path | None = None
+    azure_authority_host: str = "https://login.microsoftonline.com"
+
+    pim_graph_url: str = "https://graph.microsoft.com"
+    pim_database_url: str = "sqlite:///pimbot.db"
+    pim_config: Path = Path("pimbot.yml")
+    pim_port: int = Field(default=3000, ge=1, le=65535)
+    # Extra CA bundle trusted for the login and Graph hosts (the sandbox's self-signed cert).
+    pim_ca_file: Path | None = None
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """No Entra app registration configured: run against the embedded sandbox tenant."""
+        return not (self.azure_tenant_id and self.azure_client_id)
+
+    @property
+    def has_slack(self) -> bool:
+        return self.slack_bot_token is not None
+
+    def policy(self) -> PolicyFile:
+        return load_policy_file(self.pim_config)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment, turning validation errors into one line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe("environment", exc)) from None
