@@ -1,0 +1,49 @@
+"""Effective policy per role: Graph's PIM policy merged with pimbot.yml, cached briefly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.clock import Clock
+from bot.domain.models import Role
+from bot.domain.policy import EffectivePolicy, effective_policy
+from bot.domain.roles import RoleCatalog
+from bot.ports import PimGraph
+from bot.settings import PolicyFile, RoleConfig
+
+# PIM policies change rarely; five minutes keeps Graph calls per activation low while an
+# admin's policy edit still takes effect quickly.
+POLICY_TTL = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    value: EffectivePolicy
+    fetched_at: datetime
+
+
+class PolicyCache:
+    """Reads each role's Graph policy at most once per TTL and merges the config rules."""
+
+    def __init__(
+        self, graph: PimGraph, catalog: RoleCatalog, config: PolicyFile, clock: Clock
+    ) -> None:
+        self._graph, self._catalog, self._config, self._clock = graph, catalog, config, clock
+        self._cache: dict[str, _Cached] = {}
+
+    async def effective(self, role: Role) -> EffectivePolicy:
+        now = self._clock.now()
+        hit = self._cache.get(role.id)
+        if hit is not None and now - hit.fetched_at < POLICY_TTL:
+            return hit.value
+        graph_policy = await self._graph.get_policy(role.id)
+        value = effective_policy(graph_policy, self._role_config(role), self._config)
+        self._cache[role.id] = _Cached(value, now)
+        return value
+
+    def _role_config(self, role: Role) -> RoleConfig | None:
+        for cfg in self._config.roles.values():
+            if self._catalog.resolve(cfg.role).id == role.id:
+                return cfg
+        return None

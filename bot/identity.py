@@ -1,0 +1,85 @@
+"""Who a Slack user is in Entra: the config map first, then the verified profile email."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.domain.models import DirectoryUser
+from bot.errors import GraphError, UserNotMapped
+from bot.ports import PimGraph, SlackDirectory, Store, UserLink
+from bot.settings import PolicyFile
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """A Slack user resolved to their Entra user, with their Slack time zone."""
+
+    slack_user_id: str
+    user: DirectoryUser
+    tz: str | None = None
+
+
+class IdentityResolver:
+    """Maps Slack users to Entra users and caches the link in the store."""
+
+    def __init__(
+        self,
+        graph: PimGraph,
+        store: Store,
+        directory: SlackDirectory,
+        policy: PolicyFile,
+        clock: Clock,
+    ) -> None:
+        self._graph, self._store, self._directory = graph, store, directory
+        self._policy, self._clock = policy, clock
+
+    async def resolve(self, slack_user_id: str) -> Requester:
+        """The Entra identity behind `slack_user_id`; UserNotMapped says what the admin must do."""
+        profile = await self._directory.profile(slack_user_id)
+        link = self._store.get_user_link(slack_user_id)
+        configured = self._policy.users.get(slack_user_id)
+        if link is not None and (configured is None or link.source == "config"):
+            user = DirectoryUser(
+                link.entra_user_id, link.display_name, link.user_principal_name
+            )
+            return Requester(slack_user_id, user, profile.tz)
+        user = await self._lookup(slack_user_id, configured, profile.email)
+        self._store.save_user_link(
+            UserLink(
+                slack_user_id=slack_user_id,
+                entra_user_id=user.id,
+                user_principal_name=user.user_principal_name,
+                display_name=user.display_name,
+                source="config" if configured else "email",
+                linked_at=self._clock.now(),
+            )
+        )
+        return Requester(slack_user_id, user, profile.tz)
+
+    async def _lookup(
+        self, slack_user_id: str, configured: str | None, email: str | None
+    ) -> DirectoryUser:
+        if configured:
+            try:
+                return await self._graph.get_user(configured)
+            except GraphError as exc:
+                if exc.status != 404:
+                    raise
+                raise UserNotMapped(
+                    f"pimbot.yml maps you (<@{slack_user_id}>) to `{configured}`, but no such "
+                    "Entra user exists. Ask your pimbot admin to fix `users:` in pimbot.yml."
+                ) from None
+        if not email:
+            raise UserNotMapped(
+                "I can't see a verified email on your Slack profile, so I can't tell which "
+                "Entra account is yours. Ask your pimbot admin to add "
+                f"`{slack_user_id}: you@yourcompany.com` under `users:` in pimbot.yml."
+            )
+        user = await self._graph.find_user_by_email(email)
+        if user is None:
+            raise UserNotMapped(
+                f"No Entra user has the email {email}. Ask your pimbot admin to map you "
+                f"under `users:` in pimbot.yml (`{slack_user_id}: your-upn@yourtenant`)."
+            )
+        return user

@@ -1,0 +1,352 @@
+"""Use cases: request, activate, deactivate, extend, cancel, and what a user can see."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.catalog import PolicyCache
+from bot.clock import Clock
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.durations import to_human
+from bot.domain.models import ActivationSpec, ActiveAssignment, Role, RolePolicy, Ticket
+from bot.domain.policy import check_request
+from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
+from bot.domain.roles import RoleCatalog
+from bot.errors import (
+    AlreadyActive,
+    GraphError,
+    NotActive,
+    NotAuthorised,
+    NotEligible,
+    PimError,
+    PolicyViolation,
+    RequestNotFound,
+)
+from bot.identity import IdentityResolver, Requester
+from bot.ports import Notifier, PimGraph, Store
+from bot.settings import PolicyFile
+
+S = RequestState
+
+
+@dataclass(frozen=True, slots=True)
+class EligibleRole:
+    """A role the user may activate, with the effective policy that applies."""
+
+    role: Role
+    policy: RolePolicy
+    approval_reasons: tuple[str, ...]
+    via_group_name: str | None
+    eligible_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRole:
+    role: Role
+    assignment: ActiveAssignment
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What `/pim list`, `/pim status` and the App Home show."""
+
+    requester: Requester
+    eligible: list[EligibleRole]
+    active: list[ActiveRole]
+    pending: list[ActivationRecord]
+    now: datetime
+
+
+class OutcomeKind(StrEnum):
+    ACTIVATED = "activated"
+    PENDING_APPROVAL = "pending_approval"
+    DEACTIVATED = "deactivated"
+    EXTENDED = "extended"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of a use case, ready to render."""
+
+    kind: OutcomeKind
+    requester: Requester
+    role: Role
+    record: ActivationRecord | None = None
+    end: datetime | None = None
+    graph_request_id: str | None = None
+    approval_reasons: tuple[str, ...] = ()
+
+
+class PimService:
+    """The bot's use cases. Knows nothing of Slack or HTTP."""
+
+    def __init__(
+        self,
+        *,
+        graph: PimGraph,
+        store: Store,
+        identity: IdentityResolver,
+        catalog: RoleCatalog,
+        policies: PolicyCache,
+        notifier: Notifier,
+        config: PolicyFile,
+        clock: Clock,
+    ) -> None:
+        self.graph, self.store, self.identity = graph, store, identity
+        self.catalog, self.policies, self.notifier = catalog, policies, notifier
+        self.config, self.clock = config, clock
+
+    async def overview(self, slack_user_id: str) -> Overview:
+        """Eligible roles (direct and via groups), active assignments and pending requests."""
+        requester = await self.identity.resolve(slack_user_id)
+        eligible = await self._eligible(requester)
+        active = await self._active(requester)
+        pending = self.store.list_requests(slack_user_id=slack_user_id, states=OPEN_STATES)
+        return Overview(requester, eligible, active, pending, self.clock.now())
+
+    async def request_activation(
+        self,
+        slack_user_id: str,
+        role_text: str,
+        duration: timedelta,
+        ticket: str | None,
+        justification: str,
+    ) -> Outcome:
+        """Check eligibility and policy, then activate now or hold for approval."""
+        requester = await self.identity.resolve(slack_user_id)
+        role = self.catalog.resolve(role_text)
+        eligible = await self._eligible(requester)
+        match = next((e for e in eligible if e.role.id == role.id), None)
+        if match is None:
+            raise NotEligible(_not_eligible_message(role, eligible))
+        try:
+            check_request(
+                match.policy,
+                role_name=role.display_name,
+                duration=duration,
+                ticket=ticket,
+                justification=justification,
+                ticket_cfg=self.config.ticket,
+                justification_cfg=self.config.justification,
+            )
+        except PolicyViolation as exc:
+            await self._audit(AuditKind.REFUSED, requester, role, detail=exc.user_message)
+            raise
+        await self._refuse_if_active(requester, role)
+        record = self._new_record(requester, role, duration, ticket, justification, match)
+        self.store.add_request(record)
+        await self._audit(AuditKind.REQUESTED, requester, role, record=record)
+        if match.policy.approval_required:
+            return await self._hold_for_approval(requester, role, record, match)
+        return await self._activate(requester, role, record)
+
+    async def deactivate(self, slack_user_id: str, role_text: str) -> Outcome:
+        """End the user's live assignment of a role now."""
+        requester = await self.identity.resolve(slack_user_id)
+        role = self.catalog.resolve(role_text)
+        await self._find_active(requester, role)
+        result = await self.graph.deactivate(
+            requester.user.id, role.id, "Deactivated from Slack by the requester"
+        )
+        for record in self._live_records(slack_user_id, role.id):
+            self.store.transition(record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now())
+        await self._audit(AuditKind.DEACTIVATED, requester, role, graph_request_id=result.id)
+        return Outcome(OutcomeKind.DEACTIVATED, requester, role, graph_request_id=result.id)
+
+    async def extend(self, slack_user_id: str, role_text: str, duration: timedelta) -> Outcome:
+        """Push the end of a live assignment out by `duration`, within the policy maximum."""
+        requester = await self.identity.resolve(slack_user_id)
+        role = self.catalog.resolve(role_text)
+        active = await self._find_active(requester, role)
+        policy = (await self.policies.effective(role)).policy
+        now = self.clock.now()
+        new_end = (active.end or now) + duration
+        if new_end - now > policy.max_duration:
+            raise PolicyViolation(
+                f"{role.display_name} can be active for at most {to_human(policy.max_duration)} "
+                f"from now; extending by {to_human(duration)} would go past that."
+            )
+        reason = "Extended from Slack by the requester"
+        result = await self.graph.extend(requester.user.id, role.id, duration, reason)
+        for record in self._live_records(slack_user_id, role.id):
+            self.store.update_request(record.id, end=new_end)
+        await self._audit(
+            AuditKind.EXTENDED, requester, role, graph_request_id=result.id, duration=duration
+        )
+        return Outcome(
+            OutcomeKind.EXTENDED, requester, role, end=new_end, graph_request_id=result.id
+        )
+
+    async def cancel(self, slack_user_id: str, request_id: str) -> Outcome:
+        """Withdraw a pending request; only its requester can."""
+        record = self.store.get_request(request_id.strip())
+        if record is None or record.slack_user_id != slack_user_id:
+            raise RequestNotFound(f"You have no request `{request_id}`. `/pim status` lists yours.")
+        updated = self.store.transition(
+            record.id, frozenset({S.REQUESTED, S.PENDING_APPROVAL}), S.CANCELLED
+        )
+        if updated is None:
+            raise NotAuthorised(f"Request `{record.id}` can no longer be cancelled.")
+        requester = await self.identity.resolve(slack_user_id)
+        role = Role(record.role_id, record.role_name)
+        await self._audit(AuditKind.CANCELLED, requester, role, record=updated)
+        return Outcome(OutcomeKind.CANCELLED, requester, role, record=updated)
+
+    async def _activate(
+        self, requester: Requester, role: Role, record: ActivationRecord
+    ) -> Outcome:
+        claimed = self.store.transition(
+            record.id, frozenset({S.REQUESTED, S.APPROVED}), S.ACTIVATING
+        )
+        if claimed is None:
+            raise NotAuthorised(f"Request `{record.id}` is already being handled.")
+        ticket = record.ticket
+        spec = ActivationSpec(
+            requester.user.id, role.id, record.duration, record.justification, ticket
+        )
+        try:
+            result = await self.graph.activate(spec)
+        except GraphError as exc:
+            self.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED,
+                                  error=exc.user_message)
+            await self._audit(AuditKind.ACTIVATION_FAILED, requester, role, record=record,
+                              detail=f"{exc.code}: {exc.user_message}")
+            raise
+        start = result.start or self.clock.now()
+        end = result.end or start + record.duration
+        done = self.store.transition(
+            record.id, frozenset({S.ACTIVATING}), S.ACTIVE,
+            graph_request_id=result.id, start=start, end=end,
+        )
+        final = done or record
+        await self._audit(AuditKind.ACTIVATED, requester, role, record=final)
+        return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, result.id)
+
+    async def _hold_for_approval(
+        self, requester: Requester, role: Role, record: ActivationRecord, match: EligibleRole
+    ) -> Outcome:
+        reason = "; ".join(match.approval_reasons) or "the role's policy requires approval"
+        held = self.store.transition(
+            record.id, frozenset({S.REQUESTED}), S.PENDING_APPROVAL, approval_reason=reason
+        )
+        final = held or record
+        await self._audit(AuditKind.PENDING_APPROVAL, requester, role, record=final)
+        return Outcome(
+            OutcomeKind.PENDING_APPROVAL, requester, role, final,
+            approval_reasons=match.approval_reasons,
+        )
+
+    async def _eligible(self, requester: Requester) -> list[EligibleRole]:
+        out: dict[str, EligibleRole] = {}
+        for item in await self.graph.list_eligibilities(requester.user.id):
+            role = self.catalog.by_id(item.role_id)
+            effective = await self.policies.effective(role)
+            entry = EligibleRole(role, effective.policy, effective.approval_reasons,
+                                 item.via_group_name, item.end)
+            if role.id not in out or item.via_group_name is None:
+                out[role.id] = entry
+        return sorted(out.values(), key=lambda e: e.role.display_name)
+
+    async def _active(self, requester: Requester) -> list[ActiveRole]:
+        now = self.clock.now()
+        live = await self.graph.list_active(requester.user.id)
+        return sorted(
+            (ActiveRole(self.catalog.by_id(a.role_id), a) for a in live
+             if a.end is None or a.end > now),
+            key=lambda a: a.role.display_name,
+        )
+
+    async def _find_active(self, requester: Requester, role: Role) -> ActiveAssignment:
+        for item in await self._active(requester):
+            if item.role.id == role.id:
+                return item.assignment
+        raise NotActive(f"{role.display_name} is not active for you right now.")
+
+    async def _refuse_if_active(self, requester: Requester, role: Role) -> None:
+        try:
+            active = await self._find_active(requester, role)
+        except NotActive:
+            return
+        until = f" until {active.end:%Y-%m-%d %H:%M} UTC" if active.end else ""
+        raise AlreadyActive(
+            f"{role.display_name} is already active for you{until}. "
+            f"Use `/pim extend {role.alias or role.id} 1h` to extend it."
+        )
+
+    def _live_records(self, slack_user_id: str, role_id: str) -> list[ActivationRecord]:
+        records = self.store.list_requests(
+            slack_user_id=slack_user_id, states=frozenset({S.ACTIVE})
+        )
+        return [r for r in records if r.role_id == role_id]
+
+    def _new_record(
+        self,
+        requester: Requester,
+        role: Role,
+        duration: timedelta,
+        ticket: str | None,
+        justification: str,
+        match: EligibleRole,
+    ) -> ActivationRecord:
+        now = self.clock.now()
+        return ActivationRecord(
+            id=new_request_id(),
+            slack_user_id=requester.slack_user_id,
+            principal_id=requester.user.id,
+            role_id=role.id,
+            role_name=role.display_name,
+            duration=duration,
+            justification=justification,
+            ticket=Ticket(ticket, self.config.ticket.system) if ticket else None,
+            state=S.REQUESTED,
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def _audit(
+        self,
+        kind: AuditKind,
+        requester: Requester,
+        role: Role,
+        *,
+        record: ActivationRecord | None = None,
+        graph_request_id: str | None = None,
+        duration: timedelta | None = None,
+        detail: str | None = None,
+    ) -> None:
+        event = AuditEvent(
+            at=self.clock.now(),
+            kind=kind,
+            slack_user_id=requester.slack_user_id,
+            entra_user_id=requester.user.id,
+            role_id=role.id,
+            role_name=role.display_name,
+            duration=duration or (record.duration if record else None),
+            ticket=record.ticket.number if record and record.ticket else None,
+            justification=record.justification if record else None,
+            graph_request_id=graph_request_id or (record.graph_request_id if record else None),
+            request_id=record.id if record else None,
+            detail=detail,
+        )
+        self.store.append_audit(event)
+        try:
+            await self.notifier.post_audit(event)
+        except PimError:
+            pass  # the audit row is stored; the channel copy is best effort
+
+
+def new_request_id() -> str:
+    """Short, unguessable, easy to type: `R-7KQ2M9XD`."""
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return "R-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def _not_eligible_message(role: Role, eligible: list[EligibleRole]) -> str:
+    if not eligible:
+        return f"You aren't eligible for {role.display_name}, or for any role. Ask your PIM admin."
+    names = ", ".join(f"`{e.role.alias or e.role.display_name}`" for e in eligible)
+    return f"You aren't eligible for {role.display_name}. You can activate: {names}."
