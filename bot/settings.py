@@ -129,7 +129,9 @@ def _describe(source: str, exc: ValidationError) -> str:
     where = ".".join(str(p) for p in err["loc"])
     reason = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        reason = "is not a known setting"
+        return f"{source}: {where} is not a known setting"
+    if err["type"] == "missing":
+        return f"{source}: {where} is required"
     return f"{source}: {where}: {reason}"
 
 
@@ -178,4 +180,8 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_describe("environment", exc)) from None
+        # Name the variable as the user sets it (PIM_PORT), not the field (pim_port).
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "environment"
+        reason = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"environment: {name}: {reason}") from None
