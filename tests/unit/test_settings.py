@@ -52,11 +52,20 @@ roles:
             "roles:\n  user-admin:\n    role: User Administrator\n    colour: red\n",
             "pimbot.yml: roles.user-admin.colour is not a known setting",
         ),
-        ("roles:\n  user-admin:\n    max_duration: 1h\n", "pimbot.yml: roles.user-admin.role is required"),
-        ("ticket:\n  pattern: '(['\n", "pimbot.yml: ticket.pattern: '([' is not a regular expression"),
+        (
+            "roles:\n  user-admin:\n    max_duration: 1h\n",
+            "pimbot.yml: roles.user-admin.role is required",
+        ),
+        (
+            "ticket:\n  pattern: '(['\n",
+            "pimbot.yml: ticket.pattern: '([' is not a regular expression",
+        ),
         ("roles: [1, 2\n", "pimbot.yml: not valid YAML"),
         ("- just\n- a list\n", "pimbot.yml: the top level must be a mapping"),
-        ("approval_timeout: forever\n", "pimbot.yml: approval_timeout: 'forever' is not a duration"),
+        (
+            "approval_timeout: forever\n",
+            "pimbot.yml: approval_timeout: 'forever' is not a duration",
+        ),
     ],
 )
 def test_a_bad_file_fails_with_one_line_naming_the_field(
