@@ -31,18 +31,16 @@ class IdentityResolver:
         policy: PolicyFile,
         clock: Clock,
     ) -> None:
-        self._graph, self._store, self._directory = graph, store, directory
+        self._graph, self._store, self.directory = graph, store, directory
         self._policy, self._clock = policy, clock
 
     async def resolve(self, slack_user_id: str) -> Requester:
         """The Entra identity behind `slack_user_id`; UserNotMapped says what the admin must do."""
-        profile = await self._directory.profile(slack_user_id)
+        profile = await self.directory.profile(slack_user_id)
         link = self._store.get_user_link(slack_user_id)
         configured = self._policy.users.get(slack_user_id)
         if link is not None and (configured is None or link.source == "config"):
-            user = DirectoryUser(
-                link.entra_user_id, link.display_name, link.user_principal_name
-            )
+            user = DirectoryUser(link.entra_user_id, link.display_name, link.user_principal_name)
             return Requester(slack_user_id, user, profile.tz)
         user = await self._lookup(slack_user_id, configured, profile.email)
         self._store.save_user_link(

@@ -133,6 +133,10 @@ class SlackDirectory(Protocol):
 
     async def profile(self, slack_user_id: str) -> SlackProfile: ...
 
+    async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
+        """Slack user ids in a user group (`usergroups.users.list`)."""
+        ...
+
 
 class Notifier(Protocol):
     """Messages the service sends outside a request's own reply (DMs, channel cards)."""

@@ -21,7 +21,6 @@ from bot.errors import (
     NotActive,
     NotAuthorised,
     NotEligible,
-    PimError,
     PolicyViolation,
     RequestNotFound,
 )
@@ -142,7 +141,7 @@ class PimService:
         await self._audit(AuditKind.REQUESTED, requester, role, record=record)
         if match.policy.approval_required:
             return await self._hold_for_approval(requester, role, record, match)
-        return await self._activate(requester, role, record)
+        return await self.activate_record(requester, role, record)
 
     async def deactivate(self, slack_user_id: str, role_text: str) -> Outcome:
         """End the user's live assignment of a role now."""
@@ -196,9 +195,10 @@ class PimService:
         await self._audit(AuditKind.CANCELLED, requester, role, record=updated)
         return Outcome(OutcomeKind.CANCELLED, requester, role, record=updated)
 
-    async def _activate(
+    async def activate_record(
         self, requester: Requester, role: Role, record: ActivationRecord
     ) -> Outcome:
+        """Activate a stored request in Graph, once: the store claims it first."""
         claimed = self.store.transition(
             record.id, frozenset({S.REQUESTED, S.APPROVED}), S.ACTIVATING
         )
@@ -211,16 +211,26 @@ class PimService:
         try:
             result = await self.graph.activate(spec)
         except GraphError as exc:
-            self.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED,
-                                  error=exc.user_message)
-            await self._audit(AuditKind.ACTIVATION_FAILED, requester, role, record=record,
-                              detail=f"{exc.code}: {exc.user_message}")
+            self.store.transition(
+                record.id, frozenset({S.ACTIVATING}), S.FAILED, error=exc.user_message
+            )
+            await self._audit(
+                AuditKind.ACTIVATION_FAILED,
+                requester,
+                role,
+                record=record,
+                detail=f"{exc.code}: {exc.user_message}",
+            )
             raise
         start = result.start or self.clock.now()
         end = result.end or start + record.duration
         done = self.store.transition(
-            record.id, frozenset({S.ACTIVATING}), S.ACTIVE,
-            graph_request_id=result.id, start=start, end=end,
+            record.id,
+            frozenset({S.ACTIVATING}),
+            S.ACTIVE,
+            graph_request_id=result.id,
+            start=start,
+            end=end,
         )
         final = done or record
         await self._audit(AuditKind.ACTIVATED, requester, role, record=final)
@@ -236,7 +246,10 @@ class PimService:
         final = held or record
         await self._audit(AuditKind.PENDING_APPROVAL, requester, role, record=final)
         return Outcome(
-            OutcomeKind.PENDING_APPROVAL, requester, role, final,
+            OutcomeKind.PENDING_APPROVAL,
+            requester,
+            role,
+            final,
             approval_reasons=match.approval_reasons,
         )
 
@@ -245,8 +258,9 @@ class PimService:
         for item in await self.graph.list_eligibilities(requester.user.id):
             role = self.catalog.by_id(item.role_id)
             effective = await self.policies.effective(role)
-            entry = EligibleRole(role, effective.policy, effective.approval_reasons,
-                                 item.via_group_name, item.end)
+            entry = EligibleRole(
+                role, effective.policy, effective.approval_reasons, item.via_group_name, item.end
+            )
             if role.id not in out or item.via_group_name is None:
                 out[role.id] = entry
         return sorted(out.values(), key=lambda e: e.role.display_name)
@@ -255,8 +269,11 @@ class PimService:
         now = self.clock.now()
         live = await self.graph.list_active(requester.user.id)
         return sorted(
-            (ActiveRole(self.catalog.by_id(a.role_id), a) for a in live
-             if a.end is None or a.end > now),
+            (
+                ActiveRole(self.catalog.by_id(a.role_id), a)
+                for a in live
+                if a.end is None or a.end > now
+            ),
             key=lambda a: a.role.display_name,
         )
 
@@ -332,11 +349,12 @@ class PimService:
             request_id=record.id if record else None,
             detail=detail,
         )
+        await self.record_audit(event)
+
+    async def record_audit(self, event: AuditEvent) -> None:
+        """Store the event, then copy it to the audit channel (the notifier never raises)."""
         self.store.append_audit(event)
-        try:
-            await self.notifier.post_audit(event)
-        except PimError:
-            pass  # the audit row is stored; the channel copy is best effort
+        await self.notifier.post_audit(event)
 
 
 def new_request_id() -> str:

@@ -1,0 +1,176 @@
+"""Approval use cases: who may decide, deciding exactly once, expiry of undecided requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.models import ApproverKind, Role, RolePolicy
+from bot.domain.requests import ActivationRecord, RequestState
+from bot.errors import GraphError, NotAuthorised, PimError, RequestNotFound
+from bot.identity import Requester
+from bot.service import Outcome, PimService
+
+S = RequestState
+PENDING = frozenset({S.PENDING_APPROVAL})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a decision did: the record as stored, and the activation's result on approval."""
+
+    record: ActivationRecord
+    approved: bool
+    outcome: Outcome | None = None
+    error: str | None = None
+
+
+class ApprovalService:
+    """Approve / deny / cancel / expire pending requests. Authorisation comes from the store
+    and the effective policy, never from anything the click carried besides the request id."""
+
+    def __init__(self, service: PimService) -> None:
+        self._svc = service
+
+    async def check_approver(self, request_id: str, slack_user_id: str) -> ActivationRecord:
+        """The pending record, if `slack_user_id` may decide it; else NotAuthorised (audited)."""
+        record = self._load(request_id)
+        if record.state is not S.PENDING_APPROVAL:
+            raise NotAuthorised(_already_decided(record))
+        why_not = await self._why_not_approver(record, slack_user_id)
+        if why_not:
+            await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, why_not)
+            raise NotAuthorised(f"You can't decide this request, because {why_not}.")
+        return record
+
+    async def approve(self, request_id: str, slack_user_id: str) -> Decision:
+        """Record the approval (compare-and-set) and run the activation once."""
+        record = await self._claim(request_id, slack_user_id, S.APPROVED, None)
+        requester = await self._svc.identity.resolve(record.slack_user_id)
+        role = Role(record.role_id, record.role_name)
+        try:
+            outcome = await self._svc.activate_record(requester, role, record)
+        except GraphError as exc:
+            failed = self._svc.store.get_request(record.id) or record
+            return Decision(failed, True, error=exc.user_message)
+        return Decision(outcome.record or record, True, outcome)
+
+    async def deny(self, request_id: str, slack_user_id: str, reason: str) -> Decision:
+        """Record the denial with its reason."""
+        record = await self._claim(request_id, slack_user_id, S.DENIED, reason)
+        return Decision(record, False)
+
+    async def expire_due(self) -> list[ActivationRecord]:
+        """Expire pending requests older than `approval_timeout`; return those expired."""
+        now = self._svc.clock.now()
+        timeout = self._svc.config.approval_timeout
+        expired = []
+        for record in self._svc.store.list_requests(states=PENDING):
+            if record.created_at + timeout <= now:
+                done = self._svc.store.transition(record.id, PENDING, S.EXPIRED)
+                if done is not None:
+                    await self._audit(AuditKind.EXPIRED, done, None, "no decision in time")
+                    expired.append(done)
+        return expired
+
+    def attach_card(self, request_id: str, channel: str, ts: str) -> ActivationRecord:
+        """Remember where the request's card is, so decisions can update it in place."""
+        return self._svc.store.update_request(
+            request_id, approval_channel=channel, approval_message_ts=ts
+        )
+
+    def expires_at(self, record: ActivationRecord) -> datetime:
+        return record.created_at + self._svc.config.approval_timeout
+
+    async def _claim(
+        self, request_id: str, slack_user_id: str, new: RequestState, reason: str | None
+    ) -> ActivationRecord:
+        record = await self.check_approver(request_id, slack_user_id)
+        if self.expires_at(record) <= self._svc.clock.now():
+            await self.expire_due()
+            raise NotAuthorised(f"Request `{record.id}` expired before anyone decided it.")
+        won = self._svc.store.transition(
+            record.id,
+            PENDING,
+            new,
+            decided_by=slack_user_id,
+            decided_at=self._svc.clock.now(),
+            decision_reason=reason,
+        )
+        if won is None:  # another approver's click got there first
+            raise NotAuthorised(_already_decided(self._load(request_id)))
+        kind = AuditKind.APPROVED if new is S.APPROVED else AuditKind.DENIED
+        await self._audit(kind, won, slack_user_id, reason)
+        return won
+
+    async def _why_not_approver(self, record: ActivationRecord, slack_user_id: str) -> str | None:
+        if slack_user_id == record.slack_user_id:
+            return "it is your own request — someone else has to approve it"
+        policy = (await self._svc.policies.effective(Role(record.role_id, record.role_name))).policy
+        if not policy.approvers:
+            return f"no approvers are configured for {record.role_name}"
+        if await self._is_approver(policy, slack_user_id):
+            return None
+        return f"you are not an approver for {record.role_name}"
+
+    async def _is_approver(self, policy: RolePolicy, slack_user_id: str) -> bool:
+        entra: Requester | None = None
+        for ref in policy.approvers:
+            if ref.kind is ApproverKind.SLACK_USER and ref.id == slack_user_id:
+                return True
+            if ref.kind is ApproverKind.SLACK_USERGROUP:
+                members = await self._svc.identity.directory.usergroup_members(ref.id)
+                if slack_user_id in members:
+                    return True
+            if ref.kind in (ApproverKind.ENTRA_USER, ApproverKind.ENTRA_GROUP):
+                entra = entra or await self._entra_of(slack_user_id)
+                if entra is not None and await self._entra_matches(ref.kind, ref.id, entra):
+                    return True
+        return False
+
+    async def _entra_of(self, slack_user_id: str) -> Requester | None:
+        try:
+            return await self._svc.identity.resolve(slack_user_id)
+        except PimError:
+            return None  # an unmapped clicker simply isn't an Entra approver
+
+    async def _entra_matches(self, kind: ApproverKind, ref_id: str, who: Requester) -> bool:
+        if kind is ApproverKind.ENTRA_USER:
+            return ref_id in (who.user.id, who.user.user_principal_name)
+        members = await self._svc.graph.list_group_members(ref_id)
+        return any(m.id == who.user.id for m in members)
+
+    def _load(self, request_id: str) -> ActivationRecord:
+        record = self._svc.store.get_request(request_id)
+        if record is None:
+            raise RequestNotFound(f"There is no request `{request_id}`.")
+        return record
+
+    async def _audit(
+        self, kind: AuditKind, record: ActivationRecord, actor: str | None, detail: str | None
+    ) -> None:
+        await self._svc.record_audit(
+            AuditEvent(
+                at=self._svc.clock.now(),
+                kind=kind,
+                slack_user_id=actor,
+                entra_user_id=record.principal_id,
+                role_id=record.role_id,
+                role_name=record.role_name,
+                duration=record.duration,
+                ticket=record.ticket.number if record.ticket else None,
+                justification=record.justification,
+                request_id=record.id,
+                detail=detail,
+            )
+        )
+
+
+def _already_decided(record: ActivationRecord) -> str:
+    if record.decided_by:
+        when = f" at {record.decided_at:%H:%M} UTC" if record.decided_at else ""
+        who = f"<@{record.decided_by}>"
+        return f"Request `{record.id}` was already {record.state.value} by {who}{when}."
+    state = record.state.value.replace("_", " ")
+    return f"Request `{record.id}` is {state}; there is nothing to decide."
