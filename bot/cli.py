@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.errors import ConfigError
+from bot.errors import PimError
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger("pimbot")
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         settings.policy()  # fail at start-up, naming the field, before anything listens
         return asyncio.run(_dispatch(args, settings))
-    except ConfigError as exc:
+    except PimError as exc:
         print(f"pimbot: {exc.user_message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
