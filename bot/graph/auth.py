@@ -1,0 +1,89 @@
+"""GraphAuth: the one place that holds a Graph bearer token (principle 8).
+
+The token comes from a `TokenSource`: `MsalCredential` (client secret or certificate)
+in production, any function in tests. It is cached until shortly before expiry,
+fetched off the event loop, and refreshed once when Graph answers 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A bearer token and its lifetime in seconds from when it was issued."""
+
+    token: str = field(repr=False)
+    expires_in: float
+
+
+class TokenSource(Protocol):
+    """Blocking token fetch; `force_refresh` must bypass any cache."""
+
+    def __call__(self, *, force_refresh: bool) -> AccessToken: ...
+
+
+class GraphAuth(httpx.Auth):
+    """httpx auth flow: `Authorization: Bearer …`, one refresh and resend on 401."""
+
+    def __init__(
+        self,
+        source: TokenSource,
+        *,
+        refresh_margin: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._margin = refresh_margin
+        self._monotonic = monotonic
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock: asyncio.Lock | None = None
+
+    async def token(self, *, force_refresh: bool = False) -> str:
+        """The cached token, fetched anew when missing, near expiry or forced."""
+        stale = self._token
+        async with self._get_lock():
+            # Another request may have refreshed while we waited for the lock.
+            if force_refresh and self._token is not None and self._token != stale:
+                return self._token
+            if force_refresh or not self._fresh():
+                await self._fetch(force_refresh)
+            assert self._token is not None  # noqa: S101 - _fetch sets it or raises
+            return self._token
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        request.headers["Authorization"] = f"Bearer {await self.token()}"
+        response = yield request
+        if response.status_code == 401:
+            request.headers["Authorization"] = f"Bearer {await self.token(force_refresh=True)}"
+            yield request
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError("GraphAuth works with httpx.AsyncClient only")
+        yield request  # pragma: no cover - makes this a generator, as httpx expects
+
+    def _fresh(self) -> bool:
+        return self._token is not None and self._monotonic() < self._expires_at
+
+    async def _fetch(self, force_refresh: bool) -> None:
+        # MSAL does blocking HTTP; keep it off the event loop so Slack acks stay fast.
+        issued = self._monotonic()
+        result = await asyncio.to_thread(self._source, force_refresh=force_refresh)
+        self._token = result.token
+        self._expires_at = issued + max(result.expires_in - self._margin, 0.0)
+
+    def _get_lock(self) -> asyncio.Lock:
+        # Created on first use so that constructing GraphAuth needs no running loop.
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock

@@ -1,0 +1,224 @@
+"""GraphPim: the `bot.ports.PimGraph` operations over Microsoft Graph v1.0.
+
+Identity and the Graph permissions each needs (least privileged; admin consent):
+
+application (default; client credentials, admin actions adminAssign / adminRemove /
+adminExtend — the bot checks eligibility and policy itself before acting):
+    RoleAssignmentSchedule.ReadWrite.Directory  activation requests, active instances, cancel
+    RoleEligibilitySchedule.Read.Directory      eligibility instances
+    RoleManagementPolicy.Read.Directory         PIM policy rules per role
+    RoleManagement.Read.Directory               role definitions
+    User.Read.All                               users by id / UPN / mail, their transitiveMemberOf
+    GroupMember.Read.All                        members of approver groups
+    (RoleManagement.ReadWrite.Directory covers the four RoleManagement* ones above.)
+
+user (delegated, self actions selfActivate / selfDeactivate / selfExtend as the
+signed-in user; the token source must then supply a delegated token): the delegated
+permissions of the same names — RoleAssignmentSchedule.ReadWrite.Directory,
+RoleEligibilitySchedule.Read.Directory, RoleManagementPolicy.Read.Directory,
+RoleManagement.Read.Directory, User.Read.All, GroupMember.Read.All.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Literal
+
+from bot.clock import Clock, SystemClock
+from bot.domain.durations import to_iso
+from bot.domain.models import (
+    ActivationSpec,
+    ActiveAssignment,
+    Eligibility,
+    RequestAction,
+    RolePolicy,
+    ScheduleRequest,
+    Ticket,
+)
+from bot.errors import NotActive, PolicyViolation
+from bot.graph.client import GraphClient, Json
+from bot.graph.directory import DirectoryReads
+from bot.graph.models import (
+    Expiration,
+    InstanceOut,
+    RequestScheduleInfo,
+    ScheduleRequestBody,
+    ScheduleRequestOut,
+    TicketInfo,
+)
+from bot.graph.odata import eq, segment
+from bot.graph.policy import policy_from_assignments
+from bot.graph.recovery import newest_first, same_submission
+
+Identity = Literal["application", "user"]
+
+RM = "/v1.0/roleManagement/directory"
+REQUESTS = f"{RM}/roleAssignmentScheduleRequests"
+ELIGIBLE = f"{RM}/roleEligibilityScheduleInstances"
+ACTIVE = f"{RM}/roleAssignmentScheduleInstances"
+POLICIES = "/v1.0/policies/roleManagementPolicyAssignments"
+
+_ACTIONS: dict[Identity, tuple[RequestAction, RequestAction, RequestAction]] = {
+    "application": (
+        RequestAction.ADMIN_ASSIGN,
+        RequestAction.ADMIN_REMOVE,
+        RequestAction.ADMIN_EXTEND,
+    ),
+    "user": (
+        RequestAction.SELF_ACTIVATE,
+        RequestAction.SELF_DEACTIVATE,
+        RequestAction.SELF_EXTEND,
+    ),
+}
+
+
+class GraphPim(DirectoryReads):
+    """PIM over Graph: eligibilities, active roles, policy, and schedule requests."""
+
+    def __init__(
+        self,
+        client: GraphClient,
+        *,
+        identity: Identity = "application",
+        clock: Clock | None = None,
+    ) -> None:
+        self.identity: Identity = identity
+        self._client = client
+        self._clock = clock or SystemClock()
+        self._activate, self._remove, self._extend = _ACTIONS[identity]
+
+    # PIM reads
+
+    async def list_eligibilities(self, user_id: str) -> list[Eligibility]:
+        own, groups = await asyncio.gather(
+            self._instances(ELIGIBLE, user_id), self._groups(user_id)
+        )
+        via = await asyncio.gather(*(self._instances(ELIGIBLE, g.id) for g in groups))
+        pairs = zip(groups, via, strict=True)
+        return [i.to_eligibility() for i in own] + [
+            i.to_eligibility(g) for g, items in pairs for i in items
+        ]
+
+    async def list_active(self, user_id: str) -> list[ActiveAssignment]:
+        # A role held by a group the user belongs to is active for the user too.
+        own, groups = await asyncio.gather(self._instances(ACTIVE, user_id), self._groups(user_id))
+        via = await asyncio.gather(*(self._instances(ACTIVE, g.id) for g in groups))
+        return [i.to_active() for items in (own, *via) for i in items]
+
+    async def get_policy(self, role_id: str) -> RolePolicy:
+        params = {
+            "$filter": "scopeId eq '/' and scopeType eq 'DirectoryRole' and "
+            + eq("roleDefinitionId", role_id),
+            "$expand": "policy($expand=rules)",
+        }
+        return policy_from_assignments(await self._client.get_all(POLICIES, params))
+
+    async def list_requests(self, principal_id: str) -> list[ScheduleRequest]:
+        return [r.to_domain() for r in await self._requests(principal_id)]
+
+    # Schedule requests
+
+    async def activate(self, spec: ActivationSpec) -> ScheduleRequest:
+        # Whole seconds: the start also fingerprints this submission for recovery.
+        start = (spec.start or self._clock.now()).replace(microsecond=0)
+        expiration = Expiration(type="afterDuration", duration=to_iso(spec.duration))
+        body = self._body(self._activate, spec.principal_id, spec.role_id, spec.justification)
+        body.schedule_info = RequestScheduleInfo(start_date_time=start, expiration=expiration)
+        body.ticket_info = _ticket_info(spec.ticket)
+        return await self._submit(body)
+
+    async def deactivate(
+        self, principal_id: str, role_id: str, justification: str | None = None
+    ) -> ScheduleRequest:
+        body = self._body(self._remove, principal_id, role_id, justification)
+
+        async def recover() -> Json | None:
+            # A removal has no unique schedule: it applied if the role is gone.
+            if await self._live(principal_id, role_id) is not None:
+                return None
+            return await self._find(body)
+
+        data = await self._client.post(REQUESTS, body.to_json(), recover=recover)
+        return ScheduleRequestOut.model_validate(data).to_domain()
+
+    async def extend(
+        self,
+        principal_id: str,
+        role_id: str,
+        duration: timedelta,
+        justification: str,
+        ticket: Ticket | None = None,
+    ) -> ScheduleRequest:
+        live = await self._live(principal_id, role_id)
+        if live is None:
+            raise NotActive("That role is not active, so it cannot be extended.")
+        if live.end is None:
+            raise PolicyViolation("That role is assigned with no end: there is nothing to extend.")
+        expiration = Expiration(type="afterDateTime", end_date_time=live.end + duration)
+        body = self._body(self._extend, principal_id, role_id, justification)
+        start = live.start or self._clock.now()
+        body.schedule_info = RequestScheduleInfo(start_date_time=start, expiration=expiration)
+        body.ticket_info = _ticket_info(ticket)
+        return await self._submit(body)
+
+    async def cancel_request(self, request_id: str) -> None:
+        path = f"{REQUESTS}/{segment(request_id)}"
+
+        async def recover() -> Json | None:
+            status = (await self._client.get(path)).get("status")
+            return {} if status in ("Canceled", "Revoked") else None
+
+        await self._client.post(f"{path}/cancel", recover=recover)
+
+    async def check_token(self) -> None:
+        """Acquire a token and make one cheap read: proves credentials and permissions."""
+        await self._client.get(f"{RM}/roleDefinitions", {"$top": "1", "$select": "id"})
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # Helpers
+
+    def _body(
+        self, action: RequestAction, principal_id: str, role_id: str, justification: str | None
+    ) -> ScheduleRequestBody:
+        return ScheduleRequestBody(
+            action=action,
+            principal_id=principal_id,
+            role_definition_id=role_id,
+            justification=justification,
+        )
+
+    async def _submit(self, body: ScheduleRequestBody) -> ScheduleRequest:
+        async def recover() -> Json | None:
+            return await self._find(body)
+
+        data = await self._client.post(REQUESTS, body.to_json(), recover=recover)
+        return ScheduleRequestOut.model_validate(data).to_domain()
+
+    async def _find(self, body: ScheduleRequestBody) -> Json | None:
+        for seen in newest_first(await self._requests(body.principal_id)):
+            if same_submission(body, seen):
+                return seen.model_dump(mode="json", by_alias=True)
+        return None
+
+    async def _requests(self, principal_id: str) -> list[ScheduleRequestOut]:
+        items = await self._client.get_all(REQUESTS, {"$filter": eq("principalId", principal_id)})
+        return [ScheduleRequestOut.model_validate(item) for item in items]
+
+    async def _live(self, principal_id: str, role_id: str) -> ActiveAssignment | None:
+        for instance in await self._instances(ACTIVE, principal_id):
+            if instance.role_definition_id == role_id:
+                return instance.to_active()
+        return None
+
+    async def _instances(self, collection: str, principal_id: str) -> list[InstanceOut]:
+        items = await self._client.get_all(collection, {"$filter": eq("principalId", principal_id)})
+        return [InstanceOut.model_validate(item) for item in items]
+
+
+def _ticket_info(ticket: Ticket | None) -> TicketInfo | None:
+    if ticket is None:
+        return None
+    return TicketInfo(ticket_number=ticket.number, ticket_system=ticket.system)

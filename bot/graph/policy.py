@@ -1,0 +1,53 @@
+"""A role's PIM policy (rules of a roleManagementPolicyAssignment) -> `RolePolicy`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from bot.domain.durations import parse_duration
+from bot.domain.models import ApproverKind, ApproverRef, RolePolicy
+from bot.errors import InputError
+
+# What Entra applies when a role has no policy assignment or no expiration rule.
+DEFAULT_MAX = timedelta(hours=8)
+
+_KINDS = {
+    "#microsoft.graph.singleUser": (ApproverKind.ENTRA_USER, "userId"),
+    "#microsoft.graph.groupMembers": (ApproverKind.ENTRA_GROUP, "groupId"),
+}
+
+
+def policy_from_assignments(assignments: list[dict[str, Any]]) -> RolePolicy:
+    """The end-user activation rules of the first assignment (there is one per role)."""
+    if not assignments:
+        return RolePolicy(max_duration=DEFAULT_MAX)
+    policy = assignments[0].get("policy") or {}
+    rules = {rule.get("id"): rule for rule in policy.get("rules") or []}
+    enabled = set((rules.get("Enablement_EndUser_Assignment") or {}).get("enabledRules") or [])
+    approval = (rules.get("Approval_EndUser_Assignment") or {}).get("setting") or {}
+    return RolePolicy(
+        max_duration=_max_duration(rules.get("Expiration_EndUser_Assignment") or {}),
+        justification_required="Justification" in enabled,
+        ticket_required="Ticketing" in enabled,
+        mfa_required="MultiFactorAuthentication" in enabled,
+        approval_required=bool(approval.get("isApprovalRequired")),
+        approvers=_approvers(approval) if approval.get("isApprovalRequired") else (),
+    )
+
+
+def _max_duration(rule: dict[str, Any]) -> timedelta:
+    try:
+        return parse_duration(str(rule["maximumDuration"]))
+    except (KeyError, InputError):
+        return DEFAULT_MAX
+
+
+def _approvers(setting: dict[str, Any]) -> tuple[ApproverRef, ...]:
+    refs: list[ApproverRef] = []
+    for stage in setting.get("approvalStages") or []:
+        for subject in stage.get("primaryApprovers") or []:
+            kind = _KINDS.get(subject.get("@odata.type", ""))
+            if kind and subject.get(kind[1]):
+                refs.append(ApproverRef(kind[0], subject[kind[1]], subject.get("description")))
+    return tuple(refs)
