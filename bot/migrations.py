@@ -1,0 +1,167 @@
+"""Versioned schema: an ordered list of steps, applied on start, one transaction each.
+
+Each step declares its own tables in a private `MetaData` instead of reusing
+`bot.store.tables`: a step must create exactly the shape it created when it shipped,
+or a later step (say, "add a column") would fail on a fresh database. A test keeps the
+final shape and `bot.store.tables` in agreement.
+
+Concurrent starts are safe: each step runs in a transaction that first takes a lock
+(PostgreSQL advisory lock; SQLite's `BEGIN IMMEDIATE` from `bot.store.engine`), then
+re-reads the version, so a step is applied by exactly one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+_LOCK_KEY = 0x5049_4D42  # "PIMB": the advisory lock id shared by all pimbot processes
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _schema_version(md: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "schema_version",
+        md,
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("description", sa.String(200), nullable=False),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def _v1(conn: Connection) -> None:
+    md = sa.MetaData()
+    ts = sa.DateTime(timezone=True)
+    sa.Table(
+        "requests",
+        md,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("slack_user_id", sa.String(64), nullable=False, index=True),
+        sa.Column("principal_id", sa.String(64), nullable=False),
+        sa.Column("role_id", sa.String(64), nullable=False),
+        sa.Column("role_name", sa.String(200), nullable=False),
+        sa.Column("duration_seconds", sa.Float, nullable=False),
+        sa.Column("justification", sa.Text, nullable=False),
+        sa.Column("ticket_number", sa.String(200)),
+        sa.Column("ticket_system", sa.String(200)),
+        sa.Column("state", sa.String(32), nullable=False, index=True),
+        sa.Column("created_at", ts, nullable=False),
+        sa.Column("updated_at", ts, nullable=False),
+        sa.Column("approval_reason", sa.Text),
+        sa.Column("graph_request_id", sa.String(64)),
+        sa.Column("start", ts),
+        sa.Column("end", ts),
+        sa.Column("decided_by", sa.String(64)),
+        sa.Column("decided_at", ts),
+        sa.Column("decision_reason", sa.Text),
+        sa.Column("approval_channel", sa.String(64)),
+        sa.Column("approval_message_ts", sa.String(64)),
+        sa.Column("error", sa.Text),
+    )
+    sa.Table(
+        "decisions",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("request_id", sa.ForeignKey("requests.id"), nullable=False, index=True),
+        sa.Column("decision", sa.String(32), nullable=False),
+        sa.Column("decided_by", sa.String(64)),
+        sa.Column("decided_at", ts),
+        sa.Column("reason", sa.Text),
+    )
+    sa.Table(
+        "user_links",
+        md,
+        sa.Column("slack_user_id", sa.String(64), primary_key=True),
+        sa.Column("entra_user_id", sa.String(64), nullable=False),
+        sa.Column("user_principal_name", sa.String(320), nullable=False),
+        sa.Column("display_name", sa.String(200), nullable=False),
+        sa.Column("source", sa.String(16), nullable=False),
+        sa.Column("linked_at", ts, nullable=False),
+    )
+    sa.Table(
+        "audit",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", ts, nullable=False, index=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("slack_user_id", sa.String(64), index=True),
+        sa.Column("entra_user_id", sa.String(64)),
+        sa.Column("role_id", sa.String(64)),
+        sa.Column("role_name", sa.String(200)),
+        sa.Column("duration_seconds", sa.Float),
+        sa.Column("ticket", sa.String(200)),
+        sa.Column("justification", sa.Text),
+        sa.Column("graph_request_id", sa.String(64)),
+        sa.Column("request_id", sa.String(64)),
+        sa.Column("detail", sa.Text),
+    )
+    md.create_all(conn)
+
+
+def _v2(conn: Connection) -> None:
+    md = sa.MetaData()
+    sa.Table("requests", md, sa.Column("id", sa.String(64), primary_key=True))
+    sa.Table(
+        "reminders",
+        md,
+        sa.Column("id", sa.String(200), primary_key=True),
+        sa.Column("request_id", sa.ForeignKey("requests.id"), nullable=False, index=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("lead_seconds", sa.Float),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+    )
+    md.tables["reminders"].create(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "requests, decisions, user links, audit", _v1),
+    Migration(2, "reminders (issue #5)", _v2),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def current_version(engine: Engine) -> int:
+    """The applied version; 0 for an empty database."""
+    with engine.connect() as conn:
+        return _read_version(conn)
+
+
+def _read_version(conn: Connection) -> int:
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    table = _schema_version(sa.MetaData())
+    return int(conn.execute(sa.select(sa.func.max(table.c.version))).scalar() or 0)
+
+
+def migrate(engine: Engine, *, target: int = LATEST) -> int:
+    """Apply every step above the current version up to `target`; return the version."""
+    for step in MIGRATIONS:
+        if step.version > target:
+            break
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
+            if _read_version(conn) >= step.version:
+                continue
+            version_table = _schema_version(sa.MetaData())
+            version_table.create(conn, checkfirst=True)
+            step.apply(conn)
+            conn.execute(
+                version_table.insert().values(
+                    version=step.version,
+                    description=step.description,
+                    applied_at=datetime.now(UTC),
+                )
+            )
+    return current_version(engine)

@@ -1,0 +1,7 @@
+"""SQLAlchemy persistence: `SqlStore` implements `bot.ports.Store`."""
+
+from bot.store.convert import Decision
+from bot.store.engine import make_engine
+from bot.store.sql import DEFAULT_URL, SqlStore
+
+__all__ = ["DEFAULT_URL", "Decision", "SqlStore", "make_engine"]

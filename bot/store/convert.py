@@ -1,0 +1,117 @@
+"""Rows ↔ domain dataclasses: the only place that knows both shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.models import Ticket
+from bot.domain.reminders import Reminder, ReminderKind
+from bot.domain.requests import ActivationRecord, RequestState
+from bot.ports import UserLink
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Who approved or denied a request, when, and why (one row per decision)."""
+
+    request_id: str
+    decision: RequestState  # APPROVED or DENIED
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+
+
+RECORD_FIELDS = frozenset(f.name for f in fields(ActivationRecord))
+# Columns named differently from the record's fields; the rest map one to one.
+_RENAMED = {"duration": "duration_seconds"}
+
+
+def request_values(changes: Mapping[str, object]) -> dict[str, Any]:
+    """ActivationRecord fields (all or some) → column values."""
+    unknown = set(changes) - RECORD_FIELDS
+    if unknown:
+        raise ValueError(f"not ActivationRecord fields: {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "ticket":
+            if value is not None and not isinstance(value, Ticket):
+                raise ValueError(f"ticket must be a Ticket or None, not {value!r}")
+            ticket = value
+            values["ticket_number"] = ticket.number if ticket else None
+            values["ticket_system"] = ticket.system if ticket else None
+        elif name == "state":
+            values["state"] = RequestState(str(value)).value
+        else:
+            values[_RENAMED.get(name, name)] = value
+    return values
+
+
+def record_values(record: ActivationRecord) -> dict[str, Any]:
+    return request_values({name: getattr(record, name) for name in RECORD_FIELDS})
+
+
+def to_record(row: RowMapping) -> ActivationRecord:
+    kwargs = {name: row[_RENAMED.get(name, name)] for name in RECORD_FIELDS - {"ticket"}}
+    kwargs["state"] = RequestState(row["state"])
+    number = row["ticket_number"]
+    kwargs["ticket"] = Ticket(number, row["ticket_system"]) if number is not None else None
+    return ActivationRecord(**kwargs)
+
+
+def to_decision(row: RowMapping) -> Decision:
+    return Decision(
+        request_id=row["request_id"],
+        decision=RequestState(row["decision"]),
+        decided_by=row["decided_by"],
+        decided_at=row["decided_at"],
+        reason=row["reason"],
+    )
+
+
+def link_values(link: UserLink) -> dict[str, Any]:
+    return {f.name: getattr(link, f.name) for f in fields(UserLink)}
+
+
+def to_link(row: RowMapping) -> UserLink:
+    return UserLink(**{f.name: row[f.name] for f in fields(UserLink)})
+
+
+def audit_values(event: AuditEvent) -> dict[str, Any]:
+    values = {f.name: getattr(event, f.name) for f in fields(AuditEvent)}
+    values["kind"] = event.kind.value
+    values["duration_seconds"] = values.pop("duration")
+    return values
+
+
+def to_audit(row: RowMapping) -> AuditEvent:
+    kwargs = {f.name: row[f.name] for f in fields(AuditEvent) if f.name != "duration"}
+    kwargs["kind"] = AuditKind(row["kind"])
+    return AuditEvent(duration=row["duration_seconds"], **kwargs)
+
+
+def reminder_values(reminder: Reminder) -> dict[str, Any]:
+    return {
+        "id": reminder.id,
+        "request_id": reminder.request_id,
+        "kind": reminder.kind.value,
+        "lead_seconds": reminder.lead,
+        "due_at": reminder.due_at,
+        "sent_at": reminder.sent_at,
+    }
+
+
+def to_reminder(row: RowMapping) -> Reminder:
+    return Reminder(
+        id=row["id"],
+        request_id=row["request_id"],
+        kind=ReminderKind(row["kind"]),
+        due_at=row["due_at"],
+        lead=row["lead_seconds"],
+        sent_at=row["sent_at"],
+    )

@@ -1,0 +1,59 @@
+"""Engine construction: SQLite tuned for several processes and threads, or PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.pool import StaticPool
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def normalise_url(url: str | URL) -> URL:
+    """`postgres://` and bare `postgresql://` mean psycopg 3, the driver we ship."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine that is safe to share between threads and asyncio tasks."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+    memory = parsed.database in (None, "", ":memory:")
+    engine = sa.create_engine(
+        parsed,
+        # The pool hands connections to many threads; each is used by one at a time.
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        # An in-memory database lives in one connection: share it (tests only).
+        poolclass=StaticPool if memory else None,
+        **kwargs,
+    )
+    _tune_sqlite(engine)
+    return engine
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin: the
+        # module would otherwise run DDL outside any transaction (migrations must not).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # WAL: readers never block the writer, so two processes can share the file.
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # IMMEDIATE takes the write lock up front (waiting up to busy_timeout). A
+        # deferred transaction that reads and then writes can fail at once with
+        # SQLITE_BUSY when another process wrote in between; this cannot.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,173 @@
+"""SqlStore: the `bot.ports.Store` over SQLAlchemy Core, one transaction per call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+
+from bot import migrations
+from bot.clock import Clock, SystemClock
+from bot.domain.audit import AuditEvent
+from bot.domain.requests import TRANSITIONS, ActivationRecord, RequestState
+from bot.ports import UserLink
+from bot.store import convert, tables
+from bot.store.convert import Decision
+from bot.store.engine import make_engine
+from bot.store.reminders import ReminderMethods
+from bot.store.upsert import upsert
+
+DEFAULT_URL = "sqlite:///pimbot.db"
+_DECISION_FIELDS = frozenset({"decided_by", "decided_at"})
+_R = tables.requests
+
+
+class SqlStore(ReminderMethods):
+    """Requests, decisions, user links, the audit log and reminders in one database."""
+
+    def __init__(self, engine: Engine, *, clock: Clock | None = None, migrate: bool = True):
+        self._engine = engine
+        self._clock = clock or SystemClock()
+        if migrate:
+            migrations.migrate(engine)
+
+    @classmethod
+    def from_url(cls, url: str | URL = DEFAULT_URL, *, clock: Clock | None = None) -> SqlStore:
+        """SQLite by default, PostgreSQL with `postgresql+psycopg://…`; migrated on open."""
+        return cls(make_engine(url), clock=clock)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- requests ---------------------------------------------------------------
+
+    def add_request(self, record: ActivationRecord) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(_R.insert().values(**convert.record_values(record)))
+
+    def get_request(self, request_id: str) -> ActivationRecord | None:
+        with self._engine.begin() as conn:
+            return _load(conn, request_id)
+
+    def transition(
+        self,
+        request_id: str,
+        expected: frozenset[RequestState],
+        new: RequestState,
+        **changes: object,
+    ) -> ActivationRecord | None:
+        """Compare-and-set in the database: exactly one of several racing writers wins.
+
+        A decision (`decided_by`/`decided_at` among the changes) is recorded in the
+        decisions table in the same transaction, so it exists iff the transition won.
+        """
+        _check_transition(expected, new)
+        values = self._values(changes, state=new)
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                _R.update()
+                .where(_R.c.id == request_id, _R.c.state.in_([s.value for s in expected]))
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                return None
+            record = _load(conn, request_id)
+            assert record is not None  # noqa: S101 -- the row was just updated
+            if _DECISION_FIELDS & changes.keys():
+                conn.execute(
+                    tables.decisions.insert().values(
+                        request_id=request_id,
+                        decision=new.value,
+                        decided_by=record.decided_by,
+                        decided_at=record.decided_at,
+                        reason=record.decision_reason,
+                    )
+                )
+            return record
+
+    def update_request(self, request_id: str, **changes: object) -> ActivationRecord:
+        """Change fields other than the state (states move only through `transition`)."""
+        values = self._values(changes)
+        with self._engine.begin() as conn:
+            result = conn.execute(_R.update().where(_R.c.id == request_id).values(**values))
+            if result.rowcount != 1:
+                raise KeyError(f"no request {request_id!r}")
+            record = _load(conn, request_id)
+            assert record is not None  # noqa: S101 -- the row was just updated
+            return record
+
+    def list_requests(
+        self,
+        *,
+        slack_user_id: str | None = None,
+        states: frozenset[RequestState] | None = None,
+    ) -> list[ActivationRecord]:
+        query = sa.select(_R).order_by(_R.c.created_at, _R.c.id)
+        if slack_user_id is not None:
+            query = query.where(_R.c.slack_user_id == slack_user_id)
+        if states is not None:
+            query = query.where(_R.c.state.in_([s.value for s in states]))
+        with self._engine.begin() as conn:
+            return [convert.to_record(row) for row in conn.execute(query).mappings()]
+
+    def list_decisions(self, request_id: str) -> list[Decision]:
+        """Every decision taken on a request, oldest first."""
+        d = tables.decisions
+        query = sa.select(d).where(d.c.request_id == request_id).order_by(d.c.id)
+        with self._engine.begin() as conn:
+            return [convert.to_decision(row) for row in conn.execute(query).mappings()]
+
+    def _values(self, changes: dict[str, object], **forced: object) -> dict[str, object]:
+        if {"id", "state"} & changes.keys():
+            raise ValueError("id and state are not changed this way; use transition()")
+        values = convert.request_values({**changes, **forced})
+        values.setdefault("updated_at", self._clock.now())
+        return values
+
+    # -- user links ----------------------------------------------------------------
+
+    def get_user_link(self, slack_user_id: str) -> UserLink | None:
+        u = tables.user_links
+        with self._engine.begin() as conn:
+            row = conn.execute(sa.select(u).where(u.c.slack_user_id == slack_user_id))
+            found = row.mappings().first()
+        return convert.to_link(found) if found else None
+
+    def save_user_link(self, link: UserLink) -> None:
+        with self._engine.begin() as conn:
+            upsert(conn, tables.user_links, convert.link_values(link), key=["slack_user_id"])
+
+    # -- audit (append-only: there is no update or delete) ---------------------------
+
+    def append_audit(self, event: AuditEvent) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(tables.audit.insert().values(**convert.audit_values(event)))
+
+    def audit_events(
+        self, *, since: datetime | None = None, slack_user_id: str | None = None
+    ) -> list[AuditEvent]:
+        a = tables.audit
+        query = sa.select(a).order_by(a.c.id)
+        if since is not None:
+            query = query.where(a.c.at >= since)
+        if slack_user_id is not None:
+            query = query.where(a.c.slack_user_id == slack_user_id)
+        with self._engine.begin() as conn:
+            return [convert.to_audit(row) for row in conn.execute(query).mappings()]
+
+
+def _load(conn: Connection, request_id: str) -> ActivationRecord | None:
+    row = conn.execute(sa.select(_R).where(_R.c.id == request_id)).mappings().first()
+    return convert.to_record(row) if row else None
+
+
+def _check_transition(expected: frozenset[RequestState], new: RequestState) -> None:
+    # A disallowed move is a bug in the caller, not a lost race: fail loudly.
+    bad = sorted(state.value for state in expected if new not in TRANSITIONS[state])
+    if not expected or bad:
+        raise ValueError(f"transition to {new.value} not allowed from {bad or 'nothing'}")

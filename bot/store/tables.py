@@ -1,0 +1,127 @@
+"""The current schema as SQLAlchemy Core tables (created by `bot.migrations`, not here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out. SQLite drops tzinfo, PostgreSQL answers in the
+    session's zone: normalise both here so the domain only ever sees UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps aware UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"unexpected datetime column value {value!r}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Seconds(sa.TypeDecorator[timedelta]):
+    """A timedelta stored as (fractional) seconds, portable across databases."""
+
+    impl = sa.Float
+    cache_ok = True
+
+    def process_bind_param(self, value: timedelta | None, dialect: Dialect) -> float | None:
+        return None if value is None else value.total_seconds()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> timedelta | None:
+        return None if value is None else timedelta(seconds=float(value))
+
+
+metadata = sa.MetaData()
+_ts = UtcDateTime
+
+requests = sa.Table(
+    "requests",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("slack_user_id", sa.String(64), nullable=False),
+    sa.Column("principal_id", sa.String(64), nullable=False),
+    sa.Column("role_id", sa.String(64), nullable=False),
+    sa.Column("role_name", sa.String(200), nullable=False),
+    sa.Column("duration_seconds", Seconds, nullable=False),
+    sa.Column("justification", sa.Text, nullable=False),
+    sa.Column("ticket_number", sa.String(200)),
+    sa.Column("ticket_system", sa.String(200)),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("created_at", _ts, nullable=False),
+    sa.Column("updated_at", _ts, nullable=False),
+    sa.Column("approval_reason", sa.Text),
+    sa.Column("graph_request_id", sa.String(64)),
+    sa.Column("start", _ts),
+    sa.Column("end", _ts),
+    sa.Column("decided_by", sa.String(64)),
+    sa.Column("decided_at", _ts),
+    sa.Column("decision_reason", sa.Text),
+    sa.Column("approval_channel", sa.String(64)),
+    sa.Column("approval_message_ts", sa.String(64)),
+    sa.Column("error", sa.Text),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.ForeignKey("requests.id"), nullable=False),
+    sa.Column("decision", sa.String(32), nullable=False),
+    sa.Column("decided_by", sa.String(64)),
+    sa.Column("decided_at", _ts),
+    sa.Column("reason", sa.Text),
+)
+
+user_links = sa.Table(
+    "user_links",
+    metadata,
+    sa.Column("slack_user_id", sa.String(64), primary_key=True),
+    sa.Column("entra_user_id", sa.String(64), nullable=False),
+    sa.Column("user_principal_name", sa.String(320), nullable=False),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("linked_at", _ts, nullable=False),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", _ts, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("slack_user_id", sa.String(64)),
+    sa.Column("entra_user_id", sa.String(64)),
+    sa.Column("role_id", sa.String(64)),
+    sa.Column("role_name", sa.String(200)),
+    sa.Column("duration_seconds", Seconds),
+    sa.Column("ticket", sa.String(200)),
+    sa.Column("justification", sa.Text),
+    sa.Column("graph_request_id", sa.String(64)),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("detail", sa.Text),
+)
+
+reminders = sa.Table(
+    "reminders",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("request_id", sa.ForeignKey("requests.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("lead_seconds", Seconds),
+    sa.Column("due_at", _ts, nullable=False),
+    sa.Column("sent_at", _ts),
+)
