@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -24,13 +24,14 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
-    memory = parsed.database in (None, "", ":memory:")
+    if parsed.database in (None, "", ":memory:"):
+        # An in-memory database lives and dies with one connection: a pool of exactly
+        # one hands it to one thread at a time (StaticPool would share it unguarded).
+        kwargs = {"poolclass": QueuePool, "pool_size": 1, "max_overflow": 0, **kwargs}
     engine = sa.create_engine(
         parsed,
         # The pool hands connections to many threads; each is used by one at a time.
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
-        # An in-memory database lives in one connection: share it (tests only).
-        poolclass=StaticPool if memory else None,
         **kwargs,
     )
     _tune_sqlite(engine)

@@ -1,0 +1,344 @@
+"""SqlStore on SQLite (always) and PostgreSQL (when PIM_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.models import Ticket
+from bot.domain.reminders import reminder_plan
+from bot.domain.requests import ActivationRecord, RequestState
+from bot.ports import Store, UserLink
+from bot.store import SqlStore, make_engine
+from tests.fakes.clock import FakeClock
+
+S = RequestState
+T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+PENDING = frozenset({S.PENDING_APPROVAL})
+pytest_plugins = ["tests.adapters.databases"]  # database_url, engine, store fixtures
+
+
+def make_record(request_id: str = "r1", **changes: object) -> ActivationRecord:
+    record = ActivationRecord(
+        id=request_id,
+        slack_user_id="U1",
+        principal_id="entra-1",
+        role_id="fe930be7-5e62-47db-91af-98c3a49a38b1",
+        role_name="User Administrator",
+        duration=timedelta(hours=5),
+        justification="invalidate refresh tokens",
+        ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
+        state=S.PENDING_APPROVAL,
+        created_at=T0,
+        updated_at=T0,
+    )
+    return record.with_changes(**changes)
+
+
+def race(n: int, fn: Callable[[], object]) -> list[object]:
+    """Run fn in n threads released together; return their results (any error fails)."""
+    barrier = threading.Barrier(n)
+    results: list[object] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 -- re-raised in the test's thread
+            with lock:
+                errors.append(exc)
+            return
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+class TestRequests:
+    def test_round_trips_every_field(self, store: SqlStore) -> None:
+        record = make_record(
+            approval_reason="policy requires approval",
+            graph_request_id="g-1",
+            start=T0,
+            end=T0 + timedelta(hours=5),
+            decided_by="U2",
+            decided_at=T0,
+            decision_reason="ok",
+            approval_channel="C1",
+            approval_message_ts="1700000000.000100",
+            error="none",
+            duration=timedelta(hours=1, minutes=30, microseconds=5),
+        )
+        store.add_request(record)
+        assert store.get_request("r1") == record
+
+    def test_round_trips_a_request_without_ticket_or_optional_fields(self, store: SqlStore) -> None:
+        record = make_record(ticket=None)
+        store.add_request(record)
+        assert store.get_request("r1") == record
+
+    def test_answers_none_for_an_unknown_request(self, store: SqlStore) -> None:
+        assert store.get_request("nope") is None
+
+    def test_returns_aware_utc_whatever_zone_went_in(self, store: SqlStore) -> None:
+        paris = timezone(timedelta(hours=1))
+        store.add_request(make_record(created_at=T0.astimezone(paris)))
+        got = store.get_request("r1")
+        assert got is not None
+        assert got.created_at == T0
+        assert got.created_at.tzinfo is UTC
+
+    def test_refuses_naive_datetimes(self, store: SqlStore) -> None:
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            store.add_request(make_record(created_at=datetime(2026, 11, 29, 9, 0)))  # noqa: DTZ001
+
+    def test_lists_by_user_and_state_in_creation_order(self, store: SqlStore) -> None:
+        store.add_request(make_record("r2", created_at=T0 + timedelta(minutes=1)))
+        store.add_request(make_record("r1"))
+        store.add_request(
+            make_record(
+                "r3", slack_user_id="U9", state=S.ACTIVE, created_at=T0 + timedelta(hours=1)
+            )
+        )
+        assert [r.id for r in store.list_requests()] == ["r1", "r2", "r3"]
+        assert [r.id for r in store.list_requests(slack_user_id="U1")] == ["r1", "r2"]
+        assert [r.id for r in store.list_requests(states=frozenset({S.ACTIVE}))] == ["r3"]
+        both = store.list_requests(slack_user_id="U9", states=PENDING)
+        assert both == []
+
+    def test_update_changes_fields_and_stamps_updated_at(
+        self, store: SqlStore, clock: FakeClock
+    ) -> None:
+        store.add_request(make_record())
+        clock.advance(60)
+        updated = store.update_request("r1", approval_channel="C1", approval_message_ts="1.2")
+        assert (updated.approval_channel, updated.approval_message_ts) == ("C1", "1.2")
+        assert updated.updated_at == clock.now()
+        assert store.get_request("r1") == updated
+
+    def test_update_refuses_state_unknown_fields_and_unknown_requests(
+        self, store: SqlStore
+    ) -> None:
+        store.add_request(make_record())
+        with pytest.raises(ValueError, match="transition"):
+            store.update_request("r1", state=S.ACTIVE)
+        with pytest.raises(ValueError, match="not ActivationRecord fields"):
+            store.update_request("r1", colour="blue")
+        with pytest.raises(KeyError):
+            store.update_request("nope", error="x")
+
+
+class TestTransition:
+    def test_moves_state_and_applies_changes_when_the_state_is_expected(
+        self, store: SqlStore, clock: FakeClock
+    ) -> None:
+        store.add_request(make_record())
+        clock.advance(5)
+        got = store.transition("r1", PENDING, S.CANCELLED, error="withdrawn")
+        assert got is not None
+        assert (got.state, got.error, got.updated_at) == (S.CANCELLED, "withdrawn", clock.now())
+        assert store.get_request("r1") == got
+
+    def test_answers_none_and_changes_nothing_when_another_writer_won(
+        self, store: SqlStore
+    ) -> None:
+        store.add_request(make_record(state=S.DENIED))
+        assert store.transition("r1", PENDING, S.APPROVED, decided_by="U2", decided_at=T0) is None
+        assert store.get_request("r1") == make_record(state=S.DENIED)
+        assert store.list_decisions("r1") == []
+
+    def test_answers_none_for_an_unknown_request(self, store: SqlStore) -> None:
+        assert store.transition("nope", PENDING, S.APPROVED) is None
+
+    @pytest.mark.parametrize(
+        ("expected", "new"),
+        [
+            (frozenset({S.ACTIVE}), S.PENDING_APPROVAL),
+            (frozenset({S.PENDING_APPROVAL, S.ACTIVE}), S.APPROVED),
+            (frozenset({S.DENIED}), S.APPROVED),
+            (frozenset(), S.APPROVED),
+        ],
+    )
+    def test_refuses_moves_the_state_machine_forbids(
+        self, store: SqlStore, expected: frozenset[RequestState], new: RequestState
+    ) -> None:
+        store.add_request(make_record(state=S.ACTIVE))
+        with pytest.raises(ValueError, match="not allowed"):
+            store.transition("r1", expected, new)
+        assert store.get_request("r1") == make_record(state=S.ACTIVE)
+
+    def test_refuses_state_in_changes(self, store: SqlStore) -> None:
+        store.add_request(make_record())
+        with pytest.raises(ValueError):
+            store.transition("r1", PENDING, S.APPROVED, state=S.DENIED)
+
+    def test_records_a_decision_with_the_transition(self, store: SqlStore) -> None:
+        store.add_request(make_record())
+        store.transition(
+            "r1", PENDING, S.DENIED, decided_by="U2", decided_at=T0, decision_reason="no ticket"
+        )
+        [decision] = store.list_decisions("r1")
+        assert decision.decision is S.DENIED
+        assert (decision.decided_by, decision.decided_at, decision.reason) == (
+            "U2",
+            T0,
+            "no ticket",
+        )
+
+    def test_other_transitions_record_no_decision(self, store: SqlStore) -> None:
+        store.add_request(make_record(state=S.REQUESTED))
+        store.transition("r1", frozenset({S.REQUESTED}), S.ACTIVATING)
+        assert store.list_decisions("r1") == []
+
+    def test_twenty_threads_racing_to_approve_make_exactly_one_winner(
+        self, store: SqlStore
+    ) -> None:
+        store.add_request(make_record())
+        counter = iter(range(100))
+
+        def approve() -> ActivationRecord | None:
+            who = f"U{next(counter)}"
+            return store.transition("r1", PENDING, S.APPROVED, decided_by=who, decided_at=T0)
+
+        winners = [r for r in race(20, approve) if r is not None]
+        assert len(winners) == 1
+        [decision] = store.list_decisions("r1")
+        assert decision.decided_by == winners[0].decided_by  # type: ignore[attr-defined]
+
+    def test_two_engines_on_one_database_make_exactly_one_winner(
+        self, store: SqlStore, database_url: str
+    ) -> None:
+        store.add_request(make_record())
+        other = SqlStore(make_engine(database_url))
+        stores = [store, other] * 10
+        picks = iter(range(20))
+
+        def approve() -> ActivationRecord | None:
+            i = next(picks)
+            return stores[i].transition(
+                "r1", PENDING, S.APPROVED, decided_by=f"U{i}", decided_at=T0
+            )
+
+        try:
+            winners = [r for r in race(20, approve) if r is not None]
+        finally:
+            other.close()
+        assert len(winners) == 1
+        assert len(store.list_decisions("r1")) == 1
+
+
+class TestUserLinks:
+    def test_saves_replaces_and_reads_a_link(self, store: SqlStore) -> None:
+        link = UserLink("U1", "entra-1", "ada@contoso.com", "Ada", "email", T0)
+        store.save_user_link(link)
+        assert store.get_user_link("U1") == link
+        moved = UserLink("U1", "entra-2", "ada@fabrikam.com", "Ada L", "config", T0)
+        store.save_user_link(moved)
+        assert store.get_user_link("U1") == moved
+        assert store.get_user_link("U2") is None
+
+
+class TestAudit:
+    def test_appends_and_reads_back_in_order_with_filters(self, store: SqlStore) -> None:
+        first = AuditEvent(
+            at=T0,
+            kind=AuditKind.REQUESTED,
+            slack_user_id="U1",
+            entra_user_id="entra-1",
+            role_id="role",
+            role_name="User Administrator",
+            duration=timedelta(hours=5),
+            ticket="CONTOSO:Security-012345",
+            justification="why",
+            graph_request_id="g-1",
+            request_id="r1",
+            detail="d",
+        )
+        second = AuditEvent(at=T0 + timedelta(hours=1), kind=AuditKind.APPROVED, slack_user_id="U2")
+        third = AuditEvent(at=T0 - timedelta(hours=1), kind=AuditKind.ENDED, slack_user_id=None)
+        for event in (first, second, third):
+            store.append_audit(event)
+        assert store.audit_events() == [first, second, third]
+        assert store.audit_events(since=T0) == [first, second]
+        assert store.audit_events(slack_user_id="U2") == [second]
+
+
+class TestReminders:
+    def plan(self, end: datetime) -> list:  # type: ignore[type-arg]
+        return reminder_plan(end, [timedelta(minutes=15)], T0, request_id="r1", start=T0)
+
+    def test_saves_lists_and_claims_each_reminder_once(self, store: SqlStore) -> None:
+        store.add_request(make_record(state=S.ACTIVE))
+        plan = self.plan(T0 + timedelta(hours=1))
+        store.save_reminders(plan)
+        assert store.list_reminders(request_id="r1") == plan
+        assert store.get_reminder("r1:ended") == plan[-1]
+        assert store.claim_reminder("r1:lead:900", T0) is True
+        assert store.claim_reminder("r1:lead:900", T0) is False
+        assert [r.id for r in store.list_reminders(unsent_only=True)] == ["r1:ended"]
+        sent = store.get_reminder("r1:lead:900")
+        assert sent is not None and sent.sent_at == T0
+
+    def test_replanning_the_same_moment_keeps_sent_and_a_new_moment_resends(
+        self, store: SqlStore
+    ) -> None:
+        store.add_request(make_record(state=S.ACTIVE))
+        store.save_reminders(self.plan(T0 + timedelta(hours=1)))
+        store.claim_reminder("r1:lead:900", T0)
+        store.save_reminders(self.plan(T0 + timedelta(hours=1)))  # a restart
+        assert store.claim_reminder("r1:lead:900", T0) is False
+        store.save_reminders(self.plan(T0 + timedelta(hours=2)))  # an extension
+        moved = store.get_reminder("r1:lead:900")
+        assert moved is not None
+        assert (moved.due_at, moved.sent_at) == (T0 + timedelta(hours=1, minutes=45), None)
+        assert store.claim_reminder("r1:lead:900", T0) is True
+
+    def test_deleting_forgets_unsent_reminders_and_names_them(self, store: SqlStore) -> None:
+        store.add_request(make_record(state=S.ACTIVE))
+        store.save_reminders(self.plan(T0 + timedelta(hours=1)))
+        store.claim_reminder("r1:lead:900", T0)
+        assert store.delete_reminders("r1") == ["r1:ended"]
+        assert [r.id for r in store.list_reminders()] == ["r1:lead:900"]
+
+    def test_twenty_threads_claiming_one_reminder_make_one_sender(self, store: SqlStore) -> None:
+        store.add_request(make_record(state=S.ACTIVE))
+        store.save_reminders(self.plan(T0 + timedelta(hours=1)))
+        results = race(20, lambda: store.claim_reminder("r1:ended", T0))
+        assert results.count(True) == 1
+
+
+class TestOpening:
+    def test_from_url_migrates_and_uses_wal_on_sqlite(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        store = SqlStore.from_url(f"sqlite:///{tmp_path / 'bot.db'}")
+        try:
+            store.add_request(make_record())
+            with store.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+        finally:
+            store.close()
+
+    def test_an_in_memory_database_is_shared_across_threads(self) -> None:
+        store = SqlStore.from_url("sqlite://")
+        store.add_request(make_record())
+        results = race(8, lambda: store.get_request("r1"))
+        assert results == [make_record()] * 8
+
+    def test_satisfies_the_store_protocol(self, engine: Engine) -> None:
+        implementation: Store = SqlStore(engine)
+        assert implementation.get_request("r1") is None
