@@ -120,7 +120,7 @@ class GraphPim(DirectoryReads):
     # Schedule requests
 
     async def activate(self, spec: ActivationSpec) -> ScheduleRequest:
-        # Whole seconds: the start also fingerprints this submission for recovery.
+        # Whole seconds, as Graph echoes them; recovery compares starts (see recovery.py).
         start = (spec.start or self._clock.now()).replace(microsecond=0)
         expiration = Expiration(type="afterDuration", duration=to_iso(spec.duration))
         body = self._body(self._activate, spec.principal_id, spec.role_id, spec.justification)

@@ -11,39 +11,47 @@ from bot.graph.models import (
 
 
 def same_submission(sent: ScheduleRequestBody, seen: ScheduleRequestOut) -> bool:
-    """True if `seen` is the request Graph created from `sent`.
+    """True if `seen` can be the request Graph created from `sent`.
 
-    Activations and extensions carry a schedule that is unique in practice (an
-    activation's start is the moment it was sent; an extension's new end differs from
-    every earlier one), so the schedule fingerprints the submission. Removals carry no
-    schedule; the caller checks for them against the live assignments instead.
+    Everything Graph echoes must agree: action, principal, role, justification, ticket
+    and expiration. Graph moves a start that is already past up to its own now, never
+    earlier, so the request's start is at or after the one sent; an older request with
+    the same reasons started before it. (Callers take the newest match.) Removals
+    carry no schedule; the caller also checks the live assignments for them.
     """
-    if (seen.action, seen.principal_id, seen.role_definition_id) != (
-        sent.action,
-        sent.principal_id,
-        sent.role_definition_id,
-    ):
-        return False
-    if sent.schedule_info is None:
-        return seen.justification == sent.justification
-    return _fingerprint(sent.schedule_info) == _fingerprint(seen.schedule_info)
+    return (
+        _identity(seen) == _identity(sent)
+        and (seen.justification or None) == (sent.justification or None)
+        and _ticket_number(seen) == _ticket_number(sent)
+        and _expiry(seen.schedule_info) == _expiry(sent.schedule_info)
+        and _starts_no_earlier(sent.schedule_info, seen.schedule_info)
+    )
 
 
 def newest_first(requests: list[ScheduleRequestOut]) -> list[ScheduleRequestOut]:
-    return sorted(
-        requests,
-        key=lambda r: r.created_date_time.timestamp() if r.created_date_time else 0.0,
-        reverse=True,
-    )
+    def created(request: ScheduleRequestOut) -> float:
+        return request.created_date_time.timestamp() if request.created_date_time else 0.0
+
+    return sorted(requests, key=created, reverse=True)
 
 
-def _fingerprint(info: RequestScheduleInfo | None) -> tuple[object, ...]:
-    if info is None:
-        return (None,)
-    exp = info.expiration
-    return (
-        info.start_date_time,
-        exp.type if exp else None,
-        iso_duration(exp.duration) if exp else None,  # PT5H == PT300M
-        exp.end_date_time if exp else None,
-    )
+def _identity(body: ScheduleRequestBody) -> tuple[str, str, str]:
+    return str(body.action), body.principal_id, body.role_definition_id
+
+
+def _ticket_number(body: ScheduleRequestBody) -> str | None:
+    return body.ticket_info.ticket_number if body.ticket_info else None
+
+
+def _expiry(info: RequestScheduleInfo | None) -> tuple[object, ...]:
+    exp = info.expiration if info else None
+    if exp is None:
+        return ()
+    # Compare durations by value: PT5H and PT300M are the same request.
+    return exp.type, iso_duration(exp.duration), exp.end_date_time
+
+
+def _starts_no_earlier(sent: RequestScheduleInfo | None, seen: RequestScheduleInfo | None) -> bool:
+    if sent is None or seen is None or sent.start_date_time is None:
+        return True
+    return seen.start_date_time is None or seen.start_date_time >= sent.start_date_time
