@@ -1,0 +1,104 @@
+"""Users, groups and memberships, and paging over collections."""
+
+from __future__ import annotations
+
+from tests.sandbox.conftest import (
+    ADMIN,
+    ALINE,
+    ANALYSTS_GROUP,
+    HELPDESK_GROUP,
+    LEE,
+    PAGE_SIZE,
+    RM,
+    SECOPS_GROUP,
+    GraphCaller,
+    assert_graph_error,
+)
+
+
+async def test_user_by_id_and_by_upn(graph: GraphCaller) -> None:
+    by_id = await graph.get(f"/v1.0/users/{ALINE}", "user")
+    by_upn = await graph.get("/v1.0/users/alined@M365X435773.onmicrosoft.com", "user")
+    assert by_id.json() == by_upn.json()
+    assert by_id.json()["@odata.context"].endswith("$metadata#users/$entity")
+
+
+async def test_unknown_user_is_not_found(graph: GraphCaller) -> None:
+    assert_graph_error(
+        await graph.get("/v1.0/users/nobody@contoso.test"), 404, "Request_ResourceNotFound"
+    )
+
+
+async def test_filter_users_by_mail_and_upn(graph: GraphCaller) -> None:
+    by_mail = await graph.get(
+        "/v1.0/users", "user", **{"$filter": "mail eq 'MeganB@m365x435773.onmicrosoft.com'"}
+    )
+    assert [u["displayName"] for u in by_mail.json()["value"]] == ["Megan Bowen"]
+    by_upn = await graph.get(
+        "/v1.0/users",
+        "user",
+        **{"$filter": "userPrincipalName eq 'admin@m365x435773.onmicrosoft.com'"},
+    )
+    assert [u["id"] for u in by_upn.json()["value"]] == [ADMIN]
+    none = await graph.get("/v1.0/users", "user", **{"$filter": "mail eq 'x@y.z'"})
+    assert none.json()["value"] == []
+
+
+async def test_unsupported_filters_are_bad_requests(graph: GraphCaller) -> None:
+    bad = await graph.get("/v1.0/users", **{"$filter": "startswith(mail,'a')"})
+    assert_graph_error(bad, 400, "BadRequest")
+
+
+async def test_transitive_member_of_follows_nesting(graph: GraphCaller) -> None:
+    direct = await graph.get(f"/v1.0/users/{LEE}/memberOf", "group")
+    assert [g["id"] for g in direct.json()["value"]] == [ANALYSTS_GROUP]
+    transitive = await graph.get(f"/v1.0/users/{LEE}/transitiveMemberOf", "group")
+    assert {g["id"] for g in transitive.json()["value"]} == {ANALYSTS_GROUP, SECOPS_GROUP}
+    assert all(g["@odata.type"] == "#microsoft.graph.group" for g in transitive.json()["value"])
+
+
+async def test_group_members_and_transitive_members(graph: GraphCaller) -> None:
+    helpdesk = await graph.get(f"/v1.0/groups/{HELPDESK_GROUP}/members", "directoryObject.any")
+    assert {m["id"] for m in helpdesk.json()["value"]} == {ADMIN, ALINE}
+    direct = await graph.get(f"/v1.0/groups/{SECOPS_GROUP}/members", "directoryObject.any")
+    assert ANALYSTS_GROUP in {m["id"] for m in direct.json()["value"]}
+    assert LEE not in {m["id"] for m in direct.json()["value"]}
+    nested = await graph.get(
+        f"/v1.0/groups/{SECOPS_GROUP}/transitiveMembers", "directoryObject.any"
+    )
+    assert LEE in {m["id"] for m in nested.json()["value"]}
+    group = await graph.get(f"/v1.0/groups/{HELPDESK_GROUP}", "group")
+    assert group.json()["isAssignableToRole"] is True
+
+
+async def test_role_definitions_page_through_next_links(graph: GraphCaller) -> None:
+    seen: list[str] = []
+    path: str | None = f"{RM}/roleDefinitions"
+    pages = 0
+    while path:
+        page = await graph.call("GET", path, "unifiedRoleDefinition")
+        assert len(page.json()["value"]) <= PAGE_SIZE
+        seen += [r["displayName"] for r in page.json()["value"]]
+        path = page.json().get("@odata.nextLink")
+        pages += 1
+    assert len(seen) == len(set(seen)) == 22 and pages == 5
+    assert {"User Administrator", "Global Administrator", "Password Administrator"} <= set(seen)
+
+
+async def test_top_shrinks_the_page(graph: GraphCaller) -> None:
+    page = await graph.get("/v1.0/users", "user", **{"$top": "2"})
+    assert len(page.json()["value"]) == 2
+    assert "%24top=2" in page.json()["@odata.nextLink"]
+    follow = await graph.call("GET", page.json()["@odata.nextLink"], "user")
+    assert len(follow.json()["value"]) == 2
+    assert not set(u["id"] for u in follow.json()["value"]) & set(
+        u["id"] for u in page.json()["value"]
+    )
+
+
+async def test_role_definition_by_id(graph: GraphCaller) -> None:
+    role = await graph.get(
+        f"{RM}/roleDefinitions/fe930be7-5e62-47db-91af-98c3a49a38b1", "unifiedRoleDefinition"
+    )
+    assert role.json()["displayName"] == "User Administrator"
+    assert role.json()["templateId"] == role.json()["id"]
