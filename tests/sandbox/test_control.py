@@ -1,0 +1,98 @@
+"""The /sandbox/ control endpoints: approvals, clock, faults, user tokens, reset."""
+
+from __future__ import annotations
+
+import httpx
+
+from bot.clock import Clock
+from bot.sandbox import SandboxTenant, create_app
+from tests.sandbox.conftest import (
+    ADMIN,
+    ALEX,
+    ALINE,
+    BASE,
+    GLOBAL_ADMIN,
+    USER_ADMIN,
+    GraphCaller,
+    assert_graph_error,
+    request_body,
+)
+
+
+async def pending(graph: GraphCaller) -> str:
+    response = await graph.post_request(
+        request_body("selfActivate", ALINE, GLOBAL_ADMIN, duration="PT1H")
+    )
+    assert response.json()["status"] == "PendingApproval"
+    request_id: str = response.json()["id"]
+    return request_id
+
+
+async def test_approve_over_http(graph: GraphCaller, http: httpx.AsyncClient) -> None:
+    request_id = await pending(graph)
+    approved = await http.post(
+        f"/sandbox/requests/{request_id}/approve",
+        json={"reviewer": "admin@m365x435773.onmicrosoft.com"},
+    )
+    assert approved.status_code == 200 and approved.json()["status"] == "Provisioned"
+    assert [i["roleDefinitionId"] for i in await graph.instances(ALINE)] == [GLOBAL_ADMIN]
+    again = await http.post(f"/sandbox/requests/{request_id}/approve")
+    assert_graph_error(again, 400)
+
+
+async def test_only_listed_approvers_may_decide(
+    graph: GraphCaller, http: httpx.AsyncClient
+) -> None:
+    request_id = await pending(graph)
+    refused = await http.post(f"/sandbox/requests/{request_id}/deny", json={"reviewer": ALEX})
+    assert_graph_error(refused, 403)
+    denied = await http.post(
+        f"/sandbox/requests/{request_id}/deny", json={"reviewer": ADMIN, "justification": "no"}
+    )
+    assert denied.json()["status"] == "Denied"
+
+
+async def test_advance_the_clock(graph: GraphCaller, http: httpx.AsyncClient) -> None:
+    await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN, duration="PT1H"))
+    now = await http.post("/sandbox/clock", json={"seconds": 3600})
+    assert now.json()["now"] == "2026-11-29T10:00:00Z"
+    assert await graph.instances(ALINE) == []
+
+
+async def test_a_fixed_clock_cannot_advance(clock: Clock) -> None:
+    class Fixed:
+        def now(self):  # type: ignore[no-untyped-def]
+            return clock.now()
+
+    app = create_app(SandboxTenant.from_seed(Fixed()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE) as http:
+        assert_graph_error(await http.post("/sandbox/clock", json={"seconds": 1}), 409)
+
+
+async def test_configure_faults_over_http(graph: GraphCaller, http: httpx.AsyncClient) -> None:
+    added = await http.post(
+        "/sandbox/faults", json={"kind": "status", "status": 429, "retryAfter": 2}
+    )
+    assert added.status_code == 201
+    throttled = await graph.get(f"/v1.0/users/{ALINE}")
+    assert throttled.status_code == 429 and throttled.headers["retry-after"] == "2"
+    listing = (await http.get("/sandbox/faults")).json()
+    assert listing["rules"] == [] and listing["calls"][-1]["status"] == 429
+    assert (await http.delete("/sandbox/faults")).status_code == 204
+    assert (await http.get("/sandbox/faults")).json()["calls"] == []
+    bad = await http.post("/sandbox/faults", json={"kind": "explode"})
+    assert_graph_error(bad, 400)
+
+
+async def test_mint_a_delegated_token(graph: GraphCaller, http: httpx.AsyncClient) -> None:
+    minted = await http.post("/sandbox/tokens", json={"user": "AlineD@m365x435773.onmicrosoft.com"})
+    token = minted.json()["access_token"]
+    me = await graph.call("GET", "/v1.0/me", "user", token=token)
+    assert me.json()["id"] == ALINE
+    assert_graph_error(await graph.call("GET", "/v1.0/me"), 400)  # app-only token
+
+
+async def test_reset_to_seed(graph: GraphCaller, http: httpx.AsyncClient) -> None:
+    await graph.post_request(request_body("adminAssign", ALINE, USER_ADMIN))
+    assert (await http.post("/sandbox/reset")).status_code == 204
+    assert await graph.instances(ALINE) == []  # and the token still works

@@ -1,0 +1,169 @@
+"""The sandbox over real TLS sockets: what the bot's httpx + MSAL client will see."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import msal
+import pytest
+import requests
+
+from bot.clock import OffsetClock
+from bot.sandbox import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_TENANT_ID,
+    SandboxServer,
+    SandboxTenant,
+    create_app,
+)
+from tests.graph_schema import assert_graph_valid
+from tests.sandbox.conftest import (
+    ALINE,
+    CLIENT_FORM,
+    REQUESTS,
+    TOKEN_PATH,
+    USER_ADMIN,
+    request_body,
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    with SandboxServer(create_app(SandboxTenant.from_seed(OffsetClock()), page_size=5)) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def fresh(server: SandboxServer) -> None:
+    server.tenant.reset()
+    server.faults.clear()
+
+
+def client(server: SandboxServer, **kwargs: Any) -> httpx.Client:
+    assert server.ca_file
+    trust = ssl.create_default_context(cafile=server.ca_file)
+    return httpx.Client(base_url=server.url, verify=trust, **kwargs)
+
+
+def msal_session(server: SandboxServer) -> requests.Session:
+    session = requests.Session()
+    session.verify = server.ca_file
+    # Otherwise REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment win over `verify`.
+    session.trust_env = False
+    return session
+
+
+def token(http: httpx.Client) -> dict[str, str]:
+    body = http.post(TOKEN_PATH, data=CLIENT_FORM).json()
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+def test_serves_https_with_its_own_ca(server: SandboxServer, graph_schema: dict[str, Any]) -> None:
+    assert server.url.startswith("https://127.0.0.1:")
+    with client(server) as http:
+        user = http.get(f"/v1.0/users/{ALINE}", headers=token(http))
+    assert user.status_code == 200 and user.headers["request-id"]
+    assert_graph_valid(graph_schema, "user", user.json())
+    with pytest.raises(httpx.ConnectError):  # the default trust store does not know it
+        httpx.get(f"{server.url}/v1.0/users")
+
+
+def test_msal_gets_a_token_from_the_sandbox(server: SandboxServer) -> None:
+    session = msal_session(server)
+    app = msal.ConfidentialClientApplication(
+        SANDBOX_CLIENT_ID,
+        client_credential=SANDBOX_CLIENT_SECRET,
+        authority=f"{server.url}/{SANDBOX_TENANT_ID}",
+        http_client=session,
+        instance_discovery=False,
+    )
+    result = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
+    assert "access_token" in result, result
+    with client(server) as http:
+        me = http.get(
+            f"/v1.0/users/{ALINE}", headers={"Authorization": f"Bearer {result['access_token']}"}
+        )
+    assert me.status_code == 200
+
+
+def test_msal_refuses_a_wrong_secret(server: SandboxServer) -> None:
+    session = msal_session(server)
+    app = msal.ConfidentialClientApplication(
+        SANDBOX_CLIENT_ID,
+        client_credential="wrong",
+        authority=f"{server.url}/{SANDBOX_TENANT_ID}",
+        http_client=session,
+        instance_discovery=False,
+    )
+    result = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
+    assert result["error"] == "invalid_client"
+
+
+def test_dropped_connection_over_a_real_socket(server: SandboxServer) -> None:
+    server.faults.drop(path="/v1.0/users")
+    with client(server) as http:
+        headers = token(http)
+        with pytest.raises(httpx.TransportError):
+            http.get(f"/v1.0/users/{ALINE}", headers=headers)
+        assert http.get(f"/v1.0/users/{ALINE}", headers=headers).status_code == 200
+
+
+def test_response_lost_after_processing_over_a_real_socket(server: SandboxServer) -> None:
+    server.faults.lose_response(method="POST", path=REQUESTS)
+    body = request_body("adminAssign", ALINE, USER_ADMIN)
+    with client(server) as http:
+        headers = token(http)
+        with pytest.raises(httpx.TransportError):
+            http.post(REQUESTS, json=body, headers=headers)
+        retried = http.post(REQUESTS, json=body, headers=headers)
+    assert retried.status_code == 400
+    assert retried.json()["error"]["code"] == "RoleAssignmentExists"
+
+
+def test_late_answer_times_out_the_client(server: SandboxServer) -> None:
+    server.faults.lose_response(delay=1.0, deliver=True, method="POST", path=REQUESTS)
+    with client(server, timeout=0.3) as http:
+        headers = token(http)
+        with pytest.raises(httpx.TimeoutException):
+            http.post(
+                REQUESTS, json=request_body("adminAssign", ALINE, USER_ADMIN), headers=headers
+            )
+    assert len(server.tenant.live_assignments()) == 3  # 2 seeded + the one that went through
+
+
+def test_throttling_over_a_real_socket(server: SandboxServer) -> None:
+    server.faults.throttle(retry_after=2)
+    with client(server) as http:
+        throttled = http.post(TOKEN_PATH, data=CLIENT_FORM)
+    assert throttled.status_code == 429 and throttled.headers["retry-after"] == "2"
+
+
+def test_fast_forward_through_the_control_endpoint(server: SandboxServer) -> None:
+    with client(server) as http:
+        headers = token(http)
+        http.post(
+            REQUESTS,
+            json=request_body("selfActivate", ALINE, USER_ADMIN, duration="PT1H"),
+            headers=headers,
+        )
+        filt = {"$filter": f"principalId eq '{ALINE}'"}
+        path = "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances"
+        assert len(http.get(path, params=filt, headers=headers).json()["value"]) == 1
+        http.post("/sandbox/clock", json={"seconds": 1800})
+        assert len(http.get(path, params=filt, headers=headers).json()["value"]) == 1
+        http.post("/sandbox/clock", json={"seconds": 1800})
+        headers = token(http)  # the first token has expired with the hour too
+        assert http.get(path, params=filt, headers=headers).json()["value"] == []
+
+
+def test_plain_http_when_asked() -> None:
+    with SandboxServer(create_app(SandboxTenant.from_seed(OffsetClock())), tls=False) as plain:
+        assert plain.url.startswith("http://") and plain.ca_file is None
+        response = httpx.get(
+            f"{plain.url}/{SANDBOX_TENANT_ID}/v2.0/.well-known/openid-configuration"
+        )
+    assert response.json()["token_endpoint"].startswith(plain.url)
