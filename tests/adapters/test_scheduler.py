@@ -1,0 +1,240 @@
+"""ReminderScheduler over a real job store (SQLite; PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import scheduler as scheduler_module
+from bot.domain.reminders import reminder_plan
+from bot.domain.requests import ActivationRecord, RequestState
+from bot.scheduler import ReminderScheduler
+from bot.store import SqlStore
+
+pytest_plugins = ["tests.adapters.databases"]  # database_url fixture
+
+
+class Recorder:
+    """An on_due callback that remembers what it was called with."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def __call__(self, reminder_id: str) -> None:
+        self.calls.append(reminder_id)
+
+
+def soon(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+async def eventually(check: Callable[[], bool], within: float = 3.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def name() -> str:
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def running(
+    database_url: str, name: str
+) -> AsyncIterator[tuple[ReminderScheduler, Recorder]]:
+    recorder = Recorder()
+    sched = ReminderScheduler(database_url, on_due=recorder, name=name)
+    await sched.start()
+    yield sched, recorder
+    await sched.shutdown()
+
+
+async def test_fires_a_reminder_at_its_time(running: tuple[ReminderScheduler, Recorder]) -> None:
+    sched, recorder = running
+    sched.schedule("r1:ended", soon(0.3))
+    assert recorder.calls == []
+    assert set(sched.scheduled()) == {"r1:ended"}
+    await eventually(lambda: recorder.calls == ["r1:ended"])
+    assert sched.scheduled() == {}
+
+
+async def test_a_moment_in_the_past_fires_at_once(
+    running: tuple[ReminderScheduler, Recorder],
+) -> None:
+    sched, recorder = running
+    sched.schedule("r1:ended", soon(-60))
+    await eventually(lambda: recorder.calls == ["r1:ended"], within=1.0)
+
+
+async def test_rescheduling_an_id_replaces_its_job(
+    running: tuple[ReminderScheduler, Recorder],
+) -> None:
+    sched, recorder = running
+    sched.schedule("r1:lead:900", soon(0.2))
+    later = soon(0.4)
+    sched.schedule("r1:lead:900", later)
+    assert sched.scheduled() == {"r1:lead:900": later}
+    await eventually(lambda: recorder.calls != [])
+    await asyncio.sleep(0.3)
+    assert recorder.calls == ["r1:lead:900"]
+
+
+async def test_a_cancelled_reminder_never_fires(
+    running: tuple[ReminderScheduler, Recorder],
+) -> None:
+    sched, recorder = running
+    sched.schedule("r1:lead:900", soon(0.2))
+    sched.cancel("r1:lead:900")
+    sched.cancel("never-scheduled")
+    await asyncio.sleep(0.4)
+    assert recorder.calls == []
+
+
+async def test_refuses_a_naive_time(running: tuple[ReminderScheduler, Recorder]) -> None:
+    sched, _ = running
+    with pytest.raises(ValueError, match="naive"):
+        sched.schedule("r1:ended", datetime(2026, 11, 29, 9, 0))  # noqa: DTZ001
+
+
+async def test_a_job_scheduled_before_a_restart_fires_after_it(
+    database_url: str, name: str
+) -> None:
+    before, after = Recorder(), Recorder()
+    first = ReminderScheduler(database_url, on_due=before, name=name)
+    await first.start()
+    first.schedule("r1:lead:900", soon(0.5))
+    await first.shutdown()
+
+    second = ReminderScheduler(database_url, on_due=after, name=name)
+    await second.start()
+    try:
+        assert set(second.scheduled()) == {"r1:lead:900"}
+        await eventually(lambda: after.calls == ["r1:lead:900"])
+        await asyncio.sleep(0.2)
+    finally:
+        await second.shutdown()
+    assert before.calls == []
+    assert after.calls == ["r1:lead:900"]
+
+
+async def test_a_job_due_while_down_runs_once_on_start(database_url: str, name: str) -> None:
+    first = ReminderScheduler(database_url, on_due=Recorder(), name=name)
+    await first.start()
+    first.schedule("r1:ended", soon(0.1))
+    await first.shutdown()
+    await asyncio.sleep(0.3)  # the moment passes while no scheduler runs
+
+    recorder = Recorder()
+    second = ReminderScheduler(database_url, on_due=recorder, name=name)
+    await second.start()
+    try:
+        await eventually(lambda: recorder.calls != [], within=1.0)
+        await asyncio.sleep(0.2)
+    finally:
+        await second.shutdown()
+    assert recorder.calls == ["r1:ended"]
+
+
+async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
+    database_url: str, name: str
+) -> None:
+    store = SqlStore.from_url(database_url)
+    now = datetime.now(UTC)
+    store.add_request(
+        ActivationRecord(
+            id="r1",
+            slack_user_id="U1",
+            principal_id="p",
+            role_id="role",
+            role_name="User Administrator",
+            duration=timedelta(hours=1),
+            justification="j",
+            ticket=None,
+            state=RequestState.ACTIVE,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    [ended] = reminder_plan(now, [], now, request_id="r1")
+    store.save_reminders([ended])
+    sent: list[str] = []
+
+    async def send_once(reminder_id: str) -> None:
+        if store.claim_reminder(reminder_id, datetime.now(UTC)):
+            sent.append(reminder_id)
+
+    setup = ReminderScheduler(database_url, on_due=send_once, name=name)
+    await setup.start()
+    setup.schedule(ended.id, soon(0.1))
+    await setup.shutdown()
+    await asyncio.sleep(0.2)
+    # Two processes start on the same database: both may see the due job. (In one test
+    # process they share the callback registry; real processes each have their own.)
+    processes = [ReminderScheduler(database_url, on_due=send_once, name=name) for _ in range(2)]
+    for process in processes:
+        await process.start()
+    try:
+        await eventually(lambda: sent != [], within=1.0)
+        await asyncio.sleep(0.2)
+    finally:
+        for process in processes:
+            await process.shutdown()
+        store.close()
+    assert sent == ["r1:ended"]
+
+
+async def test_shutdown_lets_a_reminder_being_sent_finish(database_url: str, name: str) -> None:
+    finished: list[str] = []
+
+    async def slow_send(reminder_id: str) -> None:
+        await asyncio.sleep(0.3)
+        finished.append(reminder_id)
+
+    sched = ReminderScheduler(database_url, on_due=slow_send, name=name)
+    await sched.start()
+    sched.schedule("r1:ended", soon(-1))
+    await asyncio.sleep(0.1)  # the job is running now
+    await sched.shutdown()
+    assert finished == ["r1:ended"]
+
+
+async def test_resume_reschedules_unsent_reminders_from_the_store(
+    running: tuple[ReminderScheduler, Recorder],
+) -> None:
+    sched, recorder = running
+    now = datetime.now(UTC)
+    plan = reminder_plan(
+        now + timedelta(seconds=0.3), [timedelta(seconds=0.2)], now, request_id="r1"
+    )
+    sent = replace(plan[0], sent_at=now)
+    sched.resume([sent, plan[1]], now)
+    assert set(sched.scheduled()) == {"r1:ended"}
+    await eventually(lambda: recorder.calls == ["r1:ended"])
+
+
+async def test_a_job_whose_scheduler_is_gone_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
+        await scheduler_module.fire("nobody", "r1:ended")
+    assert "r1:ended" in caplog.text
+
+
+async def test_sharing_the_store_engine_leaves_it_usable_after_shutdown(name: str) -> None:
+    store = SqlStore.from_url("sqlite://")  # in memory: dies if its connection is closed
+    recorder = Recorder()
+    sched = ReminderScheduler(store.engine, on_due=recorder, name=name)
+    await sched.start()
+    sched.schedule("r1:ended", soon(0.1))
+    await eventually(lambda: recorder.calls == ["r1:ended"])
+    await sched.shutdown()
+    assert store.list_reminders() == []  # the schema is still there
