@@ -9,6 +9,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import QueuePool
 
 BUSY_TIMEOUT_MS = 10_000
+_READ_ONLY = "pimbot_read_only"
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -38,6 +39,11 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     return engine
 
 
+def read_only(engine: Engine) -> Engine:
+    """The same engine and pool, for transactions that only read (see `_on_begin`)."""
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -54,7 +60,9 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        # IMMEDIATE takes the write lock up front (waiting up to busy_timeout). A
-        # deferred transaction that reads and then writes can fail at once with
-        # SQLITE_BUSY when another process wrote in between; this cannot.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers: IMMEDIATE takes the write lock up front (waiting up to busy_timeout).
+        # A deferred transaction that reads and then writes can fail at once with
+        # SQLITE_BUSY when another process wrote in between; this cannot. Readers stay
+        # deferred: under WAL they read a snapshot and never wait for the writer.
+        reading = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

@@ -31,6 +31,7 @@ class ReminderMethods:
     """The reminder half of SqlStore (kept apart to keep each module small)."""
 
     _engine: Engine
+    _reader: Engine
 
     def save_reminders(self, reminders: Iterable[Reminder]) -> None:
         """Insert or re-plan reminders by id (idempotent), in one transaction."""
@@ -40,7 +41,7 @@ class ReminderMethods:
                 upsert(conn, _M, values, key=["id"], on_conflict=_on_conflict)
 
     def get_reminder(self, reminder_id: str) -> Reminder | None:
-        with self._engine.begin() as conn:
+        with self._reader.begin() as conn:
             row = conn.execute(sa.select(_M).where(_M.c.id == reminder_id)).mappings().first()
         return convert.to_reminder(row) if row else None
 
@@ -54,7 +55,7 @@ class ReminderMethods:
             query = query.where(_M.c.request_id == request_id)
         if unsent_only:
             query = query.where(_M.c.sent_at.is_(None))
-        with self._engine.begin() as conn:
+        with self._reader.begin() as conn:
             return [convert.to_reminder(row) for row in conn.execute(query).mappings()]
 
     def claim_reminder(self, reminder_id: str, now: datetime) -> bool:

@@ -14,7 +14,7 @@ from bot.domain.requests import TRANSITIONS, ActivationRecord, RequestState
 from bot.ports import UserLink
 from bot.store import convert, tables
 from bot.store.convert import Decision
-from bot.store.engine import make_engine
+from bot.store.engine import make_engine, read_only
 from bot.store.reminders import ReminderMethods
 from bot.store.upsert import upsert
 
@@ -28,6 +28,7 @@ class SqlStore(ReminderMethods):
 
     def __init__(self, engine: Engine, *, clock: Clock | None = None, migrate: bool = True):
         self._engine = engine
+        self._reader = read_only(engine)
         self._clock = clock or SystemClock()
         if migrate:
             migrations.migrate(engine)
@@ -51,7 +52,7 @@ class SqlStore(ReminderMethods):
             conn.execute(_R.insert().values(**convert.record_values(record)))
 
     def get_request(self, request_id: str) -> ActivationRecord | None:
-        with self._engine.begin() as conn:
+        with self._reader.begin() as conn:
             return _load(conn, request_id)
 
     def transition(
@@ -112,14 +113,14 @@ class SqlStore(ReminderMethods):
             query = query.where(_R.c.slack_user_id == slack_user_id)
         if states is not None:
             query = query.where(_R.c.state.in_([s.value for s in states]))
-        with self._engine.begin() as conn:
+        with self._reader.begin() as conn:
             return [convert.to_record(row) for row in conn.execute(query).mappings()]
 
     def list_decisions(self, request_id: str) -> list[Decision]:
         """Every decision taken on a request, oldest first."""
         d = tables.decisions
         query = sa.select(d).where(d.c.request_id == request_id).order_by(d.c.id)
-        with self._engine.begin() as conn:
+        with self._reader.begin() as conn:
             return [convert.to_decision(row) for row in conn.execute(query).mappings()]
 
     def _values(self, changes: dict[str, object], **forced: object) -> dict[str, object]:
@@ -133,7 +134,7 @@ class SqlStore(ReminderMethods):
 
     def get_user_link(self, slack_user_id: str) -> UserLink | None:
         u = tables.user_links
-        with self._engine.begin() as conn:
+        with self._reader.begin() as conn:
             row = conn.execute(sa.select(u).where(u.c.slack_user_id == slack_user_id))
             found = row.mappings().first()
         return convert.to_link(found) if found else None
@@ -157,7 +158,7 @@ class SqlStore(ReminderMethods):
             query = query.where(a.c.at >= since)
         if slack_user_id is not None:
             query = query.where(a.c.slack_user_id == slack_user_id)
-        with self._engine.begin() as conn:
+        with self._reader.begin() as conn:
             return [convert.to_audit(row) for row in conn.execute(query).mappings()]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -332,6 +333,20 @@ class TestOpening:
                 assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
         finally:
             store.close()
+
+    def test_on_sqlite_readers_do_not_wait_for_another_process_writing(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        url = f"sqlite:///{tmp_path / 'bot.db'}"
+        reader, writer = SqlStore.from_url(url), make_engine(url)
+        reader.add_request(make_record())
+        try:
+            with writer.begin() as conn:  # holds the write lock until the block ends
+                conn.exec_driver_sql("UPDATE requests SET error = 'in flight'")
+                started = time.monotonic()
+                assert reader.get_request("r1") == make_record()  # the committed snapshot
+                assert time.monotonic() - started < 1
+        finally:
+            reader.close()
+            writer.dispose()
 
     def test_an_in_memory_database_is_shared_across_threads(self) -> None:
         store = SqlStore.from_url("sqlite://")
