@@ -5,15 +5,13 @@ Importing this package does no work; `build_graph` creates the one AsyncClient.
 
 from __future__ import annotations
 
-import ssl
-from pathlib import Path
-
 import httpx
 
 from bot.graph.auth import GraphAuth, TokenSource
 from bot.graph.client import GraphClient
 from bot.graph.pim import GraphPim
 from bot.graph.retry import RetryPolicy
+from bot.graph.tls import trust
 from bot.settings import Settings
 
 __all__ = ["GraphPim", "RetryPolicy", "build_graph"]
@@ -41,20 +39,9 @@ def build_graph(
         base_url=settings.pim_graph_url.rstrip("/"),
         auth=GraphAuth(credential),
         timeout=TIMEOUT,
-        verify=_verify(settings.pim_ca_file),
+        verify=trust(settings.pim_ca_file) if settings.pim_ca_file else True,
         transport=transport,
         headers={"Accept": "application/json"},
     )
     client = GraphClient(http, retry=retry)
     return GraphPim(client, identity=settings.policy().graph.identity)
-
-
-def _verify(ca_file: Path | None) -> ssl.SSLContext | bool:
-    # The extra CA (the sandbox's self-signed cert) is trusted on top of the usual roots.
-    if ca_file is None:
-        return True
-    import certifi
-
-    context = ssl.create_default_context(cafile=certifi.where())
-    context.load_verify_locations(cafile=str(ca_file))
-    return context

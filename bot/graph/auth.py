@@ -68,6 +68,12 @@ class GraphAuth(httpx.Auth):
             request.headers["Authorization"] = f"Bearer {await self.token(force_refresh=True)}"
             yield request
 
+    def close(self) -> None:
+        """Release the token source's connections, if it holds any."""
+        close = getattr(self._source, "close", None)
+        if callable(close):
+            close()
+
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         raise RuntimeError("GraphAuth works with httpx.AsyncClient only")
         yield request  # pragma: no cover - makes this a generator, as httpx expects

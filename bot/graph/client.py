@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from bot.errors import GraphError
+from bot.graph.auth import GraphAuth
 from bot.graph.envelope import error_from_response, give_up
 from bot.graph.retry import (
     AMBIGUOUS_ERRORS,
@@ -82,7 +83,10 @@ class GraphClient:
         return await self._send("POST", path, json=body, idempotent=False, recover=recover)
 
     async def aclose(self) -> None:
+        auth = self._http.auth
         await self._http.aclose()
+        if isinstance(auth, GraphAuth):
+            auth.close()
 
     async def _send(
         self,

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.errors import ConfigError, GraphError
 from bot.graph.auth import AccessToken
+from bot.graph.tls import requests_session
 from bot.settings import Settings
 
 _KEY_BLOCK = re.compile(
@@ -28,6 +29,7 @@ class MsalCredential:
     credential: str | dict[str, str] = field(repr=False)
     ca_file: Path | None = None
     _app: Any = field(default=None, init=False, repr=False)
+    _session: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
@@ -60,6 +62,11 @@ class MsalCredential:
             )
         return AccessToken(result["access_token"], float(result.get("expires_in", 3600)))
 
+    def close(self) -> None:
+        """Close MSAL's keep-alive connections to the login host."""
+        if self._session is not None:
+            self._session.close()
+
     def _application(self) -> Any:
         # Built lazily and once: MSAL's constructor already fetches the tenant's metadata.
         with self._lock:
@@ -69,16 +76,13 @@ class MsalCredential:
 
     def _build(self) -> Any:
         import msal
-        import requests
 
-        session = requests.Session()
-        if self.ca_file is not None:
-            session.verify = str(self.ca_file)
+        self._session = requests_session(self.ca_file)
         return msal.ConfidentialClientApplication(
             self.client_id,
             client_credential=self.credential,
             authority=f"{self.authority_host}/{self.tenant_id}",
-            http_client=session,
+            http_client=self._session,
             # Discovery would ask login.microsoftonline.com to vouch for a non-Microsoft
             # host (the sandbox); tenant metadata is still fetched from the authority.
             instance_discovery=False,

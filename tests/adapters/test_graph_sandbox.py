@@ -1,0 +1,191 @@
+"""The production Graph path (build_graph: MSAL + httpx + retries) against the sandbox
+tenant over real HTTPS: the Contoso tutorial journey, then injected faults."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain.models import ActivationSpec, Ticket
+from bot.errors import GraphThrottled
+from bot.graph import RetryPolicy, build_graph
+from bot.graph.pim import GraphPim
+from bot.sandbox import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_TENANT_ID,
+    SandboxServer,
+    SandboxTenant,
+    create_app,
+)
+from bot.settings import Settings
+from tests.adapters.test_graph_helpers import assert_request_valid
+from tests.fakes.clock import FakeClock
+
+ALINE_UPN = "AlineD@m365x435773.onmicrosoft.com"
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+REQUESTS = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
+ELIGIBLE = "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances"
+TICKET = Ticket("CONTOSO:Security-012345", "CONTOSO")
+JUSTIFICATION = "Need to invalidate all app refresh tokens for Sara using PowerShell."
+
+
+@pytest.fixture
+def sandbox_clock() -> FakeClock:
+    # Ahead of the bot's real clock, as a Graph clock may be: Graph moves the start up.
+    return FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1))
+
+
+@pytest.fixture
+def server(sandbox_clock: FakeClock) -> Iterator[SandboxServer]:
+    tenant = SandboxTenant.from_seed(sandbox_clock)
+    with SandboxServer(create_app(tenant), tls=True) as running:
+        yield running
+
+
+@pytest.fixture
+async def pim(server: SandboxServer, tmp_path: Path) -> AsyncIterator[GraphPim]:
+    settings = Settings(
+        azure_tenant_id=SANDBOX_TENANT_ID,
+        azure_client_id=SANDBOX_CLIENT_ID,
+        azure_client_secret=SANDBOX_CLIENT_SECRET,
+        azure_authority_host=server.url,
+        pim_graph_url=server.url,
+        pim_ca_file=server.ca_file,
+        pim_config=tmp_path / "pimbot.yml",  # absent: all defaults (application identity)
+        _env_file=None,
+    )
+    graph = build_graph(settings, retry=RetryPolicy.fast())
+    yield graph
+    await graph.aclose()
+
+
+async def activate_aline(pim: GraphPim) -> Any:
+    aline = await pim.get_user(ALINE_UPN)
+    spec = ActivationSpec(aline.id, USER_ADMIN, timedelta(hours=5), JUSTIFICATION, TICKET)
+    return aline, await pim.activate(spec)
+
+
+def sent_bodies(server: SandboxServer, schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every POST body the sandbox received, each valid against Graph's schema."""
+    bodies = [c.request_body for c in server.faults.find("POST", REQUESTS)]
+    for body in bodies:
+        assert_request_valid(schema, body)
+    return bodies
+
+
+class TestTutorialJourney:
+    async def test_aline_activates_and_deactivates_user_administrator(
+        self,
+        pim: GraphPim,
+        server: SandboxServer,
+        sandbox_clock: FakeClock,
+        graph_schema: dict[str, Any],
+    ) -> None:
+        await pim.check_token()
+        aline = await pim.get_user(ALINE_UPN)
+        assert aline.display_name == "Aline Dupuy"
+        assert await pim.find_user_by_email(ALINE_UPN.lower()) == aline
+
+        eligible = [e for e in await pim.list_eligibilities(aline.id) if e.role_id == USER_ADMIN]
+        assert [e.via_group_name for e in eligible] == ["IT Helpdesk (User)"]
+        assert await pim.list_active(aline.id) == []
+
+        spec = ActivationSpec(aline.id, USER_ADMIN, timedelta(hours=5), JUSTIFICATION, TICKET)
+        request = await pim.activate(spec)
+        assert request.status == "Provisioned"
+        [active] = await pim.list_active(aline.id)
+        # adminAssign (the application identity) yields an admin assignment, not an
+        # "Activated" one as selfActivate does; either way it is time-bound.
+        assert (active.role_id, active.assignment_type) == (USER_ADMIN, "Assigned")
+        assert active.end == sandbox_clock.now() + timedelta(hours=5)
+
+        removal = await pim.deactivate(aline.id, USER_ADMIN, "Done with the tokens.")
+        assert removal.action == "adminRemove"
+        assert await pim.list_active(aline.id) == []
+        actions = [b["action"] for b in sent_bodies(server, graph_schema)]
+        assert actions == ["adminAssign", "adminRemove"]
+
+    async def test_extend_adds_to_the_current_end(
+        self, pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+    ) -> None:
+        aline, _ = await activate_aline(pim)
+        [before] = await pim.list_active(aline.id)
+        await pim.extend(aline.id, USER_ADMIN, timedelta(hours=1), JUSTIFICATION, TICKET)
+        [after] = await pim.list_active(aline.id)
+        assert before.end is not None and after.end == before.end + timedelta(hours=1)
+        assert sent_bodies(server, graph_schema)[-1]["action"] == "adminExtend"
+
+    async def test_policy_and_role_definitions_are_read(self, pim: GraphPim) -> None:
+        policy = await pim.get_policy(USER_ADMIN)
+        assert policy.max_duration >= timedelta(hours=5)
+        roles = {r.id: r.display_name for r in await pim.list_role_definitions()}
+        assert roles[USER_ADMIN] == "User Administrator"
+
+    async def test_an_expired_token_is_refreshed_once(
+        self, pim: GraphPim, server: SandboxServer, sandbox_clock: FakeClock
+    ) -> None:
+        token_path = f"/{SANDBOX_TENANT_ID}/oauth2/v2.0/token"
+        aline = await pim.get_user(ALINE_UPN)
+        assert server.faults.count("POST", token_path) == 1
+        sandbox_clock.advance(timedelta(hours=2))  # past the sandbox token's lifetime
+        assert await pim.list_active(aline.id) == []
+        # list_active makes two calls at once; both meet a 401, one new token serves both.
+        assert [c.status for c in server.faults.find("GET")].count(401) == 2
+        assert server.faults.count("POST", token_path) == 2
+
+
+class TestFaults:
+    async def test_a_429_storm_with_retry_after_is_ridden_out(
+        self, pim: GraphPim, server: SandboxServer
+    ) -> None:
+        aline = await pim.get_user(ALINE_UPN)
+        server.faults.throttle(times=3, retry_after=0.05, path=ELIGIBLE)
+        assert [e.role_id for e in await pim.list_eligibilities(aline.id)]
+        statuses = [c.status for c in server.faults.find("GET", ELIGIBLE)]
+        assert statuses.count(429) == 3 and 200 in statuses
+
+    async def test_a_503_burst_is_ridden_out(self, pim: GraphPim, server: SandboxServer) -> None:
+        aline = await pim.get_user(ALINE_UPN)
+        server.faults.fail(503, times=3, path=ELIGIBLE)
+        assert await pim.list_eligibilities(aline.id)
+
+    async def test_a_dropped_connection_is_retried(
+        self, pim: GraphPim, server: SandboxServer
+    ) -> None:
+        aline = await pim.get_user(ALINE_UPN)
+        server.faults.drop(times=1, method="GET", path=ELIGIBLE)
+        assert await pim.list_eligibilities(aline.id)
+        assert [c.status for c in server.faults.find("GET", ELIGIBLE)][0] == 0
+
+    async def test_a_lost_activation_response_is_not_submitted_twice(
+        self, pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+    ) -> None:
+        server.faults.lose_response(times=1, method="POST", path=REQUESTS)
+        aline, request = await activate_aline(pim)
+        assert request.status == "Provisioned"
+        assert len(sent_bodies(server, graph_schema)) == 1
+        assert len(await pim.list_active(aline.id)) == 1
+
+    async def test_a_dropped_activation_is_checked_then_resent(
+        self, pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+    ) -> None:
+        server.faults.drop(times=1, method="POST", path=REQUESTS)
+        aline, request = await activate_aline(pim)
+        assert request.status == "Provisioned"
+        assert len(sent_bodies(server, graph_schema)) == 2  # the first was never processed
+        assert len(await pim.list_active(aline.id)) == 1
+
+    async def test_throttling_past_the_budget_tells_the_user_to_retry(
+        self, pim: GraphPim, server: SandboxServer
+    ) -> None:
+        aline = await pim.get_user(ALINE_UPN)
+        server.faults.throttle(times=50, retry_after=0.01, path=ELIGIBLE)
+        with pytest.raises(GraphThrottled) as caught:
+            await pim.list_eligibilities(aline.id)
+        assert "try again" in caught.value.user_message
+        assert caught.value.request_id and caught.value.request_id in caught.value.user_message
