@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -13,15 +15,17 @@ from sqlalchemy.engine import Engine
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
-from bot.domain.reminders import reminder_plan
+from bot.domain.reminders import Reminder, reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.ports import Store, UserLink
 from bot.store import SqlStore, make_engine
+from bot.store.engine import BUSY_TIMEOUT_MS
 from tests.fakes.clock import FakeClock
 
 S = RequestState
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 PENDING = frozenset({S.PENDING_APPROVAL})
+T = TypeVar("T")
 pytest_plugins = ["tests.adapters.databases"]  # database_url, engine, store fixtures
 
 
@@ -42,10 +46,10 @@ def make_record(request_id: str = "r1", **changes: object) -> ActivationRecord:
     return record.with_changes(**changes)
 
 
-def race(n: int, fn: Callable[[], object]) -> list[object]:
+def race(n: int, fn: Callable[[], T]) -> list[T]:
     """Run fn in n threads released together; return their results (any error fails)."""
     barrier = threading.Barrier(n)
-    results: list[object] = []
+    results: list[T] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 
@@ -219,7 +223,7 @@ class TestTransition:
         winners = [r for r in race(20, approve) if r is not None]
         assert len(winners) == 1
         [decision] = store.list_decisions("r1")
-        assert decision.decided_by == winners[0].decided_by  # type: ignore[attr-defined]
+        assert decision.decided_by == winners[0].decided_by
 
     def test_two_engines_on_one_database_make_exactly_one_winner(
         self, store: SqlStore, database_url: str
@@ -280,7 +284,7 @@ class TestAudit:
 
 
 class TestReminders:
-    def plan(self, end: datetime) -> list:  # type: ignore[type-arg]
+    def plan(self, end: datetime) -> list[Reminder]:
         return reminder_plan(end, [timedelta(minutes=15)], T0, request_id="r1", start=T0)
 
     def test_saves_lists_and_claims_each_reminder_once(self, store: SqlStore) -> None:
@@ -324,17 +328,19 @@ class TestReminders:
 
 
 class TestOpening:
-    def test_from_url_migrates_and_uses_wal_on_sqlite(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def test_from_url_migrates_and_uses_wal_on_sqlite(self, tmp_path: Path) -> None:
         store = SqlStore.from_url(f"sqlite:///{tmp_path / 'bot.db'}")
         try:
             store.add_request(make_record())
             with store.engine.connect() as conn:
                 assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-                assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+                assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
         finally:
             store.close()
 
-    def test_on_sqlite_readers_do_not_wait_for_another_process_writing(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def test_on_sqlite_readers_do_not_wait_for_another_process_writing(
+        self, tmp_path: Path
+    ) -> None:
         url = f"sqlite:///{tmp_path / 'bot.db'}"
         reader, writer = SqlStore.from_url(url), make_engine(url)
         reader.add_request(make_record())
