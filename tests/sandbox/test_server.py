@@ -82,6 +82,7 @@ def test_msal_gets_a_token_from_the_sandbox(server: SandboxServer) -> None:
         instance_discovery=False,
     )
     result = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
+    session.close()
     assert "access_token" in result, result
     with client(server) as http:
         me = http.get(
@@ -100,6 +101,7 @@ def test_msal_refuses_a_wrong_secret(server: SandboxServer) -> None:
         instance_discovery=False,
     )
     result = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
+    session.close()
     assert result["error"] == "invalid_client"
 
 
