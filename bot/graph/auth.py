@@ -47,25 +47,24 @@ class GraphAuth(httpx.Auth):
         self._expires_at = 0.0
         self._lock: asyncio.Lock | None = None
 
-    async def token(self, *, force_refresh: bool = False) -> str:
-        """The cached token, fetched anew when missing, near expiry or forced."""
-        stale = self._token
+    async def token(self, *, rejected: str | None = None) -> str:
+        """The cached token; fetched anew when missing, near expiry, or `rejected` by Graph."""
         async with self._get_lock():
-            # Another request may have refreshed while we waited for the lock.
-            if force_refresh and self._token is not None and self._token != stale:
-                return self._token
-            if force_refresh or not self._fresh():
-                await self._fetch(force_refresh)
+            # Several requests may be turned away with the same token: refresh only once.
+            force = rejected is not None and rejected == self._token
+            if force or not self._fresh():
+                await self._fetch(force)
             assert self._token is not None  # noqa: S101 - _fetch sets it or raises
             return self._token
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        request.headers["Authorization"] = f"Bearer {await self.token()}"
+        sent = await self.token()
+        request.headers["Authorization"] = f"Bearer {sent}"
         response = yield request
         if response.status_code == 401:
-            request.headers["Authorization"] = f"Bearer {await self.token(force_refresh=True)}"
+            request.headers["Authorization"] = f"Bearer {await self.token(rejected=sent)}"
             yield request
 
     def close(self) -> None:

@@ -87,6 +87,14 @@ class TestGraphAuth:
         timer.now += 100
         assert await auth.token() == "tok-2"
 
+    async def test_requests_rejected_together_share_one_refresh(self) -> None:
+        tokens = Tokens()
+        auth = GraphAuth(tokens)
+        first = await auth.token()
+        again = await asyncio.gather(*(auth.token(rejected=first) for _ in range(3)))
+        assert again == ["tok-2"] * 3
+        assert tokens.calls == [False, True]
+
     async def test_concurrent_requests_fetch_one_token(self) -> None:
         tokens = Tokens()
         auth = GraphAuth(tokens)
