@@ -124,9 +124,33 @@ def _v2(conn: Connection) -> None:
     md.tables["reminders"].create(conn)
 
 
+_SQLITE_APPEND_ONLY = """
+CREATE TRIGGER audit_append_only_{op} BEFORE {op} ON audit
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END
+"""
+_PG_APPEND_ONLY = (
+    """CREATE FUNCTION pimbot_audit_append_only() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN RAISE EXCEPTION 'audit is append-only'; END $$""",
+    """CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION pimbot_audit_append_only()""",
+)
+
+
+def _v3(conn: Connection) -> None:
+    # The store offers no update or delete on audit; the database refuses them too, so
+    # no other tool (or future bug) can rewrite history unnoticed.
+    if conn.dialect.name == "sqlite":
+        statements = tuple(_SQLITE_APPEND_ONLY.format(op=op) for op in ("UPDATE", "DELETE"))
+    else:
+        statements = _PG_APPEND_ONLY
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
+    Migration(3, "audit is append-only in the database", _v3),
 )
 LATEST = MIGRATIONS[-1].version
 

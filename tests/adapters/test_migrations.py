@@ -132,3 +132,12 @@ def test_two_processes_starting_together_apply_each_step_once(database_url: str)
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_the_database_refuses_to_rewrite_the_audit_log(engine: Engine) -> None:
+    store = SqlStore(engine)
+    store.append_audit(AuditEvent(at=T0, kind=AuditKind.ENDED, slack_user_id="U1"))
+    for statement in ("UPDATE audit SET detail = 'edited'", "DELETE FROM audit"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.exec_driver_sql(statement)
+    assert len(store.audit_events()) == 1
