@@ -55,12 +55,20 @@ def _listing(
     name: str,
     source: Callable[[SandboxTenant], Sequence[Record]],
     show: Callable[[Any], dict[str, Any]],
+    *,
+    mine: bool = False,
 ) -> Callable[[Request], Any]:
-    """A filterable, expandable, paged collection of PIM records."""
+    """A filterable, expandable, paged collection of PIM records; with `mine`, the
+    `filterByCurrentUser(on='principal')` function, which needs a signed-in user."""
 
     async def endpoint(request: Request) -> JSONResponse:
         tenant = _tenant(request)
         wanted = parse_filter(request.query_params.get("$filter"), _PRINCIPAL_FILTER)
+        if mine:
+            caller = require_caller(request)
+            if caller.kind != "user":
+                raise bad_request("filterByCurrentUser requires a delegated (user) token.")
+            wanted["principalId"] = caller.object_id
         items = [
             r
             for r in source(tenant)
@@ -158,47 +166,35 @@ def _all_requests(tenant: SandboxTenant) -> list[ScheduleRequest]:
     return sorted(tenant.requests.values(), key=lambda r: r.created)
 
 
-ROUTES = [
-    Route(f"{RM}/roleDefinitions", list_role_definitions),
-    Route(f"{RM}/roleDefinitions/{{ident}}", get_role_definition),
-    Route(
-        f"{RM}/roleEligibilityScheduleInstances",
-        _listing(
-            "roleEligibilityScheduleInstances",
-            SandboxTenant.live_eligibilities,
-            render.eligibility_instance,
-        ),
+_COLLECTIONS: list[tuple[str, Callable[[SandboxTenant], Sequence[Record]], Any]] = [
+    (
+        "roleEligibilityScheduleInstances",
+        SandboxTenant.live_eligibilities,
+        render.eligibility_instance,
     ),
-    Route(
-        f"{RM}/roleEligibilitySchedules",
-        _listing(
-            "roleEligibilitySchedules",
-            SandboxTenant.live_eligibilities,
-            render.eligibility_schedule,
-        ),
-    ),
-    Route(
-        f"{RM}/roleAssignmentScheduleInstances",
-        _listing(
-            "roleAssignmentScheduleInstances",
-            SandboxTenant.live_assignments,
-            render.assignment_instance,
-        ),
-    ),
-    Route(
-        f"{RM}/roleAssignmentSchedules",
-        _listing(
-            "roleAssignmentSchedules", SandboxTenant.live_assignments, render.assignment_schedule
-        ),
-    ),
-    Route(
-        f"{RM}/roleAssignmentScheduleRequests",
-        _listing("roleAssignmentScheduleRequests", _all_requests, render.schedule_request),
-    ),
-    Route(f"{RM}/roleAssignmentScheduleRequests", create_request, methods=["POST"]),
-    Route(f"{RM}/roleAssignmentScheduleRequests/{{ident}}", get_request),
-    Route(
-        f"{RM}/roleAssignmentScheduleRequests/{{ident}}/cancel", cancel_request, methods=["POST"]
-    ),
-    Route("/v1.0/policies/roleManagementPolicyAssignments", list_policy_assignments),
+    ("roleEligibilitySchedules", SandboxTenant.live_eligibilities, render.eligibility_schedule),
+    ("roleAssignmentScheduleInstances", SandboxTenant.live_assignments, render.assignment_instance),
+    ("roleAssignmentSchedules", SandboxTenant.live_assignments, render.assignment_schedule),
+    ("roleAssignmentScheduleRequests", _all_requests, render.schedule_request),
 ]
+_MINE = "filterByCurrentUser(on='principal')"
+
+ROUTES = (
+    [
+        Route(f"{RM}/{name}/{_MINE}", _listing(name, src, show, mine=True))
+        for name, src, show in _COLLECTIONS
+    ]
+    + [Route(f"{RM}/{name}", _listing(name, src, show)) for name, src, show in _COLLECTIONS]
+    + [
+        Route(f"{RM}/roleDefinitions", list_role_definitions),
+        Route(f"{RM}/roleDefinitions/{{ident}}", get_role_definition),
+        Route(f"{RM}/roleAssignmentScheduleRequests", create_request, methods=["POST"]),
+        Route(f"{RM}/roleAssignmentScheduleRequests/{{ident}}", get_request),
+        Route(
+            f"{RM}/roleAssignmentScheduleRequests/{{ident}}/cancel",
+            cancel_request,
+            methods=["POST"],
+        ),
+        Route("/v1.0/policies/roleManagementPolicyAssignments", list_policy_assignments),
+    ]
+)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from bot.clock import Clock
@@ -96,3 +98,18 @@ async def test_reset_to_seed(graph: GraphCaller, http: httpx.AsyncClient) -> Non
     await graph.post_request(request_body("adminAssign", ALINE, USER_ADMIN))
     assert (await http.post("/sandbox/reset")).status_code == 204
     assert await graph.instances(ALINE) == []  # and the token still works
+
+
+async def test_filter_by_current_user_needs_a_signed_in_user(
+    graph: GraphCaller, user_token: Any
+) -> None:
+    await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN))
+    path = "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances"
+    mine = await graph.call(
+        "GET",
+        f"{path}/filterByCurrentUser(on='principal')",
+        "unifiedRoleAssignmentScheduleInstance",
+        token=user_token(ALINE),
+    )
+    assert [i["principalId"] for i in mine.json()["value"]] == [ALINE]
+    assert_graph_error(await graph.call("GET", f"{path}/filterByCurrentUser(on='principal')"), 400)

@@ -72,14 +72,19 @@ def test_serves_https_with_its_own_ca(server: SandboxServer, graph_schema: dict[
         httpx.get(f"{server.url}/v1.0/users")
 
 
-def test_msal_gets_a_token_from_the_sandbox(server: SandboxServer) -> None:
+@pytest.mark.parametrize("discovery", ["off", "sandbox"])
+def test_msal_gets_a_token_from_the_sandbox(server: SandboxServer, discovery: str) -> None:
     session = msal_session(server)
     app = msal.ConfidentialClientApplication(
         SANDBOX_CLIENT_ID,
         client_credential=SANDBOX_CLIENT_SECRET,
         authority=f"{server.url}/{SANDBOX_TENANT_ID}",
         http_client=session,
-        instance_discovery=False,
+        # MSAL asks login.microsoftonline.com about unknown hosts unless told not to, or
+        # pointed at the sandbox's own instance discovery.
+        instance_discovery=False
+        if discovery == "off"
+        else f"{server.url}/common/discovery/instance",
     )
     result = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
     session.close()
