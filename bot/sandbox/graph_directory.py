@@ -55,7 +55,7 @@ async def list_users(request: Request) -> JSONResponse:
 
 async def get_user(request: Request) -> JSONResponse:
     found = _user(_tenant(request), request.path_params["ident"])
-    return graph_json(entity("users", render.user(found)))
+    return graph_json(entity("users", render.user(found), request))
 
 
 async def me(request: Request) -> JSONResponse:
@@ -63,7 +63,8 @@ async def me(request: Request) -> JSONResponse:
     if caller.kind != "user":
         # Graph's answer to /me with an app-only token.
         raise bad_request("/me request is only valid with delegated authentication flow.")
-    return graph_json(entity("users", render.user(_user(_tenant(request), caller.object_id))))
+    found = _user(_tenant(request), caller.object_id)
+    return graph_json(entity("users", render.user(found), request))
 
 
 async def member_of(request: Request) -> JSONResponse:
@@ -76,7 +77,7 @@ async def member_of(request: Request) -> JSONResponse:
 
 async def get_group(request: Request) -> JSONResponse:
     found = _group(_tenant(request), request.path_params["ident"])
-    return graph_json(entity("groups", render.group(found)))
+    return graph_json(entity("groups", render.group(found), request))
 
 
 async def members(request: Request) -> JSONResponse:

@@ -44,7 +44,7 @@ async def list_role_definitions(request: Request) -> JSONResponse:
 async def get_role_definition(request: Request) -> JSONResponse:
     role = _tenant(request).role(request.path_params["ident"])
     return graph_json(
-        entity("roleManagement/directory/roleDefinitions", render.role_definition(role))
+        entity("roleManagement/directory/roleDefinitions", render.role_definition(role), request)
     )
 
 
@@ -125,6 +125,7 @@ async def get_request(request: Request) -> JSONResponse:
         entity(
             "roleManagement/directory/roleAssignmentScheduleRequests",
             _expand(tenant, request, found, render.schedule_request(found)),
+            request,
         )
     )
 

@@ -53,7 +53,7 @@ def collection(
     offset = _offset(request.query_params.get("$skiptoken"))
     body: dict[str, Any] = {
         "@odata.context": GRAPH_ROOT + "$metadata#" + context,
-        "value": list(items[offset : offset + size]),
+        "value": [select(request, item) for item in items[offset : offset + size]],
     }
     if offset + size < len(items):
         query = {k: v for k, v in request.query_params.items() if k != "$skiptoken"}
@@ -62,8 +62,26 @@ def collection(
     return body
 
 
-def entity(context: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"@odata.context": GRAPH_ROOT + "$metadata#" + context + "/$entity"} | body
+def entity(context: str, body: dict[str, Any], request: Request | None = None) -> dict[str, Any]:
+    shown = select(request, body) if request is not None else body
+    return {"@odata.context": GRAPH_ROOT + "$metadata#" + context + "/$entity"} | shown
+
+
+_NAVIGATION = ("roleDefinition", "principal", "policy")
+
+
+def select(request: Request, item: dict[str, Any]) -> dict[str, Any]:
+    """Apply $select as Graph does: only the named properties, plus annotations
+    (`@odata.type`) and expanded navigation properties."""
+    raw = request.query_params.get("$select")
+    if not raw:
+        return item
+    wanted = {name.strip().lower() for name in raw.split(",") if name.strip()}
+    return {
+        k: v
+        for k, v in item.items()
+        if k.lower() in wanted or "@" in k or (k in _NAVIGATION and k.lower() in expands(request))
+    }
 
 
 def _offset(token: str | None) -> int:

@@ -102,3 +102,18 @@ async def test_role_definition_by_id(graph: GraphCaller) -> None:
     )
     assert role.json()["displayName"] == "User Administrator"
     assert role.json()["templateId"] == role.json()["id"]
+
+
+async def test_select_returns_only_the_named_properties(graph: GraphCaller) -> None:
+    user = await graph.get(
+        f"/v1.0/users/{ALINE}", "user", **{"$select": "id,displayName,userPrincipalName,mail"}
+    )
+    assert set(user.json()) == {"@odata.context", "id", "displayName", "userPrincipalName", "mail"}
+    groups = await graph.get(
+        f"/v1.0/users/{LEE}/transitiveMemberOf", "group", **{"$select": "id,displayName"}
+    )
+    assert all(set(g) == {"@odata.type", "id", "displayName"} for g in groups.json()["value"])
+    roles = await graph.get(
+        f"{RM}/roleDefinitions", "unifiedRoleDefinition", **{"$top": "1", "$select": "id"}
+    )
+    assert [set(r) for r in roles.json()["value"]] == [{"id"}]
