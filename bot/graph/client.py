@@ -149,5 +149,13 @@ class GraphClient:
 def _body(response: httpx.Response) -> Json:
     if response.status_code == 204 or not response.content:
         return {}
-    data = response.json()
+    try:
+        data = response.json()
+    except ValueError:
+        raise GraphError(
+            "Microsoft Graph sent an answer the bot could not read.",
+            code="unreadableResponse",
+            status=response.status_code,
+            request_id=response.headers.get("request-id"),
+        ) from None
     return data if isinstance(data, dict) else {"value": data}

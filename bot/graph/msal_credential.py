@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError, GraphError
+from bot.errors import ConfigError, GraphError, GraphUnavailable
 from bot.graph.auth import AccessToken
 from bot.graph.tls import requests_session
 from bot.settings import Settings
@@ -47,10 +47,20 @@ class MsalCredential:
         )
 
     def __call__(self, *, force_refresh: bool) -> AccessToken:
-        app = self._application()
-        if force_refresh:
-            app.remove_tokens_for_client()  # MSAL would otherwise hand back the rejected token
-        result = app.acquire_token_for_client(scopes=[self.scope])
+        import requests
+
+        try:
+            app = self._application()
+            if force_refresh:
+                app.remove_tokens_for_client()  # else MSAL hands back the rejected token
+            result = app.acquire_token_for_client(scopes=[self.scope])
+        except (requests.RequestException, ValueError) as exc:
+            # ValueError: MSAL could not read the tenant's metadata (bad host or tenant).
+            raise GraphUnavailable(
+                f"The bot could not reach the Microsoft Entra login service at "
+                f"{self.authority_host} ({type(exc).__name__}). Please try again later.",
+                code="loginUnavailable",
+            ) from exc
         if "access_token" not in result:
             # error_description carries trace ids, never the secret; still keep it short.
             code = str(result.get("error", "token_error"))

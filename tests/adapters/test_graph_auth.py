@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from bot.errors import ConfigError, GraphError
+from bot.errors import ConfigError, GraphError, GraphUnavailable
 from bot.graph.auth import AccessToken, GraphAuth
 from bot.graph.msal_credential import MsalCredential, certificate_credential
 from bot.settings import Settings
@@ -191,6 +191,13 @@ class TestMsalCredential:
         cred(force_refresh=True)
         assert app.cleared == 1
         assert app.scopes == ["https://graph.microsoft.com/.default"]
+
+    def test_an_unreachable_login_host_is_graph_unavailable(self) -> None:
+        cred = MsalCredential.from_settings(
+            _settings(azure_client_secret="s3cret", azure_authority_host="https://127.0.0.1:9")
+        )
+        with pytest.raises(GraphUnavailable, match="login service"):
+            cred(force_refresh=False)
 
     def test_a_refused_sign_in_is_a_graph_error_without_secrets(self) -> None:
         cred = MsalCredential.from_settings(_settings(azure_client_secret="s3cret"))

@@ -184,6 +184,11 @@ class TestErrors:
         assert (err.code, err.status, err.request_id) == ("Request_ResourceNotFound", 404, "rid-9")
         assert "rid-9" in err.user_message
 
+    async def test_an_unreadable_success_body_is_a_graph_error(self) -> None:
+        rec = Recorder(scripted(httpx.Response(200, text="<html>proxy</html>")))
+        with pytest.raises(GraphError, match="could not read"):
+            await make_client(rec).get("/v1.0/x")
+
     async def test_request_id_falls_back_to_the_header(self) -> None:
         response = httpx.Response(400, text="not json", headers={"request-id": "hdr-1"})
         with pytest.raises(GraphError) as caught:
