@@ -103,13 +103,10 @@ class SandboxServer:
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=2)
-            if self._thread.is_alive():
-                # A client still holds a keep-alive TLS connection and uvicorn would wait
-                # for its TLS shutdown; a test double need not be that polite.
-                self._server.force_exit = True
-                self._thread.join(timeout=10)
+            # No graceful drain: idle keep-alive TLS clients would hold it until they hang
+            # up, and a test double's in-flight calls need no courtesy.
+            self._server.should_exit = self._server.force_exit = True
+            self._thread.join(timeout=10)
         if self._tmp is not None:
             self._tmp.cleanup()
         self._server = self._thread = self._tmp = None
