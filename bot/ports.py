@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from bot.domain.models import (
     ScheduleRequest,
     Ticket,
 )
+from bot.domain.reminders import Reminder
 from bot.domain.requests import ActivationRecord, RequestState
 
 
@@ -123,9 +125,47 @@ class Store(Protocol):
 
     def append_audit(self, event: AuditEvent) -> None: ...
 
+    def save_reminders(self, reminders: Iterable[Reminder]) -> None: ...
+
+    def get_reminder(self, reminder_id: str) -> Reminder | None: ...
+
+    def list_reminders(
+        self, *, request_id: str | None = None, unsent_only: bool = False
+    ) -> list[Reminder]: ...
+
+    def claim_reminder(self, reminder_id: str, now: datetime) -> bool: ...
+
+    def delete_reminders(self, request_id: str) -> list[str]: ...
+
     def audit_events(
         self, *, since: datetime | None = None, slack_user_id: str | None = None
     ) -> list[AuditEvent]: ...
+
+
+class Trigger(Protocol):
+    """Calls back with a reminder id at a time (APScheduler); see bot.scheduler."""
+
+    def schedule(self, reminder_id: str, when: datetime) -> None: ...
+
+    def cancel(self, reminder_id: str) -> None: ...
+
+
+class ActivationHooks(Protocol):
+    """Told when an activation starts, moves or ends early (reminders live behind it)."""
+
+    def plan(self, record: ActivationRecord) -> list[Reminder]: ...
+
+    def cancel(self, record: ActivationRecord) -> None: ...
+
+
+class NoHooks:
+    """Hooks that do nothing (no reminders wired)."""
+
+    def plan(self, record: ActivationRecord) -> list[Reminder]:
+        return []
+
+    def cancel(self, record: ActivationRecord) -> None:
+        return None
 
 
 class SlackDirectory(Protocol):
@@ -146,3 +186,11 @@ class Notifier(Protocol):
     ) -> None: ...
 
     async def post_audit(self, event: AuditEvent) -> None: ...
+
+    async def remind(self, record: ActivationRecord, now: datetime) -> None:
+        """DM the requester that `record` ends soon, with Extend / Deactivate buttons."""
+        ...
+
+    async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
+        """DM the requester that `record` has ended (`detail` says how, if not by expiry)."""
+        ...

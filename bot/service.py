@@ -25,7 +25,7 @@ from bot.errors import (
     RequestNotFound,
 )
 from bot.identity import IdentityResolver, Requester
-from bot.ports import Notifier, PimGraph, Store
+from bot.ports import ActivationHooks, NoHooks, Notifier, PimGraph, Store
 from bot.settings import PolicyFile
 
 S = RequestState
@@ -98,6 +98,7 @@ class PimService:
         self.graph, self.store, self.identity = graph, store, identity
         self.catalog, self.policies, self.notifier = catalog, policies, notifier
         self.config, self.clock = config, clock
+        self.hooks: ActivationHooks = NoHooks()  # wiring sets the reminder service
 
     async def overview(self, slack_user_id: str) -> Overview:
         """Eligible roles (direct and via groups), active assignments and pending requests."""
@@ -152,7 +153,11 @@ class PimService:
             requester.user.id, role.id, "Deactivated from Slack by the requester"
         )
         for record in self._live_records(slack_user_id, role.id):
-            self.store.transition(record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now())
+            ended = self.store.transition(
+                record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now()
+            )
+            if ended is not None:
+                self.hooks.cancel(ended)
         await self._audit(AuditKind.DEACTIVATED, requester, role, graph_request_id=result.id)
         return Outcome(OutcomeKind.DEACTIVATED, requester, role, graph_request_id=result.id)
 
@@ -172,7 +177,7 @@ class PimService:
         reason = "Extended from Slack by the requester"
         result = await self.graph.extend(requester.user.id, role.id, duration, reason)
         for record in self._live_records(slack_user_id, role.id):
-            self.store.update_request(record.id, end=new_end)
+            self.hooks.plan(self.store.update_request(record.id, end=new_end))
         await self._audit(
             AuditKind.EXTENDED, requester, role, graph_request_id=result.id, duration=duration
         )
@@ -233,6 +238,7 @@ class PimService:
             end=end,
         )
         final = done or record
+        self.hooks.plan(final)
         await self._audit(AuditKind.ACTIVATED, requester, role, record=final)
         return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, result.id)
 
