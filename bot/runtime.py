@@ -59,6 +59,7 @@ async def _serve_slack(settings: Settings, clock: OffsetClock) -> None:
     from handlers.app import run_http, run_socket
 
     services, bolt = await _build(settings, clock)
+    await services.start()
     try:
         if settings.slack_app_token is not None:
             log.info("Slack Socket Mode")
@@ -91,11 +92,18 @@ async def _serve_local_workspace(settings: Settings, clock: OffsetClock, tenant:
         }
     )
     services, bolt = await _build(settings, clock)
+    await services.start()
+
+    async def fast_forward(seconds: float) -> None:
+        # Moves the bot's and the sandbox's shared clock, then sends what fell due.
+        clock.advance(seconds)
+        await services.sweep(reconcile=True)
+
     workspace = create_workspace_app(
         bot_events_url=f"{base}/slack/events",
         signing_secret=WORKSPACE_SIGNING_SECRET,
         bot_token=WORKSPACE_BOT_TOKEN,
-        on_fast_forward=clock.advance,
+        on_fast_forward=fast_forward,
     )
     bot_http = build_http_app(settings, services, bolt)
     app = Starlette(routes=[*bot_http.routes, Mount("/", workspace)])
