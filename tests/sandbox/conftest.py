@@ -77,6 +77,32 @@ def request_body(
     return body
 
 
+# What each `@odata.context` holds, so every Graph body a test sees gets validated.
+_RM = "roleManagement/directory/"
+CONTEXT_TYPES = {
+    "users": "user",
+    "groups": "group",
+    "directoryObjects": "directoryObject.any",
+    "policies/roleManagementPolicyAssignments": "unifiedRoleManagementPolicyAssignment",
+} | {
+    _RM + collection: "unified" + collection[0].upper() + collection[1:].removesuffix("s")
+    for collection in (
+        "roleDefinitions",
+        "roleEligibilityScheduleInstances",
+        "roleEligibilitySchedules",
+        "roleAssignmentScheduleInstances",
+        "roleAssignmentSchedules",
+        "roleAssignmentScheduleRequests",
+    )
+}
+
+
+def context_type(body: dict[str, Any]) -> str:
+    """The Graph type a body holds, read from its `@odata.context`."""
+    context = body["@odata.context"].split("$metadata#", 1)[1].removesuffix("/$entity")
+    return CONTEXT_TYPES[context]
+
+
 class GraphCaller:
     """Calls the sandbox like a Graph client would and validates what comes back:
     successes against `type_name`'s schema, errors against Graph's envelope."""
@@ -99,8 +125,9 @@ class GraphCaller:
         headers = {"Authorization": f"Bearer {token or self.token}"}
         response = await self.http.request(method, path, params=params, json=json, headers=headers)
         assert response.headers.get("request-id")
-        if response.status_code < 300 and type_name and response.content:
-            assert_graph_valid(self.schema, type_name, response.json())
+        if response.status_code < 300 and response.content:
+            body = response.json()
+            assert_graph_valid(self.schema, type_name or context_type(body), body)
         elif response.status_code >= 400:
             assert_graph_error(response)
         return response

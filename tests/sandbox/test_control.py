@@ -8,6 +8,7 @@ import httpx
 
 from bot.clock import Clock
 from bot.sandbox import SandboxTenant, create_app
+from tests.graph_schema import assert_graph_valid
 from tests.sandbox.conftest import (
     ADMIN,
     ALEX,
@@ -37,6 +38,7 @@ async def test_approve_over_http(graph: GraphCaller, http: httpx.AsyncClient) ->
         json={"reviewer": "admin@m365x435773.onmicrosoft.com"},
     )
     assert approved.status_code == 200 and approved.json()["status"] == "Provisioned"
+    assert_graph_valid(graph.schema, "unifiedRoleAssignmentScheduleRequest", approved.json())
     assert [i["roleDefinitionId"] for i in await graph.instances(ALINE)] == [GLOBAL_ADMIN]
     again = await http.post(f"/sandbox/requests/{request_id}/approve")
     assert_graph_error(again, 400)
@@ -52,6 +54,7 @@ async def test_only_listed_approvers_may_decide(
         f"/sandbox/requests/{request_id}/deny", json={"reviewer": ADMIN, "justification": "no"}
     )
     assert denied.json()["status"] == "Denied"
+    assert_graph_valid(graph.schema, "unifiedRoleAssignmentScheduleRequest", denied.json())
 
 
 async def test_advance_the_clock(graph: GraphCaller, http: httpx.AsyncClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from bot.sandbox import (
     SandboxTenant,
     create_app,
 )
+from tests.conftest import DATA
 from tests.graph_schema import assert_graph_valid
 from tests.sandbox.conftest import (
     ALINE,
@@ -27,6 +29,8 @@ from tests.sandbox.conftest import (
     REQUESTS,
     TOKEN_PATH,
     USER_ADMIN,
+    assert_graph_error,
+    context_type,
     request_body,
 )
 
@@ -43,10 +47,28 @@ def fresh(server: SandboxServer) -> None:
     server.faults.clear()
 
 
+SCHEMA: dict[str, Any] = json.loads((DATA / "graph-pim-v1.0.schema.json").read_text())
+
+
+def check_graph_body(response: httpx.Response) -> None:
+    """Event hook: every Graph body over the wire is schema-valid or a Graph error."""
+    response.read()
+    if not response.url.path.startswith("/v1.0/"):
+        return
+    assert response.headers["request-id"]
+    if response.status_code < 300 and response.content:
+        body = response.json()
+        assert_graph_valid(SCHEMA, context_type(body), body)
+    elif response.status_code >= 400:
+        assert_graph_error(response)
+
+
 def client(server: SandboxServer, **kwargs: Any) -> httpx.Client:
     assert server.ca_file
     trust = ssl.create_default_context(cafile=server.ca_file)
-    return httpx.Client(base_url=server.url, verify=trust, **kwargs)
+    return httpx.Client(
+        base_url=server.url, verify=trust, event_hooks={"response": [check_graph_body]}, **kwargs
+    )
 
 
 def msal_session(server: SandboxServer) -> requests.Session:
