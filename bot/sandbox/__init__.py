@@ -1,5 +1,16 @@
 """The embedded sandbox tenant: a Microsoft Graph v1.0 PIM emulator with an Entra-like
-token endpoint, seeded with the Contoso tenant of Microsoft's PIM tutorial."""
+token endpoint, seeded with the Contoso tenant of Microsoft's PIM tutorial (seed.yml).
+
+    tenant = SandboxTenant.from_seed(clock)            # clock: bot.clock.Clock
+    app = create_app(tenant, faults=Faults(), page_size=100)
+    httpx.AsyncClient(transport=httpx.ASGITransport(app))   # in process, or:
+    with SandboxServer(app) as server:                 # real HTTPS: server.url, server.ca_file
+        ...
+
+Sandbox-only controls (not Graph): POST /sandbox/requests/{id}/approve|deny,
+GET|POST /sandbox/clock, GET|POST|DELETE /sandbox/faults, POST /sandbox/tokens,
+POST /sandbox/reset.
+"""
 
 from bot.sandbox.app import create_app
 from bot.sandbox.faults import CallRecord, FaultRule, Faults
