@@ -10,54 +10,40 @@ adminExtend — the bot checks eligibility and policy itself before acting):
     RoleManagement.Read.Directory               role definitions
     User.Read.All                               users by id / UPN / mail, their transitiveMemberOf
     GroupMember.Read.All                        members of approver groups
-    (RoleManagement.ReadWrite.Directory covers the four RoleManagement* ones above.)
+    (RoleManagement.ReadWrite.Directory alone covers the four Role* permissions above.)
 
 user (delegated, self actions selfActivate / selfDeactivate / selfExtend as the
 signed-in user; the token source must then supply a delegated token): the delegated
 permissions of the same names — RoleAssignmentSchedule.ReadWrite.Directory,
 RoleEligibilitySchedule.Read.Directory, RoleManagementPolicy.Read.Directory,
-RoleManagement.Read.Directory, User.Read.All, GroupMember.Read.All.
+RoleManagement.Read.Directory, User.Read.All, GroupMember.Read.All. The user's own
+instances and requests are read with filterByCurrentUser(on='principal'); reading the
+eligibilities of the user's groups still needs a directory reader role (e.g. Global Reader).
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Literal
 
 from bot.clock import Clock, SystemClock
 from bot.domain.durations import to_iso
-from bot.domain.models import (
-    ActivationSpec,
-    ActiveAssignment,
-    Eligibility,
-    RequestAction,
-    RolePolicy,
-    ScheduleRequest,
-    Ticket,
-)
+from bot.domain.models import ActivationSpec, RequestAction, ScheduleRequest, Ticket
 from bot.errors import NotActive, PolicyViolation
 from bot.graph.client import GraphClient, Json
-from bot.graph.directory import DirectoryReads
+from bot.graph.directory import ROLE_DEFINITIONS
 from bot.graph.models import (
     Expiration,
-    InstanceOut,
     RequestScheduleInfo,
     ScheduleRequestBody,
     ScheduleRequestOut,
     TicketInfo,
 )
-from bot.graph.odata import eq, segment
-from bot.graph.policy import policy_from_assignments
+from bot.graph.odata import segment
+from bot.graph.reads import REQUESTS, PimReads
 from bot.graph.recovery import newest_first, same_submission
 
 Identity = Literal["application", "user"]
-
-RM = "/v1.0/roleManagement/directory"
-REQUESTS = f"{RM}/roleAssignmentScheduleRequests"
-ELIGIBLE = f"{RM}/roleEligibilityScheduleInstances"
-ACTIVE = f"{RM}/roleAssignmentScheduleInstances"
-POLICIES = "/v1.0/policies/roleManagementPolicyAssignments"
 
 _ACTIONS: dict[Identity, tuple[RequestAction, RequestAction, RequestAction]] = {
     "application": (
@@ -73,7 +59,7 @@ _ACTIONS: dict[Identity, tuple[RequestAction, RequestAction, RequestAction]] = {
 }
 
 
-class GraphPim(DirectoryReads):
+class GraphPim(PimReads):
     """PIM over Graph: eligibilities, active roles, policy, and schedule requests."""
 
     def __init__(
@@ -87,35 +73,6 @@ class GraphPim(DirectoryReads):
         self._client = client
         self._clock = clock or SystemClock()
         self._activate, self._remove, self._extend = _ACTIONS[identity]
-
-    # PIM reads
-
-    async def list_eligibilities(self, user_id: str) -> list[Eligibility]:
-        own, groups = await asyncio.gather(
-            self._instances(ELIGIBLE, user_id), self._groups(user_id)
-        )
-        via = await asyncio.gather(*(self._instances(ELIGIBLE, g.id) for g in groups))
-        pairs = zip(groups, via, strict=True)
-        return [i.to_eligibility() for i in own] + [
-            i.to_eligibility(g) for g, items in pairs for i in items
-        ]
-
-    async def list_active(self, user_id: str) -> list[ActiveAssignment]:
-        # A role held by a group the user belongs to is active for the user too.
-        own, groups = await asyncio.gather(self._instances(ACTIVE, user_id), self._groups(user_id))
-        via = await asyncio.gather(*(self._instances(ACTIVE, g.id) for g in groups))
-        return [i.to_active() for items in (own, *via) for i in items]
-
-    async def get_policy(self, role_id: str) -> RolePolicy:
-        params = {
-            "$filter": "scopeId eq '/' and scopeType eq 'DirectoryRole' and "
-            + eq("roleDefinitionId", role_id),
-            "$expand": "policy($expand=rules)",
-        }
-        return policy_from_assignments(await self._client.get_all(POLICIES, params))
-
-    async def list_requests(self, principal_id: str) -> list[ScheduleRequest]:
-        return [r.to_domain() for r in await self._requests(principal_id)]
 
     # Schedule requests
 
@@ -173,7 +130,7 @@ class GraphPim(DirectoryReads):
 
     async def check_token(self) -> None:
         """Acquire a token and make one cheap read: proves credentials and permissions."""
-        await self._client.get(f"{RM}/roleDefinitions", {"$top": "1", "$select": "id"})
+        await self._client.get(ROLE_DEFINITIONS, {"$top": "1", "$select": "id"})
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -202,20 +159,6 @@ class GraphPim(DirectoryReads):
             if same_submission(body, seen):
                 return seen.model_dump(mode="json", by_alias=True)
         return None
-
-    async def _requests(self, principal_id: str) -> list[ScheduleRequestOut]:
-        items = await self._client.get_all(REQUESTS, {"$filter": eq("principalId", principal_id)})
-        return [ScheduleRequestOut.model_validate(item) for item in items]
-
-    async def _live(self, principal_id: str, role_id: str) -> ActiveAssignment | None:
-        for instance in await self._instances(ACTIVE, principal_id):
-            if instance.role_definition_id == role_id:
-                return instance.to_active()
-        return None
-
-    async def _instances(self, collection: str, principal_id: str) -> list[InstanceOut]:
-        items = await self._client.get_all(collection, {"$filter": eq("principalId", principal_id)})
-        return [InstanceOut.model_validate(item) for item in items]
 
 
 def _ticket_info(ticket: Ticket | None) -> TicketInfo | None:

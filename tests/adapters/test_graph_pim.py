@@ -220,12 +220,15 @@ class TestDeactivateAndExtend:
         self, graph: FakeGraph, graph_schema: dict[str, Any]
     ) -> None:
         live = instance(ALINE, "2026-11-29T08:00:00Z", "2026-11-29T13:00:00Z")
-        graph.routes[(f"{RM}/roleAssignmentScheduleInstances", None)] = {"value": [live]}
+        mine = f"{RM}/roleAssignmentScheduleInstances/filterByCurrentUser(on='principal')"
+        graph.routes[(mine, None)] = {"value": [live]}
         pim, rec = make_pim(graph, "user")
         await pim.extend(ALINE, USER_ADMIN, timedelta(minutes=30), "more", Ticket("T-1"))
         [body] = posts(rec, graph_schema)
         assert body["action"] == "selfExtend"
         assert body["ticketInfo"] == {"ticketNumber": "T-1"}
+        # The signed-in user reads their own assignments without a directory reader role.
+        assert "filterByCurrentUser" in rec.requests[0].url.path
 
     async def test_extend_without_an_active_assignment_is_not_active(
         self, graph: FakeGraph

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.domain.models import ActivationSpec, Ticket
 from bot.errors import GraphThrottled
 from bot.graph import RetryPolicy, build_graph
+from bot.graph.auth import AccessToken
 from bot.graph.pim import GraphPim
+from bot.graph.tls import trust
 from bot.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -47,19 +50,41 @@ def server(sandbox_clock: FakeClock) -> Iterator[SandboxServer]:
         yield running
 
 
-@pytest.fixture
-async def pim(server: SandboxServer, tmp_path: Path) -> AsyncIterator[GraphPim]:
-    settings = Settings(
+def sandbox_settings(server: SandboxServer, config: Path) -> Settings:
+    return Settings(
         azure_tenant_id=SANDBOX_TENANT_ID,
         azure_client_id=SANDBOX_CLIENT_ID,
         azure_client_secret=SANDBOX_CLIENT_SECRET,
         azure_authority_host=server.url,
         pim_graph_url=server.url,
         pim_ca_file=server.ca_file,
-        pim_config=tmp_path / "pimbot.yml",  # absent: all defaults (application identity)
+        pim_config=config,
         _env_file=None,
     )
-    graph = build_graph(settings, retry=RetryPolicy.fast())
+
+
+@pytest.fixture
+async def pim(server: SandboxServer, tmp_path: Path) -> AsyncIterator[GraphPim]:
+    absent = tmp_path / "pimbot.yml"  # all defaults: the application identity
+    graph = build_graph(sandbox_settings(server, absent), retry=RetryPolicy.fast())
+    yield graph
+    await graph.aclose()
+
+
+@pytest.fixture
+async def aline_pim(server: SandboxServer, tmp_path: Path) -> AsyncIterator[GraphPim]:
+    """GraphPim with `graph.identity: user` and Aline's delegated token from the sandbox."""
+    config = tmp_path / "pimbot.yml"
+    config.write_text("graph:\n  identity: user\n")
+    async with httpx.AsyncClient(verify=trust(server.ca_file)) as http:
+        answer = await http.post(f"{server.url}/sandbox/tokens", json={"user": ALINE_UPN})
+    token = answer.raise_for_status().json()["access_token"]
+
+    def delegated(*, force_refresh: bool) -> AccessToken:
+        return AccessToken(token, 3600)
+
+    settings = sandbox_settings(server, config)
+    graph = build_graph(settings, credential=delegated, retry=RetryPolicy.fast())
     yield graph
     await graph.aclose()
 
@@ -137,6 +162,21 @@ class TestTutorialJourney:
         # list_active makes two calls at once; both meet a 401, one new token serves both.
         assert [c.status for c in server.faults.find("GET")].count(401) == 2
         assert server.faults.count("POST", token_path) == 2
+
+
+class TestUserIdentity:
+    async def test_aline_self_activates_and_self_deactivates(
+        self, aline_pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+    ) -> None:
+        assert aline_pim.identity == "user"
+        aline, request = await activate_aline(aline_pim)
+        assert (request.action, request.status) == ("selfActivate", "Provisioned")
+        [active] = await aline_pim.list_active(aline.id)
+        assert active.assignment_type == "Activated"
+        await aline_pim.deactivate(aline.id, USER_ADMIN, "Done.")
+        assert await aline_pim.list_active(aline.id) == []
+        actions = [b["action"] for b in sent_bodies(server, graph_schema)]
+        assert actions == ["selfActivate", "selfDeactivate"]
 
 
 class TestFaults:
