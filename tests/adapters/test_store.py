@@ -19,7 +19,7 @@ from bot.domain.reminders import Reminder, reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.ports import Store, UserLink
 from bot.store import SqlStore, make_engine
-from bot.store.engine import BUSY_TIMEOUT_MS
+from bot.store.engine import BUSY_TIMEOUT_MS, normalise_url
 from tests.fakes.clock import FakeClock
 
 S = RequestState
@@ -363,3 +363,7 @@ class TestOpening:
     def test_satisfies_the_store_protocol(self, engine: Engine) -> None:
         implementation: Store = SqlStore(engine)
         assert implementation.get_request("r1") is None
+
+    @pytest.mark.parametrize("url", ["postgres://u@db/pim", "postgresql://u@db/pim"])
+    def test_plain_postgresql_urls_use_psycopg_3(self, url: str) -> None:
+        assert normalise_url(url).drivername == "postgresql+psycopg"
