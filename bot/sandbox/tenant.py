@@ -151,12 +151,16 @@ class SandboxTenant:
             return pim.decide(self, self.request(request_id), False, reviewer_id, justification)
 
     def cancel(self, request_id: str) -> None:
+        """Cancel a request still waiting: for approval, or (Granted) for its start."""
         with self.lock:
             request = self.request(request_id)
-            if request.status != "PendingApproval":
+            if request.status not in ("PendingApproval", "Granted"):
                 # Graph documents a 400 here without naming the code.
                 raise bad_request(
                     f"The request is in status {request.status} and cannot be canceled."
                 )
+            for scheduled in self.assignments:
+                if scheduled.id == request.id:
+                    scheduled.ended = True
             request.status = "Canceled"
             request.completed = self.now()

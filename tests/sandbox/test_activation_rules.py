@@ -300,3 +300,38 @@ class TestExpiry:
         assert rules_in(assert_graph_error(response, 400, POLICY_FAILED)["message"]) == [
             "EligibilityRule"
         ]
+
+
+class TestFutureStart:
+    async def test_a_future_activation_is_granted_then_live_and_cancelable(
+        self, graph: GraphCaller, clock: FakeClock
+    ) -> None:
+        body = request_body(
+            "selfActivate",
+            ALINE,
+            USER_ADMIN,
+            startDateTime="2026-11-29T10:00:00Z",
+            expiration={"type": "afterDuration", "duration": "PT1H"},
+        )
+        granted = await graph.post_request(body)
+        assert granted.json()["status"] == "Granted"
+        assert await graph.instances(ALINE) == []
+        clock.advance(timedelta(hours=1))
+        [instance] = await graph.instances(ALINE)
+        assert instance["endDateTime"] == "2026-11-29T11:00:00Z"
+
+    async def test_cancel_a_granted_request_before_it_starts(
+        self, graph: GraphCaller, clock: FakeClock
+    ) -> None:
+        body = request_body(
+            "selfActivate",
+            ALINE,
+            USER_ADMIN,
+            startDateTime="2026-11-29T10:00:00Z",
+            expiration={"type": "afterDuration", "duration": "PT1H"},
+        )
+        granted = await graph.post_request(body)
+        cancel = await graph.call("POST", f"{REQUESTS}/{granted.json()['id']}/cancel")
+        assert cancel.status_code == 204
+        clock.advance(timedelta(hours=1))
+        assert await graph.instances(ALINE) == []
