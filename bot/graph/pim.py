@@ -24,7 +24,7 @@ eligibilities of the user's groups still needs a directory reader role (e.g. Glo
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.clock import Clock, SystemClock
 from bot.domain.durations import to_iso
@@ -42,6 +42,9 @@ from bot.graph.models import (
 from bot.graph.odata import segment
 from bot.graph.reads import REQUESTS, PimReads
 from bot.graph.recovery import newest_first, same_submission
+
+if TYPE_CHECKING:
+    from bot.ports import PimGraph
 
 Identity = Literal["application", "user"]
 
@@ -165,3 +168,9 @@ def _ticket_info(ticket: Ticket | None) -> TicketInfo | None:
     if ticket is None:
         return None
     return TicketInfo(ticket_number=ticket.number, ticket_system=ticket.system)
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_port(pim: GraphPim) -> PimGraph:
+        return pim  # mypy proves GraphPim satisfies bot.ports.PimGraph
