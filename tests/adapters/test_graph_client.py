@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -11,12 +13,29 @@ from tests.adapters.test_graph_helpers import (
     BASE,
     FakeTimer,
     Recorder,
+    assert_request_valid,
     envelope,
     make_client,
     scripted,
 )
 
 OK = httpx.Response(200, json={"value": [1]})
+# What these tests POST: a real schedule request body (checked against the schema below).
+BODY = {
+    "action": "adminAssign",
+    "principalId": "aline-id",
+    "roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+    "directoryScopeId": "/",
+    "justification": "Invalidate refresh tokens.",
+    "scheduleInfo": {
+        "startDateTime": "2026-11-29T09:00:00Z",
+        "expiration": {"type": "afterDuration", "duration": "PT5H"},
+    },
+}
+
+
+def test_the_posted_body_is_a_valid_schedule_request(graph_schema: dict[str, Any]) -> None:
+    assert_request_valid(graph_schema, BODY)
 
 
 class TestRetries:
@@ -126,7 +145,7 @@ class TestPost:
             checks.append(1)
             return created[0] if created else None
 
-        result = await make_client(rec).post("/v1.0/requests", {"a": 1}, recover=recover)
+        result = await make_client(rec).post("/v1.0/requests", BODY, recover=recover)
         assert result == {"id": "req-1", "status": "Provisioned"}
         assert len(rec.requests) == 1 and len(created) == 1 and checks == [1]
 
@@ -136,7 +155,7 @@ class TestPost:
         async def recover() -> None:
             return None
 
-        assert await make_client(rec).post("/v1.0/requests", {}, recover=recover) == {"id": "r"}
+        assert await make_client(rec).post("/v1.0/requests", BODY, recover=recover) == {"id": "r"}
         assert len(rec.requests) == 2
 
     async def test_5xx_on_post_checks_before_resending(self) -> None:
@@ -146,13 +165,13 @@ class TestPost:
         async def recover() -> None:
             checks.append(1)
 
-        await make_client(rec).post("/v1.0/requests", {}, recover=recover)
+        await make_client(rec).post("/v1.0/requests", BODY, recover=recover)
         assert checks == [1] and len(rec.requests) == 2
 
     async def test_without_recovery_an_ambiguous_failure_is_not_resent(self) -> None:
         rec = Recorder(scripted(httpx.ReadTimeout("slow")))
         with pytest.raises(GraphUnavailable) as caught:
-            await make_client(rec).post("/v1.0/requests", {})
+            await make_client(rec).post("/v1.0/requests", BODY)
         assert len(rec.requests) == 1
         assert "may have been applied" in caught.value.user_message
 
@@ -168,7 +187,7 @@ class TestPost:
         async def recover() -> None:
             raise AssertionError("a request that never ran needs no check")
 
-        assert await make_client(rec).post("/v1.0/requests", {}, recover=recover) == {"id": "r"}
+        assert await make_client(rec).post("/v1.0/requests", BODY, recover=recover) == {"id": "r"}
 
     async def test_a_204_answer_is_an_empty_object(self) -> None:
         rec = Recorder(scripted(httpx.Response(204)))
@@ -216,7 +235,7 @@ class TestErrors:
         rec = Recorder(scripted(envelope(status, code, message)))
         path = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
         with pytest.raises(GraphError) as caught:
-            await make_client(rec).post(path, {})
+            await make_client(rec).post(path, BODY)
         assert expected in caught.value.user_message
         assert caught.value.code == code
 

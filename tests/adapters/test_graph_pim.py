@@ -25,7 +25,8 @@ NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 class FakeGraph:
     """Answers GETs from `routes` (path, $filter) and creates schedule requests on POST."""
 
-    def __init__(self) -> None:
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
         self.routes: dict[tuple[str, str | None], Any] = {}
         self.created: list[dict[str, Any]] = []
         self.lose_next_response = False
@@ -45,6 +46,7 @@ class FakeGraph:
         return httpx.Response(200, json=answer)
 
     def _create(self, body: dict[str, Any]) -> httpx.Response:
+        assert_request_valid(self.schema, body)  # every body GraphPim sends, in every test
         item = {**body, "id": f"req-{len(self.created) + 1}", "status": "Provisioned"}
         item["createdDateTime"] = "2026-11-29T09:00:00Z"
         if self.server_start and "scheduleInfo" in item:
@@ -69,8 +71,8 @@ def instance(principal: str, start: str, end: str | None, **extra: str) -> dict[
 
 
 @pytest.fixture
-def graph() -> FakeGraph:
-    fake = FakeGraph()
+def graph(graph_schema: dict[str, Any]) -> FakeGraph:
+    fake = FakeGraph(graph_schema)
     fake.routes[(f"/v1.0/users/{ALINE}/transitiveMemberOf", None)] = {
         "value": [
             {

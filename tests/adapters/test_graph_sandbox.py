@@ -44,10 +44,11 @@ def sandbox_clock() -> FakeClock:
 
 
 @pytest.fixture
-def server(sandbox_clock: FakeClock) -> Iterator[SandboxServer]:
+def server(sandbox_clock: FakeClock, graph_schema: dict[str, Any]) -> Iterator[SandboxServer]:
     tenant = SandboxTenant.from_seed(sandbox_clock)
     with SandboxServer(create_app(tenant), tls=True) as running:
         yield running
+        sent_bodies(running, graph_schema)  # every schedule request sent, in every test
 
 
 def sandbox_settings(server: SandboxServer, config: Path) -> Settings:
