@@ -7,14 +7,22 @@ from __future__ import annotations
 
 import httpx
 
-from bot.graph.auth import GraphAuth, TokenSource
+from bot.graph.auth import AccessToken, GraphAuth, TokenSource
 from bot.graph.client import GraphClient
 from bot.graph.pim import GraphPim
 from bot.graph.retry import RetryPolicy
 from bot.graph.tls import trust
 from bot.settings import Settings
 
-__all__ = ["GraphPim", "RetryPolicy", "build_graph"]
+__all__ = [
+    "AccessToken",
+    "GraphAuth",
+    "GraphClient",
+    "GraphPim",
+    "RetryPolicy",
+    "TokenSource",
+    "build_graph",
+]
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 

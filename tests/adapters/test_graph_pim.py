@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from bot.domain.models import ActivationSpec, ApproverKind, ApproverRef, Ticket
-from bot.errors import NotActive
+from bot.errors import ConfigError, NotActive
+from bot.graph import build_graph
+from bot.graph.auth import AccessToken
 from bot.graph.pim import GraphPim, Identity
+from bot.settings import Settings
 from tests.adapters.test_graph_helpers import Recorder, assert_request_valid, make_client
 from tests.fakes.clock import FakeClock
 
@@ -417,3 +421,39 @@ POLICY_RULES: list[dict[str, Any]] = [
         },
     },
 ]
+
+
+class TestBuildGraph:
+    def _settings(self, tmp_path: Path, **values: Any) -> Settings:
+        base: dict[str, Any] = {
+            "azure_tenant_id": "tenant",
+            "azure_client_id": "client",
+            "azure_client_secret": "s3cret",
+            "pim_graph_url": "https://graph.test/",
+            "pim_config": tmp_path / "pimbot.yml",
+            "_env_file": None,
+        }
+        return Settings(**{**base, **values})
+
+    async def test_wires_base_url_auth_and_identity_without_network(self, tmp_path: Path) -> None:
+        (tmp_path / "pimbot.yml").write_text("graph:\n  identity: user\n")
+        seen: list[httpx.Request] = []
+
+        def graph(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(200, json={"value": []})
+
+        pim = build_graph(
+            self._settings(tmp_path),
+            transport=httpx.MockTransport(graph),
+            credential=lambda *, force_refresh: AccessToken("tok", 3600),
+        )
+        assert pim.identity == "user" and seen == []  # nothing happens until a call
+        await pim.check_token()
+        await pim.aclose()
+        assert str(seen[0].url).startswith("https://graph.test/v1.0/roleManagement/directory/")
+        assert seen[0].headers["Authorization"] == "Bearer tok"
+
+    def test_without_an_app_registration_it_is_a_config_error(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError):
+            build_graph(self._settings(tmp_path, azure_client_id=None))
