@@ -26,7 +26,11 @@ def create_app(
     app = Starlette(
         routes=login.ROUTES + graph_directory.ROUTES + graph_pim.ROUTES + control.ROUTES,
         middleware=[Middleware(GraphEdge, faults=faults, clock=tenant.clock)],
-        exception_handlers={GraphFailure: failure_response, HTTPException: failure_response},
+        exception_handlers={
+            GraphFailure: failure_response,
+            HTTPException: failure_response,
+            Exception: failure_response,  # Starlette turns this into its last-resort 500
+        },
     )
     app.state.tenant = tenant
     app.state.faults = faults

@@ -45,7 +45,8 @@ def _ids(request: Request) -> tuple[str, str | None]:
 
 
 def failure_response(request: Request, exc: Exception) -> Response:
-    """Exception handler: GraphFailure (and Starlette's 404/405) in Graph's envelope."""
+    """Exception handler: GraphFailure, Starlette's 404/405 and unexpected errors, all in
+    Graph's envelope."""
     if isinstance(exc, HTTPException):
         code = "BadRequest" if exc.status_code == 404 else "Request_BadRequest"
         failure = GraphFailure(
@@ -55,9 +56,16 @@ def failure_response(request: Request, exc: Exception) -> Response:
             if exc.status_code == 404
             else str(exc.detail),
         )
-    else:
-        assert isinstance(exc, GraphFailure)  # noqa: S101 - registered for these types only
+    elif isinstance(exc, GraphFailure):
         failure = exc
+    else:
+        # A sandbox bug. This handler runs outside the request-id layer, so stamp it here.
+        failure = GraphFailure(
+            500,
+            "generalException",
+            f"The sandbox tenant failed: {type(exc).__name__}.",
+            {"request-id": request.state.request_id},
+        )
     body = error_body(
         failure.code, failure.message, *_ids(request), clock=request.app.state.tenant.clock
     )

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from bot.sandbox import Faults
+from bot.sandbox import Faults, SandboxTenant
 from tests.sandbox.conftest import (
     ALINE,
     REQUESTS,
@@ -100,3 +100,19 @@ async def test_token_requests_are_logged_without_the_secret(
 ) -> None:
     [call] = faults.find("POST", "/927c6607")
     assert call.request_body["client_secret"] == "***"
+
+
+async def test_a_sandbox_bug_still_answers_in_graphs_envelope(
+    app: object, tenant: SandboxTenant, app_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(tenant, "role", broken)
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="https://sandbox.test") as http:
+        response = await http.get(
+            f"/v1.0/roleManagement/directory/roleDefinitions/{USER_ADMIN}",
+            headers={"Authorization": f"Bearer {app_token}"},
+        )
+    assert_graph_error(response, 500, "generalException")
