@@ -3,7 +3,7 @@ caller that checks every successful body against Graph's schemas."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -204,7 +204,7 @@ def graph(http: httpx.AsyncClient, graph_schema: dict[str, Any], app_token: str)
 
 
 @pytest.fixture
-def user_token(tenant: SandboxTenant) -> Any:
+def user_token(tenant: SandboxTenant) -> Callable[[str], str]:
     """Mint a delegated token for a user (what device-code sign-in will give)."""
 
     def mint(user_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.sandbox import SandboxTenant
@@ -93,16 +94,16 @@ class TestSelfActivate:
         assert_graph_error(await graph.post_request(body), 400, "InvalidScheduleRequest")
 
     async def test_a_delegated_token_may_only_activate_for_its_user(
-        self, graph: GraphCaller, user_token: object
+        self, graph: GraphCaller, user_token: Callable[[str], str]
     ) -> None:
-        token = user_token(ALEX)  # type: ignore[operator]
+        token = user_token(ALEX)
         response = await graph.post_request(
             request_body("selfActivate", ALINE, USER_ADMIN), token=token
         )
         assert_graph_error(response, 403)
         mine = await graph.post_request(
             request_body("selfActivate", ALINE, USER_ADMIN), token=user_token(ALINE)
-        )  # type: ignore[operator]
+        )
         assert mine.json()["createdBy"]["user"]["id"] == ALINE
 
 

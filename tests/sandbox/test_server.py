@@ -72,6 +72,7 @@ def client(server: SandboxServer, **kwargs: Any) -> httpx.Client:
 
 
 def msal_session(server: SandboxServer) -> requests.Session:
+    assert server.ca_file
     session = requests.Session()
     session.verify = server.ca_file
     # Otherwise REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment win over `verify`.
