@@ -6,7 +6,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from bot.sandbox import control, graph_directory, graph_pim, login
+from bot.sandbox import control, device, graph_directory, graph_pim, login
 from bot.sandbox.edge import GraphEdge
 from bot.sandbox.errors import GraphFailure
 from bot.sandbox.faults import Faults
@@ -24,7 +24,11 @@ def create_app(
     Both, and the tenant, are on `app.state`."""
     faults = faults or Faults()
     app = Starlette(
-        routes=login.ROUTES + graph_directory.ROUTES + graph_pim.ROUTES + control.ROUTES,
+        routes=login.ROUTES
+        + graph_directory.ROUTES
+        + graph_pim.ROUTES
+        + control.ROUTES
+        + device.ROUTES,
         middleware=[Middleware(GraphEdge, faults=faults, clock=tenant.clock)],
         exception_handlers={
             GraphFailure: failure_response,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.sandbox import device
+from bot.sandbox.responses import oauth_error
 from bot.sandbox.tenant import SandboxTenant
 
 
@@ -29,7 +29,7 @@ def _known(tenant: SandboxTenant, name: str) -> bool:
 async def openid_configuration(request: Request) -> JSONResponse:
     tenant, name = _tenant(request), request.path_params["tenant"]
     if not _known(tenant, name):
-        return _oauth_error(request, 400, "invalid_tenant", 90002, f"Tenant '{name}' not found.")
+        return oauth_error(request, 400, "invalid_tenant", 90002, f"Tenant '{name}' not found.")
     base, tid = _base(request), tenant.tenant_id
     return JSONResponse(
         {
@@ -74,12 +74,14 @@ async def token(request: Request) -> JSONResponse:
     """client_credentials with the seeded client id and secret -> an opaque bearer token."""
     tenant, name = _tenant(request), request.path_params["tenant"]
     if not _known(tenant, name):
-        return _oauth_error(request, 400, "invalid_request", 90002, f"Tenant '{name}' not found.")
+        return oauth_error(request, 400, "invalid_request", 90002, f"Tenant '{name}' not found.")
     # Parsed by hand: Starlette's form parser needs python-multipart, which we don't ship.
     form = dict(parse_qsl((await request.body()).decode()))
     grant = form.get("grant_type")
+    if grant == device.GRANT_TYPE:
+        return device.redeem(request, form)
     if grant != "client_credentials":
-        return _oauth_error(
+        return oauth_error(
             request,
             400,
             "unsupported_grant_type",
@@ -88,7 +90,7 @@ async def token(request: Request) -> JSONResponse:
         )
     client_id = str(form.get("client_id") or "")
     if client_id != tenant.client_id:
-        return _oauth_error(
+        return oauth_error(
             request,
             400,
             "unauthorized_client",
@@ -97,7 +99,7 @@ async def token(request: Request) -> JSONResponse:
             f"'{tenant.seed.display_name}'.",
         )
     if form.get("client_secret") != tenant.client_secret:
-        return _oauth_error(
+        return oauth_error(
             request,
             401,
             "invalid_client",
@@ -106,7 +108,7 @@ async def token(request: Request) -> JSONResponse:
             "the request is the client secret value, not the client secret ID.",
         )
     if not str(form.get("scope") or "").endswith("/.default"):
-        return _oauth_error(
+        return oauth_error(
             request,
             400,
             "invalid_scope",
@@ -126,24 +128,9 @@ async def token(request: Request) -> JSONResponse:
     )
 
 
-def _oauth_error(request: Request, status: int, error: str, aadsts: int, text: str) -> JSONResponse:
-    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-    now = _tenant(request).now().strftime("%Y-%m-%d %H:%M:%SZ")
-    body: dict[str, Any] = {
-        "error": error,
-        "error_description": f"AADSTS{aadsts}: {text} Trace ID: {trace} "
-        f"Correlation ID: {correlation} Timestamp: {now}",
-        "error_codes": [aadsts],
-        "timestamp": now,
-        "trace_id": trace,
-        "correlation_id": correlation,
-        "error_uri": f"{_base(request)}/error?code={aadsts}",
-    }
-    return JSONResponse(body, status_code=status)
-
-
 ROUTES = [
     Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration),
     Route("/common/discovery/instance", instance_discovery),
     Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
+    Route("/{tenant}/oauth2/v2.0/devicecode", device.start, methods=["POST"]),
 ]

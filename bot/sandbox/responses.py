@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -92,3 +93,21 @@ def require_caller(request: Request) -> Caller:
             {"WWW-Authenticate": _WWW_AUTHENTICATE},
         )
     return caller
+
+
+def oauth_error(request: Request, status: int, error: str, aadsts: int, text: str) -> JSONResponse:
+    """Entra's OAuth error body: `error`, an AADSTS-coded description, trace ids."""
+    base = str(request.base_url).rstrip("/")
+    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
+    now = request.app.state.tenant.now().strftime("%Y-%m-%d %H:%M:%SZ")
+    body: dict[str, Any] = {
+        "error": error,
+        "error_description": f"AADSTS{aadsts}: {text} Trace ID: {trace} "
+        f"Correlation ID: {correlation} Timestamp: {now}",
+        "error_codes": [aadsts],
+        "timestamp": now,
+        "trace_id": trace,
+        "correlation_id": correlation,
+        "error_uri": f"{base}/error?code={aadsts}",
+    }
+    return JSONResponse(body, status_code=status)

@@ -13,7 +13,7 @@ from bot.sandbox.directory import Directory
 from bot.sandbox.errors import bad_request, not_found
 from bot.sandbox.model import Assignment, Eligibility, RoleDefinition, RoleSettings, ScheduleRequest
 from bot.sandbox.seed import SANDBOX_CLIENT_SECRET, SEED_FILE, Seed, load_seed
-from bot.sandbox.tokens import Caller, TokenTable
+from bot.sandbox.tokens import Caller, DeviceCodes, TokenTable
 
 
 class SandboxTenant:
@@ -27,6 +27,7 @@ class SandboxTenant:
         self.client_id = seed.client_id
         self.client_secret = SANDBOX_CLIENT_SECRET
         self.tokens = TokenTable(clock)
+        self.device_codes = DeviceCodes(clock)
         # Real PIM refuses to deactivate within 5 minutes of activating; off by default so
         # quick tests can activate then deactivate. Set to timedelta(minutes=5) to enforce.
         self.min_active_before_deactivate = timedelta(0)

@@ -51,3 +51,59 @@ class TokenTable:
 
     def revoke_all(self) -> None:
         self._tokens.clear()
+
+
+@dataclass(slots=True)
+class DeviceGrant:
+    """A device-code sign-in in progress: pending until someone signs in with the code."""
+
+    device_code: str
+    user_code: str
+    client_id: str
+    scope: str
+    expires: datetime
+    user_id: str | None = None
+    redeemed: bool = False
+
+
+class DeviceCodes:
+    """Device authorization grants (RFC 8628), timed by the tenant clock."""
+
+    LIFETIME = timedelta(minutes=15)
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._grants: dict[str, DeviceGrant] = {}
+
+    def start(self, client_id: str, scope: str) -> DeviceGrant:
+        # Entra's user codes are 9 letters/digits; unambiguous ones keep typing easy.
+        user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
+        grant = DeviceGrant(
+            secrets.token_urlsafe(32),
+            user_code,
+            client_id,
+            scope,
+            self._clock.now() + self.LIFETIME,
+        )
+        self._grants[grant.device_code] = grant
+        return grant
+
+    def sign_in(self, user_code: str, user_id: str) -> DeviceGrant | None:
+        """The user entered `user_code` and signed in; None if no such live code."""
+        grant = next((g for g in self._grants.values() if g.user_code == user_code.upper()), None)
+        if grant is None or grant.expires <= self._clock.now() or grant.user_id:
+            return None
+        grant.user_id = user_id
+        return grant
+
+    def redeem(self, device_code: str) -> tuple[str, DeviceGrant | None]:
+        """("ok", grant) once signed in; else an RFC 8628 error code and None."""
+        grant = self._grants.get(device_code)
+        if grant is None or grant.redeemed:
+            return "invalid_grant", None
+        if grant.expires <= self._clock.now():
+            return "expired_token", None
+        if grant.user_id is None:
+            return "authorization_pending", None
+        grant.redeemed = True
+        return "ok", grant

@@ -197,3 +197,25 @@ def test_plain_http_when_asked() -> None:
             f"{plain.url}/{SANDBOX_TENANT_ID}/v2.0/.well-known/openid-configuration"
         )
     assert response.json()["token_endpoint"].startswith(plain.url)
+
+
+def test_msal_device_code_flow(server: SandboxServer) -> None:
+    session = msal_session(server)
+    app = msal.PublicClientApplication(
+        SANDBOX_CLIENT_ID,
+        authority=f"{server.url}/{SANDBOX_TENANT_ID}",
+        http_client=session,
+        instance_discovery=False,
+    )
+    flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/.default"])
+    assert "user_code" in flow, flow
+    with client(server) as http:
+        http.post("/sandbox/device", json={"userCode": flow["user_code"], "user": ALINE})
+    result = app.acquire_token_by_device_flow(flow)
+    session.close()
+    assert "access_token" in result, result
+    [account] = app.get_accounts()
+    assert account["home_account_id"] == f"{ALINE}.{SANDBOX_TENANT_ID}"
+    with client(server) as http:
+        me = http.get("/v1.0/me", headers={"Authorization": f"Bearer {result['access_token']}"})
+    assert me.json()["id"] == ALINE
