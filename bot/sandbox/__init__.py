@@ -9,7 +9,7 @@ token endpoint, seeded with the Contoso tenant of Microsoft's PIM tutorial (seed
 
 Sandbox-only controls (not Graph): POST /sandbox/requests/{id}/approve|deny,
 GET|POST /sandbox/clock, GET|POST|DELETE /sandbox/faults, POST /sandbox/tokens,
-POST /sandbox/reset.
+POST /sandbox/device (device-code sign-in), POST /sandbox/reset.
 """
 
 from bot.sandbox.app import create_app
