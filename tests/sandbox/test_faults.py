@@ -52,7 +52,6 @@ async def test_latency_delays_the_next_calls(graph: GraphCaller, faults: Faults)
     assert faults.rules == []  # used up: the next call is not delayed
 
 
-
 async def test_dropped_connection_is_a_transport_error(graph: GraphCaller, faults: Faults) -> None:
     faults.drop(method="POST")
     with pytest.raises(httpx.TransportError):
