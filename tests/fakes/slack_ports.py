@@ -1,0 +1,60 @@
+"""In-memory Slack-side ports for service tests: a directory of profiles and a notifier
+that records what it was asked to send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.domain.audit import AuditEvent
+from bot.domain.requests import ActivationRecord
+from bot.errors import PimError
+from bot.ports import SlackProfile
+
+TENANT = "m365x435773.onmicrosoft.com"
+PROFILES = {
+    "U_ALINE": SlackProfile("U_ALINE", f"AlineD@{TENANT}", "Europe/Paris", "Aline Dupuy"),
+    "U_ADMIN": SlackProfile("U_ADMIN", f"admin@{TENANT}", "America/New_York", "MOD Administrator"),
+    "U_MEGAN": SlackProfile("U_MEGAN", f"MeganB@{TENANT}", "UTC", "Megan Bowen"),
+    "U_ALEX": SlackProfile("U_ALEX", f"AlexW@{TENANT}", "UTC", "Alex Wilber"),
+    "U_NOMAIL": SlackProfile("U_NOMAIL", None, "UTC", "No Mail"),
+    "U_STRANGER": SlackProfile("U_STRANGER", "stranger@example.com", "UTC", "Stranger"),
+}
+
+
+class FakeDirectory:
+    def __init__(self, usergroups: dict[str, frozenset[str]] | None = None) -> None:
+        self.usergroups = usergroups or {}
+        self.lookups = 0
+
+    async def profile(self, slack_user_id: str) -> SlackProfile:
+        self.lookups += 1
+        if slack_user_id not in PROFILES:
+            raise PimError(f"Slack doesn't know user {slack_user_id}.")
+        return PROFILES[slack_user_id]
+
+    async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
+        return self.usergroups.get(usergroup_id, frozenset())
+
+
+@dataclass
+class RecordingNotifier:
+    dms: list[tuple[str, str]] = field(default_factory=list)
+    audits: list[AuditEvent] = field(default_factory=list)
+    reminders: list[tuple[str, datetime]] = field(default_factory=list)
+    ended: list[tuple[str, str | None]] = field(default_factory=list)
+
+    async def send_dm(
+        self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        self.dms.append((slack_user_id, text))
+
+    async def post_audit(self, event: AuditEvent) -> None:
+        self.audits.append(event)
+
+    async def remind(self, record: ActivationRecord, now: datetime) -> None:
+        self.reminders.append((record.id, now))
+
+    async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
+        self.ended.append((record.id, detail))

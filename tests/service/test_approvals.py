@@ -1,0 +1,195 @@
+"""Approval use cases: who may decide, exactly once, expiry, cancel, restart."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.domain.audit import AuditKind
+from bot.domain.requests import RequestState
+from bot.errors import NotAuthorised, RequestNotFound
+from bot.sandbox import SandboxTenant
+from bot.service import Outcome, OutcomeKind
+from bot.settings import RoleConfig, Settings
+from bot.wiring import Services
+from tests.fakes.clock import FakeClock
+from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
+from tests.service.conftest import GLOBAL_ADMIN, TICKET, WHY, wire
+
+ALINE = "AlineD@m365x435773.onmicrosoft.com"
+
+
+async def request_global_admin(services: Services) -> Outcome:
+    outcome = await services.service.request_activation(
+        "U_ALINE", "global-admin", timedelta(hours=1), TICKET, WHY
+    )
+    assert outcome.kind is OutcomeKind.PENDING_APPROVAL
+    assert outcome.record is not None
+    return outcome
+
+
+def aline_live(tenant: SandboxTenant) -> bool:
+    user = tenant.directory.user(ALINE)
+    assert user is not None
+    return tenant.live_assignment(user.id, GLOBAL_ADMIN) is not None
+
+
+async def test_approval_required_role_waits_without_touching_graph(
+    services: Services, tenant: SandboxTenant
+) -> None:
+    outcome = await request_global_admin(services)
+    assert outcome.record is not None
+    assert outcome.record.state is RequestState.PENDING_APPROVAL
+    assert outcome.record.approval_reason
+    assert len(tenant.requests) == 0
+
+
+async def test_an_approver_approves_and_the_activation_runs(
+    services: Services, tenant: SandboxTenant
+) -> None:
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+    decision = await services.approvals.approve(pending.record.id, "U_ADMIN")
+    assert decision.approved and decision.error is None
+    assert decision.record.state is RequestState.ACTIVE
+    assert decision.record.decided_by == "U_ADMIN"
+    assert aline_live(tenant)
+
+
+async def test_the_requester_cannot_approve_their_own_request(
+    services: Services, tenant: SandboxTenant
+) -> None:
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+    with pytest.raises(NotAuthorised) as err:
+        await services.approvals.approve(pending.record.id, "U_ALINE")
+    assert "your own request" in err.value.user_message
+    record = services.store.get_request(pending.record.id)
+    assert record is not None and record.state is RequestState.PENDING_APPROVAL
+    assert services.store.audit_events()[-1].kind is AuditKind.DECISION_REFUSED
+    assert not aline_live(tenant)
+
+
+async def test_a_non_approver_is_refused_and_audited(services: Services) -> None:
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+    with pytest.raises(NotAuthorised) as err:
+        await services.approvals.approve(pending.record.id, "U_MEGAN")
+    assert "not an approver" in err.value.user_message
+    refused = services.store.audit_events()[-1]
+    assert refused.kind is AuditKind.DECISION_REFUSED and refused.slack_user_id == "U_MEGAN"
+
+
+async def test_unknown_request_id_is_not_found(services: Services) -> None:
+    with pytest.raises(RequestNotFound):
+        await services.approvals.approve("R-DOESNOTEXIST", "U_ADMIN")
+
+
+async def test_deny_records_the_reason_and_nothing_reaches_graph(
+    services: Services, tenant: SandboxTenant
+) -> None:
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+    decision = await services.approvals.deny(pending.record.id, "U_ADMIN", "not during freeze")
+    assert decision.record.state is RequestState.DENIED
+    assert decision.record.decision_reason == "not during freeze"
+    assert len(tenant.requests) == 0
+    with pytest.raises(NotAuthorised) as err:
+        await services.approvals.approve(pending.record.id, "U_ADMIN")
+    assert "already denied" in err.value.user_message
+
+
+async def test_twenty_concurrent_approvals_activate_once(
+    settings: Settings,
+    clock: FakeClock,
+    directory: FakeDirectory,
+    notifier: RecordingNotifier,
+    tenant: SandboxTenant,
+) -> None:
+    approvers = [f"U_APPROVER{i}" for i in range(20)]
+    config = settings.policy()
+    roles = dict(config.roles)
+    roles["global-admin"] = RoleConfig.model_validate(
+        {
+            "role": "Global Administrator",
+            "approval": "required",
+            "approvers": {"slack_users": approvers},
+        }
+    )
+    services = wire(
+        settings, clock, directory, notifier, config=config.model_copy(update={"roles": roles})
+    )
+    try:
+        pending = await request_global_admin(services)
+        assert pending.record is not None
+        request_id = pending.record.id
+        results = await asyncio.gather(
+            *(services.approvals.approve(request_id, who) for who in approvers),
+            return_exceptions=True,
+        )
+    finally:
+        await services.aclose()
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    assert len(wins) == 1
+    assert all(isinstance(r, NotAuthorised) for r in results if r not in wins)
+    assert len(tenant.requests) == 1
+    assert len(services.store.list_decisions(request_id)) == 1  # type: ignore[attr-defined]
+
+
+async def test_undecided_requests_expire_and_cannot_be_approved_after(
+    services: Services, clock: FakeClock
+) -> None:
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+    clock.advance(timedelta(hours=24, minutes=1))
+    expired = await services.approvals.expire_due()
+    assert [r.id for r in expired] == [pending.record.id]
+    with pytest.raises(NotAuthorised):
+        await services.approvals.approve(pending.record.id, "U_ADMIN")
+
+
+async def test_approve_after_timeout_without_a_sweep_expires_it(
+    services: Services, clock: FakeClock, tenant: SandboxTenant
+) -> None:
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+    clock.advance(timedelta(hours=25))
+    with pytest.raises(NotAuthorised) as err:
+        await services.approvals.approve(pending.record.id, "U_ADMIN")
+    assert "expired" in err.value.user_message
+    assert len(tenant.requests) == 0
+
+
+async def test_only_the_requester_can_cancel_and_approve_after_cancel_fails(
+    services: Services,
+) -> None:
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+    with pytest.raises(RequestNotFound):
+        await services.service.cancel("U_ADMIN", pending.record.id)
+    cancelled = await services.service.cancel("U_ALINE", pending.record.id)
+    assert cancelled.record is not None and cancelled.record.state is RequestState.CANCELLED
+    with pytest.raises(NotAuthorised):
+        await services.approvals.approve(pending.record.id, "U_ADMIN")
+
+
+async def test_a_restart_between_request_and_approval_loses_nothing(
+    settings: Settings,
+    clock: FakeClock,
+    directory: FakeDirectory,
+    notifier: RecordingNotifier,
+    tenant: SandboxTenant,
+) -> None:
+    first = wire(settings, clock, directory, notifier)
+    pending = await request_global_admin(first)
+    await first.aclose()
+    assert pending.record is not None
+    second = wire(settings, clock, directory, notifier)
+    try:
+        decision = await second.approvals.approve(pending.record.id, "U_ADMIN")
+    finally:
+        await second.aclose()
+    assert decision.record.state is RequestState.ACTIVE
+    assert aline_live(tenant)
