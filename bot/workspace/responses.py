@@ -1,0 +1,79 @@
+"""`response_url`s: where the bot answers a slash command or an interaction.
+
+Each URL remembers its "original" message: the clicked message for an interaction, or
+for a slash command the first message answered through it (the ack's ephemeral line), so
+`replace_original` turns "working on it…" into the outcome as the bot intends."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot.workspace.conversations import Conversations
+from bot.workspace.state import ApiError
+
+URL_TTL = 30 * 60  # seconds; Slack's response_url lives 30 minutes
+URL_USES = 5  # and answers at most five times
+
+
+@dataclass
+class ResponseTarget:
+    user: str
+    channel: str
+    original_ts: str | None
+    issued: float
+    uses: int = 0
+
+
+class ResponseUrls:
+    def __init__(self, conversations: Conversations) -> None:
+        self._conversations = conversations
+        self._targets: dict[str, ResponseTarget] = {}
+
+    def issue(self, user: str, channel: str, original_ts: str | None = None) -> str:
+        token = secrets.token_urlsafe(18)
+        self._targets[token] = ResponseTarget(user, channel, original_ts, time.monotonic())
+        return token
+
+    def answer(self, token: str, body: dict[str, Any]) -> None:
+        """Apply a body POSTed to `/response/{token}`."""
+        target = self._targets.get(token)
+        if target is None:
+            raise ApiError("invalid_url")
+        if time.monotonic() - target.issued > URL_TTL:
+            raise ApiError("expired_url")
+        if target.uses >= URL_USES:
+            raise ApiError("used_url")
+        target.uses += 1
+        self.apply(target, body)
+
+    def apply_ack(self, token: str, body: dict[str, Any]) -> None:
+        """A slash command's ack body answers like its response_url, without using it up."""
+        self.apply(self._targets[token], body)
+
+    def apply(self, target: ResponseTarget, body: dict[str, Any]) -> None:
+        convs, original = self._conversations, target.original_ts
+        if body.get("delete_original"):
+            if original is not None:
+                convs.delete(target.channel, original)
+            target.original_ts = None
+            return
+        text, blocks = str(body.get("text") or ""), body.get("blocks")
+        if not text and not blocks:
+            return
+        if _truthy(body.get("replace_original")) and original is not None:
+            if convs.update(target.channel, original, text, blocks) is not None:
+                return
+        in_channel = body.get("response_type") == "in_channel"
+        message = convs.post(
+            target.channel, convs.seed.bot_user_id, text, blocks,
+            ephemeral_for=None if in_channel else target.user,
+        )
+        if target.original_ts is None:
+            target.original_ts = message.ts
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"

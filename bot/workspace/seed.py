@@ -1,0 +1,75 @@
+"""Who and what the local workspace starts with: the Contoso people, the channels the
+bot's `pimbot.yml` names, and the approvers' user group. Ids are readable on purpose
+(`U_ALINE`, `C_PIM_APPROVALS`) so the config file and test assertions stay legible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SeedUser:
+    id: str
+    name: str  # Slack's handle (`user_name` in slash commands)
+    real_name: str
+    email: str
+    tz: str = "UTC"
+    is_admin: bool = False
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class SeedChannel:
+    id: str
+    name: str
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class SeedUsergroup:
+    id: str
+    handle: str
+    name: str
+    users: tuple[str, ...]
+
+
+_DOMAIN = "m365x435773.onmicrosoft.com"
+
+CONTOSO_USERS = (
+    SeedUser("U_ALINE", "aline", "Aline Dupuy", f"AlineD@{_DOMAIN}", "Europe/Paris",
+             title="Helpdesk engineer (requester)"),
+    SeedUser("U_ADMIN", "admin", "MOD Administrator", f"admin@{_DOMAIN}", "America/Los_Angeles",
+             is_admin=True, title="Tenant admin (approver)"),
+    SeedUser("U_MEGAN", "megan", "Megan Bowen", f"MeganB@{_DOMAIN}", "America/Los_Angeles",
+             title="Marketing manager"),
+    SeedUser("U_ALEX", "alex", "Alex Wilber", f"AlexW@{_DOMAIN}", "America/New_York",
+             title="Marketing assistant"),
+)
+
+CONTOSO_CHANNELS = (
+    SeedChannel("C_GENERAL", "general", "Company-wide announcements"),
+    SeedChannel("C_PIM_APPROVALS", "pim-approvals", "Role activations waiting for approval"),
+    SeedChannel("C_PIM_AUDIT", "pim-audit", "Every PIM request, decision and activation"),
+)
+
+CONTOSO_USERGROUPS = (
+    SeedUsergroup("S_PIM_APPROVERS", "pim-approvers", "PIM approvers", ("U_ADMIN",)),
+)
+
+
+@dataclass(frozen=True)
+class WorkspaceSeed:
+    team_id: str = "T_CONTOSO"
+    team_name: str = "Contoso"
+    team_domain: str = "contoso"
+    app_id: str = "A_PIMBOT"
+    bot_user_id: str = "U_PIMBOT"
+    bot_id: str = "B_PIMBOT"
+    bot_name: str = "pimbot"
+    commands: tuple[str, ...] = ("/pim",)  # the slash commands the app's manifest declares
+    users: tuple[SeedUser, ...] = CONTOSO_USERS
+    channels: tuple[SeedChannel, ...] = CONTOSO_CHANNELS
+    usergroups: tuple[SeedUsergroup, ...] = CONTOSO_USERGROUPS
+
+    def user(self, user_id: str) -> SeedUser | None:
+        return next((u for u in self.users if u.id == user_id), None)

@@ -1,0 +1,109 @@
+"""The page: `/` and its static files, `/ui/state` (long-polled), and one POST endpoint
+per thing a person can do. Each POST answers once the bot has acked, so the page (and a
+test) sees the ack's effect on its next read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.workspace import interactions
+from bot.workspace.state import ApiError
+from bot.workspace.ui_state import snapshot
+from bot.workspace.workspace import Workspace
+
+STATIC = Path(__file__).with_name("static")
+LONG_POLL = 5.0  # seconds; short enough that stopping the server never waits long
+Body = dict[str, Any]
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+
+async def state(request: Request) -> JSONResponse:
+    ws: Workspace = request.app.state.workspace
+    since = request.query_params.get("since")
+    try:
+        if since is not None and since.lstrip("-").isdigit():
+            await ws.changes.wait(int(since), LONG_POLL)
+        return JSONResponse(snapshot(ws, request.query_params.get("user", "")))
+    except ApiError as exc:
+        return JSONResponse({"ok": False, "error": exc.code}, status_code=400)
+
+
+def _raw(body: Body) -> dict[str, dict[str, str | None]]:
+    values = body.get("values") or {}
+    return {str(b): {str(a): (None if v is None else str(v)) for a, v in acts.items()}
+            for b, acts in values.items() if isinstance(acts, dict)}
+
+
+async def _send(ws: Workspace, body: Body, base: str) -> None:
+    await interactions.send_text(ws, body["user"], body["channel"], body["text"], base)
+
+
+async def _action(ws: Workspace, body: Body, base: str) -> None:
+    value = body.get("value")
+    if body.get("view_id"):
+        await interactions.click_view(ws, body["user"], body["view_id"], body["block_id"],
+                                      body["action_id"], value, _raw(body))
+    else:
+        await interactions.click_message(ws, body["user"], body["channel"], body["ts"],
+                                         body["block_id"], body["action_id"], value, base)
+
+
+async def _submit(ws: Workspace, body: Body, base: str) -> None:
+    await interactions.submit(ws, body["user"], body["view_id"], _raw(body))
+
+
+async def _close(ws: Workspace, body: Body, base: str) -> None:
+    await interactions.close(ws, body["user"], body["view_id"])
+
+
+async def _home(ws: Workspace, body: Body, base: str) -> None:
+    await interactions.open_home(ws, body["user"], body.get("tab", "home"))
+
+
+async def _fast_forward(ws: Workspace, body: Body, base: str) -> None:
+    seconds = float(body["seconds"])
+    if not 0 < seconds <= 7 * 86400:
+        raise ApiError("invalid_arguments")
+    await ws.fast_forward(seconds)
+
+
+def _post(handler: Callable[[Workspace, Body, str], Awaitable[None]]) -> Callable[
+        [Request], Awaitable[JSONResponse]]:
+    async def endpoint(request: Request) -> JSONResponse:
+        ws: Workspace = request.app.state.workspace
+        try:
+            body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict):
+                raise ApiError("invalid_arguments")
+            await handler(ws, body, str(request.base_url))
+        except ApiError as exc:
+            return JSONResponse({"ok": False, "error": exc.code}, status_code=400)
+        except (ValueError, KeyError, TypeError):  # a malformed body from the page
+            return JSONResponse({"ok": False, "error": "invalid_arguments"}, status_code=400)
+        return JSONResponse({"ok": True, "version": ws.changes.version})
+
+    return endpoint
+
+
+ROUTES = [
+    Route("/", index),
+    Route("/ui/state", state),
+    Route("/ui/send", _post(_send), methods=["POST"]),
+    Route("/ui/action", _post(_action), methods=["POST"]),
+    Route("/ui/submit", _post(_submit), methods=["POST"]),
+    Route("/ui/close", _post(_close), methods=["POST"]),
+    Route("/ui/home", _post(_home), methods=["POST"]),
+    Route("/ui/fast_forward", _post(_fast_forward), methods=["POST"]),
+    Mount("/static", StaticFiles(directory=STATIC), name="static"),
+]

@@ -1,0 +1,84 @@
+"""The Slack Web API the bot calls (`AsyncWebClient(base_url=<workspace>/api/)`), and the
+`response_url` target. Answers are shaped like Slack's, errors included
+(`{"ok": false, "error": "invalid_auth"}` with HTTP 200, as Slack does)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.workspace import webapi_chat, webapi_views
+from bot.workspace.state import ApiError
+from bot.workspace.workspace import Workspace
+
+Method = Callable[[Workspace, dict[str, Any]], dict[str, Any]]
+METHODS: dict[str, Method] = webapi_chat.METHODS | webapi_views.METHODS
+_JSON_ARGS = ("blocks", "view", "attachments", "metadata")  # JSON strings in form bodies
+
+
+async def _arguments(request: Request) -> dict[str, Any]:
+    """Query string plus a form or JSON body, as Slack accepts any of them."""
+    args: dict[str, Any] = dict(request.query_params)
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError as exc:
+            raise ApiError("invalid_json") from exc
+        args |= body if isinstance(body, dict) else {}
+    else:
+        args |= dict(parse_qsl(raw.decode(), keep_blank_values=True))
+    for key in _JSON_ARGS:
+        if isinstance(args.get(key), str) and args[key]:
+            try:
+                args[key] = json.loads(args[key])
+            except ValueError as exc:
+                raise ApiError("invalid_arguments") from exc
+    return args
+
+
+def _check_token(ws: Workspace, request: Request, args: dict[str, Any]) -> None:
+    header = request.headers.get("authorization", "")
+    token = header.removeprefix("Bearer ").strip() if header else str(args.get("token", ""))
+    if not token:
+        raise ApiError("not_authed")
+    if not hmac.compare_digest(token.encode(), ws.bot_token.encode()):
+        raise ApiError("invalid_auth")
+
+
+async def api_method(request: Request) -> JSONResponse:
+    ws: Workspace = request.app.state.workspace
+    method = METHODS.get(request.path_params["method"])
+    try:
+        args = await _arguments(request)
+        _check_token(ws, request, args)
+        if method is None:
+            raise ApiError("unknown_method")
+        return JSONResponse({"ok": True} | method(ws, args))
+    except ApiError as exc:
+        return JSONResponse({"ok": False, "error": exc.code})
+
+
+async def response_url(request: Request) -> JSONResponse:
+    ws: Workspace = request.app.state.workspace
+    try:
+        body = json.loads(await request.body() or b"{}")
+        ws.responses.answer(request.path_params["token"], body if isinstance(body, dict) else {})
+    except ValueError:
+        return JSONResponse({"ok": False, "error": "invalid_json"}, status_code=400)
+    except ApiError as exc:
+        return JSONResponse({"ok": False, "error": exc.code}, status_code=404)
+    return JSONResponse({"ok": True})
+
+
+ROUTES = [
+    Route("/api/{method}", api_method, methods=["GET", "POST"]),
+    Route("/response/{token}", response_url, methods=["POST"]),
+]
