@@ -1,0 +1,95 @@
+"""Buttons: App Home Activate / Deactivate / Cancel, and the reminder DM's Extend / Deactivate.
+
+Identity is the clicker's `user.id` from the payload. A Home button's value names the role
+or request to act on; whether the clicker may act on it is decided by the service.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import RequestNotFound
+from bot.service import Outcome
+from bot.wiring import Services
+from handlers import blocks
+from handlers.home import publish_home
+from handlers.replies import guarded
+from handlers.surfaces import Prefill
+from handlers.views import open_activation_form
+
+EXTEND_BY = timedelta(hours=1)
+
+
+def _clicked(body: dict[str, Any]) -> tuple[str, str]:
+    return str(body["user"]["id"]), str(body["actions"][0].get("value") or "")
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    svc = services.service
+
+    @app.action("home_activate")
+    async def home_activate(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user_id, role_id = _clicked(body)
+        await open_activation_form(
+            client, services, str(body["trigger_id"]), user_id, Prefill(role=role_id)
+        )
+
+    @app.action("home_deactivate")
+    async def home_deactivate(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user_id, role_id = _clicked(body)
+        await _act(services, client, user_id, lambda: svc.deactivate(user_id, role_id))
+
+    @app.action("cancel_request")
+    async def cancel_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user_id, request_id = _clicked(body)
+        await _act(services, client, user_id, lambda: svc.cancel(user_id, request_id))
+
+    @app.action("reminder_extend")
+    async def reminder_extend(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user_id, request_id = _clicked(body)
+
+        async def extend() -> Outcome:
+            return await svc.extend(user_id, _own_role(services, user_id, request_id), EXTEND_BY)
+
+        await _act(services, client, user_id, extend)
+
+    @app.action("reminder_deactivate")
+    async def reminder_deactivate(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        user_id, request_id = _clicked(body)
+
+        async def deactivate() -> Outcome:
+            return await svc.deactivate(user_id, _own_role(services, user_id, request_id))
+
+        await _act(services, client, user_id, deactivate)
+
+
+def _own_role(services: Services, user_id: str, request_id: str) -> str:
+    """The role of the clicker's own request: a button carries only the request id."""
+    record = services.store.get_request(request_id)
+    if record is None or record.slack_user_id != user_id:
+        raise RequestNotFound(f"You have no request `{request_id}`.")
+    return record.role_id
+
+
+async def _act(services: Services, client: AsyncWebClient, user_id: str, call: Any) -> None:
+    """Run one service call, DM the outcome (or the error), and refresh the App Home."""
+
+    async def work() -> blocks.Message:
+        return blocks.outcome(await call())
+
+    async def reply(msg: blocks.Message) -> None:
+        await services.service.notifier.send_dm(user_id, msg["text"], msg["blocks"])
+
+    await guarded(reply, work)
+    await publish_home(client, services, user_id)

@@ -1,0 +1,112 @@
+"""The Bolt app on the services, and its transports: HTTP (Starlette + uvicorn) or Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import uvicorn
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.settings import Settings
+from bot.wiring import Services
+from handlers import blocks, register
+from handlers.replies import new_ref
+
+log = logging.getLogger("handlers")
+
+
+def build_app(settings: Settings, services: Services, *, client: AsyncWebClient) -> AsyncApp:
+    """The Bolt app with every listener; Bolt verifies each HTTP request's signature."""
+    secret = settings.slack_signing_secret
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret.get_secret_value() if secret else "",
+        # Listeners ack first and work after; Bolt answers Slack as soon as ack() runs.
+        process_before_response=False,
+    )
+    register(app, services)
+
+    @app.error
+    async def last_net(error: Exception, body: dict[str, Any]) -> None:
+        # Listeners already turn errors into replies; this catches what escaped them.
+        ref = new_ref()
+        log.error("unhandled error in a listener (ref %s)", ref, exc_info=error)
+        response_url = body.get("response_url")
+        if response_url:
+            from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+            msg = blocks.internal_error(ref)
+            try:
+                await AsyncWebhookClient(response_url).send(response_type="ephemeral", **msg)
+            except Exception:  # noqa: BLE001 - Slack itself is failing; the log has the ref
+                log.warning("could not report ref %s to the user", ref)
+
+    return app
+
+
+def build_http_app(settings: Settings, services: Services, bolt_app: AsyncApp) -> Starlette:
+    """`POST /slack/events` (signature-checked by Bolt) and `GET /healthz`."""
+    handler = AsyncSlackRequestHandler(bolt_app)
+
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    async def healthz(request: Request) -> Response:
+        checks = {"graph": await _check_graph(services), "database": _check_db(services)}
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "failing", **checks}, 200 if ok else 503)
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+
+
+async def _check_graph(services: Services) -> str:
+    try:
+        await asyncio.wait_for(services.graph.check_token(), timeout=10)
+    except Exception as exc:  # noqa: BLE001 - health reports the failure, it does not raise
+        return f"failing: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_db(services: Services) -> str:
+    try:
+        services.store.get_user_link("healthz")  # a cheap read through the real store
+    except Exception as exc:  # noqa: BLE001 - health reports the failure, it does not raise
+        return f"failing: {type(exc).__name__}"
+    return "ok"
+
+
+async def run_http(
+    settings: Settings, services: Services, bolt_app: AsyncApp, *, port: int
+) -> None:
+    """Serve until SIGINT/SIGTERM; uvicorn stops accepting, then lets in-flight requests
+    finish (bounded) before returning, so no Slack request is cut off mid-ack."""
+    app = build_http_app(settings, services, bolt_app)
+    # All interfaces: in HTTP mode Slack (or the ingress in front) must reach this port.
+    host = "0.0.0.0"  # noqa: S104
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10
+    )
+    await uvicorn.Server(config).serve()
+
+
+async def run_socket(settings: Settings, bolt_app: AsyncApp) -> None:
+    """Socket Mode: Slack pushes over a websocket, so nothing needs to be reachable."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    if settings.slack_app_token is None:
+        raise ValueError("Socket Mode needs SLACK_APP_TOKEN")
+    handler = AsyncSocketModeHandler(bolt_app, settings.slack_app_token.get_secret_value())
+    await handler.start_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt

@@ -1,0 +1,40 @@
+"""The App Home tab: published on `app_home_opened` and after Home buttons act."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import PimError
+from bot.wiring import Services
+from handlers import blocks, surfaces
+from handlers.replies import new_ref
+
+log = logging.getLogger("handlers")
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return  # the Messages tab needs nothing from us
+        await publish_home(client, services, str(event["user"]))
+
+
+async def publish_home(client: AsyncWebClient, services: Services, user_id: str) -> None:
+    """Build the user's Home from one overview and publish it; errors become the Home."""
+    try:
+        view = surfaces.home(await services.service.overview(user_id))
+    except PimError as exc:
+        view = surfaces.home_notice(f":warning: {exc.user_message}")
+    except Exception:  # noqa: BLE001 - the user gets a ref; the trace goes to the log
+        ref = new_ref()
+        log.exception("building the App Home failed (ref %s)", ref)
+        view = surfaces.home_notice(blocks.internal_error(ref)["text"])
+    try:
+        await client.views_publish(user_id=user_id, view=view)
+    except Exception:  # noqa: BLE001 - nothing else to show the user on; log why
+        log.warning("views.publish for %s failed", user_id, exc_info=True)

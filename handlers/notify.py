@@ -1,0 +1,98 @@
+"""Slack adapters for the service's ports: DMs and the audit channel, and users.info."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.audit import AuditEvent
+from bot.domain.requests import ActivationRecord
+from bot.errors import UserNotMapped
+from bot.ports import SlackProfile
+from bot.settings import PolicyFile
+from handlers import blocks
+
+log = logging.getLogger(__name__)
+
+# A Slack profile's email and time zone change rarely; ten minutes keeps users.info off
+# the hot path of every command without serving a stale mapping for long.
+PROFILE_TTL_SECONDS = 600.0
+
+
+class SlackNotifier:
+    """Implements bot.ports.Notifier over the Web API."""
+
+    def __init__(self, client: AsyncWebClient, config: PolicyFile) -> None:
+        self._client, self._config = client, config
+        self._dm_channels: dict[str, str] = {}
+
+    async def send_dm(
+        self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        channel = self._dm_channels.get(slack_user_id)
+        if channel is None:
+            opened = await self._client.conversations_open(users=slack_user_id)
+            channel = str(opened["channel"]["id"])
+            self._dm_channels[slack_user_id] = channel
+        await self._client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+
+    async def post_audit(self, event: AuditEvent) -> None:
+        """Copy an audit event to the audit channel. Never raises: the store holds the
+        audit trail, so a Slack outage must not fail the user's request."""
+        channel = self._config.channels.audit
+        if not channel:
+            return
+        msg = blocks.audit(event)
+        try:
+            await self._client.chat_postMessage(channel=channel, **msg)
+        except SlackApiError as exc:
+            log.warning(
+                "audit post to %s skipped: Slack said %s", channel, exc.response.get("error")
+            )
+        except (SlackClientError, OSError, TimeoutError) as exc:
+            log.warning("audit post to %s skipped: %s", channel, type(exc).__name__)
+
+    async def remind(self, record: ActivationRecord, now: datetime) -> None:
+        msg = blocks.reminder(record, now)
+        await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
+
+    async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
+        msg = blocks.ended(record, detail)
+        await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
+
+
+class SlackUserDirectory:
+    """Implements bot.ports.SlackDirectory over users.info, caching each profile a while."""
+
+    def __init__(self, client: AsyncWebClient, ttl_seconds: float = PROFILE_TTL_SECONDS) -> None:
+        self._client, self._ttl = client, ttl_seconds
+        self._cache: dict[str, tuple[float, SlackProfile]] = {}
+
+    async def profile(self, slack_user_id: str) -> SlackProfile:
+        hit = self._cache.get(slack_user_id)
+        if hit is not None and time.monotonic() - hit[0] < self._ttl:
+            return hit[1]
+        try:
+            answer = await self._client.users_info(user=slack_user_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") == "user_not_found":
+                raise UserNotMapped(f"Slack doesn't know user <@{slack_user_id}>.") from None
+            raise
+        user = answer["user"]
+        found = SlackProfile(
+            slack_user_id=slack_user_id,
+            email=user.get("profile", {}).get("email") or None,
+            tz=user.get("tz") or None,
+            real_name=user.get("real_name") or None,
+        )
+        self._cache[slack_user_id] = (time.monotonic(), found)
+        return found
+
+    async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
+        answer = await self._client.usergroups_users_list(usergroup=usergroup_id)
+        return frozenset(str(u) for u in answer.get("users") or [])

@@ -1,0 +1,143 @@
+"""The activation modal: open it fast, fill it with the user's roles, validate the submission."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.durations import parse_duration, to_human
+from bot.domain.policy import check_justification, check_ticket
+from bot.errors import PimError
+from bot.settings import PolicyFile
+from bot.wiring import Services
+from handlers import blocks, surfaces
+from handlers.replies import Reply, guarded, new_ref
+
+log = logging.getLogger("handlers")
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationForm:
+    """A submitted activation modal, as typed."""
+
+    role_id: str
+    duration: str
+    ticket: str | None
+    justification: str
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.view(surfaces.ACTIVATE_CALLBACK)
+    async def submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = str(body["user"]["id"])  # identity from the payload, never from the form
+        form = read_form(view)
+        errors = form_errors(form, _rules(view), services.config)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()  # closes the modal; the activation runs after it
+        svc = services.service
+
+        async def work() -> blocks.Message:
+            duration = parse_duration(form.duration)
+            result = await svc.request_activation(
+                user_id, form.role_id, duration, form.ticket, form.justification
+            )
+            return blocks.outcome(result)
+
+        await guarded(_dm(services, user_id), work)
+
+
+def _dm(services: Services, user_id: str) -> Reply:
+    async def reply(msg: blocks.Message) -> None:
+        await services.service.notifier.send_dm(user_id, msg["text"], msg["blocks"])
+
+    return reply
+
+
+async def open_activation_form(
+    client: AsyncWebClient,
+    services: Services,
+    trigger_id: str,
+    user_id: str,
+    prefill: surfaces.Prefill,
+) -> None:
+    """views.open a loading modal at once (trigger_id lives 3 s), then views.update it with
+    the user's eligible roles; failures land in the modal rather than vanish."""
+    opened = await client.views_open(trigger_id=trigger_id, view=surfaces.loading_modal())
+    view_id, view_hash = opened["view"]["id"], opened["view"].get("hash")
+    config = services.config
+    try:
+        overview = await services.service.overview(user_id)
+        view = surfaces.activation_modal(
+            overview.eligible, prefill, config.ticket, config.justification
+        )
+    except PimError as exc:
+        view = surfaces.notice_modal(f":warning: {exc.user_message}")
+    except Exception:  # noqa: BLE001 - the user gets a ref; the trace goes to the log
+        ref = new_ref()
+        log.exception("loading the activation form failed (ref %s)", ref)
+        view = surfaces.notice_modal(blocks.internal_error(ref)["text"])
+    await client.views_update(view_id=view_id, hash=view_hash, view=view)
+
+
+def read_form(view: dict[str, Any]) -> ActivationForm:
+    values = view.get("state", {}).get("values", {})
+
+    def pick(block: str) -> str:
+        element = values.get(block, {}).get("value", {})
+        chosen = element.get("selected_option") or {}
+        return str(chosen.get("value") or element.get("value") or "").strip()
+
+    return ActivationForm(
+        pick("role"), pick("duration"), pick("ticket") or None, pick("justification")
+    )
+
+
+def _rules(view: dict[str, Any]) -> dict[str, tuple[timedelta, bool]]:
+    """Per-role maximum and ticket rule, written into the modal when it was built."""
+    try:
+        roles = json.loads(view.get("private_metadata") or "{}").get("roles", {})
+        return {k: (timedelta(seconds=int(v[0])), bool(v[1])) for k, v in roles.items()}
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return {}
+
+
+def form_errors(
+    form: ActivationForm, rules: dict[str, tuple[timedelta, bool]], config: PolicyFile
+) -> dict[str, str]:
+    """Per-field messages for `response_action: errors`; empty when the form is valid.
+    The service checks everything again: these only put the message beside the field."""
+    errors: dict[str, str] = {}
+    rule = rules.get(form.role_id)
+    if not form.role_id or rule is None:
+        errors["role"] = "Pick one of the roles in the list."
+    try:
+        duration = parse_duration(form.duration)
+        if rule is not None and duration > rule[0]:
+            errors["duration"] = f"This role can be active for at most {to_human(rule[0])}."
+    except PimError as exc:
+        errors["duration"] = exc.user_message
+    if form.ticket:
+        _check(errors, "ticket", lambda: check_ticket(form.ticket, config.ticket))
+    elif rule is not None and rule[1]:
+        errors["ticket"] = f"This role needs a ticket number, like {config.ticket.example}."
+    _check(
+        errors,
+        "justification",
+        lambda: check_justification(form.justification, config.justification),
+    )
+    return errors
+
+
+def _check(errors: dict[str, str], field: str, check: Any) -> None:
+    try:
+        check()
+    except PimError as exc:
+        errors[field] = exc.user_message
