@@ -111,8 +111,9 @@ class RoleCatalog:
 
     def _lookup(self, text: str) -> str | None:
         key = normalise(text.strip("`'\"“”"))
-        if key in self._aliases:
-            return self._aliases[key]
+        for alias in (key, key.replace(" ", "-")):  # `global admin` means `global-admin`
+            if alias in self._aliases:
+                return self._aliases[alias]
         if _GUID.fullmatch(key) and key in self._names:
             return key
         return next((i for i, n in self._names.items() if normalise(n) == key), None)
@@ -134,14 +135,16 @@ class RoleCatalog:
     def _suggest(self, text: str) -> list[str]:
         shown = {normalise(a): a for a in self._aliases}
         shown |= {normalise(n): n for n in self._names.values()}
-        close = difflib.get_close_matches(normalise(text), list(shown), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(normalise(text), list(shown), n=3, cutoff=0.7)
         return [shown[c] for c in close]
 
 
 def _did_you_mean(names: list[str]) -> str:
     if not names:
         return ""
-    return " Did you mean " + " or ".join(f"`{n}`" for n in names) + "?"
+    quoted = [f"`{n}`" for n in names]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f" Did you mean {listed}?"
 
 
 def _unknown(text: str, suggestions: list[str]) -> str:

@@ -1,0 +1,49 @@
+"""`/pim help`: one line and one example per sub-command, in Slack mrkdwn."""
+
+from __future__ import annotations
+
+EXAMPLE = "/pim activate user-admin 5h CONTOSO:Security-012345 reset tokens"
+
+TOPICS: dict[str, tuple[str, str]] = {
+    "activate": (
+        "`/pim activate <role> <duration> [ticket] <justification>`: activate a role now "
+        "(or ask for approval). Leave out the justification to get a form.",
+        f"`{EXAMPLE}`",
+    ),
+    "list": ("`/pim list`: the roles you can activate, and what is active.", "`/pim list`"),
+    "status": (
+        "`/pim status [role]`: your active roles and pending requests.",
+        "`/pim status user-admin`",
+    ),
+    "deactivate": (
+        "`/pim deactivate <role>`: end an active role now.",
+        "`/pim deactivate user-admin`",
+    ),
+    "extend": (
+        "`/pim extend <role> <duration>`: add time to an active role, within its maximum.",
+        "`/pim extend user-admin 1h`",
+    ),
+    "cancel": (
+        "`/pim cancel <request id>`: withdraw a request that is waiting for approval.",
+        "`/pim cancel R-7KQ2M9XD`",
+    ),
+    "help": ("`/pim help [command]`: this help.", "`/pim help activate`"),
+}
+
+_NOTES = (
+    "*Roles*: an alias such as `user-admin`, a display name in quotes "
+    '(`"User Administrator"`) or a template id.',
+    "*Durations*: `30m`, `5h`, `1h30m`, `1d` or `PT5H`.",
+    "*Ticket*: one word right after the duration; the rest of the line is the justification.",
+    "`/pim` on its own opens the activation form.",
+)
+
+
+def help_text(topic: str | None = None) -> str:
+    """All of the help, or the part for one sub-command."""
+    if topic in TOPICS:
+        line, example = TOPICS[topic]
+        return f"{line}\nExample: {example}"
+    lines = ["*pimbot*: just-in-time Microsoft Entra roles from Slack."]
+    lines += [f"• {line}\n    e.g. {example}" for line, example in TOPICS.values()]
+    return "\n".join(lines + ["", *_NOTES])

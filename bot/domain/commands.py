@@ -1,0 +1,204 @@
+"""The `/pim` language: slash-command text -> one typed command, or an InputError."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.domain.command_help import EXAMPLE, TOPICS, help_text
+from bot.domain.command_text import clean, quoted_first, split_head
+from bot.domain.command_types import (
+    Activate,
+    Cancel,
+    Command,
+    Deactivate,
+    Extend,
+    Help,
+    ListRoles,
+    OpenActivationForm,
+    Status,
+)
+from bot.domain.durations import is_duration, parse_duration
+from bot.errors import InputError
+
+__all__ = [
+    "EXAMPLE",
+    "Activate",
+    "Cancel",
+    "Command",
+    "Deactivate",
+    "Extend",
+    "Help",
+    "ListRoles",
+    "OpenActivationForm",
+    "Status",
+    "help_text",
+    "parse_command",
+]
+
+
+# Something the user meant as a duration, valid or not (`5h`, `0h`, `-5h`, `99d`, `PT5H`).
+_DURATIONISH = re.compile(r"[-+]?\d|P(T)?\d", re.IGNORECASE)
+# `SYSTEM:…` with a digit: meant as a ticket (URLs excluded), whether or not it is valid.
+_TICKETISH = re.compile(r"[A-Za-z][\w.]*:(?!//)\S*\d")
+_TRAILING = ".,;:!?)]}\"'”’"
+_SYNONYMS = {"?": "help", "-h": "help", "--help": "help"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Tickets:
+    pattern: re.Pattern[str]
+    example: str
+
+    def match(self, word: str) -> bool:
+        return self.pattern.fullmatch(word) is not None
+
+    def misplaced(self, word: str) -> InputError:
+        return InputError(
+            f"The ticket `{word}` goes right after the duration, like this: `{EXAMPLE}`."
+        )
+
+
+def parse_command(
+    text: str,
+    *,
+    ticket_pattern: re.Pattern[str],
+    ticket_example: str = "CONTOSO:Security-012345",
+) -> Command:
+    """Parse `/pim` text; anything malformed raises InputError with an example."""
+    head, rest = split_head(clean(text))
+    if not head:
+        return OpenActivationForm()
+    name = head.casefold()
+    parser = _PARSERS.get(_SYNONYMS.get(name, name))
+    if parser is None:
+        return Help(reason=f"Unknown command `{_show(head)}`.")
+    return parser(rest, _Tickets(ticket_pattern, ticket_example))
+
+
+def _activate(rest: str, tickets: _Tickets) -> Command:
+    quoted, words = quoted_first(rest)
+    if quoted is None and not words:
+        return OpenActivationForm()
+    role, words = (quoted, words) if quoted is not None else _split_role(words, tickets)
+    if not words:
+        return OpenActivationForm(role)
+    duration = parse_duration(words[0])
+    ticket, justification = _ticket_and_reason(words[1:], tickets)
+    if not justification:
+        return OpenActivationForm(role, duration, ticket)
+    return Activate(role, duration, ticket, justification)
+
+
+def _split_role(words: list[str], tickets: _Tickets) -> tuple[str, list[str]]:
+    """Unquoted roles run up to the duration, so `User Administrator 5h` works too."""
+    if is_duration(words[0]) or tickets.match(words[0]):
+        raise InputError(f"Start with the role, then the duration: `{EXAMPLE}`.")
+    at = _duration_index(words)
+    stray = next((w for w in words[1:at] if tickets.match(w)), None)
+    if stray is not None:
+        raise tickets.misplaced(stray)
+    if at is None and len(words) > 1:
+        raise InputError(
+            f"Give a duration after the role, like `5h`: `{EXAMPLE}`. "
+            'Put a role name with spaces in quotes: `"User Administrator"`.'
+        )
+    return " ".join(words[:at]), words[at:] if at else []
+
+
+def _duration_index(words: list[str]) -> int | None:
+    if len(words) > 1 and _DURATIONISH.match(words[1]):
+        return 1
+    later = range(1, len(words))
+    valid = next((i for i in later if is_duration(words[i])), None)
+    return valid or next((i for i in later if _DURATIONISH.match(words[i])), None)
+
+
+def _ticket_and_reason(words: list[str], tickets: _Tickets) -> tuple[str | None, str]:
+    if words and tickets.match(words[0]):
+        return words[0], " ".join(words[1:])
+    if words and _TICKETISH.match(words[0]):
+        raise InputError(
+            f"`{_show(words[0])}` looks like a ticket number but isn't one: "
+            f"it should look like `{tickets.example}`."
+        )
+    stray = next((w for w in words if tickets.match(w.rstrip(_TRAILING))), None)
+    if stray is not None:
+        raise tickets.misplaced(stray.rstrip(_TRAILING))
+    return None, " ".join(words)
+
+
+def _status(rest: str, _: _Tickets) -> Command:
+    quoted, words = quoted_first(rest)
+    if quoted is not None and words:
+        raise InputError('`status` takes one role: `/pim status "User Administrator"`.')
+    return Status(quoted or " ".join(words) or None)
+
+
+def _deactivate(rest: str, _: _Tickets) -> Command:
+    quoted, words = quoted_first(rest)
+    if quoted is None and not words:
+        raise InputError("Which role? `/pim deactivate user-admin`.")
+    if quoted is not None and words:
+        raise InputError('`deactivate` takes one role: `/pim deactivate "User Administrator"`.')
+    return Deactivate(quoted or " ".join(words))
+
+
+def _extend(rest: str, _: _Tickets) -> Command:
+    quoted, words = quoted_first(rest)
+    role_words = [quoted] if quoted is not None else words[:-1]
+    tail = words if quoted is not None else words[-1:]
+    if not role_words:
+        raise InputError("`extend` needs a role and a duration: `/pim extend user-admin 1h`.")
+    if len(tail) != 1 or not _DURATIONISH.match(tail[0]):
+        raise InputError(
+            "`extend` needs a duration after the role, and nothing else: "
+            "`/pim extend user-admin 1h`."
+        )
+    return Extend(" ".join(role_words), parse_duration(tail[0]))
+
+
+def _cancel(rest: str, _: _Tickets) -> Command:
+    words = rest.split()
+    if len(words) != 1:
+        raise InputError(
+            "`cancel` takes one request id, like `/pim cancel R-7KQ2M9XD`; "
+            "`/pim status` lists your requests."
+        )
+    return Cancel(words[0].upper())
+
+
+def _list(rest: str, _: _Tickets) -> Command:
+    if rest.strip():
+        raise InputError("`list` takes nothing after it: just `/pim list`.")
+    return ListRoles()
+
+
+def _help(rest: str, _: _Tickets) -> Command:
+    words = rest.split()
+    if len(words) > 1:
+        raise InputError("`help` takes at most one command: `/pim help activate`.")
+    if not words:
+        return Help()
+    topic = _SYNONYMS.get(words[0].casefold(), words[0].casefold())
+    if topic not in TOPICS:
+        return Help(reason=f"There is no command `{_show(words[0])}`.")
+    return Help(topic=topic)
+
+
+def _show(text: str) -> str:
+    # Backticks would end the code span the word is shown in.
+    text = text.replace("`", "'")
+    return text if len(text) <= 30 else text[:30] + "…"
+
+
+_PARSERS: dict[str, Callable[[str, _Tickets], Command]] = {
+    "activate": _activate,
+    "list": _list,
+    "status": _status,
+    "deactivate": _deactivate,
+    "extend": _extend,
+    "cancel": _cancel,
+    "help": _help,
+}
