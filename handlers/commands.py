@@ -33,7 +33,8 @@ Work = Callable[[], Awaitable[blocks.Message]]
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    ticket_pattern = re.compile(services.config.ticket.pattern)
+    ticket = services.config.ticket
+    pattern = re.compile(ticket.pattern)
 
     @app.command("/pim")
     async def pim(
@@ -41,14 +42,18 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         user_id = str(command["user_id"])  # identity: the payload's user_id, nothing else
         try:
-            parsed = parse_command(str(command.get("text") or ""), ticket_pattern=ticket_pattern)
+            text = str(command.get("text") or "")
+            parsed = parse_command(text, ticket_pattern=pattern, ticket_example=ticket.example)
         except InputError as exc:
             await ack(
                 response_type="ephemeral", **blocks.help_message(help_text(), exc.user_message)
             )
             return
         if isinstance(parsed, Help):
-            await ack(response_type="ephemeral", **blocks.help_message(help_text(), parsed.reason))
+            await ack(
+                response_type="ephemeral",
+                **blocks.help_message(help_text(parsed.topic), parsed.reason),
+            )
             return
         if isinstance(parsed, OpenActivationForm):
             await ack()  # the modal must open inside trigger_id's 3 s; the roles follow

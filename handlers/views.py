@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.durations import parse_duration, to_human
-from bot.domain.policy import check_justification, check_ticket
+from bot.domain.validation import check_justification, check_ticket
 from bot.errors import PimError
 from bot.settings import PolicyFile
 from bot.wiring import Services

@@ -1,0 +1,103 @@
+"""`/pim` end to end: signed slash commands -> the bot over HTTP -> sandbox tenant, fake Slack."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.e2e.stack import BotStack
+
+ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
+
+
+def test_card_command_activates_user_administrator_for_five_hours(bot: BotStack) -> None:
+    reply = bot.command(CARD)
+
+    assert reply.status == 200
+    assert "Working on it" in reply.text
+    final = bot.final(reply)
+    assert final["replace_original"] is True
+    assert "User Administrator" in final["text"] and "active until" in final["text"]
+    assignment = bot.tenant.live_assignment(ALINE_ID, USER_ADMIN)
+    assert assignment is not None
+    assert assignment.end is not None and assignment.start is not None
+    assert assignment.end - assignment.start == timedelta(hours=5)
+    (request,) = bot.tenant.requests.values()
+    assert request.ticket is not None and request.ticket.number == "CONTOSO:Security-012345"
+    assert request.justification == "invalidate refresh tokens"
+
+
+def test_outcome_names_scope_times_in_users_zone_ticket_and_graph_request_id(
+    bot: BotStack,
+) -> None:
+    final = bot.final(bot.command(CARD))
+
+    details = "\n".join(b["text"]["text"] for b in final["blocks"] if b["type"] == "section")
+    (request,) = bot.tenant.requests.values()
+    assert "*Scope:* Directory" in details
+    assert "CET" in details or "CEST" in details  # Aline's Slack time zone is Europe/Paris
+    assert "CONTOSO:Security-012345" in details
+    assert "invalidate refresh tokens" in details
+    assert request.id in details
+
+
+def test_outcome_is_also_sent_as_a_dm(bot: BotStack) -> None:
+    bot.final(bot.command(CARD))
+
+    # conversations.open ran once for U_ALINE (the notifier caches the DM channel id)
+    dms = [c for c in bot.slack.wait_for("chat.postMessage") if c.body["channel"] == "D_U_ALINE"]
+    assert "User Administrator" in dms[0].body["text"]
+
+
+def test_approval_required_role_says_so_plainly_and_writes_nothing(bot: BotStack) -> None:
+    final = bot.final(bot.command("activate global-admin 1h need tenant-wide settings change"))
+
+    assert "needs approval" in final["text"]
+    assert bot.graph_writes() == 0
+
+
+def test_list_shows_eligible_roles_including_via_groups(bot: BotStack) -> None:
+    final = bot.final(bot.command("list"))
+
+    text = "\n".join(b["text"]["text"] for b in final["blocks"] if b["type"] == "section")
+    assert "User Administrator" in text and "via IT Helpdesk (User)" in text
+    assert bot.graph_writes() == 0
+
+
+def test_status_then_extend_then_deactivate(bot: BotStack) -> None:
+    bot.final(bot.command(CARD))
+
+    status = bot.final(bot.command("status user-admin"))
+    assert "left" in status["blocks"][0]["text"]["text"]
+    extended = bot.final(bot.command("extend user-admin 1h"))
+    assert "extended until" in extended["text"]
+    ended = bot.final(bot.command("deactivate user-admin"))
+    assert "deactivated" in ended["text"]
+    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is None
+
+
+def test_help_answers_in_the_ack(bot: BotStack) -> None:
+    reply = bot.command("help")
+
+    assert reply.status == 200
+    assert "/pim activate" in reply.text
+    assert bot.slack.calls("response_url:" + reply.response_url.rsplit("/", 1)[-1]) == []
+
+
+def test_app_home_lists_roles_with_activate_buttons(bot: BotStack) -> None:
+    bot.event({"type": "app_home_opened", "user": "U_ALINE", "tab": "home"})
+
+    (published,) = bot.slack.wait_for("views.publish")
+    assert published.body["user_id"] == "U_ALINE"
+    buttons = [
+        b["accessory"]["action_id"] for b in published.body["view"]["blocks"] if "accessory" in b
+    ]
+    assert buttons.count("home_activate") == 4
+
+
+def test_healthz_checks_graph_token_and_database(bot: BotStack) -> None:
+    answer = bot.http.get("/healthz")
+
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "graph": "ok", "database": "ok"}
