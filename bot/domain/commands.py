@@ -42,7 +42,7 @@ __all__ = [
 _DURATIONISH = re.compile(r"[-+]?\d|P(T)?\d", re.IGNORECASE)
 # `SYSTEM:…` with a digit: meant as a ticket (URLs excluded), whether or not it is valid.
 _TICKETISH = re.compile(r"[A-Za-z][\w.]*:(?!//)\S*\d")
-_TRAILING = ".,;:!?)]}\"'”’"
+_PUNCT = ".,;:!?()[]{}\"'“”‘’"  # around a ticket typed inside a sentence
 _SYNONYMS = {"?": "help", "-h": "help", "--help": "help"}
 
 
@@ -123,9 +123,9 @@ def _ticket_and_reason(words: list[str], tickets: _Tickets) -> tuple[str | None,
             f"`{_show(words[0])}` looks like a ticket number but isn't one: "
             f"it should look like `{tickets.example}`."
         )
-    stray = next((w for w in words if tickets.match(w.rstrip(_TRAILING))), None)
+    stray = next((w.strip(_PUNCT) for w in words if tickets.match(w.strip(_PUNCT))), None)
     if stray is not None:
-        raise tickets.misplaced(stray.rstrip(_TRAILING))
+        raise tickets.misplaced(stray)
     return None, " ".join(words)
 
 
