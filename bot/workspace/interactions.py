@@ -44,16 +44,19 @@ async def send_text(ws: Workspace, user_id: str, channel_id: str, text: str, bas
         convs.post(channel.id, SLACKBOT, note, ephemeral_for=user.id, bot=False, kind="system")
         return
     convs.post(channel.id, user.id, text, ephemeral_for=user.id, bot=False, kind="command")
-    token = ws.responses.issue(user.id, channel.id)
+    token = ws.responses.issue(user.id, channel.id, awaiting_ack=True)
     fields = payloads.slash_command(
         ws.seed, user, channel, command, args.strip(), f"{base}response/{token}",
         ws.surfaces.issue_trigger(user.id),
     )
-    ack = await ws.link.form(fields)
-    if ack.error:
-        _complain(ws, channel.id, user.id, command, ack.error)
-    else:
-        ws.responses.apply_ack(token, ack.body)
+    try:
+        ack = await ws.link.form(fields)
+        if ack.error:
+            _complain(ws, channel.id, user.id, command, ack.error)
+        else:
+            ws.responses.apply_ack(token, ack.body)
+    finally:
+        ws.responses.settle(token)
 
 
 def _action(element: Block, block_id: str, raw: str | None) -> dict[str, Any]:
@@ -77,12 +80,15 @@ async def click_message(
     element = find_element(message.blocks, block_id, action_id)
     if element is None:
         raise ApiError("action_not_found")
-    token = ws.responses.issue(user.id, channel.id, message.ts)
+    token = ws.responses.issue(user.id, channel.id, message.ts, awaiting_ack=True)
     payload = payloads.message_actions(
         ws.seed, user, channel, message, _action(element, block_id, raw),
         f"{base}response/{token}", ws.surfaces.issue_trigger(user.id),
     )
-    ack = await ws.link.interaction(payload)
+    try:
+        ack = await ws.link.interaction(payload)
+    finally:
+        ws.responses.settle(token)
     if ack.error:
         _complain(ws, channel.id, user.id, "pimbot", ack.error)
 

@@ -6,12 +6,14 @@ for a slash command the first message answered through it (the ack's ephemeral l
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.workspace.conversations import Conversations
+from bot.workspace.delivery import ACK_TIMEOUT
 from bot.workspace.state import ApiError
 
 URL_TTL = 30 * 60  # seconds; Slack's response_url lives 30 minutes
@@ -25,6 +27,9 @@ class ResponseTarget:
     original_ts: str | None
     issued: float
     uses: int = 0
+    # Set once the ack is applied. Bolt answers through the URL while the ack is still on
+    # its way back to us; holding those answers keeps "working on it…" before the outcome.
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class ResponseUrls:
@@ -32,16 +37,31 @@ class ResponseUrls:
         self._conversations = conversations
         self._targets: dict[str, ResponseTarget] = {}
 
-    def issue(self, user: str, channel: str, original_ts: str | None = None) -> str:
+    def issue(
+        self, user: str, channel: str, original_ts: str | None = None, *,
+        awaiting_ack: bool = False,
+    ) -> str:
+        """A new URL; with `awaiting_ack`, answers wait for `settle` (or a timeout)."""
         token = secrets.token_urlsafe(18)
-        self._targets[token] = ResponseTarget(user, channel, original_ts, time.monotonic())
+        target = ResponseTarget(user, channel, original_ts, time.monotonic())
+        if not awaiting_ack:
+            target.acked.set()
+        self._targets[token] = target
         return token
 
-    def answer(self, token: str, body: dict[str, Any]) -> None:
+    def settle(self, token: str) -> None:
+        """The ack for this URL's request has been applied (or will never come)."""
+        self._targets[token].acked.set()
+
+    async def answer(self, token: str, body: dict[str, Any]) -> None:
         """Apply a body POSTed to `/response/{token}`."""
         target = self._targets.get(token)
         if target is None:
             raise ApiError("invalid_url")
+        try:
+            await asyncio.wait_for(target.acked.wait(), ACK_TIMEOUT + 1)
+        except TimeoutError:
+            pass  # the delivery gave up; answer anyway, as Slack would
         if time.monotonic() - target.issued > URL_TTL:
             raise ApiError("expired_url")
         if target.uses >= URL_USES:

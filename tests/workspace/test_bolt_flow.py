@@ -1,0 +1,113 @@
+"""The workspace driving a real Bolt app over HTTP: Bolt verifies every signature, so a
+passing flow proves the requests are signed and shaped as Slack's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.workspace.conftest import Rig
+from tests.workspace.live import wait_for_state
+
+State = dict[str, Any]
+
+
+def ui(rig: Rig, path: str, **body: Any) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.post(f"{rig.url}/ui/{path}", json=body, timeout=10).json()
+    assert answer["ok"], answer
+    return answer
+
+
+def dm(state: State) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = state["messages"]["D_ALINE"]
+    return messages
+
+
+def texts(state: State) -> list[str]:
+    return [m["text"] for m in dm(state)]
+
+
+def _command_answered(state: State) -> bool:
+    return len(dm(state)) == 3 and dm(state)[2]["blocks"] != []
+
+
+def _run_command(rig: Rig) -> State:
+    ui(rig, "send", user="U_ALINE", channel="D_ALINE", text="/pim hello")
+    return wait_for_state(rig.url, "U_ALINE", _command_answered)
+
+
+def test_slash_command_ack_is_replaced_by_the_response_and_a_dm_follows(
+    with_bolt: Rig,
+) -> None:
+    state = _run_command(with_bolt)
+    echo, answer, card = dm(state)
+    assert (echo["kind"], echo["text"], echo["ephemeral"]) == ("command", "/pim hello", True)
+    # The ack's "Working on…" was replaced in place through response_url.
+    assert answer == answer | {"user": "U_PIMBOT", "ephemeral": True, "text":
+                               "Hello AlineD@m365x435773.onmicrosoft.com, you said *hello*"}
+    assert card["ephemeral"] is False and card["blocks"][1]["elements"][0]["action_id"] == (
+        "open_form")
+    # The admin sees neither Aline's DM nor her ephemerals.
+    admin = httpx.get(f"{with_bolt.url}/ui/state", params={"user": "U_ADMIN"}).json()
+    assert "D_ALINE" not in admin["messages"]
+
+
+def test_button_opens_a_modal_whose_errors_show_inline_then_submission_updates_the_dm(
+    with_bolt: Rig,
+) -> None:
+    card = dm(_run_command(with_bolt))[2]
+    ui(with_bolt, "action", user="U_ALINE", channel="D_ALINE", ts=card["ts"], block_id="act",
+       action_id="open_form")
+    state = wait_for_state(with_bolt.url, "U_ALINE", lambda s: s["modal"] is not None)
+    clicked = with_bolt.seen[0]
+    assert clicked["actions"][0] | {"value": "42", "type": "button"} == clicked["actions"][0]
+    assert clicked["user"]["id"] == "U_ALINE" and clicked["container"]["message_ts"] == card["ts"]
+    view = state["modal"]
+    assert view["title"]["text"] == "Tell us more" and view["errors"] == {}
+
+    values = {"reason": {"text": "short"}, "size": {"pick": "large"}}
+    ui(with_bolt, "submit", user="U_ALINE", view_id=view["id"], values=values)
+    state = httpx.get(f"{with_bolt.url}/ui/state", params={"user": "U_ALINE"}).json()
+    assert state["modal"]["errors"] == {"reason": "Say a bit more, please."}
+    assert state["modal"]["state"]["values"]["size"]["pick"]["selected_option"]["value"] == "large"
+
+    values["reason"]["text"] = "a long enough reason"
+    ui(with_bolt, "submit", user="U_ALINE", view_id=view["id"], values=values)
+    state = wait_for_state(with_bolt.url, "U_ALINE", lambda s: texts(s)[2] == "Submitted")
+    assert state["modal"] is None
+    assert dm(state)[2]["blocks"][0]["text"]["text"] == (
+        ":white_check_mark: Submitted (large): a long enough reason")
+
+
+def test_closing_a_modal_notifies_the_app(with_bolt: Rig) -> None:
+    card = dm(_run_command(with_bolt))[2]
+    ui(with_bolt, "action", user="U_ALINE", channel="D_ALINE", ts=card["ts"], block_id="act",
+       action_id="open_form")
+    view = wait_for_state(with_bolt.url, "U_ALINE", lambda s: s["modal"] is not None)["modal"]
+    ui(with_bolt, "close", user="U_ALINE", view_id=view["id"])
+    assert with_bolt.seen[-1]["type"] == "view_closed"
+    assert with_bolt.seen[-1]["view"]["id"] == view["id"]
+
+
+def test_opening_the_home_tab_lets_the_app_publish_it(with_bolt: Rig) -> None:
+    ui(with_bolt, "home", user="U_MEGAN", tab="home")
+    state = wait_for_state(with_bolt.url, "U_MEGAN", lambda s: s["home"] is not None)
+    assert state["home"]["blocks"][0]["text"]["text"] == "Your roles"
+
+
+def test_a_bot_with_another_signing_secret_rejects_the_command(with_forger: Rig) -> None:
+    ui(with_forger, "send", user="U_ALINE", channel="C_GENERAL", text="/pim hello")
+    state = httpx.get(f"{with_forger.url}/ui/state", params={"user": "U_ALINE"}).json()
+    complaint = state["messages"]["C_GENERAL"][-1]
+    assert complaint["user"] == "USLACKBOT" and complaint["ephemeral"]
+    assert complaint["text"] == '/pim failed with the error "dispatch_failed"'
+
+
+def test_plain_text_is_a_message_and_unknown_commands_get_slackbots_note(
+    workspace: Rig,
+) -> None:
+    ui(workspace, "send", user="U_ADMIN", channel="C_GENERAL", text="hello all")
+    ui(workspace, "send", user="U_ADMIN", channel="C_GENERAL", text="/deploy now")
+    seen_by_alex = httpx.get(f"{workspace.url}/ui/state", params={"user": "U_ALEX"}).json()
+    assert [m["text"] for m in seen_by_alex["messages"]["C_GENERAL"]] == ["hello all"]
