@@ -63,8 +63,8 @@ class TestActivate:
                 Activate("fe930be7-5e62-47db-91af-98c3a49a38b1", timedelta(days=1), None, "audit"),
             ),
             (
-                "activate user-admin 5h CONTOSO:Security-012345 follow-up of CONTOSO:Security-000001",
-                Activate("user-admin", H5, TICKET, "follow-up of CONTOSO:Security-000001"),
+                "activate user-admin 5h CONTOSO:Security-012345 after CONTOSO:Security-000001",
+                Activate("user-admin", H5, TICKET, "after CONTOSO:Security-000001"),
             ),
         ],
     )

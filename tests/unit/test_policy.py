@@ -73,7 +73,7 @@ class TestEffectivePolicy:
     def test_approval_is_required_if_either_side_says_and_says_why(
         self, graph_says: bool, config_says: str, reasons: tuple[str, ...]
     ) -> None:
-        config = RoleConfig(role="x", approval=config_says)  # type: ignore[arg-type]
+        config = RoleConfig(role="x", approval=config_says)
         got = effective_policy(graph(approval_required=graph_says), config, PolicyFile())
         assert got.policy.approval_required is bool(reasons)
         assert got.approval_reasons == reasons
