@@ -70,7 +70,9 @@ async def response_url(request: Request) -> JSONResponse:
     ws: Workspace = request.app.state.workspace
     try:
         body = json.loads(await request.body() or b"{}")
-        await ws.responses.answer(request.path_params["token"], body if isinstance(body, dict) else {})
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
+        await ws.responses.answer(request.path_params["token"], body)
     except ValueError:
         return JSONResponse({"ok": False, "error": "invalid_json"}, status_code=400)
     except ApiError as exc:

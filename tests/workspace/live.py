@@ -125,9 +125,9 @@ def build_tiny_bolt_app(
         await ack()
         size = values["size"]["pick"]["selected_option"]["value"]
         where = json.loads(view["private_metadata"])
+        done = f":white_check_mark: Submitted ({size}): {reason}"
         await client.chat_update(**where, text="Submitted", blocks=[
-            {"type": "section", "text": {"type": "mrkdwn",
-                                         "text": f":white_check_mark: Submitted ({size}): {reason}"}}])
+            {"type": "section", "text": {"type": "mrkdwn", "text": done}}])
 
     @app.view_closed("form")
     async def closed(ack: AsyncAck, body: dict[str, Any]) -> None:
