@@ -83,6 +83,11 @@ class RoleCatalog:
             role_id = self._config_role_id(alias, cfg.role)
             self._aliases[normalise(alias)] = role_id
             self._preferred[role_id] = alias
+        # A config alias may take over a built-in one; never show an alias that now
+        # resolves to a different role.
+        self._preferred = {
+            i: a for i, a in self._preferred.items() if self._aliases.get(normalise(a)) == i
+        }
 
     def resolve(self, text: str) -> Role:
         """Find a role by alias, display name or template id; unknown -> InputError."""
@@ -148,7 +153,8 @@ def _did_you_mean(names: list[str]) -> str:
 
 
 def _unknown(text: str, suggestions: list[str]) -> str:
-    shown = text if len(text) <= 40 else text[:40] + "…"
+    shown = text.replace("`", "'")  # a backtick would end the code span
+    shown = shown if len(shown) <= 40 else shown[:40] + "…"
     return (
         f"I don't know the role `{shown}`.{_did_you_mean(suggestions)} "
         "Run `/pim list` to see the roles you can activate."

@@ -88,6 +88,13 @@ class TestResolve:
 
 
 class TestConfigAndGraph:
+    def test_a_config_alias_that_takes_over_a_builtin_one_is_not_shown_for_the_old_role(
+        self,
+    ) -> None:
+        roles = catalog(**{"security-admin": "Security Reader"})
+        assert roles.resolve("security-admin").display_name == "Security Reader"
+        assert roles.resolve("Security Administrator").alias is None
+
     def test_unknown_config_role_names_the_field(self) -> None:
         with pytest.raises(ConfigError) as err:
             catalog(helpdesk="Helpdesk Admnistrator")
