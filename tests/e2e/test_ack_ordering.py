@@ -1,0 +1,39 @@
+"""The ack reaches Slack before any Graph call: with a slow tenant it still arrives at once."""
+
+from __future__ import annotations
+
+from tests.e2e.stack import GRAPH_WRITES, BotStack
+
+CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
+LATENCY = 1.5
+
+
+def test_ack_arrives_before_the_slow_graph_calls_complete(bot: BotStack) -> None:
+    bot.final(bot.command("list"))  # warm up: token, identity link and policy cache
+    bot.faults.latency(LATENCY, times=100)  # every Graph call is slow…
+    bot.faults.clear_log()
+
+    reply = bot.command(CARD)
+
+    assert reply.status == 200 and "Working on it" in reply.text
+    assert reply.seconds < LATENCY / 3
+    assert bot.faults.calls == []  # no Graph call had completed when Slack got the ack
+    bot.faults.clear()  # …until the ack is in; then let the rest run at full speed
+    final = bot.final(reply, timeout=30)
+    assert "active until" in final["text"]
+    assert bot.faults.count("POST", GRAPH_WRITES) == 1
+
+
+def test_modal_opens_before_the_slow_graph_reads_complete(bot: BotStack) -> None:
+    bot.final(bot.command("list"))  # warm up: token, identity link and policy cache
+    bot.faults.latency(LATENCY, times=100)
+    bot.faults.clear_log()
+
+    reply = bot.command("")
+
+    assert reply.status == 200 and reply.seconds < LATENCY / 3
+    assert bot.faults.calls == []
+    bot.faults.clear()
+    bot.slack.wait_for("views.open")
+    assert bot.slack.calls("views.update") == []  # the roles are still loading from Graph
+    bot.slack.wait_for("views.update", timeout=30)
