@@ -149,12 +149,12 @@ const SHIELD = '<svg viewBox="0 0 24 24" width="62%" height="62%" aria-hidden="t
 const BUBBLE = '<svg viewBox="0 0 24 24" width="60%" height="60%" aria-hidden="true"><path d="M4 4h16v11H9l-5 4z" fill="#fff"/></svg>';
 const EYE = '<svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true"><path d="M12 5C6.5 5 2.7 9.5 2 12c.7 2.5 4.5 7 10 7s9.3-4.5 10-7c-.7-2.5-4.5-7-10-7zm0 11a4 4 0 110-8 4 4 0 010 8z" fill="#616061"/></svg>';
 
-const COLORS = ["#2eb67d", "#e8912d", "#1264a3", "#cd2553", "#4a154b", "#36c5f0", "#007a5a", "#9e3997"];
+const COLORS = ["#2eb67d", "#e8912d", "#1264a3", "#cd2553", "#1d9bd1", "#36c5f0", "#007a5a", "#9e3997"];
 function avatar(user, small) {
   const p = (ui.snap && ui.snap.people[user]) || { name: user };
   if (p.is_bot) return `<div class="avatar bot${small ? " small" : ""}">${user === "USLACKBOT" ? BUBBLE : SHIELD}</div>`;
   const initials = p.name.split(/\s+/).map((w) => w[0]).slice(0, 2).join("").toUpperCase();
-  const color = COLORS[[...user].reduce((a, c) => a + c.charCodeAt(0), 0) % COLORS.length];
+  const color = COLORS[Math.abs([...user].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 7)) % COLORS.length];
   return `<div class="avatar${small ? " small" : ""}" style="background:${color}">${esc(initials)}</div>`;
 }
 const nameOf = (user) => (ui.snap && ui.snap.people[user] ? ui.snap.people[user].name : user);
