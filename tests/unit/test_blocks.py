@@ -1,0 +1,247 @@
+"""Block Kit builders: the facts users need, and never beyond Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy, Ticket
+from bot.domain.requests import ActivationRecord, RequestState
+from bot.identity import Requester
+from bot.service import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
+from bot.settings import JustificationConfig, TicketConfig
+from handlers import blocks, surfaces
+
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+ALINE = Requester(
+    "U_ALINE",
+    DirectoryUser("7146daa8", "Aline Dupuy", "AlineD@m365x435773.onmicrosoft.com"),
+    "Europe/Paris",
+)
+USER_ADMIN = Role("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator", "user-admin")
+
+
+def record(**changes: Any) -> ActivationRecord:
+    base = ActivationRecord(
+        id="R-7KQ2M9XD",
+        slack_user_id="U_ALINE",
+        principal_id="7146daa8",
+        role_id=USER_ADMIN.id,
+        role_name=USER_ADMIN.display_name,
+        duration=timedelta(hours=5),
+        justification="invalidate refresh tokens",
+        ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
+        state=RequestState.ACTIVE,
+        created_at=NOW,
+        updated_at=NOW,
+        start=NOW,
+        end=NOW + timedelta(hours=5),
+    )
+    return base.with_changes(**changes)
+
+
+def eligible(n: int, max_hours: int = 8, name: str = "Role") -> list[EligibleRole]:
+    return [
+        EligibleRole(
+            Role(f"id-{i}", f"{name} {i}", f"alias-{i}"),
+            RolePolicy(timedelta(hours=max_hours), ticket_required=i % 2 == 0),
+            (),
+            "IT Helpdesk (User)" if i % 3 == 0 else None,
+            None,
+        )
+        for i in range(n)
+    ]
+
+
+def overview(n: int = 3, name: str = "Role") -> Overview:
+    active = [
+        ActiveRole(
+            Role(f"id-{i}", f"{name} {i}"),
+            ActiveAssignment(
+                f"a{i}", f"id-{i}", "7146daa8", NOW, NOW + timedelta(hours=2), "Activated"
+            ),
+        )
+        for i in range(n)
+    ]
+    pending = [record(id=f"R-{i:08d}", state=RequestState.PENDING_APPROVAL) for i in range(n)]
+    return Overview(ALINE, eligible(n, name=name), active, pending, NOW)
+
+
+def walk(node: Any) -> list[dict[str, Any]]:
+    """Every dict inside a payload."""
+    if isinstance(node, dict):
+        return [node, *[d for v in node.values() for d in walk(v)]]
+    if isinstance(node, list):
+        return [d for v in node for d in walk(v)]
+    return []
+
+
+def assert_within_limits(payload: dict[str, Any], max_blocks: int) -> None:
+    assert len(payload["blocks"]) <= max_blocks
+    for node in walk(payload["blocks"]):
+        if node.get("type") == "section" and "text" in node:
+            assert len(node["text"]["text"]) <= 3000
+        if node.get("type") == "button" or ("value" in node and "text" in node):
+            assert len(node["text"]["text"]) <= 75
+    if "title" in payload:
+        assert len(payload["title"]["text"]) <= 24
+        assert len(payload.get("private_metadata", "")) <= 3000
+
+
+def test_activated_outcome_names_role_scope_local_times_ticket_justification_and_ids() -> None:
+    msg = blocks.outcome(
+        Outcome(
+            OutcomeKind.ACTIVATED,
+            ALINE,
+            USER_ADMIN,
+            record(),
+            NOW + timedelta(hours=5),
+            "graph-req-1",
+        )
+    )
+
+    text = json.dumps(msg)
+    assert "User Administrator" in msg["text"]
+    for fact in (
+        "Directory",
+        "Sun 29 Nov 2026 10:00 CET",
+        "Sun 29 Nov 2026 15:00 CET",
+        "CONTOSO:Security-012345",
+        "invalidate refresh tokens",
+        "graph-req-1",
+        "R-7KQ2M9XD",
+    ):
+        assert fact in text
+    assert_within_limits(msg, 50)
+
+
+def test_pending_approval_says_plainly_why_and_that_nothing_is_active() -> None:
+    msg = blocks.outcome(
+        Outcome(
+            OutcomeKind.PENDING_APPROVAL,
+            ALINE,
+            USER_ADMIN,
+            record(state=RequestState.PENDING_APPROVAL),
+            approval_reasons=("pimbot.yml requires approval",),
+        )
+    )
+
+    assert "needs approval" in msg["text"]
+    assert "pimbot.yml requires approval" in msg["text"]
+    assert "nothing is active yet" in msg["text"]
+
+
+def test_a_huge_justification_is_clipped_to_the_section_limit() -> None:
+    msg = blocks.outcome(
+        Outcome(
+            OutcomeKind.ACTIVATED, ALINE, USER_ADMIN, record(justification="x" * 5000), NOW, "g"
+        )
+    )
+
+    assert_within_limits(msg, 50)
+    assert msg["blocks"][1]["text"]["text"].endswith("…")
+
+
+@pytest.mark.parametrize("tz", [None, "Not/AZone"])
+def test_times_fall_back_to_utc_without_a_usable_time_zone(tz: str | None) -> None:
+    assert blocks.when(NOW, tz) == "Sun 29 Nov 2026 09:00 UTC"
+
+
+def test_list_of_many_roles_stays_within_message_limits() -> None:
+    msg = blocks.overview(overview(200, name="Very Long Role Name " * 4))
+
+    assert_within_limits(msg, 50)
+    assert "active" in msg["text"]
+
+
+def test_status_for_one_role_shows_only_that_role() -> None:
+    msg = blocks.overview(overview(3), "Role 1")
+
+    text = json.dumps(msg["blocks"])
+    assert "Role 1" in text and "Role 2" not in text
+
+
+def test_activation_modal_offers_roles_and_durations_capped_at_the_largest_max() -> None:
+    roles = eligible(2, max_hours=4)
+    view = surfaces.activation_modal(
+        roles, surfaces.Prefill(role="alias-1"), TicketConfig(), JustificationConfig()
+    )
+
+    by_id = {b["block_id"]: b for b in view["blocks"]}
+    assert by_id["role"]["element"]["initial_option"]["value"] == "id-1"
+    durations = [o["value"] for o in by_id["duration"]["element"]["options"]]
+    assert durations == ["30m", "1h", "2h", "4h"]
+    assert "CONTOSO:Security-012345" in by_id["ticket"]["hint"]["text"]
+    assert by_id["justification"]["element"]["multiline"] is True
+    assert by_id["justification"]["element"]["min_length"] == 10
+    assert json.loads(view["private_metadata"])["roles"]["id-0"] == [4 * 3600, True]
+    assert_within_limits(view, 100)
+
+
+def test_activation_modal_with_many_long_roles_stays_within_limits() -> None:
+    roles = eligible(150, name="An Extremely Long Directory Role Display Name For Testing")
+    view = surfaces.activation_modal(
+        roles, surfaces.Prefill(), TicketConfig(), JustificationConfig()
+    )
+
+    assert len(view["blocks"][0]["element"]["options"]) <= 100
+    assert_within_limits(view, 100)
+
+
+def test_prefilled_unusual_duration_is_offered_and_selected() -> None:
+    view = surfaces.activation_modal(
+        eligible(1),
+        surfaces.Prefill(duration=timedelta(hours=1, minutes=30)),
+        TicketConfig(),
+        JustificationConfig(),
+    )
+
+    element = view["blocks"][1]["element"]
+    assert element["initial_option"]["value"] == "1h30m"
+
+
+def test_no_eligible_roles_gives_a_notice_without_submit() -> None:
+    view = surfaces.activation_modal([], surfaces.Prefill(), TicketConfig(), JustificationConfig())
+
+    assert "submit" not in view
+    assert "aren't eligible" in json.dumps(view)
+
+
+def test_loading_modal_fits_the_title_limit() -> None:
+    view = surfaces.loading_modal()
+    assert_within_limits(view, 100)
+    assert "Loading your roles" in json.dumps(view)
+
+
+def test_home_has_activate_deactivate_and_cancel_buttons() -> None:
+    view = surfaces.home(overview(2))
+
+    actions = [b["accessory"]["action_id"] for b in view["blocks"] if "accessory" in b]
+    assert actions.count("home_activate") == 2
+    assert actions.count("home_deactivate") == 2
+    assert actions.count("cancel_request") == 2
+    assert "2 hours left" in json.dumps(view)
+    assert_within_limits(view, 100)
+
+
+def test_home_with_too_many_items_is_capped_with_a_pointer_to_list() -> None:
+    view = surfaces.home(overview(80))
+
+    assert len(view["blocks"]) == 100
+    assert "/pim list" in json.dumps(view["blocks"][-1])
+
+
+def test_reminder_buttons_carry_only_the_request_id() -> None:
+    msg = blocks.reminder(record(), NOW + timedelta(hours=4, minutes=45))
+
+    buttons = [e for b in msg["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert {b["value"] for b in buttons} == {"R-7KQ2M9XD"}
+    assert "15 minutes" in msg["text"]
+
+
+def test_internal_error_shows_the_ref_and_no_details() -> None:
+    msg = blocks.internal_error("AB12CD34")
+    assert "AB12CD34" in msg["text"] and "Something went wrong on our side" in msg["text"]
