@@ -26,7 +26,7 @@ class ReminderService:
     """
 
     def __init__(self, service: PimService, trigger: Trigger) -> None:
-        self._svc, self._trigger = service, trigger
+        self._svc, self.trigger = service, trigger
 
     def plan(self, record: ActivationRecord) -> list[Reminder]:
         """(Re)plan the reminders of a live activation; idempotent by reminder id."""
@@ -37,18 +37,18 @@ class ReminderService:
         plan = reminder_plan(record.end, leads, now, request_id=record.id, start=record.start)
         self._svc.store.save_reminders(plan)
         for reminder in plan:
-            self._trigger.schedule(reminder.id, fire_time(reminder, now))
+            self.trigger.schedule(reminder.id, fire_time(reminder, now))
         return plan
 
     def cancel(self, record: ActivationRecord) -> None:
         for reminder_id in self._svc.store.delete_reminders(record.id):
-            self._trigger.cancel(reminder_id)
+            self.trigger.cancel(reminder_id)
 
     def resume(self) -> None:
         """On start: re-trigger every unsent reminder the job table may have lost."""
         now = self._svc.clock.now()
         for reminder in self._svc.store.list_reminders(unsent_only=True):
-            self._trigger.schedule(reminder.id, fire_time(reminder, now))
+            self.trigger.schedule(reminder.id, fire_time(reminder, now))
 
     async def run_due(self) -> int:
         """Send every unsent reminder whose moment has come; returns how many were handled."""
@@ -67,7 +67,7 @@ class ReminderService:
         now = self._svc.clock.now()
         if record is None or reminder.due_at > now:
             if reminder.due_at > now:  # triggered early (clock skew): try again on time
-                self._trigger.schedule(reminder.id, reminder.due_at)
+                self.trigger.schedule(reminder.id, reminder.due_at)
             return
         if reminder.kind is ReminderKind.ENDED:
             await self._end(record, reminder, detail=None)

@@ -211,7 +211,12 @@ class PimService:
             raise NotAuthorised(f"Request `{record.id}` is already being handled.")
         ticket = record.ticket
         spec = ActivationSpec(
-            requester.user.id, role.id, record.duration, record.justification, ticket
+            requester.user.id,
+            role.id,
+            record.duration,
+            record.justification,
+            ticket,
+            start=self.clock.now(),
         )
         try:
             result = await self.graph.activate(spec)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -115,8 +116,9 @@ def build_services(
         config=config,
         clock=clock,
     )
-    trigger = scheduler or _default_trigger(store, lambda rid: reminders.on_due(rid))
-    reminders = ReminderService(service, trigger)
+    reminders = ReminderService(service, ManualTrigger())
+    trigger = scheduler or _default_trigger(store, reminders.on_due)
+    reminders.trigger = trigger
     service.hooks = reminders
     approvals = ApprovalService(service)
     return Services(
@@ -136,10 +138,10 @@ def _default_store(settings: Settings, clock: Clock) -> Store:
     return SqlStore.from_url(settings.pim_database_url, clock=clock)
 
 
-def _default_trigger(store: Store, on_due: object) -> Trigger:
+def _default_trigger(store: Store, on_due: Callable[[str], Awaitable[None]]) -> Trigger:
     engine = getattr(store, "engine", None)
     if engine is None:
         return ManualTrigger()
     from bot.scheduler import ReminderScheduler
 
-    return ReminderScheduler(engine, on_due=on_due)  # type: ignore[arg-type]
+    return ReminderScheduler(engine, on_due=on_due)

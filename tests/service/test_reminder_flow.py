@@ -63,8 +63,8 @@ async def test_extension_reschedules_the_reminder(
     await services.service.extend("U_ALINE", "user-admin", timedelta(hours=1))
     clock.advance(timedelta(minutes=30))
     await services.reminders.run_due()
-    assert len(notifier.reminders) == 1  # the new lead moment is 14 minutes away
-    clock.advance(timedelta(minutes=15))
+    assert len(notifier.reminders) == 1  # now +76 min; the new lead moment is +105 min
+    clock.advance(timedelta(minutes=30))
     await services.reminders.run_due()
     assert [rid for rid, _ in notifier.reminders] == [record.id, record.id]
     assert notifier.ended == []
