@@ -30,8 +30,10 @@ def create_workspace_app(
 ) -> Starlette:
     """The local Slack workspace; its `Workspace` is on `app.state.workspace`."""
     workspace = Workspace(
-        seed=seed or WorkspaceSeed(), bot_token=bot_token,
-        link=BotLink(bot_events_url, signing_secret), on_fast_forward=on_fast_forward,
+        seed=seed or WorkspaceSeed(),
+        bot_token=bot_token,
+        link=BotLink(bot_events_url, signing_secret),
+        on_fast_forward=on_fast_forward,
     )
     app = Starlette(routes=webapi.ROUTES + ui.ROUTES)
     app.state.workspace = workspace

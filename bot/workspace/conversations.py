@@ -27,8 +27,12 @@ class Channel:
         if self.is_im:
             return shape | {"is_im": True, "user": self.user, "is_open": True}
         return shape | {
-            "name": self.name, "is_channel": True, "is_private": False, "is_member": True,
-            "topic": {"value": self.topic}, "purpose": {"value": self.topic},
+            "name": self.name,
+            "is_channel": True,
+            "is_private": False,
+            "is_member": True,
+            "topic": {"value": self.topic},
+            "purpose": {"value": self.topic},
         }
 
 
@@ -45,7 +49,10 @@ class Message:
 
     def api(self) -> dict[str, Any]:
         shape: dict[str, Any] = {
-            "type": "message", "ts": self.ts, "user": self.user, "text": self.text,
+            "type": "message",
+            "ts": self.ts,
+            "user": self.user,
+            "text": self.text,
         }
         if self.blocks:
             shape["blocks"] = self.blocks
@@ -86,12 +93,25 @@ class Conversations:
         return [c for c in self.channels.values() if not c.is_im or c.user == user_id]
 
     def post(
-        self, channel: str, user: str, text: str, blocks: Any = None, *,
-        ephemeral_for: str | None = None, bot: bool = True, kind: MessageKind = "message",
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        blocks: Any = None,
+        *,
+        ephemeral_for: str | None = None,
+        bot: bool = True,
+        kind: MessageKind = "message",
     ) -> Message:
         message = Message(
-            self._clock.next_ts(), channel, user, text, normalise(blocks), ephemeral_for,
-            self.seed.bot_id if bot else None, kind,
+            self._clock.next_ts(),
+            channel,
+            user,
+            text,
+            normalise(blocks),
+            ephemeral_for,
+            self.seed.bot_id if bot else None,
+            kind,
         )
         with self._changes.mutate():
             self.messages[channel].append(message)
@@ -107,6 +127,13 @@ class Conversations:
                 message.text, message.blocks = text, normalise(blocks)
             return message
 
+    def reveal(self, channel: str, ts: str) -> None:
+        """Make an ephemeral message visible to everyone in the channel."""
+        with self._changes.mutate():
+            message = self.find(channel, ts)
+            if message is not None:
+                message.ephemeral_for = None
+
     def delete(self, channel: str, ts: str) -> bool:
         with self._changes.mutate():
             message = self.find(channel, ts)
@@ -118,6 +145,7 @@ class Conversations:
         """What `user_id` sees in `channel`: everything but other people's ephemerals."""
         with self._changes.lock:
             return [
-                m for m in self.messages.get(channel, [])
+                m
+                for m in self.messages.get(channel, [])
                 if m.ephemeral_for is None or m.ephemeral_for == user_id
             ]

@@ -25,23 +25,40 @@ def _channel_name(channel: Channel) -> str:
 
 
 def slash_command(
-    seed: WorkspaceSeed, user: SeedUser, channel: Channel, command: str, text: str,
-    response_url: str, trigger_id: str,
+    seed: WorkspaceSeed,
+    user: SeedUser,
+    channel: Channel,
+    command: str,
+    text: str,
+    response_url: str,
+    trigger_id: str,
 ) -> dict[str, str]:
     return {
-        "token": VERIFICATION_TOKEN, "team_id": seed.team_id, "team_domain": seed.team_domain,
-        "channel_id": channel.id, "channel_name": _channel_name(channel), "user_id": user.id,
-        "user_name": user.name, "command": command, "text": text, "api_app_id": seed.app_id,
-        "is_enterprise_install": "false", "response_url": response_url,
+        "token": VERIFICATION_TOKEN,
+        "team_id": seed.team_id,
+        "team_domain": seed.team_domain,
+        "channel_id": channel.id,
+        "channel_name": _channel_name(channel),
+        "user_id": user.id,
+        "user_name": user.name,
+        "command": command,
+        "text": text,
+        "api_app_id": seed.app_id,
+        "is_enterprise_install": "false",
+        "response_url": response_url,
         "trigger_id": trigger_id,
     }
 
 
 def _interaction(seed: WorkspaceSeed, user: SeedUser, kind: str) -> dict[str, Any]:
     return {
-        "type": kind, "token": VERIFICATION_TOKEN, "api_app_id": seed.app_id,
-        "user": _user(seed, user), "team": {"id": seed.team_id, "domain": seed.team_domain},
-        "enterprise": None, "is_enterprise_install": False,
+        "type": kind,
+        "token": VERIFICATION_TOKEN,
+        "api_app_id": seed.app_id,
+        "user": _user(seed, user),
+        "team": {"id": seed.team_id, "domain": seed.team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
     }
 
 
@@ -50,13 +67,20 @@ def action_ts() -> str:
 
 
 def message_actions(
-    seed: WorkspaceSeed, user: SeedUser, channel: Channel, message: Message,
-    action: dict[str, Any], response_url: str, trigger_id: str,
+    seed: WorkspaceSeed,
+    user: SeedUser,
+    channel: Channel,
+    message: Message,
+    action: dict[str, Any],
+    response_url: str,
+    trigger_id: str,
 ) -> dict[str, Any]:
     """`block_actions` for a button or select in a message (ephemeral ones included)."""
     return _interaction(seed, user, "block_actions") | {
         "container": {
-            "type": "message", "message_ts": message.ts, "channel_id": channel.id,
+            "type": "message",
+            "message_ts": message.ts,
+            "channel_id": channel.id,
             "is_ephemeral": message.ephemeral_for is not None,
         },
         "trigger_id": trigger_id,
@@ -70,7 +94,10 @@ def message_actions(
 
 
 def view_actions(
-    seed: WorkspaceSeed, user: SeedUser, view: dict[str, Any], action: dict[str, Any],
+    seed: WorkspaceSeed,
+    user: SeedUser,
+    view: dict[str, Any],
+    action: dict[str, Any],
     trigger_id: str,
 ) -> dict[str, Any]:
     """`block_actions` for an element in a modal or the App Home: no response_url."""
@@ -86,7 +113,9 @@ def view_submission(
     seed: WorkspaceSeed, user: SeedUser, view: dict[str, Any], trigger_id: str
 ) -> dict[str, Any]:
     return _interaction(seed, user, "view_submission") | {
-        "trigger_id": trigger_id, "view": view, "response_urls": [],
+        "trigger_id": trigger_id,
+        "view": view,
+        "response_urls": [],
     }
 
 
@@ -95,23 +124,38 @@ def view_closed(seed: WorkspaceSeed, user: SeedUser, view: dict[str, Any]) -> di
 
 
 def app_home_opened(
-    seed: WorkspaceSeed, user: SeedUser, channel: Channel, tab: str,
+    seed: WorkspaceSeed,
+    user: SeedUser,
+    channel: Channel,
+    tab: str,
     view: dict[str, Any] | None,
 ) -> dict[str, Any]:
     now = time.time()
     event: dict[str, Any] = {
-        "type": "app_home_opened", "user": user.id, "channel": channel.id, "tab": tab,
+        "type": "app_home_opened",
+        "user": user.id,
+        "channel": channel.id,
+        "tab": tab,
         "event_ts": f"{now:.6f}",
     }
     if view is not None:
         event["view"] = view
     return {
-        "token": VERIFICATION_TOKEN, "team_id": seed.team_id, "api_app_id": seed.app_id,
-        "event": event, "type": "event_callback",
-        "event_id": f"Ev{secrets.token_hex(6).upper()}", "event_time": int(now),
-        "authorizations": [{
-            "enterprise_id": None, "team_id": seed.team_id, "user_id": seed.bot_user_id,
-            "is_bot": True, "is_enterprise_install": False,
-        }],
+        "token": VERIFICATION_TOKEN,
+        "team_id": seed.team_id,
+        "api_app_id": seed.app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{secrets.token_hex(6).upper()}",
+        "event_time": int(now),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": seed.team_id,
+                "user_id": seed.bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
         "is_ext_shared_channel": False,
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.workspace.conversations import Conversations
 from bot.workspace.delivery import ACK_TIMEOUT
+from bot.workspace.limits import check_blocks
 from bot.workspace.state import ApiError
 
 URL_TTL = 30 * 60  # seconds; Slack's response_url lives 30 minutes
@@ -27,6 +28,7 @@ class ResponseTarget:
     original_ts: str | None
     issued: float
     uses: int = 0
+    echo_ts: str | None = None  # the typed command, shown to all on an in_channel answer
     # Set once the ack is applied. Bolt answers through the URL while the ack is still on
     # its way back to us; holding those answers keeps "working on it…" before the outcome.
     acked: asyncio.Event = field(default_factory=asyncio.Event)
@@ -38,12 +40,17 @@ class ResponseUrls:
         self._targets: dict[str, ResponseTarget] = {}
 
     def issue(
-        self, user: str, channel: str, original_ts: str | None = None, *,
+        self,
+        user: str,
+        channel: str,
+        original_ts: str | None = None,
+        *,
         awaiting_ack: bool = False,
+        echo_ts: str | None = None,
     ) -> str:
         """A new URL; with `awaiting_ack`, answers wait for `settle` (or a timeout)."""
         token = secrets.token_urlsafe(18)
-        target = ResponseTarget(user, channel, original_ts, time.monotonic())
+        target = ResponseTarget(user, channel, original_ts, time.monotonic(), echo_ts=echo_ts)
         if not awaiting_ack:
             target.acked.set()
         self._targets[token] = target
@@ -66,6 +73,9 @@ class ResponseUrls:
             raise ApiError("expired_url")
         if target.uses >= URL_USES:
             raise ApiError("used_url")
+        problems = check_blocks(body.get("blocks"), "message")
+        if problems:
+            raise ApiError("invalid_blocks", problems)
         target.uses += 1
         self.apply(target, body)
 
@@ -87,8 +97,14 @@ class ResponseUrls:
             if convs.update(target.channel, original, text, blocks) is not None:
                 return
         in_channel = body.get("response_type") == "in_channel"
+        if in_channel and target.echo_ts is not None:
+            convs.reveal(target.channel, target.echo_ts)
+            target.echo_ts = None
         message = convs.post(
-            target.channel, convs.seed.bot_user_id, text, blocks,
+            target.channel,
+            convs.seed.bot_user_id,
+            text,
+            blocks,
             ephemeral_for=None if in_channel else target.user,
         )
         if target.original_ts is None:

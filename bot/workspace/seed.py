@@ -36,14 +36,39 @@ class SeedUsergroup:
 _DOMAIN = "m365x435773.onmicrosoft.com"
 
 CONTOSO_USERS = (
-    SeedUser("U_ALINE", "aline", "Aline Dupuy", f"AlineD@{_DOMAIN}", "Europe/Paris",
-             title="Helpdesk engineer (requester)"),
-    SeedUser("U_ADMIN", "admin", "MOD Administrator", f"admin@{_DOMAIN}", "America/Los_Angeles",
-             is_admin=True, title="Tenant admin (approver)"),
-    SeedUser("U_MEGAN", "megan", "Megan Bowen", f"MeganB@{_DOMAIN}", "America/Los_Angeles",
-             title="Marketing manager"),
-    SeedUser("U_ALEX", "alex", "Alex Wilber", f"AlexW@{_DOMAIN}", "America/New_York",
-             title="Marketing assistant"),
+    SeedUser(
+        "U_ALINE",
+        "aline",
+        "Aline Dupuy",
+        f"AlineD@{_DOMAIN}",
+        "Europe/Paris",
+        title="Helpdesk engineer (requester)",
+    ),
+    SeedUser(
+        "U_ADMIN",
+        "admin",
+        "MOD Administrator",
+        f"admin@{_DOMAIN}",
+        "America/Los_Angeles",
+        is_admin=True,
+        title="Tenant admin (approver)",
+    ),
+    SeedUser(
+        "U_MEGAN",
+        "megan",
+        "Megan Bowen",
+        f"MeganB@{_DOMAIN}",
+        "America/Los_Angeles",
+        title="Marketing manager",
+    ),
+    SeedUser(
+        "U_ALEX",
+        "alex",
+        "Alex Wilber",
+        f"AlexW@{_DOMAIN}",
+        "America/New_York",
+        title="Marketing assistant",
+    ),
 )
 
 CONTOSO_CHANNELS = (

@@ -70,6 +70,13 @@ class WorkspaceClock:
 class ApiError(Exception):
     """A Slack Web API error code (`{"ok": false, "error": code}`)."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, messages: list[str] | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.messages = messages or []  # Slack's response_metadata.messages
+
+    def body(self) -> dict[str, object]:
+        body: dict[str, object] = {"ok": False, "error": self.code}
+        if self.messages:
+            body["response_metadata"] = {"messages": self.messages}
+        return body

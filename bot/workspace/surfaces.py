@@ -13,8 +13,18 @@ from bot.workspace.state import ApiError, Changes
 
 TRIGGER_TTL = 3.0  # seconds, as Slack documents for trigger_id
 MAX_STACK = 3  # views.push fails beyond three modals, as in Slack
-_BODY_KEYS = ("type", "title", "close", "submit", "private_metadata", "callback_id",
-              "notify_on_close", "clear_on_close", "external_id", "submit_disabled")
+_BODY_KEYS = (
+    "type",
+    "title",
+    "close",
+    "submit",
+    "private_metadata",
+    "callback_id",
+    "notify_on_close",
+    "clear_on_close",
+    "external_id",
+    "submit_disabled",
+)
 
 
 @dataclass
@@ -33,15 +43,25 @@ class View:
         """The view object as the Web API and interaction payloads show it."""
         body = self.body
         return {
-            "id": self.id, "team_id": seed.team_id, "type": body.get("type", "modal"),
-            "title": body.get("title"), "close": body.get("close"), "submit": body.get("submit"),
-            "blocks": body.get("blocks", []), "private_metadata": body.get("private_metadata", ""),
-            "callback_id": body.get("callback_id", ""), "external_id": body.get("external_id", ""),
-            "state": {"values": self.values}, "hash": self.hash,
+            "id": self.id,
+            "team_id": seed.team_id,
+            "type": body.get("type", "modal"),
+            "title": body.get("title"),
+            "close": body.get("close"),
+            "submit": body.get("submit"),
+            "blocks": body.get("blocks", []),
+            "private_metadata": body.get("private_metadata", ""),
+            "callback_id": body.get("callback_id", ""),
+            "external_id": body.get("external_id", ""),
+            "state": {"values": self.values},
+            "hash": self.hash,
             "clear_on_close": bool(body.get("clear_on_close")),
             "notify_on_close": bool(body.get("notify_on_close")),
-            "root_view_id": self.root_view_id or self.id, "previous_view_id": self.previous_view_id,
-            "app_id": seed.app_id, "bot_id": seed.bot_id, "app_installed_team_id": seed.team_id,
+            "root_view_id": self.root_view_id or self.id,
+            "previous_view_id": self.previous_view_id,
+            "app_id": seed.app_id,
+            "bot_id": seed.bot_id,
+            "app_installed_team_id": seed.team_id,
         }
 
 
@@ -79,8 +99,9 @@ class Surfaces:
     def _new(
         self, user: str, body: dict[str, Any], root: str = "", prev: str | None = None
     ) -> View:
-        view = View(f"V{secrets.token_hex(5).upper()}", user, body, root_view_id=root,
-                    previous_view_id=prev)
+        view = View(
+            f"V{secrets.token_hex(5).upper()}", user, body, root_view_id=root, previous_view_id=prev
+        )
         self.views[view.id] = view
         return view
 
@@ -109,8 +130,13 @@ class Surfaces:
     def update(self, view_id: str, external_id: str, view: Any, hash_: str | None) -> View:
         with self._changes.mutate():
             found = self.views.get(view_id) or next(
-                (v for v in self.views.values()
-                 if external_id and v.body.get("external_id") == external_id), None)
+                (
+                    v
+                    for v in self.views.values()
+                    if external_id and v.body.get("external_id") == external_id
+                ),
+                None,
+            )
             if found is None:
                 raise ApiError("not_found")
             if hash_ and hash_ != found.hash:
@@ -143,7 +169,7 @@ class Surfaces:
             if clear or view_id not in stack:
                 stack.clear()
             else:
-                del stack[stack.index(view_id):]
+                del stack[stack.index(view_id) :]
 
     def top(self, user: str) -> View | None:
         stack = self.stacks.get(user)

@@ -33,16 +33,27 @@ async def state(request: Request) -> JSONResponse:
     since = request.query_params.get("since")
     try:
         if since is not None and since.lstrip("-").isdigit():
-            await ws.changes.wait(int(since), LONG_POLL)
+            await _wait(request, ws, int(since))
         return JSONResponse(snapshot(ws, request.query_params.get("user", "")))
     except ApiError as exc:
         return JSONResponse({"ok": False, "error": exc.code}, status_code=400)
 
 
+async def _wait(request: Request, ws: Workspace, since: int) -> None:
+    """Hold the poll until something changes, in short steps so a closed page (or a
+    stopping server) never leaves a request waiting out the whole long poll."""
+    for _ in range(int(LONG_POLL / 0.5)):
+        if await ws.changes.wait(since, 0.5) != since or await request.is_disconnected():
+            return
+
+
 def _raw(body: Body) -> dict[str, dict[str, str | None]]:
     values = body.get("values") or {}
-    return {str(b): {str(a): (None if v is None else str(v)) for a, v in acts.items()}
-            for b, acts in values.items() if isinstance(acts, dict)}
+    return {
+        str(b): {str(a): (None if v is None else str(v)) for a, v in acts.items()}
+        for b, acts in values.items()
+        if isinstance(acts, dict)
+    }
 
 
 async def _send(ws: Workspace, body: Body, base: str) -> None:
@@ -52,11 +63,26 @@ async def _send(ws: Workspace, body: Body, base: str) -> None:
 async def _action(ws: Workspace, body: Body, base: str) -> None:
     value = body.get("value")
     if body.get("view_id"):
-        await interactions.click_view(ws, body["user"], body["view_id"], body["block_id"],
-                                      body["action_id"], value, _raw(body))
+        await interactions.click_view(
+            ws,
+            body["user"],
+            body["view_id"],
+            body["block_id"],
+            body["action_id"],
+            value,
+            _raw(body),
+        )
     else:
-        await interactions.click_message(ws, body["user"], body["channel"], body["ts"],
-                                         body["block_id"], body["action_id"], value, base)
+        await interactions.click_message(
+            ws,
+            body["user"],
+            body["channel"],
+            body["ts"],
+            body["block_id"],
+            body["action_id"],
+            value,
+            base,
+        )
 
 
 async def _submit(ws: Workspace, body: Body, base: str) -> None:
@@ -78,8 +104,9 @@ async def _fast_forward(ws: Workspace, body: Body, base: str) -> None:
     await ws.fast_forward(seconds)
 
 
-def _post(handler: Callable[[Workspace, Body, str], Awaitable[None]]) -> Callable[
-        [Request], Awaitable[JSONResponse]]:
+def _post(
+    handler: Callable[[Workspace, Body, str], Awaitable[None]],
+) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
         ws: Workspace = request.app.state.workspace
         try:

@@ -14,21 +14,40 @@ from bot.workspace.workspace import Workspace
 def _people(ws: Workspace) -> dict[str, dict[str, Any]]:
     seed = ws.seed
     people = {
-        u.id: {"id": u.id, "name": u.real_name, "handle": u.name, "title": u.title,
-               "tz": u.tz, "is_bot": False}
+        u.id: {
+            "id": u.id,
+            "name": u.real_name,
+            "handle": u.name,
+            "title": u.title,
+            "tz": u.tz,
+            "is_bot": False,
+        }
         for u in seed.users
     }
-    people[seed.bot_user_id] = {"id": seed.bot_user_id, "name": seed.bot_name,
-                                "handle": seed.bot_name, "is_bot": True, "tz": "UTC"}
-    people[SLACKBOT] = {"id": SLACKBOT, "name": "Slackbot", "handle": "slackbot",
-                        "is_bot": True, "tz": "UTC"}
+    people[seed.bot_user_id] = {
+        "id": seed.bot_user_id,
+        "name": seed.bot_name,
+        "handle": seed.bot_name,
+        "is_bot": True,
+        "tz": "UTC",
+    }
+    people[SLACKBOT] = {
+        "id": SLACKBOT,
+        "name": "Slackbot",
+        "handle": "slackbot",
+        "is_bot": True,
+        "tz": "UTC",
+    }
     return people
 
 
 def _message(message: Message) -> dict[str, Any]:
     return {
-        "ts": message.ts, "user": message.user, "text": message.text,
-        "blocks": message.blocks, "ephemeral": message.ephemeral_for is not None,
+        "ts": message.ts,
+        "user": message.user,
+        "text": message.text,
+        "blocks": message.blocks,
+        "ephemeral": message.ephemeral_for is not None,
         "kind": message.kind,
     }
 
@@ -52,11 +71,11 @@ def snapshot(ws: Workspace, user_id: str) -> dict[str, Any]:
             "bot": ws.seed.bot_user_id,
             "people": _people(ws),
             "channels": [
-                {"id": c.id, "name": c.name, "is_im": c.is_im, "topic": c.topic}
-                for c in channels
+                {"id": c.id, "name": c.name, "is_im": c.is_im, "topic": c.topic} for c in channels
             ],
-            "messages": {c.id: [_message(m) for m in convs.visible(c.id, user.id)]
-                         for c in channels},
+            "messages": {
+                c.id: [_message(m) for m in convs.visible(c.id, user.id)] for c in channels
+            },
             "modal": _modal(ws, surfaces.top(user.id), len(surfaces.stacks.get(user.id, []))),
             "home": home.api(ws.seed) if home else None,
             "clock": {"now": ws.clock.now(), "offset": ws.clock.offset},

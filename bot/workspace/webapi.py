@@ -63,7 +63,7 @@ async def api_method(request: Request) -> JSONResponse:
             raise ApiError("unknown_method")
         return JSONResponse({"ok": True} | method(ws, args))
     except ApiError as exc:
-        return JSONResponse({"ok": False, "error": exc.code})
+        return JSONResponse(exc.body())
 
 
 async def response_url(request: Request) -> JSONResponse:
@@ -76,7 +76,8 @@ async def response_url(request: Request) -> JSONResponse:
     except ValueError:
         return JSONResponse({"ok": False, "error": "invalid_json"}, status_code=400)
     except ApiError as exc:
-        return JSONResponse({"ok": False, "error": exc.code}, status_code=404)
+        status = 400 if exc.code == "invalid_blocks" else 404
+        return JSONResponse(exc.body(), status_code=status)
     return JSONResponse({"ok": True})
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.workspace.conversations import Channel, Message
+from bot.workspace.limits import check_blocks
 from bot.workspace.seed import SeedUser
 from bot.workspace.state import ApiError
 from bot.workspace.workspace import Workspace
@@ -18,9 +19,13 @@ Args = dict[str, Any]
 def auth_test(ws: Workspace, args: Args) -> Args:
     seed = ws.seed
     return {
-        "url": f"https://{seed.team_domain}.slack.com/", "team": seed.team_name,
-        "user": seed.bot_name, "team_id": seed.team_id, "user_id": seed.bot_user_id,
-        "bot_id": seed.bot_id, "is_enterprise_install": False,
+        "url": f"https://{seed.team_domain}.slack.com/",
+        "team": seed.team_name,
+        "user": seed.bot_name,
+        "team_id": seed.team_id,
+        "user_id": seed.bot_user_id,
+        "bot_id": seed.bot_id,
+        "is_enterprise_install": False,
     }
 
 
@@ -28,14 +33,24 @@ def _person(ws: Workspace, user: SeedUser) -> Args:
     now = datetime.now(ZoneInfo(user.tz))
     offset = now.utcoffset()
     return {
-        "id": user.id, "team_id": ws.seed.team_id, "name": user.name, "deleted": False,
-        "real_name": user.real_name, "tz": user.tz, "tz_label": now.tzname(),
+        "id": user.id,
+        "team_id": ws.seed.team_id,
+        "name": user.name,
+        "deleted": False,
+        "real_name": user.real_name,
+        "tz": user.tz,
+        "tz_label": now.tzname(),
         "tz_offset": int(offset.total_seconds()) if offset else 0,
-        "is_admin": user.is_admin, "is_owner": user.is_admin, "is_bot": False,
+        "is_admin": user.is_admin,
+        "is_owner": user.is_admin,
+        "is_bot": False,
         "is_app_user": False,
         "profile": {
-            "real_name": user.real_name, "display_name": user.real_name, "email": user.email,
-            "title": user.title, "real_name_normalized": user.real_name,
+            "real_name": user.real_name,
+            "display_name": user.real_name,
+            "email": user.email,
+            "title": user.title,
+            "real_name_normalized": user.real_name,
             "display_name_normalized": user.real_name,
         },
     }
@@ -44,9 +59,15 @@ def _person(ws: Workspace, user: SeedUser) -> Args:
 def _bot(ws: Workspace) -> Args:
     seed = ws.seed
     return {
-        "id": seed.bot_user_id, "team_id": seed.team_id, "name": seed.bot_name,
-        "real_name": seed.bot_name, "deleted": False, "is_bot": True, "tz": "UTC",
-        "tz_offset": 0, "profile": {"real_name": seed.bot_name, "bot_id": seed.bot_id},
+        "id": seed.bot_user_id,
+        "team_id": seed.team_id,
+        "name": seed.bot_name,
+        "real_name": seed.bot_name,
+        "deleted": False,
+        "is_bot": True,
+        "tz": "UTC",
+        "tz_offset": 0,
+        "profile": {"real_name": seed.bot_name, "bot_id": seed.bot_id},
     }
 
 
@@ -81,7 +102,8 @@ def conversations_open(ws: Workspace, args: Args) -> Args:
 def conversations_list(ws: Workspace, args: Args) -> Args:
     types = str(args.get("types") or "public_channel").split(",")
     channels = [
-        c.api() for c in ws.conversations.channels.values()
+        c.api()
+        for c in ws.conversations.channels.values()
         if ("im" if c.is_im else "public_channel") in types
     ]
     return {"channels": channels, "response_metadata": {"next_cursor": ""}}
@@ -102,7 +124,14 @@ def _content(args: Args) -> tuple[str, Any]:
     text, blocks = str(args.get("text") or ""), args.get("blocks")
     if not text and not blocks:
         raise ApiError("no_text")
-    return text, blocks
+    return text, valid_blocks(blocks)
+
+
+def valid_blocks(blocks: Any) -> Any:
+    problems = check_blocks(blocks, "message")
+    if problems:
+        raise ApiError("invalid_blocks", problems)
+    return blocks
 
 
 def _posted(message: Message) -> Args:
@@ -120,7 +149,8 @@ def chat_post_ephemeral(ws: Workspace, args: Args) -> Args:
     if channel.is_im and channel.user != user.id:
         raise ApiError("user_not_in_channel")
     message = ws.conversations.post(
-        channel.id, ws.seed.bot_user_id, text, blocks, ephemeral_for=user.id)
+        channel.id, ws.seed.bot_user_id, text, blocks, ephemeral_for=user.id
+    )
     return {"message_ts": message.ts}
 
 
@@ -137,7 +167,7 @@ def chat_update(ws: Workspace, args: Args) -> Args:
     """Like Slack: a field left out keeps its current value (`blocks: []` clears them)."""
     message = _own_message(ws, args)
     text = str(args["text"]) if "text" in args else message.text
-    blocks = args["blocks"] if "blocks" in args else message.blocks
+    blocks = valid_blocks(args["blocks"]) if "blocks" in args else message.blocks
     updated = ws.conversations.update(message.channel, message.ts, text, blocks)
     if updated is None:  # deleted in between
         raise ApiError("message_not_found")

@@ -18,7 +18,11 @@ FastForward = Callable[[float], Awaitable[None] | None]
 
 class Workspace:
     def __init__(
-        self, *, seed: WorkspaceSeed, bot_token: str, link: BotLink,
+        self,
+        *,
+        seed: WorkspaceSeed,
+        bot_token: str,
+        link: BotLink,
         on_fast_forward: FastForward | None = None,
     ) -> None:
         self.seed, self.bot_token, self.link = seed, bot_token, link

@@ -92,6 +92,9 @@ def build_tiny_bolt_app(
     @app.command("/pim")
     async def pim(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any],
                   client: AsyncWebClient) -> None:
+        if command["text"] == "shout":
+            await ack(response_type="in_channel", text="Heard by everyone")
+            return
         await ack(f"Working on `{command['text']}`…")
         info = await client.users_info(user=command["user_id"])
         email = info["user"]["profile"]["email"]

@@ -104,6 +104,13 @@ def test_a_bot_with_another_signing_secret_rejects_the_command(with_forger: Rig)
     assert complaint["text"] == '/pim failed with the error "dispatch_failed"'
 
 
+def test_an_in_channel_answer_shows_the_command_and_reply_to_everyone(with_bolt: Rig) -> None:
+    ui(with_bolt, "send", user="U_ALINE", channel="C_GENERAL", text="/pim shout")
+    state = wait_for_state(with_bolt.url, "U_MEGAN", lambda s: len(s["messages"]["C_GENERAL"]) == 2)
+    shown = [(m["user"], m["text"], m["ephemeral"]) for m in state["messages"]["C_GENERAL"]]
+    assert shown == [("U_ALINE", "/pim shout", False), ("U_PIMBOT", "Heard by everyone", False)]
+
+
 def test_plain_text_is_a_message_and_unknown_commands_get_slackbots_note(
     workspace: Rig,
 ) -> None:

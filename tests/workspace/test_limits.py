@@ -1,0 +1,65 @@
+"""Block Kit limits: what Slack would refuse is refused here too, with Slack's pointers."""
+
+from __future__ import annotations
+
+import httpx
+
+from bot.workspace import WORKSPACE_BOT_TOKEN
+from bot.workspace.limits import check_blocks, check_view
+from tests.workspace.conftest import Rig
+
+PLAIN = {"type": "plain_text", "text": "ok"}
+
+
+def test_accepts_the_blocks_a_request_card_uses() -> None:
+    blocks = [
+        {"type": "header", "text": PLAIN},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": "*Role*\\nUser Admin"}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "request R-1"}]},
+        {"type": "divider"},
+        {"type": "actions", "elements": [
+            {"type": "button", "text": PLAIN, "style": "primary", "value": "R-1"}]},
+    ]
+    assert check_blocks(blocks, "message") == []
+
+
+def test_names_each_problem_with_its_json_pointer() -> None:
+    blocks = [
+        {"type": "header", "text": {"type": "mrkdwn", "text": "x"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "y" * 3001}},
+        {"type": "actions", "block_id": "a", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "z" * 76}}]},
+        {"type": "divider", "block_id": "a"},
+        {"type": "carousel"},
+    ]
+    assert check_blocks(blocks, "message") == [
+        "[ERROR] must be plain_text [json-pointer:/blocks/0/text/type]",
+        "[ERROR] must be at most 3000 characters [json-pointer:/blocks/1/text/text]",
+        "[ERROR] must be at most 75 characters [json-pointer:/blocks/2/elements/0/text/text]",
+        "[ERROR] must be unique within the surface [json-pointer:/blocks/3/block_id]",
+        "[ERROR] must be a known block type [json-pointer:/blocks/4/type]",
+    ]
+    assert check_blocks([{"type": "divider"}] * 51, "message") == [
+        "[ERROR] must have at most 50 items [json-pointer:/blocks]"]
+
+
+def test_a_modal_needs_a_short_title_and_a_submit_for_its_inputs() -> None:
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "A title that is too long"
+                                                                      " to fit"},
+            "blocks": [{"type": "input", "label": PLAIN,
+                        "element": {"type": "plain_text_input"}}]}
+    assert check_view(view) == [
+        "[ERROR] must be at most 24 characters [json-pointer:/view/title/text]",
+        "[ERROR] is required when the view has input blocks [json-pointer:/view/submit]",
+    ]
+
+
+def test_the_web_api_answers_invalid_blocks_like_slack(workspace: Rig) -> None:
+    answer = httpx.post(
+        f"{workspace.url}/api/chat.postMessage",
+        headers={"Authorization": f"Bearer {WORKSPACE_BOT_TOKEN}"},
+        json={"channel": "C_GENERAL", "text": "t", "blocks": [{"type": "header", "text": PLAIN},
+                                                              {"type": "nope"}]},
+    ).json()
+    assert answer == {"ok": False, "error": "invalid_blocks", "response_metadata": {
+        "messages": ["[ERROR] must be a known block type [json-pointer:/blocks/1/type]"]}}
