@@ -19,7 +19,7 @@ import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import OffsetClock
-from bot.graph import build_graph
+from bot.graph import RetryPolicy, build_graph
 from bot.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -107,7 +107,7 @@ class BotStack:
             self.settings,
             directory=SlackUserDirectory(client),
             notifier=SlackNotifier(client, config),
-            graph=build_graph(self.settings),
+            graph=build_graph(self.settings, retry=RetryPolicy.fast()),  # ms backoff
             store=SqlStore.from_url(self.settings.pim_database_url, clock=self.clock),
             scheduler=ManualTrigger(),
             clock=self.clock,

@@ -1,0 +1,79 @@
+"""When Graph or Slack fail, the user still gets a plain message, never a trace or silence."""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.e2e.stack import GRAPH_WRITES, BotStack
+
+ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
+
+
+def test_graph_throttling_past_the_budget_says_try_again_and_nothing_is_half_done(
+    bot: BotStack,
+) -> None:
+    bot.faults.throttle(times=50, retry_after=0.01, method="POST", path=GRAPH_WRITES)
+
+    final = bot.final(bot.command(CARD))
+
+    assert "throttling" in final["text"] and "try again" in final["text"]
+    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is None
+    bot.faults.clear()
+    status = bot.final(bot.command("status user-admin"))
+    assert "Nothing active" in str(status["blocks"])
+
+
+def test_graph_down_on_reads_says_so_plainly(bot: BotStack) -> None:
+    bot.faults.fail(503, times=50, retry_after=0.01)
+
+    final = bot.final(bot.command("list"))
+
+    assert "not responding" in final["text"]
+    assert "Traceback" not in str(final)
+
+
+def test_unexpected_error_shows_a_ref_that_is_logged_with_the_trace(
+    bot: BotStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.slack.rate_limit("users.info", times=1)  # a Slack failure the service can't expect
+
+    with caplog.at_level(logging.ERROR, logger="handlers"):
+        final = bot.final(bot.command(CARD, user="U_DIEGO"))
+
+    match = re.search(r"Something went wrong on our side \(ref `(\w+)`\)", final["text"])
+    assert match is not None
+    logged = [r for r in caplog.records if match.group(1) in r.getMessage()]
+    assert logged and logged[0].exc_info is not None
+    assert bot.graph_writes() == 0
+
+
+def test_error_escaping_a_listener_reaches_the_last_net(bot: BotStack) -> None:
+    url = bot.slack.response_url()
+    body = urlencode(
+        {"command": "/pim", "text": "list", "response_url": url, "team_id": "T_CONTOSO"}
+    )  # no user_id: the listener can't go on
+
+    reply = bot.post(body, bot.signed(body), url)
+
+    assert "Traceback" not in reply.text
+    posted = bot.final(reply)
+    assert "Something went wrong on our side" in posted["text"]
+
+
+def test_audit_channel_failure_is_logged_and_does_not_fail_the_activation(
+    bot: BotStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.slack.rate_limit("chat.postMessage", times=1)  # the first post is an audit copy
+
+    with caplog.at_level(logging.WARNING, logger="handlers.notify"):
+        final = bot.final(bot.command(CARD))
+
+    assert "active until" in final["text"]
+    assert any("ratelimited" in r.getMessage() for r in caplog.records)
+    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is not None
