@@ -53,13 +53,13 @@ class ApprovalService:
             outcome = await self._svc.activate_record(requester, role, record)
         except GraphError as exc:
             failed = self._svc.store.get_request(record.id) or record
-            return Decision(failed, True, error=exc.user_message)
-        return Decision(outcome.record or record, True, outcome)
+            return await self._announce(Decision(failed, True, error=exc.user_message))
+        return await self._announce(Decision(outcome.record or record, True, outcome))
 
     async def deny(self, request_id: str, slack_user_id: str, reason: str) -> Decision:
         """Record the denial with its reason."""
         record = await self._claim(request_id, slack_user_id, S.DENIED, reason)
-        return Decision(record, False)
+        return await self._announce(Decision(record, False))
 
     async def expire_due(self) -> list[ActivationRecord]:
         """Expire pending requests older than `approval_timeout`; return those expired."""
@@ -71,8 +71,17 @@ class ApprovalService:
                 done = self._svc.store.transition(record.id, PENDING, S.EXPIRED)
                 if done is not None:
                     await self._audit(AuditKind.EXPIRED, done, None, "no decision in time")
+                    await self._announce(Decision(done, False))
                     expired.append(done)
         return expired
+
+    async def _announce(self, decision: Decision) -> Decision:
+        """Redraw the card and tell the requester; the decision stands either way."""
+        notifier = self._svc.notifier
+        if decision.record.approval_message_ts:
+            await notifier.update_approval_card(decision.record)
+        await notifier.notify_decision(decision.record, decision.error)
+        return decision
 
     def attach_card(self, request_id: str, channel: str, ts: str) -> ActivationRecord:
         """Remember where the request's card is, so decisions can update it in place."""

@@ -194,3 +194,17 @@ class Notifier(Protocol):
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
         """DM the requester that `record` has ended (`detail` says how, if not by expiry)."""
         ...
+
+    async def post_approval_card(
+        self, record: ActivationRecord, expires_at: datetime
+    ) -> tuple[str, str] | None:
+        """Post the request card to the approvals channel; (channel, ts) to update it later."""
+        ...
+
+    async def update_approval_card(self, record: ActivationRecord) -> None:
+        """Redraw the card in place from the record (decided, cancelled, expired, failed)."""
+        ...
+
+    async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
+        """DM the requester (and the decider, on failure) how their request was decided."""
+        ...

@@ -73,7 +73,6 @@ async def _serve_slack(settings: Settings, clock: OffsetClock) -> None:
 
 async def _serve_local_workspace(settings: Settings, clock: OffsetClock, tenant: Any) -> None:
     import uvicorn
-    from handlers.app import build_http_app
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
@@ -82,6 +81,7 @@ async def _serve_local_workspace(settings: Settings, clock: OffsetClock, tenant:
         WORKSPACE_SIGNING_SECRET,
         create_workspace_app,
     )
+    from handlers.app import build_http_app
 
     base = f"http://127.0.0.1:{settings.pim_port}"
     settings = settings.model_copy(
@@ -116,11 +116,11 @@ async def _serve_local_workspace(settings: Settings, clock: OffsetClock, tenant:
 
 
 async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:
-    from handlers.app import build_app
-    from handlers.notify import SlackNotifier, SlackUserDirectory
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.wiring import build_services
+    from handlers.app import build_app
+    from handlers.notify import SlackNotifier, SlackUserDirectory
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url)

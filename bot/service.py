@@ -137,6 +137,11 @@ class PimService:
             await self._audit(AuditKind.REFUSED, requester, role, detail=exc.user_message)
             raise
         await self._refuse_if_active(requester, role)
+        if match.policy.approval_required and not self.config.channels.approvals:
+            raise PolicyViolation(
+                f"{role.display_name} needs approval, but no approvals channel is configured. "
+                "Ask your pimbot admin to set `channels.approvals` in pimbot.yml."
+            )
         record = self._new_record(requester, role, duration, ticket, justification, match)
         self.store.add_request(record)
         await self._audit(AuditKind.REQUESTED, requester, role, record=record)
@@ -198,6 +203,8 @@ class PimService:
         requester = await self.identity.resolve(slack_user_id)
         role = Role(record.role_id, record.role_name)
         await self._audit(AuditKind.CANCELLED, requester, role, record=updated)
+        if updated.approval_message_ts:
+            await self.notifier.update_approval_card(updated)
         return Outcome(OutcomeKind.CANCELLED, requester, role, record=updated)
 
     async def activate_record(
@@ -256,6 +263,12 @@ class PimService:
         )
         final = held or record
         await self._audit(AuditKind.PENDING_APPROVAL, requester, role, record=final)
+        expires_at = final.created_at + self.config.approval_timeout
+        card = await self.notifier.post_approval_card(final, expires_at)
+        if card is not None:
+            final = self.store.update_request(
+                final.id, approval_channel=card[0], approval_message_ts=card[1]
+            )
         return Outcome(
             OutcomeKind.PENDING_APPROVAL,
             requester,

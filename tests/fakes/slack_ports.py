@@ -44,6 +44,8 @@ class RecordingNotifier:
     audits: list[AuditEvent] = field(default_factory=list)
     reminders: list[tuple[str, datetime]] = field(default_factory=list)
     ended: list[tuple[str, str | None]] = field(default_factory=list)
+    cards: dict[str, ActivationRecord] = field(default_factory=dict)
+    decisions: list[tuple[str, str, str | None]] = field(default_factory=list)
 
     async def send_dm(
         self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
@@ -58,3 +60,16 @@ class RecordingNotifier:
 
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
         self.ended.append((record.id, detail))
+
+    async def post_approval_card(
+        self, record: ActivationRecord, expires_at: datetime
+    ) -> tuple[str, str] | None:
+        self.cards[record.id] = record
+        return ("C_PIM_APPROVALS", f"{len(self.cards)}.000100")
+
+    async def update_approval_card(self, record: ActivationRecord) -> None:
+        assert record.id in self.cards, "updating a card that was never posted"
+        self.cards[record.id] = record
+
+    async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
+        self.decisions.append((record.id, record.state.value, error))

@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.requests import RequestState
-from bot.errors import NotAuthorised, RequestNotFound
+from bot.errors import NotAuthorised, PolicyViolation, RequestNotFound
 from bot.sandbox import SandboxTenant
 from bot.service import Outcome, OutcomeKind
 from bot.settings import RoleConfig, Settings
@@ -193,3 +193,52 @@ async def test_a_restart_between_request_and_approval_loses_nothing(
         await second.aclose()
     assert decision.record.state is RequestState.ACTIVE
     assert aline_live(tenant)
+
+
+async def test_the_card_is_posted_then_redrawn_and_the_requester_told(
+    services: Services, notifier: RecordingNotifier
+) -> None:
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+    assert pending.record.approval_channel == "C_PIM_APPROVALS"
+    assert notifier.cards[pending.record.id].state is RequestState.PENDING_APPROVAL
+    await services.approvals.deny(pending.record.id, "U_ADMIN", "change freeze")
+    assert notifier.cards[pending.record.id].state is RequestState.DENIED
+    assert notifier.decisions == [(pending.record.id, "denied", None)]
+
+
+async def test_cancel_and_expiry_redraw_the_card(
+    services: Services, notifier: RecordingNotifier, clock: FakeClock
+) -> None:
+    first = await request_global_admin(services)
+    assert first.record is not None
+    await services.service.cancel("U_ALINE", first.record.id)
+    assert notifier.cards[first.record.id].state is RequestState.CANCELLED
+    second = await request_global_admin(services)
+    assert second.record is not None
+    clock.advance(timedelta(days=2))
+    await services.approvals.expire_due()
+    assert notifier.cards[second.record.id].state is RequestState.EXPIRED
+    assert (second.record.id, "expired", None) in notifier.decisions
+
+
+async def test_approval_needed_but_no_channel_configured_is_refused_up_front(
+    settings: Settings,
+    clock: FakeClock,
+    directory: FakeDirectory,
+    notifier: RecordingNotifier,
+) -> None:
+    config = settings.policy()
+    bare = config.model_copy(
+        update={"channels": config.channels.model_copy(update={"approvals": None})}
+    )
+    services = wire(settings, clock, directory, notifier, config=bare)
+    try:
+        with pytest.raises(PolicyViolation) as err:
+            await services.service.request_activation(
+                "U_ALINE", "global-admin", timedelta(hours=1), TICKET, WHY
+            )
+    finally:
+        await services.aclose()
+    assert "channels.approvals" in err.value.user_message
+    assert services.store.list_requests() == []
