@@ -15,6 +15,7 @@ from bot.domain.models import ActivationSpec, ActiveAssignment, Role, RolePolicy
 from bot.domain.policy import check_request
 from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
 from bot.domain.roles import RoleCatalog
+from bot.domain.validation import check_justification, check_ticket
 from bot.errors import (
     AlreadyActive,
     GraphError,
@@ -136,6 +137,10 @@ class PimService:
         except PolicyViolation as exc:
             await self._audit(AuditKind.REFUSED, requester, role, detail=exc.user_message)
             raise
+        # Store what was checked (trimmed, whitespace collapsed), not the raw text.
+        if justification.strip():
+            justification = check_justification(justification, self.config.justification)
+        ticket = check_ticket(ticket, self.config.ticket) if ticket and ticket.strip() else None
         await self._refuse_if_active(requester, role)
         if match.policy.approval_required and not self.config.channels.approvals:
             raise PolicyViolation(
