@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def register(app: AsyncApp, services: Services) -> None:
     """Attach every surface's listeners to `app`."""
-    from handlers import actions, commands, home, views
+    from handlers import actions, approvals, commands, home, views
 
-    for surface in (commands, actions, views, home):
+    for surface in (commands, actions, views, home, approvals):
         surface.register(app, services)

@@ -15,7 +15,7 @@ from bot.domain.requests import ActivationRecord
 from bot.errors import UserNotMapped
 from bot.ports import SlackProfile
 from bot.settings import PolicyFile
-from handlers import blocks
+from handlers import blocks, cards
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,30 @@ class SlackNotifier:
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
         msg = blocks.ended(record, detail)
         await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
+
+    async def post_approval_card(
+        self, record: ActivationRecord, expires_at: datetime
+    ) -> tuple[str, str] | None:
+        channel = self._config.channels.approvals
+        if not channel:
+            return None
+        msg = cards.approval_card(record, expires_at)
+        posted = await self._client.chat_postMessage(channel=channel, **msg)
+        return str(posted["channel"]), str(posted["ts"])
+
+    async def update_approval_card(self, record: ActivationRecord) -> None:
+        if not (record.approval_channel and record.approval_message_ts):
+            return
+        msg = cards.approval_card(record, None)
+        await self._client.chat_update(
+            channel=record.approval_channel, ts=record.approval_message_ts, **msg
+        )
+
+    async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
+        msg = cards.decision_dm(record, error)
+        await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
+        if error and record.decided_by:
+            await self.send_dm(record.decided_by, msg["text"], msg["blocks"])
 
 
 class SlackUserDirectory:

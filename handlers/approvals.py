@@ -1,0 +1,92 @@
+"""Approve / Deny on the approvals-channel card. The button carries only the request id;
+whether the clicker may decide is checked by the approval service at click time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.wiring import Services
+from handlers import blocks, cards
+from handlers.blocks import plain
+from handlers.replies import Reply, guarded
+
+DENY_CALLBACK = "approval_deny_reason"
+MIN_REASON = 5
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.action(cards.APPROVE_ACTION)
+    async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id, request_id = str(body["user"]["id"]), str(body["actions"][0]["value"])
+
+        async def work() -> blocks.Message:
+            decision = await services.approvals.approve(request_id, user_id)
+            return blocks.message(f"You approved `{decision.record.id}`.")
+
+        await guarded(_to_clicker(respond), work)
+
+    @app.action(cards.DENY_ACTION)
+    async def deny(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()  # the reason comes from a modal, opened inside trigger_id's 3 s
+        request_id = str(body["actions"][0]["value"])
+        await client.views_open(trigger_id=str(body["trigger_id"]), view=reason_modal(request_id))
+
+    @app.view(DENY_CALLBACK)
+    async def deny_reason(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = str(body["user"]["id"])  # the decider is whoever submitted, per Slack
+        request_id = str(json.loads(view.get("private_metadata") or "{}").get("request_id", ""))
+        reason = str(view["state"]["values"]["reason"]["value"].get("value") or "").strip()
+        if len(reason) < MIN_REASON:
+            await ack(response_action="errors", errors={"reason": "Say briefly why."})
+            return
+        await ack()
+
+        async def work() -> blocks.Message:
+            decision = await services.approvals.deny(request_id, user_id, reason)
+            return blocks.message(f"You denied `{decision.record.id}`.")
+
+        await guarded(_dm(services, user_id), work)
+
+
+def reason_modal(request_id: str) -> dict[str, Any]:
+    element = {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "multiline": True,
+        "min_length": MIN_REASON,
+        "max_length": 500,
+    }
+    return {
+        "type": "modal",
+        "callback_id": DENY_CALLBACK,
+        "title": plain("Deny request", 24),
+        "submit": plain("Deny", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": json.dumps({"request_id": request_id}),
+        "blocks": [
+            blocks.section(f"Deny request `{request_id}`? The requester sees your reason."),
+            {"type": "input", "block_id": "reason", "label": plain("Reason"), "element": element},
+        ],
+    }
+
+
+def _to_clicker(respond: AsyncRespond) -> Reply:
+    """An ephemeral line for the clicker only; the card itself is redrawn by the service."""
+
+    async def reply(msg: blocks.Message) -> None:
+        await respond(response_type="ephemeral", replace_original=False, **msg)
+
+    return reply
+
+
+def _dm(services: Services, user_id: str) -> Callable[[blocks.Message], Awaitable[None]]:
+    async def reply(msg: blocks.Message) -> None:
+        await services.service.notifier.send_dm(user_id, msg["text"], msg["blocks"])
+
+    return reply

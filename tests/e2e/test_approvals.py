@@ -1,0 +1,116 @@
+"""Approval-required roles: the card in the approvals channel, Approve and Deny by click."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.e2e.stack import BotStack
+
+ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+REQUEST = "activate global-admin 1h need tenant-wide settings change"
+
+
+def _card(bot: BotStack) -> tuple[str, dict[str, Any]]:
+    """Request Global Administrator as Aline; return the request id and the posted card."""
+    final = bot.final(bot.command(REQUEST))
+    assert "needs approval" in final["text"]
+    (card,) = [
+        c for c in bot.slack.calls("chat.postMessage") if c.body["channel"] == "C_PIM_APPROVALS"
+    ]
+    (actions,) = [b for b in card.body["blocks"] if b["type"] == "actions"]
+    values = {e["value"] for e in actions["elements"]}
+    assert len(values) == 1  # both buttons carry the request id and nothing else
+    return values.pop(), card.body
+
+
+def _click(bot: BotStack, user: str, action_id: str, request_id: str) -> str:
+    url = bot.slack.response_url()
+    reply = bot.interact(
+        {
+            "type": "block_actions",
+            "user": {"id": user, "team_id": "T_CONTOSO"},
+            "team": {"id": "T_CONTOSO"},
+            "api_app_id": "A_PIMBOT",
+            "trigger_id": f"trigger.{time.monotonic_ns()}",
+            "response_url": url,
+            "channel": {"id": "C_PIM_APPROVALS"},
+            "container": {"type": "message", "channel_id": "C_PIM_APPROVALS"},
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "value": request_id,
+                    "block_id": "decision",
+                    "action_ts": "1",
+                }
+            ],
+        }
+    )
+    assert reply.status == 200
+    return url
+
+
+def test_requester_cannot_approve_their_own_request(bot: BotStack) -> None:
+    request_id, _ = _card(bot)
+
+    url = _click(bot, "U_ALINE", "approval_approve", request_id)
+
+    bot.slack.wait_for("response_url:" + url.rsplit("/", 1)[-1])
+    (said,) = bot.slack.responses(url)
+    assert "your own request" in said["text"] and said["replace_original"] is False
+    assert bot.graph_writes() == 0
+
+
+def test_approver_click_activates_once_and_redraws_the_card(bot: BotStack) -> None:
+    request_id, _ = _card(bot)
+
+    _click(bot, "U_ADMIN", "approval_approve", request_id)
+
+    (update,) = bot.slack.wait_for("chat.update")
+    text = json.dumps(update.body["blocks"])
+    assert "Approved" in text and "<@U_ADMIN>" in text
+    assert all(b["type"] != "actions" for b in update.body["blocks"])
+    assert bot.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
+    assert bot.graph_writes() == 1
+
+
+def test_deny_asks_for_a_reason_then_tells_the_requester(bot: BotStack) -> None:
+    request_id, _ = _card(bot)
+
+    _click(bot, "U_ADMIN", "approval_deny", request_id)
+    (opened,) = bot.slack.wait_for("views.open")
+    view = opened.body["view"]
+    submit = {
+        "type": "view_submission",
+        "user": {"id": "U_ADMIN", "team_id": "T_CONTOSO"},
+        "team": {"id": "T_CONTOSO"},
+        "api_app_id": "A_PIMBOT",
+        "view": {
+            **view,
+            "id": "V_DENY",
+            "state": {
+                "values": {
+                    "reason": {
+                        "value": {"type": "plain_text_input", "value": "not during the freeze"}
+                    }
+                }
+            },
+        },
+    }
+    assert bot.interact(submit).body == {}
+
+    (update,) = bot.slack.wait_for("chat.update")
+    assert "Denied" in json.dumps(update.body) and "not during the freeze" in json.dumps(
+        update.body
+    )
+    deadline = time.monotonic() + 10
+    while not any(
+        "not during the freeze" in c.body["text"] and c.body["channel"] == "D_U_ALINE"
+        for c in bot.slack.calls("chat.postMessage")
+    ):
+        assert time.monotonic() < deadline, "the requester was never told"
+        time.sleep(0.02)
+    assert bot.graph_writes() == 0
