@@ -118,3 +118,55 @@ def test_plain_text_is_a_message_and_unknown_commands_get_slackbots_note(
     ui(workspace, "send", user="U_ADMIN", channel="C_GENERAL", text="/deploy now")
     seen_by_alex = httpx.get(f"{workspace.url}/ui/state", params={"user": "U_ALEX"}).json()
     assert [m["text"] for m in seen_by_alex["messages"]["C_GENERAL"]] == ["hello all"]
+
+
+def _open_form(rig: Rig) -> dict[str, Any]:
+    card = dm(_run_command(rig))[2]
+    ui(rig, "action", user="U_ALINE", channel="D_ALINE", ts=card["ts"], block_id="act",
+       action_id="open_form")
+    modal: dict[str, Any] = wait_for_state(
+        rig.url, "U_ALINE", lambda s: s["modal"] is not None)["modal"]
+    return modal
+
+
+def test_a_select_in_a_message_reaches_the_app_and_it_answers_through_response_url(
+    with_bolt: Rig,
+) -> None:
+    card = dm(_run_command(with_bolt))[2]
+    ui(with_bolt, "action", user="U_ALINE", channel="D_ALINE", ts=card["ts"], block_id="pick",
+       action_id="size_pick", value="large")
+    state = wait_for_state(with_bolt.url, "U_ALINE", lambda s: len(dm(s)) == 4)
+    assert (texts(state)[3], dm(state)[3]["ephemeral"]) == ("You picked large", True)
+
+
+def test_a_button_in_a_modal_sends_what_is_typed_and_the_app_updates_the_view(
+    with_bolt: Rig,
+) -> None:
+    view = _open_form(with_bolt)
+    ui(with_bolt, "action", user="U_ALINE", view_id=view["id"], block_id="tools",
+       action_id="retitle", values={"reason": {"text": "typed so far"}})
+    state = wait_for_state(
+        with_bolt.url, "U_ALINE", lambda s: s["modal"]["title"]["text"] == "Tell us more (2)")
+    clicked = with_bolt.seen[-1]
+    assert clicked["container"] == {"type": "view", "view_id": view["id"]}
+    assert clicked["view"]["state"]["values"]["reason"]["text"]["value"] == "typed so far"
+    assert "response_url" not in clicked
+    assert state["modal"]["id"] == view["id"] and state["modal"]["hash"] != view["hash"]
+
+
+def test_a_submission_can_update_push_and_clear_the_modal_stack(with_bolt: Rig) -> None:
+    view = _open_form(with_bolt)
+    values = {"reason": {"text": "update the form please"}, "size": {"pick": "small"}}
+    ui(with_bolt, "submit", user="U_ALINE", view_id=view["id"], values=values)
+    modal = httpx.get(f"{with_bolt.url}/ui/state", params={"user": "U_ALINE"}).json()["modal"]
+    assert (modal["id"], modal["title"]["text"], modal["depth"]) == (view["id"], "Updated", 1)
+
+    values["reason"]["text"] = "push another view"
+    ui(with_bolt, "submit", user="U_ALINE", view_id=view["id"], values=values)
+    modal = httpx.get(f"{with_bolt.url}/ui/state", params={"user": "U_ALINE"}).json()["modal"]
+    assert (modal["title"]["text"], modal["depth"], modal["root_view_id"]) == (
+        "Are you sure?", 2, view["id"])
+
+    ui(with_bolt, "submit", user="U_ALINE", view_id=modal["id"], values={})
+    state = httpx.get(f"{with_bolt.url}/ui/state", params={"user": "U_ALINE"}).json()
+    assert state["modal"] is None
