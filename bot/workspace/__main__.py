@@ -18,10 +18,16 @@ from bot.workspace.app import WORKSPACE_BOT_TOKEN, create_workspace_app
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.workspace", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events-url", default="http://127.0.0.1:3001/slack/events",
-                        help="the bot's Slack events URL (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.workspace",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--events-url",
+        default="http://127.0.0.1:3001/slack/events",
+        help="the bot's Slack events URL (default: %(default)s)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
@@ -31,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         print("python -m bot.workspace: set SLACK_SIGNING_SECRET (the bot's too)", file=sys.stderr)
         return 2
     app = create_workspace_app(
-        bot_events_url=args.events_url, signing_secret=secret,
+        bot_events_url=args.events_url,
+        signing_secret=secret,
         bot_token=os.environ.get("SLACK_BOT_TOKEN", WORKSPACE_BOT_TOKEN),
     )
     base = f"http://{args.host}:{args.port}"

@@ -50,6 +50,8 @@ class ResponseUrls:
     ) -> str:
         """A new URL; with `awaiting_ack`, answers wait for `settle` (or a timeout)."""
         token = secrets.token_urlsafe(18)
+        now = time.monotonic()
+        self._targets = {k: t for k, t in self._targets.items() if now - t.issued <= URL_TTL}
         target = ResponseTarget(user, channel, original_ts, time.monotonic(), echo_ts=echo_ts)
         if not awaiting_ack:
             target.acked.set()

@@ -82,8 +82,12 @@ class Surfaces:
 
     def issue_trigger(self, user: str) -> str:
         trigger = f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
+        now = time.monotonic()
         with self._changes.lock:
-            self._triggers[trigger] = (user, time.monotonic())
+            # Most triggers are never used (every click issues one): forget old ones, but
+            # late enough that a late views.open still hears "expired", not "invalid".
+            self._triggers = {t: v for t, v in self._triggers.items() if now - v[1] <= 60}
+            self._triggers[trigger] = (user, now)
         return trigger
 
     def redeem(self, trigger: str) -> str:
