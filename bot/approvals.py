@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import ApproverKind, Role, RolePolicy
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError, NotAuthorised, PimError, RequestNotFound
@@ -159,21 +159,8 @@ class ApprovalService:
     async def _audit(
         self, kind: AuditKind, record: ActivationRecord, actor: str | None, detail: str | None
     ) -> None:
-        await self._svc.record_audit(
-            AuditEvent(
-                at=self._svc.clock.now(),
-                kind=kind,
-                slack_user_id=actor,
-                entra_user_id=record.principal_id,
-                role_id=record.role_id,
-                role_name=record.role_name,
-                duration=record.duration,
-                ticket=record.ticket.number if record.ticket else None,
-                justification=record.justification,
-                request_id=record.id,
-                detail=detail,
-            )
-        )
+        now = self._svc.clock.now()
+        await self._svc.record_audit(event_for(kind, record, at=now, actor=actor, detail=detail))
 
 
 def _already_decided(record: ActivationRecord) -> str:

@@ -6,7 +6,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.audit import AuditKind, event_for
 from bot.domain.reminders import Reminder, ReminderKind, fire_time, reminder_plan, should_send
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError
@@ -125,18 +125,6 @@ class ReminderService:
         return 0
 
     async def _audit(self, kind: AuditKind, record: ActivationRecord, detail: str | None) -> None:
-        await self._svc.record_audit(
-            AuditEvent(
-                at=self._svc.clock.now(),
-                kind=kind,
-                slack_user_id=record.slack_user_id,
-                entra_user_id=record.principal_id,
-                role_id=record.role_id,
-                role_name=record.role_name,
-                duration=record.duration,
-                ticket=record.ticket.number if record.ticket else None,
-                graph_request_id=record.graph_request_id,
-                request_id=record.id,
-                detail=detail,
-            )
-        )
+        now = self._svc.clock.now()
+        event = event_for(kind, record, at=now, actor=record.slack_user_id, detail=detail)
+        await self._svc.record_audit(event)

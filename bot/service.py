@@ -3,82 +3,31 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import timedelta
 
 from bot.catalog import PolicyCache
 from bot.clock import Clock
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.durations import to_human
-from bot.domain.models import ActivationSpec, ActiveAssignment, Role, RolePolicy, Ticket
+from bot.domain.models import ActivationSpec, Role, Ticket
 from bot.domain.policy import check_request
 from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
 from bot.domain.roles import RoleCatalog
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import (
-    AlreadyActive,
     GraphError,
-    NotActive,
     NotAuthorised,
-    NotEligible,
     PolicyViolation,
     RequestNotFound,
 )
 from bot.identity import IdentityResolver, Requester
+from bot.outcomes import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
 from bot.ports import ActivationHooks, NoHooks, Notifier, PimGraph, Store
+from bot.queries import RoleQueries
 from bot.settings import PolicyFile
 
 S = RequestState
-
-
-@dataclass(frozen=True, slots=True)
-class EligibleRole:
-    """A role the user may activate, with the effective policy that applies."""
-
-    role: Role
-    policy: RolePolicy
-    approval_reasons: tuple[str, ...]
-    via_group_name: str | None
-    eligible_until: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class ActiveRole:
-    role: Role
-    assignment: ActiveAssignment
-
-
-@dataclass(frozen=True, slots=True)
-class Overview:
-    """What `/pim list`, `/pim status` and the App Home show."""
-
-    requester: Requester
-    eligible: list[EligibleRole]
-    active: list[ActiveRole]
-    pending: list[ActivationRecord]
-    now: datetime
-
-
-class OutcomeKind(StrEnum):
-    ACTIVATED = "activated"
-    PENDING_APPROVAL = "pending_approval"
-    DEACTIVATED = "deactivated"
-    EXTENDED = "extended"
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The result of a use case, ready to render."""
-
-    kind: OutcomeKind
-    requester: Requester
-    role: Role
-    record: ActivationRecord | None = None
-    end: datetime | None = None
-    graph_request_id: str | None = None
-    approval_reasons: tuple[str, ...] = ()
+__all__ = ["ActiveRole", "EligibleRole", "Outcome", "OutcomeKind", "Overview", "PimService"]
 
 
 class PimService:
@@ -99,13 +48,14 @@ class PimService:
         self.graph, self.store, self.identity = graph, store, identity
         self.catalog, self.policies, self.notifier = catalog, policies, notifier
         self.config, self.clock = config, clock
+        self.queries = RoleQueries(graph, catalog, policies, clock)
         self.hooks: ActivationHooks = NoHooks()  # wiring sets the reminder service
 
     async def overview(self, slack_user_id: str) -> Overview:
         """Eligible roles (direct and via groups), active assignments and pending requests."""
         requester = await self.identity.resolve(slack_user_id)
-        eligible = await self._eligible(requester)
-        active = await self._active(requester)
+        eligible = await self.queries.eligible(requester)
+        active = await self.queries.active(requester)
         pending = self.store.list_requests(slack_user_id=slack_user_id, states=OPEN_STATES)
         return Overview(requester, eligible, active, pending, self.clock.now())
 
@@ -120,10 +70,7 @@ class PimService:
         """Check eligibility and policy, then activate now or hold for approval."""
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
-        eligible = await self._eligible(requester)
-        match = next((e for e in eligible if e.role.id == role.id), None)
-        if match is None:
-            raise NotEligible(_not_eligible_message(role, eligible))
+        match = await self.queries.eligible_for(requester, role)
         try:
             check_request(
                 match.policy,
@@ -141,7 +88,7 @@ class PimService:
         if justification.strip():
             justification = check_justification(justification, self.config.justification)
         ticket = check_ticket(ticket, self.config.ticket) if ticket and ticket.strip() else None
-        await self._refuse_if_active(requester, role)
+        await self.queries.refuse_if_active(requester, role)
         if match.policy.approval_required and not self.config.channels.approvals:
             raise PolicyViolation(
                 f"{role.display_name} needs approval, but no approvals channel is configured. "
@@ -158,7 +105,7 @@ class PimService:
         """End the user's live assignment of a role now."""
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
-        await self._find_active(requester, role)
+        await self.queries.find_active(requester, role)
         result = await self.graph.deactivate(
             requester.user.id, role.id, "Deactivated from Slack by the requester"
         )
@@ -175,7 +122,7 @@ class PimService:
         """Push the end of a live assignment out by `duration`, within the policy maximum."""
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
-        active = await self._find_active(requester, role)
+        active = await self.queries.find_active(requester, role)
         policy = (await self.policies.effective(role)).policy
         now = self.clock.now()
         new_end = (active.end or now) + duration
@@ -282,47 +229,6 @@ class PimService:
             approval_reasons=match.approval_reasons,
         )
 
-    async def _eligible(self, requester: Requester) -> list[EligibleRole]:
-        out: dict[str, EligibleRole] = {}
-        for item in await self.graph.list_eligibilities(requester.user.id):
-            role = self.catalog.by_id(item.role_id)
-            effective = await self.policies.effective(role)
-            entry = EligibleRole(
-                role, effective.policy, effective.approval_reasons, item.via_group_name, item.end
-            )
-            if role.id not in out or item.via_group_name is None:
-                out[role.id] = entry
-        return sorted(out.values(), key=lambda e: e.role.display_name)
-
-    async def _active(self, requester: Requester) -> list[ActiveRole]:
-        now = self.clock.now()
-        live = await self.graph.list_active(requester.user.id)
-        return sorted(
-            (
-                ActiveRole(self.catalog.by_id(a.role_id), a)
-                for a in live
-                if a.end is None or a.end > now
-            ),
-            key=lambda a: a.role.display_name,
-        )
-
-    async def _find_active(self, requester: Requester, role: Role) -> ActiveAssignment:
-        for item in await self._active(requester):
-            if item.role.id == role.id:
-                return item.assignment
-        raise NotActive(f"{role.display_name} is not active for you right now.")
-
-    async def _refuse_if_active(self, requester: Requester, role: Role) -> None:
-        try:
-            active = await self._find_active(requester, role)
-        except NotActive:
-            return
-        until = f" until {active.end:%Y-%m-%d %H:%M} UTC" if active.end else ""
-        raise AlreadyActive(
-            f"{role.display_name} is already active for you{until}. "
-            f"Use `/pim extend {role.alias or role.id} 1h` to extend it."
-        )
-
     def _live_records(self, slack_user_id: str, role_id: str) -> list[ActivationRecord]:
         records = self.store.list_requests(
             slack_user_id=slack_user_id, states=frozenset({S.ACTIVE})
@@ -390,10 +296,3 @@ def new_request_id() -> str:
     """Short, unguessable, easy to type: `R-7KQ2M9XD`."""
     alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
     return "R-" + "".join(secrets.choice(alphabet) for _ in range(8))
-
-
-def _not_eligible_message(role: Role, eligible: list[EligibleRole]) -> str:
-    if not eligible:
-        return f"You aren't eligible for {role.display_name}, or for any role. Ask your PIM admin."
-    names = ", ".join(f"`{e.role.alias or e.role.display_name}`" for e in eligible)
-    return f"You aren't eligible for {role.display_name}. You can activate: {names}."

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.durations import to_human
+from bot.domain.requests import ActivationRecord
 
 
 class AuditKind(StrEnum):
@@ -63,3 +64,30 @@ class AuditEvent:
         if self.detail:
             parts.append(f"({self.detail})")
         return " · ".join(parts)
+
+
+def event_for(
+    kind: AuditKind,
+    record: ActivationRecord,
+    *,
+    at: datetime,
+    actor: str | None,
+    detail: str | None = None,
+    graph_request_id: str | None = None,
+    duration: timedelta | None = None,
+) -> AuditEvent:
+    """The audit event for something that happened to a stored request."""
+    return AuditEvent(
+        at=at,
+        kind=kind,
+        slack_user_id=actor,
+        entra_user_id=record.principal_id,
+        role_id=record.role_id,
+        role_name=record.role_name,
+        duration=duration or record.duration,
+        ticket=record.ticket.number if record.ticket else None,
+        justification=record.justification,
+        graph_request_id=graph_request_id or record.graph_request_id,
+        request_id=record.id,
+        detail=detail,
+    )
