@@ -3,36 +3,21 @@ against the tiny Bolt app: what a person sees and clicks, end to end."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.workspace.browser import chromium_page, requires_chromium, screenshot
 from tests.workspace.conftest import Rig
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"{CHROMIUM} is missing: run scripts/install-browser.sh (as root) to install it",
-)
+pytestmark = requires_chromium
 
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 800})
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def test_a_person_runs_the_command_fills_the_modal_and_others_never_see_her_ephemerals(
@@ -40,7 +25,6 @@ def test_a_person_runs_the_command_fills_the_modal_and_others_never_see_her_ephe
 ) -> None:
     from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(exist_ok=True)
     page.goto(f"{with_bolt.url}/?user=U_ALINE")
     page.get_by_text("general", exact=True).click()
     page.locator("#message-box").fill("/pim hello")
@@ -67,7 +51,7 @@ def test_a_person_runs_the_command_fills_the_modal_and_others_never_see_her_ephe
     modal.get_by_role("button", name="Send").click()
     expect(modal).to_be_hidden()
     expect(page.locator(".msg", has_text="Submitted (large): a long enough reason")).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "workspace-aline.png"))
+    screenshot(page, "workspace-aline.png")
 
     page.get_by_role("button", name="Home").click()
     expect(page.locator("#home")).to_contain_text("Your roles")
@@ -77,4 +61,8 @@ def test_a_person_runs_the_command_fills_the_modal_and_others_never_see_her_ephe
     page.get_by_text("general", exact=True).click()
     expect(page.locator("#messages")).to_contain_text("No messages yet.")
     expect(page.get_by_text("you said hello")).to_have_count(0)
-    page.screenshot(path=str(ARTIFACTS / "workspace-admin.png"))
+    screenshot(page, "workspace-admin.png")
+
+    page.get_by_role("button", name="+1 h").click()
+    expect(page.locator("#clock")).to_contain_text("(+1 h)")
+    assert with_bolt.forwarded == [3600.0]

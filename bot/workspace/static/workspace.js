@@ -566,8 +566,11 @@ document.addEventListener("click", (ev) => {
   if (t.matches("li[data-channel]")) return openChannel(t.dataset.channel);
   if (t.dataset.tab) return openChannel(place().channel, t.dataset.tab);
   if (t.dataset.fill) { $("message-box").value = t.dataset.fill; $("message-box").focus(); return commandHint(); }
-  if (t.dataset.seconds) {
-    return post("/ui/fast_forward", { seconds: Number(t.dataset.seconds) }).then((a) => a.ok && toast(`Fast-forwarded ${t.textContent}`));
+  if (t.dataset.seconds && !t.classList.contains("busy")) {
+    t.classList.add("busy"); // the hook may take a while: reminders fall due and are sent
+    return post("/ui/fast_forward", { seconds: Number(t.dataset.seconds) })
+      .then((a) => a.ok && toast(`Fast-forwarded ${t.textContent}`))
+      .finally(() => t.classList.remove("busy"));
   }
   if (t.dataset.close && ui.snap.modal) return post("/ui/close", { user: ui.me, view_id: ui.snap.modal.id });
   if (t.dataset.submit) return submitModal(t);
