@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -99,7 +101,21 @@ async def run_http(
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10
     )
-    await uvicorn.Server(config).serve()
+    await _GracefulServer(config).serve()
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT once it has drained, which kills the process
+    before the caller closes its services (scheduler, Graph client); here the signal
+    only makes `serve()` return, and the process exits normally afterwards."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
 
 
 async def run_socket(settings: Settings, bolt_app: AsyncApp) -> None:
