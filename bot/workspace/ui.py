@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.workspace import interactions
+from bot.workspace.guard import refusal
 from bot.workspace.state import ApiError
 from bot.workspace.ui_state import snapshot
 from bot.workspace.workspace import Workspace
@@ -24,12 +25,21 @@ LONG_POLL = 5.0  # seconds; short enough that stopping the server never waits lo
 Body = dict[str, Any]
 
 
+def _refused(request: Request) -> JSONResponse | None:
+    reason = refusal(request)
+    return None if reason is None else JSONResponse({"ok": False, "error": reason}, 403)
+
+
 async def index(request: Request) -> Response:
+    if (refused := _refused(request)) is not None:
+        return refused
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
 
 async def state(request: Request) -> JSONResponse:
     ws: Workspace = request.app.state.workspace
+    if (refused := _refused(request)) is not None:
+        return refused
     since = request.query_params.get("since")
     try:
         if since is not None and since.lstrip("-").isdigit():
@@ -109,6 +119,8 @@ def _post(
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
         ws: Workspace = request.app.state.workspace
+        if (refused := _refused(request)) is not None:
+            return refused
         try:
             body = json.loads(await request.body() or b"{}")
             if not isinstance(body, dict):
