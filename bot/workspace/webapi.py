@@ -44,9 +44,10 @@ async def _arguments(request: Request) -> dict[str, Any]:
     return args
 
 
-def _check_token(ws: Workspace, request: Request, args: dict[str, Any]) -> None:
-    header = request.headers.get("authorization", "")
-    token = header.removeprefix("Bearer ").strip() if header else str(args.get("token", ""))
+def _check_token(ws: Workspace, request: Request) -> None:
+    # Header only, though Slack also takes a `token` field: the local token is a public
+    # constant, and a header (unlike a form field) cannot come from another site's form.
+    token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     if not token:
         raise ApiError("not_authed")
     if not hmac.compare_digest(token.encode(), ws.bot_token.encode()):
@@ -58,7 +59,7 @@ async def api_method(request: Request) -> JSONResponse:
     method = METHODS.get(request.path_params["method"])
     try:
         args = await _arguments(request)
-        _check_token(ws, request, args)
+        _check_token(ws, request)
         if method is None:
             raise ApiError("unknown_method")
         return JSONResponse({"ok": True} | method(ws, args))
