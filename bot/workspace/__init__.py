@@ -29,6 +29,11 @@ Wiring it (what `pimbot run` does without Slack credentials)::
 Keep uvicorn's access log off: `/response/{token}` paths are capabilities. Standalone,
 against a bot that is already running: `python -m bot.workspace --help`.
 
+Like Slack it refuses what Slack would refuse, so "works locally" means "works in Slack":
+a wrong token (`invalid_auth`), a stale or reused `trigger_id` (3 s, once), Block Kit over
+Slack's limits (`invalid_blocks` with json pointers), a `response_url` used more than five
+times. The page's own endpoints accept only same-origin JSON on a loopback or IP host.
+
 State is in memory (a dev tool): `app.state.workspace` is the `Workspace`, and
 `GET /ui/state?user=U_ALINE` returns exactly what the page renders for that person.
 """

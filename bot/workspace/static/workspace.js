@@ -577,7 +577,11 @@ document.addEventListener("click", (ev) => {
   if (t.dataset.kind === "button" && !t.classList.contains("busy")) {
     const ctx = contextOf(t);
     if (!ctx.el) return;
-    const go = () => act(ctx, ctx.el.value ?? null, t);
+    const go = () => {
+      // A link button opens its URL and still tells the app, as in Slack.
+      if (/^https?:/.test(ctx.el.url || "")) window.open(ctx.el.url, "_blank", "noopener");
+      return act(ctx, ctx.el.value ?? null, t);
+    };
     return ctx.el.confirm ? confirmThen(ctx.el.confirm, go) : go();
   }
 });
