@@ -31,6 +31,7 @@ def refusal(request: Request) -> str | None:
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
         return "forbidden_origin"
     if request.method == "POST" and not request.headers.get("content-type", "").startswith(
-            "application/json"):
+        "application/json"
+    ):
         return "unsupported_media_type"
     return None

@@ -43,7 +43,10 @@ async def send_text(ws: Workspace, user_id: str, channel_id: str, text: str, bas
         return
     command, _, args = text.partition(" ")
     if command not in ws.seed.commands:
-        note = f"{command} is not a valid command. In Slack, all messages that start with “/” are interpreted as commands."  # noqa: E501
+        note = (
+            f"{command} is not a valid command. In Slack, all messages that start with"
+            " “/” are interpreted as commands."
+        )
         convs.post(channel.id, SLACKBOT, note, ephemeral_for=user.id, bot=False, kind="system")
         return
     echo = convs.post(channel.id, user.id, text, ephemeral_for=user.id, bot=False, kind="command")

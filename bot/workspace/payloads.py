@@ -76,7 +76,7 @@ def message_actions(
     trigger_id: str,
 ) -> dict[str, Any]:
     """`block_actions` for a button or select in a message (ephemeral ones included)."""
-    return _interaction(seed, user, "block_actions") | {
+    payload = _interaction(seed, user, "block_actions") | {
         "container": {
             "type": "message",
             "message_ts": message.ts,
@@ -85,12 +85,13 @@ def message_actions(
         },
         "trigger_id": trigger_id,
         "channel": {"id": channel.id, "name": _channel_name(channel)},
-        # Slack sends no `message` for ephemeral messages.
-        "message": None if message.ephemeral_for else message.api(),
         "state": {"values": {}},
         "response_url": response_url,
         "actions": [action],
     }
+    if message.ephemeral_for is None:  # Slack sends no `message` for an ephemeral one
+        payload["message"] = message.api()
+    return payload
 
 
 def view_actions(

@@ -29,14 +29,15 @@ def _rig(bolt_secret: str | None) -> Iterator[Rig]:
     ws_server, bot_server = LiveServer(), LiveServer()
     forwarded: list[float] = []
     app = create_workspace_app(
-        bot_events_url=f"{bot_server.url}/slack/events", signing_secret=SECRET,
-        bot_token=WORKSPACE_BOT_TOKEN, on_fast_forward=forwarded.append,
+        bot_events_url=f"{bot_server.url}/slack/events",
+        signing_secret=SECRET,
+        bot_token=WORKSPACE_BOT_TOKEN,
+        on_fast_forward=forwarded.append,
     )
     rig = Rig(ws_server.url, app.state.workspace, forwarded=forwarded)
     ws_server.start(app)
     if bolt_secret is not None:
-        rig.bolt = build_tiny_bolt_app(
-            ws_server.url, bolt_secret, WORKSPACE_BOT_TOKEN, rig.seen)
+        rig.bolt = build_tiny_bolt_app(ws_server.url, bolt_secret, WORKSPACE_BOT_TOKEN, rig.seen)
         bot_server.start(bolt_asgi(rig.bolt))
     try:
         yield rig

@@ -44,10 +44,14 @@ def test_slash_command_ack_is_replaced_by_the_response_and_a_dm_follows(
     echo, answer, card = dm(state)
     assert (echo["kind"], echo["text"], echo["ephemeral"]) == ("command", "/pim hello", True)
     # The ack's "Working on…" was replaced in place through response_url.
-    assert answer == answer | {"user": "U_PIMBOT", "ephemeral": True, "text":
-                               "Hello AlineD@m365x435773.onmicrosoft.com, you said *hello*"}
+    assert answer == answer | {
+        "user": "U_PIMBOT",
+        "ephemeral": True,
+        "text": "Hello AlineD@m365x435773.onmicrosoft.com, you said *hello*",
+    }
     assert card["ephemeral"] is False and card["blocks"][1]["elements"][0]["action_id"] == (
-        "open_form")
+        "open_form"
+    )
     # The admin sees neither Aline's DM nor her ephemerals.
     admin = httpx.get(f"{with_bolt.url}/ui/state", params={"user": "U_ADMIN"}).json()
     assert "D_ALINE" not in admin["messages"]
@@ -57,8 +61,15 @@ def test_button_opens_a_modal_whose_errors_show_inline_then_submission_updates_t
     with_bolt: Rig,
 ) -> None:
     card = dm(_run_command(with_bolt))[2]
-    ui(with_bolt, "action", user="U_ALINE", channel="D_ALINE", ts=card["ts"], block_id="act",
-       action_id="open_form")
+    ui(
+        with_bolt,
+        "action",
+        user="U_ALINE",
+        channel="D_ALINE",
+        ts=card["ts"],
+        block_id="act",
+        action_id="open_form",
+    )
     state = wait_for_state(with_bolt.url, "U_ALINE", lambda s: s["modal"] is not None)
     clicked = with_bolt.seen[0]
     assert clicked["actions"][0] | {"value": "42", "type": "button"} == clicked["actions"][0]
@@ -77,13 +88,21 @@ def test_button_opens_a_modal_whose_errors_show_inline_then_submission_updates_t
     state = wait_for_state(with_bolt.url, "U_ALINE", lambda s: texts(s)[2] == "Submitted")
     assert state["modal"] is None
     assert dm(state)[2]["blocks"][0]["text"]["text"] == (
-        ":white_check_mark: Submitted (large): a long enough reason")
+        ":white_check_mark: Submitted (large): a long enough reason"
+    )
 
 
 def test_closing_a_modal_notifies_the_app(with_bolt: Rig) -> None:
     card = dm(_run_command(with_bolt))[2]
-    ui(with_bolt, "action", user="U_ALINE", channel="D_ALINE", ts=card["ts"], block_id="act",
-       action_id="open_form")
+    ui(
+        with_bolt,
+        "action",
+        user="U_ALINE",
+        channel="D_ALINE",
+        ts=card["ts"],
+        block_id="act",
+        action_id="open_form",
+    )
     view = wait_for_state(with_bolt.url, "U_ALINE", lambda s: s["modal"] is not None)["modal"]
     ui(with_bolt, "close", user="U_ALINE", view_id=view["id"])
     assert with_bolt.seen[-1]["type"] == "view_closed"
@@ -122,10 +141,18 @@ def test_plain_text_is_a_message_and_unknown_commands_get_slackbots_note(
 
 def _open_form(rig: Rig) -> dict[str, Any]:
     card = dm(_run_command(rig))[2]
-    ui(rig, "action", user="U_ALINE", channel="D_ALINE", ts=card["ts"], block_id="act",
-       action_id="open_form")
-    modal: dict[str, Any] = wait_for_state(
-        rig.url, "U_ALINE", lambda s: s["modal"] is not None)["modal"]
+    ui(
+        rig,
+        "action",
+        user="U_ALINE",
+        channel="D_ALINE",
+        ts=card["ts"],
+        block_id="act",
+        action_id="open_form",
+    )
+    modal: dict[str, Any] = wait_for_state(rig.url, "U_ALINE", lambda s: s["modal"] is not None)[
+        "modal"
+    ]
     return modal
 
 
@@ -133,8 +160,16 @@ def test_a_select_in_a_message_reaches_the_app_and_it_answers_through_response_u
     with_bolt: Rig,
 ) -> None:
     card = dm(_run_command(with_bolt))[2]
-    ui(with_bolt, "action", user="U_ALINE", channel="D_ALINE", ts=card["ts"], block_id="pick",
-       action_id="size_pick", value="large")
+    ui(
+        with_bolt,
+        "action",
+        user="U_ALINE",
+        channel="D_ALINE",
+        ts=card["ts"],
+        block_id="pick",
+        action_id="size_pick",
+        value="large",
+    )
     state = wait_for_state(with_bolt.url, "U_ALINE", lambda s: len(dm(s)) == 4)
     assert (texts(state)[3], dm(state)[3]["ephemeral"]) == ("You picked large", True)
 
@@ -143,10 +178,18 @@ def test_a_button_in_a_modal_sends_what_is_typed_and_the_app_updates_the_view(
     with_bolt: Rig,
 ) -> None:
     view = _open_form(with_bolt)
-    ui(with_bolt, "action", user="U_ALINE", view_id=view["id"], block_id="tools",
-       action_id="retitle", values={"reason": {"text": "typed so far"}})
+    ui(
+        with_bolt,
+        "action",
+        user="U_ALINE",
+        view_id=view["id"],
+        block_id="tools",
+        action_id="retitle",
+        values={"reason": {"text": "typed so far"}},
+    )
     state = wait_for_state(
-        with_bolt.url, "U_ALINE", lambda s: s["modal"]["title"]["text"] == "Tell us more (2)")
+        with_bolt.url, "U_ALINE", lambda s: s["modal"]["title"]["text"] == "Tell us more (2)"
+    )
     clicked = with_bolt.seen[-1]
     assert clicked["container"] == {"type": "view", "view_id": view["id"]}
     assert clicked["view"]["state"]["values"]["reason"]["text"]["value"] == "typed so far"
@@ -165,7 +208,10 @@ def test_a_submission_can_update_push_and_clear_the_modal_stack(with_bolt: Rig) 
     ui(with_bolt, "submit", user="U_ALINE", view_id=view["id"], values=values)
     modal = httpx.get(f"{with_bolt.url}/ui/state", params={"user": "U_ALINE"}).json()["modal"]
     assert (modal["title"]["text"], modal["depth"], modal["root_view_id"]) == (
-        "Are you sure?", 2, view["id"])
+        "Are you sure?",
+        2,
+        view["id"],
+    )
 
     ui(with_bolt, "submit", user="U_ALINE", view_id=modal["id"], values={})
     state = httpx.get(f"{with_bolt.url}/ui/state", params={"user": "U_ALINE"}).json()

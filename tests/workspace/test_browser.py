@@ -21,7 +21,8 @@ def page() -> Iterator[Any]:
 
 
 def test_a_person_runs_the_command_fills_the_modal_and_others_never_see_her_ephemerals(
-    with_bolt: Rig, page: Any,
+    with_bolt: Rig,
+    page: Any,
 ) -> None:
     from playwright.sync_api import expect
 

@@ -17,8 +17,10 @@ def test_accepts_the_blocks_a_request_card_uses() -> None:
         {"type": "section", "fields": [{"type": "mrkdwn", "text": "*Role*\\nUser Admin"}]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "request R-1"}]},
         {"type": "divider"},
-        {"type": "actions", "elements": [
-            {"type": "button", "text": PLAIN, "style": "primary", "value": "R-1"}]},
+        {
+            "type": "actions",
+            "elements": [{"type": "button", "text": PLAIN, "style": "primary", "value": "R-1"}],
+        },
     ]
     assert check_blocks(blocks, "message") == []
 
@@ -27,8 +29,11 @@ def test_names_each_problem_with_its_json_pointer() -> None:
     blocks = [
         {"type": "header", "text": {"type": "mrkdwn", "text": "x"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "y" * 3001}},
-        {"type": "actions", "block_id": "a", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": "z" * 76}}]},
+        {
+            "type": "actions",
+            "block_id": "a",
+            "elements": [{"type": "button", "text": {"type": "plain_text", "text": "z" * 76}}],
+        },
         {"type": "divider", "block_id": "a"},
         {"type": "carousel"},
     ]
@@ -40,14 +45,16 @@ def test_names_each_problem_with_its_json_pointer() -> None:
         "[ERROR] must be a known block type [json-pointer:/blocks/4/type]",
     ]
     assert check_blocks([{"type": "divider"}] * 51, "message") == [
-        "[ERROR] must have at most 50 items [json-pointer:/blocks]"]
+        "[ERROR] must have at most 50 items [json-pointer:/blocks]"
+    ]
 
 
 def test_a_modal_needs_a_short_title_and_a_submit_for_its_inputs() -> None:
-    view = {"type": "modal", "title": {"type": "plain_text", "text": "A title that is too long"
-                                                                      " to fit"},
-            "blocks": [{"type": "input", "label": PLAIN,
-                        "element": {"type": "plain_text_input"}}]}
+    view = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "A title that is too long to fit"},
+        "blocks": [{"type": "input", "label": PLAIN, "element": {"type": "plain_text_input"}}],
+    }
     assert check_view(view) == [
         "[ERROR] must be at most 24 characters [json-pointer:/view/title/text]",
         "[ERROR] is required when the view has input blocks [json-pointer:/view/submit]",
@@ -58,8 +65,16 @@ def test_the_web_api_answers_invalid_blocks_like_slack(workspace: Rig) -> None:
     answer = httpx.post(
         f"{workspace.url}/api/chat.postMessage",
         headers={"Authorization": f"Bearer {WORKSPACE_BOT_TOKEN}"},
-        json={"channel": "C_GENERAL", "text": "t", "blocks": [{"type": "header", "text": PLAIN},
-                                                              {"type": "nope"}]},
+        json={
+            "channel": "C_GENERAL",
+            "text": "t",
+            "blocks": [{"type": "header", "text": PLAIN}, {"type": "nope"}],
+        },
     ).json()
-    assert answer == {"ok": False, "error": "invalid_blocks", "response_metadata": {
-        "messages": ["[ERROR] must be a known block type [json-pointer:/blocks/1/type]"]}}
+    assert answer == {
+        "ok": False,
+        "error": "invalid_blocks",
+        "response_metadata": {
+            "messages": ["[ERROR] must be a known block type [json-pointer:/blocks/1/type]"]
+        },
+    }

@@ -12,8 +12,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.workspace import WORKSPACE_BOT_TOKEN, surfaces
 from tests.workspace.conftest import Rig
 
-BUTTON = [{"type": "actions", "elements": [
-    {"type": "button", "text": {"type": "plain_text", "text": "Go"}, "value": "1"}]}]
+BUTTON = [
+    {
+        "type": "actions",
+        "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "Go"}, "value": "1"}
+        ],
+    }
+]
 
 
 def client(rig: Rig, token: str = WORKSPACE_BOT_TOKEN) -> AsyncWebClient:
@@ -81,15 +87,18 @@ async def test_channels_by_name_and_unknown_ones(workspace: Rig) -> None:
 
 async def test_an_ephemeral_is_shown_only_to_its_user(workspace: Rig) -> None:
     await client(workspace).chat_postEphemeral(
-        channel="C_GENERAL", user="U_ALINE", text="just for Aline")
+        channel="C_GENERAL", user="U_ALINE", text="just for Aline"
+    )
     assert [m["text"] for m in state(workspace, "U_ALINE")["messages"]["C_GENERAL"]] == [
-        "just for Aline"]
+        "just for Aline"
+    ]
     assert state(workspace, "U_ADMIN")["messages"]["C_GENERAL"] == []
     assert "D_ALINE" not in state(workspace, "U_ADMIN")["messages"]  # nor Aline's DM
 
 
 async def test_views_open_refuses_an_expired_or_reused_trigger(
-    workspace: Rig, monkeypatch: pytest.MonkeyPatch,
+    workspace: Rig,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": []}
     surfaces_ = workspace.workspace.surfaces
@@ -108,8 +117,11 @@ async def test_views_open_refuses_an_expired_or_reused_trigger(
 async def test_views_update_checks_the_hash_and_publish_sets_the_home(workspace: Rig) -> None:
     slack = client(workspace)
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "One"}, "blocks": []}
-    view = (await slack.views_open(
-        trigger_id=workspace.workspace.surfaces.issue_trigger("U_ALINE"), view=modal))["view"]
+    view = (
+        await slack.views_open(
+            trigger_id=workspace.workspace.surfaces.issue_trigger("U_ALINE"), view=modal
+        )
+    )["view"]
     with pytest.raises(SlackApiError, match="hash_conflict"):
         await slack.views_update(view_id=view["id"], hash="stale", view=modal)
     two = modal | {"title": {"type": "plain_text", "text": "Two"}}

@@ -22,29 +22,71 @@ def _plain(text: str) -> dict[str, str]:
 
 SIZES = [{"text": _plain(t), "value": t.lower()} for t in ("Small", "Large")]
 FORM = {
-    "type": "modal", "callback_id": "form", "notify_on_close": True,
-    "title": _plain("Tell us more"), "submit": _plain("Send"), "close": _plain("Cancel"),
+    "type": "modal",
+    "callback_id": "form",
+    "notify_on_close": True,
+    "title": _plain("Tell us more"),
+    "submit": _plain("Send"),
+    "close": _plain("Cancel"),
     "blocks": [
-        {"type": "input", "block_id": "reason", "label": _plain("Reason"),
-         "element": {"type": "plain_text_input", "action_id": "text", "multiline": True}},
-        {"type": "input", "block_id": "size", "label": _plain("Size"),
-         "element": {"type": "static_select", "action_id": "pick", "options": SIZES}},
-        {"type": "actions", "block_id": "tools", "elements": [
-            {"type": "button", "action_id": "retitle", "text": _plain("Retitle")}]},
+        {
+            "type": "input",
+            "block_id": "reason",
+            "label": _plain("Reason"),
+            "element": {"type": "plain_text_input", "action_id": "text", "multiline": True},
+        },
+        {
+            "type": "input",
+            "block_id": "size",
+            "label": _plain("Size"),
+            "element": {"type": "static_select", "action_id": "pick", "options": SIZES},
+        },
+        {
+            "type": "actions",
+            "block_id": "tools",
+            "elements": [{"type": "button", "action_id": "retitle", "text": _plain("Retitle")}],
+        },
     ],
 }
-PUSHED = {"type": "modal", "callback_id": "pushed", "title": _plain("Are you sure?"),
-          "submit": _plain("Yes"), "blocks": [
-              {"type": "section", "text": {"type": "mrkdwn", "text": "Really?"}}]}
-CONFIRM = {"title": _plain("Sure?"), "text": _plain("Open the form now?"),
-           "confirm": _plain("Open"), "deny": _plain("Not now")}
+PUSHED = {
+    "type": "modal",
+    "callback_id": "pushed",
+    "title": _plain("Are you sure?"),
+    "submit": _plain("Yes"),
+    "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Really?"}}],
+}
+CONFIRM = {
+    "title": _plain("Sure?"),
+    "text": _plain("Open the form now?"),
+    "confirm": _plain("Open"),
+    "deny": _plain("Not now"),
+}
 CARD = [
-    {"type": "section", "block_id": "pick", "text": {"type": "mrkdwn", "text": "Ready?"},
-     "accessory": {"type": "static_select", "action_id": "size_pick", "options": SIZES,
-                   "placeholder": _plain("Size")}},
-    {"type": "actions", "block_id": "act", "elements": [
-        {"type": "button", "action_id": "open_form", "value": "42", "style": "primary",
-         "text": _plain("Open form"), "confirm": CONFIRM}]},
+    {
+        "type": "section",
+        "block_id": "pick",
+        "text": {"type": "mrkdwn", "text": "Ready?"},
+        "accessory": {
+            "type": "static_select",
+            "action_id": "size_pick",
+            "options": SIZES,
+            "placeholder": _plain("Size"),
+        },
+    },
+    {
+        "type": "actions",
+        "block_id": "act",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "open_form",
+                "value": "42",
+                "style": "primary",
+                "text": _plain("Open form"),
+                "confirm": CONFIRM,
+            }
+        ],
+    },
 ]
 
 
@@ -56,8 +98,9 @@ def build_tiny_bolt_app(
     app = AsyncApp(client=client, signing_secret=signing_secret)
 
     @app.command("/pim")
-    async def pim(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any],
-                  client: AsyncWebClient) -> None:
+    async def pim(
+        ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         if command["text"] == "shout":
             await ack(response_type="in_channel", text="Heard by everyone")
             return
@@ -65,8 +108,7 @@ def build_tiny_bolt_app(
         info = await client.users_info(user=command["user_id"])
         email = info["user"]["profile"]["email"]
         await respond(replace_original=True, text=f"Hello {email}, you said *{command['text']}*")
-        await client.chat_postMessage(channel=command["user_id"], text="Open the form",
-                                      blocks=CARD)
+        await client.chat_postMessage(channel=command["user_id"], text="Open the form", blocks=CARD)
 
     @app.action("size_pick")
     async def size_pick(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -78,16 +120,21 @@ def build_tiny_bolt_app(
         await ack()
         where = {"channel": body["container"]["channel_id"], "ts": body["container"]["message_ts"]}
         seen.append(body)
-        await client.views_open(trigger_id=body["trigger_id"],
-                                view=FORM | {"private_metadata": json.dumps(where)})
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=FORM | {"private_metadata": json.dumps(where)}
+        )
 
     @app.action("retitle")
     async def retitle(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         seen.append(body)
         view = body["view"]
-        await client.views_update(view_id=view["id"], hash=view["hash"], view=FORM | {
-            "title": _plain("Tell us more (2)"), "private_metadata": view["private_metadata"]})
+        await client.views_update(
+            view_id=view["id"],
+            hash=view["hash"],
+            view=FORM
+            | {"title": _plain("Tell us more (2)"), "private_metadata": view["private_metadata"]},
+        )
 
     @app.view("form")
     async def submitted(ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient) -> None:
@@ -103,9 +150,11 @@ def build_tiny_bolt_app(
             await ack()
             size = values["size"]["pick"]["selected_option"]["value"]
             done = f":white_check_mark: Submitted ({size}): {reason}"
-            await client.chat_update(**json.loads(view["private_metadata"]), text="Submitted",
-                                     blocks=[{"type": "section",
-                                              "text": {"type": "mrkdwn", "text": done}}])
+            await client.chat_update(
+                **json.loads(view["private_metadata"]),
+                text="Submitted",
+                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": done}}],
+            )
 
     @app.view("pushed")
     async def pushed(ack: AsyncAck) -> None:
@@ -119,8 +168,10 @@ def build_tiny_bolt_app(
     @app.event("app_home_opened")
     async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event["tab"] == "home":
-            await client.views_publish(user_id=event["user"], view={"type": "home", "blocks": [
-                {"type": "header", "text": _plain("Your roles")}]})
+            await client.views_publish(
+                user_id=event["user"],
+                view={"type": "home", "blocks": [{"type": "header", "text": _plain("Your roles")}]},
+            )
 
     return app
 
