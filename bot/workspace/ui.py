@@ -14,7 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.workspace import interactions
+from bot.workspace import interactions, view_interactions
 from bot.workspace.guard import refusal
 from bot.workspace.state import ApiError
 from bot.workspace.ui_state import snapshot
@@ -73,7 +73,7 @@ async def _send(ws: Workspace, body: Body, base: str) -> None:
 async def _action(ws: Workspace, body: Body, base: str) -> None:
     value = body.get("value")
     if body.get("view_id"):
-        await interactions.click_view(
+        await view_interactions.click_view(
             ws,
             body["user"],
             body["view_id"],
@@ -96,15 +96,15 @@ async def _action(ws: Workspace, body: Body, base: str) -> None:
 
 
 async def _submit(ws: Workspace, body: Body, base: str) -> None:
-    await interactions.submit(ws, body["user"], body["view_id"], _raw(body))
+    await view_interactions.submit(ws, body["user"], body["view_id"], _raw(body))
 
 
 async def _close(ws: Workspace, body: Body, base: str) -> None:
-    await interactions.close(ws, body["user"], body["view_id"])
+    await view_interactions.close(ws, body["user"], body["view_id"])
 
 
 async def _home(ws: Workspace, body: Body, base: str) -> None:
-    await interactions.open_home(ws, body["user"], body.get("tab", "home"))
+    await view_interactions.open_home(ws, body["user"], body.get("tab", "home"))
 
 
 async def _fast_forward(ws: Workspace, body: Body, base: str) -> None:

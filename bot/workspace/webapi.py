@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.workspace import webapi_chat, webapi_views
+from bot.workspace import webapi_chat, webapi_people, webapi_views
 from bot.workspace.state import ApiError
 from bot.workspace.workspace import Workspace
 
 Method = Callable[[Workspace, dict[str, Any]], dict[str, Any]]
-METHODS: dict[str, Method] = webapi_chat.METHODS | webapi_views.METHODS
+METHODS: dict[str, Method] = webapi_people.METHODS | webapi_chat.METHODS | webapi_views.METHODS
 _JSON_ARGS = ("blocks", "view", "attachments", "metadata")  # JSON strings in form bodies
 
 
