@@ -231,7 +231,7 @@ function renderInput(b, ctx) {
   const view = ctx.view || {};
   const value = draftOf(view.id, b.block_id, el);
   const error = (view.errors || {})[b.block_id];
-  const attrs = `data-input="1" ${dataAttrs(el, b)} data-required="${b.optional ? "" : "1"}"`;
+  const attrs = `data-input="1" ${dataAttrs(el, b)} data-required="${b.optional ? "" : "1"}" data-min="${Number(el.min_length) || 0}"`;
   const id = `in-${b.block_id}-${el.action_id}`;
   let control;
   if (el.type === "plain_text_input") {
@@ -501,11 +501,13 @@ async function submitModal(button) {
   let missing = false;
   document.querySelectorAll("#modal-root [data-input]").forEach((input) => {
     const wrap = input.closest(".b-input"), err = wrap.querySelector(".error");
-    const empty = input.dataset.required && !input.value.trim();
-    wrap.classList.toggle("invalid", Boolean(empty));
-    if (empty) { err.hidden = false; err.textContent = "⚠️ Please complete this required field."; missing = true; }
+    const value = input.value.trim(), min = Number(input.dataset.min);
+    const problem = input.dataset.required && !value ? "Please complete this required field."
+      : value && value.length < min ? `Please enter at least ${min} characters.` : "";
+    wrap.classList.toggle("invalid", Boolean(problem));
+    if (problem) { err.hidden = false; err.textContent = `⚠️ ${problem}`; missing = true; }
   });
-  if (missing) return; // Slack checks required inputs itself and never bothers the app
+  if (missing) return; // Slack checks these itself and never bothers the app
   button.classList.add("busy");
   try { await post("/ui/submit", { user: ui.me, view_id: view.id, values: draft }); } finally { button.classList.remove("busy"); }
 }
