@@ -328,6 +328,7 @@ function renderTop() {
   $("me-name").textContent = nameOf(ui.me);
   $("team-name").textContent = snap.team.name;
   $("fast-forward").hidden = !snap.fast_forward;
+  $("clock").hidden = !snap.fast_forward; // without a sandbox clock to move, it is just the time
   renderClock();
 }
 
