@@ -4,6 +4,7 @@ the Web API routes and the page's routes share (it lives on `app.state.workspace
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 
 from bot.workspace.conversations import Conversations
@@ -14,6 +15,7 @@ from bot.workspace.state import ApiError, Changes, WorkspaceClock
 from bot.workspace.surfaces import Surfaces
 
 FastForward = Callable[[float], Awaitable[None] | None]
+log = logging.getLogger(__name__)
 
 
 class Workspace:
@@ -42,9 +44,13 @@ class Workspace:
     async def fast_forward(self, seconds: float) -> float:
         """Move the bot's clock (through the hook) and the workspace's message clock."""
         if self.on_fast_forward is not None:
-            result = self.on_fast_forward(seconds)
-            if inspect.isawaitable(result):
-                await result
+            try:
+                result = self.on_fast_forward(seconds)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:  # the page says it failed; the log says why
+                log.exception("fast-forward by %s s failed", seconds)
+                raise ApiError("fast_forward_failed") from exc
         with self.changes.mutate():
             self.clock.offset += seconds
         return self.clock.offset

@@ -9,8 +9,9 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.workspace import WORKSPACE_BOT_TOKEN, surfaces
+from bot.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app, surfaces
 from tests.workspace.conftest import Rig
+from tests.workspace.live import LiveServer
 
 BUTTON = [
     {
@@ -166,3 +167,23 @@ async def test_fast_forward_calls_the_hook_and_moves_message_time(workspace: Rig
     after = float((await client(workspace).chat_postMessage(channel="C_GENERAL", text="b"))["ts"])
     assert after - before >= 3600
     assert state(workspace, "U_ALINE")["clock"]["offset"] == 3600
+
+
+def test_a_failing_fast_forward_hook_is_reported_not_applied() -> None:
+    def broken(seconds: float) -> None:
+        raise RuntimeError("sandbox down")
+
+    server = LiveServer()
+    app = create_workspace_app(
+        bot_events_url="http://127.0.0.1:9/slack/events",
+        signing_secret="s",
+        bot_token=WORKSPACE_BOT_TOKEN,
+        on_fast_forward=broken,
+    )
+    server.start(app)
+    try:
+        answer = httpx.post(f"{server.url}/ui/fast_forward", json={"seconds": 900})
+    finally:
+        server.stop()
+    assert answer.json() == {"ok": False, "error": "fast_forward_failed"}
+    assert app.state.workspace.clock.offset == 0
