@@ -125,4 +125,8 @@ async def run_socket(settings: Settings, bolt_app: AsyncApp) -> None:
     if settings.slack_app_token is None:
         raise ValueError("Socket Mode needs SLACK_APP_TOKEN")
     handler = AsyncSocketModeHandler(bolt_app, settings.slack_app_token.get_secret_value())
-    await handler.start_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
+    try:
+        await handler.start_async()  # type: ignore[no-untyped-call]  # untyped in slack_bolt
+    finally:
+        # On cancellation (shutdown) say goodbye on the socket instead of dropping it.
+        await handler.close_async()  # type: ignore[no-untyped-call]

@@ -73,6 +73,7 @@ class FakeSlack:
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         self.api_url = f"{self.url}/api/"
+        self.socket_url: str | None = None  # what apps.connections.open hands out
 
     def __enter__(self) -> FakeSlack:
         self._thread.start()
@@ -182,6 +183,9 @@ _METHODS: dict[str, Any] = {
     "views.update": FakeSlack._view,
     "views.publish": FakeSlack._view,
     "usergroups.users.list": lambda s, b: {"ok": True, "users": []},
+    "apps.connections.open": lambda s, b: (
+        {"ok": True, "url": s.socket_url} if s.socket_url else {"ok": False, "error": "not_allowed"}
+    ),
 }
 
 
