@@ -6,6 +6,7 @@ or request to act on; whether the clicker may act on it is decided by the servic
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from bot.service import Outcome
 from bot.wiring import Services
 from handlers import blocks
 from handlers.home import publish_home
-from handlers.replies import guarded
+from handlers.replies import guarded, to_dm
 from handlers.surfaces import Prefill
 from handlers.views import open_activation_form
 
@@ -82,14 +83,16 @@ def _own_role(services: Services, user_id: str, request_id: str) -> str:
     return record.role_id
 
 
-async def _act(services: Services, client: AsyncWebClient, user_id: str, call: Any) -> None:
+async def _act(
+    services: Services,
+    client: AsyncWebClient,
+    user_id: str,
+    call: Callable[[], Awaitable[Outcome]],
+) -> None:
     """Run one service call, DM the outcome (or the error), and refresh the App Home."""
 
     async def work() -> blocks.Message:
         return blocks.outcome(await call())
 
-    async def reply(msg: blocks.Message) -> None:
-        await services.service.notifier.send_dm(user_id, msg["text"], msg["blocks"])
-
-    await guarded(reply, work)
+    await guarded(to_dm(services.service.notifier, user_id), work)
     await publish_home(client, services, user_id)

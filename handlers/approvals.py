@@ -4,7 +4,6 @@ whether the clicker may decide is checked by the approval service at click time.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -13,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.wiring import Services
 from handlers import blocks, cards
 from handlers.blocks import plain
-from handlers.replies import Reply, guarded
+from handlers.replies import Reply, guarded, to_dm
 
 DENY_CALLBACK = "approval_deny_reason"
 MIN_REASON = 5
@@ -51,7 +50,7 @@ def register(app: AsyncApp, services: Services) -> None:
             decision = await services.approvals.deny(request_id, user_id, reason)
             return blocks.message(f"You denied `{decision.record.id}`.")
 
-        await guarded(_dm(services, user_id), work)
+        await guarded(to_dm(services.service.notifier, user_id), work)
 
 
 def reason_modal(request_id: str) -> dict[str, Any]:
@@ -81,12 +80,5 @@ def _to_clicker(respond: AsyncRespond) -> Reply:
 
     async def reply(msg: blocks.Message) -> None:
         await respond(response_type="ephemeral", replace_original=False, **msg)
-
-    return reply
-
-
-def _dm(services: Services, user_id: str) -> Callable[[blocks.Message], Awaitable[None]]:
-    async def reply(msg: blocks.Message) -> None:
-        await services.service.notifier.send_dm(user_id, msg["text"], msg["blocks"])
 
     return reply

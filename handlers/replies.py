@@ -54,6 +54,15 @@ def ephemeral(respond: Callable[..., Awaitable[Any]]) -> Reply:
     return reply
 
 
+def to_dm(notifier: Notifier, slack_user_id: str) -> Reply:
+    """Reply by DM: for modal submissions and buttons, which have no ephemeral line to replace."""
+
+    async def reply(msg: blocks.Message) -> None:
+        await notifier.send_dm(slack_user_id, msg["text"], msg["blocks"])
+
+    return reply
+
+
 async def dm(notifier: Notifier, slack_user_id: str, msg: blocks.Message) -> None:
     """Also send the outcome as a DM; a failed DM must not hide the outcome already shown."""
     try:

@@ -17,7 +17,7 @@ from bot.errors import PimError
 from bot.settings import PolicyFile
 from bot.wiring import Services
 from handlers import blocks, surfaces
-from handlers.replies import Reply, guarded, new_ref
+from handlers.replies import guarded, new_ref, to_dm
 
 log = logging.getLogger("handlers")
 
@@ -51,14 +51,7 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             return blocks.outcome(result)
 
-        await guarded(_dm(services, user_id), work)
-
-
-def _dm(services: Services, user_id: str) -> Reply:
-    async def reply(msg: blocks.Message) -> None:
-        await services.service.notifier.send_dm(user_id, msg["text"], msg["blocks"])
-
-    return reply
+        await guarded(to_dm(svc.notifier, user_id), work)
 
 
 async def open_activation_form(
