@@ -13,6 +13,8 @@ import contextlib
 import logging
 from typing import Any
 
+from pydantic import SecretStr
+
 from bot.clock import OffsetClock
 from bot.settings import Settings
 
@@ -46,7 +48,7 @@ def _start_sandbox(
         update={
             "azure_tenant_id": SANDBOX_TENANT_ID,
             "azure_client_id": SANDBOX_CLIENT_ID,
-            "azure_client_secret": SANDBOX_CLIENT_SECRET,
+            "azure_client_secret": SecretStr(SANDBOX_CLIENT_SECRET),
             "azure_authority_host": server.url,
             "pim_graph_url": server.url,
             "pim_ca_file": server.ca_file,
@@ -86,8 +88,8 @@ async def _serve_local_workspace(settings: Settings, clock: OffsetClock, tenant:
     base = f"http://127.0.0.1:{settings.pim_port}"
     settings = settings.model_copy(
         update={
-            "slack_bot_token": WORKSPACE_BOT_TOKEN,
-            "slack_signing_secret": WORKSPACE_SIGNING_SECRET,
+            "slack_bot_token": SecretStr(WORKSPACE_BOT_TOKEN),
+            "slack_signing_secret": SecretStr(WORKSPACE_SIGNING_SECRET),
             "slack_api_url": f"{base}/api/",
         }
     )
@@ -108,7 +110,9 @@ async def _serve_local_workspace(settings: Settings, clock: OffsetClock, tenant:
     bot_http = build_http_app(settings, services, bolt)
     app = Starlette(routes=[*bot_http.routes, Mount("/", workspace)])
     print(f"\n  pimbot is running. Open {base} — the local Slack workspace.\n", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.pim_port))
+    # No access log: response_url paths work like passwords, and the page polls often.
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.pim_port, access_log=False)
+    server = uvicorn.Server(config)
     try:
         await server.serve()
     finally:
