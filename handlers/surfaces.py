@@ -10,7 +10,7 @@ from typing import Any
 from bot.domain.durations import to_human
 from bot.service import EligibleRole, Overview
 from bot.settings import JustificationConfig, TicketConfig
-from handlers.blocks import MAX_SURFACE_BLOCKS, Block, button, clip, context, plain, section, when
+from handlers.blocks import MAX_SURFACE_BLOCKS, Block, button, context, plain, section, when
 
 View = dict[str, Any]
 
@@ -95,12 +95,20 @@ def activation_modal(
         _ticket_block(roles, ticket, prefill.ticket),
         _justification_block(just, prefill.justification),
     ]
-    meta = {
-        e.role.id: [int(e.policy.max_duration.total_seconds()), e.policy.ticket_required]
-        for e in roles
-    }
-    view["private_metadata"] = clip(json.dumps({"roles": meta}), MAX_METADATA)
+    view["private_metadata"] = _rules_metadata(roles)
     return view
+
+
+def _rules_metadata(roles: list[EligibleRole]) -> str:
+    """Each role's maximum and ticket rule, for inline errors on submit. Roles that don't
+    fit Slack's 3000 characters are left out: the service still checks them after submit."""
+    meta: dict[str, list[int]] = {}
+    for e in roles:
+        entry = [int(e.policy.max_duration.total_seconds()), int(e.policy.ticket_required)]
+        if len(json.dumps({"roles": {**meta, e.role.id: entry}})) > MAX_METADATA:
+            break
+        meta[e.role.id] = entry
+    return json.dumps({"roles": meta})
 
 
 def _role_block(roles: list[EligibleRole], wanted: str | None) -> Block:

@@ -108,8 +108,8 @@ def form_errors(
     """Per-field messages for `response_action: errors`; empty when the form is valid.
     The service checks everything again: these only put the message beside the field."""
     errors: dict[str, str] = {}
-    rule = rules.get(form.role_id)
-    if not form.role_id or rule is None:
+    rule = rules.get(form.role_id)  # None: not in the metadata, the service checks it
+    if not form.role_id:
         errors["role"] = "Pick one of the roles in the list."
     try:
         duration = parse_duration(form.duration)

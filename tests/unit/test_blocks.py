@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -177,18 +178,23 @@ def test_activation_modal_offers_roles_and_durations_capped_at_the_largest_max()
     assert "CONTOSO:Security-012345" in by_id["ticket"]["hint"]["text"]
     assert by_id["justification"]["element"]["multiline"] is True
     assert by_id["justification"]["element"]["min_length"] == 10
-    assert json.loads(view["private_metadata"])["roles"]["id-0"] == [4 * 3600, True]
+    assert json.loads(view["private_metadata"])["roles"]["id-0"] == [4 * 3600, 1]
     assert_within_limits(view, 100)
 
 
 def test_activation_modal_with_many_long_roles_stays_within_limits() -> None:
-    roles = eligible(150, name="An Extremely Long Directory Role Display Name For Testing")
+    roles = [
+        replace(e, role=replace(e.role, id=f"{i:08d}-1b4b-4a66-b2f7-cf593d03c8d2"))
+        for i, e in enumerate(eligible(150, name="An Extremely Long Role Display Name For Tests"))
+    ]
     view = surfaces.activation_modal(
         roles, surfaces.Prefill(), TicketConfig(), JustificationConfig()
     )
 
     assert len(view["blocks"][0]["element"]["options"]) <= 100
     assert_within_limits(view, 100)
+    rules = json.loads(view["private_metadata"])["roles"]  # still JSON, cut by whole roles
+    assert 0 < len(rules) < 100  # the rest are checked by the service after submit
 
 
 def test_prefilled_unusual_duration_is_offered_and_selected() -> None:
