@@ -79,9 +79,7 @@ class ReminderScheduler:
         tablename: str = "apscheduler_jobs",
     ) -> None:
         self._owns_engine = not isinstance(url_or_engine, Engine)
-        engine = (
-            url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
-        )
+        engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
         self._engine = engine
         self.name = name
         self._on_due = on_due
