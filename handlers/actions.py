@@ -18,8 +18,8 @@ from bot.service import Outcome
 from bot.wiring import Services
 from handlers import blocks
 from handlers.home import publish_home
+from handlers.modal import Prefill
 from handlers.replies import guarded, to_dm
-from handlers.surfaces import Prefill
 from handlers.views import open_activation_form
 
 EXTEND_BY = timedelta(hours=1)

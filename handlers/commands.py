@@ -25,8 +25,8 @@ from bot.domain.commands import (
 from bot.errors import InputError
 from bot.wiring import Services
 from handlers import blocks
+from handlers.modal import Prefill
 from handlers.replies import dm, ephemeral, guarded
-from handlers.surfaces import Prefill
 from handlers.views import open_activation_form
 
 Work = Callable[[], Awaitable[blocks.Message]]

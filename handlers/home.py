@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import PimError
 from bot.wiring import Services
-from handlers import blocks, surfaces
+from handlers import blocks, home_tab
 from handlers.replies import new_ref
 
 log = logging.getLogger("handlers")
@@ -27,13 +27,13 @@ def register(app: AsyncApp, services: Services) -> None:
 async def publish_home(client: AsyncWebClient, services: Services, user_id: str) -> None:
     """Build the user's Home from one overview and publish it; errors become the Home."""
     try:
-        view = surfaces.home(await services.service.overview(user_id))
+        view = home_tab.home(await services.service.overview(user_id))
     except PimError as exc:
-        view = surfaces.home_notice(f":warning: {exc.user_message}")
+        view = home_tab.home_notice(f":warning: {exc.user_message}")
     except Exception:  # noqa: BLE001 - the user gets a ref; the trace goes to the log
         ref = new_ref()
         log.exception("building the App Home failed (ref %s)", ref)
-        view = surfaces.home_notice(blocks.internal_error(ref)["text"])
+        view = home_tab.home_notice(blocks.internal_error(ref)["text"])
     try:
         await client.views_publish(user_id=user_id, view=view)
     except Exception:  # noqa: BLE001 - nothing else to show the user on; log why

@@ -16,7 +16,7 @@ from bot.domain.validation import check_justification, check_ticket
 from bot.errors import PimError
 from bot.settings import PolicyFile
 from bot.wiring import Services
-from handlers import blocks, surfaces
+from handlers import blocks, modal
 from handlers.replies import guarded, new_ref, to_dm
 
 log = logging.getLogger("handlers")
@@ -33,7 +33,7 @@ class ActivationForm:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    @app.view(surfaces.ACTIVATE_CALLBACK)
+    @app.view(modal.ACTIVATE_CALLBACK)
     async def submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = str(body["user"]["id"])  # identity from the payload, never from the form
         form = read_form(view)
@@ -59,24 +59,24 @@ async def open_activation_form(
     services: Services,
     trigger_id: str,
     user_id: str,
-    prefill: surfaces.Prefill,
+    prefill: modal.Prefill,
 ) -> None:
     """views.open a loading modal at once (trigger_id lives 3 s), then views.update it with
     the user's eligible roles; failures land in the modal rather than vanish."""
-    opened = await client.views_open(trigger_id=trigger_id, view=surfaces.loading_modal())
+    opened = await client.views_open(trigger_id=trigger_id, view=modal.loading_modal())
     view_id, view_hash = opened["view"]["id"], opened["view"].get("hash")
     config = services.config
     try:
         overview = await services.service.overview(user_id)
-        view = surfaces.activation_modal(
+        view = modal.activation_modal(
             overview.eligible, prefill, config.ticket, config.justification
         )
     except PimError as exc:
-        view = surfaces.notice_modal(f":warning: {exc.user_message}")
+        view = modal.notice_modal(f":warning: {exc.user_message}")
     except Exception:  # noqa: BLE001 - the user gets a ref; the trace goes to the log
         ref = new_ref()
         log.exception("loading the activation form failed (ref %s)", ref)
-        view = surfaces.notice_modal(blocks.internal_error(ref)["text"])
+        view = modal.notice_modal(blocks.internal_error(ref)["text"])
     await client.views_update(view_id=view_id, hash=view_hash, view=view)
 
 

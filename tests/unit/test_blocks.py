@@ -14,7 +14,7 @@ from bot.domain.requests import ActivationRecord, RequestState
 from bot.identity import Requester
 from bot.service import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
 from bot.settings import JustificationConfig, TicketConfig
-from handlers import blocks, surfaces
+from handlers import blocks, home_tab, modal
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 ALINE = Requester(
@@ -167,8 +167,8 @@ def test_status_for_one_role_shows_only_that_role() -> None:
 
 def test_activation_modal_offers_roles_and_durations_capped_at_the_largest_max() -> None:
     roles = eligible(2, max_hours=4)
-    view = surfaces.activation_modal(
-        roles, surfaces.Prefill(role="alias-1"), TicketConfig(), JustificationConfig()
+    view = modal.activation_modal(
+        roles, modal.Prefill(role="alias-1"), TicketConfig(), JustificationConfig()
     )
 
     by_id = {b["block_id"]: b for b in view["blocks"]}
@@ -187,9 +187,7 @@ def test_activation_modal_with_many_long_roles_stays_within_limits() -> None:
         replace(e, role=replace(e.role, id=f"{i:08d}-1b4b-4a66-b2f7-cf593d03c8d2"))
         for i, e in enumerate(eligible(150, name="An Extremely Long Role Display Name For Tests"))
     ]
-    view = surfaces.activation_modal(
-        roles, surfaces.Prefill(), TicketConfig(), JustificationConfig()
-    )
+    view = modal.activation_modal(roles, modal.Prefill(), TicketConfig(), JustificationConfig())
 
     assert len(view["blocks"][0]["element"]["options"]) <= 100
     assert_within_limits(view, 100)
@@ -198,9 +196,9 @@ def test_activation_modal_with_many_long_roles_stays_within_limits() -> None:
 
 
 def test_prefilled_unusual_duration_is_offered_and_selected() -> None:
-    view = surfaces.activation_modal(
+    view = modal.activation_modal(
         eligible(1),
-        surfaces.Prefill(duration=timedelta(hours=1, minutes=30)),
+        modal.Prefill(duration=timedelta(hours=1, minutes=30)),
         TicketConfig(),
         JustificationConfig(),
     )
@@ -210,20 +208,20 @@ def test_prefilled_unusual_duration_is_offered_and_selected() -> None:
 
 
 def test_no_eligible_roles_gives_a_notice_without_submit() -> None:
-    view = surfaces.activation_modal([], surfaces.Prefill(), TicketConfig(), JustificationConfig())
+    view = modal.activation_modal([], modal.Prefill(), TicketConfig(), JustificationConfig())
 
     assert "submit" not in view
     assert "aren't eligible" in json.dumps(view)
 
 
 def test_loading_modal_fits_the_title_limit() -> None:
-    view = surfaces.loading_modal()
+    view = modal.loading_modal()
     assert_within_limits(view, 100)
     assert "Loading your roles" in json.dumps(view)
 
 
 def test_home_has_activate_deactivate_and_cancel_buttons() -> None:
-    view = surfaces.home(overview(2))
+    view = home_tab.home(overview(2))
 
     actions = [b["accessory"]["action_id"] for b in view["blocks"] if "accessory" in b]
     assert actions.count("home_activate") == 2
@@ -234,7 +232,7 @@ def test_home_has_activate_deactivate_and_cancel_buttons() -> None:
 
 
 def test_home_with_too_many_items_is_capped_with_a_pointer_to_list() -> None:
-    view = surfaces.home(overview(80))
+    view = home_tab.home(overview(80))
 
     assert len(view["blocks"]) == 100
     assert "/pim list" in json.dumps(view["blocks"][-1])
