@@ -59,7 +59,7 @@ def _status_line(record: ActivationRecord) -> str:
     return f"{label}{who}{at}{reason}"
 
 
-def decision_dm(record: ActivationRecord, error: str | None) -> Message:
+def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = None) -> Message:
     """What the requester is told once their request is decided (or expires)."""
     role = f"*{record.role_name}*"
     if error:
@@ -70,6 +70,6 @@ def decision_dm(record: ActivationRecord, error: str | None) -> Message:
     if record.state is S.ACTIVE:
         return message(
             f":white_check_mark: {role} was approved and is active until "
-            f"{when(record.end, None)}. (request `{record.id}`)"
+            f"{when(record.end, tz)}. (request `{record.id}`)"
         )
     return message(f"Your request `{record.id}` for {role}: {_status_line(record)}.")

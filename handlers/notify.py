@@ -30,6 +30,14 @@ class SlackNotifier:
     def __init__(self, client: AsyncWebClient, config: PolicyFile) -> None:
         self._client, self._config = client, config
         self._dm_channels: dict[str, str] = {}
+        self._profiles = SlackUserDirectory(client)  # the requester's tz for DM times
+
+    async def _tz(self, slack_user_id: str) -> str | None:
+        try:
+            return (await self._profiles.profile(slack_user_id)).tz
+        except Exception:  # noqa: BLE001 - a reminder in UTC beats no reminder
+            log.warning("no time zone for %s; showing UTC", slack_user_id, exc_info=True)
+            return None
 
     async def send_dm(
         self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
@@ -58,7 +66,7 @@ class SlackNotifier:
             log.warning("audit post to %s skipped: %s", channel, type(exc).__name__)
 
     async def remind(self, record: ActivationRecord, now: datetime) -> None:
-        msg = blocks.reminder(record, now)
+        msg = blocks.reminder(record, now, await self._tz(record.slack_user_id))
         await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
 
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
@@ -84,7 +92,7 @@ class SlackNotifier:
         )
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
-        msg = cards.decision_dm(record, error)
+        msg = cards.decision_dm(record, error, await self._tz(record.slack_user_id))
         await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
         if error and record.decided_by:
             await self.send_dm(record.decided_by, msg["text"], msg["blocks"])

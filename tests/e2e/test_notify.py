@@ -1,0 +1,146 @@
+"""SlackNotifier and SlackUserDirectory against the fake Slack Web API over real HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.models import Ticket
+from bot.domain.requests import ActivationRecord, RequestState
+from bot.errors import UserNotMapped
+from bot.settings import ChannelsConfig, PolicyFile
+from handlers.notify import SlackNotifier, SlackUserDirectory
+from tests.fakes.slack import FakeSlack
+
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+RECORD = ActivationRecord(
+    id="R-7KQ2M9XD",
+    slack_user_id="U_ALINE",
+    principal_id="p",
+    role_id="r",
+    role_name="User Administrator",
+    duration=timedelta(hours=1),
+    justification="rotate keys",
+    ticket=Ticket("CONTOSO:Security-012345"),
+    state=RequestState.ACTIVE,
+    created_at=NOW,
+    updated_at=NOW,
+    start=NOW,
+    end=NOW + timedelta(hours=1),
+)
+EVENT = AuditEvent(at=NOW, kind=AuditKind.ACTIVATED, slack_user_id="U_ALINE")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeSlack]:
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def slack(server: FakeSlack) -> FakeSlack:
+    server.reset()
+    return server
+
+
+def _client(slack: FakeSlack) -> AsyncWebClient:
+    return AsyncWebClient(token="xoxb-notify", base_url=slack.api_url)
+
+
+def _notifier(slack: FakeSlack, audit: str | None = "C_AUDIT") -> SlackNotifier:
+    config = PolicyFile(channels=ChannelsConfig(audit=audit, approvals="C_APPROVALS"))
+    return SlackNotifier(_client(slack), config)
+
+
+async def test_dm_opens_the_conversation_once_then_posts(slack: FakeSlack) -> None:
+    notifier = _notifier(slack)
+
+    await notifier.send_dm("U_ALINE", "one")
+    await notifier.send_dm("U_ALINE", "two")
+
+    assert len(slack.calls("conversations.open")) == 1
+    assert [c.body["text"] for c in slack.calls("chat.postMessage")] == ["one", "two"]
+
+
+async def test_audit_goes_to_the_audit_channel(slack: FakeSlack) -> None:
+    await _notifier(slack).post_audit(EVENT)
+
+    (posted,) = slack.calls("chat.postMessage")
+    assert posted.body["channel"] == "C_AUDIT" and "activated" in posted.body["text"]
+
+
+async def test_no_audit_channel_means_no_post(slack: FakeSlack) -> None:
+    await _notifier(slack, audit=None).post_audit(EVENT)
+
+    assert slack.calls() == []
+
+
+async def test_audit_rate_limited_is_swallowed_and_logged_with_the_reason(
+    slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.rate_limit("chat.postMessage")
+
+    with caplog.at_level(logging.WARNING, logger="handlers.notify"):
+        await _notifier(slack).post_audit(EVENT)
+
+    assert any("ratelimited" in r.getMessage() for r in caplog.records)
+
+
+async def test_reminder_is_in_the_users_time_zone_with_request_id_buttons(
+    slack: FakeSlack,
+) -> None:
+    await _notifier(slack).remind(RECORD, NOW + timedelta(minutes=45))
+
+    (dm,) = slack.calls("chat.postMessage")
+    assert "ends in 15 minutes" in dm.body["text"] and "CET" in dm.body["text"]
+    values = {
+        e["value"] for b in dm.body["blocks"] if b["type"] == "actions" for e in b["elements"]
+    }
+    assert values == {"R-7KQ2M9XD"}
+
+
+async def test_approval_card_is_posted_and_redrawn_without_buttons(slack: FakeSlack) -> None:
+    notifier = _notifier(slack)
+    pending = RECORD.with_changes(state=RequestState.PENDING_APPROVAL)
+
+    channel, ts = await notifier.post_approval_card(pending, NOW + timedelta(hours=24)) or ("", "")
+    decided = pending.with_changes(
+        state=RequestState.DENIED,
+        decided_by="U_ADMIN",
+        decided_at=NOW,
+        decision_reason="no",
+        approval_channel=channel,
+        approval_message_ts=ts,
+    )
+    await notifier.update_approval_card(decided)
+
+    (update,) = slack.calls("chat.update")
+    assert update.body["channel"] == "C_APPROVALS" and update.body["ts"] == ts
+    assert all(b["type"] != "actions" for b in update.body["blocks"])
+
+
+async def test_directory_reads_email_and_tz_and_caches_them(slack: FakeSlack) -> None:
+    directory = SlackUserDirectory(_client(slack))
+
+    first = await directory.profile("U_ALINE")
+    again = await directory.profile("U_ALINE")
+
+    assert first == again
+    assert first.email == "AlineD@m365x435773.onmicrosoft.com" and first.tz == "Europe/Paris"
+    assert len(slack.calls("users.info")) == 1
+
+
+async def test_directory_profile_without_email(slack: FakeSlack) -> None:
+    profile = await SlackUserDirectory(_client(slack)).profile("U_NOMAIL")
+
+    assert profile.email is None
+
+
+async def test_directory_unknown_user_is_not_mapped(slack: FakeSlack) -> None:
+    with pytest.raises(UserNotMapped):
+        await SlackUserDirectory(_client(slack)).profile("U_GHOST")
