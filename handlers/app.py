@@ -12,6 +12,7 @@ import uvicorn
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -43,8 +44,6 @@ def build_app(settings: Settings, services: Services, *, client: AsyncWebClient)
         log.error("unhandled error in a listener (ref %s)", ref, exc_info=error)
         response_url = body.get("response_url")
         if response_url:
-            from slack_sdk.webhook.async_client import AsyncWebhookClient
-
             msg = blocks.internal_error(ref)
             try:
                 await AsyncWebhookClient(response_url).send(response_type="ephemeral", **msg)
