@@ -24,7 +24,9 @@ def test_parses_the_forms_users_type(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["0h", "0m", "PT0H", "-5h", "99d", "31d", "x", "", "P", "PT", "5", "h", "5x", "1h 30m"])
+@pytest.mark.parametrize(
+    "text", ["0h", "0m", "PT0H", "-5h", "99d", "31d", "x", "", "P", "PT", "5", "h", "5x", "1h 30m"]
+)
 def test_refuses_zero_negative_absurd_and_garbage_with_an_example(text: str) -> None:
     with pytest.raises(InputError) as err:
         parse_duration(text)
