@@ -147,10 +147,28 @@ def _v3(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
+def _v4(conn: Connection) -> None:
+    md = sa.MetaData()
+    ts = sa.DateTime(timezone=True)
+    sa.Table(
+        "user_tokens",
+        md,
+        sa.Column("slack_user_id", sa.String(64), primary_key=True),
+        sa.Column("entra_user_id", sa.String(64), nullable=False),
+        sa.Column("user_principal_name", sa.String(320), nullable=False),
+        sa.Column("display_name", sa.String(200), nullable=False),
+        sa.Column("sealed_cache", sa.LargeBinary, nullable=False),  # Fernet ciphertext
+        sa.Column("linked_at", ts, nullable=False),
+        sa.Column("updated_at", ts, nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
     Migration(3, "audit is append-only in the database", _v3),
+    Migration(4, "user_tokens: encrypted MSAL token caches (issue #8)", _v4),
 )
 LATEST = MIGRATIONS[-1].version
 

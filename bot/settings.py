@@ -161,6 +161,8 @@ class Settings(BaseSettings):
     pim_port: int = Field(default=3000, ge=1, le=65535)
     # Extra CA bundle trusted for the login and Graph hosts (the sandbox's self-signed cert).
     pim_ca_file: Path | None = None
+    # Fernet key (urlsafe base64, 32 bytes) sealing per-user token caches in user mode.
+    pim_token_key: SecretStr | None = None
 
     @property
     def uses_sandbox(self) -> bool:

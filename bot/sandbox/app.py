@@ -6,7 +6,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from bot.sandbox import control, device, graph_directory, graph_pim, login
+from bot.sandbox import approvals, control, delegated, device, graph_directory, graph_pim, login
 from bot.sandbox.edge import GraphEdge
 from bot.sandbox.errors import GraphFailure
 from bot.sandbox.faults import Faults
@@ -28,7 +28,9 @@ def create_app(
         + graph_directory.ROUTES
         + graph_pim.ROUTES
         + control.ROUTES
-        + device.ROUTES,
+        + device.ROUTES
+        + delegated.ROUTES
+        + approvals.ROUTES,
         middleware=[Middleware(GraphEdge, faults=faults, clock=tenant.clock)],
         exception_handlers={
             GraphFailure: failure_response,

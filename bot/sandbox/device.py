@@ -7,7 +7,6 @@ filterByCurrentUser).
 
 from __future__ import annotations
 
-import base64
 import json
 from urllib.parse import parse_qsl
 
@@ -15,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.sandbox import delegated
 from bot.sandbox.errors import bad_request
 from bot.sandbox.responses import oauth_error
 from bot.sandbox.tenant import SandboxTenant
@@ -40,7 +40,7 @@ async def start(request: Request) -> JSONResponse:
             700016,
             f"Application with identifier '{form.get('client_id')}' was not found.",
         )
-    grant = tenant.device_codes.start(tenant.client_id, form.get("scope", ""))
+    grant = tenant.device_codes.start(tenant.client_id, form.get("scope", ""), form.get("claims"))
     verification = str(request.base_url).rstrip("/") + "/sandbox/device"
     lifetime = int(tenant.device_codes.LIFETIME.total_seconds())
     return JSONResponse(
@@ -69,20 +69,8 @@ def redeem(request: Request, form: dict[str, str]) -> JSONResponse:
             codes.get(outcome, 70000),
             "The device code sign-in is " + outcome.replace("_", " ") + ".",
         )
-    access, _ = tenant.tokens.issue("user", grant.user_id, grant.client_id)
-    lifetime = int(tenant.tokens.lifetime.total_seconds())
-    info = json.dumps({"uid": grant.user_id, "utid": tenant.tenant_id}).encode()
-    return JSONResponse(
-        {
-            "token_type": "Bearer",
-            "scope": grant.scope,
-            "expires_in": lifetime,
-            "ext_expires_in": lifetime,
-            "access_token": access,
-            # MSAL builds its account (home_account_id) from client_info.
-            "client_info": base64.urlsafe_b64encode(info).decode().rstrip("="),
-        }
-    )
+    acrs = delegated.requested_acrs(grant.claims)
+    return delegated.token_response(request, grant.user_id, grant.scope, acrs)
 
 
 async def sign_in(request: Request) -> Response:

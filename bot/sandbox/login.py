@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.sandbox import device
+from bot.sandbox import delegated, device
 from bot.sandbox.responses import oauth_error
 from bot.sandbox.tenant import SandboxTenant
 
@@ -80,6 +80,8 @@ async def token(request: Request) -> JSONResponse:
     grant = form.get("grant_type")
     if grant == device.GRANT_TYPE:
         return device.redeem(request, form)
+    if grant == "refresh_token":
+        return delegated.refresh(request, form)
     if grant != "client_credentials":
         return oauth_error(
             request,

@@ -47,6 +47,7 @@ class RoleSettings:
     admin_rules: tuple[str, ...]  # Enablement_Admin_Assignment
     eligibility_max: timedelta  # Expiration_Admin_Eligibility
     eligibility_expiration_required: bool
+    auth_context: str | None = None  # AuthenticationContext_EndUser_Assignment claim value
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from bot.sandbox.errors import (
 )
 from bot.sandbox.intake import invalid_schedule, parse_request
 from bot.sandbox.model import Assignment, ScheduleRequest
+from bot.sandbox.stepup import require_auth_context
 from bot.sandbox.tokens import Caller
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def submit(tenant: SandboxTenant, body: dict[str, Any], caller: Caller) -> Sched
         and (caller.object_id != request.principal_id)
     ):
         raise GraphFailure(403, "Forbidden", "A self action must name the signed-in user.")
+    require_auth_context(tenant.settings(request.role_id), request.action, caller)
     _HANDLERS[request.action](tenant, request)
     return request
 

@@ -113,6 +113,7 @@ _SETTING_KEYS: dict[str, str] = {
     "adminAssignmentRules": "admin_rules",
     "eligibilityMaxDuration": "eligibility_max",
     "eligibilityExpirationRequired": "eligibility_expiration_required",
+    "authenticationContext": "auth_context",
 }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.clock import Clock
 from bot.sandbox import pim
+from bot.sandbox.delegated import RefreshTokens
 from bot.sandbox.directory import Directory
 from bot.sandbox.errors import bad_request, not_found
 from bot.sandbox.model import Assignment, Eligibility, RoleDefinition, RoleSettings, ScheduleRequest
@@ -28,6 +29,7 @@ class SandboxTenant:
         self.client_secret = SANDBOX_CLIENT_SECRET
         self.tokens = TokenTable(clock)
         self.device_codes = DeviceCodes(clock)
+        self.refresh_tokens = RefreshTokens(clock)
         # Real PIM refuses to deactivate within 5 minutes of activating; off by default so
         # quick tests can activate then deactivate. Set to timedelta(minutes=5) to enforce.
         self.min_active_before_deactivate = timedelta(0)

@@ -24,6 +24,7 @@ class Caller:
     object_id: str
     client_id: str
     expires: datetime
+    acrs: frozenset[str] = frozenset()  # authentication contexts satisfied at sign-in
 
 
 class TokenTable:
@@ -35,10 +36,14 @@ class TokenTable:
         self._tokens: dict[str, Caller] = {}
 
     def issue(
-        self, kind: Literal["application", "user"], object_id: str, client_id: str
+        self,
+        kind: Literal["application", "user"],
+        object_id: str,
+        client_id: str,
+        acrs: frozenset[str] = frozenset(),
     ) -> tuple[str, Caller]:
         token = "sbx." + secrets.token_urlsafe(32)
-        caller = Caller(kind, object_id, client_id, self._clock.now() + self.lifetime)
+        caller = Caller(kind, object_id, client_id, self._clock.now() + self.lifetime, acrs)
         self._tokens[token] = caller
         return token, caller
 
@@ -52,6 +57,12 @@ class TokenTable:
     def revoke_all(self) -> None:
         self._tokens.clear()
 
+    def revoke_user(self, user_id: str) -> None:
+        """Drop a user's delegated tokens (their sign-in sessions were revoked)."""
+        for token, caller in list(self._tokens.items()):
+            if caller.kind == "user" and caller.object_id == user_id:
+                del self._tokens[token]
+
 
 @dataclass(slots=True)
 class DeviceGrant:
@@ -64,6 +75,7 @@ class DeviceGrant:
     expires: datetime
     user_id: str | None = None
     redeemed: bool = False
+    claims: str | None = None  # a claims request (e.g. an authentication context)
 
 
 class DeviceCodes:
@@ -75,7 +87,7 @@ class DeviceCodes:
         self._clock = clock
         self._grants: dict[str, DeviceGrant] = {}
 
-    def start(self, client_id: str, scope: str) -> DeviceGrant:
+    def start(self, client_id: str, scope: str, claims: str | None = None) -> DeviceGrant:
         # Entra's user codes are 9 letters/digits; unambiguous ones keep typing easy.
         user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
         grant = DeviceGrant(
@@ -84,6 +96,7 @@ class DeviceCodes:
             client_id,
             scope,
             self._clock.now() + self.LIFETIME,
+            claims=claims or None,
         )
         self._grants[grant.device_code] = grant
         return grant

@@ -125,3 +125,15 @@ reminders = sa.Table(
     sa.Column("due_at", _ts, nullable=False),
     sa.Column("sent_at", _ts),
 )
+
+user_tokens = sa.Table(
+    "user_tokens",
+    metadata,
+    sa.Column("slack_user_id", sa.String(64), primary_key=True),
+    sa.Column("entra_user_id", sa.String(64), nullable=False),
+    sa.Column("user_principal_name", sa.String(320), nullable=False),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("sealed_cache", sa.LargeBinary, nullable=False),
+    sa.Column("linked_at", _ts, nullable=False),
+    sa.Column("updated_at", _ts, nullable=False),
+)

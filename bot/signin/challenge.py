@@ -1,0 +1,89 @@
+"""Claims challenges from Graph -> `StepUpRequired(claims)`.
+
+Two shapes reach a client: the standard one (401, `WWW-Authenticate: Bearer ...,
+error="insufficient_claims", claims="<base64 JSON>"`), and PIM's own for an activation
+that needs an authentication context (400 `RoleAssignmentRequestAcrsValidationFailed`
+whose message carries `&claims=<url-encoded JSON>`). The transport below turns either
+into `StepUpRequired` before any retry or token refresh could hide it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from urllib.parse import unquote
+
+import httpx
+
+from bot.signin.errors import StepUpRequired
+
+_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_PIM_CLAIMS = re.compile(r"&?claims=([^\s\"]+)")
+
+
+def claims_from_header(header: str | None) -> str | None:
+    """The decoded claims request of an insufficient_claims challenge, else None."""
+    if not header or not header.lower().startswith("bearer"):
+        return None
+    params = dict(_PARAM.findall(header))
+    if params.get("error") != "insufficient_claims" or not params.get("claims"):
+        return None
+    raw = params["claims"]
+    try:
+        decoded = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+        json.loads(decoded)
+    except (binascii.Error, ValueError):
+        return None
+    return decoded
+
+
+def claims_from_pim_error(body: object) -> str | None:
+    """The claims in PIM's RoleAssignmentRequestAcrsValidationFailed error, else None."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if (
+        not isinstance(error, dict)
+        or error.get("code") != "RoleAssignmentRequestAcrsValidationFailed"
+    ):
+        return None
+    found = _PIM_CLAIMS.search(str(error.get("message") or ""))
+    return unquote(found.group(1)) if found else None
+
+
+def claims_from_response(response: httpx.Response) -> str | None:
+    if response.status_code == 401:
+        return claims_from_header(response.headers.get("WWW-Authenticate"))
+    if response.status_code == 400:
+        try:
+            return claims_from_pim_error(response.json())
+        except ValueError:
+            return None
+    return None
+
+
+class ChallengeTransport(httpx.AsyncBaseTransport):
+    """Wraps a transport: a claims challenge raises StepUpRequired instead of returning."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        slack_user_id: str | None = None,
+        *,
+        owns: bool = True,
+    ) -> None:
+        self._inner, self._slack_user_id, self._owns = inner, slack_user_id, owns
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if response.status_code in (400, 401):
+            await response.aread()
+            claims = claims_from_response(response)
+            if claims is not None:
+                await response.aclose()
+                raise StepUpRequired(claims, self._slack_user_id)
+        return response
+
+    async def aclose(self) -> None:
+        if self._owns:  # an injected, shared transport is closed by whoever made it
+            await self._inner.aclose()

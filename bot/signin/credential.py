@@ -1,0 +1,73 @@
+"""UserTokenSource: a `bot.graph.TokenSource` that speaks for one signed-in Slack user.
+
+Tokens come silently from the user's own MSAL cache (refreshing with the refresh token
+as needed, and saving the rotated cache back). When there is nothing to refresh with,
+or Entra refuses the refresh token (expired, revoked), it raises `SignInRequired`; when
+Entra wants an interactive sign-in for requested claims, `StepUpRequired`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.errors import GraphUnavailable
+from bot.graph.auth import AccessToken
+from bot.signin.errors import SignInRequired, StepUpRequired
+from bot.signin.msal_app import PublicApps
+from bot.signin.tokens import UserTokens
+
+EXPIRED_MESSAGE = (
+    "Your Microsoft Entra sign-in has expired or was revoked. Run `/pim login` to sign in "
+    "again; your request is kept and goes ahead once you have."
+)
+
+
+class UserTokenSource:
+    """Blocking token fetch for `slack_user_id`, optionally asking for `claims`."""
+
+    def __init__(
+        self, apps: PublicApps, tokens: UserTokens, slack_user_id: str, claims: str | None = None
+    ) -> None:
+        self._apps, self._tokens = apps, tokens
+        self.slack_user_id, self.claims = slack_user_id, claims
+
+    def __call__(self, *, force_refresh: bool) -> AccessToken:
+        import requests
+
+        cache = self._tokens.cache_for(self.slack_user_id)
+        try:
+            app = self._apps.build(cache)
+            accounts = app.get_accounts()
+            if not accounts:
+                raise SignInRequired(self.slack_user_id)
+            result: dict[str, Any] | None = app.acquire_token_silent_with_error(
+                self._apps.scopes,
+                accounts[0],
+                force_refresh=force_refresh,
+                claims_challenge=self.claims,
+            )
+        except (requests.RequestException, ValueError) as exc:
+            raise GraphUnavailable(
+                "The Microsoft Entra login service is not responding right now "
+                f"({type(exc).__name__}). Please try again later.",
+                code="loginUnavailable",
+            ) from exc
+        if result is None or "access_token" not in result:
+            self._refused(result or {})
+        assert result is not None  # noqa: S101 - _refused always raises
+        self._tokens.refreshed(self.slack_user_id, cache)
+        return AccessToken(result["access_token"], float(result.get("expires_in", 3600)))
+
+    def _refused(self, result: dict[str, Any]) -> None:
+        error = str(result.get("error") or "no_token")
+        if error == "interaction_required" and self.claims:
+            raise StepUpRequired(self.claims, self.slack_user_id)
+        if error in ("invalid_grant", "no_token", "interaction_required"):
+            # The refresh token is dead: forget it, so the App Home shows "not signed in".
+            self._tokens.forget(self.slack_user_id)
+            raise SignInRequired(self.slack_user_id, EXPIRED_MESSAGE)
+        raise GraphUnavailable(
+            f"Microsoft Entra refused to refresh your sign-in ({error}). Please try again "
+            "later, or `/pim login` again.",
+            code=error,
+        )

@@ -1,0 +1,95 @@
+"""Graph clients that act as one signed-in user (`graph.identity: user`).
+
+    graphs = DelegatedGraphs(settings, apps, tokens)
+    async with graphs.session(slack_user_id) as graph:      # a GraphPim, identity "user"
+        await graph.activate(spec)                            # selfActivate as the user
+
+`run(slack_user_id, operation)` adds the step-up dance: on a claims challenge it first
+retries silently with the claims (enough after CAE events, or when the user's session
+already satisfied them); if Entra needs the user, `StepUpRequired` reaches the caller,
+who starts `LoginService.start_login(..., claims=...)` and resumes afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import httpx
+
+from bot.graph import GraphPim, build_graph
+from bot.graph.auth import GraphAuth
+from bot.graph.tls import trust
+from bot.settings import Settings
+from bot.signin.challenge import ChallengeTransport
+from bot.signin.credential import UserTokenSource
+from bot.signin.errors import StepUpRequired
+from bot.signin.msal_app import PublicApps
+from bot.signin.tokens import UserTokens
+
+T = TypeVar("T")
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+class DelegatedGraphs:
+    """Builds per-user Graph clients; each must be closed (`session` does it)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        apps: PublicApps,
+        tokens: UserTokens,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._settings, self._apps, self._tokens = settings, apps, tokens
+        self._transport = transport
+
+    def source(self, slack_user_id: str, claims: str | None = None) -> UserTokenSource:
+        return UserTokenSource(self._apps, self._tokens, slack_user_id, claims)
+
+    def graph_for(self, slack_user_id: str, *, claims: str | None = None) -> GraphPim:
+        """A GraphPim (self actions, filterByCurrentUser) with the user's delegated token."""
+        return build_graph(
+            self._settings,
+            credential=self.source(slack_user_id, claims),
+            transport=self._challenging(slack_user_id),
+        )
+
+    @asynccontextmanager
+    async def session(
+        self, slack_user_id: str, *, claims: str | None = None
+    ) -> AsyncIterator[GraphPim]:
+        graph = self.graph_for(slack_user_id, claims=claims)
+        try:
+            yield graph
+        finally:
+            await graph.aclose()
+
+    async def run(self, slack_user_id: str, operation: Callable[[GraphPim], Awaitable[T]]) -> T:
+        """`operation(graph)` as the user; on a claims challenge, once more with the claims."""
+        try:
+            async with self.session(slack_user_id) as graph:
+                return await operation(graph)
+        except StepUpRequired as challenge:
+            claims = challenge.claims
+        async with self.session(slack_user_id, claims=claims) as graph:
+            return await operation(graph)
+
+    def http_for(self, slack_user_id: str, *, claims: str | None = None) -> httpx.AsyncClient:
+        """A bare client on the Graph base URL, for calls GraphPim lacks (beta approvals)."""
+        return httpx.AsyncClient(
+            base_url=self._settings.pim_graph_url.rstrip("/"),
+            auth=GraphAuth(self.source(slack_user_id, claims)),
+            timeout=TIMEOUT,
+            transport=self._challenging(slack_user_id),
+            headers={"Accept": "application/json"},
+        )
+
+    def _challenging(self, slack_user_id: str) -> ChallengeTransport:
+        ca_file = self._settings.pim_ca_file
+        inner = self._transport or httpx.AsyncHTTPTransport(
+            verify=trust(ca_file) if ca_file else True
+        )
+        return ChallengeTransport(inner, slack_user_id, owns=self._transport is None)

@@ -1,0 +1,225 @@
+"""LoginService: `/pim login` by MSAL's device-code flow, polled in the background.
+
+    prompt = await login.start_login("U123")   # DM prompt.message (code + URL)
+    ...                                        # the user signs in within 15 minutes
+    # listener.login_finished(LoginOutcome(...)) fires: LINKED, MISMATCH, EXPIRED, FAILED
+
+The signed-in account must be the Entra user the Slack user maps to (`bot.identity`: the
+config map, else the verified email), compared by object id (or UPN if the token has
+none). A mismatch is refused, nothing is stored, and the refusal is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import msal
+
+from bot.clock import Clock
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.models import DirectoryUser
+from bot.errors import GraphUnavailable
+from bot.identity import Requester
+from bot.signin.models import (
+    DeviceCodePrompt,
+    LinkState,
+    LoginListener,
+    LoginOutcome,
+    LoginResult,
+    NoListener,
+)
+from bot.signin.msal_app import PublicApps
+from bot.signin.tokens import UserTokens
+
+log = logging.getLogger(__name__)
+_EXPIRED = {"expired_token", "code_expired", "authorization_pending", "authorization_declined"}
+
+
+class Resolver(Protocol):
+    """Who a Slack user is in Entra (`bot.identity.IdentityResolver`)."""
+
+    async def resolve(self, slack_user_id: str) -> Requester: ...
+
+
+class AuditLog(Protocol):
+    def append_audit(self, event: AuditEvent) -> None: ...
+
+
+@dataclass(slots=True)
+class _Pending:
+    flow: dict[str, Any]
+    task: asyncio.Task[LoginOutcome] | None = None
+    cancelled: bool = field(default=False)
+
+
+class LoginService:
+    """Start, finish and forget per-user sign-ins; one pending login per Slack user."""
+
+    def __init__(
+        self,
+        apps: PublicApps,
+        tokens: UserTokens,
+        resolver: Resolver,
+        audit: AuditLog,
+        clock: Clock,
+        listener: LoginListener | None = None,
+    ) -> None:
+        self._apps, self._tokens, self._resolver = apps, tokens, resolver
+        self._audit, self._clock = audit, clock
+        self.listener: LoginListener = listener or NoListener()
+        self._pending: dict[str, _Pending] = {}
+
+    async def start_login(
+        self, slack_user_id: str, *, claims: str | None = None
+    ) -> DeviceCodePrompt:
+        """Begin a device-code sign-in (asking for `claims` after a StepUpRequired).
+        Raises UserNotMapped before any sign-in if the Slack user maps to no Entra user."""
+        import requests
+
+        requester = await self._resolver.resolve(slack_user_id)
+        self._cancel(slack_user_id)
+        cache = msal.SerializableTokenCache()
+        try:
+            app = await asyncio.to_thread(self._apps.build, cache)
+            flow = await asyncio.to_thread(
+                app.initiate_device_flow, self._apps.scopes, claims_challenge=claims
+            )
+        except (requests.RequestException, ValueError) as exc:
+            raise GraphUnavailable(
+                f"The Microsoft Entra login service is not responding ({type(exc).__name__}).",
+                code="loginUnavailable",
+            ) from exc
+        if "user_code" not in flow:
+            raise GraphUnavailable(
+                f"Microsoft Entra would not start a sign-in ({flow.get('error', 'error')}).",
+                code=str(flow.get("error", "deviceCodeFailed")),
+            )
+        pending = _Pending(flow)
+        self._pending[slack_user_id] = pending
+        pending.task = asyncio.create_task(self._poll(requester, app, cache, pending, claims))
+        return DeviceCodePrompt(
+            user_code=flow["user_code"],
+            verification_uri=flow["verification_uri"],
+            message=flow["message"],
+            expires_at=datetime.fromtimestamp(float(flow["expires_at"]), UTC),
+            step_up=claims is not None,
+        )
+
+    async def wait(self, slack_user_id: str) -> LoginOutcome | None:
+        """The outcome of the user's pending login, once it ends (None if none pends)."""
+        pending = self._pending.get(slack_user_id)
+        return None if pending is None or pending.task is None else await pending.task
+
+    def logout(self, slack_user_id: str) -> bool:
+        """Forget the user's tokens (and stop a pending login); True if they had tokens."""
+        self._cancel(slack_user_id)
+        return self._tokens.forget(slack_user_id)
+
+    def link_state(self, slack_user_id: str) -> LinkState:
+        state = self._tokens.state(slack_user_id)
+        if slack_user_id in self._pending:
+            return replace(state, pending=True)
+        return state
+
+    async def aclose(self) -> None:
+        """Stop every pending login (shutdown)."""
+        tasks = [p.task for p in self._pending.values() if p.task is not None]
+        for slack_user_id in list(self._pending):
+            self._cancel(slack_user_id)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _cancel(self, slack_user_id: str) -> None:
+        pending = self._pending.pop(slack_user_id, None)
+        if pending is not None:
+            pending.cancelled = True
+            pending.flow["expires_at"] = 0  # MSAL's poll loop stops within a second
+
+    async def _poll(
+        self,
+        requester: Requester,
+        app: msal.PublicClientApplication,
+        cache: msal.SerializableTokenCache,
+        pending: _Pending,
+        claims: str | None,
+    ) -> LoginOutcome:
+        slack_user_id = requester.slack_user_id
+        try:
+            result = await asyncio.to_thread(
+                app.acquire_token_by_device_flow, pending.flow, claims_challenge=claims
+            )
+            outcome = self._finish(requester, cache, result, claims is not None, pending)
+        except Exception as exc:  # noqa: BLE001 - a background task must report, not vanish
+            log.warning("device-code login for %s failed: %s", slack_user_id, type(exc).__name__)
+            outcome = LoginOutcome(
+                slack_user_id,
+                LoginResult.FAILED,
+                "Signing you in failed on our side. Please run `/pim login` again.",
+            )
+        if self._pending.get(slack_user_id) is pending:
+            del self._pending[slack_user_id]
+        if outcome.result is not LoginResult.CANCELLED:
+            await self.listener.login_finished(outcome)
+        return outcome
+
+    def _finish(
+        self,
+        requester: Requester,
+        cache: msal.SerializableTokenCache,
+        result: dict[str, Any],
+        step_up: bool,
+        pending: _Pending,
+    ) -> LoginOutcome:
+        slack_user_id, user = requester.slack_user_id, requester.user
+        if pending.cancelled:
+            return LoginOutcome(slack_user_id, LoginResult.CANCELLED, "This sign-in was replaced.")
+        if "access_token" not in result:
+            kind = LoginResult.EXPIRED if result.get("error") in _EXPIRED else LoginResult.FAILED
+            return LoginOutcome(
+                slack_user_id, kind, "The sign-in code expired. Run `/pim login` for a new one."
+            )
+        claims = result.get("id_token_claims") or {}
+        oid, upn = claims.get("oid"), str(claims.get("preferred_username") or "")
+        if not _same_user(user, oid, upn):
+            self._audit.append_audit(
+                AuditEvent(
+                    at=self._clock.now(),
+                    kind=AuditKind.REFUSED,
+                    slack_user_id=slack_user_id,
+                    entra_user_id=user.id,
+                    detail=f"sign-in refused: signed in as {upn or oid}, but this Slack user "
+                    f"maps to {user.user_principal_name}",
+                )
+            )
+            return LoginOutcome(
+                slack_user_id,
+                LoginResult.MISMATCH,
+                f"You signed in as {upn or 'another account'}, but your Slack account belongs "
+                f"to {user.user_principal_name}. I did not keep that sign-in: run `/pim login` "
+                f"again and sign in as {user.user_principal_name}.",
+            )
+        name = str(claims.get("name") or user.display_name)
+        self._tokens.link(
+            slack_user_id,
+            cache,
+            entra_user_id=user.id,
+            user_principal_name=user.user_principal_name,
+            display_name=name,
+        )
+        return LoginOutcome(
+            slack_user_id,
+            LoginResult.LINKED,
+            f"You're signed in to Microsoft Entra as *{name}*.",
+            display_name=name,
+            user_principal_name=user.user_principal_name,
+            step_up=step_up,
+        )
+
+
+def _same_user(user: DirectoryUser, oid: object, upn: str) -> bool:
+    if oid:
+        return str(oid).casefold() == user.id.casefold()
+    return bool(upn) and upn.casefold() == user.user_principal_name.casefold()

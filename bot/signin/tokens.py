@@ -1,0 +1,99 @@
+"""Per-user MSAL token caches, sealed with PIM_TOKEN_KEY before they reach the database.
+
+Tokens are never logged: `SealedTokens` hides its ciphertext from repr, and nothing here
+formats a cache into a message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+import msal
+
+from bot.clock import Clock
+from bot.signin.crypto import TokenCipher, TokenUnreadable
+from bot.signin.errors import SignInRequired
+from bot.signin.models import LinkState
+from bot.store.user_tokens import SealedTokens
+
+
+class TokenRows(Protocol):
+    """Where sealed caches live (`bot.store.user_tokens.SqlUserTokens`)."""
+
+    def get(self, slack_user_id: str) -> SealedTokens | None: ...
+
+    def put(self, tokens: SealedTokens) -> None: ...
+
+    def update_cache(self, slack_user_id: str, sealed_cache: bytes, at: datetime) -> None: ...
+
+    def delete(self, slack_user_id: str) -> bool: ...
+
+
+class UserTokens:
+    """Load, save and forget a Slack user's token cache; encryption is done here."""
+
+    def __init__(self, rows: TokenRows, cipher: TokenCipher, clock: Clock) -> None:
+        self._rows, self._cipher, self._clock = rows, cipher, clock
+
+    def cache_for(self, slack_user_id: str) -> msal.SerializableTokenCache:
+        """The user's cache; SignInRequired if they never signed in or it won't decrypt."""
+        row = self._rows.get(slack_user_id)
+        if row is None:
+            raise SignInRequired(slack_user_id)
+        try:
+            plaintext = self._cipher.open(row.sealed_cache)
+        except TokenUnreadable:
+            # The key was rotated: the old tokens are lost, the user signs in again.
+            raise SignInRequired(slack_user_id) from None
+        cache = msal.SerializableTokenCache()
+        cache.deserialize(plaintext.decode("utf-8"))
+        return cache
+
+    def link(
+        self,
+        slack_user_id: str,
+        cache: msal.SerializableTokenCache,
+        *,
+        entra_user_id: str,
+        user_principal_name: str,
+        display_name: str,
+    ) -> None:
+        """Store a fresh sign-in (replacing any earlier one)."""
+        now = self._clock.now()
+        self._rows.put(
+            SealedTokens(
+                slack_user_id=slack_user_id,
+                entra_user_id=entra_user_id,
+                user_principal_name=user_principal_name,
+                display_name=display_name,
+                sealed_cache=self._seal(cache),
+                linked_at=now,
+                updated_at=now,
+            )
+        )
+
+    def refreshed(self, slack_user_id: str, cache: msal.SerializableTokenCache) -> None:
+        """Persist a cache MSAL changed (a silent refresh rotates the refresh token)."""
+        if cache.has_state_changed:
+            self._rows.update_cache(slack_user_id, self._seal(cache), self._clock.now())
+
+    def forget(self, slack_user_id: str) -> bool:
+        """Delete the user's tokens; True if there were any."""
+        return self._rows.delete(slack_user_id)
+
+    def state(self, slack_user_id: str) -> LinkState:
+        row = self._rows.get(slack_user_id)
+        if row is None:
+            return LinkState(slack_user_id, linked=False)
+        return LinkState(
+            slack_user_id,
+            linked=True,
+            display_name=row.display_name,
+            user_principal_name=row.user_principal_name,
+            entra_user_id=row.entra_user_id,
+            linked_at=row.linked_at,
+        )
+
+    def _seal(self, cache: msal.SerializableTokenCache) -> bytes:
+        return self._cipher.seal(cache.serialize().encode("utf-8"))

@@ -1,0 +1,53 @@
+"""build_signin: the Slack-free services of signed-in-user mode, wired from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock
+from bot.settings import Settings
+from bot.signin.approvals import PimApprovals
+from bot.signin.crypto import cipher_from_settings
+from bot.signin.graphs import DelegatedGraphs
+from bot.signin.login import AuditLog, LoginService, Resolver
+from bot.signin.models import LoginListener
+from bot.signin.msal_app import PublicApps
+from bot.signin.tokens import UserTokens
+from bot.store.user_tokens import SqlUserTokens
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """Everything the Slack layer calls in user mode."""
+
+    login: LoginService
+    graphs: DelegatedGraphs
+    approvals: PimApprovals
+    tokens: UserTokens
+    apps: PublicApps
+
+    async def aclose(self) -> None:
+        await self.login.aclose()
+        self.apps.close()
+
+
+def build_signin(
+    settings: Settings,
+    *,
+    engine: Engine,
+    resolver: Resolver,
+    audit: AuditLog,
+    clock: Clock,
+    listener: LoginListener | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> SignIn:
+    """Raises ConfigError (naming PIM_TOKEN_KEY, or the AZURE_* ids) when misconfigured.
+    `engine` is the store's (`SqlStore.engine`), migrated to include `user_tokens`."""
+    tokens = UserTokens(SqlUserTokens(engine), cipher_from_settings(settings), clock)
+    apps = PublicApps.from_settings(settings)
+    graphs = DelegatedGraphs(settings, apps, tokens, transport=transport)
+    login = LoginService(apps, tokens, resolver, audit, clock, listener)
+    return SignIn(login, graphs, PimApprovals(graphs, tokens), tokens, apps)
