@@ -27,8 +27,15 @@ TOPICS: dict[str, tuple[str, str]] = {
         "`/pim cancel <request id>`: withdraw a request that is waiting for approval.",
         "`/pim cancel R-7KQ2M9XD`",
     ),
+    "login": (
+        "`/pim login`: sign in to Microsoft Entra, so pimbot acts as you "
+        "(when pimbot runs in signed-in-user mode).",
+        "`/pim login`",
+    ),
+    "logout": ("`/pim logout`: make pimbot forget your Microsoft Entra sign-in.", "`/pim logout`"),
     "help": ("`/pim help [command]`: this help.", "`/pim help activate`"),
 }
+SIGNIN_TOPICS = frozenset({"login", "logout"})  # listed only in signed-in-user mode
 
 _NOTES = (
     "*Roles*: an alias such as `user-admin`, a display name in quotes "
@@ -39,11 +46,16 @@ _NOTES = (
 )
 
 
-def help_text(topic: str | None = None) -> str:
-    """All of the help, or the part for one sub-command."""
+def help_text(topic: str | None = None, *, signin: bool = False) -> str:
+    """All of the help, or the part for one sub-command. `signin`: list `login` and
+    `logout` too (`graph.identity: user`)."""
     if topic in TOPICS:
         line, example = TOPICS[topic]
         return f"{line}\nExample: {example}"
     lines = ["*pimbot*: just-in-time Microsoft Entra roles from Slack."]
-    lines += [f"• {line}\n    e.g. {example}" for line, example in TOPICS.values()]
+    lines += [
+        f"• {line}\n    e.g. {example}"
+        for name, (line, example) in TOPICS.items()
+        if signin or name not in SIGNIN_TOPICS
+    ]
     return "\n".join(lines + ["", *_NOTES])

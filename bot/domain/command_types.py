@@ -52,6 +52,16 @@ class Cancel:
 
 
 @dataclass(frozen=True, slots=True)
+class Login:
+    """`/pim login`: link the Slack user to their Entra account (signed-in-user mode)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Logout:
+    """`/pim logout`: forget the user's Entra tokens."""
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     """`reason` says why help is shown unasked (an unknown sub-command)."""
 
@@ -60,5 +70,14 @@ class Help:
 
 
 Command: TypeAlias = (
-    Activate | OpenActivationForm | ListRoles | Status | Deactivate | Extend | Cancel | Help
+    Activate
+    | OpenActivationForm
+    | ListRoles
+    | Status
+    | Deactivate
+    | Extend
+    | Cancel
+    | Login
+    | Logout
+    | Help
 )

@@ -16,6 +16,8 @@ from bot.domain.command_types import (
     Extend,
     Help,
     ListRoles,
+    Login,
+    Logout,
     OpenActivationForm,
     Status,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "Extend",
     "Help",
     "ListRoles",
+    "Login",
+    "Logout",
     "OpenActivationForm",
     "Status",
     "help_text",
@@ -175,6 +179,18 @@ def _list(rest: str, _: _Tickets) -> Command:
     return ListRoles()
 
 
+def _login(rest: str, _: _Tickets) -> Command:
+    if rest.strip():
+        raise InputError("`login` takes nothing after it: just `/pim login`.")
+    return Login()
+
+
+def _logout(rest: str, _: _Tickets) -> Command:
+    if rest.strip():
+        raise InputError("`logout` takes nothing after it: just `/pim logout`.")
+    return Logout()
+
+
 def _help(rest: str, _: _Tickets) -> Command:
     words = rest.split()
     if len(words) > 1:
@@ -200,5 +216,7 @@ _PARSERS: dict[str, Callable[[str, _Tickets], Command]] = {
     "deactivate": _deactivate,
     "extend": _extend,
     "cancel": _cancel,
+    "login": _login,
+    "logout": _logout,
     "help": _help,
 }

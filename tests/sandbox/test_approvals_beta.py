@@ -1,0 +1,148 @@
+"""The sandbox's Graph beta approval API and authentication-context claims challenge."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from bot.sandbox.approvals import BASE, step_id
+from bot.signin.challenge import claims_from_header, claims_from_pim_error
+from tests.sandbox.conftest import (
+    ADMIN,
+    ALINE,
+    DIEGO,
+    GLOBAL_ADMIN,
+    MEGAN,
+    GraphCaller,
+    assert_graph_error,
+    request_body,
+)
+
+PRA = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+STEP_KEYS = {
+    "id",
+    "displayName",
+    "assignedToMe",
+    "status",
+    "reviewResult",
+    "justification",
+    "reviewedBy",
+    "reviewedDateTime",
+}
+
+
+async def _pending(graph: GraphCaller, token: str) -> dict[str, Any]:
+    response = await graph.post_request(
+        request_body("selfActivate", ALINE, GLOBAL_ADMIN, duration="PT1H"), token
+    )
+    body: dict[str, Any] = response.json()
+    assert body["status"] == "PendingApproval" and body["approvalId"]
+    return body
+
+
+async def test_an_approval_has_one_step_assigned_to_the_approver(
+    graph: GraphCaller, user_token: Callable[[str], str]
+) -> None:
+    request = await _pending(graph, user_token(ALINE))
+    path = f"{BASE}/{request['approvalId']}"
+
+    mine = (await graph.http.get(path, headers=_auth(user_token(ADMIN)))).json()
+    theirs = (await graph.http.get(path, headers=_auth(user_token(ALINE)))).json()
+
+    (step,) = mine["steps"]
+    assert set(step) == STEP_KEYS and mine["id"] == request["approvalId"]
+    assert step["assignedToMe"] is True and step["status"] == "InProgress"
+    assert step["reviewResult"] == "NotReviewed" and step["reviewedBy"] is None
+    assert theirs["steps"][0]["assignedToMe"] is False  # the requester's own request
+    listed = (await graph.http.get(f"{path}/steps", headers=_auth(user_token(ADMIN)))).json()
+    assert listed["value"] == [step]
+
+
+async def test_patching_the_step_approves_and_provisions(
+    graph: GraphCaller, user_token: Callable[[str], str]
+) -> None:
+    request = await _pending(graph, user_token(ALINE))
+    path = f"{BASE}/{request['approvalId']}"
+    step = f"{path}/steps/{step_id(request['approvalId'])}"
+    admin = _auth(user_token(ADMIN))
+
+    done = await graph.http.patch(
+        step, json={"reviewResult": "Approve", "justification": "ok"}, headers=admin
+    )
+    assert done.status_code == 204
+    after = (await graph.http.get(path, headers=admin)).json()["steps"][0]
+    assert after["status"] == "Completed" and after["reviewResult"] == "Approve"
+    assert after["reviewedBy"]["id"] == ADMIN and after["reviewedDateTime"]
+    decided = await graph.get(
+        f"{'/v1.0/roleManagement/directory/roleAssignmentScheduleRequests'}/{request['id']}"
+    )
+    assert decided.json()["status"] == "Provisioned"
+    assert [i["assignmentType"] for i in await graph.instances(ALINE)] == ["Activated"]
+    again = await graph.http.patch(
+        step, json={"reviewResult": "Deny", "justification": "late"}, headers=admin
+    )
+    assert_graph_error(again, 409)
+
+
+async def test_only_a_signed_in_approver_with_a_reason_may_review(
+    graph: GraphCaller, user_token: Callable[[str], str], app_token: str
+) -> None:
+    request = await _pending(graph, user_token(ALINE))
+    step = f"{BASE}/{request['approvalId']}/steps/{step_id(request['approvalId'])}"
+    body = {"reviewResult": "Approve", "justification": "ok"}
+
+    assert_graph_error(await graph.http.patch(step, json=body, headers=_auth(app_token)), 403)
+    own = await graph.http.patch(step, json=body, headers=_auth(user_token(ALINE)))
+    assert_graph_error(own, 403)
+    not_approver = await graph.http.patch(step, json=body, headers=_auth(user_token(MEGAN)))
+    assert_graph_error(not_approver, 403)  # Megan approves other roles, not this one
+    blank = {"reviewResult": "Approve", "justification": " "}
+    assert_graph_error(
+        await graph.http.patch(step, json=blank, headers=_auth(user_token(ADMIN))), 400
+    )
+    wrong = f"{BASE}/{request['approvalId']}/steps/nope"
+    assert_graph_error(
+        await graph.http.patch(wrong, json=body, headers=_auth(user_token(ADMIN))), 404
+    )
+    assert_graph_error(await graph.http.get(f"{BASE}/unknown", headers=_auth(app_token)), 404)
+
+
+async def test_a_role_with_an_authentication_context_answers_a_claims_challenge(
+    graph: GraphCaller, tenant: Any
+) -> None:
+    body = request_body("selfActivate", DIEGO, PRA, duration="PT1H", ticket="CONTOSO:S-012345")
+    plain, _ = tenant.tokens.issue("user", DIEGO, tenant.client_id)
+    stepped, _ = tenant.tokens.issue("user", DIEGO, tenant.client_id, frozenset({"c1"}))
+
+    refused = await graph.post_request(body, plain)
+
+    assert_graph_error(refused, 401, "InvalidAuthenticationToken")
+    header = refused.headers["WWW-Authenticate"]
+    assert header.startswith("Bearer ") and 'error="insufficient_claims"' in header
+    claims = claims_from_header(header)
+    assert claims is not None
+    assert json.loads(claims) == {"access_token": {"acrs": {"essential": True, "value": "c1"}}}
+    encoded = header.split('claims="')[1].rstrip('"')
+    assert base64.b64decode(encoded).decode() == claims
+    accepted = await graph.post_request(body, stepped)
+    assert accepted.status_code == 201 and accepted.json()["status"] == "PendingApproval"
+
+
+def test_pims_own_acrs_error_is_read_as_a_claims_challenge() -> None:
+    claims = '{"access_token":{"acrs":{"essential":true, "value":"c1"}}}'
+    message = "&claims=%7B%22access_token%22%3A%7B%22acrs%22%3A%7B%22essential%22%3Atrue%2C%20%22value%22%3A%22c1%22%7D%7D%7D"
+    error = {"error": {"code": "RoleAssignmentRequestAcrsValidationFailed", "message": message}}
+    assert claims_from_pim_error(error) == claims
+    assert claims_from_pim_error({"error": {"code": "Other", "message": message}}) is None
+    assert claims_from_header('Bearer realm="", error="invalid_token"') is None
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+_ = httpx  # the fixtures' client type

@@ -1,0 +1,105 @@
+"""Graph as the signed-in user: self-activation recorded as the user, silent refresh, and
+SignInRequired (with the user's request kept) once the refresh token is gone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.domain.models import ActivationSpec, Ticket
+from bot.domain.requests import ActivationRecord, RequestState
+from bot.graph import GraphPim
+from bot.sandbox import SandboxServer
+from bot.signin.errors import SignInRequired
+from bot.signin.wiring import SignIn
+from bot.store import SqlStore
+from tests.fakes.clock import FakeClock
+from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, log_in
+
+SPEC = ActivationSpec(ALINE, USER_ADMIN, timedelta(hours=2), "Reset a locked-out user")
+
+
+async def test_self_activation_is_recorded_as_the_user(
+    signin: SignIn, browser: Browser, server: SandboxServer
+) -> None:
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+
+    async with signin.graphs.session("U_ALINE") as graph:
+        assert graph.identity == "user"
+        request = await graph.activate(SPEC)
+        active = await graph.list_active(ALINE)
+
+    assert request.action == "selfActivate" and request.status == "Provisioned"
+    assert [(a.role_id, a.end is not None) for a in active] == [(USER_ADMIN, True)]
+    recorded = server.tenant.request(request.id)
+    assert recorded.created_by == ("user", ALINE)  # created by Aline's own token
+    (instance,) = [a for a in server.tenant.live_assignments() if a.id == request.id]
+    assert (instance.principal_id, instance.assignment_type) == (ALINE, "Activated")
+
+
+async def test_tokens_refresh_silently_when_the_access_token_expires(
+    signin: SignIn, browser: Browser, sandbox_clock: FakeClock
+) -> None:
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    sandbox_clock.advance(timedelta(hours=2))  # the access token is dead, the refresh token not
+
+    async with signin.graphs.session("U_ALINE") as graph:
+        assert (await graph.activate(SPEC)).status == "Provisioned"
+    assert signin.login.link_state("U_ALINE").linked
+
+
+async def _activate(graph: GraphPim) -> object:
+    return await graph.activate(SPEC)
+
+
+@pytest.mark.parametrize("how", ["expired", "revoked"])
+async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_request(
+    how: str,
+    signin: SignIn,
+    browser: Browser,
+    store: SqlStore,
+    server: SandboxServer,
+    sandbox_clock: FakeClock,
+    clock: FakeClock,
+) -> None:
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    record = ActivationRecord(
+        id="R-KEEPME01",
+        slack_user_id="U_ALINE",
+        principal_id=ALINE,
+        role_id=USER_ADMIN,
+        role_name="User Administrator",
+        duration=SPEC.duration,
+        justification=SPEC.justification,
+        ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
+        state=RequestState.REQUESTED,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    store.add_request(record)
+    if how == "expired":
+        sandbox_clock.advance(timedelta(days=91))  # unused for longer than Entra allows
+        server.tenant.reset()  # eligibilities restart at the new time
+    else:
+        server.tenant.refresh_tokens.revoke_user(ALINE)
+        server.tenant.tokens.revoke_user(ALINE)
+
+    with pytest.raises(SignInRequired) as raised:
+        await signin.graphs.run("U_ALINE", _activate)
+
+    assert "/pim login" in raised.value.user_message
+    assert "kept" in raised.value.user_message
+    assert store.get_request("R-KEEPME01") == record  # the request survives, untouched
+    assert not signin.login.link_state("U_ALINE").linked  # App Home: not signed in
+    assert not server.tenant.requests  # nothing reached PIM
+
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)  # after /pim login, resume it
+    async with signin.graphs.session("U_ALINE") as graph:
+        assert (await graph.activate(SPEC)).status == "Provisioned"
+
+
+async def test_a_user_who_never_signed_in_gets_sign_in_required(signin: SignIn) -> None:
+    with pytest.raises(SignInRequired):
+        async with signin.graphs.session("U_ALINE") as graph:
+            await graph.activate(SPEC)

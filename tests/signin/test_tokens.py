@@ -1,0 +1,86 @@
+"""Token caches at rest: sealed with PIM_TOKEN_KEY, unreadable without it; user mode
+refuses to start without the key."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken
+
+from bot.errors import ConfigError
+from bot.settings import Settings
+from bot.signin.crypto import TokenCipher, check_signin_config
+from bot.signin.errors import SignInRequired
+from bot.signin.tokens import UserTokens
+from bot.signin.wiring import SignIn
+from bot.store import SqlStore
+from bot.store.user_tokens import SqlUserTokens
+from tests.fakes.clock import FakeClock
+from tests.signin.conftest import ALINE_UPN, Browser, log_in
+
+
+async def test_tokens_are_unreadable_in_the_database_without_the_key(
+    signin: SignIn, browser: Browser, store: SqlStore, settings: Settings, clock: FakeClock
+) -> None:
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    plaintext = signin.tokens.cache_for("U_ALINE").serialize()
+    assert "sbxrt." in plaintext and "sbx." in plaintext  # refresh and access tokens
+
+    with store.engine.connect() as conn:
+        (sealed,) = conn.execute(
+            sa.text("SELECT sealed_cache FROM user_tokens WHERE slack_user_id = 'U_ALINE'")
+        ).one()
+    raw = bytes(sealed)
+    assert b"sbx" not in raw and b"access_token" not in raw and b"secret" not in raw
+    assert settings.pim_token_key is not None
+    key = settings.pim_token_key.get_secret_value()
+    assert Fernet(key).decrypt(raw).decode() == plaintext
+    with pytest.raises(InvalidToken):
+        Fernet(Fernet.generate_key()).decrypt(raw)
+
+    # A bot started with another key cannot use them: the user is asked to sign in again.
+    other = UserTokens(SqlUserTokens(store.engine), TokenCipher(Fernet.generate_key()), clock)
+    with pytest.raises(SignInRequired):
+        other.cache_for("U_ALINE")
+
+
+async def test_no_token_reaches_a_log_or_a_repr(
+    signin: SignIn, browser: Browser, store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="bot")
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+
+    row = SqlUserTokens(store.engine).get("U_ALINE")
+    assert row is not None and "sealed_cache" not in repr(row)
+    assert repr(TokenCipher(Fernet.generate_key())) == "TokenCipher(<key hidden>)"
+    assert "sbx" not in caplog.text
+
+
+def _settings(tmp_path: Path, identity: str, **env: object) -> Settings:
+    config = tmp_path / "pimbot.yml"
+    config.write_text(f"graph:\n  identity: {identity}\n")
+    return Settings(
+        pim_config=config, azure_tenant_id="t", azure_client_id="c", _env_file=None, **env
+    )  # type: ignore[arg-type]
+
+
+def test_user_mode_refuses_to_start_without_pim_token_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PIM_TOKEN_KEY"):
+        check_signin_config(_settings(tmp_path, "user"))
+
+
+def test_a_malformed_key_is_refused_with_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PIM_TOKEN_KEY.*Fernet.generate_key"):
+        check_signin_config(_settings(tmp_path, "user", pim_token_key="too-short"))
+
+
+def test_user_mode_starts_with_a_good_key(tmp_path: Path) -> None:
+    key = Fernet.generate_key().decode()
+    check_signin_config(_settings(tmp_path, "user", pim_token_key=key))
+
+
+def test_application_mode_needs_no_key(tmp_path: Path) -> None:
+    check_signin_config(_settings(tmp_path, "application"))
