@@ -7,5 +7,18 @@ as the approver, and MFA / authentication-context step-up.
     from bot.signin.errors import SignInRequired, StepUpRequired, AccountMismatch
     from bot.signin.models import DeviceCodePrompt, LoginOutcome, LoginResult, LinkState
 
+Entra app registration for this mode: a public client ("Allow public client flows": yes,
+for the device code flow), no secret, no application permissions. Delegated permissions
+(admin consent), all acting only within what the signed-in user may do themselves:
+
+    RoleAssignmentSchedule.ReadWrite.Directory  selfActivate / selfDeactivate / selfExtend,
+                                                and deciding beta roleAssignmentApprovals
+    RoleEligibilitySchedule.Read.Directory      the user's eligibilities
+    RoleManagementPolicy.Read.Directory         PIM policy rules per role
+    RoleManagement.Read.Directory               role definitions
+    User.Read (+ openid profile offline_access) sign-in, refresh tokens
+    User.ReadBasic.All or User.Read.All         users by UPN / mail (identity mapping)
+    GroupMember.Read.All                        approver groups, the user's group eligibilities
+
 Importing this package does no work.
 """

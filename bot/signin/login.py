@@ -20,8 +20,6 @@ from typing import Any, Protocol
 import msal
 
 from bot.clock import Clock
-from bot.domain.audit import AuditEvent, AuditKind
-from bot.domain.models import DirectoryUser
 from bot.errors import GraphUnavailable
 from bot.identity import Requester
 from bot.signin.models import (
@@ -34,19 +32,15 @@ from bot.signin.models import (
 )
 from bot.signin.msal_app import PublicApps
 from bot.signin.tokens import UserTokens
+from bot.signin.verify import AccountCheck, AuditLog
 
 log = logging.getLogger(__name__)
-_EXPIRED = {"expired_token", "code_expired", "authorization_pending", "authorization_declined"}
 
 
 class Resolver(Protocol):
     """Who a Slack user is in Entra (`bot.identity.IdentityResolver`)."""
 
     async def resolve(self, slack_user_id: str) -> Requester: ...
-
-
-class AuditLog(Protocol):
-    def append_audit(self, event: AuditEvent) -> None: ...
 
 
 @dataclass(slots=True)
@@ -71,7 +65,9 @@ class LoginService:
         self._apps, self._tokens, self._resolver = apps, tokens, resolver
         self._audit, self._clock = audit, clock
         self.listener: LoginListener = listener or NoListener()
+        self._verify = AccountCheck(tokens, audit, clock)
         self._pending: dict[str, _Pending] = {}
+        self._latest: dict[str, asyncio.Task[LoginOutcome]] = {}  # kept once done, for wait()
 
     async def start_login(
         self, slack_user_id: str, *, claims: str | None = None
@@ -101,6 +97,7 @@ class LoginService:
         pending = _Pending(flow)
         self._pending[slack_user_id] = pending
         pending.task = asyncio.create_task(self._poll(requester, app, cache, pending, claims))
+        self._latest[slack_user_id] = pending.task
         return DeviceCodePrompt(
             user_code=flow["user_code"],
             verification_uri=flow["verification_uri"],
@@ -110,9 +107,9 @@ class LoginService:
         )
 
     async def wait(self, slack_user_id: str) -> LoginOutcome | None:
-        """The outcome of the user's pending login, once it ends (None if none pends)."""
-        pending = self._pending.get(slack_user_id)
-        return None if pending is None or pending.task is None else await pending.task
+        """The outcome of the user's latest login, once it ends (None if they never began)."""
+        task = self._latest.get(slack_user_id)
+        return None if task is None else await task
 
     def logout(self, slack_user_id: str) -> bool:
         """Forget the user's tokens (and stop a pending login); True if they had tokens."""
@@ -151,7 +148,10 @@ class LoginService:
             result = await asyncio.to_thread(
                 app.acquire_token_by_device_flow, pending.flow, claims_challenge=claims
             )
-            outcome = self._finish(requester, cache, result, claims is not None, pending)
+            if pending.cancelled:
+                outcome = LoginOutcome(slack_user_id, LoginResult.CANCELLED, "Replaced.")
+            else:
+                outcome = self._verify.finish(requester, cache, result, step_up=bool(claims))
         except Exception as exc:  # noqa: BLE001 - a background task must report, not vanish
             log.warning("device-code login for %s failed: %s", slack_user_id, type(exc).__name__)
             outcome = LoginOutcome(
@@ -164,62 +164,3 @@ class LoginService:
         if outcome.result is not LoginResult.CANCELLED:
             await self.listener.login_finished(outcome)
         return outcome
-
-    def _finish(
-        self,
-        requester: Requester,
-        cache: msal.SerializableTokenCache,
-        result: dict[str, Any],
-        step_up: bool,
-        pending: _Pending,
-    ) -> LoginOutcome:
-        slack_user_id, user = requester.slack_user_id, requester.user
-        if pending.cancelled:
-            return LoginOutcome(slack_user_id, LoginResult.CANCELLED, "This sign-in was replaced.")
-        if "access_token" not in result:
-            kind = LoginResult.EXPIRED if result.get("error") in _EXPIRED else LoginResult.FAILED
-            return LoginOutcome(
-                slack_user_id, kind, "The sign-in code expired. Run `/pim login` for a new one."
-            )
-        claims = result.get("id_token_claims") or {}
-        oid, upn = claims.get("oid"), str(claims.get("preferred_username") or "")
-        if not _same_user(user, oid, upn):
-            self._audit.append_audit(
-                AuditEvent(
-                    at=self._clock.now(),
-                    kind=AuditKind.REFUSED,
-                    slack_user_id=slack_user_id,
-                    entra_user_id=user.id,
-                    detail=f"sign-in refused: signed in as {upn or oid}, but this Slack user "
-                    f"maps to {user.user_principal_name}",
-                )
-            )
-            return LoginOutcome(
-                slack_user_id,
-                LoginResult.MISMATCH,
-                f"You signed in as {upn or 'another account'}, but your Slack account belongs "
-                f"to {user.user_principal_name}. I did not keep that sign-in: run `/pim login` "
-                f"again and sign in as {user.user_principal_name}.",
-            )
-        name = str(claims.get("name") or user.display_name)
-        self._tokens.link(
-            slack_user_id,
-            cache,
-            entra_user_id=user.id,
-            user_principal_name=user.user_principal_name,
-            display_name=name,
-        )
-        return LoginOutcome(
-            slack_user_id,
-            LoginResult.LINKED,
-            f"You're signed in to Microsoft Entra as *{name}*.",
-            display_name=name,
-            user_principal_name=user.user_principal_name,
-            step_up=step_up,
-        )
-
-
-def _same_user(user: DirectoryUser, oid: object, upn: str) -> bool:
-    if oid:
-        return str(oid).casefold() == user.id.casefold()
-    return bool(upn) and upn.casefold() == user.user_principal_name.casefold()

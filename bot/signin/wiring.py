@@ -12,10 +12,11 @@ from bot.settings import Settings
 from bot.signin.approvals import PimApprovals
 from bot.signin.crypto import cipher_from_settings
 from bot.signin.graphs import DelegatedGraphs
-from bot.signin.login import AuditLog, LoginService, Resolver
+from bot.signin.login import LoginService, Resolver
 from bot.signin.models import LoginListener
 from bot.signin.msal_app import PublicApps
 from bot.signin.tokens import UserTokens
+from bot.signin.verify import AuditLog
 from bot.store.user_tokens import SqlUserTokens
 
 

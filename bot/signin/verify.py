@@ -1,0 +1,90 @@
+"""The end of a device-code login: is it the right account? Store the tokens, or refuse
+and audit the attempt."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import msal
+
+from bot.clock import Clock
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.models import DirectoryUser
+from bot.identity import Requester
+from bot.signin.models import LoginOutcome, LoginResult
+from bot.signin.tokens import UserTokens
+
+_EXPIRED = {"expired_token", "code_expired", "authorization_pending", "authorization_declined"}
+
+
+class AuditLog(Protocol):
+    def append_audit(self, event: AuditEvent) -> None: ...
+
+
+class AccountCheck:
+    """Turns MSAL's device-flow result into a LoginOutcome (and stored tokens)."""
+
+    def __init__(self, tokens: UserTokens, audit: AuditLog, clock: Clock) -> None:
+        self._tokens, self._audit, self._clock = tokens, audit, clock
+
+    def finish(
+        self,
+        requester: Requester,
+        cache: msal.SerializableTokenCache,
+        result: dict[str, Any],
+        *,
+        step_up: bool,
+    ) -> LoginOutcome:
+        slack_user_id, user = requester.slack_user_id, requester.user
+        if "access_token" not in result:
+            kind = LoginResult.EXPIRED if result.get("error") in _EXPIRED else LoginResult.FAILED
+            return LoginOutcome(
+                slack_user_id, kind, "The sign-in code expired. Run `/pim login` for a new one."
+            )
+        claims = result.get("id_token_claims") or {}
+        oid, upn = claims.get("oid"), str(claims.get("preferred_username") or "")
+        if not same_user(user, oid, upn):
+            return self._refuse(slack_user_id, user, upn or str(oid))
+        name = str(claims.get("name") or user.display_name)
+        self._tokens.link(
+            slack_user_id,
+            cache,
+            entra_user_id=user.id,
+            user_principal_name=user.user_principal_name,
+            display_name=name,
+        )
+        return LoginOutcome(
+            slack_user_id,
+            LoginResult.LINKED,
+            f"You're signed in to Microsoft Entra as *{name}*.",
+            display_name=name,
+            user_principal_name=user.user_principal_name,
+            step_up=step_up,
+        )
+
+    def _refuse(self, slack_user_id: str, user: DirectoryUser, signed_in: str) -> LoginOutcome:
+        expected = user.user_principal_name
+        self._audit.append_audit(
+            AuditEvent(
+                at=self._clock.now(),
+                kind=AuditKind.REFUSED,
+                slack_user_id=slack_user_id,
+                entra_user_id=user.id,
+                detail=f"sign-in refused: signed in as {signed_in}, but this Slack user "
+                f"maps to {expected}",
+            )
+        )
+        return LoginOutcome(
+            slack_user_id,
+            LoginResult.MISMATCH,
+            f"You signed in as {signed_in or 'another account'}, but your Slack account "
+            f"belongs to {expected}. I did not keep that sign-in: run `/pim login` again "
+            f"and sign in as {expected}.",
+        )
+
+
+def same_user(user: DirectoryUser, oid: object, upn: str) -> bool:
+    """By object id when the token has one, else by UPN (case-insensitive)."""
+    if oid:
+        return str(oid).casefold() == user.id.casefold()
+    return bool(upn) and upn.casefold() == user.user_principal_name.casefold()
