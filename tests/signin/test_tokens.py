@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
+from pydantic import SecretStr
 
 from bot.errors import ConfigError
 from bot.settings import Settings
@@ -59,12 +60,16 @@ async def test_no_token_reaches_a_log_or_a_repr(
     assert "sbx" not in caplog.text
 
 
-def _settings(tmp_path: Path, identity: str, **env: object) -> Settings:
+def _settings(tmp_path: Path, identity: str, key: str | None = None) -> Settings:
     config = tmp_path / "pimbot.yml"
     config.write_text(f"graph:\n  identity: {identity}\n")
     return Settings(
-        pim_config=config, azure_tenant_id="t", azure_client_id="c", _env_file=None, **env
-    )  # type: ignore[arg-type]
+        pim_config=config,
+        azure_tenant_id="t",
+        azure_client_id="c",
+        pim_token_key=SecretStr(key) if key else None,
+        _env_file=None,
+    )
 
 
 def test_user_mode_refuses_to_start_without_pim_token_key(tmp_path: Path) -> None:
@@ -74,12 +79,12 @@ def test_user_mode_refuses_to_start_without_pim_token_key(tmp_path: Path) -> Non
 
 def test_a_malformed_key_is_refused_with_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="PIM_TOKEN_KEY.*Fernet.generate_key"):
-        check_signin_config(_settings(tmp_path, "user", pim_token_key="too-short"))
+        check_signin_config(_settings(tmp_path, "user", "too-short"))
 
 
 def test_user_mode_starts_with_a_good_key(tmp_path: Path) -> None:
     key = Fernet.generate_key().decode()
-    check_signin_config(_settings(tmp_path, "user", pim_token_key=key))
+    check_signin_config(_settings(tmp_path, "user", key))
 
 
 def test_application_mode_needs_no_key(tmp_path: Path) -> None:
