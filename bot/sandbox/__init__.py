@@ -10,6 +10,11 @@ token endpoint, seeded with the Contoso tenant of Microsoft's PIM tutorial (seed
 Sandbox-only controls (not Graph): POST /sandbox/requests/{id}/approve|deny,
 GET|POST /sandbox/clock, GET|POST|DELETE /sandbox/faults, POST /sandbox/tokens,
 POST /sandbox/device (device-code sign-in), POST /sandbox/reset.
+
+Signed-in-user mode (issue #8): delegated tokens by device code and refresh token
+(`delegated.py`), Graph beta `roleAssignmentApprovals` (`approvals.py`), a claims
+challenge for roles with an authentication context (`stepup.py`; Privileged Role
+Administrator asks for "c1"), and `POST /v1.0/users/{id}/revokeSignInSessions`.
 """
 
 from bot.sandbox.app import create_app
