@@ -41,6 +41,16 @@ def _enablement(rule_id: str, rules: tuple[str, ...], caller: str, level: str) -
     }
 
 
+def _auth_context(settings: RoleSettings) -> Json:
+    return {
+        "@odata.type": _NS + "unifiedRoleManagementPolicyAuthenticationContextRule",
+        "id": "AuthenticationContext_EndUser_Assignment",
+        "isEnabled": settings.auth_context is not None,
+        "claimValue": settings.auth_context,
+        "target": _target("EndUser", "Assignment"),
+    }
+
+
 def _approval(settings: RoleSettings, approver_names: dict[str, str]) -> Json:
     stages = (
         [
@@ -128,6 +138,7 @@ def policy(
             _enablement(
                 "Enablement_EndUser_Assignment", settings.activation_rules, "EndUser", "Assignment"
             ),
+            _auth_context(settings),
             _approval(settings, approver_names),
         ]
     return body

@@ -141,3 +141,15 @@ def test_pims_own_acrs_error_is_read_as_a_claims_challenge() -> None:
 
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def test_the_policy_names_the_authentication_context(graph: GraphCaller) -> None:
+    params = {
+        "$filter": "scopeId eq '/' and scopeType eq 'DirectoryRole' and "
+        f"roleDefinitionId eq '{PRA}'",
+        "$expand": "policy($expand=rules)",
+    }
+    response = await graph.get("/v1.0/policies/roleManagementPolicyAssignments", **params)
+    rules = {r["id"]: r for r in response.json()["value"][0]["policy"]["rules"]}
+    rule = rules["AuthenticationContext_EndUser_Assignment"]
+    assert (rule["isEnabled"], rule["claimValue"]) == (True, "c1")
