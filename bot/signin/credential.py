@@ -32,6 +32,10 @@ class UserTokenSource:
         self.slack_user_id, self.claims = slack_user_id, claims
 
     def __call__(self, *, force_refresh: bool) -> AccessToken:
+        with self._tokens.lock_for(self.slack_user_id):
+            return self._fetch(force_refresh)
+
+    def _fetch(self, force_refresh: bool) -> AccessToken:
         import requests
 
         cache = self._tokens.cache_for(self.slack_user_id)

@@ -6,6 +6,7 @@ formats a cache into a message.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Protocol
 
@@ -35,6 +36,14 @@ class UserTokens:
 
     def __init__(self, rows: TokenRows, cipher: TokenCipher, clock: Clock) -> None:
         self._rows, self._cipher, self._clock = rows, cipher, clock
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock_for(self, slack_user_id: str) -> threading.Lock:
+        """Serialises one user's refreshes: two at once would both spend the same
+        refresh token, and the loser would look like a revoked sign-in."""
+        with self._guard:
+            return self._locks.setdefault(slack_user_id, threading.Lock())
 
     def cache_for(self, slack_user_id: str) -> msal.SerializableTokenCache:
         """The user's cache; SignInRequired if they never signed in or it won't decrypt."""

@@ -3,6 +3,7 @@ SignInRequired (with the user's request kept) once the refresh token is gone."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -103,3 +104,19 @@ async def test_a_user_who_never_signed_in_gets_sign_in_required(signin: SignIn) 
     with pytest.raises(SignInRequired):
         async with signin.graphs.session("U_ALINE") as graph:
             await graph.activate(SPEC)
+
+
+async def test_concurrent_refreshes_do_not_spend_the_same_refresh_token(
+    signin: SignIn, browser: Browser, sandbox_clock: FakeClock
+) -> None:
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    sandbox_clock.advance(timedelta(hours=2))  # every session must refresh
+
+    async def overview() -> int:
+        async with signin.graphs.session("U_ALINE") as graph:
+            return len(await graph.list_eligibilities(ALINE))
+
+    counts = await asyncio.gather(*(overview() for _ in range(4)))
+
+    assert all(count > 0 for count in counts)
+    assert signin.login.link_state("U_ALINE").linked  # nobody was logged out by a race
