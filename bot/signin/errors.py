@@ -2,9 +2,9 @@
 
     PimError
     ├── SignInRequired      no usable tokens for this user: they must `/pim login` (again)
-    ├── StepUpRequired      Graph wants more claims (MFA / authentication context)
-    └── NotAuthorised
-        └── AccountMismatch the account signed in is not the one the Slack user maps to
+    └── StepUpRequired      Graph wants more claims (MFA / authentication context)
+
+(A login as the wrong account is not an exception: it ends with LoginResult.MISMATCH.)
 
 Raising either of the first two never loses the user's request: the caller keeps it and
 resumes once the login outcome says the user is linked again.
@@ -12,7 +12,7 @@ resumes once the login outcome says the user is linked again.
 
 from __future__ import annotations
 
-from bot.errors import NotAuthorised, PimError
+from bot.errors import PimError
 
 
 class SignInRequired(PimError):
@@ -38,7 +38,3 @@ class StepUpRequired(PimError):
         )
         self.claims = claims
         self.slack_user_id = slack_user_id
-
-
-class AccountMismatch(NotAuthorised):
-    """The Entra account that signed in is not the Slack user's own."""
