@@ -22,6 +22,7 @@ from bot.graph import GraphPim, build_graph
 from bot.graph.auth import GraphAuth
 from bot.graph.tls import trust
 from bot.settings import Settings
+from bot.signin.bound import BoundGraph
 from bot.signin.challenge import ChallengeTransport
 from bot.signin.credential import UserTokenSource
 from bot.signin.errors import StepUpRequired
@@ -76,6 +77,10 @@ class DelegatedGraphs:
             claims = challenge.claims
         async with self.session(slack_user_id, claims=claims) as graph:
             return await operation(graph)
+
+    def bound(self, slack_user_id: str) -> BoundGraph:
+        """A `bot.ports.PimGraph` whose every call acts as `slack_user_id`."""
+        return BoundGraph(self, slack_user_id)
 
     def http_for(self, slack_user_id: str, *, claims: str | None = None) -> httpx.AsyncClient:
         """A bare client on the Graph base URL, for calls GraphPim lacks (beta approvals)."""

@@ -1,0 +1,38 @@
+"""BoundGraph: the PimGraph port, every call as one signed-in user."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.domain.models import ActivationSpec
+from bot.sandbox import SandboxServer
+from bot.signin.errors import SignInRequired
+from bot.signin.wiring import SignIn
+from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, log_in
+
+
+async def test_the_port_round_trip_runs_as_the_user(
+    signin: SignIn, browser: Browser, server: SandboxServer
+) -> None:
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    graph = signin.graphs.bound("U_ALINE")
+
+    eligible = {e.role_id for e in await graph.list_eligibilities(ALINE)}
+    request = await graph.activate(
+        ActivationSpec(ALINE, USER_ADMIN, timedelta(hours=1), "Unlock a user account")
+    )
+    active = [a.role_id for a in await graph.list_active(ALINE)]
+    ended = await graph.deactivate(ALINE, USER_ADMIN, "Done")
+
+    assert USER_ADMIN in eligible and USER_ADMIN in active
+    assert (request.action, ended.action) == ("selfActivate", "selfDeactivate")
+    assert {r.created_by for r in server.tenant.requests.values()} == {("user", ALINE)}
+    assert (await graph.get_user(ALINE_UPN)).id == ALINE
+    await graph.aclose()
+
+
+async def test_a_user_who_is_not_signed_in_gets_sign_in_required(signin: SignIn) -> None:
+    with pytest.raises(SignInRequired):
+        await signin.graphs.bound("U_ALINE").list_active(ALINE)
