@@ -17,6 +17,7 @@ from bot.signin.models import LoginListener
 from bot.signin.msal_app import PublicApps
 from bot.signin.tokens import UserTokens
 from bot.signin.verify import AuditLog
+from bot.store.deferred import SqlDeferredWork
 from bot.store.user_tokens import SqlUserTokens
 
 
@@ -29,6 +30,7 @@ class SignIn:
     approvals: PimApprovals
     tokens: UserTokens
     apps: PublicApps
+    deferred: SqlDeferredWork  # clicks and requests kept until their user signs in
 
     async def aclose(self) -> None:
         await self.login.aclose()
@@ -51,4 +53,5 @@ def build_signin(
     apps = PublicApps.from_settings(settings)
     graphs = DelegatedGraphs(settings, apps, tokens, transport=transport)
     login = LoginService(apps, tokens, resolver, audit, clock, listener)
-    return SignIn(login, graphs, PimApprovals(graphs, tokens), tokens, apps)
+    approvals = PimApprovals(graphs, tokens)
+    return SignIn(login, graphs, approvals, tokens, apps, SqlDeferredWork(engine))

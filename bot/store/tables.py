@@ -137,3 +137,13 @@ user_tokens = sa.Table(
     sa.Column("linked_at", _ts, nullable=False),
     sa.Column("updated_at", _ts, nullable=False),
 )
+
+deferred_work = sa.Table(
+    "deferred_work",
+    metadata,
+    sa.Column("slack_user_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("ref", sa.String(64), primary_key=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", _ts, nullable=False),
+)

@@ -1,0 +1,81 @@
+"""SqlDeferredWork: actions kept for a Slack user until they sign in (issue #8).
+
+One row per (user, kind, ref): an approver clicking Approve twice before signing in
+keeps one decision, the latest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bot.store.engine import read_only
+from bot.store.tables import deferred_work as _D
+from bot.store.upsert import upsert
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """An action to replay once `slack_user_id` is signed in."""
+
+    slack_user_id: str
+    kind: str  # e.g. "activation" (ref: the bot's request id) or "decision"
+    ref: str
+    data: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+class SqlDeferredWork:
+    """Keep, list and take deferred actions; one transaction per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine, self._reader = engine, read_only(engine)
+
+    def keep(self, item: Deferred, at: datetime) -> None:
+        values = {
+            "slack_user_id": item.slack_user_id,
+            "kind": item.kind,
+            "ref": item.ref,
+            "data": json.dumps(item.data, sort_keys=True),
+            "created_at": item.created_at or at,
+        }
+        with self._engine.begin() as conn:
+            upsert(conn, _D, values, key=["slack_user_id", "kind", "ref"])
+
+    def waiting(self, slack_user_id: str) -> list[Deferred]:
+        with self._reader.begin() as conn:
+            return self._select(conn, slack_user_id)
+
+    def take(self, slack_user_id: str) -> list[Deferred]:
+        """Everything kept for the user, oldest first, removed in the same transaction
+        (two processes replaying at once cannot both get an item)."""
+        with self._engine.begin() as conn:
+            items = self._select(conn, slack_user_id)
+            conn.execute(_D.delete().where(_D.c.slack_user_id == slack_user_id))
+        return items
+
+    def drop(self, slack_user_id: str, kind: str, ref: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                _D.delete().where(
+                    _D.c.slack_user_id == slack_user_id, _D.c.kind == kind, _D.c.ref == ref
+                )
+            )
+
+    @staticmethod
+    def _select(conn: sa.Connection, slack_user_id: str) -> list[Deferred]:
+        rows = conn.execute(
+            sa.select(_D)
+            .where(_D.c.slack_user_id == slack_user_id)
+            .order_by(_D.c.created_at, _D.c.kind, _D.c.ref)
+        ).mappings()
+        return [
+            Deferred(
+                r["slack_user_id"], r["kind"], r["ref"], json.loads(r["data"]), r["created_at"]
+            )
+            for r in rows
+        ]
