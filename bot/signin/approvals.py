@@ -48,7 +48,7 @@ class PimApprovals:
         self._require_signed_in(slack_user_id)
         async with self._graphs.http_for(slack_user_id) as http:
             path = f"{REQUESTS}/{segment(request_id)}"
-            data = await _json(await http.get(path, params={"$select": "id,approvalId"}))
+            data = _json(await http.get(path, params={"$select": "id,approvalId"}))
         found = data.get("approvalId")
         return str(found) if found else None
 
@@ -76,7 +76,7 @@ class PimApprovals:
         self._require_signed_in(approver_slack_id)
         path = f"{APPROVALS}/{segment(approval_id)}"
         async with self._graphs.http_for(approver_slack_id) as http:
-            step = step_id or _my_step(await _json(await http.get(path)))
+            step = step_id or _my_step(_json(await http.get(path)))
             body = {"reviewResult": review, "justification": justification}
             response = await http.patch(f"{path}/steps/{segment(step)}", json=body)
             if response.status_code >= 400:
@@ -102,7 +102,7 @@ def _my_step(approval: dict[str, Any]) -> str:
     )
 
 
-async def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: httpx.Response) -> dict[str, Any]:
     if response.status_code >= 400:
         raise _refusal(response)
     data: dict[str, Any] = response.json()

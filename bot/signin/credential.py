@@ -8,7 +8,7 @@ Entra wants an interactive sign-in for requested claims, `StepUpRequired`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from bot.errors import GraphUnavailable
 from bot.graph.auth import AccessToken
@@ -58,11 +58,10 @@ class UserTokenSource:
             ) from exc
         if result is None or "access_token" not in result:
             self._refused(result or {})
-        assert result is not None  # noqa: S101 - _refused always raises
         self._tokens.refreshed(self.slack_user_id, cache)
         return AccessToken(result["access_token"], float(result.get("expires_in", 3600)))
 
-    def _refused(self, result: dict[str, Any]) -> None:
+    def _refused(self, result: dict[str, Any]) -> NoReturn:
         error = str(result.get("error") or "no_token")
         if error == "interaction_required" and self.claims:
             raise StepUpRequired(self.claims, self.slack_user_id)
