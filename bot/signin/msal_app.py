@@ -58,6 +58,9 @@ class PublicApps:
             http_cache=self._http_cache,
             # Discovery would ask login.microsoftonline.com to vouch for the sandbox host.
             instance_discovery=False,
+            # "cp1": we handle claims challenges, so Graph sends them (CAE, auth context)
+            # instead of failing outright, and may revoke our tokens in near real time.
+            client_capabilities=["cp1"],
         )
 
     def close(self) -> None:

@@ -3,6 +3,7 @@ mismatched account, expiry, logout and link state."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -90,3 +91,14 @@ async def test_an_unmapped_slack_user_is_told_before_any_sign_in(signin: SignIn)
     with pytest.raises(UserNotMapped):
         await signin.login.start_login("U_NOBODY")
     assert not signin.login.link_state("U_NOBODY").pending
+
+
+async def test_the_bot_declares_it_handles_claims_challenges(
+    signin: SignIn, browser: Browser, server: SandboxServer
+) -> None:
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+
+    (start,) = [c for c in server.faults.find("POST") if c.path.endswith("/devicecode")]
+    assert json.loads(start.request_body["claims"]) == {
+        "access_token": {"xms_cc": {"values": ["cp1"]}}  # so Graph sends claims challenges
+    }
