@@ -89,3 +89,16 @@ def test_user_mode_starts_with_a_good_key(tmp_path: Path) -> None:
 
 def test_application_mode_needs_no_key(tmp_path: Path) -> None:
     check_signin_config(_settings(tmp_path, "application"))
+
+
+def test_the_key_comes_from_pim_token_key_and_is_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("PIM_TOKEN_KEY", key)
+
+    settings = Settings(_env_file=None)
+
+    assert settings.pim_token_key is not None
+    assert settings.pim_token_key.get_secret_value() == key
+    assert key not in repr(settings) and key not in str(settings)
