@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr
@@ -25,19 +26,20 @@ async def run(settings: Settings) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit status."""
     clock = OffsetClock()
     with contextlib.ExitStack() as stack:
-        tenant: Any = None
         if settings.uses_sandbox:
-            settings, tenant = _start_sandbox(settings, clock, stack)
+            settings, _tenant = start_sandbox(settings, clock, stack)
         if settings.has_slack:
             await _serve_slack(settings, clock)
         else:
-            await _serve_local_workspace(settings, clock, tenant)
+            await _serve_local_workspace(settings, clock)
     return 0
 
 
-def _start_sandbox(
+def start_sandbox(
     settings: Settings, clock: OffsetClock, stack: contextlib.ExitStack
 ) -> tuple[Settings, Any]:
+    """Serve the seeded sandbox tenant over TLS (closed with `stack`); the settings that
+    point the bot's production Graph code at it, and the `SandboxTenant`."""
     from bot.sandbox import SandboxServer, SandboxTenant, create_app
     from bot.sandbox.seed import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID
 
@@ -73,8 +75,19 @@ async def _serve_slack(settings: Settings, clock: OffsetClock) -> None:
         await services.aclose()
 
 
-async def _serve_local_workspace(settings: Settings, clock: OffsetClock, tenant: Any) -> None:
-    import uvicorn
+@dataclass
+class LocalStack:
+    """The bot and the local Slack workspace as one ASGI app (`pimbot run`, `pimbot demo`)."""
+
+    app: Any  # Starlette: the bot's `/slack/events` + `/healthz`, the workspace at `/`
+    services: Any  # bot.wiring.Services, started
+    workspace: Any  # bot.workspace.Workspace
+    url: str
+
+
+async def build_local_stack(settings: Settings, clock: OffsetClock, port: int) -> LocalStack:
+    """Wire the bot to a local workspace served at http://127.0.0.1:{port}; start services.
+    The caller serves `app` on that port and closes `services` (`aclose`)."""
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
@@ -85,7 +98,7 @@ async def _serve_local_workspace(settings: Settings, clock: OffsetClock, tenant:
     )
     from handlers.app import build_http_app
 
-    base = f"http://127.0.0.1:{settings.pim_port}"
+    base = f"http://127.0.0.1:{port}"
     settings = settings.model_copy(
         update={
             "slack_bot_token": SecretStr(WORKSPACE_BOT_TOKEN),
@@ -109,14 +122,21 @@ async def _serve_local_workspace(settings: Settings, clock: OffsetClock, tenant:
     )
     bot_http = build_http_app(settings, services, bolt)
     app = Starlette(routes=[*bot_http.routes, Mount("/", workspace)])
-    print(f"\n  pimbot is running. Open {base} — the local Slack workspace.\n", flush=True)
+    return LocalStack(app, services, workspace.state.workspace, base)
+
+
+async def _serve_local_workspace(settings: Settings, clock: OffsetClock) -> None:
+    import uvicorn
+
+    local = await build_local_stack(settings, clock, settings.pim_port)
+    print(f"\n  pimbot is running. Open {local.url} — the local Slack workspace.\n", flush=True)
     # No access log: response_url paths work like passwords, and the page polls often.
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.pim_port, access_log=False)
+    config = uvicorn.Config(local.app, host="127.0.0.1", port=settings.pim_port, access_log=False)
     server = uvicorn.Server(config)
     try:
         await server.serve()
     finally:
-        await services.aclose()
+        await local.services.aclose()
 
 
 async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:

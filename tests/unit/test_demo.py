@@ -1,0 +1,63 @@
+"""`pimbot demo` as a user runs it: a subprocess with a clean environment (no Slack or
+Azure credentials), the repository's pimbot.yml and a database of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PIMBOT = Path(sys.executable).with_name("pimbot")
+
+
+def _run_demo(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PIM_CONFIG": str(ROOT / "pimbot.yml"),
+        "PIM_DATABASE_URL": f"sqlite:///{tmp_path / 'pimbot.db'}",
+    }
+    return subprocess.run(
+        [str(PIMBOT), "demo"],
+        cwd=tmp_path,  # no .env from the repository
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_demo_tells_the_tutorial_and_exits_0(tmp_path: Path) -> None:
+    result = _run_demo(tmp_path)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    steps = [
+        "Aline Dupuy › /pim list",
+        "Graph: Aline Dupuy — eligible for User Administrator via the group IT Helpdesk (User)",
+        "Graph: Aline Dupuy — no active role",
+        "Aline Dupuy › /pim activate user-admin 5h CONTOSO:Security-012345 invalidate refresh",
+        "✅ User Administrator is active until",
+        "Graph: Aline Dupuy — User Administrator active until",
+        "Aline Dupuy › /pim deactivate user-admin",
+        "User Administrator is deactivated",
+        "Aline Dupuy › /pim activate global-admin 2h",
+        "Global Administrator needs approval",
+        "[Approve] [Deny]",
+        "MOD Administrator clicks [Approve]",
+        "Approved and active by @MOD Administrator",
+        "Global Administrator was approved and is active until",
+        "Graph: Aline Dupuy — Global Administrator active until",
+        "The tutorial ran end to end",
+    ]
+    positions = [out.find(step) for step in steps]
+    missing = [s for s, at in zip(steps, positions, strict=True) if at < 0]
+    assert not missing, f"missing from the transcript: {missing}\n{out}"
+    assert positions == sorted(positions), out  # in the tutorial's order
+    assert "FAIL" not in out
+    assert not (tmp_path / "pimbot.db").exists()  # the demo keeps to its own database
+
+    graph = next(x for x in out.splitlines() if "User Administrator active until" in x)
+    assert graph.rstrip().endswith("UTC (Assigned)")  # 5 h after the start, checked by the demo
