@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.errors import PimError
+from bot.errors import ConfigError, GraphError, PimError
 from bot.settings import Settings
+
+
+class Skipped(Exception):  # noqa: N818 - a check's outcome, not an error
+    """A check that cannot run until another one passes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +18,7 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
+    skipped: bool = False
 
 
 Check = Callable[[Settings], Awaitable[str]]
@@ -23,7 +28,7 @@ async def run_checks(settings: Settings, *, out: Callable[[str], None] = print) 
     """Print one line per check (with what to fix); exit status 0 only if all pass."""
     results = [await _run(name, check, settings) for name, check in CHECKS]
     for result in results:
-        mark = "ok  " if result.ok else "FAIL"
+        mark = "ok  " if result.ok else "skip" if result.skipped else "FAIL"
         out(f"{mark} {result.name}: {result.detail}")
     return 0 if all(r.ok for r in results) else 1
 
@@ -31,6 +36,8 @@ async def run_checks(settings: Settings, *, out: Callable[[str], None] = print) 
 async def _run(name: str, check: Check, settings: Settings) -> CheckResult:
     try:
         return CheckResult(name, True, await check(settings))
+    except Skipped as exc:
+        return CheckResult(name, False, str(exc), skipped=True)
     except PimError as exc:
         return CheckResult(name, False, exc.user_message)
     except Exception as exc:  # noqa: BLE001 - a check reports any failure as a line, not a trace
@@ -75,13 +82,40 @@ async def _graph(settings: Settings) -> str:
         raise PimError("set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH")
     from bot.graph import build_graph
 
+    try:
+        settings.policy()  # the Graph identity (graph.identity) comes from the policy file
+    except ConfigError:
+        raise Skipped("not checked until the config loads (see the config line)") from None
     graph = build_graph(settings)
     try:
         await graph.check_token()
         roles = await graph.list_role_definitions()
+    except GraphError as exc:
+        raise PimError(_graph_fix(settings, exc)) from None
     finally:
         await graph.aclose()
     return f"token acquired; read {len(roles)} role definitions from {settings.pim_graph_url}"
+
+
+def _graph_fix(settings: Settings, exc: GraphError) -> str:
+    """Graph's refusal, with the setting or permission that fixes it."""
+    if exc.code == "invalid_client":
+        credential = (
+            "AZURE_CLIENT_CERTIFICATE_PATH"
+            if settings.azure_client_secret is None
+            else "AZURE_CLIENT_SECRET"
+        )
+        return (
+            f"Entra refused the app's credential (invalid_client): check {credential}"
+            " (expired, or from another app registration than AZURE_CLIENT_ID)"
+        )
+    if exc.status == 403:
+        return (
+            f"{exc.user_message} Grant the app registration its Graph application"
+            " permissions (RoleManagement.Read.Directory and those in the README) with admin"
+            " consent."
+        )
+    return exc.user_message
 
 
 async def _database(settings: Settings) -> str:

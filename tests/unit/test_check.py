@@ -1,0 +1,147 @@
+"""`pimbot check`: one line per check; a broken setting is named in its line. Slack is
+the local workspace's Web API and Graph the sandbox tenant, both over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.check import run_checks
+from bot.clock import SystemClock
+from bot.sandbox import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_TENANT_ID,
+    SandboxServer,
+    SandboxTenant,
+    create_app,
+)
+from bot.settings import Settings
+from bot.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app
+from tests.workspace.live import LiveServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    tenant = SandboxTenant.from_seed(SystemClock())
+    with SandboxServer(create_app(tenant), tls=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def slack_api() -> Iterator[str]:
+    server = LiveServer()
+    app = create_workspace_app(
+        bot_events_url="http://127.0.0.1:9/slack/events",  # never called by a check
+        signing_secret="check-signing-secret",
+        bot_token=WORKSPACE_BOT_TOKEN,
+    )
+    server.start(app)
+    try:
+        yield f"{server.url}/api/"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def good(sandbox: SandboxServer, slack_api: str, tmp_path: Path) -> dict[str, Any]:
+    """A working setup: the workspace's Slack API and the sandbox tenant as Entra."""
+    return {
+        "slack_bot_token": WORKSPACE_BOT_TOKEN,
+        "slack_signing_secret": "check-signing-secret",
+        "slack_api_url": slack_api,
+        "azure_tenant_id": SANDBOX_TENANT_ID,
+        "azure_client_id": SANDBOX_CLIENT_ID,
+        "azure_client_secret": SANDBOX_CLIENT_SECRET,
+        "azure_authority_host": sandbox.url,
+        "pim_graph_url": sandbox.url,
+        "pim_ca_file": sandbox.ca_file,
+        "pim_database_url": f"sqlite:///{tmp_path / 'pimbot.db'}",
+        "pim_config": ROOT / "pimbot.yml",
+    }
+
+
+async def _check(**values: Any) -> tuple[int, dict[str, str]]:
+    lines: list[str] = []
+    status = await run_checks(Settings(_env_file=None, **values), out=lines.append)
+    by_name = {line[5:].split(":", 1)[0]: line for line in lines}  # "FAIL name: detail"
+    assert len(by_name) == len(lines) == 4, lines  # one line per check
+    return status, by_name
+
+
+async def test_a_good_setup_passes_every_check(good: dict[str, Any]) -> None:
+    status, lines = await _check(**good)
+    assert status == 0, lines
+    assert all(line.startswith("ok   ") for line in lines.values()), lines
+    assert "authenticated as" in lines["slack"]
+    assert "role definitions" in lines["graph"]
+
+
+async def test_a_bad_field_in_pimbot_yml_is_named(good: dict[str, Any], tmp_path: Path) -> None:
+    bad = tmp_path / "pimbot.yml"
+    bad.write_text("roles:\n  user-admin:\n    role: User Administrator\n    max_duration: 9x\n")
+    status, lines = await _check(**good | {"pim_config": bad})
+    assert status == 1
+    assert lines["config"] == (
+        "FAIL config: pimbot.yml: roles.user-admin.max_duration: '9x' is not a duration"
+    )
+    assert [name for name, line in lines.items() if line.startswith("FAIL")] == ["config"]
+    assert lines["graph"].startswith("skip graph: not checked until the config loads")
+
+
+async def test_an_unknown_setting_in_pimbot_yml_is_named(
+    good: dict[str, Any], tmp_path: Path
+) -> None:
+    bad = tmp_path / "pimbot.yml"
+    bad.write_text("channels:\n  approval: C123\n")
+    _, lines = await _check(**good | {"pim_config": bad})
+    assert lines["config"] == "FAIL config: pimbot.yml: channels.approval is not a known setting"
+
+
+async def test_a_wrong_slack_bot_token_fails_slack_with_invalid_auth(
+    good: dict[str, Any],
+) -> None:
+    status, lines = await _check(**good | {"slack_bot_token": "xoxb-not-the-token"})
+    assert status == 1
+    assert lines["slack"].startswith("FAIL slack: auth.test failed (invalid_auth)")
+    assert "SLACK_BOT_TOKEN" in lines["slack"]
+    assert lines["graph"].startswith("ok   graph")
+
+
+async def test_http_mode_without_a_signing_secret_is_named(good: dict[str, Any]) -> None:
+    _, lines = await _check(**good | {"slack_signing_secret": None})
+    assert lines["slack"].startswith("FAIL slack:")
+    assert "SLACK_SIGNING_SECRET" in lines["slack"]
+
+
+async def test_a_wrong_client_secret_fails_graph_naming_azure_client_secret(
+    good: dict[str, Any],
+) -> None:
+    status, lines = await _check(**good | {"azure_client_secret": "not-the-secret"})
+    assert status == 1
+    assert lines["graph"].startswith("FAIL graph:")
+    assert "AZURE_CLIENT_SECRET" in lines["graph"]
+    assert lines["slack"].startswith("ok   slack")
+
+
+async def test_an_unreachable_graph_fails_graph_naming_the_host(good: dict[str, Any]) -> None:
+    gone = "https://127.0.0.1:9"
+    status, lines = await _check(**good | {"azure_authority_host": gone, "pim_graph_url": gone})
+    assert status == 1
+    assert lines["graph"].startswith("FAIL graph:")
+    assert "127.0.0.1:9" in lines["graph"]
+
+
+async def test_a_missing_credential_is_named(good: dict[str, Any]) -> None:
+    _, lines = await _check(**good | {"azure_client_secret": None})
+    assert "AZURE_CLIENT_SECRET" in lines["graph"] and lines["graph"].startswith("FAIL")
+
+
+async def test_an_unusable_database_url_fails_database(good: dict[str, Any]) -> None:
+    _, lines = await _check(**good | {"pim_database_url": "sqlite:////nonexistent/dir/x.db"})
+    assert lines["database"].startswith("FAIL database:")
