@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/pimbot run
 
 test: $(STAMP)
+	@sh scripts/install-browser.sh || echo "make test: no browser installed; the browser tests will skip"
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
