@@ -145,3 +145,18 @@ async def test_a_missing_credential_is_named(good: dict[str, Any]) -> None:
 async def test_an_unusable_database_url_fails_database(good: dict[str, Any]) -> None:
     _, lines = await _check(**good | {"pim_database_url": "sqlite:////nonexistent/dir/x.db"})
     assert lines["database"].startswith("FAIL database:")
+
+
+async def test_the_readme_reference_example_passes_the_config_check(
+    good: dict[str, Any], tmp_path: Path
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## `pimbot.yml` reference", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = tmp_path / "pimbot.yml"
+    config.write_text(example)
+    _, lines = await _check(**good | {"pim_config": config})
+    assert lines["config"].startswith("ok   config:"), lines["config"]
+    every_field = ["url_template", "min_length", "lead_times", "identity", "approval_timeout"]
+    every_field += ["default_max_duration", "users:", "slack_usergroups", "entra_groups"]
+    assert [f for f in every_field if f not in example] == []
