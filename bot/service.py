@@ -142,6 +142,13 @@ class PimService:
             OutcomeKind.EXTENDED, requester, role, end=new_end, graph_request_id=result.id
         )
 
+    def request_for(self, slack_user_id: str, request_id: str) -> ActivationRecord:
+        """The caller's own request by id; anyone else's, or none, is RequestNotFound."""
+        record = self.store.get_request(request_id.strip())
+        if record is None or record.slack_user_id != slack_user_id:
+            raise RequestNotFound(f"You have no request `{request_id}`.")
+        return record
+
     async def cancel(self, slack_user_id: str, request_id: str) -> Outcome:
         """Withdraw a pending request; only its requester can."""
         record = self.store.get_request(request_id.strip())

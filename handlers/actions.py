@@ -13,7 +13,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import RequestNotFound
 from bot.service import Outcome
 from bot.wiring import Services
 from handlers import blocks
@@ -58,7 +57,9 @@ def register(app: AsyncApp, services: Services) -> None:
         user_id, request_id = _clicked(body)
 
         async def extend() -> Outcome:
-            return await svc.extend(user_id, _own_role(services, user_id, request_id), EXTEND_BY)
+            return await svc.extend(
+                user_id, svc.request_for(user_id, request_id).role_id, EXTEND_BY
+            )
 
         await _act(services, client, user_id, extend)
 
@@ -70,17 +71,9 @@ def register(app: AsyncApp, services: Services) -> None:
         user_id, request_id = _clicked(body)
 
         async def deactivate() -> Outcome:
-            return await svc.deactivate(user_id, _own_role(services, user_id, request_id))
+            return await svc.deactivate(user_id, svc.request_for(user_id, request_id).role_id)
 
         await _act(services, client, user_id, deactivate)
-
-
-def _own_role(services: Services, user_id: str, request_id: str) -> str:
-    """The role of the clicker's own request: a button carries only the request id."""
-    record = services.store.get_request(request_id)
-    if record is None or record.slack_user_id != user_id:
-        raise RequestNotFound(f"You have no request `{request_id}`.")
-    return record.role_id
 
 
 async def _act(

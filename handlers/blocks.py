@@ -103,7 +103,10 @@ def outcome(result: Outcome) -> Message:
             f"Your request `{record.id if record else '?'}` is waiting for an approver; "
             "nothing is active yet, and I'll tell you when it is decided."
         )
-        return message(text)
+        if record is None:
+            return message(text)
+        cancel = button("Cancel request", "cancel_request", record.id)
+        return message(text, [section(text), {"type": "actions", "elements": [cancel]}])
     if result.kind is OutcomeKind.DEACTIVATED:
         text = f":white_check_mark: *{role}* is deactivated."
     elif result.kind is OutcomeKind.EXTENDED:

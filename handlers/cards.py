@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from bot.domain.durations import to_human
 from bot.domain.requests import ActivationRecord, RequestState
-from handlers.blocks import Message, button, context, message, section, when
+from handlers.blocks import Message, button, context, message, plain, section, when
 
 S = RequestState
 APPROVE_ACTION = "approval_approve"
 DENY_ACTION = "approval_deny"
+SCOPE = "whole directory (`/`)"  # activations are tenant-wide directory roles
 
 
-def approval_card(record: ActivationRecord, expires_at: datetime | None) -> Message:
+def approval_card(
+    record: ActivationRecord, expires_at: datetime | None, ticket_url: str | None = None
+) -> Message:
     """The request as approvers see it; buttons only while it is pending. Each button's
-    value is the request id alone: who may decide is checked on the server at click time."""
-    ticket = record.ticket.number if record.ticket else "none"
+    value is the request id alone: who may decide is checked on the server at click time.
+    `ticket_url` is pimbot.yml's `ticket.url_template` (`{ticket}` is replaced)."""
     facts = (
         f"*<@{record.slack_user_id}>* asks for *{record.role_name}* for "
-        f"{to_human(record.duration)}.\n*Ticket:* {ticket}\n"
+        f"{to_human(record.duration)}.\n*Scope:* {SCOPE}\n"
+        f"*Ticket:* {_ticket(record, ticket_url)}\n"
         f"*Justification:* {record.justification}\n"
         f"*Why approval:* {record.approval_reason or 'the role requires it'}"
     )
@@ -33,7 +38,10 @@ def approval_card(record: ActivationRecord, expires_at: datetime | None) -> Mess
                 "type": "actions",
                 "block_id": "decision",
                 "elements": [
-                    button("Approve", APPROVE_ACTION, record.id, "primary"),
+                    {
+                        **button("Approve", APPROVE_ACTION, record.id, "primary"),
+                        "confirm": _confirm(record),
+                    },
                     button("Deny", DENY_ACTION, record.id, "danger"),
                 ],
             }
@@ -41,6 +49,29 @@ def approval_card(record: ActivationRecord, expires_at: datetime | None) -> Mess
     else:
         body.append(section(_status_line(record)))
     return message(summary, body)
+
+
+def _ticket(record: ActivationRecord, url_template: str | None) -> str:
+    if record.ticket is None:
+        return "none"
+    number = record.ticket.number
+    if not url_template:
+        return number
+    return f"<{url_template.replace('{ticket}', quote(number, safe=''))}|{number}>"
+
+
+def _confirm(record: ActivationRecord) -> dict[str, object]:
+    """Slack's confirm dialog on Approve: approving activates the role at once."""
+    return {
+        "title": plain("Approve this request?", 100),
+        "text": plain(
+            f"{record.role_name} for {to_human(record.duration)} becomes active for the "
+            "requester as soon as you confirm."
+        ),
+        "confirm": plain("Approve", 30),
+        "deny": plain("Not yet", 30),
+        "style": "primary",
+    }
 
 
 def _status_line(record: ActivationRecord) -> str:

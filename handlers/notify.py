@@ -79,14 +79,14 @@ class SlackNotifier:
         channel = self._config.channels.approvals
         if not channel:
             return None
-        msg = cards.approval_card(record, expires_at)
+        msg = cards.approval_card(record, expires_at, self._config.ticket.url_template)
         posted = await self._client.chat_postMessage(channel=channel, **msg)
         return str(posted["channel"]), str(posted["ts"])
 
     async def update_approval_card(self, record: ActivationRecord) -> None:
         if not (record.approval_channel and record.approval_message_ts):
             return
-        msg = cards.approval_card(record, None)
+        msg = cards.approval_card(record, None, self._config.ticket.url_template)
         await self._client.chat_update(
             channel=record.approval_channel, ts=record.approval_message_ts, **msg
         )
