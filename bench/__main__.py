@@ -1,10 +1,31 @@
-"""`python -m bench`: run the benchmarks and print their tables."""
+"""`python -m bench [--only NAME]`: run the benchmarks, print their tables, and write
+bench/results.json."""
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from bench.ack_latency import main
+BENCHES = ("ack", "concurrency", "e2e", "throughput", "scale")
+
+
+def runner(name: str) -> Callable[[Sequence[str]], Any]:
+    module = {"ack": "ack_latency"}.get(name, name)
+    return __import__(f"bench.{module}", fromlist=["main"]).main  # type: ignore[no-any-return]
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", choices=BENCHES, action="append", help="run just this one")
+    args, rest = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    for name in args.only or BENCHES:
+        runner(name)(rest if name == "ack" else [])
+    return 0
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.common import save, summary
 from tests.e2e.stack import BotStack
 
 CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
@@ -73,4 +74,5 @@ def main(argv: Sequence[str] = ()) -> int:
     print("|--------------|------|----------|----------|----------|")
     for name, samples in results.items():
         print(row(name, samples))
+    save("ack_sequential", {name: summary(s) for name, s in results.items()})
     return 0
