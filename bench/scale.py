@@ -100,6 +100,10 @@ def plan_burst(svc: Services, due: datetime) -> None:
         svc.reminders.plan(rec)
 
 
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -195,9 +199,9 @@ def main(argv: Sequence[str] = ()) -> dict[str, Any]:
                 data["jobs_scheduled"],
                 f"{data['burst_plan_seconds']:.2f}",
                 data["reminders_sent"],
-                f"{data['late_p50_s']:.2f}",
-                f"{data['late_p99_s']:.2f}",
-                f"{data['late_max_s']:.2f}",
+                _s(data["late_p50_s"]),
+                _s(data["late_p99_s"]),
+                _s(data["late_max_s"]),
             )
         ],
     )
