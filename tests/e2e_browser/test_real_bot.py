@@ -4,6 +4,7 @@ Screenshots land in test-artifacts/. The tests run in order and share one stack.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.e2e_browser.conftest import RealBot
@@ -71,12 +72,12 @@ def test_an_approval_required_role_is_approved_in_the_channel_and_aline_hears(
     expect(card.get_by_role("button", name="Approve")).to_be_visible()
     screenshot(page, "real-bot-approval-card.png")
     card.get_by_role("button", name="Approve").click()
-    dialog = page.get_by_role("alertdialog")
-    decided = card.filter(has_text="Approved")
-    expect(decided.or_(dialog)).to_be_visible()
-    if dialog.is_visible():  # the card asks "Are you sure?" first
-        dialog.locator("[data-confirm]").click()
-    expect(decided).to_contain_text("MOD Administrator")
+    dialog = page.get_by_role("alertdialog")  # the card asks before approving
+    expect(dialog).to_be_visible()
+    screenshot(page, "real-bot-approve-confirm.png")
+    dialog.locator("[data-confirm]").click()
+    expect(dialog).to_be_hidden()
+    expect(card).to_contain_text(re.compile(r"Approved.*by @MOD Administrator"))
     expect(card.get_by_role("button", name="Approve")).to_have_count(0)
     screenshot(page, "real-bot-approved.png")
 
