@@ -1,0 +1,129 @@
+"""Issue #5 over real HTTP: reminder DM at the lead time with a moved clock, Extend and
+Deactivate from it, the ended notice; and the audit copies in the audit channel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_approvals_stack import ApprovalStack
+
+ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+ONE_HOUR = "activate user-admin 1h CONTOSO:Security-012345 invalidate refresh tokens"
+MINUTE = 60.0
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Iterator[ApprovalStack]:
+    with ApprovalStack(tmp_path) as stack:  # a fresh store and clock: time moves here
+        yield stack
+
+
+def _activate(bot: ApprovalStack) -> str:
+    final = bot.final(bot.command(ONE_HOUR))
+    return json.dumps(final).split("*pimbot request:* `")[1].split("`")[0]
+
+
+def _buttons(dm: dict[str, object]) -> dict[str, dict[str, object]]:
+    (actions,) = [b for b in dm["blocks"] if b["type"] == "actions"]  # type: ignore[attr-defined]
+    return {e["action_id"]: e for e in actions["elements"]}
+
+
+def test_reminder_at_the_lead_time_once_then_the_ended_notice_once(bot: ApprovalStack) -> None:
+    request_id = _activate(bot)
+
+    bot.sweep(advance=30 * MINUTE)
+    assert not bot.dms("U_ALINE", "ends in")  # not yet: 30 min left, lead time 15 min
+    bot.sweep(advance=16 * MINUTE)
+    bot.sweep()  # a second sweep at the same moment sends nothing more
+
+    (reminder,) = bot.dms("U_ALINE", "ends in")
+    assert "User Administrator" in reminder["text"]
+    buttons = _buttons(reminder)
+    assert {b["value"] for b in buttons.values()} == {request_id}
+    assert set(buttons) == {"reminder_extend", "reminder_deactivate"}
+
+    bot.sweep(advance=15 * MINUTE)
+    bot.sweep()
+    (ended,) = bot.dms("U_ALINE", "has ended")
+    assert "User Administrator" in ended["text"]
+    assert len(bot.dms("U_ALINE", "ends in")) == 1
+
+
+def test_deactivate_now_from_the_reminder_dm(bot: ApprovalStack) -> None:
+    request_id = _activate(bot)
+    bot.sweep(advance=46 * MINUTE)
+    (reminder,) = bot.dms("U_ALINE", "ends in")
+
+    bot.click(
+        "U_ALINE",
+        "reminder_deactivate",
+        str(_buttons(reminder)["reminder_deactivate"]["value"]),
+        channel="D_U_ALINE",
+    )
+
+    bot.dm("U_ALINE", "deactivated")
+    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is None
+    record = bot.services.store.get_request(request_id)
+    assert record is not None and record.state.value == "ended"
+    bot.sweep(advance=30 * MINUTE)
+    assert not bot.dms("U_ALINE", "has ended")  # deactivation told them; no second notice
+
+
+def test_extend_from_the_reminder_dm_reschedules_the_reminder(bot: ApprovalStack) -> None:
+    request_id = _activate(bot)
+    bot.sweep(advance=46 * MINUTE)
+    (reminder,) = bot.dms("U_ALINE", "ends in")
+
+    bot.click("U_ALINE", "reminder_extend", request_id, channel="D_U_ALINE")
+
+    assert "extended until" in bot.dm("U_ALINE", "extended")["text"]
+    live = bot.tenant.live_assignment(ALINE_ID, USER_ADMIN)
+    assert live is not None
+    record = bot.services.store.get_request(request_id)
+    assert record is not None and record.end is not None
+    assert live.end == record.end and record.end > bot.clock.now() + 30 * timedelta(minutes=1)
+    bot.sweep(advance=20 * MINUTE)  # the old end has passed: no ended notice
+    assert not bot.dms("U_ALINE", "has ended")
+    left = (record.end - bot.clock.now()).total_seconds()
+    bot.sweep(advance=left - 10 * MINUTE)  # inside the lead time of the new end
+    assert len(bot.dms("U_ALINE", "ends in")) == 2
+
+
+def test_audit_channel_gets_every_step_with_its_facts(bot: ApprovalStack) -> None:
+    _activate(bot)
+    bot.sweep(advance=46 * MINUTE)
+    bot.sweep(advance=15 * MINUTE)
+    pending_id, _ = bot.pending()
+    assert "not an approver" in bot.said(bot.click("U_ALEX", "approval_approve", pending_id))
+
+    def posted() -> list[str]:
+        return [
+            c.body["text"]
+            for c in bot.slack.calls("chat.postMessage")
+            if c.body["channel"] == "C_PIM_AUDIT"
+        ]
+
+    bot.dm("U_ALINE", "has ended")
+    lines = posted()
+    activated = next(t for t in lines if " · activated · " in t)
+    for fact in (
+        "by <@U_ALINE>",
+        "User Administrator",
+        "for 1 hour",
+        "ticket CONTOSO:Security-012345",
+        "invalidate refresh tokens",
+        "request R-",
+        "graph",
+    ):
+        assert fact in activated, (fact, activated)
+    kinds = {t.split(" · ")[1] for t in lines}
+    assert {"requested", "activated", "reminded", "ended", "pending_approval"} <= kinds
+    events = bot.services.store.audit_events()
+    assert any(e.kind.value == "decision_refused" for e in events)
+    assert all(e.entra_user_id for e in events if e.kind.value == "activated")

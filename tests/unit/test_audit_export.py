@@ -1,0 +1,96 @@
+"""`pimbot audit`: the audit trail exported from the database, filtered, as JSONL or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.store import SqlStore
+
+DAY1 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "AZURE_", "PIM_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no .env from the repository
+    url = f"sqlite:///{tmp_path / 'pimbot.db'}"
+    monkeypatch.setenv("PIM_DATABASE_URL", url)
+    store = SqlStore.from_url(url)
+    for i, (kind, user) in enumerate(
+        [
+            (AuditKind.REQUESTED, "U_ALINE"),
+            (AuditKind.APPROVED, "U_ADMIN"),
+            (AuditKind.ACTIVATED, "U_ALINE"),
+        ]
+    ):
+        store.append_audit(
+            AuditEvent(
+                at=DAY1 + timedelta(days=i),
+                kind=kind,
+                slack_user_id=user,
+                entra_user_id="7146daa8-1b4b-4a66-b2f7-cf593d03c8d2",
+                role_id="62e90394-69f5-4237-9190-012177145e10",
+                role_name="Global Administrator",
+                duration=timedelta(hours=1),
+                ticket="CONTOSO:Security-012345",
+                justification="need tenant-wide settings change",
+                graph_request_id="g-1" if kind is AuditKind.ACTIVATED else None,
+                request_id="R-1",
+            )
+        )
+    store.close()
+    return url
+
+
+def test_exports_every_event_as_json_lines_with_all_facts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["audit"]) == 0
+
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["kind"] for r in rows] == ["requested", "approved", "activated"]
+    last = rows[-1]
+    assert last["slack_user_id"] == "U_ALINE" and last["entra_user_id"].startswith("7146")
+    assert last["role_name"] == "Global Administrator" and last["duration"] == 3600
+    assert last["ticket"] == "CONTOSO:Security-012345" and last["graph_request_id"] == "g-1"
+    assert last["justification"] == "need tenant-wide settings change"
+    assert last["at"] == (DAY1 + timedelta(days=2)).isoformat()
+
+
+def test_since_and_user_filter_the_export(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--since", "2026-11-02", "--user", "U_ALINE"]) == 0
+
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["kind"] for r in rows] == ["activated"]
+
+
+def test_csv_has_a_header_and_one_row_per_event(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--format", "csv", "--user", "U_ADMIN"]) == 0
+
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert (
+        len(rows) == 1 and rows[0]["kind"] == "approved" and rows[0]["ticket"].startswith("CONTOSO")
+    )
+
+
+def test_a_bad_since_is_one_clean_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--since", "last tuesday"]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert (
+        err.startswith("pimbot: --since 'last tuesday' is not a date")
+        and len(err.splitlines()) == 1
+    )
