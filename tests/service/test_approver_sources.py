@@ -1,0 +1,120 @@
+"""Every approver source pimbot.yml and the PIM policy can name, each proven by a click
+check: Slack user ids, a Slack user group, Entra users (id or UPN), Entra groups, and the
+approvers of the role's PIM policy in Graph (mapped to Slack users by email)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from bot.errors import NotAuthorised
+from bot.settings import ApproversConfig, PolicyFile, Settings
+from bot.wiring import Services
+from tests.fakes.clock import FakeClock
+from tests.fakes.slack_ports import TENANT, FakeDirectory, RecordingNotifier
+from tests.service.conftest import wire
+from tests.service.test_approvals import request_global_admin
+
+MEGAN_ID = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b01"
+PIM_APPROVERS_GROUP = "8b0f2c4e-3a5d-4f6b-9c1e-7d2a4b6c8e02"  # Megan and the admin
+SECURITY_ANALYSTS = "8b0f2c4e-3a5d-4f6b-9c1e-7d2a4b6c8e03"  # Lee only
+
+
+def with_approvers(settings: Settings, **approvers: Any) -> PolicyFile:
+    policy = settings.policy()
+    role = policy.roles["global-admin"].model_copy(
+        update={"approvers": ApproversConfig(**approvers)}
+    )
+    return policy.model_copy(update={"roles": {**policy.roles, "global-admin": role}})
+
+
+
+
+@pytest.fixture
+async def built(
+    settings: Settings, clock: FakeClock, notifier: RecordingNotifier
+) -> AsyncIterator[Callable[..., Services]]:
+    made: list[Services] = []
+
+    def build(directory: FakeDirectory | None = None, **approvers: Any) -> Services:
+        services = wire(
+            settings,
+            clock,
+            directory or FakeDirectory(),
+            notifier,
+            config=with_approvers(settings, **approvers),
+        )
+        made.append(services)
+        return services
+
+    yield build
+    for services in made:
+        await services.aclose()
+
+
+async def _may(services: Services, request_id: str, slack_user_id: str) -> bool:
+    try:
+        await services.approvals.check_approver(request_id, slack_user_id)
+    except NotAuthorised:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "approvers",
+    [
+        {"slack_users": ["U_MEGAN"]},
+        {"slack_usergroups": ["S_APPROVERS"]},
+        {"entra_users": [MEGAN_ID]},
+        {"entra_users": [f"MeganB@{TENANT}"]},
+        {"entra_groups": [PIM_APPROVERS_GROUP]},
+    ],
+    ids=["slack-user", "slack-usergroup", "entra-user-id", "entra-user-upn", "entra-group"],
+)
+async def test_each_pimbot_yml_source_lets_its_member_approve_and_no_one_else(
+    built: Callable[..., Services], approvers: dict[str, list[str]]
+) -> None:
+    services = built(FakeDirectory({"S_APPROVERS": frozenset({"U_MEGAN"})}), **approvers)
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+
+    assert await _may(services, pending.record.id, "U_MEGAN")
+    assert not await _may(services, pending.record.id, "U_ALEX")
+    assert not await _may(services, pending.record.id, "U_STRANGER")  # not in the tenant
+
+    decision = await services.approvals.approve(pending.record.id, "U_MEGAN")
+    assert decision.record.decided_by == "U_MEGAN" and decision.error is None
+
+
+async def test_the_pim_policy_approvers_from_graph_apply_without_any_pimbot_yml_entry(
+    built: Callable[..., Services],
+) -> None:
+    services = built()  # Global Administrator's PIM policy names the MOD Administrator
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+
+    assert await _may(services, pending.record.id, "U_ADMIN")
+    assert not await _may(services, pending.record.id, "U_MEGAN")
+
+
+async def test_an_entra_group_without_the_clicker_refuses_them(
+    built: Callable[..., Services],
+) -> None:
+    services = built(entra_groups=[SECURITY_ANALYSTS])
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+
+    assert not await _may(services, pending.record.id, "U_MEGAN")
+
+
+async def test_a_user_group_lookup_names_only_its_members(built: Callable[..., Services]) -> None:
+    services = built(
+        FakeDirectory({"S_APPROVERS": frozenset({"U_ALEX"})}), slack_usergroups=["S_APPROVERS"]
+    )
+    pending = await request_global_admin(services)
+    assert pending.record is not None
+
+    assert await _may(services, pending.record.id, "U_ALEX")
+    assert not await _may(services, pending.record.id, "U_MEGAN")
