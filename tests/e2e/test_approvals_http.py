@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.requests import RequestState
+from tests.adapters.databases import _postgres_url
 from tests.e2e.stack import GRAPH_WRITES
 from tests.e2e.test_approvals_stack import APPROVERS, GROUPIE, TICKET_URL, ApprovalStack
 
@@ -221,3 +223,21 @@ def test_approve_after_timeout_before_any_sweep_expires_it(bot: ApprovalStack) -
 
     assert "expired before anyone decided it" in said
     assert _state(bot, request_id) is RequestState.EXPIRED and bot.graph_writes() == 0
+
+
+def test_twenty_concurrent_approvals_activate_once_on_postgresql(tmp_path: Path) -> None:
+    """The compare-and-set is the database's: the same race with PostgreSQL as the store
+    (skipped unless PIM_TEST_DATABASE_URL is set; `.ci/run` sets it)."""
+    with contextmanager(_postgres_url)() as url, ApprovalStack(tmp_path, url) as stack:
+        request_id, _ = stack.pending()
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            urls = list(
+                pool.map(lambda u: stack.click(u, "approval_approve", request_id), APPROVERS)
+            )
+        answers = [stack.said(u, timeout=30) for u in urls]
+
+        assert sum(a.startswith("You approved") for a in answers) == 1
+        assert stack.graph_writes() == 1
+        assert len(stack.services.store.list_decisions(request_id)) == 1
+        assert stack.services.store.engine.dialect.name == "postgresql"
