@@ -1,0 +1,121 @@
+"""Graph faults over real sockets, through the whole bot (a signed `/pim activate`): the
+user hears the truth, and the sandbox holds exactly one activation or none."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.stack import GRAPH_WRITES, BotStack
+
+ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
+
+
+def activations(bot: BotStack) -> int:
+    """Activation requests the sandbox accepted (answered 201), lost answers included."""
+    return len([c for c in bot.faults.find("POST", GRAPH_WRITES) if c.request_id and _created(c)])
+
+
+def _created(call: object) -> bool:
+    body = getattr(call, "response_body", None)
+    faults = getattr(call, "faults", ())
+    return (isinstance(body, dict) and "id" in body) or "lose_response" in faults
+
+
+def assert_one_live_activation(bot: BotStack) -> None:
+    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is not None
+    assert activations(bot) == 1
+
+
+def test_a_latency_spike_on_every_call_still_activates_once(bot: BotStack) -> None:
+    bot.faults.latency(0.15, times=12)
+
+    reply = bot.command(CARD)
+    final = bot.final(reply, timeout=30)
+
+    assert reply.seconds < 3  # the ack does not wait for Graph
+    assert "active until" in final["text"]
+    assert_one_live_activation(bot)
+
+
+def test_a_429_storm_with_retry_after_is_waited_out(bot: BotStack) -> None:
+    bot.faults.throttle(times=2, retry_after=0.05, method="POST", path=GRAPH_WRITES)
+    bot.faults.throttle(times=2, retry_after=0.05, method="GET")
+
+    final = bot.final(bot.command(CARD), timeout=30)
+
+    assert "active until" in final["text"]
+    assert_one_live_activation(bot)
+    throttled = [c for c in bot.faults.find("POST", GRAPH_WRITES) if c.status == 429]
+    assert len(throttled) == 2
+
+
+def test_a_5xx_burst_on_the_write_is_retried_to_one_activation(bot: BotStack) -> None:
+    bot.faults.fail(503, times=1, retry_after=0.01, method="POST", path=GRAPH_WRITES)
+    bot.faults.fail(502, times=1, method="POST", path=GRAPH_WRITES)
+
+    final = bot.final(bot.command(CARD), timeout=30)
+
+    assert "active until" in final["text"]
+    assert_one_live_activation(bot)
+
+
+def test_5xx_past_the_budget_tells_the_user_and_activates_nothing(bot: BotStack) -> None:
+    bot.faults.fail(500, times=50, method="POST", path=GRAPH_WRITES)
+
+    final = bot.final(bot.command(CARD), timeout=30)
+
+    assert "active until" not in final["text"]
+    assert "Traceback" not in str(final)
+    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is None
+
+
+def test_a_connection_reset_before_the_write_is_retried_to_one_activation(
+    bot: BotStack,
+) -> None:
+    bot.faults.drop(times=1, method="POST", path=GRAPH_WRITES)
+
+    final = bot.final(bot.command(CARD), timeout=30)
+
+    assert "active until" in final["text"]
+    assert_one_live_activation(bot)
+
+
+def test_a_lost_answer_after_graph_accepted_the_write_does_not_activate_twice(
+    bot: BotStack,
+) -> None:
+    bot.faults.lose_response(times=1, method="POST", path=GRAPH_WRITES)
+
+    final = bot.final(bot.command(CARD), timeout=30)
+
+    assert "active until" in final["text"]
+    assert_one_live_activation(bot)
+    status = bot.final(bot.command("status user-admin"))
+    assert "Nothing active" not in str(status)
+
+
+@pytest.fixture
+def short_timeout(bot: BotStack) -> Iterator[None]:
+    """The bot's Graph client gives up reading after 0.5 s (30 s in production)."""
+    http = bot.services.graph._client._http  # type: ignore[attr-defined]
+    saved = http.timeout
+    http.timeout = httpx.Timeout(0.5)
+    yield
+    http.timeout = saved
+
+
+@pytest.mark.usefixtures("short_timeout")
+def test_a_graph_timeout_after_the_write_was_accepted_does_not_activate_twice(
+    bot: BotStack,
+) -> None:
+    # Graph creates the activation, then answers after the client has given up.
+    bot.faults.lose_response(times=1, delay=1.5, deliver=True, method="POST", path=GRAPH_WRITES)
+
+    final = bot.final(bot.command(CARD), timeout=30)
+
+    assert "active until" in final["text"]
+    assert_one_live_activation(bot)
