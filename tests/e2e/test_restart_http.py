@@ -1,0 +1,186 @@
+"""Restart between request and approval: `pimbot run` posts the card, is killed with
+SIGKILL, and a NEW process on the same database honours the old card's Approve button."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.clock import OffsetClock
+from bot.sandbox import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    SANDBOX_TENANT_ID,
+    Faults,
+    SandboxServer,
+    SandboxTenant,
+    create_app,
+)
+from bot.store import SqlStore
+from tests.adapters.databases import _postgres_url
+from tests.e2e.stack import GRAPH_WRITES
+from tests.e2e.test_run_http import _free_port
+from tests.fakes.signing import command_body, interaction_body, signed_headers
+from tests.fakes.slack import FakeSlack
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "restart-signing-secret"
+ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
+OURS = ("SLACK_", "AZURE_", "PIM_")
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+
+
+@contextmanager
+def pimbot_run(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """One `pimbot run` process in HTTP mode; killed (not stopped) on exit if still alive."""
+    port = _free_port()
+    code = "import sys; from bot.cli import main; sys.exit(main(['run']))"
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code],
+        cwd=log.parent,
+        env={**env, "PIM_PORT": str(port)},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code in (200, 503):
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"pimbot run did not come up:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    try:
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _post(url: str, body: str) -> httpx.Response:
+    answer = httpx.post(f"{url}/slack/events", content=body, headers=signed_headers(SECRET, body))
+    assert answer.status_code == 200
+    return answer
+
+
+def _approve(url: str, slack: FakeSlack, request_id: str) -> str:
+    response_url = slack.response_url()
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "U_ADMIN", "team_id": "T_CONTOSO"},
+        "team": {"id": "T_CONTOSO"},
+        "api_app_id": "A_PIMBOT",
+        "trigger_id": "trigger.restart",
+        "response_url": response_url,
+        "channel": {"id": "C_PIM_APPROVALS"},
+        "container": {"type": "message", "channel_id": "C_PIM_APPROVALS"},
+        "actions": [
+            {"type": "button", "action_id": "approval_approve", "value": request_id,
+             "block_id": "decision", "action_ts": "1"}
+        ],
+    }  # fmt: skip
+    _post(url, interaction_body(payload))
+    return response_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pimbot.db'}"
+    else:
+        yield from _postgres_url()
+
+
+def test_old_card_buttons_work_in_a_new_process_after_kill_9(
+    tmp_path: Path, database_url: str
+) -> None:
+    tenant, faults = SandboxTenant.from_seed(OffsetClock()), Faults()
+    with FakeSlack() as slack, SandboxServer(create_app(tenant, faults=faults), tls=True) as sb:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(OURS)},
+            "SLACK_BOT_TOKEN": "xoxb-restart-test",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "PIM_DATABASE_URL": database_url,
+            "PIM_CONFIG": str(ROOT / "pimbot.yml"),
+            "PYTHONPATH": str(ROOT),
+            "AZURE_TENANT_ID": SANDBOX_TENANT_ID,
+            "AZURE_CLIENT_ID": SANDBOX_CLIENT_ID,
+            "AZURE_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+            "AZURE_AUTHORITY_HOST": sb.url,
+            "PIM_GRAPH_URL": sb.url,
+            "PIM_CA_FILE": str(sb.ca_file),
+        }  # fmt: skip
+        log = tmp_path / "pimbot.log"
+        with pimbot_run(env, log) as (first, url):
+            text = "activate global-admin 1h need tenant-wide settings change"
+            _post(url, command_body(text, user_id="U_ALINE", response_url=slack.response_url()))
+            card = _wait_for_card(slack)
+            request_id = card["blocks"][-1]["elements"][0]["value"]
+            posted_ts = _stored_ts(database_url, request_id)  # the card's ts, from process 1
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+
+        with pimbot_run(env, log) as (_second, url):
+            said = _answer(slack, _approve(url, slack, request_id))
+            assert said.startswith(f"You approved `{request_id}`"), said
+            update = _wait(lambda: [c.body for c in slack.calls("chat.update")])
+            assert update["ts"] == posted_ts and update["channel"] == "C_PIM_APPROVALS"
+            assert "Approved" in json.dumps(update["blocks"])
+            assert tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
+            assert faults.count("POST", GRAPH_WRITES) == 1
+
+
+def _wait(found: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hits = found()
+        if hits:
+            return hits[-1]
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def _wait_for_card(slack: FakeSlack) -> dict[str, Any]:
+    return dict(
+        _wait(
+            lambda: [
+                c.body
+                for c in slack.calls("chat.postMessage")
+                if c.body["channel"] == "C_PIM_APPROVALS"
+            ]
+        )
+    )
+
+
+def _stored_ts(database_url: str, request_id: str) -> str:
+    store = SqlStore.from_url(database_url)
+    try:
+        record = _wait(
+            lambda: [r for r in [store.get_request(request_id)] if r and r.approval_message_ts]
+        )
+        return str(record.approval_message_ts)
+    finally:
+        store.close()
+
+
+def _answer(slack: FakeSlack, response_url: str) -> str:
+    token = response_url.rsplit("/", 1)[-1]
+    (call,) = slack.wait_for("response_url:" + token, timeout=30)
+    return str(call.body["text"])
