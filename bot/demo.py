@@ -31,11 +31,20 @@ Out = Callable[[str], None]
 Message = dict[str, Any]
 ALINE, ADMIN = "U_ALINE", "U_ADMIN"
 ALINE_UPN = "AlineD@m365x435773.onmicrosoft.com"
-GENERAL, APPROVALS = "C_GENERAL", "C_PIM_APPROVALS"
+GENERAL, APPROVALS, DM = "C_GENERAL", "C_PIM_APPROVALS", "D_ALINE"
 ACTIVATE = "/pim activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
 REQUEST = "/pim activate global-admin 2h CONTOSO:Security-012346 audit the break-glass accounts"
 ANSWER_WITHIN = 20.0  # seconds for the bot to answer one step (Graph work included)
-EMOJI = {":white_check_mark:": "✅", ":lock:": "🔒", ":x:": "❌", ":hourglass_flowing_sand:": "⏳"}
+SETTLED = 3.0  # seconds a wrong answer must stand unchanged before the step fails
+EMOJI = {
+    ":white_check_mark:": "✅",
+    ":lock:": "🔒",
+    ":x:": "❌",
+    ":hourglass_flowing_sand:": "⏳",
+    ":alarm_clock:": "⏰",
+    ":checkered_flag:": "🏁",
+    ":information_source:": "ℹ️",
+}
 
 
 class StepFailed(Exception):
@@ -140,9 +149,18 @@ class Story:
             ADMIN, APPROVALS, _same_ts(card, lambda m: not _has_button("Approve")(m)), "card"
         )
         self._show(ADMIN, APPROVALS, decided, updated=True)
-        outcome = await self._wait(ALINE, f"D_{ALINE[2:]}", _says("Global Administrator"), "DM")
-        self._show(ALINE, f"D_{ALINE[2:]}", outcome)
+        outcome = await self._wait(ALINE, DM, _says("Global Administrator* was approved"), "DM")
+        self._show(ALINE, DM, outcome)
         await self._graph_active(aline, roles, expect="Global Administrator")
+
+        self._title("The clock moves on: a reminder before the end, then the end")
+        await self._fast_forward(timedelta(hours=1, minutes=46))
+        reminder = await self._wait(ALINE, DM, _says("Global Administrator* ends in"), "reminder")
+        self._show(ALINE, DM, reminder)
+        await self._fast_forward(timedelta(minutes=15))
+        ended = await self._wait(ALINE, DM, _says("Global Administrator* has ended"), "notice")
+        self._show(ALINE, DM, ended)
+        await self._graph_active(aline, roles, expect=None)
 
     # -- acting on the page ----------------------------------------------------------------
 
@@ -152,7 +170,9 @@ class Story:
         where = self._channel_name(state, channel)
         self.out(f"   {self.people[user]['name']} › {text}   ({where})")
         await self._post("/ui/send", {"user": user, "channel": channel, "text": text})
-        answer = await self._wait(user, channel, _new_and(known, _says(expect)), f"'{expect}'")
+        answer = await self._wait(
+            user, channel, _new_and(known, _says(expect)), f"'{expect}'", known=known
+        )
         self._show(user, channel, answer)
         return answer
 
@@ -169,6 +189,10 @@ class Story:
         }
         await self._post("/ui/action", body)
 
+    async def _fast_forward(self, by: timedelta) -> None:
+        self.out(f"   ⏩ fast-forward {_human(by)} (the page's fast-forward control)")
+        await self._post("/ui/fast_forward", {"seconds": by.total_seconds()})
+
     async def _post(self, path: str, body: dict[str, Any]) -> None:
         response = await self.http.post(path, json=body)
         if response.status_code != 200:
@@ -183,24 +207,40 @@ class Story:
         return state
 
     async def _wait(
-        self, user: str, channel: str, check: Callable[[Message], bool], what: str
+        self,
+        user: str,
+        channel: str,
+        check: Callable[[Message], bool],
+        what: str,
+        *,
+        known: set[str] | None = None,
     ) -> Message:
-        """The newest bot message in `channel` that passes `check`, as `user` sees it."""
+        """The newest bot message in `channel` that passes `check`, as `user` sees it. With
+        `known` (the messages before a command), a new answer that fails the check and
+        stands unchanged for SETTLED seconds fails the step at once."""
         deadline = time.monotonic() + ANSWER_WITHIN
-        state = await self._state(user)
+        state, changed = await self._state(user), time.monotonic()
         while True:
             shown: list[Message] = state["messages"].get(channel, [])
             bot = [m for m in shown if m["user"] == state["bot"]]
             found = [m for m in bot if check(m)]
             if found:
                 return found[-1]
-            if time.monotonic() > deadline:
+            fresh = [m for m in bot if known is not None and m["ts"] not in known]
+            now = time.monotonic()
+            if fresh and now - changed > SETTLED:
+                answer = render(fresh[-1], self.people).splitlines()[0]
+                raise StepFailed(f"step {self.step}: expected {what}; pimbot answered: {answer}")
+            if now > deadline:
                 last = render(bot[-1], self.people) if bot else "nothing"
                 raise StepFailed(
                     f"step {self.step}: no {what} from pimbot within {ANSWER_WITHIN:.0f} s;"
                     f" its last message there: {last}"
                 )
-            state = await self._state(user, since=state["version"])
+            version = state["version"]
+            state = await self._state(user, since=version)
+            if state["version"] != version:
+                changed = time.monotonic()
 
     # -- printing --------------------------------------------------------------------------
 
@@ -242,6 +282,13 @@ class Story:
         if expect is not None and expect not in names:
             raise StepFailed(f"step {self.step}: Graph does not show {expect} active")
         return next((a for a in active if roles[a.role_id] == expect), None)
+
+
+def _human(by: timedelta) -> str:
+    hours, minutes = divmod(int(by.total_seconds()) // 60, 60)
+    return " ".join(
+        p for p in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if p
+    )
 
 
 def _hhmm(when: datetime) -> str:

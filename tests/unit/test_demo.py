@@ -4,6 +4,7 @@ Azure credentials), the repository's pimbot.yml and a database of its own."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PIMBOT = Path(sys.executable).with_name("pimbot")
 
 
-def _run_demo(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _run_demo(
+    tmp_path: Path, config: Path = ROOT / "pimbot.yml"
+) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
-        "PIM_CONFIG": str(ROOT / "pimbot.yml"),
+        "PIM_CONFIG": str(config),
         "PIM_DATABASE_URL": f"sqlite:///{tmp_path / 'pimbot.db'}",
     }
     return subprocess.run(
@@ -50,14 +53,34 @@ def test_the_demo_tells_the_tutorial_and_exits_0(tmp_path: Path) -> None:
         "Approved and active by @MOD Administrator",
         "Global Administrator was approved and is active until",
         "Graph: Aline Dupuy — Global Administrator active until",
+        "fast-forward 1 h 46 min",
+        "⏰ Global Administrator ends in",
+        "[Extend 1h] [Deactivate now]",
+        "🏁 Global Administrator has ended",
+        "Graph: Aline Dupuy — no active role",
         "The tutorial ran end to end",
     ]
-    positions = [out.find(step) for step in steps]
-    missing = [s for s, at in zip(steps, positions, strict=True) if at < 0]
-    assert not missing, f"missing from the transcript: {missing}\n{out}"
-    assert positions == sorted(positions), out  # in the tutorial's order
+    at = 0
+    for step in steps:  # each step, in the tutorial's order
+        found = out.find(step, at)
+        assert found >= 0, f"missing after position {at}: {step!r}\n{out}"
+        at = found + len(step)
     assert "FAIL" not in out
     assert not (tmp_path / "pimbot.db").exists()  # the demo keeps to its own database
 
     graph = next(x for x in out.splitlines() if "User Administrator active until" in x)
     assert graph.rstrip().endswith("UTC (Assigned)")  # 5 h after the start, checked by the demo
+
+
+def test_a_step_that_goes_wrong_fails_the_demo_with_one_clear_line(tmp_path: Path) -> None:
+    # A ticket pattern the tutorial's ticket does not match: the activation is refused.
+    yml = (ROOT / "pimbot.yml").read_text()
+    config = tmp_path / "jira.yml"
+    config.write_text(re.sub(r"(?m)^  pattern: .*$", lambda _: "  pattern: '^JIRA-\\d+$'", yml))
+    result = _run_demo(tmp_path, config)
+    assert result.returncode == 1
+    fail = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert len(fail) == 1, result.stdout
+    assert fail[0].startswith("FAIL step 2: expected 'active until'; pimbot answered:")
+    assert "ticket number" in fail[0]
+    assert "The tutorial ran end to end" not in result.stdout
