@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.durations import parse_duration
 from bot.service import Outcome
 from bot.wiring import Services
 from handlers import blocks
@@ -60,6 +61,21 @@ def register(app: AsyncApp, services: Services) -> None:
             return await svc.extend(
                 user_id, svc.request_for(user_id, request_id).role_id, EXTEND_BY
             )
+
+        await _act(services, client, user_id, extend)
+
+    @app.action("reminder_extend_by")
+    async def reminder_extend_by(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        user_id = str(body["user"]["id"])
+        chosen = str(body["actions"][0].get("selected_option", {}).get("value") or "")
+        request_id, _, iso = chosen.partition(" ")
+
+        async def extend() -> Outcome:
+            role_id = svc.request_for(user_id, request_id).role_id
+            return await svc.extend(user_id, role_id, parse_duration(iso))
 
         await _act(services, client, user_id, extend)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.audit import AuditEvent
-from bot.domain.durations import to_human
+from bot.domain.durations import to_human, to_iso
 from bot.domain.requests import ActivationRecord
 from bot.service import Outcome, OutcomeKind, Overview
 
@@ -180,17 +181,35 @@ def overview(view: Overview, role: str | None = None) -> Message:
     return message(summary, blocks)
 
 
-def reminder(record: ActivationRecord, now: datetime, tz: str | None = None) -> Message:
+HOUR = timedelta(hours=1)
+EXTEND_CHOICES = tuple(timedelta(minutes=m) for m in (30, 60, 120, 240, 480))
+
+
+def reminder(
+    record: ActivationRecord,
+    now: datetime,
+    tz: str | None = None,
+    extend_by: Sequence[timedelta] = (timedelta(hours=1),),  # the 1h button: EXTEND_BY
+) -> Message:
+    """The reminder DM: Extend by one of `extend_by` (capped by the role's policy) or end now.
+    Each choice's value is the request id and a duration; the service re-checks both."""
     left = to_human(record.end - now) if record.end else "soon"
     text = f":alarm_clock: *{record.role_name}* ends in {left} ({when(record.end, tz)})."
-    actions = {
-        "type": "actions",
-        "elements": [
-            button("Extend 1h", "reminder_extend", record.id, "primary"),
-            button("Deactivate now", "reminder_deactivate", record.id, "danger"),
-        ],
+    options = [
+        {"text": plain(f"Extend {to_human(d)}"), "value": f"{record.id} {to_iso(d)}"}
+        for d in extend_by
+    ]
+    extend = {
+        "type": "static_select",
+        "action_id": "reminder_extend_by",
+        "placeholder": plain("Extend by…"),
+        "options": options,
     }
-    return message(text, [section(text), actions])
+    one_hour = [button("Extend 1h", "reminder_extend", record.id, "primary")]
+    elements = one_hour if HOUR in extend_by else []
+    elements.append(button("Deactivate now", "reminder_deactivate", record.id, "danger"))
+    choose = {**section("Or extend by:"), "accessory": extend}
+    return message(text, [section(text), {"type": "actions", "elements": elements}, choose])
 
 
 def ended(record: ActivationRecord, detail: str | None) -> Message:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -66,7 +66,8 @@ class SlackNotifier:
             log.warning("audit post to %s skipped: %s", channel, type(exc).__name__)
 
     async def remind(self, record: ActivationRecord, now: datetime) -> None:
-        msg = blocks.reminder(record, now, await self._tz(record.slack_user_id))
+        tz = await self._tz(record.slack_user_id)
+        msg = blocks.reminder(record, now, tz, extend_choices(self._config, record))
         await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
 
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
@@ -96,6 +97,16 @@ class SlackNotifier:
         await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
         if error and record.decided_by:
             await self.send_dm(record.decided_by, msg["text"], msg["blocks"])
+
+
+def extend_choices(config: PolicyFile, record: ActivationRecord) -> list[timedelta]:
+    """Extension lengths offered in a reminder: the usual choices up to the role's maximum
+    in pimbot.yml (the service still enforces the stricter Graph policy on click)."""
+    role = next(
+        (r for r in config.roles.values() if r.role in (record.role_id, record.role_name)), None
+    )
+    cap = (role.max_duration if role else None) or config.default_max_duration
+    return [d for d in blocks.EXTEND_CHOICES if d <= cap] or [cap]
 
 
 class SlackUserDirectory:

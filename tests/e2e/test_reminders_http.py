@@ -30,8 +30,10 @@ def _activate(bot: ApprovalStack) -> str:
 
 
 def _buttons(dm: dict[str, object]) -> dict[str, dict[str, object]]:
-    (actions,) = [b for b in dm["blocks"] if b["type"] == "actions"]  # type: ignore[attr-defined]
-    return {e["action_id"]: e for e in actions["elements"]}
+    blocks = dm["blocks"]  # type: ignore[attr-defined]
+    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    extra = [b["accessory"] for b in blocks if "accessory" in b]
+    return {e["action_id"]: e for e in [*actions["elements"], *extra]}
 
 
 def test_reminder_at_the_lead_time_once_then_the_ended_notice_once(bot: ApprovalStack) -> None:
@@ -45,8 +47,9 @@ def test_reminder_at_the_lead_time_once_then_the_ended_notice_once(bot: Approval
     (reminder,) = bot.dms("U_ALINE", "ends in")
     assert "User Administrator" in reminder["text"]
     buttons = _buttons(reminder)
-    assert {b["value"] for b in buttons.values()} == {request_id}
-    assert set(buttons) == {"reminder_extend", "reminder_deactivate"}
+    assert buttons["reminder_extend"]["value"] == request_id
+    assert buttons["reminder_deactivate"]["value"] == request_id
+    assert set(buttons) == {"reminder_extend", "reminder_deactivate", "reminder_extend_by"}
 
     bot.sweep(advance=15 * MINUTE)
     bot.sweep()
@@ -127,3 +130,63 @@ def test_audit_channel_gets_every_step_with_its_facts(bot: ApprovalStack) -> Non
     events = bot.services.store.audit_events()
     assert any(e.kind.value == "decision_refused" for e in events)
     assert all(e.entra_user_id for e in events if e.kind.value == "activated")
+
+
+def test_extend_choices_are_capped_by_the_roles_maximum_and_a_choice_extends(
+    bot: ApprovalStack,
+) -> None:
+    request_id = _activate(bot)
+    bot.sweep(advance=46 * MINUTE)
+    (reminder,) = bot.dms("U_ALINE", "ends in")
+    select = _buttons(reminder)["reminder_extend_by"]
+    labels = [o["text"]["text"] for o in select["options"]]  # type: ignore[index]
+    assert labels == [
+        "Extend 30 minutes",
+        "Extend 1 hour",
+        "Extend 2 hours",
+        "Extend 4 hours",
+        "Extend 8 hours",
+    ]  # user-admin: max_duration 8h in pimbot.yml
+    two_hours = select["options"][2]  # type: ignore[index]
+    before = bot.services.store.get_request(request_id)
+    assert before is not None and before.end is not None
+
+    bot.interact(_selected(request_id, two_hours))
+
+    assert "extended until" in bot.dm("U_ALINE", "extended")["text"]
+    after = bot.services.store.get_request(request_id)
+    assert after is not None and after.end is not None and after.end > before.end
+
+
+def test_extend_choices_stop_at_a_smaller_maximum() -> None:
+    import yaml
+
+    from bot.settings import PolicyFile
+    from handlers.notify import extend_choices
+    from tests.e2e.test_approvals_stack import policy_text
+
+    config = PolicyFile.model_validate(yaml.safe_load(policy_text()))
+    record = type("R", (), {"role_id": "x", "role_name": "Global Administrator"})()
+    assert [int(d.total_seconds() // 60) for d in extend_choices(config, record)] == [
+        30,
+        60,
+        120,
+        240,
+    ]
+
+
+def _selected(request_id: str, option: object) -> dict[str, object]:
+    return {
+        "type": "block_actions",
+        "user": {"id": "U_ALINE", "team_id": "T_CONTOSO"},
+        "team": {"id": "T_CONTOSO"},
+        "api_app_id": "A_PIMBOT",
+        "trigger_id": "trigger.extend",
+        "response_url": "",
+        "channel": {"id": "D_U_ALINE"},
+        "container": {"type": "message", "channel_id": "D_U_ALINE"},
+        "actions": [
+            {"type": "static_select", "action_id": "reminder_extend_by", "block_id": "b",
+             "selected_option": option, "action_ts": "1"}
+        ],
+    }  # fmt: skip
