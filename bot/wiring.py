@@ -15,6 +15,7 @@ from bot.clock import Clock, SystemClock
 from bot.domain.roles import RoleCatalog
 from bot.identity import IdentityResolver
 from bot.ports import Notifier, PimGraph, SlackDirectory, Store, Trigger
+from bot.recovery import recover_activating
 from bot.reminding import ReminderService
 from bot.service import PimService
 from bot.settings import PolicyFile, Settings
@@ -59,6 +60,10 @@ class Services:
         if start is not None:
             await start()
         self.reminders.resume()
+        try:
+            await recover_activating(self.service, self.reminders)
+        except Exception:  # noqa: BLE001 - recovery must never stop the bot starting
+            log.exception("recovering requests left activating failed; next start retries")
         self._tasks.append(asyncio.create_task(self._sweep_forever(sweep_seconds)))
 
     async def sweep(self, *, reconcile: bool = False) -> None:

@@ -9,6 +9,16 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.stack import BotStack
+from tests.service.conftest import (  # noqa: F401 - service-level fixtures, used by name
+    clock,
+    directory,
+    faults,
+    notifier,
+    sandbox,
+    services,
+    settings,
+    tenant,
+)
 
 
 @pytest.fixture(scope="module")

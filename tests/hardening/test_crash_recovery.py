@@ -1,0 +1,150 @@
+"""A process that dies mid-activation leaves its request `activating`. The next start
+settles it from Graph: active (with reminders) if Entra has the assignment, failed if not;
+the requester is told, the audit log says so, and nothing is written to Graph twice."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.domain.audit import AuditKind
+from bot.domain.requests import ActivationRecord, RequestState
+from bot.sandbox import Faults, SandboxTenant
+from bot.service import new_request_id
+from bot.settings import Settings
+from bot.wiring import Services
+from tests.fakes.clock import FakeClock
+from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
+from tests.service.conftest import REQUESTS, TICKET, USER_ADMIN, WHY, wire
+
+S = RequestState
+
+
+def aline(tenant: SandboxTenant) -> str:
+    user = tenant.directory.user("AlineD@m365x435773.onmicrosoft.com")
+    assert user is not None
+    return user.id
+
+
+async def crash_mid_activation(services: Services, faults: Faults, tenant: SandboxTenant) -> str:
+    """Start an activation and kill it once Graph has accepted the write but before the
+    answer arrives; returns the stuck request's id."""
+    faults.lose_response(times=1, delay=5, deliver=True, method="POST", path=REQUESTS)
+    task = asyncio.create_task(
+        services.service.request_activation(
+            "U_ALINE", "user-admin", timedelta(hours=2), TICKET, WHY
+        )
+    )
+    for _ in range(500):
+        if tenant.live_assignment(aline(tenant), USER_ADMIN) is not None:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()  # the process dies here: no code after the await runs
+    await asyncio.gather(task, return_exceptions=True)
+    stuck = services.store.list_requests(states=frozenset({S.ACTIVATING}))
+    assert len(stuck) == 1
+    return stuck[0].id
+
+
+async def restart(
+    settings: Settings, clock: FakeClock, directory: FakeDirectory, notifier: RecordingNotifier
+) -> Services:
+    fresh = wire(settings, clock, directory, notifier)
+    await fresh.start(sweep_seconds=3600)
+    return fresh
+
+
+async def test_a_request_graph_accepted_before_the_crash_is_active_after_restart(
+    services: Services,
+    faults: Faults,
+    tenant: SandboxTenant,
+    settings: Settings,
+    clock: FakeClock,
+    directory: FakeDirectory,
+    notifier: RecordingNotifier,
+) -> None:
+    request_id = await crash_mid_activation(services, faults, tenant)
+    faults.clear()
+    writes = len(tenant.requests)
+
+    fresh = await restart(settings, clock, directory, notifier)
+    try:
+        record = fresh.store.get_request(request_id)
+        assert record is not None and record.state is S.ACTIVE
+        live = tenant.live_assignment(aline(tenant), USER_ADMIN)
+        assert live is not None and record.end == live.end
+        assert fresh.store.list_reminders(request_id=request_id)
+        assert any("is active" in text for _, text in notifier.dms)
+        kinds = [e.kind for e in fresh.store.audit_events()]
+        assert AuditKind.ACTIVATED in kinds
+        assert len(tenant.requests) == writes  # settled by reading, not by writing again
+    finally:
+        await fresh.aclose()
+
+
+async def test_a_request_graph_never_saw_fails_after_restart_and_the_user_is_told(
+    services: Services,
+    tenant: SandboxTenant,
+    settings: Settings,
+    clock: FakeClock,
+    directory: FakeDirectory,
+    notifier: RecordingNotifier,
+) -> None:
+    now = clock.now()
+    record = ActivationRecord(
+        id=new_request_id(),
+        slack_user_id="U_ALINE",
+        principal_id=aline(tenant),
+        role_id=USER_ADMIN,
+        role_name="User Administrator",
+        duration=timedelta(hours=2),
+        justification=WHY,
+        ticket=None,
+        state=S.REQUESTED,
+        created_at=now,
+        updated_at=now,
+    )
+    services.store.add_request(record)
+    services.store.transition(record.id, frozenset({S.REQUESTED}), S.ACTIVATING)
+    writes = len(tenant.requests)  # died after the claim, before the POST
+
+    fresh = await restart(settings, clock, directory, notifier)
+    try:
+        settled = fresh.store.get_request(record.id)
+        assert settled is not None and settled.state is S.FAILED
+        assert tenant.live_assignment(aline(tenant), USER_ADMIN) is None
+        assert len(tenant.requests) == writes
+        assert any("please ask again" in text for _, text in notifier.dms)
+        kinds = [e.kind for e in fresh.store.audit_events()]
+        assert AuditKind.ACTIVATION_FAILED in kinds
+        # the user can simply ask again
+        again = await fresh.service.request_activation(
+            "U_ALINE", "user-admin", timedelta(hours=1), TICKET, WHY
+        )
+        assert again.record is not None and again.record.state is S.ACTIVE
+    finally:
+        await fresh.aclose()
+
+
+async def test_a_second_restart_changes_nothing(
+    services: Services,
+    faults: Faults,
+    tenant: SandboxTenant,
+    settings: Settings,
+    clock: FakeClock,
+    directory: FakeDirectory,
+    notifier: RecordingNotifier,
+) -> None:
+    request_id = await crash_mid_activation(services, faults, tenant)
+    faults.clear()
+    first = await restart(settings, clock, directory, notifier)
+    await first.aclose()
+    dms, audits = len(notifier.dms), len(notifier.audits)
+
+    second = await restart(settings, clock, directory, notifier)
+    try:
+        record = second.store.get_request(request_id)
+        assert record is not None and record.state is S.ACTIVE
+        assert (len(notifier.dms), len(notifier.audits)) == (dms, audits)
+    finally:
+        await second.aclose()
