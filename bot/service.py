@@ -109,13 +109,17 @@ class PimService:
         result = await self.graph.deactivate(
             requester.user.id, role.id, "Deactivated from Slack by the requester"
         )
-        for record in self._live_records(slack_user_id, role.id):
+        live = self._live_records(slack_user_id, role.id)
+        for record in live:
             ended = self.store.transition(
                 record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now()
             )
             if ended is not None:
                 self.hooks.cancel(ended)
-        await self._audit(AuditKind.DEACTIVATED, requester, role, graph_request_id=result.id)
+        mine = live[0] if live else None  # None: activated outside pimbot
+        await self._audit(
+            AuditKind.DEACTIVATED, requester, role, record=mine, graph_request_id=result.id
+        )
         return Outcome(OutcomeKind.DEACTIVATED, requester, role, graph_request_id=result.id)
 
     async def extend(self, slack_user_id: str, role_text: str, duration: timedelta) -> Outcome:
@@ -133,10 +137,16 @@ class PimService:
             )
         reason = "Extended from Slack by the requester"
         result = await self.graph.extend(requester.user.id, role.id, duration, reason)
-        for record in self._live_records(slack_user_id, role.id):
+        live = self._live_records(slack_user_id, role.id)
+        for record in live:
             self.hooks.plan(self.store.update_request(record.id, end=new_end))
         await self._audit(
-            AuditKind.EXTENDED, requester, role, graph_request_id=result.id, duration=duration
+            AuditKind.EXTENDED,
+            requester,
+            role,
+            record=live[0] if live else None,
+            graph_request_id=result.id,
+            duration=duration,
         )
         return Outcome(
             OutcomeKind.EXTENDED, requester, role, end=new_end, graph_request_id=result.id

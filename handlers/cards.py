@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import quote
 
+from bot.domain.audit import AuditEvent
 from bot.domain.durations import to_human
 from bot.domain.requests import ActivationRecord, RequestState
 from handlers.blocks import Message, button, context, message, plain, section, when
@@ -104,3 +105,12 @@ def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = No
             f"{when(record.end, tz)}. (request `{record.id}`)"
         )
     return message(f"Your request `{record.id}` for {role}: {_status_line(record)}.")
+
+
+def audit_post(event: AuditEvent) -> Message:
+    """One audit line for the audit channel, with the Entra user and the scope appended."""
+    extra = [f"entra {event.entra_user_id}"] if event.entra_user_id else []
+    if event.role_id:
+        extra.append("scope /")
+    text = " · ".join([event.render(), *extra])
+    return message(text, [context(text)])

@@ -55,7 +55,7 @@ class SlackNotifier:
         channel = self._config.channels.audit
         if not channel:
             return
-        msg = blocks.audit(event)
+        msg = cards.audit_post(event)
         try:
             await self._client.chat_postMessage(channel=channel, **msg)
         except SlackApiError as exc:

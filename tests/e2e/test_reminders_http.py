@@ -117,6 +117,8 @@ def test_audit_channel_gets_every_step_with_its_facts(bot: ApprovalStack) -> Non
     activated = next(t for t in lines if " · activated · " in t)
     for fact in (
         "by <@U_ALINE>",
+        f"entra {ALINE_ID}",
+        "scope /",
         "User Administrator",
         "for 1 hour",
         "ticket CONTOSO:Security-012345",

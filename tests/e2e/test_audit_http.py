@@ -1,0 +1,92 @@
+"""The audit trail over real HTTP: one journey that produces every audit kind, each row
+with its facts, each copied to the audit channel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain.audit import AuditKind
+from tests.e2e.stack import GRAPH_WRITES
+from tests.e2e.test_approvals_stack import ApprovalStack
+
+ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
+TICKET = "CONTOSO:Security-012345"
+MINUTE = 60.0
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Iterator[ApprovalStack]:
+    with ApprovalStack(tmp_path) as stack:
+        yield stack
+
+
+def _deny(bot: ApprovalStack, request_id: str) -> None:
+    bot.click("U_ADMIN", "approval_deny", request_id)
+    (opened,) = bot.slack.wait_for("views.open")
+    value = {"type": "plain_text_input", "value": "not during the freeze"}
+    view = opened.body["view"]
+    bot.interact(
+        {
+            "type": "view_submission",
+            "user": {"id": "U_ADMIN", "team_id": "T_CONTOSO"},
+            "team": {"id": "T_CONTOSO"},
+            "api_app_id": "A_PIMBOT",
+            "view": {**view, "id": "V1", "state": {"values": {"reason": {"value": value}}}},
+        }
+    )
+    bot.dm("U_ALINE", "Denied")
+
+
+def _journey(bot: ApprovalStack) -> None:
+    activate = f"activate user-admin 1h {TICKET} invalidate refresh tokens"
+    assert "at most 8 hours" in bot.final(bot.command(f"activate user-admin 99h {TICKET} too long"))["text"]
+    bot.final(bot.command(activate))  # requested, activated
+    bot.final(bot.command("extend user-admin 30m"))  # extended
+    bot.sweep(advance=80 * MINUTE)  # reminded (15 min before the new end)
+    bot.final(bot.command("deactivate user-admin"))  # deactivated
+    bot.final(bot.command(activate))
+    bot.sweep(advance=61 * MINUTE)  # ended
+    denied, _ = bot.pending()  # pending_approval
+    bot.said(bot.click("U_ALEX", "approval_approve", denied))  # decision_refused
+    _deny(bot, denied)  # denied
+    cancelled, _ = bot.pending()
+    bot.final(bot.command(f"cancel {cancelled}"))  # cancelled
+    approved, _ = bot.pending()
+    bot.said(bot.click("U_ADMIN", "approval_approve", approved))  # approved, activated
+    bot.final(bot.command("deactivate global-admin"))
+    failing, _ = bot.pending()
+    bot.faults.fail(400, times=1, method="POST", path=GRAPH_WRITES)
+    bot.said(bot.click("U_ADMIN", "approval_approve", failing))  # activation_failed
+    bot.pending()
+    bot.sweep(advance=25 * 60 * MINUTE)  # expired
+
+
+def test_every_audit_kind_is_produced_with_its_facts_and_posted(bot: ApprovalStack) -> None:
+    _journey(bot)
+
+    events = bot.services.store.audit_events()
+    assert {e.kind for e in events} == set(AuditKind)
+    for event in events:
+        assert event.at.tzinfo is not None and event.role_name, event
+        if event.kind is not AuditKind.REFUSED:
+            assert event.request_id and event.entra_user_id == ALINE_ID, event
+            assert event.duration and event.justification, event
+    by_kind: dict[AuditKind, Any] = {}
+    for event in events:
+        by_kind.setdefault(event.kind, event)  # the first of each kind
+    for kind in (AuditKind.ACTIVATED, AuditKind.EXTENDED, AuditKind.DEACTIVATED):
+        assert by_kind[kind].graph_request_id, kind
+    assert by_kind[AuditKind.ACTIVATED].ticket == TICKET
+    assert by_kind[AuditKind.DECISION_REFUSED].slack_user_id == "U_ALEX"
+    assert by_kind[AuditKind.DENIED].detail == "not during the freeze"
+    posted = [
+        c.body["text"]
+        for c in bot.slack.calls("chat.postMessage")
+        if c.body["channel"] == "C_PIM_AUDIT"
+    ]
+    assert len(posted) == len(events)
+    assert {t.split(" · ")[1] for t in posted} == {k.value for k in AuditKind}
