@@ -21,8 +21,12 @@ RUN pip install ".[postgres]"
 
 COPY pimbot.yml manifest.yml ./
 
-# A non-root user that owns nothing but its own home.
-RUN useradd --system --uid 10001 --create-home --home-dir /home/pimbot pimbot
+# A non-root user that owns nothing but its home and /app/data (the SQLite default;
+# set PIM_DATABASE_URL=postgresql+psycopg://… for PostgreSQL, as docker-compose.yml does).
+RUN useradd --system --uid 10001 --create-home --home-dir /home/pimbot pimbot \
+    && mkdir /app/data && chown pimbot /app/data
+ENV PIM_DATABASE_URL=sqlite:////app/data/pimbot.db
+VOLUME ["/app/data"]
 USER pimbot
 
 EXPOSE 3000
