@@ -15,6 +15,8 @@ from bot.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,
+    FaultRule,
+    Faults,
     SandboxServer,
     SandboxTenant,
     create_app,
@@ -26,10 +28,13 @@ from tests.workspace.live import LiveServer
 ROOT = Path(__file__).resolve().parents[2]
 
 
+FAULTS = Faults()
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxServer]:
     tenant = SandboxTenant.from_seed(SystemClock())
-    with SandboxServer(create_app(tenant), tls=True) as server:
+    with SandboxServer(create_app(tenant, faults=FAULTS), tls=True) as server:
         yield server
 
 
@@ -160,3 +165,13 @@ async def test_the_readme_reference_example_passes_the_config_check(
     every_field = ["url_template", "min_length", "lead_times", "identity", "approval_timeout"]
     every_field += ["default_max_duration", "users:", "slack_usergroups", "entra_groups"]
     assert [f for f in every_field if f not in example] == []
+
+
+async def test_a_graph_403_names_the_missing_permission(good: dict[str, Any]) -> None:
+    path = "/v1.0/roleManagement/directory/roleDefinitions"
+    FAULTS.add(FaultRule("status", times=1, path=path, status=403))
+    status, lines = await _check(**good)
+    assert status == 1
+    assert lines["graph"].startswith("FAIL graph:")
+    assert "RoleManagement.Read.Directory" in lines["graph"]
+    assert "admin consent" in lines["graph"]
