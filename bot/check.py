@@ -110,11 +110,7 @@ def _graph_fix(settings: Settings, exc: GraphError) -> str:
             " (expired, or from another app registration than AZURE_CLIENT_ID)"
         )
     if exc.status == 403:
-        return (
-            f"{exc.user_message} Grant the app registration its Graph application"
-            " permissions (RoleManagement.Read.Directory and those in the README) with admin"
-            " consent."
-        )
+        return f"{exc.user_message} README, 'Registering the Entra app', lists them all."
     return exc.user_message
 
 

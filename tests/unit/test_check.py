@@ -174,4 +174,4 @@ async def test_a_graph_403_names_the_missing_permission(good: dict[str, Any]) ->
     assert status == 1
     assert lines["graph"].startswith("FAIL graph:")
     assert "RoleManagement.Read.Directory" in lines["graph"]
-    assert "admin consent" in lines["graph"]
+    assert "admin consent" in lines["graph"] and "Registering the Entra app" in lines["graph"]
