@@ -26,7 +26,7 @@ from bot.errors import InputError
 from bot.wiring import Services
 from handlers import blocks
 from handlers.modal import Prefill
-from handlers.replies import dm, ephemeral, guarded
+from handlers.replies import dm, ephemeral, guarded, to_dm
 from handlers.views import open_activation_form
 
 Work = Callable[[], Awaitable[blocks.Message]]
@@ -63,7 +63,8 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             return
         await ack(response_type="ephemeral", **blocks.working())
-        await guarded(ephemeral(respond), _work(services, user_id, parsed))
+        reply = ephemeral(respond, to_dm(services.service.notifier, user_id))
+        await guarded(reply, _work(services, user_id, parsed))
 
 
 def _work(services: Services, user_id: str, parsed: Command) -> Work:

@@ -45,11 +45,17 @@ async def _safely(reply: Reply, msg: blocks.Message) -> None:
         log.exception("could not deliver a reply to Slack")
 
 
-def ephemeral(respond: Callable[..., Awaitable[Any]]) -> Reply:
-    """Replace the "Working on it…" line through the command's response_url."""
+def ephemeral(respond: Callable[..., Awaitable[Any]], fallback: Reply | None = None) -> Reply:
+    """Replace the "Working on it…" line through the command's response_url; if Slack
+    refuses it (expired after 30 min or 5 uses: 404 `expired_url`/`used_url`), use
+    `fallback` (a DM) so the user still hears the outcome."""
 
     async def reply(msg: blocks.Message) -> None:
-        await respond(response_type="ephemeral", replace_original=True, **msg)
+        sent = await respond(response_type="ephemeral", replace_original=True, **msg)
+        status = getattr(sent, "status_code", 200)
+        if status != 200 and fallback is not None:
+            log.warning("response_url refused (%s); replying by DM", status)
+            await fallback(msg)
 
     return reply
 
