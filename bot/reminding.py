@@ -16,6 +16,7 @@ from bot.service import PimService
 log = logging.getLogger(__name__)
 S = RequestState
 LIVE = frozenset({S.ACTIVE})
+SAME_MOMENT = 0.001  # seconds: the job store keeps run times as float timestamps
 
 
 class ReminderService:
@@ -45,10 +46,18 @@ class ReminderService:
             self.trigger.cancel(reminder_id)
 
     def resume(self) -> None:
-        """On start: re-trigger every unsent reminder the job table may have lost."""
+        """On start: re-trigger every unsent reminder the job table may have lost; one
+        already scheduled for its moment is left alone (a write per job made start-up
+        O(reminders) in database writes)."""
         now = self._svc.clock.now()
+        scheduled = getattr(self.trigger, "scheduled", None)
+        known: dict[str, datetime] = scheduled() if scheduled is not None else {}
         for reminder in self._svc.store.list_reminders(unsent_only=True):
-            self.trigger.schedule(reminder.id, fire_time(reminder, now))
+            when = fire_time(reminder, now)
+            at = known.get(reminder.id)
+            if at is not None and abs((at - when).total_seconds()) < SAME_MOMENT:
+                continue
+            self.trigger.schedule(reminder.id, when)
 
     async def run_due(self) -> int:
         """Send every unsent reminder whose moment has come; returns how many were handled."""

@@ -1,0 +1,59 @@
+"""Start-up with many live activations: reminders whose trigger the job store already holds
+at the right moment are not rewritten (bench/scale.py measured a write per job)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.domain.reminders import fire_time
+from bot.wiring import Services
+from tests.service.conftest import TICKET, WHY
+
+
+class RecordingTrigger:
+    def __init__(self, known: dict[str, datetime]) -> None:
+        self.known = known
+        self.calls: list[str] = []
+
+    def schedule(self, reminder_id: str, when: datetime) -> None:
+        self.calls.append(reminder_id)
+
+    def cancel(self, reminder_id: str) -> None:
+        return None
+
+    def scheduled(self) -> dict[str, datetime]:
+        return dict(self.known)
+
+
+async def planned(services: Services) -> dict[str, datetime]:
+    await services.service.request_activation(
+        "U_ALINE", "user-admin", timedelta(hours=2), TICKET, WHY
+    )
+    now = services.clock.now()
+    return {r.id: fire_time(r, now) for r in services.store.list_reminders(unsent_only=True)}
+
+
+async def test_resume_leaves_jobs_already_scheduled_for_their_moment(services: Services) -> None:
+    known = await planned(services)
+    assert len(known) >= 2
+    trigger = RecordingTrigger(known)
+    services.reminders.trigger = trigger
+
+    services.reminders.resume()
+
+    assert trigger.calls == []
+
+
+async def test_resume_schedules_what_the_job_store_lost_or_holds_at_another_time(
+    services: Services,
+) -> None:
+    known = await planned(services)
+    lost, moved, *_ = sorted(known)
+    held = {k: v for k, v in known.items() if k != lost}
+    held[moved] = known[moved] + timedelta(minutes=5)
+    trigger = RecordingTrigger(held)
+    services.reminders.trigger = trigger
+
+    services.reminders.resume()
+
+    assert sorted(trigger.calls) == sorted([lost, moved])
