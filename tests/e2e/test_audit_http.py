@@ -43,7 +43,10 @@ def _deny(bot: ApprovalStack, request_id: str) -> None:
 
 def _journey(bot: ApprovalStack) -> None:
     activate = f"activate user-admin 1h {TICKET} invalidate refresh tokens"
-    assert "at most 8 hours" in bot.final(bot.command(f"activate user-admin 99h {TICKET} too long"))["text"]
+    assert (
+        "at most 8 hours"
+        in bot.final(bot.command(f"activate user-admin 99h {TICKET} too long"))["text"]
+    )
     bot.final(bot.command(activate))  # requested, activated
     bot.final(bot.command("extend user-admin 30m"))  # extended
     bot.sweep(advance=80 * MINUTE)  # reminded (15 min before the new end)

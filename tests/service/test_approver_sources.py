@@ -30,8 +30,6 @@ def with_approvers(settings: Settings, **approvers: Any) -> PolicyFile:
     return policy.model_copy(update={"roles": {**policy.roles, "global-admin": role}})
 
 
-
-
 @pytest.fixture
 async def built(
     settings: Settings, clock: FakeClock, notifier: RecordingNotifier
