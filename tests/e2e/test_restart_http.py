@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +26,8 @@ from bot.sandbox import (
 )
 from bot.store import SqlStore
 from tests.adapters.databases import _postgres_url
+from tests.e2e.processes import pimbot_run
 from tests.e2e.stack import GRAPH_WRITES
-from tests.e2e.test_run_http import _free_port
 from tests.fakes.signing import command_body, interaction_body, signed_headers
 from tests.fakes.slack import FakeSlack
 
@@ -39,38 +36,6 @@ SECRET = "restart-signing-secret"
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 OURS = ("SLACK_", "AZURE_", "PIM_")
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
-
-
-@contextmanager
-def pimbot_run(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """One `pimbot run` process in HTTP mode; killed (not stopped) on exit if still alive."""
-    port = _free_port()
-    code = "import sys; from bot.cli import main; sys.exit(main(['run']))"
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code],
-        cwd=log.parent,
-        env={**env, "PIM_PORT": str(port)},
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=5).status_code in (200, 503):
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"pimbot run did not come up:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
-    try:
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def _post(url: str, body: str) -> httpx.Response:

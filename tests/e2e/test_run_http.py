@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from bot.sandbox import (
     SandboxTenant,
     create_app,
 )
+from tests.e2e.processes import pimbot_run
 from tests.fakes.signing import command_body, signed_headers
 from tests.fakes.slack import FakeSlack
 
@@ -31,18 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "run-http-signing-secret"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def running(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, FakeSlack]]:
     tmp = tmp_path_factory.mktemp("run")
-    port = _free_port()
     # The tenant runs here, named by AZURE_* like a real one; `pimbot run` only talks to it.
     tenant = SandboxTenant.from_seed(OffsetClock())
     with FakeSlack() as slack, SandboxServer(create_app(tenant), tls=True) as sandbox:
@@ -55,7 +46,6 @@ def running(
             "SLACK_BOT_TOKEN": "xoxb-run-test",
             "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_API_URL": slack.api_url,
-            "PIM_PORT": str(port),
             "PIM_DATABASE_URL": f"sqlite:///{tmp / 'run.db'}",
             "PIM_CONFIG": str(ROOT / "pimbot.yml"),
             "PYTHONPATH": str(ROOT),
@@ -66,33 +56,8 @@ def running(
             "PIM_GRAPH_URL": sandbox.url,
             "PIM_CA_FILE": str(sandbox.ca_file),
         }
-        log = tmp / "pimbot.log"
-        code = "import sys; from bot.cli import main; sys.exit(main(['run']))"
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and code
-            [sys.executable, "-c", code],
-            cwd=tmp,
-            env=env,
-            stdout=log.open("wb"),  # a file, not a pipe: a full pipe would stall the bot
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=5).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"pimbot run did not come up:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        try:
+        with pimbot_run(env, tmp / "pimbot.log") as (proc, url):
             yield proc, url, slack
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
 
 
 def test_healthz_reports_graph_and_database(
