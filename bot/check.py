@@ -1,4 +1,8 @@
-"""`pimbot check`: validate the configuration and reach Slack, Graph and the database."""
+"""`pimbot check`: validate the configuration and reach Slack, Graph and the database.
+
+In signed-in-user mode (`graph.identity: user`) the bot holds no application credential,
+so the Graph line checks that Entra's sign-in service answers for the tenant instead of
+acquiring an app token, and the config line checks PIM_TOKEN_KEY."""
 
 from __future__ import annotations
 
@@ -49,7 +53,32 @@ async def _config(settings: Settings) -> str:
     from bot.domain.roles import RoleCatalog
 
     RoleCatalog(policy)  # resolves every configured role name, naming a bad one
-    return f"{settings.pim_config} is valid ({len(policy.roles)} role aliases)"
+    valid = f"{settings.pim_config} is valid ({len(policy.roles)} role aliases)"
+    if policy.graph.identity != "user":
+        return valid
+    _check_user_mode_config(settings)
+    return f"{valid}; signed-in-user mode, PIM_TOKEN_KEY is usable"
+
+
+def _check_user_mode_config(settings: Settings) -> None:
+    """`graph.identity: user`: PIM_TOKEN_KEY, AZURE_TENANT_ID and AZURE_CLIENT_ID, as
+    start-up demands them. With neither id set `pimbot run` fills both from the sandbox
+    tenant, so only the key is checked then."""
+    from bot.signin.crypto import check_signin_config
+
+    tenant, client = settings.azure_tenant_id, settings.azure_client_id
+    if bool(tenant) != bool(client):
+        missing = "AZURE_CLIENT_ID" if tenant else "AZURE_TENANT_ID"
+        raise ConfigError(
+            f"graph.identity is 'user': {missing} is not set (set both AZURE_TENANT_ID and "
+            "AZURE_CLIENT_ID, or neither for the sandbox tenant)"
+        )
+    if settings.uses_sandbox:
+        from bot.sandbox.seed import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID
+
+        update = {"azure_tenant_id": SANDBOX_TENANT_ID, "azure_client_id": SANDBOX_CLIENT_ID}
+        settings = settings.model_copy(update=update)
+    check_signin_config(settings)
 
 
 async def _slack(settings: Settings) -> str:
@@ -78,14 +107,16 @@ async def _slack(settings: Settings) -> str:
 async def _graph(settings: Settings) -> str:
     if settings.uses_sandbox:
         return "no AZURE_TENANT_ID/AZURE_CLIENT_ID: `pimbot run` uses the embedded sandbox tenant"
+    try:
+        policy = settings.policy()  # the Graph identity (graph.identity) comes from it
+    except ConfigError:
+        raise Skipped("not checked until the config loads (see the config line)") from None
+    if policy.graph.identity == "user":
+        return await _entra_sign_in(settings)
     if settings.azure_client_secret is None and settings.azure_client_certificate_path is None:
         raise PimError("set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH")
     from bot.graph import build_graph
 
-    try:
-        settings.policy()  # the Graph identity (graph.identity) comes from the policy file
-    except ConfigError:
-        raise Skipped("not checked until the config loads (see the config line)") from None
     graph = build_graph(settings)
     try:
         await graph.check_token()
@@ -95,6 +126,57 @@ async def _graph(settings: Settings) -> str:
     finally:
         await graph.aclose()
     return f"token acquired; read {len(roles)} role definitions from {settings.pim_graph_url}"
+
+
+async def _entra_sign_in(settings: Settings) -> str:
+    """User mode holds no app credential to try: check instead that Entra's sign-in
+    service answers for the tenant and offers the device code flow (`/pim login`)."""
+    import httpx
+
+    from bot.graph.tls import trust
+
+    host = settings.azure_authority_host.rstrip("/")
+    tenant = settings.azure_tenant_id
+    url = f"{host}/{tenant}/v2.0/.well-known/openid-configuration"
+    try:
+        async with httpx.AsyncClient(verify=trust(settings.pim_ca_file), timeout=10) as http:
+            response = await http.get(url)
+    except httpx.HTTPError as exc:
+        reason = str(exc) or type(exc).__name__
+        fix = "check AZURE_AUTHORITY_HOST and the network"
+        if "CERTIFICATE" in reason.upper():
+            fix = "check AZURE_AUTHORITY_HOST, or PIM_CA_FILE for a private CA"
+        raise PimError(f"cannot reach Entra sign-in at {host} ({reason}): {fix}") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise PimError(
+            f"{url} answered HTTP {response.status_code} without OpenID metadata: "
+            "check AZURE_AUTHORITY_HOST"
+        )
+    if response.status_code == 400 or body.get("error") == "invalid_tenant":
+        raise PimError(
+            f"Entra does not know the tenant {tenant!r} at {host} "
+            f"({body.get('error', response.status_code)}): check AZURE_TENANT_ID"
+        )
+    if response.status_code != 200:
+        raise PimError(f"{url} answered HTTP {response.status_code}: check AZURE_AUTHORITY_HOST")
+    if not body.get("device_authorization_endpoint"):
+        raise PimError(
+            f"Entra sign-in for tenant {tenant} offers no device code endpoint: check "
+            "AZURE_AUTHORITY_HOST points at Microsoft Entra (e.g. https://login.microsoftonline.com)"
+        )
+    line = (
+        f"Entra sign-in for tenant {tenant} answers at {host} (users sign in with /pim login; "
+        "the bot holds no application credential)"
+    )
+    if settings.azure_client_secret or settings.azure_client_certificate_path:
+        line += (
+            "; AZURE_CLIENT_SECRET/AZURE_CLIENT_CERTIFICATE_PATH is set but not used in this mode"
+        )
+    return line
 
 
 def _graph_fix(settings: Settings, exc: GraphError) -> str:

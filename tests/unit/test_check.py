@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from bot.check import run_checks
 from bot.clock import SystemClock
@@ -175,3 +176,107 @@ async def test_a_graph_403_names_the_missing_permission(good: dict[str, Any]) ->
     assert lines["graph"].startswith("FAIL graph:")
     assert "RoleManagement.Read.Directory" in lines["graph"]
     assert "admin consent" in lines["graph"] and "Registering the Entra app" in lines["graph"]
+
+
+# Signed-in-user mode (graph.identity: user): no app credential, PIM_TOKEN_KEY required.
+
+TOKEN_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def user_mode(good: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """The good setup in user mode: a public client, so no client secret; a token key."""
+    config = tmp_path / "pimbot-user.yml"
+    config.write_text((ROOT / "pimbot.yml").read_text() + "graph:\n  identity: user\n")
+    values = good | {"pim_config": config, "pim_token_key": TOKEN_KEY}
+    del values["azure_client_secret"]
+    return values
+
+
+async def test_user_mode_checks_entra_sign_in_instead_of_an_app_token(
+    user_mode: dict[str, Any],
+) -> None:
+    FAULTS.clear_log()
+    status, lines = await _check(**user_mode)
+    assert status == 0, lines
+    assert lines["config"].startswith("ok   config:") and "PIM_TOKEN_KEY" in lines["config"]
+    assert lines["graph"] == (
+        f"ok   graph: Entra sign-in for tenant {SANDBOX_TENANT_ID} answers at "
+        f"{user_mode['azure_authority_host']} (users sign in with /pim login; the bot "
+        "holds no application credential)"
+    )
+    discovery = f"/{SANDBOX_TENANT_ID}/v2.0/.well-known/openid-configuration"
+    assert FAULTS.count("GET", discovery) == 1
+    assert FAULTS.count("POST", f"/{SANDBOX_TENANT_ID}/oauth2/v2.0/token") == 0  # no app token
+    assert FAULTS.count(path="/v1.0/") == 0
+
+
+async def test_user_mode_without_pim_token_key_names_it(user_mode: dict[str, Any]) -> None:
+    status, lines = await _check(**user_mode | {"pim_token_key": None})
+    assert status == 1
+    assert lines["config"].startswith("FAIL config:")
+    assert "PIM_TOKEN_KEY" in lines["config"] and "Fernet.generate_key()" in lines["config"]
+    assert lines["graph"].startswith("ok   graph:")
+
+
+async def test_user_mode_with_a_malformed_pim_token_key_names_it(
+    user_mode: dict[str, Any],
+) -> None:
+    status, lines = await _check(**user_mode | {"pim_token_key": "not-a-fernet-key"})
+    assert status == 1
+    assert lines["config"] == (
+        "FAIL config: PIM_TOKEN_KEY must be a urlsafe-base64 32-byte key. Generate one "
+        'with: python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"'
+    )
+    assert "not-a-fernet-key" not in "".join(lines.values())  # the key is never echoed
+
+
+async def test_user_mode_with_only_one_app_id_names_the_other(
+    user_mode: dict[str, Any],
+) -> None:
+    _, lines = await _check(**user_mode | {"azure_client_id": None})
+    assert lines["config"].startswith("FAIL config:") and "AZURE_CLIENT_ID" in lines["config"]
+
+
+async def test_user_mode_on_the_sandbox_tenant_only_needs_the_key(
+    user_mode: dict[str, Any],
+) -> None:
+    values = user_mode | {"azure_tenant_id": None, "azure_client_id": None}
+    status, lines = await _check(**values)
+    assert status == 0, lines
+    assert "embedded sandbox tenant" in lines["graph"]
+    _, lines = await _check(**values | {"pim_token_key": None})
+    assert lines["config"].startswith("FAIL config:") and "PIM_TOKEN_KEY" in lines["config"]
+
+
+async def test_user_mode_with_an_unreachable_authority_names_the_host(
+    user_mode: dict[str, Any],
+) -> None:
+    status, lines = await _check(**user_mode | {"azure_authority_host": "https://127.0.0.1:9"})
+    assert status == 1
+    assert lines["graph"].startswith("FAIL graph: cannot reach Entra sign-in at")
+    assert "127.0.0.1:9" in lines["graph"] and "AZURE_AUTHORITY_HOST" in lines["graph"]
+
+
+async def test_user_mode_without_the_sandbox_ca_says_to_trust_it(
+    user_mode: dict[str, Any],
+) -> None:
+    _, lines = await _check(**user_mode | {"pim_ca_file": None})
+    assert lines["graph"].startswith("FAIL graph: cannot reach Entra sign-in at")
+    assert "PIM_CA_FILE" in lines["graph"]
+
+
+async def test_user_mode_with_an_unknown_tenant_names_azure_tenant_id(
+    user_mode: dict[str, Any],
+) -> None:
+    other = "00000000-0000-4000-8000-000000000000"
+    _, lines = await _check(**user_mode | {"azure_tenant_id": other})
+    assert lines["graph"].startswith("FAIL graph:")
+    assert other in lines["graph"] and "AZURE_TENANT_ID" in lines["graph"]
+
+
+async def test_user_mode_notes_a_leftover_client_secret(user_mode: dict[str, Any]) -> None:
+    status, lines = await _check(**user_mode | {"azure_client_secret": SANDBOX_CLIENT_SECRET})
+    assert status == 0
+    assert lines["graph"].endswith("is set but not used in this mode")
