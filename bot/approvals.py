@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import ApproverKind, Role, RolePolicy
@@ -11,6 +12,8 @@ from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError, NotAuthorised, PimError, RequestNotFound
 from bot.identity import Requester
 from bot.service import Outcome, PimService
+from bot.signin.approvals import NotAuthorisedGraph, PimApprovals, Review
+from bot.signin.errors import SignInRequired, StepUpRequired
 
 S = RequestState
 PENDING = frozenset({S.PENDING_APPROVAL})
@@ -26,19 +29,38 @@ class Decision:
     error: str | None = None
 
 
+class SignInKeeper(Protocol):
+    """Keeps a stored request until its requester has signed in again (user mode)."""
+
+    async def wait_for_signin(
+        self, slack_user_id: str, exc: SignInRequired | StepUpRequired
+    ) -> object: ...
+
+
+WAITING_FOR_SIGNIN = (
+    "Approved, but the requester's Microsoft Entra sign-in has expired: they have been "
+    "sent a sign-in code, and the role is activated as soon as they have signed in."
+)
+
+
 class ApprovalService:
     """Approve / deny / cancel / expire pending requests. Authorisation comes from the store
     and the effective policy, never from anything the click carried besides the request id."""
 
     def __init__(self, service: PimService) -> None:
         self._svc = service
+        # User mode (wiring sets both): decisions on requests Entra holds go to Entra as
+        # the approver; a requester who must sign in again is kept waiting, not failed.
+        self.entra: PimApprovals | None = None
+        self.keeper: SignInKeeper | None = None
 
     async def check_approver(self, request_id: str, slack_user_id: str) -> ActivationRecord:
         """The pending record, if `slack_user_id` may decide it; else NotAuthorised (audited)."""
         record = self._load(request_id)
         if record.state is not S.PENDING_APPROVAL:
             raise NotAuthorised(_already_decided(record))
-        why_not = await self._why_not_approver(record, slack_user_id)
+        with self._svc.actors.acting_as(slack_user_id):
+            why_not = await self._why_not_approver(record, slack_user_id)
         if why_not:
             await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, why_not)
             raise NotAuthorised(f"You can't decide this request, because {why_not}.")
@@ -46,11 +68,20 @@ class ApprovalService:
 
     async def approve(self, request_id: str, slack_user_id: str) -> Decision:
         """Record the approval (compare-and-set) and run the activation once."""
+        if self._held_by_entra(request_id):
+            return await self._decide_in_entra(request_id, slack_user_id, "Approve", None)
         record = await self._claim(request_id, slack_user_id, S.APPROVED, None)
-        requester = await self._svc.identity.resolve(record.slack_user_id)
+        with self._svc.actors.acting_as(record.slack_user_id):
+            requester = await self._svc.identity.resolve(record.slack_user_id)
         role = Role(record.role_id, record.role_name)
         try:
             outcome = await self._svc.activate_record(requester, role, record)
+        except (SignInRequired, StepUpRequired) as exc:
+            if self.keeper is None:
+                raise
+            await self.keeper.wait_for_signin(record.slack_user_id, exc)
+            kept = self._svc.store.get_request(record.id) or record
+            return await self._announce(Decision(kept, True, error=WAITING_FOR_SIGNIN))
         except GraphError as exc:
             failed = self._svc.store.get_request(record.id) or record
             return await self._announce(Decision(failed, True, error=exc.user_message))
@@ -58,6 +89,8 @@ class ApprovalService:
 
     async def deny(self, request_id: str, slack_user_id: str, reason: str) -> Decision:
         """Record the denial with its reason."""
+        if self._held_by_entra(request_id):
+            return await self._decide_in_entra(request_id, slack_user_id, "Deny", reason)
         record = await self._claim(request_id, slack_user_id, S.DENIED, reason)
         return await self._announce(Decision(record, False))
 
@@ -91,6 +124,68 @@ class ApprovalService:
 
     def expires_at(self, record: ActivationRecord) -> datetime:
         return record.created_at + self._svc.config.approval_timeout
+
+    def _held_by_entra(self, request_id: str) -> bool:
+        record = self._svc.store.get_request(request_id)
+        return (
+            self.entra is not None
+            and record is not None
+            and record.state is S.PENDING_APPROVAL
+            and record.graph_request_id is not None
+        )
+
+    async def _decide_in_entra(
+        self, request_id: str, slack_user_id: str, review: Review, reason: str | None
+    ) -> Decision:
+        """PIM-native: Entra decides who may approve; the bot sends the click as the
+        approver (who must be signed in) and records what Entra accepted."""
+        record = self._load(request_id)
+        if slack_user_id == record.slack_user_id:
+            why = "it is your own request — someone else has to approve it"
+            await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, why)
+            raise NotAuthorised(f"You can't decide this request, because {why}.")
+        if self.expires_at(record) <= self._svc.clock.now():
+            await self.expire_due()
+            raise NotAuthorised(f"Request `{record.id}` expired before anyone decided it.")
+        await self._send_to_entra(record, slack_user_id, review, reason)
+        new = S.APPROVED if review == "Approve" else S.DENIED
+        won = self._svc.store.transition(
+            record.id,
+            PENDING,
+            new,
+            decided_by=slack_user_id,
+            decided_at=self._svc.clock.now(),
+            decision_reason=reason,
+        )
+        if won is None:
+            raise NotAuthorised(_already_decided(self._load(request_id)))
+        kind = AuditKind.APPROVED if new is S.APPROVED else AuditKind.DENIED
+        await self._audit(kind, won, slack_user_id, reason)
+        if new is S.DENIED:
+            return await self._announce(Decision(won, False))
+        outcome = await self._svc.entra_activated(won)
+        return await self._announce(Decision(outcome.record or won, True, outcome))
+
+    async def _send_to_entra(
+        self, record: ActivationRecord, slack_user_id: str, review: Review, reason: str | None
+    ) -> None:
+        entra, graph_request_id = self.entra, record.graph_request_id
+        if entra is None or graph_request_id is None:
+            raise RuntimeError("only requests Entra holds are decided in Entra")
+        verb = "Approved" if review == "Approve" else "Denied"
+        justification = reason or f"{verb} in Slack (pimbot request {record.id})"
+        try:
+            approval_id = await entra.approval_id_of(slack_user_id, graph_request_id)
+            await entra.decide_as(
+                slack_user_id, approval_id or graph_request_id, None, review, justification
+            )
+        except (NotAuthorised, NotAuthorisedGraph) as exc:
+            await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, exc.user_message)
+            raise NotAuthorised(exc.user_message) from None
+        except GraphError as exc:
+            if exc.status == 409:
+                raise NotAuthorised(_already_decided(self._load(record.id))) from None
+            raise
 
     async def _claim(
         self, request_id: str, slack_user_id: str, new: RequestState, reason: str | None

@@ -10,6 +10,12 @@ from bot.errors import GraphError, UserNotMapped
 from bot.ports import PimGraph, SlackDirectory, Store, UserLink
 from bot.settings import PolicyFile
 
+_NO_EMAIL = (
+    "I can't see a verified email on your Slack profile, so I can't tell which "
+    "Entra account is yours. Ask your pimbot admin to add "
+    "`{slack_user_id}: you@yourcompany.com` under `users:` in pimbot.yml."
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Requester:
@@ -43,6 +49,27 @@ class IdentityResolver:
             user = DirectoryUser(link.entra_user_id, link.display_name, link.user_principal_name)
             return Requester(slack_user_id, user, profile.tz)
         user = await self._lookup(slack_user_id, configured, profile.email)
+        self._save(slack_user_id, user, configured)
+        return Requester(slack_user_id, user, profile.tz)
+
+    async def precheck(self, slack_user_id: str) -> None:
+        """Without Graph: is there anything to map this Slack user by? (UserNotMapped if not.)
+        `/pim login` asks this before a sign-in, as nobody can read the directory yet."""
+        if self._policy.users.get(slack_user_id):
+            return
+        if not (await self.directory.profile(slack_user_id)).email:
+            raise UserNotMapped(_NO_EMAIL.format(slack_user_id=slack_user_id))
+
+    async def resolve_with(self, slack_user_id: str, graph: PimGraph) -> Requester:
+        """Look the user up afresh through `graph` (in user mode: a just-signed-in token),
+        ignoring any stored link, and store the result."""
+        profile = await self.directory.profile(slack_user_id)
+        configured = self._policy.users.get(slack_user_id)
+        user = await self._lookup(slack_user_id, configured, profile.email, graph)
+        self._save(slack_user_id, user, configured)
+        return Requester(slack_user_id, user, profile.tz)
+
+    def _save(self, slack_user_id: str, user: DirectoryUser, configured: str | None) -> None:
         self._store.save_user_link(
             UserLink(
                 slack_user_id=slack_user_id,
@@ -53,14 +80,18 @@ class IdentityResolver:
                 linked_at=self._clock.now(),
             )
         )
-        return Requester(slack_user_id, user, profile.tz)
 
     async def _lookup(
-        self, slack_user_id: str, configured: str | None, email: str | None
+        self,
+        slack_user_id: str,
+        configured: str | None,
+        email: str | None,
+        graph: PimGraph | None = None,
     ) -> DirectoryUser:
+        graph = graph or self._graph
         if configured:
             try:
-                return await self._graph.get_user(configured)
+                return await graph.get_user(configured)
             except GraphError as exc:
                 if exc.status != 404:
                     raise
@@ -69,12 +100,8 @@ class IdentityResolver:
                     "Entra user exists. Ask your pimbot admin to fix `users:` in pimbot.yml."
                 ) from None
         if not email:
-            raise UserNotMapped(
-                "I can't see a verified email on your Slack profile, so I can't tell which "
-                "Entra account is yours. Ask your pimbot admin to add "
-                f"`{slack_user_id}: you@yourcompany.com` under `users:` in pimbot.yml."
-            )
-        user = await self._graph.find_user_by_email(email)
+            raise UserNotMapped(_NO_EMAIL.format(slack_user_id=slack_user_id))
+        user = await graph.find_user_by_email(email)
         if user is None:
             raise UserNotMapped(
                 f"No Entra user has the email {email}. Ask your pimbot admin to map you "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -156,6 +157,19 @@ class ActivationHooks(Protocol):
     def plan(self, record: ActivationRecord) -> list[Reminder]: ...
 
     def cancel(self, record: ActivationRecord) -> None: ...
+
+
+class Actors(Protocol):
+    """Who Graph calls act as: in user mode each use case runs `acting_as` its Slack user."""
+
+    def acting_as(self, slack_user_id: str) -> AbstractContextManager[None]: ...
+
+
+class AppIdentity:
+    """Application mode: every Graph call is the bot's own; there is nobody to switch to."""
+
+    def acting_as(self, slack_user_id: str) -> AbstractContextManager[None]:
+        return nullcontext()
 
 
 class NoHooks:

@@ -11,6 +11,7 @@ from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError
 from bot.reminding import ReminderService
 from bot.service import PimService
+from bot.signin.errors import SignInRequired, StepUpRequired
 
 log = logging.getLogger(__name__)
 S = RequestState
@@ -27,9 +28,13 @@ async def recover_activating(service: PimService, reminders: ReminderService) ->
     settled = 0
     for record in service.store.list_requests(states=frozenset({S.ACTIVATING})):
         try:
-            instances = await service.graph.list_active(record.principal_id)
+            with service.actors.acting_as(record.slack_user_id):
+                instances = await service.graph.list_active(record.principal_id)
         except GraphError as exc:
             log.warning("recovery: %s left activating (%s)", record.id, exc.code)
+            continue
+        except (SignInRequired, StepUpRequired):
+            log.warning("recovery: %s left activating (its user must sign in)", record.id)
             continue
         live = [i for i in instances if i.role_id == record.role_id]
         if live:

@@ -12,6 +12,7 @@ from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError
 from bot.ports import Trigger
 from bot.service import PimService
+from bot.signin.errors import SignInRequired, StepUpRequired
 
 log = logging.getLogger(__name__)
 S = RequestState
@@ -108,10 +109,13 @@ class ReminderService:
         changed = 0
         for principal_id, records in by_user.items():
             try:
-                instances = await self._svc.graph.list_active(principal_id)
+                with self._svc.actors.acting_as(records[0].slack_user_id):
+                    instances = await self._svc.graph.list_active(principal_id)
             except GraphError as exc:
                 log.warning("reconcile: skipped a user this round (%s)", exc.code)
                 continue
+            except (SignInRequired, StepUpRequired):
+                continue  # user mode: nobody can read their roles until they sign in again
             ends = {i.role_id: i.end for i in instances}
             for record in records:
                 changed += await self._reconcile_one(record, ends)

@@ -10,7 +10,7 @@ from bot.clock import Clock
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.durations import to_human
 from bot.domain.models import ActivationSpec, Role, Ticket
-from bot.domain.policy import check_request
+from bot.domain.policy import GRAPH_APPROVAL, check_request
 from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
 from bot.domain.roles import RoleCatalog
 from bot.domain.validation import check_justification, check_ticket
@@ -22,9 +22,10 @@ from bot.errors import (
 )
 from bot.identity import IdentityResolver, Requester
 from bot.outcomes import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
-from bot.ports import ActivationHooks, NoHooks, Notifier, PimGraph, Store
+from bot.ports import ActivationHooks, Actors, AppIdentity, NoHooks, Notifier, PimGraph, Store
 from bot.queries import RoleQueries
 from bot.settings import PolicyFile
+from bot.signin.errors import SignInRequired, StepUpRequired
 
 S = RequestState
 __all__ = ["ActiveRole", "EligibleRole", "Outcome", "OutcomeKind", "Overview", "PimService"]
@@ -50,9 +51,17 @@ class PimService:
         self.config, self.clock = config, clock
         self.queries = RoleQueries(graph, catalog, policies, clock)
         self.hooks: ActivationHooks = NoHooks()  # wiring sets the reminder service
+        # User mode (wiring sets both): Graph calls act as the user each use case is for,
+        # and where Entra's own policy requires approval, Entra holds the request.
+        self.actors: Actors = AppIdentity()
+        self.entra_approvals = False
 
     async def overview(self, slack_user_id: str) -> Overview:
         """Eligible roles (direct and via groups), active assignments and pending requests."""
+        with self.actors.acting_as(slack_user_id):
+            return await self._overview(slack_user_id)
+
+    async def _overview(self, slack_user_id: str) -> Overview:
         requester = await self.identity.resolve(slack_user_id)
         eligible = await self.queries.eligible(requester)
         active = await self.queries.active(requester)
@@ -68,6 +77,19 @@ class PimService:
         justification: str,
     ) -> Outcome:
         """Check eligibility and policy, then activate now or hold for approval."""
+        with self.actors.acting_as(slack_user_id):
+            return await self._request_activation(
+                slack_user_id, role_text, duration, ticket, justification
+            )
+
+    async def _request_activation(
+        self,
+        slack_user_id: str,
+        role_text: str,
+        duration: timedelta,
+        ticket: str | None,
+        justification: str,
+    ) -> Outcome:
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
         match = await self.queries.eligible_for(requester, role)
@@ -97,12 +119,16 @@ class PimService:
         record = self._new_record(requester, role, duration, ticket, justification, match)
         self.store.add_request(record)
         await self._audit(AuditKind.REQUESTED, requester, role, record=record)
-        if match.policy.approval_required:
+        if match.policy.approval_required and not self._entra_decides(match):
             return await self._hold_for_approval(requester, role, record, match)
         return await self.activate_record(requester, role, record)
 
     async def deactivate(self, slack_user_id: str, role_text: str) -> Outcome:
         """End the user's live assignment of a role now."""
+        with self.actors.acting_as(slack_user_id):
+            return await self._deactivate(slack_user_id, role_text)
+
+    async def _deactivate(self, slack_user_id: str, role_text: str) -> Outcome:
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
         await self.queries.find_active(requester, role)
@@ -124,6 +150,10 @@ class PimService:
 
     async def extend(self, slack_user_id: str, role_text: str, duration: timedelta) -> Outcome:
         """Push the end of a live assignment out by `duration`, within the policy maximum."""
+        with self.actors.acting_as(slack_user_id):
+            return await self._extend(slack_user_id, role_text, duration)
+
+    async def _extend(self, slack_user_id: str, role_text: str, duration: timedelta) -> Outcome:
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
         active = await self.queries.find_active(requester, role)
@@ -169,7 +199,8 @@ class PimService:
         )
         if updated is None:
             raise NotAuthorised(f"Request `{record.id}` can no longer be cancelled.")
-        requester = await self.identity.resolve(slack_user_id)
+        with self.actors.acting_as(slack_user_id):
+            requester = await self.identity.resolve(slack_user_id)
         role = Role(record.role_id, record.role_name)
         await self._audit(AuditKind.CANCELLED, requester, role, record=updated)
         if updated.approval_message_ts:
@@ -185,6 +216,12 @@ class PimService:
         )
         if claimed is None:
             raise NotAuthorised(f"Request `{record.id}` is already being handled.")
+        with self.actors.acting_as(requester.slack_user_id):
+            return await self._activate_claimed(requester, role, record)
+
+    async def _activate_claimed(
+        self, requester: Requester, role: Role, record: ActivationRecord
+    ) -> Outcome:
         ticket = record.ticket
         spec = ActivationSpec(
             requester.user.id,
@@ -196,6 +233,11 @@ class PimService:
         )
         try:
             result = await self.graph.activate(spec)
+        except (SignInRequired, StepUpRequired) as exc:
+            # The user's own token is needed: release the claim and keep the request.
+            self.store.transition(record.id, frozenset({S.ACTIVATING}), record.state)
+            exc.request_id = record.id
+            raise
         except GraphError as exc:
             self.store.transition(
                 record.id, frozenset({S.ACTIVATING}), S.FAILED, error=exc.user_message
@@ -208,6 +250,8 @@ class PimService:
                 detail=f"{exc.code}: {exc.user_message}",
             )
             raise
+        if result.status == "PendingApproval":
+            return await self._held_by_entra(requester, role, record, result.id)
         start = result.start or self.clock.now()
         end = result.end or start + record.duration
         done = self.store.transition(
@@ -223,6 +267,46 @@ class PimService:
         await self._audit(AuditKind.ACTIVATED, requester, role, record=final)
         return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, result.id)
 
+    async def entra_activated(self, record: ActivationRecord) -> Outcome:
+        """Entra provisioned an approved request itself (PIM-native approval): record the
+        activation from the request's own duration; reconciliation corrects the end if
+        Entra's differs."""
+        with self.actors.acting_as(record.slack_user_id):
+            requester = await self.identity.resolve(record.slack_user_id)
+        role = Role(record.role_id, record.role_name)
+        claimed = self.store.transition(record.id, frozenset({S.APPROVED}), S.ACTIVATING)
+        if claimed is None:
+            raise NotAuthorised(f"Request `{record.id}` is already being handled.")
+        start = self.clock.now()
+        end = start + record.duration
+        done = self.store.transition(
+            record.id, frozenset({S.ACTIVATING}), S.ACTIVE, start=start, end=end
+        )
+        final = done or claimed
+        self.hooks.plan(final)
+        await self._audit(AuditKind.ACTIVATED, requester, role, record=final)
+        return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, final.graph_request_id)
+
+    def _entra_decides(self, match: EligibleRole) -> bool:
+        """User mode, and Entra's own policy requires approval: selfActivate goes to Entra,
+        which answers PendingApproval and takes the approvers' decisions itself."""
+        return self.entra_approvals and GRAPH_APPROVAL in match.approval_reasons
+
+    async def _held_by_entra(
+        self, requester: Requester, role: Role, record: ActivationRecord, graph_request_id: str
+    ) -> Outcome:
+        reason = "the Microsoft Entra PIM policy for this role requires approval"
+        held = self.store.transition(
+            record.id,
+            frozenset({S.ACTIVATING}),
+            S.PENDING_APPROVAL,
+            approval_reason=reason,
+            graph_request_id=graph_request_id,
+        )
+        final = held or record
+        await self._audit(AuditKind.PENDING_APPROVAL, requester, role, record=final)
+        return await self._post_card(requester, role, final, (GRAPH_APPROVAL,))
+
     async def _hold_for_approval(
         self, requester: Requester, role: Role, record: ActivationRecord, match: EligibleRole
     ) -> Outcome:
@@ -232,6 +316,11 @@ class PimService:
         )
         final = held or record
         await self._audit(AuditKind.PENDING_APPROVAL, requester, role, record=final)
+        return await self._post_card(requester, role, final, match.approval_reasons)
+
+    async def _post_card(
+        self, requester: Requester, role: Role, final: ActivationRecord, reasons: tuple[str, ...]
+    ) -> Outcome:
         expires_at = final.created_at + self.config.approval_timeout
         card = await self.notifier.post_approval_card(final, expires_at)
         if card is not None:
@@ -243,7 +332,7 @@ class PimService:
             requester,
             role,
             final,
-            approval_reasons=match.approval_reasons,
+            approval_reasons=reasons,
         )
 
     def _live_records(self, slack_user_id: str, role_id: str) -> list[ActivationRecord]:

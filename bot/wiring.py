@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.approvals import ApprovalService
 from bot.catalog import PolicyCache
@@ -20,7 +21,13 @@ from bot.reminding import ReminderService
 from bot.service import PimService
 from bot.settings import PolicyFile, Settings
 
+if TYPE_CHECKING:
+    from bot.signin.resume import KeptWork
+    from bot.signin.wiring import SignIn
+    from bot.store.deferred import Deferred
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The scheduler fires reminders on time; this sweep is the safety net (and what makes a
 # moved sandbox clock take effect). Reconciliation reads Graph, so it runs less often.
@@ -52,7 +59,18 @@ class Services:
     approvals: ApprovalService
     reminders: ReminderService
     trigger: Trigger
+    signin: SignIn | None = None  # user mode only (`graph.identity: user`)
+    kept: KeptWork | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def as_user(
+        self, slack_user_id: str, item: Deferred | None, call: Callable[[], Awaitable[T]]
+    ) -> T:
+        """`call()`; in user mode, a missing or too-weak sign-in keeps `item` (if any),
+        DMs a sign-in code and raises SignInPending instead."""
+        if self.kept is None:
+            return await call()
+        return await self.kept.run(slack_user_id, item, call)
 
     async def start(self, *, sweep_seconds: float = SWEEP_SECONDS) -> None:
         """Start the scheduler, re-trigger unsent reminders, and the periodic sweep."""
@@ -91,6 +109,8 @@ class Services:
         shutdown = getattr(self.trigger, "shutdown", None)
         if shutdown is not None:
             await shutdown()
+        if self.signin is not None:
+            await self.signin.aclose()
         await self.graph.aclose()
 
 
@@ -105,16 +125,19 @@ def build_services(
     clock: Clock | None = None,
     config: PolicyFile | None = None,
 ) -> Services:
-    """Wire the services; anything passed in replaces the default adapter."""
+    """Wire the services; anything passed in replaces the default adapter. In user mode
+    (`graph.identity: user`) the Graph port acts as each request's own signed-in user."""
     config = config or settings.policy()
     clock = clock or SystemClock()
-    graph = graph or _default_graph(settings)
     store = store or _default_store(settings, clock)
+    signin = _build_signin(settings, store, clock) if config.graph.identity == "user" else None
+    graph = graph or (_acting_graph(signin, settings) if signin else _default_graph(settings))
     catalog = RoleCatalog(config)
+    identity = IdentityResolver(graph, store, directory, config, clock)
     service = PimService(
         graph=graph,
         store=store,
-        identity=IdentityResolver(graph, store, directory, config, clock),
+        identity=identity,
         catalog=catalog,
         policies=PolicyCache(graph, catalog, config, clock),
         notifier=notifier,
@@ -126,9 +149,47 @@ def build_services(
     reminders.trigger = trigger
     service.hooks = reminders
     approvals = ApprovalService(service)
-    return Services(
+    services = Services(
         settings, config, clock, graph, store, catalog, service, approvals, reminders, trigger
     )
+    if signin is not None:
+        _wire_user_mode(services, signin, identity, notifier)
+    return services
+
+
+def _build_signin(settings: Settings, store: Store, clock: Clock) -> SignIn:
+    """The sign-in services; ConfigError names what is missing (PIM_TOKEN_KEY, the
+    AZURE_* ids) before anything starts."""
+    from bot.signin.crypto import check_signin_config
+    from bot.signin.wiring import build_signin
+
+    check_signin_config(settings)
+    engine = getattr(store, "engine", None)
+    if engine is None:
+        raise TypeError("user mode needs the SQL store: the users' tokens live in it")
+    return build_signin(settings, engine=engine, resolver=None, audit=store, clock=clock)
+
+
+def _acting_graph(signin: SignIn, settings: Settings) -> PimGraph:
+    from bot.signin.acting import ActingGraph
+
+    return ActingGraph(signin.graphs, settings)
+
+
+def _wire_user_mode(
+    services: Services, signin: SignIn, identity: IdentityResolver, notifier: Notifier
+) -> None:
+    from bot.signin.acting import ActingGraph
+    from bot.signin.resume import KeptWork
+
+    signin.login.resolver = identity
+    if isinstance(services.graph, ActingGraph):  # tests may pass a graph of their own
+        services.service.actors = services.graph
+    services.service.entra_approvals = True
+    services.approvals.entra = signin.approvals
+    kept = KeptWork(signin, services.service, services.approvals, notifier)
+    services.approvals.keeper = kept
+    services.signin, services.kept = signin, kept
 
 
 def _default_graph(settings: Settings) -> PimGraph:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def register(app: AsyncApp, services: Services) -> None:
     """Attach every surface's listeners to `app`."""
-    from handlers import actions, approvals, commands, home, views
+    from handlers import actions, approvals, commands, home, signin, views
 
-    for surface in (commands, actions, views, home, approvals):
+    for surface in (commands, actions, views, home, approvals, signin):
         surface.register(app, services)

@@ -101,7 +101,7 @@ async def _act(
     """Run one service call, DM the outcome (or the error), and refresh the App Home."""
 
     async def work() -> blocks.Message:
-        return blocks.outcome(await call())
+        return blocks.outcome(await services.as_user(user_id, None, call))
 
     await guarded(to_dm(services.service.notifier, user_id), work)
     await publish_home(client, services, user_id)

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.signin.resume import decision_item
 from bot.wiring import Services
 from handlers import blocks, cards
 from handlers.blocks import plain
@@ -25,7 +26,11 @@ def register(app: AsyncApp, services: Services) -> None:
         user_id, request_id = str(body["user"]["id"]), str(body["actions"][0]["value"])
 
         async def work() -> blocks.Message:
-            decision = await services.approvals.approve(request_id, user_id)
+            decision = await services.as_user(
+                user_id,
+                decision_item(user_id, request_id, True, ""),
+                lambda: services.approvals.approve(request_id, user_id),
+            )
             return blocks.message(f"You approved `{decision.record.id}`.")
 
         await guarded(_to_clicker(respond), work)
@@ -47,7 +52,11 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
 
         async def work() -> blocks.Message:
-            decision = await services.approvals.deny(request_id, user_id, reason)
+            decision = await services.as_user(
+                user_id,
+                decision_item(user_id, request_id, False, reason),
+                lambda: services.approvals.deny(request_id, user_id, reason),
+            )
             return blocks.message(f"You denied `{decision.record.id}`.")
 
         await guarded(to_dm(services.service.notifier, user_id), work)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -17,14 +18,19 @@ from bot.domain.commands import (
     Extend,
     Help,
     ListRoles,
+    Login,
+    Logout,
     OpenActivationForm,
     Status,
     help_text,
     parse_command,
 )
+from bot.domain.durations import to_iso
 from bot.errors import InputError
+from bot.outcomes import Overview
+from bot.signin.resume import activation_item
 from bot.wiring import Services
-from handlers import blocks
+from handlers import blocks, signin
 from handlers.modal import Prefill
 from handlers.replies import dm, ephemeral, guarded, to_dm
 from handlers.views import open_activation_form
@@ -35,6 +41,7 @@ Work = Callable[[], Awaitable[blocks.Message]]
 def register(app: AsyncApp, services: Services) -> None:
     ticket = services.config.ticket
     pattern = re.compile(ticket.pattern)
+    user_mode = services.signin is not None
 
     @app.command("/pim")
     async def pim(
@@ -45,15 +52,12 @@ def register(app: AsyncApp, services: Services) -> None:
             text = str(command.get("text") or "")
             parsed = parse_command(text, ticket_pattern=pattern, ticket_example=ticket.example)
         except InputError as exc:
-            await ack(
-                response_type="ephemeral", **blocks.help_message(help_text(), exc.user_message)
-            )
+            usage = help_text(signin=user_mode)
+            await ack(response_type="ephemeral", **blocks.help_message(usage, exc.user_message))
             return
         if isinstance(parsed, Help):
-            await ack(
-                response_type="ephemeral",
-                **blocks.help_message(help_text(parsed.topic), parsed.reason),
-            )
+            usage = help_text(parsed.topic, signin=user_mode)
+            await ack(response_type="ephemeral", **blocks.help_message(usage, parsed.reason))
             return
         if isinstance(parsed, OpenActivationForm):
             await ack()  # the modal must open inside trigger_id's 3 s; the roles follow
@@ -72,22 +76,37 @@ def _work(services: Services, user_id: str, parsed: Command) -> Work:
     svc = services.service
 
     async def run() -> blocks.Message:
+        # In user mode a missing sign-in DMs a code; an activation is kept meanwhile.
         match parsed:
             case Activate(role=role, duration=duration, ticket=ticket, justification=why):
-                result = await svc.request_activation(user_id, role, duration, ticket, why)
+                item = activation_item(user_id, role, to_iso(duration), ticket, why)
+                activate = partial(svc.request_activation, user_id, role, duration, ticket, why)
+                result = await services.as_user(user_id, item, activate)
                 msg = blocks.outcome(result)
                 await dm(svc.notifier, user_id, msg)
                 return msg
             case ListRoles():
-                return blocks.overview(await svc.overview(user_id))
+                return blocks.overview(await services.as_user(user_id, None, overview))
             case Status(role=role):
-                return blocks.overview(await svc.overview(user_id), role)
+                return blocks.overview(await services.as_user(user_id, None, overview), role)
             case Deactivate(role=role):
-                return blocks.outcome(await svc.deactivate(user_id, role))
+                done = await services.as_user(user_id, None, partial(svc.deactivate, user_id, role))
+                return blocks.outcome(done)
             case Extend(role=role, duration=duration):
-                return blocks.outcome(await svc.extend(user_id, role, duration))
+                extend = partial(svc.extend, user_id, role, duration)
+                done = await services.as_user(user_id, None, extend)
+                return blocks.outcome(done)
             case Cancel(request_id=request_id):
-                return blocks.outcome(await svc.cancel(user_id, request_id))
+                cancel = partial(svc.cancel, user_id, request_id)
+                done = await services.as_user(user_id, None, cancel)
+                return blocks.outcome(done)
+            case Login():
+                return await signin.login(services, user_id)
+            case Logout():
+                return await signin.logout(services, user_id)
         return blocks.help_message(help_text(), "I didn't understand that.")
+
+    async def overview() -> Overview:
+        return await svc.overview(user_id)
 
     return run

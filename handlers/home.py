@@ -9,6 +9,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import PimError
+from bot.signin.errors import SignInRequired, StepUpRequired
+from bot.signin.models import LinkState
 from bot.wiring import Services
 from handlers import blocks, home_tab
 from handlers.replies import new_ref
@@ -25,9 +27,18 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 async def publish_home(client: AsyncWebClient, services: Services, user_id: str) -> None:
-    """Build the user's Home from one overview and publish it; errors become the Home."""
+    """Build the user's Home from one overview and publish it; errors become the Home.
+    In user mode someone not signed in gets a Sign in button instead (no Graph call)."""
+    link = services.signin.login.link_state(user_id) if services.signin else None
     try:
-        view = home_tab.home(await services.service.overview(user_id))
+        if link is not None and not link.linked:
+            view = home_tab.sign_in_home(link)
+        else:
+            view = home_tab.home(await services.service.overview(user_id), link)
+    except (SignInRequired, StepUpRequired) as exc:
+        # The refresh token may just have been found dead: read the link state again.
+        link = services.signin.login.link_state(user_id) if services.signin else link
+        view = home_tab.sign_in_home(link or LinkState(user_id, linked=False), exc.user_message)
     except PimError as exc:
         view = home_tab.home_notice(f":warning: {exc.user_message}")
     except Exception:  # noqa: BLE001 - the user gets a ref; the trace goes to the log

@@ -11,10 +11,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.durations import parse_duration, to_human
+from bot.domain.durations import parse_duration, to_human, to_iso
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import PimError
 from bot.settings import PolicyFile
+from bot.signin.resume import activation_item
 from bot.wiring import Services
 from handlers import blocks, modal
 from handlers.replies import guarded, new_ref, to_dm
@@ -46,8 +47,15 @@ def register(app: AsyncApp, services: Services) -> None:
 
         async def work() -> blocks.Message:
             duration = parse_duration(form.duration)
-            result = await svc.request_activation(
-                user_id, form.role_id, duration, form.ticket, form.justification
+            item = activation_item(
+                user_id, form.role_id, to_iso(duration), form.ticket, form.justification
+            )
+            result = await services.as_user(
+                user_id,
+                item,
+                lambda: svc.request_activation(
+                    user_id, form.role_id, duration, form.ticket, form.justification
+                ),
             )
             return blocks.outcome(result)
 
@@ -67,7 +75,7 @@ async def open_activation_form(
     view_id, view_hash = opened["view"]["id"], opened["view"].get("hash")
     config = services.config
     try:
-        overview = await services.service.overview(user_id)
+        overview = await services.as_user(user_id, None, lambda: services.service.overview(user_id))
         view = modal.activation_modal(
             overview.eligible, prefill, config.ticket, config.justification
         )

@@ -30,7 +30,9 @@ TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
     S.REQUESTED: frozenset({S.PENDING_APPROVAL, S.ACTIVATING, S.FAILED, S.CANCELLED}),
     S.PENDING_APPROVAL: frozenset({S.APPROVED, S.DENIED, S.EXPIRED, S.CANCELLED}),
     S.APPROVED: frozenset({S.ACTIVATING, S.FAILED}),
-    S.ACTIVATING: frozenset({S.ACTIVE, S.FAILED, S.PENDING_APPROVAL}),
+    # Back to REQUESTED / APPROVED: the claim is released because the user must sign in
+    # (user mode) before their own token can activate; the request is kept, not failed.
+    S.ACTIVATING: frozenset({S.ACTIVE, S.FAILED, S.PENDING_APPROVAL, S.REQUESTED, S.APPROVED}),
     S.ACTIVE: frozenset({S.ENDED}),
     S.DENIED: frozenset(),
     S.EXPIRED: frozenset(),

@@ -35,35 +35,38 @@ class BoundGraph:
     def __init__(self, graphs: DelegatedGraphs, slack_user_id: str) -> None:
         self._graphs, self.slack_user_id = graphs, slack_user_id
 
+    def _who(self) -> str:
+        return self.slack_user_id
+
     async def get_user(self, id_or_upn: str) -> DirectoryUser:
-        return await self._graphs.run(self.slack_user_id, lambda g: g.get_user(id_or_upn))
+        return await self._graphs.run(self._who(), lambda g: g.get_user(id_or_upn))
 
     async def find_user_by_email(self, email: str) -> DirectoryUser | None:
-        return await self._graphs.run(self.slack_user_id, lambda g: g.find_user_by_email(email))
+        return await self._graphs.run(self._who(), lambda g: g.find_user_by_email(email))
 
     async def list_role_definitions(self) -> list[Role]:
-        return await self._graphs.run(self.slack_user_id, lambda g: g.list_role_definitions())
+        return await self._graphs.run(self._who(), lambda g: g.list_role_definitions())
 
     async def list_eligibilities(self, user_id: str) -> list[Eligibility]:
-        return await self._graphs.run(self.slack_user_id, lambda g: g.list_eligibilities(user_id))
+        return await self._graphs.run(self._who(), lambda g: g.list_eligibilities(user_id))
 
     async def list_active(self, user_id: str) -> list[ActiveAssignment]:
-        return await self._graphs.run(self.slack_user_id, lambda g: g.list_active(user_id))
+        return await self._graphs.run(self._who(), lambda g: g.list_active(user_id))
 
     async def get_policy(self, role_id: str) -> RolePolicy:
-        return await self._graphs.run(self.slack_user_id, lambda g: g.get_policy(role_id))
+        return await self._graphs.run(self._who(), lambda g: g.get_policy(role_id))
 
     async def list_group_members(self, group_id: str) -> list[DirectoryUser]:
-        return await self._graphs.run(self.slack_user_id, lambda g: g.list_group_members(group_id))
+        return await self._graphs.run(self._who(), lambda g: g.list_group_members(group_id))
 
     async def activate(self, spec: ActivationSpec) -> ScheduleRequest:
-        return await self._graphs.run(self.slack_user_id, lambda g: g.activate(spec))
+        return await self._graphs.run(self._who(), lambda g: g.activate(spec))
 
     async def deactivate(
         self, principal_id: str, role_id: str, justification: str | None = None
     ) -> ScheduleRequest:
         return await self._graphs.run(
-            self.slack_user_id, lambda g: g.deactivate(principal_id, role_id, justification)
+            self._who(), lambda g: g.deactivate(principal_id, role_id, justification)
         )
 
     async def extend(
@@ -75,18 +78,18 @@ class BoundGraph:
         ticket: Ticket | None = None,
     ) -> ScheduleRequest:
         return await self._graphs.run(
-            self.slack_user_id,
+            self._who(),
             lambda g: g.extend(principal_id, role_id, duration, justification, ticket),
         )
 
     async def list_requests(self, principal_id: str) -> list[ScheduleRequest]:
-        return await self._graphs.run(self.slack_user_id, lambda g: g.list_requests(principal_id))
+        return await self._graphs.run(self._who(), lambda g: g.list_requests(principal_id))
 
     async def cancel_request(self, request_id: str) -> None:
-        await self._graphs.run(self.slack_user_id, lambda g: g.cancel_request(request_id))
+        await self._graphs.run(self._who(), lambda g: g.cancel_request(request_id))
 
     async def check_token(self) -> None:
-        await self._graphs.run(self.slack_user_id, lambda g: g.check_token())
+        await self._graphs.run(self._who(), lambda g: g.check_token())
 
     async def aclose(self) -> None:
         return None  # each call closed its own session

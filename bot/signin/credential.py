@@ -12,14 +12,9 @@ from typing import Any, NoReturn
 
 from bot.errors import GraphUnavailable
 from bot.graph.auth import AccessToken
-from bot.signin.errors import SignInRequired, StepUpRequired
+from bot.signin.errors import EXPIRED_MESSAGE, SignInRequired, StepUpRequired
 from bot.signin.msal_app import PublicApps
 from bot.signin.tokens import UserTokens
-
-EXPIRED_MESSAGE = (
-    "Your Microsoft Entra sign-in has expired or was revoked. Run `/pim login` to sign in "
-    "again; your request is kept and goes ahead once you have."
-)
 
 
 class UserTokenSource:
@@ -67,7 +62,7 @@ class UserTokenSource:
             raise StepUpRequired(self.claims, self.slack_user_id)
         if error in ("invalid_grant", "no_token", "interaction_required"):
             # The refresh token is dead: forget it, so the App Home shows "not signed in".
-            self._tokens.forget(self.slack_user_id)
+            self._tokens.expire(self.slack_user_id)
             raise SignInRequired(self.slack_user_id, EXPIRED_MESSAGE)
         raise GraphUnavailable(
             f"Microsoft Entra refused to refresh your sign-in ({error}). Please try again "

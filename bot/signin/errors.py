@@ -14,17 +14,21 @@ from __future__ import annotations
 
 from bot.errors import PimError
 
+EXPIRED_MESSAGE = (
+    "Your Microsoft Entra sign-in has expired or was revoked. Run `/pim login` to sign in "
+    "again; your request is kept and goes ahead once you have."
+)
+
 
 class SignInRequired(PimError):
     """The user has no tokens, or their refresh token expired or was revoked."""
 
     def __init__(self, slack_user_id: str, user_message: str | None = None) -> None:
         super().__init__(
-            user_message
-            or "You need to sign in to Microsoft Entra first: run `/pim login`. "
-            "Your request is kept and goes ahead once you have signed in."
+            user_message or "You need to sign in to Microsoft Entra first: run `/pim login`."
         )
         self.slack_user_id = slack_user_id
+        self.request_id: str | None = None  # set when a stored request waits on this
 
 
 class StepUpRequired(PimError):
@@ -38,3 +42,4 @@ class StepUpRequired(PimError):
         )
         self.claims = claims
         self.slack_user_id = slack_user_id
+        self.request_id: str | None = None  # set when a stored request waits on this

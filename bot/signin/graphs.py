@@ -19,7 +19,7 @@ from typing import TypeVar
 import httpx
 
 from bot.graph import GraphPim, build_graph
-from bot.graph.auth import GraphAuth
+from bot.graph.auth import AccessToken, GraphAuth
 from bot.graph.tls import trust
 from bot.settings import Settings
 from bot.signin.bound import BoundGraph
@@ -58,6 +58,15 @@ class DelegatedGraphs:
             transport=self._challenging(slack_user_id),
         )
 
+    def with_token(self, access_token: str) -> GraphPim:
+        """A GraphPim on one access token (a sign-in not yet stored: `/pim login` checks
+        whose it is with it before keeping anything)."""
+
+        def fixed(*, force_refresh: bool) -> AccessToken:
+            return AccessToken(access_token, 3600.0)
+
+        return build_graph(self._settings, credential=fixed, transport=self._challenging(None))
+
     @asynccontextmanager
     async def session(
         self, slack_user_id: str, *, claims: str | None = None
@@ -92,7 +101,7 @@ class DelegatedGraphs:
             headers={"Accept": "application/json"},
         )
 
-    def _challenging(self, slack_user_id: str) -> ChallengeTransport:
+    def _challenging(self, slack_user_id: str | None) -> ChallengeTransport:
         ca_file = self._settings.pim_ca_file
         inner = self._transport or httpx.AsyncHTTPTransport(
             verify=trust(ca_file) if ca_file else True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -20,8 +21,9 @@ from typing import Any, Protocol
 import msal
 
 from bot.clock import Clock
-from bot.errors import GraphUnavailable
+from bot.errors import GraphUnavailable, PimError
 from bot.identity import Requester
+from bot.ports import PimGraph
 from bot.signin.models import (
     DeviceCodePrompt,
     LinkState,
@@ -40,7 +42,12 @@ log = logging.getLogger(__name__)
 class Resolver(Protocol):
     """Who a Slack user is in Entra (`bot.identity.IdentityResolver`)."""
 
-    async def resolve(self, slack_user_id: str) -> Requester: ...
+    async def precheck(self, slack_user_id: str) -> None: ...
+
+    async def resolve_with(self, slack_user_id: str, graph: PimGraph) -> Requester: ...
+
+
+GraphWithToken = Callable[[str], PimGraph]
 
 
 @dataclass(slots=True)
@@ -57,12 +64,15 @@ class LoginService:
         self,
         apps: PublicApps,
         tokens: UserTokens,
-        resolver: Resolver,
+        resolver: Resolver | None,
         audit: AuditLog,
         clock: Clock,
         listener: LoginListener | None = None,
+        *,
+        graph_with: GraphWithToken,
     ) -> None:
-        self._apps, self._tokens, self._resolver = apps, tokens, resolver
+        self._apps, self._tokens, self.resolver = apps, tokens, resolver
+        self._graph_with = graph_with  # a Graph client on one access token
         self._audit, self._clock = audit, clock
         self.listener: LoginListener = listener or NoListener()
         self._verify = AccountCheck(tokens, audit, clock)
@@ -73,10 +83,11 @@ class LoginService:
         self, slack_user_id: str, *, claims: str | None = None
     ) -> DeviceCodePrompt:
         """Begin a device-code sign-in (asking for `claims` after a StepUpRequired).
-        Raises UserNotMapped before any sign-in if the Slack user maps to no Entra user."""
+        Raises UserNotMapped before any sign-in if there is nothing to map the Slack user by
+        (which Entra user they are is looked up with the new sign-in's own token)."""
         import requests
 
-        requester = await self._resolver.resolve(slack_user_id)
+        await self._resolver().precheck(slack_user_id)
         self._cancel(slack_user_id)
         cache = msal.SerializableTokenCache()
         try:
@@ -96,7 +107,7 @@ class LoginService:
             )
         pending = _Pending(flow)
         self._pending[slack_user_id] = pending
-        pending.task = asyncio.create_task(self._poll(requester, app, cache, pending, claims))
+        pending.task = asyncio.create_task(self._poll(slack_user_id, app, cache, pending, claims))
         self._latest[slack_user_id] = pending.task
         return DeviceCodePrompt(
             user_code=flow["user_code"],
@@ -129,6 +140,29 @@ class LoginService:
             self._cancel(slack_user_id)
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _finish(
+        self,
+        slack_user_id: str,
+        cache: msal.SerializableTokenCache,
+        result: dict[str, Any],
+        step_up: bool,
+    ) -> LoginOutcome:
+        if "access_token" not in result:
+            return self._verify.not_signed_in(slack_user_id, result)
+        graph = self._graph_with(str(result["access_token"]))
+        try:
+            requester = await self._resolver().resolve_with(slack_user_id, graph)
+        except PimError as exc:  # e.g. no Entra user has the Slack profile's email
+            return LoginOutcome(slack_user_id, LoginResult.FAILED, exc.user_message)
+        finally:
+            await graph.aclose()
+        return self._verify.finish(requester, cache, result, step_up=step_up)
+
+    def _resolver(self) -> Resolver:
+        if self.resolver is None:
+            raise RuntimeError("LoginService.resolver was never set")
+        return self.resolver
+
     def _cancel(self, slack_user_id: str) -> None:
         pending = self._pending.pop(slack_user_id, None)
         if pending is not None:
@@ -137,13 +171,12 @@ class LoginService:
 
     async def _poll(
         self,
-        requester: Requester,
+        slack_user_id: str,
         app: msal.PublicClientApplication,
         cache: msal.SerializableTokenCache,
         pending: _Pending,
         claims: str | None,
     ) -> LoginOutcome:
-        slack_user_id = requester.slack_user_id
         try:
             result = await asyncio.to_thread(
                 app.acquire_token_by_device_flow, pending.flow, claims_challenge=claims
@@ -151,7 +184,7 @@ class LoginService:
             if pending.cancelled:
                 outcome = LoginOutcome(slack_user_id, LoginResult.CANCELLED, "Replaced.")
             else:
-                outcome = self._verify.finish(requester, cache, result, step_up=bool(claims))
+                outcome = await self._finish(slack_user_id, cache, result, bool(claims))
         except Exception as exc:  # noqa: BLE001 - a background task must report, not vanish
             log.warning("device-code login for %s failed: %s", slack_user_id, type(exc).__name__)
             outcome = LoginOutcome(

@@ -14,7 +14,7 @@ import msal
 
 from bot.clock import Clock
 from bot.signin.crypto import TokenCipher, TokenUnreadable
-from bot.signin.errors import SignInRequired
+from bot.signin.errors import EXPIRED_MESSAGE, SignInRequired
 from bot.signin.models import LinkState
 from bot.store.user_tokens import SealedTokens
 
@@ -38,6 +38,9 @@ class UserTokens:
         self._rows, self._cipher, self._clock = rows, cipher, clock
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        # Users whose refresh token Entra refused (until they sign in again): calls racing
+        # the one that found out must tell them the same thing, not "never signed in".
+        self._expired: set[str] = set()
 
     def lock_for(self, slack_user_id: str) -> threading.Lock:
         """Serialises one user's refreshes: two at once would both spend the same
@@ -49,6 +52,8 @@ class UserTokens:
         """The user's cache; SignInRequired if they never signed in or it won't decrypt."""
         row = self._rows.get(slack_user_id)
         if row is None:
+            if slack_user_id in self._expired:
+                raise SignInRequired(slack_user_id, EXPIRED_MESSAGE)
             raise SignInRequired(slack_user_id)
         try:
             plaintext = self._cipher.open(row.sealed_cache)
@@ -69,6 +74,7 @@ class UserTokens:
         display_name: str,
     ) -> None:
         """Store a fresh sign-in (replacing any earlier one)."""
+        self._expired.discard(slack_user_id)
         now = self._clock.now()
         self._rows.put(
             SealedTokens(
@@ -89,7 +95,13 @@ class UserTokens:
 
     def forget(self, slack_user_id: str) -> bool:
         """Delete the user's tokens; True if there were any."""
+        self._expired.discard(slack_user_id)
         return self._rows.delete(slack_user_id)
+
+    def expire(self, slack_user_id: str) -> None:
+        """Entra refused the refresh token: delete the tokens, remember why."""
+        self._rows.delete(slack_user_id)
+        self._expired.add(slack_user_id)
 
     def state(self, slack_user_id: str) -> LinkState:
         row = self._rows.get(slack_user_id)

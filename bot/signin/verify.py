@@ -37,10 +37,7 @@ class AccountCheck:
     ) -> LoginOutcome:
         slack_user_id, user = requester.slack_user_id, requester.user
         if "access_token" not in result:
-            kind = LoginResult.EXPIRED if result.get("error") in _EXPIRED else LoginResult.FAILED
-            return LoginOutcome(
-                slack_user_id, kind, "The sign-in code expired. Run `/pim login` for a new one."
-            )
+            return self.not_signed_in(slack_user_id, result)
         claims = result.get("id_token_claims") or {}
         oid, upn = claims.get("oid"), str(claims.get("preferred_username") or "")
         if not same_user(user, oid, upn):
@@ -60,6 +57,19 @@ class AccountCheck:
             display_name=name,
             user_principal_name=user.user_principal_name,
             step_up=step_up,
+        )
+
+    def not_signed_in(self, slack_user_id: str, result: dict[str, Any]) -> LoginOutcome:
+        if result.get("error") in _EXPIRED:
+            return LoginOutcome(
+                slack_user_id,
+                LoginResult.EXPIRED,
+                "The sign-in code expired. Run `/pim login` for a new one.",
+            )
+        return LoginOutcome(
+            slack_user_id,
+            LoginResult.FAILED,
+            "Microsoft Entra did not sign you in. Run `/pim login` to try again.",
         )
 
     def _refuse(self, slack_user_id: str, user: DirectoryUser, signed_in: str) -> LoginOutcome:

@@ -41,17 +41,21 @@ def build_signin(
     settings: Settings,
     *,
     engine: Engine,
-    resolver: Resolver,
+    resolver: Resolver | None,
     audit: AuditLog,
     clock: Clock,
     listener: LoginListener | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> SignIn:
     """Raises ConfigError (naming PIM_TOKEN_KEY, or the AZURE_* ids) when misconfigured.
-    `engine` is the store's (`SqlStore.engine`), migrated to include `user_tokens`."""
+    `engine` is the store's (`SqlStore.engine`), migrated to include `user_tokens`.
+    `resolver` may be set later (`login.resolver`): the bot's resolver reads Graph
+    through the sign-ins built here."""
     tokens = UserTokens(SqlUserTokens(engine), cipher_from_settings(settings), clock)
     apps = PublicApps.from_settings(settings)
     graphs = DelegatedGraphs(settings, apps, tokens, transport=transport)
-    login = LoginService(apps, tokens, resolver, audit, clock, listener)
+    login = LoginService(
+        apps, tokens, resolver, audit, clock, listener, graph_with=graphs.with_token
+    )
     approvals = PimApprovals(graphs, tokens)
     return SignIn(login, graphs, approvals, tokens, apps, SqlDeferredWork(engine))

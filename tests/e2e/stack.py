@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.fernet import Fernet
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import OffsetClock
@@ -29,6 +30,7 @@ from bot.sandbox import (
     SandboxTenant,
     create_app,
 )
+from bot.ports import PimGraph
 from bot.settings import Settings
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services
@@ -57,8 +59,9 @@ class Reply:
 class BotStack:
     """Sandbox tenant (TLS) + fake Slack + the bot's Starlette app, each on 127.0.0.1."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, identity: str = "application") -> None:
         self.tmp = tmp
+        self.identity = identity  # "user": signed-in-user mode, no application credential
         self.clock = OffsetClock()
         self.tenant = SandboxTenant.from_seed(self.clock)
         self.faults = Faults()
@@ -82,6 +85,8 @@ class BotStack:
         self._stack.close()
 
     def _settings(self) -> Settings:
+        if self.identity == "user":
+            return self._user_mode_settings()
         return Settings(
             _env_file=None,  # type: ignore[call-arg]
             slack_bot_token=BOT_TOKEN,
@@ -97,6 +102,24 @@ class BotStack:
             pim_config=ROOT / "pimbot.yml",
         )
 
+    def _user_mode_settings(self) -> Settings:
+        config = self.tmp / "pimbot-user.yml"
+        config.write_text((ROOT / "pimbot.yml").read_text() + "graph:\n  identity: user\n")
+        return Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=self.slack.api_url,
+            azure_tenant_id=SANDBOX_TENANT_ID,
+            azure_client_id=SANDBOX_CLIENT_ID,  # a public client: no secret in this mode
+            azure_authority_host=self.sandbox.url,
+            pim_graph_url=self.sandbox.url,
+            pim_ca_file=self.sandbox.ca_file,
+            pim_database_url=f"sqlite:///{self.tmp / 'pimbot-user.db'}",
+            pim_config=config,
+            pim_token_key=Fernet.generate_key().decode(),
+        )
+
     def _client(self) -> AsyncWebClient:
         return AsyncWebClient(token=BOT_TOKEN, base_url=self.slack.api_url)
 
@@ -107,12 +130,17 @@ class BotStack:
             self.settings,
             directory=SlackUserDirectory(client),
             notifier=SlackNotifier(client, config),
-            graph=build_graph(self.settings, retry=RetryPolicy.fast()),  # ms backoff
+            graph=self._graph(),
             store=SqlStore.from_url(self.settings.pim_database_url, clock=self.clock),
             scheduler=ManualTrigger(),
             clock=self.clock,
             config=config,
         )
+
+    def _graph(self) -> PimGraph | None:
+        if self.identity == "user":
+            return None  # the wiring's own: each call as the signed-in user it is for
+        return build_graph(self.settings, retry=RetryPolicy.fast())  # ms backoff
 
     # -- talking to the bot like Slack --------------------------------------------------
 

@@ -1,0 +1,303 @@
+"""Issue #8 over real HTTP with signed payloads: signed-in-user mode end to end.
+
+The bot holds no application credential here: every Graph call carries the token of the
+Slack user it is for, obtained by `/pim login` (device code against the sandbox tenant,
+completed the way a person would, at the sandbox's sign-in endpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.domain.audit import AuditKind
+from bot.domain.requests import RequestState
+from bot.graph.tls import trust
+from tests.e2e.test_approvals_stack import ApprovalStack, policy_text
+
+TENANT = "m365x435773.onmicrosoft.com"
+ALINE, ALINE_UPN = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2", f"AlineD@{TENANT}"
+ADMIN, ADMIN_UPN = "3fbd929d-8c56-4462-851e-0eb9a7b3a2a5", f"admin@{TENANT}"
+DIEGO, DIEGO_UPN = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b03", f"DiegoS@{TENANT}"
+ALEX_UPN = f"AlexW@{TENANT}"
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+PRIV_ROLE_ADMIN = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+CODE = re.compile(r"enter the code `([^`]+)`")
+UA_1H = "activate user-admin 1h reset a locked-out account"
+GA_1H = "activate global-admin 1h need tenant-wide settings change"
+PRA_1H = "activate privileged-role-admin 1h CONTOSO:Security-012345 fix a broken assignment"
+
+
+class SignInStack(ApprovalStack):
+    """The approvals stack in `graph.identity: user`, with a person at the sign-in page."""
+
+    def __init__(self, tmp: Path) -> None:
+        super().__init__(tmp)
+        self.identity = "user"
+        self.config_path.write_text(policy_text() + "graph:\n  identity: user\n")
+
+    def codes(self, user: str) -> list[str]:
+        return [
+            m.group(1) for d in self.dms(user, "enter the code") if (m := CODE.search(d["text"]))
+        ]
+
+    def next_code(self, user: str, seen: int = 0, timeout: float = 15.0) -> str:
+        """The sign-in code DMed to `user` after the first `seen` ones."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            codes = self.codes(user)
+            if len(codes) > seen:
+                return codes[seen]
+            time.sleep(0.02)
+        raise AssertionError(f"no sign-in code was DMed to {user}")
+
+    def enter(self, code: str, upn: str) -> None:
+        """The person at the verification page: enters the code and signs in as `upn`."""
+        answer = httpx.post(
+            f"{self.sandbox.url}/sandbox/device",
+            json={"userCode": code, "user": upn},
+            verify=trust(self.sandbox.ca_file),
+        )
+        assert answer.status_code == 200, answer.text
+
+    def log_in(self, user: str, upn: str) -> None:
+        seen = len(self.codes(user))
+        assert "sign-in code" in self.final(self.command("login", user=user))["text"]
+        self.enter(self.next_code(user, seen), upn)
+        self.dm(user, "signed in to Microsoft Entra as")
+
+    def home(self, user: str, fragment: str, timeout: float = 15.0) -> str:
+        """The user's latest published App Home, once it contains `fragment`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            homes = [c.body for c in self.slack.calls("views.publish") if c.body["user_id"] == user]
+            if homes and fragment in json.dumps(homes[-1]):
+                return json.dumps(homes[-1])
+            time.sleep(0.02)
+        raise AssertionError(f"no App Home for {user} showing {fragment!r}")
+
+    def linked(self, user: str) -> bool:
+        assert self.services.signin is not None
+        return self.services.signin.login.link_state(user).linked
+
+    def tenant_requests(self, principal: str) -> list[Any]:
+        return [r for r in self.tenant.requests.values() if r.principal_id == principal]
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignInStack]:
+    with SignInStack(Path(tmp_path_factory.mktemp("signin"))) as stack:
+        yield stack
+
+
+@pytest.fixture
+def bot(running: SignInStack) -> SignInStack:
+    running.reset()
+    assert running.services.signin is not None
+    for user in ("U_ALINE", "U_ADMIN", "U_DIEGO", "U_ALEX"):
+        running.services.signin.login.logout(user)
+        for item in running.services.signin.deferred.waiting(user):
+            running.services.signin.deferred.drop(user, item.kind, item.ref)
+    return running
+
+
+def _record(bot: SignInStack, request_id: str) -> Any:
+    record = bot.services.store.get_request(request_id)
+    assert record is not None
+    return record
+
+
+def test_login_dms_a_code_confirms_with_the_display_name_and_the_home_shows_it(
+    bot: SignInStack,
+) -> None:
+    final = bot.final(bot.command("login", user="U_ALINE"))
+    code = bot.next_code("U_ALINE")
+
+    assert code not in json.dumps(final)  # the code goes by DM only
+    (prompt,) = bot.dms("U_ALINE", "enter the code")
+    assert f"{bot.sandbox.url}/sandbox/device" in prompt["text"]
+    assert not bot.linked("U_ALINE")
+
+    bot.enter(code, ALINE_UPN)
+
+    assert "*Aline Dupuy*" in bot.dm("U_ALINE", "signed in to Microsoft Entra as")["text"]
+    assert bot.linked("U_ALINE")
+    assert ALINE_UPN in bot.home("U_ALINE", "Signed in to Microsoft Entra as *Aline Dupuy*")
+
+
+def test_signing_in_as_someone_else_is_refused_and_audited(bot: SignInStack) -> None:
+    bot.command("login", user="U_ALINE")
+    bot.enter(bot.next_code("U_ALINE"), ALEX_UPN)
+
+    refusal = bot.dm("U_ALINE", "I did not keep that sign-in")["text"]
+    assert ALEX_UPN in refusal and ALINE_UPN in refusal
+    assert not bot.linked("U_ALINE")
+    refused = [
+        e
+        for e in bot.services.store.audit_events(slack_user_id="U_ALINE")
+        if e.kind is AuditKind.REFUSED and e.detail and ALEX_UPN in e.detail
+    ]
+    assert len(refused) == 1
+
+
+def test_activation_is_a_self_activation_recorded_as_the_user(bot: SignInStack) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+
+    final = bot.final(bot.command(UA_1H))
+
+    assert "User Administrator" in final["text"] and "active" in final["text"].lower()
+    (request,) = bot.tenant_requests(ALINE)
+    assert request.action == "selfActivate" and request.created_by == ("user", ALINE)
+    live = bot.tenant.live_assignment(ALINE, USER_ADMIN)
+    assert live is not None and live.assignment_type == "Activated"
+    grants = [str(c.request_body) for c in bot.faults.find("POST") if "/token" in c.path]
+    assert grants and not any("client_credentials" in g for g in grants)  # no app identity
+
+
+def test_a_request_before_signing_in_is_kept_and_goes_ahead_after_it(bot: SignInStack) -> None:
+    final = bot.final(bot.command(UA_1H))
+
+    assert "sign in" in final["text"] and "kept" in final["text"]
+    assert not bot.tenant.requests  # nothing reached PIM yet
+    bot.enter(bot.next_code("U_ALINE"), ALINE_UPN)
+
+    assert "User Administrator" in bot.dm("U_ALINE", "User Administrator* is active until")["text"]
+    (request,) = bot.tenant_requests(ALINE)
+    assert request.action == "selfActivate" and request.created_by == ("user", ALINE)
+    assert bot.services.signin is not None
+    assert bot.services.signin.deferred.waiting("U_ALINE") == []
+
+
+def test_a_revoked_sign_in_asks_to_log_in_again_and_keeps_the_request(bot: SignInStack) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.tenant.refresh_tokens.revoke_user(ALINE)
+    bot.tenant.tokens.revoke_user(ALINE)
+    seen = len(bot.codes("U_ALINE"))
+
+    final = bot.final(bot.command(UA_1H))
+
+    assert "expired or was revoked" in final["text"] and "kept" in final["text"]
+    assert not bot.linked("U_ALINE") and not bot.tenant.requests
+    bot.enter(bot.next_code("U_ALINE", seen), ALINE_UPN)
+
+    bot.dm("U_ALINE", "User Administrator* is active until")
+    assert [r.action for r in bot.tenant_requests(ALINE)] == ["selfActivate"]
+
+
+def test_entra_holds_an_approval_and_a_signed_in_approver_approves_it(bot: SignInStack) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, card = bot.pending(GA_1H)
+    record = _record(bot, request_id)
+    assert record.graph_request_id is not None  # Entra holds it, not only pimbot
+    assert bot.tenant.request(record.graph_request_id).status == "PendingApproval"
+    bot.log_in("U_ADMIN", ADMIN_UPN)
+
+    said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
+
+    assert f"You approved `{request_id}`" in said
+    in_entra = bot.tenant.request(record.graph_request_id)
+    assert in_entra.status == "Provisioned" and in_entra.reviews[-1]["reviewerId"] == ADMIN
+    live = bot.tenant.live_assignment(ALINE, GLOBAL_ADMIN)
+    assert live is not None and live.assignment_type == "Activated"
+    assert _record(bot, request_id).state is RequestState.ACTIVE
+    assert bot.card_updates(request_id)
+    bot.dm("U_ALINE", "approved")
+
+
+def test_an_approver_who_is_not_signed_in_is_asked_and_their_click_kept(
+    bot: SignInStack,
+) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(GA_1H)
+    graph_request_id = _record(bot, request_id).graph_request_id
+
+    said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
+
+    assert "sign in" in said and "decision is kept" in said
+    assert bot.tenant.request(graph_request_id).status == "PendingApproval"
+    assert _record(bot, request_id).state is RequestState.PENDING_APPROVAL
+    bot.enter(bot.next_code("U_ADMIN"), ADMIN_UPN)
+
+    bot.dm("U_ADMIN", f"You approved `{request_id}`")
+    assert bot.tenant.request(graph_request_id).status == "Provisioned"
+    assert _record(bot, request_id).state is RequestState.ACTIVE
+
+
+def test_the_requester_cannot_approve_their_own_request_held_by_entra(bot: SignInStack) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(GA_1H)
+
+    said = bot.said(bot.click("U_ALINE", "approval_approve", request_id))
+
+    assert "your own request" in said
+    graph_request_id = _record(bot, request_id).graph_request_id
+    assert bot.tenant.request(graph_request_id).status == "PendingApproval"
+
+
+def test_an_approver_entra_does_not_list_is_refused_by_entra(bot: SignInStack) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(GA_1H)
+    bot.log_in("U_DIEGO", DIEGO_UPN)  # pimbot.yml lists no one Entra doesn't
+
+    said = bot.said(bot.click("U_DIEGO", "approval_approve", request_id))
+
+    assert "approver" in said
+    assert _record(bot, request_id).state is RequestState.PENDING_APPROVAL
+    refused = [
+        e
+        for e in bot.services.store.audit_events(slack_user_id="U_DIEGO")
+        if e.kind is AuditKind.DECISION_REFUSED
+    ]
+    assert len(refused) == 1
+
+
+def test_mfa_claims_challenge_sends_a_step_up_sign_in_then_the_request_resumes(
+    bot: SignInStack,
+) -> None:
+    bot.log_in("U_DIEGO", DIEGO_UPN)
+    seen = len(bot.codes("U_DIEGO"))
+
+    final = bot.final(bot.command(PRA_1H, user="U_DIEGO"))
+
+    assert "stronger sign-in" in final["text"]
+    assert not bot.tenant_requests(DIEGO)  # Entra refused before recording anything
+    (step_up,) = bot.dms("U_DIEGO", "stronger method")
+    assert step_up["text"].count("`") == 2
+    bot.enter(bot.next_code("U_DIEGO", seen), DIEGO_UPN)
+
+    bot.dm("U_DIEGO", "needs approval")  # resumed: Entra accepted it, and holds it
+    (request,) = bot.tenant_requests(DIEGO)
+    assert request.action == "selfActivate" and request.status == "PendingApproval"
+    bot.log_in("U_ADMIN", ADMIN_UPN)
+    pending = [
+        r
+        for r in bot.services.store.list_requests(slack_user_id="U_DIEGO")
+        if r.state is RequestState.PENDING_APPROVAL
+    ]
+    bot.said(bot.click("U_ADMIN", "approval_approve", pending[0].id))
+    assert bot.tenant.live_assignment(DIEGO, PRIV_ROLE_ADMIN) is not None
+
+
+def test_health_in_user_mode_checks_entra_sign_in_not_an_app_token(bot: SignInStack) -> None:
+    answer = bot.http.get("/healthz")
+
+    assert answer.status_code == 200 and answer.json()["graph"] == "ok"
+    assert bot.faults.count("GET", "/v1.0/") == 0  # Graph itself was not called
+
+
+def test_logout_forgets_the_tokens_and_the_home_offers_to_sign_in(bot: SignInStack) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+
+    final = bot.final(bot.command("logout"))
+
+    assert "forgotten" in final["text"] and not bot.linked("U_ALINE")
+    bot.event({"type": "app_home_opened", "user": "U_ALINE", "tab": "home"})
+    assert "home_login" in bot.home("U_ALINE", "not signed in")
