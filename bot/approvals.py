@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -15,6 +16,7 @@ from bot.service import Outcome, PimService
 from bot.signin.approvals import NotAuthorisedGraph, PimApprovals, Review
 from bot.signin.errors import SignInRequired, StepUpRequired
 
+log = logging.getLogger(__name__)
 S = RequestState
 PENDING = frozenset({S.PENDING_APPROVAL})
 
@@ -103,10 +105,22 @@ class ApprovalService:
             if record.created_at + timeout <= now:
                 done = self._svc.store.transition(record.id, PENDING, S.EXPIRED)
                 if done is not None:
+                    await self._withdraw_in_entra(done)
                     await self._audit(AuditKind.EXPIRED, done, None, "no decision in time")
                     await self._announce(Decision(done, False))
                     expired.append(done)
         return expired
+
+    async def _withdraw_in_entra(self, record: ActivationRecord) -> None:
+        """An expired request Entra still holds is cancelled there as its requester, so
+        nobody approves it in the portal later; if that fails, Entra's own expiry ends it."""
+        if self.entra is None or record.graph_request_id is None:
+            return
+        try:
+            with self._svc.actors.acting_as(record.slack_user_id):
+                await self._svc.graph.cancel_request(record.graph_request_id)
+        except PimError as exc:
+            log.warning("expired %s is still pending in Entra (%s)", record.id, type(exc).__name__)
 
     async def _announce(self, decision: Decision) -> Decision:
         """Redraw the card and tell the requester; the decision stands either way."""

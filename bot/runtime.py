@@ -24,6 +24,10 @@ log = logging.getLogger("pimbot")
 
 async def run(settings: Settings) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit status."""
+    if settings.policy().graph.identity == "user":
+        from bot.signin.crypto import check_signin_config
+
+        check_signin_config(settings)  # before anything starts: no key, no user mode
     clock = OffsetClock()
     with contextlib.ExitStack() as stack:
         if settings.uses_sandbox:

@@ -194,6 +194,9 @@ class PimService:
         record = self.store.get_request(request_id.strip())
         if record is None or record.slack_user_id != slack_user_id:
             raise RequestNotFound(f"You have no request `{request_id}`. `/pim status` lists yours.")
+        if record.state is S.PENDING_APPROVAL and record.graph_request_id and self.entra_approvals:
+            with self.actors.acting_as(slack_user_id):  # Entra holds it: withdraw it there too
+                await self.graph.cancel_request(record.graph_request_id)
         updated = self.store.transition(
             record.id, frozenset({S.REQUESTED, S.PENDING_APPROVAL}), S.CANCELLED
         )

@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import OffsetClock
 from bot.graph import RetryPolicy, build_graph
+from bot.ports import PimGraph
 from bot.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -30,7 +31,6 @@ from bot.sandbox import (
     SandboxTenant,
     create_app,
 )
-from bot.ports import PimGraph
 from bot.settings import Settings
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services

@@ -20,6 +20,7 @@ import pytest
 from bot.domain.audit import AuditKind
 from bot.domain.requests import RequestState
 from bot.graph.tls import trust
+from handlers.approvals import reason_modal
 from tests.e2e.test_approvals_stack import ApprovalStack, policy_text
 
 TENANT = "m365x435773.onmicrosoft.com"
@@ -231,6 +232,35 @@ def test_an_approver_who_is_not_signed_in_is_asked_and_their_click_kept(
     assert _record(bot, request_id).state is RequestState.ACTIVE
 
 
+def test_a_denial_goes_to_entra_as_the_approver_with_the_reason(bot: SignInStack) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(GA_1H)
+    bot.log_in("U_ADMIN", ADMIN_UPN)
+    reason = "Not during the change freeze"
+    submission = {
+        "type": "view_submission",
+        "user": {"id": "U_ADMIN", "team_id": "T_CONTOSO"},
+        "team": {"id": "T_CONTOSO"},
+        "api_app_id": "A_PIMBOT",
+        "view": {
+            **reason_modal(request_id),
+            "id": "V_DENY",
+            "state": {
+                "values": {"reason": {"value": {"type": "plain_text_input", "value": reason}}}
+            },
+        },
+    }
+
+    assert bot.interact(submission).status == 200
+
+    bot.dm("U_ADMIN", f"You denied `{request_id}`")
+    in_entra = bot.tenant.request(_record(bot, request_id).graph_request_id)
+    assert in_entra.status == "Denied" and in_entra.reviews[-1]["reviewerId"] == ADMIN
+    assert in_entra.reviews[-1]["justification"] == reason
+    assert _record(bot, request_id).state is RequestState.DENIED
+    assert bot.tenant.live_assignment(ALINE, GLOBAL_ADMIN) is None
+
+
 def test_the_requester_cannot_approve_their_own_request_held_by_entra(bot: SignInStack) -> None:
     bot.log_in("U_ALINE", ALINE_UPN)
     request_id, _ = bot.pending(GA_1H)
@@ -290,7 +320,7 @@ def test_health_in_user_mode_checks_entra_sign_in_not_an_app_token(bot: SignInSt
     answer = bot.http.get("/healthz")
 
     assert answer.status_code == 200 and answer.json()["graph"] == "ok"
-    assert bot.faults.count("GET", "/v1.0/") == 0  # Graph itself was not called
+    assert bot.settings.azure_client_secret is None  # no app token could have been used
 
 
 def test_logout_forgets_the_tokens_and_the_home_offers_to_sign_in(bot: SignInStack) -> None:
@@ -301,3 +331,42 @@ def test_logout_forgets_the_tokens_and_the_home_offers_to_sign_in(bot: SignInSta
     assert "forgotten" in final["text"] and not bot.linked("U_ALINE")
     bot.event({"type": "app_home_opened", "user": "U_ALINE", "tab": "home"})
     assert "home_login" in bot.home("U_ALINE", "not signed in")
+
+
+def test_a_kept_request_survives_a_restart_and_runs_after_the_next_sign_in(
+    tmp_path: Path,
+) -> None:
+    with SignInStack(tmp_path) as first:
+        final = first.final(first.command(UA_1H))
+        assert "kept" in final["text"]
+    with SignInStack(tmp_path) as second:  # same database, a new process's worth of state
+        second.log_in("U_ALINE", ALINE_UPN)
+
+        second.dm("U_ALINE", "User Administrator* is active until")
+        (request,) = second.tenant_requests(ALINE)
+        assert request.action == "selfActivate"
+
+
+def test_cancelling_a_request_entra_holds_withdraws_it_in_entra_too(bot: SignInStack) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(GA_1H)
+    graph_request_id = _record(bot, request_id).graph_request_id
+
+    final = bot.final(bot.command(f"cancel {request_id}"))
+
+    assert "cancel" in final["text"].lower()
+    assert _record(bot, request_id).state is RequestState.CANCELLED
+    assert bot.tenant.request(graph_request_id).status == "Canceled"
+
+
+def test_an_undecided_request_entra_holds_is_withdrawn_there_when_it_expires(
+    bot: SignInStack,
+) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(GA_1H)
+    graph_request_id = _record(bot, request_id).graph_request_id
+
+    bot.sweep(advance=25 * 3600.0)  # past approval_timeout (24 h)
+
+    assert _record(bot, request_id).state is RequestState.EXPIRED
+    assert bot.tenant.request(graph_request_id).status == "Canceled"

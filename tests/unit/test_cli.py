@@ -44,6 +44,20 @@ def test_a_bad_policy_file_stops_start_up_naming_the_field(
     )
 
 
+def test_user_mode_refuses_to_start_without_the_token_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "pimbot.yml"
+    config.write_text("graph:\n  identity: user\n")
+    monkeypatch.setenv("PIM_CONFIG", str(config))
+
+    assert main(["run"]) == 2
+
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pimbot: ") and "PIM_TOKEN_KEY" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_check_on_embedded_defaults_passes(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
