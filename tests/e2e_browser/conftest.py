@@ -22,13 +22,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class RealBot:
-    """`pimbot run`'s local stack on its own event loop; `tenant` is the sandbox tenant."""
+    """`pimbot run`'s local stack on its own event loop; `tenant` is the sandbox tenant.
+    `config` replaces the repo's pimbot.yml and `settings` are extra Settings fields, e.g.
+    `RealBot(tmp, config=tmp / "pimbot.yml", pim_token_key=key)` for signed-in-user mode."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, config: Path | None = None, **settings: Any) -> None:
         self.settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             pim_database_url=f"sqlite:///{tmp / 'pimbot.db'}",
-            pim_config=ROOT / "pimbot.yml",
+            pim_config=config or ROOT / "pimbot.yml",
+            **settings,
         )
         self.clock = OffsetClock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
