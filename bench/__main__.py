@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-BENCHES = ("ack", "concurrency", "e2e", "throughput", "scale")
+BENCHES = ("ack", "concurrency", "e2e", "throughput", "scale", "signin")
 
 
 def runner(name: str) -> Callable[[Sequence[str]], Any]:

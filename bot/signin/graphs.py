@@ -46,6 +46,7 @@ class DelegatedGraphs:
     ) -> None:
         self._settings, self._apps, self._tokens = settings, apps, tokens
         self._transport = transport
+        self._owns_transport = False  # an injected transport is closed by whoever made it
 
     def source(self, slack_user_id: str, claims: str | None = None) -> UserTokenSource:
         return UserTokenSource(self._apps, self._tokens, slack_user_id, claims)
@@ -102,8 +103,15 @@ class DelegatedGraphs:
         )
 
     def _challenging(self, slack_user_id: str | None) -> ChallengeTransport:
-        ca_file = self._settings.pim_ca_file
-        inner = self._transport or httpx.AsyncHTTPTransport(
-            verify=trust(ca_file) if ca_file else True
-        )
-        return ChallengeTransport(inner, slack_user_id, owns=self._transport is None)
+        if self._transport is None:
+            # One connection pool for every user's short-lived client: a TLS handshake
+            # per Graph call would otherwise dominate each request's latency.
+            ca_file = self._settings.pim_ca_file
+            self._transport = httpx.AsyncHTTPTransport(verify=trust(ca_file) if ca_file else True)
+            self._owns_transport = True
+        return ChallengeTransport(self._transport, slack_user_id, owns=False)
+
+    async def aclose(self) -> None:
+        if self._transport is not None and self._owns_transport:
+            await self._transport.aclose()
+            self._transport = None

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.approvals import ApprovalService, Decision
 from bot.domain.durations import parse_duration
@@ -104,7 +106,8 @@ class KeptWork:
         if not again and self._signin.login.link_state(slack_user_id).pending:
             return None
         prompt = await self._signin.login.start_login(slack_user_id, claims=claims)
-        await self._notifier.send_dm(slack_user_id, prompt_text(prompt))
+        tz = (await self._svc.identity.directory.profile(slack_user_id)).tz
+        await self._notifier.send_dm(slack_user_id, prompt_text(prompt, tz))
         return prompt
 
     async def replay(self, slack_user_id: str) -> list[Replayed]:
@@ -178,7 +181,9 @@ def pending_message(exc: NeedsSignIn, kept: Deferred | None) -> str:
     return f"{first} {SENT}; your request is kept and goes ahead once you have signed in."
 
 
-def prompt_text(prompt: DeviceCodePrompt) -> str:
+def prompt_text(prompt: DeviceCodePrompt, tz: str | None = None) -> str:
+    """The DM with the code; its expiry in the user's Slack time zone, like every other
+    time the bot shows them."""
     why = (
         "Sign in to Microsoft Entra again with a stronger method (for example MFA)"
         if prompt.step_up
@@ -186,6 +191,14 @@ def prompt_text(prompt: DeviceCodePrompt) -> str:
     )
     return (
         f":key: *{why}*: open <{prompt.verification_uri}> and enter the code "
-        f"`{prompt.user_code}` (valid until {prompt.expires_at:%H:%M} UTC). "
+        f"`{prompt.user_code}` (valid until {_local(prompt.expires_at, tz)}). "
         "Only use a code you asked for: pimbot never asks for your password."
     )
+
+
+def _local(at: datetime, tz: str | None) -> str:
+    try:
+        zone = ZoneInfo(tz) if tz else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return at.astimezone(zone).strftime("%H:%M %Z")

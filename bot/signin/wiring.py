@@ -34,6 +34,7 @@ class SignIn:
 
     async def aclose(self) -> None:
         await self.login.aclose()
+        await self.graphs.aclose()
         self.apps.close()
 
 

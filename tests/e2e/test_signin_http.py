@@ -8,89 +8,31 @@ completed the way a person would, at the sandbox's sign-in endpoint).
 from __future__ import annotations
 
 import json
-import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.requests import RequestState
-from bot.graph.tls import trust
 from handlers.approvals import reason_modal
-from tests.e2e.test_approvals_stack import ApprovalStack, policy_text
-
-TENANT = "m365x435773.onmicrosoft.com"
-ALINE, ALINE_UPN = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2", f"AlineD@{TENANT}"
-ADMIN, ADMIN_UPN = "3fbd929d-8c56-4462-851e-0eb9a7b3a2a5", f"admin@{TENANT}"
-DIEGO, DIEGO_UPN = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b03", f"DiegoS@{TENANT}"
-ALEX_UPN = f"AlexW@{TENANT}"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
-PRIV_ROLE_ADMIN = "e8611ab8-c189-46e8-94e1-60213ab1f814"
-CODE = re.compile(r"enter the code `([^`]+)`")
-UA_1H = "activate user-admin 1h reset a locked-out account"
-GA_1H = "activate global-admin 1h need tenant-wide settings change"
-PRA_1H = "activate privileged-role-admin 1h CONTOSO:Security-012345 fix a broken assignment"
-
-
-class SignInStack(ApprovalStack):
-    """The approvals stack in `graph.identity: user`, with a person at the sign-in page."""
-
-    def __init__(self, tmp: Path) -> None:
-        super().__init__(tmp)
-        self.identity = "user"
-        self.config_path.write_text(policy_text() + "graph:\n  identity: user\n")
-
-    def codes(self, user: str) -> list[str]:
-        return [
-            m.group(1) for d in self.dms(user, "enter the code") if (m := CODE.search(d["text"]))
-        ]
-
-    def next_code(self, user: str, seen: int = 0, timeout: float = 15.0) -> str:
-        """The sign-in code DMed to `user` after the first `seen` ones."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            codes = self.codes(user)
-            if len(codes) > seen:
-                return codes[seen]
-            time.sleep(0.02)
-        raise AssertionError(f"no sign-in code was DMed to {user}")
-
-    def enter(self, code: str, upn: str) -> None:
-        """The person at the verification page: enters the code and signs in as `upn`."""
-        answer = httpx.post(
-            f"{self.sandbox.url}/sandbox/device",
-            json={"userCode": code, "user": upn},
-            verify=trust(self.sandbox.ca_file),
-        )
-        assert answer.status_code == 200, answer.text
-
-    def log_in(self, user: str, upn: str) -> None:
-        seen = len(self.codes(user))
-        assert "sign-in code" in self.final(self.command("login", user=user))["text"]
-        self.enter(self.next_code(user, seen), upn)
-        self.dm(user, "signed in to Microsoft Entra as")
-
-    def home(self, user: str, fragment: str, timeout: float = 15.0) -> str:
-        """The user's latest published App Home, once it contains `fragment`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            homes = [c.body for c in self.slack.calls("views.publish") if c.body["user_id"] == user]
-            if homes and fragment in json.dumps(homes[-1]):
-                return json.dumps(homes[-1])
-            time.sleep(0.02)
-        raise AssertionError(f"no App Home for {user} showing {fragment!r}")
-
-    def linked(self, user: str) -> bool:
-        assert self.services.signin is not None
-        return self.services.signin.login.link_state(user).linked
-
-    def tenant_requests(self, principal: str) -> list[Any]:
-        return [r for r in self.tenant.requests.values() if r.principal_id == principal]
+from tests.e2e.signin_stack import (
+    ADMIN,
+    ADMIN_UPN,
+    ALEX_UPN,
+    ALINE,
+    ALINE_UPN,
+    DIEGO,
+    DIEGO_UPN,
+    GA_1H,
+    GLOBAL_ADMIN,
+    PRA_1H,
+    PRIV_ROLE_ADMIN,
+    UA_1H,
+    USER_ADMIN,
+    SignInStack,
+)
 
 
 @pytest.fixture(scope="module")
