@@ -39,6 +39,7 @@ class SignInKeeper(Protocol):
     ) -> object: ...
 
 
+OWN_REQUEST = "it is your own request — someone else has to approve it"
 WAITING_FOR_SIGNIN = (
     "Approved, but the requester's Microsoft Entra sign-in has expired: they have been "
     "sent a sign-in code, and the role is activated as soon as they have signed in."
@@ -155,26 +156,10 @@ class ApprovalService:
         approver (who must be signed in) and records what Entra accepted."""
         record = self._load(request_id)
         if slack_user_id == record.slack_user_id:
-            why = "it is your own request — someone else has to approve it"
-            await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, why)
-            raise NotAuthorised(f"You can't decide this request, because {why}.")
-        if self.expires_at(record) <= self._svc.clock.now():
-            await self.expire_due()
-            raise NotAuthorised(f"Request `{record.id}` expired before anyone decided it.")
-        await self._send_to_entra(record, slack_user_id, review, reason)
+            await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, OWN_REQUEST)
+            raise NotAuthorised(f"You can't decide this request, because {OWN_REQUEST}.")
         new = S.APPROVED if review == "Approve" else S.DENIED
-        won = self._svc.store.transition(
-            record.id,
-            PENDING,
-            new,
-            decided_by=slack_user_id,
-            decided_at=self._svc.clock.now(),
-            decision_reason=reason,
-        )
-        if won is None:
-            raise NotAuthorised(_already_decided(self._load(request_id)))
-        kind = AuditKind.APPROVED if new is S.APPROVED else AuditKind.DENIED
-        await self._audit(kind, won, slack_user_id, reason)
+        won = await self._record_decision(record, slack_user_id, new, reason, review)
         if new is S.DENIED:
             return await self._announce(Decision(won, False))
         outcome = await self._svc.entra_activated(won)
@@ -205,9 +190,23 @@ class ApprovalService:
         self, request_id: str, slack_user_id: str, new: RequestState, reason: str | None
     ) -> ActivationRecord:
         record = await self.check_approver(request_id, slack_user_id)
+        return await self._record_decision(record, slack_user_id, new, reason)
+
+    async def _record_decision(
+        self,
+        record: ActivationRecord,
+        slack_user_id: str,
+        new: RequestState,
+        reason: str | None,
+        entra_review: Review | None = None,
+    ) -> ActivationRecord:
+        """Refuse an expired request; send the decision to Entra when it holds the request;
+        then the compare-and-set that makes exactly one decision win, and its audit."""
         if self.expires_at(record) <= self._svc.clock.now():
             await self.expire_due()
             raise NotAuthorised(f"Request `{record.id}` expired before anyone decided it.")
+        if entra_review is not None:
+            await self._send_to_entra(record, slack_user_id, entra_review, reason)
         won = self._svc.store.transition(
             record.id,
             PENDING,
@@ -217,14 +216,14 @@ class ApprovalService:
             decision_reason=reason,
         )
         if won is None:  # another approver's click got there first
-            raise NotAuthorised(_already_decided(self._load(request_id)))
+            raise NotAuthorised(_already_decided(self._load(record.id)))
         kind = AuditKind.APPROVED if new is S.APPROVED else AuditKind.DENIED
         await self._audit(kind, won, slack_user_id, reason)
         return won
 
     async def _why_not_approver(self, record: ActivationRecord, slack_user_id: str) -> str | None:
         if slack_user_id == record.slack_user_id:
-            return "it is your own request — someone else has to approve it"
+            return OWN_REQUEST
         policy = (await self._svc.policies.effective(Role(record.role_id, record.role_name))).policy
         if not policy.approvers:
             return f"no approvers are configured for {record.role_name}"

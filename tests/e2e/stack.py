@@ -85,40 +85,30 @@ class BotStack:
         self._stack.close()
 
     def _settings(self) -> Settings:
-        if self.identity == "user":
-            return self._user_mode_settings()
-        return Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=self.slack.api_url,
-            azure_tenant_id=SANDBOX_TENANT_ID,
-            azure_client_id=SANDBOX_CLIENT_ID,
-            azure_client_secret=SANDBOX_CLIENT_SECRET,
-            azure_authority_host=self.sandbox.url,
-            pim_graph_url=self.sandbox.url,
-            pim_ca_file=self.sandbox.ca_file,
-            pim_database_url=f"sqlite:///{self.tmp / 'pimbot.db'}",
-            pim_config=ROOT / "pimbot.yml",
-        )
+        if self.identity == "user":  # a public client: no secret, a key for users' tokens
+            config = self.tmp / "pimbot-user.yml"
+            config.write_text((ROOT / "pimbot.yml").read_text() + "graph:\n  identity: user\n")
+            return self._common_settings(
+                pim_config=config,
+                pim_database_url=f"sqlite:///{self.tmp / 'pimbot-user.db'}",
+                pim_token_key=Fernet.generate_key().decode(),
+            )
+        return self._common_settings(azure_client_secret=SANDBOX_CLIENT_SECRET)
 
-    def _user_mode_settings(self) -> Settings:
-        config = self.tmp / "pimbot-user.yml"
-        config.write_text((ROOT / "pimbot.yml").read_text() + "graph:\n  identity: user\n")
-        return Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=self.slack.api_url,
-            azure_tenant_id=SANDBOX_TENANT_ID,
-            azure_client_id=SANDBOX_CLIENT_ID,  # a public client: no secret in this mode
-            azure_authority_host=self.sandbox.url,
-            pim_graph_url=self.sandbox.url,
-            pim_ca_file=self.sandbox.ca_file,
-            pim_database_url=f"sqlite:///{self.tmp / 'pimbot-user.db'}",
-            pim_config=config,
-            pim_token_key=Fernet.generate_key().decode(),
-        )
+    def _common_settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": self.slack.api_url,
+            "azure_tenant_id": SANDBOX_TENANT_ID,
+            "azure_client_id": SANDBOX_CLIENT_ID,
+            "azure_authority_host": self.sandbox.url,
+            "pim_graph_url": self.sandbox.url,
+            "pim_ca_file": self.sandbox.ca_file,
+            "pim_database_url": f"sqlite:///{self.tmp / 'pimbot.db'}",
+            "pim_config": ROOT / "pimbot.yml",
+        }
+        return Settings(_env_file=None, **{**values, **overrides})
 
     def _client(self) -> AsyncWebClient:
         return AsyncWebClient(token=BOT_TOKEN, base_url=self.slack.api_url)
