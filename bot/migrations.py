@@ -178,12 +178,26 @@ def _v5(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v6(conn: Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "pending_logins",
+        md,
+        sa.Column("slack_user_id", sa.String(64), primary_key=True),
+        sa.Column("sealed_flow", sa.LargeBinary, nullable=False),  # Fernet ciphertext
+        sa.Column("claims", sa.Text),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
     Migration(3, "audit is append-only in the database", _v3),
     Migration(4, "user_tokens: encrypted MSAL token caches (issue #8)", _v4),
     Migration(5, "deferred_work: actions kept until their user signs in (issue #8)", _v5),
+    Migration(6, "pending_logins: device-code sign-ins that survive a restart (issue #8)", _v6),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -82,6 +82,10 @@ class Services:
             await recover_activating(self.service, self.reminders)
         except Exception:  # noqa: BLE001 - recovery must never stop the bot starting
             log.exception("recovering requests left activating failed; next start retries")
+        if self.signin is not None:
+            resumed = await self.signin.login.resume()
+            if resumed:
+                log.info("resumed %d sign-in(s) left waiting by the last run", resumed)
         self._tasks.append(asyncio.create_task(self._sweep_forever(sweep_seconds)))
 
     async def sweep(self, *, reconcile: bool = False) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from bot.signin.models import (
     NoListener,
 )
 from bot.signin.msal_app import PublicApps
+from bot.signin.pending import PendingFlows
 from bot.signin.tokens import UserTokens
 from bot.signin.verify import AccountCheck, AuditLog
 
@@ -70,9 +72,11 @@ class LoginService:
         listener: LoginListener | None = None,
         *,
         graph_with: GraphWithToken,
+        flows: PendingFlows | None = None,
     ) -> None:
         self._apps, self._tokens, self.resolver = apps, tokens, resolver
         self._graph_with = graph_with  # a Graph client on one access token
+        self._flows = flows  # None: sign-ins in progress do not survive a restart
         self._audit, self._clock = audit, clock
         self.listener: LoginListener = listener or NoListener()
         self._verify = AccountCheck(tokens, audit, clock)
@@ -105,10 +109,9 @@ class LoginService:
                 f"Microsoft Entra would not start a sign-in ({flow.get('error', 'error')}).",
                 code=str(flow.get("error", "deviceCodeFailed")),
             )
-        pending = _Pending(flow)
-        self._pending[slack_user_id] = pending
-        pending.task = asyncio.create_task(self._poll(slack_user_id, app, cache, pending, claims))
-        self._latest[slack_user_id] = pending.task
+        if self._flows is not None:
+            self._flows.keep(slack_user_id, flow, claims)
+        self._begin_poll(slack_user_id, app, cache, flow, claims)
         return DeviceCodePrompt(
             user_code=flow["user_code"],
             verification_uri=flow["verification_uri"],
@@ -116,6 +119,32 @@ class LoginService:
             expires_at=datetime.fromtimestamp(float(flow["expires_at"]), UTC),
             step_up=claims is not None,
         )
+
+    async def resume(self) -> int:
+        """After a restart: poll again for every sign-in whose code still works."""
+        if self._flows is None:
+            return 0
+        # Wall time, not the bot's clock (which the local workspace can fast-forward):
+        # the code expires at Entra, and MSAL's poll loop measures it with time.time().
+        waiting = self._flows.waiting(time.time())
+        for item in waiting:
+            cache = msal.SerializableTokenCache()
+            app = await asyncio.to_thread(self._apps.build, cache)
+            self._begin_poll(item.slack_user_id, app, cache, item.flow, item.claims)
+        return len(waiting)
+
+    def _begin_poll(
+        self,
+        slack_user_id: str,
+        app: msal.PublicClientApplication,
+        cache: msal.SerializableTokenCache,
+        flow: dict[str, Any],
+        claims: str | None,
+    ) -> None:
+        pending = _Pending(flow)
+        self._pending[slack_user_id] = pending
+        pending.task = asyncio.create_task(self._poll(slack_user_id, app, cache, pending, claims))
+        self._latest[slack_user_id] = pending.task
 
     async def wait(self, slack_user_id: str) -> LoginOutcome | None:
         """The outcome of the user's latest login, once it ends (None if they never began)."""
@@ -134,10 +163,10 @@ class LoginService:
         return state
 
     async def aclose(self) -> None:
-        """Stop every pending login (shutdown)."""
+        """Stop polling (shutdown); the stored flows are resumed by the next start."""
         tasks = [p.task for p in self._pending.values() if p.task is not None]
         for slack_user_id in list(self._pending):
-            self._cancel(slack_user_id)
+            self._cancel(slack_user_id, forget=False)
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _finish(
@@ -163,7 +192,9 @@ class LoginService:
             raise RuntimeError("LoginService.resolver was never set")
         return self.resolver
 
-    def _cancel(self, slack_user_id: str) -> None:
+    def _cancel(self, slack_user_id: str, *, forget: bool = True) -> None:
+        if forget and self._flows is not None:
+            self._flows.forget(slack_user_id)
         pending = self._pending.pop(slack_user_id, None)
         if pending is not None:
             pending.cancelled = True
@@ -194,6 +225,8 @@ class LoginService:
             )
         if self._pending.get(slack_user_id) is pending:
             del self._pending[slack_user_id]
+        if outcome.result is not LoginResult.CANCELLED and self._flows is not None:
+            self._flows.forget(slack_user_id)  # (a replacing login's row has the same key)
         if outcome.result is not LoginResult.CANCELLED:
             await self.listener.login_finished(outcome)
         return outcome

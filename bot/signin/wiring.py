@@ -15,9 +15,11 @@ from bot.signin.graphs import DelegatedGraphs
 from bot.signin.login import LoginService, Resolver
 from bot.signin.models import LoginListener
 from bot.signin.msal_app import PublicApps
+from bot.signin.pending import PendingFlows
 from bot.signin.tokens import UserTokens
 from bot.signin.verify import AuditLog
 from bot.store.deferred import SqlDeferredWork
+from bot.store.pending_logins import SqlPendingLogins
 from bot.store.user_tokens import SqlUserTokens
 
 
@@ -52,11 +54,13 @@ def build_signin(
     `engine` is the store's (`SqlStore.engine`), migrated to include `user_tokens`.
     `resolver` may be set later (`login.resolver`): the bot's resolver reads Graph
     through the sign-ins built here."""
-    tokens = UserTokens(SqlUserTokens(engine), cipher_from_settings(settings), clock)
+    cipher = cipher_from_settings(settings)
+    tokens = UserTokens(SqlUserTokens(engine), cipher, clock)
+    flows = PendingFlows(SqlPendingLogins(engine), cipher)
     apps = PublicApps.from_settings(settings)
     graphs = DelegatedGraphs(settings, apps, tokens, transport=transport)
     login = LoginService(
-        apps, tokens, resolver, audit, clock, listener, graph_with=graphs.with_token
+        apps, tokens, resolver, audit, clock, listener, graph_with=graphs.with_token, flows=flows
     )
     approvals = PimApprovals(graphs, tokens)
     return SignIn(login, graphs, approvals, tokens, apps, SqlDeferredWork(engine))

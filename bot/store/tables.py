@@ -138,6 +138,15 @@ user_tokens = sa.Table(
     sa.Column("updated_at", _ts, nullable=False),
 )
 
+pending_logins = sa.Table(
+    "pending_logins",
+    metadata,
+    sa.Column("slack_user_id", sa.String(64), primary_key=True),
+    sa.Column("sealed_flow", sa.LargeBinary, nullable=False),
+    sa.Column("claims", sa.Text),
+    sa.Column("expires_at", _ts, nullable=False),
+)
+
 deferred_work = sa.Table(
     "deferred_work",
     metadata,

@@ -312,3 +312,21 @@ def test_an_undecided_request_entra_holds_is_withdrawn_there_when_it_expires(
 
     assert _record(bot, request_id).state is RequestState.EXPIRED
     assert bot.tenant.request(graph_request_id).status == "Canceled"
+
+
+def test_extend_and_deactivate_are_self_actions_as_the_user(bot: SignInStack) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.final(bot.command(UA_1H))
+
+    extended = bot.final(bot.command("extend user-admin 1h"))
+    ended = bot.final(bot.command("deactivate user-admin"))
+
+    assert "extended" in extended["text"].lower(), extended
+    assert "deactivated" in ended["text"].lower(), ended
+    actions = [(r.action, r.created_by) for r in bot.tenant_requests(ALINE)]
+    assert actions == [
+        ("selfActivate", ("user", ALINE)),
+        ("selfExtend", ("user", ALINE)),
+        ("selfDeactivate", ("user", ALINE)),
+    ]
+    assert bot.tenant.live_assignment(ALINE, USER_ADMIN) is None
