@@ -40,10 +40,6 @@ class SignInKeeper(Protocol):
 
 
 OWN_REQUEST = "it is your own request — someone else has to approve it"
-WAITING_FOR_SIGNIN = (
-    "Approved, but the requester's Microsoft Entra sign-in has expired: they have been "
-    "sent a sign-in code, and the role is activated as soon as they have signed in."
-)
 
 
 class ApprovalService:
@@ -83,8 +79,8 @@ class ApprovalService:
             if self.keeper is None:
                 raise
             await self.keeper.wait_for_signin(record.slack_user_id, exc)
-            kept = self._svc.store.get_request(record.id) or record
-            return await self._announce(Decision(kept, True, error=WAITING_FOR_SIGNIN))
+            kept = self._svc.store.get_request(record.id) or record  # still `approved`
+            return await self._announce(Decision(kept, True))
         except GraphError as exc:
             failed = self._svc.store.get_request(record.id) or record
             return await self._announce(Decision(failed, True, error=exc.user_message))
@@ -249,6 +245,8 @@ class ApprovalService:
     async def _entra_of(self, slack_user_id: str) -> Requester | None:
         try:
             return await self._svc.identity.resolve(slack_user_id)
+        except (SignInRequired, StepUpRequired):
+            raise  # user mode: who they are is read as them, so they must sign in first
         except PimError:
             return None  # an unmapped clicker simply isn't an Entra approver
 

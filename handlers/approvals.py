@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.requests import ActivationRecord, RequestState
 from bot.signin.resume import decision_item
 from bot.wiring import Services
 from handlers import blocks, cards
@@ -31,7 +32,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 decision_item(user_id, request_id, True, ""),
                 lambda: services.approvals.approve(request_id, user_id),
             )
-            return blocks.message(f"You approved `{decision.record.id}`.")
+            return blocks.message(approved_line(decision.record))
 
         await guarded(_to_clicker(respond), work)
 
@@ -60,6 +61,15 @@ def register(app: AsyncApp, services: Services) -> None:
             return blocks.message(f"You denied `{decision.record.id}`.")
 
         await guarded(to_dm(services.service.notifier, user_id), work)
+
+
+def approved_line(record: ActivationRecord) -> str:
+    if record.state is RequestState.APPROVED:  # user mode: waiting for the requester's sign-in
+        return (
+            f"You approved `{record.id}`. The requester's Microsoft Entra sign-in has expired: "
+            "they've been sent a sign-in code, and the role is activated once they use it."
+        )
+    return f"You approved `{record.id}`."
 
 
 def reason_modal(request_id: str) -> dict[str, Any]:

@@ -99,6 +99,12 @@ def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = No
             f":warning: Your request `{record.id}` for {role} was approved, "
             f"but activating it failed: {error}"
         )
+    if record.state is S.APPROVED:  # user mode: the requester's own token must activate it
+        return message(
+            f":white_check_mark: Your request `{record.id}` for {role} was approved. "
+            "Your Microsoft Entra sign-in has expired, so it is activated as soon as you "
+            "have signed in again with the code I've sent you."
+        )
     if record.state is S.ACTIVE:
         return message(
             f":white_check_mark: {role} was approved and is active until "

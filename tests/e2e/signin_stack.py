@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from bot.graph.tls import trust
 from tests.e2e.test_approvals_stack import ApprovalStack, policy_text
@@ -26,6 +27,7 @@ PRIV_ROLE_ADMIN = "e8611ab8-c189-46e8-94e1-60213ab1f814"
 CODE = re.compile(r"enter the code `([^`]+)`")
 UA_1H = "activate user-admin 1h reset a locked-out account"
 GA_1H = "activate global-admin 1h need tenant-wide settings change"
+HD_1H = "activate helpdesk-admin 1h CONTOSO:Security-012347 reset a user's MFA"
 PRA_1H = "activate privileged-role-admin 1h CONTOSO:Security-012345 fix a broken assignment"
 
 
@@ -35,7 +37,16 @@ class SignInStack(ApprovalStack):
     def __init__(self, tmp: Path) -> None:
         super().__init__(tmp)
         self.identity = "user"
-        self.config_path.write_text(policy_text() + "graph:\n  identity: user\n")
+        policy = yaml.safe_load(policy_text())
+        policy["graph"] = {"identity": "user"}
+        # Approval that only pimbot.yml asks for: the bot decides, then the requester's
+        # own token activates (Entra's policy for the role has no approval step).
+        policy["roles"]["helpdesk-admin"] = {
+            "role": "Helpdesk Administrator",
+            "approval": "required",
+            "approvers": {"slack_users": ["U_ADMIN"]},
+        }
+        self.config_path.write_text(yaml.safe_dump(policy))
 
     def codes(self, user: str) -> list[str]:
         return [

@@ -27,6 +27,7 @@ from tests.e2e.signin_stack import (
     DIEGO_UPN,
     GA_1H,
     GLOBAL_ADMIN,
+    HD_1H,
     PRA_1H,
     PRIV_ROLE_ADMIN,
     UA_1H,
@@ -330,3 +331,41 @@ def test_extend_and_deactivate_are_self_actions_as_the_user(bot: SignInStack) ->
         ("selfDeactivate", ("user", ALINE)),
     ]
     assert bot.tenant.live_assignment(ALINE, USER_ADMIN) is None
+
+
+def test_approval_only_pimbot_asks_for_is_decided_by_the_bot_then_self_activated(
+    bot: SignInStack,
+) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(HD_1H)
+    assert _record(bot, request_id).graph_request_id is None  # Entra holds nothing yet
+
+    said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))  # not signed in
+
+    assert f"You approved `{request_id}`" in said  # pimbot.yml names U_ADMIN: no Entra call
+    bot.dm("U_ALINE", "Helpdesk Administrator* was approved and is active until")
+    (request,) = bot.tenant_requests(ALINE)
+    assert request.action == "selfActivate" and request.created_by == ("user", ALINE)
+
+
+def test_a_requester_signed_out_before_approval_is_asked_to_sign_in_and_it_activates_after(
+    bot: SignInStack,
+) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(HD_1H)
+    bot.tenant.refresh_tokens.revoke_user(ALINE)
+    bot.tenant.tokens.revoke_user(ALINE)
+    seen = len(bot.codes("U_ALINE"))
+
+    said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
+
+    assert f"You approved `{request_id}`" in said and "sign-in has expired" in said
+    assert _record(bot, request_id).state is RequestState.APPROVED  # kept, not failed
+    assert "activated as soon as you have signed in" in bot.dm("U_ALINE", "was approved")["text"]
+    assert not bot.dms("U_ADMIN", "was approved")
+    assert not bot.tenant.requests
+    bot.enter(bot.next_code("U_ALINE", seen), ALINE_UPN)
+
+    bot.dm("U_ALINE", "Helpdesk Administrator* is active until")
+    assert _record(bot, request_id).state is RequestState.ACTIVE
+    assert [r.action for r in bot.tenant_requests(ALINE)] == ["selfActivate"]
