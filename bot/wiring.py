@@ -89,9 +89,12 @@ class Services:
         self._tasks.append(asyncio.create_task(self._sweep_forever(sweep_seconds)))
 
     async def sweep(self, *, reconcile: bool = False) -> None:
-        """Send due reminders, expire stale approvals, and optionally reconcile with Graph."""
+        """Send due reminders, expire stale approvals and kept work, and optionally
+        reconcile with Graph."""
         await self.reminders.run_due()
         await self.approvals.expire_due()
+        if self.kept is not None:
+            await self.kept.expire_due()
         if reconcile:
             await self.reminders.reconcile()
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.approvals import ApprovalService, Decision
+from bot.domain.audit import AuditKind, event_for
 from bot.domain.durations import parse_duration
 from bot.domain.models import Role
 from bot.domain.requests import RequestState
@@ -35,6 +36,8 @@ T = TypeVar("T")
 ACTIVATION, REQUEST, DECISION = "activation", "request", "decision"
 NeedsSignIn = SignInRequired | StepUpRequired
 SENT = "I've sent you a sign-in code by direct message"
+KEEP_FOR = timedelta(hours=1)  # then kept work is dropped and its user told
+GAVE_UP = "the requester did not sign in to Microsoft Entra within an hour"
 
 
 class SignInPending(PimError):
@@ -109,6 +112,45 @@ class KeptWork:
         tz = (await self._svc.identity.directory.profile(slack_user_id)).tz
         await self._notifier.send_dm(slack_user_id, prompt_text(prompt, tz))
         return prompt
+
+    async def expire_due(self) -> int:
+        """Drop what was kept longer than KEEP_FOR: a request replayed hours after it was
+        asked would surprise everyone. The user is told; a stored request is failed."""
+        now = self._svc.clock.now()
+        stale = self._signin.deferred.kept_before(now - KEEP_FOR)
+        for item in stale:
+            self._signin.deferred.drop(item.slack_user_id, item.kind, item.ref)
+            await self._notifier.send_dm(item.slack_user_id, await self._give_up(item, now))
+        return len(stale)
+
+    async def _give_up(self, item: Deferred, now: datetime) -> str:
+        if item.kind == DECISION:
+            verb = "approval" if item.data.get("review") == "approve" else "denial"
+            return (
+                f":hourglass: Your {verb} of `{item.ref}` was not applied: you hadn't signed "
+                "in to Microsoft Entra within an hour. Click again once you're signed in."
+            )
+        what = f"to activate *{item.data.get('role', '')}*"
+        if item.kind == REQUEST:
+            record = self._svc.store.get_request(item.ref)
+            waiting = frozenset({RequestState.REQUESTED, RequestState.APPROVED})
+            failed = self._svc.store.transition(
+                item.ref, waiting, RequestState.FAILED, error=GAVE_UP
+            )
+            if failed is not None:
+                event = event_for(
+                    AuditKind.ACTIVATION_FAILED,
+                    failed,
+                    at=now,
+                    actor=item.slack_user_id,
+                    detail=GAVE_UP,
+                )
+                await self._svc.record_audit(event)
+            what = f"`{item.ref}`" + (f" for *{record.role_name}*" if record else "")
+        return (
+            f":hourglass: I dropped your request {what}: you hadn't signed in to Microsoft "
+            "Entra within an hour. Ask again once you're signed in (`/pim login`)."
+        )
 
     async def replay(self, slack_user_id: str) -> list[Replayed]:
         """Run everything kept for the user (they have just signed in), oldest first."""

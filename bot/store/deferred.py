@@ -58,6 +58,14 @@ class SqlDeferredWork:
             conn.execute(_D.delete().where(_D.c.slack_user_id == slack_user_id))
         return items
 
+    def kept_before(self, cutoff: datetime) -> list[Deferred]:
+        """Every user's items kept since before `cutoff`, oldest first."""
+        with self._reader.begin() as conn:
+            rows = conn.execute(
+                sa.select(_D).where(_D.c.created_at < cutoff).order_by(_D.c.created_at)
+            ).mappings()
+            return [_item(r) for r in rows]
+
     def drop(self, slack_user_id: str, kind: str, ref: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(
@@ -73,9 +81,9 @@ class SqlDeferredWork:
             .where(_D.c.slack_user_id == slack_user_id)
             .order_by(_D.c.created_at, _D.c.kind, _D.c.ref)
         ).mappings()
-        return [
-            Deferred(
-                r["slack_user_id"], r["kind"], r["ref"], json.loads(r["data"]), r["created_at"]
-            )
-            for r in rows
-        ]
+        return [_item(r) for r in rows]
+
+
+def _item(row: sa.RowMapping) -> Deferred:
+    data = json.loads(row["data"])
+    return Deferred(row["slack_user_id"], row["kind"], row["ref"], data, row["created_at"])

@@ -369,3 +369,36 @@ def test_a_requester_signed_out_before_approval_is_asked_to_sign_in_and_it_activ
     bot.dm("U_ALINE", "Helpdesk Administrator* is active until")
     assert _record(bot, request_id).state is RequestState.ACTIVE
     assert [r.action for r in bot.tenant_requests(ALINE)] == ["selfActivate"]
+
+
+def test_kept_work_is_dropped_after_an_hour_without_a_sign_in_and_its_user_told(
+    bot: SignInStack,
+) -> None:
+    assert "kept" in bot.final(bot.command(UA_1H))["text"]  # Aline never signs in...
+
+    bot.sweep(advance=61 * 60.0)
+
+    assert "hadn't signed in" in bot.dm("U_ALINE", "I dropped your request")["text"]
+    assert bot.services.signin is not None
+    assert bot.services.signin.deferred.waiting("U_ALINE") == []
+    bot.log_in("U_ALINE", ALINE_UPN)  # ... and signing in much later activates nothing
+    assert not bot.tenant.requests
+
+
+def test_a_stored_request_dropped_unsigned_is_failed_and_audited(bot: SignInStack) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(HD_1H)
+    bot.tenant.refresh_tokens.revoke_user(ALINE)
+    bot.tenant.tokens.revoke_user(ALINE)
+    bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
+
+    bot.sweep(advance=61 * 60.0)
+
+    bot.dm("U_ALINE", f"I dropped your request `{request_id}` for *Helpdesk Administrator*")
+    assert _record(bot, request_id).state is RequestState.FAILED
+    failed = [
+        e
+        for e in bot.services.store.audit_events(slack_user_id="U_ALINE")
+        if e.kind is AuditKind.ACTIVATION_FAILED and e.request_id == request_id
+    ]
+    assert len(failed) == 1
