@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from bot.approvers import OWN_REQUEST, Approvers
 from bot.domain.audit import AuditKind, event_for
-from bot.domain.models import ApproverKind, Role, RolePolicy
+from bot.domain.models import Role
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.errors import GraphError, NotAuthorised, PimError, RequestNotFound
-from bot.identity import Requester
+from bot.entra_held import DECIDED_IN_ENTRA, EntraHeld
+from bot.errors import GraphError, NotAuthorised, RequestNotFound
 from bot.service import Outcome, PimService
-from bot.signin.approvals import NotAuthorisedGraph, PimApprovals, Review
+from bot.signin.approvals import Review
 from bot.signin.errors import SignInRequired, StepUpRequired
 
-log = logging.getLogger(__name__)
 S = RequestState
 PENDING = frozenset({S.PENDING_APPROVAL})
 
@@ -39,7 +38,12 @@ class SignInKeeper(Protocol):
     ) -> object: ...
 
 
-OWN_REQUEST = "it is your own request — someone else has to approve it"
+ENTRA_AUDIT = {
+    S.APPROVED: AuditKind.APPROVED,
+    S.DENIED: AuditKind.DENIED,
+    S.CANCELLED: AuditKind.CANCELLED,
+    S.EXPIRED: AuditKind.EXPIRED,
+}
 
 
 class ApprovalService:
@@ -48,9 +52,10 @@ class ApprovalService:
 
     def __init__(self, service: PimService) -> None:
         self._svc = service
+        self._approvers = Approvers(service)
         # User mode (wiring sets both): decisions on requests Entra holds go to Entra as
         # the approver; a requester who must sign in again is kept waiting, not failed.
-        self.entra: PimApprovals | None = None
+        self.entra: EntraHeld | None = None
         self.keeper: SignInKeeper | None = None
 
     async def check_approver(self, request_id: str, slack_user_id: str) -> ActivationRecord:
@@ -59,7 +64,7 @@ class ApprovalService:
         if record.state is not S.PENDING_APPROVAL:
             raise NotAuthorised(_already_decided(record))
         with self._svc.actors.acting_as(slack_user_id):
-            why_not = await self._why_not_approver(record, slack_user_id)
+            why_not = await self._approvers.why_not(record, slack_user_id)
         if why_not:
             await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, why_not)
             raise NotAuthorised(f"You can't decide this request, because {why_not}.")
@@ -102,22 +107,42 @@ class ApprovalService:
             if record.created_at + timeout <= now:
                 done = self._svc.store.transition(record.id, PENDING, S.EXPIRED)
                 if done is not None:
-                    await self._withdraw_in_entra(done)
+                    if self.entra is not None:
+                        await self.entra.withdraw(done)
                     await self._audit(AuditKind.EXPIRED, done, None, "no decision in time")
                     await self._announce(Decision(done, False))
                     expired.append(done)
         return expired
 
-    async def _withdraw_in_entra(self, record: ActivationRecord) -> None:
-        """An expired request Entra still holds is cancelled there as its requester, so
-        nobody approves it in the portal later; if that fails, Entra's own expiry ends it."""
-        if self.entra is None or record.graph_request_id is None:
-            return
-        try:
-            with self._svc.actors.acting_as(record.slack_user_id):
-                await self._svc.graph.cancel_request(record.graph_request_id)
-        except PimError as exc:
-            log.warning("expired %s is still pending in Entra (%s)", record.id, type(exc).__name__)
+    async def reconcile_entra_held(self) -> int:
+        """Requests Entra holds that were decided outside Slack (the Entra portal, another
+        tool): record the outcome, activate or close, redraw the card, tell the requester."""
+        if self.entra is None:
+            return 0
+        settled = 0
+        for record in self._svc.store.list_requests(states=PENDING):
+            if EntraHeld.holds(record):
+                settled += await self._settle_from_entra(
+                    record, await self.entra.settled_as(record)
+                )
+        return settled
+
+    async def _settle_from_entra(self, record: ActivationRecord, new: RequestState | None) -> int:
+        if new is None:
+            return 0  # still pending in Entra (or no longer listed)
+        now = self._svc.clock.now()
+        won = self._svc.store.transition(
+            record.id, PENDING, new, decided_at=now, decision_reason=DECIDED_IN_ENTRA
+        )
+        if won is None:
+            return 0
+        await self._audit(ENTRA_AUDIT[new], won, None, DECIDED_IN_ENTRA)
+        if new is S.APPROVED:
+            outcome = await self._svc.entra_activated(won)
+            await self._announce(Decision(outcome.record or won, True, outcome))
+        else:
+            await self._announce(Decision(won, False))
+        return 1
 
     async def _announce(self, decision: Decision) -> Decision:
         """Redraw the card and tell the requester; the decision stands either way."""
@@ -138,12 +163,7 @@ class ApprovalService:
 
     def _held_by_entra(self, request_id: str) -> bool:
         record = self._svc.store.get_request(request_id)
-        return (
-            self.entra is not None
-            and record is not None
-            and record.state is S.PENDING_APPROVAL
-            and record.graph_request_id is not None
-        )
+        return self.entra is not None and record is not None and EntraHeld.holds(record)
 
     async def _decide_in_entra(
         self, request_id: str, slack_user_id: str, review: Review, reason: str | None
@@ -160,27 +180,6 @@ class ApprovalService:
             return await self._announce(Decision(won, False))
         outcome = await self._svc.entra_activated(won)
         return await self._announce(Decision(outcome.record or won, True, outcome))
-
-    async def _send_to_entra(
-        self, record: ActivationRecord, slack_user_id: str, review: Review, reason: str | None
-    ) -> None:
-        entra, graph_request_id = self.entra, record.graph_request_id
-        if entra is None or graph_request_id is None:
-            raise RuntimeError("only requests Entra holds are decided in Entra")
-        verb = "Approved" if review == "Approve" else "Denied"
-        justification = reason or f"{verb} in Slack (pimbot request {record.id})"
-        try:
-            approval_id = await entra.approval_id_of(slack_user_id, graph_request_id)
-            await entra.decide_as(
-                slack_user_id, approval_id or graph_request_id, None, review, justification
-            )
-        except (NotAuthorised, NotAuthorisedGraph) as exc:
-            await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, exc.user_message)
-            raise NotAuthorised(exc.user_message) from None
-        except GraphError as exc:
-            if exc.status == 409:
-                raise NotAuthorised(_already_decided(self._load(record.id))) from None
-            raise
 
     async def _claim(
         self, request_id: str, slack_user_id: str, new: RequestState, reason: str | None
@@ -201,8 +200,8 @@ class ApprovalService:
         if self.expires_at(record) <= self._svc.clock.now():
             await self.expire_due()
             raise NotAuthorised(f"Request `{record.id}` expired before anyone decided it.")
-        if entra_review is not None:
-            await self._send_to_entra(record, slack_user_id, entra_review, reason)
+        if entra_review is not None and self.entra is not None:
+            await self.entra.send(record, slack_user_id, entra_review, reason)
         won = self._svc.store.transition(
             record.id,
             PENDING,
@@ -216,45 +215,6 @@ class ApprovalService:
         kind = AuditKind.APPROVED if new is S.APPROVED else AuditKind.DENIED
         await self._audit(kind, won, slack_user_id, reason)
         return won
-
-    async def _why_not_approver(self, record: ActivationRecord, slack_user_id: str) -> str | None:
-        if slack_user_id == record.slack_user_id:
-            return OWN_REQUEST
-        policy = (await self._svc.policies.effective(Role(record.role_id, record.role_name))).policy
-        if not policy.approvers:
-            return f"no approvers are configured for {record.role_name}"
-        if await self._is_approver(policy, slack_user_id):
-            return None
-        return f"you are not an approver for {record.role_name}"
-
-    async def _is_approver(self, policy: RolePolicy, slack_user_id: str) -> bool:
-        entra: Requester | None = None
-        for ref in policy.approvers:
-            if ref.kind is ApproverKind.SLACK_USER and ref.id == slack_user_id:
-                return True
-            if ref.kind is ApproverKind.SLACK_USERGROUP:
-                members = await self._svc.identity.directory.usergroup_members(ref.id)
-                if slack_user_id in members:
-                    return True
-            if ref.kind in (ApproverKind.ENTRA_USER, ApproverKind.ENTRA_GROUP):
-                entra = entra or await self._entra_of(slack_user_id)
-                if entra is not None and await self._entra_matches(ref.kind, ref.id, entra):
-                    return True
-        return False
-
-    async def _entra_of(self, slack_user_id: str) -> Requester | None:
-        try:
-            return await self._svc.identity.resolve(slack_user_id)
-        except (SignInRequired, StepUpRequired):
-            raise  # user mode: who they are is read as them, so they must sign in first
-        except PimError:
-            return None  # an unmapped clicker simply isn't an Entra approver
-
-    async def _entra_matches(self, kind: ApproverKind, ref_id: str, who: Requester) -> bool:
-        if kind is ApproverKind.ENTRA_USER:
-            return ref_id in (who.user.id, who.user.user_principal_name)
-        members = await self._svc.graph.list_group_members(ref_id)
-        return any(m.id == who.user.id for m in members)
 
     def _load(self, request_id: str) -> ActivationRecord:
         record = self._svc.store.get_request(request_id)

@@ -97,6 +97,7 @@ class Services:
             await self.kept.expire_due()
         if reconcile:
             await self.reminders.reconcile()
+            await self.approvals.reconcile_entra_held()
 
     async def _sweep_forever(self, seconds: float) -> None:
         count = 0
@@ -186,6 +187,7 @@ def _acting_graph(signin: SignIn, settings: Settings) -> PimGraph:
 def _wire_user_mode(
     services: Services, signin: SignIn, identity: IdentityResolver, notifier: Notifier
 ) -> None:
+    from bot.entra_held import EntraHeld
     from bot.signin.acting import ActingGraph
     from bot.signin.resume import KeptWork
 
@@ -193,7 +195,7 @@ def _wire_user_mode(
     if isinstance(services.graph, ActingGraph):  # tests may pass a graph of their own
         services.service.actors = services.graph
     services.service.entra_approvals = True
-    services.approvals.entra = signin.approvals
+    services.approvals.entra = EntraHeld(signin.approvals, services.service)
     kept = KeptWork(signin, services.service, services.approvals, notifier)
     services.approvals.keeper = kept
     services.signin, services.kept = signin, kept

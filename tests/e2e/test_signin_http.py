@@ -402,3 +402,38 @@ def test_a_stored_request_dropped_unsigned_is_failed_and_audited(bot: SignInStac
         if e.kind is AuditKind.ACTIVATION_FAILED and e.request_id == request_id
     ]
     assert len(failed) == 1
+
+
+def test_a_request_approved_in_the_entra_portal_is_picked_up_by_reconciliation(
+    bot: SignInStack,
+) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(GA_1H)
+    graph_request_id = _record(bot, request_id).graph_request_id
+    bot.tenant.approve(graph_request_id, ADMIN, "Approved in the Entra portal")
+
+    bot.sweep(reconcile=True)
+
+    record = _record(bot, request_id)
+    assert record.state is RequestState.ACTIVE and record.decided_by is None
+    assert "was approved and is active until" in bot.dm("U_ALINE", "was approved")["text"]
+    assert bot.card_updates(request_id)
+    approved = [
+        e
+        for e in bot.services.store.audit_events()
+        if e.kind is AuditKind.APPROVED and e.request_id == request_id
+    ]
+    assert len(approved) == 1 and approved[0].detail == "decided in Microsoft Entra, outside Slack"
+
+
+def test_a_request_denied_in_the_entra_portal_is_closed_by_reconciliation(
+    bot: SignInStack,
+) -> None:
+    bot.log_in("U_ALINE", ALINE_UPN)
+    request_id, _ = bot.pending(GA_1H)
+    bot.tenant.deny(_record(bot, request_id).graph_request_id, ADMIN, "Not now")
+
+    bot.sweep(reconcile=True)
+
+    assert _record(bot, request_id).state is RequestState.DENIED
+    assert bot.tenant.live_assignment(ALINE, GLOBAL_ADMIN) is None
