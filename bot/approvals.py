@@ -138,7 +138,7 @@ class ApprovalService:
             return 0
         await self._audit(ENTRA_AUDIT[new], won, None, DECIDED_IN_ENTRA)
         if new is S.APPROVED:
-            outcome = await self._svc.entra_activated(won)
+            outcome = await self._entra_activated(won)
             await self._announce(Decision(outcome.record or won, True, outcome))
         else:
             await self._announce(Decision(won, False))
@@ -161,6 +161,11 @@ class ApprovalService:
     def expires_at(self, record: ActivationRecord) -> datetime:
         return record.created_at + self._svc.config.approval_timeout
 
+    async def _entra_activated(self, record: ActivationRecord) -> Outcome:
+        if self.entra is None:
+            raise RuntimeError("only requests Entra holds are activated by Entra")
+        return await self.entra.activated(record)
+
     def _held_by_entra(self, request_id: str) -> bool:
         record = self._svc.store.get_request(request_id)
         return self.entra is not None and record is not None and EntraHeld.holds(record)
@@ -178,7 +183,7 @@ class ApprovalService:
         won = await self._record_decision(record, slack_user_id, new, reason, review)
         if new is S.DENIED:
             return await self._announce(Decision(won, False))
-        outcome = await self._svc.entra_activated(won)
+        outcome = await self._entra_activated(won)
         return await self._announce(Decision(outcome.record or won, True, outcome))
 
     async def _claim(

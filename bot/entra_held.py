@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 
 from bot.domain.audit import AuditKind, event_for
+from bot.domain.models import Role
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError, NotAuthorised, PimError
+from bot.outcomes import Outcome, OutcomeKind
 from bot.service import PimService
 from bot.signin.approvals import NotAuthorisedGraph, PimApprovals, Review
 
@@ -72,6 +74,27 @@ class EntraHeld:
             if exc.status == 409:  # someone decided first, in Slack or in the portal
                 raise NotAuthorised(exc.user_message) from None
             raise
+
+    async def activated(self, record: ActivationRecord) -> Outcome:
+        """Entra provisioned an approved request itself: record the activation from the
+        request's own duration (reconciliation corrects the end if Entra's differs)."""
+        svc = self._svc
+        with svc.actors.acting_as(record.slack_user_id):
+            requester = await svc.identity.resolve(record.slack_user_id)
+        claimed = svc.store.transition(record.id, frozenset({S.APPROVED}), S.ACTIVATING)
+        if claimed is None:
+            raise NotAuthorised(f"Request `{record.id}` is already being handled.")
+        start = svc.clock.now()
+        end = start + record.duration
+        done = svc.store.transition(
+            record.id, frozenset({S.ACTIVATING}), S.ACTIVE, start=start, end=end
+        )
+        final = done or claimed
+        svc.hooks.plan(final)
+        actor = record.slack_user_id
+        await svc.record_audit(event_for(AuditKind.ACTIVATED, final, at=start, actor=actor))
+        role = Role(record.role_id, record.role_name)
+        return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, final.graph_request_id)
 
     async def settled_as(self, record: ActivationRecord) -> RequestState | None:
         """How Entra settled the request (None: still pending, or unreadable this time)."""

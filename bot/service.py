@@ -270,26 +270,6 @@ class PimService:
         await self._audit(AuditKind.ACTIVATED, requester, role, record=final)
         return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, result.id)
 
-    async def entra_activated(self, record: ActivationRecord) -> Outcome:
-        """Entra provisioned an approved request itself (PIM-native approval): record the
-        activation from the request's own duration; reconciliation corrects the end if
-        Entra's differs."""
-        with self.actors.acting_as(record.slack_user_id):
-            requester = await self.identity.resolve(record.slack_user_id)
-        role = Role(record.role_id, record.role_name)
-        claimed = self.store.transition(record.id, frozenset({S.APPROVED}), S.ACTIVATING)
-        if claimed is None:
-            raise NotAuthorised(f"Request `{record.id}` is already being handled.")
-        start = self.clock.now()
-        end = start + record.duration
-        done = self.store.transition(
-            record.id, frozenset({S.ACTIVATING}), S.ACTIVE, start=start, end=end
-        )
-        final = done or claimed
-        self.hooks.plan(final)
-        await self._audit(AuditKind.ACTIVATED, requester, role, record=final)
-        return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, final.graph_request_id)
-
     def _entra_decides(self, match: EligibleRole) -> bool:
         """User mode, and Entra's own policy requires approval: selfActivate goes to Entra,
         which answers PendingApproval and takes the approvers' decisions itself."""
