@@ -12,7 +12,7 @@ from bot.domain.models import Role
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.entra_held import DECIDED_IN_ENTRA, EntraHeld
 from bot.errors import GraphError, NotAuthorised, RequestNotFound
-from bot.service import Outcome, PimService
+from bot.service import Outcome, OutcomeKind, PimService
 from bot.signin.approvals import Review
 from bot.signin.errors import SignInRequired, StepUpRequired
 
@@ -89,7 +89,23 @@ class ApprovalService:
         except GraphError as exc:
             failed = self._svc.store.get_request(record.id) or record
             return await self._announce(Decision(failed, True, error=exc.user_message))
+        if outcome.kind is OutcomeKind.PENDING_APPROVAL:
+            return await self._then_entra(record, outcome)
         return await self._announce(Decision(outcome.record or record, True, outcome))
+
+    async def _then_entra(self, approved: ActivationRecord, outcome: Outcome) -> Decision:
+        """Approved here, and Entra's own policy holds it for its approvers too (user mode):
+        the first card shows the Slack approval, a new card waits for Entra's."""
+        notifier = self._svc.notifier
+        if approved.approval_message_ts:
+            await notifier.update_approval_card(approved)
+        await notifier.send_dm(
+            approved.slack_user_id,
+            f":white_check_mark: Your request `{approved.id}` for *{approved.role_name}* was "
+            "approved in Slack. Microsoft Entra's own policy for the role needs approval "
+            "too: it is waiting for Entra's approvers now.",
+        )
+        return Decision(outcome.record or approved, True, outcome)
 
     async def deny(self, request_id: str, slack_user_id: str, reason: str) -> Decision:
         """Record the denial with its reason."""

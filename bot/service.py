@@ -10,7 +10,7 @@ from bot.clock import Clock
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.durations import to_human
 from bot.domain.models import ActivationSpec, Role, Ticket
-from bot.domain.policy import GRAPH_APPROVAL, check_request
+from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
 from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
 from bot.domain.roles import RoleCatalog
 from bot.domain.validation import check_justification, check_ticket
@@ -271,9 +271,10 @@ class PimService:
         return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, result.id)
 
     def _entra_decides(self, match: EligibleRole) -> bool:
-        """User mode, and Entra's own policy requires approval: selfActivate goes to Entra,
-        which answers PendingApproval and takes the approvers' decisions itself."""
-        return self.entra_approvals and GRAPH_APPROVAL in match.approval_reasons
+        """User mode, and pimbot.yml asks for no approval of its own: selfActivate goes to
+        Entra at once, which activates it or, if its policy says so, holds it for its own
+        approvers (PendingApproval). pimbot.yml's approval, when set, comes first."""
+        return self.entra_approvals and CONFIG_APPROVAL not in match.approval_reasons
 
     async def _held_by_entra(
         self, requester: Requester, role: Role, record: ActivationRecord, graph_request_id: str

@@ -195,6 +195,7 @@ def _wire_user_mode(
     if isinstance(services.graph, ActingGraph):  # tests may pass a graph of their own
         services.service.actors = services.graph
     services.service.entra_approvals = True
+    services.service.policies.entra_enforces = True
     services.approvals.entra = EntraHeld(signin.approvals, services.service)
     kept = KeptWork(signin, services.service, services.approvals, notifier)
     services.approvals.keeper = kept

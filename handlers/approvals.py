@@ -69,6 +69,11 @@ def approved_line(record: ActivationRecord) -> str:
             f"You approved `{record.id}`. The requester's Microsoft Entra sign-in has expired: "
             "they've been sent a sign-in code, and the role is activated once they use it."
         )
+    if record.state is RequestState.PENDING_APPROVAL:  # user mode: Entra's approval too
+        return (
+            f"You approved `{record.id}`. Microsoft Entra's own policy for the role needs "
+            "its approvers too: a new card waits for them."
+        )
     return f"You approved `{record.id}`."
 
 

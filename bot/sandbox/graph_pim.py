@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox import policy, render
-from bot.sandbox.errors import bad_request
+from bot.sandbox.errors import GraphFailure, bad_request
 from bot.sandbox.model import Assignment, Eligibility, ScheduleRequest
 from bot.sandbox.odata import collection, entity, expands, parse_filter
 from bot.sandbox.responses import graph_json, require_caller
@@ -135,8 +135,37 @@ async def cancel_request(request: Request) -> Response:
     return Response(status_code=204)
 
 
+# Reading PIM policies as a signed-in user needs one of these roles active (Graph's
+# "least privileged roles supported" for PIM read operations; Global Administrator too).
+POLICY_READERS = frozenset(
+    {
+        "f2ef992c-3afb-46b9-b7cf-a126ee74c451",  # Global Reader
+        "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f",  # Security Operator
+        "5d6b6bb7-de71-4623-b4af-96380a352509",  # Security Reader
+        "194ae4cb-b126-40b2-bd5b-6091b380977d",  # Security Administrator
+        "e8611ab8-c189-46e8-94e1-60213ab1f814",  # Privileged Role Administrator
+        "62e90394-69f5-4237-9190-012177145e10",  # Global Administrator
+    }
+)
+
+
+def _require_policy_reader(request: Request, tenant: SandboxTenant) -> None:
+    caller = require_caller(request)
+    if caller.kind != "user":
+        return
+    principals = {caller.object_id} | {
+        g.id for g in tenant.directory.member_of(caller.object_id, transitive=True)
+    }
+    held = {a.role_id for a in tenant.live_assignments() if a.principal_id in principals}
+    if not held & POLICY_READERS:
+        raise GraphFailure(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
+
+
 async def list_policy_assignments(request: Request) -> JSONResponse:
     tenant = _tenant(request)
+    _require_policy_reader(request, tenant)
     wanted = parse_filter(
         request.query_params.get("$filter"), ("scopeId", "scopeType", "roleDefinitionId")
     )

@@ -34,11 +34,13 @@ PRA_1H = "activate privileged-role-admin 1h CONTOSO:Security-012345 fix a broken
 class SignInStack(ApprovalStack):
     """The approvals stack in `graph.identity: user`, with a person at the sign-in page."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, roles: dict[str, Any] | None = None) -> None:
         super().__init__(tmp)
         self.identity = "user"
         policy = yaml.safe_load(policy_text())
         policy["graph"] = {"identity": "user"}
+        # Global Administrator: Entra's own approval only (its policy names the admin).
+        policy["roles"]["global-admin"] = {"role": "Global Administrator", "max_duration": "4h"}
         # Approval that only pimbot.yml asks for: the bot decides, then the requester's
         # own token activates (Entra's policy for the role has no approval step).
         policy["roles"]["helpdesk-admin"] = {
@@ -46,6 +48,7 @@ class SignInStack(ApprovalStack):
             "approval": "required",
             "approvers": {"slack_users": ["U_ADMIN"]},
         }
+        policy["roles"].update(roles or {})
         self.config_path.write_text(yaml.safe_dump(policy))
 
     def codes(self, user: str) -> list[str]:

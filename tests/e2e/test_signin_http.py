@@ -104,6 +104,10 @@ def test_activation_is_a_self_activation_recorded_as_the_user(bot: SignInStack) 
     assert live is not None and live.assignment_type == "Activated"
     grants = [str(c.request_body) for c in bot.faults.find("POST") if "/token" in c.path]
     assert grants and not any("client_credentials" in g for g in grants)  # no app identity
+    # Aline holds no reader role, so Entra would not show her the PIM policy: pimbot
+    # checked pimbot.yml's rules and left Entra's to Entra.
+    policy_reads = bot.faults.find("GET", "/v1.0/policies/roleManagementPolicyAssignments")
+    assert policy_reads and {c.status for c in policy_reads} == {403}
 
 
 def test_a_request_before_signing_in_is_kept_and_goes_ahead_after_it(bot: SignInStack) -> None:
