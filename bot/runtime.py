@@ -24,14 +24,17 @@ log = logging.getLogger("pimbot")
 
 async def run(settings: Settings) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit status."""
-    if settings.policy().graph.identity == "user":
-        from bot.signin.crypto import check_signin_config
+    user_mode = settings.policy().graph.identity == "user"
+    if user_mode:
+        from bot.signin.crypto import check_signin_config, cipher_from_settings
 
-        check_signin_config(settings)  # before anything starts: no key, no user mode
+        cipher_from_settings(settings)  # no usable PIM_TOKEN_KEY: stop before anything starts
     clock = OffsetClock()
     with contextlib.ExitStack() as stack:
         if settings.uses_sandbox:
             settings, _tenant = start_sandbox(settings, clock, stack)
+        if user_mode:
+            check_signin_config(settings)  # the AZURE_* ids (the sandbox fills its own)
         if settings.has_slack:
             await _serve_slack(settings, clock)
         else:
