@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from bot.clock import OffsetClock
 from bot.sandbox import (
@@ -90,3 +91,22 @@ def test_sigterm_stops_the_server_cleanly(
     proc.send_signal(signal.SIGTERM)
 
     assert proc.wait(timeout=20) == 0
+
+
+def test_user_mode_runs_on_the_embedded_sandbox_with_only_a_token_key(tmp_path: Path) -> None:
+    config = tmp_path / "pimbot.yml"
+    config.write_text((ROOT / "pimbot.yml").read_text() + "graph:\n  identity: user\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "AZURE_", "PIM_"))},
+        "SLACK_BOT_TOKEN": "xoxb-run-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "PIM_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
+        "PIM_CONFIG": str(config),
+        "PIM_TOKEN_KEY": Fernet.generate_key().decode(),
+        "PYTHONPATH": str(ROOT),
+    }
+    with pimbot_run(env, tmp_path / "pimbot.log") as (_, url):
+        answer = httpx.get(f"{url}/healthz", timeout=10)
+
+    assert answer.status_code == 200, (tmp_path / "pimbot.log").read_text()[-2000:]
+    assert answer.json() == {"status": "ok", "graph": "ok", "database": "ok"}
