@@ -54,6 +54,10 @@ class PolicyCache:
         self._cache[role.id] = _Cached(value, now)
         return value
 
+    def clear(self) -> None:
+        """Forget every cached policy: the next request reads Graph again."""
+        self._cache.clear()
+
     def _role_config(self, role: Role) -> RoleConfig | None:
         for cfg in self._config.roles.values():
             if self._catalog.resolve(cfg.role).id == role.id:
