@@ -131,7 +131,13 @@ async def get_request(request: Request) -> JSONResponse:
 
 
 async def cancel_request(request: Request) -> Response:
-    _tenant(request).cancel(request.path_params["ident"])
+    tenant = _tenant(request)
+    caller = require_caller(request)
+    found = tenant.request(request.path_params["ident"])
+    if caller.kind == "user" and found.created_by != ("user", caller.object_id):
+        # A signed-in user may cancel only the requests they made themselves.
+        raise GraphFailure(403, "Forbidden", "The request was made by someone else.")
+    tenant.cancel(found.id)
     return Response(status_code=204)
 
 

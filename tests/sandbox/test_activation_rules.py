@@ -166,6 +166,18 @@ class TestApproval:
         )
         assert after.json()["status"] == "Canceled"
 
+    async def test_a_signed_in_user_cancels_only_their_own_request(
+        self, graph: GraphCaller, user_token: Callable[[str], str]
+    ) -> None:
+        pending = await graph.post_request(
+            request_body("selfActivate", ALINE, GLOBAL_ADMIN, duration="PT1H"),
+            token=user_token(ALINE),
+        )
+        path = f"{REQUESTS}/{pending.json()['id']}/cancel"
+
+        assert_graph_error(await graph.call("POST", path, token=user_token(ALEX)), 403)
+        assert (await graph.call("POST", path, token=user_token(ALINE))).status_code == 204
+
     async def test_cannot_cancel_a_provisioned_request(self, graph: GraphCaller) -> None:
         done = await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN))
         cancel = await graph.call("POST", f"{REQUESTS}/{done.json()['id']}/cancel")
