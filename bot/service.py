@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from bot.acting import as_the_user
 from bot.catalog import PolicyCache
 from bot.clock import Clock
 from bot.domain.audit import AuditEvent, AuditKind
@@ -56,18 +57,16 @@ class PimService:
         self.actors: Actors = AppIdentity()
         self.entra_approvals = False
 
+    @as_the_user
     async def overview(self, slack_user_id: str) -> Overview:
         """Eligible roles (direct and via groups), active assignments and pending requests."""
-        with self.actors.acting_as(slack_user_id):
-            return await self._overview(slack_user_id)
-
-    async def _overview(self, slack_user_id: str) -> Overview:
         requester = await self.identity.resolve(slack_user_id)
         eligible = await self.queries.eligible(requester)
         active = await self.queries.active(requester)
         pending = self.store.list_requests(slack_user_id=slack_user_id, states=OPEN_STATES)
         return Overview(requester, eligible, active, pending, self.clock.now())
 
+    @as_the_user
     async def request_activation(
         self,
         slack_user_id: str,
@@ -77,19 +76,6 @@ class PimService:
         justification: str,
     ) -> Outcome:
         """Check eligibility and policy, then activate now or hold for approval."""
-        with self.actors.acting_as(slack_user_id):
-            return await self._request_activation(
-                slack_user_id, role_text, duration, ticket, justification
-            )
-
-    async def _request_activation(
-        self,
-        slack_user_id: str,
-        role_text: str,
-        duration: timedelta,
-        ticket: str | None,
-        justification: str,
-    ) -> Outcome:
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
         match = await self.queries.eligible_for(requester, role)
@@ -123,12 +109,9 @@ class PimService:
             return await self._hold_for_approval(requester, role, record, match)
         return await self.activate_record(requester, role, record)
 
+    @as_the_user
     async def deactivate(self, slack_user_id: str, role_text: str) -> Outcome:
         """End the user's live assignment of a role now."""
-        with self.actors.acting_as(slack_user_id):
-            return await self._deactivate(slack_user_id, role_text)
-
-    async def _deactivate(self, slack_user_id: str, role_text: str) -> Outcome:
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
         await self.queries.find_active(requester, role)
@@ -148,12 +131,9 @@ class PimService:
         )
         return Outcome(OutcomeKind.DEACTIVATED, requester, role, graph_request_id=result.id)
 
+    @as_the_user
     async def extend(self, slack_user_id: str, role_text: str, duration: timedelta) -> Outcome:
         """Push the end of a live assignment out by `duration`, within the policy maximum."""
-        with self.actors.acting_as(slack_user_id):
-            return await self._extend(slack_user_id, role_text, duration)
-
-    async def _extend(self, slack_user_id: str, role_text: str, duration: timedelta) -> Outcome:
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
         active = await self.queries.find_active(requester, role)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from tests.e2e.stack import BotStack
+from tests.e2e.test_approvals_stack import deny_submission
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
@@ -83,23 +84,7 @@ def test_deny_asks_for_a_reason_then_tells_the_requester(bot: BotStack) -> None:
     _click(bot, "U_ADMIN", "approval_deny", request_id)
     (opened,) = bot.slack.wait_for("views.open")
     view = opened.body["view"]
-    submit = {
-        "type": "view_submission",
-        "user": {"id": "U_ADMIN", "team_id": "T_CONTOSO"},
-        "team": {"id": "T_CONTOSO"},
-        "api_app_id": "A_PIMBOT",
-        "view": {
-            **view,
-            "id": "V_DENY",
-            "state": {
-                "values": {
-                    "reason": {
-                        "value": {"type": "plain_text_input", "value": "not during the freeze"}
-                    }
-                }
-            },
-        },
-    }
+    submit = deny_submission(view, "U_ADMIN", "not during the freeze")
     assert bot.interact(submit).body == {}
 
     (update,) = bot.slack.wait_for("chat.update")

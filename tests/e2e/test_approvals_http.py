@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,7 +14,13 @@ from bot.domain.audit import AuditKind
 from bot.domain.requests import RequestState
 from tests.adapters.databases import _postgres_url
 from tests.e2e.stack import GRAPH_WRITES
-from tests.e2e.test_approvals_stack import APPROVERS, GROUPIE, TICKET_URL, ApprovalStack
+from tests.e2e.test_approvals_stack import (
+    APPROVERS,
+    GROUPIE,
+    TICKET_URL,
+    ApprovalStack,
+    deny_submission,
+)
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
@@ -88,22 +93,11 @@ def test_requester_denying_their_own_request_through_the_modal_is_refused(
 
     bot.click("U_ALINE", "approval_deny", request_id)
     (opened,) = bot.slack.wait_for("views.open")
-    answer = bot.interact(_deny_submission(opened.body["view"], "U_ALINE", "I changed my mind"))
+    answer = bot.interact(deny_submission(opened.body["view"], "U_ALINE", "I changed my mind"))
 
     assert answer.body == {}
     assert "your own request" in bot.dm("U_ALINE", "your own request")["text"]
     assert _state(bot, request_id) is RequestState.PENDING_APPROVAL
-
-
-def _deny_submission(view: dict[str, Any], user: str, reason: str) -> dict[str, Any]:
-    value = {"type": "plain_text_input", "value": reason}
-    return {
-        "type": "view_submission",
-        "user": {"id": user, "team_id": "T_CONTOSO"},
-        "team": {"id": "T_CONTOSO"},
-        "api_app_id": "A_PIMBOT",
-        "view": {**view, "id": "V_DENY", "state": {"values": {"reason": {"value": value}}}},
-    }
 
 
 def test_unknown_request_id_in_a_button_changes_nothing(bot: ApprovalStack) -> None:

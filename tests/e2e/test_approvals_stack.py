@@ -47,6 +47,18 @@ def policy_text() -> str:
     return yaml.safe_dump(policy)
 
 
+def deny_submission(view: dict[str, Any], user: str, reason: str) -> dict[str, Any]:
+    """The Deny modal submitted by `user` with `reason`, as Slack sends it."""
+    value = {"type": "plain_text_input", "value": reason}
+    return {
+        "type": "view_submission",
+        "user": {"id": user, "team_id": "T_CONTOSO"},
+        "team": {"id": "T_CONTOSO"},
+        "api_app_id": "A_PIMBOT",
+        "view": {**view, "id": "V_DENY", "state": {"values": {"reason": {"value": value}}}},
+    }
+
+
 class ApprovalStack(BotStack):
     """BotStack with the policy above and a sweep endpoint; everything else identical."""
 

@@ -34,6 +34,7 @@ from tests.e2e.signin_stack import (
     USER_ADMIN,
     SignInStack,
 )
+from tests.e2e.test_approvals_stack import deny_submission
 
 
 @pytest.fixture(scope="module")
@@ -185,19 +186,7 @@ def test_a_denial_goes_to_entra_as_the_approver_with_the_reason(bot: SignInStack
     request_id, _ = bot.pending(GA_1H)
     bot.log_in("U_ADMIN", ADMIN_UPN)
     reason = "Not during the change freeze"
-    submission = {
-        "type": "view_submission",
-        "user": {"id": "U_ADMIN", "team_id": "T_CONTOSO"},
-        "team": {"id": "T_CONTOSO"},
-        "api_app_id": "A_PIMBOT",
-        "view": {
-            **reason_modal(request_id),
-            "id": "V_DENY",
-            "state": {
-                "values": {"reason": {"value": {"type": "plain_text_input", "value": reason}}}
-            },
-        },
-    }
+    submission = deny_submission(reason_modal(request_id), "U_ADMIN", reason)
 
     assert bot.interact(submission).status == 200
 
