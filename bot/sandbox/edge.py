@@ -80,8 +80,11 @@ class GraphEdge:
             return
         losing = next((r for r in rules if r.kind == "lose_response"), None)
         if losing is None:
-            await self.app(scope, replay, out.forwarding(send))
+            # Logged before the client sees the answer: a test that waits for the bot's
+            # reaction then finds the call in the log, never a moment too early.
+            await self.app(scope, replay, out.capturing())
             log(out.status, out.json())
+            await out.flush(send)
             return
         await self.app(scope, replay, out.capturing())  # the write happens...
         log(0, out.json())
