@@ -29,7 +29,7 @@ def register(app: AsyncApp, services: Services) -> None:
         services.signin.login.listener = LoginReporter(services, app.client)
 
     @app.action(HOME_LOGIN)
-    async def home_login(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def home_login(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user_id = str(body["user"]["id"])
 
@@ -37,6 +37,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return await login(services, user_id)
 
         await guarded(to_dm(services.service.notifier, user_id), work)
+        await publish_home(client, services, user_id)  # now: "a sign-in is waiting"
 
 
 async def login(services: Services, user_id: str) -> blocks.Message:

@@ -269,6 +269,14 @@ def test_logout_forgets_the_tokens_and_the_home_offers_to_sign_in(bot: SignInSta
     bot.event({"type": "app_home_opened", "user": "U_ALINE", "tab": "home"})
     assert "home_login" in bot.home("U_ALINE", "not signed in")
 
+    seen = len(bot.codes("U_ALINE"))
+    bot.click("U_ALINE", "home_login", "login", channel="D_U_ALINE")  # the Home's Sign in
+
+    assert bot.next_code("U_ALINE", seen)  # a new code, by DM
+    assert "Send a new code" in bot.home("U_ALINE", "A sign-in is waiting")
+    assert bot.services.signin is not None
+    bot.services.signin.login.logout("U_ALINE")  # stop that login's polling
+
 
 def test_a_kept_request_survives_a_restart_and_runs_after_the_next_sign_in(
     tmp_path: Path,
