@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench.common import save, summary, table
-from bot.sandbox import SandboxServer
+from bot.simulators.sandbox import SandboxServer
 from tests.e2e.stack import BOT_TOKEN, SIGNING_SECRET, BotStack
 from tests.fakes.signing import command_body, signed_headers
 

@@ -21,8 +21,8 @@ from typing import Any
 from bench.common import percentile, save, table
 from bot.clock import SystemClock
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.sandbox import SandboxServer, SandboxTenant, create_app
-from bot.service import new_request_id
+from bot.service.activation import new_request_id
+from bot.simulators.sandbox import SandboxServer, SandboxTenant, create_app
 from bot.wiring import Services, build_services
 from handlers.notify import SlackNotifier, SlackUserDirectory
 from tests.e2e.stack import BOT_TOKEN, ROOT
@@ -35,8 +35,8 @@ USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 
 
 def settings(db: Path, sandbox: SandboxServer, slack_url: str) -> Any:
-    from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID
     from bot.settings import Settings
+    from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID
 
     return Settings(
         _env_file=None,  # type: ignore[call-arg]

@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.approvals import ApprovalService
-from bot.catalog import PolicyCache
 from bot.clock import Clock, SystemClock
 from bot.domain.roles import RoleCatalog
-from bot.identity import IdentityResolver
-from bot.ports import Notifier, PimGraph, SlackDirectory, Store, Trigger
-from bot.recovery import recover_activating
-from bot.reminding import ReminderService
-from bot.service import PimService
+from bot.service.activation import PimService
+from bot.service.approvals import ApprovalService
+from bot.service.identity import IdentityResolver
+from bot.service.policies import PolicyCache
+from bot.service.ports import Notifier, PimGraph, SlackDirectory, Store, Trigger
+from bot.service.recovery import recover_activating
+from bot.service.reminders import ReminderService
 from bot.settings import PolicyFile, Settings
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def _acting_graph(signin: SignIn, settings: Settings) -> PimGraph:
 def _wire_user_mode(
     services: Services, signin: SignIn, identity: IdentityResolver, notifier: Notifier
 ) -> None:
-    from bot.entra_held import EntraHeld
+    from bot.service.entra_held import EntraHeld
     from bot.signin.acting import ActingGraph
     from bot.signin.resume import KeptWork
 
@@ -218,6 +218,6 @@ def _default_trigger(store: Store, on_due: Callable[[str], Awaitable[None]]) -> 
     engine = getattr(store, "engine", None)
     if engine is None:
         return ManualTrigger()
-    from bot.scheduler import ReminderScheduler
+    from bot.store.scheduler import ReminderScheduler
 
     return ReminderScheduler(engine, on_due=on_due)

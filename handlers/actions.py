@@ -14,11 +14,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.durations import parse_duration
-from bot.service import Outcome
+from bot.service.activation import Outcome
 from bot.wiring import Services
 from handlers import blocks
+from handlers.blocks.modal import Prefill
 from handlers.home import publish_home
-from handlers.modal import Prefill
 from handlers.replies import guarded, to_dm
 from handlers.views import open_activation_form
 

@@ -12,8 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.signin.resume import decision_item
 from bot.wiring import Services
-from handlers import blocks, cards
-from handlers.blocks import plain
+from handlers import blocks
+from handlers.blocks import cards, plain
 from handlers.replies import Reply, guarded, to_dm
 
 DENY_CALLBACK = "approval_deny_reason"

@@ -27,11 +27,11 @@ from bot.domain.commands import (
 )
 from bot.domain.durations import to_iso
 from bot.errors import InputError
-from bot.outcomes import Overview
+from bot.service.outcomes import Overview
 from bot.signin.resume import activation_item
 from bot.wiring import Services
 from handlers import blocks, signin
-from handlers.modal import Prefill
+from handlers.blocks.modal import Prefill
 from handlers.replies import dm, ephemeral, guarded, to_dm
 from handlers.views import open_activation_form
 

@@ -12,7 +12,8 @@ from bot.errors import PimError
 from bot.signin.errors import SignInRequired, StepUpRequired
 from bot.signin.models import LinkState
 from bot.wiring import Services
-from handlers import blocks, home_tab
+from handlers import blocks
+from handlers.blocks import home as home_tab
 from handlers.replies import new_ref
 
 log = logging.getLogger("handlers")

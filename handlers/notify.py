@@ -13,9 +13,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.audit import AuditEvent
 from bot.domain.requests import ActivationRecord
 from bot.errors import UserNotMapped
-from bot.ports import SlackProfile
+from bot.service.ports import SlackProfile
 from bot.settings import PolicyFile
-from handlers import blocks, cards
+from handlers import blocks
+from handlers.blocks import cards
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ PROFILE_TTL_SECONDS = 600.0
 
 
 class SlackNotifier:
-    """Implements bot.ports.Notifier over the Web API."""
+    """Implements bot.service.ports.Notifier over the Web API."""
 
     def __init__(self, client: AsyncWebClient, config: PolicyFile) -> None:
         self._client, self._config = client, config
@@ -110,7 +111,7 @@ def extend_choices(config: PolicyFile, record: ActivationRecord) -> list[timedel
 
 
 class SlackUserDirectory:
-    """Implements bot.ports.SlackDirectory over users.info, caching each profile a while."""
+    """Implements bot.service.ports.SlackDirectory over users.info, caching each profile a while."""
 
     def __init__(self, client: AsyncWebClient, ttl_seconds: float = PROFILE_TTL_SECONDS) -> None:
         self._client, self._ttl = client, ttl_seconds

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.errors import PimError
-from bot.ports import Notifier
+from bot.service.ports import Notifier
 from handlers import blocks
 
 log = logging.getLogger("handlers")

@@ -13,8 +13,8 @@ from bot.signin.models import LoginOutcome, LoginResult
 from bot.signin.resume import Replayed
 from bot.wiring import Services
 from handlers import blocks
+from handlers.blocks.home import HOME_LOGIN
 from handlers.home import publish_home
-from handlers.home_tab import HOME_LOGIN
 from handlers.replies import dm, guarded, to_dm
 
 log = logging.getLogger("handlers")

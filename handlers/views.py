@@ -17,7 +17,8 @@ from bot.errors import PimError
 from bot.settings import PolicyFile
 from bot.signin.resume import activation_item
 from bot.wiring import Services
-from handlers import blocks, modal
+from handlers import blocks
+from handlers.blocks import modal
 from handlers.replies import guarded, new_ref, to_dm
 
 log = logging.getLogger("handlers")

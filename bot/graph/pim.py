@@ -1,4 +1,4 @@
-"""GraphPim: the `bot.ports.PimGraph` operations over Microsoft Graph v1.0.
+"""GraphPim: the `bot.service.ports.PimGraph` operations over Microsoft Graph v1.0.
 
 Identity and the Graph permissions each needs (least privileged; admin consent):
 
@@ -44,7 +44,7 @@ from bot.graph.reads import REQUESTS, PimReads
 from bot.graph.recovery import newest_first, same_submission
 
 if TYPE_CHECKING:
-    from bot.ports import PimGraph
+    from bot.service.ports import PimGraph
 
 Identity = Literal["application", "user"]
 
@@ -173,4 +173,4 @@ def _ticket_info(ticket: Ticket | None) -> TicketInfo | None:
 if TYPE_CHECKING:
 
     def _implements_the_port(pim: GraphPim) -> PimGraph:
-        return pim  # mypy proves GraphPim satisfies bot.ports.PimGraph
+        return pim  # mypy proves GraphPim satisfies bot.service.ports.PimGraph

@@ -1,4 +1,4 @@
-"""BoundGraph: a `bot.ports.PimGraph` that acts as one signed-in Slack user.
+"""BoundGraph: a `bot.service.ports.PimGraph` that acts as one signed-in Slack user.
 
 The service layer can keep calling the port it knows; in user mode it asks for
 `graphs.bound(slack_user_id)` instead of using the one application-identity graph. Each
@@ -23,7 +23,7 @@ from bot.domain.models import (
 )
 
 if TYPE_CHECKING:
-    from bot.ports import PimGraph
+    from bot.service.ports import PimGraph
     from bot.signin.graphs import DelegatedGraphs
 
 
@@ -98,4 +98,4 @@ class BoundGraph:
 if TYPE_CHECKING:
 
     def _implements_the_port(graph: BoundGraph) -> PimGraph:
-        return graph  # mypy proves BoundGraph satisfies bot.ports.PimGraph
+        return graph  # mypy proves BoundGraph satisfies bot.service.ports.PimGraph

@@ -89,7 +89,7 @@ class DelegatedGraphs:
             return await operation(graph)
 
     def bound(self, slack_user_id: str) -> BoundGraph:
-        """A `bot.ports.PimGraph` whose every call acts as `slack_user_id`."""
+        """A `bot.service.ports.PimGraph` whose every call acts as `slack_user_id`."""
         return BoundGraph(self, slack_user_id)
 
     def http_for(self, slack_user_id: str, *, claims: str | None = None) -> httpx.AsyncClient:

@@ -4,7 +4,7 @@
     ...                                        # the user signs in within 15 minutes
     # listener.login_finished(LoginOutcome(...)) fires: LINKED, MISMATCH, EXPIRED, FAILED
 
-The signed-in account must be the Entra user the Slack user maps to (`bot.identity`: the
+The signed-in account must be the Entra user the Slack user maps to (`bot.service.identity`: the
 config map, else the verified email), compared by object id (or UPN if the token has
 none). A mismatch is refused, nothing is stored, and the refusal is audited.
 """
@@ -23,8 +23,8 @@ import msal
 
 from bot.clock import Clock
 from bot.errors import GraphUnavailable, PimError
-from bot.identity import Requester
-from bot.ports import PimGraph
+from bot.service.identity import Requester
+from bot.service.ports import PimGraph
 from bot.signin.models import (
     DeviceCodePrompt,
     LinkState,
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 class Resolver(Protocol):
-    """Who a Slack user is in Entra (`bot.identity.IdentityResolver`)."""
+    """Who a Slack user is in Entra (`bot.service.identity.IdentityResolver`)."""
 
     async def precheck(self, slack_user_id: str) -> None: ...
 

@@ -18,15 +18,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.approvals import ApprovalService, Decision
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.durations import parse_duration
 from bot.domain.models import Role
 from bot.domain.requests import RequestState
 from bot.errors import PimError
-from bot.outcomes import Outcome
-from bot.ports import Notifier
-from bot.service import PimService
+from bot.service.activation import PimService
+from bot.service.approvals import ApprovalService, Decision
+from bot.service.outcomes import Outcome
+from bot.service.ports import Notifier
 from bot.signin.errors import EXPIRED_MESSAGE, SignInRequired, StepUpRequired
 from bot.signin.models import DeviceCodePrompt
 from bot.signin.wiring import SignIn

@@ -10,7 +10,7 @@ import msal
 from bot.clock import Clock
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import DirectoryUser
-from bot.identity import Requester
+from bot.service.identity import Requester
 from bot.signin.models import LoginOutcome, LoginResult
 from bot.signin.tokens import UserTokens
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy persistence: `SqlStore` implements `bot.ports.Store`."""
+"""SQLAlchemy persistence: `SqlStore` implements `bot.service.ports.Store`."""
 
 from bot.store.convert import Decision
 from bot.store.engine import make_engine

@@ -13,7 +13,7 @@ from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
 from bot.domain.reminders import Reminder, ReminderKind
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.ports import UserLink
+from bot.service.ports import UserLink
 
 
 @dataclass(frozen=True, slots=True)

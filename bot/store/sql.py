@@ -1,4 +1,4 @@
-"""SqlStore: the `bot.ports.Store` over SQLAlchemy Core, one transaction per call."""
+"""SqlStore: the `bot.service.ports.Store` over SQLAlchemy Core, one transaction per call."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
-from bot import migrations
 from bot.clock import Clock, SystemClock
 from bot.domain.audit import AuditEvent
 from bot.domain.requests import TRANSITIONS, ActivationRecord, RequestState
-from bot.ports import UserLink
-from bot.store import convert, tables
+from bot.service.ports import UserLink
+from bot.store import convert, migrations, tables
 from bot.store.convert import Decision
 from bot.store.engine import make_engine, read_only
 from bot.store.reminders import ReminderMethods

@@ -1,4 +1,4 @@
-"""The current schema as SQLAlchemy Core tables (created by `bot.migrations`, not here)."""
+"""The current schema as SQLAlchemy Core tables (created by `bot.store.migrations`, not here)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ from bot.graph import RetryPolicy, build_graph
 from bot.graph.auth import AccessToken
 from bot.graph.pim import GraphPim
 from bot.graph.tls import trust
-from bot.sandbox import (
+from bot.settings import Settings
+from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,
@@ -25,7 +26,6 @@ from bot.sandbox import (
     SandboxTenant,
     create_app,
 )
-from bot.settings import Settings
 from tests.adapters.test_graph_helpers import assert_request_valid
 from tests.fakes.clock import FakeClock
 

@@ -9,13 +9,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot import migrations
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
 from bot.domain.reminders import reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.ports import UserLink
-from bot.store import SqlStore, make_engine
+from bot.service.ports import UserLink
+from bot.store import SqlStore, make_engine, migrations
 from bot.store.tables import metadata
 
 pytest_plugins = ["tests.adapters.databases"]  # database_url, engine fixtures

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import scheduler as scheduler_module
 from bot.domain.reminders import reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.scheduler import ReminderScheduler
 from bot.store import SqlStore
+from bot.store import scheduler as scheduler_module
+from bot.store.scheduler import ReminderScheduler
 
 pytest_plugins = ["tests.adapters.databases"]  # database_url fixture
 
@@ -226,7 +226,7 @@ async def test_resume_reschedules_unsent_reminders_from_the_store(
 async def test_a_job_whose_scheduler_is_gone_is_logged_not_raised(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="bot.store.scheduler"):
         await scheduler_module.fire("nobody", "r1:ended")
     assert "r1:ended" in caplog.text
 

@@ -17,7 +17,7 @@ from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
 from bot.domain.reminders import Reminder, reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.ports import Store, UserLink
+from bot.service.ports import Store, UserLink
 from bot.store import SqlStore, make_engine
 from bot.store.engine import BUSY_TIMEOUT_MS, normalise_url
 from tests.fakes.clock import FakeClock

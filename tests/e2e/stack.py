@@ -21,8 +21,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import OffsetClock
 from bot.graph import RetryPolicy, build_graph
-from bot.ports import PimGraph
-from bot.sandbox import (
+from bot.service.ports import PimGraph
+from bot.settings import Settings
+from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,
@@ -31,7 +32,6 @@ from bot.sandbox import (
     SandboxTenant,
     create_app,
 )
-from bot.settings import Settings
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services
 from handlers.app import build_app, build_http_app

@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.sandbox import SandboxServer, create_app
 from bot.settings import Settings
+from bot.simulators.sandbox import SandboxServer, create_app
 from handlers.app import build_app, build_http_app
 from tests.e2e.stack import ROOT, BotStack
 from tests.fakes.slack import FakeSlack

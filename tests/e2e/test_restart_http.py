@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from bot.clock import OffsetClock
-from bot.sandbox import (
+from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,

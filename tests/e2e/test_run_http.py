@@ -14,7 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.clock import OffsetClock
-from bot.sandbox import (
+from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,

@@ -12,8 +12,8 @@ import pytest
 from aiohttp import WSMsgType, web
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID
 from bot.settings import Settings
+from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, build_services
 from handlers.app import build_app, run_socket

@@ -59,7 +59,7 @@ class RealBot:
     async def _main(self) -> None:
         import uvicorn
 
-        from bot.runtime import build_local_stack, start_sandbox
+        from bot.cli.run import build_local_stack, start_sandbox
 
         port = self._sock.getsockname()[1]
         with contextlib.ExitStack() as stack:

@@ -10,7 +10,7 @@ from typing import Any
 from bot.domain.audit import AuditEvent
 from bot.domain.requests import ActivationRecord
 from bot.errors import PimError
-from bot.ports import SlackProfile
+from bot.service.ports import SlackProfile
 
 TENANT = "m365x435773.onmicrosoft.com"
 PROFILES = {

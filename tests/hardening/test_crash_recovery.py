@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from bot.domain.audit import AuditKind
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.sandbox import Faults, SandboxTenant
-from bot.service import new_request_id
+from bot.service.activation import new_request_id
 from bot.settings import Settings
+from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import SystemClock
-from bot.sandbox import Faults, SandboxServer, SandboxTenant, create_app
+from bot.simulators.sandbox import Faults, SandboxServer, SandboxTenant, create_app
 from tests.service.test_crash_restart import environment
 
 ROOT = Path(__file__).resolve().parents[2]

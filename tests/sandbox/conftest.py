@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox import (
+from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,

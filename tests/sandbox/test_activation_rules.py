@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from bot.sandbox import SandboxTenant
+from bot.simulators.sandbox import SandboxTenant
 from tests.fakes.clock import FakeClock
 from tests.sandbox.conftest import (
     ALEX,

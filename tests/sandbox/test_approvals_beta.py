@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from bot.sandbox.approvals import BASE, step_id
 from bot.signin.challenge import claims_from_header, claims_from_pim_error
+from bot.simulators.sandbox.approvals import BASE, step_id
 from tests.sandbox.conftest import (
     ADMIN,
     ALINE,

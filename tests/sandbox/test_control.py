@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from bot.clock import Clock
-from bot.sandbox import SandboxTenant, create_app
+from bot.simulators.sandbox import SandboxTenant, create_app
 from tests.graph_schema import assert_graph_valid
 from tests.sandbox.conftest import (
     ADMIN,

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID
-from bot.sandbox.stepup import claims_request
+from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID
+from bot.simulators.sandbox.stepup import claims_request
 from tests.fakes.clock import FakeClock
 from tests.sandbox.conftest import ALINE, TOKEN_PATH, GraphCaller, assert_graph_error
 

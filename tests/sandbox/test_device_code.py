@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID
+from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID
 from tests.sandbox.conftest import (
     ALINE,
     TOKEN_PATH,

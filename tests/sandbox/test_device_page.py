@@ -9,7 +9,7 @@ from html import unescape
 
 import httpx
 
-from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID, SandboxTenant
+from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID, SandboxTenant
 from tests.sandbox.conftest import ALINE, TOKEN_PATH, GraphCaller
 
 DEVICE_PATH = f"/{SANDBOX_TENANT_ID}/oauth2/v2.0/devicecode"

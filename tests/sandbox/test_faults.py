@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from bot.sandbox import Faults, SandboxTenant
+from bot.simulators.sandbox import Faults, SandboxTenant
 from tests.sandbox.conftest import (
     ALINE,
     REQUESTS,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 
-from bot.sandbox import SANDBOX_TENANT_ID, SandboxTenant
+from bot.simulators.sandbox import SANDBOX_TENANT_ID, SandboxTenant
 from tests.fakes.clock import FakeClock
 from tests.sandbox.conftest import BASE, CLIENT_FORM, TOKEN_PATH, GraphCaller, assert_graph_error
 

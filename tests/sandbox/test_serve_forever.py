@@ -8,8 +8,8 @@ import ssl
 
 import httpx
 
-from bot.sandbox import SANDBOX_TENANT_ID
-from bot.sandbox.server import serve_forever
+from bot.simulators.sandbox import SANDBOX_TENANT_ID
+from bot.simulators.sandbox.server import serve_forever
 
 
 async def test_serves_the_seeded_tenant_until_cancelled() -> None:

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from bot.clock import OffsetClock
-from bot.sandbox import (
+from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,

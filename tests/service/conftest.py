@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.graph import RetryPolicy, build_graph
-from bot.sandbox import (
+from bot.settings import PolicyFile, Settings
+from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,
@@ -19,7 +20,6 @@ from bot.sandbox import (
     SandboxTenant,
     create_app,
 )
-from bot.settings import PolicyFile, Settings
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services
 from tests.fakes.clock import FakeClock

@@ -17,8 +17,8 @@ from bot.errors import (
     PolicyViolation,
     UserNotMapped,
 )
-from bot.sandbox import Faults, SandboxTenant
-from bot.service import OutcomeKind
+from bot.service.activation import OutcomeKind
+from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
 from tests.service.conftest import REQUESTS, TICKET, USER_ADMIN, WHY
 

@@ -10,9 +10,9 @@ import pytest
 from bot.domain.audit import AuditKind
 from bot.domain.requests import RequestState
 from bot.errors import NotAuthorised, PolicyViolation, RequestNotFound
-from bot.sandbox import SandboxTenant
-from bot.service import Outcome, OutcomeKind
+from bot.service.activation import Outcome, OutcomeKind
 from bot.settings import RoleConfig, Settings
+from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier

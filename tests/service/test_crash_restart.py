@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import SystemClock
-from bot.sandbox import (
+from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from bot.domain.audit import AuditKind
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.sandbox import SandboxTenant
 from bot.settings import Settings
+from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier

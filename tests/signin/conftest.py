@@ -14,9 +14,12 @@ from cryptography.fernet import Fernet
 from bot.graph import GraphPim, build_graph
 from bot.graph.retry import RetryPolicy
 from bot.graph.tls import trust
-from bot.identity import IdentityResolver
-from bot.ports import SlackProfile
-from bot.sandbox import (
+from bot.service.identity import IdentityResolver
+from bot.service.ports import SlackProfile
+from bot.settings import Settings
+from bot.signin.models import LoginOutcome
+from bot.signin.wiring import SignIn, build_signin
+from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,
@@ -24,9 +27,6 @@ from bot.sandbox import (
     SandboxTenant,
     create_app,
 )
-from bot.settings import Settings
-from bot.signin.models import LoginOutcome
-from bot.signin.wiring import SignIn, build_signin
 from bot.store import SqlStore
 from tests.fakes.clock import FakeClock
 

@@ -10,12 +10,12 @@ import pytest
 from bot.domain.models import ActivationSpec, Ticket
 from bot.errors import NotAuthorised
 from bot.graph import GraphPim
-from bot.sandbox import SandboxServer
-from bot.sandbox.approvals import step_id
 from bot.signin.approvals import NotAuthorisedGraph
 from bot.signin.errors import SignInRequired, StepUpRequired
 from bot.signin.models import LoginResult
 from bot.signin.wiring import SignIn
+from bot.simulators.sandbox import SandboxServer
+from bot.simulators.sandbox.approvals import step_id
 from tests.signin.conftest import (
     ADMIN,
     ADMIN_UPN,

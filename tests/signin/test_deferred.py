@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec
-from bot.sandbox import SandboxServer
 from bot.signin.errors import SignInRequired
 from bot.signin.wiring import SignIn
+from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
 from bot.store.deferred import Deferred, SqlDeferredWork
 from tests.fakes.clock import FakeClock

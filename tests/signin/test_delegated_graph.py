@@ -11,9 +11,9 @@ import pytest
 from bot.domain.models import ActivationSpec, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.graph import GraphPim
-from bot.sandbox import SandboxServer
 from bot.signin.errors import SignInRequired
 from bot.signin.wiring import SignIn
+from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
 from tests.fakes.clock import FakeClock
 from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, log_in

@@ -10,9 +10,9 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.errors import UserNotMapped
-from bot.sandbox import SandboxServer
 from bot.signin.models import LoginResult
 from bot.signin.wiring import SignIn
+from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
 from tests.fakes.clock import FakeClock
 from tests.signin.conftest import ALEX_UPN, ALINE, ALINE_UPN, Browser, Outcomes, log_in

@@ -8,7 +8,7 @@ import time
 import sqlalchemy as sa
 
 from bot.graph import GraphPim
-from bot.identity import IdentityResolver
+from bot.service.identity import IdentityResolver
 from bot.settings import Settings
 from bot.signin.crypto import cipher_from_settings
 from bot.signin.models import LoginResult

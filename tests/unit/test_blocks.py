@@ -11,10 +11,12 @@ import pytest
 
 from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.identity import Requester
-from bot.service import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
+from bot.service.activation import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
+from bot.service.identity import Requester
 from bot.settings import JustificationConfig, TicketConfig
-from handlers import blocks, home_tab, modal
+from handlers import blocks
+from handlers.blocks import home as home_tab
+from handlers.blocks import modal
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 ALINE = Requester(

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.check import run_checks
+from bot.cli.check import run_checks
 from bot.clock import SystemClock
-from bot.sandbox import (
+from bot.settings import Settings
+from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,
@@ -22,8 +23,7 @@ from bot.sandbox import (
     SandboxTenant,
     create_app,
 )
-from bot.settings import Settings
-from bot.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app
+from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app
 from tests.workspace.live import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,11 +14,12 @@ from bot.domain.models import DirectoryUser, Role, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import InputError
-from bot.identity import Requester
-from bot.outcomes import Outcome, OutcomeKind
+from bot.service.identity import Requester
+from bot.service.outcomes import Outcome, OutcomeKind
 from bot.settings import JustificationConfig, TicketConfig
-from bot.workspace.limits import check_blocks
-from handlers import blocks, cards
+from bot.simulators.workspace.limits import check_blocks
+from handlers import blocks
+from handlers.blocks import cards
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 TEXT = st.text(max_size=12_000) | st.text(alphabet="<@!>`*_~ \n\x00\x1b\u202ea", max_size=6000)

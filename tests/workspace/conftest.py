@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from slack_bolt.async_app import AsyncApp
 
-from bot.workspace import WORKSPACE_BOT_TOKEN, Workspace, create_workspace_app
+from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, Workspace, create_workspace_app
 from tests.workspace.live import LiveServer
 from tests.workspace.tiny_bolt import bolt_asgi, build_tiny_bolt_app
 

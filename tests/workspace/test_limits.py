@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from bot.workspace import WORKSPACE_BOT_TOKEN
-from bot.workspace.limits import check_blocks, check_view
+from bot.simulators.workspace import WORKSPACE_BOT_TOKEN
+from bot.simulators.workspace.limits import check_blocks, check_view
 from tests.workspace.conftest import Rig
 
 PLAIN = {"type": "plain_text", "text": "ok"}

@@ -6,10 +6,10 @@ import time
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.workspace.conversations import Channel, Message
-from bot.workspace.delivery import sign
-from bot.workspace.payloads import message_actions, slash_command, view_submission
-from bot.workspace.seed import WorkspaceSeed
+from bot.simulators.workspace.conversations import Channel, Message
+from bot.simulators.workspace.delivery import sign
+from bot.simulators.workspace.payloads import message_actions, slash_command, view_submission
+from bot.simulators.workspace.seed import WorkspaceSeed
 
 SEED = WorkspaceSeed()
 ALINE = SEED.users[0]

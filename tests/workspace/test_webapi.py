@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app, surfaces
+from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app, surfaces
 from tests.workspace.conftest import Rig
 from tests.workspace.live import LiveServer
 

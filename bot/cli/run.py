@@ -1,0 +1,170 @@
+"""`pimbot run`: pick the Slack transport and the tenant, wire everything, serve until stopped.
+
+- No `AZURE_TENANT_ID`/`AZURE_CLIENT_ID`: the embedded sandbox tenant is started (TLS, own
+  thread) and the bot reaches it through its production Graph code path.
+- `SLACK_APP_TOKEN`: Socket Mode. `SLACK_BOT_TOKEN` alone: HTTP mode on `PIM_PORT`.
+- No Slack credentials: the local Slack workspace is served on `PIM_PORT` beside the bot's
+  `/slack/events`, and it drives the bot with signed requests exactly as Slack does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.clock import OffsetClock
+from bot.settings import Settings
+
+log = logging.getLogger("pimbot")
+
+
+async def run(settings: Settings) -> int:
+    """Serve until SIGINT/SIGTERM; returns the exit status."""
+    user_mode = settings.policy().graph.identity == "user"
+    if user_mode:
+        from bot.signin.crypto import check_signin_config, cipher_from_settings
+
+        cipher_from_settings(settings)  # no usable PIM_TOKEN_KEY: stop before anything starts
+    clock = OffsetClock()
+    with contextlib.ExitStack() as stack:
+        if settings.uses_sandbox:
+            settings, _tenant = start_sandbox(settings, clock, stack)
+        if user_mode:
+            check_signin_config(settings)  # the AZURE_* ids (the sandbox fills its own)
+        if settings.has_slack:
+            await _serve_slack(settings, clock)
+        else:
+            await _serve_local_workspace(settings, clock)
+    return 0
+
+
+def start_sandbox(
+    settings: Settings, clock: OffsetClock, stack: contextlib.ExitStack
+) -> tuple[Settings, Any]:
+    """Serve the seeded sandbox tenant over TLS (closed with `stack`); the settings that
+    point the bot's production Graph code at it, and the `SandboxTenant`."""
+    from bot.simulators.sandbox import SandboxServer, SandboxTenant, create_app
+    from bot.simulators.sandbox.seed import (
+        SANDBOX_CLIENT_ID,
+        SANDBOX_CLIENT_SECRET,
+        SANDBOX_TENANT_ID,
+    )
+
+    tenant = SandboxTenant.from_seed(clock)
+    server = stack.enter_context(SandboxServer(create_app(tenant), tls=True))
+    log.info("sandbox tenant (Contoso) serving Graph and login at %s", server.url)
+    updated = settings.model_copy(
+        update={
+            "azure_tenant_id": SANDBOX_TENANT_ID,
+            "azure_client_id": SANDBOX_CLIENT_ID,
+            "azure_client_secret": SecretStr(SANDBOX_CLIENT_SECRET),
+            "azure_authority_host": server.url,
+            "pim_graph_url": server.url,
+            "pim_ca_file": server.ca_file,
+        }
+    )
+    return updated, tenant
+
+
+async def _serve_slack(settings: Settings, clock: OffsetClock) -> None:
+    from handlers.app import run_http, run_socket
+
+    services, bolt = await _build(settings, clock)
+    await services.start()
+    try:
+        if settings.slack_app_token is not None:
+            log.info("Slack Socket Mode")
+            await run_socket(settings, bolt)
+        else:
+            log.info("Slack HTTP mode on port %s (POST /slack/events)", settings.pim_port)
+            await run_http(settings, services, bolt, port=settings.pim_port)
+    finally:
+        await services.aclose()
+
+
+@dataclass
+class LocalStack:
+    """The bot and the local Slack workspace as one ASGI app (`pimbot run`, `pimbot demo`)."""
+
+    app: Any  # Starlette: the bot's `/slack/events` + `/healthz`, the workspace at `/`
+    services: Any  # bot.wiring.Services, started
+    workspace: Any  # bot.simulators.workspace.Workspace
+    url: str
+
+
+async def build_local_stack(settings: Settings, clock: OffsetClock, port: int) -> LocalStack:
+    """Wire the bot to a local workspace served at http://127.0.0.1:{port}; start services.
+    The caller serves `app` on that port and closes `services` (`aclose`)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from bot.simulators.workspace import (
+        WORKSPACE_BOT_TOKEN,
+        WORKSPACE_SIGNING_SECRET,
+        create_workspace_app,
+    )
+    from handlers.app import build_http_app
+
+    base = f"http://127.0.0.1:{port}"
+    settings = settings.model_copy(
+        update={
+            "slack_bot_token": SecretStr(WORKSPACE_BOT_TOKEN),
+            "slack_signing_secret": SecretStr(WORKSPACE_SIGNING_SECRET),
+            "slack_api_url": f"{base}/api/",
+        }
+    )
+    services, bolt = await _build(settings, clock)
+    await services.start()
+
+    async def fast_forward(seconds: float) -> None:
+        # Moves the bot's and the sandbox's shared clock, then sends what fell due.
+        clock.advance(seconds)
+        await services.sweep(reconcile=True)
+
+    workspace = create_workspace_app(
+        bot_events_url=f"{base}/slack/events",
+        signing_secret=WORKSPACE_SIGNING_SECRET,
+        bot_token=WORKSPACE_BOT_TOKEN,
+        on_fast_forward=fast_forward,
+    )
+    bot_http = build_http_app(settings, services, bolt)
+    app = Starlette(routes=[*bot_http.routes, Mount("/", workspace)])
+    return LocalStack(app, services, workspace.state.workspace, base)
+
+
+async def _serve_local_workspace(settings: Settings, clock: OffsetClock) -> None:
+    import uvicorn
+
+    local = await build_local_stack(settings, clock, settings.pim_port)
+    print(f"\n  pimbot is running. Open {local.url} — the local Slack workspace.\n", flush=True)
+    # No access log: response_url paths work like passwords, and the page polls often.
+    config = uvicorn.Config(local.app, host="127.0.0.1", port=settings.pim_port, access_log=False)
+    server = uvicorn.Server(config)
+    try:
+        await server.serve()
+    finally:
+        await local.services.aclose()
+
+
+async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.wiring import build_services
+    from handlers.app import build_app
+    from handlers.notify import SlackNotifier, SlackUserDirectory
+
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    config = settings.policy()
+    services = build_services(
+        settings,
+        directory=SlackUserDirectory(client),
+        notifier=SlackNotifier(client, config),
+        clock=clock,
+        config=config,
+    )
+    return services, build_app(settings, services, client=client)

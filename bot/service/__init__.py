@@ -1,0 +1,1 @@
+"""Use cases on ports only: activation, approvals, reminders, recovery, kept work, queries."""

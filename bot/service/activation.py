@@ -1,0 +1,376 @@
+"""Use cases: request, activate, deactivate, extend, cancel, and what a user can see."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.durations import to_human
+from bot.domain.models import ActivationSpec, Role, Ticket
+from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
+from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
+from bot.domain.roles import RoleCatalog
+from bot.domain.validation import check_justification, check_ticket
+from bot.errors import (
+    GraphError,
+    NotAuthorised,
+    PolicyViolation,
+    RequestNotFound,
+)
+from bot.service.acting import as_the_user
+from bot.service.identity import IdentityResolver, Requester
+from bot.service.outcomes import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
+from bot.service.policies import PolicyCache
+from bot.service.ports import (
+    ActivationHooks,
+    Actors,
+    AppIdentity,
+    NoHooks,
+    Notifier,
+    PimGraph,
+    Store,
+)
+from bot.service.queries import RoleQueries
+from bot.settings import PolicyFile
+from bot.signin.errors import SignInRequired, StepUpRequired
+
+S = RequestState
+__all__ = ["ActiveRole", "EligibleRole", "Outcome", "OutcomeKind", "Overview", "PimService"]
+
+
+class PimService:
+    """The bot's use cases. Knows nothing of Slack or HTTP."""
+
+    def __init__(
+        self,
+        *,
+        graph: PimGraph,
+        store: Store,
+        identity: IdentityResolver,
+        catalog: RoleCatalog,
+        policies: PolicyCache,
+        notifier: Notifier,
+        config: PolicyFile,
+        clock: Clock,
+    ) -> None:
+        self.graph, self.store, self.identity = graph, store, identity
+        self.catalog, self.policies, self.notifier = catalog, policies, notifier
+        self.config, self.clock = config, clock
+        self.queries = RoleQueries(graph, catalog, policies, clock)
+        self.hooks: ActivationHooks = NoHooks()  # wiring sets the reminder service
+        # User mode (wiring sets both): Graph calls act as the user each use case is for,
+        # and where Entra's own policy requires approval, Entra holds the request.
+        self.actors: Actors = AppIdentity()
+        self.entra_approvals = False
+
+    @as_the_user
+    async def overview(self, slack_user_id: str) -> Overview:
+        """Eligible roles (direct and via groups), active assignments and pending requests."""
+        requester = await self.identity.resolve(slack_user_id)
+        eligible = await self.queries.eligible(requester)
+        active = await self.queries.active(requester)
+        pending = self.store.list_requests(slack_user_id=slack_user_id, states=OPEN_STATES)
+        return Overview(requester, eligible, active, pending, self.clock.now())
+
+    @as_the_user
+    async def request_activation(
+        self,
+        slack_user_id: str,
+        role_text: str,
+        duration: timedelta,
+        ticket: str | None,
+        justification: str,
+    ) -> Outcome:
+        """Check eligibility and policy, then activate now or hold for approval."""
+        requester = await self.identity.resolve(slack_user_id)
+        role = self.catalog.resolve(role_text)
+        match = await self.queries.eligible_for(requester, role)
+        try:
+            check_request(
+                match.policy,
+                role_name=role.display_name,
+                duration=duration,
+                ticket=ticket,
+                justification=justification,
+                ticket_cfg=self.config.ticket,
+                justification_cfg=self.config.justification,
+            )
+        except PolicyViolation as exc:
+            await self._audit(AuditKind.REFUSED, requester, role, detail=exc.user_message)
+            raise
+        # Store what was checked (trimmed, whitespace collapsed), not the raw text.
+        if justification.strip():
+            justification = check_justification(justification, self.config.justification)
+        ticket = check_ticket(ticket, self.config.ticket) if ticket and ticket.strip() else None
+        await self.queries.refuse_if_active(requester, role)
+        if match.policy.approval_required and not self.config.channels.approvals:
+            raise PolicyViolation(
+                f"{role.display_name} needs approval, but no approvals channel is configured. "
+                "Ask your pimbot admin to set `channels.approvals` in pimbot.yml."
+            )
+        record = self._new_record(requester, role, duration, ticket, justification, match)
+        self.store.add_request(record)
+        await self._audit(AuditKind.REQUESTED, requester, role, record=record)
+        if match.policy.approval_required and not self._entra_decides(match):
+            return await self._hold_for_approval(requester, role, record, match)
+        return await self.activate_record(requester, role, record)
+
+    @as_the_user
+    async def deactivate(self, slack_user_id: str, role_text: str) -> Outcome:
+        """End the user's live assignment of a role now."""
+        requester = await self.identity.resolve(slack_user_id)
+        role = self.catalog.resolve(role_text)
+        await self.queries.find_active(requester, role)
+        result = await self.graph.deactivate(
+            requester.user.id, role.id, "Deactivated from Slack by the requester"
+        )
+        live = self._live_records(slack_user_id, role.id)
+        for record in live:
+            ended = self.store.transition(
+                record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now()
+            )
+            if ended is not None:
+                self.hooks.cancel(ended)
+        mine = live[0] if live else None  # None: activated outside pimbot
+        await self._audit(
+            AuditKind.DEACTIVATED, requester, role, record=mine, graph_request_id=result.id
+        )
+        return Outcome(OutcomeKind.DEACTIVATED, requester, role, graph_request_id=result.id)
+
+    @as_the_user
+    async def extend(self, slack_user_id: str, role_text: str, duration: timedelta) -> Outcome:
+        """Push the end of a live assignment out by `duration`, within the policy maximum."""
+        requester = await self.identity.resolve(slack_user_id)
+        role = self.catalog.resolve(role_text)
+        active = await self.queries.find_active(requester, role)
+        policy = (await self.policies.effective(role)).policy
+        now = self.clock.now()
+        new_end = (active.end or now) + duration
+        if new_end - now > policy.max_duration:
+            raise PolicyViolation(
+                f"{role.display_name} can be active for at most {to_human(policy.max_duration)} "
+                f"from now; extending by {to_human(duration)} would go past that."
+            )
+        reason = "Extended from Slack by the requester"
+        result = await self.graph.extend(requester.user.id, role.id, duration, reason)
+        live = self._live_records(slack_user_id, role.id)
+        for record in live:
+            self.hooks.plan(self.store.update_request(record.id, end=new_end))
+        await self._audit(
+            AuditKind.EXTENDED,
+            requester,
+            role,
+            record=live[0] if live else None,
+            graph_request_id=result.id,
+            duration=duration,
+        )
+        return Outcome(
+            OutcomeKind.EXTENDED, requester, role, end=new_end, graph_request_id=result.id
+        )
+
+    def request_for(self, slack_user_id: str, request_id: str) -> ActivationRecord:
+        """The caller's own request by id; anyone else's, or none, is RequestNotFound."""
+        record = self.store.get_request(request_id.strip())
+        if record is None or record.slack_user_id != slack_user_id:
+            raise RequestNotFound(f"You have no request `{request_id}`.")
+        return record
+
+    async def cancel(self, slack_user_id: str, request_id: str) -> Outcome:
+        """Withdraw a pending request; only its requester can."""
+        record = self.store.get_request(request_id.strip())
+        if record is None or record.slack_user_id != slack_user_id:
+            raise RequestNotFound(f"You have no request `{request_id}`. `/pim status` lists yours.")
+        if record.state is S.PENDING_APPROVAL and record.graph_request_id and self.entra_approvals:
+            with self.actors.acting_as(slack_user_id):  # Entra holds it: withdraw it there too
+                await self.graph.cancel_request(record.graph_request_id)
+        updated = self.store.transition(
+            record.id, frozenset({S.REQUESTED, S.PENDING_APPROVAL}), S.CANCELLED
+        )
+        if updated is None:
+            raise NotAuthorised(f"Request `{record.id}` can no longer be cancelled.")
+        with self.actors.acting_as(slack_user_id):
+            requester = await self.identity.resolve(slack_user_id)
+        role = Role(record.role_id, record.role_name)
+        await self._audit(AuditKind.CANCELLED, requester, role, record=updated)
+        if updated.approval_message_ts:
+            await self.notifier.update_approval_card(updated)
+        return Outcome(OutcomeKind.CANCELLED, requester, role, record=updated)
+
+    async def activate_record(
+        self, requester: Requester, role: Role, record: ActivationRecord
+    ) -> Outcome:
+        """Activate a stored request in Graph, once: the store claims it first."""
+        claimed = self.store.transition(
+            record.id, frozenset({S.REQUESTED, S.APPROVED}), S.ACTIVATING
+        )
+        if claimed is None:
+            raise NotAuthorised(f"Request `{record.id}` is already being handled.")
+        with self.actors.acting_as(requester.slack_user_id):
+            return await self._activate_claimed(requester, role, record)
+
+    async def _activate_claimed(
+        self, requester: Requester, role: Role, record: ActivationRecord
+    ) -> Outcome:
+        ticket = record.ticket
+        spec = ActivationSpec(
+            requester.user.id,
+            role.id,
+            record.duration,
+            record.justification,
+            ticket,
+            start=self.clock.now(),
+        )
+        try:
+            result = await self.graph.activate(spec)
+        except (SignInRequired, StepUpRequired) as exc:
+            # The user's own token is needed: release the claim and keep the request.
+            self.store.transition(record.id, frozenset({S.ACTIVATING}), record.state)
+            exc.request_id = record.id
+            raise
+        except GraphError as exc:
+            self.store.transition(
+                record.id, frozenset({S.ACTIVATING}), S.FAILED, error=exc.user_message
+            )
+            await self._audit(
+                AuditKind.ACTIVATION_FAILED,
+                requester,
+                role,
+                record=record,
+                detail=f"{exc.code}: {exc.user_message}",
+            )
+            raise
+        if result.status == "PendingApproval":
+            return await self._held_by_entra(requester, role, record, result.id)
+        start = result.start or self.clock.now()
+        end = result.end or start + record.duration
+        done = self.store.transition(
+            record.id,
+            frozenset({S.ACTIVATING}),
+            S.ACTIVE,
+            graph_request_id=result.id,
+            start=start,
+            end=end,
+        )
+        final = done or record
+        self.hooks.plan(final)
+        await self._audit(AuditKind.ACTIVATED, requester, role, record=final)
+        return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, result.id)
+
+    def _entra_decides(self, match: EligibleRole) -> bool:
+        """User mode, and pimbot.yml asks for no approval of its own: selfActivate goes to
+        Entra at once, which activates it or, if its policy says so, holds it for its own
+        approvers (PendingApproval). pimbot.yml's approval, when set, comes first."""
+        return self.entra_approvals and CONFIG_APPROVAL not in match.approval_reasons
+
+    async def _held_by_entra(
+        self, requester: Requester, role: Role, record: ActivationRecord, graph_request_id: str
+    ) -> Outcome:
+        reason = "the Microsoft Entra PIM policy for this role requires approval"
+        held = self.store.transition(
+            record.id,
+            frozenset({S.ACTIVATING}),
+            S.PENDING_APPROVAL,
+            approval_reason=reason,
+            graph_request_id=graph_request_id,
+        )
+        final = held or record
+        await self._audit(AuditKind.PENDING_APPROVAL, requester, role, record=final)
+        return await self._post_card(requester, role, final, (GRAPH_APPROVAL,))
+
+    async def _hold_for_approval(
+        self, requester: Requester, role: Role, record: ActivationRecord, match: EligibleRole
+    ) -> Outcome:
+        reason = "; ".join(match.approval_reasons) or "the role's policy requires approval"
+        held = self.store.transition(
+            record.id, frozenset({S.REQUESTED}), S.PENDING_APPROVAL, approval_reason=reason
+        )
+        final = held or record
+        await self._audit(AuditKind.PENDING_APPROVAL, requester, role, record=final)
+        return await self._post_card(requester, role, final, match.approval_reasons)
+
+    async def _post_card(
+        self, requester: Requester, role: Role, final: ActivationRecord, reasons: tuple[str, ...]
+    ) -> Outcome:
+        expires_at = final.created_at + self.config.approval_timeout
+        card = await self.notifier.post_approval_card(final, expires_at)
+        if card is not None:
+            final = self.store.update_request(
+                final.id, approval_channel=card[0], approval_message_ts=card[1]
+            )
+        return Outcome(
+            OutcomeKind.PENDING_APPROVAL,
+            requester,
+            role,
+            final,
+            approval_reasons=reasons,
+        )
+
+    def _live_records(self, slack_user_id: str, role_id: str) -> list[ActivationRecord]:
+        records = self.store.list_requests(
+            slack_user_id=slack_user_id, states=frozenset({S.ACTIVE})
+        )
+        return [r for r in records if r.role_id == role_id]
+
+    def _new_record(
+        self,
+        requester: Requester,
+        role: Role,
+        duration: timedelta,
+        ticket: str | None,
+        justification: str,
+        match: EligibleRole,
+    ) -> ActivationRecord:
+        now = self.clock.now()
+        return ActivationRecord(
+            id=new_request_id(),
+            slack_user_id=requester.slack_user_id,
+            principal_id=requester.user.id,
+            role_id=role.id,
+            role_name=role.display_name,
+            duration=duration,
+            justification=justification,
+            ticket=Ticket(ticket, self.config.ticket.system) if ticket else None,
+            state=S.REQUESTED,
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def _audit(
+        self,
+        kind: AuditKind,
+        requester: Requester,
+        role: Role,
+        *,
+        record: ActivationRecord | None = None,
+        graph_request_id: str | None = None,
+        duration: timedelta | None = None,
+        detail: str | None = None,
+    ) -> None:
+        event = AuditEvent(
+            at=self.clock.now(),
+            kind=kind,
+            slack_user_id=requester.slack_user_id,
+            entra_user_id=requester.user.id,
+            role_id=role.id,
+            role_name=role.display_name,
+            duration=duration or (record.duration if record else None),
+            ticket=record.ticket.number if record and record.ticket else None,
+            justification=record.justification if record else None,
+            graph_request_id=graph_request_id or (record.graph_request_id if record else None),
+            request_id=record.id if record else None,
+            detail=detail,
+        )
+        await self.record_audit(event)
+
+    async def record_audit(self, event: AuditEvent) -> None:
+        """Store the event, then copy it to the audit channel (the notifier never raises)."""
+        self.store.append_audit(event)
+        await self.notifier.post_audit(event)
+
+
+def new_request_id() -> str:
+    """Short, unguessable, easy to type: `R-7KQ2M9XD`."""
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return "R-" + "".join(secrets.choice(alphabet) for _ in range(8))

@@ -1,0 +1,259 @@
+"""Approval use cases: who may decide, deciding exactly once, expiry of undecided requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.domain.audit import AuditKind, event_for
+from bot.domain.models import Role
+from bot.domain.requests import ActivationRecord, RequestState
+from bot.errors import GraphError, NotAuthorised, RequestNotFound
+from bot.service.activation import Outcome, OutcomeKind, PimService
+from bot.service.approvers import OWN_REQUEST, Approvers
+from bot.service.entra_held import DECIDED_IN_ENTRA, EntraHeld
+from bot.signin.approvals import Review
+from bot.signin.errors import SignInRequired, StepUpRequired
+
+S = RequestState
+PENDING = frozenset({S.PENDING_APPROVAL})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a decision did: the record as stored, and the activation's result on approval."""
+
+    record: ActivationRecord
+    approved: bool
+    outcome: Outcome | None = None
+    error: str | None = None
+
+
+class SignInKeeper(Protocol):
+    """Keeps a stored request until its requester has signed in again (user mode)."""
+
+    async def wait_for_signin(
+        self, slack_user_id: str, exc: SignInRequired | StepUpRequired
+    ) -> object: ...
+
+
+ENTRA_AUDIT = {
+    S.APPROVED: AuditKind.APPROVED,
+    S.DENIED: AuditKind.DENIED,
+    S.CANCELLED: AuditKind.CANCELLED,
+    S.EXPIRED: AuditKind.EXPIRED,
+}
+
+
+class ApprovalService:
+    """Approve / deny / cancel / expire pending requests. Authorisation comes from the store
+    and the effective policy, never from anything the click carried besides the request id."""
+
+    def __init__(self, service: PimService) -> None:
+        self._svc = service
+        self._approvers = Approvers(service)
+        # User mode (wiring sets both): decisions on requests Entra holds go to Entra as
+        # the approver; a requester who must sign in again is kept waiting, not failed.
+        self.entra: EntraHeld | None = None
+        self.keeper: SignInKeeper | None = None
+
+    async def check_approver(self, request_id: str, slack_user_id: str) -> ActivationRecord:
+        """The pending record, if `slack_user_id` may decide it; else NotAuthorised (audited)."""
+        record = self._load(request_id)
+        if record.state is not S.PENDING_APPROVAL:
+            raise NotAuthorised(_already_decided(record))
+        with self._svc.actors.acting_as(slack_user_id):
+            why_not = await self._approvers.why_not(record, slack_user_id)
+        if why_not:
+            await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, why_not)
+            raise NotAuthorised(f"You can't decide this request, because {why_not}.")
+        return record
+
+    async def approve(self, request_id: str, slack_user_id: str) -> Decision:
+        """Record the approval (compare-and-set) and run the activation once."""
+        if self._held_by_entra(request_id):
+            return await self._decide_in_entra(request_id, slack_user_id, "Approve", None)
+        record = await self._claim(request_id, slack_user_id, S.APPROVED, None)
+        with self._svc.actors.acting_as(record.slack_user_id):
+            requester = await self._svc.identity.resolve(record.slack_user_id)
+        role = Role(record.role_id, record.role_name)
+        try:
+            outcome = await self._svc.activate_record(requester, role, record)
+        except (SignInRequired, StepUpRequired) as exc:
+            if self.keeper is None:
+                raise
+            await self.keeper.wait_for_signin(record.slack_user_id, exc)
+            kept = self._svc.store.get_request(record.id) or record  # still `approved`
+            return await self._announce(Decision(kept, True))
+        except GraphError as exc:
+            failed = self._svc.store.get_request(record.id) or record
+            return await self._announce(Decision(failed, True, error=exc.user_message))
+        if outcome.kind is OutcomeKind.PENDING_APPROVAL:
+            return await self._then_entra(record, outcome)
+        return await self._announce(Decision(outcome.record or record, True, outcome))
+
+    async def _then_entra(self, approved: ActivationRecord, outcome: Outcome) -> Decision:
+        """Approved here, and Entra's own policy holds it for its approvers too (user mode):
+        the first card shows the Slack approval, a new card waits for Entra's."""
+        notifier = self._svc.notifier
+        if approved.approval_message_ts:
+            await notifier.update_approval_card(approved)
+        await notifier.send_dm(
+            approved.slack_user_id,
+            f":white_check_mark: Your request `{approved.id}` for *{approved.role_name}* was "
+            "approved in Slack. Microsoft Entra's own policy for the role needs approval "
+            "too: it is waiting for Entra's approvers now.",
+        )
+        return Decision(outcome.record or approved, True, outcome)
+
+    async def deny(self, request_id: str, slack_user_id: str, reason: str) -> Decision:
+        """Record the denial with its reason."""
+        if self._held_by_entra(request_id):
+            return await self._decide_in_entra(request_id, slack_user_id, "Deny", reason)
+        record = await self._claim(request_id, slack_user_id, S.DENIED, reason)
+        return await self._announce(Decision(record, False))
+
+    async def expire_due(self) -> list[ActivationRecord]:
+        """Expire pending requests older than `approval_timeout`; return those expired."""
+        now = self._svc.clock.now()
+        timeout = self._svc.config.approval_timeout
+        expired = []
+        for record in self._svc.store.list_requests(states=PENDING):
+            if record.created_at + timeout <= now:
+                done = self._svc.store.transition(record.id, PENDING, S.EXPIRED)
+                if done is not None:
+                    if self.entra is not None:
+                        await self.entra.withdraw(done)
+                    await self._audit(AuditKind.EXPIRED, done, None, "no decision in time")
+                    await self._announce(Decision(done, False))
+                    expired.append(done)
+        return expired
+
+    async def reconcile_entra_held(self) -> int:
+        """Requests Entra holds that were decided outside Slack (the Entra portal, another
+        tool): record the outcome, activate or close, redraw the card, tell the requester."""
+        if self.entra is None:
+            return 0
+        settled = 0
+        for record in self._svc.store.list_requests(states=PENDING):
+            if EntraHeld.holds(record):
+                settled += await self._settle_from_entra(
+                    record, await self.entra.settled_as(record)
+                )
+        return settled
+
+    async def _settle_from_entra(self, record: ActivationRecord, new: RequestState | None) -> int:
+        if new is None:
+            return 0  # still pending in Entra (or no longer listed)
+        now = self._svc.clock.now()
+        won = self._svc.store.transition(
+            record.id, PENDING, new, decided_at=now, decision_reason=DECIDED_IN_ENTRA
+        )
+        if won is None:
+            return 0
+        await self._audit(ENTRA_AUDIT[new], won, None, DECIDED_IN_ENTRA)
+        if new is S.APPROVED:
+            outcome = await self._entra_activated(won)
+            await self._announce(Decision(outcome.record or won, True, outcome))
+        else:
+            await self._announce(Decision(won, False))
+        return 1
+
+    async def _announce(self, decision: Decision) -> Decision:
+        """Redraw the card and tell the requester; the decision stands either way."""
+        notifier = self._svc.notifier
+        if decision.record.approval_message_ts:
+            await notifier.update_approval_card(decision.record)
+        await notifier.notify_decision(decision.record, decision.error)
+        return decision
+
+    def attach_card(self, request_id: str, channel: str, ts: str) -> ActivationRecord:
+        """Remember where the request's card is, so decisions can update it in place."""
+        return self._svc.store.update_request(
+            request_id, approval_channel=channel, approval_message_ts=ts
+        )
+
+    def expires_at(self, record: ActivationRecord) -> datetime:
+        return record.created_at + self._svc.config.approval_timeout
+
+    async def _entra_activated(self, record: ActivationRecord) -> Outcome:
+        if self.entra is None:
+            raise RuntimeError("only requests Entra holds are activated by Entra")
+        return await self.entra.activated(record)
+
+    def _held_by_entra(self, request_id: str) -> bool:
+        record = self._svc.store.get_request(request_id)
+        return self.entra is not None and record is not None and EntraHeld.holds(record)
+
+    async def _decide_in_entra(
+        self, request_id: str, slack_user_id: str, review: Review, reason: str | None
+    ) -> Decision:
+        """PIM-native: Entra decides who may approve; the bot sends the click as the
+        approver (who must be signed in) and records what Entra accepted."""
+        record = self._load(request_id)
+        if slack_user_id == record.slack_user_id:
+            await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, OWN_REQUEST)
+            raise NotAuthorised(f"You can't decide this request, because {OWN_REQUEST}.")
+        new = S.APPROVED if review == "Approve" else S.DENIED
+        won = await self._record_decision(record, slack_user_id, new, reason, review)
+        if new is S.DENIED:
+            return await self._announce(Decision(won, False))
+        outcome = await self._entra_activated(won)
+        return await self._announce(Decision(outcome.record or won, True, outcome))
+
+    async def _claim(
+        self, request_id: str, slack_user_id: str, new: RequestState, reason: str | None
+    ) -> ActivationRecord:
+        record = await self.check_approver(request_id, slack_user_id)
+        return await self._record_decision(record, slack_user_id, new, reason)
+
+    async def _record_decision(
+        self,
+        record: ActivationRecord,
+        slack_user_id: str,
+        new: RequestState,
+        reason: str | None,
+        entra_review: Review | None = None,
+    ) -> ActivationRecord:
+        """Refuse an expired request; send the decision to Entra when it holds the request;
+        then the compare-and-set that makes exactly one decision win, and its audit."""
+        if self.expires_at(record) <= self._svc.clock.now():
+            await self.expire_due()
+            raise NotAuthorised(f"Request `{record.id}` expired before anyone decided it.")
+        if entra_review is not None and self.entra is not None:
+            await self.entra.send(record, slack_user_id, entra_review, reason)
+        won = self._svc.store.transition(
+            record.id,
+            PENDING,
+            new,
+            decided_by=slack_user_id,
+            decided_at=self._svc.clock.now(),
+            decision_reason=reason,
+        )
+        if won is None:  # another approver's click got there first
+            raise NotAuthorised(_already_decided(self._load(record.id)))
+        kind = AuditKind.APPROVED if new is S.APPROVED else AuditKind.DENIED
+        await self._audit(kind, won, slack_user_id, reason)
+        return won
+
+    def _load(self, request_id: str) -> ActivationRecord:
+        record = self._svc.store.get_request(request_id)
+        if record is None:
+            raise RequestNotFound(f"There is no request `{request_id}`.")
+        return record
+
+    async def _audit(
+        self, kind: AuditKind, record: ActivationRecord, actor: str | None, detail: str | None
+    ) -> None:
+        now = self._svc.clock.now()
+        await self._svc.record_audit(event_for(kind, record, at=now, actor=actor, detail=detail))
+
+
+def _already_decided(record: ActivationRecord) -> str:
+    if record.decided_by:
+        when = f" at {record.decided_at:%H:%M} UTC" if record.decided_at else ""
+        who = f"<@{record.decided_by}>"
+        return f"Request `{record.id}` was already {record.state.value} by {who}{when}."
+    state = record.state.value.replace("_", " ")
+    return f"Request `{record.id}` is {state}; there is nothing to decide."

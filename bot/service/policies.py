@@ -1,0 +1,65 @@
+"""Effective policy per role: Graph's PIM policy merged with pimbot.yml, cached briefly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.clock import Clock
+from bot.domain.durations import MAX_DURATION
+from bot.domain.models import Role, RolePolicy
+from bot.domain.policy import EffectivePolicy, effective_policy
+from bot.domain.roles import RoleCatalog
+from bot.errors import GraphError
+from bot.service.ports import PimGraph
+from bot.settings import PolicyFile, RoleConfig
+
+# PIM policies change rarely; five minutes keeps Graph calls per activation low while an
+# admin's policy edit still takes effect quickly.
+POLICY_TTL = timedelta(minutes=5)
+# In user mode an ordinary user may not read PIM policies (Graph wants a reader role):
+# pimbot.yml's rules are then checked up front and Entra applies its own to the self
+# action itself (refusing, or holding the request for approval).
+LEFT_TO_ENTRA = RolePolicy(max_duration=MAX_DURATION, justification_required=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    value: EffectivePolicy
+    fetched_at: datetime
+
+
+class PolicyCache:
+    """Reads each role's Graph policy at most once per TTL and merges the config rules."""
+
+    def __init__(
+        self, graph: PimGraph, catalog: RoleCatalog, config: PolicyFile, clock: Clock
+    ) -> None:
+        self._graph, self._catalog, self._config, self._clock = graph, catalog, config, clock
+        self._cache: dict[str, _Cached] = {}
+        self.entra_enforces = False  # user mode (wiring): a 403 on the read is not fatal
+
+    async def effective(self, role: Role) -> EffectivePolicy:
+        now = self._clock.now()
+        hit = self._cache.get(role.id)
+        if hit is not None and now - hit.fetched_at < POLICY_TTL:
+            return hit.value
+        try:
+            graph_policy = await self._graph.get_policy(role.id)
+        except GraphError as exc:
+            if not (self.entra_enforces and exc.status == 403):
+                raise
+            graph_policy = LEFT_TO_ENTRA
+        value = effective_policy(graph_policy, self._role_config(role), self._config)
+        self._cache[role.id] = _Cached(value, now)
+        return value
+
+    def clear(self) -> None:
+        """Forget every cached policy: the next request reads Graph again."""
+        self._cache.clear()
+
+    def _role_config(self, role: Role) -> RoleConfig | None:
+        for cfg in self._config.roles.values():
+            if self._catalog.resolve(cfg.role).id == role.id:
+                return cfg
+        return None

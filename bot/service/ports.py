@@ -1,0 +1,224 @@
+"""Protocols the service depends on; adapters implement them, tests swap in fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.domain.audit import AuditEvent
+from bot.domain.models import (
+    ActivationSpec,
+    ActiveAssignment,
+    DirectoryUser,
+    Eligibility,
+    Role,
+    RolePolicy,
+    ScheduleRequest,
+    Ticket,
+)
+from bot.domain.reminders import Reminder
+from bot.domain.requests import ActivationRecord, RequestState
+
+
+@dataclass(frozen=True, slots=True)
+class UserLink:
+    """A Slack user's Entra identity, cached once resolved."""
+
+    slack_user_id: str
+    entra_user_id: str
+    user_principal_name: str
+    display_name: str
+    source: str  # "config" or "email"
+    linked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SlackProfile:
+    """The parts of a Slack profile the bot uses: verified email and time zone."""
+
+    slack_user_id: str
+    email: str | None
+    tz: str | None
+    real_name: str | None = None
+
+
+class PimGraph(Protocol):
+    """The PIM operations the bot needs from Microsoft Graph (or the sandbox tenant).
+
+    `identity` is "application" (admin actions; the bot checks eligibility first) or
+    "user" (self actions as the signed-in user). Errors are `bot.errors.GraphError`s.
+    """
+
+    async def get_user(self, id_or_upn: str) -> DirectoryUser: ...
+
+    async def find_user_by_email(self, email: str) -> DirectoryUser | None: ...
+
+    async def list_role_definitions(self) -> list[Role]: ...
+
+    async def list_eligibilities(self, user_id: str) -> list[Eligibility]: ...
+
+    async def list_active(self, user_id: str) -> list[ActiveAssignment]: ...
+
+    async def get_policy(self, role_id: str) -> RolePolicy: ...
+
+    async def list_group_members(self, group_id: str) -> list[DirectoryUser]: ...
+
+    async def activate(self, spec: ActivationSpec) -> ScheduleRequest: ...
+
+    async def deactivate(
+        self, principal_id: str, role_id: str, justification: str | None = None
+    ) -> ScheduleRequest: ...
+
+    async def extend(
+        # `duration` is added to the assignment's current end. On the wire: action
+        # adminExtend/selfExtend, scheduleInfo {startDateTime: the instance's start,
+        # expiration {type: afterDateTime, endDateTime: the new end}}.
+        self,
+        principal_id: str,
+        role_id: str,
+        duration: timedelta,
+        justification: str,
+        ticket: Ticket | None = None,
+    ) -> ScheduleRequest: ...
+
+    async def list_requests(self, principal_id: str) -> list[ScheduleRequest]: ...
+
+    async def cancel_request(self, request_id: str) -> None: ...
+
+    async def check_token(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Store(Protocol):
+    """Persistence for requests, user links and the audit log. One transaction per call."""
+
+    def add_request(self, record: ActivationRecord) -> None: ...
+
+    def get_request(self, request_id: str) -> ActivationRecord | None: ...
+
+    def transition(
+        self,
+        request_id: str,
+        expected: frozenset[RequestState],
+        new: RequestState,
+        **changes: object,
+    ) -> ActivationRecord | None:
+        """Compare-and-set: move to `new` (applying `changes`) only if the current state
+        is in `expected`; return the updated record, or None if another writer won."""
+        ...
+
+    def update_request(self, request_id: str, **changes: object) -> ActivationRecord: ...
+
+    def list_requests(
+        self,
+        *,
+        slack_user_id: str | None = None,
+        states: frozenset[RequestState] | None = None,
+    ) -> list[ActivationRecord]: ...
+
+    def get_user_link(self, slack_user_id: str) -> UserLink | None: ...
+
+    def save_user_link(self, link: UserLink) -> None: ...
+
+    def append_audit(self, event: AuditEvent) -> None: ...
+
+    def save_reminders(self, reminders: Iterable[Reminder]) -> None: ...
+
+    def get_reminder(self, reminder_id: str) -> Reminder | None: ...
+
+    def list_reminders(
+        self, *, request_id: str | None = None, unsent_only: bool = False
+    ) -> list[Reminder]: ...
+
+    def claim_reminder(self, reminder_id: str, now: datetime) -> bool: ...
+
+    def delete_reminders(self, request_id: str) -> list[str]: ...
+
+    def audit_events(
+        self, *, since: datetime | None = None, slack_user_id: str | None = None
+    ) -> list[AuditEvent]: ...
+
+
+class Trigger(Protocol):
+    """Calls back with a reminder id at a time (APScheduler); see bot.store.scheduler."""
+
+    def schedule(self, reminder_id: str, when: datetime) -> None: ...
+
+    def cancel(self, reminder_id: str) -> None: ...
+
+
+class ActivationHooks(Protocol):
+    """Told when an activation starts, moves or ends early (reminders live behind it)."""
+
+    def plan(self, record: ActivationRecord) -> list[Reminder]: ...
+
+    def cancel(self, record: ActivationRecord) -> None: ...
+
+
+class Actors(Protocol):
+    """Who Graph calls act as: in user mode each use case runs `acting_as` its Slack user."""
+
+    def acting_as(self, slack_user_id: str) -> AbstractContextManager[None]: ...
+
+
+class AppIdentity:
+    """Application mode: every Graph call is the bot's own; there is nobody to switch to."""
+
+    def acting_as(self, slack_user_id: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
+
+class NoHooks:
+    """Hooks that do nothing (no reminders wired)."""
+
+    def plan(self, record: ActivationRecord) -> list[Reminder]:
+        return []
+
+    def cancel(self, record: ActivationRecord) -> None:
+        return None
+
+
+class SlackDirectory(Protocol):
+    """What the service needs to know of a Slack user (implemented over users.info)."""
+
+    async def profile(self, slack_user_id: str) -> SlackProfile: ...
+
+    async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
+        """Slack user ids in a user group (`usergroups.users.list`)."""
+        ...
+
+
+class Notifier(Protocol):
+    """Messages the service sends outside a request's own reply (DMs, channel cards)."""
+
+    async def send_dm(
+        self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None: ...
+
+    async def post_audit(self, event: AuditEvent) -> None: ...
+
+    async def remind(self, record: ActivationRecord, now: datetime) -> None:
+        """DM the requester that `record` ends soon, with Extend / Deactivate buttons."""
+        ...
+
+    async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
+        """DM the requester that `record` has ended (`detail` says how, if not by expiry)."""
+        ...
+
+    async def post_approval_card(
+        self, record: ActivationRecord, expires_at: datetime
+    ) -> tuple[str, str] | None:
+        """Post the request card to the approvals channel; (channel, ts) to update it later."""
+        ...
+
+    async def update_approval_card(self, record: ActivationRecord) -> None:
+        """Redraw the card in place from the record (decided, cancelled, expired, failed)."""
+        ...
+
+    async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
+        """DM the requester (and the decider, on failure) how their request was decided."""
+        ...

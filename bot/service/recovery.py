@@ -1,0 +1,87 @@
+"""After a crash: settle requests left `activating` (the process died between claiming a
+request and recording Graph's answer) from what Graph actually holds, once, on start."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.domain.audit import AuditKind, event_for
+from bot.domain.requests import ActivationRecord, RequestState
+from bot.errors import GraphError
+from bot.service.activation import PimService
+from bot.service.reminders import ReminderService
+from bot.signin.errors import SignInRequired, StepUpRequired
+
+log = logging.getLogger(__name__)
+S = RequestState
+INTERRUPTED = (
+    "pimbot restarted while activating {role}; Entra shows it is not active. "
+    "Nothing was activated: please ask again."
+)
+
+
+async def recover_activating(service: PimService, reminders: ReminderService) -> int:
+    """Move each `activating` request to `active` (Graph has the assignment: reminders are
+    planned) or `failed` (it has not); tell the requester and audit. Returns how many
+    were settled; a user whose Graph read fails is left for the next start."""
+    settled = 0
+    for record in service.store.list_requests(states=frozenset({S.ACTIVATING})):
+        try:
+            with service.actors.acting_as(record.slack_user_id):
+                instances = await service.graph.list_active(record.principal_id)
+        except GraphError as exc:
+            log.warning("recovery: %s left activating (%s)", record.id, exc.code)
+            continue
+        except (SignInRequired, StepUpRequired):
+            log.warning("recovery: %s left activating (its user must sign in)", record.id)
+            continue
+        live = [i for i in instances if i.role_id == record.role_id]
+        if live:
+            settled += await _activated(service, reminders, record, live[0].start, live[0].end)
+        else:
+            settled += await _failed(service, record)
+    return settled
+
+
+async def _activated(
+    service: PimService,
+    reminders: ReminderService,
+    record: ActivationRecord,
+    start: datetime | None,
+    end: datetime | None,
+) -> int:
+    start_at = start or service.clock.now()
+    end_at = end or start_at + record.duration
+    done = service.store.transition(
+        record.id, frozenset({S.ACTIVATING}), S.ACTIVE, start=start_at, end=end_at
+    )
+    if done is None:
+        return 0
+    reminders.plan(done)
+    await _audit(service, AuditKind.ACTIVATED, done, "settled from Graph after a restart")
+    await service.notifier.send_dm(
+        done.slack_user_id,
+        f":white_check_mark: {done.role_name} is active (request `{done.id}`); "
+        "pimbot restarted while confirming it.",
+    )
+    return 1
+
+
+async def _failed(service: PimService, record: ActivationRecord) -> int:
+    text = INTERRUPTED.format(role=record.role_name)
+    done = service.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=text)
+    if done is None:
+        return 0
+    await _audit(service, AuditKind.ACTIVATION_FAILED, done, "interrupted by a restart")
+    await service.notifier.send_dm(done.slack_user_id, f":warning: {text}")
+    return 1
+
+
+async def _audit(
+    service: PimService, kind: AuditKind, record: ActivationRecord, detail: str
+) -> None:
+    event = event_for(
+        kind, record, at=service.clock.now(), actor=record.slack_user_id, detail=detail
+    )
+    await service.record_audit(event)

@@ -1,0 +1,135 @@
+"""Sandbox-only control endpoints under /sandbox/ (not Graph): approvals, clock, faults,
+tokens for users, reset. No auth: the sandbox is a local test double."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.simulators.sandbox import render
+from bot.simulators.sandbox.errors import GraphFailure, bad_request, not_found
+from bot.simulators.sandbox.faults import FaultRule, Faults
+from bot.simulators.sandbox.tenant import SandboxTenant
+from bot.simulators.sandbox.timefmt import format_dt
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise bad_request("The request body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    return body
+
+
+def _tenant(request: Request) -> SandboxTenant:
+    tenant: SandboxTenant = request.app.state.tenant
+    return tenant
+
+
+def _reviewer(tenant: SandboxTenant, ident: Any) -> str | None:
+    if ident is None:
+        return None
+    user = tenant.directory.user(str(ident))
+    if user is None:
+        raise not_found("user", str(ident))
+    return user.id
+
+
+async def decide(request: Request) -> JSONResponse:
+    """POST /sandbox/requests/{id}/approve|deny {"reviewer": id or UPN, "justification"}."""
+    tenant, body = _tenant(request), await _body(request)
+    reviewer = _reviewer(tenant, body.get("reviewer"))
+    verb = request.path_params["verb"]
+    if verb not in ("approve", "deny"):
+        raise not_found("action", verb)
+    act = tenant.approve if verb == "approve" else tenant.deny
+    decided = act(request.path_params["ident"], reviewer, body.get("justification"))
+    return JSONResponse(render.schedule_request(decided))
+
+
+async def clock(request: Request) -> JSONResponse:
+    """GET the tenant time; POST {"seconds": n} moves it on if the clock can advance."""
+    tenant = _tenant(request)
+    if request.method == "POST":
+        seconds = (await _body(request)).get("seconds")
+        advance = getattr(tenant.clock, "advance", None)
+        if advance is None:
+            raise GraphFailure(409, "ClockFixed", "This tenant's clock cannot be advanced.")
+        if not isinstance(seconds, int | float) or seconds < 0:
+            raise bad_request("'seconds' must be a non-negative number.")
+        advance(seconds)
+    return JSONResponse({"now": format_dt(tenant.now())})
+
+
+async def faults(request: Request) -> Response:
+    """POST a rule ({"kind", "times", "method", "path", "status", "retryAfter",
+    "seconds", "deliver"}); DELETE clears rules and the call log; GET lists both."""
+    queue: Faults = request.app.state.faults
+    if request.method == "DELETE":
+        queue.clear()
+        queue.clear_log()
+        return Response(status_code=204)
+    if request.method == "POST":
+        body = await _body(request)
+        try:
+            rule = FaultRule(
+                kind=body["kind"],
+                times=int(body.get("times", 1)),
+                method=body.get("method"),
+                path=body.get("path"),
+                status=body.get("status"),
+                retry_after=body.get("retryAfter"),
+                seconds=float(body.get("seconds", 0)),
+                deliver=bool(body.get("deliver", False)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad_request(f"Invalid fault rule: {exc}.") from exc
+        if rule.kind not in ("latency", "status", "drop", "lose_response"):
+            raise bad_request(f"Unknown fault kind {rule.kind!r}.")
+        queue.add(rule)
+        return JSONResponse(dataclasses.asdict(rule), status_code=201)
+    return JSONResponse(
+        {
+            "rules": [dataclasses.asdict(r) for r in queue.rules],
+            "calls": [dataclasses.asdict(c) for c in queue.find()],
+        }
+    )
+
+
+async def user_token(request: Request) -> JSONResponse:
+    """POST {"user": id or UPN}: a delegated token for that user (stands in for device
+    code sign-in until it exists)."""
+    tenant = _tenant(request)
+    user_id = _reviewer(tenant, (await _body(request)).get("user"))
+    if user_id is None:
+        raise bad_request("'user' is required.")
+    token, caller = tenant.tokens.issue("user", user_id, tenant.client_id)
+    return JSONResponse(
+        {"access_token": token, "token_type": "Bearer", "expires_on": format_dt(caller.expires)}
+    )
+
+
+async def reset(request: Request) -> Response:
+    """Back to the seed; fault rules and the call log are cleared too."""
+    _tenant(request).reset()
+    queue: Faults = request.app.state.faults
+    queue.clear()
+    queue.clear_log()
+    return Response(status_code=204)
+
+
+ROUTES = [
+    Route("/sandbox/requests/{ident}/{verb}", decide, methods=["POST"]),
+    Route("/sandbox/clock", clock, methods=["GET", "POST"]),
+    Route("/sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
+    Route("/sandbox/tokens", user_token, methods=["POST"]),
+    Route("/sandbox/reset", reset, methods=["POST"]),
+]

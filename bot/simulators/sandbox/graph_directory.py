@@ -1,0 +1,100 @@
+"""Graph v1.0 directory reads: users, groups, memberships."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.simulators.sandbox import render
+from bot.simulators.sandbox.errors import bad_request, not_found
+from bot.simulators.sandbox.model import Group, User
+from bot.simulators.sandbox.odata import collection, entity, parse_filter
+from bot.simulators.sandbox.responses import graph_json, require_caller
+from bot.simulators.sandbox.tenant import SandboxTenant
+
+
+def _tenant(request: Request) -> SandboxTenant:
+    require_caller(request)
+    tenant: SandboxTenant = request.app.state.tenant
+    return tenant
+
+
+def _page(request: Request, context: str, items: list[dict[str, object]]) -> JSONResponse:
+    return graph_json(collection(request, context, items, request.app.state.page_size))
+
+
+def _user(tenant: SandboxTenant, ident: str) -> User:
+    found = tenant.directory.user(ident)
+    if found is None:
+        raise not_found("user", ident)
+    return found
+
+
+def _group(tenant: SandboxTenant, ident: str) -> Group:
+    found = tenant.directory.groups.get(ident)
+    if found is None:
+        raise not_found("group", ident)
+    return found
+
+
+async def list_users(request: Request) -> JSONResponse:
+    tenant = _tenant(request)
+    wanted = parse_filter(request.query_params.get("$filter"), ("mail", "userPrincipalName"))
+    users = [
+        u
+        for u in sorted(tenant.directory.users.values(), key=lambda u: u.display_name)
+        if ("mail" not in wanted or (u.mail or "").lower() == wanted["mail"].lower())
+        and (
+            "userPrincipalName" not in wanted
+            or u.upn.lower() == wanted["userPrincipalName"].lower()
+        )
+    ]
+    return _page(request, "users", [render.user(u) for u in users])
+
+
+async def get_user(request: Request) -> JSONResponse:
+    found = _user(_tenant(request), request.path_params["ident"])
+    return graph_json(entity("users", render.user(found), request))
+
+
+async def me(request: Request) -> JSONResponse:
+    caller = require_caller(request)
+    if caller.kind != "user":
+        # Graph's answer to /me with an app-only token.
+        raise bad_request("/me request is only valid with delegated authentication flow.")
+    found = _user(_tenant(request), caller.object_id)
+    return graph_json(entity("users", render.user(found), request))
+
+
+async def member_of(request: Request) -> JSONResponse:
+    tenant = _tenant(request)
+    found = _user(tenant, request.path_params["ident"])
+    transitive = request.url.path.endswith("/transitiveMemberOf")
+    groups = tenant.directory.member_of(found.id, transitive=transitive)
+    return _page(request, "directoryObjects", [render.group(g, typed=True) for g in groups])
+
+
+async def get_group(request: Request) -> JSONResponse:
+    found = _group(_tenant(request), request.path_params["ident"])
+    return graph_json(entity("groups", render.group(found), request))
+
+
+async def members(request: Request) -> JSONResponse:
+    tenant = _tenant(request)
+    found = _group(tenant, request.path_params["ident"])
+    transitive = request.url.path.endswith("/transitiveMembers")
+    items = tenant.directory.members(found.id, transitive=transitive)
+    return _page(request, "directoryObjects", [render.directory_object(m) for m in items])
+
+
+ROUTES = [
+    Route("/v1.0/users", list_users),
+    Route("/v1.0/me", me),
+    Route("/v1.0/users/{ident}", get_user),
+    Route("/v1.0/users/{ident}/memberOf", member_of),
+    Route("/v1.0/users/{ident}/transitiveMemberOf", member_of),
+    Route("/v1.0/groups/{ident}", get_group),
+    Route("/v1.0/groups/{ident}/members", members),
+    Route("/v1.0/groups/{ident}/transitiveMembers", members),
+]

@@ -1,0 +1,175 @@
+"""The sandbox tenant: seeded state plus Entra PIM's rules, driven by an injected clock."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.clock import Clock
+from bot.simulators.sandbox import pim
+from bot.simulators.sandbox.delegated import RefreshTokens
+from bot.simulators.sandbox.directory import Directory
+from bot.simulators.sandbox.errors import bad_request, not_found
+from bot.simulators.sandbox.model import (
+    Assignment,
+    Eligibility,
+    RoleDefinition,
+    RoleSettings,
+    ScheduleRequest,
+)
+from bot.simulators.sandbox.seed import SANDBOX_CLIENT_SECRET, SEED_FILE, Seed, load_seed
+from bot.simulators.sandbox.tokens import Caller, DeviceCodes, TokenTable
+
+
+class SandboxTenant:
+    """State and behaviour of the emulated tenant. Thread-safe: tests may drive it from
+    their own thread while the server's loop serves requests."""
+
+    def __init__(self, seed: Seed, clock: Clock) -> None:
+        self.seed = seed
+        self.clock = clock
+        self.tenant_id = seed.tenant_id
+        self.client_id = seed.client_id
+        self.client_secret = SANDBOX_CLIENT_SECRET
+        self.tokens = TokenTable(clock)
+        self.device_codes = DeviceCodes(clock)
+        self.refresh_tokens = RefreshTokens(clock)
+        # Real PIM refuses to deactivate within 5 minutes of activating; off by default so
+        # quick tests can activate then deactivate. Set to timedelta(minutes=5) to enforce.
+        self.min_active_before_deactivate = timedelta(0)
+        self.lock = threading.RLock()
+        self.reset()
+
+    @classmethod
+    def from_seed(cls, clock: Clock, path: Path = SEED_FILE) -> SandboxTenant:
+        return cls(load_seed(path), clock)
+
+    def reset(self) -> None:
+        """Back to the seed: schedules restart at the clock's current time; tokens survive
+        (a running bot keeps its cached token)."""
+        with self.lock:
+            self.started = self.clock.now()
+            self.directory = Directory(self.seed.users, self.seed.groups)
+            self.roles: dict[str, RoleDefinition] = {r.id: r for r in self.seed.roles}
+            self.eligibilities = [
+                Eligibility(
+                    self.new_id(),
+                    s.principal_id,
+                    s.role_id,
+                    self.started,
+                    self.started + s.duration if s.duration else None,
+                    self.started,
+                )
+                for s in self.seed.eligibilities
+            ]
+            self.assignments = [
+                Assignment(
+                    self.new_id(),
+                    s.principal_id,
+                    s.role_id,
+                    self.started,
+                    self.started + s.duration if s.duration else None,
+                    "Assigned",
+                    self.started,
+                )
+                for s in self.seed.assignments
+            ]
+            self.requests: dict[str, ScheduleRequest] = {}
+
+    @staticmethod
+    def new_id() -> str:
+        return str(uuid.uuid4())
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # ----- role settings and schedules ---------------------------------------------------
+
+    def role(self, role_id: str) -> RoleDefinition:
+        found = self.roles.get(role_id)
+        if found is None:
+            raise not_found("roleDefinition", role_id)
+        return found
+
+    def settings(self, role_id: str) -> RoleSettings:
+        return self.seed.settings.get(role_id, self.seed.default_settings)
+
+    def live_eligibilities(self) -> list[Eligibility]:
+        now = self.now()
+        return [e for e in self.eligibilities if e.start <= now and (e.end is None or now < e.end)]
+
+    def live_assignments(self) -> list[Assignment]:
+        now = self.now()
+        return [a for a in self.assignments if a.live(now)]
+
+    def eligible_via(self, user_id: str, role_id: str) -> Eligibility | None:
+        """The user's eligibility for the role: their own, or a role-assignable group's."""
+        principals = {user_id} | {
+            g.id
+            for g in self.directory.member_of(user_id, transitive=True)
+            if g.is_assignable_to_role
+        }
+        return next(
+            (
+                e
+                for e in self.live_eligibilities()
+                if e.role_id == role_id and e.principal_id in principals
+            ),
+            None,
+        )
+
+    def live_assignment(self, principal_id: str, role_id: str) -> Assignment | None:
+        return next(
+            (
+                a
+                for a in self.live_assignments()
+                if a.principal_id == principal_id and a.role_id == role_id
+            ),
+            None,
+        )
+
+    # ----- requests --------------------------------------------------------------------
+
+    def submit(self, body: object, caller: Caller) -> ScheduleRequest:
+        """POST roleAssignmentScheduleRequests: validate, apply, record."""
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a JSON object.")
+        with self.lock:
+            request = pim.submit(self, body, caller)
+            self.requests[request.id] = request
+            return request
+
+    def request(self, request_id: str) -> ScheduleRequest:
+        found = self.requests.get(request_id)
+        if found is None:
+            raise not_found("roleAssignmentScheduleRequest", request_id)
+        return found
+
+    def approve(
+        self, request_id: str, reviewer_id: str | None = None, justification: str | None = None
+    ) -> ScheduleRequest:
+        with self.lock:
+            return pim.decide(self, self.request(request_id), True, reviewer_id, justification)
+
+    def deny(
+        self, request_id: str, reviewer_id: str | None = None, justification: str | None = None
+    ) -> ScheduleRequest:
+        with self.lock:
+            return pim.decide(self, self.request(request_id), False, reviewer_id, justification)
+
+    def cancel(self, request_id: str) -> None:
+        """Cancel a request still waiting: for approval, or (Granted) for its start."""
+        with self.lock:
+            request = self.request(request_id)
+            if request.status not in ("PendingApproval", "Granted"):
+                # Graph documents a 400 here without naming the code.
+                raise bad_request(
+                    f"The request is in status {request.status} and cannot be canceled."
+                )
+            for scheduled in self.assignments:
+                if scheduled.id == request.id:
+                    scheduled.ended = True
+            request.status = "Canceled"
+            request.completed = self.now()

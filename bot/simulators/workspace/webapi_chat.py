@@ -1,0 +1,113 @@
+"""Web API methods about conversations and messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.simulators.workspace.conversations import Channel, Message
+from bot.simulators.workspace.limits import check_blocks
+from bot.simulators.workspace.state import ApiError
+from bot.simulators.workspace.workspace import Workspace
+
+Args = dict[str, Any]
+
+
+def conversations_open(ws: Workspace, args: Args) -> Args:
+    users = [u for u in str(args.get("users", "")).split(",") if u]
+    if len(users) != 1:  # group DMs with the bot are out of scope for this workspace
+        raise ApiError("invalid_arguments" if not users else "not_supported")
+    channel = ws.conversations.dm_for(ws.person(users[0]).id)
+    return {"channel": channel.api(), "already_open": True, "no_op": True}
+
+
+def conversations_list(ws: Workspace, args: Args) -> Args:
+    types = str(args.get("types") or "public_channel").split(",")
+    channels = [
+        c.api()
+        for c in ws.conversations.channels.values()
+        if ("im" if c.is_im else "public_channel") in types
+    ]
+    return {"channels": channels, "response_metadata": {"next_cursor": ""}}
+
+
+def _channel(ws: Workspace, args: Args) -> Channel:
+    channel = ws.conversations.resolve(str(args.get("channel", "")))
+    if channel is None:
+        raise ApiError("channel_not_found")
+    return channel
+
+
+def conversations_info(ws: Workspace, args: Args) -> Args:
+    return {"channel": _channel(ws, args).api()}
+
+
+def _content(args: Args) -> tuple[str, Any]:
+    text, blocks = str(args.get("text") or ""), args.get("blocks")
+    if not text and not blocks:
+        raise ApiError("no_text")
+    return text, valid_blocks(blocks)
+
+
+def valid_blocks(blocks: Any) -> Any:
+    problems = check_blocks(blocks, "message")
+    if problems:
+        raise ApiError("invalid_blocks", problems)
+    return blocks
+
+
+def _posted(message: Message) -> Args:
+    return {"channel": message.channel, "ts": message.ts, "message": message.api()}
+
+
+def chat_post_message(ws: Workspace, args: Args) -> Args:
+    channel, (text, blocks) = _channel(ws, args), _content(args)
+    return _posted(ws.conversations.post(channel.id, ws.seed.bot_user_id, text, blocks))
+
+
+def chat_post_ephemeral(ws: Workspace, args: Args) -> Args:
+    channel, (text, blocks) = _channel(ws, args), _content(args)
+    user = ws.person(str(args.get("user", "")))
+    if channel.is_im and channel.user != user.id:
+        raise ApiError("user_not_in_channel")
+    message = ws.conversations.post(
+        channel.id, ws.seed.bot_user_id, text, blocks, ephemeral_for=user.id
+    )
+    return {"message_ts": message.ts}
+
+
+def _own_message(ws: Workspace, args: Args) -> Message:
+    message = ws.conversations.find(_channel(ws, args).id, str(args.get("ts", "")))
+    if message is None or message.ephemeral_for is not None:
+        raise ApiError("message_not_found")
+    if message.user != ws.seed.bot_user_id:
+        raise ApiError("cant_update_message")
+    return message
+
+
+def chat_update(ws: Workspace, args: Args) -> Args:
+    """Like Slack: a field left out keeps its current value (`blocks: []` clears them)."""
+    message = _own_message(ws, args)
+    text = str(args["text"]) if "text" in args else message.text
+    blocks = valid_blocks(args["blocks"]) if "blocks" in args else message.blocks
+    updated = ws.conversations.update(message.channel, message.ts, text, blocks)
+    if updated is None:  # deleted in between
+        raise ApiError("message_not_found")
+    return _posted(updated) | {"text": updated.text}
+
+
+def chat_delete(ws: Workspace, args: Args) -> Args:
+    message = _own_message(ws, args)
+    ws.conversations.delete(message.channel, message.ts)
+    return {"channel": message.channel, "ts": message.ts}
+
+
+METHODS: dict[str, Callable[[Workspace, Args], Args]] = {
+    "conversations.open": conversations_open,
+    "conversations.list": conversations_list,
+    "conversations.info": conversations_info,
+    "chat.postMessage": chat_post_message,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "chat.update": chat_update,
+    "chat.delete": chat_delete,
+}

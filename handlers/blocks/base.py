@@ -1,0 +1,60 @@
+"""Block Kit primitives every surface shares: limits, text objects, buttons, times."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+Block = dict[str, Any]
+Message = dict[str, Any]
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_SURFACE_BLOCKS = 100  # modals and the App Home
+MAX_SECTION_TEXT = 3000
+MAX_PLAIN_TEXT = 75  # buttons and select options
+MAX_FALLBACK_TEXT = 3000  # the top-level `text` Slack shows in notifications
+
+SCOPE = "Directory"  # directoryScopeId "/": the whole tenant
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut `text` to `limit` characters, marking the cut, so Slack never rejects a block."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain(text: str, limit: int = MAX_PLAIN_TEXT) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, 2000)}]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "button", "text": plain(text), "action_id": action_id}
+    out["value"] = value
+    if style:
+        out["style"] = style
+    return out
+
+
+def message(text: str, blocks: list[Block] | None = None) -> Message:
+    """A message payload: fallback text plus at most 50 blocks."""
+    body = blocks if blocks is not None else [section(text)]
+    return {"text": clip(text, MAX_FALLBACK_TEXT), "blocks": body[:MAX_MESSAGE_BLOCKS]}
+
+
+def when(moment: datetime | None, tz: str | None) -> str:
+    """`Sun 29 Nov 2026 15:00 CET` in the user's Slack time zone (UTC if unknown)."""
+    if moment is None:
+        return "no end"
+    try:
+        zone = ZoneInfo(tz) if tz else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")

@@ -1,0 +1,122 @@
+"""Pure builders for the approvals channel: the request card and the decision DM."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote
+
+from bot.domain.audit import AuditEvent
+from bot.domain.durations import to_human
+from bot.domain.requests import ActivationRecord, RequestState
+from handlers.blocks.base import Message, button, context, message, plain, section, when
+
+S = RequestState
+APPROVE_ACTION = "approval_approve"
+DENY_ACTION = "approval_deny"
+SCOPE = "whole directory (`/`)"  # activations are tenant-wide directory roles
+
+
+def approval_card(
+    record: ActivationRecord, expires_at: datetime | None, ticket_url: str | None = None
+) -> Message:
+    """The request as approvers see it; buttons only while it is pending. Each button's
+    value is the request id alone: who may decide is checked on the server at click time.
+    `ticket_url` is pimbot.yml's `ticket.url_template` (`{ticket}` is replaced)."""
+    facts = (
+        f"*<@{record.slack_user_id}>* asks for *{record.role_name}* for "
+        f"{to_human(record.duration)}.\n*Scope:* {SCOPE}\n"
+        f"*Ticket:* {_ticket(record, ticket_url)}\n"
+        f"*Justification:* {record.justification}\n"
+        f"*Why approval:* {record.approval_reason or 'the role requires it'}"
+    )
+    summary = f"Approval needed: {record.role_name} for <@{record.slack_user_id}>"
+    body = [section(facts), context(f"Request `{record.id}`")]
+    if record.state is S.PENDING_APPROVAL:
+        expiry = f" · expires {when(expires_at, None)}" if expires_at else ""
+        body[-1] = context(f"Request `{record.id}`{expiry}")
+        body.append(
+            {
+                "type": "actions",
+                "block_id": "decision",
+                "elements": [
+                    {
+                        **button("Approve", APPROVE_ACTION, record.id, "primary"),
+                        "confirm": _confirm(record),
+                    },
+                    button("Deny", DENY_ACTION, record.id, "danger"),
+                ],
+            }
+        )
+    else:
+        body.append(section(_status_line(record)))
+    return message(summary, body)
+
+
+def _ticket(record: ActivationRecord, url_template: str | None) -> str:
+    if record.ticket is None:
+        return "none"
+    number = record.ticket.number
+    if not url_template:
+        return number
+    return f"<{url_template.replace('{ticket}', quote(number, safe=''))}|{number}>"
+
+
+def _confirm(record: ActivationRecord) -> dict[str, object]:
+    """Slack's confirm dialog on Approve: approving activates the role at once."""
+    return {
+        "title": plain("Approve this request?", 100),
+        "text": plain(
+            f"{record.role_name} for {to_human(record.duration)} becomes active for the "
+            "requester as soon as you confirm."
+        ),
+        "confirm": plain("Approve", 30),
+        "deny": plain("Not yet", 30),
+        "style": "primary",
+    }
+
+
+def _status_line(record: ActivationRecord) -> str:
+    who = f" by <@{record.decided_by}>" if record.decided_by else ""
+    at = f" at {when(record.decided_at, None)}" if record.decided_at else ""
+    reason = f": {record.decision_reason}" if record.decision_reason else ""
+    label = {
+        S.APPROVED: ":white_check_mark: Approved",
+        S.ACTIVATING: ":white_check_mark: Approved",
+        S.ACTIVE: ":white_check_mark: Approved and active",
+        S.DENIED: ":no_entry: Denied",
+        S.EXPIRED: ":hourglass: Expired with no decision",
+        S.CANCELLED: ":heavy_multiplication_x: Cancelled by the requester",
+        S.FAILED: ":warning: Approved, but the activation failed",
+    }.get(record.state, record.state.value)
+    return f"{label}{who}{at}{reason}"
+
+
+def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = None) -> Message:
+    """What the requester is told once their request is decided (or expires)."""
+    role = f"*{record.role_name}*"
+    if error:
+        return message(
+            f":warning: Your request `{record.id}` for {role} was approved, "
+            f"but activating it failed: {error}"
+        )
+    if record.state is S.APPROVED:  # user mode: the requester's own token must activate it
+        return message(
+            f":white_check_mark: Your request `{record.id}` for {role} was approved. "
+            "Your Microsoft Entra sign-in has expired, so it is activated as soon as you "
+            "have signed in again with the code I've sent you."
+        )
+    if record.state is S.ACTIVE:
+        return message(
+            f":white_check_mark: {role} was approved and is active until "
+            f"{when(record.end, tz)}. (request `{record.id}`)"
+        )
+    return message(f"Your request `{record.id}` for {role}: {_status_line(record)}.")
+
+
+def audit_post(event: AuditEvent) -> Message:
+    """One audit line for the audit channel, with the Entra user and the scope appended."""
+    extra = [f"entra {event.entra_user_id}"] if event.entra_user_id else []
+    if event.role_id:
+        extra.append("scope /")
+    text = " · ".join([event.render(), *extra])
+    return message(text, [context(text)])

@@ -1,0 +1,84 @@
+"""Pure Block Kit builder for the App Home tab: eligible, active and pending, with buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.durations import to_human
+from bot.service.activation import Overview
+from bot.signin.models import LinkState
+from handlers.blocks.base import MAX_SURFACE_BLOCKS, Block, button, context, section, when
+
+View = dict[str, Any]
+
+
+HOME_LOGIN = "home_login"
+
+
+def home(view: Overview, link: LinkState | None = None) -> View:
+    """The App Home: what the user can activate, what is active, what is pending; in user
+    mode (`link` given) first who they are signed in as."""
+    tz, now = view.requester.tz, view.now
+    blocks: list[Block] = [] if link is None else signed_in(link, tz)
+    blocks.append(section("*You can activate*"))
+    for e in view.eligible:
+        text = f"*{e.role.display_name}* — up to {to_human(e.policy.max_duration)}"
+        text += " · needs approval" if e.policy.approval_required else ""
+        blocks.append(
+            {
+                **section(text),
+                "accessory": button("Activate", "home_activate", e.role.id, "primary"),
+            }
+        )
+    blocks += [{"type": "divider"}, section("*Active now*")]
+    for a in view.active:
+        left = a.assignment.remaining(now)
+        text = f"*{a.role.display_name}* — " + (
+            f"{to_human(left)} left (until {when(a.assignment.end, tz)})" if left else "permanent"
+        )
+        blocks.append(
+            {
+                **section(text),
+                "accessory": button("Deactivate", "home_deactivate", a.role.id, "danger"),
+            }
+        )
+    blocks += [{"type": "divider"}, section("*Pending requests*")]
+    for r in view.pending:
+        text = f"`{r.id}` *{r.role_name}* for {to_human(r.duration)} — {r.state.value}"
+        blocks.append({**section(text), "accessory": button("Cancel", "cancel_request", r.id)})
+    blocks.append(context(f"Times in {tz or 'UTC'}. Type `/pim help` for commands."))
+    return {"type": "home", "blocks": _cap(blocks)}
+
+
+def signed_in(link: LinkState, tz: str | None) -> list[Block]:
+    since = f" since {when(link.linked_at, tz)}" if link.linked_at else ""
+    text = (
+        f":white_check_mark: Signed in to Microsoft Entra as *{link.display_name}* "
+        f"({link.user_principal_name}){since}. pimbot acts as you. `/pim logout` signs you out."
+    )
+    return [section(text), {"type": "divider"}]
+
+
+def sign_in_home(link: LinkState, reason: str | None = None) -> View:
+    """User mode, not signed in: nothing can be read for them until they are."""
+    if link.pending:
+        text = ":hourglass_flowing_sand: A sign-in is waiting: use the code I sent you by DM."
+    else:
+        text = (
+            ":key: You're not signed in to Microsoft Entra. pimbot acts as you, so sign in first."
+        )
+    lines = [section(text + (f"\n{reason}" if reason else ""))]
+    login = button(
+        "Sign in" if not link.pending else "Send a new code", HOME_LOGIN, "login", "primary"
+    )
+    return {"type": "home", "blocks": [*lines, {"type": "actions", "elements": [login]}]}
+
+
+def home_notice(text: str) -> View:
+    return {"type": "home", "blocks": [section(text)]}
+
+
+def _cap(blocks: list[Block]) -> list[Block]:
+    if len(blocks) <= MAX_SURFACE_BLOCKS:
+        return blocks
+    return [*blocks[: MAX_SURFACE_BLOCKS - 1], context("More items than fit: use `/pim list`.")]

@@ -1,0 +1,190 @@
+"""Pure Block Kit builders for the activation modal: loading, the form, and notices."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from bot.domain.durations import to_human
+from bot.service.activation import EligibleRole
+from bot.settings import JustificationConfig, TicketConfig
+from handlers.blocks.base import Block, plain, section
+
+View = dict[str, Any]
+
+ACTIVATE_CALLBACK = "pim_activate"
+MAX_TITLE = 24
+MAX_OPTIONS = 100
+MAX_METADATA = 3000
+# Offered durations; each modal shows those up to the largest maximum among the user's
+# roles, and the submission is checked against the chosen role's own maximum.
+DURATION_CHOICES = ("30m", "1h", "2h", "4h", "5h", "8h", "12h", "1d", "2d", "3d", "7d")
+
+
+@dataclass(frozen=True, slots=True)
+class Prefill:
+    """What the user already typed (`/pim activate user-admin 5h`) or clicked (Home)."""
+
+    role: str | None = None
+    duration: timedelta | None = None
+    ticket: str | None = None
+    justification: str | None = None
+
+
+def short(value: timedelta) -> str:
+    """`5h`, `1h30m`, `1d`: the form a duration select option carries."""
+    minutes = int(value.total_seconds()) // 60
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    return "".join(f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (mins, "m")) if n) or "0m"
+
+
+def _seconds(text: str) -> int:
+    units = {"d": 86400, "h": 3600, "m": 60}
+    total, num = 0, ""
+    for ch in text:
+        if ch.isdigit():
+            num += ch
+        else:
+            total, num = total + int(num) * units[ch], ""
+    return total
+
+
+def _option(text: str, value: str) -> dict[str, Any]:
+    return {"text": plain(text), "value": value}
+
+
+def loading_modal() -> View:
+    """Opened at once, inside the trigger_id window; the roles arrive by views.update."""
+    return {
+        "type": "modal",
+        "callback_id": ACTIVATE_CALLBACK,
+        "title": plain("Activate a role", MAX_TITLE),
+        "close": plain("Cancel", MAX_TITLE),
+        "blocks": [section(":hourglass_flowing_sand: Loading your roles…")],
+    }
+
+
+def notice_modal(text: str) -> View:
+    """A modal that only tells the user something (no roles, not mapped, an error)."""
+    return {
+        "type": "modal",
+        "callback_id": ACTIVATE_CALLBACK,
+        "title": plain("Activate a role", MAX_TITLE),
+        "close": plain("Close", MAX_TITLE),
+        "blocks": [section(text)],
+    }
+
+
+def activation_modal(
+    eligible: list[EligibleRole], prefill: Prefill, ticket: TicketConfig, just: JustificationConfig
+) -> View:
+    """The form: role, duration, ticket and justification, with per-role rules in metadata."""
+    if not eligible:
+        return notice_modal("You aren't eligible for any role. Ask your PIM admin.")
+    roles = eligible[:MAX_OPTIONS]
+    largest = max(e.policy.max_duration for e in roles)
+    view = notice_modal("")
+    view["submit"] = plain("Activate", MAX_TITLE)
+    view["close"] = plain("Cancel", MAX_TITLE)
+    view["blocks"] = [
+        _role_block(roles, prefill.role),
+        _duration_block(largest, prefill.duration),
+        _ticket_block(roles, ticket, prefill.ticket),
+        _justification_block(just, prefill.justification),
+    ]
+    view["private_metadata"] = _rules_metadata(roles)
+    return view
+
+
+def _rules_metadata(roles: list[EligibleRole]) -> str:
+    """Each role's maximum and ticket rule, for inline errors on submit. Roles that don't
+    fit Slack's 3000 characters are left out: the service still checks them after submit."""
+    meta: dict[str, list[int]] = {}
+    for e in roles:
+        entry = [int(e.policy.max_duration.total_seconds()), int(e.policy.ticket_required)]
+        if len(json.dumps({"roles": {**meta, e.role.id: entry}})) > MAX_METADATA:
+            break
+        meta[e.role.id] = entry
+    return json.dumps({"roles": meta})
+
+
+def _role_block(roles: list[EligibleRole], wanted: str | None) -> Block:
+    options = [_option(_role_label(e), e.role.id) for e in roles]
+    element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
+    match = _find(roles, wanted)
+    if match is not None:
+        element["initial_option"] = _option(_role_label(match), match.role.id)
+    return {"type": "input", "block_id": "role", "label": plain("Role"), "element": element}
+
+
+def _role_label(e: EligibleRole) -> str:
+    extra = " · approval" if e.policy.approval_required else ""
+    return f"{e.role.display_name} (max {short(e.policy.max_duration)}){extra}"
+
+
+def _find(roles: list[EligibleRole], wanted: str | None) -> EligibleRole | None:
+    key = (wanted or "").casefold()
+    for e in roles:
+        if key and key in (
+            e.role.id.casefold(),
+            e.role.display_name.casefold(),
+            (e.role.alias or "").casefold(),
+        ):
+            return e
+    return None
+
+
+def _duration_block(largest: timedelta, wanted: timedelta | None) -> Block:
+    values = [c for c in DURATION_CHOICES if _seconds(c) <= largest.total_seconds()]
+    if wanted is not None and short(wanted) not in values and wanted <= largest:
+        values = sorted({*values, short(wanted)}, key=_seconds)
+    options = [_option(to_human(timedelta(seconds=_seconds(v))), v) for v in values]
+    element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
+    if wanted is not None and short(wanted) in values:
+        element["initial_option"] = _option(to_human(wanted), short(wanted))
+    label = plain("Duration")
+    return {"type": "input", "block_id": "duration", "label": label, "element": element}
+
+
+def _ticket_block(roles: list[EligibleRole], cfg: TicketConfig, value: str | None) -> Block:
+    needs = [e.role.display_name for e in roles if e.policy.ticket_required]
+    hint = f"Format: {cfg.example}." + (f" Required for {', '.join(needs)}." if needs else "")
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "placeholder": plain(cfg.example, 150),
+    }
+    if value:
+        element["initial_value"] = value
+    return {
+        "type": "input",
+        "block_id": "ticket",
+        "optional": True,
+        "label": plain("Ticket number"),
+        "hint": plain(hint, 2000),
+        "element": element,
+    }
+
+
+def _justification_block(cfg: JustificationConfig, value: str | None) -> Block:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "multiline": True,
+        "max_length": cfg.max_length,
+    }
+    if cfg.min_length:
+        element["min_length"] = cfg.min_length
+    if value:
+        element["initial_value"] = value[: cfg.max_length]
+    hint = f"Why you need it: {cfg.min_length}–{cfg.max_length} characters."
+    return {
+        "type": "input",
+        "block_id": "justification",
+        "label": plain("Justification"),
+        "hint": plain(hint, 2000),
+        "element": element,
+    }

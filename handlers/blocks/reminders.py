@@ -1,0 +1,50 @@
+"""Direct messages about a live activation: the reminder, the end notice, audit lines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from bot.domain.audit import AuditEvent
+from bot.domain.durations import to_human, to_iso
+from bot.domain.requests import ActivationRecord
+from handlers.blocks.base import Message, button, context, message, plain, section, when
+
+HOUR = timedelta(hours=1)
+EXTEND_CHOICES = tuple(timedelta(minutes=m) for m in (30, 60, 120, 240, 480))
+
+
+def reminder(
+    record: ActivationRecord,
+    now: datetime,
+    tz: str | None = None,
+    extend_by: Sequence[timedelta] = (timedelta(hours=1),),  # the 1h button: EXTEND_BY
+) -> Message:
+    """The reminder DM: Extend by one of `extend_by` (capped by the role's policy) or end now.
+    Each choice's value is the request id and a duration; the service re-checks both."""
+    left = to_human(record.end - now) if record.end else "soon"
+    text = f":alarm_clock: *{record.role_name}* ends in {left} ({when(record.end, tz)})."
+    options = [
+        {"text": plain(f"Extend {to_human(d)}"), "value": f"{record.id} {to_iso(d)}"}
+        for d in extend_by
+    ]
+    extend = {
+        "type": "static_select",
+        "action_id": "reminder_extend_by",
+        "placeholder": plain("Extend by…"),
+        "options": options,
+    }
+    one_hour = [button("Extend 1h", "reminder_extend", record.id, "primary")]
+    elements = one_hour if HOUR in extend_by else []
+    elements.append(button("Deactivate now", "reminder_deactivate", record.id, "danger"))
+    choose = {**section("Or extend by:"), "accessory": extend}
+    return message(text, [section(text), {"type": "actions", "elements": elements}, choose])
+
+
+def ended(record: ActivationRecord, detail: str | None) -> Message:
+    how = f" ({detail})" if detail else ""
+    return message(f":checkered_flag: *{record.role_name}* has ended{how}.")
+
+
+def audit(event: AuditEvent) -> Message:
+    return message(event.render(), [context(event.render())])

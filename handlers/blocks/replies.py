@@ -1,0 +1,125 @@
+"""Replies to a command or a click: working, errors, help, outcomes and the overview."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain.durations import to_human
+from bot.domain.requests import ActivationRecord
+from bot.service.outcomes import Outcome, OutcomeKind, Overview
+from handlers.blocks.base import SCOPE, Message, button, message, section, when
+
+
+def working() -> Message:
+    return message(":hourglass_flowing_sand: Working on it…")
+
+
+def error(user_message: str) -> Message:
+    return message(f":warning: {user_message}")
+
+
+def internal_error(ref: str) -> Message:
+    return message(
+        f":warning: Something went wrong on our side (ref `{ref}`). "
+        "Please try again; if it keeps happening, give your admin that ref."
+    )
+
+
+def help_message(text: str, reason: str | None = None) -> Message:
+    lead = f":information_source: {reason}\n\n" if reason else ""
+    return message(lead + text)
+
+
+def outcome(result: Outcome) -> Message:
+    """What a use case did, with the facts an auditor would ask for."""
+    tz, role = result.requester.tz, result.role.display_name
+    record = result.record
+    if result.kind is OutcomeKind.ACTIVATED:
+        start = record.start if record else None
+        lines = [
+            f":white_check_mark: *{role}* is active until *{when(result.end, tz)}*.",
+            *_details(record, result.graph_request_id, start, result.end, tz),
+        ]
+        return message(lines[0], [section(lines[0]), section("\n".join(lines[1:]))])
+    if result.kind is OutcomeKind.PENDING_APPROVAL:
+        why = "; ".join(result.approval_reasons) or "its policy requires approval"
+        text = (
+            f":lock: *{role}* needs approval before it can be activated: {why}. "
+            f"Your request `{record.id if record else '?'}` is waiting for an approver; "
+            "nothing is active yet, and I'll tell you when it is decided."
+        )
+        if record is None:
+            return message(text)
+        cancel = button("Cancel request", "cancel_request", record.id)
+        return message(text, [section(text), {"type": "actions", "elements": [cancel]}])
+    if result.kind is OutcomeKind.DEACTIVATED:
+        text = f":white_check_mark: *{role}* is deactivated."
+    elif result.kind is OutcomeKind.EXTENDED:
+        text = f":white_check_mark: *{role}* is extended until *{when(result.end, tz)}*."
+    else:
+        rid = record.id if record else "?"
+        text = f":white_check_mark: Request `{rid}` for *{role}* is cancelled."
+    if result.graph_request_id:
+        text += f"\nGraph request id: `{result.graph_request_id}`"
+    return message(text)
+
+
+def _details(
+    record: ActivationRecord | None,
+    graph_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    tz: str | None,
+) -> list[str]:
+    ticket = record.ticket.number if record and record.ticket else "none"
+    lines = [
+        f"*Scope:* {SCOPE}",
+        f"*Start:* {when(start, tz)}",
+        f"*End:* {when(end, tz)}",
+        f"*Ticket:* {ticket}",
+        f"*Justification:* {record.justification if record else ''}",
+        f"*Graph request id:* `{graph_id or 'n/a'}`",
+    ]
+    if record:
+        lines.append(f"*pimbot request:* `{record.id}`")
+    return lines
+
+
+def overview(view: Overview, role: str | None = None) -> Message:
+    """`/pim list` and `/pim status [role]`: eligible, active and pending, in the user's tz."""
+    tz, now = view.requester.tz, view.now
+    wanted = role.casefold() if role else None
+
+    def keep(name: str, alias: str | None) -> bool:
+        return wanted is None or wanted in (name.casefold(), (alias or "").casefold())
+
+    active = [
+        f"• *{a.role.display_name}* — {to_human(a.assignment.remaining(now) or now - now)} left "
+        f"(until {when(a.assignment.end, tz)})"
+        if a.assignment.end
+        else f"• *{a.role.display_name}* — permanent"
+        for a in view.active
+        if keep(a.role.display_name, a.role.alias)
+    ]
+    eligible = [
+        f"• *{e.role.display_name}* `{e.role.alias or e.role.id}` — up to "
+        f"{to_human(e.policy.max_duration)}"
+        + (" · needs approval" if e.policy.approval_required else "")
+        + (" · ticket required" if e.policy.ticket_required else "")
+        + (f" · via {e.via_group_name}" if e.via_group_name else "")
+        for e in view.eligible
+        if keep(e.role.display_name, e.role.alias)
+    ]
+    pending = [
+        f"• `{r.id}` *{r.role_name}* for {to_human(r.duration)} — {r.state.value.replace('_', ' ')}"
+        for r in view.pending
+        if keep(r.role_name, None)
+    ]
+    blocks = [
+        section("*Active now*\n" + ("\n".join(active) or "_Nothing active._")),
+        section("*Pending requests*\n" + ("\n".join(pending) or "_None._")),
+    ]
+    if role is None:
+        blocks.insert(0, section("*You can activate*\n" + ("\n".join(eligible) or "_No roles._")))
+    summary = f"{len(active)} active, {len(eligible)} eligible, {len(pending)} pending"
+    return message(summary, blocks)
