@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from bot.domain.durations import to_human
 from bot.domain.models import ApproverKind, ApproverRef, RolePolicy
+from bot.domain.rules import JustificationRules, PolicyRules, RoleRules, TicketRules
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import InputError, PolicyViolation
-from bot.settings import JustificationConfig, PolicyFile, RoleConfig, TicketConfig
 
 GRAPH_APPROVAL = "the Microsoft Entra PIM policy for this role requires approval"
 CONFIG_APPROVAL = "pimbot.yml requires approval for this role"
@@ -25,7 +25,7 @@ class EffectivePolicy:
 
 
 def effective_policy(
-    graph: RolePolicy, config: RoleConfig | None, file: PolicyFile
+    graph: RolePolicy, config: RoleRules | None, file: PolicyRules
 ) -> EffectivePolicy:
     """Each rule takes the stricter side, so the bot never allows what Graph would refuse."""
     bot_max = (config.max_duration if config else None) or file.default_max_duration
@@ -47,8 +47,8 @@ def check_request(
     duration: timedelta,
     ticket: str | None,
     justification: str,
-    ticket_cfg: TicketConfig,
-    justification_cfg: JustificationConfig,
+    ticket_cfg: TicketRules,
+    justification_cfg: JustificationRules,
     role_name: str = "This role",
 ) -> None:
     """Raise PolicyViolation naming the first rule the request breaks."""
@@ -77,14 +77,14 @@ def _as_violation(check: Callable[[], str]) -> None:
         raise PolicyViolation(exc.user_message) from None
 
 
-def _approval_reasons(graph: RolePolicy, config: RoleConfig | None) -> tuple[str, ...]:
+def _approval_reasons(graph: RolePolicy, config: RoleRules | None) -> tuple[str, ...]:
     reasons = [GRAPH_APPROVAL] if graph.approval_required else []
     if config is not None and config.approval == "required":
         reasons.append(CONFIG_APPROVAL)
     return tuple(reasons)
 
 
-def _config_approvers(config: RoleConfig | None) -> tuple[ApproverRef, ...]:
+def _config_approvers(config: RoleRules | None) -> tuple[ApproverRef, ...]:
     if config is None:
         return ()
     a = config.approvers

@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterable
 
 from bot.domain.models import Role
+from bot.domain.rules import RoleAliases
 from bot.errors import ConfigError, InputError
-from bot.settings import PolicyFile
 
 # (default alias, display name, template id) for common Entra built-in roles. Template ids
 # are the same in every tenant; checked against Microsoft's "Microsoft Entra built-in
@@ -71,7 +71,7 @@ def normalise(text: str) -> str:
 class RoleCatalog:
     """Every role name the bot understands; `pimbot.yml` aliases win over built-in ones."""
 
-    def __init__(self, config: PolicyFile | None = None, extra: Iterable[Role] = ()) -> None:
+    def __init__(self, config: RoleAliases | None = None, extra: Iterable[Role] = ()) -> None:
         self._names: dict[str, str] = {}  # role id -> display name
         self._aliases: dict[str, str] = {}  # normalised alias -> role id
         self._preferred: dict[str, str] = {}  # role id -> alias shown to users

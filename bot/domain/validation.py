@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.domain.rules import JustificationRules, TicketRules
 from bot.errors import InputError
-from bot.settings import JustificationConfig, TicketConfig
 
 MAX_TICKET = 100
 # Slack turns `<!channel>`, `<!here>`, `<!subteam^…>` and `<@U…>` into notifications when
@@ -14,7 +14,7 @@ MAX_TICKET = 100
 _SLACK_PING = re.compile(r"<\s*[!@]", re.UNICODE)
 
 
-def check_ticket(text: str, ticket: TicketConfig) -> str:
+def check_ticket(text: str, ticket: TicketRules) -> str:
     """The ticket number, stripped, if it fully matches the configured pattern."""
     value = text.strip()
     if not value:
@@ -34,7 +34,7 @@ def is_ticket(value: str, pattern: str | re.Pattern[str]) -> bool:
     return re.fullmatch(pattern, value) is not None
 
 
-def check_justification(text: str, cfg: JustificationConfig) -> str:
+def check_justification(text: str, cfg: JustificationRules) -> str:
     """The justification with whitespace collapsed, if it is long enough and safe to post."""
     if any(_is_control(c) for c in text):
         raise InputError("The justification contains control characters; use plain text.")
