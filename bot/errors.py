@@ -10,9 +10,15 @@
     ├── NotActive                      there is no active assignment to end or extend
     ├── NotAuthorised                  the clicker may not do this (e.g. approve own request)
     ├── RequestNotFound                no such bot-side request
-    └── GraphError(code, request_id)   Microsoft Graph refused or failed
-        ├── GraphThrottled             429 after the retry budget
-        └── GraphUnavailable           5xx / timeouts / connection errors after the budget
+    ├── GraphError(code, request_id)   Microsoft Graph refused or failed
+    │   ├── GraphThrottled             429 after the retry budget
+    │   ├── GraphUnavailable           5xx / timeouts / connection errors after the budget
+    │   └── NotAuthorisedGraph         Graph refused an approver's decision (403)
+    ├── SignInRequired                 user mode: no usable tokens; the user must sign in
+    └── StepUpRequired                 user mode: Graph wants more claims (MFA, auth context)
+
+Raising either of the last two never loses the user's request: the caller keeps it and
+resumes once the user has signed in again.
 
 Handlers render `user_message` as-is; nothing else about an exception reaches Slack.
 """
@@ -89,3 +95,38 @@ class GraphThrottled(GraphError):
 
 class GraphUnavailable(GraphError):
     """Graph kept failing (5xx, timeouts, dropped connections) past the retry budget."""
+
+
+EXPIRED_MESSAGE = (
+    "Your Microsoft Entra sign-in has expired or was revoked. Run `/pim login` to sign in "
+    "again; your request is kept and goes ahead once you have."
+)
+
+
+class NotAuthorisedGraph(GraphError):
+    """Graph refused the decision (403): not an approver, or one's own request."""
+
+
+class SignInRequired(PimError):
+    """The user has no tokens, or their refresh token expired or was revoked."""
+
+    def __init__(self, slack_user_id: str, user_message: str | None = None) -> None:
+        super().__init__(
+            user_message or "You need to sign in to Microsoft Entra first: run `/pim login`."
+        )
+        self.slack_user_id = slack_user_id
+        self.request_id: str | None = None  # set when a stored request waits on this
+
+
+class StepUpRequired(PimError):
+    """Graph answered a claims challenge; `claims` is the JSON claims request to sign in
+    with (e.g. `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`)."""
+
+    def __init__(self, claims: str, slack_user_id: str | None = None) -> None:
+        super().__init__(
+            "This role needs a stronger sign-in (for example multi-factor authentication). "
+            "I'll send you a sign-in code; your request goes ahead once you have used it."
+        )
+        self.claims = claims
+        self.slack_user_id = slack_user_id
+        self.request_id: str | None = None  # set when a stored request waits on this

@@ -8,8 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import PimError
-from bot.signin.errors import SignInRequired, StepUpRequired
+from bot.errors import PimError, SignInRequired, StepUpRequired
 from bot.signin.models import LinkState
 from bot.wiring import Services
 from handlers import blocks

@@ -18,6 +18,8 @@ from bot.errors import (
     NotAuthorised,
     PolicyViolation,
     RequestNotFound,
+    SignInRequired,
+    StepUpRequired,
 )
 from bot.service.acting import as_the_user
 from bot.service.identity import IdentityResolver, Requester
@@ -34,7 +36,6 @@ from bot.service.ports import (
 )
 from bot.service.queries import RoleQueries
 from bot.settings import PolicyFile
-from bot.signin.errors import SignInRequired, StepUpRequired
 
 S = RequestState
 __all__ = ["ActiveRole", "EligibleRole", "Outcome", "OutcomeKind", "Overview", "PimService"]

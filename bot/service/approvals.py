@@ -9,12 +9,11 @@ from typing import Protocol
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import Role
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.errors import GraphError, NotAuthorised, RequestNotFound
+from bot.errors import GraphError, NotAuthorised, RequestNotFound, SignInRequired, StepUpRequired
 from bot.service.activation import Outcome, OutcomeKind, PimService
 from bot.service.approvers import OWN_REQUEST, Approvers
 from bot.service.entra_held import DECIDED_IN_ENTRA, EntraHeld
-from bot.signin.approvals import Review
-from bot.signin.errors import SignInRequired, StepUpRequired
+from bot.service.ports import Review
 
 S = RequestState
 PENDING = frozenset({S.PENDING_APPROVAL})

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from bot.domain.models import ApproverKind, Role, RolePolicy
 from bot.domain.requests import ActivationRecord
-from bot.errors import PimError
+from bot.errors import PimError, SignInRequired, StepUpRequired
 from bot.service.activation import PimService
 from bot.service.identity import Requester
-from bot.signin.errors import SignInRequired, StepUpRequired
 
 OWN_REQUEST = "it is your own request — someone else has to approve it"
 

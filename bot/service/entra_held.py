@@ -13,10 +13,10 @@ import logging
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import Role
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.errors import GraphError, NotAuthorised, PimError
+from bot.errors import GraphError, NotAuthorised, NotAuthorisedGraph, PimError
 from bot.service.activation import PimService
 from bot.service.outcomes import Outcome, OutcomeKind
-from bot.signin.approvals import NotAuthorisedGraph, PimApprovals, Review
+from bot.service.ports import EntraApprovals, Review
 
 log = logging.getLogger(__name__)
 S = RequestState
@@ -39,7 +39,7 @@ OUTCOMES = {
 class EntraHeld:
     """Decide, read and withdraw Entra-held requests, each as the right signed-in user."""
 
-    def __init__(self, approvals: PimApprovals, service: PimService) -> None:
+    def __init__(self, approvals: EntraApprovals, service: PimService) -> None:
         self._approvals, self._svc = approvals, service
 
     @staticmethod

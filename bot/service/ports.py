@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.domain.audit import AuditEvent
 from bot.domain.models import (
@@ -141,6 +141,27 @@ class Store(Protocol):
     def audit_events(
         self, *, since: datetime | None = None, slack_user_id: str | None = None
     ) -> list[AuditEvent]: ...
+
+
+Review = Literal["Approve", "Deny"]
+
+
+class EntraApprovals(Protocol):
+    """PIM-native approvals (user mode): Entra's approval steps, decided as the approver.
+
+    Raises SignInRequired when the approver is not signed in, NotAuthorisedGraph when
+    Entra refuses them (403), GraphError 409 when the step was already decided."""
+
+    async def approval_id_of(self, slack_user_id: str, request_id: str) -> str | None: ...
+
+    async def decide_as(
+        self,
+        approver_slack_id: str,
+        approval_id: str,
+        step_id: str | None,
+        review: Review,
+        justification: str,
+    ) -> object: ...
 
 
 class Trigger(Protocol):

@@ -8,10 +8,9 @@ from datetime import datetime
 
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.errors import GraphError
+from bot.errors import GraphError, SignInRequired, StepUpRequired
 from bot.service.activation import PimService
 from bot.service.reminders import ReminderService
-from bot.signin.errors import SignInRequired, StepUpRequired
 
 log = logging.getLogger(__name__)
 S = RequestState

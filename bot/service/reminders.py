@@ -9,10 +9,9 @@ from datetime import datetime
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.reminders import Reminder, ReminderKind, fire_time, reminder_plan, should_send
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.errors import GraphError
+from bot.errors import GraphError, SignInRequired, StepUpRequired
 from bot.service.activation import PimService
 from bot.service.ports import Trigger
-from bot.signin.errors import SignInRequired, StepUpRequired
 
 log = logging.getLogger(__name__)
 S = RequestState

@@ -4,7 +4,7 @@ as the approver, and MFA / authentication-context step-up.
 
     from bot.signin.wiring import build_signin       # -> SignIn(login, graphs, approvals, ...)
     from bot.signin.crypto import check_signin_config  # start-up: PIM_TOKEN_KEY present?
-    from bot.signin.errors import SignInRequired, StepUpRequired
+    from bot.errors import SignInRequired, StepUpRequired
     from bot.signin.models import DeviceCodePrompt, LoginOutcome, LoginResult, LinkState
 
 Entra app registration for this mode: a public client ("Allow public client flows": yes,

@@ -13,20 +13,19 @@ call is made: the Slack layer keeps their click and replays it after `/pim login
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
-from bot.errors import GraphError, NotAuthorised
+from bot.errors import GraphError, NotAuthorised, NotAuthorisedGraph, SignInRequired
 from bot.graph.envelope import error_from_response
 from bot.graph.odata import segment
-from bot.signin.errors import SignInRequired
+from bot.service.ports import Review
 from bot.signin.graphs import DelegatedGraphs
 from bot.signin.tokens import UserTokens
 
 APPROVALS = "/beta/roleManagement/directory/roleAssignmentApprovals"
 REQUESTS = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
-Review = Literal["Approve", "Deny"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +119,3 @@ def _refusal(response: httpx.Response) -> GraphError:
             status=403,
         )
     return error_from_response(response)
-
-
-class NotAuthorisedGraph(GraphError):
-    """Graph refused the decision (403): not an approver, or one's own request."""

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from bot.signin.errors import StepUpRequired
+from bot.errors import StepUpRequired
 
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
 _PIM_CLAIMS = re.compile(r"&?claims=([^\s\"]+)")

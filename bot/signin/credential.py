@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from bot.errors import GraphUnavailable
+from bot.errors import EXPIRED_MESSAGE, GraphUnavailable, SignInRequired, StepUpRequired
 from bot.graph.auth import AccessToken
-from bot.signin.errors import EXPIRED_MESSAGE, SignInRequired, StepUpRequired
 from bot.signin.msal_app import PublicApps
 from bot.signin.tokens import UserTokens
 

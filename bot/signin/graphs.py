@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import httpx
 
+from bot.errors import StepUpRequired
 from bot.graph import GraphPim, build_graph
 from bot.graph.auth import AccessToken, GraphAuth
 from bot.graph.tls import trust
@@ -25,7 +26,6 @@ from bot.settings import Settings
 from bot.signin.bound import BoundGraph
 from bot.signin.challenge import ChallengeTransport
 from bot.signin.credential import UserTokenSource
-from bot.signin.errors import StepUpRequired
 from bot.signin.msal_app import PublicApps
 from bot.signin.tokens import UserTokens
 

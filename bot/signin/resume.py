@@ -22,12 +22,11 @@ from bot.domain.audit import AuditKind, event_for
 from bot.domain.durations import parse_duration
 from bot.domain.models import Role
 from bot.domain.requests import RequestState
-from bot.errors import PimError
+from bot.errors import EXPIRED_MESSAGE, PimError, SignInRequired, StepUpRequired
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService, Decision
 from bot.service.outcomes import Outcome
 from bot.service.ports import Notifier
-from bot.signin.errors import EXPIRED_MESSAGE, SignInRequired, StepUpRequired
 from bot.signin.models import DeviceCodePrompt
 from bot.signin.wiring import SignIn
 from bot.store.deferred import Deferred

@@ -13,8 +13,8 @@ from typing import Protocol
 import msal
 
 from bot.clock import Clock
+from bot.errors import EXPIRED_MESSAGE, SignInRequired
 from bot.signin.crypto import TokenCipher, TokenUnreadable
-from bot.signin.errors import EXPIRED_MESSAGE, SignInRequired
 from bot.signin.models import LinkState
 from bot.store.user_tokens import SealedTokens
 

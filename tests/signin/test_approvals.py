@@ -8,10 +8,8 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec, Ticket
-from bot.errors import NotAuthorised
+from bot.errors import NotAuthorised, NotAuthorisedGraph, SignInRequired, StepUpRequired
 from bot.graph import GraphPim
-from bot.signin.approvals import NotAuthorisedGraph
-from bot.signin.errors import SignInRequired, StepUpRequired
 from bot.signin.models import LoginResult
 from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer

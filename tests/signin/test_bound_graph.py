@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec
-from bot.signin.errors import SignInRequired
+from bot.errors import SignInRequired
 from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, log_in

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec
-from bot.signin.errors import SignInRequired
+from bot.errors import SignInRequired
 from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore

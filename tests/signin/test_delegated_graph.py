@@ -10,8 +10,8 @@ import pytest
 
 from bot.domain.models import ActivationSpec, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.errors import SignInRequired
 from bot.graph import GraphPim
-from bot.signin.errors import SignInRequired
 from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore

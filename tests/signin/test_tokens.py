@@ -11,10 +11,9 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, SignInRequired
 from bot.settings import Settings
 from bot.signin.crypto import TokenCipher, check_signin_config
-from bot.signin.errors import SignInRequired
 from bot.signin.tokens import UserTokens
 from bot.signin.wiring import SignIn
 from bot.store import SqlStore
