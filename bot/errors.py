@@ -9,6 +9,7 @@
     ├── AlreadyActive                  the role is already active for the user
     ├── NotActive                      there is no active assignment to end or extend
     ├── NotAuthorised                  the clicker may not do this (e.g. approve own request)
+    │   └── AlreadyDecided             another approver decided first
     ├── RequestNotFound                no such bot-side request
     ├── GraphError(code, request_id)   Microsoft Graph refused or failed
     │   ├── GraphThrottled             429 after the retry budget
@@ -24,6 +25,8 @@ Handlers render `user_message` as-is; nothing else about an exception reaches Sl
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class PimError(Exception):
@@ -64,6 +67,24 @@ class NotActive(PimError):
 
 class NotAuthorised(PimError):
     """The acting user may not perform this action."""
+
+
+class AlreadyDecided(NotAuthorised):
+    """Someone decided the request first (or it is no longer waiting for a decision)."""
+
+    def __init__(
+        self, request_id: str, state: str, decided_by: str | None, decided_at: datetime | None
+    ) -> None:
+        if decided_by:
+            when = f" at {decided_at:%H:%M} UTC" if decided_at else ""
+            text = f"Request `{request_id}` was already {state} by another approver{when}."
+        else:
+            text = (
+                f"Request `{request_id}` is {state.replace('_', ' ')}; there is nothing to decide."
+            )
+        super().__init__(text)
+        self.request_id, self.state = request_id, state
+        self.decided_by, self.decided_at = decided_by, decided_at
 
 
 class RequestNotFound(PimError):

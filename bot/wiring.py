@@ -1,4 +1,8 @@
-"""The composition root: build the Slack-free services from settings, with overrides."""
+"""The composition root: build the chat-free services from settings, with overrides.
+
+Everything is built in dependency order and handed over at construction; nothing is set
+on an object afterwards. pimbot.yml is read once, here (or passed in), and passed down.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +12,40 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
 from bot.domain.roles import RoleCatalog
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
+from bot.service.deps import AuditTrail, Deps
+from bot.service.dispatch import Pimbot, UserMode
+from bot.service.entra_held import EntraHeld
 from bot.service.identity import IdentityResolver
+from bot.service.kept import Keeper
 from bot.service.policies import PolicyCache
-from bot.service.ports import Notifier, PimGraph, SlackDirectory, Store, Trigger
+from bot.service.ports import (
+    Actors,
+    AppIdentity,
+    Notifier,
+    PimGraph,
+    SlackDirectory,
+    Store,
+    Trigger,
+)
+from bot.service.queries import RoleQueries
 from bot.service.recovery import recover_activating
 from bot.service.reminders import ReminderService
+from bot.service.sweep import SWEEP_SECONDS, Sweeper, relay_sign_ins
 from bot.settings import PolicyFile, Settings
 
 if TYPE_CHECKING:
-    from bot.signin.resume import KeptWork
-    from bot.signin.wiring import SignIn
-    from bot.store.deferred import Deferred
+    import httpx
+
+    from bot.signin.login import LoginService
+    from bot.signin.wiring import UserModeParts
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-# The scheduler fires reminders on time; this sweep is the safety net (and what makes a
-# moved sandbox clock take effect). Reconciliation reads Graph, so it runs less often.
-SWEEP_SECONDS = 30.0
-RECONCILE_EVERY = 10  # sweeps: every 5 minutes
 
 
 class ManualTrigger:
@@ -45,69 +58,55 @@ class ManualTrigger:
         return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
-    """Everything the Slack layer and the CLI need, built once per process."""
+    """The composition result: what the front end, the CLI and the tests hold. `pimbot`
+    is the front end's one entry; the rest is here for start-up, shutdown and tests."""
 
     settings: Settings
     config: PolicyFile
     clock: Clock
     graph: PimGraph
     store: Store
-    catalog: RoleCatalog
+    deps: Deps
+    pimbot: Pimbot
     service: PimService
     approvals: ApprovalService
     reminders: ReminderService
     trigger: Trigger
-    signin: SignIn | None = None  # user mode only (`graph.identity: user`)
-    kept: KeptWork | None = None
+    sweeper: Sweeper
+    user_mode: UserModeParts | None = None  # `graph.identity: user` only
+    sign_ins: LoginService | None = None
+    keeper: Keeper | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def as_user(
-        self, slack_user_id: str, item: Deferred | None, call: Callable[[], Awaitable[T]]
-    ) -> T:
-        """`call()`; in user mode, a missing or too-weak sign-in keeps `item` (if any),
-        DMs a sign-in code and raises SignInPending instead."""
-        if self.kept is None:
-            return await call()
-        return await self.kept.run(slack_user_id, item, call)
-
-    async def start(self, *, sweep_seconds: float = SWEEP_SECONDS) -> None:
-        """Start the scheduler, re-trigger unsent reminders, and the periodic sweep."""
+    async def start(
+        self,
+        *,
+        sweep_seconds: float = SWEEP_SECONDS,
+        on_sign_in: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        """Start the scheduler, re-trigger unsent reminders, settle what a crash left
+        activating, resume sign-ins in progress, and the background loops. `on_sign_in`
+        is told whose sign-in ended (the front end refreshes what it shows them)."""
         start = getattr(self.trigger, "start", None)
         if start is not None:
-            await start()
+            await start(self.reminders.on_due)
         self.reminders.resume()
         try:
-            await recover_activating(self.service, self.reminders)
+            await recover_activating(self.deps, self.reminders)
         except Exception:  # noqa: BLE001 - recovery must never stop the bot starting
             log.exception("recovering requests left activating failed; next start retries")
-        if self.signin is not None:
-            resumed = await self.signin.login.resume()
+        if self.sign_ins is not None:
+            resumed = await self.sign_ins.resume()
             if resumed:
                 log.info("resumed %d sign-in(s) left waiting by the last run", resumed)
-        self._tasks.append(asyncio.create_task(self._sweep_forever(sweep_seconds)))
+            relay = relay_sign_ins(self.sign_ins, self.pimbot, on_sign_in)
+            self._tasks.append(asyncio.create_task(relay))
+        self._tasks.append(asyncio.create_task(self.sweeper.run_forever(sweep_seconds)))
 
     async def sweep(self, *, reconcile: bool = False) -> None:
-        """Send due reminders, expire stale approvals and kept work, and optionally
-        reconcile with Graph."""
-        await self.reminders.run_due()
-        await self.approvals.expire_due()
-        if self.kept is not None:
-            await self.kept.expire_due()
-        if reconcile:
-            await self.reminders.reconcile()
-            await self.approvals.reconcile_entra_held()
-
-    async def _sweep_forever(self, seconds: float) -> None:
-        count = 0
-        while True:
-            await asyncio.sleep(seconds)
-            count += 1
-            try:
-                await self.sweep(reconcile=count % RECONCILE_EVERY == 0)
-            except Exception:  # noqa: BLE001 - one bad round must not stop future sweeps
-                log.exception("periodic sweep failed; retrying next round")
+        await self.sweeper.sweep(reconcile=reconcile)
 
     async def aclose(self) -> None:
         for task in self._tasks:
@@ -117,9 +116,12 @@ class Services:
         shutdown = getattr(self.trigger, "shutdown", None)
         if shutdown is not None:
             await shutdown()
-        if self.signin is not None:
-            await self.signin.aclose()
-        await self.graph.aclose()
+        if self.sign_ins is not None:
+            await self.sign_ins.aclose()
+        if self.user_mode is not None:
+            await self.user_mode.aclose()
+        if self.user_mode is None or self.graph is not self.user_mode.graph:
+            await self.graph.aclose()
 
 
 def build_services(
@@ -132,74 +134,84 @@ def build_services(
     scheduler: Trigger | None = None,
     clock: Clock | None = None,
     config: PolicyFile | None = None,
+    signin_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Services:
     """Wire the services; anything passed in replaces the default adapter. In user mode
-    (`graph.identity: user`) the Graph port acts as each request's own signed-in user."""
+    (`graph.identity: user`) Graph calls act as each command's own signed-in user."""
     config = config or settings.policy()
     clock = clock or SystemClock()
     store = store or _default_store(settings, clock)
-    signin = _build_signin(settings, store, clock) if config.graph.identity == "user" else None
-    graph = graph or (_acting_graph(signin, settings) if signin else _default_graph(settings))
+    user_mode = (
+        _user_mode(settings, store, clock, signin_transport)
+        if config.graph.identity == "user"
+        else None
+    )
+    actors: Actors = AppIdentity()
+    if graph is None:
+        graph = user_mode.graph if user_mode else _default_graph(settings)
+        actors = user_mode.actor if user_mode else actors
     catalog = RoleCatalog(config)
     identity = IdentityResolver(graph, store, directory, config, clock)
-    service = PimService(
+    policies = PolicyCache(graph, catalog, config, clock, entra_enforces=user_mode is not None)
+    deps = Deps(
         graph=graph,
         store=store,
+        notifier=notifier,
+        audit=AuditTrail(store, notifier),
         identity=identity,
         catalog=catalog,
-        policies=PolicyCache(graph, catalog, config, clock),
-        notifier=notifier,
+        policies=policies,
+        queries=RoleQueries(graph, catalog, policies, clock),
         config=config,
         clock=clock,
+        actors=actors,
     )
-    reminders = ReminderService(service, ManualTrigger())
-    trigger = scheduler or _default_trigger(store, reminders.on_due)
-    reminders.trigger = trigger
-    service.hooks = reminders
-    approvals = ApprovalService(service)
-    services = Services(
-        settings, config, clock, graph, store, catalog, service, approvals, reminders, trigger
+    trigger = scheduler or _default_trigger(store)
+    reminders = ReminderService(deps, trigger)
+    service = PimService(deps, reminders, entra_decides=user_mode is not None)
+    sign_ins = keeper = entra = None
+    if user_mode is not None:
+        sign_ins = user_mode.sign_ins(identity, audit=store)
+        keeper = Keeper(sign_ins, user_mode.kept, deps)
+        entra = EntraHeld(user_mode.approvals, deps, reminders)
+    approvals = ApprovalService(deps, service, entra=entra, keeper=keeper)
+    pimbot = Pimbot(
+        deps,
+        service,
+        approvals,
+        UserMode(sign_ins, keeper) if sign_ins and keeper else None,
+        health=sign_ins.check if sign_ins else graph.check_token,
     )
-    if signin is not None:
-        _wire_user_mode(services, signin, identity, notifier)
-    return services
+    return Services(
+        settings,
+        config,
+        clock,
+        graph,
+        store,
+        deps,
+        pimbot,
+        service,
+        approvals,
+        reminders,
+        trigger,
+        Sweeper(reminders, approvals, keeper),
+        user_mode,
+        sign_ins,
+        keeper,
+    )
 
 
-def _build_signin(settings: Settings, store: Store, clock: Clock) -> SignIn:
-    """The sign-in services; ConfigError names what is missing (PIM_TOKEN_KEY, the
+def _user_mode(
+    settings: Settings, store: Store, clock: Clock, transport: httpx.AsyncBaseTransport | None
+) -> UserModeParts:
+    """The sign-in adapter; ConfigError names what is missing (PIM_TOKEN_KEY, the
     AZURE_* ids) before anything starts."""
-    from bot.signin.crypto import check_signin_config
-    from bot.signin.wiring import build_signin
+    from bot.signin.wiring import build_user_mode
 
-    check_signin_config(settings)
     engine = getattr(store, "engine", None)
     if engine is None:
         raise TypeError("user mode needs the SQL store: the users' tokens live in it")
-    return build_signin(settings, engine=engine, resolver=None, audit=store, clock=clock)
-
-
-def _acting_graph(signin: SignIn, settings: Settings) -> PimGraph:
-    from bot.signin.acting import ActingGraph
-
-    return ActingGraph(signin.graphs, settings)
-
-
-def _wire_user_mode(
-    services: Services, signin: SignIn, identity: IdentityResolver, notifier: Notifier
-) -> None:
-    from bot.service.entra_held import EntraHeld
-    from bot.signin.acting import ActingGraph
-    from bot.signin.resume import KeptWork
-
-    signin.login.resolver = identity
-    if isinstance(services.graph, ActingGraph):  # tests may pass a graph of their own
-        services.service.actors = services.graph
-    services.service.entra_approvals = True
-    services.service.policies.entra_enforces = True
-    services.approvals.entra = EntraHeld(signin.approvals, services.service)
-    kept = KeptWork(signin, services.service, services.approvals, notifier)
-    services.approvals.keeper = kept
-    services.signin, services.kept = signin, kept
+    return build_user_mode(settings, engine=engine, clock=clock, transport=transport)
 
 
 def _default_graph(settings: Settings) -> PimGraph:
@@ -214,10 +226,10 @@ def _default_store(settings: Settings, clock: Clock) -> Store:
     return SqlStore.from_url(settings.pim_database_url, clock=clock)
 
 
-def _default_trigger(store: Store, on_due: Callable[[str], Awaitable[None]]) -> Trigger:
+def _default_trigger(store: Store) -> Trigger:
     engine = getattr(store, "engine", None)
     if engine is None:
         return ManualTrigger()
     from bot.store.scheduler import ReminderScheduler
 
-    return ReminderScheduler(engine, on_due=on_due)
+    return ReminderScheduler(engine)

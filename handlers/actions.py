@@ -1,25 +1,26 @@
 """Buttons: App Home Activate / Deactivate / Cancel, and the reminder DM's Extend / Deactivate.
 
-Identity is the clicker's `user.id` from the payload. A Home button's value names the role
-or request to act on; whether the clicker may act on it is decided by the service.
+Identity is the clicker's `user.id` from the payload. A button's value names the role or
+request to act on; whether the clicker may act on it is decided by the service.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.command_types import Cancel, Command, Deactivate, DeactivateRequest, ExtendRequest
 from bot.domain.durations import parse_duration
-from bot.service.activation import Outcome
-from bot.wiring import Services
+from bot.service.dispatch import Pimbot
+from bot.service.outcomes import Outcome
 from handlers import blocks
 from handlers.blocks.modal import Prefill
 from handlers.home import publish_home
-from handlers.replies import guarded, to_dm
+from handlers.replies import DirectMessages, expect, guarded, to_dm
 from handlers.views import open_activation_form
 
 EXTEND_BY = timedelta(hours=1)
@@ -29,40 +30,31 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str]:
     return str(body["user"]["id"]), str(body["actions"][0].get("value") or "")
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    svc = services.service
-
+def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     @app.action("home_activate")
     async def home_activate(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user_id, role_id = _clicked(body)
-        await open_activation_form(
-            client, services, str(body["trigger_id"]), user_id, Prefill(role=role_id)
-        )
+        trigger_id = str(body["trigger_id"])
+        await open_activation_form(client, bot, trigger_id, user_id, Prefill(role=role_id))
 
     @app.action("home_deactivate")
     async def home_deactivate(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user_id, role_id = _clicked(body)
-        await _act(services, client, user_id, lambda: svc.deactivate(user_id, role_id))
+        await _act(bot, dms, client, user_id, lambda: Deactivate(role_id))
 
     @app.action("cancel_request")
     async def cancel_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user_id, request_id = _clicked(body)
-        await _act(services, client, user_id, lambda: svc.cancel(user_id, request_id))
+        await _act(bot, dms, client, user_id, lambda: Cancel(request_id))
 
     @app.action("reminder_extend")
     async def reminder_extend(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user_id, request_id = _clicked(body)
-
-        async def extend() -> Outcome:
-            return await svc.extend(
-                user_id, svc.request_for(user_id, request_id).role_id, EXTEND_BY
-            )
-
-        await _act(services, client, user_id, extend)
+        await _act(bot, dms, client, user_id, lambda: ExtendRequest(request_id, EXTEND_BY))
 
     @app.action("reminder_extend_by")
     async def reminder_extend_by(
@@ -72,12 +64,8 @@ def register(app: AsyncApp, services: Services) -> None:
         user_id = str(body["user"]["id"])
         chosen = str(body["actions"][0].get("selected_option", {}).get("value") or "")
         request_id, _, iso = chosen.partition(" ")
-
-        async def extend() -> Outcome:
-            role_id = svc.request_for(user_id, request_id).role_id
-            return await svc.extend(user_id, role_id, parse_duration(iso))
-
-        await _act(services, client, user_id, extend)
+        extend = lambda: ExtendRequest(request_id, parse_duration(iso))  # noqa: E731
+        await _act(bot, dms, client, user_id, extend)
 
     @app.action("reminder_deactivate")
     async def reminder_deactivate(
@@ -85,23 +73,21 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         await ack()
         user_id, request_id = _clicked(body)
-
-        async def deactivate() -> Outcome:
-            return await svc.deactivate(user_id, svc.request_for(user_id, request_id).role_id)
-
-        await _act(services, client, user_id, deactivate)
+        await _act(bot, dms, client, user_id, lambda: DeactivateRequest(request_id))
 
 
 async def _act(
-    services: Services,
+    bot: Pimbot,
+    dms: DirectMessages,
     client: AsyncWebClient,
     user_id: str,
-    call: Callable[[], Awaitable[Outcome]],
+    make: Callable[[], Command],
 ) -> None:
-    """Run one service call, DM the outcome (or the error), and refresh the App Home."""
+    """Make the command from the click (a malformed value is reported like any error), run
+    it, DM the outcome (or the error), and refresh the App Home."""
 
     async def work() -> blocks.Message:
-        return blocks.outcome(await services.as_user(user_id, None, call))
+        return blocks.outcome(expect(Outcome, await bot.handle(user_id, make())))
 
-    await guarded(to_dm(services.service.notifier, user_id), work)
-    await publish_home(client, services, user_id)
+    await guarded(to_dm(dms, user_id), work)
+    await publish_home(client, bot, user_id)

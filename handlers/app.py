@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -18,15 +17,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.service.dispatch import Pimbot
 from bot.settings import Settings
-from bot.wiring import Services
 from handlers import blocks, register
-from handlers.replies import new_ref
+from handlers.replies import DirectMessages, new_ref
 
 log = logging.getLogger("handlers")
 
 
-def build_app(settings: Settings, services: Services, *, client: AsyncWebClient) -> AsyncApp:
+def build_app(
+    settings: Settings, bot: Pimbot, *, dms: DirectMessages, client: AsyncWebClient
+) -> AsyncApp:
     """The Bolt app with every listener; Bolt verifies each HTTP request's signature."""
     secret = settings.slack_signing_secret
     app = AsyncApp(
@@ -35,7 +36,7 @@ def build_app(settings: Settings, services: Services, *, client: AsyncWebClient)
         # Listeners ack first and work after; Bolt answers Slack as soon as ack() runs.
         process_before_response=False,
     )
-    register(app, services)
+    register(app, bot, dms)
 
     @app.error
     async def last_net(error: Exception, body: dict[str, Any]) -> None:
@@ -53,7 +54,7 @@ def build_app(settings: Settings, services: Services, *, client: AsyncWebClient)
     return app
 
 
-def build_http_app(settings: Settings, services: Services, bolt_app: AsyncApp) -> Starlette:
+def build_http_app(settings: Settings, bot: Pimbot, bolt_app: AsyncApp) -> Starlette:
     """`POST /slack/events` (signature-checked by Bolt) and `GET /healthz`."""
     handler = AsyncSlackRequestHandler(bolt_app)
 
@@ -61,7 +62,7 @@ def build_http_app(settings: Settings, services: Services, bolt_app: AsyncApp) -
         return await handler.handle(request)
 
     async def healthz(request: Request) -> Response:
-        checks = {"graph": await _check_graph(services), "database": _check_db(services)}
+        checks = await bot.health()
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "failing", **checks}, 200 if ok else 503)
 
@@ -73,28 +74,10 @@ def build_http_app(settings: Settings, services: Services, bolt_app: AsyncApp) -
     )
 
 
-async def _check_graph(services: Services) -> str:
-    try:
-        await asyncio.wait_for(services.graph.check_token(), timeout=10)
-    except Exception as exc:  # noqa: BLE001 - health reports the failure, it does not raise
-        return f"failing: {type(exc).__name__}"
-    return "ok"
-
-
-def _check_db(services: Services) -> str:
-    try:
-        services.store.get_user_link("healthz")  # a cheap read through the real store
-    except Exception as exc:  # noqa: BLE001 - health reports the failure, it does not raise
-        return f"failing: {type(exc).__name__}"
-    return "ok"
-
-
-async def run_http(
-    settings: Settings, services: Services, bolt_app: AsyncApp, *, port: int
-) -> None:
+async def run_http(settings: Settings, bot: Pimbot, bolt_app: AsyncApp, *, port: int) -> None:
     """Serve until SIGINT/SIGTERM; uvicorn stops accepting, then lets in-flight requests
     finish (bounded) before returning, so no Slack request is cut off mid-ack."""
-    app = build_http_app(settings, services, bolt_app)
+    app = build_http_app(settings, bot, bolt_app)
     # All interfaces: in HTTP mode Slack (or the ingress in front) must reach this port.
     host = "0.0.0.0"  # noqa: S104
     config = uvicorn.Config(

@@ -9,29 +9,26 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.command_types import Approve, Deny
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.signin.resume import decision_item
-from bot.wiring import Services
+from bot.service.dispatch import Pimbot
+from bot.service.outcomes import Decision
 from handlers import blocks
 from handlers.blocks import cards, plain
-from handlers.replies import Reply, guarded, to_dm
+from handlers.replies import DirectMessages, Reply, expect, guarded, to_dm
 
 DENY_CALLBACK = "approval_deny_reason"
 MIN_REASON = 5
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     @app.action(cards.APPROVE_ACTION)
     async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user_id, request_id = str(body["user"]["id"]), str(body["actions"][0]["value"])
 
         async def work() -> blocks.Message:
-            decision = await services.as_user(
-                user_id,
-                decision_item(user_id, request_id, True, ""),
-                lambda: services.approvals.approve(request_id, user_id),
-            )
+            decision = expect(Decision, await bot.handle(user_id, Approve(request_id)))
             return blocks.message(approved_line(decision.record))
 
         await guarded(_to_clicker(respond), work)
@@ -53,14 +50,10 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
 
         async def work() -> blocks.Message:
-            decision = await services.as_user(
-                user_id,
-                decision_item(user_id, request_id, False, reason),
-                lambda: services.approvals.deny(request_id, user_id, reason),
-            )
+            decision = expect(Decision, await bot.handle(user_id, Deny(request_id, reason)))
             return blocks.message(f"You denied `{decision.record.id}`.")
 
-        await guarded(to_dm(services.service.notifier, user_id), work)
+        await guarded(to_dm(dms, user_id), work)
 
 
 def approved_line(record: ActivationRecord) -> str:

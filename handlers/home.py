@@ -9,35 +9,35 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import PimError, SignInRequired, StepUpRequired
-from bot.signin.models import LinkState
-from bot.wiring import Services
+from bot.service.dispatch import Pimbot
+from bot.service.signins import LinkState
 from handlers import blocks
 from handlers.blocks import home as home_tab
-from handlers.replies import new_ref
+from handlers.replies import DirectMessages, new_ref
 
 log = logging.getLogger("handlers")
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab needs nothing from us
-        await publish_home(client, services, str(event["user"]))
+        await publish_home(client, bot, str(event["user"]))
 
 
-async def publish_home(client: AsyncWebClient, services: Services, user_id: str) -> None:
+async def publish_home(client: AsyncWebClient, bot: Pimbot, user_id: str) -> None:
     """Build the user's Home from one overview and publish it; errors become the Home.
     In user mode someone not signed in gets a Sign in button instead (no Graph call)."""
-    link = services.signin.login.link_state(user_id) if services.signin else None
+    link = bot.link_state(user_id)
     try:
         if link is not None and not link.linked:
             view = home_tab.sign_in_home(link)
         else:
-            view = home_tab.home(await services.service.overview(user_id), link)
+            view = home_tab.home(await bot.overview(user_id), link)
     except (SignInRequired, StepUpRequired) as exc:
         # The refresh token may just have been found dead: read the link state again.
-        link = services.signin.login.link_state(user_id) if services.signin else link
+        link = bot.link_state(user_id) or link
         view = home_tab.sign_in_home(link or LinkState(user_id, linked=False), exc.user_message)
     except PimError as exc:
         view = home_tab.home_notice(f":warning: {exc.user_message}")
@@ -49,3 +49,12 @@ async def publish_home(client: AsyncWebClient, services: Services, user_id: str)
         await client.views_publish(user_id=user_id, view=view)
     except Exception:  # noqa: BLE001 - nothing else to show the user on; log why
         log.warning("views.publish for %s failed", user_id, exc_info=True)
+
+
+def home_refresher(bot: Pimbot, client: AsyncWebClient) -> Any:
+    """Republish a user's Home (after a sign-in ends in the background)."""
+
+    async def refresh(user_id: str) -> None:
+        await publish_home(client, bot, user_id)
+
+    return refresh

@@ -13,10 +13,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.audit import AuditEvent
 from bot.domain.requests import ActivationRecord
 from bot.errors import UserNotMapped
+from bot.service.outcomes import Dropped, Replayed
 from bot.service.ports import SlackProfile
+from bot.service.signins import DeviceCodePrompt, LoginOutcome
 from bot.settings import PolicyFile
 from handlers import blocks
-from handlers.blocks import cards
+from handlers.blocks import cards, signin
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,8 @@ PROFILE_TTL_SECONDS = 600.0
 
 
 class SlackNotifier:
-    """Implements bot.service.ports.Notifier over the Web API."""
+    """Implements bot.service.ports.Notifier over the Web API: every fact the service
+    reports becomes a message built in handlers/blocks."""
 
     def __init__(self, client: AsyncWebClient, config: PolicyFile) -> None:
         self._client, self._config = client, config
@@ -98,6 +101,29 @@ class SlackNotifier:
         await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
         if error and record.decided_by:
             await self.send_dm(record.decided_by, msg["text"], msg["blocks"])
+
+    async def approved_then_entra(self, record: ActivationRecord) -> None:
+        await self._dm(record.slack_user_id, cards.approved_then_entra(record))
+
+    async def activation_settled(self, record: ActivationRecord) -> None:
+        await self._dm(record.slack_user_id, cards.settled_after_restart(record))
+
+    async def sign_in_code(self, slack_user_id: str, prompt: DeviceCodePrompt) -> None:
+        text = signin.prompt_text(prompt, await self._tz(slack_user_id))
+        await self.send_dm(slack_user_id, text)
+
+    async def signed_in(self, outcome: LoginOutcome) -> None:
+        await self._dm(outcome.slack_user_id, signin.signed_in(outcome))
+
+    async def replayed(self, slack_user_id: str, done: list[Replayed]) -> None:
+        for each in done:
+            await self._dm(slack_user_id, signin.replayed(each))
+
+    async def kept_work_dropped(self, slack_user_id: str, dropped: Dropped) -> None:
+        await self._dm(slack_user_id, signin.dropped(dropped))
+
+    async def _dm(self, slack_user_id: str, msg: blocks.Message) -> None:
+        await self.send_dm(slack_user_id, msg["text"], msg["blocks"])
 
 
 def extend_choices(config: PolicyFile, record: ActivationRecord) -> list[timedelta]:

@@ -6,15 +6,23 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from bot.errors import PimError
-from bot.service.ports import Notifier
+from bot.errors import AlreadyDecided, PimError
 from handlers import blocks
 
 log = logging.getLogger("handlers")
 
 Reply = Callable[[blocks.Message], Awaitable[Any]]
+T = TypeVar("T")
+
+
+class DirectMessages(Protocol):
+    """Sends a DM (`handlers.notify.SlackNotifier`)."""
+
+    async def send_dm(
+        self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None: ...
 
 
 def new_ref() -> str:
@@ -27,7 +35,7 @@ async def guarded(reply: Reply, work: Callable[[], Awaitable[blocks.Message]]) -
     try:
         msg = await work()
     except PimError as exc:
-        await _safely(reply, blocks.error(exc.user_message))
+        await _safely(reply, _refusal(exc))
         return False
     except Exception:  # noqa: BLE001 - the user gets a ref; the trace goes to the log
         ref = new_ref()
@@ -36,6 +44,15 @@ async def guarded(reply: Reply, work: Callable[[], Awaitable[blocks.Message]]) -
         return False
     await _safely(reply, msg)
     return True
+
+
+def _refusal(exc: PimError) -> blocks.Message:
+    if isinstance(exc, AlreadyDecided) and exc.decided_by:
+        when = f" at {exc.decided_at:%H:%M} UTC" if exc.decided_at else ""
+        return blocks.error(
+            f"Request `{exc.request_id}` was already {exc.state} by <@{exc.decided_by}>{when}."
+        )
+    return blocks.error(exc.user_message)
 
 
 async def _safely(reply: Reply, msg: blocks.Message) -> None:
@@ -60,7 +77,7 @@ def ephemeral(respond: Callable[..., Awaitable[Any]], fallback: Reply | None = N
     return reply
 
 
-def to_dm(notifier: Notifier, slack_user_id: str) -> Reply:
+def to_dm(notifier: DirectMessages, slack_user_id: str) -> Reply:
     """Reply by DM: for modal submissions and buttons, which have no ephemeral line to replace."""
 
     async def reply(msg: blocks.Message) -> None:
@@ -69,9 +86,16 @@ def to_dm(notifier: Notifier, slack_user_id: str) -> Reply:
     return reply
 
 
-async def dm(notifier: Notifier, slack_user_id: str, msg: blocks.Message) -> None:
+async def dm(notifier: DirectMessages, slack_user_id: str, msg: blocks.Message) -> None:
     """Also send the outcome as a DM; a failed DM must not hide the outcome already shown."""
     try:
         await notifier.send_dm(slack_user_id, msg["text"], msg["blocks"])
     except Exception:  # noqa: BLE001 - the ephemeral reply carried the outcome already
         log.warning("could not DM %s the outcome", slack_user_id, exc_info=True)
+
+
+def expect(kind: type[T], result: object) -> T:
+    """The result a command is known to give (anything else is a bug, shown with a ref)."""
+    if not isinstance(result, kind):
+        raise TypeError(f"expected {kind.__name__}, got {type(result).__name__}")
+    return result

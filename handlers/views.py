@@ -11,15 +11,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.durations import parse_duration, to_human, to_iso
+from bot.domain.command_types import Activate, ListRoles
+from bot.domain.durations import parse_duration, to_human
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import PimError
+from bot.service.dispatch import Pimbot
+from bot.service.outcomes import Outcome, Overview
 from bot.settings import PolicyFile
-from bot.signin.resume import activation_item
-from bot.wiring import Services
 from handlers import blocks
 from handlers.blocks import modal
-from handlers.replies import guarded, new_ref, to_dm
+from handlers.replies import DirectMessages, expect, guarded, new_ref, to_dm
 
 log = logging.getLogger("handlers")
 
@@ -34,38 +35,29 @@ class ActivationForm:
     justification: str
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     @app.view(modal.ACTIVATE_CALLBACK)
     async def submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = str(body["user"]["id"])  # identity from the payload, never from the form
         form = read_form(view)
-        errors = form_errors(form, _rules(view), services.config)
+        errors = form_errors(form, _rules(view), bot.config)
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()  # closes the modal; the activation runs after it
-        svc = services.service
 
         async def work() -> blocks.Message:
-            duration = parse_duration(form.duration)
-            item = activation_item(
-                user_id, form.role_id, to_iso(duration), form.ticket, form.justification
+            command = Activate(
+                form.role_id, parse_duration(form.duration), form.ticket, form.justification
             )
-            result = await services.as_user(
-                user_id,
-                item,
-                lambda: svc.request_activation(
-                    user_id, form.role_id, duration, form.ticket, form.justification
-                ),
-            )
-            return blocks.outcome(result)
+            return blocks.outcome(expect(Outcome, await bot.handle(user_id, command)))
 
-        await guarded(to_dm(svc.notifier, user_id), work)
+        await guarded(to_dm(dms, user_id), work)
 
 
 async def open_activation_form(
     client: AsyncWebClient,
-    services: Services,
+    bot: Pimbot,
     trigger_id: str,
     user_id: str,
     prefill: modal.Prefill,
@@ -74,9 +66,9 @@ async def open_activation_form(
     the user's eligible roles; failures land in the modal rather than vanish."""
     opened = await client.views_open(trigger_id=trigger_id, view=modal.loading_modal())
     view_id, view_hash = opened["view"]["id"], opened["view"].get("hash")
-    config = services.config
+    config = bot.config
     try:
-        overview = await services.as_user(user_id, None, lambda: services.service.overview(user_id))
+        overview = expect(Overview, await bot.handle(user_id, ListRoles()))
         view = modal.activation_modal(
             overview.eligible, prefill, config.ticket, config.justification
         )

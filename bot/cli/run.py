@@ -73,15 +73,15 @@ def start_sandbox(
 async def _serve_slack(settings: Settings, clock: OffsetClock) -> None:
     from handlers.app import run_http, run_socket
 
-    services, bolt = await _build(settings, clock)
-    await services.start()
+    services, bolt, refresh = await _build(settings, clock)
+    await services.start(on_sign_in=refresh)
     try:
         if settings.slack_app_token is not None:
             log.info("Slack Socket Mode")
             await run_socket(settings, bolt)
         else:
             log.info("Slack HTTP mode on port %s (POST /slack/events)", settings.pim_port)
-            await run_http(settings, services, bolt, port=settings.pim_port)
+            await run_http(settings, services.pimbot, bolt, port=settings.pim_port)
     finally:
         await services.aclose()
 
@@ -117,8 +117,8 @@ async def build_local_stack(settings: Settings, clock: OffsetClock, port: int) -
             "slack_api_url": f"{base}/api/",
         }
     )
-    services, bolt = await _build(settings, clock)
-    await services.start()
+    services, bolt, refresh = await _build(settings, clock)
+    await services.start(on_sign_in=refresh)
 
     async def fast_forward(seconds: float) -> None:
         # Moves the bot's and the sandbox's shared clock, then sends what fell due.
@@ -131,7 +131,7 @@ async def build_local_stack(settings: Settings, clock: OffsetClock, port: int) -
         bot_token=WORKSPACE_BOT_TOKEN,
         on_fast_forward=fast_forward,
     )
-    bot_http = build_http_app(settings, services, bolt)
+    bot_http = build_http_app(settings, services.pimbot, bolt)
     app = Starlette(routes=[*bot_http.routes, Mount("/", workspace)])
     return LocalStack(app, services, workspace.state.workspace, base)
 
@@ -150,21 +150,25 @@ async def _serve_local_workspace(settings: Settings, clock: OffsetClock) -> None
         await local.services.aclose()
 
 
-async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:
+async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any, Any]:
+    """The services, the Bolt app on them, and what republishes a user's App Home."""
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.wiring import build_services
     from handlers.app import build_app
+    from handlers.home import home_refresher
     from handlers.notify import SlackNotifier, SlackUserDirectory
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
     config = settings.policy()
+    notifier = SlackNotifier(client, config)
     services = build_services(
         settings,
         directory=SlackUserDirectory(client),
-        notifier=SlackNotifier(client, config),
+        notifier=notifier,
         clock=clock,
         config=config,
     )
-    return services, build_app(settings, services, client=client)
+    bolt = build_app(settings, services.pimbot, dms=notifier, client=client)
+    return services, bolt, home_refresher(services.pimbot, client)

@@ -52,6 +52,43 @@ class Cancel:
 
 
 @dataclass(frozen=True, slots=True)
+class ExtendRequest:
+    """The reminder's Extend: lengthen the activation of one of the user's requests."""
+
+    request_id: str
+    duration: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class DeactivateRequest:
+    """The reminder's Deactivate now: end the activation of one of the user's requests."""
+
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    """An approver's Approve on a request card."""
+
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deny:
+    """An approver's Deny on a request card, with the reason the requester is shown."""
+
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRequest:
+    """Go on with a stored request that waited for its requester to sign in again."""
+
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Login:
     """`/pim login`: link the Slack user to their Entra account (signed-in-user mode)."""
 
@@ -77,6 +114,11 @@ Command: TypeAlias = (
     | Deactivate
     | Extend
     | Cancel
+    | ExtendRequest
+    | DeactivateRequest
+    | Approve
+    | Deny
+    | ResumeRequest
     | Login
     | Logout
     | Help

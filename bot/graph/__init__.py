@@ -9,7 +9,7 @@ import httpx
 
 from bot.graph.auth import AccessToken, GraphAuth, TokenSource
 from bot.graph.client import GraphClient
-from bot.graph.pim import GraphPim
+from bot.graph.pim import GraphPim, Identity
 from bot.graph.retry import RetryPolicy
 from bot.graph.tls import trust
 from bot.settings import Settings
@@ -19,9 +19,11 @@ __all__ = [
     "GraphAuth",
     "GraphClient",
     "GraphPim",
+    "Identity",
     "RetryPolicy",
     "TokenSource",
     "build_graph",
+    "graph_http",
 ]
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -30,26 +32,36 @@ TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 def build_graph(
     settings: Settings,
     *,
+    identity: Identity = "application",
+    auth: httpx.Auth | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     credential: TokenSource | None = None,
     retry: RetryPolicy | None = None,
 ) -> GraphPim:
-    """GraphPim over one httpx.AsyncClient for the process (close it with `aclose`).
+    """GraphPim over one httpx.AsyncClient (close it with `aclose`). The token comes from
+    `auth` if given (user mode: the acting user's), else `credential`, else MSAL with the
+    AZURE_* settings (the application identity)."""
+    http = graph_http(settings, auth or _app_auth(settings, credential), transport)
+    return GraphPim(GraphClient(http, retry=retry), identity=identity)
 
-    `credential` defaults to MSAL with the AZURE_* settings; pass a delegated-token
-    source when pimbot.yml sets `graph.identity: user`.
-    """
-    if credential is None:
-        from bot.graph.msal_credential import MsalCredential
 
-        credential = MsalCredential.from_settings(settings)
-    http = httpx.AsyncClient(
+def graph_http(
+    settings: Settings, auth: httpx.Auth, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """An AsyncClient on the Graph base URL with `auth`; the one place its options live."""
+    return httpx.AsyncClient(
         base_url=settings.pim_graph_url.rstrip("/"),
-        auth=GraphAuth(credential),
+        auth=auth,
         timeout=TIMEOUT,
         verify=trust(settings.pim_ca_file) if settings.pim_ca_file else True,
         transport=transport,
         headers={"Accept": "application/json"},
     )
-    client = GraphClient(http, retry=retry)
-    return GraphPim(client, identity=settings.policy().graph.identity)
+
+
+def _app_auth(settings: Settings, credential: TokenSource | None) -> GraphAuth:
+    if credential is None:
+        from bot.graph.msal_credential import MsalCredential
+
+        credential = MsalCredential.from_settings(settings)
+    return GraphAuth(credential)

@@ -5,13 +5,20 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from bot.clock import Clock
 from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.command_types import (
+    Activate,
+    Cancel,
+    Deactivate,
+    DeactivateRequest,
+    Extend,
+    ExtendRequest,
+    ResumeRequest,
+)
 from bot.domain.durations import to_human
 from bot.domain.models import ActivationSpec, Role, Ticket
 from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
 from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
-from bot.domain.roles import RoleCatalog
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import (
     GraphError,
@@ -21,52 +28,26 @@ from bot.errors import (
     SignInRequired,
     StepUpRequired,
 )
-from bot.service.acting import as_the_user
-from bot.service.identity import IdentityResolver, Requester
-from bot.service.outcomes import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
-from bot.service.policies import PolicyCache
-from bot.service.ports import (
-    ActivationHooks,
-    Actors,
-    AppIdentity,
-    NoHooks,
-    Notifier,
-    PimGraph,
-    Store,
-)
-from bot.service.queries import RoleQueries
-from bot.settings import PolicyFile
+from bot.service.deps import Deps
+from bot.service.identity import Requester
+from bot.service.outcomes import EligibleRole, Outcome, OutcomeKind, Overview
+from bot.service.ports import ActivationHooks
 
 S = RequestState
-__all__ = ["ActiveRole", "EligibleRole", "Outcome", "OutcomeKind", "Overview", "PimService"]
 
 
 class PimService:
     """The bot's use cases. Knows nothing of Slack or HTTP."""
 
-    def __init__(
-        self,
-        *,
-        graph: PimGraph,
-        store: Store,
-        identity: IdentityResolver,
-        catalog: RoleCatalog,
-        policies: PolicyCache,
-        notifier: Notifier,
-        config: PolicyFile,
-        clock: Clock,
-    ) -> None:
-        self.graph, self.store, self.identity = graph, store, identity
-        self.catalog, self.policies, self.notifier = catalog, policies, notifier
-        self.config, self.clock = config, clock
-        self.queries = RoleQueries(graph, catalog, policies, clock)
-        self.hooks: ActivationHooks = NoHooks()  # wiring sets the reminder service
-        # User mode (wiring sets both): Graph calls act as the user each use case is for,
-        # and where Entra's own policy requires approval, Entra holds the request.
-        self.actors: Actors = AppIdentity()
-        self.entra_approvals = False
+    def __init__(self, deps: Deps, hooks: ActivationHooks, *, entra_decides: bool = False) -> None:
+        self.graph, self.store, self.identity = deps.graph, deps.store, deps.identity
+        self.catalog, self.policies, self.notifier = deps.catalog, deps.policies, deps.notifier
+        self.config, self.clock, self.queries = deps.config, deps.clock, deps.queries
+        self.actors, self.audit = deps.actors, deps.audit
+        self.hooks = hooks  # reminders: planned when an activation starts or moves
+        # User mode: where Entra's own policy requires approval, Entra holds the request.
+        self.entra_approvals = entra_decides
 
-    @as_the_user
     async def overview(self, slack_user_id: str) -> Overview:
         """Eligible roles (direct and via groups), active assignments and pending requests."""
         requester = await self.identity.resolve(slack_user_id)
@@ -75,16 +56,10 @@ class PimService:
         pending = self.store.list_requests(slack_user_id=slack_user_id, states=OPEN_STATES)
         return Overview(requester, eligible, active, pending, self.clock.now())
 
-    @as_the_user
-    async def request_activation(
-        self,
-        slack_user_id: str,
-        role_text: str,
-        duration: timedelta,
-        ticket: str | None,
-        justification: str,
-    ) -> Outcome:
+    async def request_activation(self, slack_user_id: str, command: Activate) -> Outcome:
         """Check eligibility and policy, then activate now or hold for approval."""
+        role_text, duration = command.role, command.duration
+        ticket, justification = command.ticket, command.justification
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
         match = await self.queries.eligible_for(requester, role)
@@ -118,9 +93,9 @@ class PimService:
             return await self._hold_for_approval(requester, role, record, match)
         return await self.activate_record(requester, role, record)
 
-    @as_the_user
-    async def deactivate(self, slack_user_id: str, role_text: str) -> Outcome:
+    async def deactivate(self, slack_user_id: str, command: Deactivate) -> Outcome:
         """End the user's live assignment of a role now."""
+        role_text = command.role
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
         await self.queries.find_active(requester, role)
@@ -140,9 +115,9 @@ class PimService:
         )
         return Outcome(OutcomeKind.DEACTIVATED, requester, role, graph_request_id=result.id)
 
-    @as_the_user
-    async def extend(self, slack_user_id: str, role_text: str, duration: timedelta) -> Outcome:
+    async def extend(self, slack_user_id: str, command: Extend) -> Outcome:
         """Push the end of a live assignment out by `duration`, within the policy maximum."""
+        role_text, duration = command.role, command.duration
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
         active = await self.queries.find_active(requester, role)
@@ -178,21 +153,39 @@ class PimService:
             raise RequestNotFound(f"You have no request `{request_id}`.")
         return record
 
-    async def cancel(self, slack_user_id: str, request_id: str) -> Outcome:
+    async def deactivate_request(self, slack_user_id: str, command: DeactivateRequest) -> Outcome:
+        """The reminder's Deactivate: end the activation one of the user's requests made."""
+        record = self.request_for(slack_user_id, command.request_id)
+        return await self.deactivate(slack_user_id, Deactivate(record.role_id))
+
+    async def extend_request(self, slack_user_id: str, command: ExtendRequest) -> Outcome:
+        """The reminder's Extend: lengthen the activation one of the user's requests made."""
+        record = self.request_for(slack_user_id, command.request_id)
+        return await self.extend(slack_user_id, Extend(record.role_id, command.duration))
+
+    async def resume_request(self, slack_user_id: str, command: ResumeRequest) -> Outcome:
+        """Activate a stored request that waited for its requester to sign in again."""
+        record = self.request_for(slack_user_id, command.request_id)
+        if record.state not in (S.REQUESTED, S.APPROVED):
+            state = record.state.value.replace("_", " ")
+            raise NotAuthorised(f"Request `{record.id}` is {state}: nothing to resume.")
+        requester = await self.identity.resolve(slack_user_id)
+        return await self.activate_record(requester, Role(record.role_id, record.role_name), record)
+
+    async def cancel(self, slack_user_id: str, command: Cancel) -> Outcome:
         """Withdraw a pending request; only its requester can."""
+        request_id = command.request_id
         record = self.store.get_request(request_id.strip())
         if record is None or record.slack_user_id != slack_user_id:
             raise RequestNotFound(f"You have no request `{request_id}`. `/pim status` lists yours.")
         if record.state is S.PENDING_APPROVAL and record.graph_request_id and self.entra_approvals:
-            with self.actors.acting_as(slack_user_id):  # Entra holds it: withdraw it there too
-                await self.graph.cancel_request(record.graph_request_id)
+            await self.graph.cancel_request(record.graph_request_id)  # Entra holds it too
         updated = self.store.transition(
             record.id, frozenset({S.REQUESTED, S.PENDING_APPROVAL}), S.CANCELLED
         )
         if updated is None:
             raise NotAuthorised(f"Request `{record.id}` can no longer be cancelled.")
-        with self.actors.acting_as(slack_user_id):
-            requester = await self.identity.resolve(slack_user_id)
+        requester = await self.identity.resolve(slack_user_id)
         role = Role(record.role_id, record.role_name)
         await self._audit(AuditKind.CANCELLED, requester, role, record=updated)
         if updated.approval_message_ts:
@@ -363,12 +356,7 @@ class PimService:
             request_id=record.id if record else None,
             detail=detail,
         )
-        await self.record_audit(event)
-
-    async def record_audit(self, event: AuditEvent) -> None:
-        """Store the event, then copy it to the audit channel (the notifier never raises)."""
-        self.store.append_audit(event)
-        await self.notifier.post_audit(event)
+        await self.audit.record(event)
 
 
 def new_request_id() -> str:

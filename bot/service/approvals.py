@@ -2,38 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import Role
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.errors import GraphError, NotAuthorised, RequestNotFound, SignInRequired, StepUpRequired
-from bot.service.activation import Outcome, OutcomeKind, PimService
+from bot.errors import (
+    AlreadyDecided,
+    GraphError,
+    NotAuthorised,
+    RequestNotFound,
+    SignInRequired,
+    StepUpRequired,
+)
+from bot.service.activation import PimService
 from bot.service.approvers import OWN_REQUEST, Approvers
+from bot.service.deps import Deps
 from bot.service.entra_held import DECIDED_IN_ENTRA, EntraHeld
+from bot.service.outcomes import Decision, Outcome, OutcomeKind
 from bot.service.ports import Review
 
 S = RequestState
 PENDING = frozenset({S.PENDING_APPROVAL})
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What a decision did: the record as stored, and the activation's result on approval."""
-
-    record: ActivationRecord
-    approved: bool
-    outcome: Outcome | None = None
-    error: str | None = None
-
-
 class SignInKeeper(Protocol):
     """Keeps a stored request until its requester has signed in again (user mode)."""
 
-    async def wait_for_signin(
-        self, slack_user_id: str, exc: SignInRequired | StepUpRequired
+    async def keep(
+        self, slack_user_id: str, exc: SignInRequired | StepUpRequired, command: None = None
     ) -> object: ...
 
 
@@ -49,21 +47,26 @@ class ApprovalService:
     """Approve / deny / cancel / expire pending requests. Authorisation comes from the store
     and the effective policy, never from anything the click carried besides the request id."""
 
-    def __init__(self, service: PimService) -> None:
-        self._svc = service
-        self._approvers = Approvers(service)
-        # User mode (wiring sets both): decisions on requests Entra holds go to Entra as
-        # the approver; a requester who must sign in again is kept waiting, not failed.
-        self.entra: EntraHeld | None = None
-        self.keeper: SignInKeeper | None = None
+    def __init__(
+        self,
+        deps: Deps,
+        activation: PimService,
+        *,
+        entra: EntraHeld | None = None,
+        keeper: SignInKeeper | None = None,
+    ) -> None:
+        self._svc, self._activation = deps, activation
+        self._approvers = Approvers(deps)
+        # User mode: decisions on requests Entra holds go to Entra as the approver; a
+        # requester who must sign in again is kept waiting, not failed.
+        self.entra, self.keeper = entra, keeper
 
     async def check_approver(self, request_id: str, slack_user_id: str) -> ActivationRecord:
         """The pending record, if `slack_user_id` may decide it; else NotAuthorised (audited)."""
         record = self._load(request_id)
         if record.state is not S.PENDING_APPROVAL:
-            raise NotAuthorised(_already_decided(record))
-        with self._svc.actors.acting_as(slack_user_id):
-            why_not = await self._approvers.why_not(record, slack_user_id)
+            raise _already_decided(record)
+        why_not = await self._approvers.why_not(record, slack_user_id)
         if why_not:
             await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, why_not)
             raise NotAuthorised(f"You can't decide this request, because {why_not}.")
@@ -78,11 +81,11 @@ class ApprovalService:
             requester = await self._svc.identity.resolve(record.slack_user_id)
         role = Role(record.role_id, record.role_name)
         try:
-            outcome = await self._svc.activate_record(requester, role, record)
+            outcome = await self._activation.activate_record(requester, role, record)
         except (SignInRequired, StepUpRequired) as exc:
             if self.keeper is None:
                 raise
-            await self.keeper.wait_for_signin(record.slack_user_id, exc)
+            await self.keeper.keep(record.slack_user_id, exc)
             kept = self._svc.store.get_request(record.id) or record  # still `approved`
             return await self._announce(Decision(kept, True))
         except GraphError as exc:
@@ -98,12 +101,7 @@ class ApprovalService:
         notifier = self._svc.notifier
         if approved.approval_message_ts:
             await notifier.update_approval_card(approved)
-        await notifier.send_dm(
-            approved.slack_user_id,
-            f":white_check_mark: Your request `{approved.id}` for *{approved.role_name}* was "
-            "approved in Slack. Microsoft Entra's own policy for the role needs approval "
-            "too: it is waiting for Entra's approvers now.",
-        )
+        await notifier.approved_then_entra(approved)
         return Decision(outcome.record or approved, True, outcome)
 
     async def deny(self, request_id: str, slack_user_id: str, reason: str) -> Decision:
@@ -231,7 +229,7 @@ class ApprovalService:
             decision_reason=reason,
         )
         if won is None:  # another approver's click got there first
-            raise NotAuthorised(_already_decided(self._load(record.id)))
+            raise _already_decided(self._load(record.id))
         kind = AuditKind.APPROVED if new is S.APPROVED else AuditKind.DENIED
         await self._audit(kind, won, slack_user_id, reason)
         return won
@@ -246,13 +244,9 @@ class ApprovalService:
         self, kind: AuditKind, record: ActivationRecord, actor: str | None, detail: str | None
     ) -> None:
         now = self._svc.clock.now()
-        await self._svc.record_audit(event_for(kind, record, at=now, actor=actor, detail=detail))
+        await self._svc.audit.record(event_for(kind, record, at=now, actor=actor, detail=detail))
 
 
-def _already_decided(record: ActivationRecord) -> str:
-    if record.decided_by:
-        when = f" at {record.decided_at:%H:%M} UTC" if record.decided_at else ""
-        who = f"<@{record.decided_by}>"
-        return f"Request `{record.id}` was already {record.state.value} by {who}{when}."
-    state = record.state.value.replace("_", " ")
-    return f"Request `{record.id}` is {state}; there is nothing to decide."
+def _already_decided(record: ActivationRecord) -> AlreadyDecided:
+    """Who decided is a fact for the front end to show its own way (a mention in Slack)."""
+    return AlreadyDecided(record.id, record.state.value, record.decided_by, record.decided_at)

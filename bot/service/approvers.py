@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.domain.models import ApproverKind, Role, RolePolicy
 from bot.domain.requests import ActivationRecord
 from bot.errors import PimError, SignInRequired, StepUpRequired
-from bot.service.activation import PimService
+from bot.service.deps import Deps
 from bot.service.identity import Requester
 
 OWN_REQUEST = "it is your own request — someone else has to approve it"
@@ -15,8 +15,8 @@ OWN_REQUEST = "it is your own request — someone else has to approve it"
 class Approvers:
     """Answers "why may this Slack user not decide this record?" (None: they may)."""
 
-    def __init__(self, service: PimService) -> None:
-        self._svc = service
+    def __init__(self, deps: Deps) -> None:
+        self._svc = deps
 
     async def why_not(self, record: ActivationRecord, slack_user_id: str) -> str | None:
         if slack_user_id == record.slack_user_id:

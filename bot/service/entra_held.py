@@ -14,9 +14,9 @@ from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import Role
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError, NotAuthorised, NotAuthorisedGraph, PimError
-from bot.service.activation import PimService
+from bot.service.deps import Deps
 from bot.service.outcomes import Outcome, OutcomeKind
-from bot.service.ports import EntraApprovals, Review
+from bot.service.ports import ActivationHooks, EntraApprovals, Review
 
 log = logging.getLogger(__name__)
 S = RequestState
@@ -39,8 +39,8 @@ OUTCOMES = {
 class EntraHeld:
     """Decide, read and withdraw Entra-held requests, each as the right signed-in user."""
 
-    def __init__(self, approvals: EntraApprovals, service: PimService) -> None:
-        self._approvals, self._svc = approvals, service
+    def __init__(self, approvals: EntraApprovals, deps: Deps, hooks: ActivationHooks) -> None:
+        self._approvals, self._svc, self._hooks = approvals, deps, hooks
 
     @staticmethod
     def holds(record: ActivationRecord) -> bool:
@@ -68,7 +68,7 @@ class EntraHeld:
                 actor=slack_user_id,
                 detail=exc.user_message,
             )
-            await self._svc.record_audit(event)
+            await self._svc.audit.record(event)
             raise NotAuthorised(exc.user_message) from None
         except GraphError as exc:
             if exc.status == 409:  # someone decided first, in Slack or in the portal
@@ -90,9 +90,9 @@ class EntraHeld:
             record.id, frozenset({S.ACTIVATING}), S.ACTIVE, start=start, end=end
         )
         final = done or claimed
-        svc.hooks.plan(final)
+        self._hooks.plan(final)
         actor = record.slack_user_id
-        await svc.record_audit(event_for(AuditKind.ACTIVATED, final, at=start, actor=actor))
+        await svc.audit.record(event_for(AuditKind.ACTIVATED, final, at=start, actor=actor))
         role = Role(record.role_id, record.role_name)
         return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, final.graph_request_id)
 

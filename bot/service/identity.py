@@ -96,7 +96,7 @@ class IdentityResolver:
                 if exc.status != 404:
                     raise
                 raise UserNotMapped(
-                    f"pimbot.yml maps you (<@{slack_user_id}>) to `{configured}`, but no such "
+                    f"pimbot.yml maps you ({slack_user_id}) to `{configured}`, but no such "
                     "Entra user exists. Ask your pimbot admin to fix `users:` in pimbot.yml."
                 ) from None
         if not email:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeAlias
 
+from bot.domain.command_types import Command
 from bot.domain.models import ActiveAssignment, Role, RolePolicy
 from bot.domain.requests import ActivationRecord
 from bot.service.identity import Requester
@@ -58,3 +60,50 @@ class Outcome:
     end: datetime | None = None
     graph_request_id: str | None = None
     approval_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a decision did: the record as stored, and the activation's result on approval."""
+
+    record: ActivationRecord
+    approved: bool
+    outcome: Outcome | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignInStarted:
+    """`/pim login`: a code was sent by direct message."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedOut:
+    """`/pim logout`: `had_tokens` False when there was nothing to forget."""
+
+    had_tokens: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NotInUserMode:
+    """`/pim login` or `/pim logout` while the bot acts with its own application identity."""
+
+
+Result: TypeAlias = Outcome | Overview | Decision | SignInStarted | SignedOut | NotInUserMode
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One kept command after its replay: what it gave, or why not."""
+
+    command: Command
+    result: Result | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Kept work given up on: what it was, and the stored request it was for (if any)."""
+
+    command: Command
+    record: ActivationRecord | None = None

@@ -33,11 +33,19 @@ class PolicyCache:
     """Reads each role's Graph policy at most once per TTL and merges the config rules."""
 
     def __init__(
-        self, graph: PimGraph, catalog: RoleCatalog, config: PolicyFile, clock: Clock
+        self,
+        graph: PimGraph,
+        catalog: RoleCatalog,
+        config: PolicyFile,
+        clock: Clock,
+        *,
+        entra_enforces: bool = False,
     ) -> None:
         self._graph, self._catalog, self._config, self._clock = graph, catalog, config, clock
         self._cache: dict[str, _Cached] = {}
-        self.entra_enforces = False  # user mode (wiring): a 403 on the read is not fatal
+        # User mode: Entra applies its own policy to the self action, so a 403 on the
+        # read (an ordinary user may not read PIM policies) is not fatal.
+        self._entra_enforces = entra_enforces
 
     async def effective(self, role: Role) -> EffectivePolicy:
         now = self._clock.now()
@@ -47,7 +55,7 @@ class PolicyCache:
         try:
             graph_policy = await self._graph.get_policy(role.id)
         except GraphError as exc:
-            if not (self.entra_enforces and exc.status == 403):
+            if not (self._entra_enforces and exc.status == 403):
                 raise
             graph_policy = LEFT_TO_ENTRA
         value = effective_policy(graph_policy, self._role_config(role), self._config)

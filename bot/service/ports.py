@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.domain.audit import AuditEvent
 from bot.domain.models import (
@@ -21,6 +21,10 @@ from bot.domain.models import (
 )
 from bot.domain.reminders import Reminder
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.service.signins import DeviceCodePrompt, LoginOutcome
+
+if TYPE_CHECKING:  # only annotations: outcomes import the identity, which imports ports
+    from bot.service.outcomes import Dropped, Replayed
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,26 +218,25 @@ class SlackDirectory(Protocol):
 
 
 class Notifier(Protocol):
-    """Messages the service sends outside a request's own reply (DMs, channel cards)."""
+    """What the use cases tell people, as facts; the front end chooses every word, emoji,
+    mention and layout. Only the approval card is posted where a reply could not go."""
 
-    async def send_dm(
-        self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
-    ) -> None: ...
-
-    async def post_audit(self, event: AuditEvent) -> None: ...
+    async def post_audit(self, event: AuditEvent) -> None:
+        """Copy an audit event to the audit channel; never raises."""
+        ...
 
     async def remind(self, record: ActivationRecord, now: datetime) -> None:
-        """DM the requester that `record` ends soon, with Extend / Deactivate buttons."""
+        """Tell the requester `record` ends soon, offering to extend or end it."""
         ...
 
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
-        """DM the requester that `record` has ended (`detail` says how, if not by expiry)."""
+        """Tell the requester `record` has ended (`detail` says how, if not by expiry)."""
         ...
 
     async def post_approval_card(
         self, record: ActivationRecord, expires_at: datetime
     ) -> tuple[str, str] | None:
-        """Post the request card to the approvals channel; (channel, ts) to update it later."""
+        """Post the request card for approvers; (channel, ts) to update it later."""
         ...
 
     async def update_approval_card(self, record: ActivationRecord) -> None:
@@ -241,5 +244,29 @@ class Notifier(Protocol):
         ...
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
-        """DM the requester (and the decider, on failure) how their request was decided."""
+        """Tell the requester (and the decider, on failure) how their request was decided."""
+        ...
+
+    async def approved_then_entra(self, record: ActivationRecord) -> None:
+        """Approved in chat; Entra's own policy now holds it for Entra's approvers too."""
+        ...
+
+    async def activation_settled(self, record: ActivationRecord) -> None:
+        """After a restart, a request left activating was settled (active, or failed)."""
+        ...
+
+    async def sign_in_code(self, slack_user_id: str, prompt: DeviceCodePrompt) -> None:
+        """Send the user their device code, privately."""
+        ...
+
+    async def signed_in(self, outcome: LoginOutcome) -> None:
+        """Tell the user how their sign-in ended."""
+        ...
+
+    async def replayed(self, slack_user_id: str, done: list[Replayed]) -> None:
+        """Tell the user what became of the work kept while they signed in."""
+        ...
+
+    async def kept_work_dropped(self, slack_user_id: str, dropped: Dropped) -> None:
+        """Tell the user kept work was given up (they did not sign in in time)."""
         ...

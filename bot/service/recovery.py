@@ -9,7 +9,7 @@ from datetime import datetime
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError, SignInRequired, StepUpRequired
-from bot.service.activation import PimService
+from bot.service.deps import Deps
 from bot.service.reminders import ReminderService
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ INTERRUPTED = (
 )
 
 
-async def recover_activating(service: PimService, reminders: ReminderService) -> int:
+async def recover_activating(service: Deps, reminders: ReminderService) -> int:
     """Move each `activating` request to `active` (Graph has the assignment: reminders are
     planned) or `failed` (it has not); tell the requester and audit. Returns how many
     were settled; a user whose Graph read fails is left for the next start."""
@@ -44,7 +44,7 @@ async def recover_activating(service: PimService, reminders: ReminderService) ->
 
 
 async def _activated(
-    service: PimService,
+    service: Deps,
     reminders: ReminderService,
     record: ActivationRecord,
     start: datetime | None,
@@ -59,28 +59,22 @@ async def _activated(
         return 0
     reminders.plan(done)
     await _audit(service, AuditKind.ACTIVATED, done, "settled from Graph after a restart")
-    await service.notifier.send_dm(
-        done.slack_user_id,
-        f":white_check_mark: {done.role_name} is active (request `{done.id}`); "
-        "pimbot restarted while confirming it.",
-    )
+    await service.notifier.activation_settled(done)
     return 1
 
 
-async def _failed(service: PimService, record: ActivationRecord) -> int:
+async def _failed(service: Deps, record: ActivationRecord) -> int:
     text = INTERRUPTED.format(role=record.role_name)
     done = service.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=text)
     if done is None:
         return 0
     await _audit(service, AuditKind.ACTIVATION_FAILED, done, "interrupted by a restart")
-    await service.notifier.send_dm(done.slack_user_id, f":warning: {text}")
+    await service.notifier.activation_settled(done)
     return 1
 
 
-async def _audit(
-    service: PimService, kind: AuditKind, record: ActivationRecord, detail: str
-) -> None:
+async def _audit(service: Deps, kind: AuditKind, record: ActivationRecord, detail: str) -> None:
     event = event_for(
         kind, record, at=service.clock.now(), actor=record.slack_user_id, detail=detail
     )
-    await service.record_audit(event)
+    await service.audit.record(event)

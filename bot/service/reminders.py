@@ -10,7 +10,7 @@ from bot.domain.audit import AuditKind, event_for
 from bot.domain.reminders import Reminder, ReminderKind, fire_time, reminder_plan, should_send
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError, SignInRequired, StepUpRequired
-from bot.service.activation import PimService
+from bot.service.deps import Deps
 from bot.service.ports import Trigger
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,8 @@ class ReminderService:
     lost job, a restart or a moved clock never loses a reminder.
     """
 
-    def __init__(self, service: PimService, trigger: Trigger) -> None:
-        self._svc, self.trigger = service, trigger
+    def __init__(self, deps: Deps, trigger: Trigger) -> None:
+        self._svc, self.trigger = deps, trigger
 
     def plan(self, record: ActivationRecord) -> list[Reminder]:
         """(Re)plan the reminders of a live activation; idempotent by reminder id."""
@@ -139,4 +139,4 @@ class ReminderService:
     async def _audit(self, kind: AuditKind, record: ActivationRecord, detail: str | None) -> None:
         now = self._svc.clock.now()
         event = event_for(kind, record, at=now, actor=record.slack_user_id, detail=detail)
-        await self._svc.record_audit(event)
+        await self._svc.audit.record(event)

@@ -2,10 +2,10 @@
 per-user encrypted MSAL token caches, Graph as the signed-in user, PIM-native approvals
 as the approver, and MFA / authentication-context step-up.
 
-    from bot.signin.wiring import build_signin       # -> SignIn(login, graphs, approvals, ...)
+    from bot.signin.wiring import build_user_mode   # -> UserModeParts (graph, actor, ...)
     from bot.signin.crypto import check_signin_config  # start-up: PIM_TOKEN_KEY present?
     from bot.errors import SignInRequired, StepUpRequired
-    from bot.signin.models import DeviceCodePrompt, LoginOutcome, LoginResult, LinkState
+    from bot.service.signins import DeviceCodePrompt, LoginOutcome, LoginResult, LinkState
 
 Entra app registration for this mode: a public client ("Allow public client flows": yes,
 for the device code flow), no secret, no application permissions. Delegated permissions

@@ -1,70 +1,92 @@
-"""ActingGraph: the one `PimGraph` the services hold in user mode.
+"""Acting as a user (signed-in-user mode): who the running task acts for, and the one
+`httpx.Auth` that puts that user's delegated token on every Graph request.
 
-Every call acts as the Slack user the current task is working for, set by
-`acting_as(slack_user_id)` at each use case's entry (a request, a click, a reconcile of
-one user). So the identity resolver, the policy cache and the role queries keep calling
-one port, and each call still carries that user's own delegated token, never the bot's.
+    with actor.acting_as("U123"):          # the dispatcher does this once per command
+        await graph.activate(spec)         # Bearer: U123's token, from their MSAL cache
+
+A claims challenge (401 `insufficient_claims`, or PIM's 400
+`RoleAssignmentRequestAcrsValidationFailed`) is answered once silently with the claims
+(enough after CAE events, or when the user's session already satisfied them); if Entra
+needs the user, `StepUpRequired` reaches the caller, who starts a step-up sign-in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncGenerator, Generator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 import httpx
 
-from bot.errors import GraphUnavailable
-from bot.graph.tls import trust
-from bot.settings import Settings
-from bot.signin.bound import BoundGraph
-from bot.signin.graphs import DelegatedGraphs
+from bot.errors import StepUpRequired
+from bot.graph.auth import AccessToken
+from bot.signin.challenge import claims_from_response
+from bot.signin.credential import UserTokenSource
+from bot.signin.msal_app import PublicApps
+from bot.signin.tokens import UserTokens
 
 
 class NobodyActing(RuntimeError):
     """A Graph call was made in user mode outside any `acting_as` block (a bug)."""
 
 
-class ActingGraph(BoundGraph):
-    """A BoundGraph whose user is whoever `acting_as` names for the running task."""
+class ActingUser:
+    """Implements bot.service.ports.Actors: whom the running task's Graph calls act as."""
 
-    def __init__(self, graphs: DelegatedGraphs, settings: Settings) -> None:
-        super().__init__(graphs, "")
-        self._settings = settings
+    def __init__(self) -> None:
         # Per instance, not per module: each wired bot has its own notion of "who".
-        self._actor: ContextVar[str | None] = ContextVar("pimbot_actor", default=None)
+        self._who: ContextVar[str | None] = ContextVar("pimbot_actor", default=None)
 
     @contextmanager
     def acting_as(self, slack_user_id: str) -> Iterator[None]:
-        token = self._actor.set(slack_user_id)
+        token = self._who.set(slack_user_id)
         try:
             yield
         finally:
-            self._actor.reset(token)
+            self._who.reset(token)
 
-    def _who(self) -> str:
-        actor = self._actor.get()
-        if actor is None:
+    def current(self) -> str:
+        who = self._who.get()
+        if who is None:
             raise NobodyActing("user mode: a Graph call with no acting user")
-        return actor
+        return who
 
-    async def check_token(self) -> None:
-        """With nobody acting (health checks): is Entra's sign-in service answering?"""
-        if self._actor.get() is not None:
-            await super().check_token()
+
+class ActingAuth(httpx.Auth):
+    """Bearer token of whoever is acting; one refresh on 401, one silent claims retry."""
+
+    requires_response_body = True  # PIM's ACRS challenge is in a 400's body
+
+    def __init__(self, apps: PublicApps, tokens: UserTokens, actor: ActingUser) -> None:
+        # No token is kept here: each request asks the user's own MSAL cache (which
+        # holds the access token until it expires), so a sign-out takes effect at once.
+        self._apps, self._tokens, self._actor = apps, tokens, actor
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        who = self._actor.current()
+        request.headers["Authorization"] = f"Bearer {await self._token(who)}"
+        response = yield request
+        claims = claims_from_response(response)
+        if claims is None and response.status_code != 401:
             return
-        s = self._settings
-        authority = f"{s.azure_authority_host.rstrip('/')}/{s.azure_tenant_id}"
-        url = f"{authority}/v2.0/.well-known/openid-configuration"
-        verify = trust(s.pim_ca_file) if s.pim_ca_file else True
-        try:
-            async with httpx.AsyncClient(verify=verify, timeout=10) as http:
-                response = await http.get(url)
-            response.raise_for_status()
-            if "device_authorization_endpoint" not in response.json():
-                raise ValueError("no device_authorization_endpoint")
-        except (httpx.HTTPError, ValueError) as exc:
-            raise GraphUnavailable(
-                f"Microsoft Entra sign-in is not answering ({type(exc).__name__}).",
-                code="loginUnavailable",
-            ) from exc
+        # A stale token (401) or a claims challenge: once more with a fresh token, asking
+        # for the claims; MSAL raises StepUpRequired if only the user can satisfy them.
+        token = await self._token(who, claims=claims, force=True)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        again = claims_from_response(response)
+        if again is not None:
+            raise StepUpRequired(again, who)
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError("ActingAuth works with httpx.AsyncClient only")
+        yield request  # pragma: no cover - makes this a generator, as httpx expects
+
+    async def _token(self, who: str, *, claims: str | None = None, force: bool = False) -> str:
+        source = UserTokenSource(self._apps, self._tokens, who, claims)
+        # MSAL does blocking HTTP and the cache is decrypted: off the event loop.
+        fetched: AccessToken = await asyncio.to_thread(source, force_refresh=force)
+        return fetched.token

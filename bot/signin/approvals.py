@@ -21,6 +21,7 @@ from bot.errors import GraphError, NotAuthorised, NotAuthorisedGraph, SignInRequ
 from bot.graph.envelope import error_from_response
 from bot.graph.odata import segment
 from bot.service.ports import Review
+from bot.signin.acting import ActingUser
 from bot.signin.graphs import DelegatedGraphs
 from bot.signin.tokens import UserTokens
 
@@ -39,15 +40,15 @@ class ApprovalDecision:
 class PimApprovals:
     """Approve or deny PIM approval steps with the approver's own delegated token."""
 
-    def __init__(self, graphs: DelegatedGraphs, tokens: UserTokens) -> None:
-        self._graphs, self._tokens = graphs, tokens
+    def __init__(self, graphs: DelegatedGraphs, tokens: UserTokens, actor: ActingUser) -> None:
+        self._http, self._tokens, self._actor = graphs.http, tokens, actor
 
     async def approval_id_of(self, slack_user_id: str, request_id: str) -> str | None:
         """The `approvalId` of a schedule request (the bot stores the request's id)."""
         self._require_signed_in(slack_user_id)
-        async with self._graphs.http_for(slack_user_id) as http:
+        with self._actor.acting_as(slack_user_id):
             path = f"{REQUESTS}/{segment(request_id)}"
-            data = _json(await http.get(path, params={"$select": "id,approvalId"}))
+            data = _json(await self._http.get(path, params={"$select": "id,approvalId"}))
         found = data.get("approvalId")
         return str(found) if found else None
 
@@ -74,10 +75,10 @@ class PimApprovals:
     ) -> ApprovalDecision:
         self._require_signed_in(approver_slack_id)
         path = f"{APPROVALS}/{segment(approval_id)}"
-        async with self._graphs.http_for(approver_slack_id) as http:
-            step = step_id or _my_step(_json(await http.get(path)))
+        with self._actor.acting_as(approver_slack_id):
+            step = step_id or _my_step(_json(await self._http.get(path)))
             body = {"reviewResult": review, "justification": justification}
-            response = await http.patch(f"{path}/steps/{segment(step)}", json=body)
+            response = await self._http.patch(f"{path}/steps/{segment(step)}", json=body)
             if response.status_code >= 400:
                 raise _refusal(response)
         return ApprovalDecision(approval_id, step, review, justification)

@@ -1,10 +1,10 @@
-"""Claims challenges from Graph -> `StepUpRequired(claims)`.
+"""Claims challenges from Graph, read from its answers (see `bot.signin.acting.ActingAuth`).
 
 Two shapes reach a client: the standard one (401, `WWW-Authenticate: Bearer ...,
 error="insufficient_claims", claims="<base64 JSON>"`), and PIM's own for an activation
 that needs an authentication context (400 `RoleAssignmentRequestAcrsValidationFailed`
-whose message carries `&claims=<url-encoded JSON>`). The transport below turns either
-into `StepUpRequired` before any retry or token refresh could hide it.
+whose message carries `&claims=<url-encoded JSON>`). `claims_from_response` reads either;
+`ActingAuth` answers it once silently, or raises StepUpRequired.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import re
 from urllib.parse import unquote
 
 import httpx
-
-from bot.errors import StepUpRequired
 
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
 _PIM_CLAIMS = re.compile(r"&?claims=([^\s\"]+)")
@@ -60,30 +58,3 @@ def claims_from_response(response: httpx.Response) -> str | None:
         except ValueError:
             return None
     return None
-
-
-class ChallengeTransport(httpx.AsyncBaseTransport):
-    """Wraps a transport: a claims challenge raises StepUpRequired instead of returning."""
-
-    def __init__(
-        self,
-        inner: httpx.AsyncBaseTransport,
-        slack_user_id: str | None = None,
-        *,
-        owns: bool = True,
-    ) -> None:
-        self._inner, self._slack_user_id, self._owns = inner, slack_user_id, owns
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        if response.status_code in (400, 401):
-            await response.aread()
-            claims = claims_from_response(response)
-            if claims is not None:
-                await response.aclose()
-                raise StepUpRequired(claims, self._slack_user_id)
-        return response
-
-    async def aclose(self) -> None:
-        if self._owns:  # an injected, shared transport is closed by whoever made it
-            await self._inner.aclose()

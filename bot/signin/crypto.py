@@ -59,8 +59,12 @@ def cipher_from_settings(settings: Settings) -> TokenCipher:
 def check_signin_config(settings: Settings) -> None:
     """Start-up check: in user mode, refuse to start without a usable PIM_TOKEN_KEY and
     the app registration's tenant and client ids. A no-op in application mode."""
-    if settings.policy().graph.identity != "user":
-        return
+    if settings.policy().graph.identity == "user":
+        require_signin_config(settings)
+
+
+def require_signin_config(settings: Settings) -> None:
+    """User mode needs a usable PIM_TOKEN_KEY and both AZURE_* ids (ConfigError if not)."""
     cipher_from_settings(settings)
     if not (settings.azure_tenant_id and settings.azure_client_id):
         raise ConfigError(

@@ -1,8 +1,8 @@
 """LoginService: `/pim login` by MSAL's device-code flow, polled in the background.
 
-    prompt = await login.start_login("U123")   # DM prompt.message (code + URL)
-    ...                                        # the user signs in within 15 minutes
-    # listener.login_finished(LoginOutcome(...)) fires: LINKED, MISMATCH, EXPIRED, FAILED
+    prompt = await login.start("U123")   # send the code and URL to the user
+    ...                                  # the user signs in within 15 minutes
+    outcome = await login.next_finished()   # LINKED, MISMATCH, EXPIRED or FAILED
 
 The signed-in account must be the Entra user the Slack user maps to (`bot.service.identity`: the
 config map, else the verified email), compared by object id (or UPN if the token has
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,14 +25,7 @@ from bot.clock import Clock
 from bot.errors import GraphUnavailable, PimError
 from bot.service.identity import Requester
 from bot.service.ports import PimGraph
-from bot.signin.models import (
-    DeviceCodePrompt,
-    LinkState,
-    LoginListener,
-    LoginOutcome,
-    LoginResult,
-    NoListener,
-)
+from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome, LoginResult
 from bot.signin.msal_app import PublicApps
 from bot.signin.pending import PendingFlows
 from bot.signin.tokens import UserTokens
@@ -60,38 +53,38 @@ class _Pending:
 
 
 class LoginService:
-    """Start, finish and forget per-user sign-ins; one pending login per Slack user."""
+    """Implements bot.service.signins.SignIns: start, finish and forget per-user sign-ins,
+    one pending at a time per user; each that ends is queued for `next_finished`."""
 
     def __init__(
         self,
         apps: PublicApps,
         tokens: UserTokens,
-        resolver: Resolver | None,
+        resolver: Resolver,
         audit: AuditLog,
         clock: Clock,
-        listener: LoginListener | None = None,
         *,
         graph_with: GraphWithToken,
         flows: PendingFlows | None = None,
+        health: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self._apps, self._tokens, self.resolver = apps, tokens, resolver
+        self._apps, self._tokens, self._resolver = apps, tokens, resolver
         self._graph_with = graph_with  # a Graph client on one access token
         self._flows = flows  # None: sign-ins in progress do not survive a restart
         self._audit, self._clock = audit, clock
-        self.listener: LoginListener = listener or NoListener()
+        self._finished: asyncio.Queue[LoginOutcome] = asyncio.Queue()
+        self._health = health
         self._verify = AccountCheck(tokens, audit, clock)
         self._pending: dict[str, _Pending] = {}
         self._latest: dict[str, asyncio.Task[LoginOutcome]] = {}  # kept once done, for wait()
 
-    async def start_login(
-        self, slack_user_id: str, *, claims: str | None = None
-    ) -> DeviceCodePrompt:
+    async def start(self, slack_user_id: str, *, claims: str | None = None) -> DeviceCodePrompt:
         """Begin a device-code sign-in (asking for `claims` after a StepUpRequired).
         Raises UserNotMapped before any sign-in if there is nothing to map the Slack user by
         (which Entra user they are is looked up with the new sign-in's own token)."""
         import requests
 
-        await self._resolver().precheck(slack_user_id)
+        await self._resolver.precheck(slack_user_id)
         self._cancel(slack_user_id)
         cache = msal.SerializableTokenCache()
         try:
@@ -156,7 +149,15 @@ class LoginService:
         self._cancel(slack_user_id)
         return self._tokens.forget(slack_user_id)
 
-    def link_state(self, slack_user_id: str) -> LinkState:
+    async def next_finished(self) -> LoginOutcome:
+        return await self._finished.get()
+
+    async def check(self) -> None:
+        """Is Entra's sign-in service answering? (GraphUnavailable if not.)"""
+        if self._health is not None:
+            await self._health()
+
+    def state(self, slack_user_id: str) -> LinkState:
         state = self._tokens.state(slack_user_id)
         if slack_user_id in self._pending:
             return replace(state, pending=True)
@@ -180,17 +181,12 @@ class LoginService:
             return self._verify.not_signed_in(slack_user_id, result)
         graph = self._graph_with(str(result["access_token"]))
         try:
-            requester = await self._resolver().resolve_with(slack_user_id, graph)
+            requester = await self._resolver.resolve_with(slack_user_id, graph)
         except PimError as exc:  # e.g. no Entra user has the Slack profile's email
             return LoginOutcome(slack_user_id, LoginResult.FAILED, exc.user_message)
         finally:
             await graph.aclose()
         return self._verify.finish(requester, cache, result, step_up=step_up)
-
-    def _resolver(self) -> Resolver:
-        if self.resolver is None:
-            raise RuntimeError("LoginService.resolver was never set")
-        return self.resolver
 
     def _cancel(self, slack_user_id: str, *, forget: bool = True) -> None:
         if forget and self._flows is not None:
@@ -228,5 +224,5 @@ class LoginService:
         if outcome.result is not LoginResult.CANCELLED and self._flows is not None:
             self._flows.forget(slack_user_id)  # (a replacing login's row has the same key)
         if outcome.result is not LoginResult.CANCELLED:
-            await self.listener.login_finished(outcome)
+            self._finished.put_nowait(outcome)
         return outcome

@@ -14,8 +14,8 @@ import msal
 
 from bot.clock import Clock
 from bot.errors import EXPIRED_MESSAGE, SignInRequired
+from bot.service.signins import LinkState
 from bot.signin.crypto import TokenCipher, TokenUnreadable
-from bot.signin.models import LinkState
 from bot.store.user_tokens import SealedTokens
 
 

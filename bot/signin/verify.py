@@ -11,7 +11,7 @@ from bot.clock import Clock
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import DirectoryUser
 from bot.service.identity import Requester
-from bot.signin.models import LoginOutcome, LoginResult
+from bot.service.signins import LoginOutcome, LoginResult
 from bot.signin.tokens import UserTokens
 
 _EXPIRED = {"expired_token", "code_expired", "authorization_pending", "authorization_declined"}

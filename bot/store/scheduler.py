@@ -74,7 +74,6 @@ class ReminderScheduler:
         self,
         url_or_engine: str | URL | Engine,
         *,
-        on_due: OnDue,
         name: str = "pimbot",
         tablename: str = "apscheduler_jobs",
     ) -> None:
@@ -82,7 +81,7 @@ class ReminderScheduler:
         engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
         self._engine = engine
         self.name = name
-        self._on_due = on_due
+        self._on_due: OnDue | None = None
         self._scheduler = AsyncIOScheduler(
             jobstores={"default": _BorrowedEngineJobStore(engine=engine, tablename=tablename)},
             job_defaults={
@@ -98,9 +97,11 @@ class ReminderScheduler:
     def running(self) -> bool:
         return bool(self._scheduler.running)
 
-    async def start(self) -> None:
-        """Start on the running event loop; jobs that fell due while down run now."""
-        _CALLBACKS[self.name] = self._on_due
+    async def start(self, on_due: OnDue) -> None:
+        """Start on the running event loop, calling `on_due(reminder_id)` for each job that
+        falls due; jobs that fell due while the bot was down run now."""
+        self._on_due = on_due
+        _CALLBACKS[self.name] = on_due
         self._scheduler.start()
 
     async def shutdown(self, *, grace: float = 5.0) -> None:
@@ -114,7 +115,7 @@ class ReminderScheduler:
             self._scheduler.shutdown(wait=False)
             # AsyncIOScheduler defers its shutdown to the loop: let it run before return.
             await asyncio.sleep(0)
-        if _CALLBACKS.get(self.name) is self._on_due:
+        if self._on_due is not None and _CALLBACKS.get(self.name) is self._on_due:
             del _CALLBACKS[self.name]
         if self._owns_engine:
             self._engine.dispose()

@@ -113,6 +113,25 @@ def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = No
     return message(f"Your request `{record.id}` for {role}: {_status_line(record)}.")
 
 
+def approved_then_entra(record: ActivationRecord) -> Message:
+    """Approved in Slack; Entra's own policy holds the request for its approvers too."""
+    return message(
+        f":white_check_mark: Your request `{record.id}` for *{record.role_name}* was "
+        "approved in Slack. Microsoft Entra's own policy for the role needs approval "
+        "too: it is waiting for Entra's approvers now."
+    )
+
+
+def settled_after_restart(record: ActivationRecord) -> Message:
+    """pimbot restarted while activating: what Graph showed it to be."""
+    if record.state is S.ACTIVE:
+        return message(
+            f":white_check_mark: {record.role_name} is active (request `{record.id}`); "
+            "pimbot restarted while confirming it."
+        )
+    return message(f":warning: {record.error or 'Nothing was activated: please ask again.'}")
+
+
 def audit_post(event: AuditEvent) -> Message:
     """One audit line for the audit channel, with the Entra user and the scope appended."""
     extra = [f"entra {event.entra_user_id}"] if event.entra_user_id else []

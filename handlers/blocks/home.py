@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.durations import to_human
-from bot.service.activation import Overview
-from bot.signin.models import LinkState
+from bot.service.outcomes import Overview
+from bot.service.signins import LinkState
 from handlers.blocks.base import MAX_SURFACE_BLOCKS, Block, button, context, section, when
 
 View = dict[str, Any]

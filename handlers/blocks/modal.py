@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.durations import to_human
-from bot.service.activation import EligibleRole
+from bot.service.outcomes import EligibleRole
 from bot.settings import JustificationConfig, TicketConfig
 from handlers.blocks.base import Block, plain, section
 

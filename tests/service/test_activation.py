@@ -17,7 +17,7 @@ from bot.errors import (
     PolicyViolation,
     UserNotMapped,
 )
-from bot.service.activation import OutcomeKind
+from bot.service.outcomes import OutcomeKind
 from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
 from tests.service.conftest import REQUESTS, TICKET, USER_ADMIN, WHY

@@ -10,7 +10,7 @@ import pytest
 from bot.domain.audit import AuditKind
 from bot.domain.requests import RequestState
 from bot.errors import NotAuthorised, PolicyViolation, RequestNotFound
-from bot.service.activation import Outcome, OutcomeKind
+from bot.service.outcomes import Outcome, OutcomeKind
 from bot.settings import RoleConfig, Settings
 from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services

@@ -3,9 +3,13 @@ identity resolver (app identity for directory look-ups), and the sign-in service
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -16,9 +20,12 @@ from bot.graph.retry import RetryPolicy
 from bot.graph.tls import trust
 from bot.service.identity import IdentityResolver
 from bot.service.ports import SlackProfile
+from bot.service.signins import LoginOutcome
 from bot.settings import Settings
-from bot.signin.models import LoginOutcome
-from bot.signin.wiring import SignIn, build_signin
+from bot.signin.approvals import PimApprovals
+from bot.signin.login import LoginService, Resolver
+from bot.signin.tokens import UserTokens
+from bot.signin.wiring import UserModeParts, build_user_mode
 from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -28,8 +35,10 @@ from bot.simulators.sandbox import (
     create_app,
 )
 from bot.store import SqlStore
+from bot.store.kept import SqlKeptWork
 from tests.fakes.clock import FakeClock
 
+T = TypeVar("T")
 TENANT = "m365x435773.onmicrosoft.com"
 ALINE, ALINE_UPN = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2", f"AlineD@{TENANT}"
 ADMIN, ADMIN_UPN = "3fbd929d-8c56-4462-851e-0eb9a7b3a2a5", f"admin@{TENANT}"
@@ -59,14 +68,54 @@ class Directory:
         return frozenset()
 
 
-class Outcomes:
-    """A LoginListener that records what the Slack layer would DM."""
+@dataclass
+class SignIn:
+    """Signed-in-user mode's adapter as the bot wires it: the parts and the sign-ins."""
 
-    def __init__(self) -> None:
-        self.seen: list[LoginOutcome] = []
+    parts: UserModeParts
+    login: LoginService
 
-    async def login_finished(self, outcome: LoginOutcome) -> None:
-        self.seen.append(outcome)
+    @property
+    def approvals(self) -> PimApprovals:
+        return self.parts.approvals
+
+    @property
+    def tokens(self) -> UserTokens:
+        return self.parts.tokens
+
+    @property
+    def deferred(self) -> SqlKeptWork:
+        return self.parts.kept
+
+    @asynccontextmanager
+    async def acting(self, slack_user_id: str) -> AsyncIterator[GraphPim]:
+        """The one user-mode Graph client, acting as `slack_user_id`."""
+        with self.parts.actor.acting_as(slack_user_id):
+            yield self.parts.graph
+
+    async def run(self, slack_user_id: str, operation: Callable[[GraphPim], Awaitable[T]]) -> T:
+        async with self.acting(slack_user_id) as graph:
+            return await operation(graph)
+
+    async def finished(self) -> list[LoginOutcome]:
+        """Every sign-in that ended so far (what the bot would tell the user about)."""
+        seen = []
+        while True:
+            try:
+                seen.append(await asyncio.wait_for(self.login.next_finished(), 0.05))
+            except TimeoutError:
+                return seen
+
+    async def aclose(self) -> None:
+        await self.login.aclose()
+        await self.parts.aclose()
+
+
+def build_signin(
+    settings: Settings, store: SqlStore, resolver: Resolver, clock: FakeClock
+) -> SignIn:
+    parts = build_user_mode(settings, engine=store.engine, clock=clock)
+    return SignIn(parts, parts.sign_ins(resolver, audit=store))
 
 
 @pytest.fixture
@@ -125,24 +174,12 @@ async def app_graph(server: SandboxServer, tmp_path: Path) -> AsyncIterator[Grap
 
 @pytest.fixture
 async def signin(
-    settings: Settings, store: SqlStore, app_graph: GraphPim, clock: FakeClock, outcomes: Outcomes
+    settings: Settings, store: SqlStore, app_graph: GraphPim, clock: FakeClock
 ) -> AsyncIterator[SignIn]:
     resolver = IdentityResolver(app_graph, store, Directory(), settings.policy(), clock)
-    built = build_signin(
-        settings,
-        engine=store.engine,
-        resolver=resolver,
-        audit=store,
-        clock=clock,
-        listener=outcomes,
-    )
+    built = build_signin(settings, store, resolver, clock)
     yield built
     await built.aclose()
-
-
-@pytest.fixture
-def outcomes() -> Outcomes:
-    return Outcomes()
 
 
 class Browser:
@@ -166,7 +203,7 @@ def browser(server: SandboxServer) -> Browser:
 
 async def log_in(signin: SignIn, browser: Browser, slack_user_id: str, upn: str) -> LoginOutcome:
     """The whole `/pim login` round trip for one user; returns the outcome."""
-    prompt = await signin.login.start_login(slack_user_id)
+    prompt = await signin.login.start(slack_user_id)
     await browser.sign_in(prompt.user_code, upn)
     outcome = await signin.login.wait(slack_user_id)
     assert outcome is not None

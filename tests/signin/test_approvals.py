@@ -10,8 +10,7 @@ import pytest
 from bot.domain.models import ActivationSpec, Ticket
 from bot.errors import NotAuthorised, NotAuthorisedGraph, SignInRequired, StepUpRequired
 from bot.graph import GraphPim
-from bot.signin.models import LoginResult
-from bot.signin.wiring import SignIn
+from bot.service.signins import LoginResult
 from bot.simulators.sandbox import SandboxServer
 from bot.simulators.sandbox.approvals import step_id
 from tests.signin.conftest import (
@@ -25,6 +24,7 @@ from tests.signin.conftest import (
     MEGAN_UPN,
     PRIV_ROLE_ADMIN,
     Browser,
+    SignIn,
     log_in,
 )
 
@@ -39,7 +39,7 @@ PRA_SPEC = ActivationSpec(
 
 
 async def _pending(signin: SignIn, slack_user_id: str, spec: ActivationSpec) -> str:
-    async with signin.graphs.session(slack_user_id) as graph:
+    async with signin.acting(slack_user_id) as graph:
         request = await graph.activate(spec)
     assert request.status == "PendingApproval"
     return request.id
@@ -120,18 +120,18 @@ async def test_mfa_claims_challenge_then_success_after_step_up(
     await log_in(signin, browser, "U_DIEGO", DIEGO_UPN)
 
     with pytest.raises(StepUpRequired) as raised:
-        await signin.graphs.run("U_DIEGO", _activate_pra)
+        await signin.run("U_DIEGO", _activate_pra)
     assert '"acrs"' in raised.value.claims and '"c1"' in raised.value.claims
     assert not server.tenant.requests  # refused before PIM recorded anything
 
-    prompt = await signin.login.start_login("U_DIEGO", claims=raised.value.claims)
+    prompt = await signin.login.start("U_DIEGO", claims=raised.value.claims)
     assert prompt.step_up
     await browser.sign_in(prompt.user_code, DIEGO_UPN)
     outcome = await signin.login.wait("U_DIEGO")
     assert outcome is not None and outcome.result is LoginResult.LINKED and outcome.step_up
 
     # The kept request resumes: the silent retry with the claims now satisfies them.
-    assert await signin.graphs.run("U_DIEGO", _activate_pra) == "PendingApproval"
+    assert await signin.run("U_DIEGO", _activate_pra) == "PendingApproval"
     (pending,) = server.tenant.requests.values()
     await log_in(signin, browser, "U_MEGAN", MEGAN_UPN)
     await signin.approvals.approve_as("U_MEGAN", pending.id, None, "MFA done, ticket ok")

@@ -9,24 +9,24 @@ import pytest
 
 from bot.domain.models import ActivationSpec
 from bot.errors import SignInRequired
-from bot.signin.wiring import SignIn
+from bot.service.signins import KeptItem
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
-from bot.store.deferred import Deferred, SqlDeferredWork
+from bot.store.kept import SqlKeptWork
 from tests.fakes.clock import FakeClock
-from tests.signin.conftest import ADMIN_UPN, ALINE, ALINE_UPN, GLOBAL_ADMIN, Browser, log_in
+from tests.signin.conftest import ADMIN_UPN, ALINE, ALINE_UPN, GLOBAL_ADMIN, Browser, SignIn, log_in
 
 
 def test_kept_work_survives_a_restart_and_is_taken_once(store: SqlStore, clock: FakeClock) -> None:
-    work = SqlDeferredWork(store.engine)
-    first = Deferred("U_ADMIN", "decision", "R-1", {"review": "Approve", "justification": "a"})
+    work = SqlKeptWork(store.engine)
+    first = KeptItem("U_ADMIN", "decision", "R-1", {"review": "Approve", "justification": "a"})
     work.keep(first, clock.now())
     clock.advance(timedelta(seconds=5))
-    work.keep(Deferred("U_ADMIN", "decision", "R-2", {"review": "Deny"}), clock.now())
-    work.keep(Deferred("U_ADMIN", "decision", "R-1", {"review": "Deny"}), clock.now())  # reclick
+    work.keep(KeptItem("U_ADMIN", "decision", "R-2", {"review": "Deny"}), clock.now())
+    work.keep(KeptItem("U_ADMIN", "decision", "R-1", {"review": "Deny"}), clock.now())  # reclick
 
     restarted = SqlStore.from_url(str(store.engine.url))
-    reopened = SqlDeferredWork(restarted.engine)
+    reopened = SqlKeptWork(restarted.engine)
     assert [(d.ref, d.data["review"]) for d in reopened.waiting("U_ADMIN")] == [
         ("R-1", "Deny"),
         ("R-2", "Deny"),
@@ -41,10 +41,10 @@ async def test_an_approvers_click_is_kept_until_they_sign_in(
 ) -> None:
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)
     spec = ActivationSpec(ALINE, GLOBAL_ADMIN, timedelta(hours=1), "Tenant-wide fix")
-    request = await signin.graphs.bound("U_ALINE").activate(spec)
+    request = await signin.run("U_ALINE", lambda graph: graph.activate(spec))
 
     # What the Slack layer does with the click of an approver who is not signed in:
-    click = Deferred("U_ADMIN", "decision", request.id, {"review": "Approve", "why": "ok"})
+    click = KeptItem("U_ADMIN", "decision", request.id, {"review": "Approve", "why": "ok"})
     with pytest.raises(SignInRequired):
         await signin.approvals.approve_as("U_ADMIN", request.id, None, click.data["why"])
     signin.deferred.keep(click, clock.now())

@@ -12,11 +12,10 @@ from bot.domain.models import ActivationSpec, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import SignInRequired
 from bot.graph import GraphPim
-from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
 from tests.fakes.clock import FakeClock
-from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, log_in
+from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, SignIn, log_in
 
 SPEC = ActivationSpec(ALINE, USER_ADMIN, timedelta(hours=2), "Reset a locked-out user")
 
@@ -26,7 +25,7 @@ async def test_self_activation_is_recorded_as_the_user(
 ) -> None:
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)
 
-    async with signin.graphs.session("U_ALINE") as graph:
+    async with signin.acting("U_ALINE") as graph:
         assert graph.identity == "user"
         request = await graph.activate(SPEC)
         active = await graph.list_active(ALINE)
@@ -45,9 +44,9 @@ async def test_tokens_refresh_silently_when_the_access_token_expires(
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)
     sandbox_clock.advance(timedelta(hours=2))  # the access token is dead, the refresh token not
 
-    async with signin.graphs.session("U_ALINE") as graph:
+    async with signin.acting("U_ALINE") as graph:
         assert (await graph.activate(SPEC)).status == "Provisioned"
-    assert signin.login.link_state("U_ALINE").linked
+    assert signin.login.state("U_ALINE").linked
 
 
 async def _activate(graph: GraphPim) -> object:
@@ -87,22 +86,22 @@ async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_
         server.tenant.tokens.revoke_user(ALINE)
 
     with pytest.raises(SignInRequired) as raised:
-        await signin.graphs.run("U_ALINE", _activate)
+        await signin.run("U_ALINE", _activate)
 
     assert "/pim login" in raised.value.user_message
     assert "kept" in raised.value.user_message
     assert store.get_request("R-KEEPME01") == record  # the request survives, untouched
-    assert not signin.login.link_state("U_ALINE").linked  # App Home: not signed in
+    assert not signin.login.state("U_ALINE").linked  # App Home: not signed in
     assert not server.tenant.requests  # nothing reached PIM
 
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)  # after /pim login, resume it
-    async with signin.graphs.session("U_ALINE") as graph:
+    async with signin.acting("U_ALINE") as graph:
         assert (await graph.activate(SPEC)).status == "Provisioned"
 
 
 async def test_a_user_who_never_signed_in_gets_sign_in_required(signin: SignIn) -> None:
     with pytest.raises(SignInRequired):
-        async with signin.graphs.session("U_ALINE") as graph:
+        async with signin.acting("U_ALINE") as graph:
             await graph.activate(SPEC)
 
 
@@ -113,10 +112,10 @@ async def test_concurrent_refreshes_do_not_spend_the_same_refresh_token(
     sandbox_clock.advance(timedelta(hours=2))  # every session must refresh
 
     async def overview() -> int:
-        async with signin.graphs.session("U_ALINE") as graph:
+        async with signin.acting("U_ALINE") as graph:
             return len(await graph.list_eligibilities(ALINE))
 
     counts = await asyncio.gather(*(overview() for _ in range(4)))
 
     assert all(count > 0 for count in counts)
-    assert signin.login.link_state("U_ALINE").linked  # nobody was logged out by a race
+    assert signin.login.state("U_ALINE").linked  # nobody was logged out by a race

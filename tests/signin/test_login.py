@@ -10,21 +10,20 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.errors import UserNotMapped
-from bot.signin.models import LoginResult
-from bot.signin.wiring import SignIn
+from bot.service.signins import LoginResult
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
 from tests.fakes.clock import FakeClock
-from tests.signin.conftest import ALEX_UPN, ALINE, ALINE_UPN, Browser, Outcomes, log_in
+from tests.signin.conftest import ALEX_UPN, ALINE, ALINE_UPN, Browser, SignIn, log_in
 
 
 async def test_login_links_the_slack_user_and_confirms_with_the_entra_display_name(
-    signin: SignIn, browser: Browser, outcomes: Outcomes
+    signin: SignIn, browser: Browser
 ) -> None:
-    prompt = await signin.login.start_login("U_ALINE")
+    prompt = await signin.login.start("U_ALINE")
     assert prompt.verification_uri.endswith("/sandbox/device")
     assert prompt.user_code in prompt.message and not prompt.step_up
-    assert signin.login.link_state("U_ALINE").pending
+    assert signin.login.state("U_ALINE").pending
 
     await browser.sign_in(prompt.user_code, ALINE_UPN)
     outcome = await signin.login.wait("U_ALINE")
@@ -32,65 +31,64 @@ async def test_login_links_the_slack_user_and_confirms_with_the_entra_display_na
     assert outcome is not None and outcome.result is LoginResult.LINKED
     assert outcome.display_name == "Aline Dupuy"
     assert "Aline Dupuy" in outcome.message
-    assert outcomes.seen == [outcome]  # the Slack layer is told, to DM the user
-    state = signin.login.link_state("U_ALINE")
+    assert await signin.finished() == [outcome]  # the bot is told, to DM the user
+    state = signin.login.state("U_ALINE")
     assert state.linked and not state.pending
     assert (state.entra_user_id, state.user_principal_name) == (ALINE, ALINE_UPN)
 
 
 async def test_signing_in_as_someone_else_is_refused_and_audited(
-    signin: SignIn, browser: Browser, store: SqlStore, outcomes: Outcomes
+    signin: SignIn, browser: Browser, store: SqlStore
 ) -> None:
     outcome = await log_in(signin, browser, "U_ALINE", ALEX_UPN)
 
     assert outcome.result is LoginResult.MISMATCH
     assert ALEX_UPN in outcome.message and ALINE_UPN in outcome.message
-    assert not signin.login.link_state("U_ALINE").linked  # nothing stored
+    assert not signin.login.state("U_ALINE").linked  # nothing stored
     refused = [e for e in store.audit_events() if e.kind is AuditKind.REFUSED]
     assert len(refused) == 1 and refused[0].slack_user_id == "U_ALINE"
     assert refused[0].detail is not None and ALEX_UPN in refused[0].detail
-    assert outcomes.seen == [outcome]
+    assert await signin.finished() == [outcome]
 
 
 async def test_a_code_nobody_uses_expires(
     signin: SignIn, server: SandboxServer, sandbox_clock: FakeClock
 ) -> None:
-    await signin.login.start_login("U_ALINE")
+    await signin.login.start("U_ALINE")
     sandbox_clock.advance(timedelta(minutes=16))  # Entra's device codes last 15 minutes
 
     outcome = await signin.login.wait("U_ALINE")
 
     assert outcome is not None and outcome.result is LoginResult.EXPIRED
     assert "/pim login" in outcome.message
-    assert not signin.login.link_state("U_ALINE").linked
+    assert not signin.login.state("U_ALINE").linked
 
 
-async def test_a_new_login_replaces_a_pending_one(
-    signin: SignIn, browser: Browser, outcomes: Outcomes
-) -> None:
-    first = await signin.login.start_login("U_ALINE")
-    second = await signin.login.start_login("U_ALINE")
+async def test_a_new_login_replaces_a_pending_one(signin: SignIn, browser: Browser) -> None:
+    first = await signin.login.start("U_ALINE")
+    second = await signin.login.start("U_ALINE")
     assert first.user_code != second.user_code
 
     await browser.sign_in(second.user_code, ALINE_UPN)
     outcome = await signin.login.wait("U_ALINE")
 
     assert outcome is not None and outcome.result is LoginResult.LINKED
-    assert [o.result for o in outcomes.seen] == [LoginResult.LINKED]  # no DM for the first
+    finished = await signin.finished()
+    assert [o.result for o in finished] == [LoginResult.LINKED]  # no DM for the first
 
 
 async def test_logout_forgets_the_tokens(signin: SignIn, browser: Browser) -> None:
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)
 
     assert signin.login.logout("U_ALINE") is True
-    assert not signin.login.link_state("U_ALINE").linked
+    assert not signin.login.state("U_ALINE").linked
     assert signin.login.logout("U_ALINE") is False
 
 
 async def test_an_unmapped_slack_user_is_told_before_any_sign_in(signin: SignIn) -> None:
     with pytest.raises(UserNotMapped):
-        await signin.login.start_login("U_NOBODY")
-    assert not signin.login.link_state("U_NOBODY").pending
+        await signin.login.start("U_NOBODY")
+    assert not signin.login.state("U_NOBODY").pending
 
 
 async def test_the_bot_declares_it_handles_claims_challenges(

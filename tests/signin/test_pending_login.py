@@ -9,29 +9,19 @@ import sqlalchemy as sa
 
 from bot.graph import GraphPim
 from bot.service.identity import IdentityResolver
+from bot.service.signins import LoginResult
 from bot.settings import Settings
 from bot.signin.crypto import cipher_from_settings
-from bot.signin.models import LoginResult
 from bot.signin.pending import PendingFlows
-from bot.signin.wiring import SignIn, build_signin
 from bot.store import SqlStore
 from bot.store.pending_logins import SqlPendingLogins
 from tests.fakes.clock import FakeClock
-from tests.signin.conftest import ALINE_UPN, Browser, Directory, Outcomes
+from tests.signin.conftest import ALINE_UPN, Browser, Directory, SignIn, build_signin
 
 
-def _restarted(
-    settings: Settings, store: SqlStore, clock: FakeClock, outcomes: Outcomes, graph: GraphPim
-) -> SignIn:
+def _restarted(settings: Settings, store: SqlStore, clock: FakeClock, graph: GraphPim) -> SignIn:
     resolver = IdentityResolver(graph, store, Directory(), settings.policy(), clock)
-    return build_signin(
-        settings,
-        engine=store.engine,
-        resolver=resolver,
-        audit=store,
-        clock=clock,
-        listener=outcomes,
-    )
+    return build_signin(settings, store, resolver, clock)
 
 
 async def test_a_sign_in_in_progress_is_polled_again_after_a_restart(
@@ -40,30 +30,30 @@ async def test_a_sign_in_in_progress_is_polled_again_after_a_restart(
     settings: Settings,
     store: SqlStore,
     clock: FakeClock,
-    outcomes: Outcomes,
     app_graph: GraphPim,
 ) -> None:
-    prompt = await signin.login.start_login("U_ALINE")
+    prompt = await signin.login.start("U_ALINE")
     await signin.aclose()  # the process stops while Aline is still typing her code
 
-    again = _restarted(settings, store, clock, outcomes, app_graph)
+    again = _restarted(settings, store, clock, app_graph)
     try:
         assert await again.login.resume() == 1
-        assert again.login.link_state("U_ALINE").pending
+        assert again.login.state("U_ALINE").pending
         await browser.sign_in(prompt.user_code, ALINE_UPN)
         outcome = await again.login.wait("U_ALINE")
+        finished = await again.finished()
     finally:
         await again.aclose()
 
     assert outcome is not None and outcome.result is LoginResult.LINKED
-    assert again.login.link_state("U_ALINE").linked
-    assert [o.result for o in outcomes.seen] == [LoginResult.LINKED]  # told once
+    assert again.login.state("U_ALINE").linked
+    assert [o.result for o in finished] == [LoginResult.LINKED]  # told once
     with store.engine.connect() as conn:  # done: nothing left to resume
         assert conn.execute(sa.text("SELECT count(*) FROM pending_logins")).scalar() == 0
 
 
 async def test_the_stored_flow_is_sealed(signin: SignIn, store: SqlStore) -> None:
-    prompt = await signin.login.start_login("U_ALINE")
+    prompt = await signin.login.start("U_ALINE")
 
     with store.engine.connect() as conn:
         (sealed,) = conn.execute(sa.text("SELECT sealed_flow FROM pending_logins")).one()
@@ -76,8 +66,8 @@ async def test_expired_or_cancelled_sign_ins_are_not_resumed(
     settings: Settings,
     store: SqlStore,
 ) -> None:
-    prompt = await signin.login.start_login("U_ALINE")
-    await signin.login.start_login("U_ADMIN")
+    prompt = await signin.login.start("U_ALINE")
+    await signin.login.start("U_ADMIN")
     signin.login.logout("U_ADMIN")  # cancelled on purpose: forgotten at once
     await signin.aclose()
     flows = PendingFlows(SqlPendingLogins(store.engine), cipher_from_settings(settings))

@@ -15,11 +15,10 @@ from bot.errors import ConfigError, SignInRequired
 from bot.settings import Settings
 from bot.signin.crypto import TokenCipher, check_signin_config
 from bot.signin.tokens import UserTokens
-from bot.signin.wiring import SignIn
 from bot.store import SqlStore
 from bot.store.user_tokens import SqlUserTokens
 from tests.fakes.clock import FakeClock
-from tests.signin.conftest import ALINE_UPN, Browser, log_in
+from tests.signin.conftest import ALINE_UPN, Browser, SignIn, log_in
 
 
 async def test_tokens_are_unreadable_in_the_database_without_the_key(

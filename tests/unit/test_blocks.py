@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.service.activation import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
+from bot.service.outcomes import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
 from bot.service.identity import Requester
 from bot.settings import JustificationConfig, TicketConfig
 from handlers import blocks

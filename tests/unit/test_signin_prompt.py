@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from bot.signin.models import DeviceCodePrompt
-from bot.signin.resume import prompt_text
+from bot.service.signins import DeviceCodePrompt
+from handlers.blocks.signin import prompt_text
 
 PROMPT = DeviceCodePrompt(
     user_code="ABCD1234",

@@ -1,4 +1,4 @@
-"""SqlDeferredWork: actions kept for a Slack user until they sign in (issue #8).
+"""SqlKeptWork: commands kept for a chat user until they sign in (`bot.service.kept`).
 
 One row per (user, kind, ref): an approver clicking Approve twice before signing in
 keeps one decision, the latest.
@@ -7,35 +7,24 @@ keeps one decision, the latest.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.service.signins import KeptItem
 from bot.store.engine import read_only
 from bot.store.tables import deferred_work as _D
 from bot.store.upsert import upsert
 
 
-@dataclass(frozen=True, slots=True)
-class Deferred:
-    """An action to replay once `slack_user_id` is signed in."""
-
-    slack_user_id: str
-    kind: str  # e.g. "activation" (ref: the bot's request id) or "decision"
-    ref: str
-    data: dict[str, str] = field(default_factory=dict)
-    created_at: datetime | None = None
-
-
-class SqlDeferredWork:
-    """Keep, list and take deferred actions; one transaction per call."""
+class SqlKeptWork:
+    """Implements bot.service.signins.KeptStore; one transaction per call."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine, self._reader = engine, read_only(engine)
 
-    def keep(self, item: Deferred, at: datetime) -> None:
+    def keep(self, item: KeptItem, at: datetime) -> None:
         values = {
             "slack_user_id": item.slack_user_id,
             "kind": item.kind,
@@ -46,11 +35,11 @@ class SqlDeferredWork:
         with self._engine.begin() as conn:
             upsert(conn, _D, values, key=["slack_user_id", "kind", "ref"])
 
-    def waiting(self, slack_user_id: str) -> list[Deferred]:
+    def waiting(self, slack_user_id: str) -> list[KeptItem]:
         with self._reader.begin() as conn:
             return self._select(conn, slack_user_id)
 
-    def take(self, slack_user_id: str) -> list[Deferred]:
+    def take(self, slack_user_id: str) -> list[KeptItem]:
         """Everything kept for the user, oldest first, removed in the same transaction
         (two processes replaying at once cannot both get an item)."""
         with self._engine.begin() as conn:
@@ -58,7 +47,7 @@ class SqlDeferredWork:
             conn.execute(_D.delete().where(_D.c.slack_user_id == slack_user_id))
         return items
 
-    def kept_before(self, cutoff: datetime) -> list[Deferred]:
+    def kept_before(self, cutoff: datetime) -> list[KeptItem]:
         """Every user's items kept since before `cutoff`, oldest first."""
         with self._reader.begin() as conn:
             rows = conn.execute(
@@ -75,7 +64,7 @@ class SqlDeferredWork:
             )
 
     @staticmethod
-    def _select(conn: sa.Connection, slack_user_id: str) -> list[Deferred]:
+    def _select(conn: sa.Connection, slack_user_id: str) -> list[KeptItem]:
         rows = conn.execute(
             sa.select(_D)
             .where(_D.c.slack_user_id == slack_user_id)
@@ -84,6 +73,6 @@ class SqlDeferredWork:
         return [_item(r) for r in rows]
 
 
-def _item(row: sa.RowMapping) -> Deferred:
+def _item(row: sa.RowMapping) -> KeptItem:
     data = json.loads(row["data"])
-    return Deferred(row["slack_user_id"], row["kind"], row["ref"], data, row["created_at"])
+    return KeptItem(row["slack_user_id"], row["kind"], row["ref"], data, row["created_at"])

@@ -1,0 +1,45 @@
+"""What every use case works with, built once by the composition root and never changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.domain.audit import AuditEvent
+from bot.domain.roles import RoleCatalog
+from bot.service.identity import IdentityResolver
+from bot.service.policies import PolicyCache
+from bot.service.ports import Actors, Notifier, PimGraph, Store
+from bot.service.queries import RoleQueries
+from bot.settings import PolicyFile
+
+
+class AuditTrail:
+    """Every audit event: stored first, then copied to the audit channel."""
+
+    def __init__(self, store: Store, notifier: Notifier) -> None:
+        self._store, self._notifier = store, notifier
+
+    async def record(self, event: AuditEvent) -> None:
+        """The store holds the trail; the notifier never raises, so a chat outage cannot
+        fail the request being audited."""
+        self._store.append_audit(event)
+        await self._notifier.post_audit(event)
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """The ports and values the use cases share. `actors` says whom Graph calls act as:
+    the bot itself (application mode) or the signed-in user a use case is for."""
+
+    graph: PimGraph
+    store: Store
+    notifier: Notifier
+    audit: AuditTrail
+    identity: IdentityResolver
+    catalog: RoleCatalog
+    policies: PolicyCache
+    queries: RoleQueries
+    config: PolicyFile
+    clock: Clock
+    actors: Actors

@@ -1,0 +1,203 @@
+"""Pimbot: the one entry a front end calls. `handle(who, command)` runs a command as `who`.
+
+Every command runs acting as the person who asked (in user mode, their own Graph token);
+when their sign-in is missing or too weak, the command itself is kept, a sign-in code is
+sent, and `SignInPending` says so. Once they have signed in, what was kept is replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.domain.command_codec import keepable
+from bot.domain.command_types import (
+    Activate,
+    Approve,
+    Cancel,
+    Command,
+    Deactivate,
+    DeactivateRequest,
+    Deny,
+    Extend,
+    ExtendRequest,
+    ListRoles,
+    Login,
+    Logout,
+    ResumeRequest,
+    Status,
+)
+from bot.domain.requests import ActivationRecord
+from bot.errors import InputError, PimError, SignInRequired, StepUpRequired
+from bot.service.activation import PimService
+from bot.service.approvals import ApprovalService
+from bot.service.deps import Deps
+from bot.service.kept import Keeper, SignInPending, item_for, pending_message
+from bot.service.outcomes import (
+    NotInUserMode,
+    Overview,
+    Replayed,
+    Result,
+    SignedOut,
+    SignInStarted,
+)
+from bot.service.signins import KeptItem, LinkState, LoginOutcome, LoginResult, SignIns
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class UserMode:
+    """Signed-in-user mode's parts; absent in application mode."""
+
+    signins: SignIns
+    keeper: Keeper
+
+
+class Pimbot:
+    """Commands in, results out. Knows nothing of Slack or HTTP."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        activation: PimService,
+        approvals: ApprovalService,
+        user_mode: UserMode | None = None,
+        *,
+        health: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._d, self._activation, self._approvals = deps, activation, approvals
+        self._user_mode, self._graph_health = user_mode, health
+        self.config = deps.config
+
+    @property
+    def signs_in(self) -> bool:
+        """True in signed-in-user mode (`/pim login` means something)."""
+        return self._user_mode is not None
+
+    async def handle(self, who: str, command: Command) -> Result:
+        """Run `command` as `who`. In user mode a missing or too-weak sign-in keeps the
+        command, sends a code and raises SignInPending instead."""
+        with self._d.actors.acting_as(who):
+            try:
+                return await self._run(who, command)
+            except (SignInRequired, StepUpRequired) as exc:
+                if self._user_mode is None:
+                    raise
+                kept = await self._user_mode.keeper.keep(
+                    who, exc, command if keepable(command) else None
+                )
+                raise SignInPending(pending_message(exc, kept)) from None
+
+    async def _run(self, who: str, command: Command) -> Result:
+        act, approvals = self._activation, self._approvals
+        match command:
+            case Activate():
+                return await act.request_activation(who, command)
+            case ListRoles() | Status():
+                return await act.overview(who)
+            case Deactivate():
+                return await act.deactivate(who, command)
+            case DeactivateRequest():
+                return await act.deactivate_request(who, command)
+            case Extend():
+                return await act.extend(who, command)
+            case ExtendRequest():
+                return await act.extend_request(who, command)
+            case Cancel():
+                return await act.cancel(who, command)
+            case ResumeRequest():
+                return await act.resume_request(who, command)
+            case Approve(request_id=request_id):
+                return await approvals.approve(request_id, who)
+            case Deny(request_id=request_id, reason=reason):
+                return await approvals.deny(request_id, who, reason)
+            case Login():
+                return await self._login(who)
+            case Logout():
+                return self._logout(who)
+        raise InputError("That command is answered by the front end, not the service.")
+
+    async def overview(self, who: str) -> Overview:
+        """What `who` may activate, has active and waits for, without prompting a sign-in
+        (the App Home shows a Sign in button instead)."""
+        with self._d.actors.acting_as(who):
+            return await self._activation.overview(who)
+
+    async def check_approver(self, who: str, request_id: str) -> ActivationRecord:
+        """The pending request, if `who` may decide it (before a deny form opens)."""
+        with self._d.actors.acting_as(who):
+            return await self._approvals.check_approver(request_id, who)
+
+    def link_state(self, who: str) -> LinkState | None:
+        """Whether `who` is signed in (user mode), as whom; None in application mode."""
+        return None if self._user_mode is None else self._user_mode.signins.state(who)
+
+    async def login_finished(self, outcome: LoginOutcome) -> list[Replayed]:
+        """A sign-in ended: tell the user, then replay what was kept for them."""
+        await self._d.notifier.signed_in(outcome)
+        if outcome.result is not LoginResult.LINKED:
+            return []
+        done = await self.replay(outcome.slack_user_id)
+        await self._d.notifier.replayed(outcome.slack_user_id, done)
+        return done
+
+    async def replay(self, who: str) -> list[Replayed]:
+        """Run every command kept for `who` (just signed in), oldest first."""
+        if self._user_mode is None:
+            return []
+        keeper, done = self._user_mode.keeper, []
+        for item, command in keeper.waiting(who):
+            replayed, kept_again = await self._replay_one(who, command)
+            if not _same(kept_again, item):
+                keeper.done(item)
+            done.append(replayed)
+        return done
+
+    async def _replay_one(self, who: str, command: Command) -> tuple[Replayed, KeptItem | None]:
+        try:
+            return Replayed(command, result=await self.handle(who, command)), None
+        except SignInPending as exc:
+            return Replayed(command, error=exc.user_message), self._kept_item(who, command)
+        except PimError as exc:
+            return Replayed(command, error=exc.user_message), None
+
+    def _kept_item(self, who: str, command: Command) -> KeptItem | None:
+        return item_for(who, command) if keepable(command) else None
+
+    async def health(self) -> dict[str, str]:
+        """Graph (or Entra's sign-in service in user mode) and the database, each "ok" or
+        why not; never raises."""
+        return {"graph": await _probe(self._graph_health), "database": self._db_health()}
+
+    def _db_health(self) -> str:
+        try:
+            self._d.store.get_user_link("healthz")  # a cheap read through the real store
+        except Exception as exc:  # noqa: BLE001 - health reports the failure, it does not raise
+            return f"failing: {type(exc).__name__}"
+        return "ok"
+
+    async def _login(self, who: str) -> Result:
+        if self._user_mode is None:
+            return NotInUserMode()
+        await self._user_mode.keeper.send_code(who)
+        return SignInStarted()
+
+    def _logout(self, who: str) -> Result:
+        if self._user_mode is None:
+            return NotInUserMode()
+        return SignedOut(self._user_mode.signins.logout(who))
+
+
+def _same(a: KeptItem | None, b: KeptItem) -> bool:
+    return a is not None and (a.slack_user_id, a.kind, a.ref) == (b.slack_user_id, b.kind, b.ref)
+
+
+async def _probe(check: Callable[[], Awaitable[None]]) -> str:
+    try:
+        await asyncio.wait_for(check(), timeout=10)
+    except Exception as exc:  # noqa: BLE001 - health reports the failure, it does not raise
+        return f"failing: {type(exc).__name__}"
+    return "ok"

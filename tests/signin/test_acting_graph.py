@@ -1,0 +1,74 @@
+"""The user-mode PimGraph: one client whose every call carries the acting user's token."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.domain.models import ActivationSpec
+from bot.errors import SignInRequired
+from bot.signin.acting import NobodyActing
+from bot.simulators.sandbox import SandboxServer
+from tests.signin.conftest import (
+    ALINE,
+    ALINE_UPN,
+    DIEGO,
+    DIEGO_UPN,
+    USER_ADMIN,
+    Browser,
+    SignIn,
+    log_in,
+)
+
+SECURITY_READER = "5d6b6bb7-de71-4623-b4af-96380a352509"
+
+
+async def test_the_port_round_trip_runs_as_the_user(
+    signin: SignIn, browser: Browser, server: SandboxServer
+) -> None:
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    async with signin.acting("U_ALINE") as graph:
+        eligible = {e.role_id for e in await graph.list_eligibilities(ALINE)}
+        request = await graph.activate(
+            ActivationSpec(ALINE, USER_ADMIN, timedelta(hours=1), "Unlock a user account")
+        )
+        active = [a.role_id for a in await graph.list_active(ALINE)]
+        ended = await graph.deactivate(ALINE, USER_ADMIN, "Done")
+        found = await graph.get_user(ALINE_UPN)
+
+    assert USER_ADMIN in eligible and USER_ADMIN in active
+    assert (request.action, ended.action) == ("selfActivate", "selfDeactivate")
+    assert {r.created_by for r in server.tenant.requests.values()} == {("user", ALINE)}
+    assert found.id == ALINE
+
+
+async def test_a_user_who_is_not_signed_in_gets_sign_in_required(signin: SignIn) -> None:
+    with pytest.raises(SignInRequired):
+        async with signin.acting("U_ALINE") as graph:
+            await graph.list_active(ALINE)
+
+
+async def test_a_call_with_nobody_acting_is_refused_before_it_leaves(signin: SignIn) -> None:
+    with pytest.raises(NobodyActing):
+        await signin.parts.graph.list_active(ALINE)
+
+
+async def test_two_users_acting_at_once_each_carry_their_own_token(
+    signin: SignIn, browser: Browser, server: SandboxServer
+) -> None:
+    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_DIEGO", DIEGO_UPN)
+
+    async def activate(who: str, principal: str, role: str) -> str:
+        spec = ActivationSpec(principal, role, timedelta(hours=1), "Concurrent activation")
+        async with signin.acting(who) as graph:
+            return (await graph.activate(spec)).id
+
+    ids = await asyncio.gather(
+        activate("U_ALINE", ALINE, USER_ADMIN), activate("U_DIEGO", DIEGO, SECURITY_READER)
+    )
+
+    made_by = [server.tenant.request(i).created_by for i in ids]
+    assert made_by == [("user", ALINE), ("user", DIEGO)]
