@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -36,7 +35,7 @@ from bot.service.ports import (
 from bot.service.queries import RoleQueries
 from bot.service.recovery import recover_activating
 from bot.service.reminders import ReminderService
-from bot.service.sweep import SWEEP_SECONDS, Sweeper, relay_sign_ins
+from bot.service.sweep import SWEEP_SECONDS, Sweeper
 from bot.settings import PolicyFile, Settings
 
 if TYPE_CHECKING:
@@ -80,15 +79,9 @@ class Services:
     keeper: Keeper | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def start(
-        self,
-        *,
-        sweep_seconds: float = SWEEP_SECONDS,
-        on_sign_in: Callable[[str], Awaitable[None]] | None = None,
-    ) -> None:
+    async def start(self, *, sweep_seconds: float = SWEEP_SECONDS) -> None:
         """Start the scheduler, re-trigger unsent reminders, settle what a crash left
-        activating, resume sign-ins in progress, and the background loops. `on_sign_in`
-        is told whose sign-in ended (the front end refreshes what it shows them)."""
+        activating, resume sign-ins in progress, and the background loops."""
         start = getattr(self.trigger, "start", None)
         if start is not None:
             await start(self.reminders.on_due)
@@ -101,14 +94,14 @@ class Services:
             resumed = await self.sign_ins.resume()
             if resumed:
                 log.info("resumed %d sign-in(s) left waiting by the last run", resumed)
-            relay = relay_sign_ins(self.sign_ins, self.pimbot, on_sign_in)
-            self._tasks.append(asyncio.create_task(relay))
+            self.pimbot.follow_sign_ins()
         self._tasks.append(asyncio.create_task(self.sweeper.run_forever(sweep_seconds)))
 
     async def sweep(self, *, reconcile: bool = False) -> None:
         await self.sweeper.sweep(reconcile=reconcile)
 
     async def aclose(self) -> None:
+        await self.pimbot.aclose()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

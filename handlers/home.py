@@ -49,12 +49,3 @@ async def publish_home(client: AsyncWebClient, bot: Pimbot, user_id: str) -> Non
         await client.views_publish(user_id=user_id, view=view)
     except Exception:  # noqa: BLE001 - nothing else to show the user on; log why
         log.warning("views.publish for %s failed", user_id, exc_info=True)
-
-
-def home_refresher(bot: Pimbot, client: AsyncWebClient) -> Any:
-    """Republish a user's Home (after a sign-in ends in the background)."""
-
-    async def refresh(user_id: str) -> None:
-        await publish_home(client, bot, user_id)
-
-    return refresh

@@ -13,12 +13,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.audit import AuditEvent
 from bot.domain.requests import ActivationRecord
 from bot.errors import UserNotMapped
-from bot.service.outcomes import Dropped, Replayed
+from bot.service.outcomes import Dropped, Overview, Replayed
 from bot.service.ports import SlackProfile
-from bot.service.signins import DeviceCodePrompt, LoginOutcome
+from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 from bot.settings import PolicyFile
 from handlers import blocks
 from handlers.blocks import cards, signin
+from handlers.blocks import home as home_tab
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,15 @@ class SlackNotifier:
 
     async def kept_work_dropped(self, slack_user_id: str, dropped: Dropped) -> None:
         await self._dm(slack_user_id, signin.dropped(dropped))
+
+    async def home_changed(
+        self, slack_user_id: str, overview: Overview | None, link: LinkState | None
+    ) -> None:
+        view = home_tab.home_for(overview, link)
+        try:
+            await self._client.views_publish(user_id=slack_user_id, view=view)
+        except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+            log.warning("views.publish for %s failed: %s", slack_user_id, type(exc).__name__)
 
     async def _dm(self, slack_user_id: str, msg: blocks.Message) -> None:
         await self.send_dm(slack_user_id, msg["text"], msg["blocks"])

@@ -73,8 +73,8 @@ def start_sandbox(
 async def _serve_slack(settings: Settings, clock: OffsetClock) -> None:
     from handlers.app import run_http, run_socket
 
-    services, bolt, refresh = await _build(settings, clock)
-    await services.start(on_sign_in=refresh)
+    services, bolt = await _build(settings, clock)
+    await services.start()
     try:
         if settings.slack_app_token is not None:
             log.info("Slack Socket Mode")
@@ -117,8 +117,8 @@ async def build_local_stack(settings: Settings, clock: OffsetClock, port: int) -
             "slack_api_url": f"{base}/api/",
         }
     )
-    services, bolt, refresh = await _build(settings, clock)
-    await services.start(on_sign_in=refresh)
+    services, bolt = await _build(settings, clock)
+    await services.start()
 
     async def fast_forward(seconds: float) -> None:
         # Moves the bot's and the sandbox's shared clock, then sends what fell due.
@@ -150,13 +150,12 @@ async def _serve_local_workspace(settings: Settings, clock: OffsetClock) -> None
         await local.services.aclose()
 
 
-async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any, Any]:
-    """The services, the Bolt app on them, and what republishes a user's App Home."""
+async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:
+    """The services and the Bolt app on them."""
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.wiring import build_services
     from handlers.app import build_app
-    from handlers.home import home_refresher
     from handlers.notify import SlackNotifier, SlackUserDirectory
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -170,5 +169,4 @@ async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any, Any]
         clock=clock,
         config=config,
     )
-    bolt = build_app(settings, services.pimbot, dms=notifier, client=client)
-    return services, bolt, home_refresher(services.pimbot, client)
+    return services, build_app(settings, services.pimbot, dms=notifier, client=client)

@@ -8,6 +8,7 @@ sent, and `SignInPending` says so. Once they have signed in, what was kept is re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class Pimbot:
         self._d, self._activation, self._approvals = deps, activation, approvals
         self._user_mode, self._graph_health = user_mode, health
         self.config = deps.config
+        self._following: asyncio.Task[None] | None = None
 
     @property
     def signs_in(self) -> bool:
@@ -80,6 +82,7 @@ class Pimbot:
     async def handle(self, who: str, command: Command) -> Result:
         """Run `command` as `who`. In user mode a missing or too-weak sign-in keeps the
         command, sends a code and raises SignInPending instead."""
+        self.follow_sign_ins()
         with self._d.actors.acting_as(who):
             try:
                 return await self._run(who, command)
@@ -135,14 +138,48 @@ class Pimbot:
         """Whether `who` is signed in (user mode), as whom; None in application mode."""
         return None if self._user_mode is None else self._user_mode.signins.state(who)
 
+    def follow_sign_ins(self) -> None:
+        """Make sure sign-ins that end in the background are handled (user mode): from the
+        loop that serves the bot, started with it or by its first command."""
+        if self._user_mode is None or (self._following and not self._following.done()):
+            return
+        self._following = asyncio.create_task(self._follow(self._user_mode.signins))
+
+    async def _follow(self, signins: SignIns) -> None:
+        while True:
+            outcome = await signins.next_finished()
+            try:
+                await self.login_finished(outcome)
+            except Exception:  # noqa: BLE001 - kept work stays stored for the next sign-in
+                log.exception("after a sign-in ended, replaying the work kept failed")
+
     async def login_finished(self, outcome: LoginOutcome) -> list[Replayed]:
-        """A sign-in ended: tell the user, then replay what was kept for them."""
-        await self._d.notifier.signed_in(outcome)
-        if outcome.result is not LoginResult.LINKED:
-            return []
-        done = await self.replay(outcome.slack_user_id)
-        await self._d.notifier.replayed(outcome.slack_user_id, done)
+        """A sign-in ended: tell the user, replay what was kept for them, and show them
+        where they stand now."""
+        who, notifier = outcome.slack_user_id, self._d.notifier
+        await notifier.signed_in(outcome)
+        done = await self.replay(who) if outcome.result is LoginResult.LINKED else []
+        if done:
+            await notifier.replayed(who, done)
+        await self.refresh(who)
         return done
+
+    async def refresh(self, who: str) -> None:
+        """Tell the front end what `who` now has (their App Home, in Slack)."""
+        link = self.link_state(who)
+        overview = None
+        if link is None or link.linked:
+            try:
+                overview = await self.overview(who)
+            except PimError as exc:  # e.g. the sign-in was refused: show the link alone
+                log.info("no overview for %s after a sign-in (%s)", who, type(exc).__name__)
+        await self._d.notifier.home_changed(who, overview, link)
+
+    async def aclose(self) -> None:
+        if self._following is not None:
+            self._following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._following
 
     async def replay(self, who: str) -> list[Replayed]:
         """Run every command kept for `who` (just signed in), oldest first."""

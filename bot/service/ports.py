@@ -21,10 +21,10 @@ from bot.domain.models import (
 )
 from bot.domain.reminders import Reminder
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.service.signins import DeviceCodePrompt, LoginOutcome
+from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 
 if TYPE_CHECKING:  # only annotations: outcomes import the identity, which imports ports
-    from bot.service.outcomes import Dropped, Replayed
+    from bot.service.outcomes import Dropped, Overview, Replayed
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,4 +269,10 @@ class Notifier(Protocol):
 
     async def kept_work_dropped(self, slack_user_id: str, dropped: Dropped) -> None:
         """Tell the user kept work was given up (they did not sign in in time)."""
+        ...
+
+    async def home_changed(
+        self, slack_user_id: str, overview: Overview | None, link: LinkState | None
+    ) -> None:
+        """Show the user where they stand now (their roles; whether they are signed in)."""
         ...

@@ -1,4 +1,4 @@
-"""The bot's own clockwork: the periodic sweep, and sign-ins that end in the background.
+"""The bot's own clockwork: the periodic sweep.
 
 The scheduler fires reminders on time; the sweep is the safety net (and what makes a
 moved sandbox clock take effect). Reconciliation reads Graph, so it runs less often.
@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from bot.service.approvals import ApprovalService
-from bot.service.dispatch import Pimbot
 from bot.service.kept import Keeper
 from bot.service.reminders import ReminderService
-from bot.service.signins import SignIns
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30.0
@@ -50,23 +47,3 @@ class Sweeper:
                 await self.sweep(reconcile=count % RECONCILE_EVERY == 0)
             except Exception:  # noqa: BLE001 - one bad round must not stop future sweeps
                 log.exception("periodic sweep failed; retrying next round")
-
-
-async def relay_sign_ins(
-    signins: SignIns,
-    pimbot: Pimbot,
-    then: Callable[[str], Awaitable[None]] | None = None,
-) -> None:
-    """Hand each sign-in that ended to the service (tell the user, replay kept work),
-    then tell `then` whose it was."""
-    while True:
-        outcome = await signins.next_finished()
-        try:
-            await pimbot.login_finished(outcome)
-        except Exception:  # noqa: BLE001 - kept work stays stored for the next sign-in
-            log.exception("after a sign-in ended, replaying the work kept failed")
-        if then is not None:
-            try:
-                await then(outcome.slack_user_id)
-            except Exception:  # noqa: BLE001 - a front-end refresh must not stop the relay
-                log.exception("refreshing after a sign-in failed")

@@ -74,6 +74,15 @@ def sign_in_home(link: LinkState, reason: str | None = None) -> View:
     return {"type": "home", "blocks": [*lines, {"type": "actions", "elements": [login]}]}
 
 
+def home_for(overview: Overview | None, link: LinkState | None) -> View:
+    """The Home for where the user stands: signed out (user mode), or their roles."""
+    if link is not None and not link.linked:
+        return sign_in_home(link)
+    if overview is None:
+        return home_notice(":warning: Your roles could not be read just now; open the Home again.")
+    return home(overview, link)
+
+
 def home_notice(text: str) -> View:
     return {"type": "home", "blocks": [section(text)]}
 

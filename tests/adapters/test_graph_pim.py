@@ -436,7 +436,6 @@ class TestBuildGraph:
         return Settings(**{**base, **values})
 
     async def test_wires_base_url_auth_and_identity_without_network(self, tmp_path: Path) -> None:
-        (tmp_path / "pimbot.yml").write_text("graph:\n  identity: user\n")
         seen: list[httpx.Request] = []
 
         def graph(request: httpx.Request) -> httpx.Response:
@@ -445,6 +444,7 @@ class TestBuildGraph:
 
         pim = build_graph(
             self._settings(tmp_path),
+            identity="user",  # passed down from pimbot.yml, never re-read here
             transport=httpx.MockTransport(graph),
             credential=lambda *, force_refresh: AccessToken("tok", 3600),
         )

@@ -85,7 +85,7 @@ async def aline_pim(server: SandboxServer, tmp_path: Path) -> AsyncIterator[Grap
         return AccessToken(token, 3600)
 
     settings = sandbox_settings(server, config)
-    graph = build_graph(settings, credential=delegated, retry=RetryPolicy.fast())
+    graph = build_graph(settings, identity="user", credential=delegated, retry=RetryPolicy.fast())
     yield graph
     await graph.aclose()
 

@@ -52,8 +52,8 @@ async def running(
     database_url: str, name: str
 ) -> AsyncIterator[tuple[ReminderScheduler, Recorder]]:
     recorder = Recorder()
-    sched = ReminderScheduler(database_url, on_due=recorder, name=name)
-    await sched.start()
+    sched = ReminderScheduler(database_url, name=name)
+    await sched.start(recorder)
     yield sched, recorder
     await sched.shutdown()
 
@@ -111,13 +111,13 @@ async def test_a_job_scheduled_before_a_restart_fires_after_it(
     database_url: str, name: str
 ) -> None:
     before, after = Recorder(), Recorder()
-    first = ReminderScheduler(database_url, on_due=before, name=name)
-    await first.start()
+    first = ReminderScheduler(database_url, name=name)
+    await first.start(before)
     first.schedule("r1:lead:900", soon(0.5))
     await first.shutdown()
 
-    second = ReminderScheduler(database_url, on_due=after, name=name)
-    await second.start()
+    second = ReminderScheduler(database_url, name=name)
+    await second.start(after)
     try:
         assert set(second.scheduled()) == {"r1:lead:900"}
         await eventually(lambda: after.calls == ["r1:lead:900"])
@@ -129,15 +129,15 @@ async def test_a_job_scheduled_before_a_restart_fires_after_it(
 
 
 async def test_a_job_due_while_down_runs_once_on_start(database_url: str, name: str) -> None:
-    first = ReminderScheduler(database_url, on_due=Recorder(), name=name)
-    await first.start()
+    first = ReminderScheduler(database_url, name=name)
+    await first.start(Recorder())
     first.schedule("r1:ended", soon(0.1))
     await first.shutdown()
     await asyncio.sleep(0.3)  # the moment passes while no scheduler runs
 
     recorder = Recorder()
-    second = ReminderScheduler(database_url, on_due=recorder, name=name)
-    await second.start()
+    second = ReminderScheduler(database_url, name=name)
+    await second.start(recorder)
     try:
         await eventually(lambda: recorder.calls != [], within=1.0)
         await asyncio.sleep(0.2)
@@ -174,16 +174,16 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
         if store.claim_reminder(reminder_id, datetime.now(UTC)):
             sent.append(reminder_id)
 
-    setup = ReminderScheduler(database_url, on_due=send_once, name=name)
-    await setup.start()
+    setup = ReminderScheduler(database_url, name=name)
+    await setup.start(send_once)
     setup.schedule(ended.id, soon(0.1))
     await setup.shutdown()
     await asyncio.sleep(0.2)
     # Two processes start on the same database: both may see the due job. (In one test
     # process they share the callback registry; real processes each have their own.)
-    processes = [ReminderScheduler(database_url, on_due=send_once, name=name) for _ in range(2)]
+    processes = [ReminderScheduler(database_url, name=name) for _ in range(2)]
     for process in processes:
-        await process.start()
+        await process.start(send_once)
     try:
         await eventually(lambda: sent != [], within=1.0)
         await asyncio.sleep(0.2)
@@ -201,8 +201,8 @@ async def test_shutdown_lets_a_reminder_being_sent_finish(database_url: str, nam
         await asyncio.sleep(0.3)
         finished.append(reminder_id)
 
-    sched = ReminderScheduler(database_url, on_due=slow_send, name=name)
-    await sched.start()
+    sched = ReminderScheduler(database_url, name=name)
+    await sched.start(slow_send)
     sched.schedule("r1:ended", soon(-1))
     await asyncio.sleep(0.1)  # the job is running now
     await sched.shutdown()
@@ -234,8 +234,8 @@ async def test_a_job_whose_scheduler_is_gone_is_logged_not_raised(
 async def test_sharing_the_store_engine_leaves_it_usable_after_shutdown(name: str) -> None:
     store = SqlStore.from_url("sqlite://")  # in memory: dies if its connection is closed
     recorder = Recorder()
-    sched = ReminderScheduler(store.engine, on_due=recorder, name=name)
-    await sched.start()
+    sched = ReminderScheduler(store.engine, name=name)
+    await sched.start(recorder)
     sched.schedule("r1:ended", soon(0.1))
     await eventually(lambda: recorder.calls == ["r1:ended"])
     await sched.shutdown()

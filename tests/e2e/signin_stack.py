@@ -92,8 +92,8 @@ class SignInStack(ApprovalStack):
         raise AssertionError(f"no App Home for {user} showing {fragment!r}")
 
     def linked(self, user: str) -> bool:
-        assert self.services.signin is not None
-        return self.services.signin.login.link_state(user).linked
+        assert self.services.sign_ins is not None
+        return self.services.sign_ins.state(user).linked
 
     def tenant_requests(self, principal: str) -> list[Any]:
         return [r for r in self.tenant.requests.values() if r.principal_id == principal]

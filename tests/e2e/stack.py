@@ -75,8 +75,10 @@ class BotStack:
         self.slack = stack.enter_context(FakeSlack())
         self.settings = self._settings()
         self.services = self._services()
-        bolt = build_app(self.settings, self.services, client=self._client())
-        http_app = build_http_app(self.settings, self.services, bolt)
+        client = self._client()
+        dms = SlackNotifier(client, self.settings.policy())
+        bolt = build_app(self.settings, self.services.pimbot, dms=dms, client=client)
+        http_app = build_http_app(self.settings, self.services.pimbot, bolt)
         self.bot = stack.enter_context(SandboxServer(http_app, tls=False))  # any ASGI app
         self.http = stack.enter_context(httpx.Client(base_url=self.bot.url, timeout=30))
         return self

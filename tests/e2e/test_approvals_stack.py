@@ -18,6 +18,7 @@ from starlette.routing import Route
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxServer, create_app
 from handlers.app import build_app, build_http_app
+from handlers.notify import SlackNotifier
 from tests.e2e.stack import ROOT, BotStack
 from tests.fakes.slack import FakeSlack
 
@@ -78,8 +79,10 @@ class ApprovalStack(BotStack):
         self.slack = stack.enter_context(GroupSlack())
         self.settings = self._settings()
         self.services = self._services()
-        bolt = build_app(self.settings, self.services, client=self._client())
-        http_app = build_http_app(self.settings, self.services, bolt)
+        client = self._client()
+        dms = SlackNotifier(client, self.settings.policy())
+        bolt = build_app(self.settings, self.services.pimbot, dms=dms, client=client)
+        http_app = build_http_app(self.settings, self.services.pimbot, bolt)
         app = Starlette(
             routes=[Route("/test/sweep", self._sweep, methods=["POST"]), *http_app.routes]
         )

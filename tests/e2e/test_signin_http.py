@@ -46,11 +46,11 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignInStack]:
 @pytest.fixture
 def bot(running: SignInStack) -> SignInStack:
     running.reset()
-    assert running.services.signin is not None
+    assert running.services.sign_ins is not None
     for user in ("U_ALINE", "U_ADMIN", "U_DIEGO", "U_ALEX"):
-        running.services.signin.login.logout(user)
-        for item in running.services.signin.deferred.waiting(user):
-            running.services.signin.deferred.drop(user, item.kind, item.ref)
+        running.services.sign_ins.logout(user)
+        for item in running.services.user_mode.kept.waiting(user):
+            running.services.user_mode.kept.drop(user, item.kind, item.ref)
     return running
 
 
@@ -95,7 +95,7 @@ def test_signing_in_as_someone_else_is_refused_and_audited(bot: SignInStack) -> 
 
 def test_activation_is_a_self_activation_recorded_as_the_user(bot: SignInStack) -> None:
     bot.log_in("U_ALINE", ALINE_UPN)
-    bot.services.service.policies.clear()  # read the policy now, as Aline
+    bot.services.deps.policies.clear()  # read the policy now, as Aline
 
     final = bot.final(bot.command(UA_1H))
 
@@ -122,8 +122,8 @@ def test_a_request_before_signing_in_is_kept_and_goes_ahead_after_it(bot: SignIn
     assert "User Administrator" in bot.dm("U_ALINE", "User Administrator* is active until")["text"]
     (request,) = bot.tenant_requests(ALINE)
     assert request.action == "selfActivate" and request.created_by == ("user", ALINE)
-    assert bot.services.signin is not None
-    assert bot.services.signin.deferred.waiting("U_ALINE") == []
+    assert bot.services.sign_ins is not None
+    assert bot.services.user_mode.kept.waiting("U_ALINE") == []
 
 
 def test_a_revoked_sign_in_asks_to_log_in_again_and_keeps_the_request(bot: SignInStack) -> None:
@@ -274,8 +274,8 @@ def test_logout_forgets_the_tokens_and_the_home_offers_to_sign_in(bot: SignInSta
 
     assert bot.next_code("U_ALINE", seen)  # a new code, by DM
     assert "Send a new code" in bot.home("U_ALINE", "A sign-in is waiting")
-    assert bot.services.signin is not None
-    bot.services.signin.login.logout("U_ALINE")  # stop that login's polling
+    assert bot.services.sign_ins is not None
+    bot.services.sign_ins.logout("U_ALINE")  # stop that login's polling
 
 
 def test_a_kept_request_survives_a_restart_and_runs_after_the_next_sign_in(
@@ -381,8 +381,8 @@ def test_kept_work_is_dropped_after_an_hour_without_a_sign_in_and_its_user_told(
     bot.sweep(advance=61 * 60.0)
 
     assert "hadn't signed in" in bot.dm("U_ALINE", "I dropped your request")["text"]
-    assert bot.services.signin is not None
-    assert bot.services.signin.deferred.waiting("U_ALINE") == []
+    assert bot.services.sign_ins is not None
+    assert bot.services.user_mode.kept.waiting("U_ALINE") == []
     bot.log_in("U_ALINE", ALINE_UPN)  # ... and signing in much later activates nothing
     assert not bot.tenant.requests
 

@@ -98,16 +98,17 @@ async def test_slash_command_over_socket_mode_is_acked_on_the_socket(
         )
         client = AsyncWebClient(token="xoxb-socket", base_url=slack.api_url)
         config = settings.policy()
+        notifier = SlackNotifier(client, config)
         services = build_services(
             settings,
             directory=SlackUserDirectory(client),
-            notifier=SlackNotifier(client, config),
+            notifier=notifier,
             store=SqlStore.from_url(f"sqlite:///{tmp_path / 's.db'}"),
             scheduler=ManualTrigger(),
             config=config,
         )
         task = asyncio.create_task(
-            run_socket(settings, build_app(settings, services, client=client))
+            run_socket(settings, build_app(settings, services.pimbot, dms=notifier, client=client))
         )
         try:
             ack = await asyncio.wait_for(socket_server.acks.get(), timeout=15)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from bot.domain.audit import AuditEvent
 from bot.domain.requests import ActivationRecord
 from bot.errors import PimError
+from bot.service.outcomes import Dropped, Overview, Replayed
 from bot.service.ports import SlackProfile
+from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 
 TENANT = "m365x435773.onmicrosoft.com"
 PROFILES = {
@@ -40,17 +41,14 @@ class FakeDirectory:
 
 @dataclass
 class RecordingNotifier:
-    dms: list[tuple[str, str]] = field(default_factory=list)
+    """Implements bot.service.ports.Notifier: each fact it is told, recorded as told."""
+
+    facts: list[tuple[str, str, object]] = field(default_factory=list)  # (who, kind, fact)
     audits: list[AuditEvent] = field(default_factory=list)
     reminders: list[tuple[str, datetime]] = field(default_factory=list)
     ended: list[tuple[str, str | None]] = field(default_factory=list)
     cards: dict[str, ActivationRecord] = field(default_factory=dict)
     decisions: list[tuple[str, str, str | None]] = field(default_factory=list)
-
-    async def send_dm(
-        self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
-    ) -> None:
-        self.dms.append((slack_user_id, text))
 
     async def post_audit(self, event: AuditEvent) -> None:
         self.audits.append(event)
@@ -73,3 +71,30 @@ class RecordingNotifier:
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
         self.decisions.append((record.id, record.state.value, error))
+
+    async def approved_then_entra(self, record: ActivationRecord) -> None:
+        self.facts.append((record.slack_user_id, "approved_then_entra", record))
+
+    async def activation_settled(self, record: ActivationRecord) -> None:
+        self.facts.append((record.slack_user_id, "activation_settled", record))
+
+    async def sign_in_code(self, slack_user_id: str, prompt: DeviceCodePrompt) -> None:
+        self.facts.append((slack_user_id, "sign_in_code", prompt))
+
+    async def signed_in(self, outcome: LoginOutcome) -> None:
+        self.facts.append((outcome.slack_user_id, "signed_in", outcome))
+
+    async def replayed(self, slack_user_id: str, done: list[Replayed]) -> None:
+        self.facts.append((slack_user_id, "replayed", done))
+
+    async def kept_work_dropped(self, slack_user_id: str, dropped: Dropped) -> None:
+        self.facts.append((slack_user_id, "kept_work_dropped", dropped))
+
+    async def home_changed(
+        self, slack_user_id: str, overview: Overview | None, link: LinkState | None
+    ) -> None:
+        self.facts.append((slack_user_id, "home_changed", (overview, link)))
+
+    def told(self, kind: str) -> list[tuple[str, object]]:
+        """(who, fact) for every fact of one kind, in order."""
+        return [(who, fact) for who, k, fact in self.facts if k == kind]

@@ -1,5 +1,5 @@
-"""A bot process to kill -9 in the middle of things. Every DM it sends is one line in
-$CRASH_LOG, so the test can tell what the user heard and from which process.
+"""A bot process to kill -9 in the middle of things. Every fact it tells a user is one
+line in $CRASH_LOG, so the test can tell what the user heard and from which process.
 
     python -m tests.hardening.kill_worker serve|activate|request-approval|approve <id>
 """
@@ -11,8 +11,9 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
+from bot.domain.command_types import Activate, Approve
+from bot.domain.requests import ActivationRecord
 from bot.settings import Settings
 from bot.wiring import build_services
 from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
@@ -21,8 +22,8 @@ TICKET = "CONTOSO:Security-012345"
 
 
 class FileNotifier(RecordingNotifier):
-    async def send_dm(self, slack_user_id: str, text: str, blocks: Any = None) -> None:
-        _append(f"dm {slack_user_id} {text!r} pid={os.getpid()}")
+    async def activation_settled(self, record: ActivationRecord) -> None:
+        _append(f"settled {record.slack_user_id} {record.id} {record.state} pid={os.getpid()}")
 
 
 def _append(line: str) -> None:
@@ -38,16 +39,16 @@ async def main(mode: str, arg: str | None) -> None:
     await svc.start(sweep_seconds=3600)
     print("ready", flush=True)
     if mode == "activate":
-        await svc.service.request_activation(
-            "U_ALINE", "user-admin", timedelta(hours=1), TICKET, "kill -9 mid-activation"
+        await svc.pimbot.handle(
+            "U_ALINE", Activate("user-admin", timedelta(hours=1), TICKET, "kill -9 mid-activation")
         )
     elif mode == "request-approval":
-        out = await svc.service.request_activation(
-            "U_ALINE", "global-admin", timedelta(hours=1), TICKET, "kill -9 mid-approval"
+        out = await svc.pimbot.handle(
+            "U_ALINE", Activate("global-admin", timedelta(hours=1), TICKET, "kill -9 mid-approval")
         )
         print(out.record.id if out.record else "", flush=True)
     elif mode == "approve" and arg:
-        await svc.approvals.approve(arg, "U_ADMIN")
+        await svc.pimbot.handle("U_ADMIN", Approve(arg))
     print("done", flush=True)
     await asyncio.Event().wait()  # until killed
 

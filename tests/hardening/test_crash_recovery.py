@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 
 from bot.domain.audit import AuditKind
+from bot.domain.command_types import Activate
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.service.activation import new_request_id
 from bot.settings import Settings
@@ -31,9 +32,7 @@ async def crash_mid_activation(services: Services, faults: Faults, tenant: Sandb
     answer arrives; returns the stuck request's id."""
     faults.lose_response(times=1, delay=5, deliver=True, method="POST", path=REQUESTS)
     task = asyncio.create_task(
-        services.service.request_activation(
-            "U_ALINE", "user-admin", timedelta(hours=2), TICKET, WHY
-        )
+        services.pimbot.handle("U_ALINE", Activate("user-admin", timedelta(hours=2), TICKET, WHY))
     )
     for _ in range(500):
         if tenant.live_assignment(aline(tenant), USER_ADMIN) is not None:
@@ -74,7 +73,8 @@ async def test_a_request_graph_accepted_before_the_crash_is_active_after_restart
         live = tenant.live_assignment(aline(tenant), USER_ADMIN)
         assert live is not None and record.end == live.end
         assert fresh.store.list_reminders(request_id=request_id)
-        assert any("is active" in text for _, text in notifier.dms)
+        told = [fact for _, fact in notifier.told("activation_settled")]
+        assert [(r.id, r.state) for r in told] == [(request_id, S.ACTIVE)]  # type: ignore[attr-defined]
         kinds = [e.kind for e in fresh.store.audit_events()]
         assert AuditKind.ACTIVATED in kinds
         assert len(tenant.requests) == writes  # settled by reading, not by writing again
@@ -114,12 +114,13 @@ async def test_a_request_graph_never_saw_fails_after_restart_and_the_user_is_tol
         assert settled is not None and settled.state is S.FAILED
         assert tenant.live_assignment(aline(tenant), USER_ADMIN) is None
         assert len(tenant.requests) == writes
-        assert any("please ask again" in text for _, text in notifier.dms)
+        (told,) = [fact for _, fact in notifier.told("activation_settled")]
+        assert told.state is S.FAILED and "please ask again" in (told.error or "")  # type: ignore[attr-defined]
         kinds = [e.kind for e in fresh.store.audit_events()]
         assert AuditKind.ACTIVATION_FAILED in kinds
         # the user can simply ask again
-        again = await fresh.service.request_activation(
-            "U_ALINE", "user-admin", timedelta(hours=1), TICKET, WHY
+        again = await fresh.pimbot.handle(
+            "U_ALINE", Activate("user-admin", timedelta(hours=1), TICKET, WHY)
         )
         assert again.record is not None and again.record.state is S.ACTIVE
     finally:
@@ -139,12 +140,12 @@ async def test_a_second_restart_changes_nothing(
     faults.clear()
     first = await restart(settings, clock, directory, notifier)
     await first.aclose()
-    dms, audits = len(notifier.dms), len(notifier.audits)
+    facts, audits = len(notifier.facts), len(notifier.audits)
 
     second = await restart(settings, clock, directory, notifier)
     try:
         record = second.store.get_request(request_id)
         assert record is not None and record.state is S.ACTIVE
-        assert (len(notifier.dms), len(notifier.audits)) == (dms, audits)
+        assert (len(notifier.facts), len(notifier.audits)) == (facts, audits)
     finally:
         await second.aclose()

@@ -12,6 +12,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.domain.command_types import Activate
 from bot.domain.requests import ActivationRecord
 from bot.settings import Settings
 from bot.wiring import build_services
@@ -42,12 +43,14 @@ async def main(mode: str) -> None:
     services = build_services(settings, directory=FakeDirectory(), notifier=notifier)
     await services.start(sweep_seconds=3600)  # only APScheduler triggers, as in production
     if mode == "activate":
-        await services.service.request_activation(
+        await services.pimbot.handle(
             "U_ALINE",
-            "user-admin",
-            timedelta(minutes=2),
-            "CONTOSO:Security-012345",
-            "crash test: reminders survive kill -9",
+            Activate(
+                "user-admin",
+                timedelta(minutes=2),
+                "CONTOSO:Security-012345",
+                "crash test: reminders survive kill -9",
+            ),
         )
     print("ready", flush=True)
     await asyncio.Event().wait()  # until killed

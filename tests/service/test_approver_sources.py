@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.domain.command_types import Approve
 from bot.errors import NotAuthorised
 from bot.settings import ApproversConfig, PolicyFile, Settings
 from bot.wiring import Services
@@ -82,7 +83,7 @@ async def test_each_pimbot_yml_source_lets_its_member_approve_and_no_one_else(
     assert not await _may(services, pending.record.id, "U_ALEX")
     assert not await _may(services, pending.record.id, "U_STRANGER")  # not in the tenant
 
-    decision = await services.approvals.approve(pending.record.id, "U_MEGAN")
+    decision = await services.pimbot.handle("U_MEGAN", Approve(pending.record.id))
     assert decision.record.decided_by == "U_MEGAN" and decision.error is None
 
 

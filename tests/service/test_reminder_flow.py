@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain.audit import AuditKind
+from bot.domain.command_types import Activate, Deactivate, Extend
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxTenant
@@ -17,8 +18,8 @@ ALINE = "AlineD@m365x435773.onmicrosoft.com"
 
 
 async def activate(services: Services, hours: float = 1) -> ActivationRecord:
-    outcome = await services.service.request_activation(
-        "U_ALINE", "user-admin", timedelta(hours=hours), TICKET, WHY
+    outcome = await services.pimbot.handle(
+        "U_ALINE", Activate("user-admin", timedelta(hours=hours), TICKET, WHY)
     )
     assert outcome.record is not None
     return outcome.record
@@ -48,7 +49,7 @@ async def test_deactivation_cancels_the_reminders(
     services: Services, clock: FakeClock, notifier: RecordingNotifier
 ) -> None:
     await activate(services)
-    await services.service.deactivate("U_ALINE", "user-admin")
+    await services.pimbot.handle("U_ALINE", Deactivate("user-admin"))
     clock.advance(timedelta(hours=2))
     await services.reminders.run_due()
     assert notifier.reminders == [] and notifier.ended == []
@@ -60,7 +61,7 @@ async def test_extension_reschedules_the_reminder(
     record = await activate(services)
     clock.advance(timedelta(minutes=46))
     await services.reminders.run_due()
-    await services.service.extend("U_ALINE", "user-admin", timedelta(hours=1))
+    await services.pimbot.handle("U_ALINE", Extend("user-admin", timedelta(hours=1)))
     clock.advance(timedelta(minutes=30))
     await services.reminders.run_due()
     assert len(notifier.reminders) == 1  # now +76 min; the new lead moment is +105 min

@@ -11,8 +11,8 @@ import pytest
 
 from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.service.outcomes import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
 from bot.service.identity import Requester
+from bot.service.outcomes import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
 from bot.settings import JustificationConfig, TicketConfig
 from handlers import blocks
 from handlers.blocks import home as home_tab
