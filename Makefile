@@ -21,8 +21,11 @@ test: $(STAMP)
 	@sh scripts/install-browser.sh || echo "make test: no browser installed; the browser tests will skip"
 	$(BIN)/python -m pytest -q
 
+# Style, types, and the architecture's import contracts (pyproject [tool.importlinter]).
 lint: $(STAMP)
-	$(BIN)/ruff check bot handlers tests
+	$(BIN)/ruff check bot handlers tests bench
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -31,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
