@@ -58,9 +58,8 @@ def register(app: AsyncApp, services: Services) -> None:
         user_id, request_id = _clicked(body)
 
         async def extend() -> Outcome:
-            return await svc.extend(
-                user_id, svc.request_for(user_id, request_id).role_id, EXTEND_BY
-            )
+            record = svc.request_for(user_id, request_id)
+            return await svc.extend(user_id, record.role_id, EXTEND_BY, record.scope)
 
         await _act(services, client, user_id, extend)
 
@@ -74,8 +73,8 @@ def register(app: AsyncApp, services: Services) -> None:
         request_id, _, iso = chosen.partition(" ")
 
         async def extend() -> Outcome:
-            role_id = svc.request_for(user_id, request_id).role_id
-            return await svc.extend(user_id, role_id, parse_duration(iso))
+            record = svc.request_for(user_id, request_id)
+            return await svc.extend(user_id, record.role_id, parse_duration(iso), record.scope)
 
         await _act(services, client, user_id, extend)
 
@@ -87,7 +86,8 @@ def register(app: AsyncApp, services: Services) -> None:
         user_id, request_id = _clicked(body)
 
         async def deactivate() -> Outcome:
-            return await svc.deactivate(user_id, svc.request_for(user_id, request_id).role_id)
+            record = svc.request_for(user_id, request_id)  # its scope, not any other
+            return await svc.deactivate(user_id, record.role_id, record.scope)
 
         await _act(services, client, user_id, deactivate)
 

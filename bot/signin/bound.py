@@ -21,6 +21,7 @@ from bot.domain.models import (
     ScheduleRequest,
     Ticket,
 )
+from bot.domain.targets import Target
 
 if TYPE_CHECKING:
     from bot.service.ports import PimGraph
@@ -63,23 +64,23 @@ class BoundGraph:
         return await self._graphs.run(self._who(), lambda g: g.activate(spec))
 
     async def deactivate(
-        self, principal_id: str, role_id: str, justification: str | None = None
+        self, principal_id: str, target: Target, justification: str | None = None
     ) -> ScheduleRequest:
         return await self._graphs.run(
-            self._who(), lambda g: g.deactivate(principal_id, role_id, justification)
+            self._who(), lambda g: g.deactivate(principal_id, target, justification)
         )
 
     async def extend(
         self,
         principal_id: str,
-        role_id: str,
+        target: Target,
         duration: timedelta,
         justification: str,
         ticket: Ticket | None = None,
     ) -> ScheduleRequest:
         return await self._graphs.run(
             self._who(),
-            lambda g: g.extend(principal_id, role_id, duration, justification, ticket),
+            lambda g: g.extend(principal_id, target, duration, justification, ticket),
         )
 
     async def list_requests(self, principal_id: str) -> list[ScheduleRequest]:

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.domain.models import ActivationSpec, ApproverKind, ApproverRef, Ticket
+from bot.domain.models import ActivationSpec, ApproverKind, ApproverRef, Role, Ticket
+from bot.domain.targets import Scope, Target, TargetKind
 from bot.errors import ConfigError, NotActive
 from bot.graph import build_graph
 from bot.graph.auth import AccessToken
@@ -24,6 +25,7 @@ USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 ALINE = "aline-id"
 HELPDESK = "helpdesk-group-id"
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+TARGET = Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, "User Administrator"), Scope("/"))
 
 
 class FakeGraph:
@@ -105,7 +107,7 @@ def posts(rec: Recorder, schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 SPEC = ActivationSpec(
     principal_id=ALINE,
-    role_id=USER_ADMIN,
+    target=TARGET,
     duration=timedelta(hours=5),
     justification="Need to invalidate all app refresh tokens for Sara using PowerShell.",
     ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
@@ -178,7 +180,7 @@ class TestDeactivateAndExtend:
         self, graph: FakeGraph, graph_schema: dict[str, Any]
     ) -> None:
         pim, rec = make_pim(graph)
-        result = await pim.deactivate(ALINE, USER_ADMIN, "done")
+        result = await pim.deactivate(ALINE, TARGET, "done")
         [body] = posts(rec, graph_schema)
         assert body == {
             "action": "adminRemove",
@@ -193,7 +195,7 @@ class TestDeactivateAndExtend:
         self, graph: FakeGraph, graph_schema: dict[str, Any]
     ) -> None:
         pim, rec = make_pim(graph, "user")
-        await pim.deactivate(ALINE, USER_ADMIN)
+        await pim.deactivate(ALINE, TARGET)
         assert posts(rec, graph_schema)[0]["action"] == "selfDeactivate"
 
     async def test_lost_deactivate_response_is_recovered_once_the_role_is_gone(
@@ -202,18 +204,20 @@ class TestDeactivateAndExtend:
         graph.routes[(f"{RM}/roleAssignmentScheduleInstances", None)] = {"value": []}
         pim, rec = make_pim(graph)
         graph.lose_next_response = True
-        result = await pim.deactivate(ALINE, USER_ADMIN, "done")
+        result = await pim.deactivate(ALINE, TARGET, "done")
         assert result.id == "req-1" and len(posts(rec, graph_schema)) == 1
 
     async def test_extend_adds_to_the_current_end_from_the_instance_start(
         self, graph: FakeGraph, graph_schema: dict[str, Any]
     ) -> None:
         live = instance(ALINE, "2026-11-29T08:00:00Z", "2026-11-29T13:00:00Z")
-        graph.routes[(f"{RM}/roleAssignmentScheduleInstances", f"principalId eq '{ALINE}'")] = {
-            "value": [{**live, "assignmentType": "Activated"}]
-        }
+        # Only the assignment of this role at this scope (Graph filters on both).
+        where = f"principalId eq '{ALINE}' and roleDefinitionId eq '{USER_ADMIN}' and "
+        graph.routes[
+            (f"{RM}/roleAssignmentScheduleInstances", where + "directoryScopeId eq '/'")
+        ] = {"value": [{**live, "assignmentType": "Activated"}]}
         pim, rec = make_pim(graph)
-        result = await pim.extend(ALINE, USER_ADMIN, timedelta(hours=1), "more time")
+        result = await pim.extend(ALINE, TARGET, timedelta(hours=1), "more time")
         [body] = posts(rec, graph_schema)
         assert body["action"] == "adminExtend"
         assert body["scheduleInfo"] == {
@@ -229,7 +233,7 @@ class TestDeactivateAndExtend:
         mine = f"{RM}/roleAssignmentScheduleInstances/filterByCurrentUser(on='principal')"
         graph.routes[(mine, None)] = {"value": [live]}
         pim, rec = make_pim(graph, "user")
-        await pim.extend(ALINE, USER_ADMIN, timedelta(minutes=30), "more", Ticket("T-1"))
+        await pim.extend(ALINE, TARGET, timedelta(minutes=30), "more", Ticket("T-1"))
         [body] = posts(rec, graph_schema)
         assert body["action"] == "selfExtend"
         assert body["ticketInfo"] == {"ticketNumber": "T-1"}
@@ -242,7 +246,7 @@ class TestDeactivateAndExtend:
         graph.routes[(f"{RM}/roleAssignmentScheduleInstances", None)] = {"value": []}
         pim, rec = make_pim(graph)
         with pytest.raises(NotActive):
-            await pim.extend(ALINE, USER_ADMIN, timedelta(hours=1), "x")
+            await pim.extend(ALINE, TARGET, timedelta(hours=1), "x")
         assert rec.bodies("POST") == []
 
     async def test_cancel_posts_the_bound_action(self, graph: FakeGraph) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.domain.models import ActivationSpec, Ticket
+from bot.domain.models import ActivationSpec, Role, Ticket
+from bot.domain.targets import Scope, Target, TargetKind
 from bot.errors import GraphThrottled
 from bot.graph import RetryPolicy, build_graph
 from bot.graph.auth import AccessToken
@@ -31,6 +32,9 @@ from tests.fakes.clock import FakeClock
 
 ALINE_UPN = "AlineD@m365x435773.onmicrosoft.com"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+USER_ADMIN_TENANT = Target(
+    TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, "User Administrator"), Scope("/")
+)
 REQUESTS = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
 ELIGIBLE = "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances"
 TICKET = Ticket("CONTOSO:Security-012345", "CONTOSO")
@@ -92,7 +96,7 @@ async def aline_pim(server: SandboxServer, tmp_path: Path) -> AsyncIterator[Grap
 
 async def activate_aline(pim: GraphPim) -> Any:
     aline = await pim.get_user(ALINE_UPN)
-    spec = ActivationSpec(aline.id, USER_ADMIN, timedelta(hours=5), JUSTIFICATION, TICKET)
+    spec = ActivationSpec(aline.id, USER_ADMIN_TENANT, timedelta(hours=5), JUSTIFICATION, TICKET)
     return aline, await pim.activate(spec)
 
 
@@ -121,7 +125,9 @@ class TestTutorialJourney:
         assert [e.via_group_name for e in eligible] == ["IT Helpdesk (User)"]
         assert await pim.list_active(aline.id) == []
 
-        spec = ActivationSpec(aline.id, USER_ADMIN, timedelta(hours=5), JUSTIFICATION, TICKET)
+        spec = ActivationSpec(
+            aline.id, USER_ADMIN_TENANT, timedelta(hours=5), JUSTIFICATION, TICKET
+        )
         request = await pim.activate(spec)
         assert request.status == "Provisioned"
         [active] = await pim.list_active(aline.id)
@@ -130,7 +136,7 @@ class TestTutorialJourney:
         assert (active.role_id, active.assignment_type) == (USER_ADMIN, "Assigned")
         assert active.end == sandbox_clock.now() + timedelta(hours=5)
 
-        removal = await pim.deactivate(aline.id, USER_ADMIN, "Done with the tokens.")
+        removal = await pim.deactivate(aline.id, USER_ADMIN_TENANT, "Done with the tokens.")
         assert removal.action == "adminRemove"
         assert await pim.list_active(aline.id) == []
         actions = [b["action"] for b in sent_bodies(server, graph_schema)]
@@ -141,7 +147,7 @@ class TestTutorialJourney:
     ) -> None:
         aline, _ = await activate_aline(pim)
         [before] = await pim.list_active(aline.id)
-        await pim.extend(aline.id, USER_ADMIN, timedelta(hours=1), JUSTIFICATION, TICKET)
+        await pim.extend(aline.id, USER_ADMIN_TENANT, timedelta(hours=1), JUSTIFICATION, TICKET)
         [after] = await pim.list_active(aline.id)
         assert before.end is not None and after.end == before.end + timedelta(hours=1)
         assert sent_bodies(server, graph_schema)[-1]["action"] == "adminExtend"
@@ -174,7 +180,7 @@ class TestUserIdentity:
         assert (request.action, request.status) == ("selfActivate", "Provisioned")
         [active] = await aline_pim.list_active(aline.id)
         assert active.assignment_type == "Activated"
-        await aline_pim.deactivate(aline.id, USER_ADMIN, "Done.")
+        await aline_pim.deactivate(aline.id, USER_ADMIN_TENANT, "Done.")
         assert await aline_pim.list_active(aline.id) == []
         actions = [b["action"] for b in sent_bodies(server, graph_schema)]
         assert actions == ["selfActivate", "selfDeactivate"]

@@ -7,10 +7,13 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec
+from bot.domain.targets import Role, Scope, Target, TargetKind
 from bot.signin.errors import SignInRequired
 from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, log_in
+
+TENANT_WIDE = Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, USER_ADMIN), Scope("/"))
 
 
 async def test_the_port_round_trip_runs_as_the_user(
@@ -21,10 +24,10 @@ async def test_the_port_round_trip_runs_as_the_user(
 
     eligible = {e.role_id for e in await graph.list_eligibilities(ALINE)}
     request = await graph.activate(
-        ActivationSpec(ALINE, USER_ADMIN, timedelta(hours=1), "Unlock a user account")
+        ActivationSpec(ALINE, TENANT_WIDE, timedelta(hours=1), "Unlock a user account")
     )
     active = [a.role_id for a in await graph.list_active(ALINE)]
-    ended = await graph.deactivate(ALINE, USER_ADMIN, "Done")
+    ended = await graph.deactivate(ALINE, TENANT_WIDE, "Done")
 
     assert USER_ADMIN in eligible and USER_ADMIN in active
     assert (request.action, ended.action) == ("selfActivate", "selfDeactivate")

@@ -11,6 +11,7 @@ import pytest
 
 from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Scope, Target, TargetKind
 from bot.service.activation import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
 from bot.service.identity import Requester
 from bot.settings import JustificationConfig, TicketConfig
@@ -25,6 +26,9 @@ ALINE = Requester(
     "Europe/Paris",
 )
 USER_ADMIN = Role("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator", "user-admin")
+TENANT = Scope("/")
+DIRECTORY_ROLE = TargetKind.DIRECTORY_ROLE
+USER_ADMIN_TENANT = Target(DIRECTORY_ROLE, USER_ADMIN, TENANT)
 
 
 def record(**changes: Any) -> ActivationRecord:
@@ -34,6 +38,8 @@ def record(**changes: Any) -> ActivationRecord:
         principal_id="7146daa8",
         role_id=USER_ADMIN.id,
         role_name=USER_ADMIN.display_name,
+        target_kind=DIRECTORY_ROLE,
+        scope=TENANT,
         duration=timedelta(hours=5),
         justification="invalidate refresh tokens",
         ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
@@ -49,7 +55,7 @@ def record(**changes: Any) -> ActivationRecord:
 def eligible(n: int, max_hours: int = 8, name: str = "Role") -> list[EligibleRole]:
     return [
         EligibleRole(
-            Role(f"id-{i}", f"{name} {i}", f"alias-{i}"),
+            Target(DIRECTORY_ROLE, Role(f"id-{i}", f"{name} {i}", f"alias-{i}"), TENANT),
             RolePolicy(timedelta(hours=max_hours), ticket_required=i % 2 == 0),
             (),
             "IT Helpdesk (User)" if i % 3 == 0 else None,
@@ -64,7 +70,14 @@ def overview(n: int = 3, name: str = "Role") -> Overview:
         ActiveRole(
             Role(f"id-{i}", f"{name} {i}"),
             ActiveAssignment(
-                f"a{i}", f"id-{i}", "7146daa8", NOW, NOW + timedelta(hours=2), "Activated"
+                f"a{i}",
+                DIRECTORY_ROLE,
+                f"id-{i}",
+                "7146daa8",
+                TENANT,
+                NOW,
+                NOW + timedelta(hours=2),
+                "Activated",
             ),
         )
         for i in range(n)
@@ -99,7 +112,7 @@ def test_activated_outcome_names_role_scope_local_times_ticket_justification_and
         Outcome(
             OutcomeKind.ACTIVATED,
             ALINE,
-            USER_ADMIN,
+            USER_ADMIN_TENANT,
             record(),
             NOW + timedelta(hours=5),
             "graph-req-1",
@@ -109,7 +122,7 @@ def test_activated_outcome_names_role_scope_local_times_ticket_justification_and
     text = json.dumps(msg)
     assert "User Administrator" in msg["text"]
     for fact in (
-        "Directory",
+        "*Scope:* Whole directory",
         "Sun 29 Nov 2026 10:00 CET",
         "Sun 29 Nov 2026 15:00 CET",
         "CONTOSO:Security-012345",
@@ -126,7 +139,7 @@ def test_pending_approval_says_plainly_why_and_that_nothing_is_active() -> None:
         Outcome(
             OutcomeKind.PENDING_APPROVAL,
             ALINE,
-            USER_ADMIN,
+            USER_ADMIN_TENANT,
             record(state=RequestState.PENDING_APPROVAL),
             approval_reasons=("pimbot.yml requires approval",),
         )
@@ -140,7 +153,12 @@ def test_pending_approval_says_plainly_why_and_that_nothing_is_active() -> None:
 def test_a_huge_justification_is_clipped_to_the_section_limit() -> None:
     msg = blocks.outcome(
         Outcome(
-            OutcomeKind.ACTIVATED, ALINE, USER_ADMIN, record(justification="x" * 5000), NOW, "g"
+            OutcomeKind.ACTIVATED,
+            ALINE,
+            USER_ADMIN_TENANT,
+            record(justification="x" * 5000),
+            NOW,
+            "g",
         )
     )
 
@@ -186,7 +204,7 @@ def test_activation_modal_offers_roles_and_durations_capped_at_the_largest_max()
 
 def test_activation_modal_with_many_long_roles_stays_within_limits() -> None:
     roles = [
-        replace(e, role=replace(e.role, id=f"{i:08d}-1b4b-4a66-b2f7-cf593d03c8d2"))
+        replace(e, target=replace(e.target, role=replace(e.role, id=f"{i:08d}-1b4b-4a66")))
         for i, e in enumerate(eligible(150, name="An Extremely Long Role Display Name For Tests"))
     ]
     view = modal.activation_modal(roles, modal.Prefill(), TicketConfig(), JustificationConfig())
