@@ -55,10 +55,7 @@ class AuditEvent:
         if self.role_name:
             parts.append(self.role_name)
         if self.scope:
-            shown = self.scope.label
-            parts.append(
-                f"scope {shown}" + ("" if shown == self.scope.id else f" ({self.scope.id})")
-            )
+            parts.append(f"scope {self.scope.id} ({self.scope.label})")
         if self.duration:
             parts.append(f"for {to_human(self.duration)}")
         if self.ticket:

@@ -99,7 +99,7 @@ class RoleQueries:
         role, active = target.role, live.assignment
         until = f" until {active.end:%Y-%m-%d %H:%M} UTC" if active.end else ""
         raise AlreadyActive(
-            f"{role.display_name} is already active for you at {target.scope.label}{until}. "
+            f"{role.display_name} ({target.scope.label}) is already active for you{until}. "
             f"Use `/pim extend {role.alias or role.id} 1h` to extend it."
         )
 

@@ -74,9 +74,10 @@ def _confirm(record: ActivationRecord) -> dict[str, object]:
     """Slack's confirm dialog on Approve: approving activates the role at once."""
     return {
         "title": plain("Approve this request?", 100),
-        "text": plain(
-            f"{record.role_name} for {to_human(record.duration)} becomes active for the "
-            f"requester ({record.scope.label}) as soon as you confirm."
+        "text": plain(  # a confirm dialog's text may be 300 characters
+            f"{record.role_name} ({record.scope.label}) for {to_human(record.duration)} "
+            "becomes active for the requester as soon as you confirm.",
+            300,
         ),
         "confirm": plain("Approve", 30),
         "deny": plain("Not yet", 30),

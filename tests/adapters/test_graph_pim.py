@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,21 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.domain.models import ActivationSpec, ApproverKind, ApproverRef, Role, Ticket
+from bot.domain.models import (
+    ActivationSpec,
+    ApproverKind,
+    ApproverRef,
+    RequestAction,
+    Role,
+    Ticket,
+)
 from bot.domain.targets import Scope, Target, TargetKind
 from bot.errors import ConfigError, NotActive
 from bot.graph import build_graph
 from bot.graph.auth import AccessToken
+from bot.graph.models import ScheduleRequestBody, ScheduleRequestOut
 from bot.graph.pim import GraphPim, Identity
+from bot.graph.recovery import same_submission
 from bot.settings import Settings
 from tests.adapters.test_graph_helpers import Recorder, assert_request_valid, make_client
 from tests.fakes.clock import FakeClock
@@ -25,6 +35,7 @@ USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 ALINE = "aline-id"
 HELPDESK = "helpdesk-group-id"
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+UNIT = "0b7c3a52-7f1e-4c4b-9a57-5b8f0d2e6a11"
 TARGET = Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, "User Administrator"), Scope("/"))
 
 
@@ -174,6 +185,20 @@ class TestActivate:
         assert len(graph.created) == 2
         assert len(posts(rec, graph_schema)) == 2
 
+    def test_a_request_at_another_scope_is_not_mistaken_for_this_one(self) -> None:
+        unit = replace(TARGET, scope=Scope(f"/administrativeUnits/{UNIT}"))
+        sent = make_pim_body(unit)
+        echoed = {**sent.to_json(), "id": "req-9", "status": "Provisioned"}
+        at_tenant = {**echoed, "directoryScopeId": "/"}
+
+        assert same_submission(sent, ScheduleRequestOut.model_validate(echoed))
+        assert not same_submission(sent, ScheduleRequestOut.model_validate(at_tenant))
+
+
+def make_pim_body(target: Target) -> ScheduleRequestBody:
+    pim = GraphPim(make_client(Recorder(lambda r: httpx.Response(500))), clock=FakeClock(NOW))
+    return pim._body(RequestAction.ADMIN_ASSIGN, ALINE, target, "why")
+
 
 class TestDeactivateAndExtend:
     async def test_deactivate_sends_admin_remove(
@@ -273,6 +298,34 @@ class TestReads:
         assert found.role_id == USER_ADMIN
         assert (found.via_group_id, found.via_group_name) == (HELPDESK, "IT Helpdesk (User)")
         assert found.end is None
+
+    async def test_eligibilities_carry_their_scope_and_an_app_scoped_one_is_left_out(
+        self, graph: FakeGraph
+    ) -> None:
+        eligible = f"{RM}/roleEligibilityScheduleInstances"
+        unit = f"/administrativeUnits/{UNIT}"
+        graph.routes[(eligible, f"principalId eq '{ALINE}'")] = {
+            "value": [
+                {**instance(ALINE, "2026-01-01T00:00:00Z", None), "directoryScopeId": unit},
+                {
+                    **instance(ALINE, "2026-01-01T00:00:00Z", None),
+                    "id": "app-scoped",
+                    "directoryScopeId": None,
+                    "appScopeId": "/",
+                },
+            ]
+        }
+        graph.routes[(eligible, f"principalId eq '{HELPDESK}'")] = {"value": []}
+        graph.routes[(f"/v1.0/directory/administrativeUnits/{UNIT}", None)] = {
+            "id": UNIT,
+            "displayName": "Seattle Branch",
+        }
+        pim, _ = make_pim(graph)
+
+        [found] = await pim.list_eligibilities(ALINE)
+
+        assert found.kind is TargetKind.DIRECTORY_ROLE
+        assert (found.scope.id, found.scope.display_name) == (unit, "Seattle Branch")
 
     async def test_active_lists_assignment_instances(self, graph: FakeGraph) -> None:
         active = f"{RM}/roleAssignmentScheduleInstances"

@@ -236,3 +236,134 @@ class TestFaults:
             await pim.list_eligibilities(aline.id)
         assert "try again" in caught.value.user_message
         assert caught.value.request_id and caught.value.request_id in caught.value.user_message
+
+
+# -- an eligibility over an administrative unit: activated, extended and ended there ---
+
+UNIT = "0b7c3a52-7f1e-4c4b-9a57-5b8f0d2e6a11"
+SEATTLE = f"/administrativeUnits/{UNIT}"
+PASSWORD_ADMIN = "966707d0-3269-4727-9be2-8c3a10f19b9d"
+UNITS = "/v1.0/directory/administrativeUnits"
+
+
+def target_of(eligibility: Any, name: str) -> Target:
+    """What the service builds from an eligibility: its role, at its own scope."""
+    return Target(eligibility.kind, Role(eligibility.role_id, name), eligibility.scope)
+
+
+class TestAdministrativeUnitScope:
+    @pytest.fixture(autouse=True)
+    def seattle(self, server: SandboxServer) -> None:
+        """Aline is also eligible for User Administrator, and for Password Administrator
+        only, over the Seattle Branch unit."""
+        server.tenant.add_administrative_unit("Seattle Branch", UNIT)
+        aline = server.tenant.directory.user(ALINE_UPN)
+        assert aline is not None
+        server.tenant.add_eligibility(aline.id, USER_ADMIN, SEATTLE)
+        server.tenant.add_eligibility(aline.id, PASSWORD_ADMIN, SEATTLE)
+
+    async def test_eligibilities_carry_their_scope_named_from_the_unit(self, pim: GraphPim) -> None:
+        aline = await pim.get_user(ALINE_UPN)
+
+        found = {(e.role_id, e.scope.id): e for e in await pim.list_eligibilities(aline.id)}
+
+        assert found[(USER_ADMIN, "/")].via_group_name == "IT Helpdesk (User)"
+        assert found[(USER_ADMIN, "/")].scope.is_tenant_wide
+        unit = found[(PASSWORD_ADMIN, SEATTLE)].scope
+        assert (unit.display_name, unit.label) == (
+            "Seattle Branch",
+            "administrative unit Seattle Branch",
+        )
+        assert (PASSWORD_ADMIN, "/") not in found
+
+    async def test_application_identity_assigns_extends_and_removes_at_the_unit(
+        self,
+        pim: GraphPim,
+        server: SandboxServer,
+        sandbox_clock: FakeClock,
+        graph_schema: dict[str, Any],
+    ) -> None:
+        aline = await pim.get_user(ALINE_UPN)
+        [eligible] = [
+            e for e in await pim.list_eligibilities(aline.id) if e.role_id == PASSWORD_ADMIN
+        ]
+        target = target_of(eligible, "Password Administrator")
+
+        await pim.activate(ActivationSpec(aline.id, target, timedelta(hours=2), JUSTIFICATION))
+        [active] = await pim.list_active(aline.id)
+        live = server.tenant.live_assignment(aline.id, PASSWORD_ADMIN)
+        assert live is not None and live.scope == SEATTLE  # in Graph's state: never "/"
+        assert (active.scope, active.scope.display_name) == (target.scope, "Seattle Branch")
+
+        await pim.extend(aline.id, target, timedelta(hours=1), JUSTIFICATION)
+        assert live.end == sandbox_clock.now() + timedelta(hours=3)
+        await pim.deactivate(aline.id, target, "Done.")
+
+        assert server.tenant.live_assignment(aline.id, PASSWORD_ADMIN) is None
+        bodies = sent_bodies(server, graph_schema)
+        assert [(b["action"], b["directoryScopeId"]) for b in bodies] == [
+            ("adminAssign", SEATTLE),
+            ("adminExtend", SEATTLE),
+            ("adminRemove", SEATTLE),
+        ]
+
+    async def test_user_identity_self_activates_and_deactivates_at_the_unit(
+        self, aline_pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+    ) -> None:
+        aline = await aline_pim.get_user(ALINE_UPN)
+        mine = await aline_pim.list_eligibilities(aline.id)
+        [eligible] = [e for e in mine if e.role_id == PASSWORD_ADMIN]
+        target = target_of(eligible, "Password Administrator")
+
+        await aline_pim.activate(
+            ActivationSpec(aline.id, target, timedelta(hours=1), JUSTIFICATION)
+        )
+        [active] = await aline_pim.list_active(aline.id)
+        await aline_pim.deactivate(aline.id, target, "Done.")
+
+        assert active.scope.id == SEATTLE and active.assignment_type == "Activated"
+        assert await aline_pim.list_active(aline.id) == []
+        bodies = sent_bodies(server, graph_schema)
+        assert [(b["action"], b["directoryScopeId"]) for b in bodies] == [
+            ("selfActivate", SEATTLE),
+            ("selfDeactivate", SEATTLE),
+        ]
+
+    async def test_ending_the_role_at_the_unit_leaves_it_tenant_wide(
+        self, pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+    ) -> None:
+        aline = await pim.get_user(ALINE_UPN)
+        both = [e for e in await pim.list_eligibilities(aline.id) if e.role_id == USER_ADMIN]
+        tenant_wide, unit = sorted(
+            (target_of(e, "User Administrator") for e in both), key=lambda t: t.scope.id != "/"
+        )
+        for target, hours in ((tenant_wide, 1), (unit, 2)):
+            spec = ActivationSpec(aline.id, target, timedelta(hours=hours), JUSTIFICATION)
+            await pim.activate(spec)
+
+        extended = await pim.extend(aline.id, unit, timedelta(hours=1), JUSTIFICATION)
+        await pim.deactivate(aline.id, unit, "Done over Seattle.")
+
+        # The extension is computed from the unit's assignment (2 h), not the other one.
+        assert extended.start is not None and extended.end == extended.start + timedelta(hours=3)
+        [left] = await pim.list_active(aline.id)
+        assert left.scope.is_tenant_wide and left.end is not None and left.start is not None
+        assert left.end - left.start == timedelta(hours=1)
+        scopes = [b["directoryScopeId"] for b in sent_bodies(server, graph_schema)]
+        assert scopes == ["/", SEATTLE, SEATTLE, SEATTLE]
+
+    async def test_a_unit_whose_name_cannot_be_read_is_shown_by_its_id(
+        self, pim: GraphPim, server: SandboxServer
+    ) -> None:
+        server.faults.fail(403, times=5, path=f"{UNITS}/{UNIT}")
+        aline = await pim.get_user(ALINE_UPN)
+
+        scopes = {
+            e.scope for e in await pim.list_eligibilities(aline.id) if e.role_id == PASSWORD_ADMIN
+        }
+        again = await pim.list_eligibilities(aline.id)
+
+        [scope] = scopes
+        assert scope.display_name is None and scope.label == f"administrative unit {UNIT}"
+        assert len(again) == len(await pim.list_eligibilities(aline.id))
+        assert server.faults.count("GET", f"{UNITS}/{UNIT}") == 1  # a 403 is not asked again

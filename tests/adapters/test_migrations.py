@@ -133,7 +133,7 @@ def test_upgrades_a_v6_database_giving_old_rows_the_tenant_wide_directory_role_t
     with_role, without = store.audit_events()
     assert (with_role.target_kind, with_role.scope) == (TargetKind.DIRECTORY_ROLE, Scope("/"))
     assert (without.target_kind, without.scope) == (None, None)  # nothing was activated
-    assert with_role.render().count("scope Whole directory (/)") == 1
+    assert with_role.render().count("scope / (Whole directory)") == 1
 
 
 def test_the_audit_log_is_append_only_again_after_the_v7_backfill(engine: Engine) -> None:
