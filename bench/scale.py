@@ -21,6 +21,7 @@ from typing import Any
 from bench.common import percentile, save, table
 from bot.clock import SystemClock
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Scope, TargetKind
 from bot.service.activation import new_request_id
 from bot.simulators.sandbox import SandboxServer, SandboxTenant, create_app
 from bot.wiring import Services, build_services
@@ -72,6 +73,8 @@ def record(end: datetime) -> ActivationRecord:
         principal_id="7146daa8-1b4b-4a66-b2f7-cf593d03c8d2",
         role_id=USER_ADMIN,
         role_name="User Administrator",
+        target_kind=TargetKind.DIRECTORY_ROLE,
+        scope=Scope("/"),
         duration=end - now,
         justification="scale benchmark",
         ticket=None,

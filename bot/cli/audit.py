@@ -14,8 +14,9 @@ from bot.errors import InputError
 from bot.settings import Settings
 
 FIELDS = [
-    "at", "kind", "slack_user_id", "entra_user_id", "role_id", "role_name", "duration",
-    "ticket", "justification", "graph_request_id", "request_id", "detail",
+    "at", "kind", "slack_user_id", "entra_user_id", "role_id", "role_name", "target_kind",
+    "scope_id", "scope_name", "duration", "ticket", "justification", "graph_request_id",
+    "request_id", "detail",
 ]  # fmt: skip
 
 
@@ -64,4 +65,8 @@ def _row(event: AuditEvent) -> dict[str, Any]:
     row["at"] = event.at.isoformat()
     row["kind"] = event.kind.value
     row["duration"] = int(event.duration.total_seconds()) if event.duration else None
-    return row
+    row["target_kind"] = event.target_kind.value if event.target_kind else None
+    del row["scope"]
+    row["scope_id"] = event.scope.id if event.scope else None
+    row["scope_name"] = event.scope.display_name if event.scope else None
+    return {name: row[name] for name in FIELDS}

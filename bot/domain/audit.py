@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from bot.domain.durations import to_human
 from bot.domain.requests import ActivationRecord
+from bot.domain.targets import Scope, TargetKind
 
 
 class AuditKind(StrEnum):
@@ -43,6 +44,8 @@ class AuditEvent:
     graph_request_id: str | None = None
     request_id: str | None = None
     detail: str | None = None
+    target_kind: TargetKind | None = None  # with the role: what it was activated as, and where
+    scope: Scope | None = None
 
     def render(self) -> str:
         """One plain-text line for the audit channel and logs."""
@@ -51,6 +54,8 @@ class AuditEvent:
             parts.append(f"by <@{self.slack_user_id}>")
         if self.role_name:
             parts.append(self.role_name)
+        if self.scope:
+            parts.append(f"scope {self.scope.id} ({self.scope.label})")
         if self.duration:
             parts.append(f"for {to_human(self.duration)}")
         if self.ticket:
@@ -90,4 +95,6 @@ def event_for(
         graph_request_id=graph_request_id or record.graph_request_id,
         request_id=record.id,
         detail=detail,
+        target_kind=record.target_kind,
+        scope=record.scope,
     )

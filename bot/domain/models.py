@@ -6,18 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-
-@dataclass(frozen=True, slots=True)
-class Role:
-    """A directory role: `id` is the role definition (template) id Graph uses."""
-
-    id: str
-    display_name: str
-    alias: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.display_name
+from bot.domain.targets import Role as Role  # re-exported: Role lives with Target
+from bot.domain.targets import Scope, Target, TargetKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +22,13 @@ class DirectoryUser:
 
 @dataclass(frozen=True, slots=True)
 class Eligibility:
-    """A role the user may activate; `via_group` names the group when it is indirect."""
+    """A role the user may activate at `scope` (the eligibility's `directoryScopeId`);
+    `via_group` names the group when it is indirect."""
 
+    kind: TargetKind
     role_id: str
     principal_id: str
+    scope: Scope
     start: datetime | None
     end: datetime | None
     via_group_id: str | None = None
@@ -44,11 +37,13 @@ class Eligibility:
 
 @dataclass(frozen=True, slots=True)
 class ActiveAssignment:
-    """A live role assignment instance (`roleAssignmentScheduleInstances`)."""
+    """A live role assignment instance (`roleAssignmentScheduleInstances`) at `scope`."""
 
     id: str
+    kind: TargetKind
     role_id: str
     principal_id: str
+    scope: Scope
     start: datetime | None
     end: datetime | None
     assignment_type: str  # "Activated" (PIM activation) or "Assigned"
@@ -112,10 +107,11 @@ class Ticket:
 
 @dataclass(frozen=True, slots=True)
 class ActivationSpec:
-    """What the bot asks Graph for: a role for a principal, for a duration, with reasons."""
+    """What the bot asks Graph for: a target (role and scope) for a principal, for a
+    duration, with reasons."""
 
     principal_id: str
-    role_id: str
+    target: Target
     duration: timedelta
     justification: str
     ticket: Ticket | None = None

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.models import Ticket
+from bot.domain.targets import Role, Scope, Target, TargetKind
 
 
 class RequestState(StrEnum):
@@ -50,13 +51,17 @@ def can_transition(current: RequestState, new: RequestState) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ActivationRecord:
-    """One activation request as the bot tracks it, from the slash command to its end."""
+    """One activation request as the bot tracks it, from the slash command to its end.
+    `target_kind`, the role and `scope` make its `target`: what was checked is what is
+    activated, approved, reminded of and audited."""
 
     id: str
     slack_user_id: str
     principal_id: str
     role_id: str
     role_name: str
+    target_kind: TargetKind
+    scope: Scope
     duration: timedelta
     justification: str
     ticket: Ticket | None
@@ -73,6 +78,10 @@ class ActivationRecord:
     approval_channel: str | None = None
     approval_message_ts: str | None = None
     error: str | None = None
+
+    @property
+    def target(self) -> Target:
+        return Target(self.target_kind, Role(self.role_id, self.role_name), self.scope)
 
     def with_changes(self, **changes: object) -> ActivationRecord:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,20 +1,28 @@
-"""Directory reads GraphPim needs: users, group memberships, role definitions."""
+"""Directory reads GraphPim needs: users, group memberships, role definitions, the names
+of administrative units."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from bot.domain.models import DirectoryUser, Role
+from bot.errors import GraphError
 from bot.graph.client import GraphClient
-from bot.graph.models import DirectoryObject, RoleDefinitionOut
+from bot.graph.models import AdministrativeUnitOut, DirectoryObject, RoleDefinitionOut
 from bot.graph.odata import eq, segment
 
 USER_FIELDS = "id,displayName,userPrincipalName,mail"
 ROLE_DEFINITIONS = "/v1.0/roleManagement/directory/roleDefinitions"
+ADMINISTRATIVE_UNITS = "/v1.0/directory/administrativeUnits"
+log = logging.getLogger(__name__)
 
 
 class DirectoryReads:
     """Users, groups and role definitions (the non-PIM half of `PimGraph`)."""
 
     _client: GraphClient
+    _unit_names_seen: dict[str, str | None]  # administrative unit id -> display name
 
     async def get_user(self, id_or_upn: str) -> DirectoryUser:
         path = f"/v1.0/users/{segment(id_or_upn)}"
@@ -39,6 +47,26 @@ class DirectoryReads:
         params = {"$select": "id,displayName,templateId"}
         items = await self._client.get_all(ROLE_DEFINITIONS, params)
         return [RoleDefinitionOut.model_validate(item).to_domain() for item in items]
+
+    async def _unit_names(self, unit_ids: list[str]) -> dict[str, str]:
+        """Display names of administrative units, best effort and remembered: reading one
+        needs AdministrativeUnit.Read.All (application) or a member user (delegated)
+        (https://learn.microsoft.com/en-us/graph/api/administrativeunit-get). A unit that
+        can't be read is shown by its id."""
+        missing = [u for u in unit_ids if u not in self._unit_names_seen]
+        await asyncio.gather(*(self._read_unit_name(u) for u in missing))
+        return {u: name for u in unit_ids if (name := self._unit_names_seen.get(u))}
+
+    async def _read_unit_name(self, unit_id: str) -> None:
+        path = f"{ADMINISTRATIVE_UNITS}/{segment(unit_id)}"
+        try:
+            data = await self._client.get(path, {"$select": "id,displayName"})
+        except GraphError as exc:
+            log.info("administrative unit %s not readable (%s): shown by id", unit_id, exc.code)
+            if exc.status in (403, 404):  # not allowed, or gone: asking again won't help
+                self._unit_names_seen[unit_id] = None
+            return
+        self._unit_names_seen[unit_id] = AdministrativeUnitOut.model_validate(data).display_name
 
     async def _groups(self, user_id: str) -> list[DirectoryObject]:
         path = f"/v1.0/users/{segment(user_id)}/transitiveMemberOf"

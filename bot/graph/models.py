@@ -18,6 +18,7 @@ from bot.domain.models import (
     ScheduleRequest,
     Ticket,
 )
+from bot.domain.targets import Scope, TargetKind
 from bot.errors import InputError
 
 
@@ -51,12 +52,14 @@ class TicketInfo(_Graph):
 
 
 class ScheduleRequestBody(_Graph):
-    """The body of POST roleAssignmentScheduleRequests."""
+    """The body of POST roleAssignmentScheduleRequests. `directoryScopeId` is the target's
+    scope, always sent: either it or appScopeId is required, and it decides where the role
+    applies (https://learn.microsoft.com/en-us/graph/api/rbacapplication-post-roleassignmentschedulerequests)."""
 
     action: RequestAction
     principal_id: str
     role_definition_id: str
-    directory_scope_id: str = "/"
+    directory_scope_id: str
     justification: str | None = None
     schedule_info: RequestScheduleInfo | None = None
     ticket_info: TicketInfo | None = None
@@ -70,6 +73,7 @@ class ScheduleRequestOut(ScheduleRequestBody):
 
     id: str
     action: RequestAction | str  # type: ignore[assignment]  # tolerate future actions
+    directory_scope_id: str | None = None  # type: ignore[assignment]  # null: an app scope
     status: str = "Unknown"
     created_date_time: AwareDatetime | None = None
 
@@ -96,31 +100,42 @@ class ScheduleRequestOut(ScheduleRequestBody):
 
 
 class InstanceOut(_Graph):
-    """An eligibility or assignment schedule instance."""
+    """An eligibility or assignment schedule instance. `directoryScopeId` is null only for
+    an app-specific scope (`appScopeId`), which pimbot cannot act on: `scope` is None."""
 
     id: str
     principal_id: str
     role_definition_id: str
+    directory_scope_id: str | None = None
     start_date_time: AwareDatetime | None = None
     end_date_time: AwareDatetime | None = None
     assignment_type: str | None = None
     member_type: str | None = None
 
-    def to_eligibility(self, group: DirectoryObject | None = None) -> Eligibility:
+    @property
+    def scope(self) -> Scope | None:
+        scope_id = self.directory_scope_id
+        return Scope(scope_id) if scope_id and scope_id.startswith("/") else None
+
+    def to_eligibility(self, scope: Scope, group: DirectoryObject | None = None) -> Eligibility:
         return Eligibility(
+            kind=TargetKind.DIRECTORY_ROLE,
             role_id=self.role_definition_id,
             principal_id=self.principal_id,
+            scope=scope,
             start=self.start_date_time,
             end=self.end_date_time,
             via_group_id=group.id if group else None,
             via_group_name=group.display_name if group else None,
         )
 
-    def to_active(self) -> ActiveAssignment:
+    def to_active(self, scope: Scope) -> ActiveAssignment:
         return ActiveAssignment(
             id=self.id,
+            kind=TargetKind.DIRECTORY_ROLE,
             role_id=self.role_definition_id,
             principal_id=self.principal_id,
+            scope=scope,
             start=self.start_date_time,
             end=self.end_date_time,
             assignment_type=self.assignment_type or "Assigned",
@@ -173,3 +188,10 @@ def _ticket(info: TicketInfo | None) -> Ticket | None:
     if info is None or not info.ticket_number:
         return None
     return Ticket(info.ticket_number, info.ticket_system)
+
+
+class AdministrativeUnitOut(_Graph):
+    """GET /v1.0/directory/administrativeUnits/{id}: only its name is read."""
+
+    id: str
+    display_name: str | None = None

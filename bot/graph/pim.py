@@ -10,6 +10,8 @@ adminExtend — the bot checks eligibility and policy itself before acting):
     RoleManagement.Read.Directory               role definitions
     User.Read.All                               users by id / UPN / mail, their transitiveMemberOf
     GroupMember.Read.All                        members of approver groups
+    AdministrativeUnit.Read.All                 (optional) names of administrative-unit scopes;
+                                                without it a scope shows as its id
     (RoleManagement.ReadWrite.Directory alone covers the four Role* permissions above.)
 
 user (delegated, self actions selfActivate / selfDeactivate / selfExtend as the
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Literal
 from bot.clock import Clock, SystemClock
 from bot.domain.durations import to_iso
 from bot.domain.models import ActivationSpec, RequestAction, ScheduleRequest, Ticket
+from bot.domain.targets import Target
 from bot.errors import NotActive, PolicyViolation
 from bot.graph.client import GraphClient, Json
 from bot.graph.directory import ROLE_DEFINITIONS
@@ -40,7 +43,7 @@ from bot.graph.models import (
     TicketInfo,
 )
 from bot.graph.odata import segment
-from bot.graph.reads import REQUESTS, PimReads
+from bot.graph.reads import REQUESTS, PimReads, directory_role
 from bot.graph.recovery import newest_first, same_submission
 
 if TYPE_CHECKING:
@@ -75,6 +78,7 @@ class GraphPim(PimReads):
         self.identity: Identity = identity
         self._client = client
         self._clock = clock or SystemClock()
+        self._unit_names_seen = {}
         self._activate, self._remove, self._extend = _ACTIONS[identity]
 
     # Schedule requests
@@ -83,19 +87,19 @@ class GraphPim(PimReads):
         # Whole seconds, as Graph echoes them; recovery compares starts (see recovery.py).
         start = (spec.start or self._clock.now()).replace(microsecond=0)
         expiration = Expiration(type="afterDuration", duration=to_iso(spec.duration))
-        body = self._body(self._activate, spec.principal_id, spec.role_id, spec.justification)
+        body = self._body(self._activate, spec.principal_id, spec.target, spec.justification)
         body.schedule_info = RequestScheduleInfo(start_date_time=start, expiration=expiration)
         body.ticket_info = _ticket_info(spec.ticket)
         return await self._submit(body)
 
     async def deactivate(
-        self, principal_id: str, role_id: str, justification: str | None = None
+        self, principal_id: str, target: Target, justification: str | None = None
     ) -> ScheduleRequest:
-        body = self._body(self._remove, principal_id, role_id, justification)
+        body = self._body(self._remove, principal_id, target, justification)
 
         async def recover() -> Json | None:
-            # A removal has no unique schedule: it applied if the role is gone.
-            if await self._live(principal_id, role_id) is not None:
+            # A removal has no unique schedule: it applied if the role is gone at that scope.
+            if await self._live(principal_id, target) is not None:
                 return None
             return await self._find(body)
 
@@ -105,18 +109,18 @@ class GraphPim(PimReads):
     async def extend(
         self,
         principal_id: str,
-        role_id: str,
+        target: Target,
         duration: timedelta,
         justification: str,
         ticket: Ticket | None = None,
     ) -> ScheduleRequest:
-        live = await self._live(principal_id, role_id)
+        live = await self._live(principal_id, target)
         if live is None:
             raise NotActive("That role is not active, so it cannot be extended.")
         if live.end is None:
             raise PolicyViolation("That role is assigned with no end: there is nothing to extend.")
         expiration = Expiration(type="afterDateTime", end_date_time=live.end + duration)
-        body = self._body(self._extend, principal_id, role_id, justification)
+        body = self._body(self._extend, principal_id, target, justification)
         start = live.start or self._clock.now()
         body.schedule_info = RequestScheduleInfo(start_date_time=start, expiration=expiration)
         body.ticket_info = _ticket_info(ticket)
@@ -141,12 +145,16 @@ class GraphPim(PimReads):
     # Helpers
 
     def _body(
-        self, action: RequestAction, principal_id: str, role_id: str, justification: str | None
+        self, action: RequestAction, principal_id: str, target: Target, justification: str | None
     ) -> ScheduleRequestBody:
+        # The target's scope, as read from its eligibility or assignment: an activation at
+        # `/` of an eligibility over an administrative unit would grant the role tenant-wide.
+        role_id, scope_id = directory_role(target)
         return ScheduleRequestBody(
             action=action,
             principal_id=principal_id,
             role_definition_id=role_id,
+            directory_scope_id=scope_id,
             justification=justification,
         )
 

@@ -4,12 +4,16 @@ and schedule requests."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Iterable
 from typing import Literal
 
 from bot.domain.models import ActiveAssignment, Eligibility, RolePolicy, ScheduleRequest
+from bot.domain.targets import Scope, Target, TargetKind
+from bot.errors import PolicyViolation
 from bot.graph.client import Json
 from bot.graph.directory import DirectoryReads
-from bot.graph.models import InstanceOut, ScheduleRequestOut
+from bot.graph.models import DirectoryObject, InstanceOut, ScheduleRequestOut
 from bot.graph.odata import eq
 from bot.graph.policy import policy_from_assignments
 
@@ -19,6 +23,14 @@ ELIGIBLE = f"{RM}/roleEligibilityScheduleInstances"
 ACTIVE = f"{RM}/roleAssignmentScheduleInstances"
 POLICIES = "/v1.0/policies/roleManagementPolicyAssignments"
 MINE = "filterByCurrentUser(on='principal')"
+log = logging.getLogger(__name__)
+
+
+def directory_role(target: Target) -> tuple[str, str]:
+    """(roleDefinitionId, directoryScopeId) of a target this adapter can act on."""
+    if target.kind is not TargetKind.DIRECTORY_ROLE:
+        raise PolicyViolation(f"pimbot cannot act on {target.kind.value} targets yet.")
+    return target.role.id, target.scope.id
 
 
 class PimReads(DirectoryReads):
@@ -31,18 +43,23 @@ class PimReads(DirectoryReads):
             self._instances(ELIGIBLE, user_id), self._groups(user_id)
         )
         via = await asyncio.gather(*(self._instances(ELIGIBLE, g.id, own=False) for g in groups))
-        pairs = zip(groups, via, strict=True)
-        return [i.to_eligibility() for i in own] + [
-            i.to_eligibility(g) for g, items in pairs for i in items
-        ]
+        found: list[tuple[InstanceOut, DirectoryObject | None]] = [(i, None) for i in own]
+        found += [(i, g) for g, items in zip(groups, via, strict=True) for i in items]
+        scopes = await self._scopes(i for i, _ in found)
+        return [i.to_eligibility(scopes[i.id], group) for i, group in found if i.id in scopes]
 
     async def list_active(self, user_id: str) -> list[ActiveAssignment]:
         # A role held by a group the user belongs to is active for the user too.
         own, groups = await asyncio.gather(self._instances(ACTIVE, user_id), self._groups(user_id))
         via = await asyncio.gather(*(self._instances(ACTIVE, g.id, own=False) for g in groups))
-        return [i.to_active() for items in (own, *via) for i in items]
+        found = [i for items in (own, *via) for i in items]
+        scopes = await self._scopes(found)
+        return [i.to_active(scopes[i.id]) for i in found if i.id in scopes]
 
     async def get_policy(self, role_id: str) -> RolePolicy:
+        # A directory role's PIM settings are one policy per role, assigned at the tenant
+        # (`scopeId '/'`) whatever scope an eligibility has: this `/` names where Graph
+        # keeps the policy, not where anything is activated.
         params = {
             "$filter": "scopeId eq '/' and scopeType eq 'DirectoryRole' and "
             + eq("roleDefinitionId", role_id),
@@ -57,21 +74,58 @@ class PimReads(DirectoryReads):
         items = await self._records(REQUESTS, principal_id, own=True)
         return [ScheduleRequestOut.model_validate(item) for item in items]
 
-    async def _live(self, principal_id: str, role_id: str) -> ActiveAssignment | None:
-        for instance in await self._instances(ACTIVE, principal_id):
-            if instance.role_definition_id == role_id:
-                return instance.to_active()
+    async def _live(self, principal_id: str, target: Target) -> ActiveAssignment | None:
+        """The principal's own live assignment of the target's role at the target's scope
+        (the same role at another scope is another assignment)."""
+        role_id, scope_id = directory_role(target)
+        where = {"roleDefinitionId": role_id, "directoryScopeId": scope_id}
+        for instance in await self._instances(ACTIVE, principal_id, where=where):
+            if (instance.role_definition_id, instance.directory_scope_id) == (role_id, scope_id):
+                return instance.to_active(target.scope)
         return None
 
+    async def _scopes(self, instances: Iterable[InstanceOut]) -> dict[str, Scope]:
+        """Each instance's scope by instance id, administrative units named where Graph
+        lets us read them. An instance with no directoryScopeId (an app scope) is left
+        out: pimbot could only act on it at the wrong scope."""
+        scopes: dict[str, Scope] = {}
+        for instance in instances:
+            if instance.scope is None:
+                log.warning("instance %s has no directoryScopeId: not offered", instance.id)
+            else:
+                scopes[instance.id] = instance.scope
+        units = {s.administrative_unit_id for s in scopes.values()} - {None}
+        names = await self._unit_names(sorted(u for u in units if u))
+        return {
+            key: scope.named(names.get(scope.administrative_unit_id or ""))
+            for key, scope in scopes.items()
+        }
+
     async def _instances(
-        self, collection: str, principal_id: str, *, own: bool = True
+        self,
+        collection: str,
+        principal_id: str,
+        *,
+        own: bool = True,
+        where: dict[str, str] | None = None,
     ) -> list[InstanceOut]:
-        items = await self._records(collection, principal_id, own=own)
+        items = await self._records(collection, principal_id, own=own, where=where)
         return [InstanceOut.model_validate(item) for item in items]
 
-    async def _records(self, collection: str, principal_id: str, *, own: bool) -> list[Json]:
+    async def _records(
+        self,
+        collection: str,
+        principal_id: str,
+        *,
+        own: bool,
+        where: dict[str, str] | None = None,
+    ) -> list[Json]:
+        wanted = {"principalId": principal_id, **(where or {})}
         if own and self.identity == "user":
             # A signed-in user may list their own records with no directory reader role.
             items = await self._client.get_all(f"{collection}/{MINE}")
-            return [item for item in items if item.get("principalId") == principal_id]
-        return await self._client.get_all(collection, {"$filter": eq("principalId", principal_id)})
+            return [i for i in items if all(i.get(k) == v for k, v in wanted.items())]
+        # instances, schedules and requests support $filter (eq) on these properties:
+        # https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignmentscheduleinstance
+        query = " and ".join(eq(k, v) for k, v in wanted.items())
+        return await self._client.get_all(collection, {"$filter": query})

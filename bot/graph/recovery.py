@@ -13,8 +13,8 @@ from bot.graph.models import (
 def same_submission(sent: ScheduleRequestBody, seen: ScheduleRequestOut) -> bool:
     """True if `seen` can be the request Graph created from `sent`.
 
-    Everything Graph echoes must agree: action, principal, role, justification, ticket
-    and expiration. Graph moves a start that is already past up to its own now, never
+    Everything Graph echoes must agree: action, principal, role, scope, justification,
+    ticket and expiration. Graph moves a start that is already past up to its own now, never
     earlier, so the request's start is at or after the one sent; an older request with
     the same reasons started before it. (Callers take the newest match.) Removals
     carry no schedule; the caller also checks the live assignments for them.
@@ -35,8 +35,8 @@ def newest_first(requests: list[ScheduleRequestOut]) -> list[ScheduleRequestOut]
     return sorted(requests, key=created, reverse=True)
 
 
-def _identity(body: ScheduleRequestBody) -> tuple[str, str, str]:
-    return str(body.action), body.principal_id, body.role_definition_id
+def _identity(body: ScheduleRequestBody) -> tuple[str, str, str, str | None]:
+    return str(body.action), body.principal_id, body.role_definition_id, body.directory_scope_id
 
 
 def _ticket_number(body: ScheduleRequestBody) -> str | None:

@@ -19,6 +19,7 @@ from bot.domain.durations import to_human
 from bot.domain.models import ActivationSpec, Role, Ticket
 from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
 from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
+from bot.domain.targets import Scope, Target
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import (
     GraphError,
@@ -63,6 +64,7 @@ class PimService:
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
         match = await self.queries.eligible_for(requester, role)
+        target = match.target  # the eligibility's own scope: never a wider one
         try:
             check_request(
                 match.policy,
@@ -74,35 +76,37 @@ class PimService:
                 justification_cfg=self.config.justification,
             )
         except PolicyViolation as exc:
-            await self._audit(AuditKind.REFUSED, requester, role, detail=exc.user_message)
+            await self._audit(AuditKind.REFUSED, requester, target, detail=exc.user_message)
             raise
         # Store what was checked (trimmed, whitespace collapsed), not the raw text.
         if justification.strip():
             justification = check_justification(justification, self.config.justification)
         ticket = check_ticket(ticket, self.config.ticket) if ticket and ticket.strip() else None
-        await self.queries.refuse_if_active(requester, role)
+        await self.queries.refuse_if_active(requester, target)
         if match.policy.approval_required and not self.config.channels.approvals:
             raise PolicyViolation(
                 f"{role.display_name} needs approval, but no approvals channel is configured. "
                 "Ask your pimbot admin to set `channels.approvals` in pimbot.yml."
             )
-        record = self._new_record(requester, role, duration, ticket, justification, match)
+        record = self._new_record(requester, target, duration, ticket, justification)
         self.store.add_request(record)
-        await self._audit(AuditKind.REQUESTED, requester, role, record=record)
+        await self._audit(AuditKind.REQUESTED, requester, target, record=record)
         if match.policy.approval_required and not self._entra_decides(match):
-            return await self._hold_for_approval(requester, role, record, match)
+            return await self._hold_for_approval(requester, record, match)
         return await self.activate_record(requester, role, record)
 
     async def deactivate(self, slack_user_id: str, command: Deactivate) -> Outcome:
-        """End the user's live assignment of a role now."""
-        role_text = command.role
+        """End the user's live assignment of a role now, at the one scope it is active at."""
+        return await self._deactivate(slack_user_id, command.role, None)
+
+    async def _deactivate(self, slack_user_id: str, role_text: str, scope: Scope | None) -> Outcome:
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
-        await self.queries.find_active(requester, role)
+        target = (await self.queries.find_active(requester, role, scope)).target
         result = await self.graph.deactivate(
-            requester.user.id, role.id, "Deactivated from Slack by the requester"
+            requester.user.id, target, "Deactivated from Slack by the requester"
         )
-        live = self._live_records(slack_user_id, role.id)
+        live = self._live_records(slack_user_id, target)
         for record in live:
             ended = self.store.transition(
                 record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now()
@@ -111,16 +115,22 @@ class PimService:
                 self.hooks.cancel(ended)
         mine = live[0] if live else None  # None: activated outside pimbot
         await self._audit(
-            AuditKind.DEACTIVATED, requester, role, record=mine, graph_request_id=result.id
+            AuditKind.DEACTIVATED, requester, target, record=mine, graph_request_id=result.id
         )
-        return Outcome(OutcomeKind.DEACTIVATED, requester, role, graph_request_id=result.id)
+        return Outcome(OutcomeKind.DEACTIVATED, requester, target, graph_request_id=result.id)
 
     async def extend(self, slack_user_id: str, command: Extend) -> Outcome:
-        """Push the end of a live assignment out by `duration`, within the policy maximum."""
-        role_text, duration = command.role, command.duration
+        """Push the end of a live assignment (at the one scope the role is active at) out by
+        `duration`, within the policy maximum."""
+        return await self._extend(slack_user_id, command.role, command.duration, None)
+
+    async def _extend(
+        self, slack_user_id: str, role_text: str, duration: timedelta, scope: Scope | None
+    ) -> Outcome:
         requester = await self.identity.resolve(slack_user_id)
         role = self.catalog.resolve(role_text)
-        active = await self.queries.find_active(requester, role)
+        live_role = await self.queries.find_active(requester, role, scope)
+        active, target = live_role.assignment, live_role.target
         policy = (await self.policies.effective(role)).policy
         now = self.clock.now()
         new_end = (active.end or now) + duration
@@ -130,20 +140,20 @@ class PimService:
                 f"from now; extending by {to_human(duration)} would go past that."
             )
         reason = "Extended from Slack by the requester"
-        result = await self.graph.extend(requester.user.id, role.id, duration, reason)
-        live = self._live_records(slack_user_id, role.id)
+        result = await self.graph.extend(requester.user.id, target, duration, reason)
+        live = self._live_records(slack_user_id, target)
         for record in live:
             self.hooks.plan(self.store.update_request(record.id, end=new_end))
         await self._audit(
             AuditKind.EXTENDED,
             requester,
-            role,
+            target,
             record=live[0] if live else None,
             graph_request_id=result.id,
             duration=duration,
         )
         return Outcome(
-            OutcomeKind.EXTENDED, requester, role, end=new_end, graph_request_id=result.id
+            OutcomeKind.EXTENDED, requester, target, end=new_end, graph_request_id=result.id
         )
 
     def request_for(self, slack_user_id: str, request_id: str) -> ActivationRecord:
@@ -155,13 +165,13 @@ class PimService:
 
     async def deactivate_request(self, slack_user_id: str, command: DeactivateRequest) -> Outcome:
         """The reminder's Deactivate: end the activation one of the user's requests made."""
-        record = self.request_for(slack_user_id, command.request_id)
-        return await self.deactivate(slack_user_id, Deactivate(record.role_id))
+        record = self.request_for(slack_user_id, command.request_id)  # its scope, no other
+        return await self._deactivate(slack_user_id, record.role_id, record.scope)
 
     async def extend_request(self, slack_user_id: str, command: ExtendRequest) -> Outcome:
         """The reminder's Extend: lengthen the activation one of the user's requests made."""
         record = self.request_for(slack_user_id, command.request_id)
-        return await self.extend(slack_user_id, Extend(record.role_id, command.duration))
+        return await self._extend(slack_user_id, record.role_id, command.duration, record.scope)
 
     async def resume_request(self, slack_user_id: str, command: ResumeRequest) -> Outcome:
         """Activate a stored request that waited for its requester to sign in again."""
@@ -186,16 +196,16 @@ class PimService:
         if updated is None:
             raise NotAuthorised(f"Request `{record.id}` can no longer be cancelled.")
         requester = await self.identity.resolve(slack_user_id)
-        role = Role(record.role_id, record.role_name)
-        await self._audit(AuditKind.CANCELLED, requester, role, record=updated)
+        await self._audit(AuditKind.CANCELLED, requester, updated.target, record=updated)
         if updated.approval_message_ts:
             await self.notifier.update_approval_card(updated)
-        return Outcome(OutcomeKind.CANCELLED, requester, role, record=updated)
+        return Outcome(OutcomeKind.CANCELLED, requester, updated.target, record=updated)
 
     async def activate_record(
         self, requester: Requester, role: Role, record: ActivationRecord
     ) -> Outcome:
-        """Activate a stored request in Graph, once: the store claims it first."""
+        """Activate a stored request in Graph, once: the store claims it first. The target
+        (role and scope) is the record's: what was checked, and approved, is activated."""
         claimed = self.store.transition(
             record.id, frozenset({S.REQUESTED, S.APPROVED}), S.ACTIVATING
         )
@@ -207,13 +217,13 @@ class PimService:
     async def _activate_claimed(
         self, requester: Requester, role: Role, record: ActivationRecord
     ) -> Outcome:
-        ticket = record.ticket
+        target = _target(role, record)
         spec = ActivationSpec(
             requester.user.id,
-            role.id,
+            target,
             record.duration,
             record.justification,
-            ticket,
+            record.ticket,
             start=self.clock.now(),
         )
         try:
@@ -230,7 +240,7 @@ class PimService:
             await self._audit(
                 AuditKind.ACTIVATION_FAILED,
                 requester,
-                role,
+                target,
                 record=record,
                 detail=f"{exc.code}: {exc.user_message}",
             )
@@ -249,8 +259,8 @@ class PimService:
         )
         final = done or record
         self.hooks.plan(final)
-        await self._audit(AuditKind.ACTIVATED, requester, role, record=final)
-        return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, result.id)
+        await self._audit(AuditKind.ACTIVATED, requester, target, record=final)
+        return Outcome(OutcomeKind.ACTIVATED, requester, target, final, end, result.id)
 
     def _entra_decides(self, match: EligibleRole) -> bool:
         """User mode, and pimbot.yml asks for no approval of its own: selfActivate goes to
@@ -270,22 +280,27 @@ class PimService:
             graph_request_id=graph_request_id,
         )
         final = held or record
-        await self._audit(AuditKind.PENDING_APPROVAL, requester, role, record=final)
-        return await self._post_card(requester, role, final, (GRAPH_APPROVAL,))
+        target = _target(role, final)
+        await self._audit(AuditKind.PENDING_APPROVAL, requester, target, record=final)
+        return await self._post_card(requester, target, final, (GRAPH_APPROVAL,))
 
     async def _hold_for_approval(
-        self, requester: Requester, role: Role, record: ActivationRecord, match: EligibleRole
+        self, requester: Requester, record: ActivationRecord, match: EligibleRole
     ) -> Outcome:
         reason = "; ".join(match.approval_reasons) or "the role's policy requires approval"
         held = self.store.transition(
             record.id, frozenset({S.REQUESTED}), S.PENDING_APPROVAL, approval_reason=reason
         )
         final = held or record
-        await self._audit(AuditKind.PENDING_APPROVAL, requester, role, record=final)
-        return await self._post_card(requester, role, final, match.approval_reasons)
+        await self._audit(AuditKind.PENDING_APPROVAL, requester, match.target, record=final)
+        return await self._post_card(requester, match.target, final, match.approval_reasons)
 
     async def _post_card(
-        self, requester: Requester, role: Role, final: ActivationRecord, reasons: tuple[str, ...]
+        self,
+        requester: Requester,
+        target: Target,
+        final: ActivationRecord,
+        reasons: tuple[str, ...],
     ) -> Outcome:
         expires_at = final.created_at + self.config.approval_timeout
         card = await self.notifier.post_approval_card(final, expires_at)
@@ -296,33 +311,34 @@ class PimService:
         return Outcome(
             OutcomeKind.PENDING_APPROVAL,
             requester,
-            role,
+            target,
             final,
             approval_reasons=reasons,
         )
 
-    def _live_records(self, slack_user_id: str, role_id: str) -> list[ActivationRecord]:
+    def _live_records(self, slack_user_id: str, target: Target) -> list[ActivationRecord]:
         records = self.store.list_requests(
             slack_user_id=slack_user_id, states=frozenset({S.ACTIVE})
         )
-        return [r for r in records if r.role_id == role_id]
+        return [r for r in records if r.target.key == target.key]
 
     def _new_record(
         self,
         requester: Requester,
-        role: Role,
+        target: Target,
         duration: timedelta,
         ticket: str | None,
         justification: str,
-        match: EligibleRole,
     ) -> ActivationRecord:
         now = self.clock.now()
         return ActivationRecord(
             id=new_request_id(),
             slack_user_id=requester.slack_user_id,
             principal_id=requester.user.id,
-            role_id=role.id,
-            role_name=role.display_name,
+            role_id=target.role.id,
+            role_name=target.role.display_name,
+            target_kind=target.kind,
+            scope=target.scope,
             duration=duration,
             justification=justification,
             ticket=Ticket(ticket, self.config.ticket.system) if ticket else None,
@@ -335,7 +351,7 @@ class PimService:
         self,
         kind: AuditKind,
         requester: Requester,
-        role: Role,
+        target: Target,
         *,
         record: ActivationRecord | None = None,
         graph_request_id: str | None = None,
@@ -347,16 +363,24 @@ class PimService:
             kind=kind,
             slack_user_id=requester.slack_user_id,
             entra_user_id=requester.user.id,
-            role_id=role.id,
-            role_name=role.display_name,
+            role_id=target.role.id,
+            role_name=target.role.display_name,
             duration=duration or (record.duration if record else None),
             ticket=record.ticket.number if record and record.ticket else None,
             justification=record.justification if record else None,
             graph_request_id=graph_request_id or (record.graph_request_id if record else None),
             request_id=record.id if record else None,
             detail=detail,
+            target_kind=target.kind,
+            scope=target.scope,
         )
         await self.audit.record(event)
+
+
+def _target(role: Role, record: ActivationRecord) -> Target:
+    """The record's target, named with the catalog's role (its alias) when we have it."""
+    named = role if role.id == record.role_id else record.target.role
+    return Target(record.target_kind, named, record.scope)
 
 
 def new_request_id() -> str:

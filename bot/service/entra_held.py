@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 from bot.domain.audit import AuditKind, event_for
-from bot.domain.models import Role
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError, NotAuthorised, NotAuthorisedGraph, PimError
 from bot.service.deps import Deps
@@ -93,8 +92,9 @@ class EntraHeld:
         self._hooks.plan(final)
         actor = record.slack_user_id
         await svc.audit.record(event_for(AuditKind.ACTIVATED, final, at=start, actor=actor))
-        role = Role(record.role_id, record.role_name)
-        return Outcome(OutcomeKind.ACTIVATED, requester, role, final, end, final.graph_request_id)
+        return Outcome(
+            OutcomeKind.ACTIVATED, requester, final.target, final, end, final.graph_request_id
+        )
 
     async def settled_as(self, record: ActivationRecord) -> RequestState | None:
         """How Entra settled the request (None: still pending, or unreadable this time)."""

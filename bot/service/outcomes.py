@@ -10,24 +10,39 @@ from typing import TypeAlias
 from bot.domain.command_types import Command
 from bot.domain.models import ActiveAssignment, Role, RolePolicy
 from bot.domain.requests import ActivationRecord
+from bot.domain.targets import Scope, Target
 from bot.service.identity import Requester
 
 
 @dataclass(frozen=True, slots=True)
 class EligibleRole:
-    """A role the user may activate, with the effective policy that applies."""
+    """A target (role and scope) the user may activate, with the effective policy."""
 
-    role: Role
+    target: Target
     policy: RolePolicy
     approval_reasons: tuple[str, ...]
     via_group_name: str | None
     eligible_until: datetime | None
 
+    @property
+    def role(self) -> Role:
+        return self.target.role
+
+    @property
+    def scope(self) -> Scope:
+        return self.target.scope
+
 
 @dataclass(frozen=True, slots=True)
 class ActiveRole:
+    """A live assignment, named by the role catalog; at the assignment's scope."""
+
     role: Role
     assignment: ActiveAssignment
+
+    @property
+    def target(self) -> Target:
+        return Target(self.assignment.kind, self.role, self.assignment.scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +66,19 @@ class OutcomeKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The result of a use case, ready to render."""
+    """The result of a use case, ready to render; `target` names the role and its scope."""
 
     kind: OutcomeKind
     requester: Requester
-    role: Role
+    target: Target
     record: ActivationRecord | None = None
     end: datetime | None = None
     graph_request_id: str | None = None
     approval_reasons: tuple[str, ...] = ()
+
+    @property
+    def role(self) -> Role:
+        return self.target.role
 
 
 @dataclass(frozen=True, slots=True)

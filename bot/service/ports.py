@@ -21,6 +21,7 @@ from bot.domain.models import (
 )
 from bot.domain.reminders import Reminder
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Target
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 
 if TYPE_CHECKING:  # only annotations: outcomes import the identity, which imports ports
@@ -73,16 +74,20 @@ class PimGraph(Protocol):
     async def activate(self, spec: ActivationSpec) -> ScheduleRequest: ...
 
     async def deactivate(
-        self, principal_id: str, role_id: str, justification: str | None = None
+        # Ends the principal's assignment of the target's role at the target's scope.
+        self,
+        principal_id: str,
+        target: Target,
+        justification: str | None = None,
     ) -> ScheduleRequest: ...
 
     async def extend(
-        # `duration` is added to the assignment's current end. On the wire: action
-        # adminExtend/selfExtend, scheduleInfo {startDateTime: the instance's start,
-        # expiration {type: afterDateTime, endDateTime: the new end}}.
+        # `duration` is added to the current end of the assignment at the target's scope.
+        # On the wire: action adminExtend/selfExtend, scheduleInfo {startDateTime: the
+        # instance's start, expiration {type: afterDateTime, endDateTime: the new end}}.
         self,
         principal_id: str,
-        role_id: str,
+        target: Target,
         duration: timedelta,
         justification: str,
         ticket: Ticket | None = None,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.clock import Clock
-from bot.domain.models import ActiveAssignment, Role
+from bot.domain.models import Role
 from bot.domain.roles import RoleCatalog
-from bot.errors import AlreadyActive, NotActive, NotEligible
+from bot.domain.targets import Scope, Target
+from bot.errors import AlreadyActive, InputError, NotActive, NotEligible
 from bot.service.identity import Requester
 from bot.service.outcomes import ActiveRole, EligibleRole
 from bot.service.policies import PolicyCache
@@ -21,24 +24,34 @@ class RoleQueries:
         self.graph, self.catalog, self.policies, self.clock = graph, catalog, policies, clock
 
     async def eligible_for(self, requester: Requester, role: Role) -> EligibleRole:
-        """The user's eligibility for `role`, or NotEligible naming what they can activate."""
+        """The user's eligibility for `role`, whose target carries the eligibility's own
+        scope. NotEligible names what they can activate; eligible at several scopes is an
+        InputError listing them: pimbot never picks a scope for the user."""
         eligible = await self.eligible(requester)
-        match = next((e for e in eligible if e.role.id == role.id), None)
-        if match is None:
+        matches = [e for e in eligible if e.role.id == role.id]
+        if not matches:
             raise NotEligible(_not_eligible_message(role, eligible))
-        return match
+        if len(matches) > 1:
+            raise InputError(
+                f"You are eligible for {role.display_name} at {len(matches)} scopes: "
+                f"{_scope_list(m.scope for m in matches)}. pimbot can't choose one for you "
+                "yet, and won't guess: activate it in Microsoft Entra (PIM, My roles) instead."
+            )
+        return matches[0]
 
     async def eligible(self, requester: Requester) -> list[EligibleRole]:
-        out: dict[str, EligibleRole] = {}
+        """One entry per role and scope; a direct eligibility wins over one via a group."""
+        out: dict[tuple[str, str, str], EligibleRole] = {}
         for item in await self.graph.list_eligibilities(requester.user.id):
             role = self.catalog.by_id(item.role_id)
+            target = Target(item.kind, role, item.scope)
             effective = await self.policies.effective(role)
             entry = EligibleRole(
-                role, effective.policy, effective.approval_reasons, item.via_group_name, item.end
+                target, effective.policy, effective.approval_reasons, item.via_group_name, item.end
             )
-            if role.id not in out or item.via_group_name is None:
-                out[role.id] = entry
-        return sorted(out.values(), key=lambda e: e.role.display_name)
+            if target.key not in out or item.via_group_name is None:
+                out[target.key] = entry
+        return sorted(out.values(), key=lambda e: (e.role.display_name, _scope_order(e.scope)))
 
     async def active(self, requester: Requester) -> list[ActiveRole]:
         now = self.clock.now()
@@ -49,31 +62,59 @@ class RoleQueries:
                 for a in live
                 if a.end is None or a.end > now
             ),
-            key=lambda a: a.role.display_name,
+            key=lambda a: (a.role.display_name, _scope_order(a.assignment.scope)),
         )
 
-    async def find_active(self, requester: Requester, role: Role) -> ActiveAssignment:
-        for item in await self.active(requester):
+    async def find_active(
+        self, requester: Requester, role: Role, scope: Scope | None = None
+    ) -> ActiveRole:
+        """The user's own live assignment of `role` (at `scope`, if given). Active at
+        several scopes and no scope given: an InputError listing them."""
+        mine = [
+            item
+            for item in await self.active(requester)
             # Only the user's own assignment can be ended or extended for them; one held
             # through a group belongs to the group.
-            if item.role.id == role.id and item.assignment.principal_id == requester.user.id:
-                return item.assignment
-        raise NotActive(f"{role.display_name} is not active for you right now.")
+            if item.role.id == role.id
+            and item.assignment.principal_id == requester.user.id
+            and (scope is None or item.assignment.scope == scope)
+        ]
+        if not mine:
+            where = f" at {scope.label}" if scope is not None else ""
+            raise NotActive(f"{role.display_name} is not active for you{where} right now.")
+        if len(mine) > 1:
+            raise InputError(
+                f"{role.display_name} is active for you at {len(mine)} scopes: "
+                f"{_scope_list(m.assignment.scope for m in mine)}. pimbot can't choose one "
+                "for you yet, and won't guess: use Microsoft Entra (PIM, My roles) instead."
+            )
+        return mine[0]
 
-    async def refuse_if_active(self, requester: Requester, role: Role) -> None:
+    async def refuse_if_active(self, requester: Requester, target: Target) -> None:
+        """AlreadyActive if the target's role is live for the user at the target's scope."""
         try:
-            active = await self.find_active(requester, role)
+            live = await self.find_active(requester, target.role, target.scope)
         except NotActive:
             return
+        role, active = target.role, live.assignment
         until = f" until {active.end:%Y-%m-%d %H:%M} UTC" if active.end else ""
         raise AlreadyActive(
-            f"{role.display_name} is already active for you{until}. "
+            f"{role.display_name} ({target.scope.label}) is already active for you{until}. "
             f"Use `/pim extend {role.alias or role.id} 1h` to extend it."
         )
+
+
+def _scope_order(scope: Scope) -> tuple[bool, str]:
+    return not scope.is_tenant_wide, scope.label.casefold()
+
+
+def _scope_list(scopes: Iterable[Scope]) -> str:
+    """`Whole directory (`/`)`, `Paris Office (`/administrativeUnits/…`)`: name and id."""
+    return "; ".join(f"{s.label} (`{s.id}`)" for s in scopes)
 
 
 def _not_eligible_message(role: Role, eligible: list[EligibleRole]) -> str:
     if not eligible:
         return f"You aren't eligible for {role.display_name}, or for any role. Ask your PIM admin."
-    names = ", ".join(f"`{e.role.alias or e.role.display_name}`" for e in eligible)
-    return f"You aren't eligible for {role.display_name}. You can activate: {names}."
+    names = dict.fromkeys(f"`{e.role.alias or e.role.display_name}`" for e in eligible)
+    return f"You aren't eligible for {role.display_name}. You can activate: {', '.join(names)}."

@@ -35,7 +35,12 @@ async def recover_activating(service: Deps, reminders: ReminderService) -> int:
         except (SignInRequired, StepUpRequired):
             log.warning("recovery: %s left activating (its user must sign in)", record.id)
             continue
-        live = [i for i in instances if i.role_id == record.role_id]
+        # The assignment at the record's scope: the same role elsewhere is not this one.
+        live = [
+            i
+            for i in instances
+            if (i.kind, i.role_id, i.scope) == (record.target_kind, record.role_id, record.scope)
+        ]
         if live:
             settled += await _activated(service, reminders, record, live[0].start, live[0].end)
         else:

@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.reminders import Reminder, ReminderKind, fire_time, reminder_plan, should_send
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import TargetKind
 from bot.errors import GraphError, SignInRequired, StepUpRequired
 from bot.service.deps import Deps
 from bot.service.ports import Trigger
@@ -115,21 +116,23 @@ class ReminderService:
                 continue
             except (SignInRequired, StepUpRequired):
                 continue  # user mode: nobody can read their roles until they sign in again
-            ends = {i.role_id: i.end for i in instances}
+            # Keyed by target: the same role at another scope is another assignment.
+            ends = {(i.kind, i.role_id, i.scope.id): i.end for i in instances}
             for record in records:
                 changed += await self._reconcile_one(record, ends)
         return changed
 
     async def _reconcile_one(
-        self, record: ActivationRecord, ends: dict[str, datetime | None]
+        self, record: ActivationRecord, ends: dict[tuple[TargetKind, str, str], datetime | None]
     ) -> int:
         now = self._svc.clock.now()
-        if record.role_id not in ends:
+        key = (record.target_kind, record.role_id, record.scope.id)
+        if key not in ends:
             if record.end is not None and record.end <= now:
                 return 0  # expired normally: the ended reminder reports it
             await self._end(record, None, "ended outside pimbot (portal or another tool)")
             return 1
-        end = ends[record.role_id]
+        end = ends[key]
         if end is not None and end != record.end:
             updated = self._svc.store.update_request(record.id, end=end)
             self.plan(updated)

@@ -13,6 +13,7 @@ from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
 from bot.domain.reminders import Reminder, ReminderKind
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Scope, TargetKind
 from bot.service.ports import UserLink
 
 
@@ -47,6 +48,12 @@ def request_values(changes: Mapping[str, object]) -> dict[str, Any]:
             values["ticket_system"] = ticket.system if ticket else None
         elif name == "state":
             values["state"] = RequestState(str(value)).value
+        elif name == "target_kind":
+            values["target_kind"] = TargetKind(str(value)).value
+        elif name == "scope":
+            if not isinstance(value, Scope):
+                raise ValueError(f"scope must be a Scope, not {value!r}")
+            values["scope_id"], values["scope_name"] = value.id, value.display_name
         else:
             values[_RENAMED.get(name, name)] = value
     return values
@@ -56,9 +63,17 @@ def record_values(record: ActivationRecord) -> dict[str, Any]:
     return request_values({name: getattr(record, name) for name in RECORD_FIELDS})
 
 
+_COMPOSED = frozenset({"ticket", "scope"})
+
+
 def to_record(row: RowMapping) -> ActivationRecord:
-    kwargs = {name: row[_RENAMED.get(name, name)] for name in RECORD_FIELDS - {"ticket"}}
+    kwargs = {name: row[_RENAMED.get(name, name)] for name in RECORD_FIELDS - _COMPOSED}
     kwargs["state"] = RequestState(row["state"])
+    if row["target_kind"] is None or row["scope_id"] is None:
+        # Never guessed: a request's scope is what it was activated at (v7 backfills).
+        raise ValueError(f"request {row['id']} has no target: is the schema migrated?")
+    kwargs["target_kind"] = TargetKind(row["target_kind"])
+    kwargs["scope"] = Scope(row["scope_id"], row["scope_name"])
     number = row["ticket_number"]
     kwargs["ticket"] = Ticket(number, row["ticket_system"]) if number is not None else None
     return ActivationRecord(**kwargs)
@@ -86,13 +101,26 @@ def audit_values(event: AuditEvent) -> dict[str, Any]:
     values = {f.name: getattr(event, f.name) for f in fields(AuditEvent)}
     values["kind"] = event.kind.value
     values["duration_seconds"] = values.pop("duration")
+    values["target_kind"] = event.target_kind.value if event.target_kind else None
+    scope = values.pop("scope")
+    values["scope_id"] = scope.id if scope else None
+    values["scope_name"] = scope.display_name if scope else None
     return values
 
 
+_AUDIT_COMPOSED = frozenset({"duration", "scope", "target_kind", "kind"})
+
+
 def to_audit(row: RowMapping) -> AuditEvent:
-    kwargs = {f.name: row[f.name] for f in fields(AuditEvent) if f.name != "duration"}
-    kwargs["kind"] = AuditKind(row["kind"])
-    return AuditEvent(duration=row["duration_seconds"], **kwargs)
+    kwargs = {f.name: row[f.name] for f in fields(AuditEvent) if f.name not in _AUDIT_COMPOSED}
+    scope_id, kind = row["scope_id"], row["target_kind"]
+    return AuditEvent(
+        kind=AuditKind(row["kind"]),
+        duration=row["duration_seconds"],
+        target_kind=TargetKind(kind) if kind else None,
+        scope=Scope(scope_id, row["scope_name"]) if scope_id else None,
+        **kwargs,
+    )
 
 
 def reminder_values(reminder: Reminder) -> dict[str, Any]:

@@ -191,6 +191,37 @@ def _v6(conn: Connection) -> None:
     md.create_all(conn)
 
 
+_TARGET_COLUMNS = (
+    ("target_kind", "VARCHAR(32)"),
+    ("scope_id", "VARCHAR(512)"),
+    ("scope_name", "VARCHAR(256)"),
+)
+# Every request and audit row written before v7 was a directory role activated at the
+# whole tenant: pimbot sent `directoryScopeId: "/"` whatever the eligibility's scope. The
+# backfill records that; it is the one place pimbot writes a scope Graph did not name.
+_BACKFILL = {"kind": "directory_role", "scope": "/"}
+
+
+def _v7(conn: Connection) -> None:
+    for table in ("requests", "audit"):
+        for column, kind in _TARGET_COLUMNS:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    conn.execute(sa.text("UPDATE requests SET target_kind = :kind, scope_id = :scope"), _BACKFILL)
+    # The audit log refuses updates (v3); this backfill adds facts its rows left implicit,
+    # so the guard is lifted for this one statement, in this transaction, and restored.
+    fill = sa.text(
+        "UPDATE audit SET target_kind = :kind, scope_id = :scope WHERE role_id IS NOT NULL"
+    )
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER audit_append_only_UPDATE")
+        conn.execute(fill, _BACKFILL)
+        conn.exec_driver_sql(_SQLITE_APPEND_ONLY.format(op="UPDATE"))
+    else:
+        conn.exec_driver_sql("ALTER TABLE audit DISABLE TRIGGER audit_append_only")
+        conn.execute(fill, _BACKFILL)
+        conn.exec_driver_sql("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -198,6 +229,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "user_tokens: encrypted MSAL token caches (issue #8)", _v4),
     Migration(5, "deferred_work: actions kept until their user signs in (issue #8)", _v5),
     Migration(6, "pending_logins: device-code sign-ins that survive a restart (issue #8)", _v6),
+    Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -73,6 +73,10 @@ requests = sa.Table(
     sa.Column("approval_channel", sa.String(64)),
     sa.Column("approval_message_ts", sa.String(64)),
     sa.Column("error", sa.Text),
+    # The target (v7): null only in a database no migration has backfilled.
+    sa.Column("target_kind", sa.String(32)),
+    sa.Column("scope_id", sa.String(512)),
+    sa.Column("scope_name", sa.String(256)),
 )
 
 decisions = sa.Table(
@@ -113,6 +117,9 @@ audit = sa.Table(
     sa.Column("graph_request_id", sa.String(64)),
     sa.Column("request_id", sa.String(64)),
     sa.Column("detail", sa.Text),
+    sa.Column("target_kind", sa.String(32)),  # v7; null for events about no role
+    sa.Column("scope_id", sa.String(512)),
+    sa.Column("scope_name", sa.String(256)),
 )
 
 reminders = sa.Table(

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain.targets import Scope
+
 Block = dict[str, Any]
 Message = dict[str, Any]
 
@@ -15,7 +17,16 @@ MAX_SECTION_TEXT = 3000
 MAX_PLAIN_TEXT = 75  # buttons and select options
 MAX_FALLBACK_TEXT = 3000  # the top-level `text` Slack shows in notifications
 
-SCOPE = "Directory"  # directoryScopeId "/": the whole tenant
+
+def escape(text: str) -> str:
+    """Text from Graph or users, shown literally in mrkdwn (no links, mentions or tags)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def scope_text(scope: Scope) -> str:
+    """Where a role applies, for mrkdwn: `Whole directory`, `administrative unit Paris
+    Office` (its id when the name is unknown). Every message about a role shows it."""
+    return escape(scope.label)
 
 
 def clip(text: str, limit: int) -> str:

@@ -8,12 +8,20 @@ from urllib.parse import quote
 from bot.domain.audit import AuditEvent
 from bot.domain.durations import to_human
 from bot.domain.requests import ActivationRecord, RequestState
-from handlers.blocks.base import Message, button, context, message, plain, section, when
+from handlers.blocks.base import (
+    Message,
+    button,
+    context,
+    message,
+    plain,
+    scope_text,
+    section,
+    when,
+)
 
 S = RequestState
 APPROVE_ACTION = "approval_approve"
 DENY_ACTION = "approval_deny"
-SCOPE = "whole directory (`/`)"  # activations are tenant-wide directory roles
 
 
 def approval_card(
@@ -22,14 +30,15 @@ def approval_card(
     """The request as approvers see it; buttons only while it is pending. Each button's
     value is the request id alone: who may decide is checked on the server at click time.
     `ticket_url` is pimbot.yml's `ticket.url_template` (`{ticket}` is replaced)."""
+    scope = scope_text(record.scope)
     facts = (
         f"*<@{record.slack_user_id}>* asks for *{record.role_name}* for "
-        f"{to_human(record.duration)}.\n*Scope:* {SCOPE}\n"
+        f"{to_human(record.duration)}.\n*Scope:* {scope}\n"
         f"*Ticket:* {_ticket(record, ticket_url)}\n"
         f"*Justification:* {record.justification}\n"
         f"*Why approval:* {record.approval_reason or 'the role requires it'}"
     )
-    summary = f"Approval needed: {record.role_name} for <@{record.slack_user_id}>"
+    summary = f"Approval needed: {record.role_name} for <@{record.slack_user_id}> · {scope}"
     body = [section(facts), context(f"Request `{record.id}`")]
     if record.state is S.PENDING_APPROVAL:
         expiry = f" · expires {when(expires_at, None)}" if expires_at else ""
@@ -65,9 +74,10 @@ def _confirm(record: ActivationRecord) -> dict[str, object]:
     """Slack's confirm dialog on Approve: approving activates the role at once."""
     return {
         "title": plain("Approve this request?", 100),
-        "text": plain(
-            f"{record.role_name} for {to_human(record.duration)} becomes active for the "
-            "requester as soon as you confirm."
+        "text": plain(  # a confirm dialog's text may be 300 characters
+            f"{record.role_name} ({record.scope.label}) for {to_human(record.duration)} "
+            "becomes active for the requester as soon as you confirm.",
+            300,
         ),
         "confirm": plain("Approve", 30),
         "deny": plain("Not yet", 30),
@@ -93,24 +103,24 @@ def _status_line(record: ActivationRecord) -> str:
 
 def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = None) -> Message:
     """What the requester is told once their request is decided (or expires)."""
-    role = f"*{record.role_name}*"
+    role, scope = f"*{record.role_name}*", f"\nScope: {scope_text(record.scope)}."
     if error:
         return message(
             f":warning: Your request `{record.id}` for {role} was approved, "
-            f"but activating it failed: {error}"
+            f"but activating it failed: {error}{scope}"
         )
     if record.state is S.APPROVED:  # user mode: the requester's own token must activate it
         return message(
             f":white_check_mark: Your request `{record.id}` for {role} was approved. "
             "Your Microsoft Entra sign-in has expired, so it is activated as soon as you "
-            "have signed in again with the code I've sent you."
+            f"have signed in again with the code I've sent you.{scope}"
         )
     if record.state is S.ACTIVE:
         return message(
             f":white_check_mark: {role} was approved and is active until "
-            f"{when(record.end, tz)}. (request `{record.id}`)"
+            f"{when(record.end, tz)}. (request `{record.id}`){scope}"
         )
-    return message(f"Your request `{record.id}` for {role}: {_status_line(record)}.")
+    return message(f"Your request `{record.id}` for {role}: {_status_line(record)}.{scope}")
 
 
 def approved_then_entra(record: ActivationRecord) -> Message:
@@ -133,9 +143,7 @@ def settled_after_restart(record: ActivationRecord) -> Message:
 
 
 def audit_post(event: AuditEvent) -> Message:
-    """One audit line for the audit channel, with the Entra user and the scope appended."""
+    """One audit line for the audit channel (the scope is in it), with the Entra user."""
     extra = [f"entra {event.entra_user_id}"] if event.entra_user_id else []
-    if event.role_id:
-        extra.append("scope /")
     text = " · ".join([event.render(), *extra])
     return message(text, [context(text)])

@@ -7,7 +7,15 @@ from typing import Any
 from bot.domain.durations import to_human
 from bot.service.outcomes import Overview
 from bot.service.signins import LinkState
-from handlers.blocks.base import MAX_SURFACE_BLOCKS, Block, button, context, section, when
+from handlers.blocks.base import (
+    MAX_SURFACE_BLOCKS,
+    Block,
+    button,
+    context,
+    scope_text,
+    section,
+    when,
+)
 
 View = dict[str, Any]
 
@@ -22,7 +30,10 @@ def home(view: Overview, link: LinkState | None = None) -> View:
     blocks: list[Block] = [] if link is None else signed_in(link, tz)
     blocks.append(section("*You can activate*"))
     for e in view.eligible:
-        text = f"*{e.role.display_name}* — up to {to_human(e.policy.max_duration)}"
+        text = (
+            f"*{e.role.display_name}* — {scope_text(e.scope)}, "
+            f"up to {to_human(e.policy.max_duration)}"
+        )
         text += " · needs approval" if e.policy.approval_required else ""
         blocks.append(
             {
@@ -33,7 +44,7 @@ def home(view: Overview, link: LinkState | None = None) -> View:
     blocks += [{"type": "divider"}, section("*Active now*")]
     for a in view.active:
         left = a.assignment.remaining(now)
-        text = f"*{a.role.display_name}* — " + (
+        text = f"*{a.role.display_name}* — {scope_text(a.assignment.scope)}, " + (
             f"{to_human(left)} left (until {when(a.assignment.end, tz)})" if left else "permanent"
         )
         blocks.append(
@@ -44,7 +55,10 @@ def home(view: Overview, link: LinkState | None = None) -> View:
         )
     blocks += [{"type": "divider"}, section("*Pending requests*")]
     for r in view.pending:
-        text = f"`{r.id}` *{r.role_name}* for {to_human(r.duration)} — {r.state.value}"
+        text = (
+            f"`{r.id}` *{r.role_name}* for {to_human(r.duration)} — {scope_text(r.scope)}, "
+            f"{r.state.value}"
+        )
         blocks.append({**section(text), "accessory": button("Cancel", "cancel_request", r.id)})
     blocks.append(context(f"Times in {tz or 'UTC'}. Type `/pim help` for commands."))
     return {"type": "home", "blocks": _cap(blocks)}

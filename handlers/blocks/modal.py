@@ -112,17 +112,26 @@ def _rules_metadata(roles: list[EligibleRole]) -> str:
 
 
 def _role_block(roles: list[EligibleRole], wanted: str | None) -> Block:
-    options = [_option(_role_label(e), e.role.id) for e in roles]
+    # One option per role (Slack wants distinct values); its label names the scope. A
+    # role held at several scopes says so, and the service refuses to pick one of them.
+    scopes: dict[str, list[EligibleRole]] = {}
+    for e in roles:
+        scopes.setdefault(e.role.id, []).append(e)
+    labels = {role_id: _role_label(same) for role_id, same in scopes.items()}
+    options = [_option(label, role_id) for role_id, label in labels.items()]
     element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
     match = _find(roles, wanted)
     if match is not None:
-        element["initial_option"] = _option(_role_label(match), match.role.id)
+        element["initial_option"] = _option(labels[match.role.id], match.role.id)
     return {"type": "input", "block_id": "role", "label": plain("Role"), "element": element}
 
 
-def _role_label(e: EligibleRole) -> str:
+def _role_label(same: list[EligibleRole]) -> str:
+    """`User Administrator · Whole directory (max 8h) · approval` (plain text)."""
+    e = same[0]
+    where = e.scope.label if len(same) == 1 else f"{len(same)} scopes"
     extra = " · approval" if e.policy.approval_required else ""
-    return f"{e.role.display_name} (max {short(e.policy.max_duration)}){extra}"
+    return f"{e.role.display_name} · {where} (max {short(e.policy.max_duration)}){extra}"
 
 
 def _find(roles: list[EligibleRole], wanted: str | None) -> EligibleRole | None:

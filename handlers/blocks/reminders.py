@@ -8,7 +8,16 @@ from datetime import datetime, timedelta
 from bot.domain.audit import AuditEvent
 from bot.domain.durations import to_human, to_iso
 from bot.domain.requests import ActivationRecord
-from handlers.blocks.base import Message, button, context, message, plain, section, when
+from handlers.blocks.base import (
+    Message,
+    button,
+    context,
+    message,
+    plain,
+    scope_text,
+    section,
+    when,
+)
 
 HOUR = timedelta(hours=1)
 EXTEND_CHOICES = tuple(timedelta(minutes=m) for m in (30, 60, 120, 240, 480))
@@ -23,7 +32,10 @@ def reminder(
     """The reminder DM: Extend by one of `extend_by` (capped by the role's policy) or end now.
     Each choice's value is the request id and a duration; the service re-checks both."""
     left = to_human(record.end - now) if record.end else "soon"
-    text = f":alarm_clock: *{record.role_name}* ends in {left} ({when(record.end, tz)})."
+    text = (
+        f":alarm_clock: *{record.role_name}* ends in {left} ({when(record.end, tz)}). "
+        f"Scope: {scope_text(record.scope)}."
+    )
     options = [
         {"text": plain(f"Extend {to_human(d)}"), "value": f"{record.id} {to_iso(d)}"}
         for d in extend_by
@@ -43,7 +55,8 @@ def reminder(
 
 def ended(record: ActivationRecord, detail: str | None) -> Message:
     how = f" ({detail})" if detail else ""
-    return message(f":checkered_flag: *{record.role_name}* has ended{how}.")
+    scope = scope_text(record.scope)
+    return message(f":checkered_flag: *{record.role_name}* has ended{how}. Scope: {scope}.")
 
 
 def audit(event: AuditEvent) -> Message:

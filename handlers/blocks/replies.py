@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.domain.durations import to_human
 from bot.domain.requests import ActivationRecord
 from bot.service.outcomes import Outcome, OutcomeKind, Overview
-from handlers.blocks.base import SCOPE, Message, button, message, section, when
+from handlers.blocks.base import Message, button, message, scope_text, section, when
 
 
 def working() -> Message:
@@ -33,11 +33,13 @@ def help_message(text: str, reason: str | None = None) -> Message:
 def outcome(result: Outcome) -> Message:
     """What a use case did, with the facts an auditor would ask for."""
     tz, role = result.requester.tz, result.role.display_name
-    record = result.record
+    record, scope = result.record, scope_text(result.target.scope)
     if result.kind is OutcomeKind.ACTIVATED:
         start = record.start if record else None
         lines = [
-            f":white_check_mark: *{role}* is active until *{when(result.end, tz)}*.",
+            f":white_check_mark: *{role}* is active until *{when(result.end, tz)}*. "
+            f"Scope: {scope}.",
+            f"*Scope:* {scope}",
             *_details(record, result.graph_request_id, start, result.end, tz),
         ]
         return message(lines[0], [section(lines[0]), section("\n".join(lines[1:]))])
@@ -45,6 +47,7 @@ def outcome(result: Outcome) -> Message:
         why = "; ".join(result.approval_reasons) or "its policy requires approval"
         text = (
             f":lock: *{role}* needs approval before it can be activated: {why}. "
+            f"Scope: {scope}. "
             f"Your request `{record.id if record else '?'}` is waiting for an approver; "
             "nothing is active yet, and I'll tell you when it is decided."
         )
@@ -59,6 +62,7 @@ def outcome(result: Outcome) -> Message:
     else:
         rid = record.id if record else "?"
         text = f":white_check_mark: Request `{rid}` for *{role}* is cancelled."
+    text += f" Scope: {scope}."
     if result.graph_request_id:
         text += f"\nGraph request id: `{result.graph_request_id}`"
     return message(text)
@@ -73,7 +77,6 @@ def _details(
 ) -> list[str]:
     ticket = record.ticket.number if record and record.ticket else "none"
     lines = [
-        f"*Scope:* {SCOPE}",
         f"*Start:* {when(start, tz)}",
         f"*End:* {when(end, tz)}",
         f"*Ticket:* {ticket}",
@@ -94,16 +97,19 @@ def overview(view: Overview, role: str | None = None) -> Message:
         return wanted is None or wanted in (name.casefold(), (alias or "").casefold())
 
     active = [
-        f"• *{a.role.display_name}* — {to_human(a.assignment.remaining(now) or now - now)} left "
-        f"(until {when(a.assignment.end, tz)})"
-        if a.assignment.end
-        else f"• *{a.role.display_name}* — permanent"
+        f"• *{a.role.display_name}* — {scope_text(a.assignment.scope)}, "
+        + (
+            f"{to_human(a.assignment.remaining(now) or now - now)} left "
+            f"(until {when(a.assignment.end, tz)})"
+            if a.assignment.end
+            else "permanent"
+        )
         for a in view.active
         if keep(a.role.display_name, a.role.alias)
     ]
     eligible = [
-        f"• *{e.role.display_name}* `{e.role.alias or e.role.id}` — up to "
-        f"{to_human(e.policy.max_duration)}"
+        f"• *{e.role.display_name}* `{e.role.alias or e.role.id}` — {scope_text(e.scope)}, "
+        f"up to {to_human(e.policy.max_duration)}"
         + (" · needs approval" if e.policy.approval_required else "")
         + (" · ticket required" if e.policy.ticket_required else "")
         + (f" · via {e.via_group_name}" if e.via_group_name else "")
@@ -111,7 +117,8 @@ def overview(view: Overview, role: str | None = None) -> Message:
         if keep(e.role.display_name, e.role.alias)
     ]
     pending = [
-        f"• `{r.id}` *{r.role_name}* for {to_human(r.duration)} — {r.state.value.replace('_', ' ')}"
+        f"• `{r.id}` *{r.role_name}* for {to_human(r.duration)} — {scope_text(r.scope)}, "
+        f"{r.state.value.replace('_', ' ')}"
         for r in view.pending
         if keep(r.role_name, None)
     ]

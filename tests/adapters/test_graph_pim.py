@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,21 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.domain.models import ActivationSpec, ApproverKind, ApproverRef, Ticket
+from bot.domain.models import (
+    ActivationSpec,
+    ApproverKind,
+    ApproverRef,
+    RequestAction,
+    Role,
+    Ticket,
+)
+from bot.domain.targets import Scope, Target, TargetKind
 from bot.errors import ConfigError, NotActive
 from bot.graph import build_graph
 from bot.graph.auth import AccessToken
+from bot.graph.models import ScheduleRequestBody, ScheduleRequestOut
 from bot.graph.pim import GraphPim, Identity
+from bot.graph.recovery import same_submission
 from bot.settings import Settings
 from tests.adapters.test_graph_helpers import Recorder, assert_request_valid, make_client
 from tests.fakes.clock import FakeClock
@@ -24,6 +35,8 @@ USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 ALINE = "aline-id"
 HELPDESK = "helpdesk-group-id"
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+UNIT = "0b7c3a52-7f1e-4c4b-9a57-5b8f0d2e6a11"
+TARGET = Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, "User Administrator"), Scope("/"))
 
 
 class FakeGraph:
@@ -105,7 +118,7 @@ def posts(rec: Recorder, schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 SPEC = ActivationSpec(
     principal_id=ALINE,
-    role_id=USER_ADMIN,
+    target=TARGET,
     duration=timedelta(hours=5),
     justification="Need to invalidate all app refresh tokens for Sara using PowerShell.",
     ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
@@ -172,13 +185,27 @@ class TestActivate:
         assert len(graph.created) == 2
         assert len(posts(rec, graph_schema)) == 2
 
+    def test_a_request_at_another_scope_is_not_mistaken_for_this_one(self) -> None:
+        unit = replace(TARGET, scope=Scope(f"/administrativeUnits/{UNIT}"))
+        sent = make_pim_body(unit)
+        echoed = {**sent.to_json(), "id": "req-9", "status": "Provisioned"}
+        at_tenant = {**echoed, "directoryScopeId": "/"}
+
+        assert same_submission(sent, ScheduleRequestOut.model_validate(echoed))
+        assert not same_submission(sent, ScheduleRequestOut.model_validate(at_tenant))
+
+
+def make_pim_body(target: Target) -> ScheduleRequestBody:
+    pim = GraphPim(make_client(Recorder(lambda r: httpx.Response(500))), clock=FakeClock(NOW))
+    return pim._body(RequestAction.ADMIN_ASSIGN, ALINE, target, "why")
+
 
 class TestDeactivateAndExtend:
     async def test_deactivate_sends_admin_remove(
         self, graph: FakeGraph, graph_schema: dict[str, Any]
     ) -> None:
         pim, rec = make_pim(graph)
-        result = await pim.deactivate(ALINE, USER_ADMIN, "done")
+        result = await pim.deactivate(ALINE, TARGET, "done")
         [body] = posts(rec, graph_schema)
         assert body == {
             "action": "adminRemove",
@@ -193,7 +220,7 @@ class TestDeactivateAndExtend:
         self, graph: FakeGraph, graph_schema: dict[str, Any]
     ) -> None:
         pim, rec = make_pim(graph, "user")
-        await pim.deactivate(ALINE, USER_ADMIN)
+        await pim.deactivate(ALINE, TARGET)
         assert posts(rec, graph_schema)[0]["action"] == "selfDeactivate"
 
     async def test_lost_deactivate_response_is_recovered_once_the_role_is_gone(
@@ -202,18 +229,20 @@ class TestDeactivateAndExtend:
         graph.routes[(f"{RM}/roleAssignmentScheduleInstances", None)] = {"value": []}
         pim, rec = make_pim(graph)
         graph.lose_next_response = True
-        result = await pim.deactivate(ALINE, USER_ADMIN, "done")
+        result = await pim.deactivate(ALINE, TARGET, "done")
         assert result.id == "req-1" and len(posts(rec, graph_schema)) == 1
 
     async def test_extend_adds_to_the_current_end_from_the_instance_start(
         self, graph: FakeGraph, graph_schema: dict[str, Any]
     ) -> None:
         live = instance(ALINE, "2026-11-29T08:00:00Z", "2026-11-29T13:00:00Z")
-        graph.routes[(f"{RM}/roleAssignmentScheduleInstances", f"principalId eq '{ALINE}'")] = {
-            "value": [{**live, "assignmentType": "Activated"}]
-        }
+        # Only the assignment of this role at this scope (Graph filters on both).
+        where = f"principalId eq '{ALINE}' and roleDefinitionId eq '{USER_ADMIN}' and "
+        graph.routes[
+            (f"{RM}/roleAssignmentScheduleInstances", where + "directoryScopeId eq '/'")
+        ] = {"value": [{**live, "assignmentType": "Activated"}]}
         pim, rec = make_pim(graph)
-        result = await pim.extend(ALINE, USER_ADMIN, timedelta(hours=1), "more time")
+        result = await pim.extend(ALINE, TARGET, timedelta(hours=1), "more time")
         [body] = posts(rec, graph_schema)
         assert body["action"] == "adminExtend"
         assert body["scheduleInfo"] == {
@@ -229,7 +258,7 @@ class TestDeactivateAndExtend:
         mine = f"{RM}/roleAssignmentScheduleInstances/filterByCurrentUser(on='principal')"
         graph.routes[(mine, None)] = {"value": [live]}
         pim, rec = make_pim(graph, "user")
-        await pim.extend(ALINE, USER_ADMIN, timedelta(minutes=30), "more", Ticket("T-1"))
+        await pim.extend(ALINE, TARGET, timedelta(minutes=30), "more", Ticket("T-1"))
         [body] = posts(rec, graph_schema)
         assert body["action"] == "selfExtend"
         assert body["ticketInfo"] == {"ticketNumber": "T-1"}
@@ -242,7 +271,7 @@ class TestDeactivateAndExtend:
         graph.routes[(f"{RM}/roleAssignmentScheduleInstances", None)] = {"value": []}
         pim, rec = make_pim(graph)
         with pytest.raises(NotActive):
-            await pim.extend(ALINE, USER_ADMIN, timedelta(hours=1), "x")
+            await pim.extend(ALINE, TARGET, timedelta(hours=1), "x")
         assert rec.bodies("POST") == []
 
     async def test_cancel_posts_the_bound_action(self, graph: FakeGraph) -> None:
@@ -269,6 +298,34 @@ class TestReads:
         assert found.role_id == USER_ADMIN
         assert (found.via_group_id, found.via_group_name) == (HELPDESK, "IT Helpdesk (User)")
         assert found.end is None
+
+    async def test_eligibilities_carry_their_scope_and_an_app_scoped_one_is_left_out(
+        self, graph: FakeGraph
+    ) -> None:
+        eligible = f"{RM}/roleEligibilityScheduleInstances"
+        unit = f"/administrativeUnits/{UNIT}"
+        graph.routes[(eligible, f"principalId eq '{ALINE}'")] = {
+            "value": [
+                {**instance(ALINE, "2026-01-01T00:00:00Z", None), "directoryScopeId": unit},
+                {
+                    **instance(ALINE, "2026-01-01T00:00:00Z", None),
+                    "id": "app-scoped",
+                    "directoryScopeId": None,
+                    "appScopeId": "/",
+                },
+            ]
+        }
+        graph.routes[(eligible, f"principalId eq '{HELPDESK}'")] = {"value": []}
+        graph.routes[(f"/v1.0/directory/administrativeUnits/{UNIT}", None)] = {
+            "id": UNIT,
+            "displayName": "Seattle Branch",
+        }
+        pim, _ = make_pim(graph)
+
+        [found] = await pim.list_eligibilities(ALINE)
+
+        assert found.kind is TargetKind.DIRECTORY_ROLE
+        assert (found.scope.id, found.scope.display_name) == (unit, "Seattle Branch")
 
     async def test_active_lists_assignment_instances(self, graph: FakeGraph) -> None:
         active = f"{RM}/roleAssignmentScheduleInstances"

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.domain.models import ActivationSpec, Ticket
+from bot.domain.models import ActivationSpec, Role, Ticket
+from bot.domain.targets import Scope, Target, TargetKind
 from bot.errors import GraphThrottled
 from bot.graph import RetryPolicy, build_graph
 from bot.graph.auth import AccessToken
@@ -31,6 +32,9 @@ from tests.fakes.clock import FakeClock
 
 ALINE_UPN = "AlineD@m365x435773.onmicrosoft.com"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+USER_ADMIN_TENANT = Target(
+    TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, "User Administrator"), Scope("/")
+)
 REQUESTS = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
 ELIGIBLE = "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances"
 TICKET = Ticket("CONTOSO:Security-012345", "CONTOSO")
@@ -92,7 +96,7 @@ async def aline_pim(server: SandboxServer, tmp_path: Path) -> AsyncIterator[Grap
 
 async def activate_aline(pim: GraphPim) -> Any:
     aline = await pim.get_user(ALINE_UPN)
-    spec = ActivationSpec(aline.id, USER_ADMIN, timedelta(hours=5), JUSTIFICATION, TICKET)
+    spec = ActivationSpec(aline.id, USER_ADMIN_TENANT, timedelta(hours=5), JUSTIFICATION, TICKET)
     return aline, await pim.activate(spec)
 
 
@@ -121,7 +125,9 @@ class TestTutorialJourney:
         assert [e.via_group_name for e in eligible] == ["IT Helpdesk (User)"]
         assert await pim.list_active(aline.id) == []
 
-        spec = ActivationSpec(aline.id, USER_ADMIN, timedelta(hours=5), JUSTIFICATION, TICKET)
+        spec = ActivationSpec(
+            aline.id, USER_ADMIN_TENANT, timedelta(hours=5), JUSTIFICATION, TICKET
+        )
         request = await pim.activate(spec)
         assert request.status == "Provisioned"
         [active] = await pim.list_active(aline.id)
@@ -130,7 +136,7 @@ class TestTutorialJourney:
         assert (active.role_id, active.assignment_type) == (USER_ADMIN, "Assigned")
         assert active.end == sandbox_clock.now() + timedelta(hours=5)
 
-        removal = await pim.deactivate(aline.id, USER_ADMIN, "Done with the tokens.")
+        removal = await pim.deactivate(aline.id, USER_ADMIN_TENANT, "Done with the tokens.")
         assert removal.action == "adminRemove"
         assert await pim.list_active(aline.id) == []
         actions = [b["action"] for b in sent_bodies(server, graph_schema)]
@@ -141,7 +147,7 @@ class TestTutorialJourney:
     ) -> None:
         aline, _ = await activate_aline(pim)
         [before] = await pim.list_active(aline.id)
-        await pim.extend(aline.id, USER_ADMIN, timedelta(hours=1), JUSTIFICATION, TICKET)
+        await pim.extend(aline.id, USER_ADMIN_TENANT, timedelta(hours=1), JUSTIFICATION, TICKET)
         [after] = await pim.list_active(aline.id)
         assert before.end is not None and after.end == before.end + timedelta(hours=1)
         assert sent_bodies(server, graph_schema)[-1]["action"] == "adminExtend"
@@ -174,7 +180,7 @@ class TestUserIdentity:
         assert (request.action, request.status) == ("selfActivate", "Provisioned")
         [active] = await aline_pim.list_active(aline.id)
         assert active.assignment_type == "Activated"
-        await aline_pim.deactivate(aline.id, USER_ADMIN, "Done.")
+        await aline_pim.deactivate(aline.id, USER_ADMIN_TENANT, "Done.")
         assert await aline_pim.list_active(aline.id) == []
         actions = [b["action"] for b in sent_bodies(server, graph_schema)]
         assert actions == ["selfActivate", "selfDeactivate"]
@@ -230,3 +236,134 @@ class TestFaults:
             await pim.list_eligibilities(aline.id)
         assert "try again" in caught.value.user_message
         assert caught.value.request_id and caught.value.request_id in caught.value.user_message
+
+
+# -- an eligibility over an administrative unit: activated, extended and ended there ---
+
+UNIT = "0b7c3a52-7f1e-4c4b-9a57-5b8f0d2e6a11"
+SEATTLE = f"/administrativeUnits/{UNIT}"
+PASSWORD_ADMIN = "966707d0-3269-4727-9be2-8c3a10f19b9d"
+UNITS = "/v1.0/directory/administrativeUnits"
+
+
+def target_of(eligibility: Any, name: str) -> Target:
+    """What the service builds from an eligibility: its role, at its own scope."""
+    return Target(eligibility.kind, Role(eligibility.role_id, name), eligibility.scope)
+
+
+class TestAdministrativeUnitScope:
+    @pytest.fixture(autouse=True)
+    def seattle(self, server: SandboxServer) -> None:
+        """Aline is also eligible for User Administrator, and for Password Administrator
+        only, over the Seattle Branch unit."""
+        server.tenant.add_administrative_unit("Seattle Branch", UNIT)
+        aline = server.tenant.directory.user(ALINE_UPN)
+        assert aline is not None
+        server.tenant.add_eligibility(aline.id, USER_ADMIN, SEATTLE)
+        server.tenant.add_eligibility(aline.id, PASSWORD_ADMIN, SEATTLE)
+
+    async def test_eligibilities_carry_their_scope_named_from_the_unit(self, pim: GraphPim) -> None:
+        aline = await pim.get_user(ALINE_UPN)
+
+        found = {(e.role_id, e.scope.id): e for e in await pim.list_eligibilities(aline.id)}
+
+        assert found[(USER_ADMIN, "/")].via_group_name == "IT Helpdesk (User)"
+        assert found[(USER_ADMIN, "/")].scope.is_tenant_wide
+        unit = found[(PASSWORD_ADMIN, SEATTLE)].scope
+        assert (unit.display_name, unit.label) == (
+            "Seattle Branch",
+            "administrative unit Seattle Branch",
+        )
+        assert (PASSWORD_ADMIN, "/") not in found
+
+    async def test_application_identity_assigns_extends_and_removes_at_the_unit(
+        self,
+        pim: GraphPim,
+        server: SandboxServer,
+        sandbox_clock: FakeClock,
+        graph_schema: dict[str, Any],
+    ) -> None:
+        aline = await pim.get_user(ALINE_UPN)
+        [eligible] = [
+            e for e in await pim.list_eligibilities(aline.id) if e.role_id == PASSWORD_ADMIN
+        ]
+        target = target_of(eligible, "Password Administrator")
+
+        await pim.activate(ActivationSpec(aline.id, target, timedelta(hours=2), JUSTIFICATION))
+        [active] = await pim.list_active(aline.id)
+        live = server.tenant.live_assignment(aline.id, PASSWORD_ADMIN)
+        assert live is not None and live.scope == SEATTLE  # in Graph's state: never "/"
+        assert (active.scope, active.scope.display_name) == (target.scope, "Seattle Branch")
+
+        await pim.extend(aline.id, target, timedelta(hours=1), JUSTIFICATION)
+        assert live.end == sandbox_clock.now() + timedelta(hours=3)
+        await pim.deactivate(aline.id, target, "Done.")
+
+        assert server.tenant.live_assignment(aline.id, PASSWORD_ADMIN) is None
+        bodies = sent_bodies(server, graph_schema)
+        assert [(b["action"], b["directoryScopeId"]) for b in bodies] == [
+            ("adminAssign", SEATTLE),
+            ("adminExtend", SEATTLE),
+            ("adminRemove", SEATTLE),
+        ]
+
+    async def test_user_identity_self_activates_and_deactivates_at_the_unit(
+        self, aline_pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+    ) -> None:
+        aline = await aline_pim.get_user(ALINE_UPN)
+        mine = await aline_pim.list_eligibilities(aline.id)
+        [eligible] = [e for e in mine if e.role_id == PASSWORD_ADMIN]
+        target = target_of(eligible, "Password Administrator")
+
+        await aline_pim.activate(
+            ActivationSpec(aline.id, target, timedelta(hours=1), JUSTIFICATION)
+        )
+        [active] = await aline_pim.list_active(aline.id)
+        await aline_pim.deactivate(aline.id, target, "Done.")
+
+        assert active.scope.id == SEATTLE and active.assignment_type == "Activated"
+        assert await aline_pim.list_active(aline.id) == []
+        bodies = sent_bodies(server, graph_schema)
+        assert [(b["action"], b["directoryScopeId"]) for b in bodies] == [
+            ("selfActivate", SEATTLE),
+            ("selfDeactivate", SEATTLE),
+        ]
+
+    async def test_ending_the_role_at_the_unit_leaves_it_tenant_wide(
+        self, pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+    ) -> None:
+        aline = await pim.get_user(ALINE_UPN)
+        both = [e for e in await pim.list_eligibilities(aline.id) if e.role_id == USER_ADMIN]
+        tenant_wide, unit = sorted(
+            (target_of(e, "User Administrator") for e in both), key=lambda t: t.scope.id != "/"
+        )
+        for target, hours in ((tenant_wide, 1), (unit, 2)):
+            spec = ActivationSpec(aline.id, target, timedelta(hours=hours), JUSTIFICATION)
+            await pim.activate(spec)
+
+        extended = await pim.extend(aline.id, unit, timedelta(hours=1), JUSTIFICATION)
+        await pim.deactivate(aline.id, unit, "Done over Seattle.")
+
+        # The extension is computed from the unit's assignment (2 h), not the other one.
+        assert extended.start is not None and extended.end == extended.start + timedelta(hours=3)
+        [left] = await pim.list_active(aline.id)
+        assert left.scope.is_tenant_wide and left.end is not None and left.start is not None
+        assert left.end - left.start == timedelta(hours=1)
+        scopes = [b["directoryScopeId"] for b in sent_bodies(server, graph_schema)]
+        assert scopes == ["/", SEATTLE, SEATTLE, SEATTLE]
+
+    async def test_a_unit_whose_name_cannot_be_read_is_shown_by_its_id(
+        self, pim: GraphPim, server: SandboxServer
+    ) -> None:
+        server.faults.fail(403, times=5, path=f"{UNITS}/{UNIT}")
+        aline = await pim.get_user(ALINE_UPN)
+
+        scopes = {
+            e.scope for e in await pim.list_eligibilities(aline.id) if e.role_id == PASSWORD_ADMIN
+        }
+        again = await pim.list_eligibilities(aline.id)
+
+        [scope] = scopes
+        assert scope.display_name is None and scope.label == f"administrative unit {UNIT}"
+        assert len(again) == len(await pim.list_eligibilities(aline.id))
+        assert server.faults.count("GET", f"{UNITS}/{UNIT}") == 1  # a 403 is not asked again

@@ -13,8 +13,9 @@ from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
 from bot.domain.reminders import reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Scope, TargetKind
 from bot.service.ports import UserLink
-from bot.store import SqlStore, make_engine, migrations
+from bot.store import SqlStore, convert, make_engine, migrations, tables
 from bot.store.tables import metadata
 
 pytest_plugins = ["tests.adapters.databases"]  # database_url, engine fixtures
@@ -26,6 +27,9 @@ RECORD = ActivationRecord(
     principal_id="entra-1",
     role_id="role-1",
     role_name="User Administrator",
+    # What every request before v7 was activated at; the migration backfills exactly this.
+    target_kind=TargetKind.DIRECTORY_ROLE,
+    scope=Scope("/"),
     duration=timedelta(hours=1),
     justification="keep this across the upgrade",
     ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
@@ -35,6 +39,20 @@ RECORD = ActivationRecord(
     start=T0,
     end=T0 + timedelta(hours=1),
 )
+
+
+TARGET_COLUMNS = {"target_kind", "scope_id", "scope_name"}  # added by v7
+
+
+def write_old_rows(engine: Engine, record: ActivationRecord, *events: AuditEvent) -> None:
+    """Rows as a pre-v7 pimbot wrote them: no target columns."""
+    request = {k: v for k, v in convert.record_values(record).items() if k not in TARGET_COLUMNS}
+    with engine.begin() as conn:
+        conn.execute(tables.requests.insert().values(**request))
+        for event in events:
+            values = convert.audit_values(event)
+            old = {k: v for k, v in values.items() if k not in TARGET_COLUMNS}
+            conn.execute(tables.audit.insert().values(**old))
 
 
 def versions(engine: Engine) -> list[int]:
@@ -73,11 +91,10 @@ def test_upgrades_from_version_one_keeping_the_data(engine: Engine) -> None:
     assert migrations.migrate(engine, target=1) == 1
     assert not sa.inspect(engine).has_table("reminders")
     old = SqlStore(engine, migrate=False)  # the v1 tables are all it touches here
-    old.add_request(RECORD)
     link = UserLink("U1", "entra-1", "ada@contoso.com", "Ada", "email", T0)
     old.save_user_link(link)
     event = AuditEvent(at=T0, kind=AuditKind.ACTIVATED, slack_user_id="U1", request_id="r1")
-    old.append_audit(event)
+    write_old_rows(engine, RECORD, event)
 
     store = SqlStore(engine)  # opening the store upgrades it
 
@@ -89,6 +106,43 @@ def test_upgrades_from_version_one_keeping_the_data(engine: Engine) -> None:
     plan = reminder_plan(RECORD.end, [timedelta(minutes=15)], T0, request_id="r1")
     store.save_reminders(plan)
     assert store.list_reminders(request_id="r1") == plan
+
+
+def test_upgrades_a_v6_database_giving_old_rows_the_tenant_wide_directory_role_target(
+    engine: Engine,
+) -> None:
+    assert migrations.migrate(engine, target=6) == 6
+    activated = AuditEvent(
+        at=T0,
+        kind=AuditKind.ACTIVATED,
+        slack_user_id="U1",
+        role_id="role-1",
+        role_name="User Administrator",
+        request_id="r1",
+    )
+    signed_in = AuditEvent(at=T0, kind=AuditKind.REQUESTED, slack_user_id="U1")  # no role
+    write_old_rows(engine, RECORD, activated, signed_in)
+
+    store = SqlStore(engine)  # opening the store upgrades it
+
+    assert migrations.current_version(engine) == migrations.LATEST == 7
+    back = store.get_request("r1")
+    assert back == RECORD
+    assert back is not None and back.target.kind is TargetKind.DIRECTORY_ROLE
+    assert back.scope.id == "/" and back.scope.is_tenant_wide
+    with_role, without = store.audit_events()
+    assert (with_role.target_kind, with_role.scope) == (TargetKind.DIRECTORY_ROLE, Scope("/"))
+    assert (without.target_kind, without.scope) == (None, None)  # nothing was activated
+    assert with_role.render().count("scope / (Whole directory)") == 1
+
+
+def test_the_audit_log_is_append_only_again_after_the_v7_backfill(engine: Engine) -> None:
+    migrations.migrate(engine, target=6)
+    write_old_rows(engine, RECORD, AuditEvent(at=T0, kind=AuditKind.ENDED, slack_user_id="U1"))
+    migrations.migrate(engine)
+    for statement in ("UPDATE audit SET scope_id = '/elsewhere'", "DELETE FROM audit"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.exec_driver_sql(statement)
 
 
 def test_a_failing_step_leaves_the_previous_version_intact(

@@ -13,6 +13,7 @@ import pytest
 
 from bot.domain.reminders import reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Scope, TargetKind
 from bot.store import SqlStore
 from bot.store import scheduler as scheduler_module
 from bot.store.scheduler import ReminderScheduler
@@ -158,6 +159,8 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
             principal_id="p",
             role_id="role",
             role_name="User Administrator",
+            target_kind=TargetKind.DIRECTORY_ROLE,
+            scope=Scope("/"),
             duration=timedelta(hours=1),
             justification="j",
             ticket=None,

@@ -17,6 +17,7 @@ from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
 from bot.domain.reminders import Reminder, reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Scope, TargetKind
 from bot.service.ports import Store, UserLink
 from bot.store import SqlStore, make_engine
 from bot.store.engine import BUSY_TIMEOUT_MS, normalise_url
@@ -36,6 +37,8 @@ def make_record(request_id: str = "r1", **changes: object) -> ActivationRecord:
         principal_id="entra-1",
         role_id="fe930be7-5e62-47db-91af-98c3a49a38b1",
         role_name="User Administrator",
+        target_kind=TargetKind.DIRECTORY_ROLE,
+        scope=Scope("/"),
         duration=timedelta(hours=5),
         justification="invalidate refresh tokens",
         ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
@@ -267,6 +270,8 @@ class TestAudit:
             entra_user_id="entra-1",
             role_id="role",
             role_name="User Administrator",
+            target_kind=TargetKind.DIRECTORY_ROLE,
+            scope=Scope("/"),
             duration=timedelta(hours=5),
             ticket="CONTOSO:Security-012345",
             justification="why",

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Scope, TargetKind
 from bot.errors import UserNotMapped
 from bot.settings import ChannelsConfig, PolicyFile
 from handlers.notify import SlackNotifier, SlackUserDirectory
@@ -24,6 +25,8 @@ RECORD = ActivationRecord(
     principal_id="p",
     role_id="r",
     role_name="User Administrator",
+    target_kind=TargetKind.DIRECTORY_ROLE,
+    scope=Scope("/"),
     duration=timedelta(hours=1),
     justification="rotate keys",
     ticket=Ticket("CONTOSO:Security-012345"),

@@ -35,7 +35,7 @@ def test_outcome_names_scope_times_in_users_zone_ticket_and_graph_request_id(
 
     details = "\n".join(b["text"]["text"] for b in final["blocks"] if b["type"] == "section")
     (request,) = bot.tenant.requests.values()
-    assert "*Scope:* Directory" in details
+    assert "*Scope:* Whole directory" in details
     assert "CET" in details or "CEST" in details  # Aline's Slack time zone is Europe/Paris
     assert "CONTOSO:Security-012345" in details
     assert "invalidate refresh tokens" in details

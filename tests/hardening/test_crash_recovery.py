@@ -10,6 +10,7 @@ from datetime import timedelta
 from bot.domain.audit import AuditKind
 from bot.domain.command_types import Activate
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Scope, TargetKind
 from bot.service.activation import new_request_id
 from bot.settings import Settings
 from bot.simulators.sandbox import Faults, SandboxTenant
@@ -97,6 +98,8 @@ async def test_a_request_graph_never_saw_fails_after_restart_and_the_user_is_tol
         principal_id=aline(tenant),
         role_id=USER_ADMIN,
         role_name="User Administrator",
+        target_kind=TargetKind.DIRECTORY_ROLE,
+        scope=Scope("/"),
         duration=timedelta(hours=2),
         justification=WHY,
         ticket=None,

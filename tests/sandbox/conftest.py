@@ -84,6 +84,7 @@ CONTEXT_TYPES = {
     "groups": "group",
     "directoryObjects": "directoryObject.any",
     "policies/roleManagementPolicyAssignments": "unifiedRoleManagementPolicyAssignment",
+    "directory/administrativeUnits": "administrativeUnit",
 } | {
     _RM + collection: "unified" + collection[0].upper() + collection[1:].removesuffix("s")
     for collection in (

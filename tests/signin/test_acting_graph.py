@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec
+from bot.domain.targets import Role, Scope, Target, TargetKind
 from bot.errors import SignInRequired
 from bot.signin.acting import NobodyActing
 from bot.simulators.sandbox import SandboxServer
@@ -23,6 +24,7 @@ from tests.signin.conftest import (
 )
 
 SECURITY_READER = "5d6b6bb7-de71-4623-b4af-96380a352509"
+TENANT_WIDE = Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, USER_ADMIN), Scope("/"))
 
 
 async def test_the_port_round_trip_runs_as_the_user(
@@ -32,10 +34,10 @@ async def test_the_port_round_trip_runs_as_the_user(
     async with signin.acting("U_ALINE") as graph:
         eligible = {e.role_id for e in await graph.list_eligibilities(ALINE)}
         request = await graph.activate(
-            ActivationSpec(ALINE, USER_ADMIN, timedelta(hours=1), "Unlock a user account")
+            ActivationSpec(ALINE, TENANT_WIDE, timedelta(hours=1), "Unlock a user account")
         )
         active = [a.role_id for a in await graph.list_active(ALINE)]
-        ended = await graph.deactivate(ALINE, USER_ADMIN, "Done")
+        ended = await graph.deactivate(ALINE, TENANT_WIDE, "Done")
         found = await graph.get_user(ALINE_UPN)
 
     assert USER_ADMIN in eligible and USER_ADMIN in active
@@ -62,7 +64,8 @@ async def test_two_users_acting_at_once_each_carry_their_own_token(
     await log_in(signin, browser, "U_DIEGO", DIEGO_UPN)
 
     async def activate(who: str, principal: str, role: str) -> str:
-        spec = ActivationSpec(principal, role, timedelta(hours=1), "Concurrent activation")
+        target = Target(TargetKind.DIRECTORY_ROLE, Role(role, role), Scope("/"))
+        spec = ActivationSpec(principal, target, timedelta(hours=1), "Concurrent activation")
         async with signin.acting(who) as graph:
             return (await graph.activate(spec)).id
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec, Ticket
+from bot.domain.targets import Role, Scope, Target, TargetKind
 from bot.errors import NotAuthorised, NotAuthorisedGraph, SignInRequired, StepUpRequired
 from bot.graph import GraphPim
 from bot.service.signins import LoginResult
@@ -28,10 +29,15 @@ from tests.signin.conftest import (
     log_in,
 )
 
-GA_SPEC = ActivationSpec(ALINE, GLOBAL_ADMIN, timedelta(hours=1), "Break-glass tenant fix")
+GA_SPEC = ActivationSpec(
+    ALINE,
+    Target(TargetKind.DIRECTORY_ROLE, Role(GLOBAL_ADMIN, GLOBAL_ADMIN), Scope("/")),
+    timedelta(hours=1),
+    "Break-glass tenant fix",
+)
 PRA_SPEC = ActivationSpec(
     DIEGO,
-    PRIV_ROLE_ADMIN,
+    Target(TargetKind.DIRECTORY_ROLE, Role(PRIV_ROLE_ADMIN, PRIV_ROLE_ADMIN), Scope("/")),
     timedelta(hours=1),
     "Fix a broken role assignment",
     Ticket("CONTOSO:Security-012345", "CONTOSO"),

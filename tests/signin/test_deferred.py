@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec
+from bot.domain.targets import Role, Scope, Target, TargetKind
 from bot.errors import SignInRequired
 from bot.service.signins import KeptItem
 from bot.simulators.sandbox import SandboxServer
@@ -40,7 +41,12 @@ async def test_an_approvers_click_is_kept_until_they_sign_in(
     signin: SignIn, browser: Browser, server: SandboxServer, clock: FakeClock
 ) -> None:
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)
-    spec = ActivationSpec(ALINE, GLOBAL_ADMIN, timedelta(hours=1), "Tenant-wide fix")
+    spec = ActivationSpec(
+        ALINE,
+        Target(TargetKind.DIRECTORY_ROLE, Role(GLOBAL_ADMIN, GLOBAL_ADMIN), Scope("/")),
+        timedelta(hours=1),
+        "Tenant-wide fix",
+    )
     request = await signin.run("U_ALINE", lambda graph: graph.activate(spec))
 
     # What the Slack layer does with the click of an approver who is not signed in:

@@ -10,6 +10,7 @@ import pytest
 
 from bot.domain.models import ActivationSpec, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Role, Scope, Target, TargetKind
 from bot.errors import SignInRequired
 from bot.graph import GraphPim
 from bot.simulators.sandbox import SandboxServer
@@ -17,7 +18,12 @@ from bot.store import SqlStore
 from tests.fakes.clock import FakeClock
 from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, SignIn, log_in
 
-SPEC = ActivationSpec(ALINE, USER_ADMIN, timedelta(hours=2), "Reset a locked-out user")
+SPEC = ActivationSpec(
+    ALINE,
+    Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, USER_ADMIN), Scope("/")),
+    timedelta(hours=2),
+    "Reset a locked-out user",
+)
 
 
 async def test_self_activation_is_recorded_as_the_user(
@@ -70,6 +76,8 @@ async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_
         principal_id=ALINE,
         role_id=USER_ADMIN,
         role_name="User Administrator",
+        target_kind=TargetKind.DIRECTORY_ROLE,
+        scope=Scope("/"),
         duration=SPEC.duration,
         justification=SPEC.justification,
         ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),

@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 
+from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Scope, Target, TargetKind
 from bot.service.identity import Requester
 from bot.service.outcomes import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
 from bot.settings import JustificationConfig, TicketConfig
 from handlers import blocks
+from handlers.blocks import cards, modal
 from handlers.blocks import home as home_tab
-from handlers.blocks import modal
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 ALINE = Requester(
@@ -25,6 +27,9 @@ ALINE = Requester(
     "Europe/Paris",
 )
 USER_ADMIN = Role("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator", "user-admin")
+TENANT = Scope("/")
+DIRECTORY_ROLE = TargetKind.DIRECTORY_ROLE
+USER_ADMIN_TENANT = Target(DIRECTORY_ROLE, USER_ADMIN, TENANT)
 
 
 def record(**changes: Any) -> ActivationRecord:
@@ -34,6 +39,8 @@ def record(**changes: Any) -> ActivationRecord:
         principal_id="7146daa8",
         role_id=USER_ADMIN.id,
         role_name=USER_ADMIN.display_name,
+        target_kind=DIRECTORY_ROLE,
+        scope=TENANT,
         duration=timedelta(hours=5),
         justification="invalidate refresh tokens",
         ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
@@ -49,7 +56,7 @@ def record(**changes: Any) -> ActivationRecord:
 def eligible(n: int, max_hours: int = 8, name: str = "Role") -> list[EligibleRole]:
     return [
         EligibleRole(
-            Role(f"id-{i}", f"{name} {i}", f"alias-{i}"),
+            Target(DIRECTORY_ROLE, Role(f"id-{i}", f"{name} {i}", f"alias-{i}"), TENANT),
             RolePolicy(timedelta(hours=max_hours), ticket_required=i % 2 == 0),
             (),
             "IT Helpdesk (User)" if i % 3 == 0 else None,
@@ -64,7 +71,14 @@ def overview(n: int = 3, name: str = "Role") -> Overview:
         ActiveRole(
             Role(f"id-{i}", f"{name} {i}"),
             ActiveAssignment(
-                f"a{i}", f"id-{i}", "7146daa8", NOW, NOW + timedelta(hours=2), "Activated"
+                f"a{i}",
+                DIRECTORY_ROLE,
+                f"id-{i}",
+                "7146daa8",
+                TENANT,
+                NOW,
+                NOW + timedelta(hours=2),
+                "Activated",
             ),
         )
         for i in range(n)
@@ -99,7 +113,7 @@ def test_activated_outcome_names_role_scope_local_times_ticket_justification_and
         Outcome(
             OutcomeKind.ACTIVATED,
             ALINE,
-            USER_ADMIN,
+            USER_ADMIN_TENANT,
             record(),
             NOW + timedelta(hours=5),
             "graph-req-1",
@@ -109,7 +123,7 @@ def test_activated_outcome_names_role_scope_local_times_ticket_justification_and
     text = json.dumps(msg)
     assert "User Administrator" in msg["text"]
     for fact in (
-        "Directory",
+        "*Scope:* Whole directory",
         "Sun 29 Nov 2026 10:00 CET",
         "Sun 29 Nov 2026 15:00 CET",
         "CONTOSO:Security-012345",
@@ -126,7 +140,7 @@ def test_pending_approval_says_plainly_why_and_that_nothing_is_active() -> None:
         Outcome(
             OutcomeKind.PENDING_APPROVAL,
             ALINE,
-            USER_ADMIN,
+            USER_ADMIN_TENANT,
             record(state=RequestState.PENDING_APPROVAL),
             approval_reasons=("pimbot.yml requires approval",),
         )
@@ -140,7 +154,12 @@ def test_pending_approval_says_plainly_why_and_that_nothing_is_active() -> None:
 def test_a_huge_justification_is_clipped_to_the_section_limit() -> None:
     msg = blocks.outcome(
         Outcome(
-            OutcomeKind.ACTIVATED, ALINE, USER_ADMIN, record(justification="x" * 5000), NOW, "g"
+            OutcomeKind.ACTIVATED,
+            ALINE,
+            USER_ADMIN_TENANT,
+            record(justification="x" * 5000),
+            NOW,
+            "g",
         )
     )
 
@@ -186,7 +205,7 @@ def test_activation_modal_offers_roles_and_durations_capped_at_the_largest_max()
 
 def test_activation_modal_with_many_long_roles_stays_within_limits() -> None:
     roles = [
-        replace(e, role=replace(e.role, id=f"{i:08d}-1b4b-4a66-b2f7-cf593d03c8d2"))
+        replace(e, target=replace(e.target, role=replace(e.role, id=f"{i:08d}-1b4b-4a66")))
         for i, e in enumerate(eligible(150, name="An Extremely Long Role Display Name For Tests"))
     ]
     view = modal.activation_modal(roles, modal.Prefill(), TicketConfig(), JustificationConfig())
@@ -251,3 +270,91 @@ def test_reminder_buttons_carry_only_the_request_id() -> None:
 def test_internal_error_shows_the_ref_and_no_details() -> None:
     msg = blocks.internal_error("AB12CD34")
     assert "AB12CD34" in msg["text"] and "Something went wrong on our side" in msg["text"]
+
+
+# -- every message names the scope: tenant-wide, or an administrative unit ------------
+
+UNIT = "0b7c3a52-7f1e-4c4b-9a57-5b8f0d2e6a11"
+SEATTLE = Scope(f"/administrativeUnits/{UNIT}", "Seattle Branch")
+SCOPES = pytest.mark.parametrize(
+    ("scope", "shown"),
+    [(TENANT, "Whole directory"), (SEATTLE, "administrative unit Seattle Branch")],
+    ids=["tenant", "unit"],
+)
+
+
+def scoped_overview(scope: Scope) -> Overview:
+    eligible_here = [replace(e, target=replace(e.target, scope=scope)) for e in eligible(1)]
+    live = ActiveAssignment(
+        "a0", DIRECTORY_ROLE, "id-0", "7146daa8", scope, NOW, NOW + timedelta(hours=2), "Activated"
+    )
+    pending = [record(state=RequestState.PENDING_APPROVAL, scope=scope)]
+    return Overview(ALINE, eligible_here, [ActiveRole(Role("id-0", "Role 0"), live)], pending, NOW)
+
+
+@SCOPES
+def test_every_outcome_names_the_scope(scope: Scope, shown: str) -> None:
+    target = Target(DIRECTORY_ROLE, USER_ADMIN, scope)
+    rec = record(scope=scope)
+    for kind in OutcomeKind:
+        msg = blocks.outcome(Outcome(kind, ALINE, target, rec, NOW + timedelta(hours=5), "g"))
+        assert shown in json.dumps(msg["blocks"]), kind
+        assert shown in msg["text"] or kind is OutcomeKind.ACTIVATED, kind
+    activated = blocks.outcome(Outcome(OutcomeKind.ACTIVATED, ALINE, target, rec, NOW, "g"))
+    assert f"*Scope:* {shown}" in json.dumps(activated["blocks"])
+
+
+@SCOPES
+def test_list_and_home_name_the_scope_of_each_eligible_active_and_pending_role(
+    scope: Scope, shown: str
+) -> None:
+    listed = json.dumps(blocks.overview(scoped_overview(scope))["blocks"])
+    home = json.dumps(home_tab.home(scoped_overview(scope))["blocks"])
+
+    assert listed.count(shown) == 3 and home.count(shown) == 3
+
+
+@SCOPES
+def test_approval_card_decision_dm_and_audit_post_name_the_scope(scope: Scope, shown: str) -> None:
+    pending = record(state=RequestState.PENDING_APPROVAL, scope=scope)
+    card = cards.approval_card(pending, NOW + timedelta(hours=24))
+    decided = cards.decision_dm(record(scope=scope), None)
+    event = event_for(AuditKind.ACTIVATED, record(scope=scope), at=NOW, actor="U_ALINE")
+    posted = cards.audit_post(event)
+
+    assert f"*Scope:* {shown}" in json.dumps(card["blocks"]) and shown in card["text"]
+    assert shown in card["blocks"][-1]["elements"][0]["confirm"]["text"]["text"]
+    assert shown in decided["text"]
+    assert f"scope {scope.id} ({shown})" in posted["text"]
+
+
+@SCOPES
+def test_reminder_and_ended_notice_name_the_scope(scope: Scope, shown: str) -> None:
+    rec = record(scope=scope)
+
+    assert shown in blocks.reminder(rec, NOW + timedelta(hours=4, minutes=45))["text"]
+    assert shown in blocks.ended(rec, None)["text"]
+
+
+def test_modal_role_options_name_the_scope_or_how_many_there_are() -> None:
+    [one] = eligible(1)
+    roles = [replace(one, target=replace(one.target, scope=SEATTLE)), *eligible(3)[1:]]
+    twice = [one, replace(one, target=replace(one.target, scope=SEATTLE))]
+
+    options = modal.activation_modal(roles, modal.Prefill(), TicketConfig(), JustificationConfig())
+    both = modal.activation_modal(twice, modal.Prefill(), TicketConfig(), JustificationConfig())
+
+    labels = [o["text"]["text"] for o in options["blocks"][0]["element"]["options"]]
+    assert labels[0].startswith("Role 0 · administrative unit Seattle Branch")
+    assert labels[1].startswith("Role 1 · Whole directory")
+    [only] = both["blocks"][0]["element"]["options"]  # one option per role: values unique
+    assert "2 scopes" in only["text"]["text"] and only["value"] == "id-0"
+
+
+def test_a_unit_without_a_readable_name_shows_its_id_and_names_are_escaped() -> None:
+    unnamed = record(scope=Scope(f"/administrativeUnits/{UNIT}"))
+    tricky = record(scope=Scope(f"/administrativeUnits/{UNIT}", "<!here> R&D"))
+
+    assert f"administrative unit {UNIT}" in blocks.ended(unnamed, None)["text"]
+    text = blocks.ended(tricky, None)["text"]
+    assert "&lt;!here&gt; R&amp;D" in text and "<!here>" not in text

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import DirectoryUser, Role, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.targets import Scope, Target, TargetKind
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import InputError
 from bot.service.identity import Requester
@@ -33,6 +34,8 @@ def record(text: str, ticket: str = "CONTOSO:Security-012345") -> ActivationReco
         principal_id="7146daa8",
         role_id="fe930be7",
         role_name=text or "Role",
+        target_kind=TargetKind.DIRECTORY_ROLE,
+        scope=Scope("/administrativeUnits/4f2b", text),  # an administrator's unit name
         duration=timedelta(hours=5),
         justification=text,
         ticket=Ticket(ticket, "CONTOSO"),
@@ -79,6 +82,7 @@ def test_any_ticket_is_accepted_whole_or_refused_with_a_message(text: str) -> No
 def test_messages_built_from_any_text_stay_within_slack_limits(text: str) -> None:
     rec = record(text)
     role = Role("fe930be7", text or "Role", "user-admin")
+    target = Target(TargetKind.DIRECTORY_ROLE, role, rec.scope)
     who = Requester("U_ALINE", DirectoryUser("7146daa8", text, "a@b.c"), "Europe/Paris")
     within_limits(blocks.error(text))
     within_limits(blocks.help_message(text, text))
@@ -86,7 +90,7 @@ def test_messages_built_from_any_text_stay_within_slack_limits(text: str) -> Non
     within_limits(blocks.reminder(rec, NOW))
     within_limits(cards.approval_card(rec, NOW + timedelta(hours=24)))
     for kind in OutcomeKind:
-        within_limits(blocks.outcome(Outcome(kind, who, role, rec, rec.end, text)))
+        within_limits(blocks.outcome(Outcome(kind, who, target, rec, rec.end, text)))
     event = AuditEvent(
         NOW,
         AuditKind.REQUESTED,
@@ -95,5 +99,6 @@ def test_messages_built_from_any_text_stay_within_slack_limits(text: str) -> Non
         justification=text,
         ticket=text,
         detail=text,
+        scope=rec.scope,
     )
     within_limits(blocks.audit(event))

@@ -1,5 +1,6 @@
 """Sandbox-only control endpoints under /sandbox/ (not Graph): approvals, clock, faults,
-tokens for users, reset. No auth: the sandbox is a local test double."""
+tokens for users, administrative units and scoped eligibilities, reset. No auth: the
+sandbox is a local test double."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from bot.simulators.sandbox import render
 from bot.simulators.sandbox.errors import GraphFailure, bad_request, not_found
 from bot.simulators.sandbox.faults import FaultRule, Faults
 from bot.simulators.sandbox.tenant import SandboxTenant
-from bot.simulators.sandbox.timefmt import format_dt
+from bot.simulators.sandbox.timefmt import format_dt, parse_duration
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -117,6 +118,34 @@ async def user_token(request: Request) -> JSONResponse:
     )
 
 
+async def administrative_units(request: Request) -> JSONResponse:
+    """POST {"displayName", "id"?, "description"?}: a new administrative unit (until reset)."""
+    tenant, body = _tenant(request), await _body(request)
+    name = body.get("displayName")
+    if not isinstance(name, str) or not name:
+        raise bad_request("'displayName' is required.")
+    unit = tenant.add_administrative_unit(name, body.get("id"), body.get("description"))
+    return JSONResponse(render.administrative_unit(unit), status_code=201)
+
+
+async def eligibilities(request: Request) -> JSONResponse:
+    """POST {"principal": user id/UPN or group id, "role", "directoryScopeId",
+    "duration"?}: a new eligibility from now (until reset). The scope must exist."""
+    tenant, body = _tenant(request), await _body(request)
+    ident = str(body.get("principal") or "")
+    user = tenant.directory.user(ident)
+    principal = user.id if user else ident
+    scope, role = body.get("directoryScopeId"), body.get("role")
+    if not isinstance(scope, str) or not isinstance(role, str):
+        raise bad_request("'role' and 'directoryScopeId' are required.")
+    try:
+        duration = parse_duration(body["duration"]) if body.get("duration") else None
+    except (TypeError, ValueError) as exc:
+        raise bad_request(f"Invalid duration: {exc}.") from exc
+    added = tenant.add_eligibility(principal, role, scope, duration)
+    return JSONResponse(render.eligibility_schedule(added), status_code=201)
+
+
 async def reset(request: Request) -> Response:
     """Back to the seed; fault rules and the call log are cleared too."""
     _tenant(request).reset()
@@ -132,4 +161,6 @@ ROUTES = [
     Route("/sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/sandbox/tokens", user_token, methods=["POST"]),
     Route("/sandbox/reset", reset, methods=["POST"]),
+    Route("/sandbox/administrativeUnits", administrative_units, methods=["POST"]),
+    Route("/sandbox/eligibilities", eligibilities, methods=["POST"]),
 ]

@@ -80,6 +80,23 @@ async def get_group(request: Request) -> JSONResponse:
     return graph_json(entity("groups", render.group(found), request))
 
 
+async def list_administrative_units(request: Request) -> JSONResponse:
+    tenant = _tenant(request)
+    units = sorted(tenant.administrative_units.values(), key=lambda u: u.display_name)
+    return _page(
+        request, "directory/administrativeUnits", [render.administrative_unit(u) for u in units]
+    )
+
+
+async def get_administrative_unit(request: Request) -> JSONResponse:
+    # A member user, or an app with AdministrativeUnit.Read.All, may read a unit
+    # (https://learn.microsoft.com/en-us/graph/api/administrativeunit-get); the sandbox
+    # checks no permissions, so every token may.
+    found = _tenant(request).administrative_unit(request.path_params["ident"])
+    body = render.administrative_unit(found)
+    return graph_json(entity("directory/administrativeUnits", body, request))
+
+
 async def members(request: Request) -> JSONResponse:
     tenant = _tenant(request)
     found = _group(tenant, request.path_params["ident"])
@@ -97,4 +114,6 @@ ROUTES = [
     Route("/v1.0/groups/{ident}", get_group),
     Route("/v1.0/groups/{ident}/members", members),
     Route("/v1.0/groups/{ident}/transitiveMembers", members),
+    Route("/v1.0/directory/administrativeUnits", list_administrative_units),
+    Route("/v1.0/directory/administrativeUnits/{ident}", get_administrative_unit),
 ]

@@ -74,7 +74,7 @@ def _listing(
             for r in source(tenant)
             if wanted.get("principalId", r.principal_id) == r.principal_id
             and wanted.get("roleDefinitionId", r.role_id) == r.role_id
-            and wanted.get("directoryScopeId", "/") == "/"
+            and wanted.get("directoryScopeId", r.scope) == r.scope
         ]
         bodies = [_expand(tenant, request, r, show(r)) for r in items]
         return _page(request, f"roleManagement/directory/{name}", bodies)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.simulators.sandbox.errors import GraphFailure, bad_request
-from bot.simulators.sandbox.model import ScheduleRequest, Ticket
+from bot.simulators.sandbox.model import AU_SCOPE_PREFIX, TENANT_SCOPE, ScheduleRequest, Ticket
 from bot.simulators.sandbox.timefmt import parse_dt, parse_duration
 from bot.simulators.sandbox.tokens import Caller
 
@@ -51,8 +51,7 @@ def parse_request(
         raise bad_request(f"Invalid value for 'action': {body.get('action')!r}.")
     principal_id = _required(body, "principalId")
     role_id = _required(body, "roleDefinitionId")
-    if (body.get("directoryScopeId") or body.get("appScopeId")) != "/":
-        raise invalid_schedule("Only the tenant-wide directory scope '/' is supported.")
+    scope = _directory_scope(body)
     start, kind, duration, end = _schedule(body.get("scheduleInfo"), now)
     if not action.endswith("Extend"):
         start = max(start, now)  # Graph starts a new assignment no earlier than now
@@ -66,6 +65,7 @@ def parse_request(
         action=action,
         principal_id=principal_id,
         role_id=role_id,
+        scope=scope,
         justification=body.get("justification") or None,
         ticket=Ticket(ticket.get("ticketNumber") or None, ticket.get("ticketSystem") or None),
         start=start,
@@ -110,6 +110,28 @@ def _schedule(
     else:
         duration, end = None, None
     return start, kind, duration, end
+
+
+def _directory_scope(body: dict[str, Any]) -> str:
+    """directoryScopeId, shaped as Graph documents it for directory roles: `/` or
+    `/administrativeUnits/{id}`. Either it or appScopeId is required
+    (https://learn.microsoft.com/en-us/graph/api/rbacapplication-post-roleassignmentschedulerequests);
+    the sandbox has no app scopes (nor application-object scopes) and refuses them, as it
+    refuses anything it can't say Entra accepts. Whether the scope exists, and matches an
+    eligibility, is checked with the tenant (bot.simulators.sandbox.pim)."""
+    if body.get("appScopeId") is not None:
+        raise invalid_scope("The sandbox tenant supports directory scopes only, not appScopeId.")
+    scope = body.get("directoryScopeId")
+    if not isinstance(scope, str) or not scope:
+        raise bad_request("Either 'directoryScopeId' or 'appScopeId' is required.")
+    unit = scope.removeprefix(AU_SCOPE_PREFIX)
+    if scope != TENANT_SCOPE and (unit == scope or not unit or "/" in unit):
+        raise invalid_scope(f"Unsupported directoryScopeId {scope!r}.")
+    return scope
+
+
+def invalid_scope(message: str) -> GraphFailure:
+    return bad_request(message, code="InvalidDirectoryScope")
 
 
 def _required(body: dict[str, Any], key: str) -> str:

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+# directoryScopeId values (https://learn.microsoft.com/en-us/graph/api/rbacapplication-post-roleassignments):
+# `/` the whole tenant, `/administrativeUnits/{id}` one administrative unit.
+TENANT_SCOPE = "/"
+AU_SCOPE_PREFIX = "/administrativeUnits/"
+
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -25,6 +30,19 @@ class Group:
     description: str | None
     is_assignable_to_role: bool
     members: tuple[str, ...]  # user or group ids (groups nest)
+
+
+@dataclass(frozen=True, slots=True)
+class AdministrativeUnit:
+    """A directory container a role can be scoped to: `/administrativeUnits/{id}`."""
+
+    id: str
+    display_name: str
+    description: str | None = None
+
+    @property
+    def scope(self) -> str:
+        return f"{AU_SCOPE_PREFIX}{self.id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +70,12 @@ class RoleSettings:
 
 @dataclass(slots=True)
 class Eligibility:
-    """A role eligibility schedule (and its single instance)."""
+    """A role eligibility schedule (and its single instance) at a directory scope."""
 
     id: str
     principal_id: str
     role_id: str
+    scope: str  # directoryScopeId
     start: datetime
     end: datetime | None
     created: datetime
@@ -69,6 +88,7 @@ class Assignment:
     id: str  # the schedule id == the id of the request that created it
     principal_id: str
     role_id: str
+    scope: str  # directoryScopeId
     start: datetime
     end: datetime | None
     assignment_type: str  # "Activated" (selfActivate) or "Assigned" (adminAssign)
@@ -94,6 +114,7 @@ class ScheduleRequest:
     action: str
     principal_id: str
     role_id: str
+    scope: str  # directoryScopeId
     justification: str | None
     ticket: Ticket
     start: datetime

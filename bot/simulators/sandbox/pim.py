@@ -31,6 +31,12 @@ def submit(tenant: SandboxTenant, body: dict[str, Any], caller: Caller) -> Sched
     directory = tenant.directory
     if request.principal_id not in directory.users | directory.groups:
         raise not_found("principal", request.principal_id)
+    if not tenant.scope_exists(request.scope):
+        # An administrative unit this tenant doesn't have (Graph's exact answer here is
+        # not documented; the sandbox refuses).
+        raise bad_request(
+            f"The directory scope {request.scope!r} does not exist.", code="InvalidDirectoryScope"
+        )
     if (
         caller.kind == "user"
         and request.action.startswith("self")
@@ -68,7 +74,7 @@ def decide(
     if not approve:
         request.status = "Denied"
         return request
-    if tenant.live_assignment(request.principal_id, request.role_id):
+    if tenant.live_assignment(request.principal_id, request.role_id, request.scope):
         request.status = "Failed"  # the role became active some other way meanwhile
         return request
     start = max(request.start, now)
@@ -79,21 +85,22 @@ def decide(
 
 def _self_activate(tenant: SandboxTenant, request: ScheduleRequest) -> None:
     settings = tenant.settings(request.role_id)
-    if tenant.live_assignment(request.principal_id, request.role_id):
+    if tenant.live_assignment(request.principal_id, request.role_id, request.scope):
         raise assignment_exists()
     if any(
         r.status == "PendingApproval"
         and r.principal_id == request.principal_id
-        and r.role_id == request.role_id
+        and (r.role_id, r.scope) == (request.role_id, request.scope)
         for r in tenant.requests.values()
     ):
         raise bad_request(
             "There is already an existing pending Role assignment request.",
             code="PendingRoleAssignmentRequest",
         )
-    failed = (
-        [] if tenant.eligible_via(request.principal_id, request.role_id) else ["EligibilityRule"]
-    )
+    # Only an eligibility at the requested scope allows it: a user eligible over one
+    # administrative unit can't activate tenant-wide, or over another unit.
+    eligible = tenant.eligible_via(request.principal_id, request.role_id, request.scope)
+    failed = [] if eligible else ["EligibilityRule"]
     failed += _rule_failures(request, settings.activation_max, True, settings.activation_rules)
     if failed:
         raise policy_failed(failed)
@@ -104,9 +111,10 @@ def _self_activate(tenant: SandboxTenant, request: ScheduleRequest) -> None:
 
 
 def _admin_assign(tenant: SandboxTenant, request: ScheduleRequest) -> None:
-    # Like Graph, an admin assignment needs no eligibility, only the admin rules.
+    # Like Graph, an admin assignment needs no eligibility, only the admin rules, at any
+    # scope the tenant has (checked in `submit`).
     settings = tenant.settings(request.role_id)
-    if tenant.live_assignment(request.principal_id, request.role_id):
+    if tenant.live_assignment(request.principal_id, request.role_id, request.scope):
         raise assignment_exists()
     failed = _rule_failures(
         request, settings.admin_max, settings.admin_expiration_required, settings.admin_rules
@@ -117,7 +125,8 @@ def _admin_assign(tenant: SandboxTenant, request: ScheduleRequest) -> None:
 
 
 def _remove(tenant: SandboxTenant, request: ScheduleRequest) -> None:
-    live = tenant.live_assignment(request.principal_id, request.role_id)
+    # The assignment at the request's scope; the same role elsewhere is left alone.
+    live = tenant.live_assignment(request.principal_id, request.role_id, request.scope)
     if live is None or (request.action == "selfDeactivate" and live.assignment_type != "Activated"):
         raise assignment_missing()
     now = tenant.now()
@@ -133,7 +142,7 @@ def _remove(tenant: SandboxTenant, request: ScheduleRequest) -> None:
 
 
 def _extend(tenant: SandboxTenant, request: ScheduleRequest) -> None:
-    live = tenant.live_assignment(request.principal_id, request.role_id)
+    live = tenant.live_assignment(request.principal_id, request.role_id, request.scope)
     if live is None:
         raise assignment_missing()
     settings = tenant.settings(request.role_id)
@@ -201,7 +210,14 @@ def _grant(
     now = tenant.now()
     tenant.assignments.append(
         Assignment(
-            request.id, request.principal_id, request.role_id, start, end, assignment_type, now
+            request.id,
+            request.principal_id,
+            request.role_id,
+            request.scope,
+            start,
+            end,
+            assignment_type,
+            now,
         )
     )
     request.status = "Provisioned" if start <= now else "Granted"

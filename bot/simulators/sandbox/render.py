@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.simulators.sandbox.model import (
+    AdministrativeUnit,
     Assignment,
     Eligibility,
     Group,
@@ -53,6 +54,20 @@ def directory_object(obj: User | Group) -> Json:
     return user(obj, typed=True) if isinstance(obj, User) else group(obj, typed=True)
 
 
+def administrative_unit(u: AdministrativeUnit) -> Json:
+    return {
+        "id": u.id,
+        "deletedDateTime": None,
+        "description": u.description,
+        "displayName": u.display_name,
+        "isMemberManagementRestricted": False,
+        "membershipRule": None,
+        "membershipRuleProcessingState": None,
+        "membershipType": None,
+        "visibility": None,
+    }
+
+
 def role_definition(r: RoleDefinition) -> Json:
     return {
         "id": r.id,
@@ -84,7 +99,7 @@ def eligibility_instance(e: Eligibility) -> Json:
         "id": e.id,
         "principalId": e.principal_id,
         "roleDefinitionId": e.role_id,
-        "directoryScopeId": "/",
+        "directoryScopeId": e.scope,
         "appScopeId": None,
         "startDateTime": format_dt(e.start),
         "endDateTime": format_dt(e.end) if e.end else None,
@@ -98,7 +113,7 @@ def eligibility_schedule(e: Eligibility) -> Json:
         "id": e.id,
         "principalId": e.principal_id,
         "roleDefinitionId": e.role_id,
-        "directoryScopeId": "/",
+        "directoryScopeId": e.scope,
         "appScopeId": None,
         "createdUsing": e.id,
         "createdDateTime": format_dt(e.created),
@@ -114,7 +129,7 @@ def assignment_instance(a: Assignment) -> Json:
         "id": a.id,
         "principalId": a.principal_id,
         "roleDefinitionId": a.role_id,
-        "directoryScopeId": "/",
+        "directoryScopeId": a.scope,
         "appScopeId": None,
         "startDateTime": format_dt(a.start),
         "endDateTime": format_dt(a.end) if a.end else None,
@@ -130,7 +145,7 @@ def assignment_schedule(a: Assignment) -> Json:
         "id": a.id,
         "principalId": a.principal_id,
         "roleDefinitionId": a.role_id,
-        "directoryScopeId": "/",
+        "directoryScopeId": a.scope,
         "appScopeId": None,
         "createdUsing": a.id,
         "createdDateTime": format_dt(a.created),
@@ -154,7 +169,7 @@ def schedule_request(r: ScheduleRequest) -> Json:
         "action": r.action,
         "principalId": r.principal_id,
         "roleDefinitionId": r.role_id,
-        "directoryScopeId": "/",
+        "directoryScopeId": r.scope,
         "appScopeId": None,
         "isValidationOnly": False,
         "targetScheduleId": r.target_schedule_id,

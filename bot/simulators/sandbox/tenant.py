@@ -13,6 +13,8 @@ from bot.simulators.sandbox.delegated import RefreshTokens
 from bot.simulators.sandbox.directory import Directory
 from bot.simulators.sandbox.errors import bad_request, not_found
 from bot.simulators.sandbox.model import (
+    TENANT_SCOPE,
+    AdministrativeUnit,
     Assignment,
     Eligibility,
     RoleDefinition,
@@ -53,11 +55,14 @@ class SandboxTenant:
             self.started = self.clock.now()
             self.directory = Directory(self.seed.users, self.seed.groups)
             self.roles: dict[str, RoleDefinition] = {r.id: r for r in self.seed.roles}
+            self.administrative_units: dict[str, AdministrativeUnit] = {}
+            # The seed's schedules name no scope: like the tutorial's, they are tenant-wide.
             self.eligibilities = [
                 Eligibility(
                     self.new_id(),
                     s.principal_id,
                     s.role_id,
+                    TENANT_SCOPE,
                     self.started,
                     self.started + s.duration if s.duration else None,
                     self.started,
@@ -69,6 +74,7 @@ class SandboxTenant:
                     self.new_id(),
                     s.principal_id,
                     s.role_id,
+                    TENANT_SCOPE,
                     self.started,
                     self.started + s.duration if s.duration else None,
                     "Assigned",
@@ -104,8 +110,11 @@ class SandboxTenant:
         now = self.now()
         return [a for a in self.assignments if a.live(now)]
 
-    def eligible_via(self, user_id: str, role_id: str) -> Eligibility | None:
-        """The user's eligibility for the role: their own, or a role-assignable group's."""
+    def eligible_via(self, user_id: str, role_id: str, scope: str) -> Eligibility | None:
+        """The user's eligibility for the role at exactly `scope`: their own, or a
+        role-assignable group's. One at another scope doesn't count (PIM activates an
+        eligibility at its own scope; not knowing whether `/` would cover a unit, the
+        sandbox refuses)."""
         principals = {user_id} | {
             g.id
             for g in self.directory.member_of(user_id, transitive=True)
@@ -115,20 +124,67 @@ class SandboxTenant:
             (
                 e
                 for e in self.live_eligibilities()
-                if e.role_id == role_id and e.principal_id in principals
+                if e.role_id == role_id and e.scope == scope and e.principal_id in principals
             ),
             None,
         )
 
-    def live_assignment(self, principal_id: str, role_id: str) -> Assignment | None:
+    def live_assignment(
+        self, principal_id: str, role_id: str, scope: str | None = None
+    ) -> Assignment | None:
+        """The principal's live assignment of the role at `scope` (None: at any scope,
+        for tests that don't care where)."""
         return next(
             (
                 a
                 for a in self.live_assignments()
-                if a.principal_id == principal_id and a.role_id == role_id
+                if a.principal_id == principal_id
+                and a.role_id == role_id
+                and (scope is None or a.scope == scope)
             ),
             None,
         )
+
+    # ----- administrative units and scoped eligibilities (tests, /sandbox/ controls) -----
+
+    def scope_exists(self, scope: str) -> bool:
+        """`/`, or an administrative unit this tenant has."""
+        if scope == TENANT_SCOPE:
+            return True
+        return any(u.scope == scope for u in self.administrative_units.values())
+
+    def add_administrative_unit(
+        self, display_name: str, unit_id: str | None = None, description: str | None = None
+    ) -> AdministrativeUnit:
+        with self.lock:
+            unit = AdministrativeUnit(unit_id or self.new_id(), display_name, description)
+            if unit.id in self.administrative_units:
+                raise bad_request(f"Administrative unit {unit.id} already exists.")
+            self.administrative_units[unit.id] = unit
+            return unit
+
+    def administrative_unit(self, unit_id: str) -> AdministrativeUnit:
+        found = self.administrative_units.get(unit_id)
+        if found is None:
+            raise not_found("administrativeUnit", unit_id)
+        return found
+
+    def add_eligibility(
+        self, principal_id: str, role_id: str, scope: str, duration: timedelta | None = None
+    ) -> Eligibility:
+        """An eligibility starting now at `scope` (which must exist), as an admin would
+        create it in the portal."""
+        with self.lock:
+            self.role(role_id)
+            if principal_id not in self.directory.users | self.directory.groups:
+                raise not_found("principal", principal_id)
+            if not self.scope_exists(scope):
+                raise bad_request(f"The directory scope {scope!r} does not exist.")
+            now = self.now()
+            end = now + duration if duration else None
+            eligibility = Eligibility(self.new_id(), principal_id, role_id, scope, now, end, now)
+            self.eligibilities.append(eligibility)
+            return eligibility
 
     # ----- requests --------------------------------------------------------------------
 
