@@ -9,14 +9,14 @@
     ├── AlreadyActive                  the role is already active for the user
     ├── NotActive                      there is no active assignment to end or extend
     ├── NotAuthorised                  the clicker may not do this (e.g. approve own request)
-    │   └── AlreadyDecided             another approver decided first
+    │   └── AlreadyDecided             another approver decided first (bot.service.approvals)
     ├── RequestNotFound                no such bot-side request
     ├── GraphError(code, request_id)   Microsoft Graph refused or failed
     │   ├── GraphThrottled             429 after the retry budget
     │   ├── GraphUnavailable           5xx / timeouts / connection errors after the budget
     │   └── NotAuthorisedGraph         Graph refused an approver's decision (403)
-    ├── SignInRequired                 user mode: no usable tokens; the user must sign in
-    └── StepUpRequired                 user mode: Graph wants more claims (MFA, auth context)
+    ├── SignInRequired                 user mode: no usable tokens (bot.service.signins)
+    └── StepUpRequired                 user mode: Graph wants more claims (bot.service.signins)
 
 Raising either of the last two never loses the user's request: the caller keeps it and
 resumes once the user has signed in again.
@@ -25,8 +25,6 @@ Handlers render `user_message` as-is; nothing else about an exception reaches Sl
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 
 class PimError(Exception):
@@ -69,24 +67,6 @@ class NotAuthorised(PimError):
     """The acting user may not perform this action."""
 
 
-class AlreadyDecided(NotAuthorised):
-    """Someone decided the request first (or it is no longer waiting for a decision)."""
-
-    def __init__(
-        self, request_id: str, state: str, decided_by: str | None, decided_at: datetime | None
-    ) -> None:
-        if decided_by:
-            when = f" at {decided_at:%H:%M} UTC" if decided_at else ""
-            text = f"Request `{request_id}` was already {state} by another approver{when}."
-        else:
-            text = (
-                f"Request `{request_id}` is {state.replace('_', ' ')}; there is nothing to decide."
-            )
-        super().__init__(text)
-        self.request_id, self.state = request_id, state
-        self.decided_by, self.decided_at = decided_by, decided_at
-
-
 class RequestNotFound(PimError):
     """No request with this id exists (or it is not the caller's)."""
 
@@ -118,36 +98,5 @@ class GraphUnavailable(GraphError):
     """Graph kept failing (5xx, timeouts, dropped connections) past the retry budget."""
 
 
-EXPIRED_MESSAGE = (
-    "Your Microsoft Entra sign-in has expired or was revoked. Run `/pim login` to sign in "
-    "again; your request is kept and goes ahead once you have."
-)
-
-
 class NotAuthorisedGraph(GraphError):
     """Graph refused the decision (403): not an approver, or one's own request."""
-
-
-class SignInRequired(PimError):
-    """The user has no tokens, or their refresh token expired or was revoked."""
-
-    def __init__(self, slack_user_id: str, user_message: str | None = None) -> None:
-        super().__init__(
-            user_message or "You need to sign in to Microsoft Entra first: run `/pim login`."
-        )
-        self.slack_user_id = slack_user_id
-        self.request_id: str | None = None  # set when a stored request waits on this
-
-
-class StepUpRequired(PimError):
-    """Graph answered a claims challenge; `claims` is the JSON claims request to sign in
-    with (e.g. `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`)."""
-
-    def __init__(self, claims: str, slack_user_id: str | None = None) -> None:
-        super().__init__(
-            "This role needs a stronger sign-in (for example multi-factor authentication). "
-            "I'll send you a sign-in code; your request goes ahead once you have used it."
-        )
-        self.claims = claims
-        self.slack_user_id = slack_user_id
-        self.request_id: str | None = None  # set when a stored request waits on this

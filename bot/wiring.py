@@ -27,8 +27,8 @@ from bot.service.ports import (
     Actors,
     AppIdentity,
     Notifier,
+    People,
     PimGraph,
-    SlackDirectory,
     Store,
     Trigger,
 )
@@ -120,7 +120,7 @@ class Services:
 def build_services(
     settings: Settings,
     *,
-    directory: SlackDirectory,
+    directory: People,
     notifier: Notifier,
     graph: PimGraph | None = None,
     store: Store | None = None,

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.command_types import Approve, Deny
+from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.service.dispatch import Pimbot
 from bot.service.outcomes import Decision
@@ -25,10 +26,10 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     @app.action(cards.APPROVE_ACTION)
     async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        user_id, request_id = str(body["user"]["id"]), str(body["actions"][0]["value"])
+        who, request_id = slack(str(body["user"]["id"])), str(body["actions"][0]["value"])
 
         async def work() -> blocks.Message:
-            decision = expect(Decision, await bot.handle(user_id, Approve(request_id)))
+            decision = expect(Decision, await bot.handle(who, Approve(request_id)))
             return blocks.message(approved_line(decision.record))
 
         await guarded(_to_clicker(respond), work)
@@ -41,7 +42,7 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
 
     @app.view(DENY_CALLBACK)
     async def deny_reason(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = str(body["user"]["id"])  # the decider is whoever submitted, per Slack
+        who = slack(str(body["user"]["id"]))  # the decider is whoever submitted, per Slack
         request_id = str(json.loads(view.get("private_metadata") or "{}").get("request_id", ""))
         reason = str(view["state"]["values"]["reason"]["value"].get("value") or "").strip()
         if len(reason) < MIN_REASON:
@@ -50,10 +51,10 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         await ack()
 
         async def work() -> blocks.Message:
-            decision = expect(Decision, await bot.handle(user_id, Deny(request_id, reason)))
+            decision = expect(Decision, await bot.handle(who, Deny(request_id, reason)))
             return blocks.message(f"You denied `{decision.record.id}`.")
 
-        await guarded(to_dm(dms, user_id), work)
+        await guarded(to_dm(dms, who), work)
 
 
 def approved_line(record: ActivationRecord) -> str:

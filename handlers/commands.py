@@ -20,6 +20,7 @@ from bot.domain.commands import (
     help_text,
     parse_command,
 )
+from bot.domain.people import PersonKey, slack
 from bot.errors import InputError
 from bot.service.dispatch import Pimbot
 from bot.service.outcomes import Outcome, Overview
@@ -40,7 +41,7 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     async def pim(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
-        user_id = str(command["user_id"])  # identity: the payload's user_id, nothing else
+        who = slack(str(command["user_id"]))  # identity: the payload's who, nothing else
         try:
             text = str(command.get("text") or "")
             parsed = parse_command(text, ticket_pattern=pattern, ticket_example=ticket.example)
@@ -55,25 +56,25 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         if isinstance(parsed, OpenActivationForm):
             await ack()  # the modal must open inside trigger_id's 3 s; the roles follow
             prefill = Prefill(parsed.role, parsed.duration, parsed.ticket, parsed.justification)
-            await open_activation_form(client, bot, str(command["trigger_id"]), user_id, prefill)
+            await open_activation_form(client, bot, str(command["trigger_id"]), who, prefill)
             return
         await ack(response_type="ephemeral", **blocks.working())
-        reply = ephemeral(respond, to_dm(dms, user_id))
-        await guarded(reply, _work(bot, dms, user_id, parsed))
+        reply = ephemeral(respond, to_dm(dms, who))
+        await guarded(reply, _work(bot, dms, who, parsed))
 
 
-def _work(bot: Pimbot, dms: DirectMessages, user_id: str, parsed: Command) -> Work:
+def _work(bot: Pimbot, dms: DirectMessages, who: PersonKey, parsed: Command) -> Work:
     """The one service call a parsed command stands for, rendered."""
 
     async def run() -> blocks.Message:
         # In user mode a missing sign-in sends a code; an activation is kept meanwhile.
-        result = await bot.handle(user_id, parsed)
+        result = await bot.handle(who, parsed)
         if isinstance(result, Overview):
             return blocks.overview(result, parsed.role if isinstance(parsed, Status) else None)
         if isinstance(result, Outcome):
             msg = blocks.outcome(result)
             if isinstance(parsed, Activate):
-                await dm(dms, user_id, msg)
+                await dm(dms, who, msg)
             return msg
         if isinstance(parsed, Login | Logout):
             return signin.sign_in_reply(result)

@@ -8,9 +8,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import PimError, SignInRequired, StepUpRequired
+from bot.domain.people import PersonKey, slack
+from bot.errors import PimError
 from bot.service.dispatch import Pimbot
-from bot.service.signins import LinkState
+from bot.service.signins import LinkState, SignInRequired, StepUpRequired
 from handlers import blocks
 from handlers.blocks import home as home_tab
 from handlers.replies import DirectMessages, new_ref
@@ -23,22 +24,22 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab needs nothing from us
-        await publish_home(client, bot, str(event["user"]))
+        await publish_home(client, bot, slack(str(event["user"])))
 
 
-async def publish_home(client: AsyncWebClient, bot: Pimbot, user_id: str) -> None:
+async def publish_home(client: AsyncWebClient, bot: Pimbot, who: PersonKey) -> None:
     """Build the user's Home from one overview and publish it; errors become the Home.
     In user mode someone not signed in gets a Sign in button instead (no Graph call)."""
-    link = bot.link_state(user_id)
+    link = bot.link_state(who)
     try:
         if link is not None and not link.linked:
             view = home_tab.sign_in_home(link)
         else:
-            view = home_tab.home(await bot.overview(user_id), link)
+            view = home_tab.home(await bot.overview(who), link)
     except (SignInRequired, StepUpRequired) as exc:
         # The refresh token may just have been found dead: read the link state again.
-        link = bot.link_state(user_id) or link
-        view = home_tab.sign_in_home(link or LinkState(user_id, linked=False), exc.user_message)
+        link = bot.link_state(who) or link
+        view = home_tab.sign_in_home(link or LinkState(who, linked=False), exc.user_message)
     except PimError as exc:
         view = home_tab.home_notice(f":warning: {exc.user_message}")
     except Exception:  # noqa: BLE001 - the user gets a ref; the trace goes to the log
@@ -46,6 +47,6 @@ async def publish_home(client: AsyncWebClient, bot: Pimbot, user_id: str) -> Non
         log.exception("building the App Home failed (ref %s)", ref)
         view = home_tab.home_notice(blocks.internal_error(ref)["text"])
     try:
-        await client.views_publish(user_id=user_id, view=view)
+        await client.views_publish(user_id=who.chat_user_id, view=view)
     except Exception:  # noqa: BLE001 - nothing else to show the user on; log why
-        log.warning("views.publish for %s failed", user_id, exc_info=True)
+        log.warning("views.publish for %s failed", who, exc_info=True)

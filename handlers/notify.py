@@ -11,10 +11,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.audit import AuditEvent
+from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
 from bot.errors import UserNotMapped
 from bot.service.outcomes import Dropped, Overview, Replayed
-from bot.service.ports import SlackProfile
+from bot.service.ports import Profile
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 from bot.settings import PolicyFile
 from handlers import blocks
@@ -34,24 +35,24 @@ class SlackNotifier:
 
     def __init__(self, client: AsyncWebClient, config: PolicyFile) -> None:
         self._client, self._config = client, config
-        self._dm_channels: dict[str, str] = {}
+        self._dm_channels: dict[PersonKey, str] = {}
         self._profiles = SlackUserDirectory(client)  # the requester's tz for DM times
 
-    async def _tz(self, slack_user_id: str) -> str | None:
+    async def _tz(self, person: PersonKey) -> str | None:
         try:
-            return (await self._profiles.profile(slack_user_id)).tz
+            return (await self._profiles.profile(person)).tz
         except Exception:  # noqa: BLE001 - a reminder in UTC beats no reminder
-            log.warning("no time zone for %s; showing UTC", slack_user_id, exc_info=True)
+            log.warning("no time zone for %s; showing UTC", person, exc_info=True)
             return None
 
     async def send_dm(
-        self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+        self, person: PersonKey, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> None:
-        channel = self._dm_channels.get(slack_user_id)
+        channel = self._dm_channels.get(person)
         if channel is None:
-            opened = await self._client.conversations_open(users=slack_user_id)
+            opened = await self._client.conversations_open(users=person.chat_user_id)
             channel = str(opened["channel"]["id"])
-            self._dm_channels[slack_user_id] = channel
+            self._dm_channels[person] = channel
         await self._client.chat_postMessage(channel=channel, text=text, blocks=blocks)
 
     async def post_audit(self, event: AuditEvent) -> None:
@@ -71,13 +72,13 @@ class SlackNotifier:
             log.warning("audit post to %s skipped: %s", channel, type(exc).__name__)
 
     async def remind(self, record: ActivationRecord, now: datetime) -> None:
-        tz = await self._tz(record.slack_user_id)
+        tz = await self._tz(record.requester)
         msg = blocks.reminder(record, now, tz, extend_choices(self._config, record))
-        await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
+        await self.send_dm(record.requester, msg["text"], msg["blocks"])
 
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
         msg = blocks.ended(record, detail)
-        await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
+        await self.send_dm(record.requester, msg["text"], msg["blocks"])
 
     async def post_approval_card(
         self, record: ActivationRecord, expires_at: datetime
@@ -98,42 +99,42 @@ class SlackNotifier:
         )
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
-        msg = cards.decision_dm(record, error, await self._tz(record.slack_user_id))
-        await self.send_dm(record.slack_user_id, msg["text"], msg["blocks"])
+        msg = cards.decision_dm(record, error, await self._tz(record.requester))
+        await self.send_dm(record.requester, msg["text"], msg["blocks"])
         if error and record.decided_by:
             await self.send_dm(record.decided_by, msg["text"], msg["blocks"])
 
     async def approved_then_entra(self, record: ActivationRecord) -> None:
-        await self._dm(record.slack_user_id, cards.approved_then_entra(record))
+        await self._dm(record.requester, cards.approved_then_entra(record))
 
     async def activation_settled(self, record: ActivationRecord) -> None:
-        await self._dm(record.slack_user_id, cards.settled_after_restart(record))
+        await self._dm(record.requester, cards.settled_after_restart(record))
 
-    async def sign_in_code(self, slack_user_id: str, prompt: DeviceCodePrompt) -> None:
-        text = signin.prompt_text(prompt, await self._tz(slack_user_id))
-        await self.send_dm(slack_user_id, text)
+    async def sign_in_code(self, person: PersonKey, prompt: DeviceCodePrompt) -> None:
+        text = signin.prompt_text(prompt, await self._tz(person))
+        await self.send_dm(person, text)
 
     async def signed_in(self, outcome: LoginOutcome) -> None:
-        await self._dm(outcome.slack_user_id, signin.signed_in(outcome))
+        await self._dm(outcome.person, signin.signed_in(outcome))
 
-    async def replayed(self, slack_user_id: str, done: list[Replayed]) -> None:
+    async def replayed(self, person: PersonKey, done: list[Replayed]) -> None:
         for each in done:
-            await self._dm(slack_user_id, signin.replayed(each))
+            await self._dm(person, signin.replayed(each))
 
-    async def kept_work_dropped(self, slack_user_id: str, dropped: Dropped) -> None:
-        await self._dm(slack_user_id, signin.dropped(dropped))
+    async def kept_work_dropped(self, person: PersonKey, dropped: Dropped) -> None:
+        await self._dm(person, signin.dropped(dropped))
 
     async def home_changed(
-        self, slack_user_id: str, overview: Overview | None, link: LinkState | None
+        self, person: PersonKey, overview: Overview | None, link: LinkState | None
     ) -> None:
         view = home_tab.home_for(overview, link)
         try:
-            await self._client.views_publish(user_id=slack_user_id, view=view)
+            await self._client.views_publish(user_id=person.chat_user_id, view=view)
         except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
-            log.warning("views.publish for %s failed: %s", slack_user_id, type(exc).__name__)
+            log.warning("views.publish for %s failed: %s", person, type(exc).__name__)
 
-    async def _dm(self, slack_user_id: str, msg: blocks.Message) -> None:
-        await self.send_dm(slack_user_id, msg["text"], msg["blocks"])
+    async def _dm(self, person: PersonKey, msg: blocks.Message) -> None:
+        await self.send_dm(person, msg["text"], msg["blocks"])
 
 
 def extend_choices(config: PolicyFile, record: ActivationRecord) -> list[timedelta]:
@@ -147,30 +148,30 @@ def extend_choices(config: PolicyFile, record: ActivationRecord) -> list[timedel
 
 
 class SlackUserDirectory:
-    """Implements bot.service.ports.SlackDirectory over users.info, caching each profile a while."""
+    """Implements bot.service.ports.People over users.info, caching each profile a while."""
 
     def __init__(self, client: AsyncWebClient, ttl_seconds: float = PROFILE_TTL_SECONDS) -> None:
         self._client, self._ttl = client, ttl_seconds
-        self._cache: dict[str, tuple[float, SlackProfile]] = {}
+        self._cache: dict[PersonKey, tuple[float, Profile]] = {}
 
-    async def profile(self, slack_user_id: str) -> SlackProfile:
-        hit = self._cache.get(slack_user_id)
+    async def profile(self, person: PersonKey) -> Profile:
+        hit = self._cache.get(person)
         if hit is not None and time.monotonic() - hit[0] < self._ttl:
             return hit[1]
         try:
-            answer = await self._client.users_info(user=slack_user_id)
+            answer = await self._client.users_info(user=person.chat_user_id)
         except SlackApiError as exc:
             if exc.response.get("error") == "user_not_found":
-                raise UserNotMapped(f"Slack doesn't know user <@{slack_user_id}>.") from None
+                raise UserNotMapped(f"Slack doesn't know user {person.chat_user_id}.") from None
             raise
         user = answer["user"]
-        found = SlackProfile(
-            slack_user_id=slack_user_id,
+        found = Profile(
+            person=person,
             email=user.get("profile", {}).get("email") or None,
             tz=user.get("tz") or None,
             real_name=user.get("real_name") or None,
         )
-        self._cache[slack_user_id] = (time.monotonic(), found)
+        self._cache[person] = (time.monotonic(), found)
         return found
 
     async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:

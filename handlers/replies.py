@@ -8,8 +8,11 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from bot.errors import AlreadyDecided, PimError
+from bot.domain.people import PersonKey
+from bot.errors import PimError
+from bot.service.approvals import AlreadyDecided
 from handlers import blocks
+from handlers.blocks.base import mention
 
 log = logging.getLogger("handlers")
 
@@ -21,7 +24,7 @@ class DirectMessages(Protocol):
     """Sends a DM (`handlers.notify.SlackNotifier`)."""
 
     async def send_dm(
-        self, slack_user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+        self, person: PersonKey, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> None: ...
 
 
@@ -50,7 +53,7 @@ def _refusal(exc: PimError) -> blocks.Message:
     if isinstance(exc, AlreadyDecided) and exc.decided_by:
         when = f" at {exc.decided_at:%H:%M} UTC" if exc.decided_at else ""
         return blocks.error(
-            f"Request `{exc.request_id}` was already {exc.state} by <@{exc.decided_by}>{when}."
+            f"Request `{exc.request_id}` was already {exc.state} by {mention(exc.decided_by)}{when}."
         )
     return blocks.error(exc.user_message)
 
@@ -77,21 +80,21 @@ def ephemeral(respond: Callable[..., Awaitable[Any]], fallback: Reply | None = N
     return reply
 
 
-def to_dm(notifier: DirectMessages, slack_user_id: str) -> Reply:
+def to_dm(notifier: DirectMessages, person: PersonKey) -> Reply:
     """Reply by DM: for modal submissions and buttons, which have no ephemeral line to replace."""
 
     async def reply(msg: blocks.Message) -> None:
-        await notifier.send_dm(slack_user_id, msg["text"], msg["blocks"])
+        await notifier.send_dm(person, msg["text"], msg["blocks"])
 
     return reply
 
 
-async def dm(notifier: DirectMessages, slack_user_id: str, msg: blocks.Message) -> None:
+async def dm(notifier: DirectMessages, person: PersonKey, msg: blocks.Message) -> None:
     """Also send the outcome as a DM; a failed DM must not hide the outcome already shown."""
     try:
-        await notifier.send_dm(slack_user_id, msg["text"], msg["blocks"])
+        await notifier.send_dm(person, msg["text"], msg["blocks"])
     except Exception:  # noqa: BLE001 - the ephemeral reply carried the outcome already
-        log.warning("could not DM %s the outcome", slack_user_id, exc_info=True)
+        log.warning("could not DM %s the outcome", person, exc_info=True)
 
 
 def expect(kind: type[T], result: object) -> T:

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.command_types import Login
+from bot.domain.people import slack
 from bot.service.dispatch import Pimbot
 from handlers import blocks
 from handlers.blocks import signin
@@ -21,10 +22,10 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     @app.action(HOME_LOGIN)
     async def home_login(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        user_id = str(body["user"]["id"])
+        who = slack(str(body["user"]["id"]))
 
         async def work() -> blocks.Message:
-            return signin.sign_in_reply(await bot.handle(user_id, Login()))
+            return signin.sign_in_reply(await bot.handle(who, Login()))
 
-        await guarded(to_dm(dms, user_id), work)
-        await publish_home(client, bot, user_id)  # now: "a sign-in is waiting"
+        await guarded(to_dm(dms, who), work)
+        await publish_home(client, bot, who)  # now: "a sign-in is waiting"

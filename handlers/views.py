@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.command_types import Activate, ListRoles
 from bot.domain.durations import parse_duration, to_human
+from bot.domain.people import PersonKey, slack
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import PimError
 from bot.service.dispatch import Pimbot
@@ -38,7 +39,7 @@ class ActivationForm:
 def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     @app.view(modal.ACTIVATE_CALLBACK)
     async def submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = str(body["user"]["id"])  # identity from the payload, never from the form
+        who = slack(str(body["user"]["id"]))  # identity from the payload, never from the form
         form = read_form(view)
         errors = form_errors(form, _rules(view), bot.config)
         if errors:
@@ -50,16 +51,16 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
             command = Activate(
                 form.role_id, parse_duration(form.duration), form.ticket, form.justification
             )
-            return blocks.outcome(expect(Outcome, await bot.handle(user_id, command)))
+            return blocks.outcome(expect(Outcome, await bot.handle(who, command)))
 
-        await guarded(to_dm(dms, user_id), work)
+        await guarded(to_dm(dms, who), work)
 
 
 async def open_activation_form(
     client: AsyncWebClient,
     bot: Pimbot,
     trigger_id: str,
-    user_id: str,
+    who: PersonKey,
     prefill: modal.Prefill,
 ) -> None:
     """views.open a loading modal at once (trigger_id lives 3 s), then views.update it with
@@ -68,7 +69,7 @@ async def open_activation_form(
     view_id, view_hash = opened["view"]["id"], opened["view"].get("hash")
     config = bot.config
     try:
-        overview = expect(Overview, await bot.handle(user_id, ListRoles()))
+        overview = expect(Overview, await bot.handle(who, ListRoles()))
         view = modal.activation_modal(
             overview.eligible, prefill, config.ticket, config.justification
         )

@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="the PIM tutorial as a scripted story, printed as a transcript")
     audit = sub.add_parser("audit", help="export the audit trail")
     audit.add_argument("--since", help="ISO date or datetime, e.g. 2026-11-01")
-    audit.add_argument("--user", help="Slack user id")
+    audit.add_argument("--user", help="a person: slack:U123, or a Slack user id U123")
     audit.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     return parser
 

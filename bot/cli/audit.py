@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from bot.domain.audit import AuditEvent
+from bot.domain.people import PersonKey
 from bot.errors import InputError
 from bot.settings import Settings
 
 FIELDS = [
-    "at", "kind", "slack_user_id", "entra_user_id", "role_id", "role_name", "target_kind",
+    "at", "kind", "person", "entra_user_id", "role_id", "role_name", "target_kind",
     "scope_id", "scope_name", "duration", "ticket", "justification", "graph_request_id",
     "request_id", "detail",
 ]  # fmt: skip
@@ -32,9 +33,16 @@ def export(
     from bot.store import SqlStore
 
     store = SqlStore.from_url(settings.pim_database_url)
-    events = store.audit_events(since=parse_since(since), slack_user_id=user)
+    events = store.audit_events(since=parse_since(since), person=parse_person(user))
     write_events(events, fmt, out or sys.stdout)
     return 0
+
+
+def parse_person(text: str | None) -> PersonKey | None:
+    """`--user slack:U123`, or a bare Slack user id `U123`."""
+    if not text:
+        return None
+    return PersonKey.parse(text) if ":" in text else PersonKey("slack", text)
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -64,6 +72,7 @@ def _row(event: AuditEvent) -> dict[str, Any]:
     row = asdict(event)
     row["at"] = event.at.isoformat()
     row["kind"] = event.kind.value
+    row["person"] = str(event.person) if event.person else None
     row["duration"] = int(event.duration.total_seconds()) if event.duration else None
     row["target_kind"] = event.target_kind.value if event.target_kind else None
     del row["scope"]

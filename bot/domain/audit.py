@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.domain.durations import to_human
+from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
 from bot.domain.targets import Scope, TargetKind
 
@@ -34,7 +34,7 @@ class AuditEvent:
 
     at: datetime
     kind: AuditKind
-    slack_user_id: str | None
+    person: PersonKey | None  # who did it (the requester, or the approver who decided)
     entra_user_id: str | None = None
     role_id: str | None = None
     role_name: str | None = None
@@ -47,36 +47,13 @@ class AuditEvent:
     target_kind: TargetKind | None = None  # with the role: what it was activated as, and where
     scope: Scope | None = None
 
-    def render(self) -> str:
-        """One plain-text line for the audit channel and logs."""
-        parts = [self.at.strftime("%Y-%m-%d %H:%M:%SZ"), self.kind.value]
-        if self.slack_user_id:
-            parts.append(f"by <@{self.slack_user_id}>")
-        if self.role_name:
-            parts.append(self.role_name)
-        if self.scope:
-            parts.append(f"scope {self.scope.id} ({self.scope.label})")
-        if self.duration:
-            parts.append(f"for {to_human(self.duration)}")
-        if self.ticket:
-            parts.append(f"ticket {self.ticket}")
-        if self.justification:
-            parts.append(f"“{self.justification}”")
-        if self.request_id:
-            parts.append(f"request {self.request_id}")
-        if self.graph_request_id:
-            parts.append(f"graph {self.graph_request_id}")
-        if self.detail:
-            parts.append(f"({self.detail})")
-        return " · ".join(parts)
-
 
 def event_for(
     kind: AuditKind,
     record: ActivationRecord,
     *,
     at: datetime,
-    actor: str | None,
+    actor: PersonKey | None,
     detail: str | None = None,
     graph_request_id: str | None = None,
     duration: timedelta | None = None,
@@ -85,7 +62,7 @@ def event_for(
     return AuditEvent(
         at=at,
         kind=kind,
-        slack_user_id=actor,
+        person=actor,
         entra_user_id=record.principal_id,
         role_id=record.role_id,
         role_name=record.role_name,

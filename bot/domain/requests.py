@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.models import Ticket
+from bot.domain.people import PersonKey
 from bot.domain.targets import Role, Scope, Target, TargetKind
 
 
@@ -56,7 +57,7 @@ class ActivationRecord:
     activated, approved, reminded of and audited."""
 
     id: str
-    slack_user_id: str
+    requester: PersonKey
     principal_id: str
     role_id: str
     role_name: str
@@ -72,7 +73,7 @@ class ActivationRecord:
     graph_request_id: str | None = None
     start: datetime | None = None
     end: datetime | None = None
-    decided_by: str | None = None  # Slack user id of the approver / denier
+    decided_by: PersonKey | None = None  # the approver / denier
     decided_at: datetime | None = None
     decision_reason: str | None = None
     approval_channel: str | None = None

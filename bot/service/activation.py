@@ -17,22 +17,17 @@ from bot.domain.command_types import (
 )
 from bot.domain.durations import to_human
 from bot.domain.models import ActivationSpec, Role, Ticket
+from bot.domain.people import PersonKey
 from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
 from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
 from bot.domain.targets import Scope, Target
 from bot.domain.validation import check_justification, check_ticket
-from bot.errors import (
-    GraphError,
-    NotAuthorised,
-    PolicyViolation,
-    RequestNotFound,
-    SignInRequired,
-    StepUpRequired,
-)
+from bot.errors import GraphError, NotAuthorised, PolicyViolation, RequestNotFound
 from bot.service.deps import Deps
 from bot.service.identity import Requester
 from bot.service.outcomes import EligibleRole, Outcome, OutcomeKind, Overview
 from bot.service.ports import ActivationHooks
+from bot.service.signins import SignInRequired, StepUpRequired
 
 S = RequestState
 
@@ -49,19 +44,19 @@ class PimService:
         # User mode: where Entra's own policy requires approval, Entra holds the request.
         self.entra_approvals = entra_decides
 
-    async def overview(self, slack_user_id: str) -> Overview:
+    async def overview(self, person: PersonKey) -> Overview:
         """Eligible roles (direct and via groups), active assignments and pending requests."""
-        requester = await self.identity.resolve(slack_user_id)
+        requester = await self.identity.resolve(person)
         eligible = await self.queries.eligible(requester)
         active = await self.queries.active(requester)
-        pending = self.store.list_requests(slack_user_id=slack_user_id, states=OPEN_STATES)
+        pending = self.store.list_requests(requester=person, states=OPEN_STATES)
         return Overview(requester, eligible, active, pending, self.clock.now())
 
-    async def request_activation(self, slack_user_id: str, command: Activate) -> Outcome:
+    async def request_activation(self, person: PersonKey, command: Activate) -> Outcome:
         """Check eligibility and policy, then activate now or hold for approval."""
         role_text, duration = command.role, command.duration
         ticket, justification = command.ticket, command.justification
-        requester = await self.identity.resolve(slack_user_id)
+        requester = await self.identity.resolve(person)
         role = self.catalog.resolve(role_text)
         match = await self.queries.eligible_for(requester, role)
         target = match.target  # the eligibility's own scope: never a wider one
@@ -95,18 +90,18 @@ class PimService:
             return await self._hold_for_approval(requester, record, match)
         return await self.activate_record(requester, role, record)
 
-    async def deactivate(self, slack_user_id: str, command: Deactivate) -> Outcome:
+    async def deactivate(self, person: PersonKey, command: Deactivate) -> Outcome:
         """End the user's live assignment of a role now, at the one scope it is active at."""
-        return await self._deactivate(slack_user_id, command.role, None)
+        return await self._deactivate(person, command.role, None)
 
-    async def _deactivate(self, slack_user_id: str, role_text: str, scope: Scope | None) -> Outcome:
-        requester = await self.identity.resolve(slack_user_id)
+    async def _deactivate(self, person: PersonKey, role_text: str, scope: Scope | None) -> Outcome:
+        requester = await self.identity.resolve(person)
         role = self.catalog.resolve(role_text)
         target = (await self.queries.find_active(requester, role, scope)).target
         result = await self.graph.deactivate(
             requester.user.id, target, "Deactivated from Slack by the requester"
         )
-        live = self._live_records(slack_user_id, target)
+        live = self._live_records(person, target)
         for record in live:
             ended = self.store.transition(
                 record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now()
@@ -119,15 +114,15 @@ class PimService:
         )
         return Outcome(OutcomeKind.DEACTIVATED, requester, target, graph_request_id=result.id)
 
-    async def extend(self, slack_user_id: str, command: Extend) -> Outcome:
+    async def extend(self, person: PersonKey, command: Extend) -> Outcome:
         """Push the end of a live assignment (at the one scope the role is active at) out by
         `duration`, within the policy maximum."""
-        return await self._extend(slack_user_id, command.role, command.duration, None)
+        return await self._extend(person, command.role, command.duration, None)
 
     async def _extend(
-        self, slack_user_id: str, role_text: str, duration: timedelta, scope: Scope | None
+        self, person: PersonKey, role_text: str, duration: timedelta, scope: Scope | None
     ) -> Outcome:
-        requester = await self.identity.resolve(slack_user_id)
+        requester = await self.identity.resolve(person)
         role = self.catalog.resolve(role_text)
         live_role = await self.queries.find_active(requester, role, scope)
         active, target = live_role.assignment, live_role.target
@@ -141,7 +136,7 @@ class PimService:
             )
         reason = "Extended from Slack by the requester"
         result = await self.graph.extend(requester.user.id, target, duration, reason)
-        live = self._live_records(slack_user_id, target)
+        live = self._live_records(person, target)
         for record in live:
             self.hooks.plan(self.store.update_request(record.id, end=new_end))
         await self._audit(
@@ -156,37 +151,37 @@ class PimService:
             OutcomeKind.EXTENDED, requester, target, end=new_end, graph_request_id=result.id
         )
 
-    def request_for(self, slack_user_id: str, request_id: str) -> ActivationRecord:
+    def request_for(self, person: PersonKey, request_id: str) -> ActivationRecord:
         """The caller's own request by id; anyone else's, or none, is RequestNotFound."""
         record = self.store.get_request(request_id.strip())
-        if record is None or record.slack_user_id != slack_user_id:
+        if record is None or record.requester != person:
             raise RequestNotFound(f"You have no request `{request_id}`.")
         return record
 
-    async def deactivate_request(self, slack_user_id: str, command: DeactivateRequest) -> Outcome:
+    async def deactivate_request(self, person: PersonKey, command: DeactivateRequest) -> Outcome:
         """The reminder's Deactivate: end the activation one of the user's requests made."""
-        record = self.request_for(slack_user_id, command.request_id)  # its scope, no other
-        return await self._deactivate(slack_user_id, record.role_id, record.scope)
+        record = self.request_for(person, command.request_id)  # its scope, no other
+        return await self._deactivate(person, record.role_id, record.scope)
 
-    async def extend_request(self, slack_user_id: str, command: ExtendRequest) -> Outcome:
+    async def extend_request(self, person: PersonKey, command: ExtendRequest) -> Outcome:
         """The reminder's Extend: lengthen the activation one of the user's requests made."""
-        record = self.request_for(slack_user_id, command.request_id)
-        return await self._extend(slack_user_id, record.role_id, command.duration, record.scope)
+        record = self.request_for(person, command.request_id)
+        return await self._extend(person, record.role_id, command.duration, record.scope)
 
-    async def resume_request(self, slack_user_id: str, command: ResumeRequest) -> Outcome:
+    async def resume_request(self, person: PersonKey, command: ResumeRequest) -> Outcome:
         """Activate a stored request that waited for its requester to sign in again."""
-        record = self.request_for(slack_user_id, command.request_id)
+        record = self.request_for(person, command.request_id)
         if record.state not in (S.REQUESTED, S.APPROVED):
             state = record.state.value.replace("_", " ")
             raise NotAuthorised(f"Request `{record.id}` is {state}: nothing to resume.")
-        requester = await self.identity.resolve(slack_user_id)
+        requester = await self.identity.resolve(person)
         return await self.activate_record(requester, Role(record.role_id, record.role_name), record)
 
-    async def cancel(self, slack_user_id: str, command: Cancel) -> Outcome:
+    async def cancel(self, person: PersonKey, command: Cancel) -> Outcome:
         """Withdraw a pending request; only its requester can."""
         request_id = command.request_id
         record = self.store.get_request(request_id.strip())
-        if record is None or record.slack_user_id != slack_user_id:
+        if record is None or record.requester != person:
             raise RequestNotFound(f"You have no request `{request_id}`. `/pim status` lists yours.")
         if record.state is S.PENDING_APPROVAL and record.graph_request_id and self.entra_approvals:
             await self.graph.cancel_request(record.graph_request_id)  # Entra holds it too
@@ -195,7 +190,7 @@ class PimService:
         )
         if updated is None:
             raise NotAuthorised(f"Request `{record.id}` can no longer be cancelled.")
-        requester = await self.identity.resolve(slack_user_id)
+        requester = await self.identity.resolve(person)
         await self._audit(AuditKind.CANCELLED, requester, updated.target, record=updated)
         if updated.approval_message_ts:
             await self.notifier.update_approval_card(updated)
@@ -211,7 +206,7 @@ class PimService:
         )
         if claimed is None:
             raise NotAuthorised(f"Request `{record.id}` is already being handled.")
-        with self.actors.acting_as(requester.slack_user_id):
+        with self.actors.acting_as(requester.person):
             return await self._activate_claimed(requester, role, record)
 
     async def _activate_claimed(
@@ -316,10 +311,8 @@ class PimService:
             approval_reasons=reasons,
         )
 
-    def _live_records(self, slack_user_id: str, target: Target) -> list[ActivationRecord]:
-        records = self.store.list_requests(
-            slack_user_id=slack_user_id, states=frozenset({S.ACTIVE})
-        )
+    def _live_records(self, person: PersonKey, target: Target) -> list[ActivationRecord]:
+        records = self.store.list_requests(requester=person, states=frozenset({S.ACTIVE}))
         return [r for r in records if r.target.key == target.key]
 
     def _new_record(
@@ -333,7 +326,7 @@ class PimService:
         now = self.clock.now()
         return ActivationRecord(
             id=new_request_id(),
-            slack_user_id=requester.slack_user_id,
+            requester=requester.person,
             principal_id=requester.user.id,
             role_id=target.role.id,
             role_name=target.role.display_name,
@@ -361,7 +354,7 @@ class PimService:
         event = AuditEvent(
             at=self.clock.now(),
             kind=kind,
-            slack_user_id=requester.slack_user_id,
+            person=requester.person,
             entra_user_id=requester.user.id,
             role_id=target.role.id,
             role_name=target.role.display_name,

@@ -7,21 +7,16 @@ from typing import Protocol
 
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import Role
+from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.errors import (
-    AlreadyDecided,
-    GraphError,
-    NotAuthorised,
-    RequestNotFound,
-    SignInRequired,
-    StepUpRequired,
-)
+from bot.errors import GraphError, NotAuthorised, RequestNotFound
 from bot.service.activation import PimService
 from bot.service.approvers import OWN_REQUEST, Approvers
 from bot.service.deps import Deps
 from bot.service.entra_held import DECIDED_IN_ENTRA, EntraHeld
 from bot.service.outcomes import Decision, Outcome, OutcomeKind
 from bot.service.ports import Review
+from bot.service.signins import SignInRequired, StepUpRequired
 
 S = RequestState
 PENDING = frozenset({S.PENDING_APPROVAL})
@@ -31,7 +26,7 @@ class SignInKeeper(Protocol):
     """Keeps a stored request until its requester has signed in again (user mode)."""
 
     async def keep(
-        self, slack_user_id: str, exc: SignInRequired | StepUpRequired, command: None = None
+        self, person: PersonKey, exc: SignInRequired | StepUpRequired, command: None = None
     ) -> object: ...
 
 
@@ -61,31 +56,31 @@ class ApprovalService:
         # requester who must sign in again is kept waiting, not failed.
         self.entra, self.keeper = entra, keeper
 
-    async def check_approver(self, request_id: str, slack_user_id: str) -> ActivationRecord:
-        """The pending record, if `slack_user_id` may decide it; else NotAuthorised (audited)."""
+    async def check_approver(self, request_id: str, person: PersonKey) -> ActivationRecord:
+        """The pending record, if `person` may decide it; else NotAuthorised (audited)."""
         record = self._load(request_id)
         if record.state is not S.PENDING_APPROVAL:
             raise _already_decided(record)
-        why_not = await self._approvers.why_not(record, slack_user_id)
+        why_not = await self._approvers.why_not(record, person)
         if why_not:
-            await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, why_not)
+            await self._audit(AuditKind.DECISION_REFUSED, record, person, why_not)
             raise NotAuthorised(f"You can't decide this request, because {why_not}.")
         return record
 
-    async def approve(self, request_id: str, slack_user_id: str) -> Decision:
+    async def approve(self, request_id: str, person: PersonKey) -> Decision:
         """Record the approval (compare-and-set) and run the activation once."""
         if self._held_by_entra(request_id):
-            return await self._decide_in_entra(request_id, slack_user_id, "Approve", None)
-        record = await self._claim(request_id, slack_user_id, S.APPROVED, None)
-        with self._svc.actors.acting_as(record.slack_user_id):
-            requester = await self._svc.identity.resolve(record.slack_user_id)
+            return await self._decide_in_entra(request_id, person, "Approve", None)
+        record = await self._claim(request_id, person, S.APPROVED, None)
+        with self._svc.actors.acting_as(record.requester):
+            requester = await self._svc.identity.resolve(record.requester)
         role = Role(record.role_id, record.role_name)
         try:
             outcome = await self._activation.activate_record(requester, role, record)
         except (SignInRequired, StepUpRequired) as exc:
             if self.keeper is None:
                 raise
-            await self.keeper.keep(record.slack_user_id, exc)
+            await self.keeper.keep(record.requester, exc)
             kept = self._svc.store.get_request(record.id) or record  # still `approved`
             return await self._announce(Decision(kept, True))
         except GraphError as exc:
@@ -104,11 +99,11 @@ class ApprovalService:
         await notifier.approved_then_entra(approved)
         return Decision(outcome.record or approved, True, outcome)
 
-    async def deny(self, request_id: str, slack_user_id: str, reason: str) -> Decision:
+    async def deny(self, request_id: str, person: PersonKey, reason: str) -> Decision:
         """Record the denial with its reason."""
         if self._held_by_entra(request_id):
-            return await self._decide_in_entra(request_id, slack_user_id, "Deny", reason)
-        record = await self._claim(request_id, slack_user_id, S.DENIED, reason)
+            return await self._decide_in_entra(request_id, person, "Deny", reason)
+        record = await self._claim(request_id, person, S.DENIED, reason)
         return await self._announce(Decision(record, False))
 
     async def expire_due(self) -> list[ActivationRecord]:
@@ -184,31 +179,31 @@ class ApprovalService:
         return self.entra is not None and record is not None and EntraHeld.holds(record)
 
     async def _decide_in_entra(
-        self, request_id: str, slack_user_id: str, review: Review, reason: str | None
+        self, request_id: str, person: PersonKey, review: Review, reason: str | None
     ) -> Decision:
         """PIM-native: Entra decides who may approve; the bot sends the click as the
         approver (who must be signed in) and records what Entra accepted."""
         record = self._load(request_id)
-        if slack_user_id == record.slack_user_id:
-            await self._audit(AuditKind.DECISION_REFUSED, record, slack_user_id, OWN_REQUEST)
+        if person == record.requester:
+            await self._audit(AuditKind.DECISION_REFUSED, record, person, OWN_REQUEST)
             raise NotAuthorised(f"You can't decide this request, because {OWN_REQUEST}.")
         new = S.APPROVED if review == "Approve" else S.DENIED
-        won = await self._record_decision(record, slack_user_id, new, reason, review)
+        won = await self._record_decision(record, person, new, reason, review)
         if new is S.DENIED:
             return await self._announce(Decision(won, False))
         outcome = await self._entra_activated(won)
         return await self._announce(Decision(outcome.record or won, True, outcome))
 
     async def _claim(
-        self, request_id: str, slack_user_id: str, new: RequestState, reason: str | None
+        self, request_id: str, person: PersonKey, new: RequestState, reason: str | None
     ) -> ActivationRecord:
-        record = await self.check_approver(request_id, slack_user_id)
-        return await self._record_decision(record, slack_user_id, new, reason)
+        record = await self.check_approver(request_id, person)
+        return await self._record_decision(record, person, new, reason)
 
     async def _record_decision(
         self,
         record: ActivationRecord,
-        slack_user_id: str,
+        person: PersonKey,
         new: RequestState,
         reason: str | None,
         entra_review: Review | None = None,
@@ -219,19 +214,19 @@ class ApprovalService:
             await self.expire_due()
             raise NotAuthorised(f"Request `{record.id}` expired before anyone decided it.")
         if entra_review is not None and self.entra is not None:
-            await self.entra.send(record, slack_user_id, entra_review, reason)
+            await self.entra.send(record, person, entra_review, reason)
         won = self._svc.store.transition(
             record.id,
             PENDING,
             new,
-            decided_by=slack_user_id,
+            decided_by=person,
             decided_at=self._svc.clock.now(),
             decision_reason=reason,
         )
         if won is None:  # another approver's click got there first
             raise _already_decided(self._load(record.id))
         kind = AuditKind.APPROVED if new is S.APPROVED else AuditKind.DENIED
-        await self._audit(kind, won, slack_user_id, reason)
+        await self._audit(kind, won, person, reason)
         return won
 
     def _load(self, request_id: str) -> ActivationRecord:
@@ -241,10 +236,36 @@ class ApprovalService:
         return record
 
     async def _audit(
-        self, kind: AuditKind, record: ActivationRecord, actor: str | None, detail: str | None
+        self,
+        kind: AuditKind,
+        record: ActivationRecord,
+        actor: PersonKey | None,
+        detail: str | None,
     ) -> None:
         now = self._svc.clock.now()
         await self._svc.audit.record(event_for(kind, record, at=now, actor=actor, detail=detail))
+
+
+class AlreadyDecided(NotAuthorised):
+    """Someone decided the request first (or it is no longer waiting for a decision);
+    who and when are facts the front end shows its own way (a mention in Slack)."""
+
+    def __init__(
+        self,
+        request_id: str,
+        state: str,
+        decided_by: PersonKey | None,
+        decided_at: datetime | None,
+    ) -> None:
+        if decided_by:
+            when = f" at {decided_at:%H:%M} UTC" if decided_at else ""
+            text = f"Request `{request_id}` was already {state} by another approver{when}."
+        else:
+            where = state.replace("_", " ")
+            text = f"Request `{request_id}` is {where}; there is nothing to decide."
+        super().__init__(text)
+        self.request_id, self.state = request_id, state
+        self.decided_by, self.decided_at = decided_by, decided_at
 
 
 def _already_decided(record: ActivationRecord) -> AlreadyDecided:

@@ -4,49 +4,52 @@
 from __future__ import annotations
 
 from bot.domain.models import ApproverKind, Role, RolePolicy
+from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
-from bot.errors import PimError, SignInRequired, StepUpRequired
+from bot.errors import PimError
 from bot.service.deps import Deps
 from bot.service.identity import Requester
+from bot.service.signins import SignInRequired, StepUpRequired
 
 OWN_REQUEST = "it is your own request — someone else has to approve it"
 
 
 class Approvers:
-    """Answers "why may this Slack user not decide this record?" (None: they may)."""
+    """Answers "why may this person not decide this record?" (None: they may)."""
 
     def __init__(self, deps: Deps) -> None:
         self._svc = deps
 
-    async def why_not(self, record: ActivationRecord, slack_user_id: str) -> str | None:
-        if slack_user_id == record.slack_user_id:
+    async def why_not(self, record: ActivationRecord, person: PersonKey) -> str | None:
+        if person == record.requester:
             return OWN_REQUEST
         role = Role(record.role_id, record.role_name)
         policy = (await self._svc.policies.effective(role)).policy
         if not policy.approvers:
             return f"no approvers are configured for {record.role_name}"
-        if await self._is_approver(policy, slack_user_id):
+        if await self._is_approver(policy, person):
             return None
         return f"you are not an approver for {record.role_name}"
 
-    async def _is_approver(self, policy: RolePolicy, slack_user_id: str) -> bool:
+    async def _is_approver(self, policy: RolePolicy, person: PersonKey) -> bool:
         entra: Requester | None = None
         for ref in policy.approvers:
-            if ref.kind is ApproverKind.SLACK_USER and ref.id == slack_user_id:
+            slack_id = person.chat_user_id if person.chat == "slack" else None
+            if ref.kind is ApproverKind.SLACK_USER and ref.id == slack_id:
                 return True
             if ref.kind is ApproverKind.SLACK_USERGROUP:
                 members = await self._svc.identity.directory.usergroup_members(ref.id)
-                if slack_user_id in members:
+                if slack_id in members:
                     return True
             if ref.kind in (ApproverKind.ENTRA_USER, ApproverKind.ENTRA_GROUP):
-                entra = entra or await self._entra_of(slack_user_id)
+                entra = entra or await self._entra_of(person)
                 if entra is not None and await self._entra_matches(ref.kind, ref.id, entra):
                     return True
         return False
 
-    async def _entra_of(self, slack_user_id: str) -> Requester | None:
+    async def _entra_of(self, person: PersonKey) -> Requester | None:
         try:
-            return await self._svc.identity.resolve(slack_user_id)
+            return await self._svc.identity.resolve(person)
         except (SignInRequired, StepUpRequired):
             raise  # user mode: who they are is read as them, so they must sign in first
         except PimError:

@@ -30,8 +30,9 @@ from bot.domain.command_types import (
     ResumeRequest,
     Status,
 )
+from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
-from bot.errors import InputError, PimError, SignInRequired, StepUpRequired
+from bot.errors import InputError, PimError
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
 from bot.service.deps import Deps
@@ -44,9 +45,18 @@ from bot.service.outcomes import (
     SignedOut,
     SignInStarted,
 )
-from bot.service.signins import KeptItem, LinkState, LoginOutcome, LoginResult, SignIns
+from bot.service.signins import (
+    KeptItem,
+    LinkState,
+    LoginOutcome,
+    LoginResult,
+    SignInRequired,
+    SignIns,
+    StepUpRequired,
+)
 
 log = logging.getLogger(__name__)
+HEALTH_PROBE = PersonKey("health", "probe")  # nobody: the read proves the database answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +89,7 @@ class Pimbot:
         """True in signed-in-user mode (`/pim login` means something)."""
         return self._user_mode is not None
 
-    async def handle(self, who: str, command: Command) -> Result:
+    async def handle(self, who: PersonKey, command: Command) -> Result:
         """Run `command` as `who`. In user mode a missing or too-weak sign-in keeps the
         command, sends a code and raises SignInPending instead."""
         self.follow_sign_ins()
@@ -94,7 +104,7 @@ class Pimbot:
                 )
                 raise SignInPending(pending_message(exc, kept)) from None
 
-    async def _run(self, who: str, command: Command) -> Result:
+    async def _run(self, who: PersonKey, command: Command) -> Result:
         act, approvals = self._activation, self._approvals
         match command:
             case Activate():
@@ -123,18 +133,18 @@ class Pimbot:
                 return self._logout(who)
         raise InputError("That command is answered by the front end, not the service.")
 
-    async def overview(self, who: str) -> Overview:
+    async def overview(self, who: PersonKey) -> Overview:
         """What `who` may activate, has active and waits for, without prompting a sign-in
         (the App Home shows a Sign in button instead)."""
         with self._d.actors.acting_as(who):
             return await self._activation.overview(who)
 
-    async def check_approver(self, who: str, request_id: str) -> ActivationRecord:
+    async def check_approver(self, who: PersonKey, request_id: str) -> ActivationRecord:
         """The pending request, if `who` may decide it (before a deny form opens)."""
         with self._d.actors.acting_as(who):
             return await self._approvals.check_approver(request_id, who)
 
-    def link_state(self, who: str) -> LinkState | None:
+    def link_state(self, who: PersonKey) -> LinkState | None:
         """Whether `who` is signed in (user mode), as whom; None in application mode."""
         return None if self._user_mode is None else self._user_mode.signins.state(who)
 
@@ -156,7 +166,7 @@ class Pimbot:
     async def login_finished(self, outcome: LoginOutcome) -> list[Replayed]:
         """A sign-in ended: tell the user, replay what was kept for them, and show them
         where they stand now."""
-        who, notifier = outcome.slack_user_id, self._d.notifier
+        who, notifier = outcome.person, self._d.notifier
         await notifier.signed_in(outcome)
         done = await self.replay(who) if outcome.result is LoginResult.LINKED else []
         if done:
@@ -164,7 +174,7 @@ class Pimbot:
         await self.refresh(who)
         return done
 
-    async def refresh(self, who: str) -> None:
+    async def refresh(self, who: PersonKey) -> None:
         """Tell the front end what `who` now has (their App Home, in Slack)."""
         link = self.link_state(who)
         overview = None
@@ -181,7 +191,7 @@ class Pimbot:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._following
 
-    async def replay(self, who: str) -> list[Replayed]:
+    async def replay(self, who: PersonKey) -> list[Replayed]:
         """Run every command kept for `who` (just signed in), oldest first."""
         if self._user_mode is None:
             return []
@@ -193,7 +203,9 @@ class Pimbot:
             done.append(replayed)
         return done
 
-    async def _replay_one(self, who: str, command: Command) -> tuple[Replayed, KeptItem | None]:
+    async def _replay_one(
+        self, who: PersonKey, command: Command
+    ) -> tuple[Replayed, KeptItem | None]:
         try:
             return Replayed(command, result=await self.handle(who, command)), None
         except SignInPending as exc:
@@ -201,7 +213,7 @@ class Pimbot:
         except PimError as exc:
             return Replayed(command, error=exc.user_message), None
 
-    def _kept_item(self, who: str, command: Command) -> KeptItem | None:
+    def _kept_item(self, who: PersonKey, command: Command) -> KeptItem | None:
         return item_for(who, command) if keepable(command) else None
 
     async def health(self) -> dict[str, str]:
@@ -211,25 +223,25 @@ class Pimbot:
 
     def _db_health(self) -> str:
         try:
-            self._d.store.get_user_link("healthz")  # a cheap read through the real store
+            self._d.store.get_user_link(HEALTH_PROBE)  # a cheap read through the real store
         except Exception as exc:  # noqa: BLE001 - health reports the failure, it does not raise
             return f"failing: {type(exc).__name__}"
         return "ok"
 
-    async def _login(self, who: str) -> Result:
+    async def _login(self, who: PersonKey) -> Result:
         if self._user_mode is None:
             return NotInUserMode()
         await self._user_mode.keeper.send_code(who)
         return SignInStarted()
 
-    def _logout(self, who: str) -> Result:
+    def _logout(self, who: PersonKey) -> Result:
         if self._user_mode is None:
             return NotInUserMode()
         return SignedOut(self._user_mode.signins.logout(who))
 
 
 def _same(a: KeptItem | None, b: KeptItem) -> bool:
-    return a is not None and (a.slack_user_id, a.kind, a.ref) == (b.slack_user_id, b.kind, b.ref)
+    return a is not None and (a.person, a.kind, a.ref) == (b.person, b.kind, b.ref)
 
 
 async def _probe(check: Callable[[], Awaitable[None]]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from bot.domain.audit import AuditKind, event_for
+from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import GraphError, NotAuthorised, NotAuthorisedGraph, PimError
 from bot.service.deps import Deps
@@ -46,7 +47,7 @@ class EntraHeld:
         return record.state is S.PENDING_APPROVAL and record.graph_request_id is not None
 
     async def send(
-        self, record: ActivationRecord, slack_user_id: str, review: Review, reason: str | None
+        self, record: ActivationRecord, person: PersonKey, review: Review, reason: str | None
     ) -> None:
         """The click, as the approver; Entra's refusal is audited and raised NotAuthorised."""
         graph_request_id = record.graph_request_id
@@ -55,16 +56,16 @@ class EntraHeld:
         verb = "Approved" if review == "Approve" else "Denied"
         justification = reason or f"{verb} in Slack (pimbot request {record.id})"
         try:
-            approval_id = await self._approvals.approval_id_of(slack_user_id, graph_request_id)
+            approval_id = await self._approvals.approval_id_of(person, graph_request_id)
             await self._approvals.decide_as(
-                slack_user_id, approval_id or graph_request_id, None, review, justification
+                person, approval_id or graph_request_id, None, review, justification
             )
         except (NotAuthorised, NotAuthorisedGraph) as exc:
             event = event_for(
                 AuditKind.DECISION_REFUSED,
                 record,
                 at=self._svc.clock.now(),
-                actor=slack_user_id,
+                actor=person,
                 detail=exc.user_message,
             )
             await self._svc.audit.record(event)
@@ -78,8 +79,8 @@ class EntraHeld:
         """Entra provisioned an approved request itself: record the activation from the
         request's own duration (reconciliation corrects the end if Entra's differs)."""
         svc = self._svc
-        with svc.actors.acting_as(record.slack_user_id):
-            requester = await svc.identity.resolve(record.slack_user_id)
+        with svc.actors.acting_as(record.requester):
+            requester = await svc.identity.resolve(record.requester)
         claimed = svc.store.transition(record.id, frozenset({S.APPROVED}), S.ACTIVATING)
         if claimed is None:
             raise NotAuthorised(f"Request `{record.id}` is already being handled.")
@@ -90,7 +91,7 @@ class EntraHeld:
         )
         final = done or claimed
         self._hooks.plan(final)
-        actor = record.slack_user_id
+        actor = record.requester
         await svc.audit.record(event_for(AuditKind.ACTIVATED, final, at=start, actor=actor))
         return Outcome(
             OutcomeKind.ACTIVATED, requester, final.target, final, end, final.graph_request_id
@@ -99,7 +100,7 @@ class EntraHeld:
     async def settled_as(self, record: ActivationRecord) -> RequestState | None:
         """How Entra settled the request (None: still pending, or unreadable this time)."""
         try:
-            with self._svc.actors.acting_as(record.slack_user_id):
+            with self._svc.actors.acting_as(record.requester):
                 requests = await self._svc.graph.list_requests(record.principal_id)
         except PimError as exc:  # incl. a requester whose sign-in lapsed: next round
             log.info("reconcile: %s not read this round (%s)", record.id, type(exc).__name__)
@@ -112,7 +113,7 @@ class EntraHeld:
         if record.graph_request_id is None:
             return
         try:
-            with self._svc.actors.acting_as(record.slack_user_id):
+            with self._svc.actors.acting_as(record.requester):
                 await self._svc.graph.cancel_request(record.graph_request_id)
         except PimError as exc:
             log.warning("expired %s is still pending in Entra (%s)", record.id, type(exc).__name__)

@@ -1,4 +1,4 @@
-"""Who a Slack user is in Entra: the config map first, then the verified profile email."""
+"""Who a person is in Entra: the config map first, then the verified profile email."""
 
 from __future__ import annotations
 
@@ -6,22 +6,23 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.domain.models import DirectoryUser
+from bot.domain.people import PersonKey
 from bot.errors import GraphError, UserNotMapped
-from bot.service.ports import PimGraph, SlackDirectory, Store, UserLink
+from bot.service.ports import People, PimGraph, Store, UserLink
 from bot.settings import PolicyFile
 
 _NO_EMAIL = (
     "I can't see a verified email on your Slack profile, so I can't tell which "
     "Entra account is yours. Ask your pimbot admin to add "
-    "`{slack_user_id}: you@yourcompany.com` under `users:` in pimbot.yml."
+    "`{person}: you@yourcompany.com` under `users:` in pimbot.yml."
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Requester:
-    """A Slack user resolved to their Entra user, with their Slack time zone."""
+    """A person resolved to their Entra user, with their time zone in the chat."""
 
-    slack_user_id: str
+    person: PersonKey
     user: DirectoryUser
     tz: str | None = None
 
@@ -33,46 +34,53 @@ class IdentityResolver:
         self,
         graph: PimGraph,
         store: Store,
-        directory: SlackDirectory,
+        directory: People,
         policy: PolicyFile,
         clock: Clock,
     ) -> None:
         self._graph, self._store, self.directory = graph, store, directory
         self._policy, self._clock = policy, clock
 
-    async def resolve(self, slack_user_id: str) -> Requester:
-        """The Entra identity behind `slack_user_id`; UserNotMapped says what the admin must do."""
-        profile = await self.directory.profile(slack_user_id)
-        link = self._store.get_user_link(slack_user_id)
-        configured = self._policy.users.get(slack_user_id)
+    async def resolve(self, person: PersonKey) -> Requester:
+        """The Entra identity behind `person`; UserNotMapped says what the admin must do."""
+        profile = await self.directory.profile(person)
+        link = self._store.get_user_link(person)
+        configured = self._configured(person)
         if link is not None and (configured is None or link.source == "config"):
             user = DirectoryUser(link.entra_user_id, link.display_name, link.user_principal_name)
-            return Requester(slack_user_id, user, profile.tz)
-        user = await self._lookup(slack_user_id, configured, profile.email)
-        self._save(slack_user_id, user, configured)
-        return Requester(slack_user_id, user, profile.tz)
+            return Requester(person, user, profile.tz)
+        user = await self._lookup(person, configured, profile.email)
+        self._save(person, user, configured)
+        return Requester(person, user, profile.tz)
 
-    async def precheck(self, slack_user_id: str) -> None:
-        """Without Graph: is there anything to map this Slack user by? (UserNotMapped if not.)
+    async def precheck(self, person: PersonKey) -> None:
+        """Without Graph: is there anything to map this person by? (UserNotMapped if not.)
         `/pim login` asks this before a sign-in, as nobody can read the directory yet."""
-        if self._policy.users.get(slack_user_id):
+        if self._configured(person):
             return
-        if not (await self.directory.profile(slack_user_id)).email:
-            raise UserNotMapped(_NO_EMAIL.format(slack_user_id=slack_user_id))
+        if not (await self.directory.profile(person)).email:
+            raise UserNotMapped(_NO_EMAIL.format(person=person))
 
-    async def resolve_with(self, slack_user_id: str, graph: PimGraph) -> Requester:
+    async def resolve_with(self, person: PersonKey, graph: PimGraph) -> Requester:
         """Look the user up afresh through `graph` (in user mode: a just-signed-in token),
         ignoring any stored link, and store the result."""
-        profile = await self.directory.profile(slack_user_id)
-        configured = self._policy.users.get(slack_user_id)
-        user = await self._lookup(slack_user_id, configured, profile.email, graph)
-        self._save(slack_user_id, user, configured)
-        return Requester(slack_user_id, user, profile.tz)
+        profile = await self.directory.profile(person)
+        configured = self._configured(person)
+        user = await self._lookup(person, configured, profile.email, graph)
+        self._save(person, user, configured)
+        return Requester(person, user, profile.tz)
 
-    def _save(self, slack_user_id: str, user: DirectoryUser, configured: str | None) -> None:
+    def _configured(self, person: PersonKey) -> str | None:
+        """pimbot.yml's `users:` entry: keyed `slack:U123`, or by the bare Slack user id."""
+        found = self._policy.users.get(str(person))
+        if found is None and person.chat == "slack":
+            found = self._policy.users.get(person.chat_user_id)
+        return found
+
+    def _save(self, person: PersonKey, user: DirectoryUser, configured: str | None) -> None:
         self._store.save_user_link(
             UserLink(
-                slack_user_id=slack_user_id,
+                person=person,
                 entra_user_id=user.id,
                 user_principal_name=user.user_principal_name,
                 display_name=user.display_name,
@@ -83,7 +91,7 @@ class IdentityResolver:
 
     async def _lookup(
         self,
-        slack_user_id: str,
+        person: PersonKey,
         configured: str | None,
         email: str | None,
         graph: PimGraph | None = None,
@@ -96,15 +104,15 @@ class IdentityResolver:
                 if exc.status != 404:
                     raise
                 raise UserNotMapped(
-                    f"pimbot.yml maps you ({slack_user_id}) to `{configured}`, but no such "
+                    f"pimbot.yml maps you ({person}) to `{configured}`, but no such "
                     "Entra user exists. Ask your pimbot admin to fix `users:` in pimbot.yml."
                 ) from None
         if not email:
-            raise UserNotMapped(_NO_EMAIL.format(slack_user_id=slack_user_id))
+            raise UserNotMapped(_NO_EMAIL.format(person=person))
         user = await graph.find_user_by_email(email)
         if user is None:
             raise UserNotMapped(
                 f"No Entra user has the email {email}. Ask your pimbot admin to map you "
-                f"under `users:` in pimbot.yml (`{slack_user_id}: your-upn@yourtenant`)."
+                f"under `users:` in pimbot.yml (`{person}: your-upn@yourtenant`)."
             )
         return user

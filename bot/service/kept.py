@@ -19,11 +19,20 @@ from bot.domain.audit import AuditKind, event_for
 from bot.domain.command_codec import decode, encode
 from bot.domain.command_types import Activate, Approve, Command, Deny, ResumeRequest
 from bot.domain.durations import to_iso
+from bot.domain.people import PersonKey
 from bot.domain.requests import RequestState
-from bot.errors import EXPIRED_MESSAGE, PimError, SignInRequired, StepUpRequired
+from bot.errors import PimError
 from bot.service.deps import Deps
 from bot.service.outcomes import Dropped
-from bot.service.signins import DeviceCodePrompt, KeptItem, KeptStore, SignIns
+from bot.service.signins import (
+    EXPIRED_MESSAGE,
+    DeviceCodePrompt,
+    KeptItem,
+    KeptStore,
+    SignInRequired,
+    SignIns,
+    StepUpRequired,
+)
 
 NeedsSignIn = SignInRequired | StepUpRequired
 KEEP_FOR = timedelta(hours=1)
@@ -35,7 +44,7 @@ class SignInPending(PimError):
     """The user must sign in first; what they asked for is kept (the message says so)."""
 
 
-def item_for(slack_user_id: str, command: Command) -> KeptItem:
+def item_for(person: PersonKey, command: Command) -> KeptItem:
     """One row per user and thing asked: a second click on one card replaces the first."""
     match command:
         case Approve(request_id=rid) | Deny(request_id=rid):
@@ -46,7 +55,7 @@ def item_for(slack_user_id: str, command: Command) -> KeptItem:
             kind, ref = "activation", f"{role}:{to_iso(duration)}"
         case _:
             kind, ref = "command", type(command).__name__
-    return KeptItem(slack_user_id, kind, ref, encode(command))
+    return KeptItem(person, kind, ref, encode(command))
 
 
 class Keeper:
@@ -56,35 +65,35 @@ class Keeper:
         self._signins, self._kept, self._d = signins, kept, deps
 
     async def keep(
-        self, slack_user_id: str, exc: NeedsSignIn, command: Command | None = None
+        self, person: PersonKey, exc: NeedsSignIn, command: Command | None = None
     ) -> KeptItem | None:
         """Store what waits (a released stored request wins over the command asked for)
         and send a sign-in code; returns what was kept."""
         if exc.request_id is not None:
             command = ResumeRequest(exc.request_id)
-        item = item_for(slack_user_id, command) if command is not None else None
+        item = item_for(person, command) if command is not None else None
         if item is not None:
             self._kept.keep(item, self._d.clock.now())
         claims = exc.claims if isinstance(exc, StepUpRequired) else None
-        await self.send_code(slack_user_id, claims=claims, again=claims is not None)
+        await self.send_code(person, claims=claims, again=claims is not None)
         return item
 
     async def send_code(
-        self, slack_user_id: str, *, claims: str | None = None, again: bool = True
+        self, person: PersonKey, *, claims: str | None = None, again: bool = True
     ) -> DeviceCodePrompt | None:
         """Start a device-code sign-in and send it. With `again` False, a code already
         out (a sign-in still pending) is left alone rather than replaced."""
-        if not again and self._signins.state(slack_user_id).pending:
+        if not again and self._signins.state(person).pending:
             return None
-        prompt = await self._signins.start(slack_user_id, claims=claims)
-        await self._d.notifier.sign_in_code(slack_user_id, prompt)
+        prompt = await self._signins.start(person, claims=claims)
+        await self._d.notifier.sign_in_code(person, prompt)
         return prompt
 
-    def waiting(self, slack_user_id: str) -> list[tuple[KeptItem, Command]]:
-        return [(item, decode(item.data)) for item in self._kept.waiting(slack_user_id)]
+    def waiting(self, person: PersonKey) -> list[tuple[KeptItem, Command]]:
+        return [(item, decode(item.data)) for item in self._kept.waiting(person)]
 
     def done(self, item: KeptItem) -> None:
-        self._kept.drop(item.slack_user_id, item.kind, item.ref)
+        self._kept.drop(item.person, item.kind, item.ref)
 
     async def expire_due(self) -> int:
         """Drop what was kept longer than KEEP_FOR; the user is told, a stored request
@@ -94,7 +103,7 @@ class Keeper:
         for item in stale:
             self.done(item)
             dropped = await self._give_up(item, decode(item.data), now)
-            await self._d.notifier.kept_work_dropped(item.slack_user_id, dropped)
+            await self._d.notifier.kept_work_dropped(item.person, dropped)
         return len(stale)
 
     async def _give_up(self, item: KeptItem, command: Command, now: datetime) -> Dropped:
@@ -107,7 +116,7 @@ class Keeper:
         if failed is None:
             return Dropped(command, self._d.store.get_request(command.request_id))
         event = event_for(
-            AuditKind.ACTIVATION_FAILED, failed, at=now, actor=item.slack_user_id, detail=GAVE_UP
+            AuditKind.ACTIVATION_FAILED, failed, at=now, actor=item.person, detail=GAVE_UP
         )
         await self._d.audit.record(event)
         return Dropped(command, failed)

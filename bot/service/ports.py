@@ -19,6 +19,7 @@ from bot.domain.models import (
     ScheduleRequest,
     Ticket,
 )
+from bot.domain.people import PersonKey
 from bot.domain.reminders import Reminder
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Target
@@ -30,9 +31,9 @@ if TYPE_CHECKING:  # only annotations: outcomes import the identity, which impor
 
 @dataclass(frozen=True, slots=True)
 class UserLink:
-    """A Slack user's Entra identity, cached once resolved."""
+    """A person's Entra identity, cached once resolved."""
 
-    slack_user_id: str
+    person: PersonKey
     entra_user_id: str
     user_principal_name: str
     display_name: str
@@ -41,10 +42,10 @@ class UserLink:
 
 
 @dataclass(frozen=True, slots=True)
-class SlackProfile:
-    """The parts of a Slack profile the bot uses: verified email and time zone."""
+class Profile:
+    """What the chat knows of a person that the bot uses: verified email and time zone."""
 
-    slack_user_id: str
+    person: PersonKey
     email: str | None
     tz: str | None
     real_name: str | None = None
@@ -125,11 +126,11 @@ class Store(Protocol):
     def list_requests(
         self,
         *,
-        slack_user_id: str | None = None,
+        requester: PersonKey | None = None,
         states: frozenset[RequestState] | None = None,
     ) -> list[ActivationRecord]: ...
 
-    def get_user_link(self, slack_user_id: str) -> UserLink | None: ...
+    def get_user_link(self, person: PersonKey) -> UserLink | None: ...
 
     def save_user_link(self, link: UserLink) -> None: ...
 
@@ -148,7 +149,7 @@ class Store(Protocol):
     def delete_reminders(self, request_id: str) -> list[str]: ...
 
     def audit_events(
-        self, *, since: datetime | None = None, slack_user_id: str | None = None
+        self, *, since: datetime | None = None, person: PersonKey | None = None
     ) -> list[AuditEvent]: ...
 
 
@@ -161,11 +162,11 @@ class EntraApprovals(Protocol):
     Raises SignInRequired when the approver is not signed in, NotAuthorisedGraph when
     Entra refuses them (403), GraphError 409 when the step was already decided."""
 
-    async def approval_id_of(self, slack_user_id: str, request_id: str) -> str | None: ...
+    async def approval_id_of(self, person: PersonKey, request_id: str) -> str | None: ...
 
     async def decide_as(
         self,
-        approver_slack_id: str,
+        approver: PersonKey,
         approval_id: str,
         step_id: str | None,
         review: Review,
@@ -190,15 +191,15 @@ class ActivationHooks(Protocol):
 
 
 class Actors(Protocol):
-    """Who Graph calls act as: in user mode each use case runs `acting_as` its Slack user."""
+    """Who Graph calls act as: in user mode each use case runs `acting_as` its person."""
 
-    def acting_as(self, slack_user_id: str) -> AbstractContextManager[None]: ...
+    def acting_as(self, person: PersonKey) -> AbstractContextManager[None]: ...
 
 
 class AppIdentity:
     """Application mode: every Graph call is the bot's own; there is nobody to switch to."""
 
-    def acting_as(self, slack_user_id: str) -> AbstractContextManager[None]:
+    def acting_as(self, person: PersonKey) -> AbstractContextManager[None]:
         return nullcontext()
 
 
@@ -212,13 +213,13 @@ class NoHooks:
         return None
 
 
-class SlackDirectory(Protocol):
-    """What the service needs to know of a Slack user (implemented over users.info)."""
+class People(Protocol):
+    """What the service needs to know of people in the chat (Slack: users.info)."""
 
-    async def profile(self, slack_user_id: str) -> SlackProfile: ...
+    async def profile(self, person: PersonKey) -> Profile: ...
 
     async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
-        """Slack user ids in a user group (`usergroups.users.list`)."""
+        """The chat's user ids in one of its user groups (Slack: usergroups.users.list)."""
         ...
 
 
@@ -260,7 +261,7 @@ class Notifier(Protocol):
         """After a restart, a request left activating was settled (active, or failed)."""
         ...
 
-    async def sign_in_code(self, slack_user_id: str, prompt: DeviceCodePrompt) -> None:
+    async def sign_in_code(self, person: PersonKey, prompt: DeviceCodePrompt) -> None:
         """Send the user their device code, privately."""
         ...
 
@@ -268,16 +269,16 @@ class Notifier(Protocol):
         """Tell the user how their sign-in ended."""
         ...
 
-    async def replayed(self, slack_user_id: str, done: list[Replayed]) -> None:
+    async def replayed(self, person: PersonKey, done: list[Replayed]) -> None:
         """Tell the user what became of the work kept while they signed in."""
         ...
 
-    async def kept_work_dropped(self, slack_user_id: str, dropped: Dropped) -> None:
+    async def kept_work_dropped(self, person: PersonKey, dropped: Dropped) -> None:
         """Tell the user kept work was given up (they did not sign in in time)."""
         ...
 
     async def home_changed(
-        self, slack_user_id: str, overview: Overview | None, link: LinkState | None
+        self, person: PersonKey, overview: Overview | None, link: LinkState | None
     ) -> None:
         """Show the user where they stand now (their roles; whether they are signed in)."""
         ...

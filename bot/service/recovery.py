@@ -8,9 +8,10 @@ from datetime import datetime
 
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.errors import GraphError, SignInRequired, StepUpRequired
+from bot.errors import GraphError
 from bot.service.deps import Deps
 from bot.service.reminders import ReminderService
+from bot.service.signins import SignInRequired, StepUpRequired
 
 log = logging.getLogger(__name__)
 S = RequestState
@@ -27,7 +28,7 @@ async def recover_activating(service: Deps, reminders: ReminderService) -> int:
     settled = 0
     for record in service.store.list_requests(states=frozenset({S.ACTIVATING})):
         try:
-            with service.actors.acting_as(record.slack_user_id):
+            with service.actors.acting_as(record.requester):
                 instances = await service.graph.list_active(record.principal_id)
         except GraphError as exc:
             log.warning("recovery: %s left activating (%s)", record.id, exc.code)
@@ -79,7 +80,5 @@ async def _failed(service: Deps, record: ActivationRecord) -> int:
 
 
 async def _audit(service: Deps, kind: AuditKind, record: ActivationRecord, detail: str) -> None:
-    event = event_for(
-        kind, record, at=service.clock.now(), actor=record.slack_user_id, detail=detail
-    )
+    event = event_for(kind, record, at=service.clock.now(), actor=record.requester, detail=detail)
     await service.audit.record(event)

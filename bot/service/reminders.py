@@ -10,9 +10,10 @@ from bot.domain.audit import AuditKind, event_for
 from bot.domain.reminders import Reminder, ReminderKind, fire_time, reminder_plan, should_send
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import TargetKind
-from bot.errors import GraphError, SignInRequired, StepUpRequired
+from bot.errors import GraphError
 from bot.service.deps import Deps
 from bot.service.ports import Trigger
+from bot.service.signins import SignInRequired, StepUpRequired
 
 log = logging.getLogger(__name__)
 S = RequestState
@@ -109,7 +110,7 @@ class ReminderService:
         changed = 0
         for principal_id, records in by_user.items():
             try:
-                with self._svc.actors.acting_as(records[0].slack_user_id):
+                with self._svc.actors.acting_as(records[0].requester):
                     instances = await self._svc.graph.list_active(principal_id)
             except GraphError as exc:
                 log.warning("reconcile: skipped a user this round (%s)", exc.code)
@@ -141,5 +142,5 @@ class ReminderService:
 
     async def _audit(self, kind: AuditKind, record: ActivationRecord, detail: str | None) -> None:
         now = self._svc.clock.now()
-        event = event_for(kind, record, at=now, actor=record.slack_user_id, detail=detail)
+        event = event_for(kind, record, at=now, actor=record.requester, detail=detail)
         await self._svc.audit.record(event)

@@ -11,6 +11,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.domain.people import PersonKey
+from bot.errors import PimError
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceCodePrompt:
@@ -35,7 +38,7 @@ class LoginResult(StrEnum):
 class LoginOutcome:
     """How a device-code login ended; `message` is fit to DM the user as-is."""
 
-    slack_user_id: str
+    person: PersonKey
     result: LoginResult
     message: str
     display_name: str | None = None
@@ -45,9 +48,9 @@ class LoginOutcome:
 
 @dataclass(frozen=True, slots=True)
 class LinkState:
-    """Whether a Slack user is signed in, and as whom (for the App Home)."""
+    """Whether a person is signed in, and as whom (for the App Home)."""
 
-    slack_user_id: str
+    person: PersonKey
     linked: bool
     display_name: str | None = None
     user_principal_name: str | None = None
@@ -58,10 +61,10 @@ class LinkState:
 
 @dataclass(frozen=True, slots=True)
 class KeptItem:
-    """A command kept until `slack_user_id` is signed in; one per (user, kind, ref), so
+    """A command kept until `person` is signed in; one per (user, kind, ref), so
     a second click on the same card replaces the first."""
 
-    slack_user_id: str
+    person: PersonKey
     kind: str  # "activation", "decision", "request" or "command"
     ref: str
     data: dict[str, Any] = field(default_factory=dict)  # the encoded command
@@ -71,14 +74,14 @@ class KeptItem:
 class SignIns(Protocol):
     """Device-code sign-ins per chat user; finished ones come out of `next_finished`."""
 
-    async def start(self, slack_user_id: str, *, claims: str | None = None) -> DeviceCodePrompt:
+    async def start(self, person: PersonKey, *, claims: str | None = None) -> DeviceCodePrompt:
         """Begin a sign-in (asking for `claims` after a step-up challenge); UserNotMapped
         if there is nothing to map the user by."""
         ...
 
-    def state(self, slack_user_id: str) -> LinkState: ...
+    def state(self, person: PersonKey) -> LinkState: ...
 
-    def logout(self, slack_user_id: str) -> bool:
+    def logout(self, person: PersonKey) -> bool:
         """Forget the user's tokens; True if they had any."""
         ...
 
@@ -102,8 +105,39 @@ class KeptStore(Protocol):
 
     def keep(self, item: KeptItem, at: datetime) -> None: ...
 
-    def waiting(self, slack_user_id: str) -> list[KeptItem]: ...
+    def waiting(self, person: PersonKey) -> list[KeptItem]: ...
 
     def kept_before(self, cutoff: datetime) -> list[KeptItem]: ...
 
-    def drop(self, slack_user_id: str, kind: str, ref: str) -> None: ...
+    def drop(self, person: PersonKey, kind: str, ref: str) -> None: ...
+
+
+EXPIRED_MESSAGE = (
+    "Your Microsoft Entra sign-in has expired or was revoked. Run `/pim login` to sign in "
+    "again; your request is kept and goes ahead once you have."
+)
+
+
+class SignInRequired(PimError):
+    """The user has no tokens, or their refresh token expired or was revoked."""
+
+    def __init__(self, person: PersonKey, user_message: str | None = None) -> None:
+        super().__init__(
+            user_message or "You need to sign in to Microsoft Entra first: run `/pim login`."
+        )
+        self.person = person
+        self.request_id: str | None = None  # set when a stored request waits on this
+
+
+class StepUpRequired(PimError):
+    """Graph answered a claims challenge; `claims` is the JSON claims request to sign in
+    with (e.g. `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`)."""
+
+    def __init__(self, claims: str, person: PersonKey | None = None) -> None:
+        super().__init__(
+            "This role needs a stronger sign-in (for example multi-factor authentication). "
+            "I'll send you a sign-in code; your request goes ahead once you have used it."
+        )
+        self.claims = claims
+        self.person = person
+        self.request_id: str | None = None  # set when a stored request waits on this

@@ -4,7 +4,7 @@ as the approver, and MFA / authentication-context step-up.
 
     from bot.signin.wiring import build_user_mode   # -> UserModeParts (graph, actor, ...)
     from bot.signin.crypto import check_signin_config  # start-up: PIM_TOKEN_KEY present?
-    from bot.errors import SignInRequired, StepUpRequired
+    from bot.service.signins import SignInRequired, StepUpRequired
     from bot.service.signins import DeviceCodePrompt, LoginOutcome, LoginResult, LinkState
 
 Entra app registration for this mode: a public client ("Allow public client flows": yes,

@@ -19,8 +19,9 @@ from contextvars import ContextVar
 
 import httpx
 
-from bot.errors import StepUpRequired
+from bot.domain.people import PersonKey
 from bot.graph.auth import AccessToken
+from bot.service.signins import StepUpRequired
 from bot.signin.challenge import claims_from_response
 from bot.signin.credential import UserTokenSource
 from bot.signin.msal_app import PublicApps
@@ -36,17 +37,17 @@ class ActingUser:
 
     def __init__(self) -> None:
         # Per instance, not per module: each wired bot has its own notion of "who".
-        self._who: ContextVar[str | None] = ContextVar("pimbot_actor", default=None)
+        self._who: ContextVar[PersonKey | None] = ContextVar("pimbot_actor", default=None)
 
     @contextmanager
-    def acting_as(self, slack_user_id: str) -> Iterator[None]:
-        token = self._who.set(slack_user_id)
+    def acting_as(self, person: PersonKey) -> Iterator[None]:
+        token = self._who.set(person)
         try:
             yield
         finally:
             self._who.reset(token)
 
-    def current(self) -> str:
+    def current(self) -> PersonKey:
         who = self._who.get()
         if who is None:
             raise NobodyActing("user mode: a Graph call with no acting user")
@@ -85,7 +86,9 @@ class ActingAuth(httpx.Auth):
         raise RuntimeError("ActingAuth works with httpx.AsyncClient only")
         yield request  # pragma: no cover - makes this a generator, as httpx expects
 
-    async def _token(self, who: str, *, claims: str | None = None, force: bool = False) -> str:
+    async def _token(
+        self, who: PersonKey, *, claims: str | None = None, force: bool = False
+    ) -> str:
         source = UserTokenSource(self._apps, self._tokens, who, claims)
         # MSAL does blocking HTTP and the cache is decrypted: off the event loop.
         fetched: AccessToken = await asyncio.to_thread(source, force_refresh=force)

@@ -17,10 +17,12 @@ from typing import Any
 
 import httpx
 
-from bot.errors import GraphError, NotAuthorised, NotAuthorisedGraph, SignInRequired
+from bot.domain.people import PersonKey
+from bot.errors import GraphError, NotAuthorised, NotAuthorisedGraph
 from bot.graph.envelope import error_from_response
 from bot.graph.odata import segment
 from bot.service.ports import Review
+from bot.service.signins import SignInRequired
 from bot.signin.acting import ActingUser
 from bot.signin.graphs import DelegatedGraphs
 from bot.signin.tokens import UserTokens
@@ -43,39 +45,37 @@ class PimApprovals:
     def __init__(self, graphs: DelegatedGraphs, tokens: UserTokens, actor: ActingUser) -> None:
         self._http, self._tokens, self._actor = graphs.http, tokens, actor
 
-    async def approval_id_of(self, slack_user_id: str, request_id: str) -> str | None:
+    async def approval_id_of(self, person: PersonKey, request_id: str) -> str | None:
         """The `approvalId` of a schedule request (the bot stores the request's id)."""
-        self._require_signed_in(slack_user_id)
-        with self._actor.acting_as(slack_user_id):
+        self._require_signed_in(person)
+        with self._actor.acting_as(person):
             path = f"{REQUESTS}/{segment(request_id)}"
             data = _json(await self._http.get(path, params={"$select": "id,approvalId"}))
         found = data.get("approvalId")
         return str(found) if found else None
 
     async def approve_as(
-        self, approver_slack_id: str, approval_id: str, step_id: str | None, justification: str
+        self, approver: PersonKey, approval_id: str, step_id: str | None, justification: str
     ) -> ApprovalDecision:
         """Approve; `step_id` None means the step assigned to the approver."""
-        return await self.decide_as(
-            approver_slack_id, approval_id, step_id, "Approve", justification
-        )
+        return await self.decide_as(approver, approval_id, step_id, "Approve", justification)
 
     async def deny_as(
-        self, approver_slack_id: str, approval_id: str, step_id: str | None, justification: str
+        self, approver: PersonKey, approval_id: str, step_id: str | None, justification: str
     ) -> ApprovalDecision:
-        return await self.decide_as(approver_slack_id, approval_id, step_id, "Deny", justification)
+        return await self.decide_as(approver, approval_id, step_id, "Deny", justification)
 
     async def decide_as(
         self,
-        approver_slack_id: str,
+        approver: PersonKey,
         approval_id: str,
         step_id: str | None,
         review: Review,
         justification: str,
     ) -> ApprovalDecision:
-        self._require_signed_in(approver_slack_id)
+        self._require_signed_in(approver)
         path = f"{APPROVALS}/{segment(approval_id)}"
-        with self._actor.acting_as(approver_slack_id):
+        with self._actor.acting_as(approver):
             step = step_id or _my_step(_json(await self._http.get(path)))
             body = {"reviewResult": review, "justification": justification}
             response = await self._http.patch(f"{path}/steps/{segment(step)}", json=body)
@@ -83,10 +83,10 @@ class PimApprovals:
                 raise _refusal(response)
         return ApprovalDecision(approval_id, step, review, justification)
 
-    def _require_signed_in(self, slack_user_id: str) -> None:
-        if not self._tokens.state(slack_user_id).linked:
+    def _require_signed_in(self, person: PersonKey) -> None:
+        if not self._tokens.state(person).linked:
             raise SignInRequired(
-                slack_user_id,
+                person,
                 "To decide on PIM approvals you need to sign in to Microsoft Entra: run "
                 "`/pim login`. Your decision is kept and applied once you have signed in.",
             )

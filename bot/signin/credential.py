@@ -1,4 +1,4 @@
-"""UserTokenSource: a `bot.graph.TokenSource` that speaks for one signed-in Slack user.
+"""UserTokenSource: a `bot.graph.TokenSource` that speaks for one signed-in person.
 
 Tokens come silently from the user's own MSAL cache (refreshing with the refresh token
 as needed, and saving the rotated cache back). When there is nothing to refresh with,
@@ -10,34 +10,36 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from bot.errors import EXPIRED_MESSAGE, GraphUnavailable, SignInRequired, StepUpRequired
+from bot.domain.people import PersonKey
+from bot.errors import GraphUnavailable
 from bot.graph.auth import AccessToken
+from bot.service.signins import EXPIRED_MESSAGE, SignInRequired, StepUpRequired
 from bot.signin.msal_app import PublicApps
 from bot.signin.tokens import UserTokens
 
 
 class UserTokenSource:
-    """Blocking token fetch for `slack_user_id`, optionally asking for `claims`."""
+    """Blocking token fetch for `person`, optionally asking for `claims`."""
 
     def __init__(
-        self, apps: PublicApps, tokens: UserTokens, slack_user_id: str, claims: str | None = None
+        self, apps: PublicApps, tokens: UserTokens, person: PersonKey, claims: str | None = None
     ) -> None:
         self._apps, self._tokens = apps, tokens
-        self.slack_user_id, self.claims = slack_user_id, claims
+        self.person, self.claims = person, claims
 
     def __call__(self, *, force_refresh: bool) -> AccessToken:
-        with self._tokens.lock_for(self.slack_user_id):
+        with self._tokens.lock_for(self.person):
             return self._fetch(force_refresh)
 
     def _fetch(self, force_refresh: bool) -> AccessToken:
         import requests
 
-        cache = self._tokens.cache_for(self.slack_user_id)
+        cache = self._tokens.cache_for(self.person)
         try:
             app = self._apps.build(cache)
             accounts = app.get_accounts()
             if not accounts:
-                raise SignInRequired(self.slack_user_id)
+                raise SignInRequired(self.person)
             result: dict[str, Any] | None = app.acquire_token_silent_with_error(
                 self._apps.scopes,
                 accounts[0],
@@ -52,17 +54,17 @@ class UserTokenSource:
             ) from exc
         if result is None or "access_token" not in result:
             self._refused(result or {})
-        self._tokens.refreshed(self.slack_user_id, cache)
+        self._tokens.refreshed(self.person, cache)
         return AccessToken(result["access_token"], float(result.get("expires_in", 3600)))
 
     def _refused(self, result: dict[str, Any]) -> NoReturn:
         error = str(result.get("error") or "no_token")
         if error == "interaction_required" and self.claims:
-            raise StepUpRequired(self.claims, self.slack_user_id)
+            raise StepUpRequired(self.claims, self.person)
         if error in ("invalid_grant", "no_token", "interaction_required"):
             # The refresh token is dead: forget it, so the App Home shows "not signed in".
-            self._tokens.expire(self.slack_user_id)
-            raise SignInRequired(self.slack_user_id, EXPIRED_MESSAGE)
+            self._tokens.expire(self.person)
+            raise SignInRequired(self.person, EXPIRED_MESSAGE)
         raise GraphUnavailable(
             f"Microsoft Entra refused to refresh your sign-in ({error}). Please try again "
             "later, or `/pim login` again.",

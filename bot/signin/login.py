@@ -4,7 +4,7 @@
     ...                                  # the user signs in within 15 minutes
     outcome = await login.next_finished()   # LINKED, MISMATCH, EXPIRED or FAILED
 
-The signed-in account must be the Entra user the Slack user maps to (`bot.service.identity`: the
+The signed-in account must be the Entra user the person maps to (`bot.service.identity`: the
 config map, else the verified email), compared by object id (or UPN if the token has
 none). A mismatch is refused, nothing is stored, and the refusal is audited.
 """
@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import msal
 
 from bot.clock import Clock
+from bot.domain.people import PersonKey
 from bot.errors import GraphUnavailable, PimError
 from bot.service.identity import Requester
 from bot.service.ports import PimGraph
@@ -35,11 +36,11 @@ log = logging.getLogger(__name__)
 
 
 class Resolver(Protocol):
-    """Who a Slack user is in Entra (`bot.service.identity.IdentityResolver`)."""
+    """Who a person is in Entra (`bot.service.identity.IdentityResolver`)."""
 
-    async def precheck(self, slack_user_id: str) -> None: ...
+    async def precheck(self, person: PersonKey) -> None: ...
 
-    async def resolve_with(self, slack_user_id: str, graph: PimGraph) -> Requester: ...
+    async def resolve_with(self, person: PersonKey, graph: PimGraph) -> Requester: ...
 
 
 GraphWithToken = Callable[[str], PimGraph]
@@ -75,17 +76,17 @@ class LoginService:
         self._finished: asyncio.Queue[LoginOutcome] = asyncio.Queue()
         self._health = health
         self._verify = AccountCheck(tokens, audit, clock)
-        self._pending: dict[str, _Pending] = {}
-        self._latest: dict[str, asyncio.Task[LoginOutcome]] = {}  # kept once done, for wait()
+        self._pending: dict[PersonKey, _Pending] = {}
+        self._latest: dict[PersonKey, asyncio.Task[LoginOutcome]] = {}  # kept once done, for wait()
 
-    async def start(self, slack_user_id: str, *, claims: str | None = None) -> DeviceCodePrompt:
+    async def start(self, person: PersonKey, *, claims: str | None = None) -> DeviceCodePrompt:
         """Begin a device-code sign-in (asking for `claims` after a StepUpRequired).
-        Raises UserNotMapped before any sign-in if there is nothing to map the Slack user by
+        Raises UserNotMapped before any sign-in if there is nothing to map the person by
         (which Entra user they are is looked up with the new sign-in's own token)."""
         import requests
 
-        await self._resolver.precheck(slack_user_id)
-        self._cancel(slack_user_id)
+        await self._resolver.precheck(person)
+        self._cancel(person)
         cache = msal.SerializableTokenCache()
         try:
             app = await asyncio.to_thread(self._apps.build, cache)
@@ -103,8 +104,8 @@ class LoginService:
                 code=str(flow.get("error", "deviceCodeFailed")),
             )
         if self._flows is not None:
-            self._flows.keep(slack_user_id, flow, claims)
-        self._begin_poll(slack_user_id, app, cache, flow, claims)
+            self._flows.keep(person, flow, claims)
+        self._begin_poll(person, app, cache, flow, claims)
         return DeviceCodePrompt(
             user_code=flow["user_code"],
             verification_uri=flow["verification_uri"],
@@ -123,31 +124,31 @@ class LoginService:
         for item in waiting:
             cache = msal.SerializableTokenCache()
             app = await asyncio.to_thread(self._apps.build, cache)
-            self._begin_poll(item.slack_user_id, app, cache, item.flow, item.claims)
+            self._begin_poll(item.person, app, cache, item.flow, item.claims)
         return len(waiting)
 
     def _begin_poll(
         self,
-        slack_user_id: str,
+        person: PersonKey,
         app: msal.PublicClientApplication,
         cache: msal.SerializableTokenCache,
         flow: dict[str, Any],
         claims: str | None,
     ) -> None:
         pending = _Pending(flow)
-        self._pending[slack_user_id] = pending
-        pending.task = asyncio.create_task(self._poll(slack_user_id, app, cache, pending, claims))
-        self._latest[slack_user_id] = pending.task
+        self._pending[person] = pending
+        pending.task = asyncio.create_task(self._poll(person, app, cache, pending, claims))
+        self._latest[person] = pending.task
 
-    async def wait(self, slack_user_id: str) -> LoginOutcome | None:
+    async def wait(self, person: PersonKey) -> LoginOutcome | None:
         """The outcome of the user's latest login, once it ends (None if they never began)."""
-        task = self._latest.get(slack_user_id)
+        task = self._latest.get(person)
         return None if task is None else await task
 
-    def logout(self, slack_user_id: str) -> bool:
+    def logout(self, person: PersonKey) -> bool:
         """Forget the user's tokens (and stop a pending login); True if they had tokens."""
-        self._cancel(slack_user_id)
-        return self._tokens.forget(slack_user_id)
+        self._cancel(person)
+        return self._tokens.forget(person)
 
     async def next_finished(self) -> LoginOutcome:
         return await self._finished.get()
@@ -157,48 +158,48 @@ class LoginService:
         if self._health is not None:
             await self._health()
 
-    def state(self, slack_user_id: str) -> LinkState:
-        state = self._tokens.state(slack_user_id)
-        if slack_user_id in self._pending:
+    def state(self, person: PersonKey) -> LinkState:
+        state = self._tokens.state(person)
+        if person in self._pending:
             return replace(state, pending=True)
         return state
 
     async def aclose(self) -> None:
         """Stop polling (shutdown); the stored flows are resumed by the next start."""
         tasks = [p.task for p in self._pending.values() if p.task is not None]
-        for slack_user_id in list(self._pending):
-            self._cancel(slack_user_id, forget=False)
+        for person in list(self._pending):
+            self._cancel(person, forget=False)
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _finish(
         self,
-        slack_user_id: str,
+        person: PersonKey,
         cache: msal.SerializableTokenCache,
         result: dict[str, Any],
         step_up: bool,
     ) -> LoginOutcome:
         if "access_token" not in result:
-            return self._verify.not_signed_in(slack_user_id, result)
+            return self._verify.not_signed_in(person, result)
         graph = self._graph_with(str(result["access_token"]))
         try:
-            requester = await self._resolver.resolve_with(slack_user_id, graph)
+            requester = await self._resolver.resolve_with(person, graph)
         except PimError as exc:  # e.g. no Entra user has the Slack profile's email
-            return LoginOutcome(slack_user_id, LoginResult.FAILED, exc.user_message)
+            return LoginOutcome(person, LoginResult.FAILED, exc.user_message)
         finally:
             await graph.aclose()
         return self._verify.finish(requester, cache, result, step_up=step_up)
 
-    def _cancel(self, slack_user_id: str, *, forget: bool = True) -> None:
+    def _cancel(self, person: PersonKey, *, forget: bool = True) -> None:
         if forget and self._flows is not None:
-            self._flows.forget(slack_user_id)
-        pending = self._pending.pop(slack_user_id, None)
+            self._flows.forget(person)
+        pending = self._pending.pop(person, None)
         if pending is not None:
             pending.cancelled = True
             pending.flow["expires_at"] = 0  # MSAL's poll loop stops within a second
 
     async def _poll(
         self,
-        slack_user_id: str,
+        person: PersonKey,
         app: msal.PublicClientApplication,
         cache: msal.SerializableTokenCache,
         pending: _Pending,
@@ -209,20 +210,20 @@ class LoginService:
                 app.acquire_token_by_device_flow, pending.flow, claims_challenge=claims
             )
             if pending.cancelled:
-                outcome = LoginOutcome(slack_user_id, LoginResult.CANCELLED, "Replaced.")
+                outcome = LoginOutcome(person, LoginResult.CANCELLED, "Replaced.")
             else:
-                outcome = await self._finish(slack_user_id, cache, result, bool(claims))
+                outcome = await self._finish(person, cache, result, bool(claims))
         except Exception as exc:  # noqa: BLE001 - a background task must report, not vanish
-            log.warning("device-code login for %s failed: %s", slack_user_id, type(exc).__name__)
+            log.warning("device-code login for %s failed: %s", person, type(exc).__name__)
             outcome = LoginOutcome(
-                slack_user_id,
+                person,
                 LoginResult.FAILED,
                 "Signing you in failed on our side. Please run `/pim login` again.",
             )
-        if self._pending.get(slack_user_id) is pending:
-            del self._pending[slack_user_id]
+        if self._pending.get(person) is pending:
+            del self._pending[person]
         if outcome.result is not LoginResult.CANCELLED and self._flows is not None:
-            self._flows.forget(slack_user_id)  # (a replacing login's row has the same key)
+            self._flows.forget(person)  # (a replacing login's row has the same key)
         if outcome.result is not LoginResult.CANCELLED:
             self._finished.put_nowait(outcome)
         return outcome

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.domain.people import PersonKey
 from bot.signin.crypto import TokenCipher, TokenUnreadable
 from bot.store.pending_logins import SealedLogin, SqlPendingLogins
 
 
 @dataclass(frozen=True, slots=True)
 class PendingFlow:
-    slack_user_id: str
+    person: PersonKey
     flow: dict[str, Any]
     claims: str | None
 
@@ -25,13 +26,13 @@ class PendingFlows:
     def __init__(self, rows: SqlPendingLogins, cipher: TokenCipher) -> None:
         self._rows, self._cipher = rows, cipher
 
-    def keep(self, slack_user_id: str, flow: dict[str, Any], claims: str | None) -> None:
+    def keep(self, person: PersonKey, flow: dict[str, Any], claims: str | None) -> None:
         sealed = self._cipher.seal(json.dumps(flow).encode("utf-8"))
         expires_at = datetime.fromtimestamp(float(flow["expires_at"]), UTC)
-        self._rows.put(SealedLogin(slack_user_id, sealed, claims, expires_at))
+        self._rows.put(SealedLogin(person, sealed, claims, expires_at))
 
-    def forget(self, slack_user_id: str) -> None:
-        self._rows.delete(slack_user_id)
+    def forget(self, person: PersonKey) -> None:
+        self._rows.delete(person)
 
     def waiting(self, now: float) -> list[PendingFlow]:
         """Flows whose code still works at `now` (epoch seconds: Entra's code lifetime is
@@ -43,7 +44,7 @@ class PendingFlows:
             except (TokenUnreadable, ValueError):
                 flow = None
             if flow is None or row.expires_at.timestamp() <= now:
-                self._rows.delete(row.slack_user_id)
+                self._rows.delete(row.person)
                 continue
-            found.append(PendingFlow(row.slack_user_id, flow, row.claims))
+            found.append(PendingFlow(row.person, flow, row.claims))
         return found

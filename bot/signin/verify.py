@@ -10,6 +10,7 @@ import msal
 from bot.clock import Clock
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import DirectoryUser
+from bot.domain.people import PersonKey
 from bot.service.identity import Requester
 from bot.service.signins import LoginOutcome, LoginResult
 from bot.signin.tokens import UserTokens
@@ -35,23 +36,23 @@ class AccountCheck:
         *,
         step_up: bool,
     ) -> LoginOutcome:
-        slack_user_id, user = requester.slack_user_id, requester.user
+        person, user = requester.person, requester.user
         if "access_token" not in result:
-            return self.not_signed_in(slack_user_id, result)
+            return self.not_signed_in(person, result)
         claims = result.get("id_token_claims") or {}
         oid, upn = claims.get("oid"), str(claims.get("preferred_username") or "")
         if not same_user(user, oid, upn):
-            return self._refuse(slack_user_id, user, upn or str(oid))
+            return self._refuse(person, user, upn or str(oid))
         name = str(claims.get("name") or user.display_name)
         self._tokens.link(
-            slack_user_id,
+            person,
             cache,
             entra_user_id=user.id,
             user_principal_name=user.user_principal_name,
             display_name=name,
         )
         return LoginOutcome(
-            slack_user_id,
+            person,
             LoginResult.LINKED,
             f"You're signed in to Microsoft Entra as *{name}*.",
             display_name=name,
@@ -59,33 +60,33 @@ class AccountCheck:
             step_up=step_up,
         )
 
-    def not_signed_in(self, slack_user_id: str, result: dict[str, Any]) -> LoginOutcome:
+    def not_signed_in(self, person: PersonKey, result: dict[str, Any]) -> LoginOutcome:
         if result.get("error") in _EXPIRED:
             return LoginOutcome(
-                slack_user_id,
+                person,
                 LoginResult.EXPIRED,
                 "The sign-in code expired. Run `/pim login` for a new one.",
             )
         return LoginOutcome(
-            slack_user_id,
+            person,
             LoginResult.FAILED,
             "Microsoft Entra did not sign you in. Run `/pim login` to try again.",
         )
 
-    def _refuse(self, slack_user_id: str, user: DirectoryUser, signed_in: str) -> LoginOutcome:
+    def _refuse(self, person: PersonKey, user: DirectoryUser, signed_in: str) -> LoginOutcome:
         expected = user.user_principal_name
         self._audit.append_audit(
             AuditEvent(
                 at=self._clock.now(),
                 kind=AuditKind.REFUSED,
-                slack_user_id=slack_user_id,
+                person=person,
                 entra_user_id=user.id,
-                detail=f"sign-in refused: signed in as {signed_in}, but this Slack user "
+                detail=f"sign-in refused: signed in as {signed_in}, but this person "
                 f"maps to {expected}",
             )
         )
         return LoginOutcome(
-            slack_user_id,
+            person,
             LoginResult.MISMATCH,
             f"You signed in as {signed_in or 'another account'}, but your Slack account "
             f"belongs to {expected}. I did not keep that sign-in: run `/pim login` again "

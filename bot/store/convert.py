@@ -11,6 +11,7 @@ from sqlalchemy import RowMapping
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
+from bot.domain.people import PersonKey
 from bot.domain.reminders import Reminder, ReminderKind
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, TargetKind
@@ -23,7 +24,7 @@ class Decision:
 
     request_id: str
     decision: RequestState  # APPROVED or DENIED
-    decided_by: str | None
+    decided_by: PersonKey | None
     decided_at: datetime | None
     reason: str | None
 
@@ -48,6 +49,8 @@ def request_values(changes: Mapping[str, object]) -> dict[str, Any]:
             values["ticket_system"] = ticket.system if ticket else None
         elif name == "state":
             values["state"] = RequestState(str(value)).value
+        elif name in ("requester", "decided_by"):
+            values[name] = str(value) if value is not None else None
         elif name == "target_kind":
             values["target_kind"] = TargetKind(str(value)).value
         elif name == "scope":
@@ -63,12 +66,14 @@ def record_values(record: ActivationRecord) -> dict[str, Any]:
     return request_values({name: getattr(record, name) for name in RECORD_FIELDS})
 
 
-_COMPOSED = frozenset({"ticket", "scope"})
+_COMPOSED = frozenset({"ticket", "scope", "requester", "decided_by"})
 
 
 def to_record(row: RowMapping) -> ActivationRecord:
     kwargs = {name: row[_RENAMED.get(name, name)] for name in RECORD_FIELDS - _COMPOSED}
     kwargs["state"] = RequestState(row["state"])
+    kwargs["requester"] = PersonKey.parse(row["requester"])
+    kwargs["decided_by"] = _person(row["decided_by"])
     if row["target_kind"] is None or row["scope_id"] is None:
         # Never guessed: a request's scope is what it was activated at (v7 backfills).
         raise ValueError(f"request {row['id']} has no target: is the schema migrated?")
@@ -83,23 +88,32 @@ def to_decision(row: RowMapping) -> Decision:
     return Decision(
         request_id=row["request_id"],
         decision=RequestState(row["decision"]),
-        decided_by=row["decided_by"],
+        decided_by=_person(row["decided_by"]),
         decided_at=row["decided_at"],
         reason=row["reason"],
     )
 
 
 def link_values(link: UserLink) -> dict[str, Any]:
-    return {f.name: getattr(link, f.name) for f in fields(UserLink)}
+    values = {f.name: getattr(link, f.name) for f in fields(UserLink)}
+    values["person"] = str(link.person)
+    return values
 
 
 def to_link(row: RowMapping) -> UserLink:
-    return UserLink(**{f.name: row[f.name] for f in fields(UserLink)})
+    values = {f.name: row[f.name] for f in fields(UserLink)}
+    values["person"] = PersonKey.parse(row["person"])
+    return UserLink(**values)
+
+
+def _person(value: str | None) -> PersonKey | None:
+    return PersonKey.parse(value) if value else None
 
 
 def audit_values(event: AuditEvent) -> dict[str, Any]:
     values = {f.name: getattr(event, f.name) for f in fields(AuditEvent)}
     values["kind"] = event.kind.value
+    values["person"] = str(event.person) if event.person else None
     values["duration_seconds"] = values.pop("duration")
     values["target_kind"] = event.target_kind.value if event.target_kind else None
     scope = values.pop("scope")
@@ -108,7 +122,7 @@ def audit_values(event: AuditEvent) -> dict[str, Any]:
     return values
 
 
-_AUDIT_COMPOSED = frozenset({"duration", "scope", "target_kind", "kind"})
+_AUDIT_COMPOSED = frozenset({"duration", "scope", "target_kind", "kind", "person"})
 
 
 def to_audit(row: RowMapping) -> AuditEvent:
@@ -116,6 +130,7 @@ def to_audit(row: RowMapping) -> AuditEvent:
     scope_id, kind = row["scope_id"], row["target_kind"]
     return AuditEvent(
         kind=AuditKind(row["kind"]),
+        person=_person(row["person"]),
         duration=row["duration_seconds"],
         target_kind=TargetKind(kind) if kind else None,
         scope=Scope(scope_id, row["scope_name"]) if scope_id else None,

@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.domain.people import PersonKey
 from bot.service.signins import KeptItem
 from bot.store.engine import read_only
 from bot.store.tables import deferred_work as _D
@@ -26,25 +27,25 @@ class SqlKeptWork:
 
     def keep(self, item: KeptItem, at: datetime) -> None:
         values = {
-            "slack_user_id": item.slack_user_id,
+            "person": str(item.person),
             "kind": item.kind,
             "ref": item.ref,
             "data": json.dumps(item.data, sort_keys=True),
             "created_at": item.created_at or at,
         }
         with self._engine.begin() as conn:
-            upsert(conn, _D, values, key=["slack_user_id", "kind", "ref"])
+            upsert(conn, _D, values, key=["person", "kind", "ref"])
 
-    def waiting(self, slack_user_id: str) -> list[KeptItem]:
+    def waiting(self, person: PersonKey) -> list[KeptItem]:
         with self._reader.begin() as conn:
-            return self._select(conn, slack_user_id)
+            return self._select(conn, person)
 
-    def take(self, slack_user_id: str) -> list[KeptItem]:
+    def take(self, person: PersonKey) -> list[KeptItem]:
         """Everything kept for the user, oldest first, removed in the same transaction
         (two processes replaying at once cannot both get an item)."""
         with self._engine.begin() as conn:
-            items = self._select(conn, slack_user_id)
-            conn.execute(_D.delete().where(_D.c.slack_user_id == slack_user_id))
+            items = self._select(conn, person)
+            conn.execute(_D.delete().where(_D.c.person == str(person)))
         return items
 
     def kept_before(self, cutoff: datetime) -> list[KeptItem]:
@@ -55,19 +56,17 @@ class SqlKeptWork:
             ).mappings()
             return [_item(r) for r in rows]
 
-    def drop(self, slack_user_id: str, kind: str, ref: str) -> None:
+    def drop(self, person: PersonKey, kind: str, ref: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(
-                _D.delete().where(
-                    _D.c.slack_user_id == slack_user_id, _D.c.kind == kind, _D.c.ref == ref
-                )
+                _D.delete().where(_D.c.person == str(person), _D.c.kind == kind, _D.c.ref == ref)
             )
 
     @staticmethod
-    def _select(conn: sa.Connection, slack_user_id: str) -> list[KeptItem]:
+    def _select(conn: sa.Connection, person: PersonKey) -> list[KeptItem]:
         rows = conn.execute(
             sa.select(_D)
-            .where(_D.c.slack_user_id == slack_user_id)
+            .where(_D.c.person == str(person))
             .order_by(_D.c.created_at, _D.c.kind, _D.c.ref)
         ).mappings()
         return [_item(r) for r in rows]
@@ -75,4 +74,5 @@ class SqlKeptWork:
 
 def _item(row: sa.RowMapping) -> KeptItem:
     data = json.loads(row["data"])
-    return KeptItem(row["slack_user_id"], row["kind"], row["ref"], data, row["created_at"])
+    person = PersonKey.parse(row["person"])
+    return KeptItem(person, row["kind"], row["ref"], data, row["created_at"])

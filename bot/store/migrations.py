@@ -12,6 +12,7 @@ re-reads the version, so a step is applied by exactly one process.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +47,7 @@ def _v1(conn: Connection) -> None:
         "requests",
         md,
         sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("slack_user_id", sa.String(64), nullable=False, index=True),
+        sa.Column("person", sa.String(64), nullable=False, index=True),
         sa.Column("principal_id", sa.String(64), nullable=False),
         sa.Column("role_id", sa.String(64), nullable=False),
         sa.Column("role_name", sa.String(200), nullable=False),
@@ -81,7 +82,7 @@ def _v1(conn: Connection) -> None:
     sa.Table(
         "user_links",
         md,
-        sa.Column("slack_user_id", sa.String(64), primary_key=True),
+        sa.Column("person", sa.String(64), primary_key=True),
         sa.Column("entra_user_id", sa.String(64), nullable=False),
         sa.Column("user_principal_name", sa.String(320), nullable=False),
         sa.Column("display_name", sa.String(200), nullable=False),
@@ -94,7 +95,7 @@ def _v1(conn: Connection) -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("at", ts, nullable=False, index=True),
         sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("slack_user_id", sa.String(64), index=True),
+        sa.Column("person", sa.String(64), index=True),
         sa.Column("entra_user_id", sa.String(64)),
         sa.Column("role_id", sa.String(64)),
         sa.Column("role_name", sa.String(200)),
@@ -153,7 +154,7 @@ def _v4(conn: Connection) -> None:
     sa.Table(
         "user_tokens",
         md,
-        sa.Column("slack_user_id", sa.String(64), primary_key=True),
+        sa.Column("person", sa.String(64), primary_key=True),
         sa.Column("entra_user_id", sa.String(64), nullable=False),
         sa.Column("user_principal_name", sa.String(320), nullable=False),
         sa.Column("display_name", sa.String(200), nullable=False),
@@ -169,7 +170,7 @@ def _v5(conn: Connection) -> None:
     sa.Table(
         "deferred_work",
         md,
-        sa.Column("slack_user_id", sa.String(64), primary_key=True),
+        sa.Column("person", sa.String(64), primary_key=True),
         sa.Column("kind", sa.String(32), primary_key=True),
         sa.Column("ref", sa.String(64), primary_key=True),
         sa.Column("data", sa.Text, nullable=False),  # JSON object of strings
@@ -183,7 +184,7 @@ def _v6(conn: Connection) -> None:
     sa.Table(
         "pending_logins",
         md,
-        sa.Column("slack_user_id", sa.String(64), primary_key=True),
+        sa.Column("person", sa.String(64), primary_key=True),
         sa.Column("sealed_flow", sa.LargeBinary, nullable=False),  # Fernet ciphertext
         sa.Column("claims", sa.Text),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
@@ -222,6 +223,83 @@ def _v7(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
 
 
+# v8: people are keyed neutrally (`slack:U123`), not by a Slack user id. Each table's
+# user column is renamed and its values prefixed; decisions keep their column names.
+_PERSON_COLUMNS = (
+    ("requests", "person", "requester"),
+    ("user_links", "person", "person"),
+    ("audit", "person", "person"),
+    ("user_tokens", "person", "person"),
+    ("deferred_work", "person", "person"),
+    ("pending_logins", "person", "person"),
+)
+_PREFIXED = (
+    ("requests", "requester"),
+    ("requests", "decided_by"),
+    ("decisions", "decided_by"),
+    ("user_links", "person"),
+    ("user_tokens", "person"),
+    ("deferred_work", "person"),
+    ("pending_logins", "person"),
+)
+
+
+def _v8(conn: Connection) -> None:
+    for table, old, new in _PERSON_COLUMNS:
+        conn.exec_driver_sql(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
+    for table, column in _PREFIXED:
+        conn.exec_driver_sql(_prefix(table, column))
+    # The audit log refuses updates (v3): lifted for this one statement, then restored.
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER audit_append_only_UPDATE")
+        conn.exec_driver_sql(_prefix("audit", "person"))
+        conn.exec_driver_sql(_SQLITE_APPEND_ONLY.format(op="UPDATE"))
+    else:
+        conn.exec_driver_sql("ALTER TABLE audit DISABLE TRIGGER audit_append_only")
+        conn.exec_driver_sql(_prefix("audit", "person"))
+        conn.exec_driver_sql("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
+    _kept_work_as_commands(conn)
+
+
+def _prefix(table: str, column: str) -> str:
+    return (
+        f"UPDATE {table} SET {column} = 'slack:' || {column} "
+        f"WHERE {column} IS NOT NULL AND {column} NOT LIKE '%:%'"
+    )
+
+
+def _kept_work_as_commands(conn: Connection) -> None:
+    """Work kept for a sign-in now stores the command itself (bot.domain.command_codec)."""
+    table = sa.table(
+        "deferred_work", sa.column("person"), sa.column("kind"), sa.column("ref"), sa.column("data")
+    )
+    for row in conn.execute(sa.select(table)).mappings().all():
+        old = json.loads(row["data"])
+        if "command" in old:
+            continue
+        new = _as_command(row["kind"], row["ref"], old)
+        key = (table.c.person == row["person"]) & (table.c.kind == row["kind"])
+        conn.execute(
+            table.update().where(key & (table.c.ref == row["ref"])).values(data=json.dumps(new))
+        )
+
+
+def _as_command(kind: str, ref: str, old: dict[str, str]) -> dict[str, object]:
+    if kind == "activation":
+        return {
+            "command": "Activate",
+            "role": old.get("role", ""),
+            "duration": old.get("duration", ""),
+            "ticket": old.get("ticket") or None,
+            "justification": old.get("why", ""),
+        }
+    if kind == "decision" and old.get("review") == "approve":
+        return {"command": "Approve", "request_id": ref}
+    if kind == "decision":
+        return {"command": "Deny", "request_id": ref, "reason": old.get("why", "")}
+    return {"command": "ResumeRequest", "request_id": ref}
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -230,6 +308,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "deferred_work: actions kept until their user signs in (issue #8)", _v5),
     Migration(6, "pending_logins: device-code sign-ins that survive a restart (issue #8)", _v6),
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
+    Migration(8, "people keyed neutrally (slack:U123); kept work stores the command", _v8),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.domain.people import PersonKey
 from bot.store.engine import read_only
 from bot.store.tables import pending_logins as _P
 from bot.store.upsert import upsert
@@ -20,7 +21,7 @@ from bot.store.upsert import upsert
 
 @dataclass(frozen=True, slots=True)
 class SealedLogin:
-    slack_user_id: str
+    person: PersonKey
     sealed_flow: bytes = field(repr=False)
     claims: str | None
     expires_at: datetime
@@ -34,19 +35,21 @@ class SqlPendingLogins:
 
     def put(self, login: SealedLogin) -> None:
         values = {
-            "slack_user_id": login.slack_user_id,
+            "person": str(login.person),
             "sealed_flow": login.sealed_flow,
             "claims": login.claims,
             "expires_at": login.expires_at,
         }
         with self._engine.begin() as conn:
-            upsert(conn, _P, values, key=["slack_user_id"])
+            upsert(conn, _P, values, key=["person"])
 
     def all(self) -> list[SealedLogin]:
         with self._reader.begin() as conn:
             rows = conn.execute(sa.select(_P).order_by(_P.c.expires_at)).mappings()
-            return [SealedLogin(**{k: row[k] for k in row.keys()}) for row in rows]
+            return [
+                SealedLogin(**{**row, "person": PersonKey.parse(row["person"])}) for row in rows
+            ]
 
-    def delete(self, slack_user_id: str) -> None:
+    def delete(self, person: PersonKey) -> None:
         with self._engine.begin() as conn:
-            conn.execute(_P.delete().where(_P.c.slack_user_id == slack_user_id))
+            conn.execute(_P.delete().where(_P.c.person == str(person)))

@@ -9,6 +9,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from bot.clock import Clock, SystemClock
 from bot.domain.audit import AuditEvent
+from bot.domain.people import PersonKey
 from bot.domain.requests import TRANSITIONS, ActivationRecord, RequestState
 from bot.service.ports import UserLink
 from bot.store import convert, migrations, tables
@@ -83,7 +84,7 @@ class SqlStore(ReminderMethods):
                     tables.decisions.insert().values(
                         request_id=request_id,
                         decision=new.value,
-                        decided_by=record.decided_by,
+                        decided_by=str(record.decided_by) if record.decided_by else None,
                         decided_at=record.decided_at,
                         reason=record.decision_reason,
                     )
@@ -104,12 +105,12 @@ class SqlStore(ReminderMethods):
     def list_requests(
         self,
         *,
-        slack_user_id: str | None = None,
+        requester: PersonKey | None = None,
         states: frozenset[RequestState] | None = None,
     ) -> list[ActivationRecord]:
         query = sa.select(_R).order_by(_R.c.created_at, _R.c.id)
-        if slack_user_id is not None:
-            query = query.where(_R.c.slack_user_id == slack_user_id)
+        if requester is not None:
+            query = query.where(_R.c.requester == str(requester))
         if states is not None:
             query = query.where(_R.c.state.in_([s.value for s in states]))
         with self._reader.begin() as conn:
@@ -131,16 +132,16 @@ class SqlStore(ReminderMethods):
 
     # -- user links ----------------------------------------------------------------
 
-    def get_user_link(self, slack_user_id: str) -> UserLink | None:
+    def get_user_link(self, person: PersonKey) -> UserLink | None:
         u = tables.user_links
         with self._reader.begin() as conn:
-            row = conn.execute(sa.select(u).where(u.c.slack_user_id == slack_user_id))
+            row = conn.execute(sa.select(u).where(u.c.person == str(person)))
             found = row.mappings().first()
         return convert.to_link(found) if found else None
 
     def save_user_link(self, link: UserLink) -> None:
         with self._engine.begin() as conn:
-            upsert(conn, tables.user_links, convert.link_values(link), key=["slack_user_id"])
+            upsert(conn, tables.user_links, convert.link_values(link), key=["person"])
 
     # -- audit (append-only: there is no update or delete) ---------------------------
 
@@ -149,14 +150,14 @@ class SqlStore(ReminderMethods):
             conn.execute(tables.audit.insert().values(**convert.audit_values(event)))
 
     def audit_events(
-        self, *, since: datetime | None = None, slack_user_id: str | None = None
+        self, *, since: datetime | None = None, person: PersonKey | None = None
     ) -> list[AuditEvent]:
         a = tables.audit
         query = sa.select(a).order_by(a.c.id)
         if since is not None:
             query = query.where(a.c.at >= since)
-        if slack_user_id is not None:
-            query = query.where(a.c.slack_user_id == slack_user_id)
+        if person is not None:
+            query = query.where(a.c.person == str(person))
         with self._reader.begin() as conn:
             return [convert.to_audit(row) for row in conn.execute(query).mappings()]
 

@@ -52,7 +52,7 @@ requests = sa.Table(
     "requests",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("slack_user_id", sa.String(64), nullable=False),
+    sa.Column("requester", sa.String(64), nullable=False),  # a person key: slack:U123
     sa.Column("principal_id", sa.String(64), nullable=False),
     sa.Column("role_id", sa.String(64), nullable=False),
     sa.Column("role_name", sa.String(200), nullable=False),
@@ -93,7 +93,7 @@ decisions = sa.Table(
 user_links = sa.Table(
     "user_links",
     metadata,
-    sa.Column("slack_user_id", sa.String(64), primary_key=True),
+    sa.Column("person", sa.String(64), primary_key=True),
     sa.Column("entra_user_id", sa.String(64), nullable=False),
     sa.Column("user_principal_name", sa.String(320), nullable=False),
     sa.Column("display_name", sa.String(200), nullable=False),
@@ -107,7 +107,7 @@ audit = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", _ts, nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("slack_user_id", sa.String(64)),
+    sa.Column("person", sa.String(64)),
     sa.Column("entra_user_id", sa.String(64)),
     sa.Column("role_id", sa.String(64)),
     sa.Column("role_name", sa.String(200)),
@@ -136,7 +136,7 @@ reminders = sa.Table(
 user_tokens = sa.Table(
     "user_tokens",
     metadata,
-    sa.Column("slack_user_id", sa.String(64), primary_key=True),
+    sa.Column("person", sa.String(64), primary_key=True),
     sa.Column("entra_user_id", sa.String(64), nullable=False),
     sa.Column("user_principal_name", sa.String(320), nullable=False),
     sa.Column("display_name", sa.String(200), nullable=False),
@@ -148,7 +148,7 @@ user_tokens = sa.Table(
 pending_logins = sa.Table(
     "pending_logins",
     metadata,
-    sa.Column("slack_user_id", sa.String(64), primary_key=True),
+    sa.Column("person", sa.String(64), primary_key=True),
     sa.Column("sealed_flow", sa.LargeBinary, nullable=False),
     sa.Column("claims", sa.Text),
     sa.Column("expires_at", _ts, nullable=False),
@@ -157,7 +157,7 @@ pending_logins = sa.Table(
 deferred_work = sa.Table(
     "deferred_work",
     metadata,
-    sa.Column("slack_user_id", sa.String(64), primary_key=True),
+    sa.Column("person", sa.String(64), primary_key=True),
     sa.Column("kind", sa.String(32), primary_key=True),
     sa.Column("ref", sa.String(64), primary_key=True),
     sa.Column("data", sa.Text, nullable=False),

@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.domain.people import PersonKey
 from bot.store.engine import read_only
 from bot.store.tables import user_tokens
 from bot.store.upsert import upsert
@@ -21,7 +22,7 @@ from bot.store.upsert import upsert
 class SealedTokens:
     """A user's link to Entra and their encrypted token cache."""
 
-    slack_user_id: str
+    person: PersonKey
     entra_user_id: str
     user_principal_name: str
     display_name: str
@@ -37,20 +38,22 @@ class SqlUserTokens:
         self._engine = engine
         self._reader = read_only(engine)
 
-    def get(self, slack_user_id: str) -> SealedTokens | None:
+    def get(self, person: PersonKey) -> SealedTokens | None:
         with self._reader.begin() as conn:
             row = (
-                conn.execute(
-                    sa.select(user_tokens).where(user_tokens.c.slack_user_id == slack_user_id)
-                )
+                conn.execute(sa.select(user_tokens).where(user_tokens.c.person == str(person)))
                 .mappings()
                 .first()
             )
-        return None if row is None else SealedTokens(**{k: row[k] for k in row.keys()})
+        if row is None:
+            return None
+        values = {k: row[k] for k in row.keys()}
+        values["person"] = PersonKey.parse(row["person"])
+        return SealedTokens(**values)
 
     def put(self, tokens: SealedTokens) -> None:
         values = {
-            "slack_user_id": tokens.slack_user_id,
+            "person": str(tokens.person),
             "entra_user_id": tokens.entra_user_id,
             "user_principal_name": tokens.user_principal_name,
             "display_name": tokens.display_name,
@@ -59,20 +62,18 @@ class SqlUserTokens:
             "updated_at": tokens.updated_at,
         }
         with self._engine.begin() as conn:
-            upsert(conn, user_tokens, values, key=["slack_user_id"])
+            upsert(conn, user_tokens, values, key=["person"])
 
-    def update_cache(self, slack_user_id: str, sealed_cache: bytes, at: datetime) -> None:
+    def update_cache(self, person: PersonKey, sealed_cache: bytes, at: datetime) -> None:
         """Replace the sealed cache after a silent refresh (no-op if the user logged out)."""
         with self._engine.begin() as conn:
             conn.execute(
                 user_tokens.update()
-                .where(user_tokens.c.slack_user_id == slack_user_id)
+                .where(user_tokens.c.person == str(person))
                 .values(sealed_cache=sealed_cache, updated_at=at)
             )
 
-    def delete(self, slack_user_id: str) -> bool:
+    def delete(self, person: PersonKey) -> bool:
         with self._engine.begin() as conn:
-            result = conn.execute(
-                user_tokens.delete().where(user_tokens.c.slack_user_id == slack_user_id)
-            )
+            result = conn.execute(user_tokens.delete().where(user_tokens.c.person == str(person)))
         return result.rowcount > 0

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain.people import PersonKey
 from bot.domain.targets import Scope
 
 Block = dict[str, Any]
@@ -69,3 +70,8 @@ def when(moment: datetime | None, tz: str | None) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
     return moment.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def mention(person: PersonKey) -> str:
+    """`<@U123>` for a Slack user; anyone else by their key, as plain text."""
+    return f"<@{person.chat_user_id}>" if person.chat == "slack" else str(person)

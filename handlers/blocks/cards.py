@@ -12,6 +12,7 @@ from handlers.blocks.base import (
     Message,
     button,
     context,
+    mention,
     message,
     plain,
     scope_text,
@@ -32,13 +33,13 @@ def approval_card(
     `ticket_url` is pimbot.yml's `ticket.url_template` (`{ticket}` is replaced)."""
     scope = scope_text(record.scope)
     facts = (
-        f"*<@{record.slack_user_id}>* asks for *{record.role_name}* for "
+        f"*{mention(record.requester)}* asks for *{record.role_name}* for "
         f"{to_human(record.duration)}.\n*Scope:* {scope}\n"
         f"*Ticket:* {_ticket(record, ticket_url)}\n"
         f"*Justification:* {record.justification}\n"
         f"*Why approval:* {record.approval_reason or 'the role requires it'}"
     )
-    summary = f"Approval needed: {record.role_name} for <@{record.slack_user_id}> · {scope}"
+    summary = f"Approval needed: {record.role_name} for {mention(record.requester)} · {scope}"
     body = [section(facts), context(f"Request `{record.id}`")]
     if record.state is S.PENDING_APPROVAL:
         expiry = f" · expires {when(expires_at, None)}" if expires_at else ""
@@ -86,7 +87,7 @@ def _confirm(record: ActivationRecord) -> dict[str, object]:
 
 
 def _status_line(record: ActivationRecord) -> str:
-    who = f" by <@{record.decided_by}>" if record.decided_by else ""
+    who = f" by {mention(record.decided_by)}" if record.decided_by else ""
     at = f" at {when(record.decided_at, None)}" if record.decided_at else ""
     reason = f": {record.decision_reason}" if record.decision_reason else ""
     label = {
@@ -145,5 +146,29 @@ def settled_after_restart(record: ActivationRecord) -> Message:
 def audit_post(event: AuditEvent) -> Message:
     """One audit line for the audit channel (the scope is in it), with the Entra user."""
     extra = [f"entra {event.entra_user_id}"] if event.entra_user_id else []
-    text = " · ".join([event.render(), *extra])
+    text = " · ".join([audit_line(event), *extra])
     return message(text, [context(text)])
+
+
+def audit_line(event: AuditEvent) -> str:
+    """One line: when, what, who (mentioned), which role where, and the request's facts."""
+    parts = [event.at.strftime("%Y-%m-%d %H:%M:%SZ"), event.kind.value]
+    if event.person:
+        parts.append(f"by {mention(event.person)}")
+    if event.role_name:
+        parts.append(event.role_name)
+    if event.scope:
+        parts.append(f"scope {event.scope.id} ({event.scope.label})")
+    if event.duration:
+        parts.append(f"for {to_human(event.duration)}")
+    if event.ticket:
+        parts.append(f"ticket {event.ticket}")
+    if event.justification:
+        parts.append(f"“{event.justification}”")
+    if event.request_id:
+        parts.append(f"request {event.request_id}")
+    if event.graph_request_id:
+        parts.append(f"graph {event.graph_request_id}")
+    if event.detail:
+        parts.append(f"({event.detail})")
+    return " · ".join(parts)

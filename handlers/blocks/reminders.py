@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from bot.domain.audit import AuditEvent
 from bot.domain.durations import to_human, to_iso
 from bot.domain.requests import ActivationRecord
+from handlers.blocks import cards
 from handlers.blocks.base import (
     Message,
     button,
@@ -60,4 +61,5 @@ def ended(record: ActivationRecord, detail: str | None) -> Message:
 
 
 def audit(event: AuditEvent) -> Message:
-    return message(event.render(), [context(event.render())])
+    line = cards.audit_line(event)
+    return message(line, [context(line)])

@@ -10,17 +10,17 @@ from bot.domain.audit import AuditEvent
 from bot.domain.requests import ActivationRecord
 from bot.errors import PimError
 from bot.service.outcomes import Dropped, Overview, Replayed
-from bot.service.ports import SlackProfile
+from bot.service.ports import Profile
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 
 TENANT = "m365x435773.onmicrosoft.com"
 PROFILES = {
-    "U_ALINE": SlackProfile("U_ALINE", f"AlineD@{TENANT}", "Europe/Paris", "Aline Dupuy"),
-    "U_ADMIN": SlackProfile("U_ADMIN", f"admin@{TENANT}", "America/New_York", "MOD Administrator"),
-    "U_MEGAN": SlackProfile("U_MEGAN", f"MeganB@{TENANT}", "UTC", "Megan Bowen"),
-    "U_ALEX": SlackProfile("U_ALEX", f"AlexW@{TENANT}", "UTC", "Alex Wilber"),
-    "U_NOMAIL": SlackProfile("U_NOMAIL", None, "UTC", "No Mail"),
-    "U_STRANGER": SlackProfile("U_STRANGER", "stranger@example.com", "UTC", "Stranger"),
+    "U_ALINE": Profile("U_ALINE", f"AlineD@{TENANT}", "Europe/Paris", "Aline Dupuy"),
+    "U_ADMIN": Profile("U_ADMIN", f"admin@{TENANT}", "America/New_York", "MOD Administrator"),
+    "U_MEGAN": Profile("U_MEGAN", f"MeganB@{TENANT}", "UTC", "Megan Bowen"),
+    "U_ALEX": Profile("U_ALEX", f"AlexW@{TENANT}", "UTC", "Alex Wilber"),
+    "U_NOMAIL": Profile("U_NOMAIL", None, "UTC", "No Mail"),
+    "U_STRANGER": Profile("U_STRANGER", "stranger@example.com", "UTC", "Stranger"),
 }
 
 
@@ -29,7 +29,7 @@ class FakeDirectory:
         self.usergroups = usergroups or {}
         self.lookups = 0
 
-    async def profile(self, slack_user_id: str) -> SlackProfile:
+    async def profile(self, slack_user_id: str) -> Profile:
         self.lookups += 1
         if slack_user_id not in PROFILES:
             raise PimError(f"Slack doesn't know user {slack_user_id}.")

@@ -19,7 +19,7 @@ from bot.graph import GraphPim, build_graph
 from bot.graph.retry import RetryPolicy
 from bot.graph.tls import trust
 from bot.service.identity import IdentityResolver
-from bot.service.ports import SlackProfile
+from bot.service.ports import Profile
 from bot.service.signins import LoginOutcome
 from bot.settings import Settings
 from bot.signin.approvals import PimApprovals
@@ -61,8 +61,8 @@ PROFILES = {
 class Directory:
     """Slack profiles with verified emails (the Entra mapping goes by email)."""
 
-    async def profile(self, slack_user_id: str) -> SlackProfile:
-        return SlackProfile(slack_user_id, PROFILES.get(slack_user_id), "UTC")
+    async def profile(self, slack_user_id: str) -> Profile:
+        return Profile(slack_user_id, PROFILES.get(slack_user_id), "UTC")
 
     async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
         return frozenset()

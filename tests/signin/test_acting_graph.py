@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.models import ActivationSpec
 from bot.domain.targets import Role, Scope, Target, TargetKind
-from bot.errors import SignInRequired
+from bot.service.signins import SignInRequired
 from bot.signin.acting import NobodyActing
 from bot.simulators.sandbox import SandboxServer
 from tests.signin.conftest import (

@@ -9,9 +9,9 @@ import pytest
 
 from bot.domain.models import ActivationSpec, Ticket
 from bot.domain.targets import Role, Scope, Target, TargetKind
-from bot.errors import NotAuthorised, NotAuthorisedGraph, SignInRequired, StepUpRequired
+from bot.errors import NotAuthorised, NotAuthorisedGraph
 from bot.graph import GraphPim
-from bot.service.signins import LoginResult
+from bot.service.signins import LoginResult, SignInRequired, StepUpRequired
 from bot.simulators.sandbox import SandboxServer
 from bot.simulators.sandbox.approvals import step_id
 from tests.signin.conftest import (

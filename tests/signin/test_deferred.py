@@ -9,8 +9,7 @@ import pytest
 
 from bot.domain.models import ActivationSpec
 from bot.domain.targets import Role, Scope, Target, TargetKind
-from bot.errors import SignInRequired
-from bot.service.signins import KeptItem
+from bot.service.signins import KeptItem, SignInRequired
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
 from bot.store.kept import SqlKeptWork

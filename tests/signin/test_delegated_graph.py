@@ -11,8 +11,8 @@ import pytest
 from bot.domain.models import ActivationSpec, Ticket
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Role, Scope, Target, TargetKind
-from bot.errors import SignInRequired
 from bot.graph import GraphPim
+from bot.service.signins import SignInRequired
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
 from tests.fakes.clock import FakeClock

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
-from bot.errors import ConfigError, SignInRequired
+from bot.errors import ConfigError
+from bot.service.signins import SignInRequired
 from bot.settings import Settings
 from bot.signin.crypto import TokenCipher, check_signin_config
 from bot.signin.tokens import UserTokens
