@@ -52,9 +52,8 @@ async def guarded(reply: Reply, work: Callable[[], Awaitable[blocks.Message]]) -
 def _refusal(exc: PimError) -> blocks.Message:
     if isinstance(exc, AlreadyDecided) and exc.decided_by:
         when = f" at {exc.decided_at:%H:%M} UTC" if exc.decided_at else ""
-        return blocks.error(
-            f"Request `{exc.request_id}` was already {exc.state} by {mention(exc.decided_by)}{when}."
-        )
+        who = mention(exc.decided_by)
+        return blocks.error(f"Request `{exc.request_id}` was already {exc.state} by {who}{when}.")
     return blocks.error(exc.user_message)
 
 
