@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.common import percentile, save, table
 from bot.clock import SystemClock
+from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, TargetKind
 from bot.service.activation import new_request_id
@@ -69,7 +70,7 @@ def record(end: datetime) -> ActivationRecord:
     now = datetime.now(UTC)
     return ActivationRecord(
         id=new_request_id(),
-        slack_user_id="U_ALINE",
+        requester=slack("U_ALINE"),
         principal_id="7146daa8-1b4b-4a66-b2f7-cf593d03c8d2",
         role_id=USER_ADMIN,
         role_name="User Administrator",

@@ -59,7 +59,7 @@ class IdentityResolver:
         if self._configured(person):
             return
         if not (await self.directory.profile(person)).email:
-            raise UserNotMapped(_NO_EMAIL.format(person=person))
+            raise UserNotMapped(_NO_EMAIL.format(person=person.chat_user_id))
 
     async def resolve_with(self, person: PersonKey, graph: PimGraph) -> Requester:
         """Look the user up afresh through `graph` (in user mode: a just-signed-in token),
@@ -104,15 +104,15 @@ class IdentityResolver:
                 if exc.status != 404:
                     raise
                 raise UserNotMapped(
-                    f"pimbot.yml maps you ({person}) to `{configured}`, but no such "
+                    f"pimbot.yml maps you ({person.chat_user_id}) to `{configured}`, but no such "
                     "Entra user exists. Ask your pimbot admin to fix `users:` in pimbot.yml."
                 ) from None
         if not email:
-            raise UserNotMapped(_NO_EMAIL.format(person=person))
+            raise UserNotMapped(_NO_EMAIL.format(person=person.chat_user_id))
         user = await graph.find_user_by_email(email)
         if user is None:
             raise UserNotMapped(
                 f"No Entra user has the email {email}. Ask your pimbot admin to map you "
-                f"under `users:` in pimbot.yml (`{person}: your-upn@yourtenant`)."
+                f"under `users:` in pimbot.yml (`{person.chat_user_id}: your-upn@yourtenant`)."
             )
         return user

@@ -50,6 +50,8 @@ def request_values(changes: Mapping[str, object]) -> dict[str, Any]:
         elif name == "state":
             values["state"] = RequestState(str(value)).value
         elif name in ("requester", "decided_by"):
+            if value is not None and not isinstance(value, PersonKey):
+                raise ValueError(f"{name} must be a PersonKey, not {value!r}")
             values[name] = str(value) if value is not None else None
         elif name == "target_kind":
             values["target_kind"] = TargetKind(str(value)).value

@@ -47,7 +47,7 @@ def _v1(conn: Connection) -> None:
         "requests",
         md,
         sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("person", sa.String(64), nullable=False, index=True),
+        sa.Column("slack_user_id", sa.String(64), nullable=False, index=True),
         sa.Column("principal_id", sa.String(64), nullable=False),
         sa.Column("role_id", sa.String(64), nullable=False),
         sa.Column("role_name", sa.String(200), nullable=False),
@@ -82,7 +82,7 @@ def _v1(conn: Connection) -> None:
     sa.Table(
         "user_links",
         md,
-        sa.Column("person", sa.String(64), primary_key=True),
+        sa.Column("slack_user_id", sa.String(64), primary_key=True),
         sa.Column("entra_user_id", sa.String(64), nullable=False),
         sa.Column("user_principal_name", sa.String(320), nullable=False),
         sa.Column("display_name", sa.String(200), nullable=False),
@@ -95,7 +95,7 @@ def _v1(conn: Connection) -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("at", ts, nullable=False, index=True),
         sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("person", sa.String(64), index=True),
+        sa.Column("slack_user_id", sa.String(64), index=True),
         sa.Column("entra_user_id", sa.String(64)),
         sa.Column("role_id", sa.String(64)),
         sa.Column("role_name", sa.String(200)),
@@ -154,7 +154,7 @@ def _v4(conn: Connection) -> None:
     sa.Table(
         "user_tokens",
         md,
-        sa.Column("person", sa.String(64), primary_key=True),
+        sa.Column("slack_user_id", sa.String(64), primary_key=True),
         sa.Column("entra_user_id", sa.String(64), nullable=False),
         sa.Column("user_principal_name", sa.String(320), nullable=False),
         sa.Column("display_name", sa.String(200), nullable=False),
@@ -170,7 +170,7 @@ def _v5(conn: Connection) -> None:
     sa.Table(
         "deferred_work",
         md,
-        sa.Column("person", sa.String(64), primary_key=True),
+        sa.Column("slack_user_id", sa.String(64), primary_key=True),
         sa.Column("kind", sa.String(32), primary_key=True),
         sa.Column("ref", sa.String(64), primary_key=True),
         sa.Column("data", sa.Text, nullable=False),  # JSON object of strings
@@ -184,7 +184,7 @@ def _v6(conn: Connection) -> None:
     sa.Table(
         "pending_logins",
         md,
-        sa.Column("person", sa.String(64), primary_key=True),
+        sa.Column("slack_user_id", sa.String(64), primary_key=True),
         sa.Column("sealed_flow", sa.LargeBinary, nullable=False),  # Fernet ciphertext
         sa.Column("claims", sa.Text),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
@@ -226,12 +226,12 @@ def _v7(conn: Connection) -> None:
 # v8: people are keyed neutrally (`slack:U123`), not by a Slack user id. Each table's
 # user column is renamed and its values prefixed; decisions keep their column names.
 _PERSON_COLUMNS = (
-    ("requests", "person", "requester"),
-    ("user_links", "person", "person"),
-    ("audit", "person", "person"),
-    ("user_tokens", "person", "person"),
-    ("deferred_work", "person", "person"),
-    ("pending_logins", "person", "person"),
+    ("requests", "slack_user_id", "requester"),
+    ("user_links", "slack_user_id", "person"),
+    ("audit", "slack_user_id", "person"),
+    ("user_tokens", "slack_user_id", "person"),
+    ("deferred_work", "slack_user_id", "person"),
+    ("pending_logins", "slack_user_id", "person"),
 )
 _PREFIXED = (
     ("requests", "requester"),
@@ -248,23 +248,24 @@ def _v8(conn: Connection) -> None:
     for table, old, new in _PERSON_COLUMNS:
         conn.exec_driver_sql(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
     for table, column in _PREFIXED:
-        conn.exec_driver_sql(_prefix(table, column))
+        _prefix(conn, table, column)
     # The audit log refuses updates (v3): lifted for this one statement, then restored.
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("DROP TRIGGER audit_append_only_UPDATE")
-        conn.exec_driver_sql(_prefix("audit", "person"))
+        _prefix(conn, "audit", "person")
         conn.exec_driver_sql(_SQLITE_APPEND_ONLY.format(op="UPDATE"))
     else:
         conn.exec_driver_sql("ALTER TABLE audit DISABLE TRIGGER audit_append_only")
-        conn.exec_driver_sql(_prefix("audit", "person"))
+        _prefix(conn, "audit", "person")
         conn.exec_driver_sql("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
     _kept_work_as_commands(conn)
 
 
-def _prefix(table: str, column: str) -> str:
+def _prefix(conn: Connection, table: str, column: str) -> None:
     # Table and column names come from the constants above, never from input.
-    update = f"UPDATE {table} SET {column} = 'slack:' || {column} "  # noqa: S608
-    return update + f"WHERE {column} IS NOT NULL AND {column} NOT LIKE '%:%'"
+    update = f"UPDATE {table} SET {column} = :chat || {column} "  # noqa: S608
+    where = f"WHERE {column} IS NOT NULL AND {column} NOT LIKE :keyed"
+    conn.execute(sa.text(update + where), {"chat": "slack:", "keyed": "%:%"})
 
 
 def _kept_work_as_commands(conn: Connection) -> None:

@@ -10,12 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.command_codec import decode
+from bot.domain.command_types import Activate, Deny, ResumeRequest
 from bot.domain.models import Ticket
+from bot.domain.people import slack
 from bot.domain.reminders import reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, TargetKind
 from bot.service.ports import UserLink
-from bot.store import SqlStore, convert, make_engine, migrations, tables
+from bot.store import SqlStore, convert, make_engine, migrations
+from bot.store.kept import SqlKeptWork
 from bot.store.tables import metadata
 
 pytest_plugins = ["tests.adapters.databases"]  # database_url, engine fixtures
@@ -23,7 +27,7 @@ pytest_plugins = ["tests.adapters.databases"]  # database_url, engine fixtures
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 RECORD = ActivationRecord(
     id="r1",
-    slack_user_id="U1",
+    requester=slack("U1"),
     principal_id="entra-1",
     role_id="role-1",
     role_name="User Administrator",
@@ -44,15 +48,43 @@ RECORD = ActivationRecord(
 TARGET_COLUMNS = {"target_kind", "scope_id", "scope_name"}  # added by v7
 
 
-def write_old_rows(engine: Engine, record: ActivationRecord, *events: AuditEvent) -> None:
-    """Rows as a pre-v7 pimbot wrote them: no target columns."""
-    request = {k: v for k, v in convert.record_values(record).items() if k not in TARGET_COLUMNS}
+def write_old_rows(
+    engine: Engine, record: ActivationRecord, *events: AuditEvent, version: int = 6
+) -> None:
+    """Rows as a pimbot at `version` wrote them: before v7 no target columns; before v8
+    people by their bare Slack user id in `slack_user_id`."""
+    request = convert.record_values(record)
     with engine.begin() as conn:
-        conn.execute(tables.requests.insert().values(**request))
+        conn.execute(_insert("requests", _old(request, version)))
         for event in events:
-            values = convert.audit_values(event)
-            old = {k: v for k, v in values.items() if k not in TARGET_COLUMNS}
-            conn.execute(tables.audit.insert().values(**old))
+            conn.execute(_insert("audit", _old(convert.audit_values(event), version)))
+
+
+def write_old_link(engine: Engine, link: UserLink) -> None:
+    """A user link as pimbot wrote it before v8."""
+    with engine.begin() as conn:
+        conn.execute(_insert("user_links", _old(convert.link_values(link), 6)))
+
+
+def _old(values: dict[str, object], version: int) -> dict[str, object]:
+    old = {k: v for k, v in values.items() if version >= 7 or k not in TARGET_COLUMNS}
+    for column in ("requester", "person"):
+        if column in old:
+            old["slack_user_id"] = _bare(old.pop(column))
+    if "decided_by" in old:
+        old["decided_by"] = _bare(old["decided_by"])
+    return old
+
+
+def _bare(key: object) -> object:
+    return str(key).removeprefix("slack:") if key is not None else None
+
+
+def _insert(table: str, values: dict[str, object]) -> sa.Insert:
+    """An insert by column name; columns the schema still has keep their types."""
+    current = metadata.tables[table].c
+    columns = (sa.column(k, current[k].type if k in current else None) for k in values)
+    return sa.table(table, *columns).insert().values(**values)
 
 
 def versions(engine: Engine) -> list[int]:
@@ -90,17 +122,16 @@ def test_the_migrated_schema_is_the_one_the_store_queries(engine: Engine) -> Non
 def test_upgrades_from_version_one_keeping_the_data(engine: Engine) -> None:
     assert migrations.migrate(engine, target=1) == 1
     assert not sa.inspect(engine).has_table("reminders")
-    old = SqlStore(engine, migrate=False)  # the v1 tables are all it touches here
-    link = UserLink("U1", "entra-1", "ada@contoso.com", "Ada", "email", T0)
-    old.save_user_link(link)
-    event = AuditEvent(at=T0, kind=AuditKind.ACTIVATED, slack_user_id="U1", request_id="r1")
+    link = UserLink(slack("U1"), "entra-1", "ada@contoso.com", "Ada", "email", T0)
+    write_old_link(engine, link)
+    event = AuditEvent(at=T0, kind=AuditKind.ACTIVATED, person=slack("U1"), request_id="r1")
     write_old_rows(engine, RECORD, event)
 
     store = SqlStore(engine)  # opening the store upgrades it
 
     assert migrations.current_version(engine) == migrations.LATEST
     assert store.get_request("r1") == RECORD
-    assert store.get_user_link("U1") == link
+    assert store.get_user_link(slack("U1")) == link
     assert store.audit_events() == [event]
     assert RECORD.end is not None
     plan = reminder_plan(RECORD.end, [timedelta(minutes=15)], T0, request_id="r1")
@@ -115,17 +146,17 @@ def test_upgrades_a_v6_database_giving_old_rows_the_tenant_wide_directory_role_t
     activated = AuditEvent(
         at=T0,
         kind=AuditKind.ACTIVATED,
-        slack_user_id="U1",
+        person=slack("U1"),
         role_id="role-1",
         role_name="User Administrator",
         request_id="r1",
     )
-    signed_in = AuditEvent(at=T0, kind=AuditKind.REQUESTED, slack_user_id="U1")  # no role
+    signed_in = AuditEvent(at=T0, kind=AuditKind.REQUESTED, person=slack("U1"))  # no role
     write_old_rows(engine, RECORD, activated, signed_in)
 
     store = SqlStore(engine)  # opening the store upgrades it
 
-    assert migrations.current_version(engine) == migrations.LATEST == 7
+    assert migrations.current_version(engine) == migrations.LATEST
     back = store.get_request("r1")
     assert back == RECORD
     assert back is not None and back.target.kind is TargetKind.DIRECTORY_ROLE
@@ -133,12 +164,51 @@ def test_upgrades_a_v6_database_giving_old_rows_the_tenant_wide_directory_role_t
     with_role, without = store.audit_events()
     assert (with_role.target_kind, with_role.scope) == (TargetKind.DIRECTORY_ROLE, Scope("/"))
     assert (without.target_kind, without.scope) == (None, None)  # nothing was activated
-    assert with_role.render().count("scope / (Whole directory)") == 1
+    assert (with_role.scope.id, with_role.scope.label) == ("/", "Whole directory")
+
+
+def test_upgrades_a_v7_database_keying_people_neutrally_and_keeping_commands(
+    engine: Engine,
+) -> None:
+    assert migrations.migrate(engine, target=7) == 7
+    decided = RECORD.with_changes(decided_by=slack("U2"))
+    write_old_rows(
+        engine, decided, AuditEvent(at=T0, kind=AuditKind.APPROVED, person=slack("U2")), version=7
+    )
+    kept = [
+        ("activation", "user-admin:PT1H", '{"duration": "PT1H", "role": "user-admin", '
+         '"ticket": "", "why": "reset tokens"}'),
+        ("decision", "R-1", '{"review": "deny", "why": "not during the freeze"}'),
+        ("request", "R-2", "{}"),
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        for kind, ref, data in kept:
+            values = {
+                "slack_user_id": "U1",
+                "kind": kind,
+                "ref": ref,
+                "data": data,
+                "created_at": T0,
+            }
+            conn.execute(_insert("deferred_work", values))
+
+    store = SqlStore(engine)  # opening the store upgrades it
+
+    assert store.get_request("r1") == decided  # requester slack:U1, decided by slack:U2
+    assert [e.person for e in store.audit_events()] == [slack("U2")]
+    commands = {i.kind: decode(i.data) for i in SqlKeptWork(engine).waiting(slack("U1"))}
+    assert commands == {
+        "activation": Activate("user-admin", timedelta(hours=1), None, "reset tokens"),
+        "decision": Deny("R-1", "not during the freeze"),
+        "request": ResumeRequest("R-2"),
+    }
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit SET person = 'slack:U3'")
 
 
 def test_the_audit_log_is_append_only_again_after_the_v7_backfill(engine: Engine) -> None:
     migrations.migrate(engine, target=6)
-    write_old_rows(engine, RECORD, AuditEvent(at=T0, kind=AuditKind.ENDED, slack_user_id="U1"))
+    write_old_rows(engine, RECORD, AuditEvent(at=T0, kind=AuditKind.ENDED, person=slack("U1")))
     migrations.migrate(engine)
     for statement in ("UPDATE audit SET scope_id = '/elsewhere'", "DELETE FROM audit"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
@@ -189,7 +259,7 @@ def test_two_processes_starting_together_apply_each_step_once(database_url: str)
 
 def test_the_database_refuses_to_rewrite_the_audit_log(engine: Engine) -> None:
     store = SqlStore(engine)
-    store.append_audit(AuditEvent(at=T0, kind=AuditKind.ENDED, slack_user_id="U1"))
+    store.append_audit(AuditEvent(at=T0, kind=AuditKind.ENDED, person=slack("U1")))
     for statement in ("UPDATE audit SET detail = 'edited'", "DELETE FROM audit"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
             conn.exec_driver_sql(statement)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.domain.people import slack
 from bot.domain.reminders import reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, TargetKind
@@ -155,7 +156,7 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
     store.add_request(
         ActivationRecord(
             id="r1",
-            slack_user_id="U1",
+            requester=slack("U1"),
             principal_id="p",
             role_id="role",
             role_name="User Administrator",

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
+from bot.domain.people import slack
 from bot.domain.reminders import Reminder, reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, TargetKind
@@ -33,7 +34,7 @@ pytest_plugins = ["tests.adapters.databases"]  # database_url, engine, store fix
 def make_record(request_id: str = "r1", **changes: object) -> ActivationRecord:
     record = ActivationRecord(
         id=request_id,
-        slack_user_id="U1",
+        requester=slack("U1"),
         principal_id="entra-1",
         role_id="fe930be7-5e62-47db-91af-98c3a49a38b1",
         role_name="User Administrator",
@@ -84,7 +85,7 @@ class TestRequests:
             graph_request_id="g-1",
             start=T0,
             end=T0 + timedelta(hours=5),
-            decided_by="U2",
+            decided_by=slack("U2"),
             decided_at=T0,
             decision_reason="ok",
             approval_channel="C1",
@@ -120,13 +121,13 @@ class TestRequests:
         store.add_request(make_record("r1"))
         store.add_request(
             make_record(
-                "r3", slack_user_id="U9", state=S.ACTIVE, created_at=T0 + timedelta(hours=1)
+                "r3", requester=slack("U9"), state=S.ACTIVE, created_at=T0 + timedelta(hours=1)
             )
         )
         assert [r.id for r in store.list_requests()] == ["r1", "r2", "r3"]
-        assert [r.id for r in store.list_requests(slack_user_id="U1")] == ["r1", "r2"]
+        assert [r.id for r in store.list_requests(requester=slack("U1"))] == ["r1", "r2"]
         assert [r.id for r in store.list_requests(states=frozenset({S.ACTIVE}))] == ["r3"]
-        both = store.list_requests(slack_user_id="U9", states=PENDING)
+        both = store.list_requests(requester=slack("U9"), states=PENDING)
         assert both == []
 
     def test_update_changes_fields_and_stamps_updated_at(
@@ -166,7 +167,10 @@ class TestTransition:
         self, store: SqlStore
     ) -> None:
         store.add_request(make_record(state=S.DENIED))
-        assert store.transition("r1", PENDING, S.APPROVED, decided_by="U2", decided_at=T0) is None
+        assert (
+            store.transition("r1", PENDING, S.APPROVED, decided_by=slack("U2"), decided_at=T0)
+            is None
+        )
         assert store.get_request("r1") == make_record(state=S.DENIED)
         assert store.list_decisions("r1") == []
 
@@ -198,12 +202,17 @@ class TestTransition:
     def test_records_a_decision_with_the_transition(self, store: SqlStore) -> None:
         store.add_request(make_record())
         store.transition(
-            "r1", PENDING, S.DENIED, decided_by="U2", decided_at=T0, decision_reason="no ticket"
+            "r1",
+            PENDING,
+            S.DENIED,
+            decided_by=slack("U2"),
+            decided_at=T0,
+            decision_reason="no ticket",
         )
         [decision] = store.list_decisions("r1")
         assert decision.decision is S.DENIED
         assert (decision.decided_by, decision.decided_at, decision.reason) == (
-            "U2",
+            slack("U2"),
             T0,
             "no ticket",
         )
@@ -220,7 +229,7 @@ class TestTransition:
         counter = iter(range(100))
 
         def approve() -> ActivationRecord | None:
-            who = f"U{next(counter)}"
+            who = slack(f"U{next(counter)}")
             return store.transition("r1", PENDING, S.APPROVED, decided_by=who, decided_at=T0)
 
         winners = [r for r in race(20, approve) if r is not None]
@@ -239,7 +248,7 @@ class TestTransition:
         def approve() -> ActivationRecord | None:
             i = next(picks)
             return stores[i].transition(
-                "r1", PENDING, S.APPROVED, decided_by=f"U{i}", decided_at=T0
+                "r1", PENDING, S.APPROVED, decided_by=slack(f"U{i}"), decided_at=T0
             )
 
         try:
@@ -252,13 +261,13 @@ class TestTransition:
 
 class TestUserLinks:
     def test_saves_replaces_and_reads_a_link(self, store: SqlStore) -> None:
-        link = UserLink("U1", "entra-1", "ada@contoso.com", "Ada", "email", T0)
+        link = UserLink(slack("U1"), "entra-1", "ada@contoso.com", "Ada", "email", T0)
         store.save_user_link(link)
-        assert store.get_user_link("U1") == link
-        moved = UserLink("U1", "entra-2", "ada@fabrikam.com", "Ada L", "config", T0)
+        assert store.get_user_link(slack("U1")) == link
+        moved = UserLink(slack("U1"), "entra-2", "ada@fabrikam.com", "Ada L", "config", T0)
         store.save_user_link(moved)
-        assert store.get_user_link("U1") == moved
-        assert store.get_user_link("U2") is None
+        assert store.get_user_link(slack("U1")) == moved
+        assert store.get_user_link(slack("U2")) is None
 
 
 class TestAudit:
@@ -266,7 +275,7 @@ class TestAudit:
         first = AuditEvent(
             at=T0,
             kind=AuditKind.REQUESTED,
-            slack_user_id="U1",
+            person=slack("U1"),
             entra_user_id="entra-1",
             role_id="role",
             role_name="User Administrator",
@@ -279,13 +288,13 @@ class TestAudit:
             request_id="r1",
             detail="d",
         )
-        second = AuditEvent(at=T0 + timedelta(hours=1), kind=AuditKind.APPROVED, slack_user_id="U2")
-        third = AuditEvent(at=T0 - timedelta(hours=1), kind=AuditKind.ENDED, slack_user_id=None)
+        second = AuditEvent(at=T0 + timedelta(hours=1), kind=AuditKind.APPROVED, person=slack("U2"))
+        third = AuditEvent(at=T0 - timedelta(hours=1), kind=AuditKind.ENDED, person=None)
         for event in (first, second, third):
             store.append_audit(event)
         assert store.audit_events() == [first, second, third]
         assert store.audit_events(since=T0) == [first, second]
-        assert store.audit_events(slack_user_id="U2") == [second]
+        assert store.audit_events(person=slack("U2")) == [second]
 
 
 class TestReminders:

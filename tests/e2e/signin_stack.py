@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import yaml
 
+from bot.domain.people import slack
 from bot.graph.tls import trust
 from tests.e2e.test_approvals_stack import ApprovalStack, policy_text
 
@@ -93,7 +94,7 @@ class SignInStack(ApprovalStack):
 
     def linked(self, user: str) -> bool:
         assert self.services.sign_ins is not None
-        return self.services.sign_ins.state(user).linked
+        return self.services.sign_ins.state(slack(user)).linked
 
     def tenant_requests(self, principal: str) -> list[Any]:
         return [r for r in self.tenant.requests.values() if r.principal_id == principal]

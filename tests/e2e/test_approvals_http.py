@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.audit import AuditKind
+from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from tests.adapters.databases import _postgres_url
 from tests.e2e.stack import GRAPH_WRITES
@@ -80,7 +81,7 @@ def test_non_approver_is_refused_with_the_reason_untouched_and_audited(bot: Appr
     assert bot.graph_writes() == 0 and not bot.slack.calls("chat.update")
     refused = [
         e
-        for e in bot.services.store.audit_events(slack_user_id="U_ALEX")
+        for e in bot.services.store.audit_events(person=slack("U_ALEX"))
         if e.kind is AuditKind.DECISION_REFUSED and e.request_id == request_id
     ]
     assert len(refused) == 1 and "not an approver" in (refused[0].detail or "")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.domain.audit import AuditKind
+from bot.domain.people import slack
 from tests.e2e.stack import GRAPH_WRITES
 from tests.e2e.test_approvals_stack import ApprovalStack
 
@@ -84,7 +85,7 @@ def test_every_audit_kind_is_produced_with_its_facts_and_posted(bot: ApprovalSta
     for kind in (AuditKind.ACTIVATED, AuditKind.EXTENDED, AuditKind.DEACTIVATED):
         assert by_kind[kind].graph_request_id, kind
     assert by_kind[AuditKind.ACTIVATED].ticket == TICKET
-    assert by_kind[AuditKind.DECISION_REFUSED].slack_user_id == "U_ALEX"
+    assert by_kind[AuditKind.DECISION_REFUSED].person == slack("U_ALEX")
     assert by_kind[AuditKind.DENIED].detail == "not during the freeze"
     posted = [
         c.body["text"]

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
+from bot.domain.people import slack as slack_user
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, TargetKind
 from bot.errors import UserNotMapped
@@ -21,7 +22,7 @@ from tests.fakes.slack import FakeSlack
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 RECORD = ActivationRecord(
     id="R-7KQ2M9XD",
-    slack_user_id="U_ALINE",
+    requester=slack_user("U_ALINE"),
     principal_id="p",
     role_id="r",
     role_name="User Administrator",
@@ -36,7 +37,7 @@ RECORD = ActivationRecord(
     start=NOW,
     end=NOW + timedelta(hours=1),
 )
-EVENT = AuditEvent(at=NOW, kind=AuditKind.ACTIVATED, slack_user_id="U_ALINE")
+EVENT = AuditEvent(at=NOW, kind=AuditKind.ACTIVATED, person=slack_user("U_ALINE"))
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +64,8 @@ def _notifier(slack: FakeSlack, audit: str | None = "C_AUDIT") -> SlackNotifier:
 async def test_dm_opens_the_conversation_once_then_posts(slack: FakeSlack) -> None:
     notifier = _notifier(slack)
 
-    await notifier.send_dm("U_ALINE", "one")
-    await notifier.send_dm("U_ALINE", "two")
+    await notifier.send_dm(slack_user("U_ALINE"), "one")
+    await notifier.send_dm(slack_user("U_ALINE"), "two")
 
     assert len(slack.calls("conversations.open")) == 1
     assert [c.body["text"] for c in slack.calls("chat.postMessage")] == ["one", "two"]
@@ -114,7 +115,7 @@ async def test_approval_card_is_posted_and_redrawn_without_buttons(slack: FakeSl
     channel, ts = await notifier.post_approval_card(pending, NOW + timedelta(hours=24)) or ("", "")
     decided = pending.with_changes(
         state=RequestState.DENIED,
-        decided_by="U_ADMIN",
+        decided_by=slack_user("U_ADMIN"),
         decided_at=NOW,
         decision_reason="no",
         approval_channel=channel,
@@ -130,8 +131,8 @@ async def test_approval_card_is_posted_and_redrawn_without_buttons(slack: FakeSl
 async def test_directory_reads_email_and_tz_and_caches_them(slack: FakeSlack) -> None:
     directory = SlackUserDirectory(_client(slack))
 
-    first = await directory.profile("U_ALINE")
-    again = await directory.profile("U_ALINE")
+    first = await directory.profile(slack_user("U_ALINE"))
+    again = await directory.profile(slack_user("U_ALINE"))
 
     assert first == again
     assert first.email == "AlineD@m365x435773.onmicrosoft.com" and first.tz == "Europe/Paris"
@@ -139,11 +140,11 @@ async def test_directory_reads_email_and_tz_and_caches_them(slack: FakeSlack) ->
 
 
 async def test_directory_profile_without_email(slack: FakeSlack) -> None:
-    profile = await SlackUserDirectory(_client(slack)).profile("U_NOMAIL")
+    profile = await SlackUserDirectory(_client(slack)).profile(slack_user("U_NOMAIL"))
 
     assert profile.email is None
 
 
 async def test_directory_unknown_user_is_not_mapped(slack: FakeSlack) -> None:
     with pytest.raises(UserNotMapped):
-        await SlackUserDirectory(_client(slack)).profile("U_GHOST")
+        await SlackUserDirectory(_client(slack)).profile(slack_user("U_GHOST"))

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from bot.domain.audit import AuditKind
+from bot.domain.people import slack
 from bot.domain.targets import Scope, TargetKind
 from tests.e2e.stack import GRAPH_WRITES
 from tests.e2e.test_approvals_stack import ApprovalStack
@@ -93,7 +94,7 @@ def test_a_unit_only_eligibility_is_activated_over_that_unit_never_tenant_wide(
     assert bot.sent_scopes() == [("adminAssign", SEATTLE)]
     activated = [
         e
-        for e in bot.services.store.audit_events(slack_user_id="U_ALEX")
+        for e in bot.services.store.audit_events(person=slack("U_ALEX"))
         if e.kind is AuditKind.ACTIVATED
     ][-1]
     assert (activated.target_kind, activated.scope) == (TargetKind.DIRECTORY_ROLE, Scope(SEATTLE))
@@ -136,11 +137,11 @@ def test_an_approval_card_names_the_unit_and_approval_activates_over_it(
 def test_eligible_at_two_scopes_is_refused_naming_both(bot: ScopeStack) -> None:
     bot.over_seattle(USER_ADMIN)
     bot.tenant.add_eligibility(ALEX_ID, USER_ADMIN, "/")
-    before = len(bot.services.store.list_requests(slack_user_id="U_ALEX"))
+    before = len(bot.services.store.list_requests(requester=slack("U_ALEX")))
 
     final = bot.final(bot.command(ACTIVATE, user="U_ALEX"))
 
     assert "2 scopes" in final["text"]
     assert "Whole directory" in final["text"] and SHOWN in final["text"]
     assert bot.graph_writes() == 0
-    assert len(bot.services.store.list_requests(slack_user_id="U_ALEX")) == before
+    assert len(bot.services.store.list_requests(requester=slack("U_ALEX"))) == before

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.domain.audit import AuditKind
+from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from handlers.approvals import reason_modal
 from tests.e2e.signin_stack import (
@@ -48,9 +49,9 @@ def bot(running: SignInStack) -> SignInStack:
     running.reset()
     assert running.services.sign_ins is not None
     for user in ("U_ALINE", "U_ADMIN", "U_DIEGO", "U_ALEX"):
-        running.services.sign_ins.logout(user)
-        for item in running.services.user_mode.kept.waiting(user):
-            running.services.user_mode.kept.drop(user, item.kind, item.ref)
+        running.services.sign_ins.logout(slack(user))
+        for item in running.services.user_mode.kept.waiting(slack(user)):
+            running.services.user_mode.kept.drop(item.person, item.kind, item.ref)
     return running
 
 
@@ -87,7 +88,7 @@ def test_signing_in_as_someone_else_is_refused_and_audited(bot: SignInStack) -> 
     assert not bot.linked("U_ALINE")
     refused = [
         e
-        for e in bot.services.store.audit_events(slack_user_id="U_ALINE")
+        for e in bot.services.store.audit_events(person=slack("U_ALINE"))
         if e.kind is AuditKind.REFUSED and e.detail and ALEX_UPN in e.detail
     ]
     assert len(refused) == 1
@@ -123,7 +124,7 @@ def test_a_request_before_signing_in_is_kept_and_goes_ahead_after_it(bot: SignIn
     (request,) = bot.tenant_requests(ALINE)
     assert request.action == "selfActivate" and request.created_by == ("user", ALINE)
     assert bot.services.sign_ins is not None
-    assert bot.services.user_mode.kept.waiting("U_ALINE") == []
+    assert bot.services.user_mode.kept.waiting(slack("U_ALINE")) == []
 
 
 def test_a_revoked_sign_in_asks_to_log_in_again_and_keeps_the_request(bot: SignInStack) -> None:
@@ -220,7 +221,7 @@ def test_an_approver_entra_does_not_list_is_refused_by_entra(bot: SignInStack) -
     assert _record(bot, request_id).state is RequestState.PENDING_APPROVAL
     refused = [
         e
-        for e in bot.services.store.audit_events(slack_user_id="U_DIEGO")
+        for e in bot.services.store.audit_events(person=slack("U_DIEGO"))
         if e.kind is AuditKind.DECISION_REFUSED
     ]
     assert len(refused) == 1
@@ -246,7 +247,7 @@ def test_mfa_claims_challenge_sends_a_step_up_sign_in_then_the_request_resumes(
     bot.log_in("U_ADMIN", ADMIN_UPN)
     pending = [
         r
-        for r in bot.services.store.list_requests(slack_user_id="U_DIEGO")
+        for r in bot.services.store.list_requests(requester=slack("U_DIEGO"))
         if r.state is RequestState.PENDING_APPROVAL
     ]
     bot.said(bot.click("U_ADMIN", "approval_approve", pending[0].id))
@@ -275,7 +276,7 @@ def test_logout_forgets_the_tokens_and_the_home_offers_to_sign_in(bot: SignInSta
     assert bot.next_code("U_ALINE", seen)  # a new code, by DM
     assert "Send a new code" in bot.home("U_ALINE", "A sign-in is waiting")
     assert bot.services.sign_ins is not None
-    bot.services.sign_ins.logout("U_ALINE")  # stop that login's polling
+    bot.services.sign_ins.logout(slack("U_ALINE"))  # stop that login's polling
 
 
 def test_a_kept_request_survives_a_restart_and_runs_after_the_next_sign_in(
@@ -382,7 +383,7 @@ def test_kept_work_is_dropped_after_an_hour_without_a_sign_in_and_its_user_told(
 
     assert "hadn't signed in" in bot.dm("U_ALINE", "I dropped your request")["text"]
     assert bot.services.sign_ins is not None
-    assert bot.services.user_mode.kept.waiting("U_ALINE") == []
+    assert bot.services.user_mode.kept.waiting(slack("U_ALINE")) == []
     bot.log_in("U_ALINE", ALINE_UPN)  # ... and signing in much later activates nothing
     assert not bot.tenant.requests
 
@@ -400,7 +401,7 @@ def test_a_stored_request_dropped_unsigned_is_failed_and_audited(bot: SignInStac
     assert _record(bot, request_id).state is RequestState.FAILED
     failed = [
         e
-        for e in bot.services.store.audit_events(slack_user_id="U_ALINE")
+        for e in bot.services.store.audit_events(person=slack("U_ALINE"))
         if e.kind is AuditKind.ACTIVATION_FAILED and e.request_id == request_id
     ]
     assert len(failed) == 1

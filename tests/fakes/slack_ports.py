@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.audit import AuditEvent
+from bot.domain.people import PersonKey, slack
 from bot.domain.requests import ActivationRecord
 from bot.errors import PimError
 from bot.service.outcomes import Dropped, Overview, Replayed
@@ -15,12 +16,14 @@ from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 
 TENANT = "m365x435773.onmicrosoft.com"
 PROFILES = {
-    "U_ALINE": Profile("U_ALINE", f"AlineD@{TENANT}", "Europe/Paris", "Aline Dupuy"),
-    "U_ADMIN": Profile("U_ADMIN", f"admin@{TENANT}", "America/New_York", "MOD Administrator"),
-    "U_MEGAN": Profile("U_MEGAN", f"MeganB@{TENANT}", "UTC", "Megan Bowen"),
-    "U_ALEX": Profile("U_ALEX", f"AlexW@{TENANT}", "UTC", "Alex Wilber"),
-    "U_NOMAIL": Profile("U_NOMAIL", None, "UTC", "No Mail"),
-    "U_STRANGER": Profile("U_STRANGER", "stranger@example.com", "UTC", "Stranger"),
+    "U_ALINE": Profile(slack("U_ALINE"), f"AlineD@{TENANT}", "Europe/Paris", "Aline Dupuy"),
+    "U_ADMIN": Profile(
+        slack("U_ADMIN"), f"admin@{TENANT}", "America/New_York", "MOD Administrator"
+    ),
+    "U_MEGAN": Profile(slack("U_MEGAN"), f"MeganB@{TENANT}", "UTC", "Megan Bowen"),
+    "U_ALEX": Profile(slack("U_ALEX"), f"AlexW@{TENANT}", "UTC", "Alex Wilber"),
+    "U_NOMAIL": Profile(slack("U_NOMAIL"), None, "UTC", "No Mail"),
+    "U_STRANGER": Profile(slack("U_STRANGER"), "stranger@example.com", "UTC", "Stranger"),
 }
 
 
@@ -29,11 +32,11 @@ class FakeDirectory:
         self.usergroups = usergroups or {}
         self.lookups = 0
 
-    async def profile(self, slack_user_id: str) -> Profile:
+    async def profile(self, person: PersonKey) -> Profile:
         self.lookups += 1
-        if slack_user_id not in PROFILES:
-            raise PimError(f"Slack doesn't know user {slack_user_id}.")
-        return PROFILES[slack_user_id]
+        if person.chat_user_id not in PROFILES:
+            raise PimError(f"Slack doesn't know user {person.chat_user_id}.")
+        return PROFILES[person.chat_user_id]
 
     async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
         return self.usergroups.get(usergroup_id, frozenset())
@@ -43,7 +46,7 @@ class FakeDirectory:
 class RecordingNotifier:
     """Implements bot.service.ports.Notifier: each fact it is told, recorded as told."""
 
-    facts: list[tuple[str, str, object]] = field(default_factory=list)  # (who, kind, fact)
+    facts: list[tuple[PersonKey, str, object]] = field(default_factory=list)  # (who, kind, fact)
     audits: list[AuditEvent] = field(default_factory=list)
     reminders: list[tuple[str, datetime]] = field(default_factory=list)
     ended: list[tuple[str, str | None]] = field(default_factory=list)
@@ -73,28 +76,28 @@ class RecordingNotifier:
         self.decisions.append((record.id, record.state.value, error))
 
     async def approved_then_entra(self, record: ActivationRecord) -> None:
-        self.facts.append((record.slack_user_id, "approved_then_entra", record))
+        self.facts.append((record.requester, "approved_then_entra", record))
 
     async def activation_settled(self, record: ActivationRecord) -> None:
-        self.facts.append((record.slack_user_id, "activation_settled", record))
+        self.facts.append((record.requester, "activation_settled", record))
 
-    async def sign_in_code(self, slack_user_id: str, prompt: DeviceCodePrompt) -> None:
-        self.facts.append((slack_user_id, "sign_in_code", prompt))
+    async def sign_in_code(self, person: PersonKey, prompt: DeviceCodePrompt) -> None:
+        self.facts.append((person, "sign_in_code", prompt))
 
     async def signed_in(self, outcome: LoginOutcome) -> None:
-        self.facts.append((outcome.slack_user_id, "signed_in", outcome))
+        self.facts.append((outcome.person, "signed_in", outcome))
 
-    async def replayed(self, slack_user_id: str, done: list[Replayed]) -> None:
-        self.facts.append((slack_user_id, "replayed", done))
+    async def replayed(self, person: PersonKey, done: list[Replayed]) -> None:
+        self.facts.append((person, "replayed", done))
 
-    async def kept_work_dropped(self, slack_user_id: str, dropped: Dropped) -> None:
-        self.facts.append((slack_user_id, "kept_work_dropped", dropped))
+    async def kept_work_dropped(self, person: PersonKey, dropped: Dropped) -> None:
+        self.facts.append((person, "kept_work_dropped", dropped))
 
     async def home_changed(
-        self, slack_user_id: str, overview: Overview | None, link: LinkState | None
+        self, person: PersonKey, overview: Overview | None, link: LinkState | None
     ) -> None:
-        self.facts.append((slack_user_id, "home_changed", (overview, link)))
+        self.facts.append((person, "home_changed", (overview, link)))
 
-    def told(self, kind: str) -> list[tuple[str, object]]:
+    def told(self, kind: str) -> list[tuple[PersonKey, object]]:
         """(who, fact) for every fact of one kind, in order."""
         return [(who, fact) for who, k, fact in self.facts if k == kind]

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.domain.command_types import Activate, Approve
+from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord
 from bot.settings import Settings
 from bot.wiring import build_services
@@ -40,15 +41,17 @@ async def main(mode: str, arg: str | None) -> None:
     print("ready", flush=True)
     if mode == "activate":
         await svc.pimbot.handle(
-            "U_ALINE", Activate("user-admin", timedelta(hours=1), TICKET, "kill -9 mid-activation")
+            slack("U_ALINE"),
+            Activate("user-admin", timedelta(hours=1), TICKET, "kill -9 mid-activation"),
         )
     elif mode == "request-approval":
         out = await svc.pimbot.handle(
-            "U_ALINE", Activate("global-admin", timedelta(hours=1), TICKET, "kill -9 mid-approval")
+            slack("U_ALINE"),
+            Activate("global-admin", timedelta(hours=1), TICKET, "kill -9 mid-approval"),
         )
         print(out.record.id if out.record else "", flush=True)
     elif mode == "approve" and arg:
-        await svc.pimbot.handle("U_ADMIN", Approve(arg))
+        await svc.pimbot.handle(slack("U_ADMIN"), Approve(arg))
     print("done", flush=True)
     await asyncio.Event().wait()  # until killed
 

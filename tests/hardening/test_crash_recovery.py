@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bot.domain.audit import AuditKind
 from bot.domain.command_types import Activate
+from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, TargetKind
 from bot.service.activation import new_request_id
@@ -33,7 +34,9 @@ async def crash_mid_activation(services: Services, faults: Faults, tenant: Sandb
     answer arrives; returns the stuck request's id."""
     faults.lose_response(times=1, delay=5, deliver=True, method="POST", path=REQUESTS)
     task = asyncio.create_task(
-        services.pimbot.handle("U_ALINE", Activate("user-admin", timedelta(hours=2), TICKET, WHY))
+        services.pimbot.handle(
+            slack("U_ALINE"), Activate("user-admin", timedelta(hours=2), TICKET, WHY)
+        )
     )
     for _ in range(500):
         if tenant.live_assignment(aline(tenant), USER_ADMIN) is not None:
@@ -94,7 +97,7 @@ async def test_a_request_graph_never_saw_fails_after_restart_and_the_user_is_tol
     now = clock.now()
     record = ActivationRecord(
         id=new_request_id(),
-        slack_user_id="U_ALINE",
+        requester=slack("U_ALINE"),
         principal_id=aline(tenant),
         role_id=USER_ADMIN,
         role_name="User Administrator",
@@ -123,7 +126,7 @@ async def test_a_request_graph_never_saw_fails_after_restart_and_the_user_is_tol
         assert AuditKind.ACTIVATION_FAILED in kinds
         # the user can simply ask again
         again = await fresh.pimbot.handle(
-            "U_ALINE", Activate("user-admin", timedelta(hours=1), TICKET, WHY)
+            slack("U_ALINE"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
         )
         assert again.record is not None and again.record.state is S.ACTIVE
     finally:

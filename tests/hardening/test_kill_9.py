@@ -105,7 +105,7 @@ def test_kill_9_while_graph_holds_the_activation_then_restart_agrees(
     assert state(env) == ["active"]
     assert t.tenant.live_assignment(ALINE_ID, USER_ADMIN) is not None
     assert len(t.tenant.requests) == writes  # nothing activated twice
-    told = [line for line in lines if line.startswith("settled U_ALINE") and " active " in line]
+    told = [line for line in lines if line.startswith("settled slack:U_ALINE") and " active " in line]
     assert len(told) == 1
 
 
@@ -130,6 +130,6 @@ def test_kill_9_during_an_approval_then_restart_agrees(
     assert t.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
     assert len(t.tenant.requests) == writes
     assert (
-        len([line for line in lines if line.startswith("settled U_ALINE") and " active " in line])
+        len([line for line in lines if line.startswith("settled slack:U_ALINE") and " active " in line])
         == 1
     )

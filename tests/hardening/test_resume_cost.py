@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.domain.command_types import Activate
+from bot.domain.people import slack
 from bot.domain.reminders import fire_time
 from bot.wiring import Services
 from tests.service.conftest import TICKET, WHY
@@ -27,7 +28,9 @@ class RecordingTrigger:
 
 
 async def planned(services: Services) -> dict[str, datetime]:
-    await services.pimbot.handle("U_ALINE", Activate("user-admin", timedelta(hours=2), TICKET, WHY))
+    await services.pimbot.handle(
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=2), TICKET, WHY)
+    )
     now = services.clock.now()
     return {r.id: fire_time(r, now) for r in services.store.list_reminders(unsent_only=True)}
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.domain.people import slack
 from tests.e2e.stack import BotStack
 from tests.fakes.signing import command_body, signed_headers
 
@@ -265,7 +266,7 @@ def test_button_values_that_are_not_the_clickers_requests_do_nothing(
 def test_a_button_naming_another_users_live_request_leaves_it_alone(bot: BotStack) -> None:
     assert "active until" in bot.final(bot.command(CARD))["text"]
     record = max(
-        bot.services.store.list_requests(slack_user_id="U_ALINE"), key=lambda r: r.created_at
+        bot.services.store.list_requests(requester=slack("U_ALINE")), key=lambda r: r.created_at
     )
     writes = bot.graph_writes()
 

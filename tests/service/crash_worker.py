@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.domain.command_types import Activate
+from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord
 from bot.settings import Settings
 from bot.wiring import build_services
@@ -44,7 +45,7 @@ async def main(mode: str) -> None:
     await services.start(sweep_seconds=3600)  # only APScheduler triggers, as in production
     if mode == "activate":
         await services.pimbot.handle(
-            "U_ALINE",
+            slack("U_ALINE"),
             Activate(
                 "user-admin",
                 timedelta(minutes=2),

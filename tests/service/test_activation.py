@@ -8,6 +8,7 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.command_types import Activate, Deactivate, Extend
+from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from bot.errors import (
     AlreadyActive,
@@ -41,7 +42,7 @@ async def test_card_command_activates_user_admin_for_five_hours(
     services: Services, tenant: SandboxTenant
 ) -> None:
     outcome = await services.pimbot.handle(
-        "U_ALINE", Activate("user-admin", timedelta(hours=5), TICKET, WHY)
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=5), TICKET, WHY)
     )
     assert outcome.kind is OutcomeKind.ACTIVATED
     live = tenant.live_assignment(aline_id(tenant), USER_ADMIN)
@@ -64,7 +65,7 @@ async def test_not_eligible_names_the_roles_the_user_can_activate(
     before = writes(tenant)
     with pytest.raises(NotEligible) as err:
         await services.pimbot.handle(
-            "U_ALINE", Activate("exchange-admin", timedelta(hours=1), TICKET, WHY)
+            slack("U_ALINE"), Activate("exchange-admin", timedelta(hours=1), TICKET, WHY)
         )
     assert "Exchange Administrator" in err.value.user_message
     assert "user-admin" in err.value.user_message
@@ -76,7 +77,7 @@ async def test_duration_over_the_maximum_is_refused_before_graph(
 ) -> None:
     with pytest.raises(PolicyViolation) as err:
         await services.pimbot.handle(
-            "U_ALINE", Activate("user-admin", timedelta(hours=9), TICKET, WHY)
+            slack("U_ALINE"), Activate("user-admin", timedelta(hours=9), TICKET, WHY)
         )
     assert "8 hours" in err.value.user_message
     assert writes(tenant) == 0
@@ -88,7 +89,7 @@ async def test_ticket_required_role_refuses_a_request_without_one(
 ) -> None:
     with pytest.raises(PolicyViolation) as err:
         await services.pimbot.handle(
-            "U_ALINE", Activate("security-admin", timedelta(hours=1), None, WHY)
+            slack("U_ALINE"), Activate("security-admin", timedelta(hours=1), None, WHY)
         )
     assert "CONTOSO:Security-012345" in err.value.user_message
     assert writes(tenant) == 0
@@ -97,16 +98,18 @@ async def test_ticket_required_role_refuses_a_request_without_one(
 async def test_unknown_role_suggests_a_name(services: Services) -> None:
     with pytest.raises(InputError) as err:
         await services.pimbot.handle(
-            "U_ALINE", Activate("user-admn", timedelta(hours=1), TICKET, WHY)
+            slack("U_ALINE"), Activate("user-admn", timedelta(hours=1), TICKET, WHY)
         )
     assert "user-admin" in err.value.user_message
 
 
 async def test_already_active_says_until_when(services: Services, tenant: SandboxTenant) -> None:
-    await services.pimbot.handle("U_ALINE", Activate("user-admin", timedelta(hours=2), TICKET, WHY))
+    await services.pimbot.handle(
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=2), TICKET, WHY)
+    )
     with pytest.raises(AlreadyActive) as err:
         await services.pimbot.handle(
-            "U_ALINE", Activate("user-admin", timedelta(hours=1), TICKET, WHY)
+            slack("U_ALINE"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
         )
     assert "already active" in err.value.user_message
     assert "extend" in err.value.user_message
@@ -121,7 +124,7 @@ async def test_unmapped_user_is_told_what_the_admin_must_do(
 ) -> None:
     with pytest.raises(UserNotMapped) as err:
         await services.pimbot.handle(
-            slack_user, Activate("user-admin", timedelta(hours=1), TICKET, WHY)
+            slack(slack_user), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
         )
     assert says in err.value.user_message
     assert "pimbot.yml" in err.value.user_message
@@ -133,11 +136,11 @@ async def test_graph_failure_leaves_the_store_agreeing_with_graph(
     faults.fail(503, times=20, method="POST", path=REQUESTS)
     with pytest.raises(GraphError) as err:
         await services.pimbot.handle(
-            "U_ALINE", Activate("user-admin", timedelta(hours=1), TICKET, WHY)
+            slack("U_ALINE"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
         )
     assert "try again" in err.value.user_message.lower()
     assert tenant.live_assignment(aline_id(tenant), USER_ADMIN) is None
-    (record,) = services.store.list_requests(slack_user_id="U_ALINE")
+    (record,) = services.store.list_requests(requester=slack("U_ALINE"))
     assert record.state is RequestState.FAILED
     assert services.store.list_reminders(request_id=record.id) == []
     assert services.store.audit_events()[-1].kind is AuditKind.ACTIVATION_FAILED
@@ -147,26 +150,28 @@ async def test_deactivate_ends_the_assignment_and_its_reminders(
     services: Services, tenant: SandboxTenant
 ) -> None:
     outcome = await services.pimbot.handle(
-        "U_ALINE", Activate("user-admin", timedelta(hours=2), TICKET, WHY)
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=2), TICKET, WHY)
     )
     assert outcome.record is not None
-    await services.pimbot.handle("U_ALINE", Deactivate("user-admin"))
+    await services.pimbot.handle(slack("U_ALINE"), Deactivate("user-admin"))
     assert tenant.live_assignment(aline_id(tenant), USER_ADMIN) is None
     record = services.store.get_request(outcome.record.id)
     assert record is not None and record.state is RequestState.ENDED
     assert services.store.list_reminders(request_id=record.id, unsent_only=True) == []
     with pytest.raises(NotActive):
-        await services.pimbot.handle("U_ALINE", Deactivate("user-admin"))
+        await services.pimbot.handle(slack("U_ALINE"), Deactivate("user-admin"))
 
 
 async def test_extend_moves_the_end_and_replans_reminders(
     services: Services, tenant: SandboxTenant
 ) -> None:
     outcome = await services.pimbot.handle(
-        "U_ALINE", Activate("user-admin", timedelta(hours=2), TICKET, WHY)
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=2), TICKET, WHY)
     )
     assert outcome.record is not None and outcome.end is not None
-    extended = await services.pimbot.handle("U_ALINE", Extend("user-admin", timedelta(hours=1)))
+    extended = await services.pimbot.handle(
+        slack("U_ALINE"), Extend("user-admin", timedelta(hours=1))
+    )
     live = tenant.live_assignment(aline_id(tenant), USER_ADMIN)
     assert live is not None and live.end == outcome.end + timedelta(hours=1)
     assert extended.end == live.end
@@ -175,17 +180,21 @@ async def test_extend_moves_the_end_and_replans_reminders(
 
 
 async def test_extend_past_the_maximum_is_refused(services: Services) -> None:
-    await services.pimbot.handle("U_ALINE", Activate("user-admin", timedelta(hours=7), TICKET, WHY))
+    await services.pimbot.handle(
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=7), TICKET, WHY)
+    )
     with pytest.raises(PolicyViolation) as err:
-        await services.pimbot.handle("U_ALINE", Extend("user-admin", timedelta(hours=2)))
+        await services.pimbot.handle(slack("U_ALINE"), Extend("user-admin", timedelta(hours=2)))
     assert "at most 8 hours" in err.value.user_message
 
 
 async def test_overview_lists_eligible_roles_with_groups_and_active_ones(
     services: Services,
 ) -> None:
-    await services.pimbot.handle("U_ALINE", Activate("user-admin", timedelta(hours=1), TICKET, WHY))
-    overview = await services.pimbot.overview("U_ALINE")
+    await services.pimbot.handle(
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
+    )
+    overview = await services.pimbot.overview(slack("U_ALINE"))
     names = {e.role.display_name: e for e in overview.eligible}
     assert names["User Administrator"].via_group_name == "IT Helpdesk (User)"
     assert names["Global Administrator"].policy.approval_required

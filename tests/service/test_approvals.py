@@ -9,6 +9,7 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.command_types import Activate, Approve, Cancel, Deny
+from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from bot.errors import NotAuthorised, PolicyViolation, RequestNotFound
 from bot.service.outcomes import Outcome, OutcomeKind
@@ -24,7 +25,7 @@ ALINE = "AlineD@m365x435773.onmicrosoft.com"
 
 async def request_global_admin(services: Services) -> Outcome:
     outcome = await services.pimbot.handle(
-        "U_ALINE", Activate("global-admin", timedelta(hours=1), TICKET, WHY)
+        slack("U_ALINE"), Activate("global-admin", timedelta(hours=1), TICKET, WHY)
     )
     assert outcome.kind is OutcomeKind.PENDING_APPROVAL
     assert outcome.record is not None
@@ -52,10 +53,10 @@ async def test_an_approver_approves_and_the_activation_runs(
 ) -> None:
     pending = await request_global_admin(services)
     assert pending.record is not None
-    decision = await services.pimbot.handle("U_ADMIN", Approve(pending.record.id))
+    decision = await services.pimbot.handle(slack("U_ADMIN"), Approve(pending.record.id))
     assert decision.approved and decision.error is None
     assert decision.record.state is RequestState.ACTIVE
-    assert decision.record.decided_by == "U_ADMIN"
+    assert decision.record.decided_by == slack("U_ADMIN")
     assert aline_live(tenant)
 
 
@@ -65,7 +66,7 @@ async def test_the_requester_cannot_approve_their_own_request(
     pending = await request_global_admin(services)
     assert pending.record is not None
     with pytest.raises(NotAuthorised) as err:
-        await services.pimbot.handle("U_ALINE", Approve(pending.record.id))
+        await services.pimbot.handle(slack("U_ALINE"), Approve(pending.record.id))
     assert "your own request" in err.value.user_message
     record = services.store.get_request(pending.record.id)
     assert record is not None and record.state is RequestState.PENDING_APPROVAL
@@ -77,15 +78,15 @@ async def test_a_non_approver_is_refused_and_audited(services: Services) -> None
     pending = await request_global_admin(services)
     assert pending.record is not None
     with pytest.raises(NotAuthorised) as err:
-        await services.pimbot.handle("U_MEGAN", Approve(pending.record.id))
+        await services.pimbot.handle(slack("U_MEGAN"), Approve(pending.record.id))
     assert "not an approver" in err.value.user_message
     refused = services.store.audit_events()[-1]
-    assert refused.kind is AuditKind.DECISION_REFUSED and refused.slack_user_id == "U_MEGAN"
+    assert refused.kind is AuditKind.DECISION_REFUSED and refused.person == slack("U_MEGAN")
 
 
 async def test_unknown_request_id_is_not_found(services: Services) -> None:
     with pytest.raises(RequestNotFound):
-        await services.pimbot.handle("U_ADMIN", Approve("R-DOESNOTEXIST"))
+        await services.pimbot.handle(slack("U_ADMIN"), Approve("R-DOESNOTEXIST"))
 
 
 async def test_deny_records_the_reason_and_nothing_reaches_graph(
@@ -93,12 +94,14 @@ async def test_deny_records_the_reason_and_nothing_reaches_graph(
 ) -> None:
     pending = await request_global_admin(services)
     assert pending.record is not None
-    decision = await services.pimbot.handle("U_ADMIN", Deny(pending.record.id, "not during freeze"))
+    decision = await services.pimbot.handle(
+        slack("U_ADMIN"), Deny(pending.record.id, "not during freeze")
+    )
     assert decision.record.state is RequestState.DENIED
     assert decision.record.decision_reason == "not during freeze"
     assert len(tenant.requests) == 0
     with pytest.raises(NotAuthorised) as err:
-        await services.pimbot.handle("U_ADMIN", Approve(pending.record.id))
+        await services.pimbot.handle(slack("U_ADMIN"), Approve(pending.record.id))
     assert "already denied" in err.value.user_message
 
 
@@ -127,7 +130,7 @@ async def test_twenty_concurrent_approvals_activate_once(
         assert pending.record is not None
         request_id = pending.record.id
         results = await asyncio.gather(
-            *(services.pimbot.handle(who, Approve(request_id)) for who in approvers),
+            *(services.pimbot.handle(slack(who), Approve(request_id)) for who in approvers),
             return_exceptions=True,
         )
     finally:
@@ -148,7 +151,7 @@ async def test_undecided_requests_expire_and_cannot_be_approved_after(
     expired = await services.approvals.expire_due()
     assert [r.id for r in expired] == [pending.record.id]
     with pytest.raises(NotAuthorised):
-        await services.pimbot.handle("U_ADMIN", Approve(pending.record.id))
+        await services.pimbot.handle(slack("U_ADMIN"), Approve(pending.record.id))
 
 
 async def test_approve_after_timeout_without_a_sweep_expires_it(
@@ -158,7 +161,7 @@ async def test_approve_after_timeout_without_a_sweep_expires_it(
     assert pending.record is not None
     clock.advance(timedelta(hours=25))
     with pytest.raises(NotAuthorised) as err:
-        await services.pimbot.handle("U_ADMIN", Approve(pending.record.id))
+        await services.pimbot.handle(slack("U_ADMIN"), Approve(pending.record.id))
     assert "expired" in err.value.user_message
     assert len(tenant.requests) == 0
 
@@ -169,11 +172,11 @@ async def test_only_the_requester_can_cancel_and_approve_after_cancel_fails(
     pending = await request_global_admin(services)
     assert pending.record is not None
     with pytest.raises(RequestNotFound):
-        await services.pimbot.handle("U_ADMIN", Cancel(pending.record.id))
-    cancelled = await services.pimbot.handle("U_ALINE", Cancel(pending.record.id))
+        await services.pimbot.handle(slack("U_ADMIN"), Cancel(pending.record.id))
+    cancelled = await services.pimbot.handle(slack("U_ALINE"), Cancel(pending.record.id))
     assert cancelled.record is not None and cancelled.record.state is RequestState.CANCELLED
     with pytest.raises(NotAuthorised):
-        await services.pimbot.handle("U_ADMIN", Approve(pending.record.id))
+        await services.pimbot.handle(slack("U_ADMIN"), Approve(pending.record.id))
 
 
 async def test_a_restart_between_request_and_approval_loses_nothing(
@@ -189,7 +192,7 @@ async def test_a_restart_between_request_and_approval_loses_nothing(
     assert pending.record is not None
     second = wire(settings, clock, directory, notifier)
     try:
-        decision = await second.approvals.approve(pending.record.id, "U_ADMIN")
+        decision = await second.pimbot.handle(slack("U_ADMIN"), Approve(pending.record.id))
     finally:
         await second.aclose()
     assert decision.record.state is RequestState.ACTIVE
@@ -203,7 +206,7 @@ async def test_the_card_is_posted_then_redrawn_and_the_requester_told(
     assert pending.record is not None
     assert pending.record.approval_channel == "C_PIM_APPROVALS"
     assert notifier.cards[pending.record.id].state is RequestState.PENDING_APPROVAL
-    await services.pimbot.handle("U_ADMIN", Deny(pending.record.id, "change freeze"))
+    await services.pimbot.handle(slack("U_ADMIN"), Deny(pending.record.id, "change freeze"))
     assert notifier.cards[pending.record.id].state is RequestState.DENIED
     assert notifier.decisions == [(pending.record.id, "denied", None)]
 
@@ -213,7 +216,7 @@ async def test_cancel_and_expiry_redraw_the_card(
 ) -> None:
     first = await request_global_admin(services)
     assert first.record is not None
-    await services.pimbot.handle("U_ALINE", Cancel(first.record.id))
+    await services.pimbot.handle(slack("U_ALINE"), Cancel(first.record.id))
     assert notifier.cards[first.record.id].state is RequestState.CANCELLED
     second = await request_global_admin(services)
     assert second.record is not None
@@ -237,7 +240,7 @@ async def test_approval_needed_but_no_channel_configured_is_refused_up_front(
     try:
         with pytest.raises(PolicyViolation) as err:
             await services.pimbot.handle(
-                "U_ALINE", Activate("global-admin", timedelta(hours=1), TICKET, WHY)
+                slack("U_ALINE"), Activate("global-admin", timedelta(hours=1), TICKET, WHY)
             )
     finally:
         await services.aclose()

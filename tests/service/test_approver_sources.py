@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.domain.command_types import Approve
+from bot.domain.people import slack
 from bot.errors import NotAuthorised
 from bot.settings import ApproversConfig, PolicyFile, Settings
 from bot.wiring import Services
@@ -53,9 +54,9 @@ async def built(
         await services.aclose()
 
 
-async def _may(services: Services, request_id: str, slack_user_id: str) -> bool:
+async def _may(services: Services, request_id: str, user_id: str) -> bool:
     try:
-        await services.approvals.check_approver(request_id, slack_user_id)
+        await services.pimbot.check_approver(slack(user_id), request_id)
     except NotAuthorised:
         return False
     return True
@@ -83,8 +84,8 @@ async def test_each_pimbot_yml_source_lets_its_member_approve_and_no_one_else(
     assert not await _may(services, pending.record.id, "U_ALEX")
     assert not await _may(services, pending.record.id, "U_STRANGER")  # not in the tenant
 
-    decision = await services.pimbot.handle("U_MEGAN", Approve(pending.record.id))
-    assert decision.record.decided_by == "U_MEGAN" and decision.error is None
+    decision = await services.pimbot.handle(slack("U_MEGAN"), Approve(pending.record.id))
+    assert decision.record.decided_by == slack("U_MEGAN") and decision.error is None
 
 
 async def test_the_pim_policy_approvers_from_graph_apply_without_any_pimbot_yml_entry(

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.domain.audit import AuditKind
 from bot.domain.command_types import Activate, Deactivate, Extend
+from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxTenant
@@ -19,7 +20,7 @@ ALINE = "AlineD@m365x435773.onmicrosoft.com"
 
 async def activate(services: Services, hours: float = 1) -> ActivationRecord:
     outcome = await services.pimbot.handle(
-        "U_ALINE", Activate("user-admin", timedelta(hours=hours), TICKET, WHY)
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=hours), TICKET, WHY)
     )
     assert outcome.record is not None
     return outcome.record
@@ -49,7 +50,7 @@ async def test_deactivation_cancels_the_reminders(
     services: Services, clock: FakeClock, notifier: RecordingNotifier
 ) -> None:
     await activate(services)
-    await services.pimbot.handle("U_ALINE", Deactivate("user-admin"))
+    await services.pimbot.handle(slack("U_ALINE"), Deactivate("user-admin"))
     clock.advance(timedelta(hours=2))
     await services.reminders.run_due()
     assert notifier.reminders == [] and notifier.ended == []
@@ -61,7 +62,7 @@ async def test_extension_reschedules_the_reminder(
     record = await activate(services)
     clock.advance(timedelta(minutes=46))
     await services.reminders.run_due()
-    await services.pimbot.handle("U_ALINE", Extend("user-admin", timedelta(hours=1)))
+    await services.pimbot.handle(slack("U_ALINE"), Extend("user-admin", timedelta(hours=1)))
     clock.advance(timedelta(minutes=30))
     await services.reminders.run_due()
     assert len(notifier.reminders) == 1  # now +76 min; the new lead moment is +105 min

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from bot.domain.people import PersonKey, slack
 from bot.graph import GraphPim, build_graph
 from bot.graph.retry import RetryPolicy
 from bot.graph.tls import trust
@@ -61,8 +62,8 @@ PROFILES = {
 class Directory:
     """Slack profiles with verified emails (the Entra mapping goes by email)."""
 
-    async def profile(self, slack_user_id: str) -> Profile:
-        return Profile(slack_user_id, PROFILES.get(slack_user_id), "UTC")
+    async def profile(self, person: PersonKey) -> Profile:
+        return Profile(person, PROFILES.get(person.chat_user_id), "UTC")
 
     async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
         return frozenset()
@@ -88,13 +89,13 @@ class SignIn:
         return self.parts.kept
 
     @asynccontextmanager
-    async def acting(self, slack_user_id: str) -> AsyncIterator[GraphPim]:
-        """The one user-mode Graph client, acting as `slack_user_id`."""
-        with self.parts.actor.acting_as(slack_user_id):
+    async def acting(self, who: PersonKey | str) -> AsyncIterator[GraphPim]:
+        """The one user-mode Graph client, acting as `who` (a Slack user id will do)."""
+        with self.parts.actor.acting_as(_person(who)):
             yield self.parts.graph
 
-    async def run(self, slack_user_id: str, operation: Callable[[GraphPim], Awaitable[T]]) -> T:
-        async with self.acting(slack_user_id) as graph:
+    async def run(self, who: PersonKey | str, operation: Callable[[GraphPim], Awaitable[T]]) -> T:
+        async with self.acting(who) as graph:
             return await operation(graph)
 
     async def finished(self) -> list[LoginOutcome]:
@@ -201,14 +202,19 @@ def browser(server: SandboxServer) -> Browser:
     return Browser(server)
 
 
-async def log_in(signin: SignIn, browser: Browser, slack_user_id: str, upn: str) -> LoginOutcome:
+async def log_in(signin: SignIn, browser: Browser, who: PersonKey | str, upn: str) -> LoginOutcome:
     """The whole `/pim login` round trip for one user; returns the outcome."""
-    prompt = await signin.login.start(slack_user_id)
+    person = _person(who)
+    prompt = await signin.login.start(person)
     await browser.sign_in(prompt.user_code, upn)
-    outcome = await signin.login.wait(slack_user_id)
+    outcome = await signin.login.wait(person)
     assert outcome is not None
     return outcome
 
 
 def later(clock: FakeClock, **delta: float) -> None:
     clock.advance(timedelta(**delta))
+
+
+def _person(who: PersonKey | str) -> PersonKey:
+    return who if isinstance(who, PersonKey) else slack(who)

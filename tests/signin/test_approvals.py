@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec, Ticket
+from bot.domain.people import slack
 from bot.domain.targets import Role, Scope, Target, TargetKind
 from bot.errors import NotAuthorised, NotAuthorisedGraph
 from bot.graph import GraphPim
@@ -44,8 +45,8 @@ PRA_SPEC = ActivationSpec(
 )
 
 
-async def _pending(signin: SignIn, slack_user_id: str, spec: ActivationSpec) -> str:
-    async with signin.acting(slack_user_id) as graph:
+async def _pending(signin: SignIn, who: str, spec: ActivationSpec) -> str:
+    async with signin.acting(who) as graph:
         request = await graph.activate(spec)
     assert request.status == "PendingApproval"
     return request.id
@@ -58,9 +59,11 @@ async def test_a_signed_in_approver_approves_through_the_beta_api(
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
     await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)
 
-    approval_id = await signin.approvals.approval_id_of("U_ADMIN", request_id)
+    approval_id = await signin.approvals.approval_id_of(slack("U_ADMIN"), request_id)
     assert approval_id is not None
-    decision = await signin.approvals.approve_as("U_ADMIN", approval_id, None, "Ticket checked")
+    decision = await signin.approvals.approve_as(
+        slack("U_ADMIN"), approval_id, None, "Ticket checked"
+    )
 
     assert decision.review_result == "Approve"
     recorded = server.tenant.request(request_id)
@@ -77,7 +80,7 @@ async def test_a_denial_leaves_no_assignment(
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
     await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)
 
-    await signin.approvals.deny_as("U_ADMIN", request_id, None, "Not during the freeze")
+    await signin.approvals.deny_as(slack("U_ADMIN"), request_id, None, "Not during the freeze")
 
     assert server.tenant.request(request_id).status == "Denied"
     assert server.tenant.live_assignment(ALINE, GLOBAL_ADMIN) is None
@@ -90,13 +93,13 @@ async def test_an_approver_who_is_not_signed_in_is_asked_to_log_in(
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
 
     with pytest.raises(SignInRequired) as raised:
-        await signin.approvals.approve_as("U_ADMIN", request_id, None, "Ticket checked")
+        await signin.approvals.approve_as(slack("U_ADMIN"), request_id, None, "Ticket checked")
 
-    assert raised.value.slack_user_id == "U_ADMIN"
+    assert raised.value.person == slack("U_ADMIN")
     assert "/pim login" in raised.value.user_message
     assert server.tenant.request(request_id).status == "PendingApproval"  # click kept
     await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)
-    await signin.approvals.approve_as("U_ADMIN", request_id, None, "Ticket checked")
+    await signin.approvals.approve_as(slack("U_ADMIN"), request_id, None, "Ticket checked")
     assert server.tenant.request(request_id).status == "Provisioned"
 
 
@@ -107,10 +110,10 @@ async def test_the_requester_cannot_approve_their_own_request(
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
 
     with pytest.raises(NotAuthorised):
-        await signin.approvals.approve_as("U_ALINE", request_id, None, "Looks fine to me")
+        await signin.approvals.approve_as(slack("U_ALINE"), request_id, None, "Looks fine to me")
     with pytest.raises(NotAuthorisedGraph):  # naming the step directly: Graph says 403
         await signin.approvals.approve_as(
-            "U_ALINE", request_id, step_id(request_id), "Looks fine to me"
+            slack("U_ALINE"), request_id, step_id(request_id), "Looks fine to me"
         )
     assert server.tenant.request(request_id).status == "PendingApproval"
 
@@ -130,16 +133,16 @@ async def test_mfa_claims_challenge_then_success_after_step_up(
     assert '"acrs"' in raised.value.claims and '"c1"' in raised.value.claims
     assert not server.tenant.requests  # refused before PIM recorded anything
 
-    prompt = await signin.login.start("U_DIEGO", claims=raised.value.claims)
+    prompt = await signin.login.start(slack("U_DIEGO"), claims=raised.value.claims)
     assert prompt.step_up
     await browser.sign_in(prompt.user_code, DIEGO_UPN)
-    outcome = await signin.login.wait("U_DIEGO")
+    outcome = await signin.login.wait(slack("U_DIEGO"))
     assert outcome is not None and outcome.result is LoginResult.LINKED and outcome.step_up
 
     # The kept request resumes: the silent retry with the claims now satisfies them.
     assert await signin.run("U_DIEGO", _activate_pra) == "PendingApproval"
     (pending,) = server.tenant.requests.values()
     await log_in(signin, browser, "U_MEGAN", MEGAN_UPN)
-    await signin.approvals.approve_as("U_MEGAN", pending.id, None, "MFA done, ticket ok")
+    await signin.approvals.approve_as(slack("U_MEGAN"), pending.id, None, "MFA done, ticket ok")
     assert server.tenant.request(pending.id).status == "Provisioned"
     assert server.tenant.live_assignment(DIEGO, PRIV_ROLE_ADMIN) is not None

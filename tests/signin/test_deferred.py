@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec
+from bot.domain.people import slack
 from bot.domain.targets import Role, Scope, Target, TargetKind
 from bot.service.signins import KeptItem, SignInRequired
 from bot.simulators.sandbox import SandboxServer
@@ -19,20 +20,24 @@ from tests.signin.conftest import ADMIN_UPN, ALINE, ALINE_UPN, GLOBAL_ADMIN, Bro
 
 def test_kept_work_survives_a_restart_and_is_taken_once(store: SqlStore, clock: FakeClock) -> None:
     work = SqlKeptWork(store.engine)
-    first = KeptItem("U_ADMIN", "decision", "R-1", {"review": "Approve", "justification": "a"})
+    first = KeptItem(
+        slack("U_ADMIN"), "decision", "R-1", {"review": "Approve", "justification": "a"}
+    )
     work.keep(first, clock.now())
     clock.advance(timedelta(seconds=5))
-    work.keep(KeptItem("U_ADMIN", "decision", "R-2", {"review": "Deny"}), clock.now())
-    work.keep(KeptItem("U_ADMIN", "decision", "R-1", {"review": "Deny"}), clock.now())  # reclick
+    work.keep(KeptItem(slack("U_ADMIN"), "decision", "R-2", {"review": "Deny"}), clock.now())
+    work.keep(
+        KeptItem(slack("U_ADMIN"), "decision", "R-1", {"review": "Deny"}), clock.now()
+    )  # reclick
 
     restarted = SqlStore.from_url(str(store.engine.url))
     reopened = SqlKeptWork(restarted.engine)
-    assert [(d.ref, d.data["review"]) for d in reopened.waiting("U_ADMIN")] == [
+    assert [(d.ref, d.data["review"]) for d in reopened.waiting(slack("U_ADMIN"))] == [
         ("R-1", "Deny"),
         ("R-2", "Deny"),
     ]
-    assert [d.ref for d in reopened.take("U_ADMIN")] == ["R-1", "R-2"]
-    assert work.take("U_ADMIN") == []
+    assert [d.ref for d in reopened.take(slack("U_ADMIN"))] == ["R-1", "R-2"]
+    assert work.take(slack("U_ADMIN")) == []
     restarted.close()
 
 
@@ -49,14 +54,14 @@ async def test_an_approvers_click_is_kept_until_they_sign_in(
     request = await signin.run("U_ALINE", lambda graph: graph.activate(spec))
 
     # What the Slack layer does with the click of an approver who is not signed in:
-    click = KeptItem("U_ADMIN", "decision", request.id, {"review": "Approve", "why": "ok"})
+    click = KeptItem(slack("U_ADMIN"), "decision", request.id, {"review": "Approve", "why": "ok"})
     with pytest.raises(SignInRequired):
-        await signin.approvals.approve_as("U_ADMIN", request.id, None, click.data["why"])
+        await signin.approvals.approve_as(slack("U_ADMIN"), request.id, None, click.data["why"])
     signin.deferred.keep(click, clock.now())
 
     await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)  # ... and on LINKED, replays it
-    for kept in signin.deferred.take("U_ADMIN"):
-        await signin.approvals.approve_as("U_ADMIN", kept.ref, None, kept.data["why"])
+    for kept in signin.deferred.take(slack("U_ADMIN")):
+        await signin.approvals.approve_as(slack("U_ADMIN"), kept.ref, None, kept.data["why"])
 
     assert server.tenant.request(request.id).status == "Provisioned"
-    assert signin.deferred.waiting("U_ADMIN") == []
+    assert signin.deferred.waiting(slack("U_ADMIN")) == []

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.models import ActivationSpec, Ticket
+from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Role, Scope, Target, TargetKind
 from bot.graph import GraphPim
@@ -52,7 +53,7 @@ async def test_tokens_refresh_silently_when_the_access_token_expires(
 
     async with signin.acting("U_ALINE") as graph:
         assert (await graph.activate(SPEC)).status == "Provisioned"
-    assert signin.login.state("U_ALINE").linked
+    assert signin.login.state(slack("U_ALINE")).linked
 
 
 async def _activate(graph: GraphPim) -> object:
@@ -72,7 +73,7 @@ async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)
     record = ActivationRecord(
         id="R-KEEPME01",
-        slack_user_id="U_ALINE",
+        requester=slack("U_ALINE"),
         principal_id=ALINE,
         role_id=USER_ADMIN,
         role_name="User Administrator",
@@ -99,7 +100,7 @@ async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_
     assert "/pim login" in raised.value.user_message
     assert "kept" in raised.value.user_message
     assert store.get_request("R-KEEPME01") == record  # the request survives, untouched
-    assert not signin.login.state("U_ALINE").linked  # App Home: not signed in
+    assert not signin.login.state(slack("U_ALINE")).linked  # App Home: not signed in
     assert not server.tenant.requests  # nothing reached PIM
 
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)  # after /pim login, resume it
@@ -126,4 +127,4 @@ async def test_concurrent_refreshes_do_not_spend_the_same_refresh_token(
     counts = await asyncio.gather(*(overview() for _ in range(4)))
 
     assert all(count > 0 for count in counts)
-    assert signin.login.state("U_ALINE").linked  # nobody was logged out by a race
+    assert signin.login.state(slack("U_ALINE")).linked  # nobody was logged out by a race

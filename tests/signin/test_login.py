@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.audit import AuditKind
+from bot.domain.people import slack
 from bot.errors import UserNotMapped
 from bot.service.signins import LoginResult
 from bot.simulators.sandbox import SandboxServer
@@ -20,19 +21,19 @@ from tests.signin.conftest import ALEX_UPN, ALINE, ALINE_UPN, Browser, SignIn, l
 async def test_login_links_the_slack_user_and_confirms_with_the_entra_display_name(
     signin: SignIn, browser: Browser
 ) -> None:
-    prompt = await signin.login.start("U_ALINE")
+    prompt = await signin.login.start(slack("U_ALINE"))
     assert prompt.verification_uri.endswith("/sandbox/device")
     assert prompt.user_code in prompt.message and not prompt.step_up
-    assert signin.login.state("U_ALINE").pending
+    assert signin.login.state(slack("U_ALINE")).pending
 
     await browser.sign_in(prompt.user_code, ALINE_UPN)
-    outcome = await signin.login.wait("U_ALINE")
+    outcome = await signin.login.wait(slack("U_ALINE"))
 
     assert outcome is not None and outcome.result is LoginResult.LINKED
     assert outcome.display_name == "Aline Dupuy"
     assert "Aline Dupuy" in outcome.message
     assert await signin.finished() == [outcome]  # the bot is told, to DM the user
-    state = signin.login.state("U_ALINE")
+    state = signin.login.state(slack("U_ALINE"))
     assert state.linked and not state.pending
     assert (state.entra_user_id, state.user_principal_name) == (ALINE, ALINE_UPN)
 
@@ -44,9 +45,9 @@ async def test_signing_in_as_someone_else_is_refused_and_audited(
 
     assert outcome.result is LoginResult.MISMATCH
     assert ALEX_UPN in outcome.message and ALINE_UPN in outcome.message
-    assert not signin.login.state("U_ALINE").linked  # nothing stored
+    assert not signin.login.state(slack("U_ALINE")).linked  # nothing stored
     refused = [e for e in store.audit_events() if e.kind is AuditKind.REFUSED]
-    assert len(refused) == 1 and refused[0].slack_user_id == "U_ALINE"
+    assert len(refused) == 1 and refused[0].person == slack("U_ALINE")
     assert refused[0].detail is not None and ALEX_UPN in refused[0].detail
     assert await signin.finished() == [outcome]
 
@@ -54,23 +55,23 @@ async def test_signing_in_as_someone_else_is_refused_and_audited(
 async def test_a_code_nobody_uses_expires(
     signin: SignIn, server: SandboxServer, sandbox_clock: FakeClock
 ) -> None:
-    await signin.login.start("U_ALINE")
+    await signin.login.start(slack("U_ALINE"))
     sandbox_clock.advance(timedelta(minutes=16))  # Entra's device codes last 15 minutes
 
-    outcome = await signin.login.wait("U_ALINE")
+    outcome = await signin.login.wait(slack("U_ALINE"))
 
     assert outcome is not None and outcome.result is LoginResult.EXPIRED
     assert "/pim login" in outcome.message
-    assert not signin.login.state("U_ALINE").linked
+    assert not signin.login.state(slack("U_ALINE")).linked
 
 
 async def test_a_new_login_replaces_a_pending_one(signin: SignIn, browser: Browser) -> None:
-    first = await signin.login.start("U_ALINE")
-    second = await signin.login.start("U_ALINE")
+    first = await signin.login.start(slack("U_ALINE"))
+    second = await signin.login.start(slack("U_ALINE"))
     assert first.user_code != second.user_code
 
     await browser.sign_in(second.user_code, ALINE_UPN)
-    outcome = await signin.login.wait("U_ALINE")
+    outcome = await signin.login.wait(slack("U_ALINE"))
 
     assert outcome is not None and outcome.result is LoginResult.LINKED
     finished = await signin.finished()
@@ -80,15 +81,15 @@ async def test_a_new_login_replaces_a_pending_one(signin: SignIn, browser: Brows
 async def test_logout_forgets_the_tokens(signin: SignIn, browser: Browser) -> None:
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)
 
-    assert signin.login.logout("U_ALINE") is True
-    assert not signin.login.state("U_ALINE").linked
-    assert signin.login.logout("U_ALINE") is False
+    assert signin.login.logout(slack("U_ALINE")) is True
+    assert not signin.login.state(slack("U_ALINE")).linked
+    assert signin.login.logout(slack("U_ALINE")) is False
 
 
 async def test_an_unmapped_slack_user_is_told_before_any_sign_in(signin: SignIn) -> None:
     with pytest.raises(UserNotMapped):
-        await signin.login.start("U_NOBODY")
-    assert not signin.login.state("U_NOBODY").pending
+        await signin.login.start(slack("U_NOBODY"))
+    assert not signin.login.state(slack("U_NOBODY")).pending
 
 
 async def test_the_bot_declares_it_handles_claims_challenges(

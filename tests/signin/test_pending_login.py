@@ -7,6 +7,7 @@ import time
 
 import sqlalchemy as sa
 
+from bot.domain.people import slack
 from bot.graph import GraphPim
 from bot.service.identity import IdentityResolver
 from bot.service.signins import LoginResult
@@ -32,28 +33,28 @@ async def test_a_sign_in_in_progress_is_polled_again_after_a_restart(
     clock: FakeClock,
     app_graph: GraphPim,
 ) -> None:
-    prompt = await signin.login.start("U_ALINE")
+    prompt = await signin.login.start(slack("U_ALINE"))
     await signin.aclose()  # the process stops while Aline is still typing her code
 
     again = _restarted(settings, store, clock, app_graph)
     try:
         assert await again.login.resume() == 1
-        assert again.login.state("U_ALINE").pending
+        assert again.login.state(slack("U_ALINE")).pending
         await browser.sign_in(prompt.user_code, ALINE_UPN)
-        outcome = await again.login.wait("U_ALINE")
+        outcome = await again.login.wait(slack("U_ALINE"))
         finished = await again.finished()
     finally:
         await again.aclose()
 
     assert outcome is not None and outcome.result is LoginResult.LINKED
-    assert again.login.state("U_ALINE").linked
+    assert again.login.state(slack("U_ALINE")).linked
     assert [o.result for o in finished] == [LoginResult.LINKED]  # told once
     with store.engine.connect() as conn:  # done: nothing left to resume
         assert conn.execute(sa.text("SELECT count(*) FROM pending_logins")).scalar() == 0
 
 
 async def test_the_stored_flow_is_sealed(signin: SignIn, store: SqlStore) -> None:
-    prompt = await signin.login.start("U_ALINE")
+    prompt = await signin.login.start(slack("U_ALINE"))
 
     with store.engine.connect() as conn:
         (sealed,) = conn.execute(sa.text("SELECT sealed_flow FROM pending_logins")).one()
@@ -66,12 +67,12 @@ async def test_expired_or_cancelled_sign_ins_are_not_resumed(
     settings: Settings,
     store: SqlStore,
 ) -> None:
-    prompt = await signin.login.start("U_ALINE")
-    await signin.login.start("U_ADMIN")
-    signin.login.logout("U_ADMIN")  # cancelled on purpose: forgotten at once
+    prompt = await signin.login.start(slack("U_ALINE"))
+    await signin.login.start(slack("U_ADMIN"))
+    signin.login.logout(slack("U_ADMIN"))  # cancelled on purpose: forgotten at once
     await signin.aclose()
     flows = PendingFlows(SqlPendingLogins(store.engine), cipher_from_settings(settings))
-    assert [f.slack_user_id for f in flows.waiting(time.time())] == ["U_ALINE"]
+    assert [f.person for f in flows.waiting(time.time())] == [slack("U_ALINE")]
 
     later = prompt.expires_at.timestamp() + 1  # Aline's code has expired meanwhile
     assert flows.waiting(later) == []

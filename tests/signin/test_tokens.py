@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
+from bot.domain.people import slack
 from bot.errors import ConfigError
 from bot.service.signins import SignInRequired
 from bot.settings import Settings
@@ -26,12 +27,12 @@ async def test_tokens_are_unreadable_in_the_database_without_the_key(
     signin: SignIn, browser: Browser, store: SqlStore, settings: Settings, clock: FakeClock
 ) -> None:
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)
-    plaintext = signin.tokens.cache_for("U_ALINE").serialize()
+    plaintext = signin.tokens.cache_for(slack("U_ALINE")).serialize()
     assert "sbxrt." in plaintext and "sbx." in plaintext  # refresh and access tokens
 
     with store.engine.connect() as conn:
         (sealed,) = conn.execute(
-            sa.text("SELECT sealed_cache FROM user_tokens WHERE slack_user_id = 'U_ALINE'")
+            sa.text("SELECT sealed_cache FROM user_tokens WHERE person = 'slack:U_ALINE'")
         ).one()
     raw = bytes(sealed)
     assert b"sbx" not in raw and b"access_token" not in raw and b"secret" not in raw
@@ -44,7 +45,7 @@ async def test_tokens_are_unreadable_in_the_database_without_the_key(
     # A bot started with another key cannot use them: the user is asked to sign in again.
     other = UserTokens(SqlUserTokens(store.engine), TokenCipher(Fernet.generate_key()), clock)
     with pytest.raises(SignInRequired):
-        other.cache_for("U_ALINE")
+        other.cache_for(slack("U_ALINE"))
 
 
 async def test_no_token_reaches_a_log_or_a_repr(
@@ -53,7 +54,7 @@ async def test_no_token_reaches_a_log_or_a_repr(
     caplog.set_level(logging.DEBUG, logger="bot")
     await log_in(signin, browser, "U_ALINE", ALINE_UPN)
 
-    row = SqlUserTokens(store.engine).get("U_ALINE")
+    row = SqlUserTokens(store.engine).get(slack("U_ALINE"))
     assert row is not None and "sealed_cache" not in repr(row)
     assert repr(TokenCipher(Fernet.generate_key())) == "TokenCipher(<key hidden>)"
     assert "sbx" not in caplog.text

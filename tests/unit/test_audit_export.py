@@ -13,6 +13,7 @@ import pytest
 
 from bot.cli import main
 from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.people import slack
 from bot.store import SqlStore
 
 DAY1 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
             AuditEvent(
                 at=DAY1 + timedelta(days=i),
                 kind=kind,
-                slack_user_id=user,
+                person=slack(user),
                 entra_user_id="7146daa8-1b4b-4a66-b2f7-cf593d03c8d2",
                 role_id="62e90394-69f5-4237-9190-012177145e10",
                 role_name="Global Administrator",
@@ -61,7 +62,7 @@ def test_exports_every_event_as_json_lines_with_all_facts(
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["kind"] for r in rows] == ["requested", "approved", "activated"]
     last = rows[-1]
-    assert last["slack_user_id"] == "U_ALINE" and last["entra_user_id"].startswith("7146")
+    assert last["person"] == "slack:U_ALINE" and last["entra_user_id"].startswith("7146")
     assert last["role_name"] == "Global Administrator" and last["duration"] == 3600
     assert last["ticket"] == "CONTOSO:Security-012345" and last["graph_request_id"] == "g-1"
     assert last["justification"] == "need tenant-wide settings change"

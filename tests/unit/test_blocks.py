@@ -11,6 +11,7 @@ import pytest
 
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy, Ticket
+from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, Target, TargetKind
 from bot.service.identity import Requester
@@ -22,7 +23,7 @@ from handlers.blocks import home as home_tab
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 ALINE = Requester(
-    "U_ALINE",
+    slack("U_ALINE"),
     DirectoryUser("7146daa8", "Aline Dupuy", "AlineD@m365x435773.onmicrosoft.com"),
     "Europe/Paris",
 )
@@ -35,7 +36,7 @@ USER_ADMIN_TENANT = Target(DIRECTORY_ROLE, USER_ADMIN, TENANT)
 def record(**changes: Any) -> ActivationRecord:
     base = ActivationRecord(
         id="R-7KQ2M9XD",
-        slack_user_id="U_ALINE",
+        requester=slack("U_ALINE"),
         principal_id="7146daa8",
         role_id=USER_ADMIN.id,
         role_name=USER_ADMIN.display_name,
@@ -319,7 +320,7 @@ def test_approval_card_decision_dm_and_audit_post_name_the_scope(scope: Scope, s
     pending = record(state=RequestState.PENDING_APPROVAL, scope=scope)
     card = cards.approval_card(pending, NOW + timedelta(hours=24))
     decided = cards.decision_dm(record(scope=scope), None)
-    event = event_for(AuditKind.ACTIVATED, record(scope=scope), at=NOW, actor="U_ALINE")
+    event = event_for(AuditKind.ACTIVATED, record(scope=scope), at=NOW, actor=slack("U_ALINE"))
     posted = cards.audit_post(event)
 
     assert f"*Scope:* {shown}" in json.dumps(card["blocks"]) and shown in card["text"]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import DirectoryUser, Role, Ticket
+from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, Target, TargetKind
 from bot.domain.validation import check_justification, check_ticket
@@ -30,7 +31,7 @@ MAX_FALLBACK = blocks.MAX_FALLBACK_TEXT
 def record(text: str, ticket: str = "CONTOSO:Security-012345") -> ActivationRecord:
     return ActivationRecord(
         id="R-7KQ2M9XD",
-        slack_user_id="U_ALINE",
+        requester=slack("U_ALINE"),
         principal_id="7146daa8",
         role_id="fe930be7",
         role_name=text or "Role",
@@ -83,7 +84,7 @@ def test_messages_built_from_any_text_stay_within_slack_limits(text: str) -> Non
     rec = record(text)
     role = Role("fe930be7", text or "Role", "user-admin")
     target = Target(TargetKind.DIRECTORY_ROLE, role, rec.scope)
-    who = Requester("U_ALINE", DirectoryUser("7146daa8", text, "a@b.c"), "Europe/Paris")
+    who = Requester(slack("U_ALINE"), DirectoryUser("7146daa8", text, "a@b.c"), "Europe/Paris")
     within_limits(blocks.error(text))
     within_limits(blocks.help_message(text, text))
     within_limits(blocks.ended(rec, text))
@@ -94,7 +95,7 @@ def test_messages_built_from_any_text_stay_within_slack_limits(text: str) -> Non
     event = AuditEvent(
         NOW,
         AuditKind.REQUESTED,
-        "U_ALINE",
+        slack("U_ALINE"),
         role_name=text,
         justification=text,
         ticket=text,
