@@ -24,7 +24,7 @@ TICKET = "CONTOSO:Security-012345"
 
 class FileNotifier(RecordingNotifier):
     async def activation_settled(self, record: ActivationRecord) -> None:
-        _append(f"settled {record.slack_user_id} {record.id} {record.state} pid={os.getpid()}")
+        _append(f"settled {record.requester} {record.id} {record.state} pid={os.getpid()}")
 
 
 def _append(line: str) -> None:

@@ -80,6 +80,13 @@ def dms(env: dict[str, str]) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
+def settled_active(lines: list[str]) -> list[str]:
+    """Lines telling Aline her request was found active after the restart."""
+    return [
+        line for line in lines if line.startswith("settled slack:U_ALINE") and " active " in line
+    ]
+
+
 def restart_and_settle(env: dict[str, str]) -> list[str]:
     second = start(env, "serve")
     try:
@@ -105,8 +112,7 @@ def test_kill_9_while_graph_holds_the_activation_then_restart_agrees(
     assert state(env) == ["active"]
     assert t.tenant.live_assignment(ALINE_ID, USER_ADMIN) is not None
     assert len(t.tenant.requests) == writes  # nothing activated twice
-    told = [line for line in lines if line.startswith("settled slack:U_ALINE") and " active " in line]
-    assert len(told) == 1
+    assert len(settled_active(lines)) == 1
 
 
 def test_kill_9_during_an_approval_then_restart_agrees(
@@ -129,7 +135,4 @@ def test_kill_9_during_an_approval_then_restart_agrees(
     assert state(env, request_id) == ["active"]
     assert t.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
     assert len(t.tenant.requests) == writes
-    assert (
-        len([line for line in lines if line.startswith("settled slack:U_ALINE") and " active " in line])
-        == 1
-    )
+    assert len(settled_active(lines)) == 1
