@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain.command_types import Activate, Deactivate, DeactivateRequest
+from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope
 from bot.errors import InputError
@@ -30,8 +32,8 @@ def over_seattle(tenant: SandboxTenant) -> SandboxTenant:
 
 
 async def activate_over_seattle(services: Services) -> ActivationRecord:
-    outcome = await services.service.request_activation(
-        "U_ALEX", "user-admin", timedelta(hours=1), TICKET, WHY
+    outcome = await services.pimbot.handle(
+        slack("U_ALEX"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
     )
     assert outcome.record is not None and outcome.target.scope == Scope(SEATTLE)
     return outcome.record
@@ -69,8 +71,8 @@ async def test_a_reminders_deactivate_ends_the_requests_scope_only(
     tenant_wide_assignment(over_seattle)
 
     with pytest.raises(InputError, match="2 scopes"):  # by name alone: which one?
-        await services.service.deactivate("U_ALEX", "user-admin")
-    await services.service.deactivate("U_ALEX", record.role_id, record.scope)
+        await services.pimbot.handle(slack("U_ALEX"), Deactivate("user-admin"))
+    await services.pimbot.handle(slack("U_ALEX"), DeactivateRequest(record.id))  # its scope
 
     assert over_seattle.live_assignment(ALEX, USER_ADMIN, SEATTLE) is None
     assert over_seattle.live_assignment(ALEX, USER_ADMIN, "/") is not None
@@ -104,7 +106,7 @@ async def test_recovery_after_a_crash_looks_for_the_assignment_at_the_requests_s
     interrupted = replace(record, id="R-CRASHED1", state=RequestState.ACTIVATING)
     services.store.add_request(interrupted)
 
-    assert await recover_activating(services.service, services.reminders) == 1
+    assert await recover_activating(services.deps, services.reminders) == 1
 
     stored = services.store.get_request(interrupted.id)
     assert stored is not None and stored.state is RequestState.FAILED
