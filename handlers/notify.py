@@ -82,21 +82,21 @@ class SlackNotifier:
 
     async def post_approval_card(
         self, record: ActivationRecord, expires_at: datetime
-    ) -> tuple[str, str] | None:
+    ) -> str | None:
+        """The card's reference is "channel ts": what chat.update needs to redraw it."""
         channel = self._config.channels.approvals
         if not channel:
             return None
         msg = cards.approval_card(record, expires_at, self._config.ticket.url_template)
         posted = await self._client.chat_postMessage(channel=channel, **msg)
-        return str(posted["channel"]), str(posted["ts"])
+        return f"{posted['channel']} {posted['ts']}"
 
     async def update_approval_card(self, record: ActivationRecord) -> None:
-        if not (record.approval_channel and record.approval_message_ts):
+        channel, _, ts = (record.card or "").partition(" ")
+        if not (channel and ts):
             return
         msg = cards.approval_card(record, None, self._config.ticket.url_template)
-        await self._client.chat_update(
-            channel=record.approval_channel, ts=record.approval_message_ts, **msg
-        )
+        await self._client.chat_update(channel=channel, ts=ts, **msg)
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
         msg = cards.decision_dm(record, error, await self._tz(record.requester))

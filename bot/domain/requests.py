@@ -76,8 +76,7 @@ class ActivationRecord:
     decided_by: PersonKey | None = None  # the approver / denier
     decided_at: datetime | None = None
     decision_reason: str | None = None
-    approval_channel: str | None = None
-    approval_message_ts: str | None = None
+    card: str | None = None  # where the approval card is: a reference only the front end reads
     error: str | None = None
 
     @property

@@ -192,7 +192,7 @@ class PimService:
             raise NotAuthorised(f"Request `{record.id}` can no longer be cancelled.")
         requester = await self.identity.resolve(person)
         await self._audit(AuditKind.CANCELLED, requester, updated.target, record=updated)
-        if updated.approval_message_ts:
+        if updated.card:
             await self.notifier.update_approval_card(updated)
         return Outcome(OutcomeKind.CANCELLED, requester, updated.target, record=updated)
 
@@ -300,9 +300,7 @@ class PimService:
         expires_at = final.created_at + self.config.approval_timeout
         card = await self.notifier.post_approval_card(final, expires_at)
         if card is not None:
-            final = self.store.update_request(
-                final.id, approval_channel=card[0], approval_message_ts=card[1]
-            )
+            final = self.store.update_request(final.id, card=card)
         return Outcome(
             OutcomeKind.PENDING_APPROVAL,
             requester,

@@ -94,7 +94,7 @@ class ApprovalService:
         """Approved here, and Entra's own policy holds it for its approvers too (user mode):
         the first card shows the Slack approval, a new card waits for Entra's."""
         notifier = self._svc.notifier
-        if approved.approval_message_ts:
+        if approved.card:
             await notifier.update_approval_card(approved)
         await notifier.approved_then_entra(approved)
         return Decision(outcome.record or approved, True, outcome)
@@ -155,16 +155,10 @@ class ApprovalService:
     async def _announce(self, decision: Decision) -> Decision:
         """Redraw the card and tell the requester; the decision stands either way."""
         notifier = self._svc.notifier
-        if decision.record.approval_message_ts:
+        if decision.record.card:
             await notifier.update_approval_card(decision.record)
         await notifier.notify_decision(decision.record, decision.error)
         return decision
-
-    def attach_card(self, request_id: str, channel: str, ts: str) -> ActivationRecord:
-        """Remember where the request's card is, so decisions can update it in place."""
-        return self._svc.store.update_request(
-            request_id, approval_channel=channel, approval_message_ts=ts
-        )
 
     def expires_at(self, record: ActivationRecord) -> datetime:
         return record.created_at + self._svc.config.approval_timeout

@@ -241,8 +241,9 @@ class Notifier(Protocol):
 
     async def post_approval_card(
         self, record: ActivationRecord, expires_at: datetime
-    ) -> tuple[str, str] | None:
-        """Post the request card for approvers; (channel, ts) to update it later."""
+    ) -> str | None:
+        """Post the request card for approvers; an opaque reference (kept as `record.card`)
+        to update it later, or None when there is nowhere to post it."""
         ...
 
     async def update_approval_card(self, record: ActivationRecord) -> None:

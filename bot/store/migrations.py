@@ -247,6 +247,14 @@ _PREFIXED = (
 def _v8(conn: Connection) -> None:
     for table, old, new in _PERSON_COLUMNS:
         conn.exec_driver_sql(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
+    # Where a request's card was posted is the notifier's opaque reference ("channel ts"
+    # for Slack), one column instead of two Slack-shaped ones (SQLite >= 3.35 drops columns).
+    conn.exec_driver_sql("ALTER TABLE requests RENAME COLUMN approval_channel TO card")
+    conn.exec_driver_sql(
+        "UPDATE requests SET card = card || ' ' || approval_message_ts "
+        "WHERE card IS NOT NULL AND approval_message_ts IS NOT NULL"
+    )
+    conn.exec_driver_sql("ALTER TABLE requests DROP COLUMN approval_message_ts")
     for table, column in _PREFIXED:
         _prefix(conn, table, column)
     # The audit log refuses updates (v3): lifted for this one statement, then restored.
@@ -308,7 +316,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "deferred_work: actions kept until their user signs in (issue #8)", _v5),
     Migration(6, "pending_logins: device-code sign-ins that survive a restart (issue #8)", _v6),
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
-    Migration(8, "people keyed neutrally (slack:U123); kept work stores the command", _v8),
+    Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
 )
 LATEST = MIGRATIONS[-1].version
 

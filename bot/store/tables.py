@@ -70,8 +70,7 @@ requests = sa.Table(
     sa.Column("decided_by", sa.String(64)),
     sa.Column("decided_at", _ts),
     sa.Column("decision_reason", sa.Text),
-    sa.Column("approval_channel", sa.String(64)),
-    sa.Column("approval_message_ts", sa.String(64)),
+    sa.Column("card", sa.String(128)),  # the notifier's opaque reference to the card
     sa.Column("error", sa.Text),
     # The target (v7): null only in a database no migration has backfilled.
     sa.Column("target_kind", sa.String(32)),

@@ -73,6 +73,9 @@ def _old(values: dict[str, object], version: int) -> dict[str, object]:
             old["slack_user_id"] = _bare(old.pop(column))
     if "decided_by" in old:
         old["decided_by"] = _bare(old["decided_by"])
+    if "card" in old:
+        channel, _, ts = str(old.pop("card") or "").partition(" ")
+        old["approval_channel"], old["approval_message_ts"] = channel or None, ts or None
     return old
 
 
@@ -171,7 +174,7 @@ def test_upgrades_a_v7_database_keying_people_neutrally_and_keeping_commands(
     engine: Engine,
 ) -> None:
     assert migrations.migrate(engine, target=7) == 7
-    decided = RECORD.with_changes(decided_by=slack("U2"))
+    decided = RECORD.with_changes(decided_by=slack("U2"), card="C_PIM 1700000000.000100")
     write_old_rows(
         engine, decided, AuditEvent(at=T0, kind=AuditKind.APPROVED, person=slack("U2")), version=7
     )
@@ -194,7 +197,8 @@ def test_upgrades_a_v7_database_keying_people_neutrally_and_keeping_commands(
 
     store = SqlStore(engine)  # opening the store upgrades it
 
-    assert store.get_request("r1") == decided  # requester slack:U1, decided by slack:U2
+    # requester slack:U1, decided by slack:U2; the card's two Slack columns are one reference
+    assert store.get_request("r1") == decided
     assert [e.person for e in store.audit_events()] == [slack("U2")]
     commands = {i.kind: decode(i.data) for i in SqlKeptWork(engine).waiting(slack("U1"))}
     assert commands == {

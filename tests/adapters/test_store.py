@@ -88,8 +88,7 @@ class TestRequests:
             decided_by=slack("U2"),
             decided_at=T0,
             decision_reason="ok",
-            approval_channel="C1",
-            approval_message_ts="1700000000.000100",
+            card="C1 1700000000.000100",
             error="none",
             duration=timedelta(hours=1, minutes=30, microseconds=5),
         )
@@ -135,8 +134,8 @@ class TestRequests:
     ) -> None:
         store.add_request(make_record())
         clock.advance(60)
-        updated = store.update_request("r1", approval_channel="C1", approval_message_ts="1.2")
-        assert (updated.approval_channel, updated.approval_message_ts) == ("C1", "1.2")
+        updated = store.update_request("r1", card="C1 1.2")
+        assert updated.card == "C1 1.2"
         assert updated.updated_at == clock.now()
         assert store.get_request("r1") == updated
 

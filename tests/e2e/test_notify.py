@@ -112,19 +112,19 @@ async def test_approval_card_is_posted_and_redrawn_without_buttons(slack: FakeSl
     notifier = _notifier(slack)
     pending = RECORD.with_changes(state=RequestState.PENDING_APPROVAL)
 
-    channel, ts = await notifier.post_approval_card(pending, NOW + timedelta(hours=24)) or ("", "")
+    card = await notifier.post_approval_card(pending, NOW + timedelta(hours=24))
+    assert card is not None and card.startswith("C_APPROVALS ")
     decided = pending.with_changes(
         state=RequestState.DENIED,
         decided_by=slack_user("U_ADMIN"),
         decided_at=NOW,
         decision_reason="no",
-        approval_channel=channel,
-        approval_message_ts=ts,
+        card=card,  # opaque to the service; the notifier finds its message by it
     )
     await notifier.update_approval_card(decided)
 
     (update,) = slack.calls("chat.update")
-    assert update.body["channel"] == "C_APPROVALS" and update.body["ts"] == ts
+    assert update.body["channel"] == "C_APPROVALS" and update.body["ts"] == card.split(" ")[1]
     assert all(b["type"] != "actions" for b in update.body["blocks"])
 
 

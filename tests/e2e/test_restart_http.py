@@ -137,10 +137,8 @@ def _wait_for_card(slack: FakeSlack) -> dict[str, Any]:
 def _stored_ts(database_url: str, request_id: str) -> str:
     store = SqlStore.from_url(database_url)
     try:
-        record = _wait(
-            lambda: [r for r in [store.get_request(request_id)] if r and r.approval_message_ts]
-        )
-        return str(record.approval_message_ts)
+        record = _wait(lambda: [r for r in [store.get_request(request_id)] if r and r.card])
+        return str(record.card).partition(" ")[2]  # the Slack notifier's "channel ts"
     finally:
         store.close()
 

@@ -64,9 +64,9 @@ class RecordingNotifier:
 
     async def post_approval_card(
         self, record: ActivationRecord, expires_at: datetime
-    ) -> tuple[str, str] | None:
+    ) -> str | None:
         self.cards[record.id] = record
-        return ("C_PIM_APPROVALS", f"{len(self.cards)}.000100")
+        return f"C_PIM_APPROVALS {len(self.cards)}.000100"
 
     async def update_approval_card(self, record: ActivationRecord) -> None:
         assert record.id in self.cards, "updating a card that was never posted"
