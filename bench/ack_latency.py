@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.common import save, summary
-from tests.e2e.stack import BotStack
+from tests.support.stack import BotStack
 
 CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
 

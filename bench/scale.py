@@ -25,8 +25,8 @@ from bot.service.activation import new_request_id
 from bot.simulators.sandbox import SandboxServer, SandboxTenant, create_app
 from bot.wiring import Services, build_services
 from handlers.notify import SlackNotifier, SlackUserDirectory
-from tests.e2e.stack import BOT_TOKEN, ROOT
-from tests.fakes.slack import FakeSlack
+from tests.support.slack import FakeSlack
+from tests.support.stack import BOT_TOKEN, ROOT
 
 TOTAL, BURST = 10_000, 1_000
 BURST_LEAD_S = 15  # the burst falls due this long after it is planned

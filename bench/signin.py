@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import save, summary, table
-from tests.e2e.signin_stack import ALINE_UPN, SignInStack
-from tests.e2e.stack import BotStack
+from tests.support.signin_stack import ALINE_UPN, SignInStack
+from tests.support.stack import BotStack
 
 ACTIVATE = "activate user-admin 1h reset a locked-out account"
 N = 30

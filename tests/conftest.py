@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.clock import FakeClock
+from tests.support.clock import FakeClock
 
 DATA = Path(__file__).parent / "data"
 

@@ -22,7 +22,7 @@ BASE = "https://graph.test"
 def assert_request_valid(schema: dict[str, Any], body: dict[str, Any]) -> None:
     """Validate a body the bot sent against Graph's unifiedRoleAssignmentScheduleRequest."""
     try:
-        from tests.graph_schema import assert_graph_valid  # shared helper, when present
+        from tests.support.graph_schema import assert_graph_valid  # shared helper, when present
     except ImportError:
         wrapper = {"$defs": schema["$defs"], "$ref": f"#/$defs/{REQUEST_TYPE}"}
         errors = list(Draft202012Validator(wrapper).iter_errors(body))

@@ -17,7 +17,7 @@ from bot.graph.auth import AccessToken
 from bot.graph.pim import GraphPim, Identity
 from bot.settings import Settings
 from tests.adapters.test_graph_helpers import Recorder, assert_request_valid, make_client
-from tests.fakes.clock import FakeClock
+from tests.support.clock import FakeClock
 
 RM = "/v1.0/roleManagement/directory"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"

@@ -27,7 +27,7 @@ from bot.simulators.sandbox import (
     create_app,
 )
 from tests.adapters.test_graph_helpers import assert_request_valid
-from tests.fakes.clock import FakeClock
+from tests.support.clock import FakeClock
 
 ALINE_UPN = "AlineD@m365x435773.onmicrosoft.com"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"

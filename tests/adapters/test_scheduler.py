@@ -17,7 +17,7 @@ from bot.store import SqlStore
 from bot.store import scheduler as scheduler_module
 from bot.store.scheduler import ReminderScheduler
 
-pytest_plugins = ["tests.adapters.databases"]  # database_url fixture
+pytest_plugins = ["tests.support.databases"]  # database_url fixture
 
 
 class Recorder:

@@ -20,13 +20,13 @@ from bot.domain.requests import ActivationRecord, RequestState
 from bot.service.ports import Store, UserLink
 from bot.store import SqlStore, make_engine
 from bot.store.engine import BUSY_TIMEOUT_MS, normalise_url
-from tests.fakes.clock import FakeClock
+from tests.support.clock import FakeClock
 
 S = RequestState
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 PENDING = frozenset({S.PENDING_APPROVAL})
 T = TypeVar("T")
-pytest_plugins = ["tests.adapters.databases"]  # database_url, engine, store fixtures
+pytest_plugins = ["tests.support.databases"]  # database_url, engine, store fixtures
 
 
 def make_record(request_id: str = "r1", **changes: object) -> ActivationRecord:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import BotStack
+from tests.support.stack import BotStack
 
 
 @pytest.fixture(scope="module")

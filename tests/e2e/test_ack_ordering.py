@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from tests.e2e.stack import GRAPH_WRITES, BotStack
+from tests.support.stack import GRAPH_WRITES, BotStack
 
 CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
 LATENCY = 1.5

@@ -6,8 +6,8 @@ import json
 import time
 from typing import Any
 
-from tests.e2e.stack import BotStack
-from tests.e2e.test_approvals_stack import deny_submission
+from tests.support.approval_stack import deny_submission
+from tests.support.stack import BotStack
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"

@@ -12,15 +12,15 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.requests import RequestState
-from tests.adapters.databases import _postgres_url
-from tests.e2e.stack import GRAPH_WRITES
-from tests.e2e.test_approvals_stack import (
+from tests.support.approval_stack import (
     APPROVERS,
     GROUPIE,
     TICKET_URL,
     ApprovalStack,
     deny_submission,
 )
+from tests.support.databases import _postgres_url
+from tests.support.stack import GRAPH_WRITES
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.domain.audit import AuditKind
-from tests.e2e.stack import GRAPH_WRITES
-from tests.e2e.test_approvals_stack import ApprovalStack
+from tests.support.approval_stack import ApprovalStack
+from tests.support.stack import GRAPH_WRITES
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 TICKET = "CONTOSO:Security-012345"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.stack import BotStack
+from tests.support.stack import BotStack
 
 T = "CONTOSO:Security-012345"
 J = "need to reset a locked account"

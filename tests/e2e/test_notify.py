@@ -15,7 +15,7 @@ from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import UserNotMapped
 from bot.settings import ChannelsConfig, PolicyFile
 from handlers.notify import SlackNotifier, SlackUserDirectory
-from tests.fakes.slack import FakeSlack
+from tests.support.slack import FakeSlack
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 RECORD = ActivationRecord(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_approvals_stack import ApprovalStack
+from tests.support.approval_stack import ApprovalStack
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
@@ -165,7 +165,7 @@ def test_extend_choices_stop_at_a_smaller_maximum() -> None:
 
     from bot.settings import PolicyFile
     from handlers.notify import extend_choices
-    from tests.e2e.test_approvals_stack import policy_text
+    from tests.support.approval_stack import policy_text
 
     config = PolicyFile.model_validate(yaml.safe_load(policy_text()))
     record = type("R", (), {"role_id": "x", "role_name": "Global Administrator"})()

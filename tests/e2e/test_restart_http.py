@@ -25,11 +25,11 @@ from bot.simulators.sandbox import (
     create_app,
 )
 from bot.store import SqlStore
-from tests.adapters.databases import _postgres_url
-from tests.e2e.processes import pimbot_run
-from tests.e2e.stack import GRAPH_WRITES
-from tests.fakes.signing import command_body, interaction_body, signed_headers
-from tests.fakes.slack import FakeSlack
+from tests.support.databases import _postgres_url
+from tests.support.processes import pimbot_run
+from tests.support.signing import command_body, interaction_body, signed_headers
+from tests.support.slack import FakeSlack
+from tests.support.stack import GRAPH_WRITES
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "restart-signing-secret"

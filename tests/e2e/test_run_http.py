@@ -22,9 +22,9 @@ from bot.simulators.sandbox import (
     SandboxTenant,
     create_app,
 )
-from tests.e2e.processes import pimbot_run
-from tests.fakes.signing import command_body, signed_headers
-from tests.fakes.slack import FakeSlack
+from tests.support.processes import pimbot_run
+from tests.support.signing import command_body, signed_headers
+from tests.support.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "run-http-signing-secret"

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.e2e.stack import BotStack
-from tests.fakes.signing import command_body
+from tests.support.signing import command_body
+from tests.support.stack import BotStack
 
 CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
 

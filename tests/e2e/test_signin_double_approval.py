@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.requests import RequestState
-from tests.e2e.signin_stack import (
+from tests.support.signin_stack import (
     ADMIN_UPN,
     ALINE,
     ALINE_UPN,

@@ -17,7 +17,8 @@ import pytest
 from bot.domain.audit import AuditKind
 from bot.domain.requests import RequestState
 from handlers.approvals import reason_modal
-from tests.e2e.signin_stack import (
+from tests.support.approval_stack import deny_submission
+from tests.support.signin_stack import (
     ADMIN,
     ADMIN_UPN,
     ALEX_UPN,
@@ -34,7 +35,6 @@ from tests.e2e.signin_stack import (
     USER_ADMIN,
     SignInStack,
 )
-from tests.e2e.test_approvals_stack import deny_submission
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.e2e.stack import BotStack
+from tests.support.stack import BotStack
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"

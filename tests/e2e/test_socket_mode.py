@@ -18,7 +18,7 @@ from bot.store import SqlStore
 from bot.wiring import ManualTrigger, build_services
 from handlers.app import build_app, run_socket
 from handlers.notify import SlackNotifier, SlackUserDirectory
-from tests.fakes.slack import FakeSlack
+from tests.support.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 

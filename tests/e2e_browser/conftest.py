@@ -16,7 +16,7 @@ import pytest
 
 from bot.clock import OffsetClock
 from bot.settings import Settings
-from tests.workspace.browser import ARGS, CHROMIUM, requires_chromium
+from tests.support.browser import ARGS, CHROMIUM, requires_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 

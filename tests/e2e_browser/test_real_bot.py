@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from tests.e2e_browser.conftest import RealBot
-from tests.workspace.browser import screenshot
+from tests.support.browser import screenshot
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"

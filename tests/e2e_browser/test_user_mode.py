@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e_browser.conftest import ROOT, RealBot
-from tests.workspace.browser import screenshot
+from tests.support.browser import screenshot
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"

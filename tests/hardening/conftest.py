@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import BotStack
 from tests.service.conftest import (  # noqa: F401 - service-level fixtures, used by name
     clock,
     directory,
@@ -19,6 +18,7 @@ from tests.service.conftest import (  # noqa: F401 - service-level fixtures, use
     settings,
     tenant,
 )
+from tests.support.stack import BotStack
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.settings import Settings
 from bot.wiring import build_services
-from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
+from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
 TICKET = "CONTOSO:Security-012345"
 

@@ -13,9 +13,9 @@ from bot.service.activation import new_request_id
 from bot.settings import Settings
 from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
 from tests.service.conftest import REQUESTS, TICKET, USER_ADMIN, WHY, wire
+from tests.support.clock import FakeClock
+from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
 S = RequestState
 

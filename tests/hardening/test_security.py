@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.stack import BotStack
-from tests.fakes.signing import command_body, signed_headers
+from tests.support.signing import command_body, signed_headers
+from tests.support.stack import BotStack
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"

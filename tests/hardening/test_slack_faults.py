@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.stack import BotStack
-from tests.fakes.signing import command_body, event_body
+from tests.support.signing import command_body, event_body
+from tests.support.stack import BotStack
 
 ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"

@@ -18,8 +18,8 @@ from bot.simulators.sandbox import (
     SandboxTenant,
     create_app,
 )
-from tests.fakes.clock import FakeClock
-from tests.graph_schema import assert_graph_valid
+from tests.support.clock import FakeClock
+from tests.support.graph_schema import assert_graph_valid
 
 PAGE_SIZE = 5
 BASE = "https://sandbox.test"

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.simulators.sandbox import SandboxTenant
-from tests.fakes.clock import FakeClock
 from tests.sandbox.conftest import (
     ALEX,
     ALINE,
@@ -21,6 +20,7 @@ from tests.sandbox.conftest import (
     assert_graph_error,
     request_body,
 )
+from tests.support.clock import FakeClock
 
 POLICY_FAILED = "RoleAssignmentRequestPolicyValidationFailed"
 

@@ -8,7 +8,6 @@ import httpx
 
 from bot.clock import Clock
 from bot.simulators.sandbox import SandboxTenant, create_app
-from tests.graph_schema import assert_graph_valid
 from tests.sandbox.conftest import (
     ADMIN,
     ALEX,
@@ -20,6 +19,7 @@ from tests.sandbox.conftest import (
     assert_graph_error,
     request_body,
 )
+from tests.support.graph_schema import assert_graph_valid
 
 
 async def pending(graph: GraphCaller) -> str:

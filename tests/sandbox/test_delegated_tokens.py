@@ -12,8 +12,8 @@ import httpx
 
 from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID
 from bot.simulators.sandbox.stepup import claims_request
-from tests.fakes.clock import FakeClock
 from tests.sandbox.conftest import ALINE, TOKEN_PATH, GraphCaller, assert_graph_error
+from tests.support.clock import FakeClock
 
 DEVICE_PATH = f"/{SANDBOX_TENANT_ID}/oauth2/v2.0/devicecode"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

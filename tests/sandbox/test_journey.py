@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import httpx
 
-from tests.fakes.clock import FakeClock
 from tests.sandbox.conftest import (
     ALINE,
     CLIENT_FORM,
@@ -18,6 +17,7 @@ from tests.sandbox.conftest import (
     GraphCaller,
     request_body,
 )
+from tests.support.clock import FakeClock
 
 
 async def test_tutorial_journey(

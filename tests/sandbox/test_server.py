@@ -22,7 +22,6 @@ from bot.simulators.sandbox import (
     create_app,
 )
 from tests.conftest import DATA
-from tests.graph_schema import assert_graph_valid
 from tests.sandbox.conftest import (
     ALINE,
     CLIENT_FORM,
@@ -33,6 +32,7 @@ from tests.sandbox.conftest import (
     context_type,
     request_body,
 )
+from tests.support.graph_schema import assert_graph_valid
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from bot.simulators.sandbox import (
 )
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
+from tests.support.clock import FakeClock
+from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"

@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.domain.requests import ActivationRecord
 from bot.settings import Settings
 from bot.wiring import build_services
-from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
+from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
 
 class FileNotifier(RecordingNotifier):

@@ -14,9 +14,9 @@ from bot.service.activation import Outcome, OutcomeKind
 from bot.settings import RoleConfig, Settings
 from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
 from tests.service.conftest import GLOBAL_ADMIN, TICKET, WHY, wire
+from tests.support.clock import FakeClock
+from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
 ALINE = "AlineD@m365x435773.onmicrosoft.com"
 

@@ -12,10 +12,10 @@ import pytest
 from bot.errors import NotAuthorised
 from bot.settings import ApproversConfig, PolicyFile, Settings
 from bot.wiring import Services
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack_ports import TENANT, FakeDirectory, RecordingNotifier
 from tests.service.conftest import wire
 from tests.service.test_approvals import request_global_admin
+from tests.support.clock import FakeClock
+from tests.support.slack_ports import TENANT, FakeDirectory, RecordingNotifier
 
 MEGAN_ID = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b01"
 PIM_APPROVERS_GROUP = "8b0f2c4e-3a5d-4f6b-9c1e-7d2a4b6c8e02"  # Megan and the admin

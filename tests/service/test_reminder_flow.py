@@ -9,9 +9,9 @@ from bot.domain.requests import ActivationRecord, RequestState
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
 from tests.service.conftest import TICKET, USER_ADMIN, WHY, wire
+from tests.support.clock import FakeClock
+from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
 ALINE = "AlineD@m365x435773.onmicrosoft.com"
 

@@ -28,7 +28,7 @@ from bot.simulators.sandbox import (
     create_app,
 )
 from bot.store import SqlStore
-from tests.fakes.clock import FakeClock
+from tests.support.clock import FakeClock
 
 TENANT = "m365x435773.onmicrosoft.com"
 ALINE, ALINE_UPN = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2", f"AlineD@{TENANT}"

@@ -13,8 +13,8 @@ from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
 from bot.store.deferred import Deferred, SqlDeferredWork
-from tests.fakes.clock import FakeClock
 from tests.signin.conftest import ADMIN_UPN, ALINE, ALINE_UPN, GLOBAL_ADMIN, Browser, log_in
+from tests.support.clock import FakeClock
 
 
 def test_kept_work_survives_a_restart_and_is_taken_once(store: SqlStore, clock: FakeClock) -> None:

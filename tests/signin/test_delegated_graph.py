@@ -15,8 +15,8 @@ from bot.signin.errors import SignInRequired
 from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
-from tests.fakes.clock import FakeClock
 from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, log_in
+from tests.support.clock import FakeClock
 
 SPEC = ActivationSpec(ALINE, USER_ADMIN, timedelta(hours=2), "Reset a locked-out user")
 

@@ -14,8 +14,8 @@ from bot.signin.models import LoginResult
 from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
-from tests.fakes.clock import FakeClock
 from tests.signin.conftest import ALEX_UPN, ALINE, ALINE_UPN, Browser, Outcomes, log_in
+from tests.support.clock import FakeClock
 
 
 async def test_login_links_the_slack_user_and_confirms_with_the_entra_display_name(

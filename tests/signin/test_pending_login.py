@@ -16,8 +16,8 @@ from bot.signin.pending import PendingFlows
 from bot.signin.wiring import SignIn, build_signin
 from bot.store import SqlStore
 from bot.store.pending_logins import SqlPendingLogins
-from tests.fakes.clock import FakeClock
 from tests.signin.conftest import ALINE_UPN, Browser, Directory, Outcomes
+from tests.support.clock import FakeClock
 
 
 def _restarted(

@@ -19,8 +19,8 @@ from bot.signin.tokens import UserTokens
 from bot.signin.wiring import SignIn
 from bot.store import SqlStore
 from bot.store.user_tokens import SqlUserTokens
-from tests.fakes.clock import FakeClock
 from tests.signin.conftest import ALINE_UPN, Browser, log_in
+from tests.support.clock import FakeClock
 
 
 async def test_tokens_are_unreadable_in_the_database_without_the_key(

@@ -24,7 +24,7 @@ from bot.simulators.sandbox import (
     create_app,
 )
 from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app
-from tests.workspace.live import LiveServer
+from tests.support.live import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

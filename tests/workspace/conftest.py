@@ -10,7 +10,7 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 
 from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, Workspace, create_workspace_app
-from tests.workspace.live import LiveServer
+from tests.support.live import LiveServer
 from tests.workspace.tiny_bolt import bolt_asgi, build_tiny_bolt_app
 
 SECRET = "test-signing-secret"

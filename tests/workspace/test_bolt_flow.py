@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.live import wait_for_state
 from tests.workspace.conftest import Rig
-from tests.workspace.live import wait_for_state
 
 State = dict[str, Any]
 

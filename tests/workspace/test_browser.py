@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.workspace.browser import chromium_page, requires_chromium, screenshot
+from tests.support.browser import chromium_page, requires_chromium, screenshot
 from tests.workspace.conftest import Rig
 
 pytestmark = requires_chromium

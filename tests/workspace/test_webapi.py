@@ -10,8 +10,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app, surfaces
+from tests.support.live import LiveServer
 from tests.workspace.conftest import Rig
-from tests.workspace.live import LiveServer
 
 BUTTON = [
     {

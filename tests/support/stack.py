@@ -36,8 +36,8 @@ from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services
 from handlers.app import build_app, build_http_app
 from handlers.notify import SlackNotifier, SlackUserDirectory
-from tests.fakes.signing import command_body, event_body, interaction_body, signed_headers
-from tests.fakes.slack import FakeSlack
+from tests.support.signing import command_body, event_body, interaction_body, signed_headers
+from tests.support.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"

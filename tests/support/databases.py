@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from bot.store import SqlStore, make_engine
 from bot.store.engine import normalise_url
-from tests.fakes.clock import FakeClock
+from tests.support.clock import FakeClock
 
 PG_ENV = "PIM_TEST_DATABASE_URL"
 

@@ -14,7 +14,7 @@ import httpx
 import yaml
 
 from bot.graph.tls import trust
-from tests.e2e.test_approvals_stack import ApprovalStack, policy_text
+from tests.support.approval_stack import ApprovalStack, policy_text
 
 TENANT = "m365x435773.onmicrosoft.com"
 ALINE, ALINE_UPN = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2", f"AlineD@{TENANT}"

@@ -18,8 +18,8 @@ from starlette.routing import Route
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxServer, create_app
 from handlers.app import build_app, build_http_app
-from tests.e2e.stack import ROOT, BotStack
-from tests.fakes.slack import FakeSlack
+from tests.support.slack import FakeSlack
+from tests.support.stack import ROOT, BotStack
 
 APPROVERS = [f"U_AP{i:02d}" for i in range(20)]
 USERGROUP, GROUPIE = "S_PIM_APPROVERS", "U_GROUPIE"
