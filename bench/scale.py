@@ -22,34 +22,22 @@ from bench.common import percentile, save, table
 from bot.clock import SystemClock
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.service.activation import new_request_id
+from bot.settings import Settings
 from bot.simulators.sandbox import SandboxServer, SandboxTenant, create_app
 from bot.wiring import Services, build_services
 from handlers.notify import SlackNotifier, SlackUserDirectory
+from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.settings import BOT_TOKEN, ROOT, make_settings
 from tests.support.slack import FakeSlack
-from tests.support.stack import BOT_TOKEN, ROOT
 
 TOTAL, BURST = 10_000, 1_000
 BURST_LEAD_S = 15  # the burst falls due this long after it is planned
 LEAD = timedelta(minutes=15)
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 
 
-def settings(db: Path, sandbox: SandboxServer, slack_url: str) -> Any:
-    from bot.settings import Settings
-    from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID
-
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack_url,
-        azure_tenant_id=SANDBOX_TENANT_ID,
-        azure_client_id=SANDBOX_CLIENT_ID,
-        azure_client_secret=SANDBOX_CLIENT_SECRET,
-        azure_authority_host=sandbox.url,
-        pim_graph_url=sandbox.url,
-        pim_ca_file=sandbox.ca_file,
-        pim_database_url=f"sqlite:///{db}",
-        pim_config=ROOT / "pimbot.yml",
+def settings(db: Path, sandbox: SandboxServer, slack_url: str) -> Settings:
+    return make_settings(
+        sandbox=sandbox, slack_api_url=slack_url, pim_database_url=f"sqlite:///{db}"
     )
 
 
@@ -69,7 +57,7 @@ def record(end: datetime) -> ActivationRecord:
     return ActivationRecord(
         id=new_request_id(),
         slack_user_id="U_ALINE",
-        principal_id="7146daa8-1b4b-4a66-b2f7-cf593d03c8d2",
+        principal_id=ALINE.id,
         role_id=USER_ADMIN,
         role_name="User Administrator",
         duration=end - now,

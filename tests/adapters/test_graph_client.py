@@ -9,7 +9,7 @@ import pytest
 
 from bot.errors import GraphError, GraphThrottled, GraphUnavailable
 from bot.graph.retry import RetryPolicy, parse_retry_after
-from tests.adapters.test_graph_helpers import (
+from tests.support.graph_fakes import (
     BASE,
     FakeTimer,
     Recorder,

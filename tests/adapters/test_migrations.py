@@ -17,8 +17,6 @@ from bot.service.ports import UserLink
 from bot.store import SqlStore, make_engine, migrations
 from bot.store.tables import metadata
 
-pytest_plugins = ["tests.support.databases"]  # database_url, engine fixtures
-
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 RECORD = ActivationRecord(
     id="r1",

@@ -17,8 +17,6 @@ from bot.store import SqlStore
 from bot.store import scheduler as scheduler_module
 from bot.store.scheduler import ReminderScheduler
 
-pytest_plugins = ["tests.support.databases"]  # database_url fixture
-
 
 class Recorder:
     """An on_due callback that remembers what it was called with."""

@@ -26,7 +26,6 @@ S = RequestState
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 PENDING = frozenset({S.PENDING_APPROVAL})
 T = TypeVar("T")
-pytest_plugins = ["tests.support.databases"]  # database_url, engine, store fixtures
 
 
 def make_record(request_id: str = "r1", **changes: object) -> ActivationRecord:

@@ -17,13 +17,12 @@ from tests.support.approval_stack import (
     GROUPIE,
     TICKET_URL,
     ApprovalStack,
-    deny_submission,
 )
-from tests.support.databases import _postgres_url
+from tests.support.cast import ALINE, GLOBAL_ADMIN
+from tests.support.databases import postgres_url
+from tests.support.payloads import deny_submission
 from tests.support.stack import GRAPH_WRITES
 
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 DAY = 24 * 3600.0
 TICKETED = "activate global-admin 1h CONTOSO:Security-012345 need tenant-wide settings change"
 
@@ -133,7 +132,7 @@ def test_twenty_concurrent_approvals_activate_once(bot: ApprovalStack) -> None:
     assert sum("was already" in a and "by <@U_AP" in a for a in answers) == 19
     assert bot.graph_writes() == 1
     assert len(bot.services.store.list_decisions(request_id)) == 1
-    assert bot.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
     approved = [e for e in bot.services.store.audit_events() if e.request_id == request_id]
     assert [e.kind for e in approved].count(AuditKind.APPROVED) == 1
     assert [e.kind for e in approved].count(AuditKind.ACTIVATED) == 1
@@ -222,7 +221,7 @@ def test_approve_after_timeout_before_any_sweep_expires_it(bot: ApprovalStack) -
 def test_twenty_concurrent_approvals_activate_once_on_postgresql(tmp_path: Path) -> None:
     """The compare-and-set is the database's: the same race with PostgreSQL as the store
     (skipped unless PIM_TEST_DATABASE_URL is set; `.ci/run` sets it)."""
-    with contextmanager(_postgres_url)() as url, ApprovalStack(tmp_path, url) as stack:
+    with contextmanager(postgres_url)() as url, ApprovalStack(tmp_path, url) as stack:
         request_id, _ = stack.pending()
 
         with ThreadPoolExecutor(max_workers=20) as pool:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tests.support.cast import ALINE, CARD, USER_ADMIN
 from tests.support.stack import BotStack
-
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
 
 
 def test_card_command_activates_user_administrator_for_five_hours(bot: BotStack) -> None:
@@ -19,7 +16,7 @@ def test_card_command_activates_user_administrator_for_five_hours(bot: BotStack)
     final = bot.final(reply)
     assert final["replace_original"] is True
     assert "User Administrator" in final["text"] and "active until" in final["text"]
-    assignment = bot.tenant.live_assignment(ALINE_ID, USER_ADMIN)
+    assignment = bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert assignment is not None
     assert assignment.end is not None and assignment.start is not None
     assert assignment.end - assignment.start == timedelta(hours=5)
@@ -74,7 +71,7 @@ def test_status_then_extend_then_deactivate(bot: BotStack) -> None:
     assert "extended until" in extended["text"]
     ended = bot.final(bot.command("deactivate user-admin"))
     assert "deactivated" in ended["text"]
-    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None
 
 
 def test_help_answers_in_the_ack(bot: BotStack) -> None:

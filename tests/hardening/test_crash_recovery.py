@@ -13,9 +13,11 @@ from bot.service.activation import new_request_id
 from bot.settings import Settings
 from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
-from tests.service.conftest import REQUESTS, TICKET, USER_ADMIN, WHY, wire
+from tests.support.cast import TICKET, USER_ADMIN, WHY
 from tests.support.clock import FakeClock
+from tests.support.services import wire
 from tests.support.slack_ports import FakeDirectory, RecordingNotifier
+from tests.support.stack import GRAPH_WRITES
 
 S = RequestState
 
@@ -29,7 +31,7 @@ def aline(tenant: SandboxTenant) -> str:
 async def crash_mid_activation(services: Services, faults: Faults, tenant: SandboxTenant) -> str:
     """Start an activation and kill it once Graph has accepted the write but before the
     answer arrives; returns the stuck request's id."""
-    faults.lose_response(times=1, delay=5, deliver=True, method="POST", path=REQUESTS)
+    faults.lose_response(times=1, delay=5, deliver=True, method="POST", path=GRAPH_WRITES)
     task = asyncio.create_task(
         services.service.request_activation(
             "U_ALINE", "user-admin", timedelta(hours=2), TICKET, WHY

@@ -8,11 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support.cast import ALINE, CARD, USER_ADMIN
 from tests.support.stack import GRAPH_WRITES, BotStack
-
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
 
 
 def activations(bot: BotStack) -> int:
@@ -27,7 +24,7 @@ def _created(call: object) -> bool:
 
 
 def assert_one_live_activation(bot: BotStack) -> None:
-    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is not None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is not None
     assert activations(bot) == 1
 
 
@@ -71,7 +68,7 @@ def test_5xx_past_the_budget_tells_the_user_and_activates_nothing(bot: BotStack)
 
     assert "active until" not in final["text"]
     assert "Traceback" not in str(final)
-    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None
 
 
 def test_a_connection_reset_before_the_write_is_retried_to_one_activation(

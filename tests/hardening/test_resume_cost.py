@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.reminders import fire_time
 from bot.wiring import Services
-from tests.service.conftest import TICKET, WHY
+from tests.support.cast import TICKET, WHY
 
 
 class RecordingTrigger:

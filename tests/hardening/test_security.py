@@ -9,14 +9,9 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.support.cast import ALINE, CARD, GLOBAL_ADMIN, USER_ADMIN
 from tests.support.signing import command_body, signed_headers
-from tests.support.stack import BotStack
-
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
-WRITES = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
+from tests.support.stack import GRAPH_WRITES, BotStack
 
 
 def click(bot: BotStack, user: str, action_id: str, value: str) -> int:
@@ -97,13 +92,13 @@ def test_text_naming_another_user_acts_only_for_the_payloads_user(bot: BotStack)
     )
 
     assert "active until" in final["text"]
-    (write,) = bot.faults.find("POST", WRITES)
-    assert write.request_body["principalId"] == ALINE_ID
+    (write,) = bot.faults.find("POST", GRAPH_WRITES)
+    assert write.request_body["principalId"] == ALINE.id
     assert {a.principal_id for a in bot.tenant.live_assignments() if a.role_id == USER_ADMIN} >= {
-        ALINE_ID
+        ALINE.id
     }
     assert all(
-        a.principal_id == ALINE_ID
+        a.principal_id == ALINE.id
         for a in bot.tenant.live_assignments()
         if a.assignment_type == "Activated"
     )
@@ -175,9 +170,9 @@ def test_line_breaks_in_a_justification_reach_graph_as_data(bot: BotStack) -> No
     final = bot.final(bot.command(text))
 
     assert "active until" in final["text"]
-    (write,) = bot.faults.find("POST", WRITES)
+    (write,) = bot.faults.find("POST", GRAPH_WRITES)
     assert "X-Injected: yes" in write.request_body["justification"]
-    assert write.request_body["principalId"] == ALINE_ID
+    assert write.request_body["principalId"] == ALINE.id
 
 
 @pytest.mark.parametrize(
@@ -228,7 +223,7 @@ def test_only_a_configured_approver_can_approve(bot: BotStack, clicker: str) -> 
     time.sleep(0.3)
 
     assert bot.graph_writes() == 0
-    assert bot.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is None
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
     assert bot.services.store.get_request(request_id).state.value == "pending_approval"
 
 
@@ -243,7 +238,7 @@ def test_an_approver_can_approve_after_refusals(bot: BotStack) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.02)
 
-    assert bot.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
     time.sleep(0.2)  # room for a second write to show up
     assert bot.graph_writes() == 1
 
@@ -274,5 +269,5 @@ def test_a_button_naming_another_users_live_request_leaves_it_alone(bot: BotStac
     time.sleep(0.3)
 
     assert bot.graph_writes() == writes
-    live = bot.tenant.live_assignment(ALINE_ID, USER_ADMIN)
+    live = bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None and live.end == record.end

@@ -20,13 +20,12 @@ from bot.errors import (
 from bot.service.activation import OutcomeKind
 from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
-from tests.service.conftest import REQUESTS, TICKET, USER_ADMIN, WHY
-
-ALINE = "AlineD@m365x435773.onmicrosoft.com"
+from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
+from tests.support.stack import GRAPH_WRITES
 
 
 def aline_id(tenant: SandboxTenant) -> str:
-    user = tenant.directory.user(ALINE)
+    user = tenant.directory.user(ALINE.upn)
     assert user is not None
     return user.id
 
@@ -131,7 +130,7 @@ async def test_unmapped_user_is_told_what_the_admin_must_do(
 async def test_graph_failure_leaves_the_store_agreeing_with_graph(
     services: Services, tenant: SandboxTenant, faults: Faults
 ) -> None:
-    faults.fail(503, times=20, method="POST", path=REQUESTS)
+    faults.fail(503, times=20, method="POST", path=GRAPH_WRITES)
     with pytest.raises(GraphError) as err:
         await services.service.request_activation(
             "U_ALINE", "user-admin", timedelta(hours=1), TICKET, WHY

@@ -14,11 +14,10 @@ from bot.service.activation import Outcome, OutcomeKind
 from bot.settings import RoleConfig, Settings
 from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
-from tests.service.conftest import GLOBAL_ADMIN, TICKET, WHY, wire
+from tests.support.cast import ALINE, GLOBAL_ADMIN, TICKET, WHY
 from tests.support.clock import FakeClock
+from tests.support.services import wire
 from tests.support.slack_ports import FakeDirectory, RecordingNotifier
-
-ALINE = "AlineD@m365x435773.onmicrosoft.com"
 
 
 async def request_global_admin(services: Services) -> Outcome:
@@ -31,7 +30,7 @@ async def request_global_admin(services: Services) -> Outcome:
 
 
 def aline_live(tenant: SandboxTenant) -> bool:
-    user = tenant.directory.user(ALINE)
+    user = tenant.directory.user(ALINE.upn)
     assert user is not None
     return tenant.live_assignment(user.id, GLOBAL_ADMIN) is not None
 

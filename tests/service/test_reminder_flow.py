@@ -9,11 +9,10 @@ from bot.domain.requests import ActivationRecord, RequestState
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
-from tests.service.conftest import TICKET, USER_ADMIN, WHY, wire
+from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
 from tests.support.clock import FakeClock
+from tests.support.services import wire
 from tests.support.slack_ports import FakeDirectory, RecordingNotifier
-
-ALINE = "AlineD@m365x435773.onmicrosoft.com"
 
 
 async def activate(services: Services, hours: float = 1) -> ActivationRecord:
@@ -112,7 +111,7 @@ async def test_reconciliation_notices_a_deactivation_outside_the_bot(
     services: Services, tenant: SandboxTenant, notifier: RecordingNotifier
 ) -> None:
     record = await activate(services)
-    user = tenant.directory.user(ALINE)
+    user = tenant.directory.user(ALINE.upn)
     assert user is not None
     live = tenant.live_assignment(user.id, USER_ADMIN)
     assert live is not None

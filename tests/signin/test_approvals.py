@@ -16,23 +16,12 @@ from bot.signin.models import LoginResult
 from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from bot.simulators.sandbox.approvals import step_id
-from tests.signin.conftest import (
-    ADMIN,
-    ADMIN_UPN,
-    ALINE,
-    ALINE_UPN,
-    DIEGO,
-    DIEGO_UPN,
-    GLOBAL_ADMIN,
-    MEGAN_UPN,
-    PRIV_ROLE_ADMIN,
-    Browser,
-    log_in,
-)
+from tests.support.cast import ADMIN, ALINE, DIEGO, GLOBAL_ADMIN, MEGAN, PRIV_ROLE_ADMIN
+from tests.support.signin import Browser, log_in
 
-GA_SPEC = ActivationSpec(ALINE, GLOBAL_ADMIN, timedelta(hours=1), "Break-glass tenant fix")
+GA_SPEC = ActivationSpec(ALINE.id, GLOBAL_ADMIN, timedelta(hours=1), "Break-glass tenant fix")
 PRA_SPEC = ActivationSpec(
-    DIEGO,
+    DIEGO.id,
     PRIV_ROLE_ADMIN,
     timedelta(hours=1),
     "Fix a broken role assignment",
@@ -50,9 +39,9 @@ async def _pending(signin: SignIn, slack_user_id: str, spec: ActivationSpec) -> 
 async def test_a_signed_in_approver_approves_through_the_beta_api(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
-    await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)
+    await log_in(signin, browser, "U_ADMIN", ADMIN.upn)
 
     approval_id = await signin.approvals.approval_id_of("U_ADMIN", request_id)
     assert approval_id is not None
@@ -61,28 +50,28 @@ async def test_a_signed_in_approver_approves_through_the_beta_api(
     assert decision.review_result == "Approve"
     recorded = server.tenant.request(request_id)
     assert recorded.status == "Provisioned"
-    assert recorded.reviews[-1]["reviewerId"] == ADMIN  # decided as the approver
-    live = [a for a in server.tenant.live_assignments() if a.principal_id == ALINE]
+    assert recorded.reviews[-1]["reviewerId"] == ADMIN.id  # decided as the approver
+    live = [a for a in server.tenant.live_assignments() if a.principal_id == ALINE.id]
     assert [(a.role_id, a.assignment_type) for a in live] == [(GLOBAL_ADMIN, "Activated")]
 
 
 async def test_a_denial_leaves_no_assignment(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
-    await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)
+    await log_in(signin, browser, "U_ADMIN", ADMIN.upn)
 
     await signin.approvals.deny_as("U_ADMIN", request_id, None, "Not during the freeze")
 
     assert server.tenant.request(request_id).status == "Denied"
-    assert server.tenant.live_assignment(ALINE, GLOBAL_ADMIN) is None
+    assert server.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
 
 
 async def test_an_approver_who_is_not_signed_in_is_asked_to_log_in(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
 
     with pytest.raises(SignInRequired) as raised:
@@ -91,7 +80,7 @@ async def test_an_approver_who_is_not_signed_in_is_asked_to_log_in(
     assert raised.value.slack_user_id == "U_ADMIN"
     assert "/pim login" in raised.value.user_message
     assert server.tenant.request(request_id).status == "PendingApproval"  # click kept
-    await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)
+    await log_in(signin, browser, "U_ADMIN", ADMIN.upn)
     await signin.approvals.approve_as("U_ADMIN", request_id, None, "Ticket checked")
     assert server.tenant.request(request_id).status == "Provisioned"
 
@@ -99,7 +88,7 @@ async def test_an_approver_who_is_not_signed_in_is_asked_to_log_in(
 async def test_the_requester_cannot_approve_their_own_request(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
 
     with pytest.raises(NotAuthorised):
@@ -119,7 +108,7 @@ async def _activate_pra(graph: GraphPim) -> str:
 async def test_mfa_claims_challenge_then_success_after_step_up(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_DIEGO", DIEGO_UPN)
+    await log_in(signin, browser, "U_DIEGO", DIEGO.upn)
 
     with pytest.raises(StepUpRequired) as raised:
         await signin.graphs.run("U_DIEGO", _activate_pra)
@@ -128,14 +117,14 @@ async def test_mfa_claims_challenge_then_success_after_step_up(
 
     prompt = await signin.login.start_login("U_DIEGO", claims=raised.value.claims)
     assert prompt.step_up
-    await browser.sign_in(prompt.user_code, DIEGO_UPN)
+    await browser.sign_in(prompt.user_code, DIEGO.upn)
     outcome = await signin.login.wait("U_DIEGO")
     assert outcome is not None and outcome.result is LoginResult.LINKED and outcome.step_up
 
     # The kept request resumes: the silent retry with the claims now satisfies them.
     assert await signin.graphs.run("U_DIEGO", _activate_pra) == "PendingApproval"
     (pending,) = server.tenant.requests.values()
-    await log_in(signin, browser, "U_MEGAN", MEGAN_UPN)
+    await log_in(signin, browser, "U_MEGAN", MEGAN.upn)
     await signin.approvals.approve_as("U_MEGAN", pending.id, None, "MFA done, ticket ok")
     assert server.tenant.request(pending.id).status == "Provisioned"
-    assert server.tenant.live_assignment(DIEGO, PRIV_ROLE_ADMIN) is not None
+    assert server.tenant.live_assignment(DIEGO.id, PRIV_ROLE_ADMIN) is not None

@@ -13,8 +13,9 @@ from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
 from bot.store.deferred import Deferred, SqlDeferredWork
-from tests.signin.conftest import ADMIN_UPN, ALINE, ALINE_UPN, GLOBAL_ADMIN, Browser, log_in
+from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN
 from tests.support.clock import FakeClock
+from tests.support.signin import Browser, log_in
 
 
 def test_kept_work_survives_a_restart_and_is_taken_once(store: SqlStore, clock: FakeClock) -> None:
@@ -39,8 +40,8 @@ def test_kept_work_survives_a_restart_and_is_taken_once(store: SqlStore, clock: 
 async def test_an_approvers_click_is_kept_until_they_sign_in(
     signin: SignIn, browser: Browser, server: SandboxServer, clock: FakeClock
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
-    spec = ActivationSpec(ALINE, GLOBAL_ADMIN, timedelta(hours=1), "Tenant-wide fix")
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
+    spec = ActivationSpec(ALINE.id, GLOBAL_ADMIN, timedelta(hours=1), "Tenant-wide fix")
     request = await signin.graphs.bound("U_ALINE").activate(spec)
 
     # What the Slack layer does with the click of an approver who is not signed in:
@@ -49,7 +50,7 @@ async def test_an_approvers_click_is_kept_until_they_sign_in(
         await signin.approvals.approve_as("U_ADMIN", request.id, None, click.data["why"])
     signin.deferred.keep(click, clock.now())
 
-    await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)  # ... and on LINKED, replays it
+    await log_in(signin, browser, "U_ADMIN", ADMIN.upn)  # ... and on LINKED, replays it
     for kept in signin.deferred.take("U_ADMIN"):
         await signin.approvals.approve_as("U_ADMIN", kept.ref, None, kept.data["why"])
 

@@ -15,34 +15,35 @@ from bot.signin.errors import SignInRequired
 from bot.signin.wiring import SignIn
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
-from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, log_in
+from tests.support.cast import ALINE, USER_ADMIN
 from tests.support.clock import FakeClock
+from tests.support.signin import Browser, log_in
 
-SPEC = ActivationSpec(ALINE, USER_ADMIN, timedelta(hours=2), "Reset a locked-out user")
+SPEC = ActivationSpec(ALINE.id, USER_ADMIN, timedelta(hours=2), "Reset a locked-out user")
 
 
 async def test_self_activation_is_recorded_as_the_user(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
 
     async with signin.graphs.session("U_ALINE") as graph:
         assert graph.identity == "user"
         request = await graph.activate(SPEC)
-        active = await graph.list_active(ALINE)
+        active = await graph.list_active(ALINE.id)
 
     assert request.action == "selfActivate" and request.status == "Provisioned"
     assert [(a.role_id, a.end is not None) for a in active] == [(USER_ADMIN, True)]
     recorded = server.tenant.request(request.id)
-    assert recorded.created_by == ("user", ALINE)  # created by Aline's own token
+    assert recorded.created_by == ("user", ALINE.id)  # created by Aline's own token
     (instance,) = [a for a in server.tenant.live_assignments() if a.id == request.id]
-    assert (instance.principal_id, instance.assignment_type) == (ALINE, "Activated")
+    assert (instance.principal_id, instance.assignment_type) == (ALINE.id, "Activated")
 
 
 async def test_tokens_refresh_silently_when_the_access_token_expires(
     signin: SignIn, browser: Browser, sandbox_clock: FakeClock
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     sandbox_clock.advance(timedelta(hours=2))  # the access token is dead, the refresh token not
 
     async with signin.graphs.session("U_ALINE") as graph:
@@ -64,11 +65,11 @@ async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_
     sandbox_clock: FakeClock,
     clock: FakeClock,
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     record = ActivationRecord(
         id="R-KEEPME01",
         slack_user_id="U_ALINE",
-        principal_id=ALINE,
+        principal_id=ALINE.id,
         role_id=USER_ADMIN,
         role_name="User Administrator",
         duration=SPEC.duration,
@@ -83,8 +84,8 @@ async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_
         sandbox_clock.advance(timedelta(days=91))  # unused for longer than Entra allows
         server.tenant.reset()  # eligibilities restart at the new time
     else:
-        server.tenant.refresh_tokens.revoke_user(ALINE)
-        server.tenant.tokens.revoke_user(ALINE)
+        server.tenant.refresh_tokens.revoke_user(ALINE.id)
+        server.tenant.tokens.revoke_user(ALINE.id)
 
     with pytest.raises(SignInRequired) as raised:
         await signin.graphs.run("U_ALINE", _activate)
@@ -95,7 +96,7 @@ async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_
     assert not signin.login.link_state("U_ALINE").linked  # App Home: not signed in
     assert not server.tenant.requests  # nothing reached PIM
 
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)  # after /pim login, resume it
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)  # after /pim login, resume it
     async with signin.graphs.session("U_ALINE") as graph:
         assert (await graph.activate(SPEC)).status == "Provisioned"
 
@@ -109,12 +110,12 @@ async def test_a_user_who_never_signed_in_gets_sign_in_required(signin: SignIn) 
 async def test_concurrent_refreshes_do_not_spend_the_same_refresh_token(
     signin: SignIn, browser: Browser, sandbox_clock: FakeClock
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     sandbox_clock.advance(timedelta(hours=2))  # every session must refresh
 
     async def overview() -> int:
         async with signin.graphs.session("U_ALINE") as graph:
-            return len(await graph.list_eligibilities(ALINE))
+            return len(await graph.list_eligibilities(ALINE.id))
 
     counts = await asyncio.gather(*(overview() for _ in range(4)))
 

@@ -16,14 +16,16 @@ from bot.signin.pending import PendingFlows
 from bot.signin.wiring import SignIn, build_signin
 from bot.store import SqlStore
 from bot.store.pending_logins import SqlPendingLogins
-from tests.signin.conftest import ALINE_UPN, Browser, Directory, Outcomes
+from tests.support.cast import ALINE
 from tests.support.clock import FakeClock
+from tests.support.signin import Browser, Outcomes
+from tests.support.slack_ports import FakeDirectory
 
 
 def _restarted(
     settings: Settings, store: SqlStore, clock: FakeClock, outcomes: Outcomes, graph: GraphPim
 ) -> SignIn:
-    resolver = IdentityResolver(graph, store, Directory(), settings.policy(), clock)
+    resolver = IdentityResolver(graph, store, FakeDirectory(), settings.policy(), clock)
     return build_signin(
         settings,
         engine=store.engine,
@@ -50,7 +52,7 @@ async def test_a_sign_in_in_progress_is_polled_again_after_a_restart(
     try:
         assert await again.login.resume() == 1
         assert again.login.link_state("U_ALINE").pending
-        await browser.sign_in(prompt.user_code, ALINE_UPN)
+        await browser.sign_in(prompt.user_code, ALINE.upn)
         outcome = await again.login.wait("U_ALINE")
     finally:
         await again.aclose()

@@ -19,14 +19,16 @@ from bot.signin.tokens import UserTokens
 from bot.signin.wiring import SignIn
 from bot.store import SqlStore
 from bot.store.user_tokens import SqlUserTokens
-from tests.signin.conftest import ALINE_UPN, Browser, log_in
+from tests.support.cast import ALINE
 from tests.support.clock import FakeClock
+from tests.support.settings import Identity, make_settings
+from tests.support.signin import Browser, log_in
 
 
 async def test_tokens_are_unreadable_in_the_database_without_the_key(
     signin: SignIn, browser: Browser, store: SqlStore, settings: Settings, clock: FakeClock
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     plaintext = signin.tokens.cache_for("U_ALINE").serialize()
     assert "sbxrt." in plaintext and "sbx." in plaintext  # refresh and access tokens
 
@@ -52,7 +54,7 @@ async def test_no_token_reaches_a_log_or_a_repr(
     signin: SignIn, browser: Browser, store: SqlStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="bot")
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
 
     row = SqlUserTokens(store.engine).get("U_ALINE")
     assert row is not None and "sealed_cache" not in repr(row)
@@ -60,15 +62,14 @@ async def test_no_token_reaches_a_log_or_a_repr(
     assert "sbx" not in caplog.text
 
 
-def _settings(tmp_path: Path, identity: str, key: str | None = None) -> Settings:
-    config = tmp_path / "pimbot.yml"
-    config.write_text(f"graph:\n  identity: {identity}\n")
-    return Settings(
-        pim_config=config,
+def _settings(tmp_path: Path, identity: Identity, key: str | None = None) -> Settings:
+    return make_settings(
+        tmp_path,
+        policy={},
+        identity=identity,
         azure_tenant_id="t",
         azure_client_id="c",
         pim_token_key=SecretStr(key) if key else None,
-        _env_file=None,
     )
 
 

@@ -9,18 +9,11 @@ from typing import Any
 
 from bot.domain.audit import AuditEvent
 from bot.domain.requests import ActivationRecord
-from bot.errors import PimError
+from bot.errors import UserNotMapped
 from bot.service.ports import SlackProfile
+from tests.support.cast import SLACK_USERS
 
-TENANT = "m365x435773.onmicrosoft.com"
-PROFILES = {
-    "U_ALINE": SlackProfile("U_ALINE", f"AlineD@{TENANT}", "Europe/Paris", "Aline Dupuy"),
-    "U_ADMIN": SlackProfile("U_ADMIN", f"admin@{TENANT}", "America/New_York", "MOD Administrator"),
-    "U_MEGAN": SlackProfile("U_MEGAN", f"MeganB@{TENANT}", "UTC", "Megan Bowen"),
-    "U_ALEX": SlackProfile("U_ALEX", f"AlexW@{TENANT}", "UTC", "Alex Wilber"),
-    "U_NOMAIL": SlackProfile("U_NOMAIL", None, "UTC", "No Mail"),
-    "U_STRANGER": SlackProfile("U_STRANGER", "stranger@example.com", "UTC", "Stranger"),
-}
+PROFILES = {p.slack_id: SlackProfile(p.slack_id, p.email, p.tz, p.name) for p in SLACK_USERS}
 
 
 class FakeDirectory:
@@ -31,7 +24,8 @@ class FakeDirectory:
     async def profile(self, slack_user_id: str) -> SlackProfile:
         self.lookups += 1
         if slack_user_id not in PROFILES:
-            raise PimError(f"Slack doesn't know user {slack_user_id}.")
+            # As the real directory (handlers/notify.py) answers Slack's user_not_found.
+            raise UserNotMapped(f"Slack doesn't know user <@{slack_user_id}>.")
         return PROFILES[slack_user_id]
 
     async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:

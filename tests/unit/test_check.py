@@ -12,7 +12,6 @@ from cryptography.fernet import Fernet
 
 from bot.cli.check import run_checks
 from bot.clock import SystemClock
-from bot.settings import Settings
 from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -25,9 +24,7 @@ from bot.simulators.sandbox import (
 )
 from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app
 from tests.support.live import LiveServer
-
-ROOT = Path(__file__).resolve().parents[2]
-
+from tests.support.settings import ROOT, make_settings, policy_file
 
 FAULTS = Faults()
 
@@ -74,7 +71,7 @@ def good(sandbox: SandboxServer, slack_api: str, tmp_path: Path) -> dict[str, An
 
 async def _check(**values: Any) -> tuple[int, dict[str, str]]:
     lines: list[str] = []
-    status = await run_checks(Settings(_env_file=None, **values), out=lines.append)
+    status = await run_checks(make_settings(**values), out=lines.append)
     by_name = {line[5:].split(":", 1)[0]: line for line in lines}  # "FAIL name: detail"
     assert len(by_name) == len(lines) == 4, lines  # one line per check
     return status, by_name
@@ -186,8 +183,7 @@ TOKEN_KEY = Fernet.generate_key().decode()
 @pytest.fixture
 def user_mode(good: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     """The good setup in user mode: a public client, so no client secret; a token key."""
-    config = tmp_path / "pimbot-user.yml"
-    config.write_text((ROOT / "pimbot.yml").read_text() + "graph:\n  identity: user\n")
+    config = policy_file(tmp_path, identity="user")
     values = good | {"pim_config": config, "pim_token_key": TOKEN_KEY}
     del values["azure_client_secret"]
     return values

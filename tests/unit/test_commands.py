@@ -23,9 +23,9 @@ from bot.domain.commands import (
 )
 from bot.errors import InputError
 from bot.settings import TicketConfig
+from tests.support.cast import TICKET
 
 PATTERN = re.compile(TicketConfig().pattern)
-TICKET = "CONTOSO:Security-012345"
 H5 = timedelta(hours=5)
 
 

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.settings import ROOT
+
 PIMBOT = Path(sys.executable).with_name("pimbot")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.support.live import wait_for_state
-from tests.workspace.conftest import Rig
+from tests.support.workspace import Rig
 
 State = dict[str, Any]
 

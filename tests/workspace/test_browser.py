@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import chromium_page, requires_chromium, screenshot
-from tests.workspace.conftest import Rig
+from tests.support.workspace import Rig
 
 pytestmark = requires_chromium
 

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app, surfaces
 from tests.support.live import LiveServer
-from tests.workspace.conftest import Rig
+from tests.support.workspace import Rig
 
 BUTTON = [
     {
