@@ -23,9 +23,11 @@ class Recorder:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.at: list[datetime] = []
 
     async def __call__(self, reminder_id: str) -> None:
         self.calls.append(reminder_id)
+        self.at.append(datetime.now(UTC))
 
 
 def soon(seconds: float) -> datetime:
@@ -84,8 +86,10 @@ async def test_rescheduling_an_id_replaces_its_job(
     # The job table keeps a float timestamp: equal to the microsecond, give or take one.
     assert reminder_id == "r1:lead:900" and abs(when - later) < timedelta(milliseconds=1)
     await eventually(lambda: recorder.calls != [])
-    await asyncio.sleep(0.3)
+    await eventually(lambda: sched.scheduled() == {})  # no trigger left to fire again
+
     assert recorder.calls == ["r1:lead:900"]
+    assert recorder.at[0] >= later - timedelta(milliseconds=1)  # at the new time, not the old
 
 
 async def test_a_cancelled_reminder_never_fires(
@@ -95,8 +99,13 @@ async def test_a_cancelled_reminder_never_fires(
     sched.schedule("r1:lead:900", soon(0.2))
     sched.cancel("r1:lead:900")
     sched.cancel("never-scheduled")
-    await asyncio.sleep(0.4)
-    assert recorder.calls == []
+    # Positive signal: a reminder due after the cancelled one's moment fires; the
+    # scheduler has been past that moment, so the cancelled one would have fired first.
+    sched.schedule("r2:ended", soon(0.3))
+    await eventually(lambda: recorder.calls != [])
+
+    assert recorder.calls == ["r2:ended"]
+    assert sched.scheduled() == {}
 
 
 async def test_refuses_a_naive_time(running: tuple[ReminderScheduler, Recorder]) -> None:
@@ -119,9 +128,9 @@ async def test_a_job_scheduled_before_a_restart_fires_after_it(
     try:
         assert set(second.scheduled()) == {"r1:lead:900"}
         await eventually(lambda: after.calls == ["r1:lead:900"])
-        await asyncio.sleep(0.2)
+        await eventually(lambda: second.scheduled() == {})  # no trigger left
     finally:
-        await second.shutdown()
+        await second.shutdown()  # lets a reminder being sent finish
     assert before.calls == []
     assert after.calls == ["r1:lead:900"]
 
@@ -138,9 +147,9 @@ async def test_a_job_due_while_down_runs_once_on_start(database_url: str, name: 
     await second.start()
     try:
         await eventually(lambda: recorder.calls != [], within=1.0)
-        await asyncio.sleep(0.2)
+        await eventually(lambda: second.scheduled() == {})  # no trigger left
     finally:
-        await second.shutdown()
+        await second.shutdown()  # lets a reminder being sent finish
     assert recorder.calls == ["r1:ended"]
 
 
@@ -184,7 +193,10 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
         await process.start()
     try:
         await eventually(lambda: sent != [], within=1.0)
-        await asyncio.sleep(0.2)
+        # Positive signal: the shared job table is empty, so every process that took the
+        # job has submitted it (each takes and submits in one turn of the loop); shutdown
+        # then waits for those runs to finish.
+        await eventually(lambda: all(p.scheduled() == {} for p in processes))
     finally:
         for process in processes:
             await process.shutdown()
@@ -193,16 +205,19 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
 
 
 async def test_shutdown_lets_a_reminder_being_sent_finish(database_url: str, name: str) -> None:
+    started: list[str] = []
     finished: list[str] = []
 
     async def slow_send(reminder_id: str) -> None:
+        started.append(reminder_id)
         await asyncio.sleep(0.3)
         finished.append(reminder_id)
 
     sched = ReminderScheduler(database_url, on_due=slow_send, name=name)
     await sched.start()
     sched.schedule("r1:ended", soon(-1))
-    await asyncio.sleep(0.1)  # the job is running now
+    await eventually(lambda: started != [])  # the job is running now
+    assert finished == []
     await sched.shutdown()
     assert finished == ["r1:ended"]
 
