@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from tests.support.cast import ALINE, CARD, USER_ADMIN
 from tests.support.stack import BotStack
@@ -33,7 +34,11 @@ def test_outcome_names_scope_times_in_users_zone_ticket_and_graph_request_id(
     details = "\n".join(b["text"]["text"] for b in final["blocks"] if b["type"] == "section")
     (request,) = bot.tenant.requests.values()
     assert "*Scope:* Directory" in details
-    assert "CET" in details or "CEST" in details  # Aline's Slack time zone is Europe/Paris
+    # Times are in Aline's Slack time zone (Europe/Paris): CET or CEST as the date has it.
+    assert request.end is not None
+    paris = ZoneInfo(ALINE.tz)
+    assert request.start.astimezone(paris).strftime("%H:%M %Z") in details
+    assert request.end.astimezone(paris).strftime("%H:%M %Z") in details
     assert "CONTOSO:Security-012345" in details
     assert "invalidate refresh tokens" in details
     assert request.id in details
