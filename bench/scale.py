@@ -20,13 +20,13 @@ from typing import Any
 
 from bench.common import percentile, save, table
 from bot.clock import SystemClock
-from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.requests import ActivationRecord
 from bot.service.activation import new_request_id
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxServer, SandboxTenant, create_app
 from bot.wiring import Services, build_services
 from handlers.notify import SlackNotifier, SlackUserDirectory
-from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.records import activation_record
 from tests.support.settings import BOT_TOKEN, ROOT, make_settings
 from tests.support.slack import FakeSlack
 
@@ -54,21 +54,14 @@ def services(db: Path, sandbox: SandboxServer, slack: FakeSlack) -> Services:
 
 def record(end: datetime) -> ActivationRecord:
     now = datetime.now(UTC)
-    return ActivationRecord(
+    return activation_record(
         id=new_request_id(),
-        slack_user_id="U_ALINE",
-        principal_id=ALINE.id,
-        role_id=USER_ADMIN,
-        role_name="User Administrator",
         duration=end - now,
         justification="scale benchmark",
-        ticket=None,
-        state=RequestState.ACTIVE,
         created_at=now,
         updated_at=now,
         start=now,
-        end=end,
-    )
+    ).with_changes(ticket=None, end=end)
 
 
 async def setup(svc: Services) -> None:

@@ -10,28 +10,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.domain.audit import AuditEvent, AuditKind
-from bot.domain.models import Ticket
 from bot.domain.reminders import reminder_plan
-from bot.domain.requests import ActivationRecord, RequestState
 from bot.service.ports import UserLink
 from bot.store import SqlStore, make_engine, migrations
 from bot.store.tables import metadata
+from tests.support.records import activation_record
 
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
-RECORD = ActivationRecord(
+RECORD = activation_record(
     id="r1",
     slack_user_id="U1",
     principal_id="entra-1",
     role_id="role-1",
-    role_name="User Administrator",
     duration=timedelta(hours=1),
     justification="keep this across the upgrade",
-    ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
-    state=RequestState.ACTIVE,
-    created_at=T0,
-    updated_at=T0,
-    start=T0,
-    end=T0 + timedelta(hours=1),
 )
 
 

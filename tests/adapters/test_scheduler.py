@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.reminders import reminder_plan
-from bot.domain.requests import ActivationRecord, RequestState
 from bot.store import SqlStore
 from bot.store import scheduler as scheduler_module
 from bot.store.scheduler import ReminderScheduler
+from tests.support.records import activation_record
 
 
 class Recorder:
@@ -159,19 +159,9 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
     store = SqlStore.from_url(database_url)
     now = datetime.now(UTC)
     store.add_request(
-        ActivationRecord(
-            id="r1",
-            slack_user_id="U1",
-            principal_id="p",
-            role_id="role",
-            role_name="User Administrator",
-            duration=timedelta(hours=1),
-            justification="j",
-            ticket=None,
-            state=RequestState.ACTIVE,
-            created_at=now,
-            updated_at=now,
-        )
+        activation_record(
+            id="r1", slack_user_id="U1", duration=timedelta(hours=1), created_at=now, start=None
+        ).with_changes(updated_at=now, end=None)
     )
     [ended] = reminder_plan(now, [], now, request_id="r1")
     store.save_reminders([ended])

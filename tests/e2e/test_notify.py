@@ -11,28 +11,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
-from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.requests import RequestState
 from bot.errors import UserNotMapped
 from bot.settings import ChannelsConfig, PolicyFile
 from handlers.notify import SlackNotifier, SlackUserDirectory
+from tests.support.records import activation_record
 from tests.support.slack import FakeSlack
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
-RECORD = ActivationRecord(
-    id="R-7KQ2M9XD",
-    slack_user_id="U_ALINE",
-    principal_id="p",
-    role_id="r",
-    role_name="User Administrator",
-    duration=timedelta(hours=1),
-    justification="rotate keys",
-    ticket=Ticket("CONTOSO:Security-012345"),
-    state=RequestState.ACTIVE,
-    created_at=NOW,
-    updated_at=NOW,
-    start=NOW,
-    end=NOW + timedelta(hours=1),
-)
+RECORD = activation_record(
+    principal_id="p", role_id="r", duration=timedelta(hours=1), justification="rotate keys"
+).with_changes(ticket=Ticket("CONTOSO:Security-012345"))
 EVENT = AuditEvent(at=NOW, kind=AuditKind.ACTIVATED, slack_user_id="U_ALINE")
 
 

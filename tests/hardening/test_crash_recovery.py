@@ -13,19 +13,13 @@ from bot.service.activation import new_request_id
 from bot.settings import Settings
 from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
-from tests.support.cast import TICKET, USER_ADMIN, WHY
+from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
 from tests.support.clock import FakeClock
-from tests.support.services import wire
+from tests.support.services import restart
 from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 from tests.support.stack import GRAPH_WRITES
 
 S = RequestState
-
-
-def aline(tenant: SandboxTenant) -> str:
-    user = tenant.directory.user("AlineD@m365x435773.onmicrosoft.com")
-    assert user is not None
-    return user.id
 
 
 async def crash_mid_activation(services: Services, faults: Faults, tenant: SandboxTenant) -> str:
@@ -38,7 +32,7 @@ async def crash_mid_activation(services: Services, faults: Faults, tenant: Sandb
         )
     )
     for _ in range(500):
-        if tenant.live_assignment(aline(tenant), USER_ADMIN) is not None:
+        if tenant.live_assignment(ALINE.id, USER_ADMIN) is not None:
             break
         await asyncio.sleep(0.01)
     task.cancel()  # the process dies here: no code after the await runs
@@ -46,14 +40,6 @@ async def crash_mid_activation(services: Services, faults: Faults, tenant: Sandb
     stuck = services.store.list_requests(states=frozenset({S.ACTIVATING}))
     assert len(stuck) == 1
     return stuck[0].id
-
-
-async def restart(
-    settings: Settings, clock: FakeClock, directory: FakeDirectory, notifier: RecordingNotifier
-) -> Services:
-    fresh = wire(settings, clock, directory, notifier)
-    await fresh.start(sweep_seconds=3600)
-    return fresh
 
 
 async def test_a_request_graph_accepted_before_the_crash_is_active_after_restart(
@@ -73,7 +59,7 @@ async def test_a_request_graph_accepted_before_the_crash_is_active_after_restart
     try:
         record = fresh.store.get_request(request_id)
         assert record is not None and record.state is S.ACTIVE
-        live = tenant.live_assignment(aline(tenant), USER_ADMIN)
+        live = tenant.live_assignment(ALINE.id, USER_ADMIN)
         assert live is not None and record.end == live.end
         assert fresh.store.list_reminders(request_id=request_id)
         assert any("is active" in text for _, text in notifier.dms)
@@ -96,7 +82,7 @@ async def test_a_request_graph_never_saw_fails_after_restart_and_the_user_is_tol
     record = ActivationRecord(
         id=new_request_id(),
         slack_user_id="U_ALINE",
-        principal_id=aline(tenant),
+        principal_id=ALINE.id,
         role_id=USER_ADMIN,
         role_name="User Administrator",
         duration=timedelta(hours=2),
@@ -114,7 +100,7 @@ async def test_a_request_graph_never_saw_fails_after_restart_and_the_user_is_tol
     try:
         settled = fresh.store.get_request(record.id)
         assert settled is not None and settled.state is S.FAILED
-        assert tenant.live_assignment(aline(tenant), USER_ADMIN) is None
+        assert tenant.live_assignment(ALINE.id, USER_ADMIN) is None
         assert len(tenant.requests) == writes
         assert any("please ask again" in text for _, text in notifier.dms)
         kinds = [e.kind for e in fresh.store.audit_events()]

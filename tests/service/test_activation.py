@@ -24,12 +24,6 @@ from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
 from tests.support.stack import GRAPH_WRITES
 
 
-def aline_id(tenant: SandboxTenant) -> str:
-    user = tenant.directory.user(ALINE.upn)
-    assert user is not None
-    return user.id
-
-
 def writes(tenant: SandboxTenant) -> int:
     """Schedule requests the tenant has received (refusals included)."""
     return len(tenant.requests)
@@ -42,7 +36,7 @@ async def test_card_command_activates_user_admin_for_five_hours(
         "U_ALINE", "user-admin", timedelta(hours=5), TICKET, WHY
     )
     assert outcome.kind is OutcomeKind.ACTIVATED
-    live = tenant.live_assignment(aline_id(tenant), USER_ADMIN)
+    live = tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None and live.end is not None
     assert live.end - live.start == timedelta(hours=5)
     assert outcome.end == live.end
@@ -136,7 +130,7 @@ async def test_graph_failure_leaves_the_store_agreeing_with_graph(
             "U_ALINE", "user-admin", timedelta(hours=1), TICKET, WHY
         )
     assert "try again" in err.value.user_message.lower()
-    assert tenant.live_assignment(aline_id(tenant), USER_ADMIN) is None
+    assert tenant.live_assignment(ALINE.id, USER_ADMIN) is None
     (record,) = services.store.list_requests(slack_user_id="U_ALINE")
     assert record.state is RequestState.FAILED
     assert services.store.list_reminders(request_id=record.id) == []
@@ -151,7 +145,7 @@ async def test_deactivate_ends_the_assignment_and_its_reminders(
     )
     assert outcome.record is not None
     await services.service.deactivate("U_ALINE", "user-admin")
-    assert tenant.live_assignment(aline_id(tenant), USER_ADMIN) is None
+    assert tenant.live_assignment(ALINE.id, USER_ADMIN) is None
     record = services.store.get_request(outcome.record.id)
     assert record is not None and record.state is RequestState.ENDED
     assert services.store.list_reminders(request_id=record.id, unsent_only=True) == []
@@ -167,7 +161,7 @@ async def test_extend_moves_the_end_and_replans_reminders(
     )
     assert outcome.record is not None and outcome.end is not None
     extended = await services.service.extend("U_ALINE", "user-admin", timedelta(hours=1))
-    live = tenant.live_assignment(aline_id(tenant), USER_ADMIN)
+    live = tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None and live.end == outcome.end + timedelta(hours=1)
     assert extended.end == live.end
     due = [r.due_at for r in services.store.list_reminders(request_id=outcome.record.id)]

@@ -111,9 +111,7 @@ async def test_reconciliation_notices_a_deactivation_outside_the_bot(
     services: Services, tenant: SandboxTenant, notifier: RecordingNotifier
 ) -> None:
     record = await activate(services)
-    user = tenant.directory.user(ALINE.upn)
-    assert user is not None
-    live = tenant.live_assignment(user.id, USER_ADMIN)
+    live = tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None
     live.ended = True  # as if removed in the Entra portal
     assert await services.reminders.reconcile() == 1

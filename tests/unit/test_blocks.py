@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy, Ticket
+from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.service.activation import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
 from bot.service.identity import Requester
@@ -17,6 +17,7 @@ from bot.settings import JustificationConfig, TicketConfig
 from handlers import blocks
 from handlers.blocks import home as home_tab
 from handlers.blocks import modal
+from tests.support.records import activation_record
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 ALINE = Requester(
@@ -28,22 +29,9 @@ USER_ADMIN = Role("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator", 
 
 
 def record(**changes: Any) -> ActivationRecord:
-    base = ActivationRecord(
-        id="R-7KQ2M9XD",
-        slack_user_id="U_ALINE",
-        principal_id="7146daa8",
-        role_id=USER_ADMIN.id,
-        role_name=USER_ADMIN.display_name,
-        duration=timedelta(hours=5),
-        justification="invalidate refresh tokens",
-        ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
-        state=RequestState.ACTIVE,
-        created_at=NOW,
-        updated_at=NOW,
-        start=NOW,
-        end=NOW + timedelta(hours=5),
-    )
-    return base.with_changes(**changes)
+    return activation_record(
+        principal_id="7146daa8", role_id=USER_ADMIN.id, role_name=USER_ADMIN.display_name
+    ).with_changes(**changes)
 
 
 def eligible(n: int, max_hours: int = 8, name: str = "Role") -> list[EligibleRole]:
