@@ -49,7 +49,11 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # serve_forever checks for shutdown() every poll_interval (0.5 s by default: half a
+        # second per stack torn down).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         self.api_url = f"{self.url}/api/"
