@@ -54,7 +54,8 @@ def graph_schema() -> dict[str, Any]:
 # -- databases ---------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL variants are slow: a schema of their own, migrated, for each (~0.5 s).
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """SQLite always; PostgreSQL (a schema of its own) when PIM_TEST_DATABASE_URL is set."""
     if request.param == "sqlite":

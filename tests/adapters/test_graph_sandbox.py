@@ -29,6 +29,8 @@ from tests.support.clock import FakeClock
 from tests.support.graph_fakes import assert_request_valid
 from tests.support.settings import make_settings
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 REQUESTS = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
 ELIGIBLE = "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances"
 TICKET = Ticket("CONTOSO:Security-012345", "CONTOSO")

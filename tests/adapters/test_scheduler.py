@@ -75,6 +75,7 @@ async def test_a_moment_in_the_past_fires_at_once(
     await eventually(lambda: recorder.calls == ["r1:ended"], within=1.0)
 
 
+@pytest.mark.slow
 async def test_rescheduling_an_id_replaces_its_job(
     running: tuple[ReminderScheduler, Recorder],
 ) -> None:
@@ -114,6 +115,7 @@ async def test_refuses_a_naive_time(running: tuple[ReminderScheduler, Recorder])
         sched.schedule("r1:ended", datetime(2026, 11, 29, 9, 0))  # noqa: DTZ001
 
 
+@pytest.mark.slow
 async def test_a_job_scheduled_before_a_restart_fires_after_it(
     database_url: str, name: str
 ) -> None:

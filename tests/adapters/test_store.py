@@ -219,6 +219,7 @@ class TestTransition:
         [decision] = store.list_decisions("r1")
         assert decision.decided_by == winners[0].decided_by
 
+    @pytest.mark.slow
     def test_two_engines_on_one_database_make_exactly_one_winner(
         self, store: SqlStore, database_url: str
     ) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from tests.support.cast import CARD, USER_ADMIN
 from tests.support.stack import GRAPH_WRITES, BotStack
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 LATENCY = 1.5
 

@@ -6,9 +6,13 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from tests.support.cast import ALINE, GLOBAL_ADMIN
 from tests.support.payloads import deny_submission
 from tests.support.stack import BotStack
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 REQUEST = "activate global-admin 1h need tenant-wide settings change"
 

@@ -45,6 +45,7 @@ def _state(bot: ApprovalStack, request_id: str) -> RequestState:
     return record.state
 
 
+@pytest.mark.slow
 def test_card_shows_everything_an_approver_needs(bot: ApprovalStack) -> None:
     request_id, card = bot.pending(TICKETED)
 
@@ -61,6 +62,7 @@ def test_card_shows_everything_an_approver_needs(bot: ApprovalStack) -> None:
     assert approve["value"] == deny["value"] == request_id
 
 
+@pytest.mark.slow
 def test_requester_is_told_it_waits_with_a_cancel_button(bot: ApprovalStack) -> None:
     final = bot.final(bot.command(TICKETED))
 
@@ -69,6 +71,7 @@ def test_requester_is_told_it_waits_with_a_cancel_button(bot: ApprovalStack) -> 
     assert cancel["action_id"] == "cancel_request" and cancel["value"] in final["text"]
 
 
+@pytest.mark.slow
 def test_non_approver_is_refused_with_the_reason_untouched_and_audited(bot: ApprovalStack) -> None:
     request_id, _ = bot.pending()
 
@@ -121,6 +124,7 @@ def test_a_button_naming_another_kind_of_request_decides_nothing(bot: ApprovalSt
     assert _state(bot, pending_id) is RequestState.PENDING_APPROVAL
 
 
+@pytest.mark.slow
 def test_twenty_concurrent_approvals_activate_once(bot: ApprovalStack) -> None:
     request_id, _ = bot.pending()
 
@@ -194,6 +198,7 @@ def test_cancel_button_of_someone_else_does_nothing(bot: ApprovalStack) -> None:
     assert _state(bot, request_id) is RequestState.PENDING_APPROVAL
 
 
+@pytest.mark.slow
 def test_undecided_request_expires_card_and_requester_told_then_approve_refused(
     bot: ApprovalStack,
 ) -> None:
@@ -208,6 +213,7 @@ def test_undecided_request_expires_card_and_requester_told_then_approve_refused(
     assert "is expired; there is nothing to decide" in said and bot.graph_writes() == 0
 
 
+@pytest.mark.slow
 def test_approve_after_timeout_before_any_sweep_expires_it(bot: ApprovalStack) -> None:
     request_id, _ = bot.pending()
     bot.clock.advance(DAY + 60)
@@ -218,6 +224,7 @@ def test_approve_after_timeout_before_any_sweep_expires_it(bot: ApprovalStack) -
     assert _state(bot, request_id) is RequestState.EXPIRED and bot.graph_writes() == 0
 
 
+@pytest.mark.slow
 def test_twenty_concurrent_approvals_activate_once_on_postgresql(tmp_path: Path) -> None:
     """The compare-and-set is the database's: the same race with PostgreSQL as the store
     (skipped unless PIM_TEST_DATABASE_URL is set; `.ci/run` sets it)."""

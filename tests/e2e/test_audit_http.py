@@ -14,6 +14,8 @@ from tests.support.approval_stack import ApprovalStack
 from tests.support.cast import ALINE, TICKET
 from tests.support.stack import GRAPH_WRITES
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 MINUTE = 60.0
 
 

@@ -12,6 +12,7 @@ from tests.support.cast import ALINE, CARD, USER_ADMIN
 from tests.support.stack import GRAPH_WRITES, BotStack
 
 
+@pytest.mark.slow
 def test_graph_throttling_past_the_budget_says_try_again_and_nothing_is_half_done(
     bot: BotStack,
 ) -> None:
@@ -26,6 +27,7 @@ def test_graph_throttling_past_the_budget_says_try_again_and_nothing_is_half_don
     assert "Nothing active" in str(status["blocks"])
 
 
+@pytest.mark.slow
 def test_graph_down_on_reads_says_so_plainly(bot: BotStack) -> None:
     bot.faults.fail(503, times=50, retry_after=0.01)
 
@@ -63,6 +65,7 @@ def test_error_escaping_a_listener_reaches_the_last_net(bot: BotStack) -> None:
     assert "Something went wrong on our side" in posted["text"]
 
 
+@pytest.mark.slow
 def test_audit_channel_failure_is_logged_and_does_not_fail_the_activation(
     bot: BotStack, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.cast import ALINE, CARD, USER_ADMIN
 from tests.support.payloads import block_actions
 from tests.support.stack import BotStack
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 def _click(bot: BotStack, user: str, action_id: str, value: str) -> None:

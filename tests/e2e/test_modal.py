@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from tests.support.cast import ALINE, SECURITY_ADMIN, USER_ADMIN
 from tests.support.stack import BotStack
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 def _open(bot: BotStack, text: str = "") -> dict[str, Any]:

@@ -130,6 +130,7 @@ async def test_directory_profile_without_email(slack: FakeSlack) -> None:
     assert profile.email is None
 
 
+@pytest.mark.slow
 async def test_directory_unknown_user_is_not_mapped(slack: FakeSlack) -> None:
     with pytest.raises(UserNotMapped):
         await SlackUserDirectory(_client(slack)).profile("U_GHOST")

@@ -13,6 +13,8 @@ import pytest
 from tests.support.approval_stack import ApprovalStack
 from tests.support.cast import ALINE, USER_ADMIN
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 ONE_HOUR = "activate user-admin 1h CONTOSO:Security-012345 invalidate refresh tokens"
 MINUTE = 60.0
 

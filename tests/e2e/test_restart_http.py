@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.clock import OffsetClock
 from bot.simulators.sandbox import (
@@ -26,6 +27,8 @@ from tests.support.settings import SIGNING_SECRET, make_settings, process_env
 from tests.support.signing import command_body, interaction_body, signed_headers
 from tests.support.slack import FakeSlack
 from tests.support.stack import GRAPH_WRITES
+
+pytestmark = pytest.mark.slow  # `pimbot run` processes killed with SIGKILL
 
 
 def _post(url: str, body: str) -> httpx.Response:

@@ -22,6 +22,8 @@ from tests.support.settings import BOT_TOKEN, SIGNING_SECRET, make_settings, pro
 from tests.support.signing import command_body, signed_headers
 from tests.support.slack import FakeSlack
 
+pytestmark = pytest.mark.slow  # `pimbot run` as a real process
+
 
 @pytest.fixture(scope="module")
 def running(

@@ -11,6 +11,8 @@ from tests.support.cast import ADMIN, CARD, USER_ADMIN
 from tests.support.signing import command_body
 from tests.support.stack import BotStack
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 
 def _body(bot: BotStack) -> str:
     return command_body(CARD, user_id="U_ALINE", response_url=bot.slack.response_url())

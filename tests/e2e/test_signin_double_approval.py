@@ -14,6 +14,8 @@ from bot.domain.requests import RequestState
 from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN
 from tests.support.signin_stack import GA_1H, SignInStack
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 BOTH = {
     "global-admin": {
         "role": "Global Administrator",

@@ -21,6 +21,8 @@ from tests.support.cast import ADMIN, ALEX, ALINE, DIEGO, GLOBAL_ADMIN, PRIV_ROL
 from tests.support.payloads import deny_submission
 from tests.support.signin_stack import GA_1H, HD_1H, PRA_1H, UA_1H, SignInStack
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignInStack]:

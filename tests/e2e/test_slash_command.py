@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from tests.support.cast import ALINE, CARD, USER_ADMIN
 from tests.support.stack import BotStack
 
 
+@pytest.mark.slow
 def test_card_command_activates_user_administrator_for_five_hours(bot: BotStack) -> None:
     reply = bot.command(CARD)
 
@@ -26,6 +29,7 @@ def test_card_command_activates_user_administrator_for_five_hours(bot: BotStack)
     assert request.justification == "invalidate refresh tokens"
 
 
+@pytest.mark.slow
 def test_outcome_names_scope_times_in_users_zone_ticket_and_graph_request_id(
     bot: BotStack,
 ) -> None:
@@ -44,6 +48,7 @@ def test_outcome_names_scope_times_in_users_zone_ticket_and_graph_request_id(
     assert request.id in details
 
 
+@pytest.mark.slow
 def test_outcome_is_also_sent_as_a_dm(bot: BotStack) -> None:
     bot.final(bot.command(CARD))
 
@@ -67,6 +72,7 @@ def test_list_shows_eligible_roles_including_via_groups(bot: BotStack) -> None:
     assert bot.graph_writes() == 0
 
 
+@pytest.mark.slow
 def test_status_then_extend_then_deactivate(bot: BotStack) -> None:
     bot.final(bot.command(CARD))
 
@@ -87,6 +93,7 @@ def test_help_answers_in_the_ack(bot: BotStack) -> None:
     assert bot.slack.calls("response_url:" + reply.response_url.rsplit("/", 1)[-1]) == []
 
 
+@pytest.mark.slow
 def test_app_home_lists_roles_with_activate_buttons(bot: BotStack) -> None:
     bot.event({"type": "app_home_opened", "user": "U_ALINE", "tab": "home"})
 
@@ -98,6 +105,7 @@ def test_app_home_lists_roles_with_activate_buttons(bot: BotStack) -> None:
     assert buttons.count("home_activate") == 4
 
 
+@pytest.mark.slow
 def test_healthz_checks_graph_token_and_database(bot: BotStack) -> None:
     answer = bot.http.get("/healthz")
 

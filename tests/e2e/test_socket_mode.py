@@ -78,6 +78,7 @@ async def socket_server() -> AsyncIterator[FakeSocketModeServer]:
     await runner.cleanup()
 
 
+@pytest.mark.slow
 async def test_slash_command_over_socket_mode_is_acked_on_the_socket(
     socket_server: FakeSocketModeServer, tmp_path: Path
 ) -> None:

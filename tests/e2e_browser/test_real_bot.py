@@ -7,9 +7,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from tests.support.browser import screenshot
 from tests.support.cast import ALINE, GLOBAL_ADMIN, HELPDESK_ADMIN, USER_ADMIN
 from tests.support.real_bot import RealBot
+
+pytestmark = pytest.mark.slow  # drives Chromium
 
 CARD = "/pim activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
 TIMEOUT = 15_000  # ms: the bot answers after its ack, through Graph

@@ -15,6 +15,8 @@ from tests.support.browser import screenshot
 from tests.support.cast import ALINE, USER_ADMIN
 from tests.support.real_bot import RealBot
 
+pytestmark = pytest.mark.slow  # drives Chromium
+
 ACTIVATE = "/pim activate user-admin 1h reset a locked-out account"
 TIMEOUT = 15_000  # ms: the bot answers through Graph; the device code is polled every 1 s
 

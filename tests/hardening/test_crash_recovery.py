@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from bot.domain.audit import AuditKind
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.service.activation import new_request_id
@@ -18,6 +20,8 @@ from tests.support.clock import FakeClock
 from tests.support.services import restart
 from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 from tests.support.stack import GRAPH_WRITES
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 S = RequestState
 

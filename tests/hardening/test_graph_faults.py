@@ -11,6 +11,8 @@ import pytest
 from tests.support.cast import ALINE, CARD, USER_ADMIN
 from tests.support.stack import GRAPH_WRITES, BotStack
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 
 def activations(bot: BotStack) -> int:
     """Activation requests the sandbox accepted (answered 201), lost answers included."""

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from bot.domain.reminders import fire_time
 from bot.wiring import Services
 from tests.support.cast import TICKET, WHY
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 class RecordingTrigger:

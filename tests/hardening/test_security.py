@@ -28,6 +28,7 @@ def refused(bot: BotStack, url: str) -> str:
     return said
 
 
+@pytest.mark.slow
 def test_a_forged_signature_is_refused_and_nothing_happens(bot: BotStack) -> None:
     url = bot.slack.response_url()
     body = command_body(CARD, user_id="U_ALINE", response_url=url)
@@ -53,6 +54,7 @@ def test_a_replayed_old_request_is_refused(bot: BotStack) -> None:
     unchanged(bot)
 
 
+@pytest.mark.slow
 def test_a_replay_inside_the_window_activates_at_most_once(bot: BotStack) -> None:
     url = bot.slack.response_url()
     body = command_body(CARD, user_id="U_ALINE", response_url=url)
@@ -69,6 +71,7 @@ def test_a_replay_inside_the_window_activates_at_most_once(bot: BotStack) -> Non
     assert bot.graph_writes() == 1
 
 
+@pytest.mark.slow
 def test_text_naming_another_user_acts_only_for_the_payloads_user(bot: BotStack) -> None:
     final = bot.final(
         bot.command(
@@ -303,6 +306,7 @@ def test_button_values_that_are_not_the_clickers_requests_do_nothing(
     unchanged(bot)
 
 
+@pytest.mark.slow
 def test_a_button_naming_another_users_live_request_leaves_it_alone(bot: BotStack) -> None:
     assert "active until" in bot.final(bot.command(CARD))["text"]
     record = max(

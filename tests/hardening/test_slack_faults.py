@@ -16,6 +16,8 @@ from tests.support.cast import ALINE, CARD, USER_ADMIN
 from tests.support.signing import command_body, event_body
 from tests.support.stack import BotStack
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 
 class Expired(BaseHTTPRequestHandler):
     """Slack's answer to a response_url past its 30 minutes or 5 uses."""

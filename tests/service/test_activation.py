@@ -23,6 +23,8 @@ from bot.wiring import Services
 from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
 from tests.support.stack import GRAPH_WRITES
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 
 def writes(tenant: SandboxTenant) -> int:
     """Schedule requests the tenant has received (refusals included)."""

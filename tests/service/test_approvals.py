@@ -19,6 +19,8 @@ from tests.support.clock import FakeClock
 from tests.support.services import wire
 from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 
 async def request_global_admin(services: Services) -> Outcome:
     outcome = await services.service.request_activation(

@@ -17,6 +17,8 @@ from tests.support.clock import FakeClock
 from tests.support.services import request_global_admin, wire
 from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 
 def with_approvers(settings: Settings, **approvers: Any) -> PolicyFile:
     policy = settings.policy()

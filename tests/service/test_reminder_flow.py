@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.domain.audit import AuditKind
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.settings import Settings
@@ -13,6 +15,8 @@ from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
 from tests.support.clock import FakeClock
 from tests.support.services import wire
 from tests.support.slack_ports import FakeDirectory, RecordingNotifier
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 async def activate(services: Services, hours: float = 1) -> ActivationRecord:

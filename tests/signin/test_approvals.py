@@ -19,6 +19,8 @@ from bot.simulators.sandbox.approvals import step_id
 from tests.support.cast import ADMIN, ALINE, DIEGO, GLOBAL_ADMIN, MEGAN, PRIV_ROLE_ADMIN
 from tests.support.signin import Browser, log_in
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 GA_SPEC = ActivationSpec(ALINE.id, GLOBAL_ADMIN, timedelta(hours=1), "Break-glass tenant fix")
 PRA_SPEC = ActivationSpec(
     DIEGO.id,

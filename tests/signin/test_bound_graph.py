@@ -14,6 +14,7 @@ from tests.support.cast import ALINE, USER_ADMIN
 from tests.support.signin import Browser, log_in
 
 
+@pytest.mark.slow
 async def test_the_port_round_trip_runs_as_the_user(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:

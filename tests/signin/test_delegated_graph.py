@@ -19,6 +19,8 @@ from tests.support.cast import ALINE, USER_ADMIN
 from tests.support.clock import FakeClock
 from tests.support.signin import Browser, log_in
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 SPEC = ActivationSpec(ALINE.id, USER_ADMIN, timedelta(hours=2), "Reset a locked-out user")
 
 

@@ -18,6 +18,8 @@ from tests.support.cast import ALEX, ALINE
 from tests.support.clock import FakeClock
 from tests.support.signin import Browser, Outcomes, log_in
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 
 async def test_login_links_the_slack_user_and_confirms_with_the_entra_display_name(
     signin: SignIn, browser: Browser, outcomes: Outcomes

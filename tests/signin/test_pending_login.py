@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from bot.graph import GraphPim
@@ -20,6 +21,8 @@ from tests.support.cast import ALINE
 from tests.support.clock import FakeClock
 from tests.support.signin import Browser, Outcomes
 from tests.support.slack_ports import FakeDirectory
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 def _restarted(

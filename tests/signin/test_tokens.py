@@ -48,6 +48,7 @@ def appears(secret: str, data: bytes) -> bool:
     return secret.encode() in data or random_part.encode() in data
 
 
+@pytest.mark.slow
 async def test_tokens_are_unreadable_in_the_database_without_the_key(
     signin: SignIn, browser: Browser, store: SqlStore, settings: Settings, clock: FakeClock
 ) -> None:
@@ -75,6 +76,7 @@ async def test_tokens_are_unreadable_in_the_database_without_the_key(
         other.cache_for("U_ALINE")
 
 
+@pytest.mark.slow
 async def test_no_token_reaches_a_log_or_a_repr(
     signin: SignIn, browser: Browser, store: SqlStore, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -116,12 +116,14 @@ async def test_a_wrong_slack_bot_token_fails_slack_with_invalid_auth(
     assert lines["graph"].startswith("ok   graph")
 
 
+@pytest.mark.slow
 async def test_http_mode_without_a_signing_secret_is_named(good: dict[str, Any]) -> None:
     _, lines = await _check(**good | {"slack_signing_secret": None})
     assert lines["slack"].startswith("FAIL slack:")
     assert "SLACK_SIGNING_SECRET" in lines["slack"]
 
 
+@pytest.mark.slow
 async def test_a_wrong_client_secret_fails_graph_naming_azure_client_secret(
     good: dict[str, Any],
 ) -> None:
@@ -150,6 +152,7 @@ async def test_an_unusable_database_url_fails_database(good: dict[str, Any]) -> 
     assert lines["database"].startswith("FAIL database:")
 
 
+@pytest.mark.slow
 async def test_the_readme_reference_example_passes_the_config_check(
     good: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -165,6 +168,7 @@ async def test_the_readme_reference_example_passes_the_config_check(
     assert [f for f in every_field if f not in example] == []
 
 
+@pytest.mark.slow
 async def test_a_graph_403_names_the_missing_permission(good: dict[str, Any]) -> None:
     path = "/v1.0/roleManagement/directory/roleDefinitions"
     FAULTS.add(FaultRule("status", times=1, path=path, status=403))
@@ -272,6 +276,7 @@ async def test_user_mode_with_an_unknown_tenant_names_azure_tenant_id(
     assert other in lines["graph"] and "AZURE_TENANT_ID" in lines["graph"]
 
 
+@pytest.mark.slow
 async def test_user_mode_notes_a_leftover_client_secret(user_mode: dict[str, Any]) -> None:
     status, lines = await _check(**user_mode | {"azure_client_secret": SANDBOX_CLIENT_SECRET})
     assert status == 0

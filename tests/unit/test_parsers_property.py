@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
@@ -123,6 +124,7 @@ def test_a_parsed_activation_is_valid_as_far_as_syntax_goes(text: str) -> None:
         assert timedelta(0) < cmd.duration <= MAX_DURATION
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(WELL_FORMED)
 @example((CARD_TEXT, Activate("user-admin", timedelta(hours=5), "CONTOSO:Security-012345",

@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.live import wait_for_state
 from tests.support.workspace import Rig
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 State = dict[str, Any]
 

@@ -11,7 +11,7 @@ import pytest
 from tests.support.browser import chromium_page, requires_chromium, screenshot
 from tests.support.workspace import Rig
 
-pytestmark = requires_chromium
+pytestmark = [pytest.mark.slow, requires_chromium]  # drives Chromium
 
 
 @pytest.fixture

@@ -137,6 +137,7 @@ def _respond(rig: Rig, token: str, body: dict) -> httpx.Response:
     return httpx.post(f"{rig.url}/response/{token}", json=body)
 
 
+@pytest.mark.slow
 async def test_response_url_replaces_deletes_or_adds_to_the_original(workspace: Rig) -> None:
     posted = await client(workspace).chat_postMessage(channel="C_PIM_APPROVALS", text="Approve?")
     token = workspace.workspace.responses.issue("U_ADMIN", "C_PIM_APPROVALS", posted["ts"])
