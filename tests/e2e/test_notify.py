@@ -15,6 +15,7 @@ from bot.domain.requests import RequestState
 from bot.errors import UserNotMapped
 from bot.settings import ChannelsConfig, PolicyFile
 from handlers.notify import SlackNotifier, SlackUserDirectory
+from tests.support.cast import ALINE
 from tests.support.records import activation_record
 from tests.support.slack import FakeSlack
 
@@ -120,7 +121,7 @@ async def test_directory_reads_email_and_tz_and_caches_them(slack: FakeSlack) ->
     again = await directory.profile("U_ALINE")
 
     assert first == again
-    assert first.email == "AlineD@m365x435773.onmicrosoft.com" and first.tz == "Europe/Paris"
+    assert first.email == ALINE.upn and first.tz == "Europe/Paris"
     assert len(slack.calls("users.info")) == 1
 
 

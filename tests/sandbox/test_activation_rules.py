@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.simulators.sandbox import SandboxTenant
 from tests.support.cast import (
+    ADMIN,
     ALEX,
     ALINE,
     DIEGO,
@@ -121,7 +122,7 @@ class TestApproval:
         ] == []
 
         clock.advance(timedelta(minutes=10))
-        tenant.approve(pending.json()["id"], reviewer_id="3fbd929d-8c56-4462-851e-0eb9a7b3a2a5")
+        tenant.approve(pending.json()["id"], reviewer_id=ADMIN.id)
         [instance] = [
             i for i in await graph.instances(ALINE.id) if i["roleDefinitionId"] == GLOBAL_ADMIN
         ]

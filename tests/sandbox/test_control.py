@@ -26,7 +26,7 @@ async def test_approve_over_http(graph: GraphCaller, http: httpx.AsyncClient) ->
     request_id = await pending(graph)
     approved = await http.post(
         f"/sandbox/requests/{request_id}/approve",
-        json={"reviewer": "admin@m365x435773.onmicrosoft.com"},
+        json={"reviewer": ADMIN.upn},
     )
     assert approved.status_code == 200 and approved.json()["status"] == "Provisioned"
     assert_graph_valid(graph.schema, "unifiedRoleAssignmentScheduleRequest", approved.json())
@@ -81,7 +81,7 @@ async def test_configure_faults_over_http(graph: GraphCaller, http: httpx.AsyncC
 
 
 async def test_mint_a_delegated_token(graph: GraphCaller, http: httpx.AsyncClient) -> None:
-    minted = await http.post("/sandbox/tokens", json={"user": "AlineD@m365x435773.onmicrosoft.com"})
+    minted = await http.post("/sandbox/tokens", json={"user": ALINE.upn})
     token = minted.json()["access_token"]
     me = await graph.call("GET", "/v1.0/me", "user", token=token)
     assert me.json()["id"] == ALINE.id

@@ -29,7 +29,7 @@ async def test_pending_until_the_user_signs_in(http: httpx.AsyncClient, graph: G
 
     signed_in = await http.post(
         "/sandbox/device",
-        json={"userCode": flow["user_code"], "user": "AlineD@m365x435773.onmicrosoft.com"},
+        json={"userCode": flow["user_code"], "user": ALINE.upn},
     )
     assert signed_in.status_code == 200
     token = (await http.post(TOKEN_PATH, data=poll)).json()["access_token"]

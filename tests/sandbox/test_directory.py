@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tests.support.cast import ADMIN, ALINE, ANALYSTS_GROUP, HELPDESK_GROUP, LEE, SECOPS_GROUP
+from tests.support.cast import (
+    ADMIN,
+    ALINE,
+    ANALYSTS_GROUP,
+    HELPDESK_GROUP,
+    LEE,
+    MEGAN,
+    SECOPS_GROUP,
+    USER_ADMIN,
+)
 from tests.support.graph_caller import PAGE_SIZE, RM, GraphCaller, assert_graph_error
 
 
@@ -20,14 +29,12 @@ async def test_unknown_user_is_not_found(graph: GraphCaller) -> None:
 
 
 async def test_filter_users_by_mail_and_upn(graph: GraphCaller) -> None:
-    by_mail = await graph.get(
-        "/v1.0/users", "user", **{"$filter": "mail eq 'MeganB@m365x435773.onmicrosoft.com'"}
-    )
+    by_mail = await graph.get("/v1.0/users", "user", **{"$filter": f"mail eq '{MEGAN.upn}'"})
     assert [u["displayName"] for u in by_mail.json()["value"]] == ["Megan Bowen"]
     by_upn = await graph.get(
         "/v1.0/users",
         "user",
-        **{"$filter": "userPrincipalName eq 'admin@m365x435773.onmicrosoft.com'"},
+        **{"$filter": f"userPrincipalName eq '{ADMIN.upn}'"},
     )
     assert [u["id"] for u in by_upn.json()["value"]] == [ADMIN.id]
     none = await graph.get("/v1.0/users", "user", **{"$filter": "mail eq 'x@y.z'"})
@@ -87,9 +94,7 @@ async def test_top_shrinks_the_page(graph: GraphCaller) -> None:
 
 
 async def test_role_definition_by_id(graph: GraphCaller) -> None:
-    role = await graph.get(
-        f"{RM}/roleDefinitions/fe930be7-5e62-47db-91af-98c3a49a38b1", "unifiedRoleDefinition"
-    )
+    role = await graph.get(f"{RM}/roleDefinitions/{USER_ADMIN}", "unifiedRoleDefinition")
     assert role.json()["displayName"] == "User Administrator"
     assert role.json()["templateId"] == role.json()["id"]
 

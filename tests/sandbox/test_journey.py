@@ -19,7 +19,7 @@ async def test_tutorial_journey(
     assert token.status_code == 200 and token.json()["token_type"] == "Bearer"
     assert token.json()["expires_in"] > 0
 
-    aline = await graph.get("/v1.0/users/AlineD@m365x435773.onmicrosoft.com", "user")
+    aline = await graph.get(f"/v1.0/users/{ALINE.upn}", "user")
     assert aline.json()["id"] == ALINE.id and aline.json()["displayName"] == "Aline Dupuy"
 
     groups = await graph.get(f"/v1.0/users/{ALINE.id}/transitiveMemberOf", "group")
