@@ -1,10 +1,11 @@
-# pimbot: `make run` starts the bot on its embedded defaults; `make test` runs every test.
+# pimbot: `make run` starts the bot on its embedded defaults; `make test` runs every test,
+# `make test-fast` all but the slow ones.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test test-fast lint typecheck bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,6 +21,10 @@ run: $(STAMP)
 test: $(STAMP)
 	@sh scripts/install-browser.sh || echo "make test: no browser installed; the browser tests will skip"
 	$(BIN)/python -m pytest -q
+
+# Everything but the tests marked slow (processes, kill -9, browser, demo, > ~0.5 s).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # Style, types, and the architecture's import contracts (pyproject [tool.importlinter]).
 lint: $(STAMP)

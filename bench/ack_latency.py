@@ -20,9 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.common import save, summary
-from tests.e2e.stack import BotStack
-
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
+from tests.support.cast import CARD
+from tests.support.stack import BotStack
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:

@@ -22,10 +22,11 @@ from starlette.routing import Route
 
 from bench.common import save, summary, table
 from bot.simulators.sandbox import SandboxServer
-from tests.e2e.stack import BOT_TOKEN, SIGNING_SECRET, BotStack
-from tests.fakes.signing import command_body, signed_headers
+from tests.support.cast import CARD
+from tests.support.settings import BOT_TOKEN, SIGNING_SECRET
+from tests.support.signing import command_body, signed_headers
+from tests.support.stack import BotStack
 
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
 LEVELS = (1, 10, 50)
 ROUNDS = 6  # bursts per level
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import save, summary, table
-from tests.e2e.stack import BotStack, Reply
+from tests.support.cast import CARD
+from tests.support.signing import command_body
+from tests.support.stack import BotStack, Reply
 
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
 N = 60
 
 
@@ -30,8 +31,6 @@ def timed_activation(stack: BotStack) -> tuple[float, float]:
     started = time.perf_counter()
 
     def send() -> None:
-        from tests.fakes.signing import command_body
-
         body = command_body(CARD, user_id="U_ALINE", response_url=url)
         box.append(stack.post(body, stack.signed(body), url))
 

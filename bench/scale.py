@@ -20,38 +20,24 @@ from typing import Any
 
 from bench.common import percentile, save, table
 from bot.clock import SystemClock
-from bot.domain.people import slack
-from bot.domain.requests import ActivationRecord, RequestState
-from bot.domain.targets import Scope, TargetKind
+from bot.domain.requests import ActivationRecord
 from bot.service.activation import new_request_id
+from bot.settings import Settings
 from bot.simulators.sandbox import SandboxServer, SandboxTenant, create_app
 from bot.wiring import Services, build_services
 from handlers.notify import SlackNotifier, SlackUserDirectory
-from tests.e2e.stack import BOT_TOKEN, ROOT
-from tests.fakes.slack import FakeSlack
+from tests.support.records import activation_record
+from tests.support.settings import BOT_TOKEN, ROOT, make_settings
+from tests.support.slack import FakeSlack
 
 TOTAL, BURST = 10_000, 1_000
 BURST_LEAD_S = 15  # the burst falls due this long after it is planned
 LEAD = timedelta(minutes=15)
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 
 
-def settings(db: Path, sandbox: SandboxServer, slack_url: str) -> Any:
-    from bot.settings import Settings
-    from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID
-
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack_url,
-        azure_tenant_id=SANDBOX_TENANT_ID,
-        azure_client_id=SANDBOX_CLIENT_ID,
-        azure_client_secret=SANDBOX_CLIENT_SECRET,
-        azure_authority_host=sandbox.url,
-        pim_graph_url=sandbox.url,
-        pim_ca_file=sandbox.ca_file,
-        pim_database_url=f"sqlite:///{db}",
-        pim_config=ROOT / "pimbot.yml",
+def settings(db: Path, sandbox: SandboxServer, slack_url: str) -> Settings:
+    return make_settings(
+        sandbox=sandbox, slack_api_url=slack_url, pim_database_url=f"sqlite:///{db}"
     )
 
 
@@ -68,23 +54,14 @@ def services(db: Path, sandbox: SandboxServer, slack: FakeSlack) -> Services:
 
 def record(end: datetime) -> ActivationRecord:
     now = datetime.now(UTC)
-    return ActivationRecord(
+    return activation_record(
         id=new_request_id(),
-        requester=slack("U_ALINE"),
-        principal_id="7146daa8-1b4b-4a66-b2f7-cf593d03c8d2",
-        role_id=USER_ADMIN,
-        role_name="User Administrator",
-        target_kind=TargetKind.DIRECTORY_ROLE,
-        scope=Scope("/"),
         duration=end - now,
         justification="scale benchmark",
-        ticket=None,
-        state=RequestState.ACTIVE,
         created_at=now,
         updated_at=now,
         start=now,
-        end=end,
-    )
+    ).with_changes(ticket=None, end=end)
 
 
 async def setup(svc: Services) -> None:

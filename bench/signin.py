@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import save, summary, table
-from tests.e2e.signin_stack import ALINE_UPN, SignInStack
-from tests.e2e.stack import BotStack
+from tests.support.cast import ALINE
+from tests.support.signin_stack import SignInStack
+from tests.support.stack import BotStack
 
 ACTIVATE = "activate user-admin 1h reset a locked-out account"
 N = 30
@@ -44,7 +45,7 @@ def calls_of_one(stack: BotStack) -> Counter[str]:
 
 def timed_login(stack: SignInStack) -> float:
     started = time.perf_counter()
-    stack.log_in("U_ALINE", ALINE_UPN)
+    stack.log_in("U_ALINE", ALINE.upn)
     return time.perf_counter() - started
 
 

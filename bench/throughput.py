@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import save, summary, table
-from tests.e2e.stack import BotStack
+from tests.support.stack import BotStack
 
 ROLES = ("user-admin", "security-reader", "security-admin", "privileged-role-admin")
 USERS = ("U_ALINE", "U_ALEX", "U_DIEGO", "U_ADMIN")

@@ -18,7 +18,8 @@ from bot.errors import ConfigError, GraphError, GraphUnavailable
 from bot.graph.auth import AccessToken, GraphAuth
 from bot.graph.msal_credential import MsalCredential, certificate_credential
 from bot.settings import Settings
-from tests.adapters.test_graph_helpers import FakeTimer
+from tests.support.graph_fakes import FakeTimer
+from tests.support.settings import make_settings
 
 
 class Tokens:
@@ -106,12 +107,7 @@ class TestGraphAuth:
 
 
 def _settings(**values: Any) -> Settings:
-    base: dict[str, Any] = {
-        "azure_tenant_id": "tenant",
-        "azure_client_id": "client",
-        "_env_file": None,
-    }
-    return Settings(**{**base, **values})
+    return make_settings(**{"azure_tenant_id": "tenant", "azure_client_id": "client", **values})
 
 
 def _pem(tmp_path: Path) -> tuple[Path, str]:

@@ -9,7 +9,8 @@ import pytest
 
 from bot.errors import GraphError, GraphThrottled, GraphUnavailable
 from bot.graph.retry import RetryPolicy, parse_retry_after
-from tests.adapters.test_graph_helpers import (
+from tests.support.cast import USER_ADMIN
+from tests.support.graph_fakes import (
     BASE,
     FakeTimer,
     Recorder,
@@ -24,7 +25,7 @@ OK = httpx.Response(200, json={"value": [1]})
 BODY = {
     "action": "adminAssign",
     "principalId": "aline-id",
-    "roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+    "roleDefinitionId": USER_ADMIN,
     "directoryScopeId": "/",
     "justification": "Invalidate refresh tokens.",
     "scheduleInfo": {

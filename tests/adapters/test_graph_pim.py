@@ -27,11 +27,12 @@ from bot.graph.models import ScheduleRequestBody, ScheduleRequestOut
 from bot.graph.pim import GraphPim, Identity
 from bot.graph.recovery import same_submission
 from bot.settings import Settings
-from tests.adapters.test_graph_helpers import Recorder, assert_request_valid, make_client
-from tests.fakes.clock import FakeClock
+from tests.support.cast import USER_ADMIN
+from tests.support.clock import FakeClock
+from tests.support.graph_fakes import Recorder, assert_request_valid, make_client
+from tests.support.settings import make_settings
 
 RM = "/v1.0/roleManagement/directory"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 ALINE = "aline-id"
 HELPDESK = "helpdesk-group-id"
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -487,10 +488,8 @@ class TestBuildGraph:
             "azure_client_id": "client",
             "azure_client_secret": "s3cret",
             "pim_graph_url": "https://graph.test/",
-            "pim_config": tmp_path / "pimbot.yml",
-            "_env_file": None,
         }
-        return Settings(**{**base, **values})
+        return make_settings(policy=tmp_path / "pimbot.yml", **{**base, **values})
 
     async def test_wires_base_url_auth_and_identity_without_network(self, tmp_path: Path) -> None:
         seen: list[httpx.Request] = []

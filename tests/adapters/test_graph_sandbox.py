@@ -20,21 +20,22 @@ from bot.graph.pim import GraphPim
 from bot.graph.tls import trust
 from bot.settings import Settings
 from bot.simulators.sandbox import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
     SANDBOX_TENANT_ID,
     SandboxServer,
     SandboxTenant,
     create_app,
 )
-from tests.adapters.test_graph_helpers import assert_request_valid
-from tests.fakes.clock import FakeClock
+from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.clock import FakeClock
+from tests.support.graph_fakes import assert_request_valid
+from tests.support.settings import make_settings
 
-ALINE_UPN = "AlineD@m365x435773.onmicrosoft.com"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 USER_ADMIN_TENANT = Target(
     TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, "User Administrator"), Scope("/")
 )
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 REQUESTS = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
 ELIGIBLE = "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances"
 TICKET = Ticket("CONTOSO:Security-012345", "CONTOSO")
@@ -56,16 +57,7 @@ def server(sandbox_clock: FakeClock, graph_schema: dict[str, Any]) -> Iterator[S
 
 
 def sandbox_settings(server: SandboxServer, config: Path) -> Settings:
-    return Settings(
-        azure_tenant_id=SANDBOX_TENANT_ID,
-        azure_client_id=SANDBOX_CLIENT_ID,
-        azure_client_secret=SANDBOX_CLIENT_SECRET,
-        azure_authority_host=server.url,
-        pim_graph_url=server.url,
-        pim_ca_file=server.ca_file,
-        pim_config=config,
-        _env_file=None,
-    )
+    return make_settings(sandbox=server, policy=config)
 
 
 @pytest.fixture
@@ -82,7 +74,7 @@ async def aline_pim(server: SandboxServer, tmp_path: Path) -> AsyncIterator[Grap
     config = tmp_path / "pimbot.yml"
     config.write_text("graph:\n  identity: user\n")
     async with httpx.AsyncClient(verify=trust(server.ca_file)) as http:
-        answer = await http.post(f"{server.url}/sandbox/tokens", json={"user": ALINE_UPN})
+        answer = await http.post(f"{server.url}/sandbox/tokens", json={"user": ALINE.upn})
     token = answer.raise_for_status().json()["access_token"]
 
     def delegated(*, force_refresh: bool) -> AccessToken:
@@ -95,7 +87,7 @@ async def aline_pim(server: SandboxServer, tmp_path: Path) -> AsyncIterator[Grap
 
 
 async def activate_aline(pim: GraphPim) -> Any:
-    aline = await pim.get_user(ALINE_UPN)
+    aline = await pim.get_user(ALINE.upn)
     spec = ActivationSpec(aline.id, USER_ADMIN_TENANT, timedelta(hours=5), JUSTIFICATION, TICKET)
     return aline, await pim.activate(spec)
 
@@ -117,9 +109,9 @@ class TestTutorialJourney:
         graph_schema: dict[str, Any],
     ) -> None:
         await pim.check_token()
-        aline = await pim.get_user(ALINE_UPN)
+        aline = await pim.get_user(ALINE.upn)
         assert aline.display_name == "Aline Dupuy"
-        assert await pim.find_user_by_email(ALINE_UPN.lower()) == aline
+        assert await pim.find_user_by_email(ALINE.upn.lower()) == aline
 
         eligible = [e for e in await pim.list_eligibilities(aline.id) if e.role_id == USER_ADMIN]
         assert [e.via_group_name for e in eligible] == ["IT Helpdesk (User)"]
@@ -162,7 +154,7 @@ class TestTutorialJourney:
         self, pim: GraphPim, server: SandboxServer, sandbox_clock: FakeClock
     ) -> None:
         token_path = f"/{SANDBOX_TENANT_ID}/oauth2/v2.0/token"
-        aline = await pim.get_user(ALINE_UPN)
+        aline = await pim.get_user(ALINE.upn)
         assert server.faults.count("POST", token_path) == 1
         sandbox_clock.advance(timedelta(hours=2))  # past the sandbox token's lifetime
         assert await pim.list_active(aline.id) == []
@@ -190,21 +182,21 @@ class TestFaults:
     async def test_a_429_storm_with_retry_after_is_ridden_out(
         self, pim: GraphPim, server: SandboxServer
     ) -> None:
-        aline = await pim.get_user(ALINE_UPN)
+        aline = await pim.get_user(ALINE.upn)
         server.faults.throttle(times=3, retry_after=0.05, path=ELIGIBLE)
         assert [e.role_id for e in await pim.list_eligibilities(aline.id)]
         statuses = [c.status for c in server.faults.find("GET", ELIGIBLE)]
         assert statuses.count(429) == 3 and 200 in statuses
 
     async def test_a_503_burst_is_ridden_out(self, pim: GraphPim, server: SandboxServer) -> None:
-        aline = await pim.get_user(ALINE_UPN)
+        aline = await pim.get_user(ALINE.upn)
         server.faults.fail(503, times=3, path=ELIGIBLE)
         assert await pim.list_eligibilities(aline.id)
 
     async def test_a_dropped_connection_is_retried(
         self, pim: GraphPim, server: SandboxServer
     ) -> None:
-        aline = await pim.get_user(ALINE_UPN)
+        aline = await pim.get_user(ALINE.upn)
         server.faults.drop(times=1, method="GET", path=ELIGIBLE)
         assert await pim.list_eligibilities(aline.id)
         assert [c.status for c in server.faults.find("GET", ELIGIBLE)][0] == 0
@@ -230,7 +222,7 @@ class TestFaults:
     async def test_throttling_past_the_budget_tells_the_user_to_retry(
         self, pim: GraphPim, server: SandboxServer
     ) -> None:
-        aline = await pim.get_user(ALINE_UPN)
+        aline = await pim.get_user(ALINE.upn)
         server.faults.throttle(times=50, retry_after=0.01, path=ELIGIBLE)
         with pytest.raises(GraphThrottled) as caught:
             await pim.list_eligibilities(aline.id)
@@ -257,13 +249,13 @@ class TestAdministrativeUnitScope:
         """Aline is also eligible for User Administrator, and for Password Administrator
         only, over the Seattle Branch unit."""
         server.tenant.add_administrative_unit("Seattle Branch", UNIT)
-        aline = server.tenant.directory.user(ALINE_UPN)
+        aline = server.tenant.directory.user(ALINE.upn)
         assert aline is not None
         server.tenant.add_eligibility(aline.id, USER_ADMIN, SEATTLE)
         server.tenant.add_eligibility(aline.id, PASSWORD_ADMIN, SEATTLE)
 
     async def test_eligibilities_carry_their_scope_named_from_the_unit(self, pim: GraphPim) -> None:
-        aline = await pim.get_user(ALINE_UPN)
+        aline = await pim.get_user(ALINE.upn)
 
         found = {(e.role_id, e.scope.id): e for e in await pim.list_eligibilities(aline.id)}
 
@@ -283,7 +275,7 @@ class TestAdministrativeUnitScope:
         sandbox_clock: FakeClock,
         graph_schema: dict[str, Any],
     ) -> None:
-        aline = await pim.get_user(ALINE_UPN)
+        aline = await pim.get_user(ALINE.upn)
         [eligible] = [
             e for e in await pim.list_eligibilities(aline.id) if e.role_id == PASSWORD_ADMIN
         ]
@@ -310,7 +302,7 @@ class TestAdministrativeUnitScope:
     async def test_user_identity_self_activates_and_deactivates_at_the_unit(
         self, aline_pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
     ) -> None:
-        aline = await aline_pim.get_user(ALINE_UPN)
+        aline = await aline_pim.get_user(ALINE.upn)
         mine = await aline_pim.list_eligibilities(aline.id)
         [eligible] = [e for e in mine if e.role_id == PASSWORD_ADMIN]
         target = target_of(eligible, "Password Administrator")
@@ -332,7 +324,7 @@ class TestAdministrativeUnitScope:
     async def test_ending_the_role_at_the_unit_leaves_it_tenant_wide(
         self, pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
     ) -> None:
-        aline = await pim.get_user(ALINE_UPN)
+        aline = await pim.get_user(ALINE.upn)
         both = [e for e in await pim.list_eligibilities(aline.id) if e.role_id == USER_ADMIN]
         tenant_wide, unit = sorted(
             (target_of(e, "User Administrator") for e in both), key=lambda t: t.scope.id != "/"
@@ -356,7 +348,7 @@ class TestAdministrativeUnitScope:
         self, pim: GraphPim, server: SandboxServer
     ) -> None:
         server.faults.fail(403, times=5, path=f"{UNITS}/{UNIT}")
-        aline = await pim.get_user(ALINE_UPN)
+        aline = await pim.get_user(ALINE.upn)
 
         scopes = {
             e.scope for e in await pim.list_eligibilities(aline.id) if e.role_id == PASSWORD_ADMIN

@@ -12,36 +12,24 @@ from sqlalchemy.engine import Connection, Engine
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.command_codec import decode
 from bot.domain.command_types import Activate, Deny, ResumeRequest
-from bot.domain.models import Ticket
 from bot.domain.people import slack
 from bot.domain.reminders import reminder_plan
-from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.requests import ActivationRecord
 from bot.domain.targets import Scope, TargetKind
 from bot.service.ports import UserLink
 from bot.store import SqlStore, convert, make_engine, migrations
 from bot.store.kept import SqlKeptWork
 from bot.store.tables import metadata
-
-pytest_plugins = ["tests.adapters.databases"]  # database_url, engine fixtures
+from tests.support.records import activation_record
 
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
-RECORD = ActivationRecord(
+RECORD = activation_record(
     id="r1",
     requester=slack("U1"),
     principal_id="entra-1",
     role_id="role-1",
-    role_name="User Administrator",
-    # What every request before v7 was activated at; the migration backfills exactly this.
-    target_kind=TargetKind.DIRECTORY_ROLE,
-    scope=Scope("/"),
     duration=timedelta(hours=1),
     justification="keep this across the upgrade",
-    ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
-    state=RequestState.ACTIVE,
-    created_at=T0,
-    updated_at=T0,
-    start=T0,
-    end=T0 + timedelta(hours=1),
 )
 
 

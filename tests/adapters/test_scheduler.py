@@ -13,13 +13,10 @@ import pytest
 
 from bot.domain.people import slack
 from bot.domain.reminders import reminder_plan
-from bot.domain.requests import ActivationRecord, RequestState
-from bot.domain.targets import Scope, TargetKind
 from bot.store import SqlStore
 from bot.store import scheduler as scheduler_module
 from bot.store.scheduler import ReminderScheduler
-
-pytest_plugins = ["tests.adapters.databases"]  # database_url fixture
+from tests.support.records import activation_record
 
 
 class Recorder:
@@ -27,9 +24,11 @@ class Recorder:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.at: list[datetime] = []
 
     async def __call__(self, reminder_id: str) -> None:
         self.calls.append(reminder_id)
+        self.at.append(datetime.now(UTC))
 
 
 def soon(seconds: float) -> datetime:
@@ -77,6 +76,7 @@ async def test_a_moment_in_the_past_fires_at_once(
     await eventually(lambda: recorder.calls == ["r1:ended"], within=1.0)
 
 
+@pytest.mark.slow
 async def test_rescheduling_an_id_replaces_its_job(
     running: tuple[ReminderScheduler, Recorder],
 ) -> None:
@@ -88,8 +88,10 @@ async def test_rescheduling_an_id_replaces_its_job(
     # The job table keeps a float timestamp: equal to the microsecond, give or take one.
     assert reminder_id == "r1:lead:900" and abs(when - later) < timedelta(milliseconds=1)
     await eventually(lambda: recorder.calls != [])
-    await asyncio.sleep(0.3)
+    await eventually(lambda: sched.scheduled() == {})  # no trigger left to fire again
+
     assert recorder.calls == ["r1:lead:900"]
+    assert recorder.at[0] >= later - timedelta(milliseconds=1)  # at the new time, not the old
 
 
 async def test_a_cancelled_reminder_never_fires(
@@ -99,8 +101,13 @@ async def test_a_cancelled_reminder_never_fires(
     sched.schedule("r1:lead:900", soon(0.2))
     sched.cancel("r1:lead:900")
     sched.cancel("never-scheduled")
-    await asyncio.sleep(0.4)
-    assert recorder.calls == []
+    # Positive signal: a reminder due after the cancelled one's moment fires; the
+    # scheduler has been past that moment, so the cancelled one would have fired first.
+    sched.schedule("r2:ended", soon(0.3))
+    await eventually(lambda: recorder.calls != [])
+
+    assert recorder.calls == ["r2:ended"]
+    assert sched.scheduled() == {}
 
 
 async def test_refuses_a_naive_time(running: tuple[ReminderScheduler, Recorder]) -> None:
@@ -109,6 +116,7 @@ async def test_refuses_a_naive_time(running: tuple[ReminderScheduler, Recorder])
         sched.schedule("r1:ended", datetime(2026, 11, 29, 9, 0))  # noqa: DTZ001
 
 
+@pytest.mark.slow
 async def test_a_job_scheduled_before_a_restart_fires_after_it(
     database_url: str, name: str
 ) -> None:
@@ -123,9 +131,9 @@ async def test_a_job_scheduled_before_a_restart_fires_after_it(
     try:
         assert set(second.scheduled()) == {"r1:lead:900"}
         await eventually(lambda: after.calls == ["r1:lead:900"])
-        await asyncio.sleep(0.2)
+        await eventually(lambda: second.scheduled() == {})  # no trigger left
     finally:
-        await second.shutdown()
+        await second.shutdown()  # lets a reminder being sent finish
     assert before.calls == []
     assert after.calls == ["r1:lead:900"]
 
@@ -142,9 +150,9 @@ async def test_a_job_due_while_down_runs_once_on_start(database_url: str, name: 
     await second.start(recorder)
     try:
         await eventually(lambda: recorder.calls != [], within=1.0)
-        await asyncio.sleep(0.2)
+        await eventually(lambda: second.scheduled() == {})  # no trigger left
     finally:
-        await second.shutdown()
+        await second.shutdown()  # lets a reminder being sent finish
     assert recorder.calls == ["r1:ended"]
 
 
@@ -154,21 +162,9 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
     store = SqlStore.from_url(database_url)
     now = datetime.now(UTC)
     store.add_request(
-        ActivationRecord(
-            id="r1",
-            requester=slack("U1"),
-            principal_id="p",
-            role_id="role",
-            role_name="User Administrator",
-            target_kind=TargetKind.DIRECTORY_ROLE,
-            scope=Scope("/"),
-            duration=timedelta(hours=1),
-            justification="j",
-            ticket=None,
-            state=RequestState.ACTIVE,
-            created_at=now,
-            updated_at=now,
-        )
+        activation_record(
+            id="r1", requester=slack("U1"), duration=timedelta(hours=1), created_at=now, start=None
+        ).with_changes(updated_at=now, end=None)
     )
     [ended] = reminder_plan(now, [], now, request_id="r1")
     store.save_reminders([ended])
@@ -190,7 +186,10 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
         await process.start(send_once)
     try:
         await eventually(lambda: sent != [], within=1.0)
-        await asyncio.sleep(0.2)
+        # Positive signal: the shared job table is empty, so every process that took the
+        # job has submitted it (each takes and submits in one turn of the loop); shutdown
+        # then waits for those runs to finish.
+        await eventually(lambda: all(p.scheduled() == {} for p in processes))
     finally:
         for process in processes:
             await process.shutdown()
@@ -199,16 +198,19 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
 
 
 async def test_shutdown_lets_a_reminder_being_sent_finish(database_url: str, name: str) -> None:
+    started: list[str] = []
     finished: list[str] = []
 
     async def slow_send(reminder_id: str) -> None:
+        started.append(reminder_id)
         await asyncio.sleep(0.3)
         finished.append(reminder_id)
 
     sched = ReminderScheduler(database_url, name=name)
     await sched.start(slow_send)
     sched.schedule("r1:ended", soon(-1))
-    await asyncio.sleep(0.1)  # the job is running now
+    await eventually(lambda: started != [])  # the job is running now
+    assert finished == []
     await sched.shutdown()
     assert finished == ["r1:ended"]
 

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.domain.audit import AuditEvent, AuditKind
-from bot.domain.models import Ticket
 from bot.domain.people import slack
 from bot.domain.reminders import Reminder, reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
@@ -22,32 +21,25 @@ from bot.domain.targets import Scope, TargetKind
 from bot.service.ports import Store, UserLink
 from bot.store import SqlStore, make_engine
 from bot.store.engine import BUSY_TIMEOUT_MS, normalise_url
-from tests.fakes.clock import FakeClock
+from tests.support.clock import FakeClock
+from tests.support.records import activation_record
 
 S = RequestState
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 PENDING = frozenset({S.PENDING_APPROVAL})
 T = TypeVar("T")
-pytest_plugins = ["tests.adapters.databases"]  # database_url, engine, store fixtures
 
 
 def make_record(request_id: str = "r1", **changes: object) -> ActivationRecord:
-    record = ActivationRecord(
+    """A pending request of user U1 (entra-1), not yet started."""
+    return activation_record(
         id=request_id,
         requester=slack("U1"),
         principal_id="entra-1",
-        role_id="fe930be7-5e62-47db-91af-98c3a49a38b1",
-        role_name="User Administrator",
-        target_kind=TargetKind.DIRECTORY_ROLE,
-        scope=Scope("/"),
-        duration=timedelta(hours=5),
-        justification="invalidate refresh tokens",
-        ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
         state=S.PENDING_APPROVAL,
-        created_at=T0,
-        updated_at=T0,
-    )
-    return record.with_changes(**changes)
+        start=None,
+        end=None,
+    ).with_changes(**changes)
 
 
 def race(n: int, fn: Callable[[], T]) -> list[T]:
@@ -236,6 +228,7 @@ class TestTransition:
         [decision] = store.list_decisions("r1")
         assert decision.decided_by == winners[0].decided_by
 
+    @pytest.mark.slow
     def test_two_engines_on_one_database_make_exactly_one_winner(
         self, store: SqlStore, database_url: str
     ) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import time
 
-from tests.e2e.stack import GRAPH_WRITES, BotStack
+import pytest
 
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
+from tests.support.cast import CARD, USER_ADMIN
+from tests.support.stack import GRAPH_WRITES, BotStack
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 LATENCY = 1.5
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 
 
 def test_ack_arrives_before_the_slow_graph_calls_complete(bot: BotStack) -> None:

@@ -6,11 +6,14 @@ import json
 import time
 from typing import Any
 
-from tests.e2e.stack import BotStack
-from tests.e2e.test_approvals_stack import deny_submission
+import pytest
 
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+from tests.support.cast import ALINE, GLOBAL_ADMIN
+from tests.support.payloads import deny_submission
+from tests.support.stack import BotStack
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 REQUEST = "activate global-admin 1h need tenant-wide settings change"
 
 
@@ -27,37 +30,10 @@ def _card(bot: BotStack) -> tuple[str, dict[str, Any]]:
     return values.pop(), card.body
 
 
-def _click(bot: BotStack, user: str, action_id: str, request_id: str) -> str:
-    url = bot.slack.response_url()
-    reply = bot.interact(
-        {
-            "type": "block_actions",
-            "user": {"id": user, "team_id": "T_CONTOSO"},
-            "team": {"id": "T_CONTOSO"},
-            "api_app_id": "A_PIMBOT",
-            "trigger_id": f"trigger.{time.monotonic_ns()}",
-            "response_url": url,
-            "channel": {"id": "C_PIM_APPROVALS"},
-            "container": {"type": "message", "channel_id": "C_PIM_APPROVALS"},
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "value": request_id,
-                    "block_id": "decision",
-                    "action_ts": "1",
-                }
-            ],
-        }
-    )
-    assert reply.status == 200
-    return url
-
-
 def test_requester_cannot_approve_their_own_request(bot: BotStack) -> None:
     request_id, _ = _card(bot)
 
-    url = _click(bot, "U_ALINE", "approval_approve", request_id)
+    url = bot.click("U_ALINE", "approval_approve", request_id)
 
     bot.slack.wait_for("response_url:" + url.rsplit("/", 1)[-1])
     (said,) = bot.slack.responses(url)
@@ -68,20 +44,20 @@ def test_requester_cannot_approve_their_own_request(bot: BotStack) -> None:
 def test_approver_click_activates_once_and_redraws_the_card(bot: BotStack) -> None:
     request_id, _ = _card(bot)
 
-    _click(bot, "U_ADMIN", "approval_approve", request_id)
+    bot.click("U_ADMIN", "approval_approve", request_id)
 
     (update,) = bot.slack.wait_for("chat.update")
     text = json.dumps(update.body["blocks"])
     assert "Approved" in text and "<@U_ADMIN>" in text
     assert all(b["type"] != "actions" for b in update.body["blocks"])
-    assert bot.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
     assert bot.graph_writes() == 1
 
 
 def test_deny_asks_for_a_reason_then_tells_the_requester(bot: BotStack) -> None:
     request_id, _ = _card(bot)
 
-    _click(bot, "U_ADMIN", "approval_deny", request_id)
+    bot.click("U_ADMIN", "approval_deny", request_id)
     (opened,) = bot.slack.wait_for("views.open")
     view = opened.body["view"]
     submit = deny_submission(view, "U_ADMIN", "not during the freeze")

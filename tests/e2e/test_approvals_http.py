@@ -13,18 +13,17 @@ import pytest
 from bot.domain.audit import AuditKind
 from bot.domain.people import slack
 from bot.domain.requests import RequestState
-from tests.adapters.databases import _postgres_url
-from tests.e2e.stack import GRAPH_WRITES
-from tests.e2e.test_approvals_stack import (
+from tests.support.approval_stack import (
     APPROVERS,
     GROUPIE,
     TICKET_URL,
     ApprovalStack,
-    deny_submission,
 )
+from tests.support.cast import ALINE, GLOBAL_ADMIN
+from tests.support.databases import postgres_url
+from tests.support.payloads import deny_submission
+from tests.support.stack import GRAPH_WRITES
 
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 DAY = 24 * 3600.0
 TICKETED = "activate global-admin 1h CONTOSO:Security-012345 need tenant-wide settings change"
 
@@ -47,6 +46,7 @@ def _state(bot: ApprovalStack, request_id: str) -> RequestState:
     return record.state
 
 
+@pytest.mark.slow
 def test_card_shows_everything_an_approver_needs(bot: ApprovalStack) -> None:
     request_id, card = bot.pending(TICKETED)
 
@@ -63,6 +63,7 @@ def test_card_shows_everything_an_approver_needs(bot: ApprovalStack) -> None:
     assert approve["value"] == deny["value"] == request_id
 
 
+@pytest.mark.slow
 def test_requester_is_told_it_waits_with_a_cancel_button(bot: ApprovalStack) -> None:
     final = bot.final(bot.command(TICKETED))
 
@@ -71,6 +72,7 @@ def test_requester_is_told_it_waits_with_a_cancel_button(bot: ApprovalStack) -> 
     assert cancel["action_id"] == "cancel_request" and cancel["value"] in final["text"]
 
 
+@pytest.mark.slow
 def test_non_approver_is_refused_with_the_reason_untouched_and_audited(bot: ApprovalStack) -> None:
     request_id, _ = bot.pending()
 
@@ -123,6 +125,7 @@ def test_a_button_naming_another_kind_of_request_decides_nothing(bot: ApprovalSt
     assert _state(bot, pending_id) is RequestState.PENDING_APPROVAL
 
 
+@pytest.mark.slow
 def test_twenty_concurrent_approvals_activate_once(bot: ApprovalStack) -> None:
     request_id, _ = bot.pending()
 
@@ -134,7 +137,7 @@ def test_twenty_concurrent_approvals_activate_once(bot: ApprovalStack) -> None:
     assert sum("was already" in a and "by <@U_AP" in a for a in answers) == 19
     assert bot.graph_writes() == 1
     assert len(bot.services.store.list_decisions(request_id)) == 1
-    assert bot.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
     approved = [e for e in bot.services.store.audit_events() if e.request_id == request_id]
     assert [e.kind for e in approved].count(AuditKind.APPROVED) == 1
     assert [e.kind for e in approved].count(AuditKind.ACTIVATED) == 1
@@ -196,6 +199,7 @@ def test_cancel_button_of_someone_else_does_nothing(bot: ApprovalStack) -> None:
     assert _state(bot, request_id) is RequestState.PENDING_APPROVAL
 
 
+@pytest.mark.slow
 def test_undecided_request_expires_card_and_requester_told_then_approve_refused(
     bot: ApprovalStack,
 ) -> None:
@@ -210,6 +214,7 @@ def test_undecided_request_expires_card_and_requester_told_then_approve_refused(
     assert "is expired; there is nothing to decide" in said and bot.graph_writes() == 0
 
 
+@pytest.mark.slow
 def test_approve_after_timeout_before_any_sweep_expires_it(bot: ApprovalStack) -> None:
     request_id, _ = bot.pending()
     bot.clock.advance(DAY + 60)
@@ -220,10 +225,11 @@ def test_approve_after_timeout_before_any_sweep_expires_it(bot: ApprovalStack) -
     assert _state(bot, request_id) is RequestState.EXPIRED and bot.graph_writes() == 0
 
 
+@pytest.mark.slow
 def test_twenty_concurrent_approvals_activate_once_on_postgresql(tmp_path: Path) -> None:
     """The compare-and-set is the database's: the same race with PostgreSQL as the store
     (skipped unless PIM_TEST_DATABASE_URL is set; `.ci/run` sets it)."""
-    with contextmanager(_postgres_url)() as url, ApprovalStack(tmp_path, url) as stack:
+    with contextmanager(postgres_url)() as url, ApprovalStack(tmp_path, url) as stack:
         request_id, _ = stack.pending()
 
         with ThreadPoolExecutor(max_workers=20) as pool:

@@ -11,11 +11,12 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.people import slack
-from tests.e2e.stack import GRAPH_WRITES
-from tests.e2e.test_approvals_stack import ApprovalStack
+from tests.support.approval_stack import ApprovalStack
+from tests.support.cast import ALINE, TICKET
+from tests.support.stack import GRAPH_WRITES
 
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-TICKET = "CONTOSO:Security-012345"
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 MINUTE = 60.0
 
 
@@ -77,7 +78,7 @@ def test_every_audit_kind_is_produced_with_its_facts_and_posted(bot: ApprovalSta
     for event in events:
         assert event.at.tzinfo is not None and event.role_name, event
         if event.kind is not AuditKind.REFUSED:
-            assert event.request_id and event.entra_user_id == ALINE_ID, event
+            assert event.request_id and event.entra_user_id == ALINE.id, event
             assert event.duration and event.justification, event
     by_kind: dict[AuditKind, Any] = {}
     for event in events:

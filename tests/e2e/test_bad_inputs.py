@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.stack import BotStack
+from tests.support.stack import BotStack
 
 T = "CONTOSO:Security-012345"
 J = "need to reset a locked account"
@@ -158,6 +158,7 @@ def test_parse_errors_come_with_the_help_and_an_example(bot: BotStack) -> None:
     assert "/pim activate user-admin 5h CONTOSO:Security-012345" in shown
 
 
+@pytest.mark.slow
 def test_already_active_says_until_when_and_writes_nothing_more(bot: BotStack) -> None:
     assert "active until" in _message(bot, f"activate user-admin 1h {T} {J}", "U_ALINE")
     writes = bot.graph_writes()
@@ -168,6 +169,7 @@ def test_already_active_says_until_when_and_writes_nothing_more(bot: BotStack) -
     assert bot.graph_writes() == writes
 
 
+@pytest.mark.slow
 def test_empty_command_opens_the_modal_instead_of_an_error(bot: BotStack) -> None:
     reply = bot.command("   ")
 

@@ -8,13 +8,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.stack import GRAPH_WRITES, BotStack
-
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
+from tests.support.cast import ALINE, CARD, USER_ADMIN
+from tests.support.stack import GRAPH_WRITES, BotStack
 
 
+@pytest.mark.slow
 def test_graph_throttling_past_the_budget_says_try_again_and_nothing_is_half_done(
     bot: BotStack,
 ) -> None:
@@ -23,12 +21,13 @@ def test_graph_throttling_past_the_budget_says_try_again_and_nothing_is_half_don
     final = bot.final(bot.command(CARD))
 
     assert "throttling" in final["text"] and "try again" in final["text"]
-    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None
     bot.faults.clear()
     status = bot.final(bot.command("status user-admin"))
     assert "Nothing active" in str(status["blocks"])
 
 
+@pytest.mark.slow
 def test_graph_down_on_reads_says_so_plainly(bot: BotStack) -> None:
     bot.faults.fail(503, times=50, retry_after=0.01)
 
@@ -66,6 +65,7 @@ def test_error_escaping_a_listener_reaches_the_last_net(bot: BotStack) -> None:
     assert "Something went wrong on our side" in posted["text"]
 
 
+@pytest.mark.slow
 def test_audit_channel_failure_is_logged_and_does_not_fail_the_activation(
     bot: BotStack, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -76,4 +76,4 @@ def test_audit_channel_failure_is_logged_and_does_not_fail_the_activation(
 
     assert "active until" in final["text"]
     assert any("ratelimited" in r.getMessage() for r in caplog.records)
-    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is not None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is not None

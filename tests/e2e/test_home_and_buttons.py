@@ -3,47 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 
-from tests.e2e.stack import BotStack
+import pytest
 
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
+from tests.support.cast import ALINE, CARD, USER_ADMIN
+from tests.support.payloads import block_actions
+from tests.support.stack import BotStack
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 def _click(bot: BotStack, user: str, action_id: str, value: str) -> None:
-    reply = bot.interact(
-        {
-            "type": "block_actions",
-            "user": {"id": user, "team_id": "T_CONTOSO"},
-            "team": {"id": "T_CONTOSO"},
-            "api_app_id": "A_PIMBOT",
-            "trigger_id": f"trigger.{time.monotonic_ns()}",
-            "view": {"id": "V_HOME", "type": "home"},
-            "container": {"type": "view", "view_id": "V_HOME"},
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "value": value,
-                    "block_id": "b",
-                    "action_ts": "1",
-                }
-            ],
-        }
-    )
+    """A click on the App Home: Slack gets an empty 200 (the bot answers on its own)."""
+    reply = bot.interact(block_actions(user, action_id, value, home=True))
     assert reply.status == 200 and reply.body == {}
-
-
-def _dm_text(bot: BotStack, user: str, fragment: str) -> str:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for call in bot.slack.calls("chat.postMessage"):
-            if call.body["channel"] == f"D_{user}" and fragment in call.body["text"]:
-                return str(call.body["text"])
-        time.sleep(0.02)
-    raise AssertionError(f"no DM to {user} containing {fragment!r}")
 
 
 def _record_id(bot: BotStack) -> str:
@@ -64,9 +37,9 @@ def test_home_deactivate_ends_the_role_and_republishes_home(bot: BotStack) -> No
 
     _click(bot, "U_ALINE", "home_deactivate", USER_ADMIN)
 
-    _dm_text(bot, "U_ALINE", "deactivated")
+    bot.dm("U_ALINE", "deactivated")
     bot.slack.wait_for("views.publish")
-    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None
 
 
 def test_reminder_extend_extends_the_clickers_own_request(bot: BotStack) -> None:
@@ -74,7 +47,7 @@ def test_reminder_extend_extends_the_clickers_own_request(bot: BotStack) -> None
 
     _click(bot, "U_ALINE", "reminder_extend", request_id)
 
-    assert "extended until" in _dm_text(bot, "U_ALINE", "extended")
+    assert "extended until" in bot.dm("U_ALINE", "extended")["text"]
 
 
 def test_someone_elses_request_id_in_a_button_does_nothing(bot: BotStack) -> None:
@@ -83,9 +56,9 @@ def test_someone_elses_request_id_in_a_button_does_nothing(bot: BotStack) -> Non
 
     _click(bot, "U_ADMIN", "reminder_deactivate", request_id)
 
-    assert f"You have no request `{request_id}`" in _dm_text(bot, "U_ADMIN", "no request")
+    assert f"You have no request `{request_id}`" in bot.dm("U_ADMIN", "no request")["text"]
     assert bot.graph_writes() == writes
-    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is not None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is not None
 
 
 def test_cancel_button_withdraws_a_pending_request(bot: BotStack) -> None:
@@ -94,7 +67,7 @@ def test_cancel_button_withdraws_a_pending_request(bot: BotStack) -> None:
 
     _click(bot, "U_ALINE", "cancel_request", pending_id)
 
-    assert "cancelled" in _dm_text(bot, "U_ALINE", "cancelled")
+    assert "cancelled" in bot.dm("U_ALINE", "cancelled")["text"]
 
 
 def test_healthz_answers_503_when_graph_fails(bot: BotStack) -> None:

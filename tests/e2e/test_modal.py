@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.e2e.stack import BotStack
+import pytest
 
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-SECURITY_ADMIN = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+from tests.support.cast import ALINE, SECURITY_ADMIN, USER_ADMIN
+from tests.support.stack import BotStack
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 def _open(bot: BotStack, text: str = "") -> dict[str, Any]:
@@ -108,7 +109,7 @@ def test_valid_submission_closes_the_modal_and_activates(bot: BotStack) -> None:
 
     assert reply.status == 200 and reply.body == {}
     deadline = time.monotonic() + 15
-    while bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is None:
+    while bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None:
         assert time.monotonic() < deadline, "the activation never reached the tenant"
         time.sleep(0.02)
     dm = bot.slack.wait_for("chat.postMessage")

@@ -12,31 +12,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.models import Ticket
 from bot.domain.people import slack as slack_user
-from bot.domain.requests import ActivationRecord, RequestState
-from bot.domain.targets import Scope, TargetKind
+from bot.domain.requests import RequestState
 from bot.errors import UserNotMapped
 from bot.settings import ChannelsConfig, PolicyFile
 from handlers.notify import SlackNotifier, SlackUserDirectory
-from tests.fakes.slack import FakeSlack
+from tests.support.cast import ALINE
+from tests.support.records import activation_record
+from tests.support.slack import FakeSlack
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
-RECORD = ActivationRecord(
-    id="R-7KQ2M9XD",
-    requester=slack_user("U_ALINE"),
-    principal_id="p",
-    role_id="r",
-    role_name="User Administrator",
-    target_kind=TargetKind.DIRECTORY_ROLE,
-    scope=Scope("/"),
-    duration=timedelta(hours=1),
-    justification="rotate keys",
-    ticket=Ticket("CONTOSO:Security-012345"),
-    state=RequestState.ACTIVE,
-    created_at=NOW,
-    updated_at=NOW,
-    start=NOW,
-    end=NOW + timedelta(hours=1),
-)
+RECORD = activation_record(
+    principal_id="p", role_id="r", duration=timedelta(hours=1), justification="rotate keys"
+).with_changes(ticket=Ticket("CONTOSO:Security-012345"))
 EVENT = AuditEvent(at=NOW, kind=AuditKind.ACTIVATED, person=slack_user("U_ALINE"))
 
 
@@ -135,7 +122,7 @@ async def test_directory_reads_email_and_tz_and_caches_them(slack: FakeSlack) ->
     again = await directory.profile(slack_user("U_ALINE"))
 
     assert first == again
-    assert first.email == "AlineD@m365x435773.onmicrosoft.com" and first.tz == "Europe/Paris"
+    assert first.email == ALINE.upn and first.tz == "Europe/Paris"
     assert len(slack.calls("users.info")) == 1
 
 
@@ -145,6 +132,7 @@ async def test_directory_profile_without_email(slack: FakeSlack) -> None:
     assert profile.email is None
 
 
+@pytest.mark.slow
 async def test_directory_unknown_user_is_not_mapped(slack: FakeSlack) -> None:
     with pytest.raises(UserNotMapped):
         await SlackUserDirectory(_client(slack)).profile(slack_user("U_GHOST"))

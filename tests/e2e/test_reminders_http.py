@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_approvals_stack import ApprovalStack
+from tests.support.approval_stack import ApprovalStack
+from tests.support.cast import ALINE, USER_ADMIN
 
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 ONE_HOUR = "activate user-admin 1h CONTOSO:Security-012345 invalidate refresh tokens"
 MINUTE = 60.0
 
@@ -71,7 +72,7 @@ def test_deactivate_now_from_the_reminder_dm(bot: ApprovalStack) -> None:
     )
 
     bot.dm("U_ALINE", "deactivated")
-    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None
     record = bot.services.store.get_request(request_id)
     assert record is not None and record.state.value == "ended"
     bot.sweep(advance=30 * MINUTE)
@@ -86,7 +87,7 @@ def test_extend_from_the_reminder_dm_reschedules_the_reminder(bot: ApprovalStack
     bot.click("U_ALINE", "reminder_extend", request_id, channel="D_U_ALINE")
 
     assert "extended until" in bot.dm("U_ALINE", "extended")["text"]
-    live = bot.tenant.live_assignment(ALINE_ID, USER_ADMIN)
+    live = bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None
     record = bot.services.store.get_request(request_id)
     assert record is not None and record.end is not None
@@ -117,7 +118,7 @@ def test_audit_channel_gets_every_step_with_its_facts(bot: ApprovalStack) -> Non
     activated = next(t for t in lines if " · activated · " in t)
     for fact in (
         "by <@U_ALINE>",
-        f"entra {ALINE_ID}",
+        f"entra {ALINE.id}",
         "scope /",
         "User Administrator",
         "for 1 hour",
@@ -161,13 +162,11 @@ def test_extend_choices_are_capped_by_the_roles_maximum_and_a_choice_extends(
 
 
 def test_extend_choices_stop_at_a_smaller_maximum() -> None:
-    import yaml
-
     from bot.settings import PolicyFile
     from handlers.notify import extend_choices
-    from tests.e2e.test_approvals_stack import policy_text
+    from tests.support.approval_stack import approvals_policy
 
-    config = PolicyFile.model_validate(yaml.safe_load(policy_text()))
+    config = PolicyFile.model_validate(approvals_policy())
     record = type("R", (), {"role_id": "x", "role_name": "Global Administrator"})()
     assert [int(d.total_seconds() // 60) for d in extend_choices(config, record)] == [
         30,

@@ -4,10 +4,8 @@ SIGKILL, and a NEW process on the same database honours the old card's Approve b
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,60 +14,38 @@ import pytest
 
 from bot.clock import OffsetClock
 from bot.simulators.sandbox import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
-    SANDBOX_TENANT_ID,
     Faults,
     SandboxServer,
     SandboxTenant,
     create_app,
 )
 from bot.store import SqlStore
-from tests.adapters.databases import _postgres_url
-from tests.e2e.processes import pimbot_run
-from tests.e2e.stack import GRAPH_WRITES
-from tests.fakes.signing import command_body, interaction_body, signed_headers
-from tests.fakes.slack import FakeSlack
+from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN
+from tests.support.payloads import block_actions
+from tests.support.processes import pimbot_run
+from tests.support.settings import SIGNING_SECRET, make_settings, process_env
+from tests.support.signing import command_body, interaction_body, signed_headers
+from tests.support.slack import FakeSlack
+from tests.support.stack import GRAPH_WRITES
 
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "restart-signing-secret"
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-OURS = ("SLACK_", "AZURE_", "PIM_")
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+pytestmark = pytest.mark.slow  # `pimbot run` processes killed with SIGKILL
 
 
 def _post(url: str, body: str) -> httpx.Response:
-    answer = httpx.post(f"{url}/slack/events", content=body, headers=signed_headers(SECRET, body))
+    answer = httpx.post(
+        f"{url}/slack/events", content=body, headers=signed_headers(SIGNING_SECRET, body)
+    )
     assert answer.status_code == 200
     return answer
 
 
 def _approve(url: str, slack: FakeSlack, request_id: str) -> str:
     response_url = slack.response_url()
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": "U_ADMIN", "team_id": "T_CONTOSO"},
-        "team": {"id": "T_CONTOSO"},
-        "api_app_id": "A_PIMBOT",
-        "trigger_id": "trigger.restart",
-        "response_url": response_url,
-        "channel": {"id": "C_PIM_APPROVALS"},
-        "container": {"type": "message", "channel_id": "C_PIM_APPROVALS"},
-        "actions": [
-            {"type": "button", "action_id": "approval_approve", "value": request_id,
-             "block_id": "decision", "action_ts": "1"}
-        ],
-    }  # fmt: skip
+    payload = block_actions(
+        ADMIN.slack_id, "approval_approve", request_id, response_url=response_url
+    )
     _post(url, interaction_body(payload))
     return response_url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'pimbot.db'}"
-    else:
-        yield from _postgres_url()
 
 
 def test_old_card_buttons_work_in_a_new_process_after_kill_9(
@@ -77,21 +53,10 @@ def test_old_card_buttons_work_in_a_new_process_after_kill_9(
 ) -> None:
     tenant, faults = SandboxTenant.from_seed(OffsetClock()), Faults()
     with FakeSlack() as slack, SandboxServer(create_app(tenant, faults=faults), tls=True) as sb:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(OURS)},
-            "SLACK_BOT_TOKEN": "xoxb-restart-test",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.api_url,
-            "PIM_DATABASE_URL": database_url,
-            "PIM_CONFIG": str(ROOT / "pimbot.yml"),
-            "PYTHONPATH": str(ROOT),
-            "AZURE_TENANT_ID": SANDBOX_TENANT_ID,
-            "AZURE_CLIENT_ID": SANDBOX_CLIENT_ID,
-            "AZURE_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
-            "AZURE_AUTHORITY_HOST": sb.url,
-            "PIM_GRAPH_URL": sb.url,
-            "PIM_CA_FILE": str(sb.ca_file),
-        }  # fmt: skip
+        settings = make_settings(
+            tmp_path, sandbox=sb, slack_api_url=slack.api_url, pim_database_url=database_url
+        )
+        env = process_env(settings)
         log = tmp_path / "pimbot.log"
         with pimbot_run(env, log) as (first, url):
             text = "activate global-admin 1h need tenant-wide settings change"
@@ -108,7 +73,7 @@ def test_old_card_buttons_work_in_a_new_process_after_kill_9(
             update = _wait(lambda: [c.body for c in slack.calls("chat.update")])
             assert update["ts"] == posted_ts and update["channel"] == "C_PIM_APPROVALS"
             assert "Approved" in json.dumps(update["blocks"])
-            assert tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
+            assert tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
             assert faults.count("POST", GRAPH_WRITES) == 1
 
 

@@ -3,7 +3,6 @@ cleanly on SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -11,23 +10,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 
 from bot.clock import OffsetClock
 from bot.simulators.sandbox import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
-    SANDBOX_TENANT_ID,
     SandboxServer,
     SandboxTenant,
     create_app,
 )
-from tests.e2e.processes import pimbot_run
-from tests.fakes.signing import command_body, signed_headers
-from tests.fakes.slack import FakeSlack
+from tests.support.processes import pimbot_run
+from tests.support.settings import BOT_TOKEN, SIGNING_SECRET, make_settings, process_env
+from tests.support.signing import command_body, signed_headers
+from tests.support.slack import FakeSlack
 
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "run-http-signing-secret"
+pytestmark = pytest.mark.slow  # `pimbot run` as a real process
 
 
 @pytest.fixture(scope="module")
@@ -38,25 +33,7 @@ def running(
     # The tenant runs here, named by AZURE_* like a real one; `pimbot run` only talks to it.
     tenant = SandboxTenant.from_seed(OffsetClock())
     with FakeSlack() as slack, SandboxServer(create_app(tenant), tls=True) as sandbox:
-        env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("SLACK_", "AZURE_", "PIM_"))
-            },
-            "SLACK_BOT_TOKEN": "xoxb-run-test",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.api_url,
-            "PIM_DATABASE_URL": f"sqlite:///{tmp / 'run.db'}",
-            "PIM_CONFIG": str(ROOT / "pimbot.yml"),
-            "PYTHONPATH": str(ROOT),
-            "AZURE_TENANT_ID": SANDBOX_TENANT_ID,
-            "AZURE_CLIENT_ID": SANDBOX_CLIENT_ID,
-            "AZURE_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
-            "AZURE_AUTHORITY_HOST": sandbox.url,
-            "PIM_GRAPH_URL": sandbox.url,
-            "PIM_CA_FILE": str(sandbox.ca_file),
-        }
+        env = process_env(make_settings(tmp, sandbox=sandbox, slack_api_url=slack.api_url))
         with pimbot_run(env, tmp / "pimbot.log") as (proc, url):
             yield proc, url, slack
 
@@ -78,7 +55,9 @@ def test_signed_slash_command_is_answered(
     _, url, slack = running
     body = command_body("help", user_id="U_ALINE", response_url=slack.response_url())
 
-    answer = httpx.post(f"{url}/slack/events", content=body, headers=signed_headers(SECRET, body))
+    answer = httpx.post(
+        f"{url}/slack/events", content=body, headers=signed_headers(SIGNING_SECRET, body)
+    )
 
     assert answer.status_code == 200 and "/pim activate" in answer.json()["text"]
 
@@ -94,17 +73,11 @@ def test_sigterm_stops_the_server_cleanly(
 
 
 def test_user_mode_runs_on_the_embedded_sandbox_with_only_a_token_key(tmp_path: Path) -> None:
-    config = tmp_path / "pimbot.yml"
-    config.write_text((ROOT / "pimbot.yml").read_text() + "graph:\n  identity: user\n")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "AZURE_", "PIM_"))},
-        "SLACK_BOT_TOKEN": "xoxb-run-test",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "PIM_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
-        "PIM_CONFIG": str(config),
-        "PIM_TOKEN_KEY": Fernet.generate_key().decode(),
-        "PYTHONPATH": str(ROOT),
-    }
+    # No AZURE_*: `pimbot run` starts its embedded sandbox; only a token key is given.
+    settings = make_settings(
+        tmp_path, identity="user", slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET
+    )
+    env = process_env(settings)
     with pimbot_run(env, tmp_path / "pimbot.log") as (_, url):
         answer = httpx.get(f"{url}/healthz", timeout=10)
 

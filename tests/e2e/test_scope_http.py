@@ -10,17 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.domain.audit import AuditKind
 from bot.domain.people import slack
 from bot.domain.targets import Scope, TargetKind
-from tests.e2e.stack import GRAPH_WRITES
-from tests.e2e.test_approvals_stack import ApprovalStack
+from tests.support.approval_stack import ApprovalStack, approvals_policy
+from tests.support.cast import HELPDESK_ADMIN, USER_ADMIN
+from tests.support.stack import GRAPH_WRITES
 
 ALEX_ID = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b02"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-HELPDESK_ADMIN = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
 UNIT = "0b7c3a52-7f1e-4c4b-9a57-5b8f0d2e6a11"
 SEATTLE = f"/administrativeUnits/{UNIT}"
 SHOWN = "administrative unit Seattle Branch"
@@ -31,14 +29,13 @@ class ScopeStack(ApprovalStack):
     """The approvals stack, with Helpdesk Administrator needing U_ADMIN's approval."""
 
     def __init__(self, tmp: Path) -> None:
-        super().__init__(tmp)
-        policy = yaml.safe_load(self.config_path.read_text())
+        policy = approvals_policy()
         policy["roles"]["helpdesk-admin"] = {
             "role": "Helpdesk Administrator",
             "approval": "required",
             "approvers": {"slack_users": ["U_ADMIN"]},
         }
-        self.config_path.write_text(yaml.safe_dump(policy))
+        super().__init__(tmp, policy=policy)
 
     def over_seattle(self, *roles: str) -> None:
         """Alex, eligible for nothing in the seed, becomes eligible over Seattle Branch."""

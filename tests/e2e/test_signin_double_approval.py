@@ -11,14 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.domain.requests import RequestState
-from tests.e2e.signin_stack import (
-    ADMIN_UPN,
-    ALINE,
-    ALINE_UPN,
-    GA_1H,
-    GLOBAL_ADMIN,
-    SignInStack,
-)
+from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN
+from tests.support.signin_stack import GA_1H, SignInStack
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 BOTH = {
     "global-admin": {
@@ -36,7 +32,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignInStack]:
 
 
 def test_pimbot_approval_first_then_entra_approval_then_active(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, first_card = bot.pending(GA_1H)
     assert bot.services.store.get_request(request_id).graph_request_id is None  # type: ignore[union-attr]
     assert not bot.tenant.requests  # nothing asked of Entra before pimbot's approver decides
@@ -55,11 +51,11 @@ def test_pimbot_approval_first_then_entra_approval_then_active(bot: SignInStack)
     ]
     assert len(cards) == 2  # pimbot's card (now redrawn approved) and Entra's
 
-    bot.log_in("U_ADMIN", ADMIN_UPN)
+    bot.log_in("U_ADMIN", ADMIN.upn)
     said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
 
     assert f"You approved `{request_id}`" in said
-    live = bot.tenant.live_assignment(ALINE, GLOBAL_ADMIN)
+    live = bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN)
     assert live is not None and live.assignment_type == "Activated"
     final = bot.services.store.get_request(request_id)
     assert final is not None and final.state is RequestState.ACTIVE
@@ -67,10 +63,10 @@ def test_pimbot_approval_first_then_entra_approval_then_active(bot: SignInStack)
 
 def test_pimbot_approver_cannot_stand_in_for_entras(bot: SignInStack) -> None:
     bot.reset()
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(GA_1H)
     bot.said(bot.click("U_ALEX", "approval_approve", request_id))
-    bot.log_in("U_ALEX", f"AlexW@{ALINE_UPN.split('@')[1]}")
+    bot.log_in("U_ALEX", f"AlexW@{ALINE.upn.split('@')[1]}")
 
     said = bot.said(bot.click("U_ALEX", "approval_approve", request_id))  # Entra's step now
 

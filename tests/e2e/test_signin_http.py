@@ -18,24 +18,11 @@ from bot.domain.audit import AuditKind
 from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from handlers.approvals import reason_modal
-from tests.e2e.signin_stack import (
-    ADMIN,
-    ADMIN_UPN,
-    ALEX_UPN,
-    ALINE,
-    ALINE_UPN,
-    DIEGO,
-    DIEGO_UPN,
-    GA_1H,
-    GLOBAL_ADMIN,
-    HD_1H,
-    PRA_1H,
-    PRIV_ROLE_ADMIN,
-    UA_1H,
-    USER_ADMIN,
-    SignInStack,
-)
-from tests.e2e.test_approvals_stack import deny_submission
+from tests.support.cast import ADMIN, ALEX, ALINE, DIEGO, GLOBAL_ADMIN, PRIV_ROLE_ADMIN, USER_ADMIN
+from tests.support.payloads import deny_submission
+from tests.support.signin_stack import GA_1H, HD_1H, PRA_1H, UA_1H, SignInStack
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 @pytest.fixture(scope="module")
@@ -72,38 +59,38 @@ def test_login_dms_a_code_confirms_with_the_display_name_and_the_home_shows_it(
     assert f"{bot.sandbox.url}/sandbox/device" in prompt["text"]
     assert not bot.linked("U_ALINE")
 
-    bot.enter(code, ALINE_UPN)
+    bot.enter(code, ALINE.upn)
 
     assert "*Aline Dupuy*" in bot.dm("U_ALINE", "signed in to Microsoft Entra as")["text"]
     assert bot.linked("U_ALINE")
-    assert ALINE_UPN in bot.home("U_ALINE", "Signed in to Microsoft Entra as *Aline Dupuy*")
+    assert ALINE.upn in bot.home("U_ALINE", "Signed in to Microsoft Entra as *Aline Dupuy*")
 
 
 def test_signing_in_as_someone_else_is_refused_and_audited(bot: SignInStack) -> None:
     bot.command("login", user="U_ALINE")
-    bot.enter(bot.next_code("U_ALINE"), ALEX_UPN)
+    bot.enter(bot.next_code("U_ALINE"), ALEX.upn)
 
     refusal = bot.dm("U_ALINE", "I did not keep that sign-in")["text"]
-    assert ALEX_UPN in refusal and ALINE_UPN in refusal
+    assert ALEX.upn in refusal and ALINE.upn in refusal
     assert not bot.linked("U_ALINE")
     refused = [
         e
         for e in bot.services.store.audit_events(person=slack("U_ALINE"))
-        if e.kind is AuditKind.REFUSED and e.detail and ALEX_UPN in e.detail
+        if e.kind is AuditKind.REFUSED and e.detail and ALEX.upn in e.detail
     ]
     assert len(refused) == 1
 
 
 def test_activation_is_a_self_activation_recorded_as_the_user(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
-    bot.services.deps.policies.clear()  # read the policy now, as Aline
+    bot.log_in("U_ALINE", ALINE.upn)
+    bot.services.service.policies.clear()  # read the policy now, as Aline
 
     final = bot.final(bot.command(UA_1H))
 
     assert "User Administrator" in final["text"] and "active" in final["text"].lower()
-    (request,) = bot.tenant_requests(ALINE)
-    assert request.action == "selfActivate" and request.created_by == ("user", ALINE)
-    live = bot.tenant.live_assignment(ALINE, USER_ADMIN)
+    (request,) = bot.tenant_requests(ALINE.id)
+    assert request.action == "selfActivate" and request.created_by == ("user", ALINE.id)
+    live = bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None and live.assignment_type == "Activated"
     grants = [str(c.request_body) for c in bot.faults.find("POST") if "/token" in c.path]
     assert grants and not any("client_credentials" in g for g in grants)  # no app identity
@@ -118,45 +105,45 @@ def test_a_request_before_signing_in_is_kept_and_goes_ahead_after_it(bot: SignIn
 
     assert "sign in" in final["text"] and "kept" in final["text"]
     assert not bot.tenant.requests  # nothing reached PIM yet
-    bot.enter(bot.next_code("U_ALINE"), ALINE_UPN)
+    bot.enter(bot.next_code("U_ALINE"), ALINE.upn)
 
     assert "User Administrator" in bot.dm("U_ALINE", "User Administrator* is active until")["text"]
-    (request,) = bot.tenant_requests(ALINE)
-    assert request.action == "selfActivate" and request.created_by == ("user", ALINE)
-    assert bot.services.sign_ins is not None
+    (request,) = bot.tenant_requests(ALINE.id)
+    assert request.action == "selfActivate" and request.created_by == ("user", ALINE.id)
+    assert bot.services.user_mode is not None
     assert bot.services.user_mode.kept.waiting(slack("U_ALINE")) == []
 
 
 def test_a_revoked_sign_in_asks_to_log_in_again_and_keeps_the_request(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
-    bot.tenant.refresh_tokens.revoke_user(ALINE)
-    bot.tenant.tokens.revoke_user(ALINE)
+    bot.log_in("U_ALINE", ALINE.upn)
+    bot.tenant.refresh_tokens.revoke_user(ALINE.id)
+    bot.tenant.tokens.revoke_user(ALINE.id)
     seen = len(bot.codes("U_ALINE"))
 
     final = bot.final(bot.command(UA_1H))
 
     assert "expired or was revoked" in final["text"] and "kept" in final["text"]
     assert not bot.linked("U_ALINE") and not bot.tenant.requests
-    bot.enter(bot.next_code("U_ALINE", seen), ALINE_UPN)
+    bot.enter(bot.next_code("U_ALINE", seen), ALINE.upn)
 
     bot.dm("U_ALINE", "User Administrator* is active until")
-    assert [r.action for r in bot.tenant_requests(ALINE)] == ["selfActivate"]
+    assert [r.action for r in bot.tenant_requests(ALINE.id)] == ["selfActivate"]
 
 
 def test_entra_holds_an_approval_and_a_signed_in_approver_approves_it(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, card = bot.pending(GA_1H)
     record = _record(bot, request_id)
     assert record.graph_request_id is not None  # Entra holds it, not only pimbot
     assert bot.tenant.request(record.graph_request_id).status == "PendingApproval"
-    bot.log_in("U_ADMIN", ADMIN_UPN)
+    bot.log_in("U_ADMIN", ADMIN.upn)
 
     said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
 
     assert f"You approved `{request_id}`" in said
     in_entra = bot.tenant.request(record.graph_request_id)
-    assert in_entra.status == "Provisioned" and in_entra.reviews[-1]["reviewerId"] == ADMIN
-    live = bot.tenant.live_assignment(ALINE, GLOBAL_ADMIN)
+    assert in_entra.status == "Provisioned" and in_entra.reviews[-1]["reviewerId"] == ADMIN.id
+    live = bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN)
     assert live is not None and live.assignment_type == "Activated"
     assert _record(bot, request_id).state is RequestState.ACTIVE
     assert bot.card_updates(request_id)
@@ -166,7 +153,7 @@ def test_entra_holds_an_approval_and_a_signed_in_approver_approves_it(bot: SignI
 def test_an_approver_who_is_not_signed_in_is_asked_and_their_click_kept(
     bot: SignInStack,
 ) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(GA_1H)
     graph_request_id = _record(bot, request_id).graph_request_id
 
@@ -175,7 +162,7 @@ def test_an_approver_who_is_not_signed_in_is_asked_and_their_click_kept(
     assert "sign in" in said and "decision is kept" in said
     assert bot.tenant.request(graph_request_id).status == "PendingApproval"
     assert _record(bot, request_id).state is RequestState.PENDING_APPROVAL
-    bot.enter(bot.next_code("U_ADMIN"), ADMIN_UPN)
+    bot.enter(bot.next_code("U_ADMIN"), ADMIN.upn)
 
     bot.dm("U_ADMIN", f"You approved `{request_id}`")
     assert bot.tenant.request(graph_request_id).status == "Provisioned"
@@ -183,9 +170,9 @@ def test_an_approver_who_is_not_signed_in_is_asked_and_their_click_kept(
 
 
 def test_a_denial_goes_to_entra_as_the_approver_with_the_reason(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(GA_1H)
-    bot.log_in("U_ADMIN", ADMIN_UPN)
+    bot.log_in("U_ADMIN", ADMIN.upn)
     reason = "Not during the change freeze"
     submission = deny_submission(reason_modal(request_id), "U_ADMIN", reason)
 
@@ -193,14 +180,14 @@ def test_a_denial_goes_to_entra_as_the_approver_with_the_reason(bot: SignInStack
 
     bot.dm("U_ADMIN", f"You denied `{request_id}`")
     in_entra = bot.tenant.request(_record(bot, request_id).graph_request_id)
-    assert in_entra.status == "Denied" and in_entra.reviews[-1]["reviewerId"] == ADMIN
+    assert in_entra.status == "Denied" and in_entra.reviews[-1]["reviewerId"] == ADMIN.id
     assert in_entra.reviews[-1]["justification"] == reason
     assert _record(bot, request_id).state is RequestState.DENIED
-    assert bot.tenant.live_assignment(ALINE, GLOBAL_ADMIN) is None
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
 
 
 def test_the_requester_cannot_approve_their_own_request_held_by_entra(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(GA_1H)
 
     said = bot.said(bot.click("U_ALINE", "approval_approve", request_id))
@@ -211,9 +198,9 @@ def test_the_requester_cannot_approve_their_own_request_held_by_entra(bot: SignI
 
 
 def test_an_approver_entra_does_not_list_is_refused_by_entra(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(GA_1H)
-    bot.log_in("U_DIEGO", DIEGO_UPN)  # pimbot.yml lists no one Entra doesn't
+    bot.log_in("U_DIEGO", DIEGO.upn)  # pimbot.yml lists no one Entra doesn't
 
     said = bot.said(bot.click("U_DIEGO", "approval_approve", request_id))
 
@@ -230,28 +217,28 @@ def test_an_approver_entra_does_not_list_is_refused_by_entra(bot: SignInStack) -
 def test_mfa_claims_challenge_sends_a_step_up_sign_in_then_the_request_resumes(
     bot: SignInStack,
 ) -> None:
-    bot.log_in("U_DIEGO", DIEGO_UPN)
+    bot.log_in("U_DIEGO", DIEGO.upn)
     seen = len(bot.codes("U_DIEGO"))
 
     final = bot.final(bot.command(PRA_1H, user="U_DIEGO"))
 
     assert "stronger sign-in" in final["text"]
-    assert not bot.tenant_requests(DIEGO)  # Entra refused before recording anything
+    assert not bot.tenant_requests(DIEGO.id)  # Entra refused before recording anything
     (step_up,) = bot.dms("U_DIEGO", "stronger method")
     assert step_up["text"].count("`") == 2
-    bot.enter(bot.next_code("U_DIEGO", seen), DIEGO_UPN)
+    bot.enter(bot.next_code("U_DIEGO", seen), DIEGO.upn)
 
     bot.dm("U_DIEGO", "needs approval")  # resumed: Entra accepted it, and holds it
-    (request,) = bot.tenant_requests(DIEGO)
+    (request,) = bot.tenant_requests(DIEGO.id)
     assert request.action == "selfActivate" and request.status == "PendingApproval"
-    bot.log_in("U_ADMIN", ADMIN_UPN)
+    bot.log_in("U_ADMIN", ADMIN.upn)
     pending = [
         r
         for r in bot.services.store.list_requests(requester=slack("U_DIEGO"))
         if r.state is RequestState.PENDING_APPROVAL
     ]
     bot.said(bot.click("U_ADMIN", "approval_approve", pending[0].id))
-    assert bot.tenant.live_assignment(DIEGO, PRIV_ROLE_ADMIN) is not None
+    assert bot.tenant.live_assignment(DIEGO.id, PRIV_ROLE_ADMIN) is not None
 
 
 def test_health_in_user_mode_checks_entra_sign_in_not_an_app_token(bot: SignInStack) -> None:
@@ -262,7 +249,7 @@ def test_health_in_user_mode_checks_entra_sign_in_not_an_app_token(bot: SignInSt
 
 
 def test_logout_forgets_the_tokens_and_the_home_offers_to_sign_in(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
 
     final = bot.final(bot.command("logout"))
 
@@ -286,15 +273,15 @@ def test_a_kept_request_survives_a_restart_and_runs_after_the_next_sign_in(
         final = first.final(first.command(UA_1H))
         assert "kept" in final["text"]
     with SignInStack(tmp_path) as second:  # same database, a new process's worth of state
-        second.log_in("U_ALINE", ALINE_UPN)
+        second.log_in("U_ALINE", ALINE.upn)
 
         second.dm("U_ALINE", "User Administrator* is active until")
-        (request,) = second.tenant_requests(ALINE)
+        (request,) = second.tenant_requests(ALINE.id)
         assert request.action == "selfActivate"
 
 
 def test_cancelling_a_request_entra_holds_withdraws_it_in_entra_too(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(GA_1H)
     graph_request_id = _record(bot, request_id).graph_request_id
 
@@ -308,7 +295,7 @@ def test_cancelling_a_request_entra_holds_withdraws_it_in_entra_too(bot: SignInS
 def test_an_undecided_request_entra_holds_is_withdrawn_there_when_it_expires(
     bot: SignInStack,
 ) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(GA_1H)
     graph_request_id = _record(bot, request_id).graph_request_id
 
@@ -319,7 +306,7 @@ def test_an_undecided_request_entra_holds_is_withdrawn_there_when_it_expires(
 
 
 def test_extend_and_deactivate_are_self_actions_as_the_user(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     bot.final(bot.command(UA_1H))
 
     extended = bot.final(bot.command("extend user-admin 1h"))
@@ -327,19 +314,19 @@ def test_extend_and_deactivate_are_self_actions_as_the_user(bot: SignInStack) ->
 
     assert "extended" in extended["text"].lower(), extended
     assert "deactivated" in ended["text"].lower(), ended
-    actions = [(r.action, r.created_by) for r in bot.tenant_requests(ALINE)]
+    actions = [(r.action, r.created_by) for r in bot.tenant_requests(ALINE.id)]
     assert actions == [
-        ("selfActivate", ("user", ALINE)),
-        ("selfExtend", ("user", ALINE)),
-        ("selfDeactivate", ("user", ALINE)),
+        ("selfActivate", ("user", ALINE.id)),
+        ("selfExtend", ("user", ALINE.id)),
+        ("selfDeactivate", ("user", ALINE.id)),
     ]
-    assert bot.tenant.live_assignment(ALINE, USER_ADMIN) is None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None
 
 
 def test_approval_only_pimbot_asks_for_is_decided_by_the_bot_then_self_activated(
     bot: SignInStack,
 ) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(HD_1H)
     assert _record(bot, request_id).graph_request_id is None  # Entra holds nothing yet
 
@@ -347,17 +334,17 @@ def test_approval_only_pimbot_asks_for_is_decided_by_the_bot_then_self_activated
 
     assert f"You approved `{request_id}`" in said  # pimbot.yml names U_ADMIN: no Entra call
     bot.dm("U_ALINE", "Helpdesk Administrator* was approved and is active until")
-    (request,) = bot.tenant_requests(ALINE)
-    assert request.action == "selfActivate" and request.created_by == ("user", ALINE)
+    (request,) = bot.tenant_requests(ALINE.id)
+    assert request.action == "selfActivate" and request.created_by == ("user", ALINE.id)
 
 
 def test_a_requester_signed_out_before_approval_is_asked_to_sign_in_and_it_activates_after(
     bot: SignInStack,
 ) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(HD_1H)
-    bot.tenant.refresh_tokens.revoke_user(ALINE)
-    bot.tenant.tokens.revoke_user(ALINE)
+    bot.tenant.refresh_tokens.revoke_user(ALINE.id)
+    bot.tenant.tokens.revoke_user(ALINE.id)
     seen = len(bot.codes("U_ALINE"))
 
     said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
@@ -367,11 +354,11 @@ def test_a_requester_signed_out_before_approval_is_asked_to_sign_in_and_it_activ
     assert "activated as soon as you have signed in" in bot.dm("U_ALINE", "was approved")["text"]
     assert not bot.dms("U_ADMIN", "was approved")
     assert not bot.tenant.requests
-    bot.enter(bot.next_code("U_ALINE", seen), ALINE_UPN)
+    bot.enter(bot.next_code("U_ALINE", seen), ALINE.upn)
 
     bot.dm("U_ALINE", "Helpdesk Administrator* is active until")
     assert _record(bot, request_id).state is RequestState.ACTIVE
-    assert [r.action for r in bot.tenant_requests(ALINE)] == ["selfActivate"]
+    assert [r.action for r in bot.tenant_requests(ALINE.id)] == ["selfActivate"]
 
 
 def test_kept_work_is_dropped_after_an_hour_without_a_sign_in_and_its_user_told(
@@ -382,17 +369,17 @@ def test_kept_work_is_dropped_after_an_hour_without_a_sign_in_and_its_user_told(
     bot.sweep(advance=61 * 60.0)
 
     assert "hadn't signed in" in bot.dm("U_ALINE", "I dropped your request")["text"]
-    assert bot.services.sign_ins is not None
+    assert bot.services.user_mode is not None
     assert bot.services.user_mode.kept.waiting(slack("U_ALINE")) == []
-    bot.log_in("U_ALINE", ALINE_UPN)  # ... and signing in much later activates nothing
+    bot.log_in("U_ALINE", ALINE.upn)  # ... and signing in much later activates nothing
     assert not bot.tenant.requests
 
 
 def test_a_stored_request_dropped_unsigned_is_failed_and_audited(bot: SignInStack) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(HD_1H)
-    bot.tenant.refresh_tokens.revoke_user(ALINE)
-    bot.tenant.tokens.revoke_user(ALINE)
+    bot.tenant.refresh_tokens.revoke_user(ALINE.id)
+    bot.tenant.tokens.revoke_user(ALINE.id)
     bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
 
     bot.sweep(advance=61 * 60.0)
@@ -410,10 +397,10 @@ def test_a_stored_request_dropped_unsigned_is_failed_and_audited(bot: SignInStac
 def test_a_request_approved_in_the_entra_portal_is_picked_up_by_reconciliation(
     bot: SignInStack,
 ) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(GA_1H)
     graph_request_id = _record(bot, request_id).graph_request_id
-    bot.tenant.approve(graph_request_id, ADMIN, "Approved in the Entra portal")
+    bot.tenant.approve(graph_request_id, ADMIN.id, "Approved in the Entra portal")
 
     bot.sweep(reconcile=True)
 
@@ -432,11 +419,11 @@ def test_a_request_approved_in_the_entra_portal_is_picked_up_by_reconciliation(
 def test_a_request_denied_in_the_entra_portal_is_closed_by_reconciliation(
     bot: SignInStack,
 ) -> None:
-    bot.log_in("U_ALINE", ALINE_UPN)
+    bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(GA_1H)
-    bot.tenant.deny(_record(bot, request_id).graph_request_id, ADMIN, "Not now")
+    bot.tenant.deny(_record(bot, request_id).graph_request_id, ADMIN.id, "Not now")
 
     bot.sweep(reconcile=True)
 
     assert _record(bot, request_id).state is RequestState.DENIED
-    assert bot.tenant.live_assignment(ALINE, GLOBAL_ADMIN) is None
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None

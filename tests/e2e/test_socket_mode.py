@@ -18,9 +18,8 @@ from bot.store import SqlStore
 from bot.wiring import ManualTrigger, build_services
 from handlers.app import build_app, run_socket
 from handlers.notify import SlackNotifier, SlackUserDirectory
-from tests.fakes.slack import FakeSlack
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.settings import make_settings
+from tests.support.slack import FakeSlack
 
 
 class FakeSocketModeServer:
@@ -79,17 +78,16 @@ async def socket_server() -> AsyncIterator[FakeSocketModeServer]:
     await runner.cleanup()
 
 
+@pytest.mark.slow
 async def test_slash_command_over_socket_mode_is_acked_on_the_socket(
     socket_server: FakeSocketModeServer, tmp_path: Path
 ) -> None:
     with FakeSlack() as slack:
         slack.socket_url = socket_server.url
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+        settings = make_settings(
+            slack_api_url=slack.api_url,
             slack_bot_token="xoxb-socket",
             slack_app_token="xapp-socket",
-            slack_api_url=slack.api_url,
-            pim_config=ROOT / "pimbot.yml",
             azure_tenant_id=SANDBOX_TENANT_ID,
             azure_client_id=SANDBOX_CLIENT_ID,
             azure_client_secret=SANDBOX_CLIENT_SECRET,

@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.e2e_browser.conftest import RealBot
-from tests.workspace.browser import screenshot
+import pytest
 
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
-HELPDESK_ADMIN = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
+from tests.support.browser import screenshot
+from tests.support.cast import ALINE, GLOBAL_ADMIN, HELPDESK_ADMIN, USER_ADMIN
+from tests.support.real_bot import RealBot
+
+pytestmark = pytest.mark.slow  # drives Chromium
+
 CARD = "/pim activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
 TIMEOUT = 15_000  # ms: the bot answers after its ack, through Graph
 
@@ -52,7 +53,7 @@ def test_aline_types_the_cards_command_and_sees_the_activation(
     expect(reply).to_contain_text("Only visible to you")
     screenshot(page, "real-bot-activation.png")
 
-    live = real_bot.tenant.live_assignment(ALINE_ID, USER_ADMIN)
+    live = real_bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None, "the sandbox tenant has no User Administrator assignment"
     assert abs((live.end - live.start).total_seconds() - 5 * 3600) < 60
 
@@ -64,7 +65,7 @@ def test_an_approval_required_role_is_approved_in_the_channel_and_aline_hears(
     _open_as(page, real_bot, "U_ALINE", "general")
     _say(page, "/pim activate global-admin 2h CONTOSO:Security-012346 audit break-glass accounts")
     expect(page.locator(".msg.ephemeral", has_text="needs approval")).to_be_visible()
-    assert real_bot.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is None
+    assert real_bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
 
     _switch_to(page, "U_ADMIN", "MOD Administrator")
     page.get_by_text("pim-approvals", exact=True).click()
@@ -86,7 +87,7 @@ def test_an_approval_required_role_is_approved_in_the_channel_and_aline_hears(
     outcome = page.locator(".msg", has_text="was approved")
     expect(outcome).to_contain_text("Global Administrator")
     screenshot(page, "real-bot-approval-outcome.png")
-    assert real_bot.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
+    assert real_bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
 
 
 def test_fast_forward_brings_the_reminder_then_the_ended_notice(
@@ -111,4 +112,4 @@ def test_fast_forward_brings_the_reminder_then_the_ended_notice(
     expect(page.locator("#clock")).to_contain_text("(+1 h 15 min)")
     expect(page.locator(".msg", has_text="Helpdesk Administrator has ended")).to_be_visible()
     screenshot(page, "real-bot-ended.png")
-    assert real_bot.tenant.live_assignment(ALINE_ID, HELPDESK_ADMIN) is None
+    assert real_bot.tenant.live_assignment(ALINE.id, HELPDESK_ADMIN) is None

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e_browser.conftest import ROOT, RealBot
-from tests.workspace.browser import screenshot
+from tests.support.browser import screenshot
+from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.real_bot import RealBot
 
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+pytestmark = pytest.mark.slow  # drives Chromium
+
 ACTIVATE = "/pim activate user-admin 1h reset a locked-out account"
 TIMEOUT = 15_000  # ms: the bot answers through Graph; the device code is polled every 1 s
 
@@ -30,12 +30,7 @@ def _expect() -> Any:
 
 @pytest.fixture(scope="module")
 def user_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealBot]:
-    fernet = pytest.importorskip("cryptography.fernet")
-    tmp = tmp_path_factory.mktemp("user-mode")
-    config = tmp / "pimbot.yml"
-    config.write_text((ROOT / "pimbot.yml").read_text() + "graph:\n  identity: user\n")
-    key = fernet.Fernet.generate_key().decode()
-    with RealBot(Path(tmp), config=config, pim_token_key=key) as bot:
+    with RealBot(tmp_path_factory.mktemp("user-mode"), identity="user") as bot:
         yield bot
 
 
@@ -64,7 +59,7 @@ def test_a_request_before_signing_in_goes_ahead_after_signing_in_on_the_sandbox_
     expect(kept).to_contain_text("your request is kept")
     expect(kept).to_contain_text("Only visible to you")
     screenshot(page, "user-mode-kept.png")
-    assert not [r for r in user_bot.tenant.requests.values() if r.principal_id == ALINE_ID]
+    assert not [r for r in user_bot.tenant.requests.values() if r.principal_id == ALINE.id]
 
     page.locator("#app-list li").click()  # the DM with pimbot
     prompt = page.locator(".msg", has_text="enter the code")
@@ -82,7 +77,7 @@ def test_a_request_before_signing_in_goes_ahead_after_signing_in_on_the_sandbox_
     expect(signin.get_by_role("heading", name="Sign in")).to_be_visible()
     signin.get_by_label("Code").fill(code)
     user = signin.get_by_label("User")
-    user.select_option(ALINE_ID)
+    user.select_option(ALINE.id)
     expect(user.locator("option:checked")).to_contain_text("Aline Dupuy")
     screenshot(signin, "user-mode-signin-page.png")
     signin.get_by_role("button", name="Sign in").click()
@@ -97,8 +92,8 @@ def test_a_request_before_signing_in_goes_ahead_after_signing_in_on_the_sandbox_
     expect(active).to_contain_text("User Administrator")
     screenshot(page, "user-mode-active.png")
 
-    requests = [r for r in user_bot.tenant.requests.values() if r.principal_id == ALINE_ID]
-    assert [(r.action, r.created_by) for r in requests] == [("selfActivate", ("user", ALINE_ID))]
-    live = user_bot.tenant.live_assignment(ALINE_ID, USER_ADMIN)
+    requests = [r for r in user_bot.tenant.requests.values() if r.principal_id == ALINE.id]
+    assert [(r.action, r.created_by) for r in requests] == [("selfActivate", ("user", ALINE.id))]
+    live = user_bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None, "the sandbox tenant has no User Administrator assignment"
     assert abs((live.end - live.start).total_seconds() - 3600) < 60

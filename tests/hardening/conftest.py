@@ -1,33 +1,14 @@
-"""The hardening suite: the whole bot over real sockets, under faults and hostile input.
-One stack per module (servers are slow to start); each test starts from the seed."""
+"""The hardening suite: the whole bot over real sockets (the `bot` fixture of
+tests/conftest.py, one stack per module), and the services under crashes. The services
+run on a clock that starts at wall time, as in tests/service/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.e2e.stack import BotStack
-from tests.service.conftest import (  # noqa: F401 - service-level fixtures, used by name
-    clock,
-    directory,
-    faults,
-    notifier,
-    sandbox,
-    services,
-    settings,
-    tenant,
-)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotStack]:
-    with BotStack(Path(tmp_path_factory.mktemp("hardening"))) as running:
-        yield running
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture
-def bot(stack: BotStack) -> BotStack:
-    stack.reset()
-    return stack
+def clock() -> FakeClock:
+    return FakeClock.at_wall_time()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from bot.domain.audit import AuditKind
 from bot.domain.command_types import Activate
 from bot.domain.people import slack
@@ -16,30 +18,28 @@ from bot.service.activation import new_request_id
 from bot.settings import Settings
 from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
-from tests.service.conftest import REQUESTS, TICKET, USER_ADMIN, WHY, wire
+from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
+from tests.support.clock import FakeClock
+from tests.support.services import restart
+from tests.support.slack_ports import FakeDirectory, RecordingNotifier
+from tests.support.stack import GRAPH_WRITES
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 S = RequestState
-
-
-def aline(tenant: SandboxTenant) -> str:
-    user = tenant.directory.user("AlineD@m365x435773.onmicrosoft.com")
-    assert user is not None
-    return user.id
 
 
 async def crash_mid_activation(services: Services, faults: Faults, tenant: SandboxTenant) -> str:
     """Start an activation and kill it once Graph has accepted the write but before the
     answer arrives; returns the stuck request's id."""
-    faults.lose_response(times=1, delay=5, deliver=True, method="POST", path=REQUESTS)
+    faults.lose_response(times=1, delay=5, deliver=True, method="POST", path=GRAPH_WRITES)
     task = asyncio.create_task(
         services.pimbot.handle(
             slack("U_ALINE"), Activate("user-admin", timedelta(hours=2), TICKET, WHY)
         )
     )
     for _ in range(500):
-        if tenant.live_assignment(aline(tenant), USER_ADMIN) is not None:
+        if tenant.live_assignment(ALINE.id, USER_ADMIN) is not None:
             break
         await asyncio.sleep(0.01)
     task.cancel()  # the process dies here: no code after the await runs
@@ -47,14 +47,6 @@ async def crash_mid_activation(services: Services, faults: Faults, tenant: Sandb
     stuck = services.store.list_requests(states=frozenset({S.ACTIVATING}))
     assert len(stuck) == 1
     return stuck[0].id
-
-
-async def restart(
-    settings: Settings, clock: FakeClock, directory: FakeDirectory, notifier: RecordingNotifier
-) -> Services:
-    fresh = wire(settings, clock, directory, notifier)
-    await fresh.start(sweep_seconds=3600)
-    return fresh
 
 
 async def test_a_request_graph_accepted_before_the_crash_is_active_after_restart(
@@ -74,7 +66,7 @@ async def test_a_request_graph_accepted_before_the_crash_is_active_after_restart
     try:
         record = fresh.store.get_request(request_id)
         assert record is not None and record.state is S.ACTIVE
-        live = tenant.live_assignment(aline(tenant), USER_ADMIN)
+        live = tenant.live_assignment(ALINE.id, USER_ADMIN)
         assert live is not None and record.end == live.end
         assert fresh.store.list_reminders(request_id=request_id)
         told = [fact for _, fact in notifier.told("activation_settled")]
@@ -98,7 +90,7 @@ async def test_a_request_graph_never_saw_fails_after_restart_and_the_user_is_tol
     record = ActivationRecord(
         id=new_request_id(),
         requester=slack("U_ALINE"),
-        principal_id=aline(tenant),
+        principal_id=ALINE.id,
         role_id=USER_ADMIN,
         role_name="User Administrator",
         target_kind=TargetKind.DIRECTORY_ROLE,
@@ -118,7 +110,7 @@ async def test_a_request_graph_never_saw_fails_after_restart_and_the_user_is_tol
     try:
         settled = fresh.store.get_request(record.id)
         assert settled is not None and settled.state is S.FAILED
-        assert tenant.live_assignment(aline(tenant), USER_ADMIN) is None
+        assert tenant.live_assignment(ALINE.id, USER_ADMIN) is None
         assert len(tenant.requests) == writes
         (told,) = [fact for _, fact in notifier.told("activation_settled")]
         assert told.state is S.FAILED and "please ask again" in (told.error or "")  # type: ignore[attr-defined]

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from bot.domain.command_types import Activate
 from bot.domain.people import slack
 from bot.domain.reminders import fire_time
 from bot.wiring import Services
-from tests.service.conftest import TICKET, WHY
+from tests.support.cast import TICKET, WHY
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 class RecordingTrigger:

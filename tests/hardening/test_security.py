@@ -7,49 +7,29 @@ import json
 import time
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 from bot.domain.people import slack
-from tests.e2e.stack import BotStack
-from tests.fakes.signing import command_body, signed_headers
-
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
-WRITES = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
-
-
-def click(bot: BotStack, user: str, action_id: str, value: str) -> int:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "team_id": "T_CONTOSO"},
-        "team": {"id": "T_CONTOSO"},
-        "api_app_id": "A_PIMBOT",
-        "trigger_id": f"trigger.{time.monotonic_ns()}",
-        "response_url": bot.slack.response_url(),
-        "channel": {"id": "C_PIM_APPROVALS"},
-        "container": {"type": "message", "channel_id": "C_PIM_APPROVALS"},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "value": value,
-                "block_id": "b",
-                "action_ts": "1",
-            }
-        ],
-    }
-    return bot.interact(payload).status
+from tests.support.cast import ALINE, CARD, GLOBAL_ADMIN, USER_ADMIN
+from tests.support.signing import command_body, signed_headers
+from tests.support.stack import GRAPH_WRITES, BotStack
 
 
 def unchanged(bot: BotStack) -> None:
+    """No Graph write, and no activated assignment in the tenant (only the seed's)."""
     assert bot.graph_writes() == 0
-    assert bot.tenant.live_assignments() == [] or all(
-        a.assignment_type != "Activated" for a in bot.tenant.live_assignments()
-    )
+    assert all(a.assignment_type != "Activated" for a in bot.tenant.live_assignments())
 
 
+def refused(bot: BotStack, url: str) -> str:
+    """The ephemeral refusal a click got: the positive signal that the bot is done with it."""
+    said = bot.said(url)
+    assert said.startswith(":warning:"), said
+    return said
+
+
+@pytest.mark.slow
 def test_a_forged_signature_is_refused_and_nothing_happens(bot: BotStack) -> None:
     url = bot.slack.response_url()
     body = command_body(CARD, user_id="U_ALINE", response_url=url)
@@ -58,9 +38,12 @@ def test_a_forged_signature_is_refused_and_nothing_happens(bot: BotStack) -> Non
     reply = bot.post(body, headers, url)
 
     assert reply.status == 401
-    time.sleep(0.3)
+    # Positive signal: the same command, signed right, runs to its end after it. It is
+    # the first activation (not "already active") and the only write, and nothing was
+    # posted to the forged request's response_url: the forged request did nothing.
+    assert "active until" in bot.final(bot.command(CARD))["text"]
+    assert bot.graph_writes() == 1
     assert bot.slack.responses(url) == []
-    unchanged(bot)
 
 
 def test_a_replayed_old_request_is_refused(bot: BotStack) -> None:
@@ -72,6 +55,7 @@ def test_a_replayed_old_request_is_refused(bot: BotStack) -> None:
     unchanged(bot)
 
 
+@pytest.mark.slow
 def test_a_replay_inside_the_window_activates_at_most_once(bot: BotStack) -> None:
     url = bot.slack.response_url()
     body = command_body(CARD, user_id="U_ALINE", response_url=url)
@@ -88,6 +72,7 @@ def test_a_replay_inside_the_window_activates_at_most_once(bot: BotStack) -> Non
     assert bot.graph_writes() == 1
 
 
+@pytest.mark.slow
 def test_text_naming_another_user_acts_only_for_the_payloads_user(bot: BotStack) -> None:
     final = bot.final(
         bot.command(
@@ -98,13 +83,13 @@ def test_text_naming_another_user_acts_only_for_the_payloads_user(bot: BotStack)
     )
 
     assert "active until" in final["text"]
-    (write,) = bot.faults.find("POST", WRITES)
-    assert write.request_body["principalId"] == ALINE_ID
+    (write,) = bot.faults.find("POST", GRAPH_WRITES)
+    assert write.request_body["principalId"] == ALINE.id
     assert {a.principal_id for a in bot.tenant.live_assignments() if a.role_id == USER_ADMIN} >= {
-        ALINE_ID
+        ALINE.id
     }
     assert all(
-        a.principal_id == ALINE_ID
+        a.principal_id == ALINE.id
         for a in bot.tenant.live_assignments()
         if a.assignment_type == "Activated"
     )
@@ -113,14 +98,19 @@ def test_text_naming_another_user_acts_only_for_the_payloads_user(bot: BotStack)
 def test_a_mention_of_another_user_is_refused(bot: BotStack) -> None:
     final = bot.final(bot.command(CARD + " for <@U_ADMIN>", user="U_ALINE"))
 
-    assert final["text"].startswith(":warning:")
+    assert final["text"].startswith(
+        ":warning: The justification can't mention people or channels"
+    ), final["text"]
     unchanged(bot)
 
 
 def test_a_requester_not_mapped_to_any_entra_user_is_refused(bot: BotStack) -> None:
     final = bot.final(bot.command(CARD, user="U_NOMAIL"))
 
-    assert final["text"].startswith(":warning:")
+    assert final["text"].startswith(
+        ":warning: I can't see a verified email on your Slack profile"
+    ), final["text"]
+    assert "`U_NOMAIL: you@yourcompany.com` under `users:`" in final["text"]
     assert "Traceback" not in str(final)
     unchanged(bot)
 
@@ -128,20 +118,38 @@ def test_a_requester_not_mapped_to_any_entra_user_is_refused(bot: BotStack) -> N
 def test_an_unknown_slack_user_is_refused(bot: BotStack) -> None:
     final = bot.final(bot.command(CARD, user="U_NOBODY"))
 
-    assert final["text"].startswith(":warning:")
+    assert final["text"] == ":warning: Slack doesn't know user U_NOBODY."
     unchanged(bot)
 
 
+FORM = None  # no refusal: an empty ack, and the activation form opens instead
+
+
 @pytest.mark.parametrize(
-    "text",
+    ("text", "reason"),
     [
-        "activate user-admin 5h CONTOSO:Security-012345 " + "x" * 10_000,
-        "activate user-admin 5h CONTOSO:Security-012345 \x00\x1b[31m\x07 reason\u202e",
-        "activate " + "a" * 10_000,
-        "activate user-admin 99999999999999999999h CONTOSO:Security-012345 big duration",
-        "\x00" * 100,
-        "activate user-admin -5h CONTOSO:Security-012345 negative duration",
-        "activate user-admin 5h " + "CONTOSO:Security-0123456789" * 400 + " long ticket",
+        (
+            "activate user-admin 5h CONTOSO:Security-012345 " + "x" * 10_000,
+            ":warning: The justification is too long (10000 characters)",
+        ),
+        (
+            "activate user-admin 5h CONTOSO:Security-012345 \x00\x1b[31m\x07 reason\u202e",
+            ":warning: The justification contains control characters",
+        ),
+        ("activate " + "a" * 10_000, FORM),
+        (
+            "activate user-admin 99999999999999999999h CONTOSO:Security-012345 big duration",
+            ":information_source: `99999999999999999999…` is not a duration.",
+        ),
+        ("\x00" * 100, ":information_source: Unknown command `\x00"),
+        (
+            "activate user-admin -5h CONTOSO:Security-012345 negative duration",
+            ":information_source: A duration can't be negative: `-5h`.",
+        ),
+        (
+            "activate user-admin 5h " + "CONTOSO:Security-0123456789" * 400 + " long ticket",
+            ":information_source: `CONTOSO:Security-0123456789CON…` looks like a ticket number",
+        ),
     ],
     ids=[
         "10kB-justification",
@@ -153,19 +161,20 @@ def test_an_unknown_slack_user_is_refused(bot: BotStack) -> None:
         "10kB-ticket",
     ],
 )
-def test_overlong_and_malformed_text_is_refused_without_a_trace(bot: BotStack, text: str) -> None:
+def test_overlong_and_malformed_text_is_refused_without_a_trace(
+    bot: BotStack, text: str, reason: str | None
+) -> None:
     reply = bot.command(text)
 
     assert reply.status == 200
-    if not reply.body:  # an empty ack: the activation form opens instead, within limits
+    if reason is FORM:
+        assert reply.body == {}
         (opened,) = bot.slack.wait_for("views.open")
         assert len(json.dumps(opened.body)) < 50_000
         assert "a" * 3001 not in json.dumps(opened.body)
     else:
-        shown = reply.text
-        if "Working on it" in reply.text:
-            shown = bot.final(reply)["text"]
-        assert shown.startswith(":warning:") or "help" in shown.lower()
+        shown = bot.final(reply)["text"] if "Working on it" in reply.text else reply.text
+        assert shown.startswith(reason), shown
         assert "Traceback" not in shown
     unchanged(bot)
 
@@ -176,17 +185,16 @@ def test_line_breaks_in_a_justification_reach_graph_as_data(bot: BotStack) -> No
     final = bot.final(bot.command(text))
 
     assert "active until" in final["text"]
-    (write,) = bot.faults.find("POST", WRITES)
+    (write,) = bot.faults.find("POST", GRAPH_WRITES)
     assert "X-Injected: yes" in write.request_body["justification"]
-    assert write.request_body["principalId"] == ALINE_ID
+    assert write.request_body["principalId"] == ALINE.id
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        urlencode({"payload": "{not json"}),
-        urlencode({"payload": json.dumps([1, 2, 3])}),
-        urlencode({"payload": json.dumps({"type": "block_actions"})}),
+MALFORMED = {  # id: (body, the status it should get)
+    "bad-json": (urlencode({"payload": "{not json"}), 400),
+    "json-list": (urlencode({"payload": json.dumps([1, 2, 3])}), 400),
+    "missing-fields": (urlencode({"payload": json.dumps({"type": "block_actions"})}), 404),
+    "unknown-action": (
         urlencode(
             {
                 "payload": json.dumps(
@@ -198,17 +206,47 @@ def test_line_breaks_in_a_justification_reach_graph_as_data(bot: BotStack) -> No
                 )
             }
         ),
-        urlencode({"payload": "x" * 20_000}),
-    ],
-    ids=["bad-json", "json-list", "missing-fields", "unknown-action", "20kB-junk"],
+        404,
+    ),
+    "20kB-junk": (urlencode({"payload": "x" * 20_000}), 400),
+}
+UNPARSEABLE = pytest.mark.xfail(
+    strict=True,
+    reason="bug in the bot: a payload that is not a JSON object is an unhandled exception "
+    "in the ASGI app (500, and uvicorn drops the connection) instead of a 400",
 )
-def test_malformed_interaction_payloads_change_nothing(bot: BotStack, body: str) -> None:
-    reply = bot.post(body, bot.signed(body))
 
-    assert reply.status < 500 or "Traceback" not in str(reply.body)
-    assert "Traceback" not in str(reply.body)
-    time.sleep(0.2)
+
+@pytest.mark.parametrize("body", [b for b, _ in MALFORMED.values()], ids=list(MALFORMED))
+def test_malformed_interaction_payloads_change_nothing(bot: BotStack, body: str) -> None:
+    answer = _post_malformed(bot, body)
+
+    # Bolt answers these itself (404: no listener matches; 400: unreadable) before any
+    # listener could be scheduled: the answer is the sign that the request is over.
+    assert answer.status_code >= 400 and "Traceback" not in answer.text
     unchanged(bot)
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(body, status, id=name, marks=[UNPARSEABLE] if status == 400 else [])
+        for name, (body, status) in MALFORMED.items()
+    ],
+)
+def test_malformed_interaction_payloads_get_the_right_client_error(
+    bot: BotStack, body: str, status: int
+) -> None:
+    answer = _post_malformed(bot, body)
+
+    assert answer.status_code == status, answer.text
+
+
+def _post_malformed(bot: BotStack, body: str) -> httpx.Response:
+    # A connection of its own: one the server drops must not fail the next test.
+    return httpx.post(
+        f"{bot.bot.url}/slack/events", content=body, headers=bot.signed(body), timeout=30
+    )
 
 
 def _pending_global_admin(bot: BotStack) -> str:
@@ -225,27 +263,26 @@ def _pending_global_admin(bot: BotStack) -> str:
 def test_only_a_configured_approver_can_approve(bot: BotStack, clicker: str) -> None:
     request_id = _pending_global_admin(bot)
 
-    assert click(bot, clicker, "approval_approve", request_id) == 200
-    time.sleep(0.3)
+    url = bot.click(clicker, "approval_approve", request_id)
 
+    assert refused(bot, url) == (
+        ":warning: You can't decide this request, because you are not an approver for "
+        "Global Administrator."
+    )
     assert bot.graph_writes() == 0
-    assert bot.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is None
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
     assert bot.services.store.get_request(request_id).state.value == "pending_approval"
 
 
 def test_an_approver_can_approve_after_refusals(bot: BotStack) -> None:
     request_id = _pending_global_admin(bot)
-    click(bot, "U_ALEX", "approval_approve", request_id)
+    assert "not an approver" in refused(bot, bot.click("U_ALEX", "approval_approve", request_id))
 
-    click(bot, "U_ADMIN", "approval_approve", request_id)
-    deadline = time.monotonic() + 10
-    # The sandbox logs a call once it has answered it: wait for the log, not the tenant.
-    while bot.graph_writes() < 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
 
-    assert bot.tenant.live_assignment(ALINE_ID, GLOBAL_ADMIN) is not None
-    time.sleep(0.2)  # room for a second write to show up
+    # The approver is told once the activation has run: every write is in by then.
+    assert said.startswith(f"You approved `{request_id}`"), said
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
     assert bot.graph_writes() == 1
 
 
@@ -258,11 +295,19 @@ def test_an_approver_can_approve_after_refusals(bot: BotStack) -> None:
 def test_button_values_that_are_not_the_clickers_requests_do_nothing(
     bot: BotStack, value: str, action_id: str
 ) -> None:
-    assert click(bot, "U_ADMIN", action_id, value) == 200
-    time.sleep(0.1)
+    url = bot.click("U_ADMIN", action_id, value)
+
+    # The refusal is the sign the bot is done: in the click's reply or, for the reminder
+    # buttons (clicked in a DM), in a DM.
+    if action_id == "approval_approve":
+        assert refused(bot, url).startswith(f":warning: There is no request `{value[:50]}")
+    else:
+        dm = bot.dm("U_ADMIN", "You have no request")
+        assert dm["text"].startswith(f":warning: You have no request `{value[:50]}")
     unchanged(bot)
 
 
+@pytest.mark.slow
 def test_a_button_naming_another_users_live_request_leaves_it_alone(bot: BotStack) -> None:
     assert "active until" in bot.final(bot.command(CARD))["text"]
     record = max(
@@ -270,10 +315,16 @@ def test_a_button_naming_another_users_live_request_leaves_it_alone(bot: BotStac
     )
     writes = bot.graph_writes()
 
-    for action in ("reminder_deactivate", "reminder_extend", "approval_approve"):
-        click(bot, "U_DIEGO", action, record.id)
-    time.sleep(0.3)
+    for action in ("reminder_deactivate", "reminder_extend"):
+        bot.click("U_DIEGO", action, record.id)
+    said = bot.said(bot.click("U_DIEGO", "approval_approve", record.id))
 
+    # Each click was refused, and the refusals are the sign the bot is done with them.
+    assert said == f":warning: Request `{record.id}` is active; there is nothing to decide."
+    deadline = time.monotonic() + 15
+    while len(bot.dms("U_DIEGO", f"You have no request `{record.id}`")) < 2:
+        assert time.monotonic() < deadline, bot.dms("U_DIEGO", "")
+        time.sleep(0.02)
     assert bot.graph_writes() == writes
-    live = bot.tenant.live_assignment(ALINE_ID, USER_ADMIN)
+    live = bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None and live.end == record.end

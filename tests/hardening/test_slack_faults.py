@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.stack import BotStack
-from tests.fakes.signing import command_body, event_body
+from tests.support.cast import ALINE, CARD, USER_ADMIN
+from tests.support.signing import command_body, event_body
+from tests.support.stack import BotStack
 
-ALINE_ID = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-CARD = "activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 class Expired(BaseHTTPRequestHandler):
@@ -71,7 +70,7 @@ def test_ratelimited_dms_do_not_lose_the_activation(bot: BotStack) -> None:
     final = bot.final(bot.command(CARD))
 
     assert "active until" in final["text"]
-    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is not None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is not None
     assert bot.graph_writes() == 1
 
 
@@ -86,7 +85,7 @@ def test_an_expired_response_url_falls_back_to_the_dm(bot: BotStack, expired_url
     while Expired.hits == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert Expired.hits >= 1
-    assert bot.tenant.live_assignment(ALINE_ID, USER_ADMIN) is not None
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is not None
     assert bot.graph_writes() == 1
 
 

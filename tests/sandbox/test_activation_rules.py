@@ -6,21 +6,19 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.simulators.sandbox import SandboxTenant
-from tests.fakes.clock import FakeClock
-from tests.sandbox.conftest import (
+from tests.support.cast import (
+    ADMIN,
     ALEX,
     ALINE,
     DIEGO,
     GLOBAL_ADMIN,
     HELPDESK_ADMIN,
     LEE,
-    REQUESTS,
     SECURITY_ADMIN,
     USER_ADMIN,
-    GraphCaller,
-    assert_graph_error,
-    request_body,
 )
+from tests.support.clock import FakeClock
+from tests.support.graph_caller import REQUESTS, GraphCaller, assert_graph_error, request_body
 
 POLICY_FAILED = "RoleAssignmentRequestPolicyValidationFailed"
 
@@ -31,48 +29,48 @@ def rules_in(message: str) -> list[str]:
 
 class TestSelfActivate:
     async def test_activates_through_a_role_assignable_group(self, graph: GraphCaller) -> None:
-        response = await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN))
+        response = await graph.post_request(request_body("selfActivate", ALINE.id, USER_ADMIN))
         assert response.status_code == 201 and response.json()["status"] == "Provisioned"
-        [instance] = await graph.instances(ALINE)
+        [instance] = await graph.instances(ALINE.id)
         assert instance["assignmentType"] == "Activated"
         assert instance["endDateTime"] == "2026-11-29T14:00:00Z"
 
     async def test_activates_through_a_nested_group(self, graph: GraphCaller) -> None:
-        body = request_body("selfActivate", LEE, SECURITY_ADMIN, ticket="INC-1")
+        body = request_body("selfActivate", LEE.id, SECURITY_ADMIN, ticket="INC-1")
         assert (await graph.post_request(body)).status_code == 201
 
     async def test_accepts_the_tutorials_casing_and_answers_in_metadata_spelling(
         self, graph: GraphCaller
     ) -> None:
-        body = request_body("SelfActivate", ALINE, HELPDESK_ADMIN)
+        body = request_body("SelfActivate", ALINE.id, HELPDESK_ADMIN)
         body["scheduleInfo"]["expiration"]["type"] = "AfterDuration"
         response = await graph.post_request(body)
         assert response.json()["action"] == "selfActivate"
         assert response.json()["scheduleInfo"]["expiration"]["type"] == "afterDuration"
 
     async def test_refuses_a_user_who_is_not_eligible(self, graph: GraphCaller) -> None:
-        response = await graph.post_request(request_body("selfActivate", ALEX, USER_ADMIN))
+        response = await graph.post_request(request_body("selfActivate", ALEX.id, USER_ADMIN))
         error = assert_graph_error(response, 400, POLICY_FAILED)
         assert rules_in(error["message"]) == ["EligibilityRule"]
 
     async def test_refuses_a_duration_over_the_policy_max(self, graph: GraphCaller) -> None:
-        body = request_body("selfActivate", ALINE, USER_ADMIN, duration="PT9H")
+        body = request_body("selfActivate", ALINE.id, USER_ADMIN, duration="PT9H")
         error = assert_graph_error(await graph.post_request(body), 400, POLICY_FAILED)
         assert rules_in(error["message"]) == ["ExpirationRule"]
 
     async def test_refuses_a_missing_justification(self, graph: GraphCaller) -> None:
-        body = request_body("selfActivate", ALINE, USER_ADMIN, justification=None)
+        body = request_body("selfActivate", ALINE.id, USER_ADMIN, justification=None)
         error = assert_graph_error(await graph.post_request(body), 400, POLICY_FAILED)
         assert rules_in(error["message"]) == ["JustificationRule"]
 
     async def test_refuses_a_missing_ticket_when_required(self, graph: GraphCaller) -> None:
-        body = request_body("selfActivate", ALINE, SECURITY_ADMIN)
+        body = request_body("selfActivate", ALINE.id, SECURITY_ADMIN)
         error = assert_graph_error(await graph.post_request(body), 400, POLICY_FAILED)
         assert rules_in(error["message"]) == ["TicketingRule"]
 
     async def test_names_every_failed_rule(self, graph: GraphCaller) -> None:
         body = request_body(
-            "selfActivate", ALEX, SECURITY_ADMIN, duration="PT12H", justification=None
+            "selfActivate", ALEX.id, SECURITY_ADMIN, duration="PT12H", justification=None
         )
         error = assert_graph_error(await graph.post_request(body), 400, POLICY_FAILED)
         assert rules_in(error["message"]) == [
@@ -83,46 +81,50 @@ class TestSelfActivate:
         ]
 
     async def test_refuses_an_activation_that_already_exists(self, graph: GraphCaller) -> None:
-        body = request_body("selfActivate", ALINE, USER_ADMIN)
+        body = request_body("selfActivate", ALINE.id, USER_ADMIN)
         assert (await graph.post_request(body)).status_code == 201
         assert_graph_error(await graph.post_request(body), 400, "RoleAssignmentExists")
 
     async def test_refuses_a_schedule_without_duration(self, graph: GraphCaller) -> None:
         body = request_body(
-            "selfActivate", ALINE, USER_ADMIN, duration=None, expiration={"type": "afterDuration"}
+            "selfActivate",
+            ALINE.id,
+            USER_ADMIN,
+            duration=None,
+            expiration={"type": "afterDuration"},
         )
         assert_graph_error(await graph.post_request(body), 400, "InvalidScheduleRequest")
 
     async def test_a_delegated_token_may_only_activate_for_its_user(
         self, graph: GraphCaller, user_token: Callable[[str], str]
     ) -> None:
-        token = user_token(ALEX)
+        token = user_token(ALEX.id)
         response = await graph.post_request(
-            request_body("selfActivate", ALINE, USER_ADMIN), token=token
+            request_body("selfActivate", ALINE.id, USER_ADMIN), token=token
         )
         assert_graph_error(response, 403)
         mine = await graph.post_request(
-            request_body("selfActivate", ALINE, USER_ADMIN), token=user_token(ALINE)
+            request_body("selfActivate", ALINE.id, USER_ADMIN), token=user_token(ALINE.id)
         )
-        assert mine.json()["createdBy"]["user"]["id"] == ALINE
+        assert mine.json()["createdBy"]["user"]["id"] == ALINE.id
 
 
 class TestApproval:
     async def test_pending_until_approved_then_active(
         self, graph: GraphCaller, tenant: SandboxTenant, clock: FakeClock
     ) -> None:
-        body = request_body("selfActivate", ALINE, GLOBAL_ADMIN, duration="PT2H")
+        body = request_body("selfActivate", ALINE.id, GLOBAL_ADMIN, duration="PT2H")
         pending = await graph.post_request(body)
         assert pending.status_code == 201 and pending.json()["status"] == "PendingApproval"
         assert pending.json()["completedDateTime"] is None
         assert [
-            i for i in await graph.instances(ALINE) if i["roleDefinitionId"] == GLOBAL_ADMIN
+            i for i in await graph.instances(ALINE.id) if i["roleDefinitionId"] == GLOBAL_ADMIN
         ] == []
 
         clock.advance(timedelta(minutes=10))
-        tenant.approve(pending.json()["id"], reviewer_id="3fbd929d-8c56-4462-851e-0eb9a7b3a2a5")
+        tenant.approve(pending.json()["id"], reviewer_id=ADMIN.id)
         [instance] = [
-            i for i in await graph.instances(ALINE) if i["roleDefinitionId"] == GLOBAL_ADMIN
+            i for i in await graph.instances(ALINE.id) if i["roleDefinitionId"] == GLOBAL_ADMIN
         ]
         assert instance["startDateTime"] == "2026-11-29T09:10:00Z"
         assert instance["endDateTime"] == "2026-11-29T11:10:00Z"
@@ -132,19 +134,19 @@ class TestApproval:
         assert after.json()["status"] == "Provisioned"
 
     async def test_a_second_request_while_pending_is_refused(self, graph: GraphCaller) -> None:
-        body = request_body("selfActivate", ALINE, GLOBAL_ADMIN, duration="PT2H")
+        body = request_body("selfActivate", ALINE.id, GLOBAL_ADMIN, duration="PT2H")
         assert (await graph.post_request(body)).json()["status"] == "PendingApproval"
         assert_graph_error(await graph.post_request(body), 400, "PendingRoleAssignmentRequest")
 
     async def test_over_the_approval_roles_shorter_max(self, graph: GraphCaller) -> None:
-        body = request_body("selfActivate", ALINE, GLOBAL_ADMIN, duration="PT5H")
+        body = request_body("selfActivate", ALINE.id, GLOBAL_ADMIN, duration="PT5H")
         assert_graph_error(await graph.post_request(body), 400, POLICY_FAILED)
 
     async def test_denied_requests_never_activate(
         self, graph: GraphCaller, tenant: SandboxTenant
     ) -> None:
         pending = await graph.post_request(
-            request_body("selfActivate", ALINE, GLOBAL_ADMIN, duration="PT1H")
+            request_body("selfActivate", ALINE.id, GLOBAL_ADMIN, duration="PT1H")
         )
         tenant.deny(pending.json()["id"], justification="not today")
         after = await graph.get(
@@ -152,12 +154,12 @@ class TestApproval:
         )
         assert after.json()["status"] == "Denied"
         assert [
-            i for i in await graph.instances(ALINE) if i["roleDefinitionId"] == GLOBAL_ADMIN
+            i for i in await graph.instances(ALINE.id) if i["roleDefinitionId"] == GLOBAL_ADMIN
         ] == []
 
     async def test_cancel_a_pending_request(self, graph: GraphCaller) -> None:
         pending = await graph.post_request(
-            request_body("selfActivate", ALINE, GLOBAL_ADMIN, duration="PT1H")
+            request_body("selfActivate", ALINE.id, GLOBAL_ADMIN, duration="PT1H")
         )
         cancel = await graph.call("POST", f"{REQUESTS}/{pending.json()['id']}/cancel")
         assert cancel.status_code == 204
@@ -170,16 +172,16 @@ class TestApproval:
         self, graph: GraphCaller, user_token: Callable[[str], str]
     ) -> None:
         pending = await graph.post_request(
-            request_body("selfActivate", ALINE, GLOBAL_ADMIN, duration="PT1H"),
-            token=user_token(ALINE),
+            request_body("selfActivate", ALINE.id, GLOBAL_ADMIN, duration="PT1H"),
+            token=user_token(ALINE.id),
         )
         path = f"{REQUESTS}/{pending.json()['id']}/cancel"
 
-        assert_graph_error(await graph.call("POST", path, token=user_token(ALEX)), 403)
-        assert (await graph.call("POST", path, token=user_token(ALINE))).status_code == 204
+        assert_graph_error(await graph.call("POST", path, token=user_token(ALEX.id)), 403)
+        assert (await graph.call("POST", path, token=user_token(ALINE.id))).status_code == 204
 
     async def test_cannot_cancel_a_provisioned_request(self, graph: GraphCaller) -> None:
-        done = await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN))
+        done = await graph.post_request(request_body("selfActivate", ALINE.id, USER_ADMIN))
         cancel = await graph.call("POST", f"{REQUESTS}/{done.json()['id']}/cancel")
         assert_graph_error(cancel, 400)
 
@@ -190,59 +192,59 @@ class TestApproval:
 
 class TestAdminActions:
     async def test_admin_assign_needs_no_eligibility(self, graph: GraphCaller) -> None:
-        response = await graph.post_request(request_body("adminAssign", ALEX, USER_ADMIN))
+        response = await graph.post_request(request_body("adminAssign", ALEX.id, USER_ADMIN))
         assert response.status_code == 201
-        [instance] = await graph.instances(ALEX)
+        [instance] = await graph.instances(ALEX.id)
         assert instance["assignmentType"] == "Assigned"
 
     async def test_admin_assign_obeys_the_admin_justification_rule(
         self, graph: GraphCaller
     ) -> None:
-        body = request_body("adminAssign", ALEX, USER_ADMIN, justification=None)
+        body = request_body("adminAssign", ALEX.id, USER_ADMIN, justification=None)
         error = assert_graph_error(await graph.post_request(body), 400, POLICY_FAILED)
         assert rules_in(error["message"]) == ["JustificationRule"]
 
     async def test_admin_assign_obeys_the_admin_expiration_rule(self, graph: GraphCaller) -> None:
-        body = request_body("adminAssign", ALEX, USER_ADMIN, duration="P181D")
+        body = request_body("adminAssign", ALEX.id, USER_ADMIN, duration="P181D")
         error = assert_graph_error(await graph.post_request(body), 400, POLICY_FAILED)
         assert rules_in(error["message"]) == ["ExpirationRule"]
 
     async def test_admin_assign_twice_is_refused(self, graph: GraphCaller) -> None:
-        body = request_body("adminAssign", ALINE, USER_ADMIN)
+        body = request_body("adminAssign", ALINE.id, USER_ADMIN)
         assert (await graph.post_request(body)).status_code == 201
         assert_graph_error(await graph.post_request(body), 400, "RoleAssignmentExists")
 
     async def test_removing_what_does_not_exist(self, graph: GraphCaller) -> None:
-        body = request_body("adminRemove", ALINE, USER_ADMIN, duration=None)
+        body = request_body("adminRemove", ALINE.id, USER_ADMIN, duration=None)
         assert_graph_error(await graph.post_request(body), 400, "RoleAssignmentDoesNotExist")
 
     async def test_self_deactivate_what_is_not_active(self, graph: GraphCaller) -> None:
-        body = request_body("selfDeactivate", ALINE, USER_ADMIN, duration=None)
+        body = request_body("selfDeactivate", ALINE.id, USER_ADMIN, duration=None)
         assert_graph_error(await graph.post_request(body), 400, "RoleAssignmentDoesNotExist")
 
     async def test_self_deactivate_ends_the_activation(self, graph: GraphCaller) -> None:
-        await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN))
-        body = request_body("selfDeactivate", ALINE, USER_ADMIN, duration=None)
+        await graph.post_request(request_body("selfActivate", ALINE.id, USER_ADMIN))
+        body = request_body("selfDeactivate", ALINE.id, USER_ADMIN, duration=None)
         response = await graph.post_request(body)
         assert response.status_code == 201 and response.json()["status"] == "Revoked"
-        assert await graph.instances(ALINE) == []
+        assert await graph.instances(ALINE.id) == []
 
     async def test_deactivating_too_soon_when_enforced(
         self, graph: GraphCaller, tenant: SandboxTenant, clock: FakeClock
     ) -> None:
         tenant.min_active_before_deactivate = timedelta(minutes=5)
-        await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN))
-        body = request_body("selfDeactivate", ALINE, USER_ADMIN, duration=None)
+        await graph.post_request(request_body("selfActivate", ALINE.id, USER_ADMIN))
+        body = request_body("selfDeactivate", ALINE.id, USER_ADMIN, duration=None)
         assert_graph_error(await graph.post_request(body), 400, "ActiveDurationTooShort")
         clock.advance(timedelta(minutes=5))
         assert (await graph.post_request(body)).status_code == 201
 
     async def test_unknown_role_is_not_found(self, graph: GraphCaller) -> None:
-        body = request_body("adminAssign", ALINE, "00000000-0000-0000-0000-000000000000")
+        body = request_body("adminAssign", ALINE.id, "00000000-0000-0000-0000-000000000000")
         assert_graph_error(await graph.post_request(body), 404, "Request_ResourceNotFound")
 
     async def test_unknown_action_is_a_bad_request(self, graph: GraphCaller) -> None:
-        body = request_body("adminDance", ALINE, USER_ADMIN)
+        body = request_body("adminDance", ALINE.id, USER_ADMIN)
         assert_graph_error(await graph.post_request(body), 400, "BadRequest")
 
 
@@ -251,26 +253,26 @@ class TestExtend:
     def extension(action: str, instance: dict[str, str], end: str) -> dict[str, object]:
         return request_body(
             action,
-            ALINE,
+            ALINE.id,
             USER_ADMIN,
             startDateTime=instance["startDateTime"],
             expiration={"type": "afterDateTime", "endDateTime": end},
         )
 
     async def test_admin_extend_moves_the_end(self, graph: GraphCaller) -> None:
-        await graph.post_request(request_body("adminAssign", ALINE, USER_ADMIN))
-        [instance] = await graph.instances(ALINE)
+        await graph.post_request(request_body("adminAssign", ALINE.id, USER_ADMIN))
+        [instance] = await graph.instances(ALINE.id)
         response = await graph.post_request(
             self.extension("adminExtend", instance, "2026-11-29T15:00:00Z")
         )
         assert response.status_code == 201 and response.json()["action"] == "adminExtend"
-        [after] = await graph.instances(ALINE)
+        [after] = await graph.instances(ALINE.id)
         assert after["endDateTime"] == "2026-11-29T15:00:00Z"
         assert after["startDateTime"] == instance["startDateTime"]
 
     async def test_self_extend_within_the_activation_max(self, graph: GraphCaller) -> None:
-        await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN))
-        [instance] = await graph.instances(ALINE)
+        await graph.post_request(request_body("selfActivate", ALINE.id, USER_ADMIN))
+        [instance] = await graph.instances(ALINE.id)
         ok = await graph.post_request(
             self.extension("selfExtend", instance, "2026-11-29T17:00:00Z")
         )
@@ -285,7 +287,7 @@ class TestExtend:
     async def test_extending_nothing(self, graph: GraphCaller) -> None:
         body = request_body(
             "adminExtend",
-            DIEGO,
+            DIEGO.id,
             USER_ADMIN,
             startDateTime="2026-11-29T09:00:00Z",
             expiration={"type": "afterDateTime", "endDateTime": "2026-11-29T12:00:00Z"},
@@ -297,19 +299,21 @@ class TestExpiry:
     async def test_instances_disappear_at_their_end(
         self, graph: GraphCaller, clock: FakeClock
     ) -> None:
-        await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN, duration="PT1H"))
+        await graph.post_request(
+            request_body("selfActivate", ALINE.id, USER_ADMIN, duration="PT1H")
+        )
         clock.advance(timedelta(minutes=59))
-        assert len(await graph.instances(ALINE)) == 1
+        assert len(await graph.instances(ALINE.id)) == 1
         clock.advance(timedelta(minutes=1))
-        assert await graph.instances(ALINE) == []
-        again = await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN))
+        assert await graph.instances(ALINE.id) == []
+        again = await graph.post_request(request_body("selfActivate", ALINE.id, USER_ADMIN))
         assert again.status_code == 201
 
     async def test_eligibility_ends_after_a_year(
         self, graph: GraphCaller, clock: FakeClock
     ) -> None:
         clock.advance(timedelta(days=366))
-        response = await graph.post_request(request_body("selfActivate", ALINE, USER_ADMIN))
+        response = await graph.post_request(request_body("selfActivate", ALINE.id, USER_ADMIN))
         assert rules_in(assert_graph_error(response, 400, POLICY_FAILED)["message"]) == [
             "EligibilityRule"
         ]
@@ -321,16 +325,16 @@ class TestFutureStart:
     ) -> None:
         body = request_body(
             "selfActivate",
-            ALINE,
+            ALINE.id,
             USER_ADMIN,
             startDateTime="2026-11-29T10:00:00Z",
             expiration={"type": "afterDuration", "duration": "PT1H"},
         )
         granted = await graph.post_request(body)
         assert granted.json()["status"] == "Granted"
-        assert await graph.instances(ALINE) == []
+        assert await graph.instances(ALINE.id) == []
         clock.advance(timedelta(hours=1))
-        [instance] = await graph.instances(ALINE)
+        [instance] = await graph.instances(ALINE.id)
         assert instance["endDateTime"] == "2026-11-29T11:00:00Z"
 
     async def test_cancel_a_granted_request_before_it_starts(
@@ -338,7 +342,7 @@ class TestFutureStart:
     ) -> None:
         body = request_body(
             "selfActivate",
-            ALINE,
+            ALINE.id,
             USER_ADMIN,
             startDateTime="2026-11-29T10:00:00Z",
             expiration={"type": "afterDuration", "duration": "PT1H"},
@@ -347,4 +351,4 @@ class TestFutureStart:
         cancel = await graph.call("POST", f"{REQUESTS}/{granted.json()['id']}/cancel")
         assert cancel.status_code == 204
         clock.advance(timedelta(hours=1))
-        assert await graph.instances(ALINE) == []
+        assert await graph.instances(ALINE.id) == []

@@ -10,19 +10,9 @@ from urllib.parse import quote
 
 from bot.signin.challenge import claims_from_header, claims_from_pim_error
 from bot.simulators.sandbox.approvals import BASE, step_id
-from tests.sandbox.conftest import (
-    ADMIN,
-    ALINE,
-    DIEGO,
-    GLOBAL_ADMIN,
-    MEGAN,
-    REQUESTS,
-    GraphCaller,
-    assert_graph_error,
-    request_body,
-)
+from tests.support.cast import ADMIN, ALINE, DIEGO, GLOBAL_ADMIN, MEGAN, PRIV_ROLE_ADMIN
+from tests.support.graph_caller import REQUESTS, GraphCaller, assert_graph_error, request_body
 
-PRA = "e8611ab8-c189-46e8-94e1-60213ab1f814"
 STEP_KEYS = {
     "id",
     "displayName",
@@ -37,7 +27,7 @@ STEP_KEYS = {
 
 async def _pending(graph: GraphCaller, token: str) -> dict[str, Any]:
     response = await graph.post_request(
-        request_body("selfActivate", ALINE, GLOBAL_ADMIN, duration="PT1H"), token
+        request_body("selfActivate", ALINE.id, GLOBAL_ADMIN, duration="PT1H"), token
     )
     body: dict[str, Any] = response.json()
     assert body["status"] == "PendingApproval" and body["approvalId"]
@@ -47,28 +37,28 @@ async def _pending(graph: GraphCaller, token: str) -> dict[str, Any]:
 async def test_an_approval_has_one_step_assigned_to_the_approver(
     graph: GraphCaller, user_token: Callable[[str], str]
 ) -> None:
-    request = await _pending(graph, user_token(ALINE))
+    request = await _pending(graph, user_token(ALINE.id))
     path = f"{BASE}/{request['approvalId']}"
 
-    mine = (await graph.http.get(path, headers=_auth(user_token(ADMIN)))).json()
-    theirs = (await graph.http.get(path, headers=_auth(user_token(ALINE)))).json()
+    mine = (await graph.http.get(path, headers=_auth(user_token(ADMIN.id)))).json()
+    theirs = (await graph.http.get(path, headers=_auth(user_token(ALINE.id)))).json()
 
     (step,) = mine["steps"]
     assert set(step) == STEP_KEYS and mine["id"] == request["approvalId"]
     assert step["assignedToMe"] is True and step["status"] == "InProgress"
     assert step["reviewResult"] == "NotReviewed" and step["reviewedBy"] is None
     assert theirs["steps"][0]["assignedToMe"] is False  # the requester's own request
-    listed = (await graph.http.get(f"{path}/steps", headers=_auth(user_token(ADMIN)))).json()
+    listed = (await graph.http.get(f"{path}/steps", headers=_auth(user_token(ADMIN.id)))).json()
     assert listed["value"] == [step]
 
 
 async def test_patching_the_step_approves_and_provisions(
     graph: GraphCaller, user_token: Callable[[str], str]
 ) -> None:
-    request = await _pending(graph, user_token(ALINE))
+    request = await _pending(graph, user_token(ALINE.id))
     path = f"{BASE}/{request['approvalId']}"
     step = f"{path}/steps/{step_id(request['approvalId'])}"
-    admin = _auth(user_token(ADMIN))
+    admin = _auth(user_token(ADMIN.id))
 
     done = await graph.http.patch(
         step, json={"reviewResult": "Approve", "justification": "ok"}, headers=admin
@@ -76,10 +66,10 @@ async def test_patching_the_step_approves_and_provisions(
     assert done.status_code == 204
     after = (await graph.http.get(path, headers=admin)).json()["steps"][0]
     assert after["status"] == "Completed" and after["reviewResult"] == "Approve"
-    assert after["reviewedBy"]["id"] == ADMIN and after["reviewedDateTime"]
+    assert after["reviewedBy"]["id"] == ADMIN.id and after["reviewedDateTime"]
     decided = await graph.get(f"{REQUESTS}/{request['id']}")
     assert decided.json()["status"] == "Provisioned"
-    assert [i["assignmentType"] for i in await graph.instances(ALINE)] == ["Activated"]
+    assert [i["assignmentType"] for i in await graph.instances(ALINE.id)] == ["Activated"]
     again = await graph.http.patch(
         step, json={"reviewResult": "Deny", "justification": "late"}, headers=admin
     )
@@ -89,22 +79,22 @@ async def test_patching_the_step_approves_and_provisions(
 async def test_only_a_signed_in_approver_with_a_reason_may_review(
     graph: GraphCaller, user_token: Callable[[str], str], app_token: str
 ) -> None:
-    request = await _pending(graph, user_token(ALINE))
+    request = await _pending(graph, user_token(ALINE.id))
     step = f"{BASE}/{request['approvalId']}/steps/{step_id(request['approvalId'])}"
     body = {"reviewResult": "Approve", "justification": "ok"}
 
     assert_graph_error(await graph.http.patch(step, json=body, headers=_auth(app_token)), 403)
-    own = await graph.http.patch(step, json=body, headers=_auth(user_token(ALINE)))
+    own = await graph.http.patch(step, json=body, headers=_auth(user_token(ALINE.id)))
     assert_graph_error(own, 403)
-    not_approver = await graph.http.patch(step, json=body, headers=_auth(user_token(MEGAN)))
+    not_approver = await graph.http.patch(step, json=body, headers=_auth(user_token(MEGAN.id)))
     assert_graph_error(not_approver, 403)  # Megan approves other roles, not this one
     blank = {"reviewResult": "Approve", "justification": " "}
     assert_graph_error(
-        await graph.http.patch(step, json=blank, headers=_auth(user_token(ADMIN))), 400
+        await graph.http.patch(step, json=blank, headers=_auth(user_token(ADMIN.id))), 400
     )
     wrong = f"{BASE}/{request['approvalId']}/steps/nope"
     assert_graph_error(
-        await graph.http.patch(wrong, json=body, headers=_auth(user_token(ADMIN))), 404
+        await graph.http.patch(wrong, json=body, headers=_auth(user_token(ADMIN.id))), 404
     )
     assert_graph_error(await graph.http.get(f"{BASE}/unknown", headers=_auth(app_token)), 404)
 
@@ -112,9 +102,11 @@ async def test_only_a_signed_in_approver_with_a_reason_may_review(
 async def test_a_role_with_an_authentication_context_answers_a_claims_challenge(
     graph: GraphCaller, tenant: Any
 ) -> None:
-    body = request_body("selfActivate", DIEGO, PRA, duration="PT1H", ticket="CONTOSO:S-012345")
-    plain, _ = tenant.tokens.issue("user", DIEGO, tenant.client_id)
-    stepped, _ = tenant.tokens.issue("user", DIEGO, tenant.client_id, frozenset({"c1"}))
+    body = request_body(
+        "selfActivate", DIEGO.id, PRIV_ROLE_ADMIN, duration="PT1H", ticket="CONTOSO:S-012345"
+    )
+    plain, _ = tenant.tokens.issue("user", DIEGO.id, tenant.client_id)
+    stepped, _ = tenant.tokens.issue("user", DIEGO.id, tenant.client_id, frozenset({"c1"}))
 
     refused = await graph.post_request(body, plain)
 
@@ -146,7 +138,7 @@ def _auth(token: str) -> dict[str, str]:
 async def test_the_policy_names_the_authentication_context(graph: GraphCaller) -> None:
     params = {
         "$filter": "scopeId eq '/' and scopeType eq 'DirectoryRole' and "
-        f"roleDefinitionId eq '{PRA}'",
+        f"roleDefinitionId eq '{PRIV_ROLE_ADMIN}'",
         "$expand": "policy($expand=rules)",
     }
     response = await graph.get("/v1.0/policies/roleManagementPolicyAssignments", **params)

@@ -12,18 +12,18 @@ import httpx
 
 from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID
 from bot.simulators.sandbox.stepup import claims_request
-from tests.fakes.clock import FakeClock
-from tests.sandbox.conftest import ALINE, TOKEN_PATH, GraphCaller, assert_graph_error
+from tests.support.cast import ALINE
+from tests.support.clock import FakeClock
+from tests.support.graph_caller import TOKEN_PATH, GraphCaller, assert_graph_error
 
 DEVICE_PATH = f"/{SANDBOX_TENANT_ID}/oauth2/v2.0/devicecode"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-UPN = "AlineD@m365x435773.onmicrosoft.com"
 
 
 async def sign_in(http: httpx.AsyncClient, claims: str | None = None) -> dict[str, Any]:
     form = {"client_id": SANDBOX_CLIENT_ID, "scope": "https://graph.microsoft.com/.default"}
     flow = (await http.post(DEVICE_PATH, data=form | ({"claims": claims} if claims else {}))).json()
-    await http.post("/sandbox/device", json={"userCode": flow["user_code"], "user": UPN})
+    await http.post("/sandbox/device", json={"userCode": flow["user_code"], "user": ALINE.upn})
     poll = {
         "grant_type": DEVICE_GRANT,
         "client_id": SANDBOX_CLIENT_ID,
@@ -49,8 +49,8 @@ async def test_device_code_gives_an_id_token_and_a_refresh_token(http: httpx.Asy
 
     claims = payload(tokens["id_token"])
     assert (claims["oid"], claims["preferred_username"], claims["name"]) == (
-        ALINE,
-        UPN,
+        ALINE.id,
+        ALINE.upn,
         "Aline Dupuy",
     )
     assert claims["aud"] == SANDBOX_CLIENT_ID and claims["tid"] == SANDBOX_TENANT_ID
@@ -66,7 +66,7 @@ async def test_a_refresh_token_rotates_and_cannot_be_replayed(
     replay = await http.post(TOKEN_PATH, data=refresh_form(first))
 
     me = await graph.call("GET", "/v1.0/me", "user", token=renewed["access_token"])
-    assert me.json()["id"] == ALINE and renewed["refresh_token"] != first
+    assert me.json()["id"] == ALINE.id and renewed["refresh_token"] != first
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
 
 
@@ -99,7 +99,7 @@ async def test_revoking_sessions_kills_refresh_and_access_tokens(
     tokens = await sign_in(http)
 
     revoked = await http.post(
-        f"/v1.0/users/{ALINE}/revokeSignInSessions",
+        f"/v1.0/users/{ALINE.id}/revokeSignInSessions",
         headers={"Authorization": f"Bearer {graph.token}"},
     )
 

@@ -5,13 +5,8 @@ from __future__ import annotations
 import httpx
 
 from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID
-from tests.sandbox.conftest import (
-    ALINE,
-    TOKEN_PATH,
-    USER_ADMIN,
-    GraphCaller,
-    request_body,
-)
+from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.graph_caller import TOKEN_PATH, GraphCaller, request_body
 
 DEVICE_PATH = f"/{SANDBOX_TENANT_ID}/oauth2/v2.0/devicecode"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -34,21 +29,21 @@ async def test_pending_until_the_user_signs_in(http: httpx.AsyncClient, graph: G
 
     signed_in = await http.post(
         "/sandbox/device",
-        json={"userCode": flow["user_code"], "user": "AlineD@m365x435773.onmicrosoft.com"},
+        json={"userCode": flow["user_code"], "user": ALINE.upn},
     )
     assert signed_in.status_code == 200
     token = (await http.post(TOKEN_PATH, data=poll)).json()["access_token"]
 
     me = await graph.call("GET", "/v1.0/me", "user", token=token)
-    assert me.json()["id"] == ALINE
+    assert me.json()["id"] == ALINE.id
     activated = await graph.post_request(
-        request_body("selfActivate", ALINE, USER_ADMIN), token=token
+        request_body("selfActivate", ALINE.id, USER_ADMIN), token=token
     )
-    assert activated.json()["createdBy"]["user"]["id"] == ALINE
+    assert activated.json()["createdBy"]["user"]["id"] == ALINE.id
     reused = await http.post(TOKEN_PATH, data=poll)
     assert reused.json()["error"] == "invalid_grant"
 
 
 async def test_unknown_codes_cannot_sign_in(http: httpx.AsyncClient) -> None:
-    response = await http.post("/sandbox/device", json={"userCode": "NOPE", "user": ALINE})
+    response = await http.post("/sandbox/device", json={"userCode": "NOPE", "user": ALINE.id})
     assert response.status_code == 400

@@ -10,7 +10,8 @@ from html import unescape
 import httpx
 
 from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_TENANT_ID, SandboxTenant
-from tests.sandbox.conftest import ALINE, TOKEN_PATH, GraphCaller
+from tests.support.cast import ALINE
+from tests.support.graph_caller import TOKEN_PATH, GraphCaller
 
 DEVICE_PATH = f"/{SANDBOX_TENANT_ID}/oauth2/v2.0/devicecode"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -66,7 +67,7 @@ async def test_a_form_post_signs_in_and_the_device_code_redeems_as_that_user(
     pending = await _poll(http, flow["device_code"])
     assert pending.json()["error"] == "authorization_pending"
 
-    page = await http.post(PAGE, data={"userCode": flow["user_code"].lower(), "user": ALINE})
+    page = await http.post(PAGE, data={"userCode": flow["user_code"].lower(), "user": ALINE.id})
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "Signed in as Aline Dupuy. You can close this page and go back to Slack." in (
@@ -75,23 +76,23 @@ async def test_a_form_post_signs_in_and_the_device_code_redeems_as_that_user(
 
     token = (await _poll(http, flow["device_code"])).json()["access_token"]
     me = await graph.call("GET", "/v1.0/me", "user", token=token)
-    assert me.json()["id"] == ALINE
+    assert me.json()["id"] == ALINE.id
 
 
 async def test_a_bad_code_is_a_400_page_saying_so(http: httpx.AsyncClient) -> None:
-    page = await http.post(PAGE, data={"userCode": "NOPE12345", "user": ALINE})
+    page = await http.post(PAGE, data={"userCode": "NOPE12345", "user": ALINE.id})
     assert page.status_code == 400
     assert page.headers["content-type"].startswith("text/html")
     assert "The code NOPE12345 is unknown, expired or already used." in _text(page)
     assert 'value="NOPE12345"' in page.text  # the form again, to correct it
-    assert re.search(rf'<option value="{ALINE}" selected>', page.text)
+    assert re.search(rf'<option value="{ALINE.id}" selected>', page.text)
 
 
 async def test_a_used_code_cannot_sign_in_twice(http: httpx.AsyncClient) -> None:
     flow = await _start(http)
-    first = await http.post(PAGE, data={"userCode": flow["user_code"], "user": ALINE})
+    first = await http.post(PAGE, data={"userCode": flow["user_code"], "user": ALINE.id})
     assert first.status_code == 200
-    again = await http.post(PAGE, data={"userCode": flow["user_code"], "user": ALINE})
+    again = await http.post(PAGE, data={"userCode": flow["user_code"], "user": ALINE.id})
     assert again.status_code == 400 and "already used" in _text(again)
 
 
@@ -108,7 +109,7 @@ async def test_reflected_values_are_escaped(http: httpx.AsyncClient) -> None:
     attack = '"><script>alert(1)</script>'
     escaped = "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
     prefilled = await http.get(PAGE, params={"code": attack})
-    rejected = await http.post(PAGE, data={"userCode": attack, "user": ALINE})
+    rejected = await http.post(PAGE, data={"userCode": attack, "user": ALINE.id})
     no_user = await http.post(PAGE, data={"userCode": "X", "user": attack})
     assert rejected.status_code == no_user.status_code == 400
     for response in (prefilled, rejected, no_user):
@@ -120,6 +121,6 @@ async def test_reflected_values_are_escaped(http: httpx.AsyncClient) -> None:
 
 async def test_the_json_post_still_answers_json(http: httpx.AsyncClient) -> None:
     flow = await _start(http)
-    response = await http.post(PAGE, json={"userCode": flow["user_code"], "user": ALINE})
+    response = await http.post(PAGE, json={"userCode": flow["user_code"], "user": ALINE.id})
     assert response.status_code == 200
-    assert response.json() == {"signedIn": "AlineD@m365x435773.onmicrosoft.com"}
+    assert response.json() == {"signedIn": ALINE.upn}

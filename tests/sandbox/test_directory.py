@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from tests.sandbox.conftest import (
+from tests.support.cast import (
     ADMIN,
     ALINE,
     ANALYSTS_GROUP,
     HELPDESK_GROUP,
     LEE,
-    PAGE_SIZE,
-    RM,
+    MEGAN,
     SECOPS_GROUP,
-    GraphCaller,
-    assert_graph_error,
+    USER_ADMIN,
 )
+from tests.support.graph_caller import PAGE_SIZE, RM, GraphCaller, assert_graph_error
 
 
 async def test_user_by_id_and_by_upn(graph: GraphCaller) -> None:
-    by_id = await graph.get(f"/v1.0/users/{ALINE}", "user")
+    by_id = await graph.get(f"/v1.0/users/{ALINE.id}", "user")
     by_upn = await graph.get("/v1.0/users/alined@M365X435773.onmicrosoft.com", "user")
     assert by_id.json() == by_upn.json()
     assert by_id.json()["@odata.context"].endswith("$metadata#users/$entity")
@@ -30,16 +29,14 @@ async def test_unknown_user_is_not_found(graph: GraphCaller) -> None:
 
 
 async def test_filter_users_by_mail_and_upn(graph: GraphCaller) -> None:
-    by_mail = await graph.get(
-        "/v1.0/users", "user", **{"$filter": "mail eq 'MeganB@m365x435773.onmicrosoft.com'"}
-    )
+    by_mail = await graph.get("/v1.0/users", "user", **{"$filter": f"mail eq '{MEGAN.upn}'"})
     assert [u["displayName"] for u in by_mail.json()["value"]] == ["Megan Bowen"]
     by_upn = await graph.get(
         "/v1.0/users",
         "user",
-        **{"$filter": "userPrincipalName eq 'admin@m365x435773.onmicrosoft.com'"},
+        **{"$filter": f"userPrincipalName eq '{ADMIN.upn}'"},
     )
-    assert [u["id"] for u in by_upn.json()["value"]] == [ADMIN]
+    assert [u["id"] for u in by_upn.json()["value"]] == [ADMIN.id]
     none = await graph.get("/v1.0/users", "user", **{"$filter": "mail eq 'x@y.z'"})
     assert none.json()["value"] == []
 
@@ -50,23 +47,23 @@ async def test_unsupported_filters_are_bad_requests(graph: GraphCaller) -> None:
 
 
 async def test_transitive_member_of_follows_nesting(graph: GraphCaller) -> None:
-    direct = await graph.get(f"/v1.0/users/{LEE}/memberOf", "group")
+    direct = await graph.get(f"/v1.0/users/{LEE.id}/memberOf", "group")
     assert [g["id"] for g in direct.json()["value"]] == [ANALYSTS_GROUP]
-    transitive = await graph.get(f"/v1.0/users/{LEE}/transitiveMemberOf", "group")
+    transitive = await graph.get(f"/v1.0/users/{LEE.id}/transitiveMemberOf", "group")
     assert {g["id"] for g in transitive.json()["value"]} == {ANALYSTS_GROUP, SECOPS_GROUP}
     assert all(g["@odata.type"] == "#microsoft.graph.group" for g in transitive.json()["value"])
 
 
 async def test_group_members_and_transitive_members(graph: GraphCaller) -> None:
     helpdesk = await graph.get(f"/v1.0/groups/{HELPDESK_GROUP}/members", "directoryObject.any")
-    assert {m["id"] for m in helpdesk.json()["value"]} == {ADMIN, ALINE}
+    assert {m["id"] for m in helpdesk.json()["value"]} == {ADMIN.id, ALINE.id}
     direct = await graph.get(f"/v1.0/groups/{SECOPS_GROUP}/members", "directoryObject.any")
     assert ANALYSTS_GROUP in {m["id"] for m in direct.json()["value"]}
-    assert LEE not in {m["id"] for m in direct.json()["value"]}
+    assert LEE.id not in {m["id"] for m in direct.json()["value"]}
     nested = await graph.get(
         f"/v1.0/groups/{SECOPS_GROUP}/transitiveMembers", "directoryObject.any"
     )
-    assert LEE in {m["id"] for m in nested.json()["value"]}
+    assert LEE.id in {m["id"] for m in nested.json()["value"]}
     group = await graph.get(f"/v1.0/groups/{HELPDESK_GROUP}", "group")
     assert group.json()["isAssignableToRole"] is True
 
@@ -97,20 +94,18 @@ async def test_top_shrinks_the_page(graph: GraphCaller) -> None:
 
 
 async def test_role_definition_by_id(graph: GraphCaller) -> None:
-    role = await graph.get(
-        f"{RM}/roleDefinitions/fe930be7-5e62-47db-91af-98c3a49a38b1", "unifiedRoleDefinition"
-    )
+    role = await graph.get(f"{RM}/roleDefinitions/{USER_ADMIN}", "unifiedRoleDefinition")
     assert role.json()["displayName"] == "User Administrator"
     assert role.json()["templateId"] == role.json()["id"]
 
 
 async def test_select_returns_only_the_named_properties(graph: GraphCaller) -> None:
     user = await graph.get(
-        f"/v1.0/users/{ALINE}", "user", **{"$select": "id,displayName,userPrincipalName,mail"}
+        f"/v1.0/users/{ALINE.id}", "user", **{"$select": "id,displayName,userPrincipalName,mail"}
     )
     assert set(user.json()) == {"@odata.context", "id", "displayName", "userPrincipalName", "mail"}
     groups = await graph.get(
-        f"/v1.0/users/{LEE}/transitiveMemberOf", "group", **{"$select": "id,displayName"}
+        f"/v1.0/users/{LEE.id}/transitiveMemberOf", "group", **{"$select": "id,displayName"}
     )
     assert all(set(g) == {"@odata.type", "id", "displayName"} for g in groups.json()["value"])
     roles = await graph.get(

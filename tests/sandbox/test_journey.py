@@ -7,17 +7,9 @@ from datetime import timedelta
 
 import httpx
 
-from tests.fakes.clock import FakeClock
-from tests.sandbox.conftest import (
-    ALINE,
-    CLIENT_FORM,
-    HELPDESK_GROUP,
-    RM,
-    TOKEN_PATH,
-    USER_ADMIN,
-    GraphCaller,
-    request_body,
-)
+from tests.support.cast import ALINE, HELPDESK_GROUP, USER_ADMIN
+from tests.support.clock import FakeClock
+from tests.support.graph_caller import CLIENT_FORM, RM, TOKEN_PATH, GraphCaller, request_body
 
 
 async def test_tutorial_journey(
@@ -27,10 +19,10 @@ async def test_tutorial_journey(
     assert token.status_code == 200 and token.json()["token_type"] == "Bearer"
     assert token.json()["expires_in"] > 0
 
-    aline = await graph.get("/v1.0/users/AlineD@m365x435773.onmicrosoft.com", "user")
-    assert aline.json()["id"] == ALINE and aline.json()["displayName"] == "Aline Dupuy"
+    aline = await graph.get(f"/v1.0/users/{ALINE.upn}", "user")
+    assert aline.json()["id"] == ALINE.id and aline.json()["displayName"] == "Aline Dupuy"
 
-    groups = await graph.get(f"/v1.0/users/{ALINE}/transitiveMemberOf", "group")
+    groups = await graph.get(f"/v1.0/users/{ALINE.id}/transitiveMemberOf", "group")
     assert HELPDESK_GROUP in [g["id"] for g in groups.json()["value"]]
 
     eligible = await graph.get(
@@ -43,11 +35,11 @@ async def test_tutorial_journey(
     assert helpdesk["roleDefinition"]["displayName"] == "User Administrator"
     assert helpdesk["endDateTime"] == "2027-11-29T09:00:00Z"  # one year from the clock start
 
-    assert [i for i in await graph.instances(ALINE) if i["roleDefinitionId"] == USER_ADMIN] == []
+    assert [i for i in await graph.instances(ALINE.id) if i["roleDefinitionId"] == USER_ADMIN] == []
 
     body = request_body(
         "adminAssign",
-        ALINE,
+        ALINE.id,
         USER_ADMIN,
         ticket="CONTOSO:Security-012345",
         justification="Assign User Admin to IT Helpdesk (User) group",
@@ -56,22 +48,22 @@ async def test_tutorial_journey(
     assert created.status_code == 201
     assert created.json()["status"] == "Provisioned"
     assert created.json()["ticketInfo"]["ticketNumber"] == "CONTOSO:Security-012345"
-    [instance] = [i for i in await graph.instances(ALINE) if i["roleDefinitionId"] == USER_ADMIN]
+    [instance] = [i for i in await graph.instances(ALINE.id) if i["roleDefinitionId"] == USER_ADMIN]
     assert instance["assignmentType"] == "Assigned"
     assert instance["startDateTime"] == "2026-11-29T09:00:00Z"
     assert instance["endDateTime"] == "2026-11-29T14:00:00Z"
 
     clock.advance(timedelta(hours=1))
     removed = await graph.post_request(
-        request_body("adminRemove", ALINE, USER_ADMIN, duration=None)
+        request_body("adminRemove", ALINE.id, USER_ADMIN, duration=None)
     )
     assert removed.status_code == 201 and removed.json()["status"] == "Revoked"
-    assert [i for i in await graph.instances(ALINE) if i["roleDefinitionId"] == USER_ADMIN] == []
+    assert [i for i in await graph.instances(ALINE.id) if i["roleDefinitionId"] == USER_ADMIN] == []
 
     listed = await graph.get(
         f"{RM}/roleAssignmentScheduleRequests",
         "unifiedRoleAssignmentScheduleRequest",
-        **{"$filter": f"principalId eq '{ALINE}'"},
+        **{"$filter": f"principalId eq '{ALINE.id}'"},
     )
     assert [r["action"] for r in listed.json()["value"]] == ["adminAssign", "adminRemove"]
     one = await graph.get(

@@ -7,8 +7,14 @@ from datetime import timedelta
 import httpx
 
 from bot.simulators.sandbox import SANDBOX_TENANT_ID, SandboxTenant
-from tests.fakes.clock import FakeClock
-from tests.sandbox.conftest import BASE, CLIENT_FORM, TOKEN_PATH, GraphCaller, assert_graph_error
+from tests.support.clock import FakeClock
+from tests.support.graph_caller import (
+    BASE,
+    CLIENT_FORM,
+    TOKEN_PATH,
+    GraphCaller,
+    assert_graph_error,
+)
 
 
 async def test_openid_configuration_points_at_the_sandbox(http: httpx.AsyncClient) -> None:

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.sandbox.conftest import (
-    ADMIN,
-    GLOBAL_ADMIN,
-    RM,
-    SECURITY_ADMIN,
-    USER_ADMIN,
-    GraphCaller,
-)
+from tests.support.cast import ADMIN, GLOBAL_ADMIN, SECURITY_ADMIN, USER_ADMIN
+from tests.support.graph_caller import RM, GraphCaller
 
 ASSIGNMENTS = "/v1.0/policies/roleManagementPolicyAssignments"
 
@@ -55,7 +49,7 @@ async def test_global_administrator_requires_the_admins_approval(graph: GraphCal
     assert approval["@odata.type"] == "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule"
     assert approval["setting"]["isApprovalRequired"] is True
     [stage] = approval["setting"]["approvalStages"]
-    assert [a["userId"] for a in stage["primaryApprovers"]] == [ADMIN]
+    assert [a["userId"] for a in stage["primaryApprovers"]] == [ADMIN.id]
     assert rules["Expiration_EndUser_Assignment"]["maximumDuration"] == "PT4H"
 
 
@@ -80,7 +74,7 @@ async def test_schedules_and_instances_listings(graph: GraphCaller) -> None:
     assigned = await graph.get(
         f"{RM}/roleAssignmentSchedules",
         "unifiedRoleAssignmentSchedule",
-        **{"$filter": f"principalId eq '{ADMIN}'", "$expand": "principal"},
+        **{"$filter": f"principalId eq '{ADMIN.id}'", "$expand": "principal"},
     )
     [schedule] = assigned.json()["value"]
     assert schedule["roleDefinitionId"] == GLOBAL_ADMIN

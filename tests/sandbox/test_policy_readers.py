@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.sandbox.conftest import GraphCaller
+from tests.support.cast import ADMIN, ALINE, GLOBAL_READER, MEGAN
+from tests.support.graph_caller import GraphCaller
 
 POLICIES = "/v1.0/policies/roleManagementPolicyAssignments"
 FILTER = {"$filter": "scopeId eq '/' and scopeType eq 'DirectoryRole'"}
-ALINE = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2"  # eligible only: no role active
-ADMIN = "3fbd929d-8c56-4462-851e-0eb9a7b3a2a5"  # Global Administrator, permanently active
-MEGAN = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b01"  # eligible for Global Reader
-GLOBAL_READER = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 
 
 async def _read_as(graph: GraphCaller, token: str) -> int:
@@ -24,7 +21,7 @@ async def _read_as(graph: GraphCaller, token: str) -> int:
 async def test_a_user_with_no_role_active_is_refused(
     graph: GraphCaller, user_token: Callable[[str], str]
 ) -> None:
-    response = await graph.call("GET", POLICIES, params=FILTER, token=user_token(ALINE))
+    response = await graph.call("GET", POLICIES, params=FILTER, token=user_token(ALINE.id))
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "Authorization_RequestDenied"
@@ -33,19 +30,19 @@ async def test_a_user_with_no_role_active_is_refused(
 async def test_an_active_global_administrator_and_the_application_may_read(
     graph: GraphCaller, user_token: Callable[[str], str], app_token: str
 ) -> None:
-    assert await _read_as(graph, user_token(ADMIN)) == 200
+    assert await _read_as(graph, user_token(ADMIN.id)) == 200
     assert await _read_as(graph, app_token) == 200
 
 
 async def test_an_eligible_reader_may_read_once_the_role_is_active(
     graph: GraphCaller, user_token: Callable[[str], str]
 ) -> None:
-    token = user_token(MEGAN)
+    token = user_token(MEGAN.id)
     assert await _read_as(graph, token) == 403  # eligible is not enough
 
     body = {
         "action": "selfActivate",
-        "principalId": MEGAN,
+        "principalId": MEGAN.id,
         "roleDefinitionId": GLOBAL_READER,
         "directoryScopeId": "/",
         "justification": "Review the PIM settings",

@@ -9,15 +9,8 @@ import httpx
 import pytest
 
 from bot.simulators.sandbox import SandboxTenant
-from tests.sandbox.conftest import (
-    ALEX,
-    ALINE,
-    RM,
-    USER_ADMIN,
-    GraphCaller,
-    assert_graph_error,
-    request_body,
-)
+from tests.support.cast import ALEX, ALINE, USER_ADMIN
+from tests.support.graph_caller import RM, GraphCaller, assert_graph_error, request_body
 
 POLICY_FAILED = "RoleAssignmentRequestPolicyValidationFailed"
 PASSWORD_ADMIN = "966707d0-3269-4727-9be2-8c3a10f19b9d"
@@ -30,7 +23,7 @@ OTHER_UNIT = "/administrativeUnits/6a1d2c3b-0000-4000-8000-00000000beef"
 def scoped(tenant: SandboxTenant) -> SandboxTenant:
     """Alex is eligible for User Administrator over the Seattle Branch unit only."""
     tenant.add_administrative_unit("Seattle Branch", UNIT)
-    tenant.add_eligibility(ALEX, USER_ADMIN, SEATTLE)
+    tenant.add_eligibility(ALEX.id, USER_ADMIN, SEATTLE)
     return tenant
 
 
@@ -49,12 +42,12 @@ class TestSelfActions:
     async def test_activates_at_the_unit_the_user_is_eligible_over(
         self, graph: GraphCaller, scoped: SandboxTenant
     ) -> None:
-        response = await graph.post_request(at(SEATTLE, "selfActivate", ALEX, USER_ADMIN))
+        response = await graph.post_request(at(SEATTLE, "selfActivate", ALEX.id, USER_ADMIN))
 
         assert response.status_code == 201 and response.json()["directoryScopeId"] == SEATTLE
-        [instance] = await graph.instances(ALEX)
+        [instance] = await graph.instances(ALEX.id)
         assert instance["directoryScopeId"] == SEATTLE
-        assert scoped.live_assignment(ALEX, USER_ADMIN, "/") is None
+        assert scoped.live_assignment(ALEX.id, USER_ADMIN, "/") is None
 
     @pytest.mark.parametrize("scope", ["/", OTHER_UNIT])
     async def test_refuses_a_self_activation_at_a_scope_the_user_is_not_eligible_at(
@@ -63,52 +56,52 @@ class TestSelfActions:
         if scope == OTHER_UNIT:
             scoped.add_administrative_unit("Lyon Office", OTHER_UNIT.rsplit("/", 1)[1])
 
-        response = await graph.post_request(at(scope, "selfActivate", ALEX, USER_ADMIN))
+        response = await graph.post_request(at(scope, "selfActivate", ALEX.id, USER_ADMIN))
 
         error = assert_graph_error(response, 400, POLICY_FAILED)
         assert "EligibilityRule" in error["message"]
-        assert scoped.live_assignment(ALEX, USER_ADMIN) is None
+        assert scoped.live_assignment(ALEX.id, USER_ADMIN) is None
 
     async def test_a_tenant_wide_eligibility_does_not_activate_over_a_unit(
         self, graph: GraphCaller, scoped: SandboxTenant
     ) -> None:
         # Aline is eligible for User Administrator tenant-wide (through IT Helpdesk).
-        response = await graph.post_request(at(SEATTLE, "selfActivate", ALINE, USER_ADMIN))
+        response = await graph.post_request(at(SEATTLE, "selfActivate", ALINE.id, USER_ADMIN))
 
         assert_graph_error(response, 400, POLICY_FAILED)
 
     async def test_deactivating_at_one_scope_leaves_the_role_at_another(
         self, graph: GraphCaller, scoped: SandboxTenant
     ) -> None:
-        scoped.add_eligibility(ALEX, USER_ADMIN, "/")
+        scoped.add_eligibility(ALEX.id, USER_ADMIN, "/")
         for scope in (SEATTLE, "/"):
-            body = at(scope, "selfActivate", ALEX, USER_ADMIN)
+            body = at(scope, "selfActivate", ALEX.id, USER_ADMIN)
             assert (await graph.post_request(body)).status_code == 201
 
-        removal = at(SEATTLE, "selfDeactivate", ALEX, USER_ADMIN, duration=None)
+        removal = at(SEATTLE, "selfDeactivate", ALEX.id, USER_ADMIN, duration=None)
         assert (await graph.post_request(removal)).status_code == 201
 
-        assert scoped.live_assignment(ALEX, USER_ADMIN, SEATTLE) is None
-        assert scoped.live_assignment(ALEX, USER_ADMIN, "/") is not None
+        assert scoped.live_assignment(ALEX.id, USER_ADMIN, SEATTLE) is None
+        assert scoped.live_assignment(ALEX.id, USER_ADMIN, "/") is not None
 
 
 class TestScopes:
     async def test_admin_assign_at_an_existing_unit_is_scoped_there(
         self, graph: GraphCaller, scoped: SandboxTenant
     ) -> None:
-        response = await graph.post_request(at(SEATTLE, "adminAssign", ALINE, PASSWORD_ADMIN))
+        response = await graph.post_request(at(SEATTLE, "adminAssign", ALINE.id, PASSWORD_ADMIN))
 
         assert response.status_code == 201
-        live = scoped.live_assignment(ALINE, PASSWORD_ADMIN)
+        live = scoped.live_assignment(ALINE.id, PASSWORD_ADMIN)
         assert live is not None and live.scope == SEATTLE
 
     async def test_refuses_a_unit_the_tenant_does_not_have(
         self, graph: GraphCaller, scoped: SandboxTenant
     ) -> None:
-        response = await graph.post_request(at(OTHER_UNIT, "adminAssign", ALINE, PASSWORD_ADMIN))
+        response = await graph.post_request(at(OTHER_UNIT, "adminAssign", ALINE.id, PASSWORD_ADMIN))
 
         assert_graph_error(response, 400, "InvalidDirectoryScope")
-        assert scoped.live_assignment(ALINE, PASSWORD_ADMIN) is None
+        assert scoped.live_assignment(ALINE.id, PASSWORD_ADMIN) is None
 
     @pytest.mark.parametrize(
         "change",
@@ -122,7 +115,7 @@ class TestScopes:
     async def test_refuses_a_missing_malformed_or_app_scope(
         self, graph: GraphCaller, change: dict[str, Any]
     ) -> None:
-        body = request_body("adminAssign", ALINE, PASSWORD_ADMIN) | change
+        body = request_body("adminAssign", ALINE.id, PASSWORD_ADMIN) | change
 
         response = await graph.post_request(body)
 
@@ -131,9 +124,9 @@ class TestScopes:
     async def test_filter_on_directory_scope_id_lists_only_that_scope(
         self, graph: GraphCaller, scoped: SandboxTenant
     ) -> None:
-        scoped.add_eligibility(ALEX, USER_ADMIN, "/")
+        scoped.add_eligibility(ALEX.id, USER_ADMIN, "/")
         collection = "roleEligibilityScheduleInstances"
-        mine = f"principalId eq '{ALEX}'"
+        mine = f"principalId eq '{ALEX.id}'"
 
         over_unit = await instances(
             graph, collection, f"{mine} and directoryScopeId eq '{SEATTLE}'"
@@ -175,14 +168,14 @@ class TestAdministrativeUnits:
         )
         unknown = await http.post(
             "/sandbox/eligibilities",
-            json={"principal": ALEX, "role": USER_ADMIN, "directoryScopeId": OTHER_UNIT},
+            json={"principal": ALEX.id, "role": USER_ADMIN, "directoryScopeId": OTHER_UNIT},
         )
 
         assert unit.status_code == added.status_code == 201
         assert added.json()["directoryScopeId"] == scope
         assert unknown.status_code == 400
         [eligible] = await instances(
-            graph, "roleEligibilityScheduleInstances", f"principalId eq '{ALEX}'"
+            graph, "roleEligibilityScheduleInstances", f"principalId eq '{ALEX.id}'"
         )
         assert eligible["directoryScopeId"] == scope
         tenant.reset()

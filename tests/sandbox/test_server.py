@@ -22,17 +22,16 @@ from bot.simulators.sandbox import (
     create_app,
 )
 from tests.conftest import DATA
-from tests.graph_schema import assert_graph_valid
-from tests.sandbox.conftest import (
-    ALINE,
+from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.graph_caller import (
     CLIENT_FORM,
     REQUESTS,
     TOKEN_PATH,
-    USER_ADMIN,
     assert_graph_error,
     context_type,
     request_body,
 )
+from tests.support.graph_schema import assert_graph_valid
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +87,7 @@ def token(http: httpx.Client) -> dict[str, str]:
 def test_serves_https_with_its_own_ca(server: SandboxServer, graph_schema: dict[str, Any]) -> None:
     assert server.url.startswith("https://127.0.0.1:")
     with client(server) as http:
-        user = http.get(f"/v1.0/users/{ALINE}", headers=token(http))
+        user = http.get(f"/v1.0/users/{ALINE.id}", headers=token(http))
     assert user.status_code == 200 and user.headers["request-id"]
     assert_graph_valid(graph_schema, "user", user.json())
     with pytest.raises(httpx.ConnectError):  # the default trust store does not know it
@@ -114,7 +113,7 @@ def test_msal_gets_a_token_from_the_sandbox(server: SandboxServer, discovery: st
     assert "access_token" in result, result
     with client(server) as http:
         me = http.get(
-            f"/v1.0/users/{ALINE}", headers={"Authorization": f"Bearer {result['access_token']}"}
+            f"/v1.0/users/{ALINE.id}", headers={"Authorization": f"Bearer {result['access_token']}"}
         )
     assert me.status_code == 200
 
@@ -138,13 +137,13 @@ def test_dropped_connection_over_a_real_socket(server: SandboxServer) -> None:
     with client(server) as http:
         headers = token(http)
         with pytest.raises(httpx.TransportError):
-            http.get(f"/v1.0/users/{ALINE}", headers=headers)
-        assert http.get(f"/v1.0/users/{ALINE}", headers=headers).status_code == 200
+            http.get(f"/v1.0/users/{ALINE.id}", headers=headers)
+        assert http.get(f"/v1.0/users/{ALINE.id}", headers=headers).status_code == 200
 
 
 def test_response_lost_after_processing_over_a_real_socket(server: SandboxServer) -> None:
     server.faults.lose_response(method="POST", path=REQUESTS)
-    body = request_body("adminAssign", ALINE, USER_ADMIN)
+    body = request_body("adminAssign", ALINE.id, USER_ADMIN)
     with client(server) as http:
         headers = token(http)
         with pytest.raises(httpx.TransportError):
@@ -160,7 +159,7 @@ def test_late_answer_times_out_the_client(server: SandboxServer) -> None:
         headers = token(http)
         with pytest.raises(httpx.TimeoutException):
             http.post(
-                REQUESTS, json=request_body("adminAssign", ALINE, USER_ADMIN), headers=headers
+                REQUESTS, json=request_body("adminAssign", ALINE.id, USER_ADMIN), headers=headers
             )
     assert len(server.tenant.live_assignments()) == 3  # 2 seeded + the one that went through
 
@@ -177,10 +176,10 @@ def test_fast_forward_through_the_control_endpoint(server: SandboxServer) -> Non
         headers = token(http)
         http.post(
             REQUESTS,
-            json=request_body("selfActivate", ALINE, USER_ADMIN, duration="PT1H"),
+            json=request_body("selfActivate", ALINE.id, USER_ADMIN, duration="PT1H"),
             headers=headers,
         )
-        filt = {"$filter": f"principalId eq '{ALINE}'"}
+        filt = {"$filter": f"principalId eq '{ALINE.id}'"}
         path = "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances"
         assert len(http.get(path, params=filt, headers=headers).json()["value"]) == 1
         http.post("/sandbox/clock", json={"seconds": 1800})
@@ -210,12 +209,12 @@ def test_msal_device_code_flow(server: SandboxServer) -> None:
     flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/.default"])
     assert "user_code" in flow, flow
     with client(server) as http:
-        http.post("/sandbox/device", json={"userCode": flow["user_code"], "user": ALINE})
+        http.post("/sandbox/device", json={"userCode": flow["user_code"], "user": ALINE.id})
     result = app.acquire_token_by_device_flow(flow)
     session.close()
     assert "access_token" in result, result
     [account] = app.get_accounts()
-    assert account["home_account_id"] == f"{ALINE}.{SANDBOX_TENANT_ID}"
+    assert account["home_account_id"] == f"{ALINE.id}.{SANDBOX_TENANT_ID}"
     with client(server) as http:
         me = http.get("/v1.0/me", headers={"Authorization": f"Bearer {result['access_token']}"})
-    assert me.json()["id"] == ALINE
+    assert me.json()["id"] == ALINE.id

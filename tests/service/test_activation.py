@@ -22,15 +22,10 @@ from bot.errors import (
 from bot.service.outcomes import OutcomeKind
 from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
-from tests.service.conftest import REQUESTS, TICKET, USER_ADMIN, WHY
+from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
+from tests.support.stack import GRAPH_WRITES
 
-ALINE = "AlineD@m365x435773.onmicrosoft.com"
-
-
-def aline_id(tenant: SandboxTenant) -> str:
-    user = tenant.directory.user(ALINE)
-    assert user is not None
-    return user.id
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 def writes(tenant: SandboxTenant) -> int:
@@ -45,7 +40,7 @@ async def test_card_command_activates_user_admin_for_five_hours(
         slack("U_ALINE"), Activate("user-admin", timedelta(hours=5), TICKET, WHY)
     )
     assert outcome.kind is OutcomeKind.ACTIVATED
-    live = tenant.live_assignment(aline_id(tenant), USER_ADMIN)
+    live = tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None and live.end is not None
     assert live.end - live.start == timedelta(hours=5)
     assert outcome.end == live.end
@@ -133,13 +128,13 @@ async def test_unmapped_user_is_told_what_the_admin_must_do(
 async def test_graph_failure_leaves_the_store_agreeing_with_graph(
     services: Services, tenant: SandboxTenant, faults: Faults
 ) -> None:
-    faults.fail(503, times=20, method="POST", path=REQUESTS)
+    faults.fail(503, times=20, method="POST", path=GRAPH_WRITES)
     with pytest.raises(GraphError) as err:
         await services.pimbot.handle(
             slack("U_ALINE"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
         )
     assert "try again" in err.value.user_message.lower()
-    assert tenant.live_assignment(aline_id(tenant), USER_ADMIN) is None
+    assert tenant.live_assignment(ALINE.id, USER_ADMIN) is None
     (record,) = services.store.list_requests(requester=slack("U_ALINE"))
     assert record.state is RequestState.FAILED
     assert services.store.list_reminders(request_id=record.id) == []
@@ -154,7 +149,7 @@ async def test_deactivate_ends_the_assignment_and_its_reminders(
     )
     assert outcome.record is not None
     await services.pimbot.handle(slack("U_ALINE"), Deactivate("user-admin"))
-    assert tenant.live_assignment(aline_id(tenant), USER_ADMIN) is None
+    assert tenant.live_assignment(ALINE.id, USER_ADMIN) is None
     record = services.store.get_request(outcome.record.id)
     assert record is not None and record.state is RequestState.ENDED
     assert services.store.list_reminders(request_id=record.id, unsent_only=True) == []
@@ -172,7 +167,7 @@ async def test_extend_moves_the_end_and_replans_reminders(
     extended = await services.pimbot.handle(
         slack("U_ALINE"), Extend("user-admin", timedelta(hours=1))
     )
-    live = tenant.live_assignment(aline_id(tenant), USER_ADMIN)
+    live = tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None and live.end == outcome.end + timedelta(hours=1)
     assert extended.end == live.end
     due = [r.due_at for r in services.store.list_reminders(request_id=outcome.record.id)]

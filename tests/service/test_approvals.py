@@ -16,11 +16,12 @@ from bot.service.outcomes import Outcome, OutcomeKind
 from bot.settings import RoleConfig, Settings
 from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
-from tests.service.conftest import GLOBAL_ADMIN, TICKET, WHY, wire
+from tests.support.cast import ALINE, GLOBAL_ADMIN, TICKET, WHY
+from tests.support.clock import FakeClock
+from tests.support.services import wire
+from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
-ALINE = "AlineD@m365x435773.onmicrosoft.com"
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 async def request_global_admin(services: Services) -> Outcome:
@@ -33,9 +34,7 @@ async def request_global_admin(services: Services) -> Outcome:
 
 
 def aline_live(tenant: SandboxTenant) -> bool:
-    user = tenant.directory.user(ALINE)
-    assert user is not None
-    return tenant.live_assignment(user.id, GLOBAL_ADMIN) is not None
+    return tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
 
 
 async def test_approval_required_role_waits_without_touching_graph(

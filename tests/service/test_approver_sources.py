@@ -14,14 +14,12 @@ from bot.domain.people import slack
 from bot.errors import NotAuthorised
 from bot.settings import ApproversConfig, PolicyFile, Settings
 from bot.wiring import Services
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack_ports import TENANT, FakeDirectory, RecordingNotifier
-from tests.service.conftest import wire
-from tests.service.test_approvals import request_global_admin
+from tests.support.cast import ANALYSTS_GROUP, MEGAN, PIM_APPROVERS_GROUP
+from tests.support.clock import FakeClock
+from tests.support.services import request_global_admin, wire
+from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
-MEGAN_ID = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b01"
-PIM_APPROVERS_GROUP = "8b0f2c4e-3a5d-4f6b-9c1e-7d2a4b6c8e02"  # Megan and the admin
-SECURITY_ANALYSTS = "8b0f2c4e-3a5d-4f6b-9c1e-7d2a4b6c8e03"  # Lee only
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 def with_approvers(settings: Settings, **approvers: Any) -> PolicyFile:
@@ -67,8 +65,8 @@ async def _may(services: Services, request_id: str, user_id: str) -> bool:
     [
         {"slack_users": ["U_MEGAN"]},
         {"slack_usergroups": ["S_APPROVERS"]},
-        {"entra_users": [MEGAN_ID]},
-        {"entra_users": [f"MeganB@{TENANT}"]},
+        {"entra_users": [MEGAN.id]},
+        {"entra_users": [MEGAN.upn]},
         {"entra_groups": [PIM_APPROVERS_GROUP]},
     ],
     ids=["slack-user", "slack-usergroup", "entra-user-id", "entra-user-upn", "entra-group"],
@@ -102,7 +100,7 @@ async def test_the_pim_policy_approvers_from_graph_apply_without_any_pimbot_yml_
 async def test_an_entra_group_without_the_clicker_refuses_them(
     built: Callable[..., Services],
 ) -> None:
-    services = built(entra_groups=[SECURITY_ANALYSTS])
+    services = built(entra_groups=[ANALYSTS_GROUP])
     pending = await request_global_admin(services)
     assert pending.record is not None
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.domain.audit import AuditKind
 from bot.domain.command_types import Activate, Deactivate, Extend
 from bot.domain.people import slack
@@ -11,11 +13,12 @@ from bot.domain.requests import ActivationRecord, RequestState
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack_ports import FakeDirectory, RecordingNotifier
-from tests.service.conftest import TICKET, USER_ADMIN, WHY, wire
+from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
+from tests.support.clock import FakeClock
+from tests.support.services import wire
+from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
-ALINE = "AlineD@m365x435773.onmicrosoft.com"
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 async def activate(services: Services, hours: float = 1) -> ActivationRecord:
@@ -114,9 +117,7 @@ async def test_reconciliation_notices_a_deactivation_outside_the_bot(
     services: Services, tenant: SandboxTenant, notifier: RecordingNotifier
 ) -> None:
     record = await activate(services)
-    user = tenant.directory.user(ALINE)
-    assert user is not None
-    live = tenant.live_assignment(user.id, USER_ADMIN)
+    live = tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None
     live.ended = True  # as if removed in the Entra portal
     assert await services.reminders.reconcile() == 1

@@ -16,7 +16,7 @@ from bot.errors import InputError
 from bot.service.recovery import recover_activating
 from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
-from tests.service.conftest import TICKET, USER_ADMIN, WHY
+from tests.support.cast import TICKET, USER_ADMIN, WHY
 
 ALEX = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b02"
 UNIT = "0b7c3a52-7f1e-4c4b-9a57-5b8f0d2e6a11"

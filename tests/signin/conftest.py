@@ -1,128 +1,24 @@
 """Fixtures: the sandbox tenant over real HTTPS, settings in user mode, the store, an
-identity resolver (app identity for directory look-ups), and the sign-in services."""
+identity resolver (app identity for directory look-ups), and the sign-in services. The
+helpers the tests call (SignIn, log_in, Browser) are in tests/support/signin.py."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TypeVar
 
-import httpx
 import pytest
-from cryptography.fernet import Fernet
 
-from bot.domain.people import PersonKey, slack
 from bot.graph import GraphPim, build_graph
 from bot.graph.retry import RetryPolicy
-from bot.graph.tls import trust
 from bot.service.identity import IdentityResolver
-from bot.service.ports import Profile
-from bot.service.signins import LoginOutcome
 from bot.settings import Settings
-from bot.signin.approvals import PimApprovals
-from bot.signin.login import LoginService, Resolver
-from bot.signin.tokens import UserTokens
-from bot.signin.wiring import UserModeParts, build_user_mode
-from bot.simulators.sandbox import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
-    SANDBOX_TENANT_ID,
-    SandboxServer,
-    SandboxTenant,
-    create_app,
-)
+from bot.simulators.sandbox import SandboxServer, SandboxTenant, create_app
 from bot.store import SqlStore
-from bot.store.kept import SqlKeptWork
-from tests.fakes.clock import FakeClock
-
-T = TypeVar("T")
-TENANT = "m365x435773.onmicrosoft.com"
-ALINE, ALINE_UPN = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2", f"AlineD@{TENANT}"
-ADMIN, ADMIN_UPN = "3fbd929d-8c56-4462-851e-0eb9a7b3a2a5", f"admin@{TENANT}"
-MEGAN_UPN = f"MeganB@{TENANT}"
-ALEX_UPN = f"AlexW@{TENANT}"
-DIEGO, DIEGO_UPN = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b03", f"DiegoS@{TENANT}"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
-PRIV_ROLE_ADMIN = "e8611ab8-c189-46e8-94e1-60213ab1f814"
-
-PROFILES = {
-    "U_ALINE": ALINE_UPN,
-    "U_ADMIN": ADMIN_UPN,
-    "U_MEGAN": MEGAN_UPN,
-    "U_ALEX": ALEX_UPN,
-    "U_DIEGO": DIEGO_UPN,
-}
-
-
-class Directory:
-    """Slack profiles with verified emails (the Entra mapping goes by email)."""
-
-    async def profile(self, person: PersonKey) -> Profile:
-        return Profile(person, PROFILES.get(person.chat_user_id), "UTC")
-
-    async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
-        return frozenset()
-
-
-@dataclass
-class SignIn:
-    """Signed-in-user mode's adapter as the bot wires it: the parts and the sign-ins."""
-
-    parts: UserModeParts
-    login: LoginService
-
-    @property
-    def approvals(self) -> PimApprovals:
-        return self.parts.approvals
-
-    @property
-    def tokens(self) -> UserTokens:
-        return self.parts.tokens
-
-    @property
-    def deferred(self) -> SqlKeptWork:
-        return self.parts.kept
-
-    @asynccontextmanager
-    async def acting(self, who: PersonKey | str) -> AsyncIterator[GraphPim]:
-        """The one user-mode Graph client, acting as `who` (a Slack user id will do)."""
-        with self.parts.actor.acting_as(_person(who)):
-            yield self.parts.graph
-
-    async def run(self, who: PersonKey | str, operation: Callable[[GraphPim], Awaitable[T]]) -> T:
-        async with self.acting(who) as graph:
-            return await operation(graph)
-
-    async def finished(self) -> list[LoginOutcome]:
-        """Every sign-in that ended so far (what the bot would tell the user about)."""
-        seen = []
-        while True:
-            try:
-                seen.append(await asyncio.wait_for(self.login.next_finished(), 0.05))
-            except TimeoutError:
-                return seen
-
-    async def aclose(self) -> None:
-        await self.login.aclose()
-        await self.parts.aclose()
-
-
-def build_signin(
-    settings: Settings, store: SqlStore, resolver: Resolver, clock: FakeClock
-) -> SignIn:
-    parts = build_user_mode(settings, engine=store.engine, clock=clock)
-    return SignIn(parts, parts.sign_ins(resolver, audit=store))
-
-
-@pytest.fixture
-def sandbox_clock() -> FakeClock:
-    # Ahead of the bot's real clock, as a Graph clock may be: Graph moves the start up.
-    return FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1))
+from tests.support.clock import FakeClock
+from tests.support.settings import make_settings
+from tests.support.signin import Browser, SignIn, build_signin
+from tests.support.slack_ports import FakeDirectory
 
 
 @pytest.fixture
@@ -133,19 +29,8 @@ def server(sandbox_clock: FakeClock) -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def settings(server: SandboxServer, tmp_path: Path) -> Settings:
-    config = tmp_path / "pimbot.yml"
-    config.write_text("graph:\n  identity: user\n")
-    return Settings(
-        azure_tenant_id=SANDBOX_TENANT_ID,
-        azure_client_id=SANDBOX_CLIENT_ID,
-        azure_authority_host=server.url,
-        pim_graph_url=server.url,
-        pim_ca_file=server.ca_file,
-        pim_config=config,
-        pim_database_url=f"sqlite:///{tmp_path / 'pimbot.db'}",
-        pim_token_key=Fernet.generate_key().decode(),
-        _env_file=None,
-    )
+    """User mode (`graph.identity: user`, a fresh token key) and nothing else configured."""
+    return make_settings(tmp_path, sandbox=server, policy={}, identity="user")
 
 
 @pytest.fixture
@@ -158,17 +43,9 @@ def store(settings: Settings, clock: FakeClock) -> Iterator[SqlStore]:
 @pytest.fixture
 async def app_graph(server: SandboxServer, tmp_path: Path) -> AsyncIterator[GraphPim]:
     """The application identity, used only to look users up for the identity mapping."""
-    settings = Settings(
-        azure_tenant_id=SANDBOX_TENANT_ID,
-        azure_client_id=SANDBOX_CLIENT_ID,
-        azure_client_secret=SANDBOX_CLIENT_SECRET,
-        azure_authority_host=server.url,
-        pim_graph_url=server.url,
-        pim_ca_file=server.ca_file,
-        pim_config=tmp_path / "absent.yml",
-        _env_file=None,
+    graph = build_graph(
+        make_settings(sandbox=server, policy=tmp_path / "absent.yml"), retry=RetryPolicy.fast()
     )
-    graph = build_graph(settings, retry=RetryPolicy.fast())
     yield graph
     await graph.aclose()
 
@@ -177,44 +54,12 @@ async def app_graph(server: SandboxServer, tmp_path: Path) -> AsyncIterator[Grap
 async def signin(
     settings: Settings, store: SqlStore, app_graph: GraphPim, clock: FakeClock
 ) -> AsyncIterator[SignIn]:
-    resolver = IdentityResolver(app_graph, store, Directory(), settings.policy(), clock)
+    resolver = IdentityResolver(app_graph, store, FakeDirectory(), settings.policy(), clock)
     built = build_signin(settings, store, resolver, clock)
     yield built
     await built.aclose()
 
 
-class Browser:
-    """The user at the verification page: enters the code and signs in (over HTTPS)."""
-
-    def __init__(self, server: SandboxServer) -> None:
-        self.server = server
-
-    async def sign_in(self, user_code: str, upn: str) -> None:
-        async with httpx.AsyncClient(verify=trust(self.server.ca_file)) as http:
-            response = await http.post(
-                f"{self.server.url}/sandbox/device", json={"userCode": user_code, "user": upn}
-            )
-        assert response.status_code == 200, response.text
-
-
 @pytest.fixture
 def browser(server: SandboxServer) -> Browser:
     return Browser(server)
-
-
-async def log_in(signin: SignIn, browser: Browser, who: PersonKey | str, upn: str) -> LoginOutcome:
-    """The whole `/pim login` round trip for one user; returns the outcome."""
-    person = _person(who)
-    prompt = await signin.login.start(person)
-    await browser.sign_in(prompt.user_code, upn)
-    outcome = await signin.login.wait(person)
-    assert outcome is not None
-    return outcome
-
-
-def later(clock: FakeClock, **delta: float) -> None:
-    clock.advance(timedelta(**delta))
-
-
-def _person(who: PersonKey | str) -> PersonKey:
-    return who if isinstance(who, PersonKey) else slack(who)

@@ -15,29 +15,19 @@ from bot.graph import GraphPim
 from bot.service.signins import LoginResult, SignInRequired, StepUpRequired
 from bot.simulators.sandbox import SandboxServer
 from bot.simulators.sandbox.approvals import step_id
-from tests.signin.conftest import (
-    ADMIN,
-    ADMIN_UPN,
-    ALINE,
-    ALINE_UPN,
-    DIEGO,
-    DIEGO_UPN,
-    GLOBAL_ADMIN,
-    MEGAN_UPN,
-    PRIV_ROLE_ADMIN,
-    Browser,
-    SignIn,
-    log_in,
-)
+from tests.support.cast import ADMIN, ALINE, DIEGO, GLOBAL_ADMIN, MEGAN, PRIV_ROLE_ADMIN
+from tests.support.signin import Browser, SignIn, log_in
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 GA_SPEC = ActivationSpec(
-    ALINE,
+    ALINE.id,
     Target(TargetKind.DIRECTORY_ROLE, Role(GLOBAL_ADMIN, GLOBAL_ADMIN), Scope("/")),
     timedelta(hours=1),
     "Break-glass tenant fix",
 )
 PRA_SPEC = ActivationSpec(
-    DIEGO,
+    DIEGO.id,
     Target(TargetKind.DIRECTORY_ROLE, Role(PRIV_ROLE_ADMIN, PRIV_ROLE_ADMIN), Scope("/")),
     timedelta(hours=1),
     "Fix a broken role assignment",
@@ -55,9 +45,9 @@ async def _pending(signin: SignIn, who: str, spec: ActivationSpec) -> str:
 async def test_a_signed_in_approver_approves_through_the_beta_api(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
-    await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)
+    await log_in(signin, browser, "U_ADMIN", ADMIN.upn)
 
     approval_id = await signin.approvals.approval_id_of(slack("U_ADMIN"), request_id)
     assert approval_id is not None
@@ -68,28 +58,28 @@ async def test_a_signed_in_approver_approves_through_the_beta_api(
     assert decision.review_result == "Approve"
     recorded = server.tenant.request(request_id)
     assert recorded.status == "Provisioned"
-    assert recorded.reviews[-1]["reviewerId"] == ADMIN  # decided as the approver
-    live = [a for a in server.tenant.live_assignments() if a.principal_id == ALINE]
+    assert recorded.reviews[-1]["reviewerId"] == ADMIN.id  # decided as the approver
+    live = [a for a in server.tenant.live_assignments() if a.principal_id == ALINE.id]
     assert [(a.role_id, a.assignment_type) for a in live] == [(GLOBAL_ADMIN, "Activated")]
 
 
 async def test_a_denial_leaves_no_assignment(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
-    await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)
+    await log_in(signin, browser, "U_ADMIN", ADMIN.upn)
 
     await signin.approvals.deny_as(slack("U_ADMIN"), request_id, None, "Not during the freeze")
 
     assert server.tenant.request(request_id).status == "Denied"
-    assert server.tenant.live_assignment(ALINE, GLOBAL_ADMIN) is None
+    assert server.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
 
 
 async def test_an_approver_who_is_not_signed_in_is_asked_to_log_in(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
 
     with pytest.raises(SignInRequired) as raised:
@@ -98,7 +88,7 @@ async def test_an_approver_who_is_not_signed_in_is_asked_to_log_in(
     assert raised.value.person == slack("U_ADMIN")
     assert "/pim login" in raised.value.user_message
     assert server.tenant.request(request_id).status == "PendingApproval"  # click kept
-    await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)
+    await log_in(signin, browser, "U_ADMIN", ADMIN.upn)
     await signin.approvals.approve_as(slack("U_ADMIN"), request_id, None, "Ticket checked")
     assert server.tenant.request(request_id).status == "Provisioned"
 
@@ -106,7 +96,7 @@ async def test_an_approver_who_is_not_signed_in_is_asked_to_log_in(
 async def test_the_requester_cannot_approve_their_own_request(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     request_id = await _pending(signin, "U_ALINE", GA_SPEC)
 
     with pytest.raises(NotAuthorised):
@@ -126,7 +116,7 @@ async def _activate_pra(graph: GraphPim) -> str:
 async def test_mfa_claims_challenge_then_success_after_step_up(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_DIEGO", DIEGO_UPN)
+    await log_in(signin, browser, "U_DIEGO", DIEGO.upn)
 
     with pytest.raises(StepUpRequired) as raised:
         await signin.run("U_DIEGO", _activate_pra)
@@ -135,14 +125,14 @@ async def test_mfa_claims_challenge_then_success_after_step_up(
 
     prompt = await signin.login.start(slack("U_DIEGO"), claims=raised.value.claims)
     assert prompt.step_up
-    await browser.sign_in(prompt.user_code, DIEGO_UPN)
+    await browser.sign_in(prompt.user_code, DIEGO.upn)
     outcome = await signin.login.wait(slack("U_DIEGO"))
     assert outcome is not None and outcome.result is LoginResult.LINKED and outcome.step_up
 
     # The kept request resumes: the silent retry with the claims now satisfies them.
     assert await signin.run("U_DIEGO", _activate_pra) == "PendingApproval"
     (pending,) = server.tenant.requests.values()
-    await log_in(signin, browser, "U_MEGAN", MEGAN_UPN)
+    await log_in(signin, browser, "U_MEGAN", MEGAN.upn)
     await signin.approvals.approve_as(slack("U_MEGAN"), pending.id, None, "MFA done, ticket ok")
     assert server.tenant.request(pending.id).status == "Provisioned"
-    assert server.tenant.live_assignment(DIEGO, PRIV_ROLE_ADMIN) is not None
+    assert server.tenant.live_assignment(DIEGO.id, PRIV_ROLE_ADMIN) is not None

@@ -14,8 +14,9 @@ from bot.service.signins import KeptItem, SignInRequired
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
 from bot.store.kept import SqlKeptWork
-from tests.fakes.clock import FakeClock
-from tests.signin.conftest import ADMIN_UPN, ALINE, ALINE_UPN, GLOBAL_ADMIN, Browser, SignIn, log_in
+from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN
+from tests.support.clock import FakeClock
+from tests.support.signin import Browser, SignIn, log_in
 
 
 def test_kept_work_survives_a_restart_and_is_taken_once(store: SqlStore, clock: FakeClock) -> None:
@@ -44,9 +45,9 @@ def test_kept_work_survives_a_restart_and_is_taken_once(store: SqlStore, clock: 
 async def test_an_approvers_click_is_kept_until_they_sign_in(
     signin: SignIn, browser: Browser, server: SandboxServer, clock: FakeClock
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     spec = ActivationSpec(
-        ALINE,
+        ALINE.id,
         Target(TargetKind.DIRECTORY_ROLE, Role(GLOBAL_ADMIN, GLOBAL_ADMIN), Scope("/")),
         timedelta(hours=1),
         "Tenant-wide fix",
@@ -59,7 +60,7 @@ async def test_an_approvers_click_is_kept_until_they_sign_in(
         await signin.approvals.approve_as(slack("U_ADMIN"), request.id, None, click.data["why"])
     signin.deferred.keep(click, clock.now())
 
-    await log_in(signin, browser, "U_ADMIN", ADMIN_UPN)  # ... and on LINKED, replays it
+    await log_in(signin, browser, "U_ADMIN", ADMIN.upn)  # ... and on LINKED, replays it
     for kept in signin.deferred.take(slack("U_ADMIN")):
         await signin.approvals.approve_as(slack("U_ADMIN"), kept.ref, None, kept.data["why"])
 

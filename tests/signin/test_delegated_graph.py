@@ -16,11 +16,14 @@ from bot.graph import GraphPim
 from bot.service.signins import SignInRequired
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
-from tests.fakes.clock import FakeClock
-from tests.signin.conftest import ALINE, ALINE_UPN, USER_ADMIN, Browser, SignIn, log_in
+from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.clock import FakeClock
+from tests.support.signin import Browser, SignIn, log_in
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 SPEC = ActivationSpec(
-    ALINE,
+    ALINE.id,
     Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, USER_ADMIN), Scope("/")),
     timedelta(hours=2),
     "Reset a locked-out user",
@@ -30,25 +33,25 @@ SPEC = ActivationSpec(
 async def test_self_activation_is_recorded_as_the_user(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
 
     async with signin.acting("U_ALINE") as graph:
         assert graph.identity == "user"
         request = await graph.activate(SPEC)
-        active = await graph.list_active(ALINE)
+        active = await graph.list_active(ALINE.id)
 
     assert request.action == "selfActivate" and request.status == "Provisioned"
     assert [(a.role_id, a.end is not None) for a in active] == [(USER_ADMIN, True)]
     recorded = server.tenant.request(request.id)
-    assert recorded.created_by == ("user", ALINE)  # created by Aline's own token
+    assert recorded.created_by == ("user", ALINE.id)  # created by Aline's own token
     (instance,) = [a for a in server.tenant.live_assignments() if a.id == request.id]
-    assert (instance.principal_id, instance.assignment_type) == (ALINE, "Activated")
+    assert (instance.principal_id, instance.assignment_type) == (ALINE.id, "Activated")
 
 
 async def test_tokens_refresh_silently_when_the_access_token_expires(
     signin: SignIn, browser: Browser, sandbox_clock: FakeClock
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     sandbox_clock.advance(timedelta(hours=2))  # the access token is dead, the refresh token not
 
     async with signin.acting("U_ALINE") as graph:
@@ -70,11 +73,11 @@ async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_
     sandbox_clock: FakeClock,
     clock: FakeClock,
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     record = ActivationRecord(
         id="R-KEEPME01",
         requester=slack("U_ALINE"),
-        principal_id=ALINE,
+        principal_id=ALINE.id,
         role_id=USER_ADMIN,
         role_name="User Administrator",
         target_kind=TargetKind.DIRECTORY_ROLE,
@@ -91,8 +94,8 @@ async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_
         sandbox_clock.advance(timedelta(days=91))  # unused for longer than Entra allows
         server.tenant.reset()  # eligibilities restart at the new time
     else:
-        server.tenant.refresh_tokens.revoke_user(ALINE)
-        server.tenant.tokens.revoke_user(ALINE)
+        server.tenant.refresh_tokens.revoke_user(ALINE.id)
+        server.tenant.tokens.revoke_user(ALINE.id)
 
     with pytest.raises(SignInRequired) as raised:
         await signin.run("U_ALINE", _activate)
@@ -103,7 +106,7 @@ async def test_a_dead_refresh_token_asks_the_user_to_log_in_again_and_keeps_the_
     assert not signin.login.state(slack("U_ALINE")).linked  # App Home: not signed in
     assert not server.tenant.requests  # nothing reached PIM
 
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)  # after /pim login, resume it
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)  # after /pim login, resume it
     async with signin.acting("U_ALINE") as graph:
         assert (await graph.activate(SPEC)).status == "Provisioned"
 
@@ -117,12 +120,12 @@ async def test_a_user_who_never_signed_in_gets_sign_in_required(signin: SignIn) 
 async def test_concurrent_refreshes_do_not_spend_the_same_refresh_token(
     signin: SignIn, browser: Browser, sandbox_clock: FakeClock
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     sandbox_clock.advance(timedelta(hours=2))  # every session must refresh
 
     async def overview() -> int:
         async with signin.acting("U_ALINE") as graph:
-            return len(await graph.list_eligibilities(ALINE))
+            return len(await graph.list_eligibilities(ALINE.id))
 
     counts = await asyncio.gather(*(overview() for _ in range(4)))
 

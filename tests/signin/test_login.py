@@ -14,8 +14,11 @@ from bot.errors import UserNotMapped
 from bot.service.signins import LoginResult
 from bot.simulators.sandbox import SandboxServer
 from bot.store import SqlStore
-from tests.fakes.clock import FakeClock
-from tests.signin.conftest import ALEX_UPN, ALINE, ALINE_UPN, Browser, SignIn, log_in
+from tests.support.cast import ALEX, ALINE
+from tests.support.clock import FakeClock
+from tests.support.signin import Browser, SignIn, log_in
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 async def test_login_links_the_slack_user_and_confirms_with_the_entra_display_name(
@@ -26,7 +29,7 @@ async def test_login_links_the_slack_user_and_confirms_with_the_entra_display_na
     assert prompt.user_code in prompt.message and not prompt.step_up
     assert signin.login.state(slack("U_ALINE")).pending
 
-    await browser.sign_in(prompt.user_code, ALINE_UPN)
+    await browser.sign_in(prompt.user_code, ALINE.upn)
     outcome = await signin.login.wait(slack("U_ALINE"))
 
     assert outcome is not None and outcome.result is LoginResult.LINKED
@@ -35,20 +38,20 @@ async def test_login_links_the_slack_user_and_confirms_with_the_entra_display_na
     assert await signin.finished() == [outcome]  # the bot is told, to DM the user
     state = signin.login.state(slack("U_ALINE"))
     assert state.linked and not state.pending
-    assert (state.entra_user_id, state.user_principal_name) == (ALINE, ALINE_UPN)
+    assert (state.entra_user_id, state.user_principal_name) == (ALINE.id, ALINE.upn)
 
 
 async def test_signing_in_as_someone_else_is_refused_and_audited(
     signin: SignIn, browser: Browser, store: SqlStore
 ) -> None:
-    outcome = await log_in(signin, browser, "U_ALINE", ALEX_UPN)
+    outcome = await log_in(signin, browser, "U_ALINE", ALEX.upn)
 
     assert outcome.result is LoginResult.MISMATCH
-    assert ALEX_UPN in outcome.message and ALINE_UPN in outcome.message
+    assert ALEX.upn in outcome.message and ALINE.upn in outcome.message
     assert not signin.login.state(slack("U_ALINE")).linked  # nothing stored
     refused = [e for e in store.audit_events() if e.kind is AuditKind.REFUSED]
     assert len(refused) == 1 and refused[0].person == slack("U_ALINE")
-    assert refused[0].detail is not None and ALEX_UPN in refused[0].detail
+    assert refused[0].detail is not None and ALEX.upn in refused[0].detail
     assert await signin.finished() == [outcome]
 
 
@@ -70,7 +73,7 @@ async def test_a_new_login_replaces_a_pending_one(signin: SignIn, browser: Brows
     second = await signin.login.start(slack("U_ALINE"))
     assert first.user_code != second.user_code
 
-    await browser.sign_in(second.user_code, ALINE_UPN)
+    await browser.sign_in(second.user_code, ALINE.upn)
     outcome = await signin.login.wait(slack("U_ALINE"))
 
     assert outcome is not None and outcome.result is LoginResult.LINKED
@@ -79,7 +82,7 @@ async def test_a_new_login_replaces_a_pending_one(signin: SignIn, browser: Brows
 
 
 async def test_logout_forgets_the_tokens(signin: SignIn, browser: Browser) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
 
     assert signin.login.logout(slack("U_ALINE")) is True
     assert not signin.login.state(slack("U_ALINE")).linked
@@ -95,7 +98,7 @@ async def test_an_unmapped_slack_user_is_told_before_any_sign_in(signin: SignIn)
 async def test_the_bot_declares_it_handles_claims_challenges(
     signin: SignIn, browser: Browser, server: SandboxServer
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
 
     (start,) = [c for c in server.faults.find("POST") if c.path.endswith("/devicecode")]
     assert json.loads(start.request_body["claims"]) == {

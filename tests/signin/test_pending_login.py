@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from bot.domain.people import slack
@@ -16,12 +17,16 @@ from bot.signin.crypto import cipher_from_settings
 from bot.signin.pending import PendingFlows
 from bot.store import SqlStore
 from bot.store.pending_logins import SqlPendingLogins
-from tests.fakes.clock import FakeClock
-from tests.signin.conftest import ALINE_UPN, Browser, Directory, SignIn, build_signin
+from tests.support.cast import ALINE
+from tests.support.clock import FakeClock
+from tests.support.signin import Browser, SignIn, build_signin
+from tests.support.slack_ports import FakeDirectory
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 
 def _restarted(settings: Settings, store: SqlStore, clock: FakeClock, graph: GraphPim) -> SignIn:
-    resolver = IdentityResolver(graph, store, Directory(), settings.policy(), clock)
+    resolver = IdentityResolver(graph, store, FakeDirectory(), settings.policy(), clock)
     return build_signin(settings, store, resolver, clock)
 
 
@@ -40,7 +45,7 @@ async def test_a_sign_in_in_progress_is_polled_again_after_a_restart(
     try:
         assert await again.login.resume() == 1
         assert again.login.state(slack("U_ALINE")).pending
-        await browser.sign_in(prompt.user_code, ALINE_UPN)
+        await browser.sign_in(prompt.user_code, ALINE.upn)
         outcome = await again.login.wait(slack("U_ALINE"))
         finished = await again.finished()
     finally:

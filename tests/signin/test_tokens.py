@@ -3,6 +3,8 @@ refuses to start without the key."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from pathlib import Path
 
@@ -19,23 +21,49 @@ from bot.signin.crypto import TokenCipher, check_signin_config
 from bot.signin.tokens import UserTokens
 from bot.store import SqlStore
 from bot.store.user_tokens import SqlUserTokens
-from tests.fakes.clock import FakeClock
-from tests.signin.conftest import ALINE_UPN, Browser, SignIn, log_in
+from tests.support.cast import ALINE
+from tests.support.clock import FakeClock
+from tests.support.settings import Identity, make_settings
+from tests.support.signin import Browser, SignIn, log_in
 
 
+def token_secrets(plaintext: str) -> list[str]:
+    """The token values in a serialized MSAL cache: the sandbox's access tokens
+    (`sbx.` + 43 random characters) and refresh tokens (`sbxrt.` + 43)."""
+    cache = json.loads(plaintext)
+    found = [
+        entry["secret"]
+        for kind in ("AccessToken", "RefreshToken")
+        for entry in cache.get(kind, {}).values()
+    ]
+    assert {t.split(".", 1)[0] for t in found} == {"sbx", "sbxrt"}, found  # one of each
+    assert all(len(t) >= 40 for t in found), found
+    return found
+
+
+def appears(secret: str, data: bytes) -> bool:
+    """The token, or its random part alone, in `data`. Neither can occur by chance in
+    random bytes or base64 (40+ characters); a token stored in clear always does."""
+    random_part = secret.split(".", 1)[1]
+    return secret.encode() in data or random_part.encode() in data
+
+
+@pytest.mark.slow
 async def test_tokens_are_unreadable_in_the_database_without_the_key(
     signin: SignIn, browser: Browser, store: SqlStore, settings: Settings, clock: FakeClock
 ) -> None:
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
     plaintext = signin.tokens.cache_for(slack("U_ALINE")).serialize()
-    assert "sbxrt." in plaintext and "sbx." in plaintext  # refresh and access tokens
+    secrets = token_secrets(plaintext)  # refresh and access tokens
 
     with store.engine.connect() as conn:
         (sealed,) = conn.execute(
             sa.text("SELECT sealed_cache FROM user_tokens WHERE person = 'slack:U_ALINE'")
         ).one()
     raw = bytes(sealed)
-    assert b"sbx" not in raw and b"access_token" not in raw and b"secret" not in raw
+    assert not [t for t in secrets if appears(t, raw)]  # not as stored ...
+    assert not [t for t in secrets if appears(t, base64.urlsafe_b64decode(raw))]  # ... nor decoded
+    assert ALINE.upn.encode() not in raw and b'"AccessToken"' not in raw
     assert settings.pim_token_key is not None
     key = settings.pim_token_key.get_secret_value()
     assert Fernet(key).decrypt(raw).decode() == plaintext
@@ -48,27 +76,30 @@ async def test_tokens_are_unreadable_in_the_database_without_the_key(
         other.cache_for(slack("U_ALINE"))
 
 
+@pytest.mark.slow
 async def test_no_token_reaches_a_log_or_a_repr(
     signin: SignIn, browser: Browser, store: SqlStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="bot")
-    await log_in(signin, browser, "U_ALINE", ALINE_UPN)
+    caplog.set_level(logging.DEBUG)  # every logger: the bot's, MSAL's, httpx's
+    await log_in(signin, browser, "U_ALINE", ALINE.upn)
+    secrets = token_secrets(signin.tokens.cache_for(slack("U_ALINE")).serialize())
 
     row = SqlUserTokens(store.engine).get(slack("U_ALINE"))
     assert row is not None and "sealed_cache" not in repr(row)
+    assert not [t for t in secrets if appears(t, repr(row).encode())]
     assert repr(TokenCipher(Fernet.generate_key())) == "TokenCipher(<key hidden>)"
-    assert "sbx" not in caplog.text
+    assert caplog.records  # the sign-in was logged ...
+    assert not [t for t in secrets if appears(t, caplog.text.encode())]  # ... without tokens
 
 
-def _settings(tmp_path: Path, identity: str, key: str | None = None) -> Settings:
-    config = tmp_path / "pimbot.yml"
-    config.write_text(f"graph:\n  identity: {identity}\n")
-    return Settings(
-        pim_config=config,
+def _settings(tmp_path: Path, identity: Identity, key: str | None = None) -> Settings:
+    return make_settings(
+        tmp_path,
+        policy={},
+        identity=identity,
         azure_tenant_id="t",
         azure_client_id="c",
         pim_token_key=SecretStr(key) if key else None,
-        _env_file=None,
     )
 
 

@@ -15,6 +15,7 @@ from bot.cli import main
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.people import slack
 from bot.store import SqlStore
+from tests.support.cast import ALINE, GLOBAL_ADMIN
 
 DAY1 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -40,8 +41,8 @@ def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
                 at=DAY1 + timedelta(days=i),
                 kind=kind,
                 person=slack(user),
-                entra_user_id="7146daa8-1b4b-4a66-b2f7-cf593d03c8d2",
-                role_id="62e90394-69f5-4237-9190-012177145e10",
+                entra_user_id=ALINE.id,
+                role_id=GLOBAL_ADMIN,
                 role_name="Global Administrator",
                 duration=timedelta(hours=1),
                 ticket="CONTOSO:Security-012345",

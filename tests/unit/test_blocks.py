@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.domain.audit import AuditKind, event_for
-from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy, Ticket
+from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy
 from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, Target, TargetKind
@@ -20,6 +20,7 @@ from bot.settings import JustificationConfig, TicketConfig
 from handlers import blocks
 from handlers.blocks import cards, modal
 from handlers.blocks import home as home_tab
+from tests.support.records import activation_record
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 ALINE = Requester(
@@ -34,24 +35,9 @@ USER_ADMIN_TENANT = Target(DIRECTORY_ROLE, USER_ADMIN, TENANT)
 
 
 def record(**changes: Any) -> ActivationRecord:
-    base = ActivationRecord(
-        id="R-7KQ2M9XD",
-        requester=slack("U_ALINE"),
-        principal_id="7146daa8",
-        role_id=USER_ADMIN.id,
-        role_name=USER_ADMIN.display_name,
-        target_kind=DIRECTORY_ROLE,
-        scope=TENANT,
-        duration=timedelta(hours=5),
-        justification="invalidate refresh tokens",
-        ticket=Ticket("CONTOSO:Security-012345", "CONTOSO"),
-        state=RequestState.ACTIVE,
-        created_at=NOW,
-        updated_at=NOW,
-        start=NOW,
-        end=NOW + timedelta(hours=5),
-    )
-    return base.with_changes(**changes)
+    return activation_record(
+        principal_id="7146daa8", role_id=USER_ADMIN.id, role_name=USER_ADMIN.display_name
+    ).with_changes(**changes)
 
 
 def eligible(n: int, max_hours: int = 8, name: str = "Role") -> list[EligibleRole]:

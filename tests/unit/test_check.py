@@ -12,7 +12,6 @@ from cryptography.fernet import Fernet
 
 from bot.cli.check import run_checks
 from bot.clock import SystemClock
-from bot.settings import Settings
 from bot.simulators.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -24,10 +23,8 @@ from bot.simulators.sandbox import (
     create_app,
 )
 from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app
-from tests.workspace.live import LiveServer
-
-ROOT = Path(__file__).resolve().parents[2]
-
+from tests.support.live import LiveServer
+from tests.support.settings import ROOT, make_settings, policy_file
 
 FAULTS = Faults()
 
@@ -74,7 +71,7 @@ def good(sandbox: SandboxServer, slack_api: str, tmp_path: Path) -> dict[str, An
 
 async def _check(**values: Any) -> tuple[int, dict[str, str]]:
     lines: list[str] = []
-    status = await run_checks(Settings(_env_file=None, **values), out=lines.append)
+    status = await run_checks(make_settings(**values), out=lines.append)
     by_name = {line[5:].split(":", 1)[0]: line for line in lines}  # "FAIL name: detail"
     assert len(by_name) == len(lines) == 4, lines  # one line per check
     return status, by_name
@@ -119,12 +116,14 @@ async def test_a_wrong_slack_bot_token_fails_slack_with_invalid_auth(
     assert lines["graph"].startswith("ok   graph")
 
 
+@pytest.mark.slow
 async def test_http_mode_without_a_signing_secret_is_named(good: dict[str, Any]) -> None:
     _, lines = await _check(**good | {"slack_signing_secret": None})
     assert lines["slack"].startswith("FAIL slack:")
     assert "SLACK_SIGNING_SECRET" in lines["slack"]
 
 
+@pytest.mark.slow
 async def test_a_wrong_client_secret_fails_graph_naming_azure_client_secret(
     good: dict[str, Any],
 ) -> None:
@@ -153,6 +152,7 @@ async def test_an_unusable_database_url_fails_database(good: dict[str, Any]) -> 
     assert lines["database"].startswith("FAIL database:")
 
 
+@pytest.mark.slow
 async def test_the_readme_reference_example_passes_the_config_check(
     good: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -168,6 +168,7 @@ async def test_the_readme_reference_example_passes_the_config_check(
     assert [f for f in every_field if f not in example] == []
 
 
+@pytest.mark.slow
 async def test_a_graph_403_names_the_missing_permission(good: dict[str, Any]) -> None:
     path = "/v1.0/roleManagement/directory/roleDefinitions"
     FAULTS.add(FaultRule("status", times=1, path=path, status=403))
@@ -186,8 +187,7 @@ TOKEN_KEY = Fernet.generate_key().decode()
 @pytest.fixture
 def user_mode(good: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     """The good setup in user mode: a public client, so no client secret; a token key."""
-    config = tmp_path / "pimbot-user.yml"
-    config.write_text((ROOT / "pimbot.yml").read_text() + "graph:\n  identity: user\n")
+    config = policy_file(tmp_path, identity="user")
     values = good | {"pim_config": config, "pim_token_key": TOKEN_KEY}
     del values["azure_client_secret"]
     return values
@@ -276,6 +276,7 @@ async def test_user_mode_with_an_unknown_tenant_names_azure_tenant_id(
     assert other in lines["graph"] and "AZURE_TENANT_ID" in lines["graph"]
 
 
+@pytest.mark.slow
 async def test_user_mode_notes_a_leftover_client_secret(user_mode: dict[str, Any]) -> None:
     status, lines = await _check(**user_mode | {"azure_client_secret": SANDBOX_CLIENT_SECRET})
     assert status == 0

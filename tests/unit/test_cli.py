@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.settings import ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -23,9 +23,9 @@ from bot.domain.commands import (
 )
 from bot.errors import InputError
 from bot.settings import TicketConfig
+from tests.support.cast import TICKET, USER_ADMIN
 
 PATTERN = re.compile(TicketConfig().pattern)
-TICKET = "CONTOSO:Security-012345"
 H5 = timedelta(hours=5)
 
 
@@ -59,8 +59,8 @@ class TestActivate:
             ),
             ("activate User Administrator 5h fix", Activate("User Administrator", H5, None, "fix")),
             (
-                "activate fe930be7-5e62-47db-91af-98c3a49a38b1 1d audit",
-                Activate("fe930be7-5e62-47db-91af-98c3a49a38b1", timedelta(days=1), None, "audit"),
+                f"activate {USER_ADMIN} 1d audit",
+                Activate(USER_ADMIN, timedelta(days=1), None, "audit"),
             ),
             (
                 "activate user-admin 5h CONTOSO:Security-012345 after CONTOSO:Security-000001",

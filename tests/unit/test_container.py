@@ -5,11 +5,10 @@ non-root user and health-checks /healthz."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.settings import ROOT
 
 
 def _instructions() -> list[tuple[str, str]]:

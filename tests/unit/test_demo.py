@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+import pytest
+
+from tests.support.settings import ROOT
+
+pytestmark = pytest.mark.slow  # runs `pimbot demo` in a subprocess
+
 PIMBOT = Path(sys.executable).with_name("pimbot")
 
 

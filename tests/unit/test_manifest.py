@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.settings import ROOT
+
 SCHEMA = ROOT / "tests" / "data" / "slack-manifest.schema.json"
 
 # Web API method -> the bot scope it needs (views.* and auth.test need none).

@@ -8,9 +8,8 @@ from bot.domain.models import Role
 from bot.domain.roles import BUILTIN_ROLES, RoleCatalog
 from bot.errors import ConfigError, InputError
 from bot.settings import PolicyFile, RoleConfig
+from tests.support.cast import GLOBAL_ADMIN, USER_ADMIN
 
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 CUSTOM = "0b2a9f1e-1111-4222-8333-944455556666"
 
 

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
-from slack_bolt.async_app import AsyncApp
 
-from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, Workspace, create_workspace_app
-from tests.workspace.live import LiveServer
+from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app
+from tests.support.live import LiveServer
+from tests.support.workspace import Rig
 from tests.workspace.tiny_bolt import bolt_asgi, build_tiny_bolt_app
 
 SECRET = "test-signing-secret"
-
-
-@dataclass
-class Rig:
-    url: str
-    workspace: Workspace
-    bolt: AsyncApp | None = None
-    forwarded: list[float] = field(default_factory=list)
-    seen: list[dict[str, Any]] = field(default_factory=list)  # payloads the Bolt app got
 
 
 def _rig(bolt_secret: str | None) -> Iterator[Rig]:

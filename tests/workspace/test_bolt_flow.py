@@ -6,9 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.workspace.conftest import Rig
-from tests.workspace.live import wait_for_state
+from tests.support.cast import ALINE
+from tests.support.live import wait_for_state
+from tests.support.workspace import Rig
+
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 State = dict[str, Any]
 
@@ -47,7 +51,7 @@ def test_slash_command_ack_is_replaced_by_the_response_and_a_dm_follows(
     assert answer == answer | {
         "user": "U_PIMBOT",
         "ephemeral": True,
-        "text": "Hello AlineD@m365x435773.onmicrosoft.com, you said *hello*",
+        "text": f"Hello {ALINE.upn}, you said *hello*",
     }
     assert card["ephemeral"] is False and card["blocks"][1]["elements"][0]["action_id"] == (
         "open_form"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.workspace.browser import chromium_page, requires_chromium, screenshot
-from tests.workspace.conftest import Rig
+from tests.support.browser import chromium_page, requires_chromium, screenshot
+from tests.support.workspace import Rig
 
-pytestmark = requires_chromium
+pytestmark = [pytest.mark.slow, requires_chromium]  # drives Chromium
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.workspace.conftest import Rig
+from tests.support.workspace import Rig
 
 SEND = {"user": "U_ALINE", "channel": "C_GENERAL", "text": "hi"}
 

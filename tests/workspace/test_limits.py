@@ -6,7 +6,7 @@ import httpx
 
 from bot.simulators.workspace import WORKSPACE_BOT_TOKEN
 from bot.simulators.workspace.limits import check_blocks, check_view
-from tests.workspace.conftest import Rig
+from tests.support.workspace import Rig
 
 PLAIN = {"type": "plain_text", "text": "ok"}
 

@@ -10,8 +10,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.simulators.workspace import WORKSPACE_BOT_TOKEN, create_workspace_app, surfaces
-from tests.workspace.conftest import Rig
-from tests.workspace.live import LiveServer
+from tests.support.cast import ALINE
+from tests.support.live import LiveServer
+from tests.support.workspace import Rig
 
 BUTTON = [
     {
@@ -48,7 +49,7 @@ async def test_auth_test_names_the_bot(workspace: Rig) -> None:
 
 async def test_users_info_gives_the_verified_email_and_time_zone(workspace: Rig) -> None:
     user = (await client(workspace).users_info(user="U_ALINE"))["user"]
-    assert user["profile"]["email"] == "AlineD@m365x435773.onmicrosoft.com"
+    assert user["profile"]["email"] == ALINE.upn
     assert user["real_name"] == "Aline Dupuy" and user["tz"] == "Europe/Paris"
     assert user["tz_offset"] in (3600, 7200)
     with pytest.raises(SlackApiError, match="user_not_found"):
@@ -137,6 +138,7 @@ def _respond(rig: Rig, token: str, body: dict) -> httpx.Response:
     return httpx.post(f"{rig.url}/response/{token}", json=body)
 
 
+@pytest.mark.slow
 async def test_response_url_replaces_deletes_or_adds_to_the_original(workspace: Rig) -> None:
     posted = await client(workspace).chat_postMessage(channel="C_PIM_APPROVALS", text="Approve?")
     token = workspace.workspace.responses.issue("U_ADMIN", "C_PIM_APPROVALS", posted["ts"])

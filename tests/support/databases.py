@@ -1,25 +1,22 @@
-"""Database fixtures for the store, migration and scheduler tests: SQLite always,
-PostgreSQL too when PIM_TEST_DATABASE_URL is set (each test in its own schema)."""
+"""Databases for tests: SQLite always, PostgreSQL too when PIM_TEST_DATABASE_URL is set
+(each test in its own schema). The `database_url`, `engine` and `store` fixtures are in
+tests/conftest.py."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
-from bot.store import SqlStore, make_engine
 from bot.store.engine import normalise_url
-from tests.fakes.clock import FakeClock
 
 PG_ENV = "PIM_TEST_DATABASE_URL"
 
 
-def _postgres_url() -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"PostgreSQL: set {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1/test)")
@@ -36,23 +33,3 @@ def _postgres_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'pimbot.db'}"
-    else:
-        yield from _postgres_url()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def store(engine: Engine, clock: FakeClock) -> SqlStore:
-    return SqlStore(engine, clock=clock)

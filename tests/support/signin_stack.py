@@ -11,20 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from bot.domain.people import slack
 from bot.graph.tls import trust
-from tests.e2e.test_approvals_stack import ApprovalStack, policy_text
+from tests.support.approval_stack import ApprovalStack, approvals_policy
 
-TENANT = "m365x435773.onmicrosoft.com"
-ALINE, ALINE_UPN = "7146daa8-1b4b-4a66-b2f7-cf593d03c8d2", f"AlineD@{TENANT}"
-ADMIN, ADMIN_UPN = "3fbd929d-8c56-4462-851e-0eb9a7b3a2a5", f"admin@{TENANT}"
-DIEGO, DIEGO_UPN = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b03", f"DiegoS@{TENANT}"
-ALEX_UPN = f"AlexW@{TENANT}"
-USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
-GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
-PRIV_ROLE_ADMIN = "e8611ab8-c189-46e8-94e1-60213ab1f814"
 CODE = re.compile(r"enter the code `([^`]+)`")
 UA_1H = "activate user-admin 1h reset a locked-out account"
 GA_1H = "activate global-admin 1h need tenant-wide settings change"
@@ -36,10 +27,7 @@ class SignInStack(ApprovalStack):
     """The approvals stack in `graph.identity: user`, with a person at the sign-in page."""
 
     def __init__(self, tmp: Path, roles: dict[str, Any] | None = None) -> None:
-        super().__init__(tmp)
-        self.identity = "user"
-        policy = yaml.safe_load(policy_text())
-        policy["graph"] = {"identity": "user"}
+        policy = approvals_policy()
         # Global Administrator: Entra's own approval only (its policy names the admin).
         policy["roles"]["global-admin"] = {"role": "Global Administrator", "max_duration": "4h"}
         # Approval that only pimbot.yml asks for: the bot decides, then the requester's
@@ -50,7 +38,7 @@ class SignInStack(ApprovalStack):
             "approvers": {"slack_users": ["U_ADMIN"]},
         }
         policy["roles"].update(roles or {})
-        self.config_path.write_text(yaml.safe_dump(policy))
+        super().__init__(tmp, policy=policy, identity="user")
 
     def codes(self, user: str) -> list[str]:
         return [

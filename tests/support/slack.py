@@ -20,32 +20,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.support.cast import SLACK_USERS
+
+# Slack's view of the cast: users.info answers from these.
 PROFILES: dict[str, dict[str, Any]] = {
-    "U_ALINE": {
-        "name": "alined",
-        "real_name": "Aline Dupuy",
-        "tz": "Europe/Paris",
-        "email": "AlineD@m365x435773.onmicrosoft.com",
-    },
-    "U_ADMIN": {
-        "name": "admin",
-        "real_name": "MOD Administrator",
-        "tz": "America/Los_Angeles",
-        "email": "admin@m365x435773.onmicrosoft.com",
-    },
-    "U_ALEX": {
-        "name": "alexw",
-        "real_name": "Alex Wilber",
-        "tz": "America/New_York",
-        "email": "AlexW@m365x435773.onmicrosoft.com",
-    },
-    "U_DIEGO": {
-        "name": "diegos",
-        "real_name": "Diego Siciliani",
-        "tz": "Europe/London",
-        "email": "DiegoS@m365x435773.onmicrosoft.com",
-    },
-    "U_NOMAIL": {"name": "nomail", "real_name": "No Mail", "tz": "UTC", "email": None},
+    p.slack_id: {"name": p.handle, "real_name": p.name, "tz": p.tz, "email": p.email}
+    for p in SLACK_USERS
 }
 
 
@@ -69,7 +49,11 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # serve_forever checks for shutdown() every poll_interval (0.5 s by default: half a
+        # second per stack torn down).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         self.api_url = f"{self.url}/api/"

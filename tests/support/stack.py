@@ -13,20 +13,16 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
-from cryptography.fernet import Fernet
 from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
 
 from bot.clock import OffsetClock
 from bot.graph import RetryPolicy, build_graph
 from bot.service.ports import PimGraph
-from bot.settings import Settings
 from bot.simulators.sandbox import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
-    SANDBOX_TENANT_ID,
     Faults,
     SandboxServer,
     SandboxTenant,
@@ -36,12 +32,11 @@ from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services
 from handlers.app import build_app, build_http_app
 from handlers.notify import SlackNotifier, SlackUserDirectory
-from tests.fakes.signing import command_body, event_body, interaction_body, signed_headers
-from tests.fakes.slack import FakeSlack
+from tests.support.payloads import block_actions
+from tests.support.settings import BOT_TOKEN, SIGNING_SECRET, Identity, Policy, make_settings
+from tests.support.signing import command_body, event_body, interaction_body, signed_headers
+from tests.support.slack import FakeSlack
 
-ROOT = Path(__file__).resolve().parents[2]
-SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
-BOT_TOKEN = "xoxb-e2e-test-token"
 GRAPH_WRITES = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests"
 
 
@@ -57,60 +52,61 @@ class Reply:
 
 
 class BotStack:
-    """Sandbox tenant (TLS) + fake Slack + the bot's Starlette app, each on 127.0.0.1."""
+    """Sandbox tenant (TLS) + fake Slack + the bot's Starlette app, each on 127.0.0.1.
 
-    def __init__(self, tmp: Path, *, identity: str = "application") -> None:
+    `policy` is the pimbot.yml (default: the repository's; a dict is written to `tmp`),
+    `identity="user"` runs the bot in signed-in-user mode (no application credential),
+    `database_url` defaults to SQLite in `tmp`."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        policy: Policy = None,
+        identity: Identity = "application",
+        database_url: str | None = None,
+    ) -> None:
         self.tmp = tmp
-        self.identity = identity  # "user": signed-in-user mode, no application credential
+        self.policy = policy
+        self.identity = identity
+        self.database_url = database_url or f"sqlite:///{tmp / 'pimbot.db'}"
         self.clock = OffsetClock()
         self.tenant = SandboxTenant.from_seed(self.clock)
         self.faults = Faults()
         self._stack = contextlib.ExitStack()
 
-    def __enter__(self) -> BotStack:
+    def __enter__(self) -> Self:
         stack = self._stack
         self.sandbox = stack.enter_context(
             SandboxServer(create_app(self.tenant, faults=self.faults), tls=True)
         )
-        self.slack = stack.enter_context(FakeSlack())
-        self.settings = self._settings()
+        self.slack = stack.enter_context(self._fake_slack())
+        self.settings = make_settings(
+            self.tmp,
+            sandbox=self.sandbox,
+            slack_api_url=self.slack.api_url,
+            policy=self.policy,
+            identity="user" if self.identity == "user" else None,
+            pim_database_url=self.database_url,
+        )
         self.services = self._services()
         client = self._client()
         dms = SlackNotifier(client, self.settings.policy())
         bolt = build_app(self.settings, self.services.pimbot, dms=dms, client=client)
         http_app = build_http_app(self.settings, self.services.pimbot, bolt)
-        self.bot = stack.enter_context(SandboxServer(http_app, tls=False))  # any ASGI app
+        self.bot = stack.enter_context(SandboxServer(self._asgi(http_app), tls=False))
         self.http = stack.enter_context(httpx.Client(base_url=self.bot.url, timeout=30))
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
-    def _settings(self) -> Settings:
-        if self.identity == "user":  # a public client: no secret, a key for users' tokens
-            config = self.tmp / "pimbot-user.yml"
-            config.write_text((ROOT / "pimbot.yml").read_text() + "graph:\n  identity: user\n")
-            return self._common_settings(
-                pim_config=config,
-                pim_database_url=f"sqlite:///{self.tmp / 'pimbot-user.db'}",
-                pim_token_key=Fernet.generate_key().decode(),
-            )
-        return self._common_settings(azure_client_secret=SANDBOX_CLIENT_SECRET)
+    def _fake_slack(self) -> FakeSlack:
+        return FakeSlack()
 
-    def _common_settings(self, **overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "slack_bot_token": BOT_TOKEN,
-            "slack_signing_secret": SIGNING_SECRET,
-            "slack_api_url": self.slack.api_url,
-            "azure_tenant_id": SANDBOX_TENANT_ID,
-            "azure_client_id": SANDBOX_CLIENT_ID,
-            "azure_authority_host": self.sandbox.url,
-            "pim_graph_url": self.sandbox.url,
-            "pim_ca_file": self.sandbox.ca_file,
-            "pim_database_url": f"sqlite:///{self.tmp / 'pimbot.db'}",
-            "pim_config": ROOT / "pimbot.yml",
-        }
-        return Settings(_env_file=None, **{**values, **overrides})
+    def _asgi(self, http_app: Starlette) -> Starlette:
+        """The app the bot's server runs (a subclass may add test-only routes)."""
+        return http_app
 
     def _client(self) -> AsyncWebClient:
         return AsyncWebClient(token=BOT_TOKEN, base_url=self.slack.api_url)
@@ -169,6 +165,47 @@ class BotStack:
     def event(self, event: dict[str, Any]) -> Reply:
         body = event_body(event)
         return self.post(body, self.signed(body, content_type="application/json"))
+
+    def click(
+        self,
+        user: str,
+        action_id: str,
+        value: str,
+        *,
+        channel: str = "C_PIM_APPROVALS",
+        home: bool = False,
+    ) -> str:
+        """A signed block_actions click on a message in `channel` (or on the App Home);
+        returns the click's response_url."""
+        url = self.slack.response_url()
+        payload = block_actions(
+            user, action_id, value, response_url=None if home else url, channel=channel, home=home
+        )
+        reply = self.interact(payload)
+        assert reply.status == 200, reply
+        return url
+
+    def said(self, url: str, timeout: float = 15.0) -> str:
+        """The one ephemeral line the bot answered a click with, through its response_url."""
+        (call,) = self.slack.wait_for("response_url:" + url.rsplit("/", 1)[-1], timeout=timeout)
+        return str(call.body["text"])
+
+    def dm(self, user: str, fragment: str, timeout: float = 15.0) -> dict[str, Any]:
+        """The first DM to `user` containing `fragment`, once it has been sent."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.dms(user, fragment)
+            if found:
+                return found[0]
+            time.sleep(0.02)
+        raise AssertionError(f"no DM to {user} containing {fragment!r}")
+
+    def dms(self, user: str, fragment: str) -> list[dict[str, Any]]:
+        return [
+            c.body
+            for c in self.slack.calls("chat.postMessage")
+            if c.body["channel"] == f"D_{user}" and fragment in c.body["text"]
+        ]
 
     def final(self, reply: Reply, timeout: float = 15.0) -> dict[str, Any]:
         """The message that replaced "Working on it…" through the response_url."""

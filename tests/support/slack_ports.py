@@ -9,22 +9,13 @@ from datetime import datetime
 from bot.domain.audit import AuditEvent
 from bot.domain.people import PersonKey, slack
 from bot.domain.requests import ActivationRecord
-from bot.errors import PimError
+from bot.errors import UserNotMapped
 from bot.service.outcomes import Dropped, Overview, Replayed
 from bot.service.ports import Profile
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
+from tests.support.cast import SLACK_USERS
 
-TENANT = "m365x435773.onmicrosoft.com"
-PROFILES = {
-    "U_ALINE": Profile(slack("U_ALINE"), f"AlineD@{TENANT}", "Europe/Paris", "Aline Dupuy"),
-    "U_ADMIN": Profile(
-        slack("U_ADMIN"), f"admin@{TENANT}", "America/New_York", "MOD Administrator"
-    ),
-    "U_MEGAN": Profile(slack("U_MEGAN"), f"MeganB@{TENANT}", "UTC", "Megan Bowen"),
-    "U_ALEX": Profile(slack("U_ALEX"), f"AlexW@{TENANT}", "UTC", "Alex Wilber"),
-    "U_NOMAIL": Profile(slack("U_NOMAIL"), None, "UTC", "No Mail"),
-    "U_STRANGER": Profile(slack("U_STRANGER"), "stranger@example.com", "UTC", "Stranger"),
-}
+PROFILES = {p.slack_id: Profile(slack(p.slack_id), p.email, p.tz, p.name) for p in SLACK_USERS}
 
 
 class FakeDirectory:
@@ -35,7 +26,8 @@ class FakeDirectory:
     async def profile(self, person: PersonKey) -> Profile:
         self.lookups += 1
         if person.chat_user_id not in PROFILES:
-            raise PimError(f"Slack doesn't know user {person.chat_user_id}.")
+            # As the real directory (handlers/notify.py) answers Slack's user_not_found.
+            raise UserNotMapped(f"Slack doesn't know user {person.chat_user_id}.")
         return PROFILES[person.chat_user_id]
 
     async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:

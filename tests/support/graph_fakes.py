@@ -1,4 +1,4 @@
-"""Shared fakes for the Graph adapter tests (no tests here): a fake timer, a routed
+"""Fakes for the Graph adapter tests: a fake timer, a routed
 MockTransport that records every request, and the request-body schema check."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from jsonschema import Draft202012Validator
 
 from bot.graph.auth import AccessToken, GraphAuth
 from bot.graph.client import GraphClient
 from bot.graph.retry import RetryPolicy
+from tests.support.graph_schema import assert_graph_valid
 
 REQUEST_TYPE = "microsoft.graph.unifiedRoleAssignmentScheduleRequest"
 BASE = "https://graph.test"
@@ -21,14 +21,7 @@ BASE = "https://graph.test"
 
 def assert_request_valid(schema: dict[str, Any], body: dict[str, Any]) -> None:
     """Validate a body the bot sent against Graph's unifiedRoleAssignmentScheduleRequest."""
-    try:
-        from tests.graph_schema import assert_graph_valid  # shared helper, when present
-    except ImportError:
-        wrapper = {"$defs": schema["$defs"], "$ref": f"#/$defs/{REQUEST_TYPE}"}
-        errors = list(Draft202012Validator(wrapper).iter_errors(body))
-        assert not errors, [e.message for e in errors]
-    else:
-        assert_graph_valid(schema, REQUEST_TYPE, body)
+    assert_graph_valid(schema, REQUEST_TYPE, body)
 
 
 @dataclass
