@@ -1,6 +1,7 @@
 """The service tests use the shared fixtures of tests/conftest.py (services wired as in
 production against the sandbox tenant over HTTPS; Slack faked in memory) on a clock that
-starts at wall time: the sandbox's TLS certificate and MSAL's token cache go by it."""
+starts at wall time, as they always have: the moment the parts of the stack that read the
+real clock (MSAL, the HTTP clients) see too, rather than the unit tests' fixed date."""
 
 from __future__ import annotations
 
