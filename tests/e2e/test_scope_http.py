@@ -18,6 +18,8 @@ from tests.support.approval_stack import ApprovalStack, approvals_policy
 from tests.support.cast import HELPDESK_ADMIN, USER_ADMIN
 from tests.support.stack import GRAPH_WRITES
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 ALEX_ID = "5d8a3f2e-6c1b-4e7a-9b0d-2f4c6e8a1b02"
 UNIT = "0b7c3a52-7f1e-4c4b-9a57-5b8f0d2e6a11"
 SEATTLE = f"/administrativeUnits/{UNIT}"

@@ -15,6 +15,8 @@ from bot.simulators.sandbox import SandboxServer
 from tests.support.cast import ALINE, DIEGO, USER_ADMIN
 from tests.support.signin import Browser, SignIn, log_in
 
+pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
+
 SECURITY_READER = "5d6b6bb7-de71-4623-b4af-96380a352509"
 TENANT_WIDE = Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, USER_ADMIN), Scope("/"))
 

@@ -42,6 +42,7 @@ def test_kept_work_survives_a_restart_and_is_taken_once(store: SqlStore, clock: 
     restarted.close()
 
 
+@pytest.mark.slow
 async def test_an_approvers_click_is_kept_until_they_sign_in(
     signin: SignIn, browser: Browser, server: SandboxServer, clock: FakeClock
 ) -> None:
