@@ -17,7 +17,6 @@ from bot.domain.commands import (
     Logout,
     OpenActivationForm,
     Status,
-    help_text,
     parse_command,
 )
 from bot.domain.people import PersonKey, slack
@@ -26,6 +25,7 @@ from bot.service.dispatch import Pimbot
 from bot.service.outcomes import Outcome, Overview
 from handlers import blocks
 from handlers.blocks import signin
+from handlers.blocks.help import help_text
 from handlers.blocks.modal import Prefill
 from handlers.replies import DirectMessages, dm, ephemeral, guarded, to_dm
 from handlers.views import open_activation_form

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.domain.command_help import EXAMPLE, TOPICS, help_text
 from bot.domain.command_text import clean, quoted_first, split_head
 from bot.domain.command_types import (
     Activate,
@@ -26,6 +25,7 @@ from bot.errors import InputError
 
 __all__ = [
     "EXAMPLE",
+    "TOPIC_NAMES",
     "Activate",
     "Cancel",
     "Command",
@@ -37,9 +37,14 @@ __all__ = [
     "Logout",
     "OpenActivationForm",
     "Status",
-    "help_text",
     "parse_command",
 ]
+
+EXAMPLE = "/pim activate user-admin 5h CONTOSO:Security-012345 reset tokens"
+# The sub-commands `/pim help <topic>` knows (their help text is the front end's).
+TOPIC_NAMES = frozenset(
+    {"activate", "list", "status", "deactivate", "extend", "cancel", "login", "logout", "help"}
+)
 
 
 # Something the user meant as a duration, valid or not (`5h`, `0h`, `-5h`, `99d`, `PT5H`).
@@ -198,7 +203,7 @@ def _help(rest: str, _: _Tickets) -> Command:
     if not words:
         return Help()
     topic = _SYNONYMS.get(words[0].casefold(), words[0].casefold())
-    if topic not in TOPICS:
+    if topic not in TOPIC_NAMES:
         return Help(reason=f"There is no command `{_show(words[0])}`.")
     return Help(topic=topic)
 

@@ -99,7 +99,7 @@ class PimService:
         role = self.catalog.resolve(role_text)
         target = (await self.queries.find_active(requester, role, scope)).target
         result = await self.graph.deactivate(
-            requester.user.id, target, "Deactivated from Slack by the requester"
+            requester.user.id, target, "Deactivated with pimbot by the requester"
         )
         live = self._live_records(person, target)
         for record in live:
@@ -134,7 +134,7 @@ class PimService:
                 f"{role.display_name} can be active for at most {to_human(policy.max_duration)} "
                 f"from now; extending by {to_human(duration)} would go past that."
             )
-        reason = "Extended from Slack by the requester"
+        reason = "Extended with pimbot by the requester"
         result = await self.graph.extend(requester.user.id, target, duration, reason)
         live = self._live_records(person, target)
         for record in live:

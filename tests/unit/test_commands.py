@@ -18,11 +18,11 @@ from bot.domain.commands import (
     ListRoles,
     OpenActivationForm,
     Status,
-    help_text,
     parse_command,
 )
 from bot.errors import InputError
 from bot.settings import TicketConfig
+from handlers.blocks.help import help_text
 from tests.support.cast import TICKET, USER_ADMIN
 
 PATTERN = re.compile(TicketConfig().pattern)

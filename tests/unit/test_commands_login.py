@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from bot.domain.command_help import help_text
 from bot.domain.commands import Command, Help, Login, Logout, parse_command
 from bot.errors import InputError
 from bot.settings import TicketConfig
+from handlers.blocks.help import help_text
 
 PATTERN = re.compile(TicketConfig().pattern)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-EXAMPLE = "/pim activate user-admin 5h CONTOSO:Security-012345 reset tokens"
+from bot.domain.commands import EXAMPLE, TOPIC_NAMES
 
 TOPICS: dict[str, tuple[str, str]] = {
     "activate": (
@@ -35,6 +35,7 @@ TOPICS: dict[str, tuple[str, str]] = {
     "logout": ("`/pim logout`: make pimbot forget your Microsoft Entra sign-in.", "`/pim logout`"),
     "help": ("`/pim help [command]`: this help.", "`/pim help activate`"),
 }
+assert set(TOPICS) == TOPIC_NAMES, "every sub-command the parser knows has its help"  # noqa: S101
 SIGNIN_TOPICS = frozenset({"login", "logout"})  # listed only in signed-in-user mode
 
 _NOTES = (
