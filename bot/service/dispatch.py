@@ -183,7 +183,9 @@ class Pimbot:
                 overview = await self.overview(who)
             except PimError as exc:  # e.g. the sign-in was refused: show the link alone
                 log.info("no overview for %s after a sign-in (%s)", who, type(exc).__name__)
-        await self._d.notifier.home_changed(who, overview, link)
+        # Read again: they may have signed out or asked for a new code while Graph was
+        # read, and what is shown must not be older than what they just did.
+        await self._d.notifier.home_changed(who, overview, self.link_state(who))
 
     async def aclose(self) -> None:
         if self._following is not None:
