@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import uvicorn
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from starlette.applications import Starlette
@@ -17,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.errors import ConfigError
 from bot.service.dispatch import Pimbot
 from bot.settings import Settings
 from handlers import blocks, register
@@ -55,10 +59,27 @@ def build_app(
 
 
 def build_http_app(settings: Settings, bot: Pimbot, bolt_app: AsyncApp) -> Starlette:
-    """`POST /slack/events` (signature-checked by Bolt) and `GET /healthz`."""
+    """`POST /slack/events` and `GET /healthz`. Every event's signature is checked here,
+    before anything reads its body: an unsigned request is a 401 whatever it holds, and a
+    signed one Bolt could not read is a 400, so nobody can flood the log with tracebacks."""
+    secret = settings.slack_signing_secret
+    if secret is None or not secret.get_secret_value():
+        raise ConfigError(
+            "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+    # Slack's scheme: v0=HMAC-SHA256 of "v0:{timestamp}:{body}", timestamp within 5 min
+    # (https://api.slack.com/authentication/verifying-requests-from-slack).
+    verifier = SignatureVerifier(secret.get_secret_value())
     handler = AsyncSlackRequestHandler(bolt_app)
 
     async def events(request: Request) -> Response:
+        body = await request.body()  # Starlette keeps it: Bolt reads the same bytes
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not _signed(verifier, body, stamp, signature):
+            return JSONResponse({"error": "invalid request signature"}, 401)
+        if not readable(body, request.headers.get("Content-Type", "")):
+            return JSONResponse({"error": "unreadable payload"}, 400)
         return await handler.handle(request)
 
     async def healthz(request: Request) -> Response:
@@ -72,6 +93,26 @@ def build_http_app(settings: Settings, bot: Pimbot, bolt_app: AsyncApp) -> Starl
             Route("/healthz", healthz, methods=["GET"]),
         ]
     )
+
+
+def _signed(verifier: SignatureVerifier, body: bytes, stamp: str, signature: str) -> bool:
+    """Slack's signature, checked; missing or malformed headers are simply not signed."""
+    if not (stamp.isdigit() and signature.startswith("v0=")):
+        return False
+    return verifier.is_valid(body, stamp, signature)
+
+
+def readable(body: bytes, content_type: str) -> bool:
+    """Whether Bolt can read the body: JSON (events) or a form (commands), and an
+    interaction's `payload` field a JSON object."""
+    try:
+        if content_type.startswith("application/json"):
+            return isinstance(json.loads(body), dict)
+        form = parse_qs(body.decode("utf-8"), strict_parsing=False)
+        payload = form.get("payload")
+        return payload is None or isinstance(json.loads(payload[0]), dict)
+    except (ValueError, UnicodeDecodeError):
+        return False
 
 
 async def run_http(settings: Settings, bot: Pimbot, bolt_app: AsyncApp, *, port: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.clock import OffsetClock
+from bot.errors import ConfigError
 from bot.settings import Settings
 
 log = logging.getLogger("pimbot")
@@ -72,6 +73,12 @@ def start_sandbox(
 
 async def _serve_slack(settings: Settings, clock: OffsetClock) -> None:
     from handlers.app import run_http, run_socket
+
+    if settings.slack_app_token is None and not _has(settings.slack_signing_secret):
+        # Fail closed: an HTTP endpoint that cannot check Slack's signature serves anyone.
+        raise ConfigError(
+            "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
 
     services, bolt = await _build(settings, clock)
     await services.start()
@@ -170,3 +177,7 @@ async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:
         config=config,
     )
     return services, build_app(settings, services.pimbot, dms=notifier, client=client)
+
+
+def _has(secret: SecretStr | None) -> bool:
+    return secret is not None and bool(secret.get_secret_value())

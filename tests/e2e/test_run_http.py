@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,3 +84,23 @@ def test_user_mode_runs_on_the_embedded_sandbox_with_only_a_token_key(tmp_path: 
 
     assert answer.status_code == 200, (tmp_path / "pimbot.log").read_text()[-2000:]
     assert answer.json() == {"status": "ok", "graph": "ok", "database": "ok"}
+
+
+def test_http_mode_without_a_signing_secret_refuses_to_start(tmp_path: Path) -> None:
+    # Slack credentials and no SLACK_APP_TOKEN: HTTP mode, which must check signatures.
+    settings = make_settings(tmp_path, slack_bot_token=BOT_TOKEN)
+    code = "import sys; from bot.cli import main; sys.exit(main(['run']))"
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=process_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "pimbot: HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)"
+    )
+    assert "Traceback" not in done.stderr
