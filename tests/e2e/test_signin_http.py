@@ -266,6 +266,22 @@ def test_logout_forgets_the_tokens_and_the_home_offers_to_sign_in(bot: SignInSta
     bot.services.sign_ins.logout(slack("U_ALINE"))  # stop that login's polling
 
 
+def test_the_home_after_a_sign_in_is_not_older_than_a_sign_out_meanwhile(
+    bot: SignInStack,
+) -> None:
+    # The Home that follows a sign-in needs Graph (the roles); Graph is slow this once,
+    # and Aline signs out before it answers. What is published must offer to sign in.
+    path = "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances"
+    bot.faults.latency(2.0, times=1, method="GET", path=path)
+    bot.log_in("U_ALINE", ALINE.upn)
+
+    final = bot.final(bot.command("logout"))
+
+    assert "forgotten" in final["text"]
+    assert "home_login" in bot.home("U_ALINE", "not signed in")
+    assert len(bot.faults.find("GET", path)) >= 1  # the slow read did happen
+
+
 def test_a_kept_request_survives_a_restart_and_runs_after_the_next_sign_in(
     tmp_path: Path,
 ) -> None:
