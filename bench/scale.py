@@ -25,7 +25,8 @@ from bot.service.activation import new_request_id
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxServer, SandboxTenant, create_app
 from bot.wiring import Services, build_services
-from handlers.notify import SlackNotifier, SlackUserDirectory
+from handlers.notify import SlackNotifier
+from handlers.people import SlackUserDirectory
 from tests.support.records import activation_record
 from tests.support.settings import BOT_TOKEN, ROOT, make_settings
 from tests.support.slack import FakeSlack

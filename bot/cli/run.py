@@ -163,7 +163,8 @@ async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:
 
     from bot.wiring import build_services
     from handlers.app import build_app
-    from handlers.notify import SlackNotifier, SlackUserDirectory
+    from handlers.notify import SlackNotifier
+    from handlers.people import SlackUserDirectory
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url)

@@ -15,7 +15,8 @@ from bot.domain.people import slack as slack_user
 from bot.domain.requests import RequestState
 from bot.errors import UserNotMapped
 from bot.settings import ChannelsConfig, PolicyFile
-from handlers.notify import SlackNotifier, SlackUserDirectory
+from handlers.notify import SlackNotifier
+from handlers.people import SlackUserDirectory
 from tests.support.cast import ALINE
 from tests.support.records import activation_record
 from tests.support.slack import FakeSlack

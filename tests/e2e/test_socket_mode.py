@@ -17,7 +17,8 @@ from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SAN
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, build_services
 from handlers.app import build_app, run_socket
-from handlers.notify import SlackNotifier, SlackUserDirectory
+from handlers.notify import SlackNotifier
+from handlers.people import SlackUserDirectory
 from tests.support.settings import make_settings
 from tests.support.slack import FakeSlack
 

@@ -31,7 +31,8 @@ from bot.simulators.sandbox import (
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services
 from handlers.app import build_app, build_http_app
-from handlers.notify import SlackNotifier, SlackUserDirectory
+from handlers.notify import SlackNotifier
+from handlers.people import SlackUserDirectory
 from tests.support.payloads import block_actions
 from tests.support.settings import BOT_TOKEN, SIGNING_SECRET, Identity, Policy, make_settings
 from tests.support.signing import command_body, event_body, interaction_body, signed_headers
