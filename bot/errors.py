@@ -4,6 +4,7 @@
     ├── InputError                     the user's text or form is malformed
     ├── ConfigError                    pimbot.yml or the environment is wrong (start-up)
     ├── UserNotMapped                  no Entra user for this Slack user
+    ├── NotAllowed(reason)             this chat account may not use the bot (bot.service.identity)
     ├── NotEligible                    the user holds no eligibility for the role
     ├── PolicyViolation                duration, ticket or justification breaks the policy
     ├── AlreadyActive                  the role is already active for the user
@@ -45,6 +46,15 @@ class ConfigError(PimError):
 
 class UserNotMapped(PimError):
     """The Slack user maps to no Entra user."""
+
+
+class NotAllowed(PimError):
+    """The chat account may not use the bot at all: deactivated, a bot, a guest, from
+    another organisation, or without a confirmed email. `reason` names which."""
+
+    def __init__(self, user_message: str, *, reason: str) -> None:
+        super().__init__(user_message)
+        self.reason = reason
 
 
 class NotEligible(PimError):

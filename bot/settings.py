@@ -94,6 +94,12 @@ class GraphConfig(_Strict):
     identity: Literal["application", "user"] = "application"
 
 
+class AccessConfig(_Strict):
+    """Who besides full members may use the bot."""
+
+    guests: Literal["refuse", "allow"] = "refuse"  # Slack guests (single- and multi-channel)
+
+
 class PolicyFile(_Strict):
     """`pimbot.yml`: validated at start-up; a bad value names its field."""
 
@@ -102,6 +108,7 @@ class PolicyFile(_Strict):
     justification: JustificationConfig = Field(default_factory=JustificationConfig)
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
     approval_timeout: Duration = timedelta(hours=24)
     default_max_duration: Duration = timedelta(hours=8)
     users: dict[str, str] = Field(default_factory=dict)  # Slack user id -> Entra UPN/id

@@ -32,6 +32,7 @@ async def publish_home(client: AsyncWebClient, bot: Pimbot, who: PersonKey) -> N
     In user mode someone not signed in gets a Sign in button instead (no Graph call)."""
     link = bot.link_state(who)
     try:
+        await bot.admit(who)  # someone who may not use the bot sees why, not a Sign in button
         if link is not None and not link.linked:
             view = home_tab.sign_in_home(link)
         else:

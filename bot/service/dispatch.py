@@ -93,6 +93,7 @@ class Pimbot:
         """Run `command` as `who`. In user mode a missing or too-weak sign-in keeps the
         command, sends a code and raises SignInPending instead."""
         self.follow_sign_ins()
+        await self.admit(who)
         with self._d.actors.acting_as(who):
             try:
                 return await self._run(who, command)
@@ -133,14 +134,21 @@ class Pimbot:
                 return self._logout(who)
         raise InputError("That command is answered by the front end, not the service.")
 
+    async def admit(self, who: PersonKey) -> None:
+        """NotAllowed, naming why, unless `who` may use the bot at all (an active member of
+        the workspace, or a guest if pimbot.yml allows guests, whose email is confirmed)."""
+        await self._d.identity.admit(who)
+
     async def overview(self, who: PersonKey) -> Overview:
         """What `who` may activate, has active and waits for, without prompting a sign-in
         (the App Home shows a Sign in button instead)."""
+        await self.admit(who)
         with self._d.actors.acting_as(who):
             return await self._activation.overview(who)
 
     async def check_approver(self, who: PersonKey, request_id: str) -> ActivationRecord:
         """The pending request, if `who` may decide it (before a deny form opens)."""
+        await self.admit(who)
         with self._d.actors.acting_as(who):
             return await self._approvals.check_approver(request_id, who)
 

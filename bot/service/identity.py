@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.domain.models import DirectoryUser
 from bot.domain.people import PersonKey
-from bot.errors import GraphError, UserNotMapped
-from bot.service.ports import People, PimGraph, Store, UserLink
+from bot.errors import GraphError, NotAllowed, UserNotMapped
+from bot.service.ports import People, PimGraph, Profile, Store, UserLink
 from bot.settings import PolicyFile
 
 _NO_EMAIL = (
@@ -16,6 +16,26 @@ _NO_EMAIL = (
     "Entra account is yours. Ask your pimbot admin to add "
     "`{person}: you@yourcompany.com` under `users:` in pimbot.yml."
 )
+
+# Why an account may not use the bot, first match wins: an account that is gone or not a
+# person is refused whatever else is true of it.
+_REFUSALS = {
+    "deactivated": "Your Slack account is deactivated, so you can't use pimbot.",
+    "bot": "Bots and apps can't use pimbot: it acts for people only.",
+    "external": (
+        "You're in this workspace from another organisation (Slack Connect), so you can't "
+        "use pimbot here: it is for members of its own workspace."
+    ),
+    "guest": (
+        "Guest accounts can't use pimbot. If guests should, your pimbot admin can set "
+        "`access: guests: allow` in pimbot.yml."
+    ),
+    "email_unconfirmed": (
+        "Your Slack account's email address isn't confirmed, so I can't tell which Entra "
+        "account is yours. Confirm it in Slack, or ask your pimbot admin to add "
+        "`{person}: you@yourcompany.com` under `users:` in pimbot.yml."
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +72,33 @@ class IdentityResolver:
         user = await self._lookup(person, configured, profile.email)
         self._save(person, user, configured)
         return Requester(person, user, profile.tz)
+
+    async def admit(self, person: PersonKey) -> Profile:
+        """The person's profile, if they may use the bot at all; NotAllowed names why not.
+        Asked before anything a person does, from the chat's own answer about them."""
+        profile = await self.directory.profile(person)
+        reason = self._refusal(profile)
+        if reason == "no_email":
+            raise NotAllowed(_NO_EMAIL.format(person=person.chat_user_id), reason=reason)
+        if reason is not None:
+            message = _REFUSALS[reason].format(person=person.chat_user_id)
+            raise NotAllowed(message, reason=reason)
+        return profile
+
+    def _refusal(self, profile: Profile) -> str | None:
+        if not profile.active:
+            return "deactivated"
+        if profile.kind == "bot":
+            return "bot"
+        if profile.external:
+            return "external"
+        if profile.kind == "guest" and self._policy.access.guests != "allow":
+            return "guest"
+        if self._configured(profile.person):
+            return None  # the admin's map names their Entra user: their email is not used
+        if not profile.email:
+            return "no_email"
+        return None if profile.email_confirmed else "email_unconfirmed"
 
     async def precheck(self, person: PersonKey) -> None:
         """Without Graph: is there anything to map this person by? (UserNotMapped if not.)

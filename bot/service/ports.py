@@ -41,14 +41,22 @@ class UserLink:
     linked_at: datetime
 
 
+PersonKind = Literal["member", "guest", "bot"]
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """What the chat knows of a person that the bot uses: verified email and time zone."""
+    """What the chat knows of a person that the bot uses: verified email and time zone,
+    and the facts that decide whether they may use the bot at all."""
 
     person: PersonKey
     email: str | None
     tz: str | None
     real_name: str | None = None
+    active: bool = True  # False: the account was deactivated in the chat
+    kind: PersonKind = "member"
+    external: bool = False  # from another organisation, here through a shared channel
+    email_confirmed: bool = True  # False: the chat has not verified `email` is theirs
 
 
 class PimGraph(Protocol):

@@ -268,7 +268,27 @@ def _pending_global_admin(bot: BotStack) -> str:
     return str(actions["elements"][0]["value"])
 
 
-@pytest.mark.parametrize("clicker", ["U_ALEX", "U_DIEGO", "U_NOMAIL", "U_NOBODY"])
+@pytest.mark.parametrize(
+    ("clicker", "reason"),
+    [
+        ("U_NOMAIL", "I can't see a verified email on your Slack profile"),
+        ("U_NOBODY", "Slack doesn't know user U_NOBODY."),
+        ("U_NESTOR", "Your Slack account is deactivated"),
+    ],
+)
+def test_someone_who_may_not_use_the_bot_cannot_approve(
+    bot: BotStack, clicker: str, reason: str
+) -> None:
+    request_id = _pending_global_admin(bot)
+
+    url = bot.click(clicker, "approval_approve", request_id)
+
+    assert reason in refused(bot, url)
+    assert bot.graph_writes() == 0
+    assert bot.services.store.get_request(request_id).state.value == "pending_approval"
+
+
+@pytest.mark.parametrize("clicker", ["U_ALEX", "U_DIEGO"])
 def test_only_a_configured_approver_can_approve(bot: BotStack, clicker: str) -> None:
     request_id = _pending_global_admin(bot)
 

@@ -15,7 +15,9 @@ from bot.errors import (
     GraphError,
     InputError,
     NotActive,
+    NotAllowed,
     NotEligible,
+    PimError,
     PolicyViolation,
     UserNotMapped,
 )
@@ -112,12 +114,16 @@ async def test_already_active_says_until_when(services: Services, tenant: Sandbo
 
 
 @pytest.mark.parametrize(
-    ("slack_user", "says"), [("U_NOMAIL", "verified email"), ("U_STRANGER", "stranger@example.com")]
+    ("slack_user", "says", "error"),
+    [
+        ("U_NOMAIL", "verified email", NotAllowed),
+        ("U_STRANGER", "stranger@example.com", UserNotMapped),
+    ],
 )
 async def test_unmapped_user_is_told_what_the_admin_must_do(
-    services: Services, slack_user: str, says: str
+    services: Services, slack_user: str, says: str, error: type[PimError]
 ) -> None:
-    with pytest.raises(UserNotMapped) as err:
+    with pytest.raises(error) as err:
         await services.pimbot.handle(
             slack(slack_user), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
         )

@@ -26,7 +26,19 @@ PENDING = "activate global-admin 1h need tenant-wide settings change"
 
 
 class GroupSlack(FakeSlack):
-    """The fake Slack, with one user group whose members may approve."""
+    """The fake Slack, with one user group whose members may approve, and the twenty
+    approvers and the group's member as Slack users (members with a confirmed email)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for user in [*APPROVERS, GROUPIE]:
+            handle = user.removeprefix("U_").lower()
+            self.profiles[user] = {
+                "name": handle,
+                "real_name": handle.title(),
+                "tz": "UTC",
+                "email": f"{handle}@contoso.example",
+            }
 
     def answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         if method == "usergroups.users.list":

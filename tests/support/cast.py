@@ -14,9 +14,10 @@ with no Entra account) get their Slack side here, once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.domain.people import PersonKey, slack
+from bot.service.ports import PersonKind
 from bot.simulators.sandbox.seed import load_seed
 from bot.simulators.workspace.seed import CONTOSO_USERGROUPS, CONTOSO_USERS
 
@@ -36,6 +37,11 @@ class Person:
     email: str | None  # Slack profile email: what maps a Slack user to Entra
     id: str | None = None  # Entra object id
     upn: str | None = None  # Entra user principal name
+    # What Slack says of the account (users.info); the defaults are a full member.
+    kind: PersonKind = "member"
+    active: bool = True
+    team: str | None = None  # another organisation's Slack team (Slack Connect)
+    email_confirmed: bool = True
 
     @property
     def key(self) -> PersonKey:
@@ -53,10 +59,28 @@ def _entra(upn: str) -> tuple[str, str, str]:
 
 def _seeded(slack_id: str) -> Person:
     """A person seeded in both the workspace and the tenant (matched by email = UPN)."""
+    person = _slack_only(slack_id)
+    entra_id, upn, name = _entra(person.email or "")
+    assert name == person.name, f"the seeds disagree about {slack_id}'s name"
+    return replace(person, id=entra_id, upn=upn)
+
+
+def _slack_only(slack_id: str) -> Person:
+    """A person seeded in the workspace, as its users.info describes them."""
     (user,) = [u for u in CONTOSO_USERS if u.id == slack_id]
-    entra_id, upn, name = _entra(user.email)
-    assert name == user.real_name, f"the seeds disagree about {slack_id}'s name"
-    return Person(slack_id, user.name, name, user.tz, user.email, entra_id, upn)
+    guest = user.is_restricted or user.is_ultra_restricted
+    kind: PersonKind = "guest" if guest else "member"
+    return Person(
+        slack_id,
+        user.name,
+        user.real_name,
+        user.tz,
+        user.email,
+        kind=kind,
+        active=not user.deleted,
+        team=user.team_id,
+        email_confirmed=user.is_email_confirmed,
+    )
 
 
 def _entra_only(slack_id: str, handle: str, upn: str, tz: str = "UTC") -> Person:
@@ -71,18 +95,20 @@ ADMIN = _seeded("U_ADMIN")  # MOD Administrator: Global Administrator, approves
 MEGAN = _seeded("U_MEGAN")  # Security lead: Entra approver of Privileged Role Admin
 ALEX = _seeded("U_ALEX")  # Marketing assistant: eligible for nothing
 DIEGO = _entra_only("U_DIEGO", "diego", f"DiegoS@{DOMAIN}", "Europe/London")
-ISAIAH = _entra_only("U_ISAIAH", "isaiah", f"IsaiahL@{DOMAIN}")
+ISAIAH = _seeded("U_ISAIAH")  # a guest in Slack: refused unless pimbot.yml allows guests
 LEE = _entra_only("U_LEE", "lee", f"LeeG@{DOMAIN}")
-NESTOR = _entra_only("U_NESTOR", "nestor", f"NestorW@{DOMAIN}")
+NESTOR = _seeded("U_NESTOR")  # deactivated in Slack: refused
 PATTI = _entra_only("U_PATTI", "patti", f"PattiF@{DOMAIN}")
-# Slack users with no Entra account: one without an email, one from outside the tenant.
-NOMAIL = Person("U_NOMAIL", "nomail", "No Mail", "UTC", None)
+# Slack users with no Entra account: one without an email, one from outside the tenant,
+# one from another organisation's Slack team (Slack Connect).
+NOMAIL = _slack_only("U_NOMAIL")
 STRANGER = Person("U_STRANGER", "stranger", "Stranger", "UTC", "stranger@example.com")
+KAI = _slack_only("U_KAI")
 NOBODY = "U_NOBODY"  # a Slack user id that Slack itself does not know
 
-PEOPLE = (ALINE, ADMIN, MEGAN, ALEX, DIEGO, ISAIAH, LEE, NESTOR, PATTI, NOMAIL, STRANGER)
+PEOPLE = (ALINE, ADMIN, MEGAN, ALEX, DIEGO, ISAIAH, LEE, NESTOR, PATTI, NOMAIL, STRANGER, KAI)
 # The Slack users the fake Slack and the fake directory know (U_NOBODY is not one).
-SLACK_USERS = (ALINE, ADMIN, MEGAN, ALEX, DIEGO, NOMAIL, STRANGER)
+SLACK_USERS = (ALINE, ADMIN, MEGAN, ALEX, DIEGO, ISAIAH, NESTOR, NOMAIL, STRANGER, KAI)
 
 
 # -- groups and roles (ids as the seed has them) -------------------------------------

@@ -24,7 +24,21 @@ from tests.support.cast import SLACK_USERS
 
 # Slack's view of the cast: users.info answers from these.
 PROFILES: dict[str, dict[str, Any]] = {
-    p.slack_id: {"name": p.handle, "real_name": p.name, "tz": p.tz, "email": p.email}
+    p.slack_id: {
+        "name": p.handle,
+        "real_name": p.name,
+        "tz": p.tz,
+        "email": p.email,
+        # the user object's own fields (https://api.slack.com/types/user)
+        "user": {
+            "deleted": not p.active,
+            "is_bot": p.kind == "bot",
+            "is_restricted": p.kind == "guest",
+            "is_ultra_restricted": False,
+            "is_email_confirmed": p.email_confirmed,
+            "team_id": p.team or "T_CONTOSO",
+        },
+    }
     for p in SLACK_USERS
 }
 
@@ -133,6 +147,7 @@ class FakeSlack:
                 "tz": profile["tz"],
                 "is_bot": False,
                 "profile": fields,
+                **profile.get("user", {}),
             },
         }
 

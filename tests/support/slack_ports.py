@@ -15,20 +15,40 @@ from bot.service.ports import Profile
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 from tests.support.cast import SLACK_USERS
 
-PROFILES = {p.slack_id: Profile(slack(p.slack_id), p.email, p.tz, p.name) for p in SLACK_USERS}
+PROFILES = {
+    p.slack_id: Profile(
+        slack(p.slack_id),
+        p.email,
+        p.tz,
+        p.name,
+        active=p.active,
+        kind=p.kind,
+        external=p.team is not None,
+        email_confirmed=p.email_confirmed,
+    )
+    for p in SLACK_USERS
+}
 
 
 class FakeDirectory:
-    def __init__(self, usergroups: dict[str, frozenset[str]] | None = None) -> None:
+    """The People port over the cast's profiles; `profiles` replaces or adds some (a bot,
+    an unconfirmed email, someone deactivated since), as the chat would answer them."""
+
+    def __init__(
+        self,
+        usergroups: dict[str, frozenset[str]] | None = None,
+        profiles: dict[str, Profile] | None = None,
+    ) -> None:
         self.usergroups = usergroups or {}
+        self.profiles = PROFILES | (profiles or {})
         self.lookups = 0
 
     async def profile(self, person: PersonKey) -> Profile:
         self.lookups += 1
-        if person.chat_user_id not in PROFILES:
-            # As the real directory (handlers/notify.py) answers Slack's user_not_found.
+        if person.chat_user_id not in self.profiles:
+            # As the real directory (handlers/people.py) answers Slack's user_not_found.
             raise UserNotMapped(f"Slack doesn't know user {person.chat_user_id}.")
-        return PROFILES[person.chat_user_id]
+        return self.profiles[person.chat_user_id]
 
     async def usergroup_members(self, usergroup_id: str) -> frozenset[str]:
         return self.usergroups.get(usergroup_id, frozenset())

@@ -25,6 +25,7 @@ SCOPE_OF = {
     "views_open": None,
     "views_update": None,
     "views_publish": None,
+    "auth_test": None,
 }
 
 

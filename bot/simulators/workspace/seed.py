@@ -9,13 +9,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SeedUser:
+    """One person, with the user-object fields users.info answers for them
+    (https://api.slack.com/types/user)."""
+
     id: str
     name: str  # Slack's handle (`user_name` in slash commands)
     real_name: str
-    email: str
+    email: str | None  # None: no email on the profile
     tz: str = "UTC"
     is_admin: bool = False
     title: str = ""
+    deleted: bool = False  # deactivated
+    is_restricted: bool = False  # a guest (multi-channel)
+    is_ultra_restricted: bool = False  # a single-channel guest (is_restricted too)
+    team_id: str | None = None  # another organisation's team (Slack Connect); None: ours
+    is_email_confirmed: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,43 @@ CONTOSO_USERS = (
         f"AlexW@{_DOMAIN}",
         "America/New_York",
         title="Marketing assistant",
+    ),
+    # People who may not use the bot, each refused with the reason (see README, "Who may
+    # use the bot"): a guest, a deactivated account, a Slack Connect partner, no email.
+    SeedUser(
+        "U_ISAIAH",
+        "isaiah",
+        "Isaiah Langer",
+        f"IsaiahL@{_DOMAIN}",
+        "America/Chicago",
+        title="Contractor (guest)",
+        is_restricted=True,
+    ),
+    SeedUser(
+        "U_NESTOR",
+        "nestor",
+        "Nestor Wilke",
+        f"NestorW@{_DOMAIN}",
+        "America/New_York",
+        title="Left the company (deactivated)",
+        deleted=True,
+    ),
+    SeedUser(
+        "U_KAI",
+        "kai",
+        "Kai Carter",
+        "kai.carter@fabrikam.example",
+        "Europe/Berlin",
+        title="Fabrikam consultant (Slack Connect)",
+        team_id="T_FABRIKAM",
+    ),
+    SeedUser(
+        "U_NOMAIL",
+        "frontdesk",
+        "Front Desk",
+        None,
+        "Europe/Paris",
+        title="Shared reception account (no email)",
     ),
 )
 

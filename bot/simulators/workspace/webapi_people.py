@@ -29,29 +29,37 @@ def auth_test(ws: Workspace, args: Args) -> Args:
 
 
 def _person(ws: Workspace, user: SeedUser) -> Args:
+    """The user object as users.info returns it (https://api.slack.com/types/user):
+    a guest has `is_restricted` (and `is_ultra_restricted` if single-channel), a
+    deactivated account `deleted`, a Slack Connect partner its own `team_id`."""
     now = datetime.now(ZoneInfo(user.tz))
     offset = now.utcoffset()
+    profile = {
+        "real_name": user.real_name,
+        "display_name": user.real_name,
+        "title": user.title,
+        "real_name_normalized": user.real_name,
+        "display_name_normalized": user.real_name,
+    }
+    if user.email:
+        profile["email"] = user.email
     return {
         "id": user.id,
-        "team_id": ws.seed.team_id,
+        "team_id": user.team_id or ws.seed.team_id,
         "name": user.name,
-        "deleted": False,
+        "deleted": user.deleted,
         "real_name": user.real_name,
         "tz": user.tz,
         "tz_label": now.tzname(),
         "tz_offset": int(offset.total_seconds()) if offset else 0,
         "is_admin": user.is_admin,
         "is_owner": user.is_admin,
+        "is_restricted": user.is_restricted or user.is_ultra_restricted,
+        "is_ultra_restricted": user.is_ultra_restricted,
         "is_bot": False,
         "is_app_user": False,
-        "profile": {
-            "real_name": user.real_name,
-            "display_name": user.real_name,
-            "email": user.email,
-            "title": user.title,
-            "real_name_normalized": user.real_name,
-            "display_name_normalized": user.real_name,
-        },
+        "is_email_confirmed": user.is_email_confirmed,
+        "profile": profile,
     }
 
 
@@ -78,13 +86,15 @@ def users_info(ws: Workspace, args: Args) -> Args:
 
 
 def users_list(ws: Workspace, args: Args) -> Args:
-    members = [_person(ws, u) for u in ws.seed.users] + [_bot(ws)]
+    # The workspace's own members (deactivated ones too); partners from other teams are not.
+    ours = [u for u in ws.seed.users if u.team_id is None]
+    members = [_person(ws, u) for u in ours] + [_bot(ws)]
     return {"members": members, "response_metadata": {"next_cursor": ""}}
 
 
 def users_lookup_by_email(ws: Workspace, args: Args) -> Args:
     email = str(args.get("email", "")).lower()
-    user = next((u for u in ws.seed.users if u.email.lower() == email), None)
+    user = next((u for u in ws.seed.users if u.email and u.email.lower() == email), None)
     if user is None:
         raise ApiError("users_not_found")
     return {"user": _person(ws, user)}
