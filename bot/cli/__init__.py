@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
+from bot.cli import usage
 from bot.errors import PimError
 from bot.settings import Settings, load_settings
 
@@ -18,13 +21,22 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pimbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot (embedded sandbox + local workspace by default)")
-    sandbox = sub.add_parser("sandbox", help="serve the sandbox tenant (Graph PIM emulator)")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=summary,
+            description=description,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    command("run", "run the bot (embedded sandbox + local workspace by default)", usage.RUN)
+    sandbox = command("sandbox", "serve the sandbox tenant (Graph PIM emulator)", usage.SANDBOX)
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8443)
-    sub.add_parser("check", help="validate the configuration and reach Slack, Graph and the DB")
-    sub.add_parser("demo", help="the PIM tutorial as a scripted story, printed as a transcript")
-    audit = sub.add_parser("audit", help="export the audit trail")
+    command("check", "validate the configuration and reach Slack, Graph and the DB", usage.CHECK)
+    command("demo", "the PIM tutorial as a scripted story, printed as a transcript", usage.DEMO)
+    audit = command("audit", "export the audit trail", usage.AUDIT)
     audit.add_argument("--since", help="ISO date or datetime, e.g. 2026-11-01")
     audit.add_argument("--user", help="a person: slack:U123, or a Slack user id U123")
     audit.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
@@ -40,12 +52,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         settings.policy()  # fail at start-up, naming the field, before anything listens
-        return asyncio.run(_dispatch(args, settings))
+        status = asyncio.run(_dispatch(args, settings))
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
+        return status
     except PimError as exc:
         print(f"pimbot: {exc.user_message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """Whoever read stdout stopped (`pimbot audit | head`): end quietly, as a process the
+    pipe's SIGPIPE ended would. Python ignores SIGPIPE and raises instead; what is still
+    buffered must not be flushed again at exit, hence stdout onto /dev/null
+    (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from bot.errors import ConfigError
 from bot.settings import Settings
 
 log = logging.getLogger("pimbot")
+LOCAL_HOST = "127.0.0.1"  # the local workspace is for this machine only
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - HTTP mode: Slack (or the ingress) must reach it
 
 
 async def run(settings: Settings) -> int:
@@ -32,15 +35,41 @@ async def run(settings: Settings) -> int:
         cipher_from_settings(settings)  # no usable PIM_TOKEN_KEY: stop before anything starts
     clock = OffsetClock()
     with contextlib.ExitStack() as stack:
+        listener = _claim_listener(settings, stack)  # a busy port is named before anything
         if settings.uses_sandbox:
             settings, _tenant = start_sandbox(settings, clock, stack)
         if user_mode:
             check_signin_config(settings)  # the AZURE_* ids (the sandbox fills its own)
-        if settings.has_slack:
+        if listener is None:
             await _serve_slack(settings, clock)
         else:
-            await _serve_local_workspace(settings, clock)
+            await _serve_local_workspace(settings, clock, listener)
     return 0
+
+
+def _claim_listener(settings: Settings, stack: contextlib.ExitStack) -> socket.socket | None:
+    """The local workspace's socket, bound now (closed with `stack`); None for Slack, after
+    checking that HTTP mode's port is free (Socket Mode listens on nothing)."""
+    if not settings.has_slack:
+        return stack.enter_context(claim_port(settings.pim_port, LOCAL_HOST))
+    if settings.slack_app_token is None:
+        claim_port(settings.pim_port, ALL_INTERFACES).close()
+    return None
+
+
+def claim_port(port: int, host: str) -> socket.socket:
+    """A socket bound to `port`, or a ConfigError naming PIM_PORT if it is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"port {port} is already in use ({exc.strerror}): stop what holds it, or set "
+            "PIM_PORT to a free port"
+        ) from None
+    return sock
 
 
 def start_sandbox(
@@ -143,16 +172,19 @@ async def build_local_stack(settings: Settings, clock: OffsetClock, port: int) -
     return LocalStack(app, services, workspace.state.workspace, base)
 
 
-async def _serve_local_workspace(settings: Settings, clock: OffsetClock) -> None:
+async def _serve_local_workspace(
+    settings: Settings, clock: OffsetClock, listener: socket.socket
+) -> None:
     import uvicorn
 
     local = await build_local_stack(settings, clock, settings.pim_port)
-    print(f"\n  pimbot is running. Open {local.url} — the local Slack workspace.\n", flush=True)
     # No access log: response_url paths work like passwords, and the page polls often.
-    config = uvicorn.Config(local.app, host="127.0.0.1", port=settings.pim_port, access_log=False)
+    config = uvicorn.Config(local.app, access_log=False)
+    listener.listen(config.backlog)
+    print(f"\n  pimbot is running. Open {local.url} — the local Slack workspace.\n", flush=True)
     server = uvicorn.Server(config)
     try:
-        await server.serve()
+        await server.serve(sockets=[listener])
     finally:
         await local.services.aclose()
 
