@@ -26,3 +26,13 @@ def test_anything_else_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, "access:\n  guests: yes please\n")
     assert err.value.user_message.startswith("pimbot.yml: access.guests: ")
+
+
+def test_the_readme_reference_documents_it(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## `pimbot.yml` reference", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    assert _load(tmp_path, example) == "refuse"
+    assert "access:\n  guests: refuse " in example
+    assert "`access: guests: allow`" in readme.split("### Who may use the bot", 1)[1]
