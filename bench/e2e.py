@@ -4,7 +4,7 @@ one activation costs cold (fresh process: no token, link or policy cached) and w
 
 Cached, and for how long: the MSAL app token (until its expiry, ~1 h), the Slack→Entra
 user link (in the store, no expiry), the role policy (PolicyCache, 5 min, bot/catalog.py),
-Slack users.info (10 min, handlers/notify.py)."""
+Slack users.info (10 min, handlers/people.py)."""
 
 from __future__ import annotations
 

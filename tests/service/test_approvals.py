@@ -13,6 +13,7 @@ from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from bot.errors import NotAuthorised, PolicyViolation, RequestNotFound
 from bot.service.outcomes import Outcome, OutcomeKind
+from bot.service.ports import Profile
 from bot.settings import RoleConfig, Settings
 from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
@@ -112,6 +113,8 @@ async def test_twenty_concurrent_approvals_activate_once(
     tenant: SandboxTenant,
 ) -> None:
     approvers = [f"U_APPROVER{i}" for i in range(20)]
+    # Members of the workspace, as Slack would describe them (users.info).
+    directory.profiles |= {a: Profile(slack(a), f"{a}@contoso.example", "UTC") for a in approvers}
     config = settings.policy()
     roles = dict(config.roles)
     roles["global-admin"] = RoleConfig.model_validate(
