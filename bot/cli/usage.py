@@ -1,13 +1,42 @@
-"""What each `pimbot` sub-command does and which settings it reads, for its `--help`."""
+"""What each `pimbot` sub-command does and which settings it reads, for its `--help`.
+The settings are listed from `Settings` itself, so a new one is never missing here."""
 
 from __future__ import annotations
 
-SLACK = "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL"
-AZURE = """AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or
-             AZURE_CLIENT_CERTIFICATE_PATH, AZURE_AUTHORITY_HOST, PIM_GRAPH_URL, PIM_CA_FILE"""
+import textwrap
+from collections.abc import Callable
+
+from bot.settings import Settings
+
 FILES = """\
 Settings come from the environment and from a .env file in the current directory; the
 policy file is PIM_CONFIG (default pimbot.yml), checked before anything starts."""
+
+
+def _group(name: str) -> str:
+    if name.startswith("SLACK_"):
+        return "Slack"
+    if name.startswith("AZURE_") or name in ("PIM_GRAPH_URL", "PIM_CA_FILE"):
+        return "Entra"
+    return "bot"
+
+
+def _named(name: str) -> str:
+    default = Settings.model_fields[name.lower()].default
+    return f"{name} (default {default})" if default not in (None, False) else name
+
+
+def reads(keep: Callable[[str], bool] = lambda name: True) -> str:
+    """The environment variables a command reads (those `keep` keeps), by group."""
+    names = [n.upper() for n in Settings.model_fields if keep(n.upper())]
+    lines = ["reads:"]
+    for group in ("Slack", "Entra", "bot"):
+        mine = ", ".join(_named(n) for n in names if _group(n) == group)
+        if mine:
+            wrapped = textwrap.wrap(mine, 74)
+            lines.append(f"  {group:<9}  " + "\n             ".join(wrapped))
+    return "\n".join(lines)
+
 
 RUN = f"""\
 Run the bot until stopped (Ctrl-C or SIGTERM).
@@ -17,11 +46,7 @@ http://127.0.0.1:PIM_PORT; with SLACK_APP_TOKEN it uses Socket Mode; with
 SLACK_BOT_TOKEN alone it serves HTTP mode (POST /slack/events, GET /healthz) on PIM_PORT.
 With no AZURE_TENANT_ID / AZURE_CLIENT_ID it starts the embedded sandbox tenant.
 
-reads:
-  Slack      {SLACK}
-  Entra      {AZURE}
-  bot        PIM_PORT (default 3000), PIM_DATABASE_URL (default sqlite:///pimbot.db),
-             PIM_CONFIG (default pimbot.yml), PIM_TOKEN_KEY (signed-in-user mode)
+{reads()}
 
 {FILES}
 Requests, activations, reminders, kept work, sign-ins and the audit trail are kept in
@@ -31,10 +56,7 @@ CHECK = f"""\
 Validate the configuration and reach Slack, Graph and the database: one line per
 check, exit status 0 only if all pass. Changes nothing.
 
-reads:
-  Slack      {SLACK}
-  Entra      {AZURE}
-  bot        PIM_DATABASE_URL, PIM_CONFIG, PIM_TOKEN_KEY (signed-in-user mode)
+{reads(lambda name: name != "PIM_PORT")}
 
 {FILES}"""
 
@@ -55,8 +77,7 @@ Export the audit trail (requests, decisions, activations, deactivations, reminde
 expiries) to stdout as JSON lines or CSV. Stops quietly when the reader goes away
 (`pimbot audit | head`).
 
-reads:
-  bot        PIM_DATABASE_URL (default sqlite:///pimbot.db), PIM_CONFIG
+{reads(lambda name: name in ("PIM_DATABASE_URL", "PIM_CONFIG"))}
 
 {FILES}"""
 

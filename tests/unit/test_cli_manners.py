@@ -112,6 +112,8 @@ def test_http_mode_names_a_busy_port_too(
         monkeypatch.setenv("PIM_PORT", str(port))
         monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
         monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+        for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"):
+            monkeypatch.setenv(name, "configured")  # a real tenant: nothing is started first
 
         assert main(["run"]) == 2
 
