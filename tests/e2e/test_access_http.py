@@ -49,13 +49,13 @@ def _answer(bot: RealBot, user: str) -> str:
     """`/pim list` in the person's DM with the bot; the bot's reply that replaced the ack."""
     _ui(bot, "send", user=user, channel=_dm(user), text="/pim list")
 
-    def answered(state: dict[str, Any]) -> bool:
-        replies = [m for m in state["messages"][_dm(user)] if m["user"] == "U_PIMBOT"]
-        return any("Working on it" not in m["text"] for m in replies)
+    def answers(state: dict[str, Any]) -> list[str]:
+        said = [m["text"] for m in state["messages"][_dm(user)] if m["user"] == "U_PIMBOT"]
+        return [text for text in said if "Working on it" not in text]
 
-    state = wait_for_state(bot.url, user, answered, timeout=20)
-    (reply,) = [m for m in state["messages"][_dm(user)] if m["user"] == "U_PIMBOT"]
-    return str(reply["text"])
+    state = wait_for_state(bot.url, user, answers, timeout=20)
+    (answer,) = answers(state)  # the "Working on it…" ack aside, one answer
+    return answer
 
 
 @pytest.mark.parametrize(("user", "says"), REFUSED)
