@@ -4,8 +4,10 @@ The Entra side (object ids, UPNs, display names, group and role ids) is read fro
 sandbox tenant's seed (`bot/simulators/sandbox/seed.yml`) and the Slack side (user ids,
 handles, time zones, profile emails) from the local workspace's seed
 (`bot/simulators/workspace/seed.py`), so a test can never disagree with the tenant or the
-workspace it runs against. People the workspace does not seed (Diego, and the people
-with no Entra account) get their Slack side here, once.
+workspace it runs against; so are who may not use the bot (the guest, the deactivated
+account, the Slack Connect partner, the account without an email). People the workspace
+does not seed (Diego, Lee, Patti, and the stranger with no Entra account) get their Slack
+side here, once.
 
     from tests.support.cast import ALINE, USER_ADMIN
     bot.command(CARD, user=ALINE.slack_id)
