@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from bot.clock import Clock
@@ -10,6 +11,8 @@ from bot.domain.people import PersonKey
 from bot.errors import GraphError, NotAllowed, UserNotMapped
 from bot.service.ports import People, PimGraph, Profile, Store, UserLink
 from bot.settings import PolicyFile
+
+log = logging.getLogger(__name__)
 
 _NO_EMAIL = (
     "I can't see a verified email on your Slack profile, so I can't tell which "
@@ -78,6 +81,8 @@ class IdentityResolver:
         Asked before anything a person does, from the chat's own answer about them."""
         profile = await self.directory.profile(person)
         reason = self._refusal(profile)
+        if reason is not None:
+            log.info("%s may not use the bot: %s", person, reason)
         if reason == "no_email":
             raise NotAllowed(_NO_EMAIL.format(person=person.chat_user_id), reason=reason)
         if reason is not None:

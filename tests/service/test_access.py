@@ -4,6 +4,7 @@ whatever they ask for, and before anything reaches Graph."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
 
@@ -68,6 +69,15 @@ async def test_the_app_home_overview_is_refused_too(
     with pytest.raises(NotAllowed) as err:
         await services.pimbot.overview(slack(user))
     assert err.value.reason == reason
+
+
+async def test_a_refusal_is_logged_with_its_reason(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="bot.service.identity"), pytest.raises(NotAllowed):
+        await services.pimbot.handle(KAI.key, ListRoles())
+
+    assert caplog.messages == [f"slack:{KAI.slack_id} may not use the bot: external"]
 
 
 async def _wired(
