@@ -80,7 +80,7 @@ async def test_a_refusal_is_logged_with_its_reason(
     assert caplog.messages == [f"slack:{KAI.slack_id} may not use the bot: external"]
 
 
-async def _wired(
+def _wired(
     settings: Settings,
     clock: FakeClock,
     directory: FakeDirectory,
@@ -98,7 +98,7 @@ async def test_a_bot_and_an_unconfirmed_email_are_refused(
             "U_ALEX": replace(PROFILES["U_ALEX"], kind="bot"),
         }
     )
-    services = await _wired(settings, clock, directory)
+    services = _wired(settings, clock, directory)
     try:
         with pytest.raises(NotAllowed) as unconfirmed:
             await services.pimbot.handle(ALINE.key, ListRoles())
@@ -120,7 +120,7 @@ async def test_an_unconfirmed_email_does_not_matter_when_pimbot_yml_maps_the_per
         profiles={"U_ALINE": replace(PROFILES["U_ALINE"], email_confirmed=False)}
     )
     config = settings.policy().model_copy(update={"users": {"U_ALINE": ALINE.upn}})
-    services = await _wired(settings, clock, directory, config)
+    services = _wired(settings, clock, directory, config)
     try:
         overview = await services.pimbot.handle(ALINE.key, ListRoles())
     finally:
@@ -134,7 +134,7 @@ async def test_guests_may_use_the_bot_when_pimbot_yml_allows_them(
     settings: Settings, clock: FakeClock, directory: FakeDirectory
 ) -> None:
     config = settings.policy().model_copy(update={"access": AccessConfig(guests="allow")})
-    services = await _wired(settings, clock, directory, config)
+    services = _wired(settings, clock, directory, config)
     try:
         overview = await services.pimbot.handle(ISAIAH.key, ListRoles())
         with pytest.raises(NotAllowed) as deactivated:  # the setting lets guests only in
@@ -159,7 +159,7 @@ async def test_an_approver_who_became_a_guest_or_was_deactivated_cannot_decide(
     decide: object,
 ) -> None:
     directory = FakeDirectory(profiles={"U_ADMIN": replace(PROFILES["U_ADMIN"], **changes)})  # type: ignore[arg-type]
-    services = await _wired(settings, clock, directory)
+    services = _wired(settings, clock, directory)
     try:
         pending = await request_global_admin(services)
         assert pending.record is not None
