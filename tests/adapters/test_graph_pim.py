@@ -195,6 +195,18 @@ class TestActivate:
         assert same_submission(sent, ScheduleRequestOut.model_validate(echoed))
         assert not same_submission(sent, ScheduleRequestOut.model_validate(at_tenant))
 
+    def test_a_removal_is_matched_although_graph_echoes_a_schedule_it_filled_in(self) -> None:
+        """A removal is sent with no scheduleInfo; Graph answers with one of its own
+        (its start, `noExpiration`). The reasons still decide."""
+        pim = GraphPim(make_client(Recorder(lambda r: httpx.Response(500))), clock=FakeClock(NOW))
+        sent = pim._body(RequestAction.ADMIN_REMOVE, ALINE, TARGET, "done")
+        filled = {"startDateTime": "2026-11-29T09:10:00Z", "expiration": {"type": "noExpiration"}}
+        echoed = {**sent.to_json(), "id": "req-3", "status": "Revoked", "scheduleInfo": filled}
+        other = {**echoed, "justification": "another removal"}
+
+        assert same_submission(sent, ScheduleRequestOut.model_validate(echoed))
+        assert not same_submission(sent, ScheduleRequestOut.model_validate(other))
+
 
 def make_pim_body(target: Target) -> ScheduleRequestBody:
     pim = GraphPim(make_client(Recorder(lambda r: httpx.Response(500))), clock=FakeClock(NOW))
