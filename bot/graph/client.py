@@ -61,15 +61,26 @@ class GraphClient:
         self._monotonic = monotonic
         self._rand = rand
 
-    async def get(self, path: str, params: dict[str, str] | None = None) -> Json:
-        return await self._send("GET", path, params=params, idempotent=True)
+    async def get(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Json:
+        return await self._send("GET", path, params=params, headers=headers, idempotent=True)
 
-    async def get_all(self, path: str, params: dict[str, str] | None = None) -> list[Json]:
-        """Every item of a collection, following `@odata.nextLink` page by page."""
-        page = await self.get(path, params)
+    async def get_all(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> list[Json]:
+        """Every item of a collection, following `@odata.nextLink` page by page (with the
+        same headers: an advanced query's ConsistencyLevel applies to every page)."""
+        page = await self.get(path, params, headers)
         items: list[Json] = list(page.get("value", []))
         while next_link := page.get("@odata.nextLink"):
-            page = await self.get(self._same_origin(str(next_link)))
+            page = await self.get(self._same_origin(str(next_link)), headers=headers)
             items.extend(page.get("value", []))
         return items
 
@@ -94,6 +105,7 @@ class GraphClient:
         path: str,
         *,
         params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
         json: Json | None = None,
         idempotent: bool,
         recover: Recover | None = None,
@@ -102,7 +114,7 @@ class GraphClient:
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt(method, path, params, json)
+            outcome = await self._attempt(method, path, params, headers, json)
             if not isinstance(outcome, _Failure):
                 return outcome
             must_check = outcome.ambiguous and not idempotent
@@ -118,10 +130,17 @@ class GraphClient:
                 raise give_up(outcome.response)
 
     async def _attempt(
-        self, method: str, path: str, params: dict[str, str] | None, json: Json | None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        json: Json | None,
     ) -> Json | _Failure:
         try:
-            response = await self._http.request(method, path, params=params, json=json)
+            response = await self._http.request(
+                method, path, params=params, headers=headers, json=json
+            )
         except UNSENT_ERRORS:
             return _Failure(None, ambiguous=False)
         except AMBIGUOUS_ERRORS:

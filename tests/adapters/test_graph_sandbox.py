@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ from bot.simulators.sandbox import (
     SandboxTenant,
     create_app,
 )
-from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.cast import ALINE, HELPDESK_GROUP, MEGAN, SECOPS_GROUP, USER_ADMIN
 from tests.support.clock import FakeClock
 from tests.support.graph_fakes import assert_request_valid
 from tests.support.settings import make_settings
@@ -359,3 +360,24 @@ class TestAdministrativeUnitScope:
         assert scope.display_name is None and scope.label == f"administrative unit {UNIT}"
         assert len(again) == len(await pim.list_eligibilities(aline.id))
         assert server.faults.count("GET", f"{UNITS}/{UNIT}") == 1  # a 403 is not asked again
+
+
+async def test_group_eligibility_is_read_for_role_assignable_groups_only(
+    pim: GraphPim, server: SandboxServer
+) -> None:
+    """One filtered membership read, then eligibility for the user and each of their
+    role-assignable groups: no call per group of any kind, and none for groups that
+    cannot hold roles (PIM Approvers, which Megan is in, is not role-assignable)."""
+    server.faults.clear_log()
+    await pim.list_eligibilities(ALINE.id)
+    await pim.list_eligibilities(MEGAN.id)
+
+    member_reads = [c.path for c in server.faults.find("GET", "/v1.0/users/")]
+    filters = [parse_qs(c.query)["$filter"][0] for c in server.faults.find("GET", ELIGIBLE)]
+    assert member_reads == [
+        f"/v1.0/users/{ALINE.id}/memberOf/microsoft.graph.group",
+        f"/v1.0/users/{MEGAN.id}/memberOf/microsoft.graph.group",
+    ]
+    assert sorted(filters) == sorted(
+        f"principalId eq '{p}'" for p in (ALINE.id, HELPDESK_GROUP, SECOPS_GROUP, MEGAN.id)
+    )
