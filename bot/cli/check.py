@@ -105,6 +105,8 @@ async def _slack(settings: Settings) -> str:
 
 
 async def _graph(settings: Settings) -> str:
+    if (refusal := settings.sandbox_refusal()) is not None:
+        raise PimError(refusal)
     if settings.uses_sandbox:
         return "no AZURE_TENANT_ID/AZURE_CLIENT_ID: `pimbot run` uses the embedded sandbox tenant"
     try:

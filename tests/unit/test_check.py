@@ -242,12 +242,25 @@ async def test_user_mode_with_only_one_app_id_names_the_other(
 async def test_user_mode_on_the_sandbox_tenant_only_needs_the_key(
     user_mode: dict[str, Any],
 ) -> None:
-    values = user_mode | {"azure_tenant_id": None, "azure_client_id": None}
+    values = user_mode | {"azure_tenant_id": None, "azure_client_id": None, "pim_sandbox": True}
     status, lines = await _check(**values)
     assert status == 0, lines
     assert "embedded sandbox tenant" in lines["graph"]
     _, lines = await _check(**values | {"pim_token_key": None})
     assert lines["config"].startswith("FAIL config:") and "PIM_TOKEN_KEY" in lines["config"]
+
+
+async def test_slack_with_no_entra_tenant_fails_the_graph_line_unless_pim_sandbox(
+    good: dict[str, Any],
+) -> None:
+    """As `pimbot run` refuses to start, so `pimbot check` fails, naming both ways out."""
+    values = good | {"azure_tenant_id": None, "azure_client_id": None}
+    status, lines = await _check(**values)
+    assert status == 1
+    assert lines["graph"].startswith("FAIL graph: Slack credentials are set but")
+    assert "AZURE_TENANT_ID" in lines["graph"] and "PIM_SANDBOX=1" in lines["graph"]
+    status, lines = await _check(**values | {"pim_sandbox": True})
+    assert lines["graph"].startswith("ok   graph:") and "sandbox tenant" in lines["graph"]
 
 
 async def test_user_mode_with_an_unreachable_authority_names_the_host(
