@@ -58,6 +58,7 @@ class ApproverKind(StrEnum):
 
     ENTRA_USER = "entra_user"
     ENTRA_GROUP = "entra_group"
+    ENTRA_ROLE = "entra_role"  # whoever holds this directory role, active, tenant-wide
     SLACK_USER = "slack_user"
     SLACK_USERGROUP = "slack_usergroup"
 
