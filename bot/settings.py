@@ -84,6 +84,9 @@ class RoleConfig(_Strict):
     approval: Literal["required", "graph"] = "graph"  # "graph": as the PIM policy says
     ticket: Literal["required", "graph"] = "graph"
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
+    # Application mode only: activate although the role's PIM policy asks for MFA or an
+    # authentication context on activation, which adminAssign skips. Off: refused.
+    application_mode: Literal["allow_without_mfa"] | None = None
 
 
 class RemindersConfig(_Strict):
@@ -92,6 +95,8 @@ class RemindersConfig(_Strict):
 
 class GraphConfig(_Strict):
     identity: Literal["application", "user"] = "application"
+    # `allow_without_mfa`: the waiver of RoleConfig.application_mode, for every role.
+    application_mode: Literal["allow_without_mfa"] | None = None
 
 
 class PolicyFile(_Strict):

@@ -38,6 +38,8 @@ def policy_from_assignments(assignments: list[dict[str, Any]]) -> RolePolicy:
     rules = {rule.get("id"): rule for rule in policy.get("rules") or []}
     enabled = set((rules.get("Enablement_EndUser_Assignment") or {}).get("enabledRules") or [])
     approval = (rules.get("Approval_EndUser_Assignment") or {}).get("setting") or {}
+    admin = rules.get("Expiration_Admin_Assignment") or {}
+    context = rules.get("AuthenticationContext_EndUser_Assignment") or {}
     return RolePolicy(
         max_duration=_max_duration(rules.get("Expiration_EndUser_Assignment") or {}),
         justification_required="Justification" in enabled,
@@ -47,6 +49,11 @@ def policy_from_assignments(assignments: list[dict[str, Any]]) -> RolePolicy:
         approvers=(_approvers(approval) or DEFAULT_APPROVERS)
         if approval.get("isApprovalRequired")
         else (),
+        auth_context=(context.get("claimValue") or None) if context.get("isEnabled") else None,
+        admin_max_duration=_max_duration(admin) if admin.get("isExpirationRequired") else None,
+        admin_rules=frozenset(
+            (rules.get("Enablement_Admin_Assignment") or {}).get("enabledRules") or []
+        ),
     )
 
 

@@ -85,6 +85,29 @@ async def test_a_good_setup_passes_every_check(good: dict[str, Any]) -> None:
     assert "role definitions" in lines["graph"]
 
 
+async def test_graph_lists_the_roles_whose_mfa_application_mode_waives_or_refuses(
+    good: dict[str, Any], tmp_path: Path
+) -> None:
+    """Privileged Role Administrator's policy asks for authentication context c1, which
+    adminAssign skips: refused unless pimbot.yml waives it, and the graph line says which."""
+    _, lines = await _check(**good)
+    assert "refused in application mode (their policy asks for MFA): Privileged Role " in (
+        lines["graph"]
+    )
+    assert "authentication context `c1`" in lines["graph"]
+
+    waiver = tmp_path / "waived.yml"
+    waiver.write_text(
+        "roles:\n  pra:\n    role: Privileged Role Administrator\n"
+        "    application_mode: allow_without_mfa\n"
+    )
+    _, lines = await _check(**good | {"pim_config": waiver})
+    assert "application mode activates WITHOUT what their policy asks: Privileged Role" in (
+        lines["graph"]
+    )
+    assert "refused in application mode" not in lines["graph"]
+
+
 async def test_a_bad_field_in_pimbot_yml_is_named(good: dict[str, Any], tmp_path: Path) -> None:
     bad = tmp_path / "pimbot.yml"
     bad.write_text("roles:\n  user-admin:\n    role: User Administrator\n    max_duration: 9x\n")
