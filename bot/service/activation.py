@@ -20,7 +20,7 @@ from bot.domain.models import ActivationSpec, Role, Ticket
 from bot.domain.people import PersonKey
 from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
 from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
-from bot.domain.targets import Scope, Target
+from bot.domain.targets import Scope, Target, split_scope
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import GraphError, NotAuthorised, PolicyViolation, RequestNotFound
 from bot.service.deps import Deps
@@ -57,8 +57,9 @@ class PimService:
         role_text, duration = command.role, command.duration
         ticket, justification = command.ticket, command.justification
         requester = await self.identity.resolve(person)
+        role_text, hint = split_scope(role_text)  # `helpdesk-admin@paris`: which scope
         role = self.catalog.resolve(role_text)
-        match = await self.queries.eligible_for(requester, role)
+        match = await self.queries.eligible_for(requester, role, hint)
         target = match.target  # the eligibility's own scope: never a wider one
         try:
             check_request(
@@ -96,8 +97,9 @@ class PimService:
 
     async def _deactivate(self, person: PersonKey, role_text: str, scope: Scope | None) -> Outcome:
         requester = await self.identity.resolve(person)
+        role_text, hint = split_scope(role_text)
         role = self.catalog.resolve(role_text)
-        target = (await self.queries.find_active(requester, role, scope)).target
+        target = (await self.queries.find_active(requester, role, scope, hint)).target
         result = await self.graph.deactivate(
             requester.user.id, target, "Deactivated with pimbot by the requester"
         )
@@ -123,8 +125,9 @@ class PimService:
         self, person: PersonKey, role_text: str, duration: timedelta, scope: Scope | None
     ) -> Outcome:
         requester = await self.identity.resolve(person)
+        role_text, hint = split_scope(role_text)
         role = self.catalog.resolve(role_text)
-        live_role = await self.queries.find_active(requester, role, scope)
+        live_role = await self.queries.find_active(requester, role, scope, hint)
         active, target = live_role.assignment, live_role.target
         policy = (await self.policies.effective(role)).policy
         now = self.clock.now()
