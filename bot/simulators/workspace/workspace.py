@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.simulators.workspace.conversations import Conversations
 from bot.simulators.workspace.delivery import BotLink
+from bot.simulators.workspace.ratelimit import RateLimit
 from bot.simulators.workspace.responses import ResponseUrls
 from bot.simulators.workspace.seed import SeedUser, WorkspaceSeed
 from bot.simulators.workspace.state import ApiError, Changes, WorkspaceClock
@@ -34,6 +35,7 @@ class Workspace:
         self.conversations = Conversations(seed, self.changes, self.clock)
         self.surfaces = Surfaces(self.changes)
         self.responses = ResponseUrls(self.conversations)
+        self.rate_limit = RateLimit()
 
     def person(self, user_id: str) -> SeedUser:
         user = self.seed.user(user_id)
