@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -192,3 +193,29 @@ def test_a_failing_fast_forward_hook_is_reported_not_applied() -> None:
         server.stop()
     assert answer.json() == {"ok": False, "error": "fast_forward_failed"}
     assert app.state.workspace.clock.offset == 0
+
+
+async def test_what_the_bot_sends_while_the_clock_moves_carries_the_new_time() -> None:
+    """The fast-forward hook sends what fell due (reminders): those messages are dated
+    after the jump, not at the wall time."""
+    server = LiveServer()
+
+    async def sweep(seconds: float) -> None:
+        slack = AsyncWebClient(token=WORKSPACE_BOT_TOKEN, base_url=f"{server.url}/api/")
+        await slack.chat_postMessage(channel="U_ALINE", text="Your role ends in 15 min")
+
+    app = create_workspace_app(
+        bot_events_url="http://127.0.0.1:9/slack/events",
+        signing_secret="s",
+        bot_token=WORKSPACE_BOT_TOKEN,
+        on_fast_forward=sweep,
+    )
+    server.start(app)
+    try:
+        before = time.time()
+        async with httpx.AsyncClient() as http:
+            await http.post(f"{server.url}/ui/fast_forward", json={"seconds": 7200})
+        reminder = app.state.workspace.conversations.messages["D_ALINE"][-1]
+    finally:
+        server.stop()
+    assert float(reminder.ts) >= before + 7200

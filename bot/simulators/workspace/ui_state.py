@@ -80,4 +80,5 @@ def snapshot(ws: Workspace, user_id: str) -> dict[str, Any]:
             "clock": {"now": ws.clock.now(), "offset": ws.clock.offset},
             "fast_forward": ws.on_fast_forward is not None,
             "rate_limit": ws.rate_limit.describe(),
+            "boot": ws.boot,
         }
