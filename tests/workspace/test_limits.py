@@ -52,7 +52,7 @@ def test_names_each_problem_with_its_json_pointer() -> None:
         "[ERROR] text attribute cannot exceed 3000 characters [json-pointer:/blocks/1]",
         "[ERROR] text attribute cannot exceed 75 characters [json-pointer:/blocks/2]",
         "[ERROR] must be unique within the surface [json-pointer:/blocks/3/block_id]",
-        "[ERROR] must be a valid object of its type [json-pointer:/blocks/4]",
+        "[ERROR] missing required field: 'elements' [json-pointer:/blocks/4]",
         "[ERROR] must be a known block type [json-pointer:/blocks/5/type]",
         "[ERROR] title attribute cannot exceed 100 characters [json-pointer:/blocks/6]",
         "[ERROR] must have at least 1 item [json-pointer:/blocks/7/options]",

@@ -249,3 +249,25 @@ def test_a_slow_ack_to_a_command_shows_operation_timeout_and_is_not_resent(
     note = shown(rig, "U_ALINE", "D_ALINE")[-1]
     assert note["text"] == '/pim failed with the error "operation_timeout"'
     assert len(bot.requests) == 1
+
+
+@pytest.mark.slow
+def test_a_slow_ack_to_a_click_shows_operation_timeout_and_is_not_resent(
+    slow_bot: tuple[Rig, SlowBot],
+) -> None:
+    rig, bot = slow_bot
+    button = {"type": "button", "action_id": "go", "text": {"type": "plain_text", "text": "Go"}}
+    posted = httpx.post(
+        f"{rig.url}/api/chat.postMessage",
+        headers={"Authorization": f"Bearer {WORKSPACE_BOT_TOKEN}"},
+        json={
+            "channel": "U_ALINE",
+            "text": "card",
+            "blocks": [{"type": "actions", "block_id": "b", "elements": [button]}],
+        },
+    ).json()
+    click = {"user": "U_ALINE", "channel": "D_ALINE", "ts": posted["ts"]}
+    assert ui(rig, "action", **click, block_id="b", action_id="go")["ok"]
+    note = shown(rig, "U_ALINE", "D_ALINE")[-1]
+    assert note["text"] == 'pimbot failed with the error "operation_timeout"'
+    assert len(bot.requests) == 1

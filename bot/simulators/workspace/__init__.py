@@ -38,8 +38,9 @@ text arrives escaped; a slow ack gets an event resent with `X-Slack-Retry-Num`; 
 (`/ui/rate_limit`) makes the Web API answer 429 with `Retry-After`. The page's own
 endpoints accept only same-origin JSON on a loopback or IP host.
 
-State is in memory (a dev tool; the page notices a restart by `boot`): `app.state.workspace` is the `Workspace`, and
-`GET /ui/state?user=U_ALINE` returns exactly what the page renders for that person.
+State is in memory (a dev tool; the page notices a restart by `boot`):
+`app.state.workspace` is the `Workspace`, and `GET /ui/state?user=U_ALINE` returns exactly
+what the page renders for that person.
 """
 
 from bot.simulators.workspace.app import (

@@ -21,6 +21,7 @@ from slack_sdk.models.views import View
 
 MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
 VIEW_TYPES = ("modal", "home")
+_MALFORMED = "must be a valid object of its type"
 
 
 class Problems(list[str]):
@@ -39,8 +40,11 @@ def _library_problem(build: Any) -> str | None:
             built.to_dict()  # validates the object and, recursively, what it holds
         except SlackObjectFormationError as exc:
             return str(exc)
-        except (TypeError, ValueError, AttributeError, KeyError):
-            return "must be a valid object of its type"  # a field missing or malformed
+        except TypeError as exc:  # the model's constructor names what is missing
+            missing = str(exc).partition("argument")[2].lstrip("s:").strip()
+            return f"missing required field: {missing}" if missing else _MALFORMED
+        except (ValueError, AttributeError, KeyError):
+            return _MALFORMED
     return None
 
 
