@@ -67,6 +67,9 @@ def test_with_escaping_on_mentions_channels_and_links_become_slack_markup() -> N
         " <https://x.example/?a=1>"
     )
     assert command_text(seed, "@nobody #nowhere <b>") == "@nobody #nowhere &lt;b&gt;"
+    assert command_text(seed, "see https://x.example/?a=1&b=2 now") == (
+        "see <https://x.example/?a=1&amp;b=2> now"
+    )
 
 
 # -- invite-only channels ----------------------------------------------------------------

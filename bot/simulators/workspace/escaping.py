@@ -13,7 +13,7 @@ import re
 
 from bot.simulators.workspace.seed import WorkspaceSeed
 
-_ENTITY = re.compile(r"(?<![\w&])([@#])([a-z0-9][a-z0-9._-]*)|(https?://[^\s&]+)", re.I)
+_ENTITY = re.compile(r"(?<![\w&])([@#])([a-z0-9][a-z0-9._-]*)|(https?://(?:[^\s&]|&amp;)+)", re.I)
 
 
 def escape(text: str) -> str:
