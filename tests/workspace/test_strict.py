@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -181,6 +182,18 @@ async def test_the_rate_limit_control_makes_every_nth_call_answer_429(workspace:
             headers={"Authorization": f"Bearer {WORKSPACE_BOT_TOKEN}"},
         )
         assert again.status_code == 200
+
+
+@pytest.mark.slow
+async def test_slack_sdks_rate_limit_handler_gets_through(workspace: Rig) -> None:
+    """The 429 is shaped so that slack_sdk's own retry handler waits and retries."""
+    ui(workspace, "rate_limit", every=2, retry_after=0)
+    slack = client(workspace)
+    slack.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
+    sent = [await slack.chat_postMessage(channel="C_PIM_AUDIT", text=f"line {i}") for i in range(3)]
+    assert [m["ok"] for m in sent] == [True, True, True]
+    assert shown(workspace, "U_ALINE", "C_PIM_AUDIT")[-1]["text"] == "line 2"
+    assert workspace.workspace.rate_limit.describe()["refused"] == 2
 
 
 def test_the_rate_limit_control_refuses_nonsense(workspace: Rig) -> None:
