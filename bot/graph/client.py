@@ -54,8 +54,10 @@ class GraphClient:
         sleep: Sleep = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        delegated: bool = False,
     ) -> None:
         self._http = http
+        self._delegated = delegated  # a signed-in user's token: a 403 is about their roles
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._monotonic = monotonic
@@ -148,7 +150,7 @@ class GraphClient:
         if response.status_code < 400:
             return _body(response)
         if response.status_code not in RETRY_STATUSES:
-            raise error_from_response(response)
+            raise error_from_response(response, delegated=self._delegated)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         # Graph throttles before doing any work, so a 429 was never applied.
         return _Failure(response, ambiguous=response.status_code != 429, retry_after=retry_after)

@@ -14,7 +14,7 @@ import pytest
 
 from bot.domain.models import ActivationSpec, Role, Ticket
 from bot.domain.targets import Scope, Target, TargetKind
-from bot.errors import GraphThrottled
+from bot.errors import GraphError, GraphThrottled
 from bot.graph import RetryPolicy, build_graph
 from bot.graph.auth import AccessToken
 from bot.graph.pim import GraphPim
@@ -381,3 +381,17 @@ async def test_group_eligibility_is_read_for_role_assignable_groups_only(
     assert sorted(filters) == sorted(
         f"principalId eq '{p}'" for p in (ALINE.id, HELPDESK_GROUP, SECOPS_GROUP, MEGAN.id)
     )
+
+
+async def test_a_403_in_user_mode_names_the_users_missing_role_not_a_bot_permission(
+    aline_pim: GraphPim,
+) -> None:
+    """With Aline's delegated token Graph checks her Entra roles too: reading a PIM policy
+    needs a reader role she lacks. The message must say so, not blame the bot's consent."""
+    with pytest.raises(GraphError) as refused:
+        await aline_pim.get_policy(USER_ADMIN)
+
+    assert refused.value.status == 403
+    message = refused.value.user_message
+    assert "your Entra roles" in message and "Global Reader" in message
+    assert "permission" not in message and "admin consent" not in message

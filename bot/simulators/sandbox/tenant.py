@@ -44,6 +44,8 @@ class SandboxTenant:
         # quick tests can activate then deactivate. Set to timedelta(minutes=5) to enforce.
         self.min_active_before_deactivate = timedelta(0)
         self.lock = threading.RLock()
+        # A Conditional Access policy blocking the device code flow (tests switch it on).
+        self.blocks_device_code = False
         self.reset()
 
     @classmethod
