@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from bot.clock import Clock
 from bot.domain.models import Role
+from bot.domain.people import PersonKey
+from bot.domain.requests import ActivationRecord
 from bot.domain.roles import RoleCatalog
 from bot.domain.targets import Scope, Target
-from bot.errors import AlreadyActive, InputError, NotActive, NotEligible
+from bot.errors import AlreadyActive, InputError, NotActive, NotEligible, PimError
 from bot.service.identity import Requester
 from bot.service.outcomes import ActiveRole, EligibleRole
 from bot.service.policies import PolicyCache
@@ -102,6 +104,26 @@ class RoleQueries:
             f"{role.display_name} ({target.scope.label}) is already active for you{until}. "
             f"Use `/pim extend {role.alias or role.id} 1h` to extend it."
         )
+
+
+WhyNot = Callable[[ActivationRecord, PersonKey], Awaitable[str | None]]
+
+
+async def waiting_for(
+    person: PersonKey, pending: Iterable[ActivationRecord], why_not: WhyNot
+) -> tuple[ActivationRecord, ...]:
+    """The pending requests `person` may decide, oldest first: `why_not` is the approval
+    service's own check, so what is offered is exactly what a click would allow. One
+    that cannot be checked now (e.g. a sign-in is needed to know who they are) is left
+    out rather than offered."""
+    mine = []
+    for record in pending:
+        try:
+            if await why_not(record, person) is None:
+                mine.append(record)
+        except PimError:
+            continue
+    return tuple(sorted(mine, key=lambda r: r.created_at))
 
 
 def _scope_order(scope: Scope) -> tuple[bool, str]:
