@@ -78,10 +78,12 @@ class ApprovalService:
             for r in self._svc.store.list_requests(states=PENDING)
             if self.expires_at(r) > now and not (self.entra and EntraHeld.holds(r))
         ]
-        return await waiting_for(person, pending, self._approvers.why_not)
+        return await waiting_for(person, pending, self.may_decide)
 
     async def may_decide(self, record: ActivationRecord, person: PersonKey) -> bool:
-        """Whether `person` is an approver of `record` (whatever its state now)."""
+        """Whether `person` is an approver of `record` (whatever its state now), by
+        `check_approver`'s rule; one that can't be checked now (e.g. a sign-in is needed
+        to know who they are) counts as no."""
         try:
             return await self._approvers.why_not(record, person) is None
         except PimError:

@@ -10,7 +10,7 @@ from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
 from bot.domain.roles import RoleCatalog
 from bot.domain.targets import Scope, Target
-from bot.errors import AlreadyActive, InputError, NotActive, NotEligible, PimError
+from bot.errors import AlreadyActive, InputError, NotActive, NotEligible
 from bot.service.identity import Requester
 from bot.service.outcomes import ActiveRole, EligibleRole
 from bot.service.policies import PolicyCache
@@ -106,26 +106,6 @@ class RoleQueries:
         )
 
 
-WhyNot = Callable[[ActivationRecord, PersonKey], Awaitable[str | None]]
-
-
-async def waiting_for(
-    person: PersonKey, pending: Iterable[ActivationRecord], why_not: WhyNot
-) -> tuple[ActivationRecord, ...]:
-    """The pending requests `person` may decide, oldest first: `why_not` is the approval
-    service's own check, so what is offered is exactly what a click would allow. One
-    that cannot be checked now (e.g. a sign-in is needed to know who they are) is left
-    out rather than offered."""
-    mine = []
-    for record in pending:
-        try:
-            if await why_not(record, person) is None:
-                mine.append(record)
-        except PimError:
-            continue
-    return tuple(sorted(mine, key=lambda r: r.created_at))
-
-
 def _scope_order(scope: Scope) -> tuple[bool, str]:
     return not scope.is_tenant_wide, scope.label.casefold()
 
@@ -140,3 +120,15 @@ def _not_eligible_message(role: Role, eligible: list[EligibleRole]) -> str:
         return f"You aren't eligible for {role.display_name}, or for any role. Ask your PIM admin."
     names = dict.fromkeys(f"`{e.role.alias or e.role.display_name}`" for e in eligible)
     return f"You aren't eligible for {role.display_name}. You can activate: {', '.join(names)}."
+
+
+MayDecide = Callable[[ActivationRecord, PersonKey], Awaitable[bool]]
+
+
+async def waiting_for(
+    person: PersonKey, pending: Iterable[ActivationRecord], may_decide: MayDecide
+) -> tuple[ActivationRecord, ...]:
+    """The pending requests `person` may decide, oldest first. `may_decide` is the approval
+    service's own check, so what is offered is exactly what a click would be allowed."""
+    mine = [r for r in pending if await may_decide(r, person)]
+    return tuple(sorted(mine, key=lambda r: r.created_at))
