@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from bot.clock import Clock
 from bot.domain.models import Role
+from bot.domain.people import PersonKey
+from bot.domain.requests import ActivationRecord
 from bot.domain.roles import RoleCatalog
 from bot.domain.targets import Scope, Target, pick_scope, scope_shorthand
 from bot.errors import AlreadyActive, InputError, NotActive, NotEligible
@@ -133,3 +135,15 @@ def _not_eligible_message(role: Role, eligible: list[EligibleRole]) -> str:
         return f"You aren't eligible for {role.display_name}, or for any role. Ask your PIM admin."
     names = dict.fromkeys(f"`{e.role.alias or e.role.display_name}`" for e in eligible)
     return f"You aren't eligible for {role.display_name}. You can activate: {', '.join(names)}."
+
+
+MayDecide = Callable[[ActivationRecord, PersonKey], Awaitable[bool]]
+
+
+async def waiting_for(
+    person: PersonKey, pending: Iterable[ActivationRecord], may_decide: MayDecide
+) -> tuple[ActivationRecord, ...]:
+    """The pending requests `person` may decide, oldest first. `may_decide` is the approval
+    service's own check, so what is offered is exactly what a click would be allowed."""
+    mine = [r for r in pending if await may_decide(r, person)]
+    return tuple(sorted(mine, key=lambda r: r.created_at))
