@@ -19,7 +19,13 @@ from bot.domain.durations import to_human
 from bot.domain.models import ActivationSpec, Role, Ticket
 from bot.domain.people import PersonKey
 from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
-from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
+from bot.domain.requests import (
+    IN_EFFECT,
+    OPEN_STATES,
+    REFUSED,
+    ActivationRecord,
+    RequestState,
+)
 from bot.domain.targets import Scope, Target, split_scope
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import GraphError, NotAuthorised, PolicyViolation, RequestNotFound
@@ -245,6 +251,18 @@ class PimService:
             raise
         if result.status == "PendingApproval":
             return await self._held_by_entra(requester, role, record, result.id)
+        if result.status in REFUSED:
+            text = f"Microsoft Entra answered {result.status}: nothing was activated."
+            self.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=text)
+            await self._audit(
+                AuditKind.ACTIVATION_FAILED, requester, target, record=record, detail=text
+            )
+            raise GraphError(text, code=result.status, request_id=result.id)
+        if result.status not in IN_EFFECT:
+            # Accepted, not applied yet (Granted, PendingProvisioning, ...): never announced
+            # as active. The sweep follows the request and says when it is in effect.
+            waiting = self.store.update_request(record.id, graph_request_id=result.id)
+            return Outcome(OutcomeKind.PROVISIONING, requester, target, waiting, None, result.id)
         start = result.start or self.clock.now()
         end = result.end or start + record.duration
         done = self.store.transition(

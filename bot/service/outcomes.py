@@ -60,6 +60,7 @@ class Overview:
 
 class OutcomeKind(StrEnum):
     ACTIVATED = "activated"
+    PROVISIONING = "provisioning"  # Entra accepted it; not in effect yet
     PENDING_APPROVAL = "pending_approval"
     DEACTIVATED = "deactivated"
     EXTENDED = "extended"

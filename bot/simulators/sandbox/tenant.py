@@ -46,6 +46,9 @@ class SandboxTenant:
         self.lock = threading.RLock()
         # A Conditional Access policy blocking the device code flow (tests switch it on).
         self.blocks_device_code = False
+        # How long Entra takes to apply an accepted activation: meanwhile its request is
+        # PendingProvisioning and no instance exists (real tenants: seconds to minutes).
+        self.provisioning_delay = timedelta(0)
         self.reset()
 
     @classmethod
@@ -213,7 +216,19 @@ class SandboxTenant:
             self.requests[request.id] = request
             return request
 
+    def provision_due(self) -> None:
+        """Requests whose provisioning delay has passed are Provisioned."""
+        now = self.now()
+        for request in self.requests.values():
+            if (
+                request.status == "PendingProvisioning"
+                and request.ready_at
+                and request.ready_at <= now
+            ):
+                request.status, request.completed = "Provisioned", request.ready_at
+
     def request(self, request_id: str) -> ScheduleRequest:
+        self.provision_due()
         found = self.requests.get(request_id)
         if found is None:
             raise not_found("roleAssignmentScheduleRequest", request_id)
