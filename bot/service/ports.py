@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.domain.audit import AuditEvent
@@ -17,7 +17,6 @@ from bot.domain.models import (
     Role,
     RolePolicy,
     ScheduleRequest,
-    Ticket,
 )
 from bot.domain.people import PersonKey
 from bot.domain.reminders import Reminder
@@ -80,18 +79,6 @@ class PimGraph(Protocol):
         principal_id: str,
         target: Target,
         justification: str | None = None,
-    ) -> ScheduleRequest: ...
-
-    async def extend(
-        # `duration` is added to the current end of the assignment at the target's scope.
-        # On the wire: action adminExtend/selfExtend, scheduleInfo {startDateTime: the
-        # instance's start, expiration {type: afterDateTime, endDateTime: the new end}}.
-        self,
-        principal_id: str,
-        target: Target,
-        duration: timedelta,
-        justification: str,
-        ticket: Ticket | None = None,
     ) -> ScheduleRequest: ...
 
     async def list_requests(self, principal_id: str) -> list[ScheduleRequest]: ...

@@ -20,7 +20,7 @@ from bot.domain.models import (
     Ticket,
 )
 from bot.domain.targets import Scope, Target, TargetKind
-from bot.errors import ConfigError, NotActive
+from bot.errors import ConfigError
 from bot.graph import build_graph
 from bot.graph.auth import AccessToken
 from bot.graph.models import ScheduleRequestBody, ScheduleRequestOut
@@ -240,48 +240,6 @@ class TestDeactivateAndExtend:
         graph.lose_next_response = True
         result = await pim.deactivate(ALINE, TARGET, "done")
         assert result.id == "req-1" and len(posts(rec, graph_schema)) == 1
-
-    async def test_extend_adds_to_the_current_end_from_the_instance_start(
-        self, graph: FakeGraph, graph_schema: dict[str, Any]
-    ) -> None:
-        live = instance(ALINE, "2026-11-29T08:00:00Z", "2026-11-29T13:00:00Z")
-        # Only the assignment of this role at this scope (Graph filters on both).
-        where = f"principalId eq '{ALINE}' and roleDefinitionId eq '{USER_ADMIN}' and "
-        graph.routes[
-            (f"{RM}/roleAssignmentScheduleInstances", where + "directoryScopeId eq '/'")
-        ] = {"value": [{**live, "assignmentType": "Activated"}]}
-        pim, rec = make_pim(graph)
-        result = await pim.extend(ALINE, TARGET, timedelta(hours=1), "more time")
-        [body] = posts(rec, graph_schema)
-        assert body["action"] == "adminExtend"
-        assert body["scheduleInfo"] == {
-            "startDateTime": "2026-11-29T08:00:00Z",
-            "expiration": {"type": "afterDateTime", "endDateTime": "2026-11-29T14:00:00Z"},
-        }
-        assert result.end == datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
-
-    async def test_user_identity_extends_with_self_extend(
-        self, graph: FakeGraph, graph_schema: dict[str, Any]
-    ) -> None:
-        live = instance(ALINE, "2026-11-29T08:00:00Z", "2026-11-29T13:00:00Z")
-        mine = f"{RM}/roleAssignmentScheduleInstances/filterByCurrentUser(on='principal')"
-        graph.routes[(mine, None)] = {"value": [live]}
-        pim, rec = make_pim(graph, "user")
-        await pim.extend(ALINE, TARGET, timedelta(minutes=30), "more", Ticket("T-1"))
-        [body] = posts(rec, graph_schema)
-        assert body["action"] == "selfExtend"
-        assert body["ticketInfo"] == {"ticketNumber": "T-1"}
-        # The signed-in user reads their own assignments without a directory reader role.
-        assert "filterByCurrentUser" in rec.requests[0].url.path
-
-    async def test_extend_without_an_active_assignment_is_not_active(
-        self, graph: FakeGraph
-    ) -> None:
-        graph.routes[(f"{RM}/roleAssignmentScheduleInstances", None)] = {"value": []}
-        pim, rec = make_pim(graph)
-        with pytest.raises(NotActive):
-            await pim.extend(ALINE, TARGET, timedelta(hours=1), "x")
-        assert rec.bodies("POST") == []
 
     async def test_cancel_posts_the_bound_action(self, graph: FakeGraph) -> None:
         pim, rec = make_pim(graph)

@@ -135,16 +135,6 @@ class TestTutorialJourney:
         actions = [b["action"] for b in sent_bodies(server, graph_schema)]
         assert actions == ["adminAssign", "adminRemove"]
 
-    async def test_extend_adds_to_the_current_end(
-        self, pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
-    ) -> None:
-        aline, _ = await activate_aline(pim)
-        [before] = await pim.list_active(aline.id)
-        await pim.extend(aline.id, USER_ADMIN_TENANT, timedelta(hours=1), JUSTIFICATION, TICKET)
-        [after] = await pim.list_active(aline.id)
-        assert before.end is not None and after.end == before.end + timedelta(hours=1)
-        assert sent_bodies(server, graph_schema)[-1]["action"] == "adminExtend"
-
     async def test_policy_and_role_definitions_are_read(self, pim: GraphPim) -> None:
         policy = await pim.get_policy(USER_ADMIN)
         assert policy.max_duration >= timedelta(hours=5)
@@ -288,15 +278,13 @@ class TestAdministrativeUnitScope:
         assert live is not None and live.scope == SEATTLE  # in Graph's state: never "/"
         assert (active.scope, active.scope.display_name) == (target.scope, "Seattle Branch")
 
-        await pim.extend(aline.id, target, timedelta(hours=1), JUSTIFICATION)
-        assert live.end == sandbox_clock.now() + timedelta(hours=3)
+        assert live.end == sandbox_clock.now() + timedelta(hours=2)
         await pim.deactivate(aline.id, target, "Done.")
 
         assert server.tenant.live_assignment(aline.id, PASSWORD_ADMIN) is None
         bodies = sent_bodies(server, graph_schema)
         assert [(b["action"], b["directoryScopeId"]) for b in bodies] == [
             ("adminAssign", SEATTLE),
-            ("adminExtend", SEATTLE),
             ("adminRemove", SEATTLE),
         ]
 
@@ -334,16 +322,13 @@ class TestAdministrativeUnitScope:
             spec = ActivationSpec(aline.id, target, timedelta(hours=hours), JUSTIFICATION)
             await pim.activate(spec)
 
-        extended = await pim.extend(aline.id, unit, timedelta(hours=1), JUSTIFICATION)
         await pim.deactivate(aline.id, unit, "Done over Seattle.")
 
-        # The extension is computed from the unit's assignment (2 h), not the other one.
-        assert extended.start is not None and extended.end == extended.start + timedelta(hours=3)
         [left] = await pim.list_active(aline.id)
         assert left.scope.is_tenant_wide and left.end is not None and left.start is not None
         assert left.end - left.start == timedelta(hours=1)
         scopes = [b["directoryScopeId"] for b in sent_bodies(server, graph_schema)]
-        assert scopes == ["/", SEATTLE, SEATTLE, SEATTLE]
+        assert scopes == ["/", SEATTLE, SEATTLE]
 
     async def test_a_unit_whose_name_cannot_be_read_is_shown_by_its_id(
         self, pim: GraphPim, server: SandboxServer
