@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.durations import to_human
+from bot.domain.targets import pick_scope, split_scope
+from bot.errors import InputError
 from bot.service.outcomes import EligibleRole
 from bot.settings import JustificationConfig, TicketConfig
 from handlers.blocks.base import Block, clip, escape, plain, section
@@ -140,29 +142,33 @@ def _unknown_role(typed: str) -> str:
     return f":warning: `{shown}` is not one of the roles you can activate; pick one below."
 
 
+def option_value(e: EligibleRole, roles: list[EligibleRole]) -> str:
+    """What an option carries: the role id, and `@scope id` when the user is eligible for
+    that role at more than one scope (the service reads it as `/pim activate role@scope`)."""
+    several = sum(1 for other in roles if other.role.id == e.role.id) > 1
+    return f"{e.role.id}@{e.scope.id}" if several else e.role.id
+
+
 def _rules_metadata(roles: list[EligibleRole]) -> str:
-    """Each role's maximum and ticket rule, for inline errors on submit. Roles that don't
-    fit Slack's 3000 characters are left out: the service still checks them after submit."""
+    """Each option's maximum and ticket rule, for inline errors on submit. Options that
+    don't fit Slack's 3000 characters are left out: the service still checks them."""
     meta: dict[str, list[int]] = {}
     for e in roles:
         entry = [int(e.policy.max_duration.total_seconds()), int(e.policy.ticket_required)]
-        if len(json.dumps({"roles": {**meta, e.role.id: entry}})) > MAX_METADATA:
+        key = option_value(e, roles)
+        if len(json.dumps({"roles": {**meta, key: entry}})) > MAX_METADATA:
             break
-        meta[e.role.id] = entry
+        meta[key] = entry
     return json.dumps({"roles": meta})
 
 
 def _role_block(roles: list[EligibleRole], match: EligibleRole | None) -> Block:
-    # One option per role (Slack wants distinct values); its label names the scope. A
-    # role held at several scopes says so, and the service refuses to pick one of them.
-    scopes: dict[str, list[EligibleRole]] = {}
-    for e in roles:
-        scopes.setdefault(e.role.id, []).append(e)
-    labels = {role_id: _role_label(same) for role_id, same in scopes.items()}
-    options = [_option(label, role_id) for role_id, label in labels.items()]
+    # One option per role and scope (a role eligible at two scopes is two choices, never
+    # one the bot would have to resolve); its label names the scope.
+    options = [_option(_role_label(e), option_value(e, roles)) for e in roles]
     element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
     if match is not None:
-        element["initial_option"] = _option(labels[match.role.id], match.role.id)
+        element["initial_option"] = _option(_role_label(match), option_value(match, roles))
     # Picking a role sends block_actions, so the durations and the ticket field follow it
     # (https://api.slack.com/reference/block-kit/blocks#input: dispatch_action).
     return {
@@ -174,24 +180,31 @@ def _role_block(roles: list[EligibleRole], match: EligibleRole | None) -> Block:
     }
 
 
-def _role_label(same: list[EligibleRole]) -> str:
+def _role_label(e: EligibleRole) -> str:
     """`User Administrator · Whole directory (max 8h) · approval` (plain text)."""
-    e = same[0]
-    where = e.scope.label if len(same) == 1 else f"{len(same)} scopes"
     extra = " · approval" if e.policy.approval_required else ""
-    return f"{e.role.display_name} · {where} (max {short(e.policy.max_duration)}){extra}"
+    return f"{e.role.display_name} · {e.scope.label} (max {short(e.policy.max_duration)}){extra}"
 
 
 def _find(roles: list[EligibleRole], wanted: str | None) -> EligibleRole | None:
-    key = (wanted or "").casefold()
-    for e in roles:
-        if key and key in (
-            e.role.id.casefold(),
-            e.role.display_name.casefold(),
-            (e.role.alias or "").casefold(),
-        ):
-            return e
-    return None
+    """The option `/pim activate <role>[@scope]` names; with several scopes and none
+    named, no option is chosen for the user."""
+    role_text, hint = split_scope(wanted or "")
+    key = role_text.casefold()
+    same = [
+        e
+        for e in roles
+        if key
+        and key
+        in (e.role.id.casefold(), e.role.display_name.casefold(), (e.role.alias or "").casefold())
+    ]
+    if hint is None:
+        return same[0] if len(same) == 1 else None
+    try:
+        scope = pick_scope([e.scope for e in same], hint, role_text)
+    except InputError:
+        return None
+    return next((e for e in same if e.scope == scope), None)
 
 
 def _duration_block(cap: timedelta, wanted: timedelta | None) -> Block:
