@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +34,7 @@ from bot.service.ports import (
     Trigger,
 )
 from bot.service.queries import RoleQueries
-from bot.service.recovery import recover_activating
+from bot.service.recovery import recover_activating, settle_provisioning
 from bot.service.reminders import ReminderService
 from bot.service.sweep import SWEEP_SECONDS, Sweeper
 from bot.settings import PolicyFile, Settings
@@ -187,7 +188,9 @@ def build_services(
         approvals,
         reminders,
         trigger,
-        Sweeper(reminders, approvals, keeper),
+        Sweeper(
+            reminders, approvals, keeper, functools.partial(settle_provisioning, deps, reminders)
+        ),
         user_mode,
         sign_ins,
         keeper,

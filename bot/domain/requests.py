@@ -85,3 +85,15 @@ class ActivationRecord:
 
     def with_changes(self, **changes: object) -> ActivationRecord:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+# unifiedRoleScheduleRequest `status` values
+# (https://learn.microsoft.com/en-us/graph/api/resources/unifiedroleassignmentschedulerequest):
+# only these mean the activation is in effect (or scheduled as asked); these others mean
+# Entra accepted it but has not applied it yet; these ended it without an activation.
+IN_EFFECT = frozenset({"Provisioned", "ScheduleCreated"})
+NOT_YET = frozenset(
+    {"Granted", "PendingProvisioning", "PendingScheduleCreation", "PendingAdminDecision"}
+)
+REFUSED = frozenset({"Failed", "Denied", "Canceled", "Revoked"})
+

@@ -8,7 +8,7 @@ adminExtend — the bot checks eligibility and policy itself before acting):
     RoleEligibilitySchedule.Read.Directory      eligibility instances
     RoleManagementPolicy.Read.Directory         PIM policy rules per role
     RoleManagement.Read.Directory               role definitions
-    User.Read.All                               users by id / UPN / mail, their transitiveMemberOf
+    User.Read.All                               users by id / UPN / mail, their groups (memberOf)
     GroupMember.Read.All                        members of approver groups
     AdministrativeUnit.Read.All                 (optional) names of administrative-unit scopes;
                                                 without it a scope shows as its id
@@ -25,14 +25,12 @@ eligibilities of the user's groups still needs a directory reader role (e.g. Glo
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from bot.clock import Clock, SystemClock
 from bot.domain.durations import to_iso
 from bot.domain.models import ActivationSpec, RequestAction, ScheduleRequest, Ticket
 from bot.domain.targets import Target
-from bot.errors import NotActive, PolicyViolation
 from bot.graph.client import GraphClient, Json
 from bot.graph.directory import ROLE_DEFINITIONS
 from bot.graph.models import (
@@ -51,17 +49,11 @@ if TYPE_CHECKING:
 
 Identity = Literal["application", "user"]
 
-_ACTIONS: dict[Identity, tuple[RequestAction, RequestAction, RequestAction]] = {
-    "application": (
-        RequestAction.ADMIN_ASSIGN,
-        RequestAction.ADMIN_REMOVE,
-        RequestAction.ADMIN_EXTEND,
-    ),
-    "user": (
-        RequestAction.SELF_ACTIVATE,
-        RequestAction.SELF_DEACTIVATE,
-        RequestAction.SELF_EXTEND,
-    ),
+# No extend: Entra has no operation that lengthens a running activation (adminExtend and
+# selfExtend are for admin-made assignments); the service ends it and activates again.
+_ACTIONS: dict[Identity, tuple[RequestAction, RequestAction]] = {
+    "application": (RequestAction.ADMIN_ASSIGN, RequestAction.ADMIN_REMOVE),
+    "user": (RequestAction.SELF_ACTIVATE, RequestAction.SELF_DEACTIVATE),
 }
 
 
@@ -79,7 +71,7 @@ class GraphPim(PimReads):
         self._client = client
         self._clock = clock or SystemClock()
         self._unit_names_seen = {}
-        self._activate, self._remove, self._extend = _ACTIONS[identity]
+        self._activate, self._remove = _ACTIONS[identity]
 
     # Schedule requests
 
@@ -105,26 +97,6 @@ class GraphPim(PimReads):
 
         data = await self._client.post(REQUESTS, body.to_json(), recover=recover)
         return ScheduleRequestOut.model_validate(data).to_domain()
-
-    async def extend(
-        self,
-        principal_id: str,
-        target: Target,
-        duration: timedelta,
-        justification: str,
-        ticket: Ticket | None = None,
-    ) -> ScheduleRequest:
-        live = await self._live(principal_id, target)
-        if live is None:
-            raise NotActive("That role is not active, so it cannot be extended.")
-        if live.end is None:
-            raise PolicyViolation("That role is assigned with no end: there is nothing to extend.")
-        expiration = Expiration(type="afterDateTime", end_date_time=live.end + duration)
-        body = self._body(self._extend, principal_id, target, justification)
-        start = live.start or self._clock.now()
-        body.schedule_info = RequestScheduleInfo(start_date_time=start, expiration=expiration)
-        body.ticket_info = _ticket_info(ticket)
-        return await self._submit(body)
 
     async def cancel_request(self, request_id: str) -> None:
         path = f"{REQUESTS}/{segment(request_id)}"

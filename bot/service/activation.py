@@ -15,12 +15,17 @@ from bot.domain.command_types import (
     ExtendRequest,
     ResumeRequest,
 )
-from bot.domain.durations import to_human
 from bot.domain.models import ActivationSpec, Role, Ticket
 from bot.domain.people import PersonKey
 from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
-from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
-from bot.domain.targets import Scope, Target
+from bot.domain.requests import (
+    IN_EFFECT,
+    OPEN_STATES,
+    REFUSED,
+    ActivationRecord,
+    RequestState,
+)
+from bot.domain.targets import Scope, Target, split_scope
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import GraphError, NotAuthorised, PolicyViolation, RequestNotFound
 from bot.service.deps import Deps
@@ -30,6 +35,11 @@ from bot.service.ports import ActivationHooks
 from bot.service.signins import SignInRequired, StepUpRequired
 
 S = RequestState
+_NEEDS_APPROVAL = (
+    "Microsoft Entra can't extend an activation, and {role} needs approval, so pimbot won't "
+    "end it to activate it again: you'd be without it while the request waits. When it ends, "
+    "ask again with `/pim activate`."
+)
 
 
 class PimService:
@@ -57,8 +67,9 @@ class PimService:
         role_text, duration = command.role, command.duration
         ticket, justification = command.ticket, command.justification
         requester = await self.identity.resolve(person)
+        role_text, hint = split_scope(role_text)  # `helpdesk-admin@paris`: which scope
         role = self.catalog.resolve(role_text)
-        match = await self.queries.eligible_for(requester, role)
+        match = await self.queries.eligible_for(requester, role, hint)
         target = match.target  # the eligibility's own scope: never a wider one
         try:
             check_request(
@@ -96,8 +107,9 @@ class PimService:
 
     async def _deactivate(self, person: PersonKey, role_text: str, scope: Scope | None) -> Outcome:
         requester = await self.identity.resolve(person)
+        role_text, hint = split_scope(role_text)
         role = self.catalog.resolve(role_text)
-        target = (await self.queries.find_active(requester, role, scope)).target
+        target = (await self.queries.find_active(requester, role, scope, hint)).target
         result = await self.graph.deactivate(
             requester.user.id, target, "Deactivated with pimbot by the requester"
         )
@@ -122,33 +134,89 @@ class PimService:
     async def _extend(
         self, person: PersonKey, role_text: str, duration: timedelta, scope: Scope | None
     ) -> Outcome:
+        """More time on a running activation, as Entra allows it: it has no operation for
+        that (selfExtend/adminExtend are for admin-made *assignments*, and a second
+        activation of a role already active is refused with RoleAssignmentExists), so
+        pimbot ends it and activates it again until the new end, a gap of seconds, with
+        the original justification and ticket; never where approval is needed, which
+        would leave the user without the role while it waits."""
         requester = await self.identity.resolve(person)
+        role_text, hint = split_scope(role_text)
         role = self.catalog.resolve(role_text)
-        live_role = await self.queries.find_active(requester, role, scope)
+        live_role = await self.queries.find_active(requester, role, scope, hint)
         active, target = live_role.assignment, live_role.target
         policy = (await self.policies.effective(role)).policy
         now = self.clock.now()
-        new_end = (active.end or now) + duration
-        if new_end - now > policy.max_duration:
+        if active.end is None:
             raise PolicyViolation(
-                f"{role.display_name} can be active for at most {to_human(policy.max_duration)} "
-                f"from now; extending by {to_human(duration)} would go past that."
+                f"{role.display_name} is assigned with no end: nothing to extend."
             )
-        reason = "Extended with pimbot by the requester"
-        result = await self.graph.extend(requester.user.id, target, duration, reason)
+        new_end = active.end + duration
+        if policy.approval_required:
+            raise PolicyViolation(_NEEDS_APPROVAL.format(role=role.display_name))
         live = self._live_records(person, target)
+        mine = live[0] if live else None
+        justification = mine.justification if mine else "Extended with pimbot by the requester"
+        ticket = mine.ticket if mine else None
+        check_request(
+            policy,
+            role_name=role.display_name,
+            duration=new_end - now,
+            ticket=ticket.number if ticket else None,
+            justification=justification,
+            ticket_cfg=self.config.ticket,
+            justification_cfg=self.config.justification,
+        )
+        await self.graph.deactivate(
+            requester.user.id, target, "Ended by pimbot to activate again for longer"
+        )
+        start = now.replace(microsecond=0)  # Graph counts whole seconds from the start
+        spec = ActivationSpec(
+            requester.user.id, target, new_end - start, justification, ticket, start=start
+        )
+        try:
+            result = await self.graph.activate(spec)
+        except GraphError as exc:
+            await self._renewal_failed(requester, target, live, exc.user_message)
+            raise
+        if result.status not in IN_EFFECT:
+            await self._renewal_failed(requester, target, live, f"Entra answered {result.status}")
+            raise PolicyViolation(
+                f"{role.display_name} was ended to activate it again for longer, but Microsoft "
+                f"Entra answered {result.status}: it is not active now."
+            )
+        end = result.end or new_end
         for record in live:
-            self.hooks.plan(self.store.update_request(record.id, end=new_end))
+            self.hooks.plan(
+                self.store.update_request(record.id, end=end, graph_request_id=result.id)
+            )
         await self._audit(
             AuditKind.EXTENDED,
             requester,
             target,
-            record=live[0] if live else None,
+            record=mine,
             graph_request_id=result.id,
             duration=duration,
+            detail="ended, then activated again until the new end (Entra cannot extend one)",
         )
-        return Outcome(
-            OutcomeKind.EXTENDED, requester, target, end=new_end, graph_request_id=result.id
+        return Outcome(OutcomeKind.EXTENDED, requester, target, end=end, graph_request_id=result.id)
+
+    async def _renewal_failed(
+        self, requester: Requester, target: Target, live: list[ActivationRecord], why: str
+    ) -> None:
+        """The activation was ended and not activated again: the records and audit say so."""
+        for record in live:
+            ended = self.store.transition(
+                record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now(), error=why
+            )
+            if ended is not None:
+                self.hooks.cancel(ended)
+        await self._audit(
+            AuditKind.ACTIVATION_FAILED,
+            requester,
+            target,
+            record=live[0] if live else None,
+            detail=f"ended to extend, then not activated again: {why}",
         )
 
     def request_for(self, person: PersonKey, request_id: str) -> ActivationRecord:
@@ -242,6 +310,18 @@ class PimService:
             raise
         if result.status == "PendingApproval":
             return await self._held_by_entra(requester, role, record, result.id)
+        if result.status in REFUSED:
+            text = f"Microsoft Entra answered {result.status}: nothing was activated."
+            self.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=text)
+            await self._audit(
+                AuditKind.ACTIVATION_FAILED, requester, target, record=record, detail=text
+            )
+            raise GraphError(text, code=result.status, request_id=result.id)
+        if result.status not in IN_EFFECT:
+            # Accepted, not applied yet (Granted, PendingProvisioning, ...): never announced
+            # as active. The sweep follows the request and says when it is in effect.
+            waiting = self.store.update_request(record.id, graph_request_id=result.id)
+            return Outcome(OutcomeKind.PROVISIONING, requester, target, waiting, None, result.id)
         start = result.start or self.clock.now()
         end = result.end or start + record.duration
         done = self.store.transition(

@@ -47,17 +47,20 @@ class ActiveRole:
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    """What `/pim list`, `/pim status` and the App Home show."""
+    """What `/pim list`, `/pim status` and the App Home show. `waiting`: the requests the
+    user may decide as an approver (read for the App Home only)."""
 
     requester: Requester
     eligible: list[EligibleRole]
     active: list[ActiveRole]
     pending: list[ActivationRecord]
     now: datetime
+    waiting: tuple[ActivationRecord, ...] = ()
 
 
 class OutcomeKind(StrEnum):
     ACTIVATED = "activated"
+    PROVISIONING = "provisioning"  # Entra accepted it; not in effect yet
     PENDING_APPROVAL = "pending_approval"
     DEACTIVATED = "deactivated"
     EXTENDED = "extended"

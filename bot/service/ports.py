@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.domain.audit import AuditEvent
@@ -17,7 +17,6 @@ from bot.domain.models import (
     Role,
     RolePolicy,
     ScheduleRequest,
-    Ticket,
 )
 from bot.domain.people import PersonKey
 from bot.domain.reminders import Reminder
@@ -90,18 +89,6 @@ class PimGraph(Protocol):
         justification: str | None = None,
     ) -> ScheduleRequest: ...
 
-    async def extend(
-        # `duration` is added to the current end of the assignment at the target's scope.
-        # On the wire: action adminExtend/selfExtend, scheduleInfo {startDateTime: the
-        # instance's start, expiration {type: afterDateTime, endDateTime: the new end}}.
-        self,
-        principal_id: str,
-        target: Target,
-        duration: timedelta,
-        justification: str,
-        ticket: Ticket | None = None,
-    ) -> ScheduleRequest: ...
-
     async def list_requests(self, principal_id: str) -> list[ScheduleRequest]: ...
 
     async def cancel_request(self, request_id: str) -> None: ...
@@ -169,8 +156,6 @@ class EntraApprovals(Protocol):
 
     Raises SignInRequired when the approver is not signed in, NotAuthorisedGraph when
     Entra refuses them (403), GraphError 409 when the step was already decided."""
-
-    async def approval_id_of(self, person: PersonKey, request_id: str) -> str | None: ...
 
     async def decide_as(
         self,

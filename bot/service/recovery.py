@@ -1,5 +1,7 @@
-"""After a crash: settle requests left `activating` (the process died between claiming a
-request and recording Graph's answer) from what Graph actually holds, once, on start."""
+"""Requests left `activating`, settled from what Graph holds: after a crash (the process
+died between claiming a request and recording Graph's answer), once, on start; and
+activations Entra accepted but had not applied yet (Granted, PendingProvisioning ...),
+followed by every sweep until their request is in effect or ended."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import logging
 from datetime import datetime
 
 from bot.domain.audit import AuditKind, event_for
-from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.requests import IN_EFFECT, NOT_YET, ActivationRecord, RequestState
 from bot.errors import GraphError
 from bot.service.deps import Deps
 from bot.service.reminders import ReminderService
@@ -27,6 +29,9 @@ async def recover_activating(service: Deps, reminders: ReminderService) -> int:
     were settled; a user whose Graph read fails is left for the next start."""
     settled = 0
     for record in service.store.list_requests(states=frozenset({S.ACTIVATING})):
+        if record.graph_request_id is not None:  # Graph answered: its request tells
+            settled += await _follow(service, reminders, record)
+            continue
         try:
             with service.actors.acting_as(record.requester):
                 instances = await service.graph.list_active(record.principal_id)
@@ -49,12 +54,47 @@ async def recover_activating(service: Deps, reminders: ReminderService) -> int:
     return settled
 
 
+async def settle_provisioning(service: Deps, reminders: ReminderService) -> int:
+    """Each activation Entra accepted but had not applied: active once its request is in
+    effect, failed if Entra ended it; still pending, left for the next sweep. (A request
+    claimed but not yet answered has no Graph request id and is not touched.)"""
+    settled = 0
+    for record in service.store.list_requests(states=frozenset({S.ACTIVATING})):
+        if record.graph_request_id is not None:
+            settled += await _follow(service, reminders, record)
+    return settled
+
+
+async def _follow(service: Deps, reminders: ReminderService, record: ActivationRecord) -> int:
+    try:
+        with service.actors.acting_as(record.requester):
+            requests = await service.graph.list_requests(record.principal_id)
+    except (GraphError, SignInRequired, StepUpRequired) as exc:
+        log.warning("request %s left activating (%s)", record.id, type(exc).__name__)
+        return 0
+    seen = next((r for r in requests if r.id == record.graph_request_id), None)
+    if seen is None or seen.status in NOT_YET:
+        return 0
+    if seen.status in IN_EFFECT:
+        return await _activated(
+            service, reminders, record, seen.start, seen.end, "in effect in Microsoft Entra"
+        )
+    text = f"Microsoft Entra ended request {record.id} as {seen.status}: nothing was activated."
+    done = service.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=text)
+    if done is None:
+        return 0
+    await _audit(service, AuditKind.ACTIVATION_FAILED, done, f"Entra: {seen.status}")
+    await service.notifier.activation_settled(done)
+    return 1
+
+
 async def _activated(
     service: Deps,
     reminders: ReminderService,
     record: ActivationRecord,
     start: datetime | None,
     end: datetime | None,
+    detail: str = "settled from Graph after a restart",
 ) -> int:
     start_at = start or service.clock.now()
     end_at = end or start_at + record.duration
@@ -64,7 +104,7 @@ async def _activated(
     if done is None:
         return 0
     reminders.plan(done)
-    await _audit(service, AuditKind.ACTIVATED, done, "settled from Graph after a restart")
+    await _audit(service, AuditKind.ACTIVATED, done, detail)
     await service.notifier.activation_settled(done)
     return 1
 

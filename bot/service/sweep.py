@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from bot.service.approvals import ApprovalService
 from bot.service.kept import Keeper
@@ -26,10 +27,14 @@ class Sweeper:
         reminders: ReminderService,
         approvals: ApprovalService,
         keeper: Keeper | None = None,
+        provisioning: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._reminders, self._approvals, self._keeper = reminders, approvals, keeper
+        self._provisioning = provisioning  # activations Entra accepted, not yet in effect
 
     async def sweep(self, *, reconcile: bool = False) -> None:
+        if self._provisioning is not None:
+            await self._provisioning()
         await self._reminders.run_due()
         await self._approvals.expire_due()
         if self._keeper is not None:

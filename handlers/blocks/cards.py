@@ -11,10 +11,10 @@ from bot.domain.requests import ActivationRecord, RequestState
 from handlers.blocks.base import (
     Message,
     button,
+    confirm_dialog,
     context,
     mention,
     message,
-    plain,
     scope_text,
     section,
     when,
@@ -73,17 +73,13 @@ def _ticket(record: ActivationRecord, url_template: str | None) -> str:
 
 def _confirm(record: ActivationRecord) -> dict[str, object]:
     """Slack's confirm dialog on Approve: approving activates the role at once."""
-    return {
-        "title": plain("Approve this request?", 100),
-        "text": plain(  # a confirm dialog's text may be 300 characters
-            f"{record.role_name} ({record.scope.label}) for {to_human(record.duration)} "
-            "becomes active for the requester as soon as you confirm.",
-            300,
-        ),
-        "confirm": plain("Approve", 30),
-        "deny": plain("Not yet", 30),
-        "style": "primary",
-    }
+    return confirm_dialog(
+        "Approve this request?",
+        f"{record.role_name} ({record.scope.label})",
+        f" for {to_human(record.duration)} becomes active for the requester as soon as you "
+        "confirm.",
+        "Approve",
+    )
 
 
 def _status_line(record: ActivationRecord) -> str:
@@ -116,6 +112,12 @@ def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = No
             "Your Microsoft Entra sign-in has expired, so it is activated as soon as you "
             f"have signed in again with the code I've sent you.{scope}"
         )
+    if record.state is S.ACTIVATING:  # Entra accepted it and is still applying it
+        return message(
+            f":hourglass_flowing_sand: Your request `{record.id}` for {role} was approved. "
+            "Microsoft Entra accepted it but has not applied it yet: it is not active yet, "
+            f"and I'll tell you when it is.{scope}"
+        )
     if record.state is S.ACTIVE:
         return message(
             f":white_check_mark: {role} was approved and is active until "
@@ -134,11 +136,14 @@ def approved_then_entra(record: ActivationRecord) -> Message:
 
 
 def settled_after_restart(record: ActivationRecord) -> Message:
-    """pimbot restarted while activating: what Graph showed it to be."""
+    """An activation pimbot could not confirm at once (a restart, or Entra still applying
+    it) is settled: what Graph shows it to be."""
     if record.state is S.ACTIVE:
         return message(
-            f":white_check_mark: {record.role_name} is active (request `{record.id}`); "
-            "pimbot restarted while confirming it."
+            f":white_check_mark: {record.role_name} is now active (request `{record.id}`), "
+            f"until {record.end:%Y-%m-%d %H:%M} UTC."
+            if record.end
+            else f":white_check_mark: {record.role_name} is now active (request `{record.id}`)."
         )
     return message(f":warning: {record.error or 'Nothing was activated: please ask again.'}")
 

@@ -43,6 +43,15 @@ def outcome(result: Outcome) -> Message:
             *_details(record, result.graph_request_id, start, result.end, tz),
         ]
         return message(lines[0], [section(lines[0]), section("\n".join(lines[1:]))])
+    if result.kind is OutcomeKind.PROVISIONING:
+        text = (
+            f":hourglass_flowing_sand: Microsoft Entra accepted your request for *{role}* "
+            f"(scope: {scope}) but has not applied it yet, so it is *not active yet*. "
+            "I'll tell you as soon as it is in effect."
+        )
+        if result.graph_request_id:
+            text += f"\nGraph request id: `{result.graph_request_id}`"
+        return message(text)
     if result.kind is OutcomeKind.PENDING_APPROVAL:
         why = "; ".join(result.approval_reasons) or "its policy requires approval"
         text = (

@@ -20,7 +20,7 @@ from bot.domain.models import (
     Ticket,
 )
 from bot.domain.targets import Scope, Target, TargetKind
-from bot.errors import ConfigError, NotActive
+from bot.errors import ConfigError
 from bot.graph import build_graph
 from bot.graph.auth import AccessToken
 from bot.graph.models import ScheduleRequestBody, ScheduleRequestOut
@@ -91,15 +91,11 @@ def instance(principal: str, start: str, end: str | None, **extra: str) -> dict[
 @pytest.fixture
 def graph(graph_schema: dict[str, Any]) -> FakeGraph:
     fake = FakeGraph(graph_schema)
-    fake.routes[(f"/v1.0/users/{ALINE}/transitiveMemberOf", None)] = {
-        "value": [
-            {
-                "@odata.type": "#microsoft.graph.group",
-                "id": HELPDESK,
-                "displayName": "IT Helpdesk (User)",
-            },
-            {"@odata.type": "#microsoft.graph.directoryRole", "id": "dr", "displayName": "x"},
-        ]
+    # The role-assignable groups the user is a direct member of (an OData cast + filter).
+    groups = f"/v1.0/users/{ALINE}/memberOf/microsoft.graph.group"
+    fake.routes[(groups, "isAssignableToRole eq true")] = {
+        "@odata.count": 1,
+        "value": [{"id": HELPDESK, "displayName": "IT Helpdesk (User)"}],
     }
     return fake
 
@@ -195,6 +191,18 @@ class TestActivate:
         assert same_submission(sent, ScheduleRequestOut.model_validate(echoed))
         assert not same_submission(sent, ScheduleRequestOut.model_validate(at_tenant))
 
+    def test_a_removal_is_matched_although_graph_echoes_a_schedule_it_filled_in(self) -> None:
+        """A removal is sent with no scheduleInfo; Graph answers with one of its own
+        (its start, `noExpiration`). The reasons still decide."""
+        pim = GraphPim(make_client(Recorder(lambda r: httpx.Response(500))), clock=FakeClock(NOW))
+        sent = pim._body(RequestAction.ADMIN_REMOVE, ALINE, TARGET, "done")
+        filled = {"startDateTime": "2026-11-29T09:10:00Z", "expiration": {"type": "noExpiration"}}
+        echoed = {**sent.to_json(), "id": "req-3", "status": "Revoked", "scheduleInfo": filled}
+        other = {**echoed, "justification": "another removal"}
+
+        assert same_submission(sent, ScheduleRequestOut.model_validate(echoed))
+        assert not same_submission(sent, ScheduleRequestOut.model_validate(other))
+
 
 def make_pim_body(target: Target) -> ScheduleRequestBody:
     pim = GraphPim(make_client(Recorder(lambda r: httpx.Response(500))), clock=FakeClock(NOW))
@@ -233,48 +241,6 @@ class TestDeactivateAndExtend:
         result = await pim.deactivate(ALINE, TARGET, "done")
         assert result.id == "req-1" and len(posts(rec, graph_schema)) == 1
 
-    async def test_extend_adds_to_the_current_end_from_the_instance_start(
-        self, graph: FakeGraph, graph_schema: dict[str, Any]
-    ) -> None:
-        live = instance(ALINE, "2026-11-29T08:00:00Z", "2026-11-29T13:00:00Z")
-        # Only the assignment of this role at this scope (Graph filters on both).
-        where = f"principalId eq '{ALINE}' and roleDefinitionId eq '{USER_ADMIN}' and "
-        graph.routes[
-            (f"{RM}/roleAssignmentScheduleInstances", where + "directoryScopeId eq '/'")
-        ] = {"value": [{**live, "assignmentType": "Activated"}]}
-        pim, rec = make_pim(graph)
-        result = await pim.extend(ALINE, TARGET, timedelta(hours=1), "more time")
-        [body] = posts(rec, graph_schema)
-        assert body["action"] == "adminExtend"
-        assert body["scheduleInfo"] == {
-            "startDateTime": "2026-11-29T08:00:00Z",
-            "expiration": {"type": "afterDateTime", "endDateTime": "2026-11-29T14:00:00Z"},
-        }
-        assert result.end == datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
-
-    async def test_user_identity_extends_with_self_extend(
-        self, graph: FakeGraph, graph_schema: dict[str, Any]
-    ) -> None:
-        live = instance(ALINE, "2026-11-29T08:00:00Z", "2026-11-29T13:00:00Z")
-        mine = f"{RM}/roleAssignmentScheduleInstances/filterByCurrentUser(on='principal')"
-        graph.routes[(mine, None)] = {"value": [live]}
-        pim, rec = make_pim(graph, "user")
-        await pim.extend(ALINE, TARGET, timedelta(minutes=30), "more", Ticket("T-1"))
-        [body] = posts(rec, graph_schema)
-        assert body["action"] == "selfExtend"
-        assert body["ticketInfo"] == {"ticketNumber": "T-1"}
-        # The signed-in user reads their own assignments without a directory reader role.
-        assert "filterByCurrentUser" in rec.requests[0].url.path
-
-    async def test_extend_without_an_active_assignment_is_not_active(
-        self, graph: FakeGraph
-    ) -> None:
-        graph.routes[(f"{RM}/roleAssignmentScheduleInstances", None)] = {"value": []}
-        pim, rec = make_pim(graph)
-        with pytest.raises(NotActive):
-            await pim.extend(ALINE, TARGET, timedelta(hours=1), "x")
-        assert rec.bodies("POST") == []
-
     async def test_cancel_posts_the_bound_action(self, graph: FakeGraph) -> None:
         pim, rec = make_pim(graph)
         await pim.cancel_request("req/1")
@@ -294,11 +260,14 @@ class TestReads:
         graph.routes[(eligible, f"principalId eq '{HELPDESK}'")] = {
             "value": [instance(HELPDESK, "2026-01-01T00:00:00Z", None, memberType="Direct")]
         }
-        pim, _ = make_pim(graph)
+        pim, rec = make_pim(graph)
         [found] = await pim.list_eligibilities(ALINE)
         assert found.role_id == USER_ADMIN
         assert (found.via_group_id, found.via_group_name) == (HELPDESK, "IT Helpdesk (User)")
         assert found.end is None
+        [groups] = [r for r in rec.requests if "memberOf" in r.url.path]
+        assert groups.headers["ConsistencyLevel"] == "eventual"  # an advanced query
+        assert groups.url.params["$count"] == "true"
 
     async def test_eligibilities_carry_their_scope_and_an_app_scoped_one_is_left_out(
         self, graph: FakeGraph

@@ -14,6 +14,7 @@ import pytest
 from bot.domain.audit import AuditKind
 from bot.domain.people import slack
 from bot.domain.targets import Scope, TargetKind
+from tests.e2e.test_modal import _submission
 from tests.support.approval_stack import ApprovalStack, approvals_policy
 from tests.support.cast import HELPDESK_ADMIN, USER_ADMIN
 from tests.support.stack import GRAPH_WRITES
@@ -144,3 +145,58 @@ def test_eligible_at_two_scopes_is_refused_naming_both(bot: ScopeStack) -> None:
     assert "Whole directory" in final["text"] and SHOWN in final["text"]
     assert bot.graph_writes() == 0
     assert len(bot.services.store.list_requests(requester=slack("U_ALEX"))) == before
+    assert "user-admin@seattle" in final["text"]  # how to say which
+
+
+def test_eligible_at_two_scopes_chooses_one_after_an_at_sign(bot: ScopeStack) -> None:
+    """`/pim activate user-admin@seattle …`: a case-insensitive prefix of the unit's name
+    (or its id, or `/` for the whole directory) picks the scope; Graph gets that one."""
+    bot.over_seattle(USER_ADMIN)
+    bot.tenant.add_eligibility(ALEX_ID, USER_ADMIN, "/")
+    picked = ACTIVATE.replace("user-admin", "user-admin@SEAT")
+
+    final = bot.final(bot.command(picked, user="U_ALEX"))
+
+    assert "active until" in final["text"] and SHOWN in final["text"]
+    assert bot.sent_scopes() == [("adminAssign", SEATTLE)]
+    unknown = bot.final(
+        bot.command(ACTIVATE.replace("user-admin", "user-admin@paris"), user="U_ALEX")
+    )
+    assert "no scope `paris`" in unknown["text"] and "`@seattle`" in unknown["text"]
+    bot.clock.advance(600)  # past Entra's 5-minute floor on deactivation
+    ended = bot.final(bot.command(f"deactivate user-admin@{UNIT}", user="U_ALEX"))
+    assert "deactivated" in ended["text"]
+    wide = bot.final(bot.command(ACTIVATE.replace("user-admin", "user-admin@/"), user="U_ALEX"))
+    assert "active until" in wide["text"] and "Whole directory" in wide["text"]
+    assert bot.sent_scopes()[1:] == [("adminRemove", SEATTLE), ("adminAssign", "/")]
+
+
+def test_the_form_offers_each_scope_and_activates_the_one_picked(bot: ScopeStack) -> None:
+    """In the modal a role eligible at two scopes is two choices; the one picked is the
+    scope Graph is asked for."""
+    bot.over_seattle(USER_ADMIN)
+    bot.tenant.add_eligibility(ALEX_ID, USER_ADMIN, "/")
+    assert bot.command("", user="U_ALEX").status == 200
+    bot.slack.wait_for("views.update")
+    view = bot.slack.calls("views.update")[-1].body
+    role = next(b for b in view["view"]["blocks"] if b["block_id"] == "role")
+    values = {o["value"]: o["text"]["text"] for o in role["element"]["options"]}
+    picked = f"{USER_ADMIN}@{SEATTLE}"
+    assert picked in values and f"{USER_ADMIN}@/" in values
+    assert "Seattle Branch" in values[picked]
+
+    submission = _submission(
+        view,
+        role=picked,
+        duration="1h",
+        ticket="CONTOSO:Security-012345",
+        justification="reset passwords in Seattle",
+    )
+    submission["user"] = {"id": "U_ALEX", "team_id": "T_CONTOSO"}
+    assert bot.interact(submission).status == 200
+
+    deadline = time.monotonic() + 15
+    while not bot.sent_scopes():
+        assert time.monotonic() < deadline, "nothing was activated"
+        time.sleep(0.05)
+    assert bot.sent_scopes() == [("adminAssign", SEATTLE)]

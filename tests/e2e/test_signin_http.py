@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -326,18 +327,30 @@ def test_an_undecided_request_entra_holds_is_withdrawn_there_when_it_expires(
 
 
 def test_extend_and_deactivate_are_self_actions_as_the_user(bot: SignInStack) -> None:
+    """Entra cannot lengthen a running activation (selfExtend asks admins to extend an
+    assignment): an extension ends it and activates it again until the new end, as the
+    user; Graph then shows exactly the end the user was told."""
     bot.log_in("U_ALINE", ALINE.upn)
     bot.final(bot.command(UA_1H))
+    first = bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
+    assert first is not None and first.end is not None
+    first_end = first.end
 
     extended = bot.final(bot.command("extend user-admin 1h"))
+    renewed = bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
+    assert renewed is not None and renewed.end is not None
+    renewed_end = renewed.end
     ended = bot.final(bot.command("deactivate user-admin"))
 
     assert "extended" in extended["text"].lower(), extended
+    # Graph counts whole seconds from the start it was sent.
+    assert abs(renewed_end - (first_end + timedelta(hours=1))) < timedelta(seconds=1)
     assert "deactivated" in ended["text"].lower(), ended
     actions = [(r.action, r.created_by) for r in bot.tenant_requests(ALINE.id)]
     assert actions == [
         ("selfActivate", ("user", ALINE.id)),
-        ("selfExtend", ("user", ALINE.id)),
+        ("selfDeactivate", ("user", ALINE.id)),
+        ("selfActivate", ("user", ALINE.id)),
         ("selfDeactivate", ("user", ALINE.id)),
     ]
     assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None

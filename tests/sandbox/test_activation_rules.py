@@ -352,3 +352,22 @@ class TestFutureStart:
         assert cancel.status_code == 204
         clock.advance(timedelta(hours=1))
         assert await graph.instances(ALINE.id) == []
+
+
+async def test_a_provisioning_delay_keeps_the_request_pending_and_no_instance_until_it_passes(
+    graph: GraphCaller, tenant: SandboxTenant, clock: FakeClock
+) -> None:
+    """Entra applies an accepted activation after a while: meanwhile the request says
+    PendingProvisioning and no instance exists; then Provisioned, and the instance."""
+    tenant.provisioning_delay = timedelta(seconds=90)
+    posted = await graph.post_request(request_body("adminAssign", ALINE.id, USER_ADMIN))
+    assert posted.status_code == 201 and posted.json()["status"] == "PendingProvisioning"
+    assert await graph.instances(ALINE.id) == []
+
+    clock.advance(timedelta(seconds=90))
+
+    seen = await graph.get(
+        f"{REQUESTS}/{posted.json()['id']}", "unifiedRoleAssignmentScheduleRequest"
+    )
+    assert seen.json()["status"] == "Provisioned"
+    assert [i["roleDefinitionId"] for i in await graph.instances(ALINE.id)] == [USER_ADMIN]

@@ -24,7 +24,7 @@ from bot.errors import (
 from bot.service.outcomes import OutcomeKind
 from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
-from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
+from tests.support.cast import ALINE, GLOBAL_ADMIN, TICKET, USER_ADMIN, WHY
 from tests.support.stack import GRAPH_WRITES
 
 pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
@@ -200,3 +200,28 @@ async def test_overview_lists_eligible_roles_with_groups_and_active_ones(
     assert names["User Administrator"].via_group_name == "IT Helpdesk (User)"
     assert names["Global Administrator"].policy.approval_required
     assert [a.role.display_name for a in overview.active] == ["User Administrator"]
+
+
+async def test_extending_a_role_that_needs_approval_is_refused_and_changes_nothing(
+    services: Services, tenant: SandboxTenant
+) -> None:
+    """Entra cannot lengthen an activation; pimbot's way (end it, activate again) would
+    leave the user without the role while a new approval waits: refused, saying why."""
+    app = tenant.tokens.issue("application", tenant.seed.service_principal_id, tenant.client_id)
+    body = {
+        "action": "adminAssign",
+        "principalId": ALINE.id,
+        "roleDefinitionId": GLOBAL_ADMIN,
+        "directoryScopeId": "/",
+        "justification": "approved earlier",
+        "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": "PT1H"}},
+    }
+    tenant.submit(body, app[1])
+    before = tenant.live_assignment(ALINE.id, GLOBAL_ADMIN)
+    assert before is not None
+
+    with pytest.raises(PolicyViolation, match="needs approval") as refused:
+        await services.pimbot.handle(slack("U_ALINE"), Extend("global-admin", timedelta(hours=1)))
+
+    assert "can't extend an activation" in refused.value.user_message
+    assert tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is before

@@ -296,7 +296,8 @@ def test_list_and_home_name_the_scope_of_each_eligible_active_and_pending_role(
     scope: Scope, shown: str
 ) -> None:
     listed = json.dumps(blocks.overview(scoped_overview(scope))["blocks"])
-    home = json.dumps(home_tab.home(scoped_overview(scope))["blocks"])
+    home_blocks = home_tab.home(scoped_overview(scope))["blocks"]
+    home = json.dumps([b["text"] for b in home_blocks if b["type"] == "section"])
 
     assert listed.count(shown) == 3 and home.count(shown) == 3
 
@@ -323,7 +324,7 @@ def test_reminder_and_ended_notice_name_the_scope(scope: Scope, shown: str) -> N
     assert shown in blocks.ended(rec, None)["text"]
 
 
-def test_modal_role_options_name_the_scope_or_how_many_there_are() -> None:
+def test_modal_role_options_are_one_per_role_and_scope() -> None:
     [one] = eligible(1)
     roles = [replace(one, target=replace(one.target, scope=SEATTLE)), *eligible(3)[1:]]
     twice = [one, replace(one, target=replace(one.target, scope=SEATTLE))]
@@ -334,8 +335,13 @@ def test_modal_role_options_name_the_scope_or_how_many_there_are() -> None:
     labels = [o["text"]["text"] for o in options["blocks"][0]["element"]["options"]]
     assert labels[0].startswith("Role 0 · administrative unit Seattle Branch")
     assert labels[1].startswith("Role 1 · Whole directory")
-    [only] = both["blocks"][0]["element"]["options"]  # one option per role: values unique
-    assert "2 scopes" in only["text"]["text"] and only["value"] == "id-0"
+    # Eligible at two scopes: two choices, each naming its scope and carrying it (the
+    # service reads `role@scope id`), so the user picks the scope; values stay unique.
+    wide, unit = both["blocks"][0]["element"]["options"]
+    assert "Whole directory" in wide["text"]["text"] and wide["value"] == "id-0@/"
+    assert "Seattle Branch" in unit["text"]["text"]
+    assert unit["value"] == f"id-0@{SEATTLE.id}"
+    assert "initial_option" not in both["blocks"][0]["element"]  # never chosen for them
 
 
 def test_a_unit_without_a_readable_name_shows_its_id_and_names_are_escaped() -> None:

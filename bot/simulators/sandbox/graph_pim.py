@@ -199,6 +199,7 @@ async def list_policy_assignments(request: Request) -> JSONResponse:
 
 
 def _all_requests(tenant: SandboxTenant) -> list[ScheduleRequest]:
+    tenant.provision_due()
     return sorted(tenant.requests.values(), key=lambda r: r.created)
 
 

@@ -127,3 +127,4 @@ class ScheduleRequest:
     completed: datetime | None = None
     target_schedule_id: str | None = None
     reviews: list[dict[str, str | None]] = field(default_factory=list)
+    ready_at: datetime | None = None  # PendingProvisioning until then (provisioning delay)

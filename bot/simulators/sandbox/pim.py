@@ -208,17 +208,22 @@ def _grant(
     assignment_type: str,
 ) -> None:
     now = tenant.now()
+    delay = tenant.provisioning_delay
+    ready = max(start, now + delay) if delay else start
     tenant.assignments.append(
         Assignment(
             request.id,
             request.principal_id,
             request.role_id,
             request.scope,
-            start,
+            ready,
             end,
             assignment_type,
             now,
         )
     )
+    if delay and start <= now:
+        request.status, request.ready_at = "PendingProvisioning", ready
+        return
     request.status = "Provisioned" if start <= now else "Granted"
     request.completed = now

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.clock import Clock
 from bot.simulators.sandbox import pim
@@ -42,11 +44,28 @@ class SandboxTenant:
         # quick tests can activate then deactivate. Set to timedelta(minutes=5) to enforce.
         self.min_active_before_deactivate = timedelta(0)
         self.lock = threading.RLock()
+        # A Conditional Access policy blocking the device code flow (tests switch it on).
+        self.blocks_device_code = False
+        # How long Entra takes to apply an accepted activation: meanwhile its request is
+        # PendingProvisioning and no instance exists (real tenants: seconds to minutes).
+        self.provisioning_delay = timedelta(0)
         self.reset()
 
     @classmethod
     def from_seed(cls, clock: Clock, path: Path = SEED_FILE) -> SandboxTenant:
         return cls(load_seed(path), clock)
+
+    def caller_of(self, headers: Mapping[str, str], body: Any) -> str | None:
+        """Who made a call, for the call log: the bearer token's object id (the app's
+        service principal or the signed-in user); at the token endpoint, the app named by
+        `client_id`. None when neither is known (a bad or missing token)."""
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token:
+            caller = self.tokens.lookup(token.strip())
+            return caller.object_id if caller else None
+        if isinstance(body, dict) and body.get("client_id") == self.client_id:
+            return self.seed.service_principal_id
+        return None
 
     def reset(self) -> None:
         """Back to the seed: schedules restart at the clock's current time; tokens survive
@@ -197,7 +216,19 @@ class SandboxTenant:
             self.requests[request.id] = request
             return request
 
+    def provision_due(self) -> None:
+        """Requests whose provisioning delay has passed are Provisioned."""
+        now = self.now()
+        for request in self.requests.values():
+            if (
+                request.status == "PendingProvisioning"
+                and request.ready_at
+                and request.ready_at <= now
+            ):
+                request.status, request.completed = "Provisioned", request.ready_at
+
     def request(self, request_id: str) -> ScheduleRequest:
+        self.provision_due()
         found = self.requests.get(request_id)
         if found is None:
             raise not_found("roleAssignmentScheduleRequest", request_id)
