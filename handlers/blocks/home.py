@@ -12,10 +12,12 @@ from handlers.blocks.base import (
     Block,
     button,
     context,
+    inline,
     scope_text,
     section,
     when,
 )
+from handlers.blocks.literal import code
 
 View = dict[str, Any]
 
@@ -31,7 +33,7 @@ def home(view: Overview, link: LinkState | None = None) -> View:
     blocks.append(section("*You can activate*"))
     for e in view.eligible:
         text = (
-            f"*{e.role.display_name}* — {scope_text(e.scope)}, "
+            f"*{inline(e.role.display_name)}* — {scope_text(e.scope)}, "
             f"up to {to_human(e.policy.max_duration)}"
         )
         text += " · needs approval" if e.policy.approval_required else ""
@@ -44,7 +46,7 @@ def home(view: Overview, link: LinkState | None = None) -> View:
     blocks += [{"type": "divider"}, section("*Active now*")]
     for a in view.active:
         left = a.assignment.remaining(now)
-        text = f"*{a.role.display_name}* — {scope_text(a.assignment.scope)}, " + (
+        text = f"*{inline(a.role.display_name)}* — {scope_text(a.assignment.scope)}, " + (
             f"{to_human(left)} left (until {when(a.assignment.end, tz)})" if left else "permanent"
         )
         blocks.append(
@@ -56,7 +58,7 @@ def home(view: Overview, link: LinkState | None = None) -> View:
     blocks += [{"type": "divider"}, section("*Pending requests*")]
     for r in view.pending:
         text = (
-            f"`{r.id}` *{r.role_name}* for {to_human(r.duration)} — {scope_text(r.scope)}, "
+            f"`{r.id}` *{inline(r.role_name)}* for {to_human(r.duration)} — {scope_text(r.scope)}, "
             f"{r.state.value}"
         )
         blocks.append({**section(text), "accessory": button("Cancel", "cancel_request", r.id)})
@@ -66,9 +68,10 @@ def home(view: Overview, link: LinkState | None = None) -> View:
 
 def signed_in(link: LinkState, tz: str | None) -> list[Block]:
     since = f" since {when(link.linked_at, tz)}" if link.linked_at else ""
+    name, upn = inline(link.display_name or ""), code(link.user_principal_name or "")
     text = (
-        f":white_check_mark: Signed in to Microsoft Entra as *{link.display_name}* "
-        f"({link.user_principal_name}){since}. pimbot acts as you. `/pim logout` signs you out."
+        f":white_check_mark: Signed in to Microsoft Entra as *{name}* ({upn}){since}. "
+        "pimbot acts as you. `/pim logout` signs you out."
     )
     return [section(text), {"type": "divider"}]
 
