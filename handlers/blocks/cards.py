@@ -151,7 +151,7 @@ def _quoted(head: str, words: str, tail: str) -> Message:
 def approved_then_entra(record: ActivationRecord) -> Message:
     """Approved in Slack; Entra's own policy holds the request for its approvers too."""
     return message(
-        f":white_check_mark: Your request `{record.id}` for *{record.role_name}* was "
+        f":white_check_mark: Your request `{record.id}` for *{inline(record.role_name)}* was "
         "approved in Slack. Microsoft Entra's own policy for the role needs approval "
         "too: it is waiting for Entra's approvers now."
     )

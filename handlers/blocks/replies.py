@@ -66,7 +66,7 @@ def outcome(result: Outcome) -> Message:
         text = f":white_check_mark: Request `{rid}` for *{role}* is cancelled."
     text += f" Scope: {scope}."
     if result.graph_request_id:
-        text += f"\nGraph request id: `{result.graph_request_id}`"
+        text += f"\nGraph request id: {code(result.graph_request_id)}"
     return message(text)
 
 
@@ -82,7 +82,7 @@ def _details(
         f"*Start:* {when(start, tz)}",
         f"*End:* {when(end, tz)}",
         f"*Ticket:* {ticket}",
-        f"*Graph request id:* `{graph_id or 'n/a'}`",
+        f"*Graph request id:* {code(graph_id or 'n/a')}",
     ]
     if record:
         lines.append(f"*pimbot request:* `{record.id}`")
