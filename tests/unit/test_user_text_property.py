@@ -12,18 +12,21 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from slack_sdk.models.blocks import Block
 
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import ActiveAssignment, DirectoryUser, Role, RolePolicy, Ticket
 from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from bot.domain.targets import Scope, Target, TargetKind
+from bot.errors import InputError
 from bot.service.identity import Requester
 from bot.service.outcomes import ActiveRole, EligibleRole, Outcome, OutcomeKind, Overview
 from bot.service.signins import LinkState
 from handlers import blocks
 from handlers.blocks import cards
 from handlers.blocks import home as home_tab
+from handlers.replies import guarded
 from tests.support.forgery import shape
 from tests.support.records import activation_record
 
@@ -146,3 +149,28 @@ def test_the_checker_sees_markup_that_reached_mrkdwn(forged: str) -> None:
     assert shape({"text": "x", "blocks": [blocks.context(forged)]}) != shape(
         {"text": "x", "blocks": [blocks.context(HARMLESS)]}
     )
+
+
+async def test_a_refusal_quoting_what_the_user_typed_links_and_mentions_nothing() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def reply(msg: dict[str, Any]) -> None:
+        sent.append(msg)
+
+    async def work() -> dict[str, Any]:
+        raise InputError("I don't know the role `<!channel> <https://evil.example|x>`.")
+
+    assert not await guarded(reply, work)
+    [msg] = sent
+    assert "&lt;!channel&gt; &lt;https://evil.example|x&gt;" in msg["text"]
+    assert shape(msg).tokens == ()
+
+
+@pytest.mark.parametrize("said", HOSTILE)
+def test_every_block_holding_user_text_is_one_slack_sdk_accepts_as_is(said: str) -> None:
+    for name, payload in renderings(said).items():
+        for block in payload.get("blocks", []):
+            parsed = Block.parse(block)  # slack_sdk's own models and limits
+            assert parsed is not None, name
+            parsed.validate_json()
+            assert parsed.to_dict() == block, name
