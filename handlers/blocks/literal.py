@@ -4,10 +4,13 @@ words: no bold, italic, strike, code, quote, link, mention or broadcast survives
 
 Slack escapes only `&`, `<` and `>` in mrkdwn and has no escape for `*`, `_`, `~` or
 `` ` `` (https://api.slack.com/reference/surfaces/formatting#escaping). So text that stands
-alone goes into a rich-text quote, whose text elements Slack never parses as mrkdwn
-(https://api.slack.com/reference/block-kit/blocks#rich_text), or a `plain_text` object
-(https://api.slack.com/reference/block-kit/composition-objects#text); text that must sit
-inside a mrkdwn sentence (a role name, the notification `text`) goes through `inline`.
+alone goes into a rich-text quote, whose `text` elements carry their style explicitly and
+are never parsed as mrkdwn (Slack: "use this block to include user-defined formatted
+text", https://docs.slack.dev/reference/block-kit/blocks/rich-text-block,
+https://docs.slack.dev/reference/block-kit/block-elements/text-element), or a
+`plain_text` object (https://api.slack.com/reference/block-kit/composition-objects#text).
+Text that must sit inside a mrkdwn sentence (a role name, the notification `text`) goes
+through `inline`; identifiers (a ticket number, a sign-in name) through `code`.
 """
 
 from __future__ import annotations

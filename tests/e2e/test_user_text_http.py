@@ -2,8 +2,7 @@
 submission reach the bot, and what it posts to the fake Slack Web API (approval card,
 decision DM, audit channel) carries the user's words only as text Slack never parses.
 
-Slash-command text arrives HTML-escaped (`&amp;`, `&lt;`, `&gt;`:
-https://api.slack.com/interactivity/slash-commands#app_command_handling and
+Slash-command text arrives HTML-escaped (`&amp;`, `&lt;`, `&gt;`, the escaping of
 https://api.slack.com/reference/surfaces/formatting#escaping); the parser unescapes it
 once (bot/domain/command_text.py) and the builders escape it once on the way out.
 """
