@@ -12,7 +12,8 @@ from bot.domain.people import PersonKey
 from bot.errors import PimError
 from bot.service.approvals import AlreadyDecided
 from handlers import blocks
-from handlers.blocks.base import mention
+from handlers.blocks.base import mention, when
+from handlers.blocks.literal import escape
 
 log = logging.getLogger("handlers")
 
@@ -51,10 +52,11 @@ async def guarded(reply: Reply, work: Callable[[], Awaitable[blocks.Message]]) -
 
 def _refusal(exc: PimError) -> blocks.Message:
     if isinstance(exc, AlreadyDecided) and exc.decided_by:
-        when = f" at {exc.decided_at:%H:%M} UTC" if exc.decided_at else ""
+        at = f" at {when(exc.decided_at)}" if exc.decided_at else ""
         who = mention(exc.decided_by)
-        return blocks.error(f"Request `{exc.request_id}` was already {exc.state} by {who}{when}.")
-    return blocks.error(exc.user_message)
+        return blocks.error(f"Request `{exc.request_id}` was already {exc.state} by {who}{at}.")
+    # The core's words may quote what the user typed (a role, a request id): no tags.
+    return blocks.error(escape(exc.user_message))
 
 
 async def _safely(reply: Reply, msg: blocks.Message) -> None:

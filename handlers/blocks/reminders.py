@@ -12,7 +12,7 @@ from handlers.blocks import cards
 from handlers.blocks.base import (
     Message,
     button,
-    context,
+    inline,
     message,
     plain,
     scope_text,
@@ -34,7 +34,7 @@ def reminder(
     Each choice's value is the request id and a duration; the service re-checks both."""
     left = to_human(record.end - now) if record.end else "soon"
     text = (
-        f":alarm_clock: *{record.role_name}* ends in {left} ({when(record.end, tz)}). "
+        f":alarm_clock: *{inline(record.role_name)}* ends in {left} ({when(record.end, tz)}). "
         f"Scope: {scope_text(record.scope)}."
     )
     options = [
@@ -55,11 +55,11 @@ def reminder(
 
 
 def ended(record: ActivationRecord, detail: str | None) -> Message:
-    how = f" ({detail})" if detail else ""
+    how = f" ({inline(detail)})" if detail else ""
     scope = scope_text(record.scope)
-    return message(f":checkered_flag: *{record.role_name}* has ended{how}. Scope: {scope}.")
+    role = inline(record.role_name)
+    return message(f":checkered_flag: *{role}* has ended{how}. Scope: {scope}.")
 
 
 def audit(event: AuditEvent) -> Message:
-    line = cards.audit_line(event)
-    return message(line, [context(line)])
+    return cards.audit_post(event)

@@ -123,7 +123,7 @@ def test_an_approval_card_names_the_unit_and_approval_activates_over_it(
 
     request_id, card = bot.pending("activate helpdesk-admin 1h unlock Seattle accounts", "U_ALEX")
     bot.click("U_ADMIN", "approval_approve", request_id)
-    told = bot.dm("U_ALEX", "was approved and is active")
+    told = bot.dm("U_ALEX", "was approved by <@U_ADMIN> and is active")
 
     assert f"*Scope:* {SHOWN}" in json.dumps(card["blocks"]) and SHOWN in card["text"]
     assert SHOWN in told["text"]

@@ -366,7 +366,7 @@ def test_approval_only_pimbot_asks_for_is_decided_by_the_bot_then_self_activated
     said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))  # not signed in
 
     assert f"You approved `{request_id}`" in said  # pimbot.yml names U_ADMIN: no Entra call
-    bot.dm("U_ALINE", "Helpdesk Administrator* was approved and is active until")
+    bot.dm("U_ALINE", "Helpdesk Administrator* was approved by <@U_ADMIN> and is active until")
     (request,) = bot.tenant_requests(ALINE.id)
     assert request.action == "selfActivate" and request.created_by == ("user", ALINE.id)
 

@@ -56,7 +56,7 @@ def test_the_demo_tells_the_tutorial_and_exits_0(tmp_path: Path) -> None:
         "[Approve] [Deny]",
         "MOD Administrator clicks [Approve]",
         "Approved and active by @MOD Administrator",
-        "Global Administrator was approved and is active until",
+        "Global Administrator was approved by @MOD Administrator and is active until",
         "Graph: Aline Dupuy — Global Administrator active until",
         "fast-forward 1 h 46 min",
         "⏰ Global Administrator ends in",
