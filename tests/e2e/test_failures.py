@@ -40,7 +40,8 @@ def test_graph_down_on_reads_says_so_plainly(bot: BotStack) -> None:
 def test_unexpected_error_shows_a_ref_that_is_logged_with_the_trace(
     bot: BotStack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot.slack.rate_limit("users.info", times=1)  # a Slack failure the service can't expect
+    # A Slack failure the service cannot expect: 429 twice outlasts the SDK's one retry.
+    bot.slack.rate_limit("users.info", times=2)
 
     with caplog.at_level(logging.ERROR, logger="handlers"):
         final = bot.final(bot.command(CARD, user="U_DIEGO"))
