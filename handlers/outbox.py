@@ -225,6 +225,8 @@ class Courier:
 
     async def _deliver(self, parcel: Parcel, now: datetime) -> bool:
         """One attempt; True when the lane may go on (delivered, or given up)."""
+        if now >= parcel.give_up_at:  # a card past its request's timeout, a stale notice
+            return self._give_up(parcel, "deadline_passed")
         try:
             ref = await self._send(parcel)
         except SlackApiError as exc:
