@@ -58,6 +58,7 @@ class FakeSlack:
         self.url = f"http://{host}:{port}"
         self.api_url = f"{self.url}/api/"
         self.socket_url: str | None = None  # what apps.connections.open hands out
+        self.retry_after = "1"  # seconds, in a 429's Retry-After header
 
     def __enter__(self) -> FakeSlack:
         self._thread.start()
@@ -195,7 +196,7 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             method = parts.path.removeprefix("/api/")
             if fake._record(method, body):
                 payload = json.dumps({"ok": False, "error": "ratelimited"}).encode()
-                self._send(429, payload, "application/json", {"Retry-After": "1"})
+                self._send(429, payload, "application/json", {"Retry-After": fake.retry_after})
                 return
             payload = json.dumps(fake.answer(method, body)).encode()
             self._send(200, payload, "application/json")
