@@ -3,10 +3,9 @@ again after failures and restarts; never marks a message sent before Slack said 
 
 - Order: one lane per channel (and per person for DMs); a lane's next message waits until
   the one before it was delivered or given up.
-- Pace: chat.postMessage "will generally allow an app to post 1 message per second to a
-  specific channel" with "generous burst behavior" (https://api.slack.com/apis/rate-limits,
-  https://api.slack.com/methods/chat.postMessage#rate_limiting): a small burst, then one
-  a second per lane.
+- Pace: "chat.postMessage generally allows posting one message per second per channel,
+  while also maintaining a workspace-wide limit"; "Short bursts >1 allowed"
+  (https://api.slack.com/docs/rate-limits): a small burst, then one a second per lane.
 - 429: Slack's `Retry-After` says when to try again; 5xx and network errors back off
   exponentially. The SDK's own retry handlers (`web_client`) try once more first.
 - A channel the bot cannot post in (`not_in_channel`, `channel_not_found`, `is_archived`)
@@ -49,20 +48,22 @@ QUEUED = "queued"  # the ts of a card reference whose post is still in the outbo
 # Errors an admin can fix (invite the bot, unarchive): worth trying again, now and then.
 FIXABLE = frozenset(delivery.WHY_NOT_POSTED)
 FIXABLE_RETRY = timedelta(minutes=5)
-# Slack's own "try again" answers besides 429 and HTTP 5xx.
+# Slack's own "try again" answers besides 429 and HTTP 5xx (a `fatal_error` may have
+# half-succeeded, per Slack's error tables: at least once, so it may show twice).
 TRANSIENT = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 MAX_BACKOFF = timedelta(minutes=5)
 DELIVERY_WINDOW = timedelta(days=1)  # how long anything but a card is worth sending
-KEEP_DONE = timedelta(days=7)  # delivered rows kept this long, for `pimbot` operators
+KEEP_DONE = timedelta(days=7)  # finished rows kept a week: what went out, what was given up
 POLL_SECONDS = 1.0  # a moved clock or a retry falling due is noticed this soon
 
 
 def web_client(token: str | None, base_url: str) -> AsyncWebClient:
     """The bot's Web API client with the SDK's retry handlers: connection errors, 429 after
-    its `Retry-After`, and 500/503, each retried once (slack_sdk.http_retry,
-    https://tools.slack.dev/python-slack-sdk/web#retryhandler) before the outbox's own."""
+    its `Retry-After`, and 500/503, each retried once before the outbox's own retries
+    (https://docs.slack.dev/tools/python-slack-sdk/reference/http_retry/builtin_async_handlers.html;
+    the client's default is the connection-error handler alone)."""
     return AsyncWebClient(
         token=token,
         base_url=base_url,
@@ -275,7 +276,7 @@ class Courier:
         if status >= 500 or error in TRANSIENT:
             return self._later(parcel, now, _backoff(parcel), error)
         if error in FIXABLE:
-            if parcel.attempts == 0 and parcel.kind == POST and parcel.card:
+            if parcel.error not in FIXABLE and parcel.kind == POST and parcel.card:
                 await self._card_refused(parcel, error, now)
             return self._later(parcel, now, FIXABLE_RETRY, error)
         return self._give_up(parcel, error)

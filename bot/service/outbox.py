@@ -15,7 +15,8 @@ from typing import Any, Protocol
 @dataclass(frozen=True, slots=True)
 class Parcel:
     """One message still to deliver; `card` is the request whose approval card it posts
-    or redraws, so a redraw can find the post it follows."""
+    or redraws, so a redraw can find the post it follows; `error` is the chat's answer to
+    the last attempt."""
 
     id: int
     lane: str
@@ -25,6 +26,7 @@ class Parcel:
     attempts: int
     not_before: datetime
     give_up_at: datetime
+    error: str | None = None
 
 
 class Outbox(Protocol):

@@ -122,4 +122,5 @@ def _parcel(row: Any) -> Parcel:
         attempts=int(row["attempts"]),
         not_before=row["not_before"],
         give_up_at=row["give_up_at"],
+        error=row["error"],
     )

@@ -38,23 +38,18 @@ CARD = {"text": "card", "blocks": None}
 
 
 class ScriptedSlack(FakeSlack):
-    """FakeSlack that refuses channels as Slack does (HTTP 200, ok false) and can be slow."""
+    """FakeSlack that can be slow to answer."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.refuse: dict[str, str] = {}
         self.delay = 0.0
 
     def answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         time.sleep(self.delay)
-        error = self.refuse.get(str(body.get("channel", "")))
-        if error and method.startswith("chat."):
-            return {"ok": False, "error": error}
         return super().answer(method, body)
 
     def reset(self) -> None:
         super().reset()
-        self.refuse.clear()
         self.delay = 0.0
 
 
@@ -279,4 +274,22 @@ async def test_a_card_never_postable_before_its_request_expired_is_given_up_with
         ("update", "given_up", "card_never_posted"),
         ("post", "delivered", None),
     ]
+    await box.aclose()
+
+
+async def test_a_card_refused_after_a_429_is_still_explained_once(
+    slack: ScriptedSlack, store: SqlStore, clock: FakeClock
+) -> None:
+    store.add_request(PENDING)
+    box = courier(slack, store, clock)
+    slack.rate_limit("chat.postMessage", times=1)
+    slack.refuse["C_APPROVALS"] = "channel_not_found"
+
+    await box.post_card("C_APPROVALS", PENDING.id, CARD, give_up_at=NOW + timedelta(days=1))
+    for _ in range(2):
+        clock.advance(FIXABLE_RETRY)
+        await box.drain()
+
+    told = [c.body["text"] for c in slack.calls("chat.postMessage") if c.body["channel"][0] == "D"]
+    assert len(told) == 1 and "that channel does not exist" in told[0]
     await box.aclose()

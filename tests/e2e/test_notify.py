@@ -18,6 +18,7 @@ from bot.settings import ChannelsConfig, PolicyFile
 from bot.store import SqlStore
 from handlers.notify import SlackNotifier, SlackUserDirectory
 from tests.support.cast import ALINE
+from tests.support.clock import FakeClock
 from tests.support.outbox import notifier_for
 from tests.support.records import activation_record
 from tests.support.slack import FakeSlack
@@ -49,7 +50,8 @@ def _notifier(
     slack: FakeSlack, audit: str | None = "C_AUDIT", store: SqlStore | None = None
 ) -> SlackNotifier:
     config = PolicyFile(channels=ChannelsConfig(audit=audit, approvals="C_APPROVALS"))
-    return notifier_for(_client(slack), config, store or SqlStore.from_url("sqlite://"))[0]
+    store = store or SqlStore.from_url("sqlite://")
+    return notifier_for(_client(slack), config, store, FakeClock(NOW))[0]
 
 
 async def test_dm_opens_the_conversation_once_then_posts(slack: FakeSlack) -> None:

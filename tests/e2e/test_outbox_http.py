@@ -25,18 +25,11 @@ APPROVALS = "C_PIM_APPROVALS"
 
 
 class RefusingSlack(GroupSlack):
-    """Refuses to post in the channels of `refuse` the way Slack does: HTTP 200, ok false."""
+    """The approvals' fake Slack, its 429s asking for no wait (`Retry-After: 0`)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.refuse: dict[str, str] = {}
         self.retry_after = "0"
-
-    def answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
-        error = self.refuse.get(str(body.get("channel", "")))
-        if error and method.startswith("chat."):
-            return {"ok": False, "error": error}
-        return super().answer(method, body)
 
 
 class RefusingStack(ApprovalStack):

@@ -5,6 +5,7 @@
         slack.response_url()          # a fresh response_url target
         slack.calls("chat.postMessage")
         slack.rate_limit("chat.postMessage", times=1)   # next call answers 429 ratelimited
+        slack.refuse["C123"] = "not_in_channel"         # chat.* there: ok false, that error
 
 Every call is recorded as (method, body) where body merges query, form and JSON fields.
 """
@@ -59,6 +60,8 @@ class FakeSlack:
         self.api_url = f"{self.url}/api/"
         self.socket_url: str | None = None  # what apps.connections.open hands out
         self.retry_after = "1"  # seconds, in a 429's Retry-After header
+        # channel -> error: chat.* calls there answer as Slack does (HTTP 200, ok false).
+        self.refuse: dict[str, str] = {}
 
     def __enter__(self) -> FakeSlack:
         self._thread.start()
@@ -98,6 +101,7 @@ class FakeSlack:
         with self._lock:
             self._calls.clear()
             self._limits.clear()
+            self.refuse.clear()
 
     # -- answering -------------------------------------------------------------------
 
@@ -111,6 +115,9 @@ class FakeSlack:
             return left > 0
 
     def answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        refused = self.refuse.get(str(body.get("channel", "")))
+        if refused and method.startswith("chat."):
+            return {"ok": False, "error": refused}
         handler = _METHODS.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
