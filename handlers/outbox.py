@@ -237,11 +237,13 @@ class Courier:
         except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             return self._later(parcel, now, _backoff(parcel), type(exc).__name__)
         self._outbox.delivered(parcel.id, ref)
-        if parcel.kind == POST and parcel.card and ref:
+        if parcel.kind == POST and parcel.card:
             self._requests.update_request(parcel.card, card=ref)
         return True
 
-    async def _send(self, parcel: Parcel) -> str | None:
+    async def _send(self, parcel: Parcel) -> str:
+        """One Web API call; Slack's "channel ts" of the message (the SDK raises unless
+        Slack answered `ok: true`)."""
         body = parcel.body
         msg = {"text": body.get("text"), "blocks": body.get("blocks")}
         if parcel.kind == DM:
@@ -284,7 +286,8 @@ class Courier:
     def _later(self, parcel: Parcel, now: datetime, wait: timedelta, error: str) -> bool:
         if now + wait > parcel.give_up_at:
             return self._give_up(parcel, error)
-        log.info("outbox lane %s: %s; trying again in %ss", parcel.lane, error, wait.seconds)
+        seconds = wait.total_seconds()
+        log.info("outbox lane %s: %s; trying again in %.0f s", parcel.lane, error, seconds)
         self._outbox.retry(parcel.id, now + wait, error)
         return False
 
