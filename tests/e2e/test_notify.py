@@ -17,6 +17,7 @@ from bot.errors import UserNotMapped
 from bot.settings import ChannelsConfig, PolicyFile
 from bot.store import SqlStore
 from handlers.notify import SlackNotifier, SlackUserDirectory
+from handlers.outbox import web_client
 from tests.support.cast import ALINE
 from tests.support.clock import FakeClock
 from tests.support.outbox import notifier_for
@@ -145,3 +146,18 @@ async def test_directory_profile_without_email(slack: FakeSlack) -> None:
 async def test_directory_unknown_user_is_not_mapped(slack: FakeSlack) -> None:
     with pytest.raises(UserNotMapped):
         await SlackUserDirectory(_client(slack)).profile(slack_user("U_GHOST"))
+
+
+@pytest.mark.slow  # the SDK waits Retry-After (0 here) plus up to a second of jitter
+async def test_the_bots_client_waits_out_a_429_itself(slack: FakeSlack) -> None:
+    """slack_sdk's AsyncRateLimitErrorRetryHandler, installed by `web_client`, sleeps for
+    `Retry-After` and tries once more; the plain client would raise `ratelimited`."""
+    slack.retry_after = "0"
+    slack.rate_limit("users.info", times=1)
+
+    profile = await SlackUserDirectory(web_client("xoxb-notify", slack.api_url)).profile(
+        slack_user("U_ALINE")
+    )
+
+    assert profile.email == ALINE.upn
+    assert len(slack.calls("users.info")) == 2

@@ -24,21 +24,19 @@ pytestmark = pytest.mark.slow  # a whole stack each, and the courier's one-secon
 APPROVALS = "C_PIM_APPROVALS"
 
 
-class RefusingSlack(GroupSlack):
+class NoWaitSlack(GroupSlack):
     """The approvals' fake Slack, its 429s asking for no wait (`Retry-After: 0`)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.retry_after = "0"
+    RETRY_AFTER = "0"
 
 
-class RefusingStack(ApprovalStack):
+class OutboxStack(ApprovalStack):
     def _fake_slack(self) -> FakeSlack:
-        return RefusingSlack()
+        return NoWaitSlack()
 
     @property
-    def fake(self) -> RefusingSlack:
-        assert isinstance(self.slack, RefusingSlack)
+    def fake(self) -> NoWaitSlack:
+        assert isinstance(self.slack, NoWaitSlack)
         return self.slack
 
     def request(self) -> str:
@@ -53,8 +51,8 @@ class RefusingStack(ApprovalStack):
 
 
 @pytest.fixture
-def bot(tmp_path: Path) -> Iterator[RefusingStack]:
-    with RefusingStack(tmp_path) as stack:
+def bot(tmp_path: Path) -> Iterator[OutboxStack]:
+    with OutboxStack(tmp_path) as stack:
         yield stack
 
 
@@ -64,7 +62,7 @@ def _index(calls: list[Any], method: str, needle: str) -> int:
     )
 
 
-def test_the_requester_hears_the_decision_before_the_card_is_redrawn(bot: RefusingStack) -> None:
+def test_the_requester_hears_the_decision_before_the_card_is_redrawn(bot: OutboxStack) -> None:
     request_id = bot.request()
 
     bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
@@ -78,7 +76,7 @@ def test_the_requester_hears_the_decision_before_the_card_is_redrawn(bot: Refusi
 
 
 def test_a_decision_stands_and_still_arrives_when_slack_fails_right_after_it(
-    bot: RefusingStack,
+    bot: OutboxStack,
 ) -> None:
     request_id = bot.request()
     # Each call below fails twice: the SDK's one retry is spent, the outbox's are not.
@@ -95,7 +93,7 @@ def test_a_decision_stands_and_still_arrives_when_slack_fails_right_after_it(
 
 
 def test_a_card_the_bot_may_not_post_is_explained_then_posted_once_the_bot_is_invited(
-    bot: RefusingStack,
+    bot: OutboxStack,
 ) -> None:
     bot.fake.refuse[APPROVALS] = "not_in_channel"
 
@@ -123,7 +121,7 @@ def test_a_card_the_bot_may_not_post_is_explained_then_posted_once_the_bot_is_in
     assert len(bot.dms("U_ALINE", "could not be posted")) == 1
 
 
-def _posted_card(bot: RefusingStack, request_id: str) -> str:
+def _posted_card(bot: OutboxStack, request_id: str) -> str:
     """The card's reference once the courier posted it (Slack's "channel ts")."""
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

@@ -36,9 +36,10 @@ APPROVALS, AUDIT = "C_PIM_APPROVALS", "C_PIM_AUDIT"
 class EverySecondCallLimited(GroupSlack):
     """Answers 429 to every second Web API call; keeps the calls it accepted."""
 
+    RETRY_AFTER = "0"  # Slack says seconds; 0 keeps the SDK's jittered wait under one
+
     def __init__(self) -> None:
         super().__init__()
-        self.retry_after = "0"
         self._web_calls = 0
         self.limited = 0
         self.accepted: list[tuple[str, dict[str, Any]]] = []

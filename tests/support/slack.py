@@ -42,6 +42,8 @@ class Call:
 class FakeSlack:
     """The fake server; a real ThreadingHTTPServer on 127.0.0.1, random port."""
 
+    RETRY_AFTER = "1"  # seconds, in a 429's Retry-After header (`retry_after` until reset)
+
     def __init__(self, profiles: dict[str, dict[str, Any]] | None = None) -> None:
         self.profiles = dict(PROFILES if profiles is None else profiles)
         self._calls: list[Call] = []
@@ -59,7 +61,7 @@ class FakeSlack:
         self.url = f"http://{host}:{port}"
         self.api_url = f"{self.url}/api/"
         self.socket_url: str | None = None  # what apps.connections.open hands out
-        self.retry_after = "1"  # seconds, in a 429's Retry-After header
+        self.retry_after = self.RETRY_AFTER
         # channel -> error: chat.* calls there answer as Slack does (HTTP 200, ok false).
         self.refuse: dict[str, str] = {}
 
@@ -102,6 +104,7 @@ class FakeSlack:
             self._calls.clear()
             self._limits.clear()
             self.refuse.clear()
+            self.retry_after = self.RETRY_AFTER
 
     # -- answering -------------------------------------------------------------------
 
