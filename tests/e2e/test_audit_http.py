@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.people import slack
-from tests.support.approval_stack import ApprovalStack
+from tests.support.approval_stack import PENDING, ApprovalStack
 from tests.support.cast import ALINE, TICKET
 from tests.support.stack import GRAPH_WRITES
 
@@ -68,6 +68,8 @@ def _journey(bot: ApprovalStack) -> None:
     bot.said(bot.click("U_ADMIN", "approval_approve", failing))  # activation_failed
     bot.pending()
     bot.sweep(advance=25 * 60 * MINUTE)  # expired
+    bot.slack.refuse["C_PIM_APPROVALS"] = "not_in_channel"
+    bot.final(bot.command(PENDING))  # card_not_posted
 
 
 def test_every_audit_kind_is_produced_with_its_facts_and_posted(bot: ApprovalStack) -> None:
