@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from bot.domain.requests import ActivationRecord
-from handlers.blocks.base import Message, escape, message
+from handlers.blocks.base import Message, message
+from handlers.blocks.literal import escape, inline
 
 # Slack's own words for a channel the bot cannot post in (chat.postMessage errors,
 # https://api.slack.com/methods/chat.postMessage#errors), said for an admin to act on.
@@ -27,7 +28,7 @@ def channel_name(channel: str) -> str:
     """`<#C123>` for a channel id (Slack shows its name), else `#name` as configured."""
     if _CHANNEL_ID.match(channel):
         return f"<#{channel}>"
-    return "#" + escape(channel.lstrip("#"))
+    return "#" + escape(channel.lstrip("#"))  # from pimbot.yml, not user text
 
 
 def card_not_posted(record: ActivationRecord, channel: str, error: str) -> Message:
@@ -35,7 +36,7 @@ def card_not_posted(record: ActivationRecord, channel: str, error: str) -> Messa
     by itself once that is fixed (it stays pending meanwhile)."""
     why = WHY_NOT_POSTED.get(error, f"Slack answered `{escape(error)}`")
     return message(
-        f":warning: Your request `{record.id}` for *{escape(record.role_name)}* could not be "
+        f":warning: Your request `{record.id}` for *{inline(record.role_name)}* could not be "
         f"posted to {channel_name(channel)}: {why}. It stays pending, and it is posted for "
         "the approvers as soon as that is fixed."
     )
