@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.command_types import (
@@ -22,7 +24,13 @@ from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
 from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
 from bot.domain.targets import Scope, Target
 from bot.domain.validation import check_justification, check_ticket
-from bot.errors import GraphError, NotAuthorised, PolicyViolation, RequestNotFound
+from bot.errors import (
+    GraphError,
+    NoLongerPossible,
+    NotAuthorised,
+    PolicyViolation,
+    RequestNotFound,
+)
 from bot.service.deps import Deps
 from bot.service.identity import Requester
 from bot.service.outcomes import EligibleRole, Outcome, OutcomeKind, Overview
@@ -159,14 +167,40 @@ class PimService:
         return record
 
     async def deactivate_request(self, person: PersonKey, command: DeactivateRequest) -> Outcome:
-        """The reminder's Deactivate: end the activation one of the user's requests made."""
+        """The reminder's Deactivate: end the activation one of the user's requests made.
+        Of two clicks (a double click, a replayed payload) only one reaches Graph."""
         record = self.request_for(person, command.request_id)  # its scope, no other
-        return await self._deactivate(person, record.role_id, record.scope)
+        with self._claim(record, record.end, self.clock.now()):
+            return await self._deactivate(person, record.role_id, record.scope)
 
     async def extend_request(self, person: PersonKey, command: ExtendRequest) -> Outcome:
-        """The reminder's Extend: lengthen the activation one of the user's requests made."""
+        """The reminder's Extend: lengthen the activation one of the user's requests made,
+        once from the end the reminder showed (`from_end`): the same Extend clicked twice,
+        or replayed, extends once."""
         record = self.request_for(person, command.request_id)
-        return await self._extend(person, record.role_id, command.duration, record.scope)
+        start = command.from_end or record.end
+        new_end = start + command.duration if start else None
+        with self._claim(record, start, new_end):
+            return await self._extend(person, record.role_id, command.duration, record.scope)
+
+    @contextmanager
+    def _claim(
+        self, record: ActivationRecord, expected: datetime | None, new: datetime | None
+    ) -> Iterator[None]:
+        """Hold the record's end (compare-and-set in the store) while Graph is asked; put
+        it back if that fails, so a retry can claim it again."""
+        if record.state is not S.ACTIVE:
+            state = record.state.value.replace("_", " ")
+            raise NoLongerPossible(f"Request `{record.id}` is {state}: it is no longer active.")
+        if self.store.claim_end(record.id, expected, new) is None:
+            raise NoLongerPossible(
+                f"Request `{record.id}` was already extended or deactivated from this message."
+            )
+        try:
+            yield
+        except BaseException:
+            self.store.claim_end(record.id, new, expected)  # a no-op once Graph changed it
+            raise
 
     async def resume_request(self, person: PersonKey, command: ResumeRequest) -> Outcome:
         """Activate a stored request that waited for its requester to sign in again."""
@@ -189,7 +223,9 @@ class PimService:
             record.id, frozenset({S.REQUESTED, S.PENDING_APPROVAL}), S.CANCELLED
         )
         if updated is None:
-            raise NotAuthorised(f"Request `{record.id}` can no longer be cancelled.")
+            now = self.store.get_request(record.id) or record
+            state = now.state.value.replace("_", " ")
+            raise NoLongerPossible(f"Request `{record.id}` is {state}: it can't be cancelled now.")
         requester = await self.identity.resolve(person)
         await self._audit(AuditKind.CANCELLED, requester, updated.target, record=updated)
         if updated.card:
