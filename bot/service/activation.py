@@ -192,6 +192,8 @@ class PimService:
         if record.state is not S.ACTIVE:
             state = record.state.value.replace("_", " ")
             raise NoLongerPossible(f"Request `{record.id}` is {state}: it is no longer active.")
+        if record.end is not None and record.end <= self.clock.now():  # or a Deactivate's claim
+            raise NoLongerPossible(f"Request `{record.id}` has ended or is being deactivated.")
         if self.store.claim_end(record.id, expected, new) is None:
             raise NoLongerPossible(
                 f"Request `{record.id}` was already extended or deactivated from this message."
