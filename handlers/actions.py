@@ -57,9 +57,9 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
 
 
 def extension(value: str) -> ExtendRequest:
-    """An Extend's value, `<request id> [<ISO duration> [<end shown>]]` (see
-    `blocks.reminders.extend_value`); a reminder sent before the end was carried extends
-    by EXTEND_BY from wherever the activation ends now."""
+    """An Extend's value: `<request id> [<ISO duration> [<end shown>]]`
+    (`blocks.reminders.extend_value`). Reminders sent before values carried the end still
+    work: they extend (by EXTEND_BY if no duration) from wherever the activation ends."""
     request_id, duration, end = (value.split(" ") + ["", ""])[:3]
     try:
         from_end = datetime.fromisoformat(end) if end else None

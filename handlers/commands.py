@@ -66,16 +66,23 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         # The work takes Graph round trips: say so at once, then answer once, as a new
         # message (a command's ack cannot be replaced: see replies.ephemeral).
         await ack(response_type="ephemeral", **blocks.working())
-        by_dm = to_dm(dms, who)
-        if await _in_bots_dm(client, command, who):
-            await guarded(by_dm, _work(bot, who, parsed))  # the DM is where the user is
-        elif isinstance(parsed, Activate):
-            # An ephemeral answer does not last: an activation's outcome is also kept in
-            # the DM, which is the one message left if Slack refuses the response_url.
-            kept = _and_dm(ephemeral(respond), dms, who)
-            await guarded(kept, _work(bot, who, parsed), failed=ephemeral(respond, by_dm))
-        else:
-            await guarded(ephemeral(respond, by_dm), _work(bot, who, parsed))
+        in_dm = await _in_bots_dm(client, command, who)
+        reply, failed = _answer(dms, who, respond, in_dm, parsed)
+        await guarded(reply, _work(bot, who, parsed), failed=failed)
+
+
+def _answer(
+    dms: DirectMessages, who: PersonKey, respond: AsyncRespond, in_dm: bool, parsed: Command
+) -> tuple[Reply, Reply]:
+    """Where the one answer goes, and where a refusal or error goes."""
+    by_dm = to_dm(dms, who)
+    if in_dm:
+        return by_dm, by_dm  # the DM is where the user is
+    if isinstance(parsed, Activate):
+        # An ephemeral answer does not last: an activation's outcome is also kept in the
+        # DM, which is the one message left if Slack refuses the response_url.
+        return _and_dm(ephemeral(respond), dms, who), ephemeral(respond, by_dm)
+    return ephemeral(respond, by_dm), ephemeral(respond, by_dm)
 
 
 def _and_dm(reply: Reply, dms: DirectMessages, who: PersonKey) -> Reply:

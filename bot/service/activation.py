@@ -102,21 +102,30 @@ class PimService:
         """End the user's live assignment of a role now, at the one scope it is active at."""
         return await self._deactivate(person, command.role, None)
 
-    async def _deactivate(self, person: PersonKey, role_text: str, scope: Scope | None) -> Outcome:
+    async def _deactivate(
+        self,
+        person: PersonKey,
+        role_text: str,
+        scope: Scope | None,
+        mine: ActivationRecord | None = None,
+    ) -> Outcome:
+        """Of two deactivations at once (a double click, a replayed payload) only one
+        reaches Graph: the request behind the activation is claimed first."""
         requester = await self.identity.resolve(person)
         role = self.catalog.resolve(role_text)
         target = (await self.queries.find_active(requester, role, scope)).target
-        result = await self.graph.deactivate(
-            requester.user.id, target, "Deactivated with pimbot by the requester"
-        )
         live = self._live_records(person, target)
+        mine = mine or (live[0] if live else None)  # None: activated outside pimbot
+        with self._claim(mine, mine.end if mine else None, self.clock.now()):
+            result = await self.graph.deactivate(
+                requester.user.id, target, "Deactivated with pimbot by the requester"
+            )
         for record in live:
             ended = self.store.transition(
                 record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now()
             )
             if ended is not None:
                 self.hooks.cancel(ended)
-        mine = live[0] if live else None  # None: activated outside pimbot
         await self._audit(
             AuditKind.DEACTIVATED, requester, target, record=mine, graph_request_id=result.id
         )
@@ -167,11 +176,9 @@ class PimService:
         return record
 
     async def deactivate_request(self, person: PersonKey, command: DeactivateRequest) -> Outcome:
-        """The reminder's Deactivate: end the activation one of the user's requests made.
-        Of two clicks (a double click, a replayed payload) only one reaches Graph."""
+        """The reminder's Deactivate: end the activation one of the user's requests made."""
         record = self.request_for(person, command.request_id)  # its scope, no other
-        with self._claim(record, record.end, self.clock.now()):
-            return await self._deactivate(person, record.role_id, record.scope)
+        return await self._deactivate(person, record.role_id, record.scope, record)
 
     async def extend_request(self, person: PersonKey, command: ExtendRequest) -> Outcome:
         """The reminder's Extend: lengthen the activation one of the user's requests made,
@@ -185,19 +192,21 @@ class PimService:
 
     @contextmanager
     def _claim(
-        self, record: ActivationRecord, expected: datetime | None, new: datetime | None
+        self, record: ActivationRecord | None, expected: datetime | None, new: datetime | None
     ) -> Iterator[None]:
         """Hold the record's end (compare-and-set in the store) while Graph is asked; put
-        it back if that fails, so a retry can claim it again."""
+        it back if that fails, so a retry can claim it again. No record: nothing to hold."""
+        if record is None:
+            yield
+            return
         if record.state is not S.ACTIVE:
             state = record.state.value.replace("_", " ")
             raise NoLongerPossible(f"Request `{record.id}` is {state}: it is no longer active.")
-        if record.end is not None and record.end <= self.clock.now():  # or a Deactivate's claim
+        # A Deactivate's claim moves the end to now: a second click sees it passed.
+        if record.end is not None and record.end <= self.clock.now():
             raise NoLongerPossible(f"Request `{record.id}` has ended or is being deactivated.")
         if self.store.claim_end(record.id, expected, new) is None:
-            raise NoLongerPossible(
-                f"Request `{record.id}` was already extended or deactivated from this message."
-            )
+            raise NoLongerPossible(f"Request `{record.id}` was already extended or deactivated.")
         try:
             yield
         except BaseException:

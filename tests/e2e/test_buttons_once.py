@@ -138,6 +138,23 @@ def test_deactivate_double_clicked_deactivates_once(bot: ApprovalStack) -> None:
     assert kinds.count("deactivated") == 1
 
 
+def test_home_deactivate_double_clicked_deactivates_once(bot: ApprovalStack) -> None:
+    assert "active until" in bot.final(bot.command(CARD))["text"]
+    writes = bot.graph_writes()
+    slow = _slow_graph_write(bot)
+
+    bot.click("U_ALINE", "home_deactivate", USER_ADMIN, home=True)
+    _wait_taken(slow)
+    bot.click("U_ALINE", "home_deactivate", USER_ADMIN, home=True)
+
+    bot.dm("U_ALINE", "has ended or is being deactivated")  # App Home clicks answer by DM
+    bot.dm("U_ALINE", "is deactivated")
+    assert bot.graph_writes() == writes + 1
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None
+    kinds = [e.kind.value for e in bot.services.store.audit_events()]
+    assert kinds.count("deactivated") == 1
+
+
 def test_cancel_double_clicked_cancels_once(bot: ApprovalStack) -> None:
     request_id, _ = bot.pending()
 
