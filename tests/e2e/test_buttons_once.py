@@ -19,7 +19,7 @@ from bot.domain.requests import RequestState
 from bot.simulators.sandbox.faults import FaultRule
 from tests.support.approval_stack import ApprovalStack
 from tests.support.cast import ALINE, CARD, USER_ADMIN
-from tests.support.payloads import block_actions
+from tests.support.payloads import block_actions, deny_submission
 from tests.support.signing import command_body
 from tests.support.stack import GRAPH_WRITES, Reply
 
@@ -183,6 +183,25 @@ def test_approve_double_clicked_approves_once(bot: ApprovalStack) -> None:
     assert bot.graph_writes() == 1
     updates = bot.card_updates(request_id)
     assert "Approve" not in json.dumps([b for b in updates[-1]["blocks"] if b["type"] == "actions"])
+
+
+def test_deny_submitted_twice_denies_once(bot: ApprovalStack) -> None:
+    request_id, _ = bot.pending()
+    bot.click("U_ADMIN", "approval_deny", request_id)
+    (opened,) = bot.slack.wait_for("views.open")
+    submission = deny_submission(opened.body["view"], "U_ADMIN", "not during the freeze")
+
+    assert bot.interact(submission).body == {}
+    assert bot.interact(submission).body == {}  # the same submission again
+
+    bot.dm("U_ADMIN", f"You denied `{request_id}`")
+    bot.dm("U_ADMIN", "already denied")
+    bot.dm("U_ALINE", "Denied by")
+    assert len(bot.dms("U_ALINE", "Denied by")) == 1  # told once
+    record = bot.services.store.get_request(request_id)
+    assert record is not None and record.state is RequestState.DENIED
+    kinds = [e.kind.value for e in bot.services.store.audit_events()]
+    assert kinds.count("denied") == 1 and bot.graph_writes() == 0
 
 
 # -- buttons whose action is over disappear ------------------------------------------------
