@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint typecheck bench clean
+.PHONY: run test test-fast test-minimum lint typecheck bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,20 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# The fast tests on the declared minimum of every direct dependency (constraints/minimum.txt,
+# which equals pyproject's floors), in a venv of its own, rebuilt whenever either file changes.
+VENV_MIN := .venv-min
+$(VENV_MIN)/.installed: pyproject.toml constraints/minimum.txt
+	rm -rf $(VENV_MIN)
+	$(PY) -m venv $(VENV_MIN)
+	$(VENV_MIN)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_MIN)/bin/python -m pip install --quiet -c constraints/minimum.txt -e '.[test]'
+	$(VENV_MIN)/bin/python -m pip check
+	touch $@
+
+test-minimum: $(VENV_MIN)/.installed
+	$(VENV_MIN)/bin/python -m pytest -q -m "not slow"
+
 # Style, types, and the architecture's import contracts (pyproject [tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers tests bench
@@ -39,4 +53,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) $(VENV_MIN) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

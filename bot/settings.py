@@ -84,6 +84,9 @@ class RoleConfig(_Strict):
     approval: Literal["required", "graph"] = "graph"  # "graph": as the PIM policy says
     ticket: Literal["required", "graph"] = "graph"
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
+    # Application mode only: activate although the role's PIM policy asks for MFA or an
+    # authentication context on activation, which adminAssign skips. Off: refused.
+    application_mode: Literal["allow_without_mfa"] | None = None
 
 
 class RemindersConfig(_Strict):
@@ -92,6 +95,8 @@ class RemindersConfig(_Strict):
 
 class GraphConfig(_Strict):
     identity: Literal["application", "user"] = "application"
+    # `allow_without_mfa`: the waiver of RoleConfig.application_mode, for every role.
+    application_mode: Literal["allow_without_mfa"] | None = None
 
 
 class PolicyFile(_Strict):
@@ -163,6 +168,9 @@ class Settings(BaseSettings):
     pim_ca_file: Path | None = None
     # Fernet key (urlsafe base64, 32 bytes) sealing per-user token caches in user mode.
     pim_token_key: SecretStr | None = None
+    # The embedded sandbox tenant is a demo: with Slack credentials it stands in for Entra
+    # only when asked for by name, never because AZURE_* were forgotten.
+    pim_sandbox: bool = False
 
     @property
     def uses_sandbox(self) -> bool:
@@ -172,6 +180,28 @@ class Settings(BaseSettings):
     @property
     def has_slack(self) -> bool:
         return self.slack_bot_token is not None
+
+    def sandbox_refusal(self) -> str | None:
+        """Why the embedded sandbox tenant may not stand in for Entra here, or None.
+
+        Fail closed: half an app registration is a mistake, not a request for the demo
+        tenant; and a bot that real Slack users reach must not quietly grant roles in a
+        make-believe tenant because AZURE_* were left out."""
+        tenant, client = self.azure_tenant_id, self.azure_client_id
+        if bool(tenant) != bool(client):
+            missing = "AZURE_CLIENT_ID" if tenant else "AZURE_TENANT_ID"
+            return (
+                f"{missing} is not set: set both AZURE_TENANT_ID and AZURE_CLIENT_ID "
+                "(your Entra app registration)"
+            )
+        slack = self.slack_bot_token or self.slack_app_token or self.slack_signing_secret
+        if self.uses_sandbox and slack and not self.pim_sandbox:
+            return (
+                "Slack credentials are set but AZURE_TENANT_ID and AZURE_CLIENT_ID are not: "
+                "set them to your Entra app registration, or PIM_SANDBOX=1 to run against "
+                "the embedded sandbox tenant (a demo tenant, not yours)"
+            )
+        return None
 
     def policy(self) -> PolicyFile:
         return load_policy_file(self.pim_config)

@@ -22,15 +22,15 @@ from bot.domain.commands import (
     Logout,
     OpenActivationForm,
     Status,
+    UsageError,
     parse_command,
 )
 from bot.domain.people import PersonKey, slack
-from bot.errors import InputError
 from bot.service.dispatch import Pimbot
 from bot.service.outcomes import Outcome, Overview
 from handlers import blocks
 from handlers.blocks import signin
-from handlers.blocks.help import help_text
+from handlers.blocks.help import help_text, unknown_command, usage
 from handlers.blocks.modal import Prefill
 from handlers.replies import DirectMessages, Reply, dm, ephemeral, guarded, to_dm
 from handlers.views import open_activation_form
@@ -50,13 +50,14 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         try:
             text = str(command.get("text") or "")
             parsed = parse_command(text, ticket_pattern=pattern, ticket_example=ticket.example)
-        except InputError as exc:
-            usage = help_text(signin=bot.signs_in)
-            await ack(response_type="ephemeral", **blocks.help_message(usage, exc.user_message))
+        except UsageError as exc:  # the message and that one sub-command's usage
+            await ack(
+                response_type="ephemeral",
+                **blocks.help_message(usage(exc.command), exc.user_message),
+            )
             return
         if isinstance(parsed, Help):
-            usage = help_text(parsed.topic, signin=bot.signs_in)
-            await ack(response_type="ephemeral", **blocks.help_message(usage, parsed.reason))
+            await ack(response_type="ephemeral", **_help(parsed, bot.signs_in))
             return
         if isinstance(parsed, OpenActivationForm):
             await ack()  # the modal must open inside trigger_id's 3 s; the roles follow
@@ -69,6 +70,13 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         in_dm = await _in_bots_dm(client, command, who)
         reply, failed = _answer(dms, who, respond, in_dm, parsed)
         await guarded(reply, _work(bot, who, parsed), failed=failed)
+
+
+def _help(asked: Help, signin: bool) -> blocks.Message:
+    if asked.unknown is not None:
+        why, more = unknown_command(asked, signin=signin)
+        return blocks.help_message(more, why)
+    return blocks.help_message(help_text(asked.topic, signin=signin))
 
 
 def _answer(

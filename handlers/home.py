@@ -1,20 +1,24 @@
-"""The App Home tab: published on `app_home_opened` and after Home buttons act."""
+"""The App Home tab: published on `app_home_opened` and after Home buttons act (the
+service refreshes it after every other change); Approve from "Waiting for you"."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.command_types import Approve
 from bot.domain.people import PersonKey, slack
 from bot.errors import PimError
 from bot.service.dispatch import Pimbot
+from bot.service.outcomes import Decision
 from bot.service.signins import LinkState, SignInRequired, StepUpRequired
 from handlers import blocks
+from handlers.approvals import approved_line
 from handlers.blocks import home as home_tab
-from handlers.replies import DirectMessages, new_ref
+from handlers.replies import DirectMessages, expect, guarded, new_ref, to_dm
 
 log = logging.getLogger("handlers")
 
@@ -25,6 +29,20 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab needs nothing from us
         await publish_home(client, bot, slack(str(event["user"])))
+
+    @app.action(home_tab.HOME_APPROVE)
+    async def approve(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Approve from "Waiting for you": as on the card (the same service call and
+        checks), answered by DM since a Home has no response_url; the Homes it changes
+        are refreshed by the service."""
+        await ack()
+        who, request_id = slack(str(body["user"]["id"])), str(body["actions"][0]["value"])
+
+        async def work() -> blocks.Message:
+            decision = expect(Decision, await bot.handle(who, Approve(request_id)))
+            return blocks.message(approved_line(decision.record))
+
+        await guarded(to_dm(dms, who), work)
 
 
 async def publish_home(client: AsyncWebClient, bot: Pimbot, who: PersonKey) -> None:

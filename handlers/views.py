@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.command_types import Activate, ListRoles
@@ -43,7 +45,7 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         form = read_form(view)
         errors = form_errors(form, _rules(view), bot.config)
         if errors:
-            await ack(response_action="errors", errors=errors)
+            await ack(response_action="errors", errors=as_plain_text(errors))
             return
         await ack()  # closes the modal; the activation runs after it
 
@@ -54,6 +56,18 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
             return blocks.outcome(expect(Outcome, await bot.handle(who, command)))
 
         await guarded(to_dm(dms, who), work)
+
+    @app.action({"block_id": "role", "action_id": "value"})
+    async def role_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """A role was picked in the open form: fit the durations and the ticket field to it."""
+        await ack()
+        view, chosen = body["view"], body["actions"][0].get("selected_option") or {}
+        fitted = modal.refit(view, str(chosen.get("value") or ""), bot.config.ticket)
+        try:
+            await client.views_update(view_id=view["id"], hash=view.get("hash"), view=fitted)
+        except SlackApiError as exc:  # hash_conflict: the form changed meanwhile; it is
+            # checked again on submit anyway
+            log.info("refitting the activation form failed: %s", exc.response.get("error"))
 
 
 async def open_activation_form(
@@ -129,6 +143,16 @@ def form_errors(
         lambda: check_justification(form.justification, config.justification),
     )
     return errors
+
+
+_CODE = re.compile(r"`([^`]*)`")
+
+
+def as_plain_text(errors: dict[str, str]) -> dict[str, str]:
+    """Slack shows `response_action: errors` messages as plain text, so the mrkdwn the
+    shared messages use (`code`) would show as literal backticks: quote instead
+    (https://api.slack.com/surfaces/modals#displaying_errors)."""
+    return {field: _CODE.sub(r'"\1"', text) for field, text in errors.items()}
 
 
 def _check(errors: dict[str, str], field: str, check: Any) -> None:

@@ -54,9 +54,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return await run(settings)
     if args.command == "sandbox":
-        from bot.simulators.sandbox.server import serve_forever
+        from bot.simulators.sandbox.server import print_usage, serve_forever
 
-        await serve_forever(host=args.host, port=args.port)
+        await serve_forever(host=args.host, port=args.port, on_ready=print_usage)
         return 0
     if args.command == "check":
         from bot.cli.check import run_checks

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.domain.models import RolePolicy
 from bot.errors import ConfigError, GraphError, PimError
 from bot.settings import Settings
 
@@ -105,6 +106,8 @@ async def _slack(settings: Settings) -> str:
 
 
 async def _graph(settings: Settings) -> str:
+    if (refusal := settings.sandbox_refusal()) is not None:
+        raise PimError(refusal)
     if settings.uses_sandbox:
         return "no AZURE_TENANT_ID/AZURE_CLIENT_ID: `pimbot run` uses the embedded sandbox tenant"
     try:
@@ -121,11 +124,49 @@ async def _graph(settings: Settings) -> str:
     try:
         await graph.check_token()
         roles = await graph.list_role_definitions()
+        policies = await graph.list_policies()
     except GraphError as exc:
         raise PimError(_graph_fix(settings, exc)) from None
     finally:
         await graph.aclose()
-    return f"token acquired; read {len(roles)} role definitions from {settings.pim_graph_url}"
+    line = f"token acquired; read {len(roles)} role definitions from {settings.pim_graph_url}"
+    names = {r.id: r.display_name for r in roles}
+    return line + _application_mode_summary(settings, policies, names)
+
+
+def _application_mode_summary(
+    settings: Settings, policies: dict[str, RolePolicy], names: dict[str, str]
+) -> str:
+    """Which roles' activation rules application mode skips (MFA, authentication context),
+    and for each whether pimbot.yml waives them or pimbot refuses the role."""
+    from bot.domain.policy import waived_rules
+    from bot.domain.roles import RoleCatalog
+
+    config = settings.policy()
+    catalog = RoleCatalog(config)
+    waived_roles = {
+        catalog.resolve(cfg.role).id
+        for cfg in config.roles.values()
+        if cfg.application_mode == "allow_without_mfa"
+    }
+    every = config.graph.application_mode == "allow_without_mfa"
+    waived: list[str] = []
+    refused: list[str] = []
+    for role_id, policy in sorted(policies.items(), key=lambda kv: names.get(kv[0], kv[0])):
+        skipped = waived_rules(policy)
+        if skipped:
+            entry = f"{names.get(role_id, role_id)} ({', '.join(skipped)})"
+            (waived if every or role_id in waived_roles else refused).append(entry)
+    parts = []
+    if waived:
+        parts.append(
+            "application mode activates WITHOUT what their policy asks: " + "; ".join(waived)
+        )
+    if refused:
+        parts.append(
+            "refused in application mode (their policy asks for MFA): " + "; ".join(refused)
+        )
+    return "".join(f". {p}" for p in parts)
 
 
 async def _entra_sign_in(settings: Settings) -> str:

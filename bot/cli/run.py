@@ -25,6 +25,13 @@ log = logging.getLogger("pimbot")
 
 async def run(settings: Settings) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit status."""
+    if (refusal := settings.sandbox_refusal()) is not None:
+        raise ConfigError(refusal)
+    if settings.uses_sandbox and settings.has_slack:
+        log.warning(
+            "PIM_SANDBOX=1: Slack users reach the embedded sandbox tenant, not your Entra "
+            "tenant; nothing they activate is real"
+        )
     user_mode = settings.policy().graph.identity == "user"
     if user_mode:
         from bot.signin.crypto import check_signin_config, cipher_from_settings

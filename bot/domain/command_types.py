@@ -102,10 +102,12 @@ class Logout:
 
 @dataclass(frozen=True, slots=True)
 class Help:
-    """`reason` says why help is shown unasked (an unknown sub-command)."""
+    """`/pim help [topic]`, or help shown unasked: `unknown` is a sub-command nobody knows
+    (as typed), `suggestion` the known one it most resembles, if any."""
 
     topic: str | None = None
-    reason: str | None = None
+    unknown: str | None = None
+    suggestion: str | None = None
 
 
 Command: TypeAlias = (

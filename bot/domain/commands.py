@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ __all__ = [
     "Logout",
     "OpenActivationForm",
     "Status",
+    "UsageError",
     "parse_command",
 ]
 
@@ -53,6 +55,15 @@ _DURATIONISH = re.compile(r"[-+]?\d|P(T)?\d", re.IGNORECASE)
 _TICKETISH = re.compile(r"[A-Za-z][\w.]*:(?!//)\S*\d")
 _PUNCT = ".,;:!?()[]{}\"'“”‘’"  # around a ticket typed inside a sentence
 _SYNONYMS = {"?": "help", "-h": "help", "--help": "help"}
+
+
+class UsageError(InputError):
+    """A known sub-command typed wrong: `command` names it, so the front end can show
+    that one sub-command's usage beside the message."""
+
+    def __init__(self, user_message: str, command: str) -> None:
+        super().__init__(user_message)
+        self.command = command
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +91,22 @@ def parse_command(
     if not head:
         return OpenActivationForm()
     name = head.casefold()
-    parser = _PARSERS.get(_SYNONYMS.get(name, name))
+    name = _SYNONYMS.get(name, name)
+    parser = _PARSERS.get(name)
     if parser is None:
-        return Help(reason=f"Unknown command `{_show(head)}`.")
-    return parser(rest, _Tickets(ticket_pattern, ticket_example))
+        return _unknown(head)
+    try:
+        return parser(rest, _Tickets(ticket_pattern, ticket_example))
+    except UsageError:
+        raise
+    except InputError as exc:
+        raise UsageError(exc.user_message, name) from None
+
+
+def _unknown(word: str) -> Help:
+    """Help for a sub-command nobody knows, with the known one it most resembles."""
+    close = difflib.get_close_matches(word.casefold(), sorted(TOPIC_NAMES), n=1, cutoff=0.6)
+    return Help(unknown=word, suggestion=close[0] if close else None)
 
 
 def _activate(rest: str, tickets: _Tickets) -> Command:
@@ -204,7 +227,7 @@ def _help(rest: str, _: _Tickets) -> Command:
         return Help()
     topic = _SYNONYMS.get(words[0].casefold(), words[0].casefold())
     if topic not in TOPIC_NAMES:
-        return Help(reason=f"There is no command `{_show(words[0])}`.")
+        return _unknown(words[0])
     return Help(topic=topic)
 
 

@@ -58,6 +58,7 @@ class ApproverKind(StrEnum):
 
     ENTRA_USER = "entra_user"
     ENTRA_GROUP = "entra_group"
+    ENTRA_ROLE = "entra_role"  # whoever holds this directory role, active, tenant-wide
     SLACK_USER = "slack_user"
     SLACK_USERGROUP = "slack_usergroup"
 
@@ -81,6 +82,14 @@ class RolePolicy:
     mfa_required: bool = False
     approval_required: bool = False
     approvers: tuple[ApproverRef, ...] = field(default_factory=tuple)
+    # Conditional Access authentication context required on activation (its claim value).
+    auth_context: str | None = None
+    # The *_Admin_Assignment rules: what Entra checks an adminAssign against (application
+    # mode). None: active assignments may be permanent.
+    admin_max_duration: timedelta | None = None
+    admin_rules: frozenset[str] = frozenset()  # Enablement_Admin_Assignment.enabledRules
+    # Why pimbot refuses the role outright as it acts (None: it doesn't).
+    refusal: str | None = None
 
 
 class RequestAction(StrEnum):

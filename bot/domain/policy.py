@@ -24,21 +24,80 @@ class EffectivePolicy:
     approval_reasons: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """How pimbot acts in Entra: as its application (adminAssign, checked by Entra against
+    the *_Admin_Assignment rules only) or as the signed-in user (selfActivate, checked by
+    Entra against the *_EndUser_Assignment rules, MFA and approval included).
+    `mfa_waived`: pimbot.yml lets application mode activate a role whose activation rules
+    ask for MFA or an authentication context that an application cannot perform."""
+
+    application: bool = True
+    mfa_waived: bool = False
+
+
 def effective_policy(
-    graph: RolePolicy, config: RoleRules | None, file: PolicyRules
+    graph: RolePolicy,
+    config: RoleRules | None,
+    file: PolicyRules,
+    acting: Acting | None = None,
+    role_name: str = "This role",
 ) -> EffectivePolicy:
-    """Each rule takes the stricter side, so the bot never allows what Graph would refuse."""
+    """Each rule takes the stricter side, so the bot never allows what Graph would refuse.
+
+    In application mode Entra applies the Admin rules to the request, and skips the
+    EndUser ones (https://learn.microsoft.com/en-us/graph/api/resources/unifiedrolemanagementpolicyrule
+    "Admin: the rule applies to ... admin assignments; EndUser: ... self activation"):
+    pimbot honours the Admin rules too, keeps enforcing the EndUser rules itself, and
+    refuses what it cannot enforce (MFA, authentication context) unless waived."""
+    acting = acting or Acting(application=False)
+    admin = acting.application
     bot_max = (config.max_duration if config else None) or file.default_max_duration
+    caps = [graph.max_duration, bot_max]
+    if admin and graph.admin_max_duration is not None:
+        caps.append(graph.admin_max_duration)
     reasons = _approval_reasons(graph, config)
     policy = RolePolicy(
-        max_duration=min(graph.max_duration, bot_max),
-        justification_required=graph.justification_required or file.justification.min_length > 0,
-        ticket_required=graph.ticket_required or bool(config and config.ticket == "required"),
+        max_duration=min(caps),
+        justification_required=graph.justification_required
+        or file.justification.min_length > 0
+        or (admin and "Justification" in graph.admin_rules),
+        ticket_required=graph.ticket_required
+        or bool(config and config.ticket == "required")
+        or (admin and "Ticketing" in graph.admin_rules),
         mfa_required=graph.mfa_required,
         approval_required=bool(reasons),
         approvers=_union(graph.approvers, _config_approvers(config)),
+        auth_context=graph.auth_context,
+        admin_max_duration=graph.admin_max_duration,
+        admin_rules=graph.admin_rules,
+        refusal=_application_refusal(graph, role_name) if admin and not acting.mfa_waived else None,
     )
     return EffectivePolicy(policy, reasons)
+
+
+def waived_rules(graph: RolePolicy) -> tuple[str, ...]:
+    """What application mode skips of a role's rules, in words (empty: nothing)."""
+    skipped = []
+    if graph.mfa_required:
+        skipped.append("multi-factor authentication on activation")
+    if graph.auth_context:
+        skipped.append(f"Conditional Access authentication context `{graph.auth_context}`")
+    if "MultiFactorAuthentication" in graph.admin_rules:
+        skipped.append("multi-factor authentication on active assignment")
+    return tuple(skipped)
+
+
+def _application_refusal(graph: RolePolicy, role_name: str) -> str | None:
+    skipped = waived_rules(graph)
+    if not skipped:
+        return None
+    return (
+        f"{role_name}'s PIM policy requires {' and '.join(skipped)}, which pimbot cannot "
+        "check when it acts as an application: Entra would not ask for it. Use "
+        "signed-in-user mode (`graph.identity: user` in pimbot.yml), or have your pimbot "
+        "admin waive it for this role (`roles.<alias>.application_mode: allow_without_mfa`)."
+    )
 
 
 def check_request(
@@ -52,6 +111,8 @@ def check_request(
     role_name: str = "This role",
 ) -> None:
     """Raise PolicyViolation naming the first rule the request breaks."""
+    if policy.refusal is not None:
+        raise PolicyViolation(policy.refusal)
     if duration > policy.max_duration:
         raise PolicyViolation(
             f"{role_name} can be active for at most {to_human(policy.max_duration)}; "

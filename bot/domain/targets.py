@@ -10,8 +10,11 @@ formats.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from bot.errors import InputError
 
 TENANT_WIDE_ID = "/"  # only ever compared with; the scope itself always comes from Graph
 AU_PREFIX = "/administrativeUnits/"
@@ -94,3 +97,46 @@ class Target:
     def label(self) -> str:
         """`User Administrator (Paris Office)`: the role and where it applies."""
         return f"{self.role.display_name} ({self.scope.label})"
+
+
+def split_scope(role_text: str) -> tuple[str, str | None]:
+    """`helpdesk-admin@paris` -> (`helpdesk-admin`, `paris`): the role as typed, and what
+    follows its last `@`, which picks a scope (None when there is none)."""
+    role, at, hint = role_text.rpartition("@")
+    if not at or not role.strip():
+        return role_text, None
+    return role.strip(), hint.strip() or None
+
+
+def pick_scope(scopes: Sequence[Scope], hint: str, role_name: str) -> Scope:
+    """The one scope `hint` names: an administrative unit by a case-insensitive prefix of its
+    display name or by its id (object id or full directoryScopeId), the whole directory by
+    `/` or a prefix of "Whole directory". None or several: an InputError listing them."""
+    wanted = hint.casefold()
+    exact = [
+        s
+        for s in scopes
+        if wanted in (s.id.casefold(), (s.administrative_unit_id or "").casefold())
+    ]
+    named = [s for s in scopes if _name_of(s).casefold().startswith(wanted)]
+    found = exact or named
+    if len(found) == 1:
+        return found[0]
+    listed = "; ".join(f"`@{scope_shorthand(s)}` ({s.label})" for s in scopes)
+    if not found:
+        raise InputError(f"{role_name} has no scope `{hint}` for you. Yours: {listed}.")
+    raise InputError(f"`@{hint}` names more than one scope of {role_name}: {listed}.")
+
+
+def _name_of(scope: Scope) -> str:
+    if scope.is_tenant_wide:
+        return "Whole directory"
+    return scope.display_name or scope.administrative_unit_id or scope.id
+
+
+def scope_shorthand(scope: Scope) -> str:
+    """What to type after `@` for this scope: its name's first word, lower-cased."""
+    if scope.is_tenant_wide:
+        return "/"
+    name = scope.display_name
+    return name.split()[0].lower() if name else (scope.administrative_unit_id or scope.id)

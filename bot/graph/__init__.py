@@ -42,7 +42,8 @@ def build_graph(
     `auth` if given (user mode: the acting user's), else `credential`, else MSAL with the
     AZURE_* settings (the application identity)."""
     http = graph_http(settings, auth or _app_auth(settings, credential), transport)
-    return GraphPim(GraphClient(http, retry=retry), identity=identity)
+    client = GraphClient(http, retry=retry, delegated=identity == "user")
+    return GraphPim(client, identity=identity)
 
 
 def graph_http(

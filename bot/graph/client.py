@@ -54,22 +54,35 @@ class GraphClient:
         sleep: Sleep = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        delegated: bool = False,
     ) -> None:
         self._http = http
+        self._delegated = delegated  # a signed-in user's token: a 403 is about their roles
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._monotonic = monotonic
         self._rand = rand
 
-    async def get(self, path: str, params: dict[str, str] | None = None) -> Json:
-        return await self._send("GET", path, params=params, idempotent=True)
+    async def get(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Json:
+        return await self._send("GET", path, params=params, headers=headers, idempotent=True)
 
-    async def get_all(self, path: str, params: dict[str, str] | None = None) -> list[Json]:
-        """Every item of a collection, following `@odata.nextLink` page by page."""
-        page = await self.get(path, params)
+    async def get_all(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> list[Json]:
+        """Every item of a collection, following `@odata.nextLink` page by page (with the
+        same headers: an advanced query's ConsistencyLevel applies to every page)."""
+        page = await self.get(path, params, headers)
         items: list[Json] = list(page.get("value", []))
         while next_link := page.get("@odata.nextLink"):
-            page = await self.get(self._same_origin(str(next_link)))
+            page = await self.get(self._same_origin(str(next_link)), headers=headers)
             items.extend(page.get("value", []))
         return items
 
@@ -94,6 +107,7 @@ class GraphClient:
         path: str,
         *,
         params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
         json: Json | None = None,
         idempotent: bool,
         recover: Recover | None = None,
@@ -102,7 +116,7 @@ class GraphClient:
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._attempt(method, path, params, json)
+            outcome = await self._attempt(method, path, params, headers, json)
             if not isinstance(outcome, _Failure):
                 return outcome
             must_check = outcome.ambiguous and not idempotent
@@ -118,10 +132,17 @@ class GraphClient:
                 raise give_up(outcome.response)
 
     async def _attempt(
-        self, method: str, path: str, params: dict[str, str] | None, json: Json | None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        json: Json | None,
     ) -> Json | _Failure:
         try:
-            response = await self._http.request(method, path, params=params, json=json)
+            response = await self._http.request(
+                method, path, params=params, headers=headers, json=json
+            )
         except UNSENT_ERRORS:
             return _Failure(None, ambiguous=False)
         except AMBIGUOUS_ERRORS:
@@ -129,7 +150,7 @@ class GraphClient:
         if response.status_code < 400:
             return _body(response)
         if response.status_code not in RETRY_STATUSES:
-            raise error_from_response(response)
+            raise error_from_response(response, delegated=self._delegated)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         # Graph throttles before doing any work, so a 429 was never applied.
         return _Failure(response, ambiguous=response.status_code != 429, retry_after=retry_after)

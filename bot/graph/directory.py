@@ -69,9 +69,21 @@ class DirectoryReads:
         self._unit_names_seen[unit_id] = AdministrativeUnitOut.model_validate(data).display_name
 
     async def _groups(self, user_id: str) -> list[DirectoryObject]:
-        path = f"/v1.0/users/{segment(user_id)}/transitiveMemberOf"
-        found = await self._objects(path, {"$select": "id,displayName"})
-        return [g for g in found if g.is_group]
+        """The groups through which the user may hold a role: only role-assignable groups
+        can be assigned roles, and no group can be nested into one
+        (https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/groups-concept),
+        so the user's direct memberships of role-assignable groups are all there is. One
+        filtered read (an advanced query: ConsistencyLevel and $count,
+        https://learn.microsoft.com/en-us/graph/api/user-list-memberof), not a call per
+        group of any kind."""
+        path = f"/v1.0/users/{segment(user_id)}/memberOf/microsoft.graph.group"
+        params = {
+            "$filter": "isAssignableToRole eq true",
+            "$count": "true",
+            "$select": "id,displayName",
+        }
+        items = await self._client.get_all(path, params, {"ConsistencyLevel": "eventual"})
+        return [DirectoryObject.model_validate(item) for item in items]
 
     async def _objects(self, path: str, params: dict[str, str]) -> list[DirectoryObject]:
         params = {"$select": USER_FIELDS, **params}

@@ -47,11 +47,41 @@ MAYBE_APPLIED = (
 )
 
 
-def error_from_response(response: httpx.Response) -> GraphError:
-    """Turn a non-retryable error response into the matching GraphError."""
+def error_from_response(response: httpx.Response, *, delegated: bool = False) -> GraphError:
+    """Turn a non-retryable error response into the matching GraphError. `delegated`:
+    the call carried a signed-in user's token, so a 403 is about *their* roles."""
     code, message, request_id = read_envelope(response)
-    text = _user_message(response.status_code, code, message, response.request.url.path)
+    path = response.request.url.path
+    if delegated and (response.status_code == 403 or code == "Authorization_RequestDenied"):
+        text = _user_lacks_role(path)
+    else:
+        text = _user_message(response.status_code, code, message, path)
     return GraphError(text, code=code, status=response.status_code, request_id=request_id)
+
+
+# With a delegated token Graph allows what the app's permission allows AND the user's own
+# Entra roles allow (https://learn.microsoft.com/en-us/graph/api/resources/privilegedidentitymanagementv3-overview
+# and each PIM API's "supported Microsoft Entra roles"): a 403 names a role the user lacks.
+_READERS = (
+    "Global Reader, Security Reader, Security Operator, Security Administrator or "
+    "Privileged Role Administrator"
+)
+_USER_ROLES = (
+    ("roleManagementPolicy", f"reading PIM policies needs one of: {_READERS}"),
+    ("roleEligibilitySchedule", f"reading others' eligibilities needs one of: {_READERS}"),
+    ("roleAssignmentSchedule", f"reading others' role assignments needs one of: {_READERS}"),
+    ("/groups/", "reading group members needs Directory Readers (or a reader role above)"),
+    ("/directory/administrativeUnits", "reading administrative units needs Directory Readers"),
+)
+
+
+def _user_lacks_role(path: str) -> str:
+    need = next((n for fragment, n in _USER_ROLES if fragment in path), None)
+    what = f": {need}" if need else ""
+    return (
+        "Microsoft Entra refused this for your account, not for the bot: your Entra "
+        f"roles don't allow it{what}. Ask your PIM admin."
+    )
 
 
 def give_up(response: httpx.Response | None, *, maybe_applied: bool = False) -> GraphError:

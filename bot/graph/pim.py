@@ -8,7 +8,7 @@ adminExtend — the bot checks eligibility and policy itself before acting):
     RoleEligibilitySchedule.Read.Directory      eligibility instances
     RoleManagementPolicy.Read.Directory         PIM policy rules per role
     RoleManagement.Read.Directory               role definitions
-    User.Read.All                               users by id / UPN / mail, their transitiveMemberOf
+    User.Read.All                               users by id / UPN / mail, their groups (memberOf)
     GroupMember.Read.All                        members of approver groups
     AdministrativeUnit.Read.All                 (optional) names of administrative-unit scopes;
                                                 without it a scope shows as its id

@@ -12,6 +12,18 @@ from bot.errors import InputError
 # What Entra applies when a role has no policy assignment or no expiration rule.
 DEFAULT_MAX = timedelta(hours=8)
 
+# "If no specific approvers are selected, Privileged Role Administrators and Global
+# Administrators become the default approvers" (the approvalStages' primaryApprovers are
+# then empty): https://learn.microsoft.com/en-us/entra/id-governance/privileged-identity-management/pim-how-to-change-default-settings
+PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+DEFAULT_APPROVERS = (
+    ApproverRef(
+        ApproverKind.ENTRA_ROLE, PRIVILEGED_ROLE_ADMINISTRATOR, "Privileged Role Administrator"
+    ),
+    ApproverRef(ApproverKind.ENTRA_ROLE, GLOBAL_ADMINISTRATOR, "Global Administrator"),
+)
+
 _KINDS = {
     "#microsoft.graph.singleUser": (ApproverKind.ENTRA_USER, "userId"),
     "#microsoft.graph.groupMembers": (ApproverKind.ENTRA_GROUP, "groupId"),
@@ -26,13 +38,22 @@ def policy_from_assignments(assignments: list[dict[str, Any]]) -> RolePolicy:
     rules = {rule.get("id"): rule for rule in policy.get("rules") or []}
     enabled = set((rules.get("Enablement_EndUser_Assignment") or {}).get("enabledRules") or [])
     approval = (rules.get("Approval_EndUser_Assignment") or {}).get("setting") or {}
+    admin = rules.get("Expiration_Admin_Assignment") or {}
+    context = rules.get("AuthenticationContext_EndUser_Assignment") or {}
     return RolePolicy(
         max_duration=_max_duration(rules.get("Expiration_EndUser_Assignment") or {}),
         justification_required="Justification" in enabled,
         ticket_required="Ticketing" in enabled,
         mfa_required="MultiFactorAuthentication" in enabled,
         approval_required=bool(approval.get("isApprovalRequired")),
-        approvers=_approvers(approval) if approval.get("isApprovalRequired") else (),
+        approvers=(_approvers(approval) or DEFAULT_APPROVERS)
+        if approval.get("isApprovalRequired")
+        else (),
+        auth_context=(context.get("claimValue") or None) if context.get("isEnabled") else None,
+        admin_max_duration=_max_duration(admin) if admin.get("isExpirationRequired") else None,
+        admin_rules=frozenset(
+            (rules.get("Enablement_Admin_Assignment") or {}).get("enabledRules") or []
+        ),
     )
 
 

@@ -67,6 +67,19 @@ class PimReads(DirectoryReads):
         }
         return policy_from_assignments(await self._client.get_all(POLICIES, params))
 
+    async def list_policies(self) -> dict[str, RolePolicy]:
+        """Every directory role's PIM policy by role id, in one paged read (`pimbot check`)."""
+        params = {
+            "$filter": "scopeId eq '/' and scopeType eq 'DirectoryRole'",
+            "$expand": "policy($expand=rules)",
+        }
+        items = await self._client.get_all(POLICIES, params)
+        return {
+            str(item["roleDefinitionId"]): policy_from_assignments([item])
+            for item in items
+            if item.get("roleDefinitionId")
+        }
+
     async def list_requests(self, principal_id: str) -> list[ScheduleRequest]:
         return [r.to_domain() for r in await self._requests(principal_id)]
 

@@ -16,13 +16,20 @@ def same_submission(sent: ScheduleRequestBody, seen: ScheduleRequestOut) -> bool
     Everything Graph echoes must agree: action, principal, role, scope, justification,
     ticket and expiration. Graph moves a start that is already past up to its own now, never
     earlier, so the request's start is at or after the one sent; an older request with
-    the same reasons started before it. (Callers take the newest match.) Removals
-    carry no schedule; the caller also checks the live assignments for them.
+    the same reasons started before it. (Callers take the newest match.) A removal is sent
+    with no schedule, but Graph echoes one it fills in itself (its own start, no
+    expiration), so a removal's schedule is not compared; the caller checks that the
+    role is gone at that scope before it trusts the match.
     """
-    return (
+    same_reasons = (
         _identity(seen) == _identity(sent)
         and (seen.justification or None) == (sent.justification or None)
         and _ticket_number(seen) == _ticket_number(sent)
+    )
+    if sent.schedule_info is None:
+        return same_reasons
+    return (
+        same_reasons
         and _expiry(seen.schedule_info) == _expiry(sent.schedule_info)
         and _starts_no_earlier(sent.schedule_info, seen.schedule_info)
     )

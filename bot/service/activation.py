@@ -22,7 +22,7 @@ from bot.domain.models import ActivationSpec, Role, Ticket
 from bot.domain.people import PersonKey
 from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
 from bot.domain.requests import OPEN_STATES, ActivationRecord, RequestState
-from bot.domain.targets import Scope, Target
+from bot.domain.targets import Scope, Target, split_scope
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import (
     GraphError,
@@ -65,8 +65,9 @@ class PimService:
         role_text, duration = command.role, command.duration
         ticket, justification = command.ticket, command.justification
         requester = await self.identity.resolve(person)
+        role_text, hint = split_scope(role_text)  # `helpdesk-admin@paris`: which scope
         role = self.catalog.resolve(role_text)
-        match = await self.queries.eligible_for(requester, role)
+        match = await self.queries.eligible_for(requester, role, hint)
         target = match.target  # the eligibility's own scope: never a wider one
         try:
             check_request(
@@ -112,8 +113,9 @@ class PimService:
         """Of two deactivations at once (a double click, a replayed payload) only one
         reaches Graph: the request behind the activation is claimed first."""
         requester = await self.identity.resolve(person)
+        role_text, hint = split_scope(role_text)
         role = self.catalog.resolve(role_text)
-        target = (await self.queries.find_active(requester, role, scope)).target
+        target = (await self.queries.find_active(requester, role, scope, hint)).target
         live = self._live_records(person, target)
         mine = mine or (live[0] if live else None)  # None: activated outside pimbot
         with self._claim(mine, mine.end if mine else None, self.clock.now()):
@@ -140,8 +142,9 @@ class PimService:
         self, person: PersonKey, role_text: str, duration: timedelta, scope: Scope | None
     ) -> Outcome:
         requester = await self.identity.resolve(person)
+        role_text, hint = split_scope(role_text)
         role = self.catalog.resolve(role_text)
-        live_role = await self.queries.find_active(requester, role, scope)
+        live_role = await self.queries.find_active(requester, role, scope, hint)
         active, target = live_role.assignment, live_role.target
         policy = (await self.policies.effective(role)).policy
         now = self.clock.now()

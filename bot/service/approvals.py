@@ -9,13 +9,14 @@ from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import Role
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.errors import GraphError, NotAuthorised, RequestNotFound
+from bot.errors import GraphError, NotAuthorised, PimError, RequestNotFound
 from bot.service.activation import PimService
 from bot.service.approvers import OWN_REQUEST, Approvers
 from bot.service.deps import Deps
 from bot.service.entra_held import DECIDED_IN_ENTRA, EntraHeld
 from bot.service.outcomes import Decision, Outcome, OutcomeKind
 from bot.service.ports import Review
+from bot.service.queries import waiting_for
 from bot.service.signins import SignInRequired, StepUpRequired
 
 S = RequestState
@@ -66,6 +67,27 @@ class ApprovalService:
             await self._audit(AuditKind.DECISION_REFUSED, record, person, why_not)
             raise NotAuthorised(f"You can't decide this request, because {why_not}.")
         return record
+
+    async def waiting_for(self, person: PersonKey) -> tuple[ActivationRecord, ...]:
+        """What waits for `person`'s decision: pending, not yet expired, and theirs to
+        decide by `check_approver`'s rule. Requests Entra holds are left out: Entra,
+        not pimbot, knows who may decide them."""
+        now = self._svc.clock.now()
+        pending = [
+            r
+            for r in self._svc.store.list_requests(states=PENDING)
+            if self.expires_at(r) > now and not (self.entra and EntraHeld.holds(r))
+        ]
+        return await waiting_for(person, pending, self.may_decide)
+
+    async def may_decide(self, record: ActivationRecord, person: PersonKey) -> bool:
+        """Whether `person` is an approver of `record` (whatever its state now), by
+        `check_approver`'s rule; one that can't be checked now (e.g. a sign-in is needed
+        to know who they are) counts as no."""
+        try:
+            return await self._approvers.why_not(record, person) is None
+        except PimError:
+            return False
 
     async def approve(self, request_id: str, person: PersonKey) -> Decision:
         """Record the approval (compare-and-set) and run the activation once."""

@@ -12,6 +12,7 @@ from bot.service.identity import Requester
 from bot.service.signins import SignInRequired, StepUpRequired
 
 OWN_REQUEST = "it is your own request — someone else has to approve it"
+_ENTRA_KINDS = (ApproverKind.ENTRA_USER, ApproverKind.ENTRA_GROUP, ApproverKind.ENTRA_ROLE)
 
 
 class Approvers:
@@ -41,7 +42,7 @@ class Approvers:
                 members = await self._svc.identity.directory.usergroup_members(ref.id)
                 if slack_id in members:
                     return True
-            if ref.kind in (ApproverKind.ENTRA_USER, ApproverKind.ENTRA_GROUP):
+            if ref.kind in _ENTRA_KINDS:
                 entra = entra or await self._entra_of(person)
                 if entra is not None and await self._entra_matches(ref.kind, ref.id, entra):
                     return True
@@ -58,5 +59,10 @@ class Approvers:
     async def _entra_matches(self, kind: ApproverKind, ref_id: str, who: Requester) -> bool:
         if kind is ApproverKind.ENTRA_USER:
             return ref_id in (who.user.id, who.user.user_principal_name)
+        if kind is ApproverKind.ENTRA_ROLE:
+            # An approver by role must hold it now, tenant-wide: an eligible Global
+            # Administrator who has not activated is not one yet.
+            held = await self._svc.graph.list_active(who.user.id)
+            return any(a.role_id == ref_id and a.scope.id == "/" for a in held)
         members = await self._svc.graph.list_group_members(ref_id)
         return any(m.id == who.user.id for m in members)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.clock import Clock
@@ -19,12 +20,20 @@ class AuditTrail:
 
     def __init__(self, store: Store, notifier: Notifier) -> None:
         self._store, self._notifier = store, notifier
+        self._listeners: list[Callable[[AuditEvent], None]] = []
+
+    def listen(self, listener: Callable[[AuditEvent], None]) -> None:
+        """Call `listener` with every event once recorded (it must not raise or block):
+        every change to someone's requests or roles is audited, so this sees them all."""
+        self._listeners.append(listener)
 
     async def record(self, event: AuditEvent) -> None:
         """The store holds the trail; the notifier never raises, so a chat outage cannot
         fail the request being audited."""
         self._store.append_audit(event)
         await self._notifier.post_audit(event)
+        for listener in self._listeners:
+            listener(event)
 
 
 @dataclass(frozen=True, slots=True)

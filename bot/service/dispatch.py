@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.domain.command_codec import keepable
 from bot.domain.command_types import (
@@ -36,6 +36,7 @@ from bot.errors import InputError, PimError
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
 from bot.service.deps import Deps
+from bot.service.homes import Homes
 from bot.service.kept import Keeper, SignInPending, item_for, pending_message
 from bot.service.outcomes import (
     NotInUserMode,
@@ -83,6 +84,8 @@ class Pimbot:
         self._user_mode, self._graph_health = user_mode, health
         self.config = deps.config
         self._following: asyncio.Task[None] | None = None
+        self.homes = Homes(deps.store, self.refresh, self._may_decide)
+        deps.audit.listen(self.homes.changed)
 
     @property
     def signs_in(self) -> bool:
@@ -134,10 +137,17 @@ class Pimbot:
         raise InputError("That command is answered by the front end, not the service.")
 
     async def overview(self, who: PersonKey) -> Overview:
-        """What `who` may activate, has active and waits for, without prompting a sign-in
-        (the App Home shows a Sign in button instead)."""
+        """What `who` may activate, has active and waits for, and what waits for their
+        decision, without prompting a sign-in (the App Home shows a Sign in button
+        instead). Their Home is kept current from now on."""
+        self.homes.shown(who)
         with self._d.actors.acting_as(who):
-            return await self._activation.overview(who)
+            overview = await self._activation.overview(who)
+            return replace(overview, waiting=await self._approvals.waiting_for(who))
+
+    async def _may_decide(self, record: ActivationRecord, who: PersonKey) -> bool:
+        with self._d.actors.acting_as(who):
+            return await self._approvals.may_decide(record, who)
 
     async def check_approver(self, who: PersonKey, request_id: str) -> ActivationRecord:
         """The pending request, if `who` may decide it (before a deny form opens)."""
@@ -188,6 +198,7 @@ class Pimbot:
         await self._d.notifier.home_changed(who, overview, self.link_state(who))
 
     async def aclose(self) -> None:
+        await self.homes.aclose()
         if self._following is not None:
             self._following.cancel()
             with contextlib.suppress(asyncio.CancelledError):

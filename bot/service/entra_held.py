@@ -56,10 +56,10 @@ class EntraHeld:
         verb = "Approved" if review == "Approve" else "Denied"
         justification = reason or f"{verb} in Slack (pimbot request {record.id})"
         try:
-            approval_id = await self._approvals.approval_id_of(person, graph_request_id)
-            await self._approvals.decide_as(
-                person, approval_id or graph_request_id, None, review, justification
-            )
+            # The approval's id is the request's, so the approver need not read the
+            # request first (reading others' requests needs a reader role):
+            # https://learn.microsoft.com/graph/api/approval-get?view=graph-rest-beta
+            await self._approvals.decide_as(person, graph_request_id, None, review, justification)
         except (NotAuthorised, NotAuthorisedGraph) as exc:
             event = event_for(
                 AuditKind.DECISION_REFUSED,

@@ -47,13 +47,15 @@ class ActiveRole:
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    """What `/pim list`, `/pim status` and the App Home show."""
+    """What `/pim list`, `/pim status` and the App Home show. `waiting`: the requests the
+    user may decide as an approver (read for the App Home only)."""
 
     requester: Requester
     eligible: list[EligibleRole]
     active: list[ActiveRole]
     pending: list[ActivationRecord]
     now: datetime
+    waiting: tuple[ActivationRecord, ...] = ()
 
 
 class OutcomeKind(StrEnum):

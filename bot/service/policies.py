@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from bot.clock import Clock
 from bot.domain.durations import MAX_DURATION
 from bot.domain.models import Role, RolePolicy
-from bot.domain.policy import EffectivePolicy, effective_policy
+from bot.domain.policy import Acting, EffectivePolicy, effective_policy
 from bot.domain.roles import RoleCatalog
 from bot.errors import GraphError
 from bot.service.ports import PimGraph
@@ -58,13 +58,21 @@ class PolicyCache:
             if not (self._entra_enforces and exc.status == 403):
                 raise
             graph_policy = LEFT_TO_ENTRA
-        value = effective_policy(graph_policy, self._role_config(role), self._config)
+        config = self._role_config(role)
+        acting = Acting(not self._entra_enforces, self._mfa_waived(config))
+        value = effective_policy(graph_policy, config, self._config, acting, role.display_name)
         self._cache[role.id] = _Cached(value, now)
         return value
 
     def clear(self) -> None:
         """Forget every cached policy: the next request reads Graph again."""
         self._cache.clear()
+
+    def _mfa_waived(self, config: RoleConfig | None) -> bool:
+        waiver = "allow_without_mfa"
+        return self._config.graph.application_mode == waiver or bool(
+            config and config.application_mode == waiver
+        )
 
     def _role_config(self, role: Role) -> RoleConfig | None:
         for cfg in self._config.roles.values():

@@ -169,8 +169,6 @@ class EntraApprovals(Protocol):
     Raises SignInRequired when the approver is not signed in, NotAuthorisedGraph when
     Entra refuses them (403), GraphError 409 when the step was already decided."""
 
-    async def approval_id_of(self, person: PersonKey, request_id: str) -> str | None: ...
-
     async def decide_as(
         self,
         approver: PersonKey,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from bot.clock import Clock
 from bot.domain.models import Role
+from bot.domain.people import PersonKey
+from bot.domain.requests import ActivationRecord
 from bot.domain.roles import RoleCatalog
-from bot.domain.targets import Scope, Target
+from bot.domain.targets import Scope, Target, pick_scope, scope_shorthand
 from bot.errors import AlreadyActive, InputError, NotActive, NotEligible
 from bot.service.identity import Requester
 from bot.service.outcomes import ActiveRole, EligibleRole
@@ -23,19 +25,24 @@ class RoleQueries:
     ) -> None:
         self.graph, self.catalog, self.policies, self.clock = graph, catalog, policies, clock
 
-    async def eligible_for(self, requester: Requester, role: Role) -> EligibleRole:
+    async def eligible_for(
+        self, requester: Requester, role: Role, hint: str | None = None
+    ) -> EligibleRole:
         """The user's eligibility for `role`, whose target carries the eligibility's own
-        scope. NotEligible names what they can activate; eligible at several scopes is an
-        InputError listing them: pimbot never picks a scope for the user."""
+        scope. NotEligible names what they can activate. Eligible at several scopes, the
+        user picks one (`role@paris`); pimbot never picks a scope for them."""
         eligible = await self.eligible(requester)
         matches = [e for e in eligible if e.role.id == role.id]
         if not matches:
             raise NotEligible(_not_eligible_message(role, eligible))
+        if hint is not None:
+            chosen = pick_scope([m.scope for m in matches], hint, role.display_name)
+            return next(m for m in matches if m.scope == chosen)
         if len(matches) > 1:
             raise InputError(
                 f"You are eligible for {role.display_name} at {len(matches)} scopes: "
-                f"{_scope_list(m.scope for m in matches)}. pimbot can't choose one for you "
-                "yet, and won't guess: activate it in Microsoft Entra (PIM, My roles) instead."
+                f"{_scope_list(m.scope for m in matches)}. Say which after `@`, e.g. "
+                f"`{_example(role, matches[-1].scope)}`, or pick it in the form (`/pim`)."
             )
         return matches[0]
 
@@ -66,10 +73,15 @@ class RoleQueries:
         )
 
     async def find_active(
-        self, requester: Requester, role: Role, scope: Scope | None = None
+        self, requester: Requester, role: Role, scope: Scope | None = None, hint: str | None = None
     ) -> ActiveRole:
-        """The user's own live assignment of `role` (at `scope`, if given). Active at
-        several scopes and no scope given: an InputError listing them."""
+        """The user's own live assignment of `role` (at `scope`, or at the one `hint`
+        names). Active at several scopes and neither given: an InputError listing them."""
+        if hint is not None and scope is None:
+            held = [
+                a.assignment.scope for a in await self.active(requester) if a.role.id == role.id
+            ]
+            scope = pick_scope(held, hint, role.display_name) if held else None
         mine = [
             item
             for item in await self.active(requester)
@@ -85,8 +97,8 @@ class RoleQueries:
         if len(mine) > 1:
             raise InputError(
                 f"{role.display_name} is active for you at {len(mine)} scopes: "
-                f"{_scope_list(m.assignment.scope for m in mine)}. pimbot can't choose one "
-                "for you yet, and won't guess: use Microsoft Entra (PIM, My roles) instead."
+                f"{_scope_list(m.assignment.scope for m in mine)}. Say which after `@`, e.g. "
+                f"`{_example(role, mine[-1].assignment.scope)}`."
             )
         return mine[0]
 
@@ -108,6 +120,11 @@ def _scope_order(scope: Scope) -> tuple[bool, str]:
     return not scope.is_tenant_wide, scope.label.casefold()
 
 
+def _example(role: Role, scope: Scope) -> str:
+    name = role.alias or role.display_name
+    return f"{name}@{scope_shorthand(scope)}"
+
+
 def _scope_list(scopes: Iterable[Scope]) -> str:
     """`Whole directory (`/`)`, `Paris Office (`/administrativeUnits/…`)`: name and id."""
     return "; ".join(f"{s.label} (`{s.id}`)" for s in scopes)
@@ -118,3 +135,15 @@ def _not_eligible_message(role: Role, eligible: list[EligibleRole]) -> str:
         return f"You aren't eligible for {role.display_name}, or for any role. Ask your PIM admin."
     names = dict.fromkeys(f"`{e.role.alias or e.role.display_name}`" for e in eligible)
     return f"You aren't eligible for {role.display_name}. You can activate: {', '.join(names)}."
+
+
+MayDecide = Callable[[ActivationRecord, PersonKey], Awaitable[bool]]
+
+
+async def waiting_for(
+    person: PersonKey, pending: Iterable[ActivationRecord], may_decide: MayDecide
+) -> tuple[ActivationRecord, ...]:
+    """The pending requests `person` may decide, oldest first. `may_decide` is the approval
+    service's own check, so what is offered is exactly what a click would be allowed."""
+    mine = [r for r in pending if await may_decide(r, person)]
+    return tuple(sorted(mine, key=lambda r: r.created_at))

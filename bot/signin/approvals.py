@@ -45,15 +45,6 @@ class PimApprovals:
     def __init__(self, graphs: DelegatedGraphs, tokens: UserTokens, actor: ActingUser) -> None:
         self._http, self._tokens, self._actor = graphs.http, tokens, actor
 
-    async def approval_id_of(self, person: PersonKey, request_id: str) -> str | None:
-        """The `approvalId` of a schedule request (the bot stores the request's id)."""
-        self._require_signed_in(person)
-        with self._actor.acting_as(person):
-            path = f"{REQUESTS}/{segment(request_id)}"
-            data = _json(await self._http.get(path, params={"$select": "id,approvalId"}))
-        found = data.get("approvalId")
-        return str(found) if found else None
-
     async def approve_as(
         self, approver: PersonKey, approval_id: str, step_id: str | None, justification: str
     ) -> ApprovalDecision:

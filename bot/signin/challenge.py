@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 import httpx
 
+MFA_CLAIMS = '{"access_token":{"amr":{"values":["mfa"]}}}'
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
 _PIM_CLAIMS = re.compile(r"&?claims=([^\s\"]+)")
 
@@ -38,14 +39,20 @@ def claims_from_header(header: str | None) -> str | None:
 
 
 def claims_from_pim_error(body: object) -> str | None:
-    """The claims in PIM's RoleAssignmentRequestAcrsValidationFailed error, else None."""
+    """The claims to sign in with for PIM's refusal, else None: those its
+    RoleAssignmentRequestAcrsValidationFailed message carries, or MFA for a
+    RoleAssignmentRequestPolicyValidationFailed naming `MfaRule` (the self action needs a
+    token from an MFA sign-in; the 400 carries no claims of its own:
+    https://github.com/microsoftgraph/msgraph-sdk-powershell/issues/1808)."""
     error = body.get("error") if isinstance(body, dict) else None
-    if (
-        not isinstance(error, dict)
-        or error.get("code") != "RoleAssignmentRequestAcrsValidationFailed"
-    ):
+    if not isinstance(error, dict):
         return None
-    found = _PIM_CLAIMS.search(str(error.get("message") or ""))
+    message = str(error.get("message") or "")
+    if error.get("code") == "RoleAssignmentRequestPolicyValidationFailed":
+        return MFA_CLAIMS if "MfaRule" in message else None
+    if error.get("code") != "RoleAssignmentRequestAcrsValidationFailed":
+        return None
+    found = _PIM_CLAIMS.search(message)
     return unquote(found.group(1)) if found else None
 
 

@@ -14,8 +14,14 @@ from bot.domain.people import PersonKey
 from bot.errors import GraphUnavailable
 from bot.graph.auth import AccessToken
 from bot.service.signins import EXPIRED_MESSAGE, SignInRequired, StepUpRequired
+from bot.signin.challenge import MFA_CLAIMS
 from bot.signin.msal_app import PublicApps
 from bot.signin.tokens import UserTokens
+
+# AADSTS codes that mean "the user must do more" (MFA, a registration, a device or
+# Conditional Access step), not "the refresh token is dead":
+# https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+STEP_UP_CODES = frozenset({50072, 50074, 50076, 50079, 50158})
 
 
 class UserTokenSource:
@@ -59,8 +65,16 @@ class UserTokenSource:
 
     def _refused(self, result: dict[str, Any]) -> NoReturn:
         error = str(result.get("error") or "no_token")
-        if error == "interaction_required" and self.claims:
-            raise StepUpRequired(self.claims, self.person)
+        # Entra answers a refresh it will not serve without the user as invalid_grant
+        # (AADSTS50076 "you must use multi-factor authentication", 50079, 50158 ...) or
+        # interaction_required. When claims were asked for, or Entra names MFA, the way
+        # out is a sign-in *with those claims*: a plain one would come back here again.
+        codes = {int(c) for c in result.get("error_codes") or [] if str(c).isdigit()}
+        if error in ("interaction_required", "invalid_grant"):
+            if self.claims:
+                raise StepUpRequired(self.claims, self.person)
+            if codes & STEP_UP_CODES:
+                raise StepUpRequired(str(result.get("claims") or MFA_CLAIMS), self.person)
         if error in ("invalid_grant", "no_token", "interaction_required"):
             # The refresh token is dead: forget it, so the App Home shows "not signed in".
             self._tokens.expire(self.person)

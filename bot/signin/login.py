@@ -30,7 +30,7 @@ from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome, Login
 from bot.signin.msal_app import PublicApps
 from bot.signin.pending import PendingFlows
 from bot.signin.tokens import UserTokens
-from bot.signin.verify import AccountCheck, AuditLog
+from bot.signin.verify import AccountCheck, AuditLog, why_blocked
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ class LoginService:
             ) from exc
         if "user_code" not in flow:
             raise GraphUnavailable(
-                f"Microsoft Entra would not start a sign-in ({flow.get('error', 'error')}).",
+                why_blocked(flow)
+                or f"Microsoft Entra would not start a sign-in ({flow.get('error', 'error')}).",
                 code=str(flow.get("error", "deviceCodeFailed")),
             )
         if self._flows is not None:

@@ -18,6 +18,40 @@ from bot.signin.tokens import UserTokens
 _EXPIRED = {"expired_token", "code_expired", "authorization_pending", "authorization_declined"}
 
 
+# Entra's answers when the tenant will not let the device code flow sign anyone in
+# (https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes):
+# Conditional Access blocks it (53003, e.g. an "Authentication flows: device code flow"
+# block policy), or wants a managed or compliant device, which a device code sign-in
+# cannot prove for the bot (53000, 53001, 50097); or the app registration does not allow
+# public client flows (7000218: Entra then wants a client secret).
+_CONDITIONAL_ACCESS = frozenset({53003})
+_DEVICE_STATE = frozenset({53000, 53001, 50097})
+_NOT_PUBLIC = frozenset({7000218})
+
+
+def why_blocked(result: dict[str, Any]) -> str | None:
+    """A plain reason when the tenant blocks the device code flow itself, else None."""
+    codes = {int(c) for c in result.get("error_codes") or [] if str(c).isdigit()}
+    if codes & _CONDITIONAL_ACCESS:
+        return (
+            "Your organisation's Conditional Access blocked this sign-in (it may block the "
+            "device code flow that `/pim login` uses). Ask your Entra admin to allow it for "
+            "pimbot's app, or your pimbot admin to run pimbot in application mode."
+        )
+    if codes & _DEVICE_STATE:
+        return (
+            "Your organisation only allows sign-ins from a managed or compliant device, which "
+            "the device code flow of `/pim login` cannot prove. Ask your Entra admin to exclude "
+            "pimbot's app from that policy, or your pimbot admin to use application mode."
+        )
+    if codes & _NOT_PUBLIC:
+        return (
+            "pimbot's Entra app registration does not allow the device code flow. Your pimbot "
+            "admin must turn on Authentication > 'Allow public client flows' for it."
+        )
+    return None
+
+
 class AuditLog(Protocol):
     def append_audit(self, event: AuditEvent) -> None: ...
 
@@ -61,6 +95,9 @@ class AccountCheck:
         )
 
     def not_signed_in(self, person: PersonKey, result: dict[str, Any]) -> LoginOutcome:
+        blocked = why_blocked(result)
+        if blocked is not None:
+            return LoginOutcome(person, LoginResult.FAILED, blocked)
         if result.get("error") in _EXPIRED:
             return LoginOutcome(
                 person,

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from slack_sdk.models.blocks import ConfirmObject
+
 from bot.domain.people import PersonKey
 from bot.domain.targets import Scope
 
@@ -37,6 +39,23 @@ def clip(text: str, limit: int) -> str:
 
 def plain(text: str, limit: int = MAX_PLAIN_TEXT) -> dict[str, Any]:
     return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def confirm_dialog(
+    title: str, subject: str, rest: str, yes: str, style: str = "primary"
+) -> dict[str, Any]:
+    """A button's confirm dialog: `subject` (a role, its scope) then `rest`, whole. Its
+    text may hold 300 characters, not a button's 75, so only an over-long subject is cut
+    and the sentence always ends as written (ConfirmObject's limits are Slack's:
+    https://docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object)."""
+    room = ConfirmObject.text_max_length - len(rest)
+    return {
+        "title": plain(title, ConfirmObject.title_max_length),
+        "text": plain(clip(subject, room) + rest, ConfirmObject.text_max_length),
+        "confirm": plain(yes, ConfirmObject.confirm_max_length),
+        "deny": plain("Not yet", ConfirmObject.deny_max_length),
+        "style": style,
+    }
 
 
 def section(text: str) -> Block:

@@ -11,10 +11,10 @@ from bot.domain.requests import ActivationRecord, RequestState
 from handlers.blocks.base import (
     Message,
     button,
+    confirm_dialog,
     context,
     mention,
     message,
-    plain,
     scope_text,
     section,
     when,
@@ -73,17 +73,13 @@ def _ticket(record: ActivationRecord, url_template: str | None) -> str:
 
 def _confirm(record: ActivationRecord) -> dict[str, object]:
     """Slack's confirm dialog on Approve: approving activates the role at once."""
-    return {
-        "title": plain("Approve this request?", 100),
-        "text": plain(  # a confirm dialog's text may be 300 characters
-            f"{record.role_name} ({record.scope.label}) for {to_human(record.duration)} "
-            "becomes active for the requester as soon as you confirm.",
-            300,
-        ),
-        "confirm": plain("Approve", 30),
-        "deny": plain("Not yet", 30),
-        "style": "primary",
-    }
+    return confirm_dialog(
+        "Approve this request?",
+        f"{record.role_name} ({record.scope.label})",
+        f" for {to_human(record.duration)} becomes active for the requester as soon as you "
+        "confirm.",
+        "Approve",
+    )
 
 
 def _status_line(record: ActivationRecord) -> str:

@@ -1,8 +1,10 @@
-"""`/pim help`: one line and one example per sub-command, in Slack mrkdwn."""
+"""`/pim help`: one line and one example per sub-command, in Slack mrkdwn; and the
+help a mistake gets (its message and the one usage line it concerns)."""
 
 from __future__ import annotations
 
-from bot.domain.commands import EXAMPLE, TOPIC_NAMES
+from bot.domain.commands import EXAMPLE, TOPIC_NAMES, Help
+from handlers.blocks.base import escape
 
 TOPICS: dict[str, tuple[str, str]] = {
     "activate": (
@@ -49,14 +51,34 @@ _NOTES = (
 
 def help_text(topic: str | None = None, *, signin: bool = False) -> str:
     """All of the help, or the part for one sub-command. `signin`: list `login` and
-    `logout` too (`graph.identity: user`)."""
+    `logout` too (`graph.identity: user`). Placeholders such as `<role>` are escaped:
+    Slack reads `<…>` as a link or mention even inside code
+    (https://api.slack.com/reference/surfaces/formatting#escaping)."""
     if topic in TOPICS:
-        line, example = TOPICS[topic]
-        return f"{line}\nExample: {example}"
+        return usage(topic)
     lines = ["*pimbot*: just-in-time Microsoft Entra roles from Slack."]
     lines += [
-        f"• {line}\n    e.g. {example}"
+        f"• {escape(line)}\n    e.g. {escape(example)}"
         for name, (line, example) in TOPICS.items()
         if signin or name not in SIGNIN_TOPICS
     ]
     return "\n".join(lines + ["", *_NOTES])
+
+
+def usage(topic: str) -> str:
+    """One sub-command's usage line and example, escaped for mrkdwn."""
+    line, example = TOPICS[topic]
+    return f"{escape(line)}\nExample: {escape(example)}"
+
+
+def unknown_command(asked: Help, *, signin: bool = False) -> tuple[str, str]:
+    """What a sub-command nobody knows gets: (why, help). With a close match, "did you
+    mean" and that command's usage; else the names of the commands there are."""
+    word = escape(asked.unknown or "").replace("`", "'")
+    word = word if len(word) <= 30 else word[:30] + "…"
+    if asked.suggestion in TOPICS:
+        why = f"There is no command `{word}`. Did you mean `{asked.suggestion}`?"
+        return why, usage(asked.suggestion)
+    names = [n for n in TOPICS if signin or n not in SIGNIN_TOPICS]
+    listed = ", ".join(f"`{n}`" for n in names)
+    return f"There is no command `{word}`.", f"Commands: {listed}. `/pim help` says more."

@@ -5,63 +5,125 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.durations import to_human
+from bot.domain.requests import RequestState as S
 from bot.service.outcomes import Overview
 from bot.service.signins import LinkState
 from handlers.blocks.base import (
     MAX_SURFACE_BLOCKS,
     Block,
     button,
+    confirm_dialog,
     context,
+    mention,
     scope_text,
     section,
     when,
 )
+from handlers.blocks.cards import DENY_ACTION
 
 View = dict[str, Any]
-
 
 HOME_LOGIN = "home_login"
 
 
+HOME_APPROVE = "home_approve"
+NOTHING = "_Nothing here._"
+# What an open request is doing, in words (never the state machine's names).
+DOING = {
+    S.REQUESTED: "being requested",
+    S.PENDING_APPROVAL: "waiting for an approver",
+    S.APPROVED: "approved, being activated",
+    S.ACTIVATING: "being activated",
+}
+
+
 def home(view: Overview, link: LinkState | None = None) -> View:
-    """The App Home: what the user can activate, what is active, what is pending; in user
-    mode (`link` given) first who they are signed in as."""
-    tz, now = view.requester.tz, view.now
+    """The App Home: what waits for the user's decision (approvers), what they can
+    activate, what is active, what they asked for; in user mode (`link` given) first who
+    they are signed in as. An empty section says so."""
+    tz = view.requester.tz
     blocks: list[Block] = [] if link is None else signed_in(link, tz)
-    blocks.append(section("*You can activate*"))
+    if view.waiting:
+        blocks += [section("*Waiting for you*"), *_waiting(view), {"type": "divider"}]
+    blocks += [section("*You can activate*"), *_or_nothing(_eligible(view))]
+    blocks += [{"type": "divider"}, section("*Active now*"), *_or_nothing(_active(view))]
+    blocks += [{"type": "divider"}, section("*Your requests*"), *_or_nothing(_pending(view))]
+    blocks.append(context(f"Times in {tz or 'UTC'}. Type `/pim help` for commands."))
+    return {"type": "home", "blocks": _cap(blocks)}
+
+
+def _or_nothing(blocks: list[Block]) -> list[Block]:
+    return blocks or [section(NOTHING)]
+
+
+def _active(view: Overview) -> list[Block]:
+    out = []
+    for a in view.active:
+        left = a.assignment.remaining(view.now)
+        text = f"*{a.role.display_name}* — {scope_text(a.assignment.scope)}, " + (
+            f"{to_human(left)} left (until {when(a.assignment.end, view.requester.tz)})"
+            if left
+            else "permanent"
+        )
+        end = button("Deactivate", "home_deactivate", a.role.id, "danger")
+        end["confirm"] = confirm_dialog(
+            "Deactivate this role?",
+            f"{a.role.display_name} ({a.assignment.scope.label})",
+            " ends for you now. Activating it again may need a new justification or approval.",
+            "Deactivate",
+            "danger",
+        )
+        out.append({**section(text), "accessory": end})
+    return out
+
+
+def _pending(view: Overview) -> list[Block]:
+    out = []
+    for r in view.pending:
+        text = (
+            f"`{r.id}` *{r.role_name}* for {to_human(r.duration)} — {scope_text(r.scope)}, "
+            f"{DOING.get(r.state, r.state.value.replace('_', ' '))}"
+        )
+        block = section(text)
+        if r.state is S.PENDING_APPROVAL:  # only a request still waiting can be withdrawn
+            block["accessory"] = button("Cancel", "cancel_request", r.id)
+        out.append(block)
+    return out
+
+
+def _eligible(view: Overview) -> list[Block]:
+    out = []
     for e in view.eligible:
         text = (
             f"*{e.role.display_name}* — {scope_text(e.scope)}, "
             f"up to {to_human(e.policy.max_duration)}"
         )
         text += " · needs approval" if e.policy.approval_required else ""
-        blocks.append(
-            {
-                **section(text),
-                "accessory": button("Activate", "home_activate", e.role.id, "primary"),
-            }
-        )
-    blocks += [{"type": "divider"}, section("*Active now*")]
-    for a in view.active:
-        left = a.assignment.remaining(now)
-        text = f"*{a.role.display_name}* — {scope_text(a.assignment.scope)}, " + (
-            f"{to_human(left)} left (until {when(a.assignment.end, tz)})" if left else "permanent"
-        )
-        blocks.append(
-            {
-                **section(text),
-                "accessory": button("Deactivate", "home_deactivate", a.role.id, "danger"),
-            }
-        )
-    blocks += [{"type": "divider"}, section("*Pending requests*")]
-    for r in view.pending:
+        activate = button("Activate", "home_activate", e.role.id, "primary")
+        out.append({**section(text), "accessory": activate})
+    return out
+
+
+def _waiting(view: Overview) -> list[Block]:
+    """Each request the viewer may decide: who asks for what, where, how long, since
+    when; Approve (confirmed) and Deny (which asks for a reason) as on the card."""
+    out: list[Block] = []
+    for r in view.waiting:
+        waited = to_human(view.now - r.created_at)
         text = (
-            f"`{r.id}` *{r.role_name}* for {to_human(r.duration)} — {scope_text(r.scope)}, "
-            f"{r.state.value}"
+            f"{mention(r.requester)} asks for *{r.role_name}* for {to_human(r.duration)} — "
+            f"{scope_text(r.scope)} · `{r.id}`, waiting for {waited}"
         )
-        blocks.append({**section(text), "accessory": button("Cancel", "cancel_request", r.id)})
-    blocks.append(context(f"Times in {tz or 'UTC'}. Type `/pim help` for commands."))
-    return {"type": "home", "blocks": _cap(blocks)}
+        approve = button("Approve", HOME_APPROVE, r.id, "primary")
+        approve["confirm"] = confirm_dialog(
+            "Approve this request?",
+            f"{r.role_name} ({r.scope.label})",
+            f" for {to_human(r.duration)} becomes active for the requester as soon as you confirm.",
+            "Approve",
+        )
+        deny = button("Deny", DENY_ACTION, r.id, "danger")
+        out += [section(text), {"type": "actions", "elements": [approve, deny]}]
+    return out
 
 
 def signed_in(link: LinkState, tz: str | None) -> list[Block]:

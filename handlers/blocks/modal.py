@@ -10,7 +10,7 @@ from typing import Any
 from bot.domain.durations import to_human
 from bot.service.outcomes import EligibleRole
 from bot.settings import JustificationConfig, TicketConfig
-from handlers.blocks.base import Block, plain, section
+from handlers.blocks.base import Block, clip, escape, plain, section
 
 View = dict[str, Any]
 
@@ -18,8 +18,8 @@ ACTIVATE_CALLBACK = "pim_activate"
 MAX_TITLE = 24
 MAX_OPTIONS = 100
 MAX_METADATA = 3000
-# Offered durations; each modal shows those up to the largest maximum among the user's
-# roles, and the submission is checked against the chosen role's own maximum.
+# Offered durations; each modal shows those up to the chosen role's maximum (the largest
+# among the user's roles until one is chosen), and the submission is checked again.
 DURATION_CHOICES = ("30m", "1h", "2h", "4h", "5h", "8h", "12h", "1d", "2d", "3d", "7d")
 
 
@@ -81,22 +81,63 @@ def notice_modal(text: str) -> View:
 def activation_modal(
     eligible: list[EligibleRole], prefill: Prefill, ticket: TicketConfig, just: JustificationConfig
 ) -> View:
-    """The form: role, duration, ticket and justification, with per-role rules in metadata."""
+    """The form: role, duration, ticket and justification, with per-role rules in metadata.
+    With a role chosen (typed, clicked, or the only one) the durations stop at its maximum
+    and the ticket field says whether that role needs one; a role typed that is not among
+    the user's is named above the form rather than silently dropped."""
     if not eligible:
         return notice_modal("You aren't eligible for any role. Ask your PIM admin.")
     roles = eligible[:MAX_OPTIONS]
+    match = _find(roles, prefill.role)
+    chosen = match or (roles[0] if len({e.role.id for e in roles}) == 1 else None)
     largest = max(e.policy.max_duration for e in roles)
+    cap = chosen.policy.max_duration if chosen else largest
+    needs = [e.role.display_name for e in roles if e.policy.ticket_required]
+    required = chosen.policy.ticket_required if chosen else None
     view = notice_modal("")
     view["submit"] = plain("Activate", MAX_TITLE)
     view["close"] = plain("Cancel", MAX_TITLE)
     view["blocks"] = [
-        _role_block(roles, prefill.role),
-        _duration_block(largest, prefill.duration),
-        _ticket_block(roles, ticket, prefill.ticket),
+        _role_block(roles, match),
+        _duration_block(cap, prefill.duration),
+        _ticket_block(ticket, prefill.ticket, required, needs),
         _justification_block(just, prefill.justification),
     ]
+    if prefill.role and match is None:
+        view["blocks"].insert(0, section(_unknown_role(prefill.role)))
     view["private_metadata"] = _rules_metadata(roles)
     return view
+
+
+def refit(view: View, role_id: str, ticket: TicketConfig) -> View:
+    """The open form after a role was picked: durations up to that role's maximum and the
+    ticket field required or not as that role says (from the rules in the metadata), what
+    was already chosen or typed kept. Only the fields views.update accepts are copied."""
+    rules = json.loads(view.get("private_metadata") or "{}").get("roles", {})
+    if role_id not in rules:
+        return _updatable(view)  # not in the metadata: the service checks it after submit
+    cap, required = timedelta(seconds=int(rules[role_id][0])), bool(rules[role_id][1])
+    values = view.get("state", {}).get("values", {})
+    chosen = (values.get("duration", {}).get("value", {}).get("selected_option") or {}).get("value")
+    typed = values.get("ticket", {}).get("value", {}).get("value")
+    wanted = timedelta(seconds=_seconds(chosen)) if chosen else None
+    fitted = {
+        "duration": _duration_block(cap, wanted),
+        "ticket": _ticket_block(ticket, typed, required, []),
+    }
+    out = _updatable(view)
+    out["blocks"] = [fitted.get(b.get("block_id", ""), b) for b in view["blocks"]]
+    return out
+
+
+def _updatable(view: View) -> View:
+    keys = ("type", "callback_id", "title", "submit", "close", "blocks", "private_metadata")
+    return {k: view[k] for k in keys if k in view}
+
+
+def _unknown_role(typed: str) -> str:
+    shown = clip(escape(typed).replace("`", "'"), 60)
+    return f":warning: `{shown}` is not one of the roles you can activate; pick one below."
 
 
 def _rules_metadata(roles: list[EligibleRole]) -> str:
@@ -111,7 +152,7 @@ def _rules_metadata(roles: list[EligibleRole]) -> str:
     return json.dumps({"roles": meta})
 
 
-def _role_block(roles: list[EligibleRole], wanted: str | None) -> Block:
+def _role_block(roles: list[EligibleRole], match: EligibleRole | None) -> Block:
     # One option per role (Slack wants distinct values); its label names the scope. A
     # role held at several scopes says so, and the service refuses to pick one of them.
     scopes: dict[str, list[EligibleRole]] = {}
@@ -120,10 +161,17 @@ def _role_block(roles: list[EligibleRole], wanted: str | None) -> Block:
     labels = {role_id: _role_label(same) for role_id, same in scopes.items()}
     options = [_option(label, role_id) for role_id, label in labels.items()]
     element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
-    match = _find(roles, wanted)
     if match is not None:
         element["initial_option"] = _option(labels[match.role.id], match.role.id)
-    return {"type": "input", "block_id": "role", "label": plain("Role"), "element": element}
+    # Picking a role sends block_actions, so the durations and the ticket field follow it
+    # (https://api.slack.com/reference/block-kit/blocks#input: dispatch_action).
+    return {
+        "type": "input",
+        "block_id": "role",
+        "dispatch_action": True,
+        "label": plain("Role"),
+        "element": element,
+    }
 
 
 def _role_label(same: list[EligibleRole]) -> str:
@@ -146,9 +194,10 @@ def _find(roles: list[EligibleRole], wanted: str | None) -> EligibleRole | None:
     return None
 
 
-def _duration_block(largest: timedelta, wanted: timedelta | None) -> Block:
-    values = [c for c in DURATION_CHOICES if _seconds(c) <= largest.total_seconds()]
-    if wanted is not None and short(wanted) not in values and wanted <= largest:
+def _duration_block(cap: timedelta, wanted: timedelta | None) -> Block:
+    """The choices up to `cap` (the chosen role's maximum, else the largest), never more."""
+    values = [c for c in DURATION_CHOICES if _seconds(c) <= cap.total_seconds()]
+    if wanted is not None and short(wanted) not in values and wanted <= cap:
         values = sorted({*values, short(wanted)}, key=_seconds)
     options = [_option(to_human(timedelta(seconds=_seconds(v))), v) for v in values]
     element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
@@ -158,9 +207,17 @@ def _duration_block(largest: timedelta, wanted: timedelta | None) -> Block:
     return {"type": "input", "block_id": "duration", "label": label, "element": element}
 
 
-def _ticket_block(roles: list[EligibleRole], cfg: TicketConfig, value: str | None) -> Block:
-    needs = [e.role.display_name for e in roles if e.policy.ticket_required]
-    hint = f"Format: {cfg.example}." + (f" Required for {', '.join(needs)}." if needs else "")
+def _ticket_block(
+    cfg: TicketConfig, value: str | None, required: bool | None, needs: list[str]
+) -> Block:
+    """`required`: what the chosen role says (None: no role chosen yet, so optional, and
+    the hint names the roles that need one). Slack marks an optional field "(optional)"."""
+    if required is None:
+        hint = f"Format: {cfg.example}." + (f" Required for {', '.join(needs)}." if needs else "")
+    else:
+        hint = ("Required for this role. " if required else "Not needed for this role. ") + (
+            f"Format: {cfg.example}."
+        )
     element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": "value",
@@ -171,7 +228,7 @@ def _ticket_block(roles: list[EligibleRole], cfg: TicketConfig, value: str | Non
     return {
         "type": "input",
         "block_id": "ticket",
-        "optional": True,
+        "optional": not required,
         "label": plain("Ticket number"),
         "hint": plain(hint, 2000),
         "element": element,

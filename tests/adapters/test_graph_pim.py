@@ -91,15 +91,11 @@ def instance(principal: str, start: str, end: str | None, **extra: str) -> dict[
 @pytest.fixture
 def graph(graph_schema: dict[str, Any]) -> FakeGraph:
     fake = FakeGraph(graph_schema)
-    fake.routes[(f"/v1.0/users/{ALINE}/transitiveMemberOf", None)] = {
-        "value": [
-            {
-                "@odata.type": "#microsoft.graph.group",
-                "id": HELPDESK,
-                "displayName": "IT Helpdesk (User)",
-            },
-            {"@odata.type": "#microsoft.graph.directoryRole", "id": "dr", "displayName": "x"},
-        ]
+    # The role-assignable groups the user is a direct member of (an OData cast + filter).
+    groups = f"/v1.0/users/{ALINE}/memberOf/microsoft.graph.group"
+    fake.routes[(groups, "isAssignableToRole eq true")] = {
+        "@odata.count": 1,
+        "value": [{"id": HELPDESK, "displayName": "IT Helpdesk (User)"}],
     }
     return fake
 
@@ -194,6 +190,18 @@ class TestActivate:
 
         assert same_submission(sent, ScheduleRequestOut.model_validate(echoed))
         assert not same_submission(sent, ScheduleRequestOut.model_validate(at_tenant))
+
+    def test_a_removal_is_matched_although_graph_echoes_a_schedule_it_filled_in(self) -> None:
+        """A removal is sent with no scheduleInfo; Graph answers with one of its own
+        (its start, `noExpiration`). The reasons still decide."""
+        pim = GraphPim(make_client(Recorder(lambda r: httpx.Response(500))), clock=FakeClock(NOW))
+        sent = pim._body(RequestAction.ADMIN_REMOVE, ALINE, TARGET, "done")
+        filled = {"startDateTime": "2026-11-29T09:10:00Z", "expiration": {"type": "noExpiration"}}
+        echoed = {**sent.to_json(), "id": "req-3", "status": "Revoked", "scheduleInfo": filled}
+        other = {**echoed, "justification": "another removal"}
+
+        assert same_submission(sent, ScheduleRequestOut.model_validate(echoed))
+        assert not same_submission(sent, ScheduleRequestOut.model_validate(other))
 
 
 def make_pim_body(target: Target) -> ScheduleRequestBody:
@@ -294,11 +302,14 @@ class TestReads:
         graph.routes[(eligible, f"principalId eq '{HELPDESK}'")] = {
             "value": [instance(HELPDESK, "2026-01-01T00:00:00Z", None, memberType="Direct")]
         }
-        pim, _ = make_pim(graph)
+        pim, rec = make_pim(graph)
         [found] = await pim.list_eligibilities(ALINE)
         assert found.role_id == USER_ADMIN
         assert (found.via_group_id, found.via_group_name) == (HELPDESK, "IT Helpdesk (User)")
         assert found.end is None
+        [groups] = [r for r in rec.requests if "memberOf" in r.url.path]
+        assert groups.headers["ConsistencyLevel"] == "eventual"  # an advanced query
+        assert groups.url.params["$count"] == "true"
 
     async def test_eligibilities_carry_their_scope_and_an_app_scoped_one_is_left_out(
         self, graph: FakeGraph

@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
 from bot.domain.models import ActivationSpec, Role, Ticket
 from bot.domain.targets import Scope, Target, TargetKind
-from bot.errors import GraphThrottled
+from bot.errors import GraphError, GraphThrottled
 from bot.graph import RetryPolicy, build_graph
 from bot.graph.auth import AccessToken
 from bot.graph.pim import GraphPim
@@ -25,7 +26,7 @@ from bot.simulators.sandbox import (
     SandboxTenant,
     create_app,
 )
-from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.cast import ALINE, HELPDESK_GROUP, MEGAN, SECOPS_GROUP, USER_ADMIN
 from tests.support.clock import FakeClock
 from tests.support.graph_fakes import assert_request_valid
 from tests.support.settings import make_settings
@@ -359,3 +360,38 @@ class TestAdministrativeUnitScope:
         assert scope.display_name is None and scope.label == f"administrative unit {UNIT}"
         assert len(again) == len(await pim.list_eligibilities(aline.id))
         assert server.faults.count("GET", f"{UNITS}/{UNIT}") == 1  # a 403 is not asked again
+
+
+async def test_group_eligibility_is_read_for_role_assignable_groups_only(
+    pim: GraphPim, server: SandboxServer
+) -> None:
+    """One filtered membership read, then eligibility for the user and each of their
+    role-assignable groups: no call per group of any kind, and none for groups that
+    cannot hold roles (PIM Approvers, which Megan is in, is not role-assignable)."""
+    server.faults.clear_log()
+    await pim.list_eligibilities(ALINE.id)
+    await pim.list_eligibilities(MEGAN.id)
+
+    member_reads = [c.path for c in server.faults.find("GET", "/v1.0/users/")]
+    filters = [parse_qs(c.query)["$filter"][0] for c in server.faults.find("GET", ELIGIBLE)]
+    assert member_reads == [
+        f"/v1.0/users/{ALINE.id}/memberOf/microsoft.graph.group",
+        f"/v1.0/users/{MEGAN.id}/memberOf/microsoft.graph.group",
+    ]
+    assert sorted(filters) == sorted(
+        f"principalId eq '{p}'" for p in (ALINE.id, HELPDESK_GROUP, SECOPS_GROUP, MEGAN.id)
+    )
+
+
+async def test_a_403_in_user_mode_names_the_users_missing_role_not_a_bot_permission(
+    aline_pim: GraphPim,
+) -> None:
+    """With Aline's delegated token Graph checks her Entra roles too: reading a PIM policy
+    needs a reader role she lacks. The message must say so, not blame the bot's consent."""
+    with pytest.raises(GraphError) as refused:
+        await aline_pim.get_policy(USER_ADMIN)
+
+    assert refused.value.status == 403
+    message = refused.value.user_message
+    assert "your Entra roles" in message and "Global Reader" in message
+    assert "permission" not in message and "admin consent" not in message

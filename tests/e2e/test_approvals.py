@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -75,3 +76,31 @@ def test_deny_asks_for_a_reason_then_tells_the_requester(bot: BotStack) -> None:
         assert time.monotonic() < deadline, "the requester was never told"
         time.sleep(0.02)
     assert bot.graph_writes() == 0
+
+
+def test_a_policy_that_names_no_approvers_is_approved_by_active_role_admins(
+    bot: BotStack,
+) -> None:
+    """Entra: "If no specific approvers are selected, Privileged Role Administrators and
+    Global Administrators become the default approvers" (pim-how-to-change-default-settings).
+    Megan holds neither role and is refused; MOD Administrator, an active Global
+    Administrator, approves."""
+    settings = bot.tenant.seed.settings
+    saved = settings[GLOBAL_ADMIN]
+    settings[GLOBAL_ADMIN] = replace(saved, approvers=())
+    bot.services.deps.policies.clear()
+    try:
+        request_id, _ = _card(bot)
+
+        refused = bot.click("U_MEGAN", "approval_approve", request_id)
+        bot.slack.wait_for("response_url:" + refused.rsplit("/", 1)[-1])
+        (said,) = bot.slack.responses(refused)
+        assert "not an approver" in said["text"]
+        assert bot.graph_writes() == 0
+
+        bot.click("U_ADMIN", "approval_approve", request_id)
+        bot.slack.wait_for("chat.update")
+        assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
+    finally:
+        settings[GLOBAL_ADMIN] = saved
+        bot.services.deps.policies.clear()

@@ -111,7 +111,8 @@ CASES = [
         "Ask your pimbot admin to add `U_NOMAIL: you@yourcompany.com`",
     ),
     ("unknown-slack-user", "U_GHOST", f"activate user-admin 1h {T} {J}", "Slack doesn't know"),
-    ("unknown-subcommand", "U_ALINE", "frobnicate now", "Unknown command `frobnicate`"),
+    ("unknown-subcommand", "U_ALINE", "frobnicate now", "There is no command `frobnicate`"),
+    ("mistyped-subcommand", "U_ALINE", "activte user-admin 5h", "Did you mean `activate`?"),
     ("extend-not-active", "U_ALINE", "extend user-admin 1h", NOT_ACTIVE),
     ("deactivate-not-active", "U_ALINE", "deactivate user-admin", NOT_ACTIVE),
     ("deactivate-without-role", "U_ALINE", "deactivate", "Which role?"),
@@ -152,10 +153,24 @@ def test_bad_input_gets_its_specific_message_and_no_graph_write(
     assert bot.tenant.requests == {}
 
 
-def test_parse_errors_come_with_the_help_and_an_example(bot: BotStack) -> None:
+def test_parse_errors_come_with_that_commands_usage_only(bot: BotStack) -> None:
     shown = _message(bot, "activate user-admin -5h", "U_ALINE")
 
+    assert "/pim activate &lt;role&gt; &lt;duration&gt;" in shown
     assert "/pim activate user-admin 5h CONTOSO:Security-012345" in shown
+    assert "/pim list" not in shown and "/pim cancel" not in shown
+
+    shown = _message(bot, "extend user-admin soon", "U_ALINE")
+    assert "Example: `/pim extend user-admin 1h`" in shown and "/pim activate" not in shown
+
+
+def test_a_mistyped_command_gets_did_you_mean_and_its_usage(bot: BotStack) -> None:
+    shown = _message(bot, "deactivat user-admin", "U_ALINE")
+
+    assert shown.startswith(
+        ":information_source: There is no command `deactivat`. Did you mean `deactivate`?"
+    )
+    assert "`/pim deactivate &lt;role&gt;`" in shown and "/pim extend" not in shown
 
 
 @pytest.mark.slow

@@ -74,9 +74,13 @@ def test_sigterm_stops_the_server_cleanly(
 
 
 def test_user_mode_runs_on_the_embedded_sandbox_with_only_a_token_key(tmp_path: Path) -> None:
-    # No AZURE_*: `pimbot run` starts its embedded sandbox; only a token key is given.
+    # No AZURE_*, PIM_SANDBOX=1: `pimbot run` starts its embedded sandbox; only a token key.
     settings = make_settings(
-        tmp_path, identity="user", slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET
+        tmp_path,
+        identity="user",
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        pim_sandbox=True,
     )
     env = process_env(settings)
     with pimbot_run(env, tmp_path / "pimbot.log") as (_, url):
@@ -88,19 +92,62 @@ def test_user_mode_runs_on_the_embedded_sandbox_with_only_a_token_key(tmp_path: 
 
 def test_http_mode_without_a_signing_secret_refuses_to_start(tmp_path: Path) -> None:
     # Slack credentials and no SLACK_APP_TOKEN: HTTP mode, which must check signatures.
-    settings = make_settings(tmp_path, slack_bot_token=BOT_TOKEN)
-    code = "import sys; from bot.cli import main; sys.exit(main(['run']))"
-    done = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=process_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    settings = make_settings(tmp_path, slack_bot_token=BOT_TOKEN, pim_sandbox=True)
+    done = _run(tmp_path, process_env(settings))
 
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
         "pimbot: HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_slack_without_an_entra_tenant_refuses_the_sandbox_unless_asked_for(
+    tmp_path: Path,
+) -> None:
+    """Fail closed: Slack credentials and no AZURE_* is a missing setting, not a request
+    for the demo tenant; one line naming AZURE_TENANT_ID and PIM_SANDBOX, exit 2."""
+    for slack in (
+        {"slack_bot_token": BOT_TOKEN, "slack_signing_secret": SIGNING_SECRET},
+        {"slack_bot_token": BOT_TOKEN, "slack_app_token": "xapp-socket"},
+    ):
+        done = _run(tmp_path, process_env(make_settings(tmp_path, **slack)))
+
+        assert done.returncode == 2, done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith("pimbot: ") and "AZURE_TENANT_ID" in line
+        assert "PIM_SANDBOX=1" in line
+
+
+def test_half_an_app_registration_is_refused_even_without_slack(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, azure_tenant_id="a-tenant")
+
+    done = _run(tmp_path, process_env(settings))
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "pimbot: AZURE_CLIENT_ID is not set: set both AZURE_TENANT_ID and AZURE_CLIENT_ID "
+        "(your Entra app registration)"
+    ]
+
+
+def test_pim_sandbox_runs_on_the_sandbox_and_warns(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, pim_sandbox=True
+    )
+    log = tmp_path / "pimbot.log"
+    with pimbot_run(process_env(settings), log) as (_, url):
+        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+    assert "PIM_SANDBOX=1: Slack users reach the embedded sandbox tenant" in log.read_text()
+
+
+def _run(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from bot.cli import main; sys.exit(main(['run']))"
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -144,3 +144,27 @@ def test_eligible_at_two_scopes_is_refused_naming_both(bot: ScopeStack) -> None:
     assert "Whole directory" in final["text"] and SHOWN in final["text"]
     assert bot.graph_writes() == 0
     assert len(bot.services.store.list_requests(requester=slack("U_ALEX"))) == before
+    assert "user-admin@seattle" in final["text"]  # how to say which
+
+
+def test_eligible_at_two_scopes_chooses_one_after_an_at_sign(bot: ScopeStack) -> None:
+    """`/pim activate user-admin@seattle …`: a case-insensitive prefix of the unit's name
+    (or its id, or `/` for the whole directory) picks the scope; Graph gets that one."""
+    bot.over_seattle(USER_ADMIN)
+    bot.tenant.add_eligibility(ALEX_ID, USER_ADMIN, "/")
+    picked = ACTIVATE.replace("user-admin", "user-admin@SEAT")
+
+    final = bot.final(bot.command(picked, user="U_ALEX"))
+
+    assert "active until" in final["text"] and SHOWN in final["text"]
+    assert bot.sent_scopes() == [("adminAssign", SEATTLE)]
+    unknown = bot.final(
+        bot.command(ACTIVATE.replace("user-admin", "user-admin@paris"), user="U_ALEX")
+    )
+    assert "no scope `paris`" in unknown["text"] and "`@seattle`" in unknown["text"]
+    bot.clock.advance(600)  # past Entra's 5-minute floor on deactivation
+    ended = bot.final(bot.command(f"deactivate user-admin@{UNIT}", user="U_ALEX"))
+    assert "deactivated" in ended["text"]
+    wide = bot.final(bot.command(ACTIVATE.replace("user-admin", "user-admin@/"), user="U_ALEX"))
+    assert "active until" in wide["text"] and "Whole directory" in wide["text"]
+    assert bot.sent_scopes()[1:] == [("adminRemove", SEATTLE), ("adminAssign", "/")]

@@ -121,3 +121,20 @@ def test_a_graph_timeout_after_the_write_was_accepted_does_not_activate_twice(
 
     assert "active until" in final["text"]
     assert_one_live_activation(bot)
+
+
+def test_a_lost_answer_to_a_deactivation_is_recognised_not_resent(bot: BotStack) -> None:
+    """Graph removed the role but its answer never arrived: recovery must find the removal
+    (the role is gone at that scope) and say it was deactivated, not resend it and report
+    the refusal of the resend ("not active") as the outcome."""
+    assert "active until" in bot.final(bot.command(CARD), timeout=30)["text"]
+    bot.clock.advance(600)  # past Entra's 5-minute floor on deactivation
+    bot.faults.lose_response(times=1, method="POST", path=GRAPH_WRITES)
+
+    final = bot.final(bot.command("deactivate user-admin"), timeout=30)
+
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None
+    assert "deactivated" in final["text"].lower(), final["text"]
+    assert "not active" not in final["text"].lower()
+    removals = [c for c in bot.faults.find("POST", GRAPH_WRITES) if _created(c)]
+    assert len(removals) == 2  # the activation and one removal: nothing resent

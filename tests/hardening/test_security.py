@@ -141,7 +141,7 @@ FORM = None  # no refusal: an empty ack, and the activation form opens instead
             "activate user-admin 99999999999999999999h CONTOSO:Security-012345 big duration",
             ":information_source: `99999999999999999999…` is not a duration.",
         ),
-        ("\x00" * 100, ":information_source: Unknown command `\x00"),
+        ("\x00" * 100, ":information_source: There is no command `\x00"),
         (
             "activate user-admin -5h CONTOSO:Security-012345 negative duration",
             ":information_source: A duration can't be negative: `-5h`.",

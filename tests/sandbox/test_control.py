@@ -9,7 +9,14 @@ import httpx
 from bot.clock import Clock
 from bot.simulators.sandbox import SandboxTenant, create_app
 from tests.support.cast import ADMIN, ALEX, ALINE, GLOBAL_ADMIN, USER_ADMIN
-from tests.support.graph_caller import BASE, GraphCaller, assert_graph_error, request_body
+from tests.support.graph_caller import (
+    BASE,
+    CLIENT_FORM,
+    TOKEN_PATH,
+    GraphCaller,
+    assert_graph_error,
+    request_body,
+)
 from tests.support.graph_schema import assert_graph_valid
 
 
@@ -107,3 +114,33 @@ async def test_filter_by_current_user_needs_a_signed_in_user(
     )
     assert [i["principalId"] for i in mine.json()["value"]] == [ALINE.id]
     assert_graph_error(await graph.call("GET", f"{path}/filterByCurrentUser(on='principal')"), 400)
+
+
+async def test_the_call_log_says_who_called_what_and_when(
+    graph: GraphCaller, http: httpx.AsyncClient, tenant: SandboxTenant, user_token: Any
+) -> None:
+    """GET /sandbox/calls lists Graph and token-endpoint calls (never the controls), each
+    with its query, status, caller object id and sandbox-clock time, so anyone can see
+    what the bot did."""
+    await http.delete("/sandbox/faults")  # the fixtures' own sign-in is not this test's
+    await http.post("/sandbox/clock", json={"seconds": 60})
+    await graph.get(f"/v1.0/users/{ALINE.id}?$select=id")
+    path = "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances"
+    await graph.call(
+        "GET", f"{path}/filterByCurrentUser(on='principal')", token=user_token(ALINE.id)
+    )
+    await http.post(TOKEN_PATH, data=CLIENT_FORM)
+    await http.post(TOKEN_PATH, data={**CLIENT_FORM, "client_id": "not-our-app"})
+    await graph.call("GET", f"/v1.0/users/{ALINE.id}", token="forged")
+
+    calls = (await http.get("/sandbox/calls")).json()["value"]
+
+    app = tenant.seed.service_principal_id
+    assert [(c["method"], c["path"], c["status"], c["caller"]) for c in calls] == [
+        ("GET", f"/v1.0/users/{ALINE.id}?$select=id", 200, app),
+        ("GET", f"{path}/filterByCurrentUser(on='principal')", 200, ALINE.id),
+        ("POST", TOKEN_PATH, 200, app),
+        ("POST", TOKEN_PATH, 400, None),
+        ("GET", f"/v1.0/users/{ALINE.id}", 401, None),
+    ]
+    assert {c["time"] for c in calls} == {"2026-11-29T09:01:00Z"}

@@ -89,7 +89,10 @@ async def test_a_step_up_needs_an_interactive_sign_in(http: httpx.AsyncClient) -
     stepped = await sign_in(http, wanted)
     renewed = await http.post(TOKEN_PATH, data=refresh_form(stepped["refresh_token"], wanted))
 
-    assert refused.json()["error"] == "interaction_required"
+    # Entra's answer is invalid_grant AADSTS50076, not interaction_required: a client that
+    # took every invalid_grant for a dead session would loop through plain sign-ins.
+    assert refused.json()["error"] == "invalid_grant" and "AADSTS50076" in refused.text
+    assert 50076 in refused.json()["error_codes"]
     assert renewed.status_code == 200, renewed.text
 
 

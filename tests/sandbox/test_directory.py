@@ -54,6 +54,32 @@ async def test_transitive_member_of_follows_nesting(graph: GraphCaller) -> None:
     assert all(g["@odata.type"] == "#microsoft.graph.group" for g in transitive.json()["value"])
 
 
+async def test_role_assignable_groups_are_one_advanced_query(graph: GraphCaller) -> None:
+    """`memberOf/microsoft.graph.group?$filter=isAssignableToRole eq true` lists the
+    user's direct role-assignable groups; as in Graph, the filter needs
+    `ConsistencyLevel: eventual` and `$count=true`
+    (https://learn.microsoft.com/en-us/graph/api/user-list-memberof)."""
+    path = f"/v1.0/users/{ALINE.id}/memberOf/microsoft.graph.group"
+    query = {"$filter": "isAssignableToRole eq true", "$count": "true"}
+    auth = {"Authorization": f"Bearer {graph.token}"}
+
+    advanced = await graph.http.get(
+        path, params=query, headers={**auth, "ConsistencyLevel": "eventual"}
+    )
+    plain = await graph.http.get(path, params=query, headers=auth)
+    uncounted = await graph.http.get(
+        path,
+        params={"$filter": "isAssignableToRole eq true"},
+        headers={**auth, "ConsistencyLevel": "eventual"},
+    )
+
+    assert advanced.status_code == 200, advanced.text
+    assert {g["id"] for g in advanced.json()["value"]} == {HELPDESK_GROUP, SECOPS_GROUP}
+    assert advanced.json()["@odata.count"] == 2
+    assert_graph_error(plain, 400, "Request_UnsupportedQuery")
+    assert_graph_error(uncounted, 400, "Request_UnsupportedQuery")
+
+
 async def test_group_members_and_transitive_members(graph: GraphCaller) -> None:
     helpdesk = await graph.get(f"/v1.0/groups/{HELPDESK_GROUP}/members", "directoryObject.any")
     assert {m["id"] for m in helpdesk.json()["value"]} == {ADMIN.id, ALINE.id}

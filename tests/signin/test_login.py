@@ -104,3 +104,18 @@ async def test_the_bot_declares_it_handles_claims_challenges(
     assert json.loads(start.request_body["claims"]) == {
         "access_token": {"xms_cc": {"values": ["cp1"]}}  # so Graph sends claims challenges
     }
+
+
+async def test_a_tenant_that_blocks_the_device_code_flow_gets_a_plain_reason(
+    signin: SignIn, browser: Browser, server: SandboxServer
+) -> None:
+    """Conditional Access may block the device code flow (AADSTS53003 at redemption):
+    `/pim login` says so and what to ask for, not "did not sign you in, try again"."""
+    server.tenant.blocks_device_code = True
+
+    outcome = await log_in(signin, browser, "U_ALINE", ALINE.upn)
+
+    assert outcome.result is LoginResult.FAILED
+    assert "Conditional Access" in outcome.message and "device code" in outcome.message
+    assert "application mode" in outcome.message
+    assert not signin.login.state(slack("U_ALINE")).linked

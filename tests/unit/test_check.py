@@ -85,6 +85,29 @@ async def test_a_good_setup_passes_every_check(good: dict[str, Any]) -> None:
     assert "role definitions" in lines["graph"]
 
 
+async def test_graph_lists_the_roles_whose_mfa_application_mode_waives_or_refuses(
+    good: dict[str, Any], tmp_path: Path
+) -> None:
+    """Privileged Role Administrator's policy asks for authentication context c1, which
+    adminAssign skips: refused unless pimbot.yml waives it, and the graph line says which."""
+    _, lines = await _check(**good)
+    assert "refused in application mode (their policy asks for MFA): Privileged Role " in (
+        lines["graph"]
+    )
+    assert "authentication context `c1`" in lines["graph"]
+
+    waiver = tmp_path / "waived.yml"
+    waiver.write_text(
+        "roles:\n  pra:\n    role: Privileged Role Administrator\n"
+        "    application_mode: allow_without_mfa\n"
+    )
+    _, lines = await _check(**good | {"pim_config": waiver})
+    assert "application mode activates WITHOUT what their policy asks: Privileged Role" in (
+        lines["graph"]
+    )
+    assert "refused in application mode" not in lines["graph"]
+
+
 async def test_a_bad_field_in_pimbot_yml_is_named(good: dict[str, Any], tmp_path: Path) -> None:
     bad = tmp_path / "pimbot.yml"
     bad.write_text("roles:\n  user-admin:\n    role: User Administrator\n    max_duration: 9x\n")
@@ -242,12 +265,25 @@ async def test_user_mode_with_only_one_app_id_names_the_other(
 async def test_user_mode_on_the_sandbox_tenant_only_needs_the_key(
     user_mode: dict[str, Any],
 ) -> None:
-    values = user_mode | {"azure_tenant_id": None, "azure_client_id": None}
+    values = user_mode | {"azure_tenant_id": None, "azure_client_id": None, "pim_sandbox": True}
     status, lines = await _check(**values)
     assert status == 0, lines
     assert "embedded sandbox tenant" in lines["graph"]
     _, lines = await _check(**values | {"pim_token_key": None})
     assert lines["config"].startswith("FAIL config:") and "PIM_TOKEN_KEY" in lines["config"]
+
+
+async def test_slack_with_no_entra_tenant_fails_the_graph_line_unless_pim_sandbox(
+    good: dict[str, Any],
+) -> None:
+    """As `pimbot run` refuses to start, so `pimbot check` fails, naming both ways out."""
+    values = good | {"azure_tenant_id": None, "azure_client_id": None}
+    status, lines = await _check(**values)
+    assert status == 1
+    assert lines["graph"].startswith("FAIL graph: Slack credentials are set but")
+    assert "AZURE_TENANT_ID" in lines["graph"] and "PIM_SANDBOX=1" in lines["graph"]
+    status, lines = await _check(**values | {"pim_sandbox": True})
+    assert lines["graph"].startswith("ok   graph:") and "sandbox tenant" in lines["graph"]
 
 
 async def test_user_mode_with_an_unreachable_authority_names_the_host(

@@ -18,11 +18,13 @@ from bot.domain.commands import (
     ListRoles,
     OpenActivationForm,
     Status,
+    UsageError,
     parse_command,
 )
 from bot.errors import InputError
 from bot.settings import TicketConfig
-from handlers.blocks.help import help_text
+from handlers.blocks import help_message
+from handlers.blocks.help import help_text, unknown_command, usage
 from tests.support.cast import TICKET, USER_ADMIN
 
 PATTERN = re.compile(TicketConfig().pattern)
@@ -186,8 +188,11 @@ class TestOtherCommands:
             ("help", Help()),
             ("help Extend", Help(topic="extend")),
             ("?", Help()),
-            ("help frobnicate", Help(reason="There is no command `frobnicate`.")),
-            ("frobnicate now", Help(reason="Unknown command `frobnicate`.")),
+            ("help frobnicate", Help(unknown="frobnicate")),
+            ("frobnicate now", Help(unknown="frobnicate")),
+            ("activte user-admin 5h", Help(unknown="activte", suggestion="activate")),
+            ("help Deactivat", Help(unknown="Deactivat", suggestion="deactivate")),
+            ("STAUS", Help(unknown="STAUS", suggestion="status")),
         ],
     )
     def test_parses_each_sub_command(self, text: str, expected: Command) -> None:
@@ -216,10 +221,29 @@ class TestOtherCommands:
             parse(text)
         assert says in err.value.user_message
 
+    @pytest.mark.parametrize(
+        ("text", "command"),
+        [
+            ("extend user-admin soon", "extend"),
+            ("activate user-admin 5x fix it now please", "activate"),
+            ("deactivate", "deactivate"),
+            ("cancel R-1 R-2", "cancel"),
+            ("Help me please", "help"),
+            ("? a b", "help"),
+        ],
+    )
+    def test_a_refusal_names_the_sub_command_it_concerns(self, text: str, command: str) -> None:
+        with pytest.raises(UsageError) as err:
+            parse(text)
+        assert err.value.command == command
+
     def test_unknown_command_name_is_shortened_and_cannot_break_formatting(self) -> None:
-        cmd = parse("x`" + "y" * 100)
-        assert isinstance(cmd, Help) and cmd.reason is not None
-        assert cmd.reason.count("`") == 2 and "…" in cmd.reason
+        cmd = parse("x`<!channel>" + "y" * 100)
+        assert isinstance(cmd, Help) and cmd.suggestion is None
+        why, more = unknown_command(cmd)
+        assert why.count("`") == 2 and "…" in why
+        assert "<" not in why and "&lt;!channel&gt;" in why
+        assert "`activate`" in more and "/pim help" in more
 
 
 class TestHelp:
@@ -228,6 +252,32 @@ class TestHelp:
         for name in ("activate", "list", "status", "deactivate", "extend", "cancel", "help"):
             assert f"`/pim {name}" in text
         assert "/pim activate user-admin 5h CONTOSO:Security-012345 reset tokens" in text
+
+    def test_placeholders_are_escaped_so_slack_shows_them(self) -> None:
+        # Slack reads `<role>` as a link or mention and shows nothing; `&lt;` shows `<`.
+        text = help_text(signin=True)
+        assert "<" not in text and ">" not in text
+        assert "`/pim activate &lt;role&gt; &lt;duration&gt; [ticket]" in text
+        assert "&lt;request id&gt;" in help_text("cancel")
+
+    def test_help_message_text_and_blocks_are_escaped_alike(self) -> None:
+        msg = help_message(help_text())
+        assert "&lt;role&gt;" in msg["text"]
+        assert "&lt;role&gt;" in msg["blocks"][0]["text"]["text"]
+
+    def test_a_mistyped_command_gets_did_you_mean_and_that_usage_only(self) -> None:
+        cmd = parse("activte user-admin 5h")
+        assert isinstance(cmd, Help)
+        why, more = unknown_command(cmd)
+        assert why == "There is no command `activte`. Did you mean `activate`?"
+        assert more.startswith("`/pim activate &lt;role&gt;")
+        assert "/pim list" not in more
+
+    def test_usage_is_one_line_and_its_example(self) -> None:
+        assert usage("extend") == (
+            "`/pim extend &lt;role&gt; &lt;duration&gt;`: add time to an active role, "
+            "within its maximum.\nExample: `/pim extend user-admin 1h`"
+        )
 
     def test_help_for_one_topic_is_just_that_topic(self) -> None:
         assert help_text("extend").startswith("`/pim extend")

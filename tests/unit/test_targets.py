@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import models
-from bot.domain.targets import Role, Scope, Target, TargetKind
+from bot.domain.targets import Role, Scope, Target, TargetKind, pick_scope, split_scope
+from bot.errors import InputError
 
 UNIT = "0b7c3a52-7f1e-4c4b-9a57-5b8f0d2e6a11"
 USER_ADMIN = Role("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator", "user-admin")
@@ -66,3 +67,31 @@ def test_targets_match_by_kind_role_id_and_scope_id_not_by_names() -> None:
 def test_role_is_the_same_class_from_models_and_targets() -> None:
     assert models.Role is Role
     assert TargetKind("directory_role") is TargetKind.DIRECTORY_ROLE
+
+
+class TestScopeChoice:
+    PARIS = Scope("/administrativeUnits/au-1", "Paris Office")
+    PARKS = Scope("/administrativeUnits/au-2", "Parks Department")
+    WHOLE = Scope("/")
+
+    def test_the_role_and_what_follows_its_last_at_sign(self) -> None:
+        assert split_scope("helpdesk-admin@paris") == ("helpdesk-admin", "paris")
+        assert split_scope("helpdesk-admin") == ("helpdesk-admin", None)
+        assert split_scope("helpdesk-admin@") == ("helpdesk-admin", None)
+        assert split_scope("@paris") == ("@paris", None)  # no role before it: not a scope
+
+    def test_a_name_prefix_any_case_or_an_id_picks_one(self) -> None:
+        scopes = [self.WHOLE, self.PARIS, self.PARKS]
+        assert pick_scope(scopes, "PARIS", "Helpdesk Administrator") == self.PARIS
+        assert pick_scope(scopes, "au-2", "Helpdesk Administrator") == self.PARKS
+        assert pick_scope(scopes, "/administrativeUnits/au-1", "x") == self.PARIS
+        assert pick_scope(scopes, "/", "x") == self.WHOLE
+        assert pick_scope(scopes, "whole", "x") == self.WHOLE
+
+    def test_an_ambiguous_or_unknown_hint_lists_the_scopes(self) -> None:
+        scopes = [self.PARIS, self.PARKS]
+        with pytest.raises(InputError, match="more than one scope") as many:
+            pick_scope(scopes, "par", "Helpdesk Administrator")
+        assert "`@paris`" in many.value.user_message and "`@parks`" in many.value.user_message
+        with pytest.raises(InputError, match="no scope `lyon`"):
+            pick_scope(scopes, "lyon", "Helpdesk Administrator")

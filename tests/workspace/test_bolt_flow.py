@@ -33,7 +33,7 @@ def texts(state: State) -> list[str]:
 
 
 def _command_answered(state: State) -> bool:
-    return len(dm(state)) == 3 and dm(state)[2]["blocks"] != []
+    return len(dm(state)) == 4 and dm(state)[3]["blocks"] != []
 
 
 def _run_command(rig: Rig) -> State:
@@ -41,13 +41,15 @@ def _run_command(rig: Rig) -> State:
     return wait_for_state(rig.url, "U_ALINE", _command_answered)
 
 
-def test_slash_command_ack_is_replaced_by_the_response_and_a_dm_follows(
+def test_slash_command_ack_stays_and_replace_original_posts_a_new_message(
     with_bolt: Rig,
 ) -> None:
+    """A command's ack cannot be replaced: `replace_original` on its response_url posts a
+    second message, as real Slack does (slackapi/bolt-js#2287, bolt-python#1268)."""
     state = _run_command(with_bolt)
-    echo, answer, card = dm(state)
+    echo, ack, answer, card = dm(state)
     assert (echo["kind"], echo["text"], echo["ephemeral"]) == ("command", "/pim hello", True)
-    # The ack's "Working on…" was replaced in place through response_url.
+    assert (ack["text"], ack["ephemeral"]) == ("Working on `hello`…", True)
     assert answer == answer | {
         "user": "U_PIMBOT",
         "ephemeral": True,
@@ -64,7 +66,7 @@ def test_slash_command_ack_is_replaced_by_the_response_and_a_dm_follows(
 def test_button_opens_a_modal_whose_errors_show_inline_then_submission_updates_the_dm(
     with_bolt: Rig,
 ) -> None:
-    card = dm(_run_command(with_bolt))[2]
+    card = dm(_run_command(with_bolt))[3]
     ui(
         with_bolt,
         "action",
@@ -89,15 +91,15 @@ def test_button_opens_a_modal_whose_errors_show_inline_then_submission_updates_t
 
     values["reason"]["text"] = "a long enough reason"
     ui(with_bolt, "submit", user="U_ALINE", view_id=view["id"], values=values)
-    state = wait_for_state(with_bolt.url, "U_ALINE", lambda s: texts(s)[2] == "Submitted")
+    state = wait_for_state(with_bolt.url, "U_ALINE", lambda s: texts(s)[3] == "Submitted")
     assert state["modal"] is None
-    assert dm(state)[2]["blocks"][0]["text"]["text"] == (
+    assert dm(state)[3]["blocks"][0]["text"]["text"] == (
         ":white_check_mark: Submitted (large): a long enough reason"
     )
 
 
 def test_closing_a_modal_notifies_the_app(with_bolt: Rig) -> None:
-    card = dm(_run_command(with_bolt))[2]
+    card = dm(_run_command(with_bolt))[3]
     ui(
         with_bolt,
         "action",
@@ -144,7 +146,7 @@ def test_plain_text_is_a_message_and_unknown_commands_get_slackbots_note(
 
 
 def _open_form(rig: Rig) -> dict[str, Any]:
-    card = dm(_run_command(rig))[2]
+    card = dm(_run_command(rig))[3]
     ui(
         rig,
         "action",
@@ -163,7 +165,7 @@ def _open_form(rig: Rig) -> dict[str, Any]:
 def test_a_select_in_a_message_reaches_the_app_and_it_answers_through_response_url(
     with_bolt: Rig,
 ) -> None:
-    card = dm(_run_command(with_bolt))[2]
+    card = dm(_run_command(with_bolt))[3]
     ui(
         with_bolt,
         "action",
@@ -174,8 +176,8 @@ def test_a_select_in_a_message_reaches_the_app_and_it_answers_through_response_u
         action_id="size_pick",
         value="large",
     )
-    state = wait_for_state(with_bolt.url, "U_ALINE", lambda s: len(dm(s)) == 4)
-    assert (texts(state)[3], dm(state)[3]["ephemeral"]) == ("You picked large", True)
+    state = wait_for_state(with_bolt.url, "U_ALINE", lambda s: len(dm(s)) == 5)
+    assert (texts(state)[4], dm(state)[4]["ephemeral"]) == ("You picked large", True)
 
 
 def test_a_button_in_a_modal_sends_what_is_typed_and_the_app_updates_the_view(

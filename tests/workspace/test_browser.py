@@ -67,3 +67,51 @@ def test_a_person_runs_the_command_fills_the_modal_and_others_never_see_her_ephe
     page.get_by_role("button", name="+1 h").click()
     expect(page.locator("#clock")).to_contain_text("(+1 h)")
     assert with_bolt.forwarded == [3600.0]
+
+
+def test_at_820_px_the_page_renders_as_slack_and_explains_a_restart(with_bolt: Rig) -> None:
+    """The top bar fits 820 px; `*<@U…>*` is a bold mention and shortcodes are emoji, as
+    Slack renders them; the rate-limit switch works; a restart is explained."""
+    import httpx
+    from playwright.sync_api import expect
+
+    httpx.post(
+        f"{with_bolt.url}/api/chat.postMessage",
+        headers={"Authorization": "Bearer xoxb-local-workspace"},
+        json={
+            "channel": "U_ALINE",
+            "text": "*<@U_ADMIN>* approved :white_check_mark: :checkered_flag:",
+        },
+    ).raise_for_status()
+    with chromium_page(width=820) as page:
+        page.goto(f"{with_bolt.url}/?user=U_ALINE")
+        page.locator("#app-list li").click()
+        message = page.locator(".msg", has_text="approved")
+        expect(message.locator("b .mention")).to_have_text("@MOD Administrator")
+        expect(message).to_contain_text("approved ✅ 🏁")
+        page.locator("#user-select").select_option("U_ADMIN")  # the longest name + title
+        expect(page.locator("#me-name")).to_have_text("MOD Administrator")
+        overflow = page.evaluate(
+            "() => { const bar = document.getElementById('topbar');"
+            " const right = Math.max(...[...bar.querySelectorAll('*')]"
+            ".filter((e) => e.offsetParent).map((e) => e.getBoundingClientRect().right));"
+            " return [bar.scrollWidth - bar.clientWidth, right]; }"
+        )
+        assert overflow[0] <= 0 and overflow[1] <= 820, overflow
+
+        page.get_by_role("button", name="Rate limits: off").click()
+        expect(page.locator("#rate-limit")).to_contain_text("Rate limits: on")
+        assert with_bolt.workspace.rate_limit.describe()["every"] == 2
+        page.locator("#rate-limit").click()
+        expect(page.locator("#rate-limit")).to_have_text("Rate limits: off")
+
+        banner = page.locator("#restart-banner")
+        expect(banner).to_be_hidden()
+        ws = with_bolt.workspace
+        with ws.changes.mutate():  # what a restarted process looks like to the page
+            ws.boot, ws.changes.version = "restarted", 0
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text("pimbot.db")
+        screenshot(page, "workspace-820.png")
+        banner.get_by_role("button", name="Got it").click()
+        expect(banner).to_be_hidden()

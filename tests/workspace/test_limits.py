@@ -1,4 +1,5 @@
-"""Block Kit limits: what Slack would refuse is refused here too, with Slack's pointers."""
+"""Block Kit limits: what Slack would refuse is refused here too, judged by slack_sdk's own
+models (`Block.parse`, `View`, `to_dict()`) plus the few checks the library leaves out."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def test_accepts_the_blocks_a_request_card_uses() -> None:
 
 
 def test_names_each_problem_with_its_json_pointer() -> None:
+    confirm = {"title": {"type": "plain_text", "text": "t" * 101}, "text": PLAIN}
     blocks = [
         {"type": "header", "text": {"type": "mrkdwn", "text": "x"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "y" * 3001}},
@@ -36,13 +38,24 @@ def test_names_each_problem_with_its_json_pointer() -> None:
         },
         {"type": "divider", "block_id": "a"},
         {"type": "carousel"},
+        {"type": "nope"},
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "text": PLAIN, "confirm": confirm | {"confirm": PLAIN}}
+            ],
+        },
+        {"type": "input", "label": PLAIN, "element": {"type": "static_select", "options": []}},
     ]
     assert check_blocks(blocks, "message") == [
         "[ERROR] must be plain_text [json-pointer:/blocks/0/text/type]",
-        "[ERROR] must be at most 3000 characters [json-pointer:/blocks/1/text/text]",
-        "[ERROR] must be at most 75 characters [json-pointer:/blocks/2/elements/0/text/text]",
+        "[ERROR] text attribute cannot exceed 3000 characters [json-pointer:/blocks/1]",
+        "[ERROR] text attribute cannot exceed 75 characters [json-pointer:/blocks/2]",
         "[ERROR] must be unique within the surface [json-pointer:/blocks/3/block_id]",
-        "[ERROR] must be a known block type [json-pointer:/blocks/4/type]",
+        "[ERROR] missing required field: 'elements' [json-pointer:/blocks/4]",
+        "[ERROR] must be a known block type [json-pointer:/blocks/5/type]",
+        "[ERROR] title attribute cannot exceed 100 characters [json-pointer:/blocks/6]",
+        "[ERROR] must have at least 1 item [json-pointer:/blocks/7/options]",
     ]
     assert check_blocks([{"type": "divider"}] * 51, "message") == [
         "[ERROR] must have at most 50 items [json-pointer:/blocks]"
@@ -56,8 +69,12 @@ def test_a_modal_needs_a_short_title_and_a_submit_for_its_inputs() -> None:
         "blocks": [{"type": "input", "label": PLAIN, "element": {"type": "plain_text_input"}}],
     }
     assert check_view(view) == [
-        "[ERROR] must be at most 24 characters [json-pointer:/view/title/text]",
+        "[ERROR] title must be between 1 and 24 characters [json-pointer:/view]",
         "[ERROR] is required when the view has input blocks [json-pointer:/view/submit]",
+    ]
+    home = {"type": "home", "blocks": [{"type": "divider"}], "private_metadata": "x" * 3001}
+    assert check_view(home) == [
+        "[ERROR] private_metadata cannot exceed 3000 characters [json-pointer:/view]"
     ]
 
 
@@ -66,7 +83,7 @@ def test_the_web_api_answers_invalid_blocks_like_slack(workspace: Rig) -> None:
         f"{workspace.url}/api/chat.postMessage",
         headers={"Authorization": f"Bearer {WORKSPACE_BOT_TOKEN}"},
         json={
-            "channel": "C_GENERAL",
+            "channel": "C_PIM_APPROVALS",
             "text": "t",
             "blocks": [{"type": "header", "text": PLAIN}, {"type": "nope"}],
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from tests.support.cast import ALINE
 from tests.support.live import LiveServer
 from tests.support.workspace import Rig
 
+DIVIDER = {"type": "divider"}
 BUTTON = [
     {
         "type": "actions",
@@ -89,12 +91,12 @@ async def test_channels_by_name_and_unknown_ones(workspace: Rig) -> None:
 
 async def test_an_ephemeral_is_shown_only_to_its_user(workspace: Rig) -> None:
     await client(workspace).chat_postEphemeral(
-        channel="C_GENERAL", user="U_ALINE", text="just for Aline"
+        channel="C_PIM_AUDIT", user="U_ALINE", text="just for Aline"
     )
-    assert [m["text"] for m in state(workspace, "U_ALINE")["messages"]["C_GENERAL"]] == [
+    assert [m["text"] for m in state(workspace, "U_ALINE")["messages"]["C_PIM_AUDIT"]] == [
         "just for Aline"
     ]
-    assert state(workspace, "U_ADMIN")["messages"]["C_GENERAL"] == []
+    assert state(workspace, "U_ADMIN")["messages"]["C_PIM_AUDIT"] == []
     assert "D_ALINE" not in state(workspace, "U_ADMIN")["messages"]  # nor Aline's DM
 
 
@@ -102,12 +104,12 @@ async def test_views_open_refuses_an_expired_or_reused_trigger(
     workspace: Rig,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": []}
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": [DIVIDER]}
     surfaces_ = workspace.workspace.surfaces
     fresh = surfaces_.issue_trigger("U_ALINE")
     opened = (await client(workspace).views_open(trigger_id=fresh, view=modal))["view"]
     assert state(workspace, "U_ALINE")["modal"]["id"] == opened["id"]
-    with pytest.raises(SlackApiError, match="invalid_trigger_id"):
+    with pytest.raises(SlackApiError, match="exchanged_trigger_id"):
         await client(workspace).views_open(trigger_id=fresh, view=modal)
     monkeypatch.setattr(surfaces, "TRIGGER_TTL", 0.05)
     stale = surfaces_.issue_trigger("U_ALINE")
@@ -118,7 +120,7 @@ async def test_views_open_refuses_an_expired_or_reused_trigger(
 
 async def test_views_update_checks_the_hash_and_publish_sets_the_home(workspace: Rig) -> None:
     slack = client(workspace)
-    modal = {"type": "modal", "title": {"type": "plain_text", "text": "One"}, "blocks": []}
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "One"}, "blocks": [DIVIDER]}
     view = (
         await slack.views_open(
             trigger_id=workspace.workspace.surfaces.issue_trigger("U_ALINE"), view=modal
@@ -129,7 +131,7 @@ async def test_views_update_checks_the_hash_and_publish_sets_the_home(workspace:
     two = modal | {"title": {"type": "plain_text", "text": "Two"}}
     await slack.views_update(view_id=view["id"], hash=view["hash"], view=two)
     assert state(workspace, "U_ALINE")["modal"]["title"]["text"] == "Two"
-    await slack.views_publish(user_id="U_ALINE", view={"type": "home", "blocks": []})
+    await slack.views_publish(user_id="U_ALINE", view={"type": "home", "blocks": [DIVIDER]})
     assert state(workspace, "U_ALINE")["home"]["type"] == "home"
     assert state(workspace, "U_ADMIN")["home"] is None
 
@@ -161,12 +163,14 @@ async def test_unknown_methods_say_so(workspace: Rig) -> None:
 
 
 async def test_fast_forward_calls_the_hook_and_moves_message_time(workspace: Rig) -> None:
-    before = float((await client(workspace).chat_postMessage(channel="C_GENERAL", text="a"))["ts"])
+    before = float(
+        (await client(workspace).chat_postMessage(channel="C_PIM_AUDIT", text="a"))["ts"]
+    )
     async with httpx.AsyncClient() as http:
         forward = await http.post(f"{workspace.url}/ui/fast_forward", json={"seconds": 3600})
     answer = forward.json()
     assert answer["ok"] and workspace.forwarded == [3600.0]
-    after = float((await client(workspace).chat_postMessage(channel="C_GENERAL", text="b"))["ts"])
+    after = float((await client(workspace).chat_postMessage(channel="C_PIM_AUDIT", text="b"))["ts"])
     assert after - before >= 3600
     assert state(workspace, "U_ALINE")["clock"]["offset"] == 3600
 
@@ -189,3 +193,29 @@ def test_a_failing_fast_forward_hook_is_reported_not_applied() -> None:
         server.stop()
     assert answer.json() == {"ok": False, "error": "fast_forward_failed"}
     assert app.state.workspace.clock.offset == 0
+
+
+async def test_what_the_bot_sends_while_the_clock_moves_carries_the_new_time() -> None:
+    """The fast-forward hook sends what fell due (reminders): those messages are dated
+    after the jump, not at the wall time."""
+    server = LiveServer()
+
+    async def sweep(seconds: float) -> None:
+        slack = AsyncWebClient(token=WORKSPACE_BOT_TOKEN, base_url=f"{server.url}/api/")
+        await slack.chat_postMessage(channel="U_ALINE", text="Your role ends in 15 min")
+
+    app = create_workspace_app(
+        bot_events_url="http://127.0.0.1:9/slack/events",
+        signing_secret="s",
+        bot_token=WORKSPACE_BOT_TOKEN,
+        on_fast_forward=sweep,
+    )
+    server.start(app)
+    try:
+        before = time.time()
+        async with httpx.AsyncClient() as http:
+            await http.post(f"{server.url}/ui/fast_forward", json={"seconds": 7200})
+        reminder = app.state.workspace.conversations.messages["D_ALINE"][-1]
+    finally:
+        server.stop()
+    assert float(reminder.ts) >= before + 7200

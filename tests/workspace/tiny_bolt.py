@@ -101,6 +101,10 @@ def build_tiny_bolt_app(
     async def pim(
         ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any], client: AsyncWebClient
     ) -> None:
+        if command["text"].startswith("echo"):  # for asserts on the text as received
+            seen.append(command)
+            await ack()
+            return
         if command["text"] == "shout":
             await ack(response_type="in_channel", text="Heard by everyone")
             return

@@ -39,7 +39,9 @@ def create_app(
         + device.ROUTES
         + delegated.ROUTES
         + approvals.ROUTES,
-        middleware=[Middleware(GraphEdge, faults=faults, clock=tenant.clock)],
+        middleware=[
+            Middleware(GraphEdge, faults=faults, clock=tenant.clock, caller_of=tenant.caller_of)
+        ],
         exception_handlers={
             GraphFailure: failure_response,
             HTTPException: failure_response,

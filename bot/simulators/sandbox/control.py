@@ -100,7 +100,30 @@ async def faults(request: Request) -> Response:
     return JSONResponse(
         {
             "rules": [dataclasses.asdict(r) for r in queue.rules],
-            "calls": [dataclasses.asdict(c) for c in queue.find()],
+            "calls": [
+                {**dataclasses.asdict(c), "time": c.time and format_dt(c.time)}
+                for c in queue.find()
+            ],
+        }
+    )
+
+
+async def calls(request: Request) -> JSONResponse:
+    """What the bot did: every Graph and token-endpoint call (not these controls), oldest
+    first, with who made it and when on the sandbox clock."""
+    queue: Faults = request.app.state.faults
+    return JSONResponse(
+        {
+            "value": [
+                {
+                    "method": c.method,
+                    "path": c.path + (f"?{c.query}" if c.query else ""),
+                    "status": c.status,
+                    "caller": c.caller,
+                    "time": c.time and format_dt(c.time),
+                }
+                for c in queue.find()
+            ]
         }
     )
 
@@ -159,6 +182,7 @@ ROUTES = [
     Route("/sandbox/requests/{ident}/{verb}", decide, methods=["POST"]),
     Route("/sandbox/clock", clock, methods=["GET", "POST"]),
     Route("/sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
+    Route("/sandbox/calls", calls, methods=["GET"]),
     Route("/sandbox/tokens", user_token, methods=["POST"]),
     Route("/sandbox/reset", reset, methods=["POST"]),
     Route("/sandbox/administrativeUnits", administrative_units, methods=["POST"]),

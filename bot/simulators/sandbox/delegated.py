@@ -136,10 +136,12 @@ def refresh(request: Request, form: dict[str, str]) -> JSONResponse:
     if not wanted <= grant.acrs:
         # Put the refresh token back: the session is fine, it just lacks the step-up.
         tenant.refresh_tokens.issue(grant.user_id, grant.client_id, grant.scope, grant.acrs)
+        # Entra's own answer: invalid_grant with AADSTS50076 (as MSAL users report it,
+        # "invalid_grant: AADSTS50076: ... you must use multi-factor authentication").
         return oauth_error(
             request,
             400,
-            "interaction_required",
+            "invalid_grant",
             50076,
             "The user must sign in interactively to satisfy the authentication context "
             f"{', '.join(sorted(wanted - grant.acrs))}.",

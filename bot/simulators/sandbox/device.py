@@ -72,6 +72,17 @@ def redeem(request: Request, form: dict[str, str]) -> JSONResponse:
             codes.get(outcome, 70000),
             "The device code sign-in is " + outcome.replace("_", " ") + ".",
         )
+    if tenant.blocks_device_code:
+        # A Conditional Access policy that blocks the device code flow ("Authentication
+        # flows") lets the user sign in, then refuses the token: AADSTS53003.
+        return oauth_error(
+            request,
+            400,
+            "invalid_grant",
+            53003,
+            "Access has been blocked by Conditional Access policies. The access policy "
+            "does not allow token issuance.",
+        )
     acrs = delegated.requested_acrs(grant.claims)
     return delegated.token_response(request, grant.user_id, grant.scope, acrs)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,10 +30,17 @@ class GraphEdge:
     """Wraps the app: every answer gets `request-id`; calls outside /sandbox/ are logged
     and subject to the fault rules."""
 
-    def __init__(self, app: ASGIApp, faults: Faults, clock: Clock) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        faults: Faults,
+        clock: Clock,
+        caller_of: Callable[[Mapping[str, str], Any], str | None] = lambda _h, _b: None,
+    ) -> None:
         self.app = app
         self.faults = faults
         self.clock = clock
+        self.caller_of = caller_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,16 +64,19 @@ class GraphEdge:
 
         def log(status: int, body: Any) -> None:
             if not control:
+                sent = _decode_request(raw, headers)
                 self.faults.record(
                     CallRecord(
                         method,
                         path,
                         scope.get("query_string", b"").decode(),
                         status,
-                        _decode_request(raw, headers),
+                        sent,
                         body,
                         request_id,
                         tuple(r.kind for r in rules),
+                        self.caller_of(headers, sent),
+                        self.clock.now(),
                     )
                 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 FaultKind = Literal["latency", "status", "drop", "lose_response"]
@@ -43,6 +44,8 @@ class CallRecord:
     response_body: Any
     request_id: str
     faults: tuple[str, ...] = field(default_factory=tuple)
+    caller: str | None = None  # the app's service principal id or the signed-in user's id
+    time: datetime | None = None  # on the sandbox clock
 
 
 class Faults:

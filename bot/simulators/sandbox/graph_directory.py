@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -75,6 +77,37 @@ async def member_of(request: Request) -> JSONResponse:
     return _page(request, "directoryObjects", [render.group(g, typed=True) for g in groups])
 
 
+_ROLE_ASSIGNABLE = re.compile(r"\s*isAssignableToRole\s+eq\s+true\s*", re.IGNORECASE)
+
+
+async def member_groups(request: Request) -> JSONResponse:
+    """`/users/{id}/memberOf/microsoft.graph.group`: the user's direct groups (an OData
+    cast). A $filter here is an advanced query, which Graph serves only with
+    `ConsistencyLevel: eventual` and `$count=true`
+    (https://learn.microsoft.com/en-us/graph/api/user-list-memberof); the one filter the
+    sandbox understands is `isAssignableToRole eq true`."""
+    tenant = _tenant(request)
+    found = _user(tenant, request.path_params["ident"])
+    groups = tenant.directory.member_of(found.id, transitive=False)
+    wanted = request.query_params.get("$filter")
+    if wanted is not None:
+        advanced = request.headers.get("consistencylevel", "").lower() == "eventual"
+        if not advanced or request.query_params.get("$count", "").lower() != "true":
+            raise bad_request("Unsupported Query.", "Request_UnsupportedQuery")
+        if _ROLE_ASSIGNABLE.fullmatch(wanted) is None:
+            raise bad_request(f"Unsupported filter: {wanted!r}.", "Request_UnsupportedQuery")
+        groups = [g for g in groups if g.is_assignable_to_role]
+    page = collection(request, "groups", [render.group(g) for g in groups], _size(request))
+    if request.query_params.get("$count", "").lower() == "true":
+        page["@odata.count"] = len(groups)
+    return graph_json(page)
+
+
+def _size(request: Request) -> int:
+    size: int = request.app.state.page_size
+    return size
+
+
 async def get_group(request: Request) -> JSONResponse:
     found = _group(_tenant(request), request.path_params["ident"])
     return graph_json(entity("groups", render.group(found), request))
@@ -110,6 +143,7 @@ ROUTES = [
     Route("/v1.0/me", me),
     Route("/v1.0/users/{ident}", get_user),
     Route("/v1.0/users/{ident}/memberOf", member_of),
+    Route("/v1.0/users/{ident}/memberOf/microsoft.graph.group", member_groups),
     Route("/v1.0/users/{ident}/transitiveMemberOf", member_of),
     Route("/v1.0/groups/{ident}", get_group),
     Route("/v1.0/groups/{ident}/members", members),

@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from bot.clock import Clock, OffsetClock
 from bot.simulators.sandbox.app import DEFAULT_PAGE_SIZE, create_app
 from bot.simulators.sandbox.faults import Faults
+from bot.simulators.sandbox.seed import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID
 from bot.simulators.sandbox.tenant import SandboxTenant
 from bot.simulators.sandbox.tls import write_self_signed
 
@@ -121,6 +122,28 @@ class SandboxServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def print_usage(url: str, ca_file: str | None) -> None:
+    """What `pimbot sandbox` prints once it listens: where it is, its credentials, and lines
+    to paste into an environment so pimbot (or any Graph client) talks to it. Flushed at
+    once: a script reading the pipe must not wait for a buffer to fill."""
+    ca = str(Path(ca_file).resolve()) if ca_file else ""
+    lines = [
+        f"sandbox tenant (Contoso) listening on {url}",
+        f"tenant id: {SANDBOX_TENANT_ID}",
+        f"client id: {SANDBOX_CLIENT_ID}   client secret: {SANDBOX_CLIENT_SECRET}",
+        f"CA file (its certificate is self-signed): {ca or 'none (plain HTTP)'}",
+        "Paste these to point pimbot or another Graph client at it:",
+        f"AZURE_TENANT_ID={SANDBOX_TENANT_ID}",
+        f"AZURE_CLIENT_ID={SANDBOX_CLIENT_ID}",
+        f"AZURE_CLIENT_SECRET={SANDBOX_CLIENT_SECRET}",
+        f"AZURE_AUTHORITY_HOST={url}",
+        f"PIM_GRAPH_URL={url}",
+        f"PIM_CA_FILE={ca}",
+        f"What the bot did: GET {url}/sandbox/calls",
+    ]
+    print("\n".join(lines), flush=True)
 
 
 async def serve_forever(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.clock import Clock
 from bot.simulators.sandbox import pim
@@ -42,11 +44,25 @@ class SandboxTenant:
         # quick tests can activate then deactivate. Set to timedelta(minutes=5) to enforce.
         self.min_active_before_deactivate = timedelta(0)
         self.lock = threading.RLock()
+        # A Conditional Access policy blocking the device code flow (tests switch it on).
+        self.blocks_device_code = False
         self.reset()
 
     @classmethod
     def from_seed(cls, clock: Clock, path: Path = SEED_FILE) -> SandboxTenant:
         return cls(load_seed(path), clock)
+
+    def caller_of(self, headers: Mapping[str, str], body: Any) -> str | None:
+        """Who made a call, for the call log: the bearer token's object id (the app's
+        service principal or the signed-in user); at the token endpoint, the app named by
+        `client_id`. None when neither is known (a bad or missing token)."""
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token:
+            caller = self.tokens.lookup(token.strip())
+            return caller.object_id if caller else None
+        if isinstance(body, dict) and body.get("client_id") == self.client_id:
+            return self.seed.service_principal_id
+        return None
 
     def reset(self) -> None:
         """Back to the seed: schedules restart at the clock's current time; tokens survive

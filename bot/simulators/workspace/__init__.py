@@ -4,7 +4,7 @@ It is to Slack what `bot.simulators.sandbox` is to Graph — one Starlette app t
 
 * the **Slack Web API** the bot calls: point `AsyncWebClient(base_url=f"{url}/api/",
   token=WORKSPACE_BOT_TOKEN)` at it (auth.test, users.info/list/lookupByEmail,
-  conversations.open/list/info, chat.postMessage/postEphemeral/update/delete,
+  conversations.open/list/info/join, chat.postMessage/postEphemeral/update/delete,
   views.open/push/update/publish, usergroups.users.list), plus `POST /response/{token}`,
   the `response_url` it hands out with each slash command and interaction;
 * a **web page** at `/` that looks and behaves like a small Slack (channels, DMs with the
@@ -30,12 +30,17 @@ Keep uvicorn's access log off: `/response/{token}` paths are capabilities. Stand
 against a bot that is already running: `python -m bot.simulators.workspace --help`.
 
 Like Slack it refuses what Slack would refuse, so "works locally" means "works in Slack":
-a wrong token (`invalid_auth`), a stale or reused `trigger_id` (3 s, once), Block Kit over
-Slack's limits (`invalid_blocks` with json pointers), a `response_url` used more than five
-times. The page's own endpoints accept only same-origin JSON on a loopback or IP host.
+a wrong token (`invalid_auth`), a late or reused `trigger_id` (`expired_trigger_id`,
+`exchanged_trigger_id`), Block Kit that slack_sdk's models reject (`invalid_blocks` with
+json pointers), a post where the bot was not invited (`not_in_channel`), a `response_url`
+used more than five times or asked to replace a command's ack (it posts anew). Command
+text arrives escaped; a slow ack gets an event resent with `X-Slack-Retry-Num`; a switch
+(`/ui/rate_limit`) makes the Web API answer 429 with `Retry-After`. The page's own
+endpoints accept only same-origin JSON on a loopback or IP host.
 
-State is in memory (a dev tool): `app.state.workspace` is the `Workspace`, and
-`GET /ui/state?user=U_ALINE` returns exactly what the page renders for that person.
+State is in memory (a dev tool; the page notices a restart by `boot`):
+`app.state.workspace` is the `Workspace`, and `GET /ui/state?user=U_ALINE` returns exactly
+what the page renders for that person.
 """
 
 from bot.simulators.workspace.app import (

@@ -12,6 +12,7 @@ from bot.simulators.workspace.state import Changes, WorkspaceClock
 # "command" echoes a typed slash command to its author, "system" is Slackbot's word
 # (e.g. the bot did not answer in time): both only for the page, never for the bot.
 MessageKind = Literal["message", "command", "system"]
+SLACKBOT = "USLACKBOT"  # the author of "system" messages
 
 
 @dataclass
@@ -21,6 +22,8 @@ class Channel:
     is_im: bool = False
     user: str | None = None  # the person in a DM with the bot
     topic: str = ""
+    bot_member: bool = True  # DMs with the bot always; channels once invited
+    is_private: bool = False
 
     def api(self) -> dict[str, Any]:
         shape: dict[str, Any] = {"id": self.id, "created": 0, "is_archived": False}
@@ -28,9 +31,10 @@ class Channel:
             return shape | {"is_im": True, "user": self.user, "is_open": True}
         return shape | {
             "name": self.name,
-            "is_channel": True,
-            "is_private": False,
-            "is_member": True,
+            "is_channel": not self.is_private,
+            "is_group": self.is_private,
+            "is_private": self.is_private,
+            "is_member": self.bot_member,
             "topic": {"value": self.topic},
             "purpose": {"value": self.topic},
         }
@@ -65,7 +69,10 @@ class Conversations:
     def __init__(self, seed: WorkspaceSeed, changes: Changes, clock: WorkspaceClock) -> None:
         self.seed, self._changes, self._clock = seed, changes, clock
         self.channels: dict[str, Channel] = {
-            c.id: Channel(c.id, c.name, topic=c.topic) for c in seed.channels
+            c.id: Channel(
+                c.id, c.name, topic=c.topic, bot_member=c.bot_member, is_private=c.is_private
+            )
+            for c in seed.channels
         }
         self.messages: dict[str, list[Message]] = {c: [] for c in self.channels}
         for user in seed.users:  # every person has a DM with the bot from the start
@@ -88,6 +95,12 @@ class Conversations:
             return self.dm_for(ref)
         name = ref.removeprefix("#")
         return next((c for c in self.channels.values() if c.name == name and not c.is_im), None)
+
+    def invite_bot(self, channel: Channel) -> bool:
+        """Add the bot to `channel`; False if it was already a member."""
+        with self._changes.mutate():
+            joined, channel.bot_member = not channel.bot_member, True
+        return joined
 
     def visible_to(self, user_id: str) -> list[Channel]:
         return [c for c in self.channels.values() if not c.is_im or c.user == user_id]

@@ -7,14 +7,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.simulators.workspace import payloads
+from bot.simulators.workspace import escaping, invite, payloads
 from bot.simulators.workspace.blocks import Block, find_element, option_for
-from bot.simulators.workspace.conversations import Channel
+from bot.simulators.workspace.conversations import SLACKBOT, Channel
 from bot.simulators.workspace.limits import check_blocks
 from bot.simulators.workspace.state import ApiError
 from bot.simulators.workspace.workspace import Workspace
 
-SLACKBOT = "USLACKBOT"
 log = logging.getLogger(__name__)
 
 
@@ -39,6 +38,9 @@ async def send_text(ws: Workspace, user_id: str, channel_id: str, text: str, bas
         convs.post(channel.id, user.id, text, bot=False)
         return
     command, _, args = text.partition(" ")
+    if command == invite.COMMAND:
+        invite.invite(ws, user, channel, args)
+        return
     if command not in ws.seed.commands:
         note = (
             f"{command} is not a valid command. In Slack, all messages that start with"
@@ -53,7 +55,7 @@ async def send_text(ws: Workspace, user_id: str, channel_id: str, text: str, bas
         user,
         channel,
         command,
-        args.strip(),
+        escaping.command_text(ws.seed, args.strip()),
         f"{base}response/{token}",
         ws.surfaces.issue_trigger(user.id),
     )

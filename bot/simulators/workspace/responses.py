@@ -1,8 +1,11 @@
 """`response_url`s: where the bot answers a slash command or an interaction.
 
-Each URL remembers its "original" message: the clicked message for an interaction, or
-for a slash command the first message answered through it (the ack's ephemeral line), so
-`replace_original` turns "working on it…" into the outcome as the bot intends."""
+An interaction's URL remembers its "original" message, the clicked one, which
+`replace_original` / `delete_original` change. A slash command has no original message:
+neither its ack nor anything posted through its URL can be replaced or deleted later, so
+`replace_original` posts a new message, as in Slack (slackapi/bolt-js#2287,
+slackapi/bolt-python#1268, slackapi/java-slack-sdk#951: "the ones posted by ack() cannot
+be updated")."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ class ResponseTarget:
     issued: float
     uses: int = 0
     echo_ts: str | None = None  # the typed command, shown to all on an in_channel answer
+    command: bool = False  # a slash command's URL: no message of it is ever "original"
     # Set once the ack is applied. Bolt answers through the URL while the ack is still on
     # its way back to us; holding those answers keeps "working on it…" before the outcome.
     acked: asyncio.Event = field(default_factory=asyncio.Event)
@@ -52,7 +56,9 @@ class ResponseUrls:
         token = secrets.token_urlsafe(18)
         now = time.monotonic()
         self._targets = {k: t for k, t in self._targets.items() if now - t.issued <= URL_TTL}
-        target = ResponseTarget(user, channel, original_ts, time.monotonic(), echo_ts=echo_ts)
+        target = ResponseTarget(
+            user, channel, original_ts, now, echo_ts=echo_ts, command=echo_ts is not None
+        )  # only a slash command echoes what was typed
         if not awaiting_ack:
             target.acked.set()
         self._targets[token] = target
@@ -109,7 +115,7 @@ class ResponseUrls:
             blocks,
             ephemeral_for=None if in_channel else target.user,
         )
-        if target.original_ts is None:
+        if target.original_ts is None and not target.command:
             target.original_ts = message.ts
 
 

@@ -23,6 +23,8 @@ class SeedChannel:
     id: str
     name: str
     topic: str = ""
+    bot_member: bool = False  # the bot was invited (it may post only where it was)
+    is_private: bool = False  # the bot cannot even see it unless a member
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,19 @@ CONTOSO_USERS = (
     ),
 )
 
+# The bot starts in the channels the repository's pimbot.yml names, so `make run` works;
+# anywhere else it must be invited first (`/invite @pimbot` on the page).
 CONTOSO_CHANNELS = (
     SeedChannel("C_GENERAL", "general", "Company-wide announcements"),
-    SeedChannel("C_PIM_APPROVALS", "pim-approvals", "Role activations waiting for approval"),
-    SeedChannel("C_PIM_AUDIT", "pim-audit", "Every PIM request, decision and activation"),
+    SeedChannel(
+        "C_PIM_APPROVALS",
+        "pim-approvals",
+        "Role activations waiting for approval",
+        bot_member=True,
+    ),
+    SeedChannel(
+        "C_PIM_AUDIT", "pim-audit", "Every PIM request, decision and activation", bot_member=True
+    ),
 )
 
 CONTOSO_USERGROUPS = (
@@ -92,6 +103,8 @@ class WorkspaceSeed:
     bot_id: str = "B_PIMBOT"
     bot_name: str = "pimbot"
     commands: tuple[str, ...] = ("/pim",)  # the slash commands the app's manifest declares
+    # The commands' "Escape channels, users, and links" (manifest `should_escape`).
+    escape_command_entities: bool = False
     users: tuple[SeedUser, ...] = CONTOSO_USERS
     channels: tuple[SeedChannel, ...] = CONTOSO_CHANNELS
     usergroups: tuple[SeedUsergroup, ...] = CONTOSO_USERGROUPS

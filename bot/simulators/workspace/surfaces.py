@@ -79,6 +79,7 @@ class Surfaces:
         self.stacks: dict[str, list[str]] = {}  # user -> modal view ids, top last
         self.homes: dict[str, str] = {}  # user -> home view id
         self._triggers: dict[str, tuple[str, float]] = {}  # trigger -> (user, issued)
+        self._used: set[str] = set()  # triggers already exchanged for a view
 
     def issue_trigger(self, user: str) -> str:
         trigger = f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
@@ -87,17 +88,23 @@ class Surfaces:
             # Most triggers are never used (every click issues one): forget old ones, but
             # late enough that a late views.open still hears "expired", not "invalid".
             self._triggers = {t: v for t, v in self._triggers.items() if now - v[1] <= 60}
+            self._used &= self._triggers.keys()
             self._triggers[trigger] = (user, now)
         return trigger
 
     def redeem(self, trigger: str) -> str:
-        """The user a trigger was issued to; a trigger works once and for 3 seconds."""
+        """The user a trigger was issued to; a trigger works once and for 3 seconds
+        (https://api.slack.com/methods/views.open#errors: `exchanged_trigger_id`,
+        `expired_trigger_id`)."""
         with self._changes.lock:
             if trigger not in self._triggers:
                 raise ApiError("invalid_trigger_id" if trigger else "invalid_arguments")
-            user, issued = self._triggers.pop(trigger)
-        if time.monotonic() - issued > TRIGGER_TTL:
-            raise ApiError("expired_trigger_id")
+            if trigger in self._used:
+                raise ApiError("exchanged_trigger_id")
+            user, issued = self._triggers[trigger]
+            if time.monotonic() - issued > TRIGGER_TTL:
+                raise ApiError("expired_trigger_id")
+            self._used.add(trigger)
         return user
 
     def _new(

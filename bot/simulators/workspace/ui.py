@@ -114,6 +114,30 @@ async def _fast_forward(ws: Workspace, body: Body, base: str) -> None:
     await ws.fast_forward(seconds)
 
 
+async def rate_limit(request: Request) -> JSONResponse:
+    """GET the Web API's 429 switch, POST `{"every", "seconds", "retry_after"}` to turn it
+    on, DELETE to turn it off (see `ratelimit.py`)."""
+    ws: Workspace = request.app.state.workspace
+    if (refused := _refused(request)) is not None:
+        return refused
+    try:
+        if request.method == "POST":
+            body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict):
+                raise ApiError("invalid_arguments")
+            ws.rate_limit.set(body)
+        elif request.method == "DELETE":
+            ws.rate_limit.clear()
+    except ApiError as exc:
+        return JSONResponse({"ok": False, "error": exc.code}, status_code=400)
+    except (ValueError, TypeError):
+        return JSONResponse({"ok": False, "error": "invalid_arguments"}, status_code=400)
+    if request.method != "GET":
+        with ws.changes.mutate():  # wakes the page's long poll so it shows the switch
+            pass
+    return JSONResponse({"ok": True} | ws.rate_limit.describe())
+
+
 def _post(
     handler: Callable[[Workspace, Body, str], Awaitable[None]],
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
@@ -144,5 +168,6 @@ ROUTES = [
     Route("/ui/close", _post(_close), methods=["POST"]),
     Route("/ui/home", _post(_home), methods=["POST"]),
     Route("/ui/fast_forward", _post(_fast_forward), methods=["POST"]),
+    Route("/ui/rate_limit", rate_limit, methods=["GET", "POST", "DELETE"]),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]

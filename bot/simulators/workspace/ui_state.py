@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.simulators.workspace.conversations import Message
-from bot.simulators.workspace.interactions import SLACKBOT
+from bot.simulators.workspace.conversations import SLACKBOT, Message
 from bot.simulators.workspace.surfaces import View
 from bot.simulators.workspace.workspace import Workspace
 
@@ -80,4 +79,6 @@ def snapshot(ws: Workspace, user_id: str) -> dict[str, Any]:
             "home": home.api(ws.seed) if home else None,
             "clock": {"now": ws.clock.now(), "offset": ws.clock.offset},
             "fast_forward": ws.on_fast_forward is not None,
+            "rate_limit": ws.rate_limit.describe(),
+            "boot": ws.boot,
         }

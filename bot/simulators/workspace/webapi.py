@@ -62,6 +62,12 @@ async def api_method(request: Request) -> JSONResponse:
         _check_token(ws, request)
         if method is None:
             raise ApiError("unknown_method")
+        if (wait := ws.rate_limit.retry_after()) is not None:
+            return JSONResponse(
+                {"ok": False, "error": "ratelimited"},
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
         return JSONResponse({"ok": True} | method(ws, args))
     except ApiError as exc:
         return JSONResponse(exc.body())

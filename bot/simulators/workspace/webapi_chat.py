@@ -21,25 +21,54 @@ def conversations_open(ws: Workspace, args: Args) -> Args:
     return {"channel": channel.api(), "already_open": True, "no_op": True}
 
 
+def _kind(channel: Channel) -> str:
+    return "im" if channel.is_im else "private_channel" if channel.is_private else "public_channel"
+
+
 def conversations_list(ws: Workspace, args: Args) -> Args:
     types = str(args.get("types") or "public_channel").split(",")
     channels = [
         c.api()
         for c in ws.conversations.channels.values()
-        if ("im" if c.is_im else "public_channel") in types
+        if _kind(c) in types and (c.bot_member or not c.is_private)
     ]
     return {"channels": channels, "response_metadata": {"next_cursor": ""}}
 
 
 def _channel(ws: Workspace, args: Args) -> Channel:
+    """A conversation the bot can see: any public channel, private ones it is in."""
     channel = ws.conversations.resolve(str(args.get("channel", "")))
-    if channel is None:
+    if channel is None or (channel.is_private and not channel.bot_member):
         raise ApiError("channel_not_found")
+    return channel
+
+
+def _postable(ws: Workspace, args: Args) -> Channel:
+    """Like Slack, the bot posts only where it was invited: `not_in_channel` otherwise
+    (https://api.slack.com/methods/chat.postMessage#errors)."""
+    channel = _channel(ws, args)
+    if not channel.bot_member:
+        raise ApiError("not_in_channel")
     return channel
 
 
 def conversations_info(ws: Workspace, args: Args) -> Args:
     return {"channel": _channel(ws, args).api()}
+
+
+def conversations_join(ws: Workspace, args: Args) -> Args:
+    """https://api.slack.com/methods/conversations.join: public channels only."""
+    channel = _channel(ws, args)
+    if channel.is_im or channel.is_private:
+        raise ApiError("method_not_supported_for_channel_type")
+    if ws.conversations.invite_bot(channel):
+        return {"channel": channel.api()}
+    warning = "already_in_channel"
+    return {
+        "channel": channel.api(),
+        "warning": warning,
+        "response_metadata": {"warnings": [warning]},
+    }
 
 
 def _content(args: Args) -> tuple[str, Any]:
@@ -61,12 +90,12 @@ def _posted(message: Message) -> Args:
 
 
 def chat_post_message(ws: Workspace, args: Args) -> Args:
-    channel, (text, blocks) = _channel(ws, args), _content(args)
+    channel, (text, blocks) = _postable(ws, args), _content(args)
     return _posted(ws.conversations.post(channel.id, ws.seed.bot_user_id, text, blocks))
 
 
 def chat_post_ephemeral(ws: Workspace, args: Args) -> Args:
-    channel, (text, blocks) = _channel(ws, args), _content(args)
+    channel, (text, blocks) = _postable(ws, args), _content(args)
     user = ws.person(str(args.get("user", "")))
     if channel.is_im and channel.user != user.id:
         raise ApiError("user_not_in_channel")
@@ -106,6 +135,7 @@ METHODS: dict[str, Callable[[Workspace, Args], Args]] = {
     "conversations.open": conversations_open,
     "conversations.list": conversations_list,
     "conversations.info": conversations_info,
+    "conversations.join": conversations_join,
     "chat.postMessage": chat_post_message,
     "chat.postEphemeral": chat_post_ephemeral,
     "chat.update": chat_update,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import inspect
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 
 from bot.simulators.workspace.conversations import Conversations
 from bot.simulators.workspace.delivery import BotLink
+from bot.simulators.workspace.ratelimit import RateLimit
 from bot.simulators.workspace.responses import ResponseUrls
 from bot.simulators.workspace.seed import SeedUser, WorkspaceSeed
 from bot.simulators.workspace.state import ApiError, Changes, WorkspaceClock
@@ -34,6 +36,9 @@ class Workspace:
         self.conversations = Conversations(seed, self.changes, self.clock)
         self.surfaces = Surfaces(self.changes)
         self.responses = ResponseUrls(self.conversations)
+        self.rate_limit = RateLimit()
+        # Changes when the process restarts: the page then knows its messages are gone.
+        self.boot = secrets.token_hex(4)
 
     def person(self, user_id: str) -> SeedUser:
         user = self.seed.user(user_id)
@@ -42,7 +47,10 @@ class Workspace:
         return user
 
     async def fast_forward(self, seconds: float) -> float:
-        """Move the bot's clock (through the hook) and the workspace's message clock."""
+        """Move the workspace's message clock, then the bot's (through the hook): what the
+        bot sends as the clock moves (reminders, "has ended") carries the new time."""
+        with self.changes.mutate():
+            self.clock.offset += seconds
         if self.on_fast_forward is not None:
             try:
                 result = self.on_fast_forward(seconds)
@@ -50,7 +58,7 @@ class Workspace:
                     await result
             except Exception as exc:  # the page says it failed; the log says why
                 log.exception("fast-forward by %s s failed", seconds)
+                with self.changes.mutate():
+                    self.clock.offset -= seconds
                 raise ApiError("fast_forward_failed") from exc
-        with self.changes.mutate():
-            self.clock.offset += seconds
         return self.clock.offset

@@ -36,6 +36,12 @@ const EMOJI = {
   small_blue_diamond: "🔹", small_orange_diamond: "🔸", white_circle: "⚪", black_circle: "⚫",
   point_right: "👉", speech_balloon: "💬", inbox_tray: "📥", outbox_tray: "📤", scroll: "📜",
   card_index_dividers: "🗂️", ledger: "📒", mailbox: "📫", bulb: "💡", link: "🔗", no_bell: "🔕",
+  heavy_multiplication_x: "✖️", checkered_flag: "🏁",
+  ballot_box_with_check: "☑️", negative_squared_cross_mark: "❎",
+  arrow_forward: "▶️", leftwards_arrow_with_hook: "↩️", back: "🔙", new: "🆕", end: "🔚",
+  timer: "⏲️", watch: "⌚", calendar_spiral: "🗓️", person_frowning: "🙍", judge: "🧑‍⚖️",
+  incoming_envelope: "📨", envelope: "✉️", e_mail: "📧",
+  skull: "💀", rotating_light: "🚨", bangbang: "‼️", grey_question: "❔",
 };
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({
@@ -80,6 +86,18 @@ function splitOnce(s, sep) {
   return i < 0 ? [s, ""] : [s.slice(0, i), s.slice(i + 1)];
 }
 
+// `<…>` tokens (mentions, links, dates) stand in as markers while the line is formatted,
+// so formatting around a token applies to it: `*<@U1>*` is a bold mention, as in Slack.
+const MARK = /\uE000(\d+)\uE001/g;
+function formatLine(line) {
+  const tokens = [];
+  const marked = line.replace(MARK, "").replace(/<([^<>]+)>/g, (m, inner) => {
+    tokens.push(token(inner));
+    return `\uE000${tokens.length - 1}\uE001`;
+  });
+  return inline(marked).replace(MARK, (m, i) => tokens[Number(i)]);
+}
+
 function mrkdwn(raw) {
   const text = String(raw ?? "");
   const out = [];
@@ -89,8 +107,7 @@ function mrkdwn(raw) {
     const lines = chunk.split("\n").map((line) => {
       const quoted = line.startsWith("&gt;") || line.startsWith(">");
       const body = quoted ? line.replace(/^(&gt;|>)\s?/, "") : line;
-      const html = body.split(/<([^<>]+)>/).map((p, j) => (j % 2 ? token(p) : inline(p))).join("");
-      return quoted ? `<blockquote>${html}</blockquote>` : html;
+      return quoted ? `<blockquote>${formatLine(body)}</blockquote>` : formatLine(body);
     });
     out.push(lines.join("\n").replace(/<\/blockquote>\n<blockquote>/g, "<br>"));
   });
@@ -264,6 +281,16 @@ async function post(path, body) {
   return answer;
 }
 
+async function toggleRateLimit() {
+  const on = !ui.snap.rate_limit.on;
+  const res = await fetch("/ui/rate_limit", on ? {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ every: 2, seconds: 60, retry_after: 1 }),
+  } : { method: "DELETE" });
+  if (res.ok) toast(on ? "For 60 s, every 2nd Web API call answers 429 (Retry-After: 1)" : "Rate limits off");
+  await refresh();
+}
+
 async function fetchState(since) {
   const q = new URLSearchParams({ user: ui.me });
   if (since !== undefined) q.set("since", since);
@@ -282,7 +309,9 @@ async function pollLoop() {
   while (id === ui.pollId) {
     try {
       const snap = await fetchState(ui.snap ? ui.snap.version : undefined);
-      if (id === ui.pollId && snap.me === ui.me && (!ui.snap || snap.version >= ui.snap.version)) render(snap);
+      // A restarted server counts its versions from 0 again: its state is newer anyway.
+      const newer = !ui.snap || snap.boot !== ui.snap.boot || snap.version >= ui.snap.version;
+      if (id === ui.pollId && snap.me === ui.me && newer) render(snap);
     } catch (e) {
       await new Promise((r) => setTimeout(r, 1000)); // the server restarted or went away
     }
@@ -310,6 +339,10 @@ function place() {
 }
 
 function render(snap) {
+  if (ui.snap && ui.snap.boot !== snap.boot) {
+    $("restart-banner").hidden = false; // explains what persisted across the restart
+    ui.seen = {};
+  }
   ui.snap = snap;
   renderTop();
   renderSidebar();
@@ -328,6 +361,10 @@ function renderTop() {
   $("me-name").textContent = nameOf(ui.me);
   $("team-name").textContent = snap.team.name;
   $("fast-forward").hidden = !snap.fast_forward;
+  const limit = snap.rate_limit;
+  $("rate-limit").textContent = limit.on
+    ? `Rate limits: on (${limit.refused} refused) — stop` : "Rate limits: off";
+  $("rate-limit").classList.toggle("on", limit.on);
   $("clock").hidden = !snap.fast_forward; // without a sandbox clock to move, it is just the time
   renderClock();
 }
@@ -338,7 +375,7 @@ function renderClock() {
   const h = Math.floor(off / 3600), m = Math.round((off % 3600) / 60);
   const shift = off ? ` <span title="fast-forwarded">(+${h ? `${h} h` : ""}${h && m ? " " : ""}${m ? `${m} min` : ""})</span>` : "";
   const now = nowSeconds();
-  $("clock").innerHTML = `Sandbox clock <b>${esc(fmt(now, { weekday: "short", month: "short", day: "numeric" }))}, ${esc(clockTime(now))}</b>${shift}`;
+  $("clock").innerHTML = `<span class="clock-label">Sandbox clock </span><b>${esc(fmt(now, { weekday: "short", month: "short", day: "numeric" }))}, ${esc(clockTime(now))}</b>${shift}`;
 }
 
 function unread(channel) {
@@ -575,6 +612,8 @@ document.addEventListener("click", (ev) => {
       .then((a) => a.ok && toast(`Fast-forwarded ${t.textContent}`))
       .finally(() => t.classList.remove("busy"));
   }
+  if (t.dataset.dismiss) { $(t.dataset.dismiss).hidden = true; return; }
+  if (t.id === "rate-limit") return toggleRateLimit();
   if (t.dataset.close && ui.snap.modal) return post("/ui/close", { user: ui.me, view_id: ui.snap.modal.id });
   if (t.dataset.submit) return submitModal(t);
   if (t.dataset.kind === "button" && !t.classList.contains("busy")) {
