@@ -95,8 +95,8 @@ def _answer(
 
 def _and_dm(reply: Reply, dms: DirectMessages, who: PersonKey) -> Reply:
     async def both(msg: blocks.Message) -> None:
+        await dm(dms, who, msg)  # first: once the answer shows, its copy is kept
         await reply(msg)
-        await dm(dms, who, msg)
 
     return both
 
