@@ -196,9 +196,11 @@ def test_slash_cancel_only_by_the_requester_then_approve_is_refused(bot: Approva
 def test_cancel_button_of_someone_else_does_nothing(bot: ApprovalStack) -> None:
     request_id, _ = bot.pending()
 
-    bot.click("U_ALEX", "cancel_request", request_id, channel="D_U_ALEX")
+    url = bot.click("U_ALEX", "cancel_request", request_id, channel="D_U_ALEX")
 
-    assert f"You have no request `{request_id}`" in bot.dm("U_ALEX", "no request")["text"]
+    # An ephemeral refusal; the clicked message (not Alex's to use) is left as it was.
+    assert f"You have no request `{request_id}`" in bot.said(url)
+    assert not bot.slack.responses(url)[0].get("replace_original")
     assert _state(bot, request_id) is RequestState.PENDING_APPROVAL
 
 

@@ -99,7 +99,8 @@ async def test_reminder_is_in_the_users_time_zone_with_request_id_buttons(
     values = {
         e["value"] for b in dm.body["blocks"] if b["type"] == "actions" for e in b["elements"]
     }
-    assert values == {"R-7KQ2M9XD"}
+    assert RECORD.end is not None
+    assert values == {"R-7KQ2M9XD", f"R-7KQ2M9XD PT1H {RECORD.end.isoformat()}"}
 
 
 async def test_approval_card_is_posted_and_redrawn_without_buttons(slack: FakeSlack) -> None:

@@ -19,7 +19,8 @@ def test_card_command_activates_user_administrator_for_five_hours(bot: BotStack)
     assert reply.status == 200
     assert "Working on it" in reply.text
     final = bot.final(reply)
-    assert final["replace_original"] is True
+    # A new message after the ack: Slack cannot replace a command's ack.
+    assert final["replace_original"] is False and final["response_type"] == "ephemeral"
     assert "User Administrator" in final["text"] and "active until" in final["text"]
     assignment = bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert assignment is not None

@@ -221,7 +221,8 @@ class BotStack:
         ]
 
     def final(self, reply: Reply, timeout: float = 15.0) -> dict[str, Any]:
-        """The message that replaced "Working on it…" through the response_url."""
+        """The answer that followed "Working on it…" through the response_url (a new
+        ephemeral message: a command's ack cannot be replaced)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             posted = self.slack.responses(reply.response_url)

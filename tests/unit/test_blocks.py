@@ -247,11 +247,21 @@ def test_home_with_too_many_items_is_capped_with_a_pointer_to_list() -> None:
     assert "/pim list" in json.dumps(view["blocks"][-1])
 
 
-def test_reminder_buttons_carry_only_the_request_id() -> None:
-    msg = blocks.reminder(record(), NOW + timedelta(hours=4, minutes=45))
+def test_reminder_buttons_carry_the_request_id_and_for_extend_the_end_shown() -> None:
+    rec = record()
+    msg = blocks.reminder(rec, NOW + timedelta(hours=4, minutes=45))
 
-    buttons = [e for b in msg["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert {b["value"] for b in buttons} == {"R-7KQ2M9XD"}
+    buttons = {
+        e["action_id"]: e["value"]
+        for b in msg["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
+    assert rec.end is not None
+    assert buttons == {
+        "reminder_extend": f"R-7KQ2M9XD PT1H {rec.end.isoformat()}",
+        "reminder_deactivate": "R-7KQ2M9XD",
+    }
     assert "15 minutes" in msg["text"]
 
 
