@@ -66,11 +66,11 @@ def test_the_requester_hears_the_decision_before_the_card_is_redrawn(bot: Outbox
     request_id = bot.request()
 
     bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
-    bot.dm("U_ALINE", "approved and is active")
+    bot.dm("U_ALINE", "and is active until")
     bot.card_updates(request_id)
 
     calls = bot.slack.calls()
-    told = _index(calls, "chat.postMessage", "approved and is active")
+    told = _index(calls, "chat.postMessage", "and is active until")
     assert calls[told].body["channel"] == "D_U_ALINE"
     assert told < _index(calls, "chat.update", request_id)
 
@@ -86,10 +86,10 @@ def test_a_decision_stands_and_still_arrives_when_slack_fails_right_after_it(
     bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
 
     assert bot.state(request_id) is RequestState.ACTIVE
-    bot.dm("U_ALINE", "approved and is active")
+    bot.dm("U_ALINE", "and is active until")
     assert "Approved" in json.dumps(bot.card_updates(request_id)[-1]["blocks"])
     time.sleep(1.5)  # a courier poll or more: nothing is sent a second time
-    assert len(bot.dms("U_ALINE", "approved and is active")) == 1
+    assert len(bot.dms("U_ALINE", "and is active until")) == 1
 
 
 def test_a_card_the_bot_may_not_post_is_explained_then_posted_once_the_bot_is_invited(

@@ -124,7 +124,7 @@ def test_every_card_dm_reminder_and_audit_line_arrives_exactly_once_through_429s
     updates = [b for m, b in slack.accepted if m == "chat.update"]
     assert _mentions(updates, approved) >= 1 and _mentions(updates, cancelled) == 1
     aline = [b["text"] for b in slack.posted("D_U_ALINE")]
-    assert sum("approved and is active" in t for t in aline) == 1
+    assert sum("and is active until" in t for t in aline) == 1
     assert sum("ends in" in t for t in aline) == 1
     assert sum("has ended" in t for t in aline) == 1
     audited = bot.services.store.audit_events()

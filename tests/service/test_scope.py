@@ -105,7 +105,10 @@ async def test_recovery_after_a_crash_looks_for_the_assignment_at_the_requests_s
     live = over_seattle.live_assignment(ALEX, USER_ADMIN, SEATTLE)
     assert live is not None
     live.ended = True  # the unit's activation never happened, as far as Graph knows
-    interrupted = replace(record, id="R-CRASHED1", state=RequestState.ACTIVATING)
+    # Claimed, then the process died before Graph answered: no Graph request id yet.
+    interrupted = replace(
+        record, id="R-CRASHED1", state=RequestState.ACTIVATING, graph_request_id=None
+    )
     services.store.add_request(interrupted)
 
     assert await recover_activating(services.deps, services.reminders) == 1
