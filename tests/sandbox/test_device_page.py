@@ -123,4 +123,4 @@ async def test_the_json_post_still_answers_json(http: httpx.AsyncClient) -> None
     flow = await _start(http)
     response = await http.post(PAGE, json={"userCode": flow["user_code"], "user": ALINE.id})
     assert response.status_code == 200
-    assert response.json() == {"signedIn": ALINE.upn}
+    assert response.json() == {"signedIn": ALINE.upn, "mfa": False}
