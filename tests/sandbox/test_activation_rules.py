@@ -245,7 +245,7 @@ class TestAdminActions:
     async def test_deactivating_too_soon_is_always_refused(
         self, graph: GraphCaller, clock: FakeClock
     ) -> None:
-        """"you can't deactivate a role assignment within five minutes after activation"
+        """ "you can't deactivate a role assignment within five minutes after activation"
         (https://learn.microsoft.com/en-us/entra/id-governance/privileged-identity-management/pim-how-to-activate-role)."""
         await graph.post_request(request_body("selfActivate", ALINE.id, USER_ADMIN))
         body = request_body("selfDeactivate", ALINE.id, USER_ADMIN, duration=None)

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from bot.simulators.sandbox import SandboxTenant
-from tests.support.clock import FakeClock
 from tests.support.cast import ALEX, ALINE, USER_ADMIN
+from tests.support.clock import FakeClock
 from tests.support.graph_caller import RM, GraphCaller, assert_graph_error, request_body
 
 POLICY_FAILED = "RoleAssignmentRequestPolicyValidationFailed"
