@@ -128,6 +128,7 @@ class TestTutorialJourney:
         assert (active.role_id, active.assignment_type) == (USER_ADMIN, "Assigned")
         assert active.end == sandbox_clock.now() + timedelta(hours=5)
 
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         removal = await pim.deactivate(aline.id, USER_ADMIN_TENANT, "Done with the tokens.")
         assert removal.action == "adminRemove"
         assert await pim.list_active(aline.id) == []
@@ -289,6 +290,7 @@ class TestAdministrativeUnitScope:
 
         await pim.extend(aline.id, target, timedelta(hours=1), JUSTIFICATION)
         assert live.end == sandbox_clock.now() + timedelta(hours=3)
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         await pim.deactivate(aline.id, target, "Done.")
 
         assert server.tenant.live_assignment(aline.id, PASSWORD_ADMIN) is None
@@ -322,7 +324,11 @@ class TestAdministrativeUnitScope:
         ]
 
     async def test_ending_the_role_at_the_unit_leaves_it_tenant_wide(
-        self, pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+        self,
+        pim: GraphPim,
+        server: SandboxServer,
+        sandbox_clock: FakeClock,
+        graph_schema: dict[str, Any],
     ) -> None:
         aline = await pim.get_user(ALINE.upn)
         both = [e for e in await pim.list_eligibilities(aline.id) if e.role_id == USER_ADMIN]
@@ -334,6 +340,7 @@ class TestAdministrativeUnitScope:
             await pim.activate(spec)
 
         extended = await pim.extend(aline.id, unit, timedelta(hours=1), JUSTIFICATION)
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         await pim.deactivate(aline.id, unit, "Done over Seattle.")
 
         # The extension is computed from the unit's assignment (2 h), not the other one.
