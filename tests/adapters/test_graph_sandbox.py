@@ -166,13 +166,18 @@ class TestTutorialJourney:
 
 class TestUserIdentity:
     async def test_aline_self_activates_and_self_deactivates(
-        self, aline_pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+        self,
+        aline_pim: GraphPim,
+        server: SandboxServer,
+        sandbox_clock: FakeClock,
+        graph_schema: dict[str, Any],
     ) -> None:
         assert aline_pim.identity == "user"
         aline, request = await activate_aline(aline_pim)
         assert (request.action, request.status) == ("selfActivate", "Provisioned")
         [active] = await aline_pim.list_active(aline.id)
         assert active.assignment_type == "Activated"
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         await aline_pim.deactivate(aline.id, USER_ADMIN_TENANT, "Done.")
         assert await aline_pim.list_active(aline.id) == []
         actions = [b["action"] for b in sent_bodies(server, graph_schema)]
@@ -302,7 +307,11 @@ class TestAdministrativeUnitScope:
         ]
 
     async def test_user_identity_self_activates_and_deactivates_at_the_unit(
-        self, aline_pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+        self,
+        aline_pim: GraphPim,
+        server: SandboxServer,
+        sandbox_clock: FakeClock,
+        graph_schema: dict[str, Any],
     ) -> None:
         aline = await aline_pim.get_user(ALINE.upn)
         mine = await aline_pim.list_eligibilities(aline.id)
@@ -313,6 +322,7 @@ class TestAdministrativeUnitScope:
             ActivationSpec(aline.id, target, timedelta(hours=1), JUSTIFICATION)
         )
         [active] = await aline_pim.list_active(aline.id)
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         await aline_pim.deactivate(aline.id, target, "Done.")
 
         assert active.scope.id == SEATTLE and active.assignment_type == "Activated"

@@ -83,6 +83,12 @@ APPLICATION_PERMISSIONS: tuple[tuple[str | None, re.Pattern[str], tuple[str, ...
     )
 )
 
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+# Admin requests as a signed-in user: "For write operations: Privileged Role
+# Administrator" (and Global Administrator), same source as PIM_READERS below.
+ROLE_WRITERS = frozenset({PRIVILEGED_ROLE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR})
+
 # Reading PIM data (others' eligibilities, instances, requests; policies) as a signed-in
 # user needs one of these roles active: "For read operations: Global Reader, Security
 # Operator, Security Reader, Security Administrator, or Privileged Role Administrator"
@@ -94,8 +100,8 @@ PIM_READERS = frozenset(
         "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f",  # Security Operator
         "5d6b6bb7-de71-4623-b4af-96380a352509",  # Security Reader
         "194ae4cb-b126-40b2-bd5b-6091b380977d",  # Security Administrator
-        "e8611ab8-c189-46e8-94e1-60213ab1f814",  # Privileged Role Administrator
-        "62e90394-69f5-4237-9190-012177145e10",  # Global Administrator
+        PRIVILEGED_ROLE_ADMINISTRATOR,
+        GLOBAL_ADMINISTRATOR,
     }
 )
 

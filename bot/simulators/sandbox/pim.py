@@ -18,6 +18,7 @@ from bot.simulators.sandbox.errors import (
 )
 from bot.simulators.sandbox.intake import invalid_schedule, parse_request
 from bot.simulators.sandbox.model import Assignment, ScheduleRequest
+from bot.simulators.sandbox.permissions import ROLE_WRITERS
 from bot.simulators.sandbox.stepup import require_auth_context
 from bot.simulators.sandbox.tokens import Caller
 
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
 
 MIN_ACTIVE = timedelta(minutes=5)  # no deactivation sooner, no activation shorter
 SELF_EXTEND_WINDOW = timedelta(days=14)
-# Who may make admin requests as a signed-in user: Privileged Role / Global Administrator.
-ROLE_WRITERS = frozenset(
-    {"e8611ab8-c189-46e8-94e1-60213ab1f814", "62e90394-69f5-4237-9190-012177145e10"}
-)
 
 
 def submit(tenant: SandboxTenant, body: dict[str, Any], caller: Caller) -> ScheduleRequest:
@@ -51,9 +48,7 @@ def submit(tenant: SandboxTenant, body: dict[str, Any], caller: Caller) -> Sched
         if request.action.startswith("admin") and not tenant.holds_role(
             caller.object_id, ROLE_WRITERS
         ):
-            # "For write operations: Privileged Role Administrator" (Global Administrator
-            # too): https://learn.microsoft.com/en-us/graph/api/rbacapplication-post-roleassignmentschedulerequests
-            raise forbidden()
+            raise forbidden()  # (permissions.ROLE_WRITERS)
     require_auth_context(tenant.settings(request.role_id), request.action, caller)
     _HANDLERS[request.action](tenant, request, caller)
     return request

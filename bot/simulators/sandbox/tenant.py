@@ -23,12 +23,11 @@ from bot.simulators.sandbox.model import (
     RoleSettings,
     ScheduleRequest,
 )
+from bot.simulators.sandbox.permissions import GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR
 from bot.simulators.sandbox.seed import SANDBOX_CLIENT_SECRET, SEED_FILE, Seed, load_seed
 from bot.simulators.sandbox.tokens import Caller, DeviceCodes, TokenTable
 
 # Who approves when a policy names no approvers (see SandboxTenant.approvers).
-GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
-PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
 DEFAULT_APPROVERS = frozenset({GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR})
 
 
