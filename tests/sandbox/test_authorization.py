@@ -103,6 +103,21 @@ async def test_reset_restores_the_seeded_permissions(
     assert (await graph.get(f"/v1.0/users/{ALINE.id}", "user")).status_code == 200
 
 
+async def test_an_application_cannot_make_a_self_action(
+    graph: GraphCaller, app_token: str, tenant: SandboxTenant
+) -> None:
+    """A self action is the signed-in user's own ("selfActivate: For users to activate
+    their assignments", https://learn.microsoft.com/en-us/graph/api/rbacapplication-post-
+    roleassignmentschedulerequests); an app-only token has no user (the exact answer is
+    undocumented: the sandbox refuses)."""
+    body = request_body("selfActivate", ALINE.id, USER_ADMIN, duration="PT1H")
+
+    refused = await graph.post_request(body, token=app_token)
+
+    assert "signed-in user" in assert_graph_error(refused, 400)["message"]
+    assert tenant.live_assignment(ALINE.id, USER_ADMIN) is None
+
+
 class TestSignedInReaders:
     """ "For read operations: Global Reader, Security Operator, Security Reader, Security
     Administrator, or Privileged Role Administrator" (Graph's PIM for Entra roles APIs,

@@ -42,6 +42,14 @@ def submit(tenant: SandboxTenant, body: dict[str, Any], caller: Caller) -> Sched
         raise bad_request(
             f"The directory scope {request.scope!r} does not exist.", code="InvalidDirectoryScope"
         )
+    if caller.kind == "application" and request.action.startswith("self"):
+        # "selfActivate: For users to activate their assignments" (and so on): a self
+        # action is the signed-in user's; an app-only token has no user to act as. Graph's
+        # exact answer is not documented: the sandbox refuses.
+        raise bad_request(
+            f"'{request.action}' needs a signed-in user's (delegated) token; an application "
+            "acts with the admin actions."
+        )
     if caller.kind == "user":
         if request.action.startswith("self") and caller.object_id != request.principal_id:
             raise GraphFailure(403, "Forbidden", "A self action must name the signed-in user.")
