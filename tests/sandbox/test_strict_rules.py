@@ -164,9 +164,10 @@ class TestMfaOnActivation:
     async def test_admin_assign_is_not_held_to_the_end_user_mfa_rule_but_to_the_admin_rules(
         self, graph: GraphCaller
     ) -> None:
-        """adminAssign obeys Expiration_/Enablement_Admin_Assignment (Justification here),
-        not the activation settings (https://learn.microsoft.com/en-us/graph/
-        identity-governance-pim-rules-overview)."""
+        """adminAssign obeys Expiration_/Enablement_Admin_Assignment (Justification here):
+        "Rules that apply for admins to carry out operations on role assignments", not
+        Enablement_EndUser_Assignment's MFA (https://learn.microsoft.com/en-us/entra/
+        id-governance/privileged-identity-management/pim-how-to-change-default-settings)."""
         unjustified = request_body("adminAssign", ALINE.id, EXCHANGE_ADMIN, justification=None)
         too_long = request_body("adminAssign", ALINE.id, EXCHANGE_ADMIN, duration="P181D")
 
@@ -188,7 +189,7 @@ class TestDefaultApprovers:
     """Teams Administrator requires approval and names nobody: "If no specific approvers
     are selected, Privileged Role Administrators and Global Administrators become the
     default approvers" (https://learn.microsoft.com/en-us/entra/id-governance/
-    privileged-identity-management/pim-resource-roles-configure-role-settings)."""
+    privileged-identity-management/pim-how-to-change-default-settings)."""
 
     async def test_the_policy_requires_approval_and_names_nobody(self, graph: GraphCaller) -> None:
         setting = (await rules_of(graph, TEAMS_ADMIN))["Approval_EndUser_Assignment"]["setting"]

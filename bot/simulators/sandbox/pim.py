@@ -143,9 +143,12 @@ def _admin_assign(tenant: SandboxTenant, request: ScheduleRequest, caller: Calle
     if tenant.live_assignment(request.principal_id, request.role_id, request.scope):
         raise assignment_exists()
     # Admin actions obey the *_Admin_Assignment rules, never the EndUser ones (MFA on
-    # activation, authentication context, approval): those are the "activation settings",
-    # the Admin ones the "assignment settings" (https://learn.microsoft.com/en-us/graph/
-    # identity-governance-pim-rules-overview, "Mapping of rule IDs to ... settings").
+    # activation, authentication context, approval): "Enablement_Admin_Assignment - Rules
+    # that apply for admins to carry out operations on role assignments";
+    # "Enablement_EndUser_Assignment - Rules that apply for principals to enable their
+    # assignments. For example, whether multifactor authentication is required"
+    # (https://learn.microsoft.com/en-us/entra/id-governance/privileged-identity-management/
+    # pim-how-to-change-default-settings, "Manage role settings through Microsoft Graph").
     failed = _rule_failures(
         request,
         settings.admin_max,

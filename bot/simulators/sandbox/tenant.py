@@ -151,7 +151,8 @@ class SandboxTenant:
         names none, whoever holds Privileged Role Administrator or Global Administrator.
         Entra: "If no specific approvers are selected, Privileged Role Administrators and
         Global Administrators become the default approvers"
-        (https://learn.microsoft.com/en-us/entra/id-governance/privileged-identity-management/pim-resource-roles-configure-role-settings)."""
+        (https://learn.microsoft.com/en-us/entra/id-governance/privileged-identity-management/
+        pim-how-to-change-default-settings, "Require approval to activate")."""
         named = self.settings(role_id).approvers
         if named:
             return frozenset(named)
