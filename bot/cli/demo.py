@@ -133,7 +133,9 @@ class Story:
         active = await self._graph_active(aline, roles, expect="User Administrator")
         _expect_runs(active, timedelta(hours=5))
 
-        self._title("Aline deactivates it when she is done")
+        self._title("Half an hour later, Aline deactivates it: she is done")
+        # Entra refuses a deactivation within 5 minutes of the activation.
+        await self._fast_forward(timedelta(minutes=30))
         await self._type(ALINE, GENERAL, "/pim deactivate user-admin", "deactivated")
         await self._graph_active(aline, roles, expect=None)
 

@@ -62,6 +62,7 @@ def _journey(bot: ApprovalStack) -> None:
     bot.final(bot.command(f"cancel {cancelled}"))  # cancelled
     approved, _ = bot.pending()
     bot.said(bot.click("U_ADMIN", "approval_approve", approved))  # approved, activated
+    bot.clock.advance(5 * MINUTE)  # Entra refuses a deactivation within 5 minutes
     bot.final(bot.command("deactivate global-admin"))
     failing, _ = bot.pending()
     bot.faults.fail(400, times=1, method="POST", path=GRAPH_WRITES)
