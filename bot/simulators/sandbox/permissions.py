@@ -76,7 +76,11 @@ APPLICATION_PERMISSIONS: tuple[tuple[str | None, re.Pattern[str], tuple[str, ...
         ("POST", r"/v1\.0/users/[^/]+/revokeSignInSessions", _REVOKE),
         ("POST", r"/v1\.0/me/revokeSignInSessions", _REVOKE),
         ("GET", r"/v1\.0/me", _USERS),  # so an app token gets Graph's 400 for /me
-        ("GET", r"/v1\.0/users/[^/]+/(transitiveM|m)emberOf", _MEMBERSHIP),
+        (
+            "GET",
+            r"/v1\.0/users/[^/]+/(transitiveM|m)emberOf(/microsoft\.graph\.group)?",
+            _MEMBERSHIP,
+        ),
         ("GET", r"/v1\.0/users(/[^/]+)?", _USERS),
         ("GET", r"/v1\.0/groups/[^/]+(/(transitiveM|m)embers)?", _GROUPS),
         ("GET", r"/v1\.0/directory/administrativeUnits(/[^/]+)?", _UNITS),
