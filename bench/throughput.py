@@ -29,6 +29,7 @@ def cycle(stack: BotStack, pair: Pair) -> float:
     took = time.perf_counter() - started
     if "active until" not in done.get("text", ""):
         raise RuntimeError(f"{user}: activation failed: {done.get('text')}")
+    stack.clock.advance(5 * 60)  # Entra refuses a deactivation within 5 minutes
     ended = stack.final(stack.command(f"deactivate {role}", user=user), timeout=30)
     if "deactivated" not in ended.get("text", ""):
         raise RuntimeError(f"{user}: deactivation failed: {ended.get('text')}")

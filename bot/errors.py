@@ -12,6 +12,7 @@
     ├── NotAuthorised                  the clicker may not do this (e.g. approve own request)
     │   └── AlreadyDecided             another approver decided first (bot.service.approvals)
     ├── RequestNotFound                no such bot-side request
+    ├── NoLongerPossible               a button's action is over: decided, ended, already done
     ├── GraphError(code, request_id)   Microsoft Graph refused or failed
     │   ├── GraphThrottled             429 after the retry budget
     │   ├── GraphUnavailable           5xx / timeouts / connection errors after the budget
@@ -79,6 +80,12 @@ class NotAuthorised(PimError):
 
 class RequestNotFound(PimError):
     """No request with this id exists (or it is not the caller's)."""
+
+
+class NoLongerPossible(PimError):
+    """What a button offered is over: the request was decided or cancelled, the activation
+    ended, or this Extend / Deactivate was already done (a double click or a replay). The
+    front end redraws the button's message without it."""
 
 
 class GraphError(PimError):

@@ -12,7 +12,7 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.clock import Clock, SystemClock
 from bot.domain.roles import RoleCatalog
@@ -58,6 +58,14 @@ class ManualTrigger:
         return None
 
 
+class Background(Protocol):
+    """Work the front end runs beside the services (the chat's outbox courier)."""
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Services:
     """The composition result: what the front end, the CLI and the tests hold. `pimbot`
@@ -78,11 +86,14 @@ class Services:
     user_mode: UserModeParts | None = None  # `graph.identity: user` only
     sign_ins: LoginService | None = None
     keeper: Keeper | None = None
+    background: tuple[Background, ...] = ()
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, sweep_seconds: float = SWEEP_SECONDS) -> None:
         """Start the scheduler, re-trigger unsent reminders, settle what a crash left
         activating, resume sign-ins in progress, and the background loops."""
+        for each in self.background:  # first: what recovery says goes out through it
+            await each.start()
         start = getattr(self.trigger, "start", None)
         if start is not None:
             await start(self.reminders.on_due)
@@ -110,6 +121,8 @@ class Services:
         shutdown = getattr(self.trigger, "shutdown", None)
         if shutdown is not None:
             await shutdown()
+        for each in self.background:
+            await each.aclose()
         if self.sign_ins is not None:
             await self.sign_ins.aclose()
         if self.user_mode is not None:
@@ -129,6 +142,7 @@ def build_services(
     clock: Clock | None = None,
     config: PolicyFile | None = None,
     signin_transport: httpx.AsyncBaseTransport | None = None,
+    background: tuple[Background, ...] = (),
 ) -> Services:
     """Wire the services; anything passed in replaces the default adapter. In user mode
     (`graph.identity: user`) Graph calls act as each command's own signed-in user."""
@@ -194,6 +208,7 @@ def build_services(
         user_mode,
         sign_ins,
         keeper,
+        background,
     )
 
 

@@ -7,88 +7,90 @@ request to act on; whether the clicker may act on it is decided by the service.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.command_types import Cancel, Command, Deactivate, DeactivateRequest, ExtendRequest
 from bot.domain.durations import parse_duration
-from bot.domain.people import PersonKey, slack
+from bot.domain.people import slack
+from bot.errors import InputError
 from bot.service.dispatch import Pimbot
 from bot.service.outcomes import Outcome
 from handlers import blocks
 from handlers.blocks.modal import Prefill
 from handlers.home import publish_home
-from handlers.replies import DirectMessages, expect, guarded, to_dm
+from handlers.replies import DirectMessages, ephemeral, expect, guarded, redraw, to_dm
 from handlers.views import open_activation_form
 
 EXTEND_BY = timedelta(hours=1)
-
-
-def _clicked(body: dict[str, Any]) -> tuple[PersonKey, str]:
-    return slack(str(body["user"]["id"])), str(body["actions"][0].get("value") or "")
 
 
 def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     @app.action("home_activate")
     async def home_activate(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        who, role_id = _clicked(body)
+        who, role_id = slack(str(body["user"]["id"])), str(body["actions"][0].get("value") or "")
         trigger_id = str(body["trigger_id"])
         await open_activation_form(client, bot, trigger_id, who, Prefill(role=role_id))
 
-    @app.action("home_deactivate")
-    async def home_deactivate(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        who, role_id = _clicked(body)
-        await _act(bot, dms, client, who, lambda: Deactivate(role_id))
+    def on_click(action_id: str, make: Callable[[str], Command]) -> None:
+        """A button (or select) whose value `make` turns into the command it stands for."""
 
-    @app.action("cancel_request")
-    async def cancel_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        who, request_id = _clicked(body)
-        await _act(bot, dms, client, who, lambda: Cancel(request_id))
+        @app.action(action_id)
+        async def clicked(
+            ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+        ) -> None:
+            await ack()
+            action = body["actions"][0]
+            chosen = action.get("selected_option") or action  # a select's option, or a button
+            value = str(chosen.get("value") or "")
+            await _act(bot, dms, client, body, respond, lambda: make(value))
 
-    @app.action("reminder_extend")
-    async def reminder_extend(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        who, request_id = _clicked(body)
-        await _act(bot, dms, client, who, lambda: ExtendRequest(request_id, EXTEND_BY))
+    on_click("home_deactivate", Deactivate)
+    on_click("cancel_request", Cancel)
+    on_click("reminder_extend", extension)
+    on_click("reminder_extend_by", extension)
+    on_click("reminder_deactivate", DeactivateRequest)
 
-    @app.action("reminder_extend_by")
-    async def reminder_extend_by(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await ack()
-        who = slack(str(body["user"]["id"]))
-        chosen = str(body["actions"][0].get("selected_option", {}).get("value") or "")
-        request_id, _, iso = chosen.partition(" ")
-        extend = lambda: ExtendRequest(request_id, parse_duration(iso))  # noqa: E731
-        await _act(bot, dms, client, who, extend)
 
-    @app.action("reminder_deactivate")
-    async def reminder_deactivate(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await ack()
-        who, request_id = _clicked(body)
-        await _act(bot, dms, client, who, lambda: DeactivateRequest(request_id))
+def extension(value: str) -> ExtendRequest:
+    """An Extend's value: `<request id> [<ISO duration> [<end shown>]]`
+    (`blocks.reminders.extend_value`). Reminders sent before values carried the end still
+    work: they extend (by EXTEND_BY if no duration) from wherever the activation ends."""
+    request_id, duration, end = (value.split(" ") + ["", ""])[:3]
+    try:
+        from_end = datetime.fromisoformat(end) if end else None
+    except ValueError:
+        from_end = None
+    if end and (from_end is None or from_end.tzinfo is None):
+        raise InputError("That Extend button is malformed; `/pim extend` still works.")
+    return ExtendRequest(request_id, parse_duration(duration) if duration else EXTEND_BY, from_end)
 
 
 async def _act(
     bot: Pimbot,
     dms: DirectMessages,
     client: AsyncWebClient,
-    who: PersonKey,
+    body: dict[str, Any],
+    respond: AsyncRespond,
     make: Callable[[], Command],
 ) -> None:
     """Make the command from the click (a malformed value is reported like any error), run
-    it, DM the outcome (or the error), and refresh the App Home."""
+    it, tell the clicker, and refresh the App Home. A click on a message redraws that
+    message with the outcome, so its used buttons disappear (as do buttons whose action
+    is over: the activation ended, the request was decided); a refusal that leaves the
+    buttons meaningful is an ephemeral line instead. App Home clicks are answered by DM."""
+    who = slack(str(body["user"]["id"]))
 
     async def work() -> blocks.Message:
         return blocks.outcome(expect(Outcome, await bot.handle(who, make())))
 
-    await guarded(to_dm(dms, who), work)
+    by_dm = to_dm(dms, who)
+    if respond.response_url and body.get("container", {}).get("type") == "message":
+        await guarded(redraw(respond, by_dm), work, failed=ephemeral(respond, by_dm))
+    else:
+        await guarded(by_dm, work)
     await publish_home(client, bot, who)

@@ -1,4 +1,8 @@
-"""`/pim` and its sub-commands: ack at once, parse, one service call, render."""
+"""`/pim` and its sub-commands: ack at once, parse, one service call, render.
+
+Quick answers (help, a typo) are the ack itself; anything else acks "Working on it…" and
+then answers once, as a new ephemeral message through the command's response_url (or by
+DM when the command was typed in the bot's DM, or when Slack refuses the URL)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.commands import (
@@ -27,7 +32,7 @@ from handlers import blocks
 from handlers.blocks import signin
 from handlers.blocks.help import help_text, unknown_command, usage
 from handlers.blocks.modal import Prefill
-from handlers.replies import DirectMessages, dm, ephemeral, guarded, to_dm
+from handlers.replies import DirectMessages, Reply, dm, ephemeral, guarded, to_dm
 from handlers.views import open_activation_form
 
 Work = Callable[[], Awaitable[blocks.Message]]
@@ -59,9 +64,12 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
             prefill = Prefill(parsed.role, parsed.duration, parsed.ticket, parsed.justification)
             await open_activation_form(client, bot, str(command["trigger_id"]), who, prefill)
             return
+        # The work takes Graph round trips: say so at once, then answer once, as a new
+        # message (a command's ack cannot be replaced: see replies.ephemeral).
         await ack(response_type="ephemeral", **blocks.working())
-        reply = ephemeral(respond, to_dm(dms, who))
-        await guarded(reply, _work(bot, dms, who, parsed))
+        in_dm = await _in_bots_dm(client, command, who)
+        reply, failed = _answer(dms, who, respond, in_dm, parsed)
+        await guarded(reply, _work(bot, who, parsed), failed=failed)
 
 
 def _help(asked: Help, signin: bool) -> blocks.Message:
@@ -71,7 +79,42 @@ def _help(asked: Help, signin: bool) -> blocks.Message:
     return blocks.help_message(help_text(asked.topic, signin=signin))
 
 
-def _work(bot: Pimbot, dms: DirectMessages, who: PersonKey, parsed: Command) -> Work:
+def _answer(
+    dms: DirectMessages, who: PersonKey, respond: AsyncRespond, in_dm: bool, parsed: Command
+) -> tuple[Reply, Reply]:
+    """Where the one answer goes, and where a refusal or error goes."""
+    by_dm = to_dm(dms, who)
+    if in_dm:
+        return by_dm, by_dm  # the DM is where the user is
+    if isinstance(parsed, Activate):
+        # An ephemeral answer does not last: an activation's outcome is also kept in the
+        # DM, which is the one message left if Slack refuses the response_url.
+        return _and_dm(ephemeral(respond), dms, who), ephemeral(respond, by_dm)
+    return ephemeral(respond, by_dm), ephemeral(respond, by_dm)
+
+
+def _and_dm(reply: Reply, dms: DirectMessages, who: PersonKey) -> Reply:
+    async def both(msg: blocks.Message) -> None:
+        await dm(dms, who, msg)  # first: once the answer shows, its copy is kept
+        await reply(msg)
+
+    return both
+
+
+async def _in_bots_dm(client: AsyncWebClient, command: dict[str, Any], who: PersonKey) -> bool:
+    """Whether `/pim` was typed in the user's DM with the bot (`conversations.open` names
+    it; any other DM is someone else's conversation)."""
+    channel = str(command.get("channel_id") or "")
+    if not channel.startswith("D"):
+        return False
+    try:
+        opened = await client.conversations_open(users=who.chat_user_id)
+    except (SlackApiError, SlackClientError, OSError, TimeoutError):
+        return False  # then the ephemeral answer, as anywhere else
+    return str(opened["channel"]["id"]) == channel
+
+
+def _work(bot: Pimbot, who: PersonKey, parsed: Command) -> Work:
     """The one service call a parsed command stands for, rendered."""
 
     async def run() -> blocks.Message:
@@ -80,10 +123,7 @@ def _work(bot: Pimbot, dms: DirectMessages, who: PersonKey, parsed: Command) -> 
         if isinstance(result, Overview):
             return blocks.overview(result, parsed.role if isinstance(parsed, Status) else None)
         if isinstance(result, Outcome):
-            msg = blocks.outcome(result)
-            if isinstance(parsed, Activate):
-                await dm(dms, who, msg)
-            return msg
+            return blocks.outcome(result)
         if isinstance(parsed, Login | Logout):
             return signin.sign_in_reply(result)
         return blocks.help_message(help_text(), "I didn't understand that.")

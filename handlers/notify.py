@@ -18,6 +18,7 @@ from bot.settings import PolicyFile
 from handlers import blocks
 from handlers.blocks import cards, signin
 from handlers.blocks import home as home_tab
+from handlers.outbox import Courier
 from handlers.people import SlackUserDirectory
 
 log = logging.getLogger(__name__)
@@ -25,11 +26,11 @@ log = logging.getLogger(__name__)
 
 class SlackNotifier:
     """Implements bot.service.ports.Notifier over the Web API: every fact the service
-    reports becomes a message built in handlers/blocks."""
+    reports becomes a message built in handlers/blocks, put in the outbox (`courier`) so
+    it arrives even when Slack is slow, limiting or down for a while."""
 
-    def __init__(self, client: AsyncWebClient, config: PolicyFile) -> None:
-        self._client, self._config = client, config
-        self._dm_channels: dict[PersonKey, str] = {}
+    def __init__(self, client: AsyncWebClient, config: PolicyFile, courier: Courier) -> None:
+        self._client, self._config, self._courier = client, config, courier
         self._profiles = SlackUserDirectory(client)  # the requester's tz for DM times
 
     async def _tz(self, person: PersonKey) -> str | None:
@@ -42,28 +43,19 @@ class SlackNotifier:
     async def send_dm(
         self, person: PersonKey, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> None:
-        channel = self._dm_channels.get(person)
-        if channel is None:
-            opened = await self._client.conversations_open(users=person.chat_user_id)
-            channel = str(opened["channel"]["id"])
-            self._dm_channels[person] = channel
-        await self._client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        await self._courier.dm(person, {"text": text, "blocks": blocks})
 
     async def post_audit(self, event: AuditEvent) -> None:
         """Copy an audit event to the audit channel. Never raises: the store holds the
-        audit trail, so a Slack outage must not fail the user's request."""
+        audit trail, so a Slack outage (or the outbox's database) must not fail the
+        user's request."""
         channel = self._config.channels.audit
         if not channel:
             return
-        msg = cards.audit_post(event)
         try:
-            await self._client.chat_postMessage(channel=channel, **msg)
-        except SlackApiError as exc:
-            log.warning(
-                "audit post to %s skipped: Slack said %s", channel, exc.response.get("error")
-            )
-        except (SlackClientError, OSError, TimeoutError) as exc:
-            log.warning("audit post to %s skipped: %s", channel, type(exc).__name__)
+            await self._courier.post(channel, cards.audit_post(event))
+        except Exception:  # noqa: BLE001 - the audit row is stored; only its copy is lost
+            log.warning("audit post to %s not queued", channel, exc_info=True)
 
     async def remind(self, record: ActivationRecord, now: datetime) -> None:
         tz = await self._tz(record.requester)
@@ -82,15 +74,14 @@ class SlackNotifier:
         if not channel:
             return None
         msg = cards.approval_card(record, expires_at, self._config.ticket.url_template)
-        posted = await self._client.chat_postMessage(channel=channel, **msg)
-        return f"{posted['channel']} {posted['ts']}"
+        # Worth posting until the request expires; a refused post is retried till then.
+        return await self._courier.post_card(channel, record.id, msg, give_up_at=expires_at)
 
     async def update_approval_card(self, record: ActivationRecord) -> None:
-        channel, _, ts = (record.card or "").partition(" ")
-        if not (channel and ts):
+        if not record.card:
             return
         msg = cards.approval_card(record, None, self._config.ticket.url_template)
-        await self._client.chat_update(channel=channel, ts=ts, **msg)
+        await self._courier.update_card(record.card, record.id, msg)
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
         msg = cards.decision_dm(record, error, await self._tz(record.requester))
@@ -105,8 +96,10 @@ class SlackNotifier:
         await self._dm(record.requester, cards.settled_after_restart(record))
 
     async def sign_in_code(self, person: PersonKey, prompt: DeviceCodePrompt) -> None:
+        """Sent directly, never kept in the outbox: the code is a credential for minutes
+        (the database must not hold it) and useless once they have passed."""
         text = signin.prompt_text(prompt, await self._tz(person))
-        await self.send_dm(person, text)
+        await self._courier.send_now(person, {"text": text, "blocks": None})
 
     async def signed_in(self, outcome: LoginOutcome) -> None:
         await self._dm(outcome.person, signin.signed_in(outcome))

@@ -9,10 +9,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from bot.domain.people import PersonKey
-from bot.errors import PimError
+from bot.errors import NoLongerPossible, NotActive, PimError
 from bot.service.approvals import AlreadyDecided
 from handlers import blocks
-from handlers.blocks.base import mention
+from handlers.blocks.base import mention, when
+from handlers.blocks.literal import escape
 
 log = logging.getLogger("handlers")
 
@@ -33,17 +34,26 @@ def new_ref() -> str:
     return secrets.token_hex(4).upper()
 
 
-async def guarded(reply: Reply, work: Callable[[], Awaitable[blocks.Message]]) -> bool:
-    """`reply(await work())`; on failure reply with a safe message. True if it succeeded."""
+# Refusals that mean a button's action is over: its message is redrawn without it.
+OVER = (NoLongerPossible, NotActive)
+
+
+async def guarded(
+    reply: Reply, work: Callable[[], Awaitable[blocks.Message]], *, failed: Reply | None = None
+) -> bool:
+    """`reply(await work())`; on failure reply with a safe message. True if it succeeded.
+    `failed`, if given, takes the failures instead, but for the `OVER` refusals: a click's
+    message keeps its buttons for another try unless their action is over."""
     try:
         msg = await work()
     except PimError as exc:
-        await _safely(reply, _refusal(exc))
+        target = reply if failed is None or isinstance(exc, OVER) else failed
+        await _safely(target, _refusal(exc))
         return False
     except Exception:  # noqa: BLE001 - the user gets a ref; the trace goes to the log
         ref = new_ref()
         log.exception("request failed (ref %s)", ref)
-        await _safely(reply, blocks.internal_error(ref))
+        await _safely(failed or reply, blocks.internal_error(ref))
         return False
     await _safely(reply, msg)
     return True
@@ -51,10 +61,11 @@ async def guarded(reply: Reply, work: Callable[[], Awaitable[blocks.Message]]) -
 
 def _refusal(exc: PimError) -> blocks.Message:
     if isinstance(exc, AlreadyDecided) and exc.decided_by:
-        when = f" at {exc.decided_at:%H:%M} UTC" if exc.decided_at else ""
+        at = f" at {when(exc.decided_at)}" if exc.decided_at else ""
         who = mention(exc.decided_by)
-        return blocks.error(f"Request `{exc.request_id}` was already {exc.state} by {who}{when}.")
-    return blocks.error(exc.user_message)
+        return blocks.error(f"Request `{exc.request_id}` was already {exc.state} by {who}{at}.")
+    # The core's words may quote what the user typed (a role, a request id): no tags.
+    return blocks.error(escape(exc.user_message))
 
 
 async def _safely(reply: Reply, msg: blocks.Message) -> None:
@@ -65,22 +76,41 @@ async def _safely(reply: Reply, msg: blocks.Message) -> None:
 
 
 def ephemeral(respond: Callable[..., Awaitable[Any]], fallback: Reply | None = None) -> Reply:
-    """Replace the "Working on it…" line through the command's response_url; if Slack
-    refuses it (expired after 30 min or 5 uses: 404 `expired_url`/`used_url`), use
-    `fallback` (a DM) so the user still hears the outcome."""
+    """A new ephemeral message through the response_url, after the ack's "Working on it…"
+    (never `replace_original` for a command: Slack cannot replace a command's ack and
+    posts a second message instead — https://github.com/slackapi/bolt-js/issues/2287,
+    https://github.com/slackapi/bolt-python/issues/1268). If Slack refuses the URL
+    (expired after 30 min or 5 uses: 404 `expired_url`/`used_url`), use `fallback` (a DM)
+    so the user still hears the outcome."""
+    return _through(respond, fallback, response_type="ephemeral", replace_original=False)
 
+
+def redraw(respond: Callable[..., Awaitable[Any]], fallback: Reply | None = None) -> Reply:
+    """Replace the message whose button was clicked, through the click's response_url
+    (https://api.slack.com/interactivity/handling#updating_message_response): the outcome
+    takes its place, and its used buttons go with it. Works for ephemeral messages too,
+    which nothing else can update. `fallback` as in `ephemeral`."""
+    return _through(respond, fallback, replace_original=True)
+
+
+def _through(
+    respond: Callable[..., Awaitable[Any]], fallback: Reply | None, **how: object
+) -> Reply:
     async def reply(msg: blocks.Message) -> None:
-        sent = await respond(response_type="ephemeral", replace_original=True, **msg)
+        sent = await respond(**how, **msg)
         status = getattr(sent, "status_code", 200)
-        if status != 200 and fallback is not None:
-            log.warning("response_url refused (%s); replying by DM", status)
+        if status == 200:
+            return
+        log.warning("response_url refused (%s)%s", status, "; replying by DM" * bool(fallback))
+        if fallback is not None:
             await fallback(msg)
 
     return reply
 
 
 def to_dm(notifier: DirectMessages, person: PersonKey) -> Reply:
-    """Reply by DM: for modal submissions and buttons, which have no ephemeral line to replace."""
+    """Reply by DM: for modal submissions and App Home buttons, which have no message to
+    answer in."""
 
     async def reply(msg: blocks.Message) -> None:
         await notifier.send_dm(person, msg["text"], msg["blocks"])

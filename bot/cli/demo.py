@@ -133,7 +133,9 @@ class Story:
         active = await self._graph_active(aline, roles, expect="User Administrator")
         _expect_runs(active, timedelta(hours=5))
 
-        self._title("Aline deactivates it when she is done")
+        self._title("Half an hour later, Aline deactivates it: she is done")
+        # Entra refuses a deactivation within 5 minutes of the activation.
+        await self._fast_forward(timedelta(minutes=30))
         await self._type(ALINE, GENERAL, "/pim deactivate user-admin", "deactivated")
         await self._graph_active(aline, roles, expect=None)
 
@@ -350,6 +352,8 @@ def render(message: Message, people: dict[str, Any]) -> str:
         if kind == "context":
             parts = [_mrkdwn(e.get("text", ""), people) for e in block.get("elements", [])]
             lines.append(" · ".join(p for p in parts if p))
+        if kind == "rich_text":  # someone's own words, quoted as they wrote them
+            lines.append(f"> {_plain(block)}")
         if kind == "actions":
             labels = [e["text"]["text"] for e in block.get("elements", []) if "text" in e]
             lines.append(" ".join(f"[{label}]" for label in labels))
@@ -365,5 +369,16 @@ def _mrkdwn(text: str, people: dict[str, Any]) -> str:
         return f"@{person['name']}" if person else match.group(0)
 
     text = re.sub(r"<@(\w+)>", mention, text)
+    text = re.sub(r"<!date\^[^|>]*\|([^>]*)>", r"\1", text)  # a time: its fallback
     text = re.sub(r"(?<!\w)_(\S(?:.*?\S)?)_(?!\w)", r"\1", text)  # _italic_
     return re.sub(r"[*`]", "", text)
+
+
+def _plain(node: Any) -> str:
+    """The words of a rich-text block (Slack shows them as written)."""
+    if isinstance(node, dict):
+        own = node.get("text") if node.get("type") == "text" else ""
+        return str(own or "") + _plain(node.get("elements", []))
+    if isinstance(node, list):
+        return "".join(_plain(n) for n in node)
+    return ""

@@ -197,24 +197,29 @@ async def _serve_local_workspace(
 
 
 async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:
-    """The services and the Bolt app on them."""
-    from slack_sdk.web.async_client import AsyncWebClient
-
+    """The services and the Bolt app on them; Slack messages go through the outbox."""
+    from bot.store import SqlStore
+    from bot.store.outbox import SqlOutbox
     from bot.wiring import build_services
     from handlers.app import build_app
     from handlers.notify import SlackNotifier
+    from handlers.outbox import Courier, web_client
     from handlers.people import SlackUserDirectory
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    client = web_client(token, settings.slack_api_url)
     config = settings.policy()
-    notifier = SlackNotifier(client, config)
+    store = SqlStore.from_url(settings.pim_database_url, clock=clock)
+    courier = Courier(client, SqlOutbox(store.engine, clock), store, config, clock)
+    notifier = SlackNotifier(client, config, courier)
     services = build_services(
         settings,
         directory=SlackUserDirectory(client),
         notifier=notifier,
+        store=store,
         clock=clock,
         config=config,
+        background=(courier,),
     )
     return services, build_app(settings, services.pimbot, dms=notifier, client=client)
 

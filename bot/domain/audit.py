@@ -26,6 +26,7 @@ class AuditKind(StrEnum):
     DEACTIVATED = "deactivated"
     ENDED = "ended"
     REMINDED = "reminded"
+    CARD_NOT_POSTED = "card_not_posted"  # the chat refused the approval card; retried
 
 
 @dataclass(frozen=True, slots=True)

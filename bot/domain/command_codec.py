@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.command_types import (
@@ -49,7 +49,11 @@ def encode(command: Command) -> dict[str, Any]:
     data: dict[str, Any] = {"command": type(command).__name__}
     for field in dataclasses.fields(command):
         value = getattr(command, field.name)
-        data[field.name] = to_iso(value) if isinstance(value, timedelta) else value
+        if isinstance(value, timedelta):
+            value = to_iso(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        data[field.name] = value
     return data
 
 
@@ -61,5 +65,9 @@ def decode(data: dict[str, Any]) -> Command:
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
         value = data.get(field.name)
-        values[field.name] = parse_duration(str(value)) if field.name == "duration" else value
+        if field.name == "duration":
+            value = parse_duration(str(value))
+        elif field.name == "from_end" and value is not None:
+            value = datetime.fromisoformat(str(value))
+        values[field.name] = value
     return cls(**values)

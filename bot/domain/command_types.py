@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeAlias
 
 
@@ -53,10 +53,12 @@ class Cancel:
 
 @dataclass(frozen=True, slots=True)
 class ExtendRequest:
-    """The reminder's Extend: lengthen the activation of one of the user's requests."""
+    """The reminder's Extend: lengthen the activation of one of the user's requests.
+    `from_end` is the end the reminder showed: the extension applies once from there."""
 
     request_id: str
     duration: timedelta
+    from_end: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from bot.domain.models import ActiveAssignment, Eligibility, RolePolicy, ScheduleRequest
 from bot.domain.targets import Scope, Target, TargetKind
-from bot.errors import PolicyViolation
+from bot.errors import GraphError, PolicyViolation
 from bot.graph.client import Json
 from bot.graph.directory import DirectoryReads
 from bot.graph.models import DirectoryObject, InstanceOut, ScheduleRequestOut
@@ -42,7 +42,7 @@ class PimReads(DirectoryReads):
         own, groups = await asyncio.gather(
             self._instances(ELIGIBLE, user_id), self._groups(user_id)
         )
-        via = await asyncio.gather(*(self._instances(ELIGIBLE, g.id, own=False) for g in groups))
+        via = await asyncio.gather(*(self._held_by_group(ELIGIBLE, g.id) for g in groups))
         found: list[tuple[InstanceOut, DirectoryObject | None]] = [(i, None) for i in own]
         found += [(i, g) for g, items in zip(groups, via, strict=True) for i in items]
         scopes = await self._scopes(i for i, _ in found)
@@ -51,7 +51,7 @@ class PimReads(DirectoryReads):
     async def list_active(self, user_id: str) -> list[ActiveAssignment]:
         # A role held by a group the user belongs to is active for the user too.
         own, groups = await asyncio.gather(self._instances(ACTIVE, user_id), self._groups(user_id))
-        via = await asyncio.gather(*(self._instances(ACTIVE, g.id, own=False) for g in groups))
+        via = await asyncio.gather(*(self._held_by_group(ACTIVE, g.id) for g in groups))
         found = [i for items in (own, *via) for i in items]
         scopes = await self._scopes(found)
         return [i.to_active(scopes[i.id]) for i in found if i.id in scopes]
@@ -113,6 +113,20 @@ class PimReads(DirectoryReads):
             key: scope.named(names.get(scope.administrative_unit_id or ""))
             for key, scope in scopes.items()
         }
+
+    async def _held_by_group(self, collection: str, group_id: str) -> list[InstanceOut]:
+        """A group's eligibilities or assignments. A signed-in user may read them only
+        with a reader role (filterByCurrentUser does not return what a group holds:
+        https://learn.microsoft.com/en-us/entra/id-governance/privileged-identity-management/pim-how-to-activate-role);
+        without one, what the user holds through groups is not listed, rather than
+        failing everything they hold directly."""
+        try:
+            return await self._instances(collection, group_id, own=False)
+        except GraphError as exc:
+            if self.identity != "user" or exc.status != 403:
+                raise
+            log.info("group %s: its PIM records need a reader role; not listed", group_id)
+            return []
 
     async def _instances(
         self,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.command_types import (
@@ -27,7 +29,13 @@ from bot.domain.requests import (
 )
 from bot.domain.targets import Scope, Target, split_scope
 from bot.domain.validation import check_justification, check_ticket
-from bot.errors import GraphError, NotAuthorised, PolicyViolation, RequestNotFound
+from bot.errors import (
+    GraphError,
+    NoLongerPossible,
+    NotAuthorised,
+    PolicyViolation,
+    RequestNotFound,
+)
 from bot.service.deps import Deps
 from bot.service.identity import Requester
 from bot.service.outcomes import EligibleRole, Outcome, OutcomeKind, Overview
@@ -105,22 +113,31 @@ class PimService:
         """End the user's live assignment of a role now, at the one scope it is active at."""
         return await self._deactivate(person, command.role, None)
 
-    async def _deactivate(self, person: PersonKey, role_text: str, scope: Scope | None) -> Outcome:
+    async def _deactivate(
+        self,
+        person: PersonKey,
+        role_text: str,
+        scope: Scope | None,
+        mine: ActivationRecord | None = None,
+    ) -> Outcome:
+        """Of two deactivations at once (a double click, a replayed payload) only one
+        reaches Graph: the request behind the activation is claimed first."""
         requester = await self.identity.resolve(person)
         role_text, hint = split_scope(role_text)
         role = self.catalog.resolve(role_text)
         target = (await self.queries.find_active(requester, role, scope, hint)).target
-        result = await self.graph.deactivate(
-            requester.user.id, target, "Deactivated with pimbot by the requester"
-        )
         live = self._live_records(person, target)
+        mine = mine or (live[0] if live else None)  # None: activated outside pimbot
+        with self._claim(mine, mine.end if mine else None, self.clock.now()):
+            result = await self.graph.deactivate(
+                requester.user.id, target, "Deactivated with pimbot by the requester"
+            )
         for record in live:
             ended = self.store.transition(
                 record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now()
             )
             if ended is not None:
                 self.hooks.cancel(ended)
-        mine = live[0] if live else None  # None: activated outside pimbot
         await self._audit(
             AuditKind.DEACTIVATED, requester, target, record=mine, graph_request_id=result.id
         )
@@ -229,12 +246,40 @@ class PimService:
     async def deactivate_request(self, person: PersonKey, command: DeactivateRequest) -> Outcome:
         """The reminder's Deactivate: end the activation one of the user's requests made."""
         record = self.request_for(person, command.request_id)  # its scope, no other
-        return await self._deactivate(person, record.role_id, record.scope)
+        return await self._deactivate(person, record.role_id, record.scope, record)
 
     async def extend_request(self, person: PersonKey, command: ExtendRequest) -> Outcome:
-        """The reminder's Extend: lengthen the activation one of the user's requests made."""
+        """The reminder's Extend: lengthen the activation one of the user's requests made,
+        once from the end the reminder showed (`from_end`): the same Extend clicked twice,
+        or replayed, extends once."""
         record = self.request_for(person, command.request_id)
-        return await self._extend(person, record.role_id, command.duration, record.scope)
+        start = command.from_end or record.end
+        new_end = start + command.duration if start else None
+        with self._claim(record, start, new_end):
+            return await self._extend(person, record.role_id, command.duration, record.scope)
+
+    @contextmanager
+    def _claim(
+        self, record: ActivationRecord | None, expected: datetime | None, new: datetime | None
+    ) -> Iterator[None]:
+        """Hold the record's end (compare-and-set in the store) while Graph is asked; put
+        it back if that fails, so a retry can claim it again. No record: nothing to hold."""
+        if record is None:
+            yield
+            return
+        if record.state is not S.ACTIVE:
+            state = record.state.value.replace("_", " ")
+            raise NoLongerPossible(f"Request `{record.id}` is {state}: it is no longer active.")
+        # A Deactivate's claim moves the end to now: a second click sees it passed.
+        if record.end is not None and record.end <= self.clock.now():
+            raise NoLongerPossible(f"Request `{record.id}` has ended or is being deactivated.")
+        if self.store.claim_end(record.id, expected, new) is None:
+            raise NoLongerPossible(f"Request `{record.id}` was already extended or deactivated.")
+        try:
+            yield
+        except BaseException:
+            self.store.claim_end(record.id, new, expected)  # a no-op once Graph changed it
+            raise
 
     async def resume_request(self, person: PersonKey, command: ResumeRequest) -> Outcome:
         """Activate a stored request that waited for its requester to sign in again."""
@@ -257,7 +302,9 @@ class PimService:
             record.id, frozenset({S.REQUESTED, S.PENDING_APPROVAL}), S.CANCELLED
         )
         if updated is None:
-            raise NotAuthorised(f"Request `{record.id}` can no longer be cancelled.")
+            now = self.store.get_request(record.id) or record
+            state = now.state.value.replace("_", " ")
+            raise NoLongerPossible(f"Request `{record.id}` is {state}: it can't be cancelled now.")
         requester = await self.identity.resolve(person)
         await self._audit(AuditKind.CANCELLED, requester, updated.target, record=updated)
         if updated.card:

@@ -116,9 +116,9 @@ class ApprovalService:
         """Approved here, and Entra's own policy holds it for its approvers too (user mode):
         the first card shows the Slack approval, a new card waits for Entra's."""
         notifier = self._svc.notifier
+        await notifier.approved_then_entra(approved)
         if approved.card:
             await notifier.update_approval_card(approved)
-        await notifier.approved_then_entra(approved)
         return Decision(outcome.record or approved, True, outcome)
 
     async def deny(self, request_id: str, person: PersonKey, reason: str) -> Decision:
@@ -175,11 +175,12 @@ class ApprovalService:
         return 1
 
     async def _announce(self, decision: Decision) -> Decision:
-        """Redraw the card and tell the requester; the decision stands either way."""
+        """Tell the requester first, then redraw the card: each is delivered (and retried)
+        on its own, and the decision, already stored, stands whatever the chat does."""
         notifier = self._svc.notifier
+        await notifier.notify_decision(decision.record, decision.error)
         if decision.record.card:
             await notifier.update_approval_card(decision.record)
-        await notifier.notify_decision(decision.record, decision.error)
         return decision
 
     def expires_at(self, record: ActivationRecord) -> datetime:

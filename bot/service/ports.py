@@ -118,6 +118,13 @@ class Store(Protocol):
 
     def update_request(self, request_id: str, **changes: object) -> ActivationRecord: ...
 
+    def claim_end(
+        self, request_id: str, expected: datetime | None, new: datetime | None
+    ) -> ActivationRecord | None:
+        """Compare-and-set on an active request's end (`expected` → `new`); None if the
+        request is no longer active or no longer ends at `expected` (another click won)."""
+        ...
+
     def list_requests(
         self,
         *,

@@ -70,6 +70,8 @@ class ActingAuth(httpx.Auth):
         who = self._actor.current()
         request.headers["Authorization"] = f"Bearer {await self._token(who)}"
         response = yield request
+        # Overriding async_auth_flow skips httpx's own read for requires_response_body.
+        await response.aread()
         claims = claims_from_response(response)
         if claims is None and response.status_code != 401:
             return
@@ -78,6 +80,7 @@ class ActingAuth(httpx.Auth):
         token = await self._token(who, claims=claims, force=True)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
+        await response.aread()
         again = claims_from_response(response)
         if again is not None:
             raise StepUpRequired(again, who)

@@ -308,6 +308,30 @@ def _as_command(kind: str, ref: str, old: dict[str, str]) -> dict[str, object]:
     return {"command": "ResumeRequest", "request_id": ref}
 
 
+def _v9(conn: Connection) -> None:
+    md = sa.MetaData()
+    ts = sa.DateTime(timezone=True)
+    sa.Table(
+        "outbox",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("lane", sa.String(128), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),  # JSON: what the chat is sent
+        sa.Column("card", sa.String(64), index=True),  # the request whose card this is
+        sa.Column("state", sa.String(16), nullable=False),  # pending, delivered, given_up
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("not_before", ts, nullable=False),
+        sa.Column("give_up_at", ts, nullable=False),
+        sa.Column("created_at", ts, nullable=False),
+        sa.Column("done_at", ts),
+        sa.Column("ref", sa.String(128)),  # the chat's reference once delivered
+        sa.Column("error", sa.String(200)),  # the chat's last error code
+        sa.Index("ix_outbox_pending", "state", "lane", "id"),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -317,6 +341,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "pending_logins: device-code sign-ins that survive a restart (issue #8)", _v6),
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
+    Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
 )
 LATEST = MIGRATIONS[-1].version
 

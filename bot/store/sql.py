@@ -102,6 +102,21 @@ class SqlStore(ReminderMethods):
             assert record is not None  # noqa: S101 -- the row was just updated
             return record
 
+    def claim_end(
+        self, request_id: str, expected: datetime | None, new: datetime | None
+    ) -> ActivationRecord | None:
+        """Compare-and-set on a live request's end: move it from `expected` to `new` only
+        if the request is still active and ends at `expected`, so of two clicks on the
+        same Extend or Deactivate exactly one goes on to Graph."""
+        values = self._values({"end": new})
+        same_end = _R.c.end.is_(None) if expected is None else _R.c.end == expected
+        active = _R.c.state == RequestState.ACTIVE.value
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                _R.update().where(_R.c.id == request_id, active, same_end).values(**values)
+            )
+            return _load(conn, request_id) if result.rowcount == 1 else None
+
     def list_requests(
         self,
         *,

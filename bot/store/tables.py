@@ -162,3 +162,21 @@ deferred_work = sa.Table(
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("created_at", _ts, nullable=False),
 )
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("lane", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("card", sa.String(64)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("not_before", _ts, nullable=False),
+    sa.Column("give_up_at", _ts, nullable=False),
+    sa.Column("created_at", _ts, nullable=False),
+    sa.Column("done_at", _ts),
+    sa.Column("ref", sa.String(128)),
+    sa.Column("error", sa.String(200)),
+)

@@ -10,6 +10,8 @@ from slack_sdk.models.blocks import ConfirmObject
 
 from bot.domain.people import PersonKey
 from bot.domain.targets import Scope
+from handlers.blocks.literal import clip as clip  # re-exported: surfaces import it from here
+from handlers.blocks.literal import inline as inline
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -19,22 +21,13 @@ MAX_SURFACE_BLOCKS = 100  # modals and the App Home
 MAX_SECTION_TEXT = 3000
 MAX_PLAIN_TEXT = 75  # buttons and select options
 MAX_FALLBACK_TEXT = 3000  # the top-level `text` Slack shows in notifications
-
-
-def escape(text: str) -> str:
-    """Text from Graph or users, shown literally in mrkdwn (no links, mentions or tags)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+DATE_FORMAT = "{date_short_pretty} at {time}"  # one format for every time shown
 
 
 def scope_text(scope: Scope) -> str:
     """Where a role applies, for mrkdwn: `Whole directory`, `administrative unit Paris
     Office` (its id when the name is unknown). Every message about a role shows it."""
-    return escape(scope.label)
-
-
-def clip(text: str, limit: int) -> str:
-    """Cut `text` to `limit` characters, marking the cut, so Slack never rejects a block."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return inline(scope.label)
 
 
 def plain(text: str, limit: int = MAX_PLAIN_TEXT) -> dict[str, Any]:
@@ -80,15 +73,19 @@ def message(text: str, blocks: list[Block] | None = None) -> Message:
     return {"text": clip(text, MAX_FALLBACK_TEXT), "blocks": body[:MAX_MESSAGE_BLOCKS]}
 
 
-def when(moment: datetime | None, tz: str | None) -> str:
-    """`Sun 29 Nov 2026 15:00 CET` in the user's Slack time zone (UTC if unknown)."""
+def when(moment: datetime | None, tz: str | None = None) -> str:
+    """A time as Slack's `<!date^…>`: every viewer sees it in their own Slack time zone and
+    clock format (https://api.slack.com/reference/surfaces/formatting#date-formatting), in
+    channels, DMs and the Home alike. The fallback, for notifications and clients that
+    cannot render it, names its zone: `tz` when known (a DM's reader), else UTC."""
     if moment is None:
         return "no end"
     try:
         zone = ZoneInfo(tz) if tz else ZoneInfo("UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    return moment.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
+    fallback = moment.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
+    return f"<!date^{int(moment.timestamp())}^{DATE_FORMAT}|{fallback}>"
 
 
 def mention(person: PersonKey) -> str:

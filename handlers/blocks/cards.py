@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote as url_quote
 
-from bot.domain.audit import AuditEvent
 from bot.domain.durations import to_human
 from bot.domain.requests import ActivationRecord, RequestState
+from handlers.blocks.audit import audit_line as audit_line  # the audit channel's, too
+from handlers.blocks.audit import audit_post as audit_post
 from handlers.blocks.base import (
+    Block,
     Message,
     button,
     confirm_dialog,
     context,
+    inline,
     mention,
     message,
     scope_text,
     section,
     when,
 )
+from handlers.blocks.literal import code, quote
 
 S = RequestState
 APPROVE_ACTION = "approval_approve"
@@ -30,17 +34,19 @@ def approval_card(
 ) -> Message:
     """The request as approvers see it; buttons only while it is pending. Each button's
     value is the request id alone: who may decide is checked on the server at click time.
-    `ticket_url` is pimbot.yml's `ticket.url_template` (`{ticket}` is replaced)."""
-    scope = scope_text(record.scope)
+    `ticket_url` is pimbot.yml's `ticket.url_template` (`{ticket}` is replaced). The
+    justification is quoted as typed, below the bot's own fields, so it cannot pose as one."""
+    scope, role = scope_text(record.scope), inline(record.role_name)
     facts = (
-        f"*{mention(record.requester)}* asks for *{record.role_name}* for "
+        f"*{mention(record.requester)}* asks for *{role}* for "
         f"{to_human(record.duration)}.\n*Scope:* {scope}\n"
         f"*Ticket:* {_ticket(record, ticket_url)}\n"
-        f"*Justification:* {record.justification}\n"
-        f"*Why approval:* {record.approval_reason or 'the role requires it'}"
+        f"*Why approval:* {inline(record.approval_reason or 'the role requires it')}\n"
+        "*Justification:*" + ("" if record.justification else " none")
     )
-    summary = f"Approval needed: {record.role_name} for {mention(record.requester)} · {scope}"
-    body = [section(facts), context(f"Request `{record.id}`")]
+    summary = f"Approval needed: {role} for {mention(record.requester)} · {scope}"
+    said = [quote(record.justification)] if record.justification else []
+    body = [section(facts), *said, context(f"Request `{record.id}`")]
     if record.state is S.PENDING_APPROVAL:
         expiry = f" · expires {when(expires_at, None)}" if expires_at else ""
         body[-1] = context(f"Request `{record.id}`{expiry}")
@@ -58,17 +64,19 @@ def approval_card(
             }
         )
     else:
-        body.append(section(_status_line(record)))
+        body += [section(_status_line(record)), *_reason(record)]
     return message(summary, body)
 
 
 def _ticket(record: ActivationRecord, url_template: str | None) -> str:
     if record.ticket is None:
         return "none"
-    number = record.ticket.number
     if not url_template:
-        return number
-    return f"<{url_template.replace('{ticket}', quote(number, safe=''))}|{number}>"
+        return code(record.ticket.number)
+    number = inline(record.ticket.number)  # percent-encoded in the URL: it cannot end it
+    return (
+        f"<{url_template.replace('{ticket}', url_quote(record.ticket.number, safe=''))}|{number}>"
+    )
 
 
 def _confirm(record: ActivationRecord) -> dict[str, object]:
@@ -82,10 +90,17 @@ def _confirm(record: ActivationRecord) -> dict[str, object]:
     )
 
 
-def _status_line(record: ActivationRecord) -> str:
+def _reason(record: ActivationRecord) -> list[Block]:
+    """The decider's reason, quoted as typed: an approver's words are user text too."""
+    return [quote(record.decision_reason)] if record.decision_reason else []
+
+
+def _status_line(record: ActivationRecord, tz: str | None = None) -> str:
+    """What became of the request, naming who decided it and when; `:` when the reason
+    follows in its own quote."""
     who = f" by {mention(record.decided_by)}" if record.decided_by else ""
-    at = f" at {when(record.decided_at, None)}" if record.decided_at else ""
-    reason = f": {record.decision_reason}" if record.decision_reason else ""
+    at = f" at {when(record.decided_at, tz)}" if record.decided_at else ""
+    reason = ":" if record.decision_reason else ""
     label = {
         S.APPROVED: ":white_check_mark: Approved",
         S.ACTIVATING: ":white_check_mark: Approved",
@@ -99,18 +114,18 @@ def _status_line(record: ActivationRecord) -> str:
 
 
 def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = None) -> Message:
-    """What the requester is told once their request is decided (or expires)."""
-    role, scope = f"*{record.role_name}*", f"\nScope: {scope_text(record.scope)}."
+    """What the requester is told once their request is decided (or expires), naming who
+    decided it. The decider's reason and a failure are quoted as written."""
+    role, scope = f"*{inline(record.role_name)}*", f"Scope: {scope_text(record.scope)}."
+    by = f" by {mention(record.decided_by)}" if record.decided_by else ""
     if error:
-        return message(
-            f":warning: Your request `{record.id}` for {role} was approved, "
-            f"but activating it failed: {error}{scope}"
-        )
+        head = f":warning: Your request `{record.id}` for {role} was approved{by}, "
+        return _quoted(head + "but activating it failed:", error, scope)
     if record.state is S.APPROVED:  # user mode: the requester's own token must activate it
         return message(
-            f":white_check_mark: Your request `{record.id}` for {role} was approved. "
+            f":white_check_mark: Your request `{record.id}` for {role} was approved{by}. "
             "Your Microsoft Entra sign-in has expired, so it is activated as soon as you "
-            f"have signed in again with the code I've sent you.{scope}"
+            f"have signed in again with the code I've sent you.\n{scope}"
         )
     if record.state is S.ACTIVATING:  # Entra accepted it and is still applying it
         return message(
@@ -120,16 +135,26 @@ def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = No
         )
     if record.state is S.ACTIVE:
         return message(
-            f":white_check_mark: {role} was approved and is active until "
-            f"{when(record.end, tz)}. (request `{record.id}`){scope}"
+            f":white_check_mark: {role} was approved{by} and is active until "
+            f"{when(record.end, tz)}. (request `{record.id}`)\n{scope}"
         )
-    return message(f"Your request `{record.id}` for {role}: {_status_line(record)}.{scope}")
+    line = f"Your request `{record.id}` for {role}: {_status_line(record, tz)}"
+    if record.decision_reason:
+        return _quoted(line, record.decision_reason, scope)
+    return message(f"{line}.\n{scope}")
+
+
+def _quoted(head: str, words: str, tail: str) -> Message:
+    """`head`, then someone else's `words` in a quote, then `tail`; in the notification
+    text the words are made inline."""
+    text = f"{head} {inline(words)}\n{tail}"
+    return message(text, [section(head), quote(words), section(tail)])
 
 
 def approved_then_entra(record: ActivationRecord) -> Message:
     """Approved in Slack; Entra's own policy holds the request for its approvers too."""
     return message(
-        f":white_check_mark: Your request `{record.id}` for *{record.role_name}* was "
+        f":white_check_mark: Your request `{record.id}` for *{inline(record.role_name)}* was "
         "approved in Slack. Microsoft Entra's own policy for the role needs approval "
         "too: it is waiting for Entra's approvers now."
     )
@@ -140,40 +165,10 @@ def settled_after_restart(record: ActivationRecord) -> Message:
     it) is settled: what Graph shows it to be."""
     if record.state is S.ACTIVE:
         return message(
-            f":white_check_mark: {record.role_name} is now active (request `{record.id}`), "
-            f"until {record.end:%Y-%m-%d %H:%M} UTC."
-            if record.end
-            else f":white_check_mark: {record.role_name} is now active (request `{record.id}`)."
+            f":white_check_mark: {inline(record.role_name)} is now active (request `{record.id}`)"
+            + (f", until {when(record.end, None)}." if record.end else ".")
         )
-    return message(f":warning: {record.error or 'Nothing was activated: please ask again.'}")
-
-
-def audit_post(event: AuditEvent) -> Message:
-    """One audit line for the audit channel (the scope is in it), with the Entra user."""
-    extra = [f"entra {event.entra_user_id}"] if event.entra_user_id else []
-    text = " · ".join([audit_line(event), *extra])
-    return message(text, [context(text)])
-
-
-def audit_line(event: AuditEvent) -> str:
-    """One line: when, what, who (mentioned), which role where, and the request's facts."""
-    parts = [event.at.strftime("%Y-%m-%d %H:%M:%SZ"), event.kind.value]
-    if event.person:
-        parts.append(f"by {mention(event.person)}")
-    if event.role_name:
-        parts.append(event.role_name)
-    if event.scope:
-        parts.append(f"scope {event.scope.id} ({event.scope.label})")
-    if event.duration:
-        parts.append(f"for {to_human(event.duration)}")
-    if event.ticket:
-        parts.append(f"ticket {event.ticket}")
-    if event.justification:
-        parts.append(f"“{event.justification}”")
-    if event.request_id:
-        parts.append(f"request {event.request_id}")
-    if event.graph_request_id:
-        parts.append(f"graph {event.graph_request_id}")
-    if event.detail:
-        parts.append(f"({event.detail})")
-    return " · ".join(parts)
+    # The service's words, but they carry the role's name from Graph: inline.
+    return message(
+        f":warning: {inline(record.error or 'Nothing was activated: please ask again.')}"
+    )

@@ -4,7 +4,7 @@ help a mistake gets (its message and the one usage line it concerns)."""
 from __future__ import annotations
 
 from bot.domain.commands import EXAMPLE, TOPIC_NAMES, Help
-from handlers.blocks.base import escape
+from handlers.blocks.literal import escape
 
 TOPICS: dict[str, tuple[str, str]] = {
     "activate": (

@@ -14,12 +14,14 @@ from handlers.blocks.base import (
     button,
     confirm_dialog,
     context,
+    inline,
     mention,
     scope_text,
     section,
     when,
 )
 from handlers.blocks.cards import DENY_ACTION
+from handlers.blocks.literal import code
 
 View = dict[str, Any]
 
@@ -60,7 +62,7 @@ def _active(view: Overview) -> list[Block]:
     out = []
     for a in view.active:
         left = a.assignment.remaining(view.now)
-        text = f"*{a.role.display_name}* — {scope_text(a.assignment.scope)}, " + (
+        text = f"*{inline(a.role.display_name)}* — {scope_text(a.assignment.scope)}, " + (
             f"{to_human(left)} left (until {when(a.assignment.end, view.requester.tz)})"
             if left
             else "permanent"
@@ -81,7 +83,8 @@ def _pending(view: Overview) -> list[Block]:
     out = []
     for r in view.pending:
         text = (
-            f"`{r.id}` *{r.role_name}* for {to_human(r.duration)} — {scope_text(r.scope)}, "
+            f"`{r.id}` *{inline(r.role_name)}* for {to_human(r.duration)} — "
+            f"{scope_text(r.scope)}, "
             f"{DOING.get(r.state, r.state.value.replace('_', ' '))}"
         )
         block = section(text)
@@ -95,7 +98,7 @@ def _eligible(view: Overview) -> list[Block]:
     out = []
     for e in view.eligible:
         text = (
-            f"*{e.role.display_name}* — {scope_text(e.scope)}, "
+            f"*{inline(e.role.display_name)}* — {scope_text(e.scope)}, "
             f"up to {to_human(e.policy.max_duration)}"
         )
         text += " · needs approval" if e.policy.approval_required else ""
@@ -111,7 +114,8 @@ def _waiting(view: Overview) -> list[Block]:
     for r in view.waiting:
         waited = to_human(view.now - r.created_at)
         text = (
-            f"{mention(r.requester)} asks for *{r.role_name}* for {to_human(r.duration)} — "
+            f"{mention(r.requester)} asks for *{inline(r.role_name)}* for "
+            f"{to_human(r.duration)} — "
             f"{scope_text(r.scope)} · `{r.id}`, waiting for {waited}"
         )
         approve = button("Approve", HOME_APPROVE, r.id, "primary")
@@ -128,9 +132,10 @@ def _waiting(view: Overview) -> list[Block]:
 
 def signed_in(link: LinkState, tz: str | None) -> list[Block]:
     since = f" since {when(link.linked_at, tz)}" if link.linked_at else ""
+    name, upn = inline(link.display_name or ""), code(link.user_principal_name or "")
     text = (
-        f":white_check_mark: Signed in to Microsoft Entra as *{link.display_name}* "
-        f"({link.user_principal_name}){since}. pimbot acts as you. `/pim logout` signs you out."
+        f":white_check_mark: Signed in to Microsoft Entra as *{name}* ({upn}){since}. "
+        "pimbot acts as you. `/pim logout` signs you out."
     )
     return [section(text), {"type": "divider"}]
 

@@ -12,7 +12,8 @@ from bot.domain.targets import pick_scope, split_scope
 from bot.errors import InputError
 from bot.service.outcomes import EligibleRole
 from bot.settings import JustificationConfig, TicketConfig
-from handlers.blocks.base import Block, clip, escape, plain, section
+from handlers.blocks.base import Block, clip, plain, section
+from handlers.blocks.literal import escape
 
 View = dict[str, Any]
 

@@ -12,7 +12,7 @@ from handlers.blocks import cards
 from handlers.blocks.base import (
     Message,
     button,
-    context,
+    inline,
     message,
     plain,
     scope_text,
@@ -31,14 +31,15 @@ def reminder(
     extend_by: Sequence[timedelta] = (timedelta(hours=1),),  # the 1h button: EXTEND_BY
 ) -> Message:
     """The reminder DM: Extend by one of `extend_by` (capped by the role's policy) or end now.
-    Each choice's value is the request id and a duration; the service re-checks both."""
+    Each Extend's value is the request id, a duration and the end shown (`extend_value`);
+    the service re-checks them all."""
     left = to_human(record.end - now) if record.end else "soon"
     text = (
-        f":alarm_clock: *{record.role_name}* ends in {left} ({when(record.end, tz)}). "
+        f":alarm_clock: *{inline(record.role_name)}* ends in {left} ({when(record.end, tz)}). "
         f"Scope: {scope_text(record.scope)}."
     )
     options = [
-        {"text": plain(f"Extend {to_human(d)}"), "value": f"{record.id} {to_iso(d)}"}
+        {"text": plain(f"Extend {to_human(d)}"), "value": extend_value(record, d)}
         for d in extend_by
     ]
     extend = {
@@ -47,19 +48,26 @@ def reminder(
         "placeholder": plain("Extend by…"),
         "options": options,
     }
-    one_hour = [button("Extend 1h", "reminder_extend", record.id, "primary")]
+    one_hour = [button("Extend 1h", "reminder_extend", extend_value(record, HOUR), "primary")]
     elements = one_hour if HOUR in extend_by else []
     elements.append(button("Deactivate now", "reminder_deactivate", record.id, "danger"))
     choose = {**section("Or extend by:"), "accessory": extend}
     return message(text, [section(text), {"type": "actions", "elements": elements}, choose])
 
 
+def extend_value(record: ActivationRecord, by: timedelta) -> str:
+    """`<request id> <ISO duration> <end shown>`: an Extend applies once from the end this
+    reminder showed, so a double click or a replayed payload extends once."""
+    end = record.end.isoformat() if record.end else ""
+    return f"{record.id} {to_iso(by)} {end}".rstrip()
+
+
 def ended(record: ActivationRecord, detail: str | None) -> Message:
-    how = f" ({detail})" if detail else ""
+    how = f" ({inline(detail)})" if detail else ""
     scope = scope_text(record.scope)
-    return message(f":checkered_flag: *{record.role_name}* has ended{how}. Scope: {scope}.")
+    role = inline(record.role_name)
+    return message(f":checkered_flag: *{role}* has ended{how}. Scope: {scope}.")
 
 
 def audit(event: AuditEvent) -> Message:
-    line = cards.audit_line(event)
-    return message(line, [context(line)])
+    return cards.audit_post(event)

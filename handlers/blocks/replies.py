@@ -7,7 +7,8 @@ from datetime import datetime
 from bot.domain.durations import to_human
 from bot.domain.requests import ActivationRecord
 from bot.service.outcomes import Outcome, OutcomeKind, Overview
-from handlers.blocks.base import Message, button, message, scope_text, section, when
+from handlers.blocks.base import Message, button, inline, message, scope_text, section, when
+from handlers.blocks.literal import code, quote
 
 
 def working() -> Message:
@@ -32,7 +33,7 @@ def help_message(text: str, reason: str | None = None) -> Message:
 
 def outcome(result: Outcome) -> Message:
     """What a use case did, with the facts an auditor would ask for."""
-    tz, role = result.requester.tz, result.role.display_name
+    tz, role = result.requester.tz, inline(result.role.display_name)
     record, scope = result.record, scope_text(result.target.scope)
     if result.kind is OutcomeKind.ACTIVATED:
         start = record.start if record else None
@@ -42,7 +43,8 @@ def outcome(result: Outcome) -> Message:
             f"*Scope:* {scope}",
             *_details(record, result.graph_request_id, start, result.end, tz),
         ]
-        return message(lines[0], [section(lines[0]), section("\n".join(lines[1:]))])
+        said = [quote(record.justification)] if record and record.justification else []
+        return message(lines[0], [section(lines[0]), section("\n".join(lines[1:])), *said])
     if result.kind is OutcomeKind.PROVISIONING:
         text = (
             f":hourglass_flowing_sand: Microsoft Entra accepted your request for *{role}* "
@@ -73,7 +75,7 @@ def outcome(result: Outcome) -> Message:
         text = f":white_check_mark: Request `{rid}` for *{role}* is cancelled."
     text += f" Scope: {scope}."
     if result.graph_request_id:
-        text += f"\nGraph request id: `{result.graph_request_id}`"
+        text += f"\nGraph request id: {code(result.graph_request_id)}"
     return message(text)
 
 
@@ -84,16 +86,17 @@ def _details(
     end: datetime | None,
     tz: str | None,
 ) -> list[str]:
-    ticket = record.ticket.number if record and record.ticket else "none"
+    ticket = code(record.ticket.number) if record and record.ticket else "none"
     lines = [
         f"*Start:* {when(start, tz)}",
         f"*End:* {when(end, tz)}",
         f"*Ticket:* {ticket}",
-        f"*Justification:* {record.justification if record else ''}",
-        f"*Graph request id:* `{graph_id or 'n/a'}`",
+        f"*Graph request id:* {code(graph_id or 'n/a')}",
     ]
     if record:
         lines.append(f"*pimbot request:* `{record.id}`")
+    if record and record.justification:  # quoted as typed in the block after this one
+        lines.append("*Justification:*")
     return lines
 
 
@@ -106,7 +109,7 @@ def overview(view: Overview, role: str | None = None) -> Message:
         return wanted is None or wanted in (name.casefold(), (alias or "").casefold())
 
     active = [
-        f"• *{a.role.display_name}* — {scope_text(a.assignment.scope)}, "
+        f"• *{inline(a.role.display_name)}* — {scope_text(a.assignment.scope)}, "
         + (
             f"{to_human(a.assignment.remaining(now) or now - now)} left "
             f"(until {when(a.assignment.end, tz)})"
@@ -117,16 +120,17 @@ def overview(view: Overview, role: str | None = None) -> Message:
         if keep(a.role.display_name, a.role.alias)
     ]
     eligible = [
-        f"• *{e.role.display_name}* `{e.role.alias or e.role.id}` — {scope_text(e.scope)}, "
+        f"• *{inline(e.role.display_name)}* `{inline(e.role.alias or e.role.id)}` — "
+        f"{scope_text(e.scope)}, "
         f"up to {to_human(e.policy.max_duration)}"
         + (" · needs approval" if e.policy.approval_required else "")
         + (" · ticket required" if e.policy.ticket_required else "")
-        + (f" · via {e.via_group_name}" if e.via_group_name else "")
+        + (f" · via {inline(e.via_group_name)}" if e.via_group_name else "")
         for e in view.eligible
         if keep(e.role.display_name, e.role.alias)
     ]
     pending = [
-        f"• `{r.id}` *{r.role_name}* for {to_human(r.duration)} — {scope_text(r.scope)}, "
+        f"• `{r.id}` *{inline(r.role_name)}* for {to_human(r.duration)} — {scope_text(r.scope)}, "
         f"{r.state.value.replace('_', ' ')}"
         for r in view.pending
         if keep(r.role_name, None)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from bot.domain.command_types import Approve, Deny, ResumeRequest
 from bot.service.outcomes import (
     Decision,
@@ -17,7 +14,7 @@ from bot.service.outcomes import (
     SignInStarted,
 )
 from bot.service.signins import DeviceCodePrompt, LoginOutcome, LoginResult
-from handlers.blocks.base import Message, message
+from handlers.blocks.base import Message, inline, message, when
 from handlers.blocks.replies import error, outcome
 
 APP_MODE = (
@@ -36,20 +33,15 @@ def prompt_text(prompt: DeviceCodePrompt, tz: str | None = None) -> str:
     )
     return (
         f":key: *{why}*: open <{prompt.verification_uri}> and enter the code "
-        f"`{prompt.user_code}` (valid until {_local(prompt.expires_at, tz)}). "
+        f"`{prompt.user_code}` (valid until {when(prompt.expires_at, tz)}). "
         "Only use a code you asked for: pimbot never asks for your password."
     )
 
 
-def _local(at: datetime, tz: str | None) -> str:
-    try:
-        zone = ZoneInfo(tz) if tz else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    return at.astimezone(zone).strftime("%H:%M %Z")
-
-
 def signed_in(done: LoginOutcome) -> Message:
+    if done.result is LoginResult.LINKED and done.display_name:  # a name from Entra: inline
+        name = inline(done.display_name)
+        return message(f":white_check_mark: You're signed in to Microsoft Entra as *{name}*.")
     icon = ":white_check_mark:" if done.result is LoginResult.LINKED else ":warning:"
     return message(f"{icon} {done.message}")
 
@@ -89,10 +81,10 @@ def dropped(gone: Dropped) -> Message:
         )
     if isinstance(command, ResumeRequest):
         role = gone.record.role_name if gone.record else None
-        what = f"`{command.request_id}`" + (f" for *{role}*" if role else "")
+        what = f"`{command.request_id}`" + (f" for *{inline(role)}*" if role else "")
     else:
         role = getattr(command, "role", "")
-        what = f"to activate *{role}*" if role else "you asked for"
+        what = f"to activate *{inline(role)}*" if role else "you asked for"  # as typed
     return message(
         f":hourglass: I dropped your request {what}: you hadn't signed in to Microsoft "
         "Entra within an hour. Ask again once you're signed in (`/pim login`)."

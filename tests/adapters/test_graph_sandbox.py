@@ -129,6 +129,7 @@ class TestTutorialJourney:
         assert (active.role_id, active.assignment_type) == (USER_ADMIN, "Assigned")
         assert active.end == sandbox_clock.now() + timedelta(hours=5)
 
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         removal = await pim.deactivate(aline.id, USER_ADMIN_TENANT, "Done with the tokens.")
         assert removal.action == "adminRemove"
         assert await pim.list_active(aline.id) == []
@@ -156,13 +157,18 @@ class TestTutorialJourney:
 
 class TestUserIdentity:
     async def test_aline_self_activates_and_self_deactivates(
-        self, aline_pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+        self,
+        aline_pim: GraphPim,
+        server: SandboxServer,
+        sandbox_clock: FakeClock,
+        graph_schema: dict[str, Any],
     ) -> None:
         assert aline_pim.identity == "user"
         aline, request = await activate_aline(aline_pim)
         assert (request.action, request.status) == ("selfActivate", "Provisioned")
         [active] = await aline_pim.list_active(aline.id)
         assert active.assignment_type == "Activated"
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         await aline_pim.deactivate(aline.id, USER_ADMIN_TENANT, "Done.")
         assert await aline_pim.list_active(aline.id) == []
         actions = [b["action"] for b in sent_bodies(server, graph_schema)]
@@ -279,6 +285,7 @@ class TestAdministrativeUnitScope:
         assert (active.scope, active.scope.display_name) == (target.scope, "Seattle Branch")
 
         assert live.end == sandbox_clock.now() + timedelta(hours=2)
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         await pim.deactivate(aline.id, target, "Done.")
 
         assert server.tenant.live_assignment(aline.id, PASSWORD_ADMIN) is None
@@ -289,7 +296,11 @@ class TestAdministrativeUnitScope:
         ]
 
     async def test_user_identity_self_activates_and_deactivates_at_the_unit(
-        self, aline_pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+        self,
+        aline_pim: GraphPim,
+        server: SandboxServer,
+        sandbox_clock: FakeClock,
+        graph_schema: dict[str, Any],
     ) -> None:
         aline = await aline_pim.get_user(ALINE.upn)
         mine = await aline_pim.list_eligibilities(aline.id)
@@ -300,6 +311,7 @@ class TestAdministrativeUnitScope:
             ActivationSpec(aline.id, target, timedelta(hours=1), JUSTIFICATION)
         )
         [active] = await aline_pim.list_active(aline.id)
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         await aline_pim.deactivate(aline.id, target, "Done.")
 
         assert active.scope.id == SEATTLE and active.assignment_type == "Activated"
@@ -311,7 +323,11 @@ class TestAdministrativeUnitScope:
         ]
 
     async def test_ending_the_role_at_the_unit_leaves_it_tenant_wide(
-        self, pim: GraphPim, server: SandboxServer, graph_schema: dict[str, Any]
+        self,
+        pim: GraphPim,
+        server: SandboxServer,
+        sandbox_clock: FakeClock,
+        graph_schema: dict[str, Any],
     ) -> None:
         aline = await pim.get_user(ALINE.upn)
         both = [e for e in await pim.list_eligibilities(aline.id) if e.role_id == USER_ADMIN]
@@ -322,6 +338,7 @@ class TestAdministrativeUnitScope:
             spec = ActivationSpec(aline.id, target, timedelta(hours=hours), JUSTIFICATION)
             await pim.activate(spec)
 
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         await pim.deactivate(aline.id, unit, "Done over Seattle.")
 
         [left] = await pim.list_active(aline.id)

@@ -251,6 +251,39 @@ class TestTransition:
         assert len(store.list_decisions("r1")) == 1
 
 
+class TestClaimEnd:
+    """The compare-and-set behind "the same Extend / Deactivate twice acts once"."""
+
+    END = T0 + timedelta(hours=1, microseconds=123)
+
+    def _live(self, store: SqlStore) -> None:
+        store.add_request(make_record(state=S.ACTIVE, start=T0, end=self.END))
+
+    def test_moves_the_end_only_from_the_expected_one(self, store: SqlStore) -> None:
+        self._live(store)
+        later = self.END + timedelta(hours=1)
+
+        claimed = store.claim_end("r1", self.END, later)
+
+        assert claimed is not None and claimed.end == later
+        assert store.claim_end("r1", self.END, later + timedelta(hours=1)) is None
+        got = store.get_request("r1")
+        assert got is not None and got.end == later
+
+    def test_only_an_active_request(self, store: SqlStore) -> None:
+        store.add_request(make_record(state=S.ENDED, start=T0, end=self.END))
+
+        assert store.claim_end("r1", self.END, self.END + timedelta(hours=1)) is None
+
+    def test_one_winner_among_racing_clicks(self, store: SqlStore) -> None:
+        self._live(store)
+        later = self.END + timedelta(hours=1)
+
+        winners = [r for r in race(20, lambda: store.claim_end("r1", self.END, later)) if r]
+
+        assert len(winners) == 1
+
+
 class TestUserLinks:
     def test_saves_replaces_and_reads_a_link(self, store: SqlStore) -> None:
         link = UserLink(slack("U1"), "entra-1", "ada@contoso.com", "Ada", "email", T0)

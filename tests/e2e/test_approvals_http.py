@@ -154,12 +154,15 @@ def test_a_slack_user_group_member_may_approve(bot: ApprovalStack) -> None:
     assert f"<@{GROUPIE}>" in json.dumps(update) and "Approved" in json.dumps(update)
 
 
-def test_approval_reports_the_end_time_to_requester_and_card(bot: ApprovalStack) -> None:
+def test_approval_reports_the_end_time_and_the_approver_to_requester_and_card(
+    bot: ApprovalStack,
+) -> None:
     request_id, _ = bot.pending()
 
     bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
 
-    assert "approved and is active until" in bot.dm("U_ALINE", "approved and is active")["text"]
+    told = bot.dm("U_ALINE", "and is active until")["text"]
+    assert "approved by <@U_ADMIN> and is active until <!date^" in told
     blocks = json.dumps(bot.card_updates(request_id)[-1]["blocks"])
     assert "Approved and active by <@U_ADMIN>" in blocks and '"actions"' not in blocks
 
@@ -193,9 +196,11 @@ def test_slash_cancel_only_by_the_requester_then_approve_is_refused(bot: Approva
 def test_cancel_button_of_someone_else_does_nothing(bot: ApprovalStack) -> None:
     request_id, _ = bot.pending()
 
-    bot.click("U_ALEX", "cancel_request", request_id, channel="D_U_ALEX")
+    url = bot.click("U_ALEX", "cancel_request", request_id, channel="D_U_ALEX")
 
-    assert f"You have no request `{request_id}`" in bot.dm("U_ALEX", "no request")["text"]
+    # An ephemeral refusal; the clicked message (not Alex's to use) is left as it was.
+    assert f"You have no request `{request_id}`" in bot.said(url)
+    assert not bot.slack.responses(url)[0].get("replace_original")
     assert _state(bot, request_id) is RequestState.PENDING_APPROVAL
 
 

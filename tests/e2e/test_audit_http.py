@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.people import slack
-from tests.support.approval_stack import ApprovalStack
+from tests.support.approval_stack import PENDING, ApprovalStack
 from tests.support.cast import ALINE, TICKET
 from tests.support.stack import GRAPH_WRITES
 
@@ -62,12 +62,15 @@ def _journey(bot: ApprovalStack) -> None:
     bot.final(bot.command(f"cancel {cancelled}"))  # cancelled
     approved, _ = bot.pending()
     bot.said(bot.click("U_ADMIN", "approval_approve", approved))  # approved, activated
+    bot.clock.advance(5 * MINUTE)  # Entra refuses a deactivation within 5 minutes
     bot.final(bot.command("deactivate global-admin"))
     failing, _ = bot.pending()
     bot.faults.fail(400, times=1, method="POST", path=GRAPH_WRITES)
     bot.said(bot.click("U_ADMIN", "approval_approve", failing))  # activation_failed
     bot.pending()
     bot.sweep(advance=25 * 60 * MINUTE)  # expired
+    bot.slack.refuse["C_PIM_APPROVALS"] = "not_in_channel"
+    bot.final(bot.command(PENDING))  # card_not_posted
 
 
 def test_every_audit_kind_is_produced_with_its_facts_and_posted(bot: ApprovalStack) -> None:

@@ -89,7 +89,8 @@ CASES = [
         "not-eligible-for-this-role",
         "U_ALINE",
         f"activate privileged-role-admin 1h {T} {J}",
-        "You can activate: `global-admin`, `helpdesk-admin`, `security-admin`, `user-admin`",
+        "You can activate: `exchange-admin`, `global-admin`, `helpdesk-admin`, `security-admin`, "
+        "`teams-admin`, `user-admin`",
     ),
     (
         "over-max",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -40,7 +41,8 @@ def test_graph_down_on_reads_says_so_plainly(bot: BotStack) -> None:
 def test_unexpected_error_shows_a_ref_that_is_logged_with_the_trace(
     bot: BotStack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot.slack.rate_limit("users.info", times=1)  # a Slack failure the service can't expect
+    # A Slack failure the service cannot expect: 429 twice outlasts the SDK's one retry.
+    bot.slack.rate_limit("users.info", times=2)
 
     with caplog.at_level(logging.ERROR, logger="handlers"):
         final = bot.final(bot.command(CARD, user="U_DIEGO"))
@@ -69,11 +71,25 @@ def test_error_escaping_a_listener_reaches_the_last_net(bot: BotStack) -> None:
 def test_audit_channel_failure_is_logged_and_does_not_fail_the_activation(
     bot: BotStack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot.slack.rate_limit("chat.postMessage", times=1)  # the first post is an audit copy
+    # The first post is an audit copy; 429 twice outlasts the SDK's one retry.
+    bot.slack.rate_limit("chat.postMessage", times=2)
 
-    with caplog.at_level(logging.WARNING, logger="handlers.notify"):
+    with caplog.at_level(logging.INFO, logger="handlers.outbox"):
         final = bot.final(bot.command(CARD))
 
     assert "active until" in final["text"]
     assert any("ratelimited" in r.getMessage() for r in caplog.records)
     assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is not None
+    # Kept in the outbox, the copy is sent again after Slack's Retry-After: two 429s, one ok.
+    deadline = time.monotonic() + 15
+    while len(_audit_copies(bot, "requested")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_audit_copies(bot, "requested")) == 3
+
+
+def _audit_copies(bot: BotStack, kind: str) -> list[str]:
+    return [
+        str(c.body["text"])
+        for c in bot.slack.calls("chat.postMessage")
+        if c.body["channel"] == "C_PIM_AUDIT" and f" · {kind} · " in c.body["text"]
+    ]

@@ -15,9 +15,13 @@ from bot.domain.people import slack as slack_user
 from bot.domain.requests import RequestState
 from bot.errors import UserNotMapped
 from bot.settings import ChannelsConfig, PolicyFile
+from bot.store import SqlStore
 from handlers.notify import SlackNotifier
+from handlers.outbox import web_client
 from handlers.people import SlackUserDirectory
 from tests.support.cast import ALINE
+from tests.support.clock import FakeClock
+from tests.support.outbox import notifier_for
 from tests.support.records import activation_record
 from tests.support.slack import FakeSlack
 
@@ -44,9 +48,12 @@ def _client(slack: FakeSlack) -> AsyncWebClient:
     return AsyncWebClient(token="xoxb-notify", base_url=slack.api_url)
 
 
-def _notifier(slack: FakeSlack, audit: str | None = "C_AUDIT") -> SlackNotifier:
+def _notifier(
+    slack: FakeSlack, audit: str | None = "C_AUDIT", store: SqlStore | None = None
+) -> SlackNotifier:
     config = PolicyFile(channels=ChannelsConfig(audit=audit, approvals="C_APPROVALS"))
-    return SlackNotifier(_client(slack), config)
+    store = store or SqlStore.from_url("sqlite://")
+    return notifier_for(_client(slack), config, store, FakeClock(NOW))[0]
 
 
 async def test_dm_opens_the_conversation_once_then_posts(slack: FakeSlack) -> None:
@@ -72,12 +79,12 @@ async def test_no_audit_channel_means_no_post(slack: FakeSlack) -> None:
     assert slack.calls() == []
 
 
-async def test_audit_rate_limited_is_swallowed_and_logged_with_the_reason(
+async def test_audit_rate_limited_is_kept_not_raised_and_logged_with_the_reason(
     slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     slack.rate_limit("chat.postMessage")
 
-    with caplog.at_level(logging.WARNING, logger="handlers.notify"):
+    with caplog.at_level(logging.INFO, logger="handlers.outbox"):
         await _notifier(slack).post_audit(EVENT)
 
     assert any("ratelimited" in r.getMessage() for r in caplog.records)
@@ -93,12 +100,15 @@ async def test_reminder_is_in_the_users_time_zone_with_request_id_buttons(
     values = {
         e["value"] for b in dm.body["blocks"] if b["type"] == "actions" for e in b["elements"]
     }
-    assert values == {"R-7KQ2M9XD"}
+    assert RECORD.end is not None
+    assert values == {"R-7KQ2M9XD", f"R-7KQ2M9XD PT1H {RECORD.end.isoformat()}"}
 
 
 async def test_approval_card_is_posted_and_redrawn_without_buttons(slack: FakeSlack) -> None:
-    notifier = _notifier(slack)
+    store = SqlStore.from_url("sqlite://")
+    notifier = _notifier(slack, store=store)
     pending = RECORD.with_changes(state=RequestState.PENDING_APPROVAL)
+    store.add_request(pending)
 
     card = await notifier.post_approval_card(pending, NOW + timedelta(hours=24))
     assert card is not None and card.startswith("C_APPROVALS ")
@@ -113,6 +123,7 @@ async def test_approval_card_is_posted_and_redrawn_without_buttons(slack: FakeSl
 
     (update,) = slack.calls("chat.update")
     assert update.body["channel"] == "C_APPROVALS" and update.body["ts"] == card.split(" ")[1]
+    assert store.get_request(pending.id).card == card  # type: ignore[union-attr]
     assert all(b["type"] != "actions" for b in update.body["blocks"])
 
 
@@ -137,3 +148,18 @@ async def test_directory_profile_without_email(slack: FakeSlack) -> None:
 async def test_directory_unknown_user_is_not_mapped(slack: FakeSlack) -> None:
     with pytest.raises(UserNotMapped):
         await SlackUserDirectory(_client(slack)).profile(slack_user("U_GHOST"))
+
+
+@pytest.mark.slow  # the SDK waits Retry-After (0 here) plus up to a second of jitter
+async def test_the_bots_client_waits_out_a_429_itself(slack: FakeSlack) -> None:
+    """slack_sdk's AsyncRateLimitErrorRetryHandler, installed by `web_client`, sleeps for
+    `Retry-After` and tries once more; the plain client would raise `ratelimited`."""
+    slack.retry_after = "0"
+    slack.rate_limit("users.info", times=1)
+
+    profile = await SlackUserDirectory(web_client("xoxb-notify", slack.api_url)).profile(
+        slack_user("U_ALINE")
+    )
+
+    assert profile.email == ALINE.upn
+    assert len(slack.calls("users.info")) == 2

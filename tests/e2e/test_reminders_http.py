@@ -48,7 +48,9 @@ def test_reminder_at_the_lead_time_once_then_the_ended_notice_once(bot: Approval
     (reminder,) = bot.dms("U_ALINE", "ends in")
     assert "User Administrator" in reminder["text"]
     buttons = _buttons(reminder)
-    assert buttons["reminder_extend"]["value"] == request_id
+    record = bot.services.store.get_request(request_id)
+    assert record is not None and record.end is not None
+    assert buttons["reminder_extend"]["value"] == f"{request_id} PT1H {record.end.isoformat()}"
     assert buttons["reminder_deactivate"]["value"] == request_id
     assert set(buttons) == {"reminder_extend", "reminder_deactivate", "reminder_extend_by"}
 
@@ -64,14 +66,17 @@ def test_deactivate_now_from_the_reminder_dm(bot: ApprovalStack) -> None:
     bot.sweep(advance=46 * MINUTE)
     (reminder,) = bot.dms("U_ALINE", "ends in")
 
-    bot.click(
+    url = bot.click(
         "U_ALINE",
         "reminder_deactivate",
         str(_buttons(reminder)["reminder_deactivate"]["value"]),
         channel="D_U_ALINE",
     )
 
-    bot.dm("U_ALINE", "deactivated")
+    # The reminder itself becomes the outcome: its buttons are gone, and no DM repeats it.
+    redrawn = _redrawn(bot, url)
+    assert "deactivated" in redrawn["text"] and not _has_buttons(redrawn)
+    assert not bot.dms("U_ALINE", "deactivated")
     assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None
     record = bot.services.store.get_request(request_id)
     assert record is not None and record.state.value == "ended"
@@ -84,9 +89,11 @@ def test_extend_from_the_reminder_dm_reschedules_the_reminder(bot: ApprovalStack
     bot.sweep(advance=46 * MINUTE)
     (reminder,) = bot.dms("U_ALINE", "ends in")
 
-    bot.click("U_ALINE", "reminder_extend", request_id, channel="D_U_ALINE")
+    value = str(_buttons(reminder)["reminder_extend"]["value"])
+    url = bot.click("U_ALINE", "reminder_extend", value, channel="D_U_ALINE")
 
-    assert "extended until" in bot.dm("U_ALINE", "extended")["text"]
+    redrawn = _redrawn(bot, url)
+    assert "extended until" in redrawn["text"] and not _has_buttons(redrawn)
     live = bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
     assert live is not None
     record = bot.services.store.get_request(request_id)
@@ -174,6 +181,18 @@ def test_extend_choices_stop_at_a_smaller_maximum() -> None:
         120,
         240,
     ]
+
+
+def _redrawn(bot: ApprovalStack, url: str) -> dict[str, object]:
+    """What replaced the clicked message through the click's response_url."""
+    (call,) = bot.slack.wait_for("response_url:" + url.rsplit("/", 1)[-1])
+    assert call.body["replace_original"] is True, call.body
+    return call.body
+
+
+def _has_buttons(message: dict[str, object]) -> bool:
+    text = json.dumps(message.get("blocks") or [])
+    return '"actions"' in text or '"button"' in text or "static_select" in text
 
 
 def _selected(request_id: str, option: object) -> dict[str, object]:

@@ -106,6 +106,7 @@ def test_a_unit_only_eligibility_is_activated_over_that_unit_never_tenant_wide(
 def test_deactivation_removes_the_assignment_over_the_unit(bot: ScopeStack) -> None:
     bot.over_seattle(USER_ADMIN)
     bot.final(bot.command(ACTIVATE, user="U_ALEX"))
+    bot.clock.advance(5 * 60)  # Entra refuses a deactivation within 5 minutes
 
     ended = bot.final(bot.command("deactivate user-admin", user="U_ALEX"))
 
@@ -123,7 +124,7 @@ def test_an_approval_card_names_the_unit_and_approval_activates_over_it(
 
     request_id, card = bot.pending("activate helpdesk-admin 1h unlock Seattle accounts", "U_ALEX")
     bot.click("U_ADMIN", "approval_approve", request_id)
-    told = bot.dm("U_ALEX", "was approved and is active")
+    told = bot.dm("U_ALEX", "was approved by <@U_ADMIN> and is active")
 
     assert f"*Scope:* {SHOWN}" in json.dumps(card["blocks"]) and SHOWN in card["text"]
     assert SHOWN in told["text"]

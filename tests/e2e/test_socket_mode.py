@@ -17,8 +17,8 @@ from bot.simulators.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SAN
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, build_services
 from handlers.app import build_app, run_socket
-from handlers.notify import SlackNotifier
 from handlers.people import SlackUserDirectory
+from tests.support.outbox import notifier_for
 from tests.support.settings import make_settings
 from tests.support.slack import FakeSlack
 
@@ -97,12 +97,13 @@ async def test_slash_command_over_socket_mode_is_acked_on_the_socket(
         )
         client = AsyncWebClient(token="xoxb-socket", base_url=slack.api_url)
         config = settings.policy()
-        notifier = SlackNotifier(client, config)
+        store = SqlStore.from_url(f"sqlite:///{tmp_path / 's.db'}")
+        notifier, _courier = notifier_for(client, config, store)
         services = build_services(
             settings,
             directory=SlackUserDirectory(client),
             notifier=notifier,
-            store=SqlStore.from_url(f"sqlite:///{tmp_path / 's.db'}"),
+            store=store,
             scheduler=ManualTrigger(),
             config=config,
         )

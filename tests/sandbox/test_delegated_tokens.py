@@ -100,6 +100,8 @@ async def test_revoking_sessions_kills_refresh_and_access_tokens(
     http: httpx.AsyncClient, graph: GraphCaller
 ) -> None:
     tokens = await sign_in(http)
+    # Not one of pimbot's permissions (seed.yml); granted here to revoke as an admin app.
+    await http.post("/sandbox/permissions", json={"grant": ["User.RevokeSessions.All"]})
 
     revoked = await http.post(
         f"/v1.0/users/{ALINE.id}/revokeSignInSessions",

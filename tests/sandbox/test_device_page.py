@@ -4,6 +4,8 @@ device-code grant then redeems as that user."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from html import unescape
 
@@ -123,4 +125,26 @@ async def test_the_json_post_still_answers_json(http: httpx.AsyncClient) -> None
     flow = await _start(http)
     response = await http.post(PAGE, json={"userCode": flow["user_code"], "user": ALINE.id})
     assert response.status_code == 200
-    assert response.json() == {"signedIn": ALINE.upn}
+    assert response.json() == {"signedIn": ALINE.upn, "mfa": False}
+
+
+async def test_the_page_lets_the_user_sign_in_with_mfa_and_the_token_says_so(
+    http: httpx.AsyncClient,
+) -> None:
+    """The sign-in page's MFA choice ends up in the token's `amr` (["pwd", "mfa"]), which
+    PIM's MFA rule reads (test_strict_rules.py)."""
+    page = await http.get(PAGE)
+    assert 'type="checkbox" name="mfa"' in page.text
+    flows = [await _start(http), await _start(http)]
+    for flow, mfa in zip(flows, (True, False), strict=True):
+        form = {"userCode": flow["user_code"], "user": ALINE.id} | ({"mfa": "on"} if mfa else {})
+        assert (await http.post(PAGE, data=form)).status_code == 200
+
+    amrs = []
+    for flow in flows:
+        token = (await _poll(http, flow["device_code"])).json()["id_token"]
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        amrs.append(claims["amr"])
+
+    assert amrs == [["mfa", "pwd"], ["pwd"]]

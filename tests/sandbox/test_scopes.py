@@ -3,6 +3,7 @@ activates there and nowhere else; a scope must exist; the $filter on it works.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from bot.simulators.sandbox import SandboxTenant
 from tests.support.cast import ALEX, ALINE, USER_ADMIN
+from tests.support.clock import FakeClock
 from tests.support.graph_caller import RM, GraphCaller, assert_graph_error, request_body
 
 POLICY_FAILED = "RoleAssignmentRequestPolicyValidationFailed"
@@ -71,12 +73,13 @@ class TestSelfActions:
         assert_graph_error(response, 400, POLICY_FAILED)
 
     async def test_deactivating_at_one_scope_leaves_the_role_at_another(
-        self, graph: GraphCaller, scoped: SandboxTenant
+        self, graph: GraphCaller, scoped: SandboxTenant, clock: FakeClock
     ) -> None:
         scoped.add_eligibility(ALEX.id, USER_ADMIN, "/")
         for scope in (SEATTLE, "/"):
             body = at(scope, "selfActivate", ALEX.id, USER_ADMIN)
             assert (await graph.post_request(body)).status_code == 201
+        clock.advance(timedelta(minutes=5))  # no deactivation sooner
 
         removal = at(SEATTLE, "selfDeactivate", ALEX.id, USER_ADMIN, duration=None)
         assert (await graph.post_request(removal)).status_code == 201
@@ -144,7 +147,9 @@ class TestAdministrativeUnits:
         listed = await graph.get("/v1.0/directory/administrativeUnits")
         one = await graph.get(f"/v1.0/directory/administrativeUnits/{UNIT}")
 
-        assert [u["displayName"] for u in listed.json()["value"]] == ["Seattle Branch"]
+        # The seed's Paris Office, and the unit this test added.
+        names = [u["displayName"] for u in listed.json()["value"]]
+        assert names == ["Paris Office", "Seattle Branch"]
         assert (one.json()["id"], one.json()["displayName"]) == (UNIT, "Seattle Branch")
 
     async def test_an_unknown_unit_is_not_found(self, graph: GraphCaller) -> None:
@@ -179,4 +184,5 @@ class TestAdministrativeUnits:
         )
         assert eligible["directoryScopeId"] == scope
         tenant.reset()
-        assert tenant.administrative_units == {} and not tenant.scope_exists(scope)
+        assert [u.display_name for u in tenant.administrative_units.values()] == ["Paris Office"]
+        assert not tenant.scope_exists(scope)

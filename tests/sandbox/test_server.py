@@ -176,7 +176,7 @@ def test_fast_forward_through_the_control_endpoint(server: SandboxServer) -> Non
         headers = token(http)
         http.post(
             REQUESTS,
-            json=request_body("selfActivate", ALINE.id, USER_ADMIN, duration="PT1H"),
+            json=request_body("adminAssign", ALINE.id, USER_ADMIN, duration="PT1H"),
             headers=headers,
         )
         filt = {"$filter": f"principalId eq '{ALINE.id}'"}

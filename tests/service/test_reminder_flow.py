@@ -53,6 +53,7 @@ async def test_deactivation_cancels_the_reminders(
     services: Services, clock: FakeClock, notifier: RecordingNotifier
 ) -> None:
     await activate(services)
+    clock.advance(timedelta(minutes=5))  # Entra refuses a deactivation within 5 minutes
     await services.pimbot.handle(slack("U_ALINE"), Deactivate("user-admin"))
     clock.advance(timedelta(hours=2))
     await services.reminders.run_due()

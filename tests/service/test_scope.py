@@ -17,6 +17,7 @@ from bot.service.recovery import recover_activating
 from bot.simulators.sandbox import SandboxTenant
 from bot.wiring import Services
 from tests.support.cast import TICKET, USER_ADMIN, WHY
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
@@ -67,13 +68,14 @@ async def test_the_request_stores_the_eligibility_scope_and_its_name(
 
 
 async def test_a_reminders_deactivate_ends_the_requests_scope_only(
-    services: Services, over_seattle: SandboxTenant
+    services: Services, over_seattle: SandboxTenant, clock: FakeClock
 ) -> None:
     record = await activate_over_seattle(services)
     tenant_wide_assignment(over_seattle)
 
     with pytest.raises(InputError, match="2 scopes"):  # by name alone: which one?
         await services.pimbot.handle(slack("U_ALEX"), Deactivate("user-admin"))
+    clock.advance(timedelta(minutes=5))  # Entra refuses a deactivation within 5 minutes
     await services.pimbot.handle(slack("U_ALEX"), DeactivateRequest(record.id))  # its scope
 
     assert over_seattle.live_assignment(ALEX, USER_ADMIN, SEATTLE) is None
@@ -105,7 +107,10 @@ async def test_recovery_after_a_crash_looks_for_the_assignment_at_the_requests_s
     live = over_seattle.live_assignment(ALEX, USER_ADMIN, SEATTLE)
     assert live is not None
     live.ended = True  # the unit's activation never happened, as far as Graph knows
-    interrupted = replace(record, id="R-CRASHED1", state=RequestState.ACTIVATING)
+    # Claimed, then the process died before Graph answered: no Graph request id yet.
+    interrupted = replace(
+        record, id="R-CRASHED1", state=RequestState.ACTIVATING, graph_request_id=None
+    )
     services.store.add_request(interrupted)
 
     assert await recover_activating(services.deps, services.reminders) == 1

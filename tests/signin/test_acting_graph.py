@@ -13,6 +13,7 @@ from bot.service.signins import SignInRequired
 from bot.signin.acting import NobodyActing
 from bot.simulators.sandbox import SandboxServer
 from tests.support.cast import ALINE, DIEGO, USER_ADMIN
+from tests.support.clock import FakeClock
 from tests.support.signin import Browser, SignIn, log_in
 
 pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
@@ -22,7 +23,7 @@ TENANT_WIDE = Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, USER_ADMIN), Sc
 
 
 async def test_the_port_round_trip_runs_as_the_user(
-    signin: SignIn, browser: Browser, server: SandboxServer
+    signin: SignIn, browser: Browser, server: SandboxServer, sandbox_clock: FakeClock
 ) -> None:
     await log_in(signin, browser, "U_ALINE", ALINE.upn)
     async with signin.acting("U_ALINE") as graph:
@@ -31,6 +32,7 @@ async def test_the_port_round_trip_runs_as_the_user(
             ActivationSpec(ALINE.id, TENANT_WIDE, timedelta(hours=1), "Unlock a user account")
         )
         active = [a.role_id for a in await graph.list_active(ALINE.id)]
+        sandbox_clock.advance(timedelta(minutes=5))  # Entra: no deactivation sooner
         ended = await graph.deactivate(ALINE.id, TENANT_WIDE, "Done")
         found = await graph.get_user(ALINE.upn)
 

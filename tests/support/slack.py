@@ -5,6 +5,7 @@
         slack.response_url()          # a fresh response_url target
         slack.calls("chat.postMessage")
         slack.rate_limit("chat.postMessage", times=1)   # next call answers 429 ratelimited
+        slack.refuse["C123"] = "not_in_channel"         # chat.* there: ok false, that error
 
 Every call is recorded as (method, body) where body merges query, form and JSON fields.
 """
@@ -55,6 +56,8 @@ class Call:
 class FakeSlack:
     """The fake server; a real ThreadingHTTPServer on 127.0.0.1, random port."""
 
+    RETRY_AFTER = "1"  # seconds, in a 429's Retry-After header (`retry_after` until reset)
+
     def __init__(self, profiles: dict[str, dict[str, Any]] | None = None) -> None:
         self.profiles = dict(PROFILES if profiles is None else profiles)
         self._calls: list[Call] = []
@@ -72,6 +75,9 @@ class FakeSlack:
         self.url = f"http://{host}:{port}"
         self.api_url = f"{self.url}/api/"
         self.socket_url: str | None = None  # what apps.connections.open hands out
+        self.retry_after = self.RETRY_AFTER
+        # channel -> error: chat.* calls there answer as Slack does (HTTP 200, ok false).
+        self.refuse: dict[str, str] = {}
 
     def __enter__(self) -> FakeSlack:
         self._thread.start()
@@ -111,6 +117,8 @@ class FakeSlack:
         with self._lock:
             self._calls.clear()
             self._limits.clear()
+            self.refuse.clear()
+            self.retry_after = self.RETRY_AFTER
 
     # -- answering -------------------------------------------------------------------
 
@@ -124,6 +132,9 @@ class FakeSlack:
             return left > 0
 
     def answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        refused = self.refuse.get(str(body.get("channel", "")))
+        if refused and method.startswith("chat."):
+            return {"ok": False, "error": refused}
         handler = _METHODS.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
@@ -210,7 +221,7 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             method = parts.path.removeprefix("/api/")
             if fake._record(method, body):
                 payload = json.dumps({"ok": False, "error": "ratelimited"}).encode()
-                self._send(429, payload, "application/json", {"Retry-After": "1"})
+                self._send(429, payload, "application/json", {"Retry-After": fake.retry_after})
                 return
             payload = json.dumps(fake.answer(method, body)).encode()
             self._send(200, payload, "application/json")

@@ -31,8 +31,9 @@ from bot.simulators.sandbox import (
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services
 from handlers.app import build_app, build_http_app
-from handlers.notify import SlackNotifier
+from handlers.outbox import Pace, web_client
 from handlers.people import SlackUserDirectory
+from tests.support.outbox import notifier_for
 from tests.support.payloads import block_actions
 from tests.support.settings import BOT_TOKEN, SIGNING_SECRET, Identity, Policy, make_settings
 from tests.support.signing import command_body, event_body, interaction_body, signed_headers
@@ -91,9 +92,7 @@ class BotStack:
             pim_database_url=self.database_url,
         )
         self.services = self._services()
-        client = self._client()
-        dms = SlackNotifier(client, self.settings.policy())
-        bolt = build_app(self.settings, self.services.pimbot, dms=dms, client=client)
+        bolt = build_app(self.settings, self.services.pimbot, dms=self.notifier, client=self.client)
         http_app = build_http_app(self.settings, self.services.pimbot, bolt)
         self.bot = stack.enter_context(SandboxServer(self._asgi(http_app), tls=False))
         self.http = stack.enter_context(httpx.Client(base_url=self.bot.url, timeout=30))
@@ -109,21 +108,34 @@ class BotStack:
         """The app the bot's server runs (a subclass may add test-only routes)."""
         return http_app
 
+    def _pace(self) -> Pace:
+        """Slack's pace would hold messages back between the quick tests of one stack,
+        which read Slack right after each reply; pacing has tests of its own
+        (tests/adapters/test_outbox.py), and a subclass may restore it."""
+        return Pace(per_second=100.0, burst=100.0)
+
     def _client(self) -> AsyncWebClient:
-        return AsyncWebClient(token=BOT_TOKEN, base_url=self.slack.api_url)
+        # As production builds it: the SDK's retry handlers (429, 5xx, connection errors).
+        return web_client(BOT_TOKEN, self.slack.api_url)
 
     def _services(self) -> Services:
+        """The services, with the one notifier (and its outbox courier) the app shares."""
         config = self.settings.policy()
-        client = self._client()
+        self.client = self._client()
+        store = SqlStore.from_url(self.settings.pim_database_url, clock=self.clock)
+        self.notifier, self.courier = notifier_for(
+            self.client, config, store, self.clock, self._pace()
+        )
         return build_services(
             self.settings,
-            directory=SlackUserDirectory(client),
-            notifier=SlackNotifier(client, config),
+            directory=SlackUserDirectory(self.client),
+            notifier=self.notifier,
             graph=self._graph(),
-            store=SqlStore.from_url(self.settings.pim_database_url, clock=self.clock),
+            store=store,
             scheduler=ManualTrigger(),
             clock=self.clock,
             config=config,
+            background=(self.courier,),
         )
 
     def _graph(self) -> PimGraph | None:
@@ -209,7 +221,8 @@ class BotStack:
         ]
 
     def final(self, reply: Reply, timeout: float = 15.0) -> dict[str, Any]:
-        """The message that replaced "Working on it…" through the response_url."""
+        """The answer that followed "Working on it…" through the response_url (a new
+        ephemeral message: a command's ack cannot be replaced)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             posted = self.slack.responses(reply.response_url)

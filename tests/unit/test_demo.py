@@ -49,6 +49,7 @@ def test_the_demo_tells_the_tutorial_and_exits_0(tmp_path: Path) -> None:
         "Aline Dupuy › /pim activate user-admin 5h CONTOSO:Security-012345 invalidate refresh",
         "✅ User Administrator is active until",
         "Graph: Aline Dupuy — User Administrator active until",
+        "fast-forward 30 min",  # Entra refuses a deactivation within 5 minutes
         "Aline Dupuy › /pim deactivate user-admin",
         "User Administrator is deactivated",
         "Aline Dupuy › /pim activate global-admin 2h",
@@ -56,7 +57,7 @@ def test_the_demo_tells_the_tutorial_and_exits_0(tmp_path: Path) -> None:
         "[Approve] [Deny]",
         "MOD Administrator clicks [Approve]",
         "Approved and active by @MOD Administrator",
-        "Global Administrator was approved and is active until",
+        "Global Administrator was approved by @MOD Administrator and is active until",
         "Graph: Aline Dupuy — Global Administrator active until",
         "fast-forward 1 h 46 min",
         "⏰ Global Administrator ends in",

@@ -20,13 +20,15 @@ def test_the_code_and_link_are_shown_with_the_expiry_in_the_users_zone() -> None
     text = prompt_text(PROMPT, "Europe/Paris")
 
     assert "`ABCD1234`" in text and "<https://microsoft.com/devicelogin>" in text
-    assert "valid until 05:58 CET" in text
+    # Slack shows the viewer's own zone; the fallback (notifications) is the user's zone.
+    epoch = int(PROMPT.expires_at.timestamp())
+    assert f"valid until <!date^{epoch}^" in text and "|Sun 29 Nov 2026 05:58 CET>" in text
     assert "never asks for your password" in text
 
 
 def test_an_unknown_zone_falls_back_to_utc() -> None:
-    assert "valid until 04:58 UTC" in prompt_text(PROMPT, "Mars/Olympus_Mons")
-    assert "valid until 04:58 UTC" in prompt_text(PROMPT, None)
+    assert "|Sun 29 Nov 2026 04:58 UTC>" in prompt_text(PROMPT, "Mars/Olympus_Mons")
+    assert "|Sun 29 Nov 2026 04:58 UTC>" in prompt_text(PROMPT, None)
 
 
 def test_a_step_up_prompt_says_why_a_new_sign_in_is_needed() -> None:

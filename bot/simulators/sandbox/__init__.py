@@ -8,13 +8,20 @@ token endpoint, seeded with the Contoso tenant of Microsoft's PIM tutorial (seed
         ...
 
 Sandbox-only controls (not Graph): POST /sandbox/requests/{id}/approve|deny,
-GET|POST /sandbox/clock, GET|POST|DELETE /sandbox/faults, POST /sandbox/tokens,
-POST /sandbox/device (device-code sign-in), POST /sandbox/reset.
+GET|POST /sandbox/clock, GET|POST|DELETE /sandbox/faults, GET /sandbox/calls,
+POST /sandbox/tokens, POST /sandbox/device (device-code sign-in, with or without MFA),
+GET|POST /sandbox/permissions (the app's granted permissions), POST /sandbox/reset.
+
+As strict as Entra (README "The sandbox tenant's rules"): the app's Graph permissions
+are seed data (403 `Authorization_RequestDenied` outside them); a signed-in user reads
+only their own PIM records without a reader role; MFA on activation is read from the
+token's `amr`; no deactivation within 5 minutes; `selfExtend` only asks administrators.
 
 Signed-in-user mode (issue #8): delegated tokens by device code and refresh token
 (`delegated.py`), Graph beta `roleAssignmentApprovals` (`approvals.py`), a claims
-challenge for roles with an authentication context (`stepup.py`; Privileged Role
-Administrator asks for "c1"), and `POST /v1.0/users/{id}/revokeSignInSessions`.
+challenge for roles with an authentication context (`stepup.py`: PIM's 400
+`RoleAssignmentRequestAcrsValidationFailed`; Privileged Role Administrator asks for
+"c1"), and `POST /v1.0/users/{id}/revokeSignInSessions`.
 """
 
 from bot.simulators.sandbox.app import create_app

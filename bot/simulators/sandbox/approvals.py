@@ -51,7 +51,7 @@ def render_step(tenant: SandboxTenant, caller: Caller, record: ScheduleRequest) 
     """An approvalStep as Graph beta spells it."""
     review = record.reviews[-1] if record.reviews else None
     reviewer = tenant.directory.users.get(str(review["reviewerId"])) if review else None
-    approvers = tenant.settings(record.role_id).approvers
+    approvers = tenant.approvers(record.role_id)  # named, or the default approvers
     pending = record.status == "PendingApproval"
     mine = caller.kind == "user" and caller.object_id in approvers
     return {

@@ -1,5 +1,6 @@
 """Sandbox-only control endpoints under /sandbox/ (not Graph): approvals, clock, faults,
-tokens for users, administrative units and scoped eligibilities, reset. No auth: the
+tokens for users (with or without MFA), administrative units and scoped eligibilities,
+the app's granted permissions, reset. No auth: the
 sandbox is a local test double."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bot.simulators.sandbox.errors import GraphFailure, bad_request, not_found
 from bot.simulators.sandbox.faults import FaultRule, Faults
 from bot.simulators.sandbox.tenant import SandboxTenant
 from bot.simulators.sandbox.timefmt import format_dt, parse_duration
+from bot.simulators.sandbox.tokens import PASSWORD_ONLY, WITH_MFA
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -129,13 +131,17 @@ async def calls(request: Request) -> JSONResponse:
 
 
 async def user_token(request: Request) -> JSONResponse:
-    """POST {"user": id or UPN}: a delegated token for that user (stands in for device
-    code sign-in until it exists)."""
-    tenant = _tenant(request)
-    user_id = _reviewer(tenant, (await _body(request)).get("user"))
+    """POST {"user": id or UPN, "mfa": bool}: a delegated token for that user, as if they
+    had signed in with a password only, or (`mfa`) with a second factor too."""
+    tenant, body = _tenant(request), await _body(request)
+    user_id = _reviewer(tenant, body.get("user"))
     if user_id is None:
         raise bad_request("'user' is required.")
-    token, caller = tenant.tokens.issue("user", user_id, tenant.client_id)
+    mfa = body.get("mfa", False)
+    if not isinstance(mfa, bool):
+        raise bad_request("'mfa' must be true or false.")
+    amr = WITH_MFA if mfa else PASSWORD_ONLY
+    token, caller = tenant.tokens.issue("user", user_id, tenant.client_id, amr=amr)
     return JSONResponse(
         {"access_token": token, "token_type": "Bearer", "expires_on": format_dt(caller.expires)}
     )
@@ -169,6 +175,22 @@ async def eligibilities(request: Request) -> JSONResponse:
     return JSONResponse(render.eligibility_schedule(added), status_code=201)
 
 
+async def permissions(request: Request) -> JSONResponse:
+    """The app registration's granted application permissions. GET lists them; POST
+    {"revoke": [...], "grant": [...]} changes them (until reset), so a test can see
+    Graph's 403 for a call the app may no longer make."""
+    tenant = _tenant(request)
+    if request.method == "POST":
+        body = await _body(request)
+        revoke, grant = body.get("revoke") or [], body.get("grant") or []
+        if not all(isinstance(p, str) for p in [*revoke, *grant]):
+            raise bad_request("'revoke' and 'grant' must be lists of permission names.")
+        with tenant.lock:
+            tenant.granted -= set(revoke)
+            tenant.granted |= set(grant)
+    return JSONResponse({"value": sorted(tenant.granted)})
+
+
 async def reset(request: Request) -> Response:
     """Back to the seed; fault rules and the call log are cleared too."""
     _tenant(request).reset()
@@ -187,4 +209,5 @@ ROUTES = [
     Route("/sandbox/reset", reset, methods=["POST"]),
     Route("/sandbox/administrativeUnits", administrative_units, methods=["POST"]),
     Route("/sandbox/eligibilities", eligibilities, methods=["POST"]),
+    Route("/sandbox/permissions", permissions, methods=["GET", "POST"]),
 ]

@@ -7,6 +7,11 @@ token (MSAL reads its claims without checking a signature) and `client_info`. An
 authentication context asked for in a `claims` request (`{"access_token": {"acrs":
 {"essential": true, "value": "c1"}}}`) is taken as satisfied by the interactive sign-in
 (device code), remembered by the refresh token, and stamped into the access token.
+
+How the user signed in travels the same way, as the token's `amr` claim: `["pwd"]`, or
+`["pwd", "mfa"]` when the sign-in used a second factor (the sign-in page's "mfa" choice,
+or any step-up to an authentication context: the seed's "c1" is an MFA step-up). A
+refreshed token keeps the `amr` of the sign-in behind it, as in Entra.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from starlette.routing import Route
 from bot.clock import Clock
 from bot.simulators.sandbox.errors import bad_request, not_found
 from bot.simulators.sandbox.responses import graph_json, oauth_error, require_caller
+from bot.simulators.sandbox.tokens import PASSWORD_ONLY, WITH_MFA
 
 REFRESH_LIFETIME = timedelta(days=90)  # Entra's inactivity limit for refresh tokens
 
@@ -37,6 +43,7 @@ class RefreshGrant:
     scope: str
     acrs: frozenset[str]
     last_used: datetime
+    amr: frozenset[str] = PASSWORD_ONLY
 
 
 class RefreshTokens:
@@ -47,10 +54,19 @@ class RefreshTokens:
         self._grants: dict[str, RefreshGrant] = {}
         self._lock = threading.Lock()
 
-    def issue(self, user_id: str, client_id: str, scope: str, acrs: frozenset[str]) -> str:
+    def issue(
+        self,
+        user_id: str,
+        client_id: str,
+        scope: str,
+        acrs: frozenset[str],
+        amr: frozenset[str] = PASSWORD_ONLY,
+    ) -> str:
         token = "sbxrt." + secrets.token_urlsafe(32)
         with self._lock:
-            self._grants[token] = RefreshGrant(user_id, client_id, scope, acrs, self._clock.now())
+            self._grants[token] = RefreshGrant(
+                user_id, client_id, scope, acrs, self._clock.now(), amr
+            )
         return token
 
     def redeem(self, token: str) -> RefreshGrant | None:
@@ -79,18 +95,29 @@ def requested_acrs(claims: str | None) -> frozenset[str]:
     return frozenset(str(v) for v in values)
 
 
+def sign_in_amr(mfa: bool, acrs: frozenset[str]) -> frozenset[str]:
+    """The `amr` of an interactive sign-in: a second factor if the user chose one, or if
+    the sign-in satisfied an authentication context (the sandbox's contexts are MFA
+    step-ups)."""
+    return WITH_MFA if mfa or acrs else PASSWORD_ONLY
+
+
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
 def token_response(
-    request: Request, user_id: str, scope: str, acrs: frozenset[str]
+    request: Request,
+    user_id: str,
+    scope: str,
+    acrs: frozenset[str],
+    amr: frozenset[str] = PASSWORD_ONLY,
 ) -> JSONResponse:
     """A delegated token response for `user_id`, as Entra's token endpoint answers."""
     tenant = request.app.state.tenant
     user = tenant.directory.users[user_id]
-    access, caller = tenant.tokens.issue("user", user_id, tenant.client_id, acrs)
-    refresh = tenant.refresh_tokens.issue(user_id, tenant.client_id, scope, acrs)
+    access, caller = tenant.tokens.issue("user", user_id, tenant.client_id, acrs, amr)
+    refresh = tenant.refresh_tokens.issue(user_id, tenant.client_id, scope, acrs, amr)
     lifetime = int(tenant.tokens.lifetime.total_seconds())
     now = int(tenant.now().timestamp())
     base = str(request.base_url).rstrip("/")
@@ -105,6 +132,7 @@ def token_response(
         "tid": tenant.tenant_id,
         "name": user.display_name,
         "preferred_username": user.upn,
+        "amr": sorted(amr),
     }
     return JSONResponse(
         {
@@ -135,7 +163,9 @@ def refresh(request: Request, form: dict[str, str]) -> JSONResponse:
     wanted = requested_acrs(form.get("claims"))
     if not wanted <= grant.acrs:
         # Put the refresh token back: the session is fine, it just lacks the step-up.
-        tenant.refresh_tokens.issue(grant.user_id, grant.client_id, grant.scope, grant.acrs)
+        tenant.refresh_tokens.issue(
+            grant.user_id, grant.client_id, grant.scope, grant.acrs, grant.amr
+        )
         # Entra's own answer: invalid_grant with AADSTS50076 (as MSAL users report it,
         # "invalid_grant: AADSTS50076: ... you must use multi-factor authentication").
         return oauth_error(
@@ -147,7 +177,7 @@ def refresh(request: Request, form: dict[str, str]) -> JSONResponse:
             f"{', '.join(sorted(wanted - grant.acrs))}.",
         )
     scope = form.get("scope") or grant.scope
-    return token_response(request, grant.user_id, scope, wanted)
+    return token_response(request, grant.user_id, scope, wanted, grant.amr)
 
 
 async def revoke_sessions(request: Request) -> JSONResponse:

@@ -84,12 +84,14 @@ def redeem(request: Request, form: dict[str, str]) -> JSONResponse:
             "does not allow token issuance.",
         )
     acrs = delegated.requested_acrs(grant.claims)
-    return delegated.token_response(request, grant.user_id, grant.scope, acrs)
+    amr = delegated.sign_in_amr(grant.mfa, acrs)
+    return delegated.token_response(request, grant.user_id, grant.scope, acrs, amr)
 
 
 async def sign_in(request: Request) -> Response:
-    """GET: the sign-in page. POST a form (userCode, user) from that page, or JSON
-    {"userCode", "user": id or UPN}: that user signs in with the code."""
+    """GET: the sign-in page. POST a form (userCode, user, mfa) from that page, or JSON
+    {"userCode", "user": id or UPN, "mfa": bool}: that user signs in with the code, with
+    a second factor if `mfa` (the token's `amr` then says so) or with a password only."""
     tenant = _tenant(request)
     if request.method == "GET":
         return _page(tenant, code=request.query_params.get("code", ""))
@@ -100,10 +102,13 @@ async def sign_in(request: Request) -> Response:
     user = tenant.directory.user(str(body.get("user", "")))
     if user is None:
         raise bad_request("'user' must name a user of the tenant.")
-    grant = tenant.device_codes.sign_in(str(body.get("userCode", "")), user.id)
+    mfa = body.get("mfa", False)
+    if not isinstance(mfa, bool):
+        raise bad_request("'mfa' must be true or false.")
+    grant = tenant.device_codes.sign_in(str(body.get("userCode", "")), user.id, mfa=mfa)
     if grant is None:
         raise bad_request("That code is unknown, expired or already used.")
-    return JSONResponse({"signedIn": user.upn})
+    return JSONResponse({"signedIn": user.upn, "mfa": grant.mfa})
 
 
 def _sign_in_form(tenant: SandboxTenant, form: dict[str, str]) -> HTMLResponse:
@@ -114,7 +119,8 @@ def _sign_in_form(tenant: SandboxTenant, form: dict[str, str]) -> HTMLResponse:
         return _page(tenant, code=code, chosen=wanted, error="Pick a user of the tenant.")
     if not code:
         return _page(tenant, code=code, chosen=user.id, error="Enter the code pimbot sent you.")
-    if tenant.device_codes.sign_in(code, user.id) is None:
+    mfa = form.get("mfa") == "on"
+    if tenant.device_codes.sign_in(code, user.id, mfa=mfa) is None:
         return _page(
             tenant,
             code=code,
@@ -149,6 +155,8 @@ def _page(
         '<label>Code <input name="userCode" autocomplete="off" required autofocus '
         f'value="{escape(code)}"></label>'
         f'<label>User <select name="user" required>{options}</select></label>'
+        '<label class=check><input type="checkbox" name="mfa"> Sign in with '
+        "multi-factor authentication (roles whose PIM policy requires MFA need it)</label>"
         "<button type=submit>Sign in</button></form>"
     )
     return _html("Sign in", body, status=400 if error else 200)
@@ -159,6 +167,7 @@ _STYLE = (
     "label{display:block;margin:.8rem 0}input,select{display:block;width:100%;"
     "font-size:1rem;padding:.3rem;margin-top:.2rem}button{font-size:1rem;padding:.4rem 1rem}"
     ".error{color:#b00020}.ok{color:#1b5e20}"
+    "label.check input{display:inline;width:auto;margin-right:.4rem}"
 )
 
 

@@ -46,3 +46,10 @@ def not_found(what: str, ident: str) -> GraphFailure:
 
 def bad_request(message: str, code: str = "BadRequest") -> GraphFailure:
     return GraphFailure(400, code, message)
+
+
+def forbidden() -> GraphFailure:
+    """Graph's answer to a caller without the permission or directory role a call needs."""
+    return GraphFailure(
+        403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+    )

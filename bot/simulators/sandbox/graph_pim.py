@@ -11,9 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.simulators.sandbox import policy, render
-from bot.simulators.sandbox.errors import GraphFailure, bad_request
+from bot.simulators.sandbox.errors import GraphFailure, bad_request, forbidden
 from bot.simulators.sandbox.model import Assignment, Eligibility, ScheduleRequest
 from bot.simulators.sandbox.odata import collection, entity, expands, parse_filter
+from bot.simulators.sandbox.permissions import PIM_READERS
 from bot.simulators.sandbox.responses import graph_json, require_caller
 from bot.simulators.sandbox.tenant import SandboxTenant
 
@@ -68,7 +69,14 @@ def _listing(
             caller = require_caller(request)
             if caller.kind != "user":
                 raise bad_request("filterByCurrentUser requires a delegated (user) token.")
+            # The user's own records only: not those of their groups ("When a user gets
+            # their role eligibility via group membership, this Microsoft Graph request
+            # doesn't return their eligibility", pim-how-to-activate-role).
             wanted["principalId"] = caller.object_id
+        else:
+            # Anyone's records: a signed-in user needs a reader role, even for a $filter
+            # naming themselves (filterByCurrentUser is the way to read one's own).
+            _require_pim_reader(request, tenant)
         items = [
             r
             for r in source(tenant)
@@ -120,7 +128,11 @@ async def create_request(request: Request) -> JSONResponse:
 
 async def get_request(request: Request) -> JSONResponse:
     tenant = _tenant(request)
+    caller = require_caller(request)
     found = tenant.request(request.path_params["ident"])
+    mine = caller.object_id in (found.principal_id, found.created_by[1])
+    if caller.kind == "user" and not mine:
+        _require_pim_reader(request, tenant)  # someone else's request
     return graph_json(
         entity(
             "roleManagement/directory/roleAssignmentScheduleRequests",
@@ -141,37 +153,17 @@ async def cancel_request(request: Request) -> Response:
     return Response(status_code=204)
 
 
-# Reading PIM policies as a signed-in user needs one of these roles active (Graph's
-# "least privileged roles supported" for PIM read operations; Global Administrator too).
-POLICY_READERS = frozenset(
-    {
-        "f2ef992c-3afb-46b9-b7cf-a126ee74c451",  # Global Reader
-        "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f",  # Security Operator
-        "5d6b6bb7-de71-4623-b4af-96380a352509",  # Security Reader
-        "194ae4cb-b126-40b2-bd5b-6091b380977d",  # Security Administrator
-        "e8611ab8-c189-46e8-94e1-60213ab1f814",  # Privileged Role Administrator
-        "62e90394-69f5-4237-9190-012177145e10",  # Global Administrator
-    }
-)
-
-
-def _require_policy_reader(request: Request, tenant: SandboxTenant) -> None:
+def _require_pim_reader(request: Request, tenant: SandboxTenant) -> None:
+    """A signed-in user reads PIM data beyond their own only while holding a reader role
+    (permissions.PIM_READERS); the application's permission was checked already."""
     caller = require_caller(request)
-    if caller.kind != "user":
-        return
-    principals = {caller.object_id} | {
-        g.id for g in tenant.directory.member_of(caller.object_id, transitive=True)
-    }
-    held = {a.role_id for a in tenant.live_assignments() if a.principal_id in principals}
-    if not held & POLICY_READERS:
-        raise GraphFailure(
-            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
-        )
+    if caller.kind == "user" and not tenant.holds_role(caller.object_id, PIM_READERS):
+        raise forbidden()
 
 
 async def list_policy_assignments(request: Request) -> JSONResponse:
     tenant = _tenant(request)
-    _require_policy_reader(request, tenant)
+    _require_pim_reader(request, tenant)
     wanted = parse_filter(
         request.query_params.get("$filter"), ("scopeId", "scopeType", "roleDefinitionId")
     )

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.clock import Clock
 from bot.simulators.sandbox.errors import GraphFailure
+from bot.simulators.sandbox.permissions import check_application
 from bot.simulators.sandbox.tokens import Caller
 
 # What Graph sends with a 401 so clients know where to sign in.
@@ -74,7 +75,8 @@ def failure_response(request: Request, exc: Exception) -> Response:
 
 
 def require_caller(request: Request) -> Caller:
-    """The token's caller, or Graph's 401 InvalidAuthenticationToken."""
+    """The token's caller, or Graph's 401 InvalidAuthenticationToken; an application's
+    token must also hold a permission the call accepts (else Graph's 403)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not token or scheme.lower() != "bearer":
@@ -92,6 +94,7 @@ def require_caller(request: Request) -> Caller:
             "Lifetime validation failed, the token is expired or not valid.",
             {"WWW-Authenticate": _WWW_AUTHENTICATE},
         )
+    check_application(caller, request.app.state.tenant.granted, request.method, request.url.path)
     return caller
 
 

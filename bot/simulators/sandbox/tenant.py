@@ -23,8 +23,12 @@ from bot.simulators.sandbox.model import (
     RoleSettings,
     ScheduleRequest,
 )
+from bot.simulators.sandbox.permissions import GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR
 from bot.simulators.sandbox.seed import SANDBOX_CLIENT_SECRET, SEED_FILE, Seed, load_seed
 from bot.simulators.sandbox.tokens import Caller, DeviceCodes, TokenTable
+
+# Who approves when a policy names no approvers (see SandboxTenant.approvers).
+DEFAULT_APPROVERS = frozenset({GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR})
 
 
 class SandboxTenant:
@@ -40,9 +44,6 @@ class SandboxTenant:
         self.tokens = TokenTable(clock)
         self.device_codes = DeviceCodes(clock)
         self.refresh_tokens = RefreshTokens(clock)
-        # Real PIM refuses to deactivate within 5 minutes of activating; off by default so
-        # quick tests can activate then deactivate. Set to timedelta(minutes=5) to enforce.
-        self.min_active_before_deactivate = timedelta(0)
         self.lock = threading.RLock()
         # A Conditional Access policy blocking the device code flow (tests switch it on).
         self.blocks_device_code = False
@@ -74,14 +75,17 @@ class SandboxTenant:
             self.started = self.clock.now()
             self.directory = Directory(self.seed.users, self.seed.groups)
             self.roles: dict[str, RoleDefinition] = {r.id: r for r in self.seed.roles}
-            self.administrative_units: dict[str, AdministrativeUnit] = {}
-            # The seed's schedules name no scope: like the tutorial's, they are tenant-wide.
+            self.administrative_units: dict[str, AdministrativeUnit] = {
+                u.id: u for u in self.seed.administrative_units
+            }
+            # What the app registration may call (POST /sandbox/permissions changes it).
+            self.granted: set[str] = set(self.seed.permissions)
             self.eligibilities = [
                 Eligibility(
                     self.new_id(),
                     s.principal_id,
                     s.role_id,
-                    TENANT_SCOPE,
+                    s.scope,
                     self.started,
                     self.started + s.duration if s.duration else None,
                     self.started,
@@ -93,7 +97,7 @@ class SandboxTenant:
                     self.new_id(),
                     s.principal_id,
                     s.role_id,
-                    TENANT_SCOPE,
+                    s.scope,
                     self.started,
                     self.started + s.duration if s.duration else None,
                     "Assigned",
@@ -129,16 +133,42 @@ class SandboxTenant:
         now = self.now()
         return [a for a in self.assignments if a.live(now)]
 
+    def principals_of(self, user_id: str) -> set[str]:
+        """The user and the role-assignable groups they belong to: who can hold a role
+        on their behalf (only role-assignable groups hold roles)."""
+        return {user_id} | {
+            g.id
+            for g in self.directory.member_of(user_id, transitive=True)
+            if g.is_assignable_to_role
+        }
+
+    def holds_role(self, user_id: str, role_ids: frozenset[str]) -> bool:
+        """Whether the user holds one of these roles tenant-wide right now, themselves or
+        through a group (a role over an administrative unit grants nothing tenant-wide)."""
+        principals = self.principals_of(user_id)
+        return any(
+            a.role_id in role_ids and a.scope == TENANT_SCOPE and a.principal_id in principals
+            for a in self.live_assignments()
+        )
+
+    def approvers(self, role_id: str) -> frozenset[str]:
+        """Who may approve an activation of the role: the policy's approvers, or, when it
+        names none, whoever holds Privileged Role Administrator or Global Administrator.
+        Entra: "If no specific approvers are selected, Privileged Role Administrators and
+        Global Administrators become the default approvers"
+        (https://learn.microsoft.com/en-us/entra/id-governance/privileged-identity-management/
+        pim-how-to-change-default-settings, "Require approval to activate")."""
+        named = self.settings(role_id).approvers
+        if named:
+            return frozenset(named)
+        return frozenset(u for u in self.directory.users if self.holds_role(u, DEFAULT_APPROVERS))
+
     def eligible_via(self, user_id: str, role_id: str, scope: str) -> Eligibility | None:
         """The user's eligibility for the role at exactly `scope`: their own, or a
         role-assignable group's. One at another scope doesn't count (PIM activates an
         eligibility at its own scope; not knowing whether `/` would cover a unit, the
         sandbox refuses)."""
-        principals = {user_id} | {
-            g.id
-            for g in self.directory.member_of(user_id, transitive=True)
-            if g.is_assignable_to_role
-        }
+        principals = self.principals_of(user_id)
         return next(
             (
                 e
@@ -197,6 +227,10 @@ class SandboxTenant:
             self.role(role_id)
             if principal_id not in self.directory.users | self.directory.groups:
                 raise not_found("principal", principal_id)
+            group = self.directory.groups.get(principal_id)
+            if group is not None and not group.is_assignable_to_role:
+                # Only role-assignable groups can be assigned a role (groups-concept).
+                raise bad_request(f"The group {group.display_name!r} is not role-assignable.")
             if not self.scope_exists(scope):
                 raise bad_request(f"The directory scope {scope!r} does not exist.")
             now = self.now()
@@ -247,15 +281,18 @@ class SandboxTenant:
             return pim.decide(self, self.request(request_id), False, reviewer_id, justification)
 
     def cancel(self, request_id: str) -> None:
-        """Cancel a request still waiting: for approval, or (Granted) for its start."""
+        """Cancel a request still waiting: for approval or an administrator's decision (an
+        extension request: "Go to the Pending requests page to view the status of your
+        request or to cancel it", pim-how-to-renew-extend), or (Granted) for its start."""
         with self.lock:
             request = self.request(request_id)
-            if request.status not in ("PendingApproval", "Granted"):
+            if request.status not in ("PendingApproval", "PendingAdminDecision", "Granted"):
                 # Graph documents a 400 here without naming the code.
                 raise bad_request(
                     f"The request is in status {request.status} and cannot be canceled."
                 )
             for scheduled in self.assignments:
+                # (an extension's targetScheduleId is someone else's schedule: left alone)
                 if scheduled.id == request.id:
                     scheduled.ended = True
             request.status = "Canceled"

@@ -10,6 +10,8 @@ from typing import Literal
 from bot.clock import Clock
 
 TOKEN_LIFETIME = timedelta(seconds=3599)  # Entra's usual expires_in
+PASSWORD_ONLY = frozenset({"pwd"})
+WITH_MFA = frozenset({"pwd", "mfa"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,13 @@ class Caller:
     client_id: str
     expires: datetime
     acrs: frozenset[str] = frozenset()  # authentication contexts satisfied at sign-in
+    # How the user signed in (the token's `amr` claim): ["pwd"] for a password alone,
+    # ["pwd", "mfa"] when a second factor was used. PIM's MFA rule reads it.
+    amr: frozenset[str] = frozenset()
+
+    @property
+    def mfa(self) -> bool:
+        return "mfa" in self.amr
 
 
 class TokenTable:
@@ -41,9 +50,13 @@ class TokenTable:
         object_id: str,
         client_id: str,
         acrs: frozenset[str] = frozenset(),
+        amr: frozenset[str] | None = None,
     ) -> tuple[str, Caller]:
+        """A token; a user's `amr` defaults to a password-only sign-in."""
         token = "sbx." + secrets.token_urlsafe(32)
-        caller = Caller(kind, object_id, client_id, self._clock.now() + self.lifetime, acrs)
+        if amr is None:
+            amr = PASSWORD_ONLY if kind == "user" else frozenset()
+        caller = Caller(kind, object_id, client_id, self._clock.now() + self.lifetime, acrs, amr)
         self._tokens[token] = caller
         return token, caller
 
@@ -76,6 +89,7 @@ class DeviceGrant:
     user_id: str | None = None
     redeemed: bool = False
     claims: str | None = None  # a claims request (e.g. an authentication context)
+    mfa: bool = False  # the user completed a second factor at sign-in
 
 
 class DeviceCodes:
@@ -101,12 +115,14 @@ class DeviceCodes:
         self._grants[grant.device_code] = grant
         return grant
 
-    def sign_in(self, user_code: str, user_id: str) -> DeviceGrant | None:
-        """The user entered `user_code` and signed in; None if no such live code."""
+    def sign_in(self, user_code: str, user_id: str, *, mfa: bool = False) -> DeviceGrant | None:
+        """The user entered `user_code` and signed in (with a second factor or not);
+        None if no such live code."""
         grant = next((g for g in self._grants.values() if g.user_code == user_code.upper()), None)
         if grant is None or grant.expires <= self._clock.now() or grant.user_id:
             return None
         grant.user_id = user_id
+        grant.mfa = mfa
         return grant
 
     def redeem(self, device_code: str) -> tuple[str, DeviceGrant | None]:

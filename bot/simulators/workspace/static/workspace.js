@@ -200,9 +200,17 @@ function renderBlock(b, ctx) {
     case "image":
       return `<div class="b-image">${b.title ? `<div>${textObj(b.title)}</div>` : ""}<img src="${esc(b.image_url)}" alt="${esc(b.alt_text)}"></div>`;
     case "input": return renderInput(b, ctx);
-    case "rich_text": return `<div class="b-text">${esc(richText(b))}</div>`;
+    case "rich_text": return `<div class="b-text">${(b.elements || []).map(richPart).join("")}</div>`;
     default: return `<div class="b-unknown">[${esc(b.type)} block]</div>`;
   }
+}
+
+// A rich-text block's parts as Slack lays them out: quotes and preformatted text apart.
+function richPart(el) {
+  const text = esc(richText(el));
+  if (el.type === "rich_text_quote") return `<blockquote>${text}</blockquote>`;
+  if (el.type === "rich_text_preformatted") return `<pre>${text}</pre>`;
+  return `<div>${text}</div>`;
 }
 
 function richText(node) {

@@ -1,0 +1,126 @@
+"""SqlOutbox: `bot.service.outbox.Outbox` over SQLAlchemy Core, one transaction per call.
+
+A parcel stays `pending` until the chat accepted it (`delivered`) or the courier gave up
+(`given_up`); a restart finds the pending ones here and sends them, in id order per lane.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock
+from bot.service.outbox import Parcel
+from bot.store.engine import read_only
+from bot.store.tables import outbox as _O
+
+PENDING, DELIVERED, GIVEN_UP = "pending", "delivered", "given_up"
+
+
+class SqlOutbox:
+    """Parcels in the `outbox` table (migration v9)."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine, self._reader, self._clock = engine, read_only(engine), clock
+
+    def put(
+        self,
+        lane: str,
+        kind: str,
+        body: dict[str, Any],
+        *,
+        give_up_at: datetime,
+        card: str | None = None,
+    ) -> int:
+        now = self._clock.now()
+        values = {
+            "lane": lane,
+            "kind": kind,
+            "body": json.dumps(body),
+            "card": card,
+            "state": PENDING,
+            "attempts": 0,
+            "not_before": now,
+            "give_up_at": give_up_at,
+            "created_at": now,
+        }
+        with self._engine.begin() as conn:
+            key = conn.execute(_O.insert().values(**values)).inserted_primary_key
+        return int(key[0]) if key else 0
+
+    def head(self, lane: str) -> Parcel | None:
+        query = (
+            sa.select(_O)
+            .where((_O.c.state == PENDING) & (_O.c.lane == lane))
+            .order_by(_O.c.id)
+            .limit(1)
+        )
+        with self._reader.begin() as conn:
+            row = conn.execute(query).mappings().first()
+        return _parcel(row) if row else None
+
+    def due(self, now: datetime) -> list[Parcel]:
+        heads = sa.select(sa.func.min(_O.c.id)).where(_O.c.state == PENDING).group_by(_O.c.lane)
+        query = (
+            sa.select(_O)
+            .where(_O.c.id.in_(heads.scalar_subquery()) & (_O.c.not_before <= now))
+            .order_by(_O.c.id)
+        )
+        with self._reader.begin() as conn:
+            return [_parcel(row) for row in conn.execute(query).mappings()]
+
+    def card_ref(self, card: str) -> str | None:
+        query = (
+            sa.select(_O.c.ref)
+            .where((_O.c.card == card) & (_O.c.kind == "post") & (_O.c.state == DELIVERED))
+            .order_by(_O.c.id.desc())
+            .limit(1)
+        )
+        with self._reader.begin() as conn:
+            ref = conn.execute(query).scalar()
+        return str(ref) if ref else None
+
+    def delivered(self, parcel_id: int, ref: str | None) -> None:
+        self._finish(parcel_id, DELIVERED, ref=ref)
+
+    def retry(self, parcel_id: int, not_before: datetime, error: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                _O.update()
+                .where(_O.c.id == parcel_id)
+                .values(attempts=_O.c.attempts + 1, not_before=not_before, error=error[:200])
+            )
+
+    def give_up(self, parcel_id: int, error: str) -> None:
+        self._finish(parcel_id, GIVEN_UP, error=error[:200])
+
+    def prune(self, before: datetime) -> int:
+        done = (_O.c.state != PENDING) & (_O.c.done_at < before)
+        with self._engine.begin() as conn:
+            return int(conn.execute(_O.delete().where(done)).rowcount or 0)
+
+    def _finish(self, parcel_id: int, state: str, **values: object) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                _O.update()
+                .where((_O.c.id == parcel_id) & (_O.c.state == PENDING))
+                .values(state=state, done_at=self._clock.now(), **values)
+            )
+
+
+def _parcel(row: Any) -> Parcel:
+    return Parcel(
+        id=int(row["id"]),
+        lane=row["lane"],
+        kind=row["kind"],
+        body=json.loads(row["body"]),
+        card=row["card"],
+        attempts=int(row["attempts"]),
+        not_before=row["not_before"],
+        give_up_at=row["give_up_at"],
+        error=row["error"],
+    )

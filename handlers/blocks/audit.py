@@ -1,0 +1,47 @@
+"""The audit channel's line: the bot's part in mrkdwn, the request's facts as plain text."""
+
+from __future__ import annotations
+
+from bot.domain.audit import AuditEvent
+from bot.domain.durations import to_human
+from handlers.blocks.base import Message, inline, mention, message, when
+from handlers.blocks.literal import literal
+
+
+def audit_post(event: AuditEvent) -> Message:
+    """One audit line for the audit channel: when, what and who in mrkdwn (the time in each
+    reader's zone), then the facts (names, ticket, justification, reason, the Entra user)
+    as plain text that Slack never parses."""
+    extra = [f"entra {event.entra_user_id}"] if event.entra_user_id else []
+    head, facts = _audit_head(event), [*_audit_facts(event), *extra]
+    text = " · ".join([head, *(inline(fact) for fact in facts)])
+    elements = [{"type": "mrkdwn", "text": head}]
+    if facts:
+        elements.append(literal(" · ".join(facts), 2000))  # a context element's limit
+    return message(text, [{"type": "context", "elements": elements}])
+
+
+def audit_line(event: AuditEvent) -> str:
+    """One mrkdwn line: when, what, who (mentioned), which role where, and the request's
+    facts, each of them inline so none can format, link or mention."""
+    return " · ".join([_audit_head(event), *(inline(fact) for fact in _audit_facts(event))])
+
+
+def _audit_head(event: AuditEvent) -> str:
+    who = [f"by {mention(event.person)}"] if event.person else []
+    return " · ".join([when(event.at), event.kind.value, *who])
+
+
+def _audit_facts(event: AuditEvent) -> list[str]:
+    """The event's facts as plain text, in the order an auditor reads them."""
+    facts = [
+        event.role_name,
+        f"scope {event.scope.id} ({event.scope.label})" if event.scope else None,
+        f"for {to_human(event.duration)}" if event.duration else None,
+        f"ticket {event.ticket}" if event.ticket else None,
+        f"“{event.justification}”" if event.justification else None,
+        f"request {event.request_id}" if event.request_id else None,
+        f"graph {event.graph_request_id}" if event.graph_request_id else None,
+        f"({event.detail})" if event.detail else None,
+    ]
+    return [fact for fact in facts if fact]
