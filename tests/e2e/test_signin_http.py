@@ -462,3 +462,18 @@ def test_a_request_denied_in_the_entra_portal_is_closed_by_reconciliation(
 
     assert _record(bot, request_id).state is RequestState.DENIED
     assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
+
+
+def test_a_role_held_through_a_group_is_named_as_such_when_the_user_cannot_see_it(
+    bot: SignInStack,
+) -> None:
+    """Aline holds Security Administrator through Security Operations; with no reader role
+    she cannot list what a group holds (filterByCurrentUser returns nothing a group holds),
+    so the refusal says that, instead of only "not eligible"."""
+    bot.log_in("U_ALINE", ALINE.upn)
+
+    refused = bot.final(bot.command("activate security-admin 1h CONTOSO:Security-012345 fix it"))
+
+    assert "aren't eligible for Security Administrator" in refused["text"]
+    assert "through a group" in refused["text"] and "reader role" in refused["text"]
+    assert bot.graph_writes() == 0
