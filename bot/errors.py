@@ -28,6 +28,8 @@ Handlers render `user_message` as-is; nothing else about an exception reaches Sl
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class PimError(Exception):
     """Base class: `user_message` is safe and useful to show the user."""
@@ -72,6 +74,15 @@ class AlreadyActive(PimError):
 
 class NotActive(PimError):
     """The role is not active, so it cannot be deactivated or extended."""
+
+
+class TooSoonToDeactivate(PolicyViolation):
+    """Entra refuses to end an activation in its first five minutes; `allowed_at` says
+    from when it can be."""
+
+    def __init__(self, user_message: str, allowed_at: datetime) -> None:
+        super().__init__(user_message)
+        self.allowed_at = allowed_at
 
 
 class NotAuthorised(PimError):

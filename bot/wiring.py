@@ -169,7 +169,7 @@ def build_services(
         identity=identity,
         catalog=catalog,
         policies=policies,
-        queries=RoleQueries(graph, catalog, policies, clock),
+        queries=RoleQueries(graph, catalog, policies, clock, signed_in=user_mode is not None),
         config=config,
         clock=clock,
         actors=actors,

@@ -24,15 +24,22 @@ from bot.errors import ConfigError
 from bot.service.dispatch import Pimbot
 from bot.settings import Settings
 from handlers import blocks, register
+from handlers import sandbox_mark as sandbox_mark_module
 from handlers.replies import DirectMessages, new_ref
 
 log = logging.getLogger("handlers")
 
 
 def build_app(
-    settings: Settings, bot: Pimbot, *, dms: DirectMessages, client: AsyncWebClient
+    settings: Settings,
+    bot: Pimbot,
+    *,
+    dms: DirectMessages,
+    client: AsyncWebClient,
+    sandbox_mark: bool = False,
 ) -> AsyncApp:
-    """The Bolt app with every listener; Bolt verifies each HTTP request's signature."""
+    """The Bolt app with every listener; Bolt verifies each HTTP request's signature.
+    `sandbox_mark`: every ack and reply says it comes from the sandbox tenant."""
     secret = settings.slack_signing_secret
     app = AsyncApp(
         client=client,
@@ -40,6 +47,8 @@ def build_app(
         # Listeners ack first and work after; Bolt answers Slack as soon as ack() runs.
         process_before_response=False,
     )
+    if sandbox_mark:
+        sandbox_mark_module.install(app)
     register(app, bot, dms)
 
     @app.error

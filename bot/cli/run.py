@@ -41,6 +41,7 @@ async def run(settings: Settings) -> int:
 
         cipher_from_settings(settings)  # no usable PIM_TOKEN_KEY: stop before anything starts
     clock = OffsetClock()
+    demo = settings.uses_sandbox and settings.has_slack  # PIM_SANDBOX=1: replies say so
     with contextlib.ExitStack() as stack:
         listener = _claim_listener(settings, stack)  # a busy port is named before anything
         if settings.uses_sandbox:
@@ -48,7 +49,7 @@ async def run(settings: Settings) -> int:
         if user_mode:
             check_signin_config(settings)  # the AZURE_* ids (the sandbox fills its own)
         if listener is None:
-            await _serve_slack(settings, clock)
+            await _serve_slack(settings, clock, sandbox_mark=demo)
         else:
             await _serve_local_workspace(settings, clock, listener)
     return 0
@@ -107,7 +108,9 @@ def start_sandbox(
     return updated, tenant
 
 
-async def _serve_slack(settings: Settings, clock: OffsetClock) -> None:
+async def _serve_slack(
+    settings: Settings, clock: OffsetClock, *, sandbox_mark: bool = False
+) -> None:
     from handlers.app import run_http, run_socket
 
     if settings.slack_app_token is None and not _has(settings.slack_signing_secret):
@@ -116,7 +119,7 @@ async def _serve_slack(settings: Settings, clock: OffsetClock) -> None:
             "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)"
         )
 
-    services, bolt = await _build(settings, clock)
+    services, bolt = await _build(settings, clock, sandbox_mark=sandbox_mark)
     await services.start()
     try:
         if settings.slack_app_token is not None:
@@ -196,7 +199,9 @@ async def _serve_local_workspace(
         await local.services.aclose()
 
 
-async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:
+async def _build(
+    settings: Settings, clock: OffsetClock, *, sandbox_mark: bool = False
+) -> tuple[Any, Any]:
     """The services and the Bolt app on them; Slack messages go through the outbox."""
     from bot.store import SqlStore
     from bot.store.outbox import SqlOutbox
@@ -205,12 +210,14 @@ async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:
     from handlers.notify import SlackNotifier
     from handlers.outbox import Courier, web_client
     from handlers.people import SlackUserDirectory
+    from handlers.sandbox_mark import mark as sandbox_marker
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = web_client(token, settings.slack_api_url)
     config = settings.policy()
     store = SqlStore.from_url(settings.pim_database_url, clock=clock)
-    courier = Courier(client, SqlOutbox(store.engine, clock), store, config, clock)
+    mark = sandbox_marker if sandbox_mark else None
+    courier = Courier(client, SqlOutbox(store.engine, clock), store, config, clock, mark=mark)
     notifier = SlackNotifier(client, config, courier)
     services = build_services(
         settings,
@@ -221,7 +228,10 @@ async def _build(settings: Settings, clock: OffsetClock) -> tuple[Any, Any]:
         config=config,
         background=(courier,),
     )
-    return services, build_app(settings, services.pimbot, dms=notifier, client=client)
+    bolt = build_app(
+        settings, services.pimbot, dms=notifier, client=client, sandbox_mark=sandbox_mark
+    )
+    return services, bolt
 
 
 def _has(secret: SecretStr | None) -> bool:

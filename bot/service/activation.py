@@ -35,6 +35,7 @@ from bot.errors import (
     NotAuthorised,
     PolicyViolation,
     RequestNotFound,
+    TooSoonToDeactivate,
 )
 from bot.service.deps import Deps
 from bot.service.identity import Requester
@@ -48,6 +49,10 @@ _NEEDS_APPROVAL = (
     "end it to activate it again: you'd be without it while the request waits. When it ends, "
     "ask again with `/pim activate`."
 )
+# Entra refuses to end an activation in its first five minutes: Graph answers 400
+# ActiveDurationTooShort, "The Active duration is too short. Miniumum Required is 5
+# minutes." (seen in PIM CLIs' error handling; the portal states the same floor).
+MIN_ACTIVE = timedelta(minutes=5)
 
 
 class PimService:
@@ -125,13 +130,21 @@ class PimService:
         requester = await self.identity.resolve(person)
         role_text, hint = split_scope(role_text)
         role = self.catalog.resolve(role_text)
-        target = (await self.queries.find_active(requester, role, scope, hint)).target
+        live_role = await self.queries.find_active(requester, role, scope, hint)
+        target, started = live_role.target, live_role.assignment.start
+        if started is not None and self.clock.now() < started + MIN_ACTIVE:
+            raise _too_soon(role, started)
         live = self._live_records(person, target)
         mine = mine or (live[0] if live else None)  # None: activated outside pimbot
         with self._claim(mine, mine.end if mine else None, self.clock.now()):
-            result = await self.graph.deactivate(
-                requester.user.id, target, "Deactivated with pimbot by the requester"
-            )
+            try:
+                result = await self.graph.deactivate(
+                    requester.user.id, target, "Deactivated with pimbot by the requester"
+                )
+            except GraphError as exc:
+                if exc.code == "ActiveDurationTooShort":  # Entra's clock is ahead of ours
+                    raise _too_soon(role, started or self.clock.now()) from None
+                raise
         for record in live:
             ended = self.store.transition(
                 record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now()
@@ -184,6 +197,14 @@ class PimService:
             ticket_cfg=self.config.ticket,
             justification_cfg=self.config.justification,
         )
+        if active.start is not None and now < active.start + MIN_ACTIVE:
+            allowed = active.start + MIN_ACTIVE
+            raise TooSoonToDeactivate(
+                f"Extending ends {role.display_name} and activates it again, and Microsoft "
+                f"Entra doesn't let an activation end in its first 5 minutes: it can be "
+                f"extended from {allowed:%H:%M} UTC.",
+                allowed,
+            )
         await self.graph.deactivate(
             requester.user.id, target, "Ended by pimbot to activate again for longer"
         )
@@ -505,3 +526,13 @@ def new_request_id() -> str:
     """Short, unguessable, easy to type: `R-7KQ2M9XD`."""
     alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
     return "R-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def _too_soon(role: Role, started: datetime) -> TooSoonToDeactivate:
+    allowed = started + MIN_ACTIVE
+    return TooSoonToDeactivate(
+        f"Microsoft Entra doesn't let an activation end in its first 5 minutes: "
+        f"{role.display_name} can be deactivated from {allowed:%H:%M} UTC. Run the same "
+        "command again then (or use the Deactivate button on its reminder).",
+        allowed,
+    )

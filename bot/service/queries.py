@@ -21,9 +21,17 @@ class RoleQueries:
     """Eligibility and active-assignment reads from Graph, named by the role catalog."""
 
     def __init__(
-        self, graph: PimGraph, catalog: RoleCatalog, policies: PolicyCache, clock: Clock
+        self,
+        graph: PimGraph,
+        catalog: RoleCatalog,
+        policies: PolicyCache,
+        clock: Clock,
+        *,
+        signed_in: bool = False,
     ) -> None:
         self.graph, self.catalog, self.policies, self.clock = graph, catalog, policies, clock
+        # User mode: what a user holds through a group is visible only with a reader role.
+        self._signed_in = signed_in
 
     async def eligible_for(
         self, requester: Requester, role: Role, hint: str | None = None
@@ -34,7 +42,14 @@ class RoleQueries:
         eligible = await self.eligible(requester)
         matches = [e for e in eligible if e.role.id == role.id]
         if not matches:
-            raise NotEligible(_not_eligible_message(role, eligible))
+            message = _not_eligible_message(role, eligible)
+            if self._signed_in:
+                message += (
+                    " (If you hold it through a group, pimbot can see that only while you "
+                    "hold a reader role such as Global Reader; activate it in Microsoft "
+                    "Entra PIM instead.)"
+                )
+            raise NotEligible(message)
         if hint is not None:
             chosen = pick_scope([m.scope for m in matches], hint, role.display_name)
             return next(m for m in matches if m.scope == chosen)

@@ -140,6 +140,7 @@ def test_a_command_that_activates_or_ends_a_role_refreshes_the_home(bot: Approva
     )
     _no_internal_names(active)
 
+    bot.clock.advance(5 * 60)  # Entra refuses a deactivation within 5 minutes
     bot.final(bot.command("deactivate user-admin"))
     ended = _home_once(bot, ALINE, lambda j: "minutes left" not in j)
     assert "*Active now*\n_Nothing here._" in _texts(ended)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -131,14 +132,33 @@ def test_half_an_app_registration_is_refused_even_without_slack(tmp_path: Path) 
     ]
 
 
-def test_pim_sandbox_runs_on_the_sandbox_and_warns(tmp_path: Path) -> None:
-    settings = make_settings(
-        tmp_path, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, pim_sandbox=True
-    )
-    log = tmp_path / "pimbot.log"
-    with pimbot_run(process_env(settings), log) as (_, url):
-        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+def test_pim_sandbox_runs_on_the_sandbox_warns_and_marks_every_reply(tmp_path: Path) -> None:
+    """PIM_SANDBOX=1 with Slack credentials: it starts, logs a warning, and every reply
+    (the ack and what follows through response_url) says it comes from the sandbox."""
+    with FakeSlack() as slack:
+        settings = make_settings(tmp_path, slack_api_url=slack.api_url, pim_sandbox=True)
+        log = tmp_path / "pimbot.log"
+        with pimbot_run(process_env(settings), log) as (_, url):
+            assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+            helped = _command(url, "help", slack.response_url())
+            reply_url = slack.response_url()
+            _command(url, "list", reply_url)
+            slack.wait_for("response_url:" + reply_url.rsplit("/", 1)[-1], timeout=30)
+            [answer] = slack.responses(reply_url)
     assert "PIM_SANDBOX=1: Slack users reach the embedded sandbox tenant" in log.read_text()
+    for message in (helped, answer):
+        assert message["text"].startswith("[sandbox tenant] "), message
+        assert message["blocks"][-1]["block_id"] == "sandbox_mark"
+        assert "not your Microsoft Entra tenant" in str(message["blocks"][-1])
+
+
+def _command(url: str, text: str, response_url: str) -> dict[str, Any]:
+    body = command_body(text, user_id="U_ALINE", response_url=response_url)
+    answer = httpx.post(
+        f"{url}/slack/events", content=body, headers=signed_headers(SIGNING_SECRET, body)
+    )
+    assert answer.status_code == 200
+    return dict(answer.json())
 
 
 def _run(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

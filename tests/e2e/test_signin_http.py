@@ -20,7 +20,16 @@ from bot.domain.audit import AuditKind
 from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from handlers.approvals import reason_modal
-from tests.support.cast import ADMIN, ALEX, ALINE, DIEGO, GLOBAL_ADMIN, PRIV_ROLE_ADMIN, USER_ADMIN
+from tests.support.cast import (
+    ADMIN,
+    ALEX,
+    ALINE,
+    DIEGO,
+    EXCHANGE_ADMIN,
+    GLOBAL_ADMIN,
+    PRIV_ROLE_ADMIN,
+    USER_ADMIN,
+)
 from tests.support.payloads import deny_submission
 from tests.support.signin_stack import GA_1H, HD_1H, PRA_1H, UA_1H, SignInStack
 
@@ -462,3 +471,44 @@ def test_a_request_denied_in_the_entra_portal_is_closed_by_reconciliation(
 
     assert _record(bot, request_id).state is RequestState.DENIED
     assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
+
+
+def test_a_role_held_through_a_group_is_named_as_such_when_the_user_cannot_see_it(
+    bot: SignInStack,
+) -> None:
+    """Aline holds Security Administrator through Security Operations; with no reader role
+    she cannot list what a group holds (filterByCurrentUser returns nothing a group holds),
+    so the refusal says that, instead of only "not eligible"."""
+    bot.log_in("U_ALINE", ALINE.upn)
+
+    refused = bot.final(bot.command("activate security-admin 1h CONTOSO:Security-012345 fix it"))
+
+    assert "aren't eligible for Security Administrator" in refused["text"]
+    assert "through a group" in refused["text"] and "reader role" in refused["text"]
+    assert bot.graph_writes() == 0
+
+
+def test_a_role_that_needs_mfa_gets_a_step_up_sign_in_and_then_activates(
+    bot: SignInStack,
+) -> None:
+    """Exchange Administrator's policy requires MFA on activation; Aline signed in with a
+    password only. PIM refuses the selfActivate with MfaRule (a 400 with no claims of its
+    own, msgraph-sdk-powershell#1808); the bot asks for an MFA sign-in with those claims,
+    keeps the request, and activates it once she has signed in with MFA."""
+    bot.log_in("U_ALINE", ALINE.upn)  # password only: amr ["pwd"]
+    seen = len(bot.codes("U_ALINE"))
+
+    kept = bot.final(bot.command("activate exchange-admin 1h migrate the mailboxes"))
+
+    assert "stronger sign-in" in kept["text"] and "multi-factor" in kept["text"], kept
+    assert bot.tenant.live_assignment(ALINE.id, EXCHANGE_ADMIN) is None
+    refused = [r for r in bot.tenant_requests(ALINE.id) if r.role_id == EXCHANGE_ADMIN]
+    assert refused == []  # refused by policy: no request was created
+    bot.enter(bot.next_code("U_ALINE", seen), ALINE.upn)  # the step-up sign-in asks for MFA
+
+    bot.dm("U_ALINE", "Exchange Administrator")
+    deadline = time.monotonic() + 15
+    while bot.tenant.live_assignment(ALINE.id, EXCHANGE_ADMIN) is None:
+        assert time.monotonic() < deadline, "the kept request never ran after the step-up"
+        time.sleep(0.05)
+    assert len(bot.codes("U_ALINE")) == seen + 1  # one step-up, no loop of plain sign-ins

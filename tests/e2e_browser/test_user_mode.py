@@ -31,6 +31,9 @@ def _expect() -> Any:
 @pytest.fixture(scope="module")
 def user_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealBot]:
     with RealBot(tmp_path_factory.mktemp("user-mode"), identity="user") as bot:
+        # Aline holds User Administrator through a group, which a signed-in user without a
+        # reader role cannot list (filterByCurrentUser returns nothing a group holds).
+        bot.tenant.add_eligibility(ALINE.id, USER_ADMIN, "/")
         yield bot
 
 

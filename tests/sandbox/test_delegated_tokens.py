@@ -113,3 +113,17 @@ async def test_revoking_sessions_kills_refresh_and_access_tokens(
     assert_graph_error(dead, 401, "InvalidAuthenticationToken")
     again = await http.post(TOKEN_PATH, data=refresh_form(tokens["refresh_token"]))
     assert again.json()["error"] == "invalid_grant"
+
+
+async def test_an_mfa_claims_request_needs_an_mfa_sign_in(http: httpx.AsyncClient) -> None:
+    """After PIM's MfaRule refusal a client asks for `amr: mfa`: a password-only session
+    cannot refresh into it (invalid_grant AADSTS50076); a sign-in asked for it can."""
+    wanted = '{"access_token":{"amr":{"values":["mfa"]}}}'
+    plain = (await sign_in(http))["refresh_token"]
+
+    refused = await http.post(TOKEN_PATH, data=refresh_form(plain, wanted))
+    stepped = await sign_in(http, wanted)
+    renewed = await http.post(TOKEN_PATH, data=refresh_form(stepped["refresh_token"], wanted))
+
+    assert refused.json()["error"] == "invalid_grant" and "AADSTS50076" in refused.text
+    assert renewed.status_code == 200, renewed.text

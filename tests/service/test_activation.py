@@ -19,6 +19,7 @@ from bot.errors import (
     NotEligible,
     PimError,
     PolicyViolation,
+    TooSoonToDeactivate,
     UserNotMapped,
 )
 from bot.service.outcomes import OutcomeKind
@@ -148,6 +149,29 @@ async def test_graph_failure_leaves_the_store_agreeing_with_graph(
     assert services.store.audit_events()[-1].kind is AuditKind.ACTIVATION_FAILED
 
 
+async def test_deactivating_in_the_first_five_minutes_says_from_when_it_can_be(
+    services: Services, tenant: SandboxTenant, clock: FakeClock
+) -> None:
+    """Entra refuses to end an activation in its first 5 minutes (ActiveDurationTooShort):
+    pimbot says so, with the time it becomes possible, and sends nothing."""
+    await services.pimbot.handle(
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=2), TICKET, WHY)
+    )
+    started = tenant.live_assignment(ALINE.id, USER_ADMIN)
+    assert started is not None
+    clock.advance(timedelta(minutes=4))
+
+    with pytest.raises(TooSoonToDeactivate) as early:
+        await services.pimbot.handle(slack("U_ALINE"), Deactivate("user-admin"))
+
+    assert early.value.allowed_at == started.start + timedelta(minutes=5)
+    assert f"from {early.value.allowed_at:%H:%M} UTC" in early.value.user_message
+    assert tenant.live_assignment(ALINE.id, USER_ADMIN) is not None
+    clock.advance(timedelta(minutes=1))
+    await services.pimbot.handle(slack("U_ALINE"), Deactivate("user-admin"))
+    assert tenant.live_assignment(ALINE.id, USER_ADMIN) is None
+
+
 async def test_deactivate_ends_the_assignment_and_its_reminders(
     services: Services, tenant: SandboxTenant, clock: FakeClock
 ) -> None:
@@ -166,12 +190,13 @@ async def test_deactivate_ends_the_assignment_and_its_reminders(
 
 
 async def test_extend_moves_the_end_and_replans_reminders(
-    services: Services, tenant: SandboxTenant
+    services: Services, tenant: SandboxTenant, clock: FakeClock
 ) -> None:
     outcome = await services.pimbot.handle(
         slack("U_ALINE"), Activate("user-admin", timedelta(hours=2), TICKET, WHY)
     )
     assert outcome.record is not None and outcome.end is not None
+    clock.advance(timedelta(minutes=5))  # extending ends it first: Entra's 5-minute floor
     extended = await services.pimbot.handle(
         slack("U_ALINE"), Extend("user-admin", timedelta(hours=1))
     )

@@ -52,7 +52,7 @@ async def test_what_waits_is_exactly_what_the_approver_may_decide(
 
 
 async def test_viewers_a_change_concerns_are_refreshed_and_no_one_else(
-    services: Services, notifier: RecordingNotifier
+    services: Services, notifier: RecordingNotifier, clock: FakeClock
 ) -> None:
     for viewer in (ALINE, ADMIN, ALEX):
         await services.pimbot.overview(viewer)  # each has their Home open
@@ -73,6 +73,7 @@ async def test_viewers_a_change_concerns_are_refreshed_and_no_one_else(
     ]
     assert _homes(notifier, ALEX) == []
 
+    clock.advance(timedelta(minutes=5))  # Entra refuses a deactivation within 5 minutes
     await services.pimbot.handle(ALINE, Deactivate("global-admin"))
     await services.pimbot.homes.settled()
     assert _homes(notifier, ALINE)[-1].active == []

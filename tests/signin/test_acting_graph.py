@@ -25,6 +25,8 @@ TENANT_WIDE = Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, USER_ADMIN), Sc
 async def test_the_port_round_trip_runs_as_the_user(
     signin: SignIn, browser: Browser, server: SandboxServer, sandbox_clock: FakeClock
 ) -> None:
+    # Held directly: a signed-in user without a reader role sees nothing a group holds.
+    server.tenant.add_eligibility(ALINE.id, USER_ADMIN, "/")
     await log_in(signin, browser, "U_ALINE", ALINE.upn)
     async with signin.acting("U_ALINE") as graph:
         eligible = {e.role_id for e in await graph.list_eligibilities(ALINE.id)}

@@ -139,6 +139,8 @@ PRIV_ROLE_ADMIN = _role("Privileged Role Administrator")  # Diego; ticket, appro
 GLOBAL_READER = _role("Global Reader")  # Megan
 AUTH_ADMIN = _role("Authentication Administrator")  # Lee
 BILLING_ADMIN = _role("Billing Administrator")  # Patti, permanently assigned
+EXCHANGE_ADMIN = _role("Exchange Administrator")  # Aline, directly; MFA on activation
+TEAMS_ADMIN = _role("Teams Administrator")  # Aline, directly; approval, default approvers
 
 # -- the workspace's approvers user group --------------------------------------------
 (APPROVERS_USERGROUP,) = [g.id for g in CONTOSO_USERGROUPS]  # S_PIM_APPROVERS

@@ -15,6 +15,7 @@ import httpx
 from bot.domain.people import slack
 from bot.graph.tls import trust
 from tests.support.approval_stack import ApprovalStack, approvals_policy
+from tests.support.cast import ALINE, USER_ADMIN
 
 CODE = re.compile(r"enter the code `([^`]+)`")
 UA_1H = "activate user-admin 1h reset a locked-out account"
@@ -39,6 +40,17 @@ class SignInStack(ApprovalStack):
         }
         policy["roles"].update(roles or {})
         super().__init__(tmp, policy=policy, identity="user")
+        self._direct_user_admin()
+
+    def reset(self) -> None:
+        super().reset()
+        self._direct_user_admin()
+
+    def _direct_user_admin(self) -> None:
+        """Aline holds User Administrator through a group in the seed; a signed-in user
+        without a reader role sees only what they hold directly (filterByCurrentUser
+        returns nothing a group holds), so here she is directly eligible for it too."""
+        self.tenant.add_eligibility(ALINE.id, USER_ADMIN, "/")
 
     def codes(self, user: str) -> list[str]:
         return [

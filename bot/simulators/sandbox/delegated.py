@@ -95,6 +95,18 @@ def requested_acrs(claims: str | None) -> frozenset[str]:
     return frozenset(str(v) for v in values)
 
 
+def requests_mfa(claims: str | None) -> bool:
+    """Does a claims request ask for an MFA sign-in (`{"access_token": {"amr": {"values":
+    ["mfa"]}}}`, what a client sends after PIM's MfaRule refusal)?"""
+    if not claims:
+        return False
+    try:
+        amr = json.loads(claims).get("access_token", {}).get("amr", {})
+    except (ValueError, AttributeError):
+        return False
+    return "mfa" in (amr.get("values") or [])
+
+
 def sign_in_amr(mfa: bool, acrs: frozenset[str]) -> frozenset[str]:
     """The `amr` of an interactive sign-in: a second factor if the user chose one, or if
     the sign-in satisfied an authentication context (the sandbox's contexts are MFA
@@ -161,7 +173,8 @@ def refresh(request: Request, form: dict[str, str]) -> JSONResponse:
             "The refresh token has expired or been revoked. The user must sign in again.",
         )
     wanted = requested_acrs(form.get("claims"))
-    if not wanted <= grant.acrs:
+    mfa_missing = requests_mfa(form.get("claims")) and "mfa" not in grant.amr
+    if not wanted <= grant.acrs or mfa_missing:
         # Put the refresh token back: the session is fine, it just lacks the step-up.
         tenant.refresh_tokens.issue(
             grant.user_id, grant.client_id, grant.scope, grant.acrs, grant.amr
@@ -173,7 +186,10 @@ def refresh(request: Request, form: dict[str, str]) -> JSONResponse:
             400,
             "invalid_grant",
             50076,
-            "The user must sign in interactively to satisfy the authentication context "
+            "Due to a configuration change made by your administrator, or because you moved "
+            "to a new location, you must use multi-factor authentication to access it."
+            if mfa_missing
+            else "The user must sign in interactively to satisfy the authentication context "
             f"{', '.join(sorted(wanted - grant.acrs))}.",
         )
     scope = form.get("scope") or grant.scope

@@ -84,7 +84,8 @@ def redeem(request: Request, form: dict[str, str]) -> JSONResponse:
             "does not allow token issuance.",
         )
     acrs = delegated.requested_acrs(grant.claims)
-    amr = delegated.sign_in_amr(grant.mfa, acrs)
+    # A sign-in whose claims request asks for MFA is one the user completed with MFA.
+    amr = delegated.sign_in_amr(grant.mfa or delegated.requests_mfa(grant.claims), acrs)
     return delegated.token_response(request, grant.user_id, grant.scope, acrs, amr)
 
 
