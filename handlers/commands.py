@@ -6,7 +6,6 @@ DM when the command was typed in the bot's DM, or when Slack refuses the URL).""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from bot.domain.commands import (
     parse_command,
 )
 from bot.domain.people import PersonKey, slack
+from bot.domain.validation import ticket_regex
 from bot.service.dispatch import Pimbot
 from bot.service.outcomes import Outcome, Overview
 from handlers import blocks
@@ -40,7 +40,7 @@ Work = Callable[[], Awaitable[blocks.Message]]
 
 def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     ticket = bot.config.ticket
-    pattern = re.compile(ticket.pattern)
+    pattern = ticket_regex(ticket.pattern)
 
     @app.command("/pim")
     async def pim(

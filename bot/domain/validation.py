@@ -29,9 +29,16 @@ def check_ticket(text: str, ticket: TicketRules) -> str:
     return value
 
 
+def ticket_regex(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
+    r"""`ticket.pattern` in ASCII mode: `\d` and `\w` are 0-9 and A-Za-z0-9_ only, so a
+    number written in Arabic-Indic or fullwidth digits is not taken for a ticket."""
+    source = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+    return re.compile(source, re.ASCII)
+
+
 def is_ticket(value: str, pattern: str | re.Pattern[str]) -> bool:
     """Full match, so a pattern without anchors can't accept a ticket inside other text."""
-    return re.fullmatch(pattern, value) is not None
+    return ticket_regex(pattern).fullmatch(value) is not None
 
 
 def check_justification(text: str, cfg: JustificationRules) -> str:

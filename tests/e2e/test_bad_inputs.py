@@ -99,6 +99,19 @@ CASES = [
         "at most 8 hours; you asked for 9 hours",
     ),
     ("over-max-approval-role", "U_ALINE", f"activate global-admin 5h {J}", "at most 4 hours"),
+    # ticket.pattern is matched in ASCII mode: \d is 0-9, not any script's digits.
+    (
+        "ticket-in-arabic-indic-digits",
+        "U_ALINE",
+        f"activate security-admin 1h CONTOSO:Security-\u0660\u0661\u0662\u0663\u0664\u0665 {J}",
+        "looks like a ticket number but isn't one",
+    ),
+    (
+        "ticket-in-fullwidth-digits",
+        "U_ALINE",
+        f"activate security-admin 1h CONTOSO:Security-\uff10\uff11\uff12\uff13\uff14\uff15 {J}",
+        "looks like a ticket number but isn't one",
+    ),
     (
         "missing-ticket-security-admin",
         "U_ALINE",

@@ -186,6 +186,15 @@ class TestJustificationText:
     def test_ticket_is_stripped(self) -> None:
         assert check_ticket(f"  {TICKET} ", TICKETS) == TICKET
 
+    @pytest.mark.parametrize(
+        "digits", ["\u0660\u0661\u0662\u0663\u0664\u0665", "\uff10\uff11\uff12\uff13\uff14\uff15"]
+    )
+    def test_ticket_digits_are_ascii_digits_only(self, digits: str) -> None:
+        """Arabic-Indic or fullwidth digits are digits to Python's \\d, not to a ticket."""
+        with pytest.raises(InputError):
+            check_ticket(f"CONTOSO:Security-{digits}", TicketConfig())
+        assert check_ticket("CONTOSO:Security-012345", TicketConfig()) == "CONTOSO:Security-012345"
+
     def test_ticket_pattern_without_anchors_still_needs_a_full_match(self) -> None:
         loose = TicketConfig(pattern=r"SEC-\d+", example="SEC-1")
         with pytest.raises(InputError):
