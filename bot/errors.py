@@ -72,6 +72,14 @@ class AlreadyActive(PimError):
     """The role is already active for this user."""
 
 
+class AlreadyRequested(PimError):
+    """The same person already has a live request for the same role and scope."""
+
+    def __init__(self, user_message: str, request_id: str, cancellable: bool) -> None:
+        super().__init__(user_message)
+        self.request_id, self.cancellable = request_id, cancellable
+
+
 class NotActive(PimError):
     """The role is not active, so it cannot be deactivated or extended."""
 

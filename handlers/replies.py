@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from bot.domain.people import PersonKey
-from bot.errors import NoLongerPossible, NotActive, PimError
+from bot.errors import AlreadyRequested, NoLongerPossible, NotActive, PimError
 from bot.service.approvals import AlreadyDecided
 from handlers import blocks
-from handlers.blocks.base import mention, when
+from handlers.blocks.base import button, mention, when
 from handlers.blocks.literal import escape
 
 log = logging.getLogger("handlers")
@@ -64,6 +64,10 @@ def _refusal(exc: PimError) -> blocks.Message:
         at = f" at {when(exc.decided_at)}" if exc.decided_at else ""
         who = mention(exc.decided_by)
         return blocks.error(f"Request `{exc.request_id}` was already {exc.state} by {who}{at}.")
+    if isinstance(exc, AlreadyRequested) and exc.cancellable:
+        msg = blocks.error(escape(exc.user_message))
+        cancel = button("Cancel request", "cancel_request", exc.request_id)
+        return {**msg, "blocks": [*msg["blocks"], {"type": "actions", "elements": [cancel]}]}
     # The core's words may quote what the user typed (a role, a request id): no tags.
     return blocks.error(escape(exc.user_message))
 

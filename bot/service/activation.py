@@ -30,6 +30,7 @@ from bot.domain.requests import (
 from bot.domain.targets import Scope, Target, split_scope
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import (
+    AlreadyRequested,
     GraphError,
     NoLongerPossible,
     NotAuthorised,
@@ -102,6 +103,7 @@ class PimService:
             justification = check_justification(justification, self.config.justification)
         ticket = check_ticket(ticket, self.config.ticket) if ticket and ticket.strip() else None
         await self.queries.refuse_if_active(requester, target)
+        self._refuse_if_requested(person, target)
         if match.policy.approval_required and not self.config.channels.approvals:
             raise PolicyViolation(
                 f"{role.display_name} needs approval, but no approvals channel is configured. "
@@ -256,6 +258,23 @@ class PimService:
             record=live[0] if live else None,
             detail=f"ended to extend, then not activated again: {why}",
         )
+
+    def _refuse_if_requested(self, person: PersonKey, target: Target) -> None:
+        """One live request per person, role and scope: a second points to the first
+        rather than posting a second card."""
+        for record in self.store.list_requests(requester=person, states=OPEN_STATES):
+            if record.target.key == target.key:
+                state = (
+                    "waiting for approval"
+                    if record.state is S.PENDING_APPROVAL
+                    else ("being handled")
+                )
+                raise AlreadyRequested(
+                    f"You already asked for {target.role.display_name} "
+                    f"({target.scope.label}): request `{record.id}` is {state}.",
+                    record.id,
+                    cancellable=record.state in (S.REQUESTED, S.PENDING_APPROVAL),
+                )
 
     def request_for(self, person: PersonKey, request_id: str) -> ActivationRecord:
         """The caller's own request by id; anyone else's, or none, is RequestNotFound."""

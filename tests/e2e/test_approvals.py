@@ -104,3 +104,22 @@ def test_a_policy_that_names_no_approvers_is_approved_by_active_role_admins(
     finally:
         settings[GLOBAL_ADMIN] = saved
         bot.services.deps.policies.clear()
+
+
+def test_a_second_request_for_the_same_role_points_to_the_first(bot: BotStack) -> None:
+    """One live request per person, role and scope: the second points to the first, with
+    its Cancel button, and no second card is posted (issue 15)."""
+    request_id, _ = _card(bot)
+
+    again = bot.final(bot.command(REQUEST))
+
+    assert f"request `{request_id}` is waiting for approval" in again["text"], again
+    [actions] = [b for b in again["blocks"] if b["type"] == "actions"]
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
+        ("cancel_request", request_id)
+    ]
+    cards = [
+        c for c in bot.slack.calls("chat.postMessage") if c.body["channel"] == "C_PIM_APPROVALS"
+    ]
+    assert len(cards) == 1
+    assert bot.graph_writes() == 0

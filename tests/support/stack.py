@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from bot.clock import OffsetClock
+from bot.domain.requests import OPEN_STATES, RequestState
 from bot.graph import RetryPolicy, build_graph
 from bot.service.ports import PimGraph
 from bot.simulators.sandbox import (
@@ -146,7 +147,13 @@ class BotStack:
     # -- talking to the bot like Slack --------------------------------------------------
 
     def reset(self) -> None:
-        """Back to the seeded tenant, no faults, empty call logs."""
+        """Back to the seeded tenant, no faults, empty call logs; requests an earlier test
+        left open are closed (one live request per person, role and scope)."""
+        store = self.services.store
+        for record in store.list_requests(states=OPEN_STATES):
+            waiting = record.state in (RequestState.REQUESTED, RequestState.PENDING_APPROVAL)
+            closed = RequestState.CANCELLED if waiting else RequestState.FAILED
+            store.transition(record.id, frozenset({record.state}), closed)
         self.tenant.reset()
         self.faults.clear()
         self.faults.clear_log()
