@@ -89,8 +89,8 @@ class LimitedStack(ApprovalStack):
             time.sleep(0.05)
         raise AssertionError("the outbox never emptied")
 
-    def request(self, user: str = "U_ALINE") -> str:
-        final = self.final(self.command(PENDING, user=user), timeout=60)
+    def request(self, text: str = PENDING, user: str = "U_ALINE") -> str:
+        final = self.final(self.command(text, user=user), timeout=60)
         assert "needs approval" in final["text"], final
         return str(final["text"].split("Your request `")[1].split("`")[0])
 
@@ -101,6 +101,9 @@ def bot(tmp_path: Path) -> Iterator[LimitedStack]:
         yield stack
 
 
+TEAMS = "activate teams-admin 1h need to fix a meeting policy"
+
+
 def _mentions(bodies: list[dict[str, Any]], needle: str) -> int:
     return sum(needle in json.dumps(b) for b in bodies)
 
@@ -108,7 +111,8 @@ def _mentions(bodies: list[dict[str, Any]], needle: str) -> int:
 def test_every_card_dm_reminder_and_audit_line_arrives_exactly_once_through_429s(
     bot: LimitedStack,
 ) -> None:
-    approved, cancelled = bot.request(), bot.request()
+    # Two live requests of one person must be for different roles (one per role and scope).
+    approved, cancelled = bot.request(), bot.request(TEAMS)
     bot.said(bot.click("U_ADMIN", "approval_approve", approved), timeout=60)
     bot.final(bot.command(f"cancel {cancelled}"), timeout=60)
     bot.settled()
