@@ -134,6 +134,11 @@ class PimService:
         role = self.catalog.resolve(role_text)
         live_role = await self.queries.find_active(requester, role, scope, hint)
         target, started = live_role.target, live_role.assignment.start
+        if live_role.assignment.end is None:
+            raise PolicyViolation(
+                f"{role.display_name} ({target.scope.label}) is assigned to you permanently, "
+                "by an administrator: it is not pimbot's to remove. Ask your PIM admin."
+            )
         if started is not None and self.clock.now() < started + MIN_ACTIVE:
             raise _too_soon(role, started)
         live = self._live_records(person, target)

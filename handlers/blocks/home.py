@@ -67,6 +67,9 @@ def _active(view: Overview) -> list[Block]:
             if left
             else "permanent"
         )
+        if a.assignment.end is None:  # permanent: not pimbot's to remove, so no button
+            out.append(section(text))
+            continue
         end = button("Deactivate", "home_deactivate", a.role.id, "danger")
         end["confirm"] = confirm_dialog(
             "Deactivate this role?",

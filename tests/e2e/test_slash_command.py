@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.cast import ALINE, CARD, USER_ADMIN
+from tests.support.cast import ADMIN, ALINE, CARD, GLOBAL_ADMIN, USER_ADMIN
 from tests.support.stack import BotStack
 
 
@@ -122,3 +122,25 @@ def test_healthz_checks_graph_token_and_database(bot: BotStack) -> None:
 
     assert answer.status_code == 200
     assert answer.json() == {"status": "ok", "graph": "ok", "database": "ok"}
+
+
+@pytest.mark.slow
+def test_a_permanent_assignment_is_not_pimbots_to_remove(bot: BotStack) -> None:
+    """MOD Administrator is Global Administrator permanently (an admin's assignment): the
+    Home shows it with no Deactivate button, and `/pim deactivate` refuses, saying why,
+    without asking Graph (issue 15)."""
+    bot.event({"type": "app_home_opened", "user": "U_ADMIN", "tab": "home"})
+    (published,) = bot.slack.wait_for("views.publish")
+    [row] = [
+        b
+        for b in published.body["view"]["blocks"]
+        if "Global Administrator" in json.dumps(b) and "permanent" in json.dumps(b)
+    ]
+    assert "accessory" not in row
+
+    refused = bot.final(bot.command("deactivate global-admin", user="U_ADMIN"))
+
+    assert "permanently" in refused["text"] and "not pimbot's to remove" in refused["text"]
+    assert bot.graph_writes() == 0
+    assert bot.tenant.live_assignment(ADMIN.id, GLOBAL_ADMIN) is not None
+

@@ -263,6 +263,16 @@ def test_reminder_buttons_carry_the_request_id_and_for_extend_the_end_shown() ->
         "reminder_deactivate": "R-7KQ2M9XD",
     }
     assert "15 minutes" in msg["text"]
+    [deactivate] = [
+        e
+        for b in msg["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "reminder_deactivate"
+    ]
+    # Every Deactivate asks first (issue 15); the dialog keeps its whole sentence.
+    assert deactivate["confirm"]["text"]["text"].endswith("new justification or approval.")
+    assert deactivate["confirm"]["confirm"]["text"] == "Deactivate"
 
 
 def test_internal_error_shows_the_ref_and_no_details() -> None:
