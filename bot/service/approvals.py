@@ -9,11 +9,19 @@ from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import Role
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord, RequestState
-from bot.errors import GraphError, NotAuthorised, PimError, RequestNotFound
+from bot.errors import (
+    GraphError,
+    InputError,
+    NotAuthorised,
+    NotEligible,
+    PimError,
+    RequestNotFound,
+)
 from bot.service.activation import PimService
 from bot.service.approvers import OWN_REQUEST, Approvers
 from bot.service.deps import Deps
 from bot.service.entra_held import DECIDED_IN_ENTRA, EntraHeld
+from bot.service.identity import Requester
 from bot.service.outcomes import Decision, Outcome, OutcomeKind
 from bot.service.ports import Review
 from bot.service.queries import waiting_for
@@ -97,6 +105,8 @@ class ApprovalService:
         with self._svc.actors.acting_as(record.requester):
             requester = await self._svc.identity.resolve(record.requester)
         role = Role(record.role_id, record.role_name)
+        if (lapsed := await self._eligibility_lapsed(requester, role, record)) is not None:
+            return await self._announce(Decision(lapsed, True, error=lapsed.error))
         try:
             outcome = await self._activation.activate_record(requester, role, record)
         except (SignInRequired, StepUpRequired) as exc:
@@ -111,6 +121,37 @@ class ApprovalService:
         if outcome.kind is OutcomeKind.PENDING_APPROVAL:
             return await self._then_entra(record, outcome)
         return await self._announce(Decision(outcome.record or record, True, outcome))
+
+    async def _eligibility_lapsed(
+        self, requester: Requester, role: Role, record: ActivationRecord
+    ) -> ActivationRecord | None:
+        """Application mode's adminAssign needs no eligibility, so pimbot is the only guard:
+        an eligibility that ended (at the request's scope) while the request waited is not
+        activated; the record fails and says why. (A signed-in user's selfActivate is
+        checked by Entra itself.)"""
+        if self._activation.entra_approvals:
+            return None
+        try:
+            await self._svc.queries.eligible_for(requester, role, record.scope.id)
+        except (NotEligible, InputError):
+            why = (
+                f"{record.role_name} ({record.scope.label}) is no longer an eligible role of "
+                "the requester in Microsoft Entra: the eligibility ended while the request "
+                "waited, so nothing was activated"
+            )
+            failed = self._svc.store.transition(
+                record.id, frozenset({S.APPROVED}), S.FAILED, error=why
+            )
+            event = event_for(
+                AuditKind.ACTIVATION_FAILED,
+                failed or record,
+                at=self._svc.clock.now(),
+                actor=record.requester,
+                detail=why,
+            )
+            await self._svc.audit.record(event)
+            return failed or record
+        return None
 
     async def _then_entra(self, approved: ActivationRecord, outcome: Outcome) -> Decision:
         """Approved here, and Entra's own policy holds it for its approvers too (user mode):

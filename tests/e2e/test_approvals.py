@@ -123,3 +123,25 @@ def test_a_second_request_for_the_same_role_points_to_the_first(bot: BotStack) -
     ]
     assert len(cards) == 1
     assert bot.graph_writes() == 0
+
+
+def test_an_approval_after_the_eligibility_ended_activates_nothing(bot: BotStack) -> None:
+    """Application mode's adminAssign needs no eligibility, so pimbot re-checks it when the
+    approval comes: Aline's Global Administrator eligibility ended while her request
+    waited; the approval activates nothing and both sides are told why (issue 15)."""
+    request_id, _ = _card(bot)
+    bot.tenant.eligibilities = [
+        e
+        for e in bot.tenant.eligibilities
+        if not (e.principal_id == ALINE.id and e.role_id == GLOBAL_ADMIN)
+    ]
+
+    bot.click("U_ADMIN", "approval_approve", request_id)
+
+    told = bot.dm("U_ALINE", "no longer an eligible role")
+    assert "nothing was activated" in told["text"]
+    bot.dm("U_ADMIN", "no longer an eligible role")
+    assert bot.graph_writes() == 0
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
+    record = bot.services.store.get_request(request_id)
+    assert record is not None and record.state.value == "failed"

@@ -51,6 +51,7 @@ class Call:
     method: str
     body: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    limited: bool = False  # answered 429 ratelimited: nothing was delivered
 
 
 class FakeSlack:
@@ -125,8 +126,8 @@ class FakeSlack:
     def _record(self, method: str, body: dict[str, Any]) -> bool:
         """Record the call; True if it must be answered 429 ratelimited."""
         with self._lock:
-            self._calls.append(Call(method, body))
             left = self._limits.get(method, 0)
+            self._calls.append(Call(method, body, limited=left > 0))
             if left:
                 self._limits[method] = left - 1
             return left > 0

@@ -224,7 +224,8 @@ class BotStack:
         return [
             c.body
             for c in self.slack.calls("chat.postMessage")
-            if c.body["channel"] == f"D_{user}" and fragment in c.body["text"]
+            # a call answered 429 delivered nothing: it is sent again later
+            if not c.limited and c.body["channel"] == f"D_{user}" and fragment in c.body["text"]
         ]
 
     def final(self, reply: Reply, timeout: float = 15.0) -> dict[str, Any]:
