@@ -205,13 +205,7 @@ class PimService:
             justification_cfg=self.config.justification,
         )
         if active.start is not None and now < active.start + MIN_ACTIVE:
-            allowed = active.start + MIN_ACTIVE
-            raise TooSoonToDeactivate(
-                f"Extending ends {role.display_name} and activates it again, and Microsoft "
-                f"Entra doesn't let an activation end in its first 5 minutes: it can be "
-                f"extended from {allowed:%H:%M} UTC.",
-                allowed,
-            )
+            raise _too_soon(role, active.start, extending=True)
         await self.graph.deactivate(
             requester.user.id, target, "Ended by pimbot to activate again for longer"
         )
@@ -552,11 +546,20 @@ def new_request_id() -> str:
     return "R-" + "".join(secrets.choice(alphabet) for _ in range(8))
 
 
-def _too_soon(role: Role, started: datetime) -> TooSoonToDeactivate:
+def _too_soon(role: Role, started: datetime, *, extending: bool = False) -> TooSoonToDeactivate:
+    """Entra's floor: nothing ends an activation in its first five minutes (an extension
+    ends it first)."""
     allowed = started + MIN_ACTIVE
-    return TooSoonToDeactivate(
-        f"Microsoft Entra doesn't let an activation end in its first 5 minutes: "
-        f"{role.display_name} can be deactivated from {allowed:%H:%M} UTC. Run the same "
-        "command again then (or use the Deactivate button on its reminder).",
-        allowed,
-    )
+    if extending:
+        text = (
+            f"Extending ends {role.display_name} and activates it again, and Microsoft "
+            f"Entra doesn't let an activation end in its first 5 minutes: it can be "
+            f"extended from {allowed:%H:%M} UTC."
+        )
+    else:
+        text = (
+            f"Microsoft Entra doesn't let an activation end in its first 5 minutes: "
+            f"{role.display_name} can be deactivated from {allowed:%H:%M} UTC. Run the same "
+            "command again then (or use the Deactivate button on its reminder)."
+        )
+    return TooSoonToDeactivate(text, allowed)

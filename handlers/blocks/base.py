@@ -51,6 +51,19 @@ def confirm_dialog(
     }
 
 
+def deactivate_button(label: str, action_id: str, value: str, subject: str) -> dict[str, Any]:
+    """Every Deactivate asks first; `subject` names the role and its scope."""
+    end = button(label, action_id, value, "danger")
+    end["confirm"] = confirm_dialog(
+        "Deactivate this role?",
+        subject,
+        " ends for you now. Activating it again may need a new justification or approval.",
+        "Deactivate",
+        "danger",
+    )
+    return end
+
+
 def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)}}
 

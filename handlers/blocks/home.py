@@ -14,6 +14,7 @@ from handlers.blocks.base import (
     button,
     confirm_dialog,
     context,
+    deactivate_button,
     inline,
     mention,
     scope_text,
@@ -70,13 +71,11 @@ def _active(view: Overview) -> list[Block]:
         if a.assignment.end is None:  # permanent: not pimbot's to remove, so no button
             out.append(section(text))
             continue
-        end = button("Deactivate", "home_deactivate", a.role.id, "danger")
-        end["confirm"] = confirm_dialog(
-            "Deactivate this role?",
-            f"{a.role.display_name} ({a.assignment.scope.label})",
-            " ends for you now. Activating it again may need a new justification or approval.",
+        end = deactivate_button(
             "Deactivate",
-            "danger",
+            "home_deactivate",
+            a.role.id,
+            f"{a.role.display_name} ({a.assignment.scope.label})",
         )
         out.append({**section(text), "accessory": end})
     return out

@@ -12,7 +12,7 @@ from handlers.blocks import cards
 from handlers.blocks.base import (
     Message,
     button,
-    confirm_dialog,
+    deactivate_button,
     inline,
     message,
     plain,
@@ -51,15 +51,8 @@ def reminder(
     }
     one_hour = [button("Extend 1h", "reminder_extend", extend_value(record, HOUR), "primary")]
     elements = one_hour if HOUR in extend_by else []
-    end = button("Deactivate now", "reminder_deactivate", record.id, "danger")
-    end["confirm"] = confirm_dialog(  # every Deactivate asks first
-        "Deactivate this role?",
-        f"{record.role_name} ({record.scope.label})",
-        " ends for you now. Activating it again may need a new justification or approval.",
-        "Deactivate",
-        "danger",
-    )
-    elements.append(end)
+    subject = f"{record.role_name} ({record.scope.label})"
+    elements.append(deactivate_button("Deactivate now", "reminder_deactivate", record.id, subject))
     choose = {**section("Or extend by:"), "accessory": extend}
     return message(text, [section(text), {"type": "actions", "elements": elements}, choose])
 
