@@ -1,0 +1,370 @@
+"""Break-glass use cases: activate at once in an emergency; approvers ratify or revoke.
+
+What ends a break-glass (revoked, or not ratified in time) is in `bot.service.glass_end`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.domain.audit import AuditEvent, AuditKind, event_for
+from bot.domain.breakglass import DAY, BreakGlassRecord, GlassState, uses_left
+from bot.domain.command_types import BreakGlass
+from bot.domain.durations import to_human
+from bot.domain.models import ActivationSpec, Role, RolePolicy, Ticket
+from bot.domain.people import PersonKey
+from bot.domain.policy import check_request
+from bot.domain.requests import IN_EFFECT, OPEN_STATES, ActivationRecord, RequestState
+from bot.domain.targets import Target, split_scope
+from bot.domain.validation import check_justification, check_ticket
+from bot.errors import (
+    AlreadyRequested,
+    BreakGlassRefused,
+    GraphError,
+    NoLongerPossible,
+    NotAuthorised,
+    PolicyViolation,
+    RequestNotFound,
+)
+from bot.service.activation import new_request_id
+from bot.service.approvers import Approvers
+from bot.service.deps import Deps
+from bot.service.glass_end import GlassEnder, end_at
+from bot.service.identity import Requester
+from bot.service.outcomes import EligibleRole, GlassDecision, GlassOutcome
+from bot.service.ports import ActivationHooks
+from bot.service.signins import SignInRequired, StepUpRequired
+from bot.settings import BreakGlassConfig
+
+S, G = RequestState, GlassState
+BREAK_GLASS_REASON = "break-glass: activated at once, to be ratified by an approver"
+
+
+class BreakGlassService:
+    """`/pim breakglass`, Ratify and Revoke. Who may ratify or revoke is decided like who
+    may approve (`Approvers`, from the store and the effective policy), never the
+    requester; every step is audited."""
+
+    def __init__(self, deps: Deps, hooks: ActivationHooks, *, user_mode: bool = False) -> None:
+        self._d, self._hooks, self._user_mode = deps, hooks, user_mode
+        self._approvers = Approvers(deps)
+        self.ender = GlassEnder(deps, hooks)
+
+    async def break_glass(self, person: PersonKey, command: BreakGlass) -> GlassOutcome:
+        """Check the role allows break-glass, the daily limit and the rules Entra applies
+        to the action pimbot sends; activate at once; alert the approvers."""
+        requester = await self._d.identity.resolve(person)
+        role_text, hint = split_scope(command.role)
+        role = self._d.catalog.resolve(role_text)
+        rules = self._rules(role)
+        match = await self._d.queries.eligible_for(requester, role, hint)
+        try:
+            await self._check(person, role, match, rules, command)
+        except PolicyViolation as exc:
+            await self._refused(requester, match.target, exc.user_message)
+            raise
+        await self._d.queries.refuse_if_active(requester, match.target)
+        self._refuse_if_requested(person, match.target)
+        record = self._new_record(requester, match.target, command)
+        self._d.store.add_request(record)
+        record = await self._activate(requester, record)
+        return await self._open(requester, record, rules, match.policy)
+
+    def _rules(self, role: Role) -> BreakGlassConfig:
+        for cfg in self._d.config.roles.values():
+            if cfg.break_glass is not None and self._d.catalog.resolve(cfg.role).id == role.id:
+                return cfg.break_glass
+        raise BreakGlassRefused(
+            f"{role.display_name} can't be break-glassed: pimbot.yml gives it no "
+            "`break_glass` settings. Use `/pim activate` (and ask an approver if it needs one)."
+        )
+
+    async def _check(
+        self,
+        person: PersonKey,
+        role: Role,
+        match: EligibleRole,
+        rules: BreakGlassConfig,
+        command: BreakGlass,
+    ) -> None:
+        self._check_limit(person, rules)
+        if not match.policy.approvers:
+            raise BreakGlassRefused(
+                f"{role.display_name} has no approvers to ratify a break-glass: ask your "
+                "pimbot admin to name them (`roles.<alias>.approvers` in pimbot.yml)."
+            )
+        if not self._d.config.channels.approvals:
+            raise BreakGlassRefused(
+                "Break-glass alerts go to the approvals channel, and none is configured "
+                "(`channels.approvals` in pimbot.yml)."
+            )
+        policy = await self._entra_rules(role, match.policy)
+        check_request(
+            policy,
+            role_name=role.display_name,
+            duration=command.duration,
+            ticket=command.ticket,
+            justification=command.justification,
+            ticket_cfg=self._d.config.ticket,
+            justification_cfg=self._d.config.justification,
+        )
+
+    def _check_limit(self, person: PersonKey, rules: BreakGlassConfig) -> None:
+        """`max_per_day` in any rolling 24 hours, counting every break-glass the person
+        made (whatever the role) from the store."""
+        now = self._d.clock.now()
+        used = self._d.store.list_break_glass(requester=person, since=now - DAY)
+        count, next_at = uses_left([g.started_at for g in used], rules.max_per_day, now)
+        if next_at is not None:
+            raise BreakGlassRefused(
+                f"You have used break-glass {count} times in the last 24 hours, the most "
+                f"allowed ({rules.max_per_day}): the next is possible from "
+                f"{next_at:%Y-%m-%d %H:%M} UTC. Use `/pim activate` meanwhile."
+            )
+
+    async def _entra_rules(self, role: Role, merged: RolePolicy) -> RolePolicy:
+        """The rules for a break-glass: the role's maximum and the justification rules
+        always; a ticket only if Entra requires one for the action pimbot sends. An
+        application's adminAssign obeys the *_Admin_Assignment rules; a signed-in user's
+        selfActivate obeys the *_EndUser_Assignment ones, approval included, which
+        break-glass cannot bypass (https://learn.microsoft.com/en-us/graph/api/resources/
+        unifiedrolemanagementpolicyrule: "Admin ... admin assignments; EndUser ... self
+        activation")."""
+        if not self._user_mode:
+            ticket = "Ticketing" in merged.admin_rules
+            return replace(merged, ticket_required=ticket, justification_required=True)
+        graph = await self._graph_policy(role)
+        if graph is not None and graph.approval_required:
+            raise BreakGlassRefused(_ENTRA_APPROVAL.format(role=role.display_name))
+        ticket = graph.ticket_required if graph is not None else False
+        return replace(merged, ticket_required=ticket, justification_required=True)
+
+    async def _graph_policy(self, role: Role) -> RolePolicy | None:
+        """The role's own PIM policy; None where a signed-in user may not read it (403):
+        Entra then applies it to the selfActivate itself."""
+        try:
+            return await self._d.graph.get_policy(role.id)
+        except GraphError as exc:
+            if exc.status == 403:
+                return None
+            raise
+
+    def _refuse_if_requested(self, person: PersonKey, target: Target) -> None:
+        for record in self._d.store.list_requests(requester=person, states=OPEN_STATES):
+            if record.target.key == target.key:
+                raise AlreadyRequested(
+                    f"You already asked for {target.role.display_name} ({target.scope.label}): "
+                    f"request `{record.id}` is still open. Cancel it first to break glass.",
+                    record.id,
+                    cancellable=record.state in (S.REQUESTED, S.PENDING_APPROVAL),
+                )
+
+    def _new_record(
+        self, requester: Requester, target: Target, command: BreakGlass
+    ) -> ActivationRecord:
+        config, now = self._d.config, self._d.clock.now()
+        ticket = check_ticket(command.ticket, config.ticket) if command.ticket else None
+        return ActivationRecord(
+            id=new_request_id(),
+            requester=requester.person,
+            principal_id=requester.user.id,
+            role_id=target.role.id,
+            role_name=target.role.display_name,
+            target_kind=target.kind,
+            scope=target.scope,
+            duration=command.duration,
+            justification=check_justification(command.justification, config.justification),
+            ticket=Ticket(ticket, config.ticket.system) if ticket else None,
+            state=S.ACTIVATING,
+            created_at=now,
+            updated_at=now,
+            approval_reason=BREAK_GLASS_REASON,
+        )
+
+    async def _activate(self, requester: Requester, record: ActivationRecord) -> ActivationRecord:
+        """Ask Graph once. Anything but an activation (in effect, or accepted and being
+        applied) fails the record and is refused: Entra holding it for approval too."""
+        spec = ActivationSpec(
+            requester.user.id,
+            record.target,
+            record.duration,
+            record.justification,
+            record.ticket,
+            start=self._d.clock.now(),
+        )
+        try:
+            with self._d.actors.acting_as(requester.person):
+                result = await self._d.graph.activate(spec)
+        except (SignInRequired, StepUpRequired, GraphError) as exc:
+            await self._failed(record, exc.user_message)
+            raise
+        if result.status == "PendingApproval":
+            with self._d.actors.acting_as(requester.person):
+                await self._d.graph.cancel_request(result.id)
+            why = _ENTRA_APPROVAL.format(role=record.role_name)
+            await self._failed(record, why)
+            raise BreakGlassRefused(why)
+        if result.status not in IN_EFFECT:
+            if result.status in ("Failed", "Denied", "Canceled", "Revoked"):
+                why = f"Microsoft Entra answered {result.status}: nothing was activated."
+                await self._failed(record, why)
+                raise GraphError(why, code=result.status, request_id=result.id)
+            # Accepted, not applied yet: the sweep follows it, as for any activation.
+            return self._d.store.update_request(record.id, graph_request_id=result.id)
+        start = result.start or self._d.clock.now()
+        done = self._d.store.transition(
+            record.id,
+            frozenset({S.ACTIVATING}),
+            S.ACTIVE,
+            graph_request_id=result.id,
+            start=start,
+            end=result.end or start + record.duration,
+        )
+        final = done or record
+        self._hooks.plan(final)
+        await self._audit(AuditKind.ACTIVATED, final, requester.person)
+        return final
+
+    async def _open(
+        self,
+        requester: Requester,
+        record: ActivationRecord,
+        rules: BreakGlassConfig,
+        policy: RolePolicy,
+    ) -> GlassOutcome:
+        """Store the ratification deadline (counted from the activation's start), audit
+        it, and raise the alert."""
+        started = record.start or self._d.clock.now()
+        glass = BreakGlassRecord(
+            request_id=record.id,
+            requester=record.requester,
+            started_at=started,
+            ratify_by=started + rules.ratify_within,
+            required=rules.ratifications_required,
+            state=G.AWAITING,
+        )
+        self._d.store.add_break_glass(glass)
+        detail = (
+            f"{rules.ratifications_required} ratification(s) needed within "
+            f"{to_human(rules.ratify_within)}, by {glass.ratify_by:%H:%M} UTC, or it is ended"
+        )
+        await self._audit(AuditKind.BREAK_GLASS, record, requester.person, detail)
+        alert = await self._d.notifier.post_glass_alert(record, glass, policy.approvers)
+        if alert is not None:
+            glass = self._d.store.update_break_glass(record.id, alert=alert)
+        return GlassOutcome(requester, record.target, record, glass, len(policy.approvers))
+
+    # -- ratify / revoke ----------------------------------------------------------------
+
+    async def ratify(self, person: PersonKey, request_id: str) -> GlassDecision:
+        """One approver's ratification, once each; enough of them in time settle it."""
+        record, glass = await self._authorised(person, request_id, "ratify")
+        now = self._d.clock.now()
+        if now >= glass.ratify_by:
+            await self.ender.run_due()
+            raise NoLongerPossible(f"Break-glass `{record.id}` was not ratified in time.")
+        if not self._d.store.add_ratification(record.id, person, now):
+            raise NoLongerPossible(f"You have already ratified break-glass `{record.id}`.")
+        glass = self._glass(record.id)
+        if glass.state is not G.AWAITING:
+            raise _settled(glass)
+        await self._audit(AuditKind.RATIFIED, record, person, _count(glass))
+        if len(glass.ratified_by) >= glass.required:
+            won = self._d.store.settle_break_glass(
+                record.id, frozenset({G.AWAITING}), G.RATIFIED, settled_by=person, settled_at=now
+            )
+            if won is not None:
+                glass = won
+                await self._d.notifier.glass_settled(record, glass)
+        await self._d.notifier.update_glass_alert(record, glass)
+        return GlassDecision(record, glass, ratified=True)
+
+    async def revoke(self, person: PersonKey, request_id: str) -> GlassDecision:
+        """End the break-glass now, or at Entra's 5-minute floor if it is younger."""
+        record, glass = await self._authorised(person, request_id, "revoke")
+        now = self._d.clock.now()
+        won = self._d.store.settle_break_glass(
+            record.id,
+            frozenset({G.AWAITING}),
+            G.REVOKED,
+            settled_by=person,
+            settled_at=now,
+            end_at=end_at(glass, now),
+        )
+        if won is None:
+            raise _settled(self._glass(record.id))
+        ends = "now" if won.end_at == now else f"at {won.end_at:%H:%M} UTC (Entra's 5-min floor)"
+        await self._audit(AuditKind.REVOKED, record, person, f"revoked; it ends {ends}")
+        glass = await self.ender.end_if_due(won)
+        record = self._d.store.get_request(record.id) or record
+        await self._d.notifier.glass_settled(record, glass)
+        await self._d.notifier.update_glass_alert(record, glass)
+        return GlassDecision(record, glass, ratified=False)
+
+    async def _authorised(
+        self, person: PersonKey, request_id: str, verb: str
+    ) -> tuple[ActivationRecord, BreakGlassRecord]:
+        """The stored request and its break-glass, if `person` may ratify or revoke it:
+        an approver of the role, never the requester; refusals are audited."""
+        record = self._d.store.get_request(request_id)
+        glass = self._d.store.get_break_glass(request_id) if record else None
+        if record is None or glass is None:
+            raise RequestNotFound(f"There is no break-glass `{request_id}`.")
+        if glass.state is not G.AWAITING:
+            raise _settled(glass)
+        why: str | None
+        if person == record.requester:
+            why = "it is your own break-glass — another approver has to ratify or revoke it"
+        else:
+            why = await self._approvers.why_not(record, person)
+        if why:
+            await self._audit(AuditKind.DECISION_REFUSED, record, person, f"{verb}: {why}")
+            raise NotAuthorised(f"You can't {verb} this break-glass, because {why}.")
+        return record, glass
+
+    def _glass(self, request_id: str) -> BreakGlassRecord:
+        glass = self._d.store.get_break_glass(request_id)
+        if glass is None:
+            raise RequestNotFound(f"There is no break-glass `{request_id}`.")
+        return glass
+
+    async def _failed(self, record: ActivationRecord, why: str) -> None:
+        failed = self._d.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=why)
+        await self._audit(AuditKind.ACTIVATION_FAILED, failed or record, record.requester, why)
+
+    async def _refused(self, requester: Requester, target: Target, why: str) -> None:
+        event = AuditEvent(
+            at=self._d.clock.now(),
+            kind=AuditKind.BREAK_GLASS_REFUSED,
+            person=requester.person,
+            entra_user_id=requester.user.id,
+            role_id=target.role.id,
+            role_name=target.role.display_name,
+            detail=why,
+            target_kind=target.kind,
+            scope=target.scope,
+        )
+        await self._d.audit.record(event)
+
+    async def _audit(
+        self, kind: AuditKind, record: ActivationRecord, actor: PersonKey, detail: str | None = None
+    ) -> None:
+        now = self._d.clock.now()
+        await self._d.audit.record(event_for(kind, record, at=now, actor=actor, detail=detail))
+
+
+_ENTRA_APPROVAL = (
+    "Microsoft Entra's own PIM policy for {role} requires approval of every activation, and "
+    "pimbot acts as you here (signed-in-user mode): break-glass cannot bypass Entra. Use "
+    "`/pim activate` and ask an approver."
+)
+
+
+def _count(glass: BreakGlassRecord) -> str:
+    return f"{len(glass.ratified_by)} of {glass.required} ratification(s)"
+
+
+def _settled(glass: BreakGlassRecord) -> NoLongerPossible:
+    by = f" by another approver at {glass.settled_at:%H:%M} UTC" if glass.settled_by else ""
+    state = "not ratified in time" if glass.state is G.LAPSED else glass.state.value
+    return NoLongerPossible(f"Break-glass `{glass.request_id}` was already {state}{by}.")
