@@ -124,12 +124,12 @@ class BreakGlassService:
 
     async def _entra_rules(self, role: Role, merged: RolePolicy) -> RolePolicy:
         """The rules for a break-glass: the role's maximum and the justification rules
-        always; a ticket only if Entra requires one for the action pimbot sends. An
-        application's adminAssign obeys the *_Admin_Assignment rules; a signed-in user's
-        selfActivate obeys the *_EndUser_Assignment ones, approval included, which
-        break-glass cannot bypass (https://learn.microsoft.com/en-us/graph/api/resources/
-        unifiedrolemanagementpolicyrule: "Admin ... admin assignments; EndUser ... self
-        activation")."""
+        always; a ticket only if Entra requires one for the action pimbot sends. Each PIM
+        rule targets a caller, Admin or EndUser (unifiedRoleManagementPolicyRuleTarget
+        `caller`, https://learn.microsoft.com/en-us/graph/api/resources/
+        unifiedrolemanagementpolicyruletarget): an application's adminAssign obeys the
+        *_Admin_Assignment rules, a signed-in user's selfActivate the *_EndUser_Assignment
+        ones, approval included, which break-glass cannot bypass."""
         if not self._user_mode:
             ticket = "Ticketing" in merged.admin_rules
             return replace(merged, ticket_required=ticket, justification_required=True)

@@ -18,8 +18,10 @@ from bot.service.deps import Deps
 from bot.service.ports import ActivationHooks
 
 S, G = RequestState, GlassState
-# Entra refuses to end an activation in its first five minutes (400 ActiveDurationTooShort,
-# see bot.service.activation.MIN_ACTIVE): a revoked or lapsed break-glass ends then.
+# Entra refuses to end an activation in its first five minutes: 400 ActiveDurationTooShort,
+# "The Active duration is too short. Miniumum Required is 5 minutes." (as reported in
+# https://github.com/DanielChronlund/DCToolbox/issues/50; bot.service.activation.MIN_ACTIVE):
+# a revoked or lapsed break-glass ends then.
 MIN_ACTIVE = timedelta(minutes=5)
 RETRY = timedelta(minutes=1)  # Entra's clock a little ahead of ours: try again soon
 

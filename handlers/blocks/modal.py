@@ -143,7 +143,7 @@ def _break_glass_blocks() -> list[Block]:
 def with_error(view: View, text: str) -> View:
     """The open form with `text` above it (replacing an earlier one); Slack keeps what
     was typed in input blocks whose block_id and action_id are unchanged
-    (https://api.slack.com/surfaces/modals#preserving_input)."""
+    (https://docs.slack.dev/reference/methods/views.update, "Preserving input entry")."""
     out = _updatable(view)
     kept = [b for b in view["blocks"] if b.get("block_id") != GLASS_ERROR_BLOCK]
     out["blocks"] = [{**section(f":warning: {text}"), "block_id": GLASS_ERROR_BLOCK}, *kept]
