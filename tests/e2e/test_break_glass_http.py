@@ -218,3 +218,97 @@ def test_break_glass_needs_a_reason(bot: ApprovalStack) -> None:
 
     assert "needs a reason" in reply.text or "reason" in json.dumps(reply.body)
     assert bot.graph_writes() == 0
+
+
+def _form_click(view: dict[str, Any], **fields: str | None) -> dict[str, Any]:
+    """The form's Break glass clicked (after Slack's confirm dialog), with what the form
+    holds as Slack sends it: block_actions with the view and its state."""
+
+    def select(value: str | None) -> dict[str, Any]:
+        chosen = {"text": {"type": "plain_text", "text": value}, "value": value}
+        return {"type": "static_select", "selected_option": chosen if value else None}
+
+    values = {
+        "role": {"value": select(fields.get("role"))},
+        "duration": {"value": select(fields.get("duration"))},
+        "ticket": {"value": {"type": "plain_text_input", "value": fields.get("ticket")}},
+        "justification": {
+            "value": {"type": "plain_text_input", "value": fields.get("justification")}
+        },
+    }
+    state = {**view["view"], "id": view["view_id"], "state": {"values": values}}
+    action = {"type": "button", "action_id": "modal_break_glass", "value": "break_glass"}
+    return {
+        "type": "block_actions",
+        "user": {"id": "U_ALINE", "team_id": "T_CONTOSO"},
+        "team": {"id": "T_CONTOSO"},
+        "api_app_id": "A_PIMBOT",
+        "trigger_id": "trigger.glass",
+        "container": {"type": "view", "view_id": view["view_id"]},
+        "view": state,
+        "actions": [{**action, "block_id": "break_glass", "action_ts": "1"}],
+    }
+
+
+def _open_form(bot: ApprovalStack) -> dict[str, Any]:
+    reply = bot.command("")
+    assert reply.status == 200
+    bot.slack.wait_for("views.update")
+    return bot.slack.calls("views.update")[-1].body
+
+
+@pytest.mark.slow
+def test_the_form_offers_break_glass_behind_a_confirm_and_it_activates(bot: ApprovalStack) -> None:
+    form = _open_form(bot)
+    (glass,) = [b for b in form["view"]["blocks"] if b.get("block_id") == "break_glass"]
+    (button,) = glass["elements"]
+    assert button["confirm"]["confirm"]["text"] == "Break glass"
+    updates = len(bot.slack.calls("views.update"))
+
+    reason = "ransomware on the admin workstations"
+    answer = bot.interact(
+        _form_click(form, role=SECURITY_ADMIN, duration="1h", ticket=None, justification=reason)
+    )
+
+    assert answer.status == 200
+    told = bot.dm("U_ALINE", "Break-glass")["text"]
+    assert "is active now" in told and _live(bot)
+    request_id = told.split("request `")[1].split("`")[0]
+    assert _alerts(bot, "C_PIM_APPROVALS", request_id)
+    bot.slack.wait_for("views.update", count=updates + 1)
+    shown = bot.slack.calls("views.update")[-1].body["view"]
+    assert "Break-glass" in json.dumps(shown) and '"input"' not in json.dumps(shown)
+
+
+@pytest.mark.slow
+def test_the_form_without_a_reason_breaks_nothing_and_says_why(bot: ApprovalStack) -> None:
+    form = _open_form(bot)
+    updates = len(bot.slack.calls("views.update"))
+
+    bot.interact(_form_click(form, role=SECURITY_ADMIN, duration="1h", justification=None))
+
+    bot.slack.wait_for("views.update", count=updates + 1)
+    shown = bot.slack.calls("views.update")[-1].body["view"]
+    (warning,) = [b for b in shown["blocks"] if b.get("block_id") == "glass_error"]
+    assert ":warning:" in json.dumps(warning)
+    assert any(b.get("block_id") == "justification" for b in shown["blocks"])  # form kept
+    assert bot.graph_writes() == 0 and not _live(bot)
+
+
+@pytest.mark.slow
+def test_the_deadline_survives_a_restart(tmp_path: Path) -> None:
+    """The bot stops with a break-glass awaiting ratification; a new bot on the same
+    database (Entra, the sandbox tenant, carries on) deactivates it once the deadline
+    has passed, on its first sweep."""
+    with ApprovalStack(tmp_path) as first:
+        request_id, _ = _break(first)
+        tenant, clock = first.tenant, first.clock
+    again = ApprovalStack(tmp_path)
+    again.tenant, again.clock = tenant, clock  # the same Entra, and its time
+    with again:
+        assert _live(again)
+        again.sweep(advance=31 * MINUTE)
+
+        assert not _live(again)
+        assert _glass(again, request_id) is G.LAPSED
+        assert "Not ratified in time" in again.dm("U_ALINE", "Not ratified in time")["text"]
