@@ -137,6 +137,7 @@ def _break_glass_blocks() -> list[Block]:
         ":rotating_light: *Emergency?* Roles that allow break-glass can be activated at once "
         "with the justification as the reason; approvers ratify it afterwards."
     )
+    hint["block_id"] = "break_glass_hint"
     return [hint, {"type": "actions", "block_id": "break_glass", "elements": [glass]}]
 
 
