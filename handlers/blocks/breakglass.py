@@ -77,8 +77,10 @@ def glass_alert(
         body.append(_decision(record))
     elif glass.state is not G.AWAITING:
         body.append(section(status_line(glass)))
-    text = f"BREAK-GLASS: {who} activated {role} ({scope.strip()}) — ratify or revoke"
-    return message(text, body)
+    text = f"BREAK-GLASS: {who} activated {role} ({scope.strip()})"
+    if glass.state is G.AWAITING:
+        return message(f"{text} — ratify or revoke", body)
+    return message(f"{text}: {glass.state.value}", body)
 
 
 def approver_mentions(approvers: tuple[ApproverRef, ...]) -> str:
