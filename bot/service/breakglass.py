@@ -1,6 +1,7 @@
 """Break-glass use cases: activate at once in an emergency; approvers ratify or revoke.
 
-What ends a break-glass (revoked, or not ratified in time) is in `bot.service.glass_end`.
+Ratify and Revoke are in `bot.service.glass_decisions`; what ends a break-glass (revoked,
+or not ratified in time) in `bot.service.glass_end`.
 """
 
 from __future__ import annotations
@@ -11,25 +12,22 @@ from bot.domain.audit import AuditEvent, AuditKind, event_for
 from bot.domain.breakglass import DAY, BreakGlassRecord, GlassState, uses_left
 from bot.domain.command_types import BreakGlass
 from bot.domain.durations import to_human
-from bot.domain.models import ActivationSpec, Role, RolePolicy, Ticket
+from bot.domain.models import ActivationSpec, Role, RolePolicy, ScheduleRequest, Ticket
 from bot.domain.people import PersonKey
 from bot.domain.policy import check_request
-from bot.domain.requests import IN_EFFECT, OPEN_STATES, ActivationRecord, RequestState
+from bot.domain.requests import IN_EFFECT, OPEN_STATES, REFUSED, ActivationRecord, RequestState
 from bot.domain.targets import Target, split_scope
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import (
     AlreadyRequested,
     BreakGlassRefused,
     GraphError,
-    NoLongerPossible,
-    NotAuthorised,
     PolicyViolation,
-    RequestNotFound,
 )
 from bot.service.activation import new_request_id
-from bot.service.approvers import Approvers
 from bot.service.deps import Deps
-from bot.service.glass_end import GlassEnder, end_at
+from bot.service.glass_decisions import GlassDecisions
+from bot.service.glass_end import GlassEnder
 from bot.service.identity import Requester
 from bot.service.outcomes import EligibleRole, GlassDecision, GlassOutcome
 from bot.service.ports import ActivationHooks
@@ -47,8 +45,8 @@ class BreakGlassService:
 
     def __init__(self, deps: Deps, hooks: ActivationHooks, *, user_mode: bool = False) -> None:
         self._d, self._hooks, self._user_mode = deps, hooks, user_mode
-        self._approvers = Approvers(deps)
         self.ender = GlassEnder(deps, hooks)
+        self._decisions = GlassDecisions(deps, self.ender)
 
     async def break_glass(self, person: PersonKey, command: BreakGlass) -> GlassOutcome:
         """Check the role allows break-glass, the daily limit and the rules Entra applies
@@ -69,6 +67,14 @@ class BreakGlassService:
         self._d.store.add_request(record)
         record = await self._activate(requester, record)
         return await self._open(requester, record, rules, match.policy)
+
+    async def ratify(self, person: PersonKey, request_id: str) -> GlassDecision:
+        """One approver's ratification (see GlassDecisions)."""
+        return await self._decisions.ratify(person, request_id)
+
+    async def revoke(self, person: PersonKey, request_id: str) -> GlassDecision:
+        """An approver ends the break-glass (see GlassDecisions)."""
+        return await self._decisions.revoke(person, request_id)
 
     def _rules(self, role: Role) -> BreakGlassConfig:
         for cfg in self._d.config.roles.values():
@@ -198,19 +204,8 @@ class BreakGlassService:
         except (SignInRequired, StepUpRequired, GraphError) as exc:
             await self._failed(record, exc.user_message)
             raise
-        if result.status == "PendingApproval":
-            with self._d.actors.acting_as(requester.person):
-                await self._d.graph.cancel_request(result.id)
-            why = _ENTRA_APPROVAL.format(role=record.role_name)
-            await self._failed(record, why)
-            raise BreakGlassRefused(why)
         if result.status not in IN_EFFECT:
-            if result.status in ("Failed", "Denied", "Canceled", "Revoked"):
-                why = f"Microsoft Entra answered {result.status}: nothing was activated."
-                await self._failed(record, why)
-                raise GraphError(why, code=result.status, request_id=result.id)
-            # Accepted, not applied yet: the sweep follows it, as for any activation.
-            return self._d.store.update_request(record.id, graph_request_id=result.id)
+            return await self._not_in_effect(requester, record, result)
         start = result.start or self._d.clock.now()
         done = self._d.store.transition(
             record.id,
@@ -224,6 +219,23 @@ class BreakGlassService:
         self._hooks.plan(final)
         await self._audit(AuditKind.ACTIVATED, final, requester.person)
         return final
+
+    async def _not_in_effect(
+        self, requester: Requester, record: ActivationRecord, result: ScheduleRequest
+    ) -> ActivationRecord:
+        """Entra holding it for approval is withdrawn and refused; a refusal fails it;
+        accepted and not applied yet, the sweep follows it, as for any activation."""
+        if result.status == "PendingApproval":
+            with self._d.actors.acting_as(requester.person):
+                await self._d.graph.cancel_request(result.id)
+            why = _ENTRA_APPROVAL.format(role=record.role_name)
+            await self._failed(record, why)
+            raise BreakGlassRefused(why)
+        if result.status in REFUSED:
+            why = f"Microsoft Entra answered {result.status}: nothing was activated."
+            await self._failed(record, why)
+            raise GraphError(why, code=result.status, request_id=result.id)
+        return self._d.store.update_request(record.id, graph_request_id=result.id)
 
     async def _open(
         self,
@@ -253,80 +265,6 @@ class BreakGlassService:
         if alert is not None:
             glass = self._d.store.update_break_glass(record.id, alert=alert)
         return GlassOutcome(requester, record.target, record, glass, len(policy.approvers))
-
-    # -- ratify / revoke ----------------------------------------------------------------
-
-    async def ratify(self, person: PersonKey, request_id: str) -> GlassDecision:
-        """One approver's ratification, once each; enough of them in time settle it."""
-        record, glass = await self._authorised(person, request_id, "ratify")
-        now = self._d.clock.now()
-        if now >= glass.ratify_by:
-            await self.ender.run_due()
-            raise NoLongerPossible(f"Break-glass `{record.id}` was not ratified in time.")
-        if not self._d.store.add_ratification(record.id, person, now):
-            raise NoLongerPossible(f"You have already ratified break-glass `{record.id}`.")
-        glass = self._glass(record.id)
-        if glass.state is not G.AWAITING:
-            raise _settled(glass)
-        await self._audit(AuditKind.RATIFIED, record, person, _count(glass))
-        if len(glass.ratified_by) >= glass.required:
-            won = self._d.store.settle_break_glass(
-                record.id, frozenset({G.AWAITING}), G.RATIFIED, settled_by=person, settled_at=now
-            )
-            if won is not None:
-                glass = won
-                await self._d.notifier.glass_settled(record, glass)
-        await self._d.notifier.update_glass_alert(record, glass)
-        return GlassDecision(record, glass, ratified=True)
-
-    async def revoke(self, person: PersonKey, request_id: str) -> GlassDecision:
-        """End the break-glass now, or at Entra's 5-minute floor if it is younger."""
-        record, glass = await self._authorised(person, request_id, "revoke")
-        now = self._d.clock.now()
-        won = self._d.store.settle_break_glass(
-            record.id,
-            frozenset({G.AWAITING}),
-            G.REVOKED,
-            settled_by=person,
-            settled_at=now,
-            end_at=end_at(glass, now),
-        )
-        if won is None:
-            raise _settled(self._glass(record.id))
-        ends = "now" if won.end_at == now else f"at {won.end_at:%H:%M} UTC (Entra's 5-min floor)"
-        await self._audit(AuditKind.REVOKED, record, person, f"revoked; it ends {ends}")
-        glass = await self.ender.end_if_due(won)
-        record = self._d.store.get_request(record.id) or record
-        await self._d.notifier.glass_settled(record, glass)
-        await self._d.notifier.update_glass_alert(record, glass)
-        return GlassDecision(record, glass, ratified=False)
-
-    async def _authorised(
-        self, person: PersonKey, request_id: str, verb: str
-    ) -> tuple[ActivationRecord, BreakGlassRecord]:
-        """The stored request and its break-glass, if `person` may ratify or revoke it:
-        an approver of the role, never the requester; refusals are audited."""
-        record = self._d.store.get_request(request_id)
-        glass = self._d.store.get_break_glass(request_id) if record else None
-        if record is None or glass is None:
-            raise RequestNotFound(f"There is no break-glass `{request_id}`.")
-        if glass.state is not G.AWAITING:
-            raise _settled(glass)
-        why: str | None
-        if person == record.requester:
-            why = "it is your own break-glass — another approver has to ratify or revoke it"
-        else:
-            why = await self._approvers.why_not(record, person)
-        if why:
-            await self._audit(AuditKind.DECISION_REFUSED, record, person, f"{verb}: {why}")
-            raise NotAuthorised(f"You can't {verb} this break-glass, because {why}.")
-        return record, glass
-
-    def _glass(self, request_id: str) -> BreakGlassRecord:
-        glass = self._d.store.get_break_glass(request_id)
-        if glass is None:
-            raise RequestNotFound(f"There is no break-glass `{request_id}`.")
-        return glass
 
     async def _failed(self, record: ActivationRecord, why: str) -> None:
         failed = self._d.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=why)
@@ -358,13 +296,3 @@ _ENTRA_APPROVAL = (
     "pimbot acts as you here (signed-in-user mode): break-glass cannot bypass Entra. Use "
     "`/pim activate` and ask an approver."
 )
-
-
-def _count(glass: BreakGlassRecord) -> str:
-    return f"{len(glass.ratified_by)} of {glass.required} ratification(s)"
-
-
-def _settled(glass: BreakGlassRecord) -> NoLongerPossible:
-    by = f" by another approver at {glass.settled_at:%H:%M} UTC" if glass.settled_by else ""
-    state = "not ratified in time" if glass.state is G.LAPSED else glass.state.value
-    return NoLongerPossible(f"Break-glass `{glass.request_id}` was already {state}{by}.")
