@@ -31,21 +31,16 @@ class GlassDecisions:
         if now >= glass.ratify_by:
             await self.ender.run_due()
             raise NoLongerPossible(f"Break-glass `{record.id}` was not ratified in time.")
-        if not self._d.store.add_ratification(record.id, person, now):
+        counted = self._d.store.add_ratification(record.id, person, now)
+        if counted is None:
+            if (now_glass := self._glass(record.id)).state is not G.AWAITING:
+                raise _settled(now_glass)
             raise NoLongerPossible(f"You have already ratified break-glass `{record.id}`.")
-        glass = self._glass(record.id)
-        if glass.state is not G.AWAITING:
-            raise _settled(glass)
-        await self._audit(AuditKind.RATIFIED, record, person, _count(glass))
-        if len(glass.ratified_by) >= glass.required:
-            won = self._d.store.settle_break_glass(
-                record.id, frozenset({G.AWAITING}), G.RATIFIED, settled_by=person, settled_at=now
-            )
-            if won is not None:
-                glass = won
-                await self._d.notifier.glass_settled(record, glass)
-        await self._d.notifier.update_glass_alert(record, glass)
-        return GlassDecision(record, glass, ratified=True)
+        await self._audit(AuditKind.RATIFIED, record, person, _count(counted))
+        if counted.state is G.RATIFIED:
+            await self._d.notifier.glass_settled(record, counted)
+        await self._d.notifier.update_glass_alert(record, counted)
+        return GlassDecision(record, counted, ratified=True)
 
     async def revoke(self, person: PersonKey, request_id: str) -> GlassDecision:
         """End the break-glass now, or at Entra's 5-minute floor if it is younger."""

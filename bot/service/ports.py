@@ -115,7 +115,9 @@ class BreakGlassStore(Protocol):
         since: datetime | None = None,
     ) -> list[BreakGlassRecord]: ...
 
-    def add_ratification(self, request_id: str, person: PersonKey, at: datetime) -> bool: ...
+    def add_ratification(
+        self, request_id: str, person: PersonKey, at: datetime
+    ) -> BreakGlassRecord | None: ...
 
     def settle_break_glass(
         self,

@@ -51,15 +51,18 @@ class BreakGlassMethods:
             ids = list(conn.execute(query).scalars())
             return [g for g in (_load(conn, i) for i in ids) if g is not None]
 
-    def add_ratification(self, request_id: str, person: PersonKey, at: datetime) -> bool:
-        """One ratification per approver: False if `person` already ratified it (the
-        primary key refuses a second, whatever the race)."""
+    def add_ratification(
+        self, request_id: str, person: PersonKey, at: datetime
+    ) -> BreakGlassRecord | None:
+        """`person`'s ratification, while the break-glass awaits, and its settling as
+        ratified once enough approvers have, in one transaction: a Revoke (or the
+        deadline) either comes before it and it is refused, or after it and finds it
+        ratified. None if it no longer awaits or `person` already ratified it."""
         try:
             with self._engine.begin() as conn:
-                conn.execute(_R.insert().values(request_id=request_id, person=str(person), at=at))
-        except IntegrityError:
-            return False
-        return True
+                return _ratify(conn, request_id, str(person), at)
+        except IntegrityError:  # the same approver's second click, at the same moment
+            return None
 
     def settle_break_glass(
         self,
@@ -102,6 +105,26 @@ class BreakGlassMethods:
                 .values(ended_at=now)
             )
             return _load(conn, request_id) if done.rowcount == 1 else None
+
+
+def _ratify(
+    conn: Connection, request_id: str, person: str, at: datetime
+) -> BreakGlassRecord | None:
+    awaiting = (_G.c.request_id == request_id) & (_G.c.state == GlassState.AWAITING.value)
+    # Writing the row first takes its lock: concurrent settlings wait for this one.
+    if conn.execute(_G.update().where(awaiting).values(state=_G.c.state)).rowcount != 1:
+        return None
+    mine = (_R.c.request_id == request_id) & (_R.c.person == person)
+    if conn.execute(sa.select(_R.c.person).where(mine)).first() is not None:
+        return None
+    conn.execute(_R.insert().values(request_id=request_id, person=person, at=at))
+    count = sa.select(sa.func.count()).where(_R.c.request_id == request_id).scalar_subquery()
+    conn.execute(
+        _G.update()
+        .where(awaiting, _G.c.required <= count)
+        .values(state=GlassState.RATIFIED.value, settled_by=person, settled_at=at)
+    )
+    return _load(conn, request_id)
 
 
 def _load(conn: Connection, request_id: str) -> BreakGlassRecord | None:

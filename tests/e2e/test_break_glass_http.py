@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -333,3 +334,21 @@ def test_two_ratifications_need_two_distinct_approvers(tmp_path: Path) -> None:
         assert _glass(bot, request_id) is G.RATIFIED
         bot.sweep(advance=31 * MINUTE)
         assert _live(bot)
+
+
+@pytest.mark.slow
+def test_ratify_and_revoke_clicked_together_settle_it_once(bot: ApprovalStack) -> None:
+    request_id, _ = _break(bot)
+    bot.clock.advance(6 * MINUTE)
+    clicks = [("U_ADMIN", "glass_ratify"), ("U_MEGAN", "glass_revoke")] * 3
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        urls = list(pool.map(lambda c: bot.click(c[0], c[1], request_id), clicks))
+    answers = [bot.said(url, timeout=30) for url in urls]
+
+    state = _glass(bot, request_id)
+    won = [a for a in answers if a.startswith(("You ratified", "You revoked"))]
+    assert len(won) == 1
+    assert _live(bot) is (state is G.RATIFIED)  # Graph agrees with how it was settled
+    kinds = _kinds(bot, request_id)
+    assert kinds.count(AuditKind.RATIFIED) + kinds.count(AuditKind.REVOKED) == 1
