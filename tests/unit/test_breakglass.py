@@ -11,11 +11,21 @@ import pytest
 
 from bot.domain.breakglass import BreakGlassRecord, GlassState, uses_left
 from bot.domain.commands import BreakGlass, UsageError, parse_command
-from bot.domain.models import ApproverKind, ApproverRef
+from bot.domain.models import ApproverKind, ApproverRef, RolePolicy
 from bot.domain.people import slack
+from bot.domain.targets import Role, Scope, Target, TargetKind
 from bot.errors import ConfigError
-from bot.settings import BreakGlassConfig, RoleConfig, TicketConfig, load_policy_file
+from bot.service.outcomes import EligibleRole
+from bot.settings import (
+    BreakGlassConfig,
+    JustificationConfig,
+    RoleConfig,
+    TicketConfig,
+    load_policy_file,
+)
+from handlers.blocks import modal
 from handlers.blocks.breakglass import approver_mentions, status_line
+from handlers.blocks.help import help_text
 from tests.support.cast import TICKET
 
 PATTERN = re.compile(TicketConfig().pattern)
@@ -110,3 +120,30 @@ class TestBlocks:
         )
         line = status_line(glass)
         assert line.startswith(":no_entry: Revoked by <@U_ADMIN>") and "first 5 minutes" in line
+
+
+class TestHelpAndForm:
+    def test_help_names_breakglass(self) -> None:
+        assert "/pim breakglass" in help_text("breakglass") and "breakglass" in help_text()
+
+    def test_the_form_offers_break_glass_only_when_a_role_allows_it(self) -> None:
+        role = Role("r1", "Security Administrator", "security-admin")
+        eligible = EligibleRole(
+            Target(TargetKind.DIRECTORY_ROLE, role, Scope("/")),
+            RolePolicy(max_duration=timedelta(hours=8)),
+            (),
+            None,
+            None,
+        )
+
+        def ids(glass: bool) -> list[str]:
+            view = modal.activation_modal(
+                [eligible],
+                modal.Prefill(),
+                TicketConfig(),
+                JustificationConfig(),
+                break_glass=glass,
+            )
+            return [b.get("block_id", "") for b in view["blocks"]]
+
+        assert "break_glass" in ids(True) and "break_glass" not in ids(False)
