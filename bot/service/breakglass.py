@@ -54,12 +54,16 @@ class BreakGlassService:
         requester = await self._d.identity.resolve(person)
         role_text, hint = split_scope(command.role)
         role = self._d.catalog.resolve(role_text)
-        rules = self._rules(role)
+        try:
+            rules = self._rules(role)
+        except BreakGlassRefused as exc:
+            await self._refused(requester, role, None, exc.user_message)
+            raise
         match = await self._d.queries.eligible_for(requester, role, hint)
         try:
             await self._check(person, role, match, rules, command)
         except PolicyViolation as exc:
-            await self._refused(requester, match.target, exc.user_message)
+            await self._refused(requester, role, match.target, exc.user_message)
             raise
         await self._d.queries.refuse_if_active(requester, match.target)
         self._refuse_if_requested(person, match.target)
@@ -270,17 +274,21 @@ class BreakGlassService:
         failed = self._d.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=why)
         await self._audit(AuditKind.ACTIVATION_FAILED, failed or record, record.requester, why)
 
-    async def _refused(self, requester: Requester, target: Target, why: str) -> None:
+    async def _refused(
+        self, requester: Requester, role: Role, target: Target | None, why: str
+    ) -> None:
+        """A refused break-glass, audited; `target` None: refused before any eligibility
+        (so any scope) was looked up."""
         event = AuditEvent(
             at=self._d.clock.now(),
             kind=AuditKind.BREAK_GLASS_REFUSED,
             person=requester.person,
             entra_user_id=requester.user.id,
-            role_id=target.role.id,
-            role_name=target.role.display_name,
+            role_id=role.id,
+            role_name=role.display_name,
             detail=why,
-            target_kind=target.kind,
-            scope=target.scope,
+            target_kind=target.kind if target else None,
+            scope=target.scope if target else None,
         )
         await self._d.audit.record(event)
 

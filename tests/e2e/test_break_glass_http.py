@@ -212,6 +212,12 @@ def test_a_role_without_break_glass_is_refused(bot: ApprovalStack) -> None:
 
     assert "User Administrator can't be break-glassed" in refused["text"]
     assert bot.graph_writes() == 0
+    (audited,) = [
+        e
+        for e in bot.services.store.audit_events(person=slack("U_ALINE"))
+        if e.kind is AuditKind.BREAK_GLASS_REFUSED and e.role_name == "User Administrator"
+    ]
+    assert "can't be break-glassed" in (audited.detail or "")
 
 
 def test_break_glass_needs_a_reason(bot: ApprovalStack) -> None:
