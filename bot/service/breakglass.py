@@ -7,6 +7,7 @@ or not ratified in time) in `bot.service.glass_end`.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from bot.domain.audit import AuditEvent, AuditKind, event_for
 from bot.domain.breakglass import DAY, BreakGlassRecord, GlassState, uses_left
@@ -69,6 +70,9 @@ class BreakGlassService:
         self._refuse_if_requested(person, match.target)
         record = self._new_record(requester, match.target, command)
         self._d.store.add_request(record)
+        # The deadline is stored before Graph is asked: a crash right after the activation
+        # still leaves it to be ratified or ended by the sweep.
+        self._d.store.add_break_glass(_deadline(record, rules, record.created_at))
         record = await self._activate(requester, record)
         return await self._open(requester, record, rules, match.policy)
 
@@ -122,8 +126,12 @@ class BreakGlassService:
     def _check_limit(self, person: PersonKey, rules: BreakGlassConfig) -> None:
         """`max_per_day` in any rolling 24 hours, counting every break-glass the person
         made (whatever the role) from the store."""
-        now = self._d.clock.now()
-        used = self._d.store.list_break_glass(requester=person, since=now - DAY)
+        now, store = self._d.clock.now(), self._d.store
+        used = [
+            g
+            for g in store.list_break_glass(requester=person, since=now - DAY)
+            if (r := store.get_request(g.request_id)) is not None and r.state is not S.FAILED
+        ]
         count, next_at = uses_left([g.started_at for g in used], rules.max_per_day, now)
         if next_at is not None:
             raise BreakGlassRefused(
@@ -248,18 +256,12 @@ class BreakGlassService:
         rules: BreakGlassConfig,
         policy: RolePolicy,
     ) -> GlassOutcome:
-        """Store the ratification deadline (counted from the activation's start), audit
-        it, and raise the alert."""
-        started = record.start or self._d.clock.now()
-        glass = BreakGlassRecord(
-            request_id=record.id,
-            requester=record.requester,
-            started_at=started,
-            ratify_by=started + rules.ratify_within,
-            required=rules.ratifications_required,
-            state=G.AWAITING,
+        """Count the ratification deadline from the activation's start, audit it, and
+        raise the alert."""
+        started = _deadline(record, rules, record.start or self._d.clock.now())
+        glass = self._d.store.update_break_glass(
+            record.id, started_at=started.started_at, ratify_by=started.ratify_by
         )
-        self._d.store.add_break_glass(glass)
         detail = (
             f"{rules.ratifications_required} ratification(s) needed within "
             f"{to_human(rules.ratify_within)}, by {glass.ratify_by:%H:%M} UTC, or it is ended"
@@ -271,7 +273,13 @@ class BreakGlassService:
         return GlassOutcome(requester, record.target, record, glass, len(policy.approvers))
 
     async def _failed(self, record: ActivationRecord, why: str) -> None:
+        """Nothing was activated: the record fails, and its deadline is closed unannounced
+        (nothing to ratify or end; it does not count against the daily limit)."""
         failed = self._d.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=why)
+        now = self._d.clock.now()
+        self._d.store.settle_break_glass(
+            record.id, frozenset({G.AWAITING}), G.LAPSED, settled_at=now, ended_at=now, error=why
+        )
         await self._audit(AuditKind.ACTIVATION_FAILED, failed or record, record.requester, why)
 
     async def _refused(
@@ -304,3 +312,17 @@ _ENTRA_APPROVAL = (
     "pimbot acts as you here (signed-in-user mode): break-glass cannot bypass Entra. Use "
     "`/pim activate` and ask an approver."
 )
+
+
+def _deadline(
+    record: ActivationRecord, rules: BreakGlassConfig, start: datetime
+) -> BreakGlassRecord:
+    """The break-glass of `record` awaiting ratification, its deadline counted from `start`."""
+    return BreakGlassRecord(
+        request_id=record.id,
+        requester=record.requester,
+        started_at=start,
+        ratify_by=start + rules.ratify_within,
+        required=rules.ratifications_required,
+        state=G.AWAITING,
+    )

@@ -22,6 +22,7 @@ from bot.domain.breakglass import GlassState
 from bot.domain.people import slack
 from tests.support.approval_stack import ApprovalStack, approvals_policy
 from tests.support.cast import ALINE, SECURITY_ADMIN
+from tests.support.stack import GRAPH_WRITES
 
 BREAK = "breakglass security-admin 1h attacker is locking admin accounts right now"
 MINUTE = 60.0
@@ -358,3 +359,18 @@ def test_ratify_and_revoke_clicked_together_settle_it_once(bot: ApprovalStack) -
     assert _live(bot) is (state is G.RATIFIED)  # Graph agrees with how it was settled
     kinds = _kinds(bot, request_id)
     assert kinds.count(AuditKind.RATIFIED) + kinds.count(AuditKind.REVOKED) == 1
+
+
+@pytest.mark.slow
+def test_a_failed_activation_alerts_nobody_and_does_not_count(bot: ApprovalStack) -> None:
+    bot.faults.fail(400, times=2, method="POST", path=GRAPH_WRITES)
+
+    for _ in range(2):
+        failed = bot.final(bot.command(BREAK))
+        assert "Break-glass" not in failed["text"] and not _live(bot)
+    bot.sweep(advance=31 * MINUTE)
+
+    assert not [c for c in bot.slack.calls("chat.postMessage") if "BREAK-GLASS" in c.body["text"]]
+    assert not bot.dms("U_ALINE", "Not ratified")
+    _break(bot)  # the two failures used none of the two a day
+    assert _live(bot)
