@@ -127,7 +127,9 @@ async def _serve_slack(
             await run_socket(settings, bolt)
         else:
             log.info("Slack HTTP mode on port %s (POST /slack/events)", settings.pim_port)
-            await run_http(settings, services.pimbot, bolt, port=settings.pim_port)
+            await run_http(
+                settings, services.pimbot, bolt, port=settings.pim_port, metrics=services.metrics
+            )
     finally:
         await services.aclose()
 
@@ -177,7 +179,7 @@ async def build_local_stack(settings: Settings, clock: OffsetClock, port: int) -
         bot_token=WORKSPACE_BOT_TOKEN,
         on_fast_forward=fast_forward,
     )
-    bot_http = build_http_app(settings, services.pimbot, bolt)
+    bot_http = build_http_app(settings, services.pimbot, bolt, services.metrics)
     app = Starlette(routes=[*bot_http.routes, Mount("/", workspace)])
     return LocalStack(app, services, workspace.state.workspace, base)
 

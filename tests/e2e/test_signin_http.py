@@ -253,7 +253,7 @@ def test_mfa_claims_challenge_sends_a_step_up_sign_in_then_the_request_resumes(
 
 
 def test_health_in_user_mode_checks_entra_sign_in_not_an_app_token(bot: SignInStack) -> None:
-    answer = bot.http.get("/healthz")
+    answer = bot.http.get("/readyz")
 
     assert answer.status_code == 200 and answer.json()["graph"] == "ok"
     assert bot.settings.azure_client_secret is None  # no app token could have been used
