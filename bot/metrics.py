@@ -12,13 +12,16 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# What `generate_latest` writes is the classic text format 0.0.4, which every Prometheus
+# reads (https://prometheus.io/docs/instrumenting/exposition_formats/); the client's own
+# CONTENT_TYPE_LATEST says 1.0.0 from 0.22 on, so it is named here, the same on any version.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Slack allows 3 s for an ack; the buckets resolve the part of that range that matters.
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 GRAPH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

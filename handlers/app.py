@@ -178,8 +178,15 @@ async def run_http(
     app = build_http_app(settings, bot, bolt_app, metrics)
     # All interfaces: in HTTP mode Slack (or the ingress in front) must reach this port.
     host = "0.0.0.0"  # noqa: S104
+    # log_config=None: uvicorn's lines go through the root handler, so PIM_LOG_FORMAT=json
+    # makes them JSON too (uvicorn's own config would give them text formatters).
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=None,
+        timeout_graceful_shutdown=10,
     )
     await _GracefulServer(config).serve()
 
