@@ -156,7 +156,7 @@ def build_services(
     clock = clock or SystemClock()
     store = store or _default_store(settings, clock)
     user_mode = (
-        _user_mode(settings, store, clock, signin_transport)
+        _user_mode(settings, store, clock, signin_transport, metrics)
         if config.graph.identity == "user"
         else None
     )
@@ -221,7 +221,11 @@ def build_services(
 
 
 def _user_mode(
-    settings: Settings, store: Store, clock: Clock, transport: httpx.AsyncBaseTransport | None
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    transport: httpx.AsyncBaseTransport | None,
+    metrics: Metrics,
 ) -> UserModeParts:
     """The sign-in adapter; ConfigError names what is missing (PIM_TOKEN_KEY, the
     AZURE_* ids) before anything starts."""
@@ -230,7 +234,9 @@ def _user_mode(
     engine = getattr(store, "engine", None)
     if engine is None:
         raise TypeError("user mode needs the SQL store: the users' tokens live in it")
-    return build_user_mode(settings, engine=engine, clock=clock, transport=transport)
+    return build_user_mode(
+        settings, engine=engine, clock=clock, transport=transport, metrics=metrics
+    )
 
 
 def _default_graph(settings: Settings, metrics: Metrics) -> PimGraph:
