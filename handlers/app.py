@@ -205,6 +205,27 @@ class _GracefulServer(uvicorn.Server):
                 self._captured_signals.clear()
 
 
+async def run_socket_and_ops(
+    settings: Settings, bot: Pimbot, bolt_app: AsyncApp, *, port: int, metrics: Metrics
+) -> None:
+    """Socket Mode, and on `port` only `/healthz`, `/readyz` and `/metrics` (for the
+    probes and Prometheus: Slack's requests come over the socket). Until SIGINT/SIGTERM,
+    or until the socket fails, whose error is raised then."""
+    app = Starlette(routes=ops_routes(bot, bolt_app, metrics))
+    host = "0.0.0.0"  # noqa: S104 - the probes and Prometheus reach it from outside
+    server = _GracefulServer(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    )
+    socket_mode = asyncio.create_task(run_socket(settings, bolt_app))
+    socket_mode.add_done_callback(lambda _: setattr(server, "should_exit", True))
+    try:
+        await server.serve()
+    finally:
+        socket_mode.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await socket_mode  # re-raises what stopped the socket, if not the shutdown
+
+
 async def run_socket(settings: Settings, bolt_app: AsyncApp) -> None:
     """Socket Mode: Slack pushes over a websocket, so nothing needs to be reachable."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
