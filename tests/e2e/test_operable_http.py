@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.logs import JsonFormatter
 from tests.support.cast import ALINE, CARD
+from tests.support.signing import event_body
 from tests.support.stack import GRAPH_WRITES, BotStack
 
 Samples = dict[str, list[tuple[dict[str, str], float]]]
@@ -153,3 +154,23 @@ def test_healthz_stays_alive_while_readyz_reports_the_database_then_graph_gone(
         alive, ready = stack.http.get("/healthz"), stack.http.get("/readyz")
         assert alive.status_code == 200
         assert ready.status_code == 503 and ready.json()["graph"].startswith("failing")
+
+
+def test_a_slack_retry_of_one_event_logs_under_the_same_request_id(
+    bot: BotStack, json_log: io.StringIO
+) -> None:
+    """Slack resends an event it got no timely answer for, with the same `event_id`
+    (https://api.slack.com/apis/events-api#retries): both deliveries share a request id."""
+    body = event_body({"type": "app_home_opened", "user": "U_ALINE", "tab": "home"})
+    event_id = json.loads(body)["event_id"]
+    first = bot.post(body, bot.signed(body, content_type="application/json"))
+    retried = bot.post(
+        body,
+        {**bot.signed(body, content_type="application/json"), "X-Slack-Retry-Num": "1"},
+    )
+
+    assert first.status == retried.status == 200
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    ids = [line["request_id"] for line in lines if line["message"] == f"slack event {event_id}"]
+    assert len(ids) == 2 and ids[0] == ids[1] and ids[0] is not None
+    bot.slack.wait_for("views.publish")  # the Home is published before the next test
