@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.logs import JsonFormatter
+from tests.support.approval_stack import ApprovalStack
 from tests.support.cast import ALINE, CARD
 from tests.support.signing import event_body
 from tests.support.stack import GRAPH_WRITES, BotStack
@@ -174,3 +175,19 @@ def test_a_slack_retry_of_one_event_logs_under_the_same_request_id(
     ids = [line["request_id"] for line in lines if line["message"] == f"slack event {event_id}"]
     assert len(ids) == 2 and ids[0] == ids[1] and ids[0] is not None
     bot.slack.wait_for("views.publish")  # the Home is published before the next test
+
+
+@pytest.mark.slow
+def test_a_reminder_sent_late_is_measured_by_how_late(tmp_path: Path) -> None:
+    """The 15-minute reminder of a 1-hour activation falls due at 45 min; a sweep at 46 min
+    sends it one minute late, and the histogram says so."""
+    with ApprovalStack(tmp_path) as stack:
+        stack.final(stack.command(CARD.replace(" 5h ", " 1h ")))
+        stack.sweep(advance=30 * 60)
+        stack.sweep(advance=16 * 60)
+        assert stack.dms("U_ALINE", "ends in")
+
+        samples = scrape(stack)
+
+    assert value(samples, "pimbot_reminder_lateness_seconds_count") == 1
+    assert 60 <= value(samples, "pimbot_reminder_lateness_seconds_sum") < 70
