@@ -3,14 +3,23 @@ scrape-time gauges that survive a failing read, and JSON log lines."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
+from typing import Any, cast
 
 import pytest
 
-from bot.logs import JsonFormatter, bind_request_id, request_id_for, reset_request_id
+from bot.logs import (
+    JsonFormatter,
+    bind_request_id,
+    current_request_id,
+    request_id_for,
+    reset_request_id,
+)
 from bot.metrics import Metrics, Reading, endpoint_template
+from bot.service.sweep import Sweeper
 
 
 @pytest.mark.parametrize(
@@ -76,3 +85,35 @@ def test_json_lines_carry_the_bound_request_id_and_the_traceback() -> None:
     assert line["logger"] == "pimbot"
     assert line["request_id"] == "6f1c0d2e-0000-4000-8000-000000000000"
     assert "ValueError: boom" in line["exc_info"] and line["time"].endswith("+00:00")
+
+
+class _Round:
+    """Stands in for the reminders and approvals a sweep round runs; notes the request id
+    each round runs under."""
+
+    def __init__(self) -> None:
+        self.ids: list[str | None] = []
+        self.two = asyncio.Event()
+
+    async def run_due(self) -> int:
+        self.ids.append(current_request_id())
+        if len(self.ids) == 2:
+            self.two.set()
+        return 0
+
+    async def expire_due(self) -> int:
+        return 0
+
+
+async def test_each_sweep_round_runs_under_its_own_request_id() -> None:
+    rounds = _Round()
+    sweeper = Sweeper(cast(Any, rounds), cast(Any, rounds))
+    task = asyncio.create_task(sweeper.run_forever(0))
+    try:
+        await asyncio.wait_for(rounds.two.wait(), timeout=10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    first, second = rounds.ids[:2]
+    assert first and second and first != second
