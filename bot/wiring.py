@@ -23,6 +23,7 @@ from bot.service.dispatch import Pimbot, UserMode
 from bot.service.entra_held import EntraHeld
 from bot.service.identity import IdentityResolver
 from bot.service.kept import Keeper
+from bot.service.nudges import ApproverNudges
 from bot.service.policies import PolicyCache
 from bot.service.ports import (
     Actors,
@@ -183,6 +184,7 @@ def build_services(
         keeper = Keeper(sign_ins, user_mode.kept, deps)
         entra = EntraHeld(user_mode.approvals, deps, reminders)
     approvals = ApprovalService(deps, service, entra=entra, keeper=keeper)
+    nudges = ApproverNudges(deps, approvals)
     pimbot = Pimbot(
         deps,
         service,
@@ -203,7 +205,11 @@ def build_services(
         reminders,
         trigger,
         Sweeper(
-            reminders, approvals, keeper, functools.partial(settle_provisioning, deps, reminders)
+            reminders,
+            approvals,
+            keeper,
+            functools.partial(settle_provisioning, deps, reminders),
+            nudges,
         ),
         user_mode,
         sign_ins,

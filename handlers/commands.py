@@ -27,9 +27,9 @@ from bot.domain.commands import (
 from bot.domain.people import PersonKey, slack
 from bot.domain.validation import ticket_regex
 from bot.service.dispatch import Pimbot
-from bot.service.outcomes import Outcome, Overview
+from bot.service.outcomes import ApprovalQueue, Outcome, Overview
 from handlers import blocks
-from handlers.blocks import signin
+from handlers.blocks import nudges, signin
 from handlers.blocks.help import help_text, unknown_command, usage
 from handlers.blocks.modal import Prefill
 from handlers.replies import DirectMessages, Reply, dm, ephemeral, guarded, to_dm
@@ -124,6 +124,8 @@ def _work(bot: Pimbot, who: PersonKey, parsed: Command) -> Work:
             return blocks.overview(result, parsed.role if isinstance(parsed, Status) else None)
         if isinstance(result, Outcome):
             return blocks.outcome(result)
+        if isinstance(result, ApprovalQueue):
+            return nudges.queue(result.waiting, dict(result.pinged), result.now)
         if isinstance(parsed, Login | Logout):
             return signin.sign_in_reply(result)
         return blocks.help_message(help_text(), "I didn't understand that.")

@@ -27,6 +27,8 @@ class AuditKind(StrEnum):
     ENDED = "ended"
     REMINDED = "reminded"
     CARD_NOT_POSTED = "card_not_posted"  # the chat refused the approval card; retried
+    APPROVERS_REMINDED = "approvers_reminded"  # an undecided request re-pinged its approvers
+    ESCALATED = "escalated"  # an undecided request pinged `escalate_to`
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.service.approvals import ApprovalService
 from bot.service.kept import Keeper
+from bot.service.nudges import ApproverNudges
 from bot.service.reminders import ReminderService
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,10 @@ class Sweeper:
         approvals: ApprovalService,
         keeper: Keeper | None = None,
         provisioning: Callable[[], Awaitable[int]] | None = None,
+        nudges: ApproverNudges | None = None,
     ) -> None:
         self._reminders, self._approvals, self._keeper = reminders, approvals, keeper
+        self._nudges = nudges  # approvers re-pinged about undecided requests
         self._provisioning = provisioning  # activations Entra accepted, not yet in effect
 
     async def sweep(self, *, reconcile: bool = False) -> None:
@@ -37,6 +40,8 @@ class Sweeper:
             await self._provisioning()
         await self._reminders.run_due()
         await self._approvals.expire_due()
+        if self._nudges is not None:  # after expiry: an expired request pings nobody
+            await self._nudges.run_due()
         if self._keeper is not None:
             await self._keeper.expire_due()
         if reconcile:

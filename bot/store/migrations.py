@@ -332,6 +332,21 @@ def _v9(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v10(conn: Connection) -> None:
+    # One row per ping sent to a request's approvers: the primary key is the claim, so a
+    # ping goes out once however many sweeps (or processes) reach it at the same moment.
+    md = sa.MetaData()
+    sa.Table(
+        "approver_pings",
+        md,
+        sa.Column("request_id", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(16), primary_key=True),  # remind, escalate
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -342,6 +357,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
+    Migration(10, "approver_pings: re-pings and escalations of undecided requests", _v10),
 )
 LATEST = MIGRATIONS[-1].version
 

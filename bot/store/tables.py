@@ -180,3 +180,12 @@ outbox = sa.Table(
     sa.Column("ref", sa.String(128)),
     sa.Column("error", sa.String(200)),
 )
+
+approver_pings = sa.Table(
+    "approver_pings",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sent_at", _ts, nullable=False),
+)
