@@ -95,13 +95,6 @@ class RoleConfig(_Strict):
     escalate_after: Duration | None = None
     escalate_to: ApproversConfig = Field(default_factory=ApproversConfig)
 
-    @field_validator("remind_approvers_after", "escalate_after")
-    @classmethod
-    def _positive(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and value <= timedelta(0):
-            raise ValueError("must be longer than zero")
-        return value
-
     @model_validator(mode="after")
     def _escalation_names_someone(self) -> RoleConfig:
         named = any(getattr(self.escalate_to, kind) for kind in ApproversConfig.model_fields)

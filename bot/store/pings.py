@@ -28,8 +28,10 @@ class PingMethods:
         values = {"request_id": request_id, "kind": kind.value, "seq": seq, "sent_at": at}
         with self._engine.begin() as conn:
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            stmt = insert(_P).values(**values).on_conflict_do_nothing()
-            return conn.execute(stmt).rowcount == 1
+            stmt = insert(_P).values(**values).on_conflict_do_nothing().returning(_P.c.seq)
+            # The row comes back only if this insert made it (psycopg reports no rowcount
+            # for ON CONFLICT DO NOTHING).
+            return conn.execute(stmt).first() is not None
 
     def pinged(self, request_ids: Collection[str]) -> dict[str, Pinged]:
         """What was sent for each request that has had a ping (others are left out)."""

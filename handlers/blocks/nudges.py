@@ -27,7 +27,7 @@ from handlers.blocks.cards import DENY_ACTION
 
 QUEUE_APPROVE = "home_approve"  # the Home's Approve: answered by DM, from any surface
 QUEUE_SHOWN = 20
-_GROUP_ID = re.compile(r"^[A-Z0-9]+$")  # a user group id as Slack writes it (S0614TZR7)
+_GROUP_ID = re.compile(r"^[A-Za-z0-9_]+$")  # an id (S0614TZR7): nothing that ends the markup
 
 
 def audience_text(audience: Audience) -> str:
