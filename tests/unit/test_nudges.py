@@ -98,8 +98,18 @@ def test_a_ping_mentions_users_and_groups_and_no_markup_from_a_bad_group_id() ->
 
     msg = nudges.ping(record, audience, Nudge(PingKind.REMIND, 45 * MIN, 2))
 
-    assert msg["text"].startswith(":bell: <@U_ADMIN> <!subteam^S_PIM_APPROVERS> `R-WAITING1`")
+    assert msg["text"].startswith(":bell: <!subteam^S_PIM_APPROVERS> <@U_ADMIN> `R-WAITING1`")
     assert "<!channel" not in msg["text"] and "reminder 2" in msg["text"]
     nobody = nudges.ping(record, Audience(), Nudge(PingKind.ESCALATE, 60 * MIN, 2))
     assert "Escalation" in nobody["text"] and "No approver" in nobody["text"]
     assert "reminded twice" in nobody["text"]
+
+
+def test_a_long_list_of_approvers_is_cut_at_whole_mentions() -> None:
+    many = Audience(tuple(slack(f"U{i:03d}") for i in range(45)), ("S1",))
+
+    text = nudges.audience_text(many)
+
+    assert text.startswith("<!subteam^S1> <@U000> ") and text.endswith(
+        "<@U038> and 6 more approvers"
+    )
