@@ -205,3 +205,32 @@ def test_approve_from_the_queue_activates_in_graph(bot: ApprovalStack) -> None:
 
     assert request_id in bot.dm("U_ADMIN", "You approved")["text"]
     assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
+
+
+def _home(bot: ApprovalStack, user: str, fragment: str) -> str:
+    """The text of `user`'s latest published App Home, once it contains `fragment`."""
+    deadline = time.monotonic() + 15
+    while True:
+        calls = bot.slack.calls("views.publish")
+        mine = [c.body["view"] for c in calls if c.body["user_id"] == user]
+        text = json.dumps(mine[-1], ensure_ascii=False) if mine else ""
+        if fragment in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.02)
+
+
+def test_open_homes_show_the_wait_and_the_reminders_as_they_happen(bot: ApprovalStack) -> None:
+    request_id, _ = bot.pending()
+    for user in ("U_ALINE", "U_ADMIN"):  # the requester, an approver: Homes open
+        bot.event({"type": "app_home_opened", "user": user, "tab": "home"})
+        assert "not reminded yet" in _home(bot, user, "not reminded yet")
+
+    bot.sweep(advance=15 * MINUTE + 1)
+
+    mine = _home(bot, "U_ALINE", "reminded once")
+    assert "waiting for an approver for 15 minutes, reminded once" in mine and request_id in mine
+    theirs = _home(bot, "U_ADMIN", "reminded once")
+    assert (
+        "Waiting for you" in theirs
+        and f"`{request_id}`, waiting 15 minutes, reminded once" in theirs
+    )
