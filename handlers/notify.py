@@ -94,7 +94,10 @@ class SlackNotifier:
             return
         expires_at = record.created_at + self._config.approval_timeout
         msg = nudges.ping(record, audience, nudge)
-        await self._courier.reply_in_thread(record.card, record.id, msg, give_up_at=expires_at)
+        once = f"ping {record.id} {nudge.kind.value} {nudge.seq}"
+        await self._courier.reply_in_thread(
+            record.card, record.id, msg, give_up_at=expires_at, once=once
+        )
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
         msg = cards.decision_dm(record, error, await self._tz(record.requester))

@@ -157,13 +157,14 @@ class Courier:
         await self._put(channel, UPDATE, body, request_id, None)
 
     async def reply_in_thread(
-        self, ref: str, request_id: str, msg: Message, give_up_at: datetime
+        self, ref: str, request_id: str, msg: Message, give_up_at: datetime, *, once: str
     ) -> None:
         """A reply under a card: queued in the card's channel lane, so it follows the
-        card's post, and its `thread_ts` (the card's ts) is read when it is sent."""
+        card's post, and its `thread_ts` (the card's ts) is read when it is sent. `once`:
+        its key; the same key again queues nothing (a retry after a crash)."""
         channel, _, ts = ref.partition(" ")
         body = {"channel": channel, "thread_ts": None if ts == QUEUED else ts, **self._mark(msg)}
-        await self._put(channel, THREAD, body, request_id, give_up_at)
+        await self._put(channel, THREAD, body, request_id, give_up_at, dedupe=once)
 
     async def _put(
         self,
@@ -172,9 +173,10 @@ class Courier:
         body: dict[str, Any],
         card: str | None,
         give_up_at: datetime | None,
+        dedupe: str | None = None,
     ) -> None:
         deadline = give_up_at or self._clock.now() + DELIVERY_WINDOW
-        self._outbox.put(lane, kind, body, give_up_at=deadline, card=card)
+        self._outbox.put(lane, kind, body, give_up_at=deadline, card=card, dedupe=dedupe)
         self._ensure_running()
         if self._lock(lane).locked():  # being drained (maybe by this very call's caller)
             self._wake.set()

@@ -2,10 +2,11 @@
 their card's thread (15 min after the request, then each interval doubling) and, once,
 escalates to `escalate_to` after `escalate_after`, all on the bot's clock.
 
-The store is the source of truth: each ping is claimed (a row whose primary key is the
-ping) before it is handed to the notifier, so overlapping sweeps, two processes or a
-restart send it once. Whom to mention is worked out before the claim, so no network call
-stands between the claim and the outbox that keeps the message until Slack took it.
+Each ping goes out once, crash or not: the notifier queues it in the outbox under a key
+of its own (the same ping queued again is ignored), and only then is it claimed in the
+store (a row whose primary key is the ping), which counts it and audits it once. A crash
+between the two leaves it queued and unclaimed: the next sweep queues it again (ignored)
+and claims it. Overlapping sweeps, or two processes, do the same.
 """
 
 from __future__ import annotations
@@ -68,11 +69,11 @@ class ApproverNudges:
         reminded, sent = pinged.reminded, 0
         for ping in due:
             audience = await self._audience(record, ping, rules)
-            if not self._svc.store.claim_ping(record.id, ping.kind, ping.seq, now):
-                continue  # another sweep (or process) sent it
             reminded += ping.kind is PingKind.REMIND
-            nudge = Nudge(ping.kind, now - record.created_at, reminded)
-            await self._svc.notifier.ping_approvers(record, audience, nudge)
+            nudge = Nudge(ping.kind, ping.seq, now - record.created_at, reminded)
+            await self._svc.notifier.ping_approvers(record, audience, nudge)  # once per ping
+            if not self._svc.store.claim_ping(record.id, ping.kind, ping.seq, now):
+                continue  # another sweep (or process) queued and counted it
             nobody = "" if audience else ": nobody to mention"
             detail = f"{ping.kind.value} #{ping.seq + 1}{nobody}"
             event = event_for(AUDITED[ping.kind], record, at=now, actor=None, detail=detail)

@@ -234,10 +234,12 @@ class People(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Nudge:
-    """One ping about an undecided request: `kind`, how long it has waited, and how many
-    re-pings (this one included) its approvers have had."""
+    """One ping about an undecided request: `kind` and `seq` (which ping: the notifier
+    sends the same one once however often it is told), how long the request has waited,
+    and how many re-pings (this one included) its approvers have had."""
 
     kind: PingKind
+    seq: int
     waited: timedelta
     reminded: int
 
@@ -273,7 +275,8 @@ class Notifier(Protocol):
         self, record: ActivationRecord, audience: Audience, nudge: Nudge
     ) -> None:
         """Ping `audience` about the still undecided `record` where its card is (in the
-        card's thread): a reminder to its approvers, or the escalation."""
+        card's thread): a reminder to its approvers, or the escalation. Idempotent per
+        (record, kind, seq): told again (a retry after a crash), it sends nothing more."""
         ...
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:

@@ -345,6 +345,10 @@ def _v10(conn: Connection) -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
     )
     md.create_all(conn)
+    # A parcel may carry a key of its own: putting the same key again changes nothing, so
+    # a ping queued just before a crash is not queued twice by the sweep after it.
+    conn.exec_driver_sql("ALTER TABLE outbox ADD COLUMN dedupe VARCHAR(200)")
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ux_outbox_dedupe ON outbox (dedupe)")
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -357,7 +361,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
-    Migration(10, "approver_pings: re-pings and escalations of undecided requests", _v10),
+    Migration(10, "approver_pings (re-pings, escalations); outbox parcels keyed once", _v10),
 )
 LATEST = MIGRATIONS[-1].version
 

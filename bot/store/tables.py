@@ -179,6 +179,7 @@ outbox = sa.Table(
     sa.Column("done_at", _ts),
     sa.Column("ref", sa.String(128)),
     sa.Column("error", sa.String(200)),
+    sa.Column("dedupe", sa.String(200), unique=True),  # v10: a key put once (approver pings)
 )
 
 approver_pings = sa.Table(

@@ -11,6 +11,7 @@ are `<@U…>` for users and `<!subteam^S…>` for user groups
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -18,8 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from bot.domain.audit import AuditKind
 from bot.domain.nudges import Pinged
 from bot.domain.requests import RequestState
 from tests.support.approval_stack import USERGROUP, ApprovalStack, approvals_policy
@@ -68,8 +71,9 @@ def _replies(bot: ApprovalStack, request_id: str, count: int) -> list[dict[str, 
 
 
 def _thread(bot: ApprovalStack, request_id: str, count: int) -> list[dict[str, Any]]:
-    """Exactly `count` replies: as many arrived as were claimed in the store, and a reply
-    is only ever sent after its claim, so no other is on its way."""
+    """Exactly `count` replies: as many arrived as were claimed in the store by the
+    sweeps so far (a ping is queued, then claimed, before its sweep returns), so no other
+    is on its way."""
     found = _replies(bot, request_id, count)
     assert _claimed(bot, request_id) == count == len(found), found
     return found
@@ -173,6 +177,33 @@ def test_each_ping_is_sent_once_across_overlapping_sweeps_and_a_restart(tmp_path
         (again,) = _replies(second, request_id, 1)
         assert _claimed(second, request_id) == 2
         assert again["thread_ts"] == card_ts and "reminder 2" in again["text"]
+
+
+def test_a_crash_between_queueing_a_ping_and_claiming_it_neither_loses_nor_doubles_it(
+    bot: ApprovalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_id, _ = bot.pending()
+    store = bot.services.store
+
+    def crash(*_: object) -> bool:
+        raise RuntimeError("the process died here")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "claim_ping", crash)
+        bot.clock.advance(15 * MINUTE + 1)
+        # The round dies: a 500, or the server drops the connection (never to be reused).
+        with contextlib.suppress(httpx.HTTPError):
+            died = bot.http.post("/test/sweep", headers={"Connection": "close"})
+            assert died.status_code == 500
+    (queued,) = _replies(bot, request_id, 1)  # queued before the crash, so it went out
+    assert _claimed(bot, request_id) == 0
+
+    bot.sweep()  # the next round queues it again (ignored) and claims it
+    bot.sweep()
+
+    assert _thread(bot, request_id, 1) == [queued]
+    audited = [e for e in store.audit_events() if e.request_id == request_id]
+    assert [e.kind for e in audited].count(AuditKind.APPROVERS_REMINDED) == 1
 
 
 def test_approvals_lists_what_waits_for_an_approver_and_nothing_for_anyone_else(
