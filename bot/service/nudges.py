@@ -24,7 +24,6 @@ from bot.errors import PimError
 from bot.service.approvals import ApprovalService
 from bot.service.deps import Deps
 from bot.service.ports import Nudge
-from bot.service.signins import SignInRequired, StepUpRequired
 from bot.settings import RoleConfig
 
 log = logging.getLogger(__name__)
@@ -99,14 +98,16 @@ class ApproverNudges:
 
     async def _audience(self, record: ActivationRecord, ping: Ping, rules: _Rules) -> Audience:
         escalation = ping.kind is PingKind.ESCALATE
-        refs = rules.escalate_to if escalation else await self._approvers(record)
         people: dict[PersonKey, None] = {}
         groups: dict[str, None] = {}
-        for ref in refs:
-            if ref.kind is ApproverKind.SLACK_USERGROUP:
-                groups[ref.id] = None
-            else:
-                people.update(dict.fromkeys(await self._people(ref)))
+        # Graph is read as the requester, as when their request was checked (user mode).
+        with self._svc.actors.acting_as(record.requester):
+            refs = rules.escalate_to if escalation else await self._approvers(record)
+            for ref in refs:
+                if ref.kind is ApproverKind.SLACK_USERGROUP:
+                    groups[ref.id] = None
+                else:
+                    people.update(dict.fromkeys(await self._people(ref)))
         people.pop(record.requester, None)  # never asked to approve their own request
         return Audience(tuple(people), tuple(groups))
 
@@ -114,10 +115,9 @@ class ApproverNudges:
         """The effective policy's approvers, as `check_approver` reads them; if the policy
         cannot be read now, pimbot.yml's own (the ping still goes out)."""
         try:
-            with self._svc.actors.acting_as(record.requester):
-                role = Role(record.role_id, record.role_name)
-                return (await self._svc.policies.effective(role)).policy.approvers
-        except (PimError, SignInRequired, StepUpRequired) as exc:
+            role = Role(record.role_id, record.role_name)
+            return (await self._svc.policies.effective(role)).policy.approvers
+        except PimError as exc:  # a sign-in needed (user mode) included
             log.info("approver ping for %s: policy unread (%s)", record.id, type(exc).__name__)
             config = self._role_config(record.role_id)
             return approver_refs(config.approvers) if config else ()
@@ -127,15 +127,16 @@ class ApproverNudges:
         members through pimbot.yml's `users:` map (nobody else can be mentioned)."""
         if ref.kind is ApproverKind.SLACK_USER:
             return [slack(ref.id)]
-        if ref.kind is ApproverKind.ENTRA_USER:
-            return self._mapped({ref.id})
-        if ref.kind is ApproverKind.ENTRA_GROUP:
-            try:
+        try:  # `users:` may name someone by UPN or object id, and so may the reference
+            if ref.kind is ApproverKind.ENTRA_USER:
+                members = [await self._svc.graph.get_user(ref.id)]
+            elif ref.kind is ApproverKind.ENTRA_GROUP:
                 members = await self._svc.graph.list_group_members(ref.id)
-            except PimError:
-                return []
-            return self._mapped({n for m in members for n in (m.id, m.user_principal_name)})
-        return []  # whoever holds a role right now: not worth a Graph read per ping
+            else:
+                return []  # whoever holds a role right now: not worth a Graph read per ping
+        except PimError:
+            return self._mapped({ref.id})  # unreadable now: as named, if mapped as named
+        return self._mapped({n for m in members for n in (m.id, m.user_principal_name)})
 
     def _mapped(self, entra: set[str]) -> list[PersonKey]:
         wanted = {name.casefold() for name in entra}
