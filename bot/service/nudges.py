@@ -28,7 +28,8 @@ from bot.settings import RoleConfig
 
 log = logging.getLogger(__name__)
 PENDING = frozenset({RequestState.PENDING_APPROVAL})
-FIRST_REMINDER = timedelta(minutes=15)  # RoleConfig's default, for roles pimbot.yml omits
+# For roles pimbot.yml does not name (approval required by Entra's policy): its default.
+FIRST_REMINDER: timedelta = RoleConfig.model_fields["remind_approvers_after"].default
 AUDITED = {PingKind.REMIND: AuditKind.APPROVERS_REMINDED, PingKind.ESCALATE: AuditKind.ESCALATED}
 
 
@@ -58,9 +59,6 @@ class ApproverNudges:
         for record in waiting:
             sent += await self._nudge(record, pinged.get(record.id, Pinged()), now)
         return sent
-
-    def pinged(self, records: list[ActivationRecord]) -> dict[str, Pinged]:
-        return self._svc.store.pinged([r.id for r in records])
 
     async def _nudge(self, record: ActivationRecord, pinged: Pinged, now: datetime) -> int:
         rules = self._rules(record)
@@ -139,6 +137,15 @@ class ApproverNudges:
         return self._mapped({n for m in members for n in (m.id, m.user_principal_name)})
 
     def _mapped(self, entra: set[str]) -> list[PersonKey]:
+        """`users:` is keyed `slack:U123` or by the bare Slack user id (as identity reads it)."""
         wanted = {name.casefold() for name in entra}
         users = self._svc.config.users.items()
-        return [slack(chat_id) for chat_id, name in users if name.casefold() in wanted]
+        keys = (_key(chat_id) for chat_id, name in users if name.casefold() in wanted)
+        return [key for key in keys if key is not None]
+
+
+def _key(configured: str) -> PersonKey | None:
+    try:
+        return PersonKey.parse(configured) if ":" in configured else slack(configured)
+    except ValueError:
+        return None  # a malformed key (`slack:`): identity never matches it either

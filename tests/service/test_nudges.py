@@ -29,7 +29,7 @@ QUARTER = timedelta(minutes=15, seconds=1)
 
 def entra_policy() -> PolicyFile:
     policy = repo_policy()
-    policy["users"] = {"U_MEGAN": MEGAN.upn, "U_PATTI": PATTI.id, "U_ALINE": ALINE.upn}
+    policy["users"] = {"U_MEGAN": MEGAN.upn, "slack:U_PATTI": PATTI.id, "U_ALINE": ALINE.upn}
     policy["users"]["U_DIEGO"] = DIEGO.upn
     policy["roles"]["global-admin"] |= {
         "approvers": {"entra_groups": [PIM_APPROVERS_GROUP], "entra_users": [PATTI.upn]},
