@@ -27,6 +27,8 @@ from bot.domain.nudges import Pinged
 from bot.domain.requests import RequestState
 from tests.support.approval_stack import USERGROUP, ApprovalStack, approvals_policy
 from tests.support.cast import ALINE, GLOBAL_ADMIN
+from tests.support.live import wait_for_state
+from tests.support.real_bot import RealBot
 
 pytestmark = pytest.mark.slow  # a bot stack of its own per test; the clock moves by hours
 
@@ -265,3 +267,30 @@ def test_open_homes_show_the_wait_and_the_reminders_as_they_happen(bot: Approval
         "Waiting for you" in theirs
         and f"`{request_id}`, waiting 15 minutes, reminded once" in theirs
     )
+
+
+def test_make_run_shows_the_repings_in_the_cards_thread(tmp_path: Path) -> None:
+    """`pimbot run`'s own wiring and local workspace (its fast-forward button moves the
+    clock and sweeps): the re-ping is a reply under the card, as in Slack."""
+
+    def card(state: dict[str, Any]) -> list[dict[str, Any]]:
+        channel = state["messages"]["C_PIM_APPROVALS"]
+        return [m for m in channel if not m["thread_ts"] and "Global Administrator" in m["text"]]
+
+    def replies(state: dict[str, Any]) -> list[dict[str, Any]]:
+        return [m for m in state["messages"]["C_PIM_APPROVALS"] if m["thread_ts"]]
+
+    with RealBot(tmp_path) as real:
+        ui = f"{real.url}/ui"
+        text = "/pim activate global-admin 1h need tenant-wide settings change"
+        typed = {"user": "U_ALINE", "channel": "D_ALINE", "text": text}
+        sent = httpx.post(f"{ui}/send", json=typed)
+        assert sent.json()["ok"], sent.text
+        (posted,) = card(wait_for_state(real.url, "U_ADMIN", card, timeout=15))
+        forward = httpx.post(f"{ui}/fast_forward", json={"seconds": 15 * MINUTE + 1}, timeout=30)
+        assert forward.json()["ok"], forward.text
+
+        (reply,) = replies(wait_for_state(real.url, "U_ADMIN", replies, timeout=15))
+
+    assert reply["thread_ts"] == posted["ts"] and "<@U_ADMIN>" in reply["text"]
+    assert "reminder 1" in reply["text"]
