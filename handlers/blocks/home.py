@@ -21,14 +21,14 @@ from handlers.blocks.base import (
     when,
 )
 from handlers.blocks.literal import code
-from handlers.blocks.nudges import queue_items, waiting_text
+from handlers.blocks.nudges import QUEUE_APPROVE, queue_items, waiting_text
 
 View = dict[str, Any]
 
 HOME_LOGIN = "home_login"
 
 
-HOME_APPROVE = "home_approve"
+HOME_APPROVE = QUEUE_APPROVE  # the queue's Approve, here and in `/pim approvals`
 NOTHING = "_Nothing here._"
 # What an open request is doing, in words (never the state machine's names).
 DOING = {
