@@ -28,15 +28,16 @@ from handlers.blocks.cards import DENY_ACTION
 QUEUE_APPROVE = "home_approve"  # the Home's Approve: answered by DM, from any surface
 QUEUE_SHOWN = 20
 MAX_MENTIONS = 40  # whole mentions only: a section's text is cut at 3000 characters
-_GROUP_ID = re.compile(r"^[A-Za-z0-9_]+$")  # an id (S0614TZR7): nothing that ends the markup
+_CHAT_ID = re.compile(r"^[A-Za-z0-9_]+$")  # an id (S0614TZR7): nothing that ends the markup
 
 
 def audience_text(audience: Audience) -> str:
     """Mentions: users `<@U…>`, user groups `<!subteam^S…>`
     (https://api.slack.com/reference/surfaces/formatting#mentioning-users and
-    #mentioning-groups). A group id that is not one is left out rather than sent as markup."""
-    groups = [f"<!subteam^{g}>" for g in audience.groups if _GROUP_ID.fullmatch(g)]
-    users = [mention(p) for p in audience.people]
+    #mentioning-groups). An id from pimbot.yml that is not one is left out rather than sent
+    as markup."""
+    groups = [f"<!subteam^{g}>" for g in audience.groups if _CHAT_ID.fullmatch(g)]
+    users = [mention(p) for p in audience.people if _CHAT_ID.fullmatch(p.chat_user_id)]
     named = groups + users  # groups first: one mention reaches many
     more = f" and {len(named) - MAX_MENTIONS} more approvers" if len(named) > MAX_MENTIONS else ""
     return " ".join(named[:MAX_MENTIONS]) + more

@@ -94,12 +94,15 @@ def test_a_ping_mentions_users_and_groups_and_no_markup_from_a_bad_group_id() ->
     record = activation_record(
         id="R-WAITING1", requester=slack("U_ALINE"), state=RequestState.PENDING_APPROVAL
     )
-    audience = Audience((slack("U_ADMIN"),), ("S_PIM_APPROVERS", "S1> <!channel"))
+    audience = Audience(
+        (slack("U_ADMIN"), slack("U1> <!here")), ("S_PIM_APPROVERS", "S1> <!channel")
+    )
 
     msg = nudges.ping(record, audience, Nudge(PingKind.REMIND, 1, 45 * MIN, 2))
 
     assert msg["text"].startswith(":bell: <!subteam^S_PIM_APPROVERS> <@U_ADMIN> `R-WAITING1`")
-    assert "<!channel" not in msg["text"] and "reminder 2" in msg["text"]
+    assert "<!channel" not in msg["text"] and "<!here" not in msg["text"]
+    assert "reminder 2" in msg["text"]
     nobody = nudges.ping(record, Audience(), Nudge(PingKind.ESCALATE, 0, 60 * MIN, 2))
     assert "Escalation" in nobody["text"] and "No approver" in nobody["text"]
     assert "reminded twice" in nobody["text"]
