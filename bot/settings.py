@@ -16,6 +16,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -97,6 +98,20 @@ class RoleConfig(_Strict):
     # authentication context on activation, which adminAssign skips. Off: refused.
     application_mode: Literal["allow_without_mfa"] | None = None
     break_glass: BreakGlassConfig | None = None  # absent: never break-glassed
+    # An undecided request re-pings its approvers in the card's thread this long after it
+    # was made, then after twice as long each time (15m: at 15, 45, 105 min…).
+    remind_approvers_after: Duration = timedelta(minutes=15)
+    # Counted from the request: `escalate_to` is pinged once in the same thread.
+    escalate_after: Duration | None = None
+    escalate_to: ApproversConfig = Field(default_factory=ApproversConfig)
+
+    @model_validator(mode="after")
+    def _escalation_names_someone(self) -> RoleConfig:
+        named = any(getattr(self.escalate_to, kind) for kind in ApproversConfig.model_fields)
+        if (self.escalate_after is None) == named:
+            # Half a rule would escalate to nobody, or never: refuse it at start-up.
+            raise ValueError("escalate_after and escalate_to go together: set both or neither")
+        return self
 
 
 class RemindersConfig(_Strict):

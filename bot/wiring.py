@@ -26,6 +26,7 @@ from bot.service.dispatch import Pimbot, UserMode
 from bot.service.entra_held import EntraHeld
 from bot.service.identity import IdentityResolver
 from bot.service.kept import Keeper
+from bot.service.nudges import ApproverNudges
 from bot.service.policies import PolicyCache
 from bot.service.ports import (
     Actors,
@@ -193,6 +194,7 @@ def build_services(
         entra = EntraHeld(user_mode.approvals, deps, reminders)
     approvals = ApprovalService(deps, service, entra=entra, keeper=keeper)
     glass = BreakGlassService(deps, reminders, user_mode=user_mode is not None)
+    nudges = ApproverNudges(deps, approvals)
     pimbot = Pimbot(
         deps,
         service,
@@ -219,6 +221,7 @@ def build_services(
             keeper,
             functools.partial(settle_provisioning, deps, reminders),
             glass.ender.run_due,
+            nudges,
         ),
         user_mode,
         sign_ins,

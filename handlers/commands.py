@@ -28,9 +28,9 @@ from bot.domain.commands import (
 from bot.domain.people import PersonKey, slack
 from bot.domain.validation import ticket_regex
 from bot.service.dispatch import Pimbot
-from bot.service.outcomes import GlassOutcome, Outcome, Overview
+from bot.service.outcomes import ApprovalQueue, GlassOutcome, Outcome, Overview
 from handlers import blocks
-from handlers.blocks import signin
+from handlers.blocks import nudges, signin
 from handlers.blocks.breakglass import glass_reply
 from handlers.blocks.help import help_text, unknown_command, usage
 from handlers.blocks.modal import Prefill
@@ -128,6 +128,8 @@ def _work(bot: Pimbot, who: PersonKey, parsed: Command) -> Work:
             return blocks.outcome(result)
         if isinstance(result, GlassOutcome):
             return glass_reply(result)
+        if isinstance(result, ApprovalQueue):
+            return nudges.queue(result.waiting, dict(result.pinged), result.now)
         if isinstance(parsed, Login | Logout):
             return signin.sign_in_reply(result)
         return blocks.help_message(help_text(), "I didn't understand that.")

@@ -12,13 +12,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.audit import AuditEvent
 from bot.domain.breakglass import BreakGlassRecord
 from bot.domain.models import ApproverRef
+from bot.domain.nudges import Audience
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
 from bot.service.outcomes import Dropped, Overview, Replayed
+from bot.service.ports import Nudge
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 from bot.settings import PolicyFile
 from handlers import blocks
-from handlers.blocks import breakglass, cards, signin
+from handlers.blocks import breakglass, cards, nudges, signin
 from handlers.blocks import home as home_tab
 from handlers.outbox import Courier
 from handlers.people import SlackUserDirectory
@@ -84,6 +86,20 @@ class SlackNotifier:
             return
         msg = cards.approval_card(record, None, self._config.ticket.url_template)
         await self._courier.update_card(record.card, record.id, msg)
+
+    async def ping_approvers(
+        self, record: ActivationRecord, audience: Audience, nudge: Nudge
+    ) -> None:
+        """In the card's thread, so the ping sits under what it is about; worth sending
+        until the request expires."""
+        if not record.card:
+            return
+        expires_at = record.created_at + self._config.approval_timeout
+        msg = nudges.ping(record, audience, nudge)
+        once = f"ping {record.id} {nudge.kind.value} {nudge.seq}"
+        await self._courier.reply_in_thread(
+            record.card, record.id, msg, give_up_at=expires_at, once=once
+        )
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
         msg = cards.decision_dm(record, error, await self._tz(record.requester))

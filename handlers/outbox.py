@@ -43,7 +43,7 @@ from handlers.blocks import Message, cards, delivery
 
 log = logging.getLogger(__name__)
 
-POST, UPDATE, DM = "post", "update", "dm"
+POST, UPDATE, DM, THREAD = "post", "update", "dm", "thread"
 QUEUED = "queued"  # the ts of a card reference whose post is still in the outbox
 # Errors an admin can fix (invite the bot, unarchive): worth trying again, now and then.
 FIXABLE = frozenset(delivery.WHY_NOT_POSTED)
@@ -156,6 +156,16 @@ class Courier:
         body = {"channel": channel, "ts": None if ts == QUEUED else ts, **self._mark(msg)}
         await self._put(channel, UPDATE, body, request_id, None)
 
+    async def reply_in_thread(
+        self, ref: str, request_id: str, msg: Message, give_up_at: datetime, *, once: str
+    ) -> None:
+        """A reply under a card: queued in the card's channel lane, so it follows the
+        card's post, and its `thread_ts` (the card's ts) is read when it is sent. `once`:
+        its key; the same key again queues nothing (a retry after a crash)."""
+        channel, _, ts = ref.partition(" ")
+        body = {"channel": channel, "thread_ts": None if ts == QUEUED else ts, **self._mark(msg)}
+        await self._put(channel, THREAD, body, request_id, give_up_at, dedupe=once)
+
     async def _put(
         self,
         lane: str,
@@ -163,9 +173,10 @@ class Courier:
         body: dict[str, Any],
         card: str | None,
         give_up_at: datetime | None,
+        dedupe: str | None = None,
     ) -> None:
         deadline = give_up_at or self._clock.now() + DELIVERY_WINDOW
-        self._outbox.put(lane, kind, body, give_up_at=deadline, card=card)
+        self._outbox.put(lane, kind, body, give_up_at=deadline, card=card, dedupe=dedupe)
         self._ensure_running()
         if self._lock(lane).locked():  # being drained (maybe by this very call's caller)
             self._wake.set()
@@ -263,6 +274,11 @@ class Courier:
             )
         elif parcel.kind == POST:
             sent = await self._client.chat_postMessage(channel=body["channel"], **msg)
+        elif parcel.kind == THREAD:
+            # "Provide another message's ts value to make this message a reply"
+            # (https://api.slack.com/methods/chat.postMessage#arg_thread_ts).
+            ts = body.get("thread_ts") or self._posted_ts(parcel)
+            sent = await self._client.chat_postMessage(channel=body["channel"], thread_ts=ts, **msg)
         else:
             ts = body.get("ts") or self._posted_ts(parcel)
             sent = await self._client.chat_update(channel=body["channel"], ts=ts, **msg)

@@ -33,6 +33,8 @@ class AuditKind(StrEnum):
     REVOKED = "revoked"  # an approver ended a break-glass
     BREAK_GLASS_EXPIRED = "break_glass_expired"  # not ratified in time: it is deactivated
     BREAK_GLASS_ENDED = "break_glass_ended"  # pimbot deactivated a revoked or lapsed one
+    APPROVERS_REMINDED = "approvers_reminded"  # an undecided request re-pinged its approvers
+    ESCALATED = "escalated"  # an undecided request pinged `escalate_to`
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,6 +126,11 @@ class Logout:
 
 
 @dataclass(frozen=True, slots=True)
+class Approvals:
+    """`/pim approvals`: the requests waiting for the caller's decision."""
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     """`/pim help [topic]`, or help shown unasked: `unknown` is a sub-command nobody knows
     (as typed), `suggestion` the known one it most resembles, if any."""
@@ -154,4 +159,5 @@ Command: TypeAlias = (
     | Login
     | Logout
     | Help
+    | Approvals
 )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.domain.command_text import clean, quoted_first, split_head
 from bot.domain.command_types import (
     Activate,
+    Approvals,
     BreakGlass,
     Cancel,
     Command,
@@ -30,6 +31,7 @@ __all__ = [
     "TOPIC_NAMES",
     "Activate",
     "BreakGlass",
+    "Approvals",
     "Cancel",
     "Command",
     "Deactivate",
@@ -49,6 +51,7 @@ EXAMPLE = "/pim activate user-admin 5h CONTOSO:Security-012345 reset tokens"
 TOPIC_NAMES = frozenset(
     {"activate", "list", "status", "deactivate", "extend", "cancel", "login", "logout", "help"}
     | {"breakglass"}
+    | {"approvals"}
 )
 
 
@@ -239,6 +242,12 @@ def _logout(rest: str, _: _Tickets) -> Command:
     return Logout()
 
 
+def _approvals(rest: str, _: _Tickets) -> Command:
+    if rest.strip():
+        raise InputError("`approvals` takes nothing after it: just `/pim approvals`.")
+    return Approvals()
+
+
 def _help(rest: str, _: _Tickets) -> Command:
     words = rest.split()
     if len(words) > 1:
@@ -268,4 +277,5 @@ _PARSERS: dict[str, Callable[[str, _Tickets], Command]] = {
     "login": _login,
     "logout": _logout,
     "help": _help,
+    "approvals": _approvals,
 }

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 
 from bot.domain.command_codec import keepable
 from bot.domain.command_types import (
     Activate,
+    Approvals,
     Approve,
     BreakGlass,
     Cancel,
@@ -33,6 +34,7 @@ from bot.domain.command_types import (
     Revoke,
     Status,
 )
+from bot.domain.nudges import Pinged
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
 from bot.errors import InputError, PimError
@@ -43,6 +45,7 @@ from bot.service.deps import Deps
 from bot.service.homes import Homes
 from bot.service.kept import Keeper, SignInPending, item_for, pending_message
 from bot.service.outcomes import (
+    ApprovalQueue,
     NotInUserMode,
     Overview,
     Replayed,
@@ -120,7 +123,10 @@ class Pimbot:
             case Activate():
                 return await act.request_activation(who, command)
             case ListRoles() | Status():
-                return await act.overview(who)
+                return self._with_pings(await act.overview(who))
+            case Approvals():
+                waiting = await approvals.waiting_for(who)
+                return ApprovalQueue(waiting, self._pinged(waiting), self._d.clock.now())
             case Deactivate():
                 return await act.deactivate(who, command)
             case DeactivateRequest():
@@ -167,7 +173,15 @@ class Pimbot:
         self.homes.shown(who)
         with self._d.actors.acting_as(who):
             overview = await self._activation.overview(who)
-            return replace(overview, waiting=await self._approvals.waiting_for(who))
+            waiting = await self._approvals.waiting_for(who)
+            return self._with_pings(replace(overview, waiting=waiting))
+
+    def _with_pings(self, overview: Overview) -> Overview:
+        """The approver pings each shown request has had ("reminded twice")."""
+        return replace(overview, pinged=self._pinged([*overview.pending, *overview.waiting]))
+
+    def _pinged(self, records: Iterable[ActivationRecord]) -> dict[str, Pinged]:
+        return self._d.store.pinged([r.id for r in records])
 
     async def _may_decide(self, record: ActivationRecord, who: PersonKey) -> bool:
         with self._d.actors.acting_as(who):

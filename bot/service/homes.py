@@ -27,8 +27,12 @@ MayDecide = Callable[[ActivationRecord, PersonKey], Awaitable[bool]]
 
 K = AuditKind
 NO_CHANGE = frozenset({K.REFUSED, K.DECISION_REFUSED, K.REMINDED})
-# What starts or ends a request's wait for an approver.
-APPROVER_SIDE = frozenset({K.PENDING_APPROVAL, K.APPROVED, K.DENIED, K.EXPIRED, K.CANCELLED})
+# What starts or ends a request's wait for an approver, or changes what its approvers'
+# "Waiting for you" says of it (how often they were reminded).
+APPROVER_SIDE = frozenset(
+    {K.PENDING_APPROVAL, K.APPROVED, K.DENIED, K.EXPIRED, K.CANCELLED}
+    | {K.APPROVERS_REMINDED, K.ESCALATED}
+)
 
 
 class Homes:

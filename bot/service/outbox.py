@@ -40,7 +40,11 @@ class Outbox(Protocol):
         *,
         give_up_at: datetime,
         card: str | None = None,
-    ) -> int: ...
+        dedupe: str | None = None,
+    ) -> int:
+        """Queue a parcel; its id. With `dedupe`, a key already queued (or sent) queues
+        nothing again and answers the first parcel's id."""
+        ...
 
     def head(self, lane: str) -> Parcel | None:
         """The lane's oldest undelivered parcel: nothing behind it goes before it."""

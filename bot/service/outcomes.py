@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TypeAlias
@@ -10,6 +11,7 @@ from typing import TypeAlias
 from bot.domain.breakglass import BreakGlassRecord
 from bot.domain.command_types import Command
 from bot.domain.models import ActiveAssignment, Role, RolePolicy
+from bot.domain.nudges import Pinged
 from bot.domain.requests import ActivationRecord
 from bot.domain.targets import Scope, Target
 from bot.service.identity import Requester
@@ -57,6 +59,8 @@ class Overview:
     pending: list[ActivationRecord]
     now: datetime
     waiting: tuple[ActivationRecord, ...] = ()
+    # Approver pings sent so far, per pending or waiting request ("reminded twice").
+    pinged: Mapping[str, Pinged] = field(default_factory=dict)
 
 
 class OutcomeKind(StrEnum):
@@ -117,6 +121,16 @@ class GlassDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalQueue:
+    """`/pim approvals`: the requests the person may decide, oldest first, with the
+    approver pings each has had."""
+
+    waiting: tuple[ActivationRecord, ...]
+    pinged: Mapping[str, Pinged]
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SignInStarted:
     """`/pim login`: a code was sent by direct message."""
 
@@ -142,6 +156,7 @@ Result: TypeAlias = (
     | NotInUserMode
     | GlassOutcome
     | GlassDecision
+    | ApprovalQueue
 )
 
 

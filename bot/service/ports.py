@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.domain.audit import AuditEvent
@@ -20,6 +20,7 @@ from bot.domain.models import (
     RolePolicy,
     ScheduleRequest,
 )
+from bot.domain.nudges import Audience, Pinged, PingKind
 from bot.domain.people import PersonKey
 from bot.domain.reminders import Reminder
 from bot.domain.requests import ActivationRecord, RequestState
@@ -188,6 +189,14 @@ class Store(BreakGlassStore, Protocol):
         self, *, since: datetime | None = None, person: PersonKey | None = None
     ) -> list[AuditEvent]: ...
 
+    def claim_ping(self, request_id: str, kind: PingKind, seq: int, at: datetime) -> bool:
+        """Record an approver ping as sent; True for exactly one caller, who sends it."""
+        ...
+
+    def pinged(self, request_ids: Collection[str]) -> dict[str, Pinged]:
+        """The approver pings sent so far, per request that has had any."""
+        ...
+
 
 Review = Literal["Approve", "Deny"]
 
@@ -257,6 +266,18 @@ class People(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Nudge:
+    """One ping about an undecided request: `kind` and `seq` (which ping: the notifier
+    sends the same one once however often it is told), how long the request has waited,
+    and how many re-pings (this one included) its approvers have had."""
+
+    kind: PingKind
+    seq: int
+    waited: timedelta
+    reminded: int
+
+
 class Notifier(Protocol):
     """What the use cases tell people, as facts; the front end chooses every word, emoji,
     mention and layout. Only the approval card is posted where a reply could not go."""
@@ -282,6 +303,14 @@ class Notifier(Protocol):
 
     async def update_approval_card(self, record: ActivationRecord) -> None:
         """Redraw the card in place from the record (decided, cancelled, expired, failed)."""
+        ...
+
+    async def ping_approvers(
+        self, record: ActivationRecord, audience: Audience, nudge: Nudge
+    ) -> None:
+        """Ping `audience` about the still undecided `record` where its card is (in the
+        card's thread): a reminder to its approvers, or the escalation. Idempotent per
+        (record, kind, seq): told again (a retry after a crash), it sends nothing more."""
         ...
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:

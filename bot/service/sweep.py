@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from bot.logs import bind_request_id, request_id_for
 from bot.service.approvals import ApprovalService
 from bot.service.kept import Keeper
+from bot.service.nudges import ApproverNudges
 from bot.service.reminders import ReminderService
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,10 @@ class Sweeper:
         keeper: Keeper | None = None,
         provisioning: Callable[[], Awaitable[int]] | None = None,
         break_glass: Callable[[], Awaitable[int]] | None = None,
+        nudges: ApproverNudges | None = None,
     ) -> None:
         self._reminders, self._approvals, self._keeper = reminders, approvals, keeper
+        self._nudges = nudges  # approvers re-pinged about undecided requests
         self._provisioning = provisioning  # activations Entra accepted, not yet in effect
         self._break_glass = break_glass  # not ratified in time, or revoked: ended here
 
@@ -42,6 +45,8 @@ class Sweeper:
         if self._break_glass is not None:
             await self._break_glass()
         await self._approvals.expire_due()
+        if self._nudges is not None:  # after expiry: an expired request pings nobody
+            await self._nudges.run_due()
         if self._keeper is not None:
             await self._keeper.expire_due()
         if reconcile:

@@ -365,6 +365,25 @@ def _v10(conn: Connection) -> None:
     md.tables["ratifications"].create(conn)
 
 
+def _v11(conn: Connection) -> None:
+    # One row per ping sent to a request's approvers: the primary key is the claim, so a
+    # ping goes out once however many sweeps (or processes) reach it at the same moment.
+    md = sa.MetaData()
+    sa.Table(
+        "approver_pings",
+        md,
+        sa.Column("request_id", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(16), primary_key=True),  # remind, escalate
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    md.create_all(conn)
+    # A parcel may carry a key of its own: putting the same key again changes nothing, so
+    # a ping queued just before a crash is not queued twice by the sweep after it.
+    conn.exec_driver_sql("ALTER TABLE outbox ADD COLUMN dedupe VARCHAR(200)")
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ux_outbox_dedupe ON outbox (dedupe)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -376,6 +395,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
     Migration(10, "break_glass and ratifications (issue 15)", _v10),
+    Migration(11, "approver_pings (re-pings, escalations); outbox parcels keyed once", _v11),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 
 from bot.clock import Clock
 from bot.service.outbox import Parcel
@@ -35,6 +36,7 @@ class SqlOutbox:
         *,
         give_up_at: datetime,
         card: str | None = None,
+        dedupe: str | None = None,
     ) -> int:
         now = self._clock.now()
         values = {
@@ -47,8 +49,11 @@ class SqlOutbox:
             "not_before": now,
             "give_up_at": give_up_at,
             "created_at": now,
+            "dedupe": dedupe,
         }
         with self._engine.begin() as conn:
+            if dedupe is not None:
+                return _put_once(conn, values)
             key = conn.execute(_O.insert().values(**values)).inserted_primary_key
         return int(key[0]) if key else 0
 
@@ -121,6 +126,17 @@ class SqlOutbox:
                 .where((_O.c.id == parcel_id) & (_O.c.state == PENDING))
                 .values(state=state, done_at=self._clock.now(), **values)
             )
+
+
+def _put_once(conn: Connection, values: dict[str, Any]) -> int:
+    """Insert unless the key is there (atomic on both dialects: the unique index decides
+    between two processes); the id of the parcel holding the key either way."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(_O).values(**values).on_conflict_do_nothing().returning(_O.c.id)
+    made = conn.execute(stmt).scalar()
+    if made is None:
+        made = conn.execute(sa.select(_O.c.id).where(_O.c.dedupe == values["dedupe"])).scalar()
+    return int(made or 0)
 
 
 def _parcel(row: Any) -> Parcel:

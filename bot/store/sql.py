@@ -16,6 +16,7 @@ from bot.store import convert, migrations, tables
 from bot.store.break_glass import BreakGlassMethods
 from bot.store.convert import Decision
 from bot.store.engine import make_engine, read_only
+from bot.store.pings import PingMethods
 from bot.store.reminders import ReminderMethods
 from bot.store.upsert import upsert
 
@@ -24,7 +25,7 @@ _DECISION_FIELDS = frozenset({"decided_by", "decided_at"})
 _R = tables.requests
 
 
-class SqlStore(ReminderMethods, BreakGlassMethods):
+class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods):
     """Requests, decisions, user links, the audit log and reminders in one database."""
 
     def __init__(self, engine: Engine, *, clock: Clock | None = None, migrate: bool = True):

@@ -179,6 +179,16 @@ outbox = sa.Table(
     sa.Column("done_at", _ts),
     sa.Column("ref", sa.String(128)),
     sa.Column("error", sa.String(200)),
+    sa.Column("dedupe", sa.String(200), unique=True),  # v10: a key put once (approver pings)
+)
+
+approver_pings = sa.Table(
+    "approver_pings",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sent_at", _ts, nullable=False),
 )
 
 break_glass = sa.Table(

@@ -35,6 +35,11 @@ TOPICS: dict[str, tuple[str, str]] = {
         "`/pim cancel <request id>`: withdraw a request that is waiting for approval.",
         "`/pim cancel R-7KQ2M9XD`",
     ),
+    "approvals": (
+        "`/pim approvals`: the requests waiting for your decision as an approver, with "
+        "how long each has waited, and Approve / Deny.",
+        "`/pim approvals`",
+    ),
     "login": (
         "`/pim login`: sign in to Microsoft Entra, so pimbot acts as you "
         "(when pimbot runs in signed-in-user mode).",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.durations import to_human
+from bot.domain.requests import ActivationRecord
 from bot.domain.requests import RequestState as S
 from bot.service.outcomes import Overview
 from bot.service.signins import LinkState
@@ -12,24 +13,22 @@ from handlers.blocks.base import (
     MAX_SURFACE_BLOCKS,
     Block,
     button,
-    confirm_dialog,
     context,
     deactivate_button,
     inline,
-    mention,
     scope_text,
     section,
     when,
 )
-from handlers.blocks.cards import DENY_ACTION
 from handlers.blocks.literal import code
+from handlers.blocks.nudges import QUEUE_APPROVE, queue_items, waiting_text
 
 View = dict[str, Any]
 
 HOME_LOGIN = "home_login"
 
 
-HOME_APPROVE = "home_approve"
+HOME_APPROVE = QUEUE_APPROVE  # the queue's Approve, here and in `/pim approvals`
 NOTHING = "_Nothing here._"
 # What an open request is doing, in words (never the state machine's names).
 DOING = {
@@ -86,14 +85,22 @@ def _pending(view: Overview) -> list[Block]:
     for r in view.pending:
         text = (
             f"`{r.id}` *{inline(r.role_name)}* for {to_human(r.duration)} — "
-            f"{scope_text(r.scope)}, "
-            f"{DOING.get(r.state, r.state.value.replace('_', ' '))}"
+            f"{scope_text(r.scope)}, {_doing(view, r)}"
         )
         block = section(text)
         if r.state is S.PENDING_APPROVAL:  # only a request still waiting can be withdrawn
             block["accessory"] = button("Cancel", "cancel_request", r.id)
         out.append(block)
     return out
+
+
+def _doing(view: Overview, record: ActivationRecord) -> str:
+    """In words; for a request waiting for approval, how long and how often approvers
+    were reminded ("waiting for an approver for 40 minutes, reminded twice")."""
+    doing = DOING.get(record.state, record.state.value.replace("_", " "))
+    if record.state is not S.PENDING_APPROVAL:
+        return doing
+    return waiting_text(view.now - record.created_at, view.pinged.get(record.id), doing + " for")
 
 
 def _eligible(view: Overview) -> list[Block]:
@@ -110,26 +117,8 @@ def _eligible(view: Overview) -> list[Block]:
 
 
 def _waiting(view: Overview) -> list[Block]:
-    """Each request the viewer may decide: who asks for what, where, how long, since
-    when; Approve (confirmed) and Deny (which asks for a reason) as on the card."""
-    out: list[Block] = []
-    for r in view.waiting:
-        waited = to_human(view.now - r.created_at)
-        text = (
-            f"{mention(r.requester)} asks for *{inline(r.role_name)}* for "
-            f"{to_human(r.duration)} — "
-            f"{scope_text(r.scope)} · `{r.id}`, waiting for {waited}"
-        )
-        approve = button("Approve", HOME_APPROVE, r.id, "primary")
-        approve["confirm"] = confirm_dialog(
-            "Approve this request?",
-            f"{r.role_name} ({r.scope.label})",
-            f" for {to_human(r.duration)} becomes active for the requester as soon as you confirm.",
-            "Approve",
-        )
-        deny = button("Deny", DENY_ACTION, r.id, "danger")
-        out += [section(text), {"type": "actions", "elements": [approve, deny]}]
-    return out
+    """Each request the viewer may decide, as `/pim approvals` lists them."""
+    return queue_items(view.waiting, dict(view.pinged), view.now)
 
 
 def signed_in(link: LinkState, tz: str | None) -> list[Block]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.durations import to_human
-from bot.domain.requests import ActivationRecord
+from bot.domain.requests import ActivationRecord, RequestState
 from bot.service.outcomes import Outcome, OutcomeKind, Overview
 from handlers.blocks.base import Message, button, inline, message, scope_text, section, when
 from handlers.blocks.literal import code, quote
+from handlers.blocks.nudges import waiting_text
 
 
 def working() -> Message:
@@ -100,6 +101,13 @@ def _details(
     return lines
 
 
+def _waited(view: Overview, record: ActivationRecord) -> str:
+    """Whether anyone was nudged about a request that waits for approval."""
+    if record.state is not RequestState.PENDING_APPROVAL:
+        return ""
+    return f" ({waiting_text(view.now - record.created_at, view.pinged.get(record.id))})"
+
+
 def overview(view: Overview, role: str | None = None) -> Message:
     """`/pim list` and `/pim status [role]`: eligible, active and pending, in the user's tz."""
     tz, now = view.requester.tz, view.now
@@ -131,7 +139,7 @@ def overview(view: Overview, role: str | None = None) -> Message:
     ]
     pending = [
         f"• `{r.id}` *{inline(r.role_name)}* for {to_human(r.duration)} — {scope_text(r.scope)}, "
-        f"{r.state.value.replace('_', ' ')}"
+        f"{r.state.value.replace('_', ' ')}" + _waited(view, r)
         for r in view.pending
         if keep(r.role_name, None)
     ]

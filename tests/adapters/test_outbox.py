@@ -293,3 +293,26 @@ async def test_a_card_refused_after_a_429_is_still_explained_once(
     told = [c.body["text"] for c in slack.calls("chat.postMessage") if c.body["channel"][0] == "D"]
     assert len(told) == 1 and "that channel does not exist" in told[0]
     await box.aclose()
+
+
+async def test_a_thread_reply_follows_its_card_and_its_key_is_queued_once(
+    slack: ScriptedSlack, store: SqlStore, clock: FakeClock
+) -> None:
+    store.add_request(activation_record(id="R-CARD0001", state=RequestState.PENDING_APPROVAL))
+    box = courier(slack, store, clock)
+    ref = await box.post_card("C_PIM_APPROVALS", "R-CARD0001", msg("card"), NOW + timedelta(1))
+    posted = store.get_request("R-CARD0001")
+    assert posted is not None and posted.card == ref
+    card_ts = ref.partition(" ")[2]
+
+    for _ in range(2):  # the same ping told twice (a sweep after a crash): queued once
+        await box.reply_in_thread(ref, "R-CARD0001", msg("ping"), NOW + timedelta(1), once="k1")
+    again = courier(slack, store, clock)  # another process on the same database
+    await again.reply_in_thread(ref, "R-CARD0001", msg("ping"), NOW + timedelta(1), once="k1")
+    await again.drain()
+
+    replies = [c.body for c in slack.calls("chat.postMessage") if c.body.get("thread_ts")]
+    assert [(r["text"], r["thread_ts"]) for r in replies] == [("ping", card_ts)]
+    assert states(store) == ["delivered", "delivered"]
+    await box.aclose()
+    await again.aclose()

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.nudges import Pinged, PingKind
 from bot.domain.people import slack
 from bot.domain.reminders import Reminder, reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
@@ -363,6 +364,24 @@ class TestReminders:
         store.add_request(make_record(state=S.ACTIVE))
         store.save_reminders(self.plan(T0 + timedelta(hours=1)))
         results = race(20, lambda: store.claim_reminder("r1:ended", T0))
+        assert results.count(True) == 1
+
+
+class TestApproverPings:
+    def test_each_ping_is_claimed_once_and_counted(self, store: SqlStore) -> None:
+        assert store.pinged(["r1"]) == {}
+        assert store.claim_ping("r1", PingKind.REMIND, 0, T0) is True
+        assert store.claim_ping("r1", PingKind.REMIND, 0, T0) is False
+        assert store.claim_ping("r1", PingKind.REMIND, 2, T0) is True  # #2 was skipped
+        assert store.claim_ping("r1", PingKind.ESCALATE, 0, T0) is True
+        assert store.claim_ping("r2", PingKind.REMIND, 0, T0) is True
+
+        pinged = store.pinged(["r1", "r2", "r3"])
+
+        assert pinged == {"r1": Pinged(2, 2, escalated=True), "r2": Pinged(1, 0)}
+
+    def test_twenty_threads_claiming_one_ping_make_one_sender(self, store: SqlStore) -> None:
+        results = race(20, lambda: store.claim_ping("r1", PingKind.ESCALATE, 0, T0))
         assert results.count(True) == 1
 
 

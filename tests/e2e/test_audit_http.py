@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.people import slack
-from tests.support.approval_stack import PENDING, ApprovalStack
+from tests.support.approval_stack import PENDING, ApprovalStack, approvals_policy
 from tests.support.cast import ALINE, TICKET
 from tests.support.stack import GRAPH_WRITES
 
@@ -22,7 +22,12 @@ MINUTE = 60.0
 
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[ApprovalStack]:
-    with ApprovalStack(tmp_path) as stack:
+    policy = approvals_policy()
+    policy["roles"]["global-admin"] |= {
+        "escalate_after": "1h",
+        "escalate_to": {"slack_users": ["U_ALEX"]},
+    }
+    with ApprovalStack(tmp_path, policy=policy) as stack:
         yield stack
 
 
@@ -69,6 +74,7 @@ def _journey(bot: ApprovalStack) -> None:
     bot.faults.fail(400, times=1, method="POST", path=GRAPH_WRITES)
     bot.said(bot.click("U_ADMIN", "approval_approve", failing))  # activation_failed
     bot.pending()
+    bot.sweep(advance=61 * MINUTE)  # approvers_reminded, escalated
     bot.sweep(advance=25 * 60 * MINUTE)  # expired
     bot.slack.refuse["C_PIM_APPROVALS"] = "not_in_channel"
     bot.final(bot.command(PENDING))  # card_not_posted

@@ -85,7 +85,7 @@ def test_an_approval_shows_on_both_homes_from_request_to_activation(bot: Approva
     shown = _texts(admin)
     assert shown.startswith("*Waiting for you*")
     assert "<@U_ALINE> asks for *Global Administrator* for 1 hour — Whole directory" in shown
-    assert "waiting for less than a minute" in shown
+    assert "waiting less than a minute, not reminded yet" in shown
     (actions,) = [b for b in admin["blocks"] if b["type"] == "actions"]
     approve, deny = actions["elements"]
     assert (approve["action_id"], approve["value"]) == ("home_approve", request_id)

@@ -9,11 +9,12 @@ from datetime import datetime
 from bot.domain.audit import AuditEvent
 from bot.domain.breakglass import BreakGlassRecord
 from bot.domain.models import ApproverRef
+from bot.domain.nudges import Audience
 from bot.domain.people import PersonKey, slack
 from bot.domain.requests import ActivationRecord
 from bot.errors import UserNotMapped
 from bot.service.outcomes import Dropped, Overview, Replayed
-from bot.service.ports import Profile
+from bot.service.ports import Nudge, Profile
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 from tests.support.cast import SLACK_USERS
 
@@ -85,6 +86,11 @@ class RecordingNotifier:
     async def update_approval_card(self, record: ActivationRecord) -> None:
         assert record.id in self.cards, "updating a card that was never posted"
         self.cards[record.id] = record
+
+    async def ping_approvers(
+        self, record: ActivationRecord, audience: Audience, nudge: Nudge
+    ) -> None:
+        self.facts.append((record.requester, "ping_approvers", (record.id, audience, nudge)))
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
         self.decisions.append((record.id, record.state.value, error))

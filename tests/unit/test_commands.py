@@ -10,6 +10,7 @@ import pytest
 from bot.domain.commands import (
     EXAMPLE,
     Activate,
+    Approvals,
     Cancel,
     Command,
     Deactivate,
@@ -185,6 +186,9 @@ class TestOtherCommands:
                 Extend("User Administrator", timedelta(minutes=30)),
             ),
             ("cancel r-7kq2m9xd", Cancel("R-7KQ2M9XD")),
+            ("approvals", Approvals()),
+            ("help approvals", Help(topic="approvals")),
+            ("aprovals", Help(unknown="aprovals", suggestion="approvals")),
             ("help", Help()),
             ("help Extend", Help(topic="extend")),
             ("?", Help()),
@@ -213,6 +217,7 @@ class TestOtherCommands:
             ("cancel", "takes one request id"),
             ("cancel R-1 R-2", "takes one request id"),
             ("list everything", "`list` takes nothing after it"),
+            ("approvals mine", "`approvals` takes nothing after it"),
             ("help me please", "`help` takes at most one command"),
         ],
     )

@@ -49,7 +49,11 @@ def test_a_request_is_described_in_words_not_by_its_state_name(state: RequestSta
 
     (line,) = [t for t in _texts(view) if "R-" in t or "`" in t]
     assert state.name not in line and "pending_approval" not in line
-    assert line.endswith(f"Whole directory, {home_tab.DOING[state]}")
+    if state is RequestState.PENDING_APPROVAL:  # and how long, how often approvers were pinged
+        assert f"Whole directory, {home_tab.DOING[state]} for " in line
+        assert line.endswith(", not reminded yet")
+    else:
+        assert line.endswith(f"Whole directory, {home_tab.DOING[state]}")
     cancel = [
         b for b in view["blocks"] if b.get("accessory", {}).get("action_id") == "cancel_request"
     ]
@@ -70,7 +74,7 @@ def test_an_approver_sees_what_waits_for_them_with_approve_and_deny() -> None:
     assert texts[0] == "*Waiting for you*"
     assert texts[1] == (
         "<@U_ALINE> asks for *User Administrator* for 1 hour — Whole directory · "
-        "`R-WAITING1`, waiting for 1 hour 30 minutes"
+        "`R-WAITING1`, waiting 1 hour 30 minutes, not reminded yet"
     )
     (actions,) = [b for b in view["blocks"] if b["type"] == "actions"]
     approve, deny = actions["elements"]

@@ -89,6 +89,29 @@ async def test_channels_by_name_and_unknown_ones(workspace: Rig) -> None:
     assert names == {"general", "pim-approvals", "pim-audit"}
 
 
+async def test_a_reply_goes_under_a_message_of_the_same_channel_or_is_refused(
+    workspace: Rig,
+) -> None:
+    slack = client(workspace)
+    card = await slack.chat_postMessage(channel="C_PIM_APPROVALS", text="Needs approval")
+
+    reply = await slack.chat_postMessage(
+        channel="C_PIM_APPROVALS", text="Still waiting", thread_ts=card["ts"]
+    )
+    again = await slack.chat_postMessage(
+        channel="C_PIM_APPROVALS", text="Still!", thread_ts=reply["ts"]
+    )
+
+    assert reply["message"]["thread_ts"] == again["message"]["thread_ts"] == card["ts"]
+    shown = state(workspace, "U_ADMIN")["messages"]["C_PIM_APPROVALS"]
+    assert [m["thread_ts"] for m in shown] == [None, card["ts"], card["ts"]]
+    for bad, error in (("1.0", "thread_not_found"), ("soon", "invalid_thread_ts")):
+        with pytest.raises(SlackApiError, match=error):
+            await slack.chat_postMessage(channel="C_PIM_APPROVALS", text="x", thread_ts=bad)
+    with pytest.raises(SlackApiError, match="thread_not_found"):  # another channel's message
+        await slack.chat_postMessage(channel="C_PIM_AUDIT", text="x", thread_ts=card["ts"])
+
+
 async def test_an_ephemeral_is_shown_only_to_its_user(workspace: Rig) -> None:
     await client(workspace).chat_postEphemeral(
         channel="C_PIM_AUDIT", user="U_ALINE", text="just for Aline"

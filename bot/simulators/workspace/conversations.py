@@ -50,6 +50,7 @@ class Message:
     ephemeral_for: str | None = None
     bot_id: str | None = None
     kind: MessageKind = "message"
+    thread_ts: str | None = None  # a reply: the ts of the message it is under
 
     def api(self) -> dict[str, Any]:
         shape: dict[str, Any] = {
@@ -62,6 +63,8 @@ class Message:
             shape["blocks"] = self.blocks
         if self.bot_id:
             shape |= {"bot_id": self.bot_id, "app_id": None}
+        if self.thread_ts:
+            shape["thread_ts"] = self.thread_ts
         return shape
 
 
@@ -115,6 +118,7 @@ class Conversations:
         ephemeral_for: str | None = None,
         bot: bool = True,
         kind: MessageKind = "message",
+        thread_ts: str | None = None,
     ) -> Message:
         message = Message(
             self._clock.next_ts(),
@@ -125,6 +129,7 @@ class Conversations:
             ephemeral_for,
             self.seed.bot_id if bot else None,
             kind,
+            thread_ts,
         )
         with self._changes.mutate():
             self.messages[channel].append(message)

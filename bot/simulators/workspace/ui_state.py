@@ -48,6 +48,7 @@ def _message(message: Message) -> dict[str, Any]:
         "blocks": message.blocks,
         "ephemeral": message.ephemeral_for is not None,
         "kind": message.kind,
+        "thread_ts": message.thread_ts,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from bot.simulators.workspace.state import ApiError
 from bot.simulators.workspace.workspace import Workspace
 
 Args = dict[str, Any]
+_TS = re.compile(r"\d+\.\d+")  # a message ts: `1700000000.000100`
 
 
 def conversations_open(ws: Workspace, args: Args) -> Args:
@@ -91,7 +93,25 @@ def _posted(message: Message) -> Args:
 
 def chat_post_message(ws: Workspace, args: Args) -> Args:
     channel, (text, blocks) = _postable(ws, args), _content(args)
-    return _posted(ws.conversations.post(channel.id, ws.seed.bot_user_id, text, blocks))
+    thread = _thread(ws, channel, args.get("thread_ts"))
+    message = ws.conversations.post(channel.id, ws.seed.bot_user_id, text, blocks, thread_ts=thread)
+    return _posted(message)
+
+
+def _thread(ws: Workspace, channel: Channel, thread_ts: Any) -> str | None:
+    """A reply goes under a message of the same channel: a ts that is not one is
+    `invalid_thread_ts` (an empty one too), one that names no message there
+    `thread_not_found` (Slack's errors: https://github.com/vercel/chat/issues/268,
+    https://github.com/slackapi/bolt-js/issues/2307)."""
+    if thread_ts is None:
+        return None
+    ts = str(thread_ts)
+    if not _TS.fullmatch(ts):
+        raise ApiError("invalid_thread_ts")
+    parent = ws.conversations.find(channel.id, ts)
+    if parent is None or parent.ephemeral_for is not None:
+        raise ApiError("thread_not_found")
+    return parent.thread_ts or parent.ts  # a reply to a reply joins the same thread
 
 
 def chat_post_ephemeral(ws: Workspace, args: Args) -> Args:

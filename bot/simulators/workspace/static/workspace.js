@@ -455,8 +455,9 @@ function renderMessages(channel) {
 
 function renderMessage(m, channel, cont, fresh) {
   const p = ui.snap.people[m.user] || {};
-  const cls = ["msg", cont ? "cont" : "", m.ephemeral ? "ephemeral" : "", m.kind, fresh ? "flash" : ""].join(" ");
-  const only = m.ephemeral ? `<div class="only-you">${EYE} Only visible to you</div>` : "";
+  const cls = ["msg", cont ? "cont" : "", m.ephemeral ? "ephemeral" : "", m.thread_ts ? "reply" : "", m.kind, fresh ? "flash" : ""].join(" ");
+  const only = m.ephemeral ? `<div class="only-you">${EYE} Only visible to you</div>`
+    : m.thread_ts ? `<div class="in-thread">↳ Replied in a thread</div>` : "";
   const body = m.blocks.length ? renderBlocks(m.blocks, { channel: channel.id, ts: m.ts })
     : `<div class="msg-text">${m.kind === "command" ? esc(m.text) : mrkdwn(m.text)}</div>`;
   const head = cont ? "" : `<div class="msg-head"><span class="name">${esc(p.name || m.user)}</span>${p.is_bot ? '<span class="app-tag">APP</span>' : ""}<span class="time" title="${esc(m.ts)}">${esc(clockTime(Number(m.ts)))}</span></div>`;
