@@ -332,6 +332,62 @@ def _v9(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v10(conn: Connection) -> None:
+    """Audit rows name the subject apart from the actor, and the activation's span."""
+    quote = conn.dialect.identifier_preparer.quote  # `end` is a reserved word
+    ts = sa.DateTime(timezone=True)
+    columns = (("subject", sa.String(64)), ("start", ts), ("end", ts), ("held_seconds", sa.Float()))
+    for column, kind in columns:
+        ddl = kind.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE audit ADD COLUMN {quote(column)} {ddl}")
+    # The audit log refuses updates (v3): lifted for this backfill, then restored.
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER audit_append_only_UPDATE")
+        _backfill_subjects_and_spans(conn)
+        conn.exec_driver_sql(_SQLITE_APPEND_ONLY.format(op="UPDATE"))
+    else:
+        conn.exec_driver_sql("ALTER TABLE audit DISABLE TRIGGER audit_append_only")
+        _backfill_subjects_and_spans(conn)
+        conn.exec_driver_sql("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
+
+
+# Rows written before v10 that ended an activation; the request's start and end are
+# then the actual ones (a deactivation stored its moment as the end).
+_CLOSING_KINDS = ("deactivated", "ended")
+
+
+def _backfill_subjects_and_spans(conn: Connection) -> None:
+    """The subject of a row about a request is its requester; a row about no request
+    was the actor's own (a refused request or sign-in). Rows that ended an activation
+    get its start, end and time held from the request."""
+    ts = sa.DateTime(timezone=True)
+    audit = sa.table(
+        "audit", sa.column("id"), sa.column("kind"), sa.column("person"),
+        sa.column("request_id"), sa.column("subject"), sa.column("start", ts),
+        sa.column("end", ts), sa.column("held_seconds"),
+    )  # fmt: skip
+    requests = sa.table(
+        "requests", sa.column("id"), sa.column("requester"),
+        sa.column("start", ts), sa.column("end", ts),
+    )  # fmt: skip
+    query = sa.select(
+        audit.c.id, audit.c.kind, audit.c.person, requests.c.requester,
+        requests.c.start, requests.c.end,
+    ).select_from(audit.outerjoin(requests, audit.c.request_id == requests.c.id))  # fmt: skip
+    for row in conn.execute(query).mappings().all():
+        values: dict[str, object] = {"subject": row["requester"] or row["person"]}
+        start, end = row["start"], row["end"]
+        if row["kind"] in _CLOSING_KINDS and start is not None and end is not None:
+            held = (_naive_utc(end) - _naive_utc(start)).total_seconds()
+            values.update(start=start, end=end, held_seconds=held)
+        conn.execute(audit.update().where(audit.c.id == row["id"]).values(**values))
+
+
+def _naive_utc(value: datetime) -> datetime:
+    # SQLite answers naive UTC, PostgreSQL aware: compare them alike.
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -342,6 +398,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
+    Migration(10, "audit: subject apart from the actor; activation start, end, held", _v10),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -171,8 +171,8 @@ class SqlStore(ReminderMethods):
         query = sa.select(a).order_by(a.c.id)
         if since is not None:
             query = query.where(a.c.at >= since)
-        if person is not None:
-            query = query.where(a.c.person == str(person))
+        if person is not None:  # what they did, and what was done about their access
+            query = query.where(sa.or_(a.c.person == str(person), a.c.subject == str(person)))
         with self._reader.begin() as conn:
             return [convert.to_audit(row) for row in conn.execute(query).mappings()]
 
