@@ -158,10 +158,12 @@ class PimService:
                 if exc.code == "ActiveDurationTooShort":  # Entra's clock is ahead of ours
                     raise _too_soon(role, started or self.clock.now()) from None
                 raise
+        # The actual end is the removal request's own time, as Graph records it
+        # (createdDateTime, https://learn.microsoft.com/graph/api/resources/
+        # unifiedroleassignmentschedulerequest): the audit's time held is Entra's.
+        ended_at = result.created or self.clock.now()
         for record in live:
-            ended = self.store.transition(
-                record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now()
-            )
+            ended = self.store.transition(record.id, frozenset({S.ACTIVE}), S.ENDED, end=ended_at)
             if ended is not None:
                 self.hooks.cancel(ended)
         await self._audit(

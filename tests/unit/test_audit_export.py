@@ -110,7 +110,7 @@ def test_every_exported_column_is_documented_in_help_and_readme(
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     for name, text in COLUMNS:
         assert f"  {name} " in described, name
-        assert f"| `{name}` |" in readme, name
+        assert f"| `{name}` | {text} |" in readme, name  # the same words as --help
 
 
 def test_csv_has_a_header_and_one_row_per_event(capsys: pytest.CaptureFixture[str]) -> None:
