@@ -81,6 +81,11 @@ def test_every_audit_kind_is_produced_with_its_facts_and_posted(bot: ApprovalSta
     assert {e.kind for e in events} == set(AuditKind)
     for event in events:
         assert event.at.tzinfo is not None and event.role_name, event
+        assert event.subject == ALINE.key, event  # whoever acted, it is Aline's access
+        if event.kind in (AuditKind.DEACTIVATED, AuditKind.ENDED):  # time held: known
+            assert event.start and event.end and event.held == event.end - event.start, event
+        else:
+            assert event.held is None, event
         if event.kind is not AuditKind.REFUSED:
             assert event.request_id and event.entra_user_id == ALINE.id, event
             assert event.duration and event.justification, event
