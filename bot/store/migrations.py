@@ -352,14 +352,16 @@ def _v10(conn: Connection) -> None:
 
 
 # Rows written before v10 that ended an activation; the request's start and end are
-# then the actual ones (a deactivation stored its moment as the end).
+# then the actual ones (a deactivation stored its moment as the end). Rows of a running
+# activation get its start only: an extension since has moved the request's end.
 _CLOSING_KINDS = ("deactivated", "ended")
+_RUNNING_KINDS = ("activated", "extended", "reminded")
 
 
 def _backfill_subjects_and_spans(conn: Connection) -> None:
     """The subject of a row about a request is its requester; a row about no request
     was the actor's own (a refused request or sign-in). Rows that ended an activation
-    get its start, end and time held from the request."""
+    get its start, end and time held from the request; rows while it ran, its start."""
     ts = sa.DateTime(timezone=True)
     audit = sa.table(
         "audit", sa.column("id"), sa.column("kind"), sa.column("person"),
@@ -380,6 +382,8 @@ def _backfill_subjects_and_spans(conn: Connection) -> None:
         if row["kind"] in _CLOSING_KINDS and start is not None and end is not None:
             held = (_naive_utc(end) - _naive_utc(start)).total_seconds()
             values.update(start=start, end=end, held_seconds=held)
+        elif row["kind"] in _RUNNING_KINDS:
+            values["start"] = start
         conn.execute(audit.update().where(audit.c.id == row["id"]).values(**values))
 
 

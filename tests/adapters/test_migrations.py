@@ -130,7 +130,8 @@ def test_upgrades_from_version_one_keeping_the_data(engine: Engine) -> None:
     assert migrations.current_version(engine) == migrations.LATEST
     assert store.get_request("r1") == RECORD
     assert store.get_user_link(slack("U1")) == link
-    assert store.audit_events() == [replace(event, subject=slack("U1"))]  # v10's backfill
+    backfilled = replace(event, subject=slack("U1"), start=RECORD.start)  # by v10
+    assert store.audit_events() == [backfilled]
     assert RECORD.end is not None
     plan = reminder_plan(RECORD.end, [timedelta(minutes=15)], T0, request_id="r1")
     store.save_reminders(plan)
@@ -177,7 +178,8 @@ def test_upgrades_a_v9_database_naming_each_audit_row_s_subject_and_the_time_hel
     approved = AuditEvent(at=T0, kind=AuditKind.APPROVED, person=slack("U2"), request_id="r1")
     closed = AuditEvent(at=T0, kind=AuditKind.DEACTIVATED, person=slack("U1"), request_id="r1")
     refused = AuditEvent(at=T0, kind=AuditKind.REFUSED, person=slack("U3"))
-    write_old_rows(engine, ended, approved, closed, refused, version=9)
+    started = AuditEvent(at=T0, kind=AuditKind.ACTIVATED, person=slack("U1"), request_id="r1")
+    write_old_rows(engine, ended, approved, closed, refused, started, version=9)
 
     events = SqlStore(engine).audit_events()
 
@@ -185,10 +187,12 @@ def test_upgrades_a_v9_database_naming_each_audit_row_s_subject_and_the_time_hel
         (slack("U2"), slack("U1")),
         (slack("U1"), slack("U1")),
         (slack("U3"), slack("U3")),
+        (slack("U1"), slack("U1")),
     ]
     assert (events[0].start, events[0].end, events[0].held) == (None, None, None)
     assert (events[1].start, events[1].end) == (ended.start, ended.end)
     assert events[1].held == ended.end - ended.start
+    assert (events[3].start, events[3].end, events[3].held) == (ended.start, None, None)
     for statement in ("UPDATE audit SET subject = 'slack:U9'", "DELETE FROM audit"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
             conn.exec_driver_sql(statement)

@@ -20,6 +20,7 @@ from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from tests.support.approval_stack import ApprovalStack
+from tests.support.cast import ALINE as CAST_ALINE
 
 pytestmark = pytest.mark.slow  # each drives the bot over HTTP (see pyproject.toml)
 
@@ -141,3 +142,25 @@ def test_a_refused_justification_is_kept_as_typed_and_posted_as_text(bot: Approv
     assert (refused.person, refused.subject) == (ALINE, ALINE)
     (post,) = [t for t in _audit_posts(bot) if " · refused · " in t]
     assert "<@U123>" not in post and "&lt;@U123&gt;" in post  # shown, never a mention
+
+
+def test_an_extension_row_keeps_the_first_start_and_has_graph_s_new_end(
+    bot: ApprovalStack,
+) -> None:
+    """Entra cannot extend an activation: pimbot ends it and activates it again until the
+    new end (bot/service/activation.py). The role was held from the first start, so that
+    is the row's start; its end is the second activation's, as Graph has it."""
+    bot.final(bot.command("activate user-admin 1h CONTOSO:Security-012345 fix a user"))
+    (first,) = [a for a in bot.tenant.live_assignments() if a.principal_id == CAST_ALINE.id]
+    scheduled = first.end
+    bot.clock.advance(5 * MINUTE)  # Entra's 5-minute floor: extending ends it first
+
+    bot.final(bot.command("extend user-admin 30m"))
+
+    (extended,) = [e for e in bot.services.store.audit_events() if e.kind is AuditKind.EXTENDED]
+    again = bot.tenant.requests[extended.graph_request_id or ""]
+    (second,) = [a for a in bot.tenant.assignments if a.id == again.id]
+    assert extended.start == first.start and extended.end == second.end
+    assert scheduled is not None and second.end is not None and second.end > scheduled
+    assert extended.held is None and extended.duration == timedelta(minutes=30)
+    assert (extended.person, extended.subject) == (ALINE, ALINE)
