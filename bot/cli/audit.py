@@ -10,7 +10,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.audit import CLOSING, AuditEvent, AuditKind
 from bot.domain.people import PersonKey
 from bot.errors import InputError
 from bot.settings import Settings
@@ -31,8 +31,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("scope_name", "the scope's name"),
     ("duration", "seconds asked for (on an extended row: seconds added)"),
     ("start", "when the activation actually started, as Microsoft Entra reported it"),
-    ("end", "its scheduled end while it runs; its actual end on deactivated and ended rows"),
-    ("held", "seconds the role was really held (end - start), on deactivated and ended rows"),
+    ("end", "its scheduled end while it runs; its actual end on rows that end it"),
+    ("held", "seconds the role was really held (end - start), on rows that end it: "
+     + ", ".join(sorted(kind.value for kind in CLOSING))),
     ("ticket", "the ticket number, as typed"),
     ("justification", "the justification, as typed (raw text: no Slack markup)"),
     ("request_id", "pimbot's request id"),
@@ -64,7 +65,7 @@ def export(
     from bot.store import SqlStore
 
     store = SqlStore.from_url(settings.pim_database_url)
-    events = store.audit_events(since=parse_since(since), person=parse_person(user))
+    events = store.audit_events(since=parse_since(since), involving=parse_person(user))
     write_events(events, fmt, out or sys.stdout)
     return 0
 

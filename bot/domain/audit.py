@@ -28,6 +28,12 @@ class AuditKind(StrEnum):
     ENDED = "ended"
     REMINDED = "reminded"
     CARD_NOT_POSTED = "card_not_posted"  # the chat refused the approval card; retried
+    BREAK_GLASS = "break_glass"  # activated at once in an emergency, to be ratified
+    BREAK_GLASS_REFUSED = "break_glass_refused"  # a break-glass refused (policy, daily limit)
+    RATIFIED = "ratified"  # one approver's ratification of a break-glass
+    REVOKED = "revoked"  # an approver ended a break-glass
+    BREAK_GLASS_EXPIRED = "break_glass_expired"  # not ratified in time: it is deactivated
+    BREAK_GLASS_ENDED = "break_glass_ended"  # pimbot deactivated a revoked or lapsed one
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +64,7 @@ class AuditEvent:
 
 
 # Rows that close an activation: their end is the actual one, and the time held is known.
-CLOSING = frozenset({AuditKind.DEACTIVATED, AuditKind.ENDED})
+CLOSING = frozenset({AuditKind.DEACTIVATED, AuditKind.ENDED, AuditKind.BREAK_GLASS_ENDED})
 
 
 def span(

@@ -28,14 +28,18 @@ class Sweeper:
         approvals: ApprovalService,
         keeper: Keeper | None = None,
         provisioning: Callable[[], Awaitable[int]] | None = None,
+        break_glass: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._reminders, self._approvals, self._keeper = reminders, approvals, keeper
         self._provisioning = provisioning  # activations Entra accepted, not yet in effect
+        self._break_glass = break_glass  # not ratified in time, or revoked: ended here
 
     async def sweep(self, *, reconcile: bool = False) -> None:
         if self._provisioning is not None:
             await self._provisioning()
         await self._reminders.run_due()
+        if self._break_glass is not None:
+            await self._break_glass()
         await self._approvals.expire_due()
         if self._keeper is not None:
             await self._keeper.expire_due()

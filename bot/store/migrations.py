@@ -333,6 +333,39 @@ def _v9(conn: Connection) -> None:
 
 
 def _v10(conn: Connection) -> None:
+    md = sa.MetaData()
+    ts = sa.DateTime(timezone=True)
+    sa.Table("requests", md, sa.Column("id", sa.String(64), primary_key=True))
+    sa.Table(
+        "break_glass",
+        md,
+        sa.Column("request_id", sa.String(64), sa.ForeignKey("requests.id"), primary_key=True),
+        sa.Column("requester", sa.String(64), nullable=False, index=True),
+        sa.Column("started_at", ts, nullable=False),
+        sa.Column("ratify_by", ts, nullable=False),
+        sa.Column("required", sa.Integer, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False, index=True),
+        sa.Column("settled_by", sa.String(64)),
+        sa.Column("settled_at", ts),
+        sa.Column("end_at", ts),  # when pimbot ends it (revoked or lapsed)
+        sa.Column("ended_at", ts),  # when it did
+        sa.Column("alert", sa.String(128)),
+        sa.Column("error", sa.Text),
+    )
+    sa.Table(
+        "ratifications",
+        md,
+        sa.Column(
+            "request_id", sa.String(64), sa.ForeignKey("break_glass.request_id"), primary_key=True
+        ),
+        sa.Column("person", sa.String(64), primary_key=True),  # one each: exactly once
+        sa.Column("at", ts, nullable=False),
+    )
+    md.tables["break_glass"].create(conn)
+    md.tables["ratifications"].create(conn)
+
+
+def _v11(conn: Connection) -> None:
     """Audit rows name the subject apart from the actor, and the activation's span."""
     quote = conn.dialect.identifier_preparer.quote  # `end` is a reserved word
     ts = sa.DateTime(timezone=True)
@@ -351,11 +384,11 @@ def _v10(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
 
 
-# Rows written before v10 that ended an activation; the request's start and end are
+# Rows written before v11 that ended an activation; the request's start and end are
 # then the actual ones (a deactivation stored its moment as the end). Rows of a running
 # activation get its start only: an extension since has moved the request's end.
-_CLOSING_KINDS = ("deactivated", "ended")
-_RUNNING_KINDS = ("activated", "extended", "reminded")
+_CLOSING_KINDS = ("deactivated", "ended", "break_glass_ended")
+_RUNNING_KINDS = ("activated", "extended", "reminded", "break_glass")
 
 
 def _backfill_subjects_and_spans(conn: Connection) -> None:
@@ -402,7 +435,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
-    Migration(10, "audit: subject apart from the actor; activation start, end, held", _v10),
+    Migration(10, "break_glass and ratifications (issue 15)", _v10),
+    Migration(11, "audit: subject apart from the actor; activation start, end, held", _v11),
 )
 LATEST = MIGRATIONS[-1].version
 

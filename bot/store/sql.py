@@ -13,6 +13,7 @@ from bot.domain.people import PersonKey
 from bot.domain.requests import TRANSITIONS, ActivationRecord, RequestState
 from bot.service.ports import UserLink
 from bot.store import convert, migrations, tables
+from bot.store.break_glass import BreakGlassMethods
 from bot.store.convert import Decision
 from bot.store.engine import make_engine, read_only
 from bot.store.reminders import ReminderMethods
@@ -23,7 +24,7 @@ _DECISION_FIELDS = frozenset({"decided_by", "decided_at"})
 _R = tables.requests
 
 
-class SqlStore(ReminderMethods):
+class SqlStore(ReminderMethods, BreakGlassMethods):
     """Requests, decisions, user links, the audit log and reminders in one database."""
 
     def __init__(self, engine: Engine, *, clock: Clock | None = None, migrate: bool = True):
@@ -165,14 +166,21 @@ class SqlStore(ReminderMethods):
             conn.execute(tables.audit.insert().values(**convert.audit_values(event)))
 
     def audit_events(
-        self, *, since: datetime | None = None, person: PersonKey | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        person: PersonKey | None = None,
+        involving: PersonKey | None = None,
     ) -> list[AuditEvent]:
         a = tables.audit
         query = sa.select(a).order_by(a.c.id)
         if since is not None:
             query = query.where(a.c.at >= since)
-        if person is not None:  # what they did, and what was done about their access
-            query = query.where(sa.or_(a.c.person == str(person), a.c.subject == str(person)))
+        if person is not None:  # what they did
+            query = query.where(a.c.person == str(person))
+        if involving is not None:  # what they did, and what was done about their access
+            key = str(involving)
+            query = query.where(sa.or_(a.c.person == key, a.c.subject == key))
         with self._reader.begin() as conn:
             return [convert.to_audit(row) for row in conn.execute(query).mappings()]
 

@@ -119,7 +119,7 @@ audit = sa.Table(
     sa.Column("target_kind", sa.String(32)),  # v7; null for events about no role
     sa.Column("scope_id", sa.String(512)),
     sa.Column("scope_name", sa.String(256)),
-    # v10: whose access it is about (the actor is `person`), and the activation's span.
+    # v11: whose access it is about (the actor is `person`), and the activation's span.
     sa.Column("subject", sa.String(64)),
     sa.Column("start", _ts),
     sa.Column("end", _ts),
@@ -184,4 +184,29 @@ outbox = sa.Table(
     sa.Column("done_at", _ts),
     sa.Column("ref", sa.String(128)),
     sa.Column("error", sa.String(200)),
+)
+
+break_glass = sa.Table(
+    "break_glass",
+    metadata,
+    sa.Column("request_id", sa.ForeignKey("requests.id"), primary_key=True),
+    sa.Column("requester", sa.String(64), nullable=False),
+    sa.Column("started_at", _ts, nullable=False),
+    sa.Column("ratify_by", _ts, nullable=False),
+    sa.Column("required", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("settled_by", sa.String(64)),
+    sa.Column("settled_at", _ts),
+    sa.Column("end_at", _ts),
+    sa.Column("ended_at", _ts),
+    sa.Column("alert", sa.String(128)),
+    sa.Column("error", sa.Text),
+)
+
+ratifications = sa.Table(
+    "ratifications",
+    metadata,
+    sa.Column("request_id", sa.ForeignKey("break_glass.request_id"), primary_key=True),
+    sa.Column("person", sa.String(64), primary_key=True),
+    sa.Column("at", _ts, nullable=False),
 )

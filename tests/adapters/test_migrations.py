@@ -35,7 +35,7 @@ RECORD = activation_record(
 
 
 TARGET_COLUMNS = {"target_kind", "scope_id", "scope_name"}  # added by v7
-SPAN_COLUMNS = {"subject", "start", "end", "held_seconds"}  # added to audit by v10
+SPAN_COLUMNS = {"subject", "start", "end", "held_seconds"}  # added to audit by v11
 
 
 def write_old_rows(
@@ -48,7 +48,7 @@ def write_old_rows(
         conn.execute(_insert("requests", _old(request, version)))
         for event in events:
             audit = convert.audit_values(event)
-            if version < 10:
+            if version < 11:
                 audit = {k: v for k, v in audit.items() if k not in SPAN_COLUMNS}
             conn.execute(_insert("audit", _old(audit, version)))
 
@@ -130,7 +130,7 @@ def test_upgrades_from_version_one_keeping_the_data(engine: Engine) -> None:
     assert migrations.current_version(engine) == migrations.LATEST
     assert store.get_request("r1") == RECORD
     assert store.get_user_link(slack("U1")) == link
-    backfilled = replace(event, subject=slack("U1"), start=RECORD.start)  # by v10
+    backfilled = replace(event, subject=slack("U1"), start=RECORD.start)  # by v11
     assert store.audit_events() == [backfilled]
     assert RECORD.end is not None
     plan = reminder_plan(RECORD.end, [timedelta(minutes=15)], T0, request_id="r1")
@@ -166,20 +166,20 @@ def test_upgrades_a_v6_database_giving_old_rows_the_tenant_wide_directory_role_t
     assert (with_role.scope.id, with_role.scope.label) == ("/", "Whole directory")
 
 
-def test_upgrades_a_v9_database_naming_each_audit_row_s_subject_and_the_time_held(
+def test_upgrades_a_v10_database_naming_each_audit_row_s_subject_and_the_time_held(
     engine: Engine,
 ) -> None:
     """The subject of a row about a request is its requester (not the approver who
     acted); a row about no request was the actor's own; rows that ended an activation
     get its actual start and end from the request, and the time held."""
-    assert migrations.migrate(engine, target=9) == 9
+    assert migrations.migrate(engine, target=10) == 10
     ended = RECORD.with_changes(end=T0 + timedelta(minutes=40))  # deactivated after 40 min
     assert ended.start is not None
     approved = AuditEvent(at=T0, kind=AuditKind.APPROVED, person=slack("U2"), request_id="r1")
     closed = AuditEvent(at=T0, kind=AuditKind.DEACTIVATED, person=slack("U1"), request_id="r1")
     refused = AuditEvent(at=T0, kind=AuditKind.REFUSED, person=slack("U3"))
     started = AuditEvent(at=T0, kind=AuditKind.ACTIVATED, person=slack("U1"), request_id="r1")
-    write_old_rows(engine, ended, approved, closed, refused, started, version=9)
+    write_old_rows(engine, ended, approved, closed, refused, started, version=10)
 
     events = SqlStore(engine).audit_events()
 
