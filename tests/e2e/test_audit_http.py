@@ -12,6 +12,7 @@ import pytest
 from bot.domain.audit import AuditKind
 from bot.domain.people import slack
 from tests.support.approval_stack import PENDING, ApprovalStack
+from tests.support.audit_rows import assert_no_markup_stored
 from tests.support.cast import ALINE, TICKET
 from tests.support.stack import GRAPH_WRITES
 
@@ -88,6 +89,7 @@ def test_every_audit_kind_is_produced_with_its_facts_and_posted(bot: ApprovalSta
 
     events = bot.services.store.audit_events()
     assert {e.kind for e in events} == set(AuditKind) - GLASS
+    assert_no_markup_stored(events)
     for event in events:
         assert event.at.tzinfo is not None and event.role_name, event
         assert event.subject == ALINE.key, event  # whoever acted, it is Aline's access

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from tests.support.approval_stack import ApprovalStack
+from tests.support.audit_rows import assert_no_markup_stored
 from tests.support.cast import ALINE as CAST_ALINE
 
 pytestmark = pytest.mark.slow  # each drives the bot over HTTP (see pyproject.toml)
@@ -61,16 +61,6 @@ def _audit_posts(bot: ApprovalStack) -> list[str]:
     ]
 
 
-def _no_markup_stored(events: list[AuditEvent]) -> None:
-    """No row holds text escaped for Slack, a bot-made mention or a Slack date token."""
-    for event in events:
-        for field in fields(event):
-            value = getattr(event, field.name)
-            if isinstance(value, str):
-                for token in ("&amp;", "&lt;", "&gt;", "<!date", "<@U_"):
-                    assert token not in value, (event.kind, field.name, value)
-
-
 def test_approved_activation_deactivated_after_40_minutes_is_audited_as_graph_has_it(
     bot: ApprovalStack,
 ) -> None:
@@ -108,7 +98,7 @@ def test_approved_activation_deactivated_after_40_minutes_is_audited_as_graph_ha
     assert timedelta(minutes=40) <= deactivated.held < timedelta(minutes=41)
     assert {e.justification for e in rows.values()} == {WHY}
     assert {e.request_id for e in rows.values()} == {request_id}
-    _no_markup_stored(bot.services.store.audit_events())
+    assert_no_markup_stored(bot.services.store.audit_events())
 
     out = io.StringIO()
     assert export(bot.settings, since=None, user="U_ALINE", fmt="csv", out=out) == 0
