@@ -31,8 +31,9 @@ USER pimbot
 
 EXPOSE 3000
 
-# HTTP mode answers GET /healthz (200 when Graph and the database are reachable). In
-# Socket Mode nothing listens, so the check passes as long as the process runs.
+# HTTP mode answers GET /healthz (200 while the process answers; /readyz tells whether
+# Graph and the database are reachable). In Socket Mode the check passes as long as the
+# process runs.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request as u; sys.exit(0) if os.environ.get('SLACK_APP_TOKEN') else u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PIM_PORT', '3000'), timeout=4)"]
 

@@ -188,6 +188,8 @@ class Settings(BaseSettings):
     # The embedded sandbox tenant is a demo: with Slack credentials it stands in for Entra
     # only when asked for by name, never because AZURE_* were forgotten.
     pim_sandbox: bool = False
+    # `json`: one JSON object per log line, each with the request id (bot/logs.py).
+    pim_log_format: Literal["text", "json"] = "text"
 
     @property
     def uses_sandbox(self) -> bool:

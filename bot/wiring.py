@@ -12,10 +12,12 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock, SystemClock
+from bot.domain.requests import RequestState
 from bot.domain.roles import RoleCatalog
+from bot.metrics import Metrics, Reading
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
 from bot.service.breakglass import BreakGlassService
@@ -89,6 +91,7 @@ class Services:
     keeper: Keeper | None = None
     background: tuple[Background, ...] = ()
     glass: BreakGlassService | None = None
+    metrics: Metrics = field(default_factory=Metrics)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, sweep_seconds: float = SWEEP_SECONDS) -> None:
@@ -145,20 +148,23 @@ def build_services(
     config: PolicyFile | None = None,
     signin_transport: httpx.AsyncBaseTransport | None = None,
     background: tuple[Background, ...] = (),
+    metrics: Metrics | None = None,
 ) -> Services:
     """Wire the services; anything passed in replaces the default adapter. In user mode
-    (`graph.identity: user`) Graph calls act as each command's own signed-in user."""
+    (`graph.identity: user`) Graph calls act as each command's own signed-in user.
+    `metrics`: where the services are counted (a new registry if not given)."""
     config = config or settings.policy()
+    metrics = metrics or Metrics()
     clock = clock or SystemClock()
     store = store or _default_store(settings, clock)
     user_mode = (
-        _user_mode(settings, store, clock, signin_transport)
+        _user_mode(settings, store, clock, signin_transport, metrics)
         if config.graph.identity == "user"
         else None
     )
     actors: Actors = AppIdentity()
     if graph is None:
-        graph = user_mode.graph if user_mode else _default_graph(settings)
+        graph = user_mode.graph if user_mode else _default_graph(settings, metrics)
         actors = user_mode.actor if user_mode else actors
     catalog = RoleCatalog(config)
     identity = IdentityResolver(graph, store, directory, config, clock)
@@ -177,7 +183,8 @@ def build_services(
         actors=actors,
     )
     trigger = scheduler or _default_trigger(store)
-    reminders = ReminderService(deps, trigger)
+    reminders = ReminderService(deps, trigger, late_by=metrics.late_by)
+    watch_store(metrics, store, clock)
     service = PimService(deps, reminders, entra_decides=user_mode is not None)
     sign_ins = keeper = entra = None
     if user_mode is not None:
@@ -218,11 +225,16 @@ def build_services(
         keeper,
         background,
         glass,
+        metrics,
     )
 
 
 def _user_mode(
-    settings: Settings, store: Store, clock: Clock, transport: httpx.AsyncBaseTransport | None
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    transport: httpx.AsyncBaseTransport | None,
+    metrics: Metrics,
 ) -> UserModeParts:
     """The sign-in adapter; ConfigError names what is missing (PIM_TOKEN_KEY, the
     AZURE_* ids) before anything starts."""
@@ -231,13 +243,64 @@ def _user_mode(
     engine = getattr(store, "engine", None)
     if engine is None:
         raise TypeError("user mode needs the SQL store: the users' tokens live in it")
-    return build_user_mode(settings, engine=engine, clock=clock, transport=transport)
+    return build_user_mode(
+        settings, engine=engine, clock=clock, transport=transport, metrics=metrics
+    )
 
 
-def _default_graph(settings: Settings) -> PimGraph:
+def _default_graph(settings: Settings, metrics: Metrics) -> PimGraph:
     from bot.graph import build_graph
 
-    return build_graph(settings)
+    return build_graph(settings, metrics=metrics)
+
+
+# The sweep and the reminder scheduler run in every process: there are no replica locks
+# yet, so each process reports holding both (value 1) until locks decide who does.
+PROCESS_LOCKS = ("sweep", "scheduler")
+
+
+def watch_store(metrics: Metrics, store: Store, clock: Clock) -> None:
+    """The gauges read from the database at each scrape: approvals waiting, the outbox's
+    depth and oldest parcel's age (SQL store only), and the locks this process holds."""
+    metrics.watch(
+        Reading(
+            "pimbot_approvals_waiting",
+            "Requests waiting for an approver's decision.",
+            lambda: len(store.list_requests(states=frozenset({RequestState.PENDING_APPROVAL}))),
+        )
+    )
+    for lock in PROCESS_LOCKS:
+        metrics.watch(
+            Reading(
+                "pimbot_lock_held",
+                "1 where this process holds the lock for the periodic work named.",
+                lambda: 1.0,
+                (("lock", lock),),
+            )
+        )
+    engine = getattr(store, "engine", None)
+    if engine is not None:
+        _watch_outbox(metrics, engine, clock)
+
+
+def _watch_outbox(metrics: Metrics, engine: Any, clock: Clock) -> None:
+    from bot.store.outbox import SqlOutbox
+
+    outbox = SqlOutbox(engine, clock)
+    metrics.watch(
+        Reading(
+            "pimbot_outbox_depth",
+            "Slack messages in the outbox not yet delivered.",
+            lambda: outbox.backlog()[0],
+        )
+    )
+    metrics.watch(
+        Reading(
+            "pimbot_outbox_oldest_seconds",
+            "Age of the oldest undelivered Slack message (0: none).",
+            lambda: outbox.backlog()[1],
+        )
+    )
 
 
 def _default_store(settings: Settings, clock: Clock) -> Store:

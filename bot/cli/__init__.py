@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from bot.cli import usage
 from bot.errors import PimError
+from bot.logs import configure_logging
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger("pimbot")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,11 +50,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script entry; returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    # One line per Graph call drowns the bot's own log; failures are logged where handled.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = load_settings()
+        configure_logging(settings.pim_log_format)
         settings.policy()  # fail at start-up, naming the field, before anything listens
         status = asyncio.run(_dispatch(args, settings))
         sys.stdout.flush()  # here, where a closed pipe can still be caught

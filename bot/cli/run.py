@@ -57,11 +57,10 @@ async def run(settings: Settings) -> int:
 
 def _claim_listener(settings: Settings, stack: contextlib.ExitStack) -> socket.socket | None:
     """The local workspace's socket, bound now (closed with `stack`); None for Slack, after
-    checking that HTTP mode's port is free (Socket Mode listens on nothing)."""
+    checking that the port is free (HTTP mode's, or Socket Mode's probes and metrics)."""
     if not settings.has_slack:
         return stack.enter_context(claim_port(settings.pim_port, LOCAL_HOST))
-    if settings.slack_app_token is None:
-        claim_port(settings.pim_port, ALL_INTERFACES).close()
+    claim_port(settings.pim_port, ALL_INTERFACES).close()
     return None
 
 
@@ -111,7 +110,7 @@ def start_sandbox(
 async def _serve_slack(
     settings: Settings, clock: OffsetClock, *, sandbox_mark: bool = False
 ) -> None:
-    from handlers.app import run_http, run_socket
+    from handlers.app import run_http, run_socket_and_ops
 
     if settings.slack_app_token is None and not _has(settings.slack_signing_secret):
         # Fail closed: an HTTP endpoint that cannot check Slack's signature serves anyone.
@@ -123,11 +122,15 @@ async def _serve_slack(
     await services.start()
     try:
         if settings.slack_app_token is not None:
-            log.info("Slack Socket Mode")
-            await run_socket(settings, bolt)
+            log.info("Slack Socket Mode; /healthz, /readyz, /metrics on port %s", settings.pim_port)
+            await run_socket_and_ops(
+                settings, services.pimbot, bolt, port=settings.pim_port, metrics=services.metrics
+            )
         else:
             log.info("Slack HTTP mode on port %s (POST /slack/events)", settings.pim_port)
-            await run_http(settings, services.pimbot, bolt, port=settings.pim_port)
+            await run_http(
+                settings, services.pimbot, bolt, port=settings.pim_port, metrics=services.metrics
+            )
     finally:
         await services.aclose()
 
@@ -177,7 +180,7 @@ async def build_local_stack(settings: Settings, clock: OffsetClock, port: int) -
         bot_token=WORKSPACE_BOT_TOKEN,
         on_fast_forward=fast_forward,
     )
-    bot_http = build_http_app(settings, services.pimbot, bolt)
+    bot_http = build_http_app(settings, services.pimbot, bolt, services.metrics)
     app = Starlette(routes=[*bot_http.routes, Mount("/", workspace)])
     return LocalStack(app, services, workspace.state.workspace, base)
 

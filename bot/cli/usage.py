@@ -44,7 +44,8 @@ Run the bot until stopped (Ctrl-C or SIGTERM).
 
 With no Slack credentials it serves the local Slack workspace and the bot on
 http://127.0.0.1:PIM_PORT; with SLACK_APP_TOKEN it uses Socket Mode; with
-SLACK_BOT_TOKEN alone it serves HTTP mode (POST /slack/events, GET /healthz) on PIM_PORT.
+SLACK_BOT_TOKEN alone it serves HTTP mode (POST /slack/events, GET /healthz, /readyz,
+/metrics) on PIM_PORT.
 With no AZURE_TENANT_ID / AZURE_CLIENT_ID it starts the embedded sandbox tenant.
 
 {reads()}

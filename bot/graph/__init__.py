@@ -9,9 +9,11 @@ import httpx
 
 from bot.graph.auth import AccessToken, GraphAuth, TokenSource
 from bot.graph.client import GraphClient
+from bot.graph.observed import ObservedTransport
 from bot.graph.pim import GraphPim, Identity
 from bot.graph.retry import RetryPolicy
 from bot.graph.tls import trust
+from bot.metrics import Metrics
 from bot.settings import Settings
 
 __all__ = [
@@ -37,25 +39,32 @@ def build_graph(
     transport: httpx.AsyncBaseTransport | None = None,
     credential: TokenSource | None = None,
     retry: RetryPolicy | None = None,
+    metrics: Metrics | None = None,
 ) -> GraphPim:
     """GraphPim over one httpx.AsyncClient (close it with `aclose`). The token comes from
     `auth` if given (user mode: the acting user's), else `credential`, else MSAL with the
-    AZURE_* settings (the application identity)."""
-    http = graph_http(settings, auth or _app_auth(settings, credential), transport)
+    AZURE_* settings (the application identity). `metrics`: where its calls are counted."""
+    http = graph_http(settings, auth or _app_auth(settings, credential), transport, metrics)
     client = GraphClient(http, retry=retry, delegated=identity == "user")
     return GraphPim(client, identity=identity)
 
 
 def graph_http(
-    settings: Settings, auth: httpx.Auth, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    auth: httpx.Auth,
+    transport: httpx.AsyncBaseTransport | None = None,
+    metrics: Metrics | None = None,
 ) -> httpx.AsyncClient:
-    """An AsyncClient on the Graph base URL with `auth`; the one place its options live."""
+    """An AsyncClient on the Graph base URL with `auth`; the one place its options live.
+    Every call carries the request id (`client-request-id`) and is counted in `metrics`."""
+    if transport is None:
+        ca_file = settings.pim_ca_file
+        transport = httpx.AsyncHTTPTransport(verify=trust(ca_file) if ca_file else True)
     return httpx.AsyncClient(
         base_url=settings.pim_graph_url.rstrip("/"),
         auth=auth,
         timeout=TIMEOUT,
-        verify=trust(settings.pim_ca_file) if settings.pim_ca_file else True,
-        transport=transport,
+        transport=ObservedTransport(transport, metrics),
         headers={"Accept": "application/json"},
     )
 

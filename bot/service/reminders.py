@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain.audit import AuditKind, event_for
@@ -28,8 +29,11 @@ class ReminderService:
     lost job, a restart or a moved clock never loses a reminder.
     """
 
-    def __init__(self, deps: Deps, trigger: Trigger) -> None:
-        self._svc, self.trigger = deps, trigger
+    def __init__(
+        self, deps: Deps, trigger: Trigger, *, late_by: Callable[[float], None] | None = None
+    ) -> None:
+        """`late_by(seconds)`: told how late each reminder went out (a metric)."""
+        self._svc, self.trigger, self._late_by = deps, trigger, late_by
 
     def plan(self, record: ActivationRecord) -> list[Reminder]:
         """(Re)plan the reminders of a live activation; idempotent by reminder id."""
@@ -86,6 +90,8 @@ class ReminderService:
         live = record.state is S.ACTIVE and should_send(reminder, record.end, now)
         if self._svc.store.claim_reminder(reminder.id, now) and live:
             await self._svc.notifier.remind(record, now)
+            if self._late_by is not None:
+                self._late_by((self._svc.clock.now() - reminder.due_at).total_seconds())
             await self._audit(AuditKind.REMINDED, record, None)
 
     async def _end(

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.logs import bind_request_id, request_id_for
 from bot.service.approvals import ApprovalService
 from bot.service.kept import Keeper
 from bot.service.reminders import ReminderService
@@ -52,6 +53,7 @@ class Sweeper:
         while True:
             await asyncio.sleep(seconds)
             count += 1
+            bind_request_id(request_id_for(None))  # one id for the round's lines and calls
             try:
                 await self.sweep(reconcile=count % RECONCILE_EVERY == 0)
             except Exception:  # noqa: BLE001 - one bad round must not stop future sweeps

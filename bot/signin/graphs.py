@@ -15,6 +15,7 @@ import httpx
 from bot.graph import GraphPim, build_graph, graph_http
 from bot.graph.auth import AccessToken
 from bot.graph.tls import trust
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.signin.acting import ActingAuth, ActingUser
 from bot.signin.msal_app import PublicApps
@@ -32,8 +33,9 @@ class DelegatedGraphs:
         actor: ActingUser,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        self._settings = settings
+        self._settings, self._metrics = settings, metrics
         if transport is None:
             # One pool for every user: a TLS handshake per Graph call would otherwise
             # dominate each request's latency.
@@ -45,8 +47,10 @@ class DelegatedGraphs:
         self._transport = transport
         auth = ActingAuth(apps, tokens, actor)
         # Calls GraphPim lacks (the beta approvals API) use the same client and auth.
-        self.http = graph_http(settings, auth, _Shared(transport))
-        self.graph = build_graph(settings, identity="user", auth=auth, transport=_Shared(transport))
+        self.http = graph_http(settings, auth, _Shared(transport), metrics)
+        self.graph = build_graph(
+            settings, identity="user", auth=auth, transport=_Shared(transport), metrics=metrics
+        )
 
     def with_token(self, access_token: str) -> GraphPim:
         """A GraphPim on one access token (a sign-in not yet stored: the login checks whose
@@ -56,7 +60,11 @@ class DelegatedGraphs:
             return AccessToken(access_token, 3600.0)
 
         return build_graph(
-            self._settings, identity="user", credential=fixed, transport=_Shared(self._transport)
+            self._settings,
+            identity="user",
+            credential=fixed,
+            transport=_Shared(self._transport),
+            metrics=self._metrics,
         )
 
     async def aclose(self) -> None:

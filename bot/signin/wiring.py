@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.errors import GraphUnavailable
 from bot.graph import GraphPim
 from bot.graph.tls import trust
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.signin.acting import ActingUser
 from bot.signin.approvals import PimApprovals
@@ -76,15 +77,17 @@ def build_user_mode(
     engine: Engine,
     clock: Clock,
     transport: httpx.AsyncBaseTransport | None = None,
+    metrics: Metrics | None = None,
 ) -> UserModeParts:
     """Raises ConfigError (naming PIM_TOKEN_KEY, or the AZURE_* ids) when misconfigured.
-    `engine` is the store's, migrated to include the sign-in tables."""
+    `engine` is the store's, migrated to include the sign-in tables; Graph calls are
+    counted in `metrics`."""
     require_signin_config(settings)
     cipher = cipher_from_settings(settings)
     tokens = UserTokens(SqlUserTokens(engine), cipher, clock)
     apps = PublicApps.from_settings(settings)
     actor = ActingUser()
-    graphs = DelegatedGraphs(settings, apps, tokens, actor, transport=transport)
+    graphs = DelegatedGraphs(settings, apps, tokens, actor, transport=transport, metrics=metrics)
     return UserModeParts(
         settings,
         clock,

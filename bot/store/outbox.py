@@ -73,6 +73,17 @@ class SqlOutbox:
         with self._reader.begin() as conn:
             return [_parcel(row) for row in conn.execute(query).mappings()]
 
+    def backlog(self) -> tuple[int, float]:
+        """How many parcels wait, and the oldest one's age in seconds (0 when none)."""
+        query = sa.select(sa.func.count(), sa.func.min(_O.c.created_at)).where(
+            _O.c.state == PENDING
+        )
+        with self._reader.begin() as conn:
+            count, oldest = conn.execute(query).one()
+        if oldest is None:
+            return 0, 0.0
+        return int(count), max((self._clock.now() - oldest).total_seconds(), 0.0)
+
     def card_ref(self, card: str) -> str | None:
         query = (
             sa.select(_O.c.ref)

@@ -72,10 +72,10 @@ def test_cancel_button_withdraws_a_pending_request(bot: BotStack) -> None:
     assert "cancelled" in bot.dm("U_ALINE", "cancelled")["text"]
 
 
-def test_healthz_answers_503_when_graph_fails(bot: BotStack) -> None:
+def test_readyz_answers_503_when_graph_fails(bot: BotStack) -> None:
     bot.faults.fail(503, times=50, retry_after=0.01)
 
-    answer = bot.http.get("/healthz")
+    answer = bot.http.get("/readyz")
 
     assert answer.status_code == 503
     assert answer.json()["graph"].startswith("failing") and answer.json()["database"] == "ok"

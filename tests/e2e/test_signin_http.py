@@ -253,7 +253,7 @@ def test_mfa_claims_challenge_sends_a_step_up_sign_in_then_the_request_resumes(
 
 
 def test_health_in_user_mode_checks_entra_sign_in_not_an_app_token(bot: SignInStack) -> None:
-    answer = bot.http.get("/healthz")
+    answer = bot.http.get("/readyz")
 
     assert answer.status_code == 200 and answer.json()["graph"] == "ok"
     assert bot.settings.azure_client_secret is None  # no app token could have been used
@@ -512,3 +512,15 @@ def test_a_role_that_needs_mfa_gets_a_step_up_sign_in_and_then_activates(
         assert time.monotonic() < deadline, "the kept request never ran after the step-up"
         time.sleep(0.05)
     assert len(bot.codes("U_ALINE")) == seen + 1  # one step-up, no loop of plain sign-ins
+
+
+def test_metrics_count_the_graph_calls_made_with_a_signed_in_users_token(
+    bot: SignInStack,
+) -> None:
+    bot.log_in("U_ALINE", ALINE.upn)
+
+    bot.final(bot.command("list"))
+
+    text = bot.http.get("/metrics").text
+    assert 'pimbot_graph_requests_total{endpoint="/v1.0/roleManagement/directory/' in text
+    assert "filterByCurrentUser()" in text

@@ -117,11 +117,11 @@ def test_app_home_lists_roles_with_activate_buttons(bot: BotStack) -> None:
 
 
 @pytest.mark.slow
-def test_healthz_checks_graph_token_and_database(bot: BotStack) -> None:
-    answer = bot.http.get("/healthz")
+def test_readyz_checks_graph_token_database_and_slack(bot: BotStack) -> None:
+    answer = bot.http.get("/readyz")
 
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "graph": "ok", "database": "ok"}
+    assert answer.json() == {"status": "ok", "graph": "ok", "database": "ok", "slack": "ok"}
 
 
 @pytest.mark.slow

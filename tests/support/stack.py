@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from bot.clock import OffsetClock
 from bot.domain.requests import OPEN_STATES, RequestState
 from bot.graph import RetryPolicy, build_graph
+from bot.metrics import Metrics
 from bot.service.ports import PimGraph
 from bot.simulators.sandbox import (
     Faults,
@@ -76,6 +77,7 @@ class BotStack:
         self.clock = OffsetClock()
         self.tenant = SandboxTenant.from_seed(self.clock)
         self.faults = Faults()
+        self.metrics = Metrics()  # this stack's own registry: several stacks share a process
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Self:
@@ -94,7 +96,7 @@ class BotStack:
         )
         self.services = self._services()
         bolt = build_app(self.settings, self.services.pimbot, dms=self.notifier, client=self.client)
-        http_app = build_http_app(self.settings, self.services.pimbot, bolt)
+        http_app = build_http_app(self.settings, self.services.pimbot, bolt, self.metrics)
         self.bot = stack.enter_context(SandboxServer(self._asgi(http_app), tls=False))
         self.http = stack.enter_context(httpx.Client(base_url=self.bot.url, timeout=30))
         return self
@@ -137,12 +139,14 @@ class BotStack:
             clock=self.clock,
             config=config,
             background=(self.courier,),
+            metrics=self.metrics,
         )
 
     def _graph(self) -> PimGraph | None:
         if self.identity == "user":
             return None  # the wiring's own: each call as the signed-in user it is for
-        return build_graph(self.settings, retry=RetryPolicy.fast())  # ms backoff
+        # RetryPolicy.fast(): ms backoff
+        return build_graph(self.settings, retry=RetryPolicy.fast(), metrics=self.metrics)
 
     # -- talking to the bot like Slack --------------------------------------------------
 

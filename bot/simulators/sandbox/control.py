@@ -112,7 +112,7 @@ async def faults(request: Request) -> Response:
 
 async def calls(request: Request) -> JSONResponse:
     """What the bot did: every Graph and token-endpoint call (not these controls), oldest
-    first, with who made it and when on the sandbox clock."""
+    first, with who made it, when on the sandbox clock, and its client-request-id."""
     queue: Faults = request.app.state.faults
     return JSONResponse(
         {
@@ -123,6 +123,7 @@ async def calls(request: Request) -> JSONResponse:
                     "status": c.status,
                     "caller": c.caller,
                     "time": c.time and format_dt(c.time),
+                    "client_request_id": c.client_request_id,
                 }
                 for c in queue.find()
             ]

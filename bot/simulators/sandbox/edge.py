@@ -77,6 +77,7 @@ class GraphEdge:
                         tuple(r.kind for r in rules),
                         self.caller_of(headers, sent),
                         self.clock.now(),
+                        client_request_id,
                     )
                 )
 

@@ -46,6 +46,7 @@ class CallRecord:
     faults: tuple[str, ...] = field(default_factory=tuple)
     caller: str | None = None  # the app's service principal id or the signed-in user's id
     time: datetime | None = None  # on the sandbox clock
+    client_request_id: str | None = None  # the caller's id for the call, echoed by Graph
 
 
 class Faults:
