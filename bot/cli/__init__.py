@@ -38,7 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     command("demo", "the PIM tutorial as a scripted story, printed as a transcript", usage.DEMO)
     audit = command("audit", "export the audit trail", usage.AUDIT)
     audit.add_argument("--since", help="ISO date or datetime, e.g. 2026-11-01")
-    audit.add_argument("--user", help="a person: slack:U123, or a Slack user id U123")
+    audit.add_argument(
+        "--user",
+        help="rows where this person (slack:U123, or a Slack user id U123) is the actor or "
+        "the subject",
+    )
     audit.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     return parser
 

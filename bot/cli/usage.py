@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
+from bot.cli.audit import columns_help
 from bot.settings import Settings
 
 FILES = """\
@@ -76,7 +77,10 @@ reads:
 AUDIT = f"""\
 Export the audit trail (requests, decisions, activations, deactivations, reminders,
 expiries) to stdout as JSON lines or CSV. Stops quietly when the reader goes away
-(`pimbot audit | head`).
+(`pimbot audit | head`). One row per event, with these columns (empty: not known or
+not relevant to that kind of event):
+
+{columns_help()}
 
 {reads(lambda name: name in ("PIM_DATABASE_URL", "PIM_CONFIG"))}
 

@@ -1,4 +1,5 @@
-"""Audit events: what happened, who, when, and the Graph request id."""
+"""Audit events: what happened, who did it to whom, when, for how long, and the requests
+(pimbot's and Graph's) they belong to. Text fields hold what people typed, never markup."""
 
 from __future__ import annotations
 
@@ -39,11 +40,14 @@ class AuditKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    """One append-only audit row."""
+    """One append-only audit row. `person` is the actor (who did it: the requester, or the
+    approver who decided); `subject` is whose access it is about (the requester). `start`
+    and `end` are the activation's actual start and its end (scheduled while it runs,
+    actual once it ended); `held` is the time really held, on rows that end it."""
 
     at: datetime
     kind: AuditKind
-    person: PersonKey | None  # who did it (the requester, or the approver who decided)
+    person: PersonKey | None  # the actor
     entra_user_id: str | None = None
     role_id: str | None = None
     role_name: str | None = None
@@ -55,6 +59,27 @@ class AuditEvent:
     detail: str | None = None
     target_kind: TargetKind | None = None  # with the role: what it was activated as, and where
     scope: Scope | None = None
+    subject: PersonKey | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    held: timedelta | None = None
+
+
+# Rows that close an activation: their end is the actual one, and the time held is known.
+CLOSING = frozenset({AuditKind.DEACTIVATED, AuditKind.ENDED, AuditKind.BREAK_GLASS_ENDED})
+
+
+def span(
+    kind: AuditKind, record: ActivationRecord, at: datetime
+) -> tuple[datetime | None, datetime | None, timedelta | None]:
+    """The activation's start, end and time held as of an event of `kind` at `at`.
+    A closing row's end is the record's end if that has passed, else `at`: an activation
+    deactivated or found ended early held the role until then at the latest."""
+    start, end = record.start, record.end
+    if kind not in CLOSING or start is None:
+        return start, end, None
+    end = end if end is not None and end <= at else at
+    return start, end, end - start
 
 
 def event_for(
@@ -67,7 +92,9 @@ def event_for(
     graph_request_id: str | None = None,
     duration: timedelta | None = None,
 ) -> AuditEvent:
-    """The audit event for something that happened to a stored request."""
+    """The audit event for something that happened to a stored request: `actor` did it,
+    to the request's requester (the subject)."""
+    start, end, held = span(kind, record, at)
     return AuditEvent(
         at=at,
         kind=kind,
@@ -83,4 +110,8 @@ def event_for(
         detail=detail,
         target_kind=record.target_kind,
         scope=record.scope,
+        subject=record.requester,
+        start=start,
+        end=end,
+        held=held,
     )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.audit import AuditEvent, AuditKind, span
 from bot.domain.command_types import (
     Activate,
     Cancel,
@@ -96,7 +96,13 @@ class PimService:
                 justification_cfg=self.config.justification,
             )
         except PolicyViolation as exc:
-            await self._audit(AuditKind.REFUSED, requester, target, detail=exc.user_message)
+            await self._audit(
+                AuditKind.REFUSED,
+                requester,
+                target,
+                detail=exc.user_message,
+                attempted=(ticket, justification),
+            )
             raise
         # Store what was checked (trimmed, whitespace collapsed), not the raw text.
         if justification.strip():
@@ -152,10 +158,12 @@ class PimService:
                 if exc.code == "ActiveDurationTooShort":  # Entra's clock is ahead of ours
                     raise _too_soon(role, started or self.clock.now()) from None
                 raise
+        # The actual end is the removal request's own time, as Graph records it
+        # (createdDateTime, https://learn.microsoft.com/graph/api/resources/
+        # unifiedroleassignmentschedulerequest): the audit's time held is Entra's.
+        ended_at = result.created or self.clock.now()
         for record in live:
-            ended = self.store.transition(
-                record.id, frozenset({S.ACTIVE}), S.ENDED, end=self.clock.now()
-            )
+            ended = self.store.transition(record.id, frozenset({S.ACTIVE}), S.ENDED, end=ended_at)
             if ended is not None:
                 self.hooks.cancel(ended)
         await self._audit(
@@ -514,22 +522,35 @@ class PimService:
         graph_request_id: str | None = None,
         duration: timedelta | None = None,
         detail: str | None = None,
+        attempted: tuple[str | None, str | None] = (None, None),
     ) -> None:
+        """The requester's own action on `target`. `attempted`: the ticket and justification
+        of a refused request, as typed, since no record keeps them."""
+        now = self.clock.now()
+        # The stored record, not the caller's copy: a deactivation or an extension has
+        # just moved its end, and the row says where the activation stands now.
+        record = (self.store.get_request(record.id) or record) if record else None
+        start, end, held = span(kind, record, now) if record else (None, None, None)
+        ticket, justification = attempted
         event = AuditEvent(
-            at=self.clock.now(),
+            at=now,
             kind=kind,
             person=requester.person,
             entra_user_id=requester.user.id,
             role_id=target.role.id,
             role_name=target.role.display_name,
             duration=duration or (record.duration if record else None),
-            ticket=record.ticket.number if record and record.ticket else None,
-            justification=record.justification if record else None,
+            ticket=record.ticket.number if record and record.ticket else ticket or None,
+            justification=record.justification if record else justification or None,
             graph_request_id=graph_request_id or (record.graph_request_id if record else None),
             request_id=record.id if record else None,
             detail=detail,
             target_kind=target.kind,
             scope=target.scope,
+            subject=requester.person,
+            start=start,
+            end=end,
+            held=held,
         )
         await self.audit.record(event)
 

@@ -291,6 +291,7 @@ class BreakGlassService:
             at=self._d.clock.now(),
             kind=AuditKind.BREAK_GLASS_REFUSED,
             person=requester.person,
+            subject=requester.person,
             entra_user_id=requester.user.id,
             role_id=role.id,
             role_name=role.display_name,

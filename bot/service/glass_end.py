@@ -103,7 +103,9 @@ class GlassEnder:
             return self._d.store.update_break_glass(
                 glass.request_id, ended_at=None, end_at=now + RETRY, error=exc.user_message
             )
-        ended = self._d.store.transition(record.id, frozenset({S.ACTIVE}), S.ENDED, end=now)
+        # Ended at the removal request's own time, as Graph records it (the audit's span).
+        ended_at = result.created or now
+        ended = self._d.store.transition(record.id, frozenset({S.ACTIVE}), S.ENDED, end=ended_at)
         if ended is not None:
             self._hooks.cancel(ended)
         detail = "deactivated: " + _why(claimed)

@@ -186,7 +186,11 @@ class Store(BreakGlassStore, Protocol):
     def delete_reminders(self, request_id: str) -> list[str]: ...
 
     def audit_events(
-        self, *, since: datetime | None = None, person: PersonKey | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        person: PersonKey | None = None,  # the actor
+        involving: PersonKey | None = None,  # the actor or the subject
     ) -> list[AuditEvent]: ...
 
     def claim_ping(self, request_id: str, kind: PingKind, seq: int, at: datetime) -> bool:

@@ -148,5 +148,7 @@ class ReminderService:
 
     async def _audit(self, kind: AuditKind, record: ActivationRecord, detail: str | None) -> None:
         now = self._svc.clock.now()
-        event = event_for(kind, record, at=now, actor=record.requester, detail=detail)
+        # No one's act: pimbot reminded, or saw the activation end; the requester is the
+        # subject (event_for), not the actor.
+        event = event_for(kind, record, at=now, actor=None, detail=detail)
         await self._svc.audit.record(event)

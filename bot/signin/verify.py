@@ -117,6 +117,7 @@ class AccountCheck:
                 at=self._clock.now(),
                 kind=AuditKind.REFUSED,
                 person=person,
+                subject=person,
                 entra_user_id=user.id,
                 detail=f"sign-in refused: signed in as {signed_in}, but this person "
                 f"maps to {expected}",

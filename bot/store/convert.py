@@ -116,7 +116,9 @@ def audit_values(event: AuditEvent) -> dict[str, Any]:
     values = {f.name: getattr(event, f.name) for f in fields(AuditEvent)}
     values["kind"] = event.kind.value
     values["person"] = str(event.person) if event.person else None
+    values["subject"] = str(event.subject) if event.subject else None
     values["duration_seconds"] = values.pop("duration")
+    values["held_seconds"] = values.pop("held")
     values["target_kind"] = event.target_kind.value if event.target_kind else None
     scope = values.pop("scope")
     values["scope_id"] = scope.id if scope else None
@@ -124,7 +126,9 @@ def audit_values(event: AuditEvent) -> dict[str, Any]:
     return values
 
 
-_AUDIT_COMPOSED = frozenset({"duration", "scope", "target_kind", "kind", "person"})
+_AUDIT_COMPOSED = frozenset(
+    {"duration", "scope", "target_kind", "kind", "person", "subject", "held"}
+)
 
 
 def to_audit(row: RowMapping) -> AuditEvent:
@@ -133,7 +137,9 @@ def to_audit(row: RowMapping) -> AuditEvent:
     return AuditEvent(
         kind=AuditKind(row["kind"]),
         person=_person(row["person"]),
+        subject=_person(row["subject"]),
         duration=row["duration_seconds"],
+        held=row["held_seconds"],
         target_kind=TargetKind(kind) if kind else None,
         scope=Scope(scope_id, row["scope_name"]) if scope_id else None,
         **kwargs,

@@ -384,6 +384,66 @@ def _v11(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE UNIQUE INDEX ux_outbox_dedupe ON outbox (dedupe)")
 
 
+def _v12(conn: Connection) -> None:
+    """Audit rows name the subject apart from the actor, and the activation's span."""
+    quote = conn.dialect.identifier_preparer.quote  # `end` is a reserved word
+    ts = sa.DateTime(timezone=True)
+    columns = (("subject", sa.String(64)), ("start", ts), ("end", ts), ("held_seconds", sa.Float()))
+    for column, kind in columns:
+        ddl = kind.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE audit ADD COLUMN {quote(column)} {ddl}")
+    # The audit log refuses updates (v3): lifted for this backfill, then restored.
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER audit_append_only_UPDATE")
+        _backfill_subjects_and_spans(conn)
+        conn.exec_driver_sql(_SQLITE_APPEND_ONLY.format(op="UPDATE"))
+    else:
+        conn.exec_driver_sql("ALTER TABLE audit DISABLE TRIGGER audit_append_only")
+        _backfill_subjects_and_spans(conn)
+        conn.exec_driver_sql("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
+
+
+# Rows written before v11 that ended an activation; the request's start and end are
+# then the actual ones (a deactivation stored its moment as the end). Rows of a running
+# activation get its start only: an extension since has moved the request's end.
+_CLOSING_KINDS = ("deactivated", "ended", "break_glass_ended")
+_RUNNING_KINDS = ("activated", "extended", "reminded", "break_glass")
+
+
+def _backfill_subjects_and_spans(conn: Connection) -> None:
+    """The subject of a row about a request is its requester; a row about no request
+    was the actor's own (a refused request or sign-in). Rows that ended an activation
+    get its start, end and time held from the request; rows while it ran, its start."""
+    ts = sa.DateTime(timezone=True)
+    audit = sa.table(
+        "audit", sa.column("id"), sa.column("kind"), sa.column("person"),
+        sa.column("request_id"), sa.column("subject"), sa.column("start", ts),
+        sa.column("end", ts), sa.column("held_seconds"),
+    )  # fmt: skip
+    requests = sa.table(
+        "requests", sa.column("id"), sa.column("requester"),
+        sa.column("start", ts), sa.column("end", ts),
+    )  # fmt: skip
+    query = sa.select(
+        audit.c.id, audit.c.kind, audit.c.person, requests.c.requester,
+        requests.c.start, requests.c.end,
+    ).select_from(audit.outerjoin(requests, audit.c.request_id == requests.c.id))  # fmt: skip
+    for row in conn.execute(query).mappings().all():
+        values: dict[str, object] = {"subject": row["requester"] or row["person"]}
+        start, end = row["start"], row["end"]
+        if row["kind"] in _CLOSING_KINDS and start is not None and end is not None:
+            held = (_naive_utc(end) - _naive_utc(start)).total_seconds()
+            values.update(start=start, end=end, held_seconds=held)
+        elif row["kind"] in _RUNNING_KINDS:
+            values["start"] = start
+        conn.execute(audit.update().where(audit.c.id == row["id"]).values(**values))
+
+
+def _naive_utc(value: datetime) -> datetime:
+    # SQLite answers naive UTC, PostgreSQL aware: compare them alike.
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -396,6 +456,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
     Migration(10, "break_glass and ratifications (issue 15)", _v10),
     Migration(11, "approver_pings (re-pings, escalations); outbox parcels keyed once", _v11),
+    Migration(12, "audit: subject apart from the actor; activation start, end, held", _v12),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -167,14 +167,21 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods):
             conn.execute(tables.audit.insert().values(**convert.audit_values(event)))
 
     def audit_events(
-        self, *, since: datetime | None = None, person: PersonKey | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        person: PersonKey | None = None,
+        involving: PersonKey | None = None,
     ) -> list[AuditEvent]:
         a = tables.audit
         query = sa.select(a).order_by(a.c.id)
         if since is not None:
             query = query.where(a.c.at >= since)
-        if person is not None:
+        if person is not None:  # what they did
             query = query.where(a.c.person == str(person))
+        if involving is not None:  # what they did, and what was done about their access
+            key = str(involving)
+            query = query.where(sa.or_(a.c.person == key, a.c.subject == key))
         with self._reader.begin() as conn:
             return [convert.to_audit(row) for row in conn.execute(query).mappings()]
 

@@ -119,6 +119,11 @@ audit = sa.Table(
     sa.Column("target_kind", sa.String(32)),  # v7; null for events about no role
     sa.Column("scope_id", sa.String(512)),
     sa.Column("scope_name", sa.String(256)),
+    # v11: whose access it is about (the actor is `person`), and the activation's span.
+    sa.Column("subject", sa.String(64)),
+    sa.Column("start", _ts),
+    sa.Column("end", _ts),
+    sa.Column("held_seconds", Seconds),
 )
 
 reminders = sa.Table(

@@ -28,8 +28,11 @@ def audit_line(event: AuditEvent) -> str:
 
 
 def _audit_head(event: AuditEvent) -> str:
+    """When, what, who did it (`by`, absent when pimbot acted on its own) and whose access
+    it is about (`for`), each named even when they are the same person."""
     who = [f"by {mention(event.person)}"] if event.person else []
-    return " · ".join([when(event.at), event.kind.value, *who])
+    whose = [f"for {mention(event.subject)}"] if event.subject else []
+    return " · ".join([when(event.at), event.kind.value, *who, *whose])
 
 
 def _audit_facts(event: AuditEvent) -> list[str]:
@@ -38,6 +41,8 @@ def _audit_facts(event: AuditEvent) -> list[str]:
         event.role_name,
         f"scope {event.scope.id} ({event.scope.label})" if event.scope else None,
         f"for {to_human(event.duration)}" if event.duration else None,
+        _span(event),
+        f"held {to_human(event.held)}" if event.held is not None else None,
         f"ticket {event.ticket}" if event.ticket else None,
         f"“{event.justification}”" if event.justification else None,
         f"request {event.request_id}" if event.request_id else None,
@@ -45,3 +50,11 @@ def _audit_facts(event: AuditEvent) -> list[str]:
         f"({event.detail})" if event.detail else None,
     ]
     return [fact for fact in facts if fact]
+
+
+def _span(event: AuditEvent) -> str | None:
+    """The activation's start and end in UTC: plain text has no per-reader time."""
+    if event.start is None:
+        return None
+    end = f" to {event.end:%Y-%m-%d %H:%M:%S}" if event.end else ""
+    return f"active from {event.start:%Y-%m-%d %H:%M:%S}{end} UTC"

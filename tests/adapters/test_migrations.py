@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,6 +35,7 @@ RECORD = activation_record(
 
 
 TARGET_COLUMNS = {"target_kind", "scope_id", "scope_name"}  # added by v7
+SPAN_COLUMNS = {"subject", "start", "end", "held_seconds"}  # added to audit by v11
 
 
 def write_old_rows(
@@ -45,7 +47,10 @@ def write_old_rows(
     with engine.begin() as conn:
         conn.execute(_insert("requests", _old(request, version)))
         for event in events:
-            conn.execute(_insert("audit", _old(convert.audit_values(event), version)))
+            audit = convert.audit_values(event)
+            if version < 12:
+                audit = {k: v for k, v in audit.items() if k not in SPAN_COLUMNS}
+            conn.execute(_insert("audit", _old(audit, version)))
 
 
 def write_old_link(engine: Engine, link: UserLink) -> None:
@@ -56,6 +61,8 @@ def write_old_link(engine: Engine, link: UserLink) -> None:
 
 def _old(values: dict[str, object], version: int) -> dict[str, object]:
     old = {k: v for k, v in values.items() if version >= 7 or k not in TARGET_COLUMNS}
+    if version >= 8:  # people keyed neutrally already, one card column
+        return old
     for column in ("requester", "person"):
         if column in old:
             old["slack_user_id"] = _bare(old.pop(column))
@@ -123,7 +130,8 @@ def test_upgrades_from_version_one_keeping_the_data(engine: Engine) -> None:
     assert migrations.current_version(engine) == migrations.LATEST
     assert store.get_request("r1") == RECORD
     assert store.get_user_link(slack("U1")) == link
-    assert store.audit_events() == [event]
+    backfilled = replace(event, subject=slack("U1"), start=RECORD.start)  # by v11
+    assert store.audit_events() == [backfilled]
     assert RECORD.end is not None
     plan = reminder_plan(RECORD.end, [timedelta(minutes=15)], T0, request_id="r1")
     store.save_reminders(plan)
@@ -156,6 +164,38 @@ def test_upgrades_a_v6_database_giving_old_rows_the_tenant_wide_directory_role_t
     assert (with_role.target_kind, with_role.scope) == (TargetKind.DIRECTORY_ROLE, Scope("/"))
     assert (without.target_kind, without.scope) == (None, None)  # nothing was activated
     assert (with_role.scope.id, with_role.scope.label) == ("/", "Whole directory")
+
+
+def test_upgrades_a_v11_database_naming_each_audit_row_s_subject_and_the_time_held(
+    engine: Engine,
+) -> None:
+    """The subject of a row about a request is its requester (not the approver who
+    acted); a row about no request was the actor's own; rows that ended an activation
+    get its actual start and end from the request, and the time held."""
+    assert migrations.migrate(engine, target=11) == 11
+    ended = RECORD.with_changes(end=T0 + timedelta(minutes=40))  # deactivated after 40 min
+    assert ended.start is not None
+    approved = AuditEvent(at=T0, kind=AuditKind.APPROVED, person=slack("U2"), request_id="r1")
+    closed = AuditEvent(at=T0, kind=AuditKind.DEACTIVATED, person=slack("U1"), request_id="r1")
+    refused = AuditEvent(at=T0, kind=AuditKind.REFUSED, person=slack("U3"))
+    started = AuditEvent(at=T0, kind=AuditKind.ACTIVATED, person=slack("U1"), request_id="r1")
+    write_old_rows(engine, ended, approved, closed, refused, started, version=11)
+
+    events = SqlStore(engine).audit_events()
+
+    assert [(e.person, e.subject) for e in events] == [
+        (slack("U2"), slack("U1")),
+        (slack("U1"), slack("U1")),
+        (slack("U3"), slack("U3")),
+        (slack("U1"), slack("U1")),
+    ]
+    assert (events[0].start, events[0].end, events[0].held) == (None, None, None)
+    assert (events[1].start, events[1].end) == (ended.start, ended.end)
+    assert events[1].held == ended.end - ended.start
+    assert (events[3].start, events[3].end, events[3].held) == (ended.start, None, None)
+    for statement in ("UPDATE audit SET subject = 'slack:U9'", "DELETE FROM audit"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.exec_driver_sql(statement)
 
 
 def test_upgrades_a_v7_database_keying_people_neutrally_and_keeping_commands(

@@ -166,7 +166,9 @@ def _remove(tenant: SandboxTenant, request: ScheduleRequest, caller: Caller) -> 
     live = tenant.live_assignment(request.principal_id, request.role_id, request.scope)
     if live is None or (request.action == "selfDeactivate" and live.assignment_type != "Activated"):
         raise assignment_missing()
-    now = tenant.now()
+    # The removal's own moment (its createdDateTime and completedDateTime): what Graph
+    # shows as the end of the activation is that one instant, not a later reading.
+    now = request.created
     # "you can't deactivate a role assignment within five minutes after activation"
     # (https://learn.microsoft.com/en-us/entra/id-governance/privileged-identity-management/
     # pim-how-to-activate-role, "Deactivate a role assignment"). Whether adminRemove is
