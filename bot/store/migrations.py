@@ -332,6 +332,28 @@ def _v9(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v10(conn: Connection) -> None:
+    md = sa.MetaData()
+    ts = sa.DateTime(timezone=True)
+    sa.Table(
+        "readiness",
+        md,
+        sa.Column("request_id", sa.String(64), primary_key=True),
+        sa.Column("accepted_at", ts, nullable=False),
+        sa.Column("stage", sa.String(16), nullable=False),  # requested, provisioning, in_effect
+        sa.Column("late", sa.Boolean, nullable=False),  # told it is taking too long
+        sa.Column("in_effect_at", ts),
+    )
+    sa.Table(
+        "outside_seen",
+        md,
+        sa.Column("instance_id", sa.String(200), primary_key=True),  # the Graph instance
+        sa.Column("seen_at", ts, nullable=False),  # announced in the audit channel
+        sa.Column("removed_at", ts),  # removed by drift.remove_outside_activations
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -342,6 +364,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
+    Migration(10, "readiness of activations; outside-pimbot activity seen (issue 16)", _v10),
 )
 LATEST = MIGRATIONS[-1].version
 
