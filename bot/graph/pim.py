@@ -42,8 +42,8 @@ from bot.graph.client import GraphClient, Json
 from bot.graph.directory import ROLE_DEFINITIONS
 from bot.graph.models import (
     Expiration,
-    RequestScheduleInfo,
     InstanceOut,
+    RequestScheduleInfo,
     ScheduleRequestBody,
     ScheduleRequestOut,
     TicketInfo,

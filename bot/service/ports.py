@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.domain.audit import AuditEvent
+from bot.domain.drift import OutsideActivity, Readiness
 from bot.domain.models import (
     ActivationSpec,
     ActiveAssignment,
@@ -268,6 +269,21 @@ class Notifier(Protocol):
 
     async def activation_settled(self, record: ActivationRecord) -> None:
         """After a restart, a request left activating was settled (active, or failed)."""
+        ...
+
+    async def readiness(
+        self, record: ActivationRecord, progress: Readiness, *, first: bool
+    ) -> None:
+        """Tell the requester how far `record` has got to "in effect": `first` posts a
+        DM, later calls edit that same DM."""
+        ...
+
+    async def readiness_late(self, record: ActivationRecord, progress: Readiness) -> None:
+        """Tell the audit channel `record` is not in effect within readiness.timeout."""
+        ...
+
+    async def outside_pimbot(self, seen: OutsideActivity) -> None:
+        """Tell the audit channel of a role held outside pimbot (and what pimbot did)."""
         ...
 
     async def sign_in_code(self, person: PersonKey, prompt: DeviceCodePrompt) -> None:
