@@ -17,7 +17,7 @@ import pytest
 from bot.graph.tls import trust
 from bot.store.outbox import SqlOutbox
 from tests.support.approval_stack import ApprovalStack, approvals_policy
-from tests.support.cast import ADMIN, ALINE, MEGAN, USER_ADMIN
+from tests.support.cast import ADMIN, ALEX, ALINE, MEGAN, USER_ADMIN
 from tests.support.graph_caller import REQUESTS, request_body
 
 pytestmark = pytest.mark.slow  # a bot stack each, and several sweeps
@@ -165,23 +165,42 @@ def test_a_removal_in_the_portal_gets_no_reminder_but_an_ended_notice(
 @pytest.fixture
 def remover(tmp_path: Path) -> Iterator[ApprovalStack]:
     policy = approvals_policy()
-    policy["drift"] = {"remove_outside_activations": True, "break_glass_accounts": []}
+    policy["drift"] = {"remove_outside_activations": True, "break_glass_accounts": [ALEX.upn]}
     with ApprovalStack(tmp_path, policy=policy) as stack:
         yield stack
 
 
-def test_drift_removal_removes_an_outside_assignment_and_never_a_permanent_one(
+def test_drift_removal_removes_an_outside_assignment_not_a_permanent_or_break_glass_one(
     remover: ApprovalStack,
 ) -> None:
     bot = remover
-    body = request_body("adminAssign", MEGAN.id, USER_ADMIN, duration="PT2H")
-    _as_admin(bot, body)
+    for who in (MEGAN, ALEX):  # Alex is a break-glass account in pimbot.yml
+        _as_admin(bot, request_body("adminAssign", who.id, USER_ADMIN, duration="PT2H"))
 
     bot.sweep(advance=5 * MINUTE + 1)
     assert bot.tenant.live_assignment(MEGAN.id, USER_ADMIN) is None
     (line,) = [b for b in _audit_lines(bot, OUTSIDE) if "Megan" in b["text"]]
     assert "Removed by pimbot" in json.dumps(line)
+    (kept,) = [b for b in _audit_lines(bot, OUTSIDE) if "Alex" in b["text"]]
+    assert "break-glass" in json.dumps(kept)
+    assert bot.tenant.live_assignment(ALEX.id, USER_ADMIN) is not None
     # The admin's permanent Global Administrator: reported, never removed.
     (standing,) = [b for b in _audit_lines(bot, OUTSIDE) if "Global Administrator" in b["text"]]
     assert "permanent" in json.dumps(standing)
     assert bot.tenant.live_assignment(ADMIN.id, "62e90394-69f5-4237-9190-012177145e10")
+
+
+def test_drift_removal_waits_for_entras_five_minute_floor(remover: ApprovalStack) -> None:
+    bot = remover
+    bot.sweep(advance=4 * MINUTE)
+    _as_admin(bot, request_body("adminAssign", MEGAN.id, USER_ADMIN, duration="PT2H"))
+
+    bot.sweep(advance=MINUTE + 1)  # reconciled, but the assignment is 1 minute old
+    (first,) = [b for b in _audit_lines(bot, OUTSIDE) if "Megan" in b["text"]]
+    assert "less than 5 minutes old" in json.dumps(first)
+    assert bot.tenant.live_assignment(MEGAN.id, USER_ADMIN) is not None
+
+    bot.sweep(advance=5 * MINUTE)  # the next round: old enough, removed and said so
+    assert bot.tenant.live_assignment(MEGAN.id, USER_ADMIN) is None
+    lines = [b for b in _audit_lines(bot, OUTSIDE) if "Megan" in b["text"]]
+    assert len(lines) == 2 and "Removed by pimbot" in json.dumps(lines[1])
