@@ -108,7 +108,10 @@ class SlackNotifier:
             await self._courier.update_dm(record.requester, key, msg)
 
     async def readiness_late(self, record: ActivationRecord, progress: Readiness) -> None:
-        await self._to_audit(drift.readiness_late(record, progress, self._config.readiness.timeout))
+        """A new DM (an edit notifies nobody) and the audit channel's line."""
+        timeout = self._config.readiness.timeout
+        await self._dm(record.requester, drift.still_not_in_effect(record, timeout))
+        await self._to_audit(drift.readiness_late(record, progress, timeout))
 
     async def outside_pimbot(self, seen: OutsideActivity) -> None:
         await self._to_audit(drift.outside_pimbot(seen))

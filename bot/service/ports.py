@@ -279,7 +279,8 @@ class Notifier(Protocol):
         ...
 
     async def readiness_late(self, record: ActivationRecord, progress: Readiness) -> None:
-        """Tell the audit channel `record` is not in effect within readiness.timeout."""
+        """Tell the requester and the audit channel `record` is not in effect within
+        readiness.timeout."""
         ...
 
     async def outside_pimbot(self, seen: OutsideActivity) -> None:

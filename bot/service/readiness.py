@@ -58,10 +58,11 @@ class ReadinessService:
 
     async def _follow(self, progress: Readiness) -> int:
         record = self._svc.store.get_request(progress.request_id)
-        if record is None or record.state not in FOLLOWED:
+        now = self._svc.clock.now()
+        over = record is not None and record.end is not None and record.end <= now
+        if record is None or record.state not in FOLLOWED or over:
             self._store.stop_following(progress.request_id)  # failed, ended: told elsewhere
             return 0
-        now = self._svc.clock.now()
         stage = await self._stage(record, progress.stage)
         new = progress
         if _ORDER.index(stage) > _ORDER.index(progress.stage):

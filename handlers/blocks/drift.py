@@ -53,6 +53,15 @@ def readiness(record: ActivationRecord, progress: Readiness, timeout: timedelta)
     return message(head, blocks)
 
 
+def still_not_in_effect(record: ActivationRecord, timeout: timedelta) -> Message:
+    """The requester's own notice that their activation is taking too long."""
+    return message(
+        f":warning: *{inline(record.role_name)}* (scope: {scope_text(record.scope)}) is still "
+        f"not in effect {to_human(timeout)} after Microsoft Entra accepted it. Your admins "
+        f"were told; request `{record.id}`."
+    )
+
+
 def readiness_late(record: ActivationRecord, progress: Readiness, timeout: timedelta) -> Message:
     """The audit channel's line when an accepted activation is still not in effect."""
     text = (

@@ -112,6 +112,7 @@ def test_not_in_effect_within_the_timeout_tells_the_requester_and_the_audit_chan
     assert "User Administrator" in late["text"] and request_id in late["text"]
     (edited,) = _updates(bot, request_id)
     assert "Not in effect after 15 minutes" in json.dumps(edited)
+    (told,) = bot.dms("U_ALINE", "still not in effect 15 minutes after")
     bot.sweep(advance=MINUTE)
     assert len(_audit_lines(bot, "is not in effect")) == 1  # told once
 
@@ -204,3 +205,13 @@ def test_drift_removal_waits_for_entras_five_minute_floor(remover: ApprovalStack
     assert bot.tenant.live_assignment(MEGAN.id, USER_ADMIN) is None
     lines = [b for b in _audit_lines(bot, OUTSIDE) if "Megan" in b["text"]]
     assert len(lines) == 2 and "Removed by pimbot" in json.dumps(lines[1])
+
+
+def test_an_activation_over_before_anyone_looked_is_not_reported_late(
+    bot: ApprovalStack,
+) -> None:
+    bot.tenant.propagation_delay = timedelta(hours=2)
+    bot.final(bot.command("activate user-admin 30m CONTOSO:Security-012345 quick fix"))
+    bot.sweep(advance=31 * MINUTE)  # the first look is after its end
+    assert not _audit_lines(bot, "is not in effect")
+    assert not bot.dms("U_ALINE", "still not in effect")
