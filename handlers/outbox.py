@@ -140,8 +140,10 @@ class Courier:
         await self._put(f"dm:{user}", DM, {"user": user, **self._mark(msg)}, card, None)
 
     async def update_dm(self, person: PersonKey, card: str, msg: Message) -> None:
-        """Redraw the DM sent with `card` (chat.update on its ts); in the DM's own lane, so
-        it follows the post however long that waits."""
+        """Redraw the DM sent with `card`: chat.update needs the conversation id and ts
+        that chat.postMessage answered (https://api.slack.com/methods/chat.update), so both
+        come from that delivery's reference. In the DM's own lane: it follows the post
+        however long that waits."""
         user = person.chat_user_id
         body = {"user": user, "ts": None, **self._mark(msg)}
         await self._put(f"dm:{user}", UPDATE, body, card, None)
