@@ -7,6 +7,7 @@
     ├── NotAllowed(reason)             this chat account may not use the bot (bot.service.identity)
     ├── NotEligible                    the user holds no eligibility for the role
     ├── PolicyViolation                duration, ticket or justification breaks the policy
+    │   └── BreakGlassRefused          no break-glass for this role, or not now (daily limit)
     ├── AlreadyActive                  the role is already active for the user
     ├── NotActive                      there is no active assignment to end or extend
     ├── NotAuthorised                  the clicker may not do this (e.g. approve own request)
@@ -66,6 +67,12 @@ class NotEligible(PimError):
 
 class PolicyViolation(PimError):
     """The request breaks the effective policy (duration, ticket, justification)."""
+
+
+class BreakGlassRefused(PolicyViolation):
+    """Break-glass is not allowed here: the role is not break-glass-able, its approvers
+    or alert channel are missing, Entra would hold it for approval, or the person's daily
+    limit is used up."""
 
 
 class AlreadyActive(PimError):

@@ -76,6 +76,15 @@ class ApproversConfig(_Strict):
     entra_groups: list[str] = Field(default_factory=list)
 
 
+class BreakGlassConfig(_Strict):
+    """`roles.<alias>.break_glass`: the role may be activated at once in an emergency
+    (`/pim breakglass`), then ratified by its approvers or deactivated."""
+
+    ratify_within: Duration = timedelta(minutes=30)  # counted from the activation's start
+    ratifications_required: int = Field(default=1, ge=1, le=10)
+    max_per_day: int = Field(default=2, ge=1, le=50)  # per person, in any rolling 24 hours
+
+
 class RoleConfig(_Strict):
     """One role alias: which directory role, and the bot-side rules on top of Graph's."""
 
@@ -87,6 +96,7 @@ class RoleConfig(_Strict):
     # Application mode only: activate although the role's PIM policy asks for MFA or an
     # authentication context on activation, which adminAssign skips. Off: refused.
     application_mode: Literal["allow_without_mfa"] | None = None
+    break_glass: BreakGlassConfig | None = None  # absent: never break-glassed
 
 
 class RemindersConfig(_Strict):

@@ -18,6 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.domain.roles import RoleCatalog
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
+from bot.service.breakglass import BreakGlassService
 from bot.service.deps import AuditTrail, Deps
 from bot.service.dispatch import Pimbot, UserMode
 from bot.service.entra_held import EntraHeld
@@ -90,6 +91,7 @@ class Services:
     sign_ins: LoginService | None = None
     keeper: Keeper | None = None
     background: tuple[Background, ...] = ()
+    glass: BreakGlassService | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, sweep_seconds: float = SWEEP_SECONDS) -> None:
@@ -190,12 +192,14 @@ def build_services(
         keeper = Keeper(sign_ins, user_mode.kept, deps)
         entra = EntraHeld(user_mode.approvals, deps, reminders)
     approvals = ApprovalService(deps, service, entra=entra, keeper=keeper)
+    glass = BreakGlassService(deps, reminders, user_mode=user_mode is not None)
     pimbot = Pimbot(
         deps,
         service,
         approvals,
         UserMode(sign_ins, keeper) if sign_ins and keeper else None,
         health=sign_ins.check if sign_ins else graph.check_token,
+        glass=glass,
     )
     return Services(
         settings,
@@ -214,6 +218,7 @@ def build_services(
             approvals,
             keeper,
             functools.partial(settle_provisioning, deps, reminders),
+            glass.ender.run_due,
             readiness=readiness.follow if readiness else None,
             reconcile=reconciler.run if reconciler else None,
             clock=clock,
@@ -223,6 +228,7 @@ def build_services(
         sign_ins,
         keeper,
         background,
+        glass,
     )
 
 

@@ -9,13 +9,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.command_types import Approve, Deny
+from bot.domain.command_types import Approve, Command, Deny, Ratify, Revoke
 from bot.domain.people import slack
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.service.dispatch import Pimbot
-from bot.service.outcomes import Decision
+from bot.service.outcomes import Decision, GlassDecision
 from handlers import blocks
-from handlers.blocks import cards, plain
+from handlers.blocks import breakglass, cards, plain
 from handlers.replies import DirectMessages, Reply, expect, guarded, to_dm
 
 DENY_CALLBACK = "approval_deny_reason"
@@ -33,6 +33,25 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
             return blocks.message(approved_line(decision.record))
 
         await guarded(_to_clicker(respond), work)
+
+    def on_glass(action_id: str, make: type[Ratify] | type[Revoke]) -> None:
+        """Ratify / Revoke on a break-glass alert: the value is the request id alone; the
+        service decides whether the clicker may, from the store."""
+
+        @app.action(action_id)
+        async def clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+            await ack()
+            who, request_id = slack(str(body["user"]["id"])), str(body["actions"][0]["value"])
+            command: Command = make(request_id)
+
+            async def work() -> blocks.Message:
+                decision = expect(GlassDecision, await bot.handle(who, command))
+                return blocks.message(breakglass.decided_line(decision))
+
+            await guarded(_to_clicker(respond), work)
+
+    on_glass(breakglass.RATIFY_ACTION, Ratify)
+    on_glass(breakglass.REVOKE_ACTION, Revoke)
 
     @app.action(cards.DENY_ACTION)
     async def deny(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

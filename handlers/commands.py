@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.commands import (
     Activate,
+    BreakGlass,
     Command,
     Help,
     Login,
@@ -27,9 +28,10 @@ from bot.domain.commands import (
 from bot.domain.people import PersonKey, slack
 from bot.domain.validation import ticket_regex
 from bot.service.dispatch import Pimbot
-from bot.service.outcomes import Outcome, Overview
+from bot.service.outcomes import GlassOutcome, Outcome, Overview
 from handlers import blocks
 from handlers.blocks import signin
+from handlers.blocks.breakglass import glass_reply
 from handlers.blocks.help import help_text, unknown_command, usage
 from handlers.blocks.modal import Prefill
 from handlers.replies import DirectMessages, Reply, dm, ephemeral, guarded, to_dm
@@ -86,7 +88,7 @@ def _answer(
     by_dm = to_dm(dms, who)
     if in_dm:
         return by_dm, by_dm  # the DM is where the user is
-    if isinstance(parsed, Activate):
+    if isinstance(parsed, Activate | BreakGlass):
         # An ephemeral answer does not last: an activation's outcome is also kept in the
         # DM, which is the one message left if Slack refuses the response_url.
         return _and_dm(ephemeral(respond), dms, who), ephemeral(respond, by_dm)
@@ -124,6 +126,8 @@ def _work(bot: Pimbot, who: PersonKey, parsed: Command) -> Work:
             return blocks.overview(result, parsed.role if isinstance(parsed, Status) else None)
         if isinstance(result, Outcome):
             return blocks.outcome(result)
+        if isinstance(result, GlassOutcome):
+            return glass_reply(result)
         if isinstance(parsed, Login | Logout):
             return signin.sign_in_reply(result)
         return blocks.help_message(help_text(), "I didn't understand that.")

@@ -10,14 +10,16 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.audit import AuditEvent
+from bot.domain.breakglass import BreakGlassRecord
 from bot.domain.drift import OutsideActivity, Readiness
+from bot.domain.models import ApproverRef
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
 from bot.service.outcomes import Dropped, Overview, Replayed
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 from bot.settings import PolicyFile
 from handlers import blocks
-from handlers.blocks import cards, drift, signin
+from handlers.blocks import breakglass, cards, drift, signin
 from handlers.blocks import home as home_tab
 from handlers.outbox import Courier
 from handlers.people import SlackUserDirectory
@@ -150,8 +152,37 @@ class SlackNotifier:
         except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
             log.warning("views.publish for %s failed: %s", person, type(exc).__name__)
 
+    async def post_glass_alert(
+        self, record: ActivationRecord, glass: BreakGlassRecord, approvers: tuple[ApproverRef, ...]
+    ) -> str | None:
+        """The alert with Ratify / Revoke in the approvals channel, and a copy without
+        buttons in the audit channel; the reference is the approvals channel's."""
+        audit = self._config.channels.audit
+        if audit:
+            copy = breakglass.glass_alert(record, glass, approvers, buttons=False)
+            await self._courier.post(audit, copy)
+        channel = self._config.channels.approvals
+        if not channel:
+            return None
+        msg = breakglass.glass_alert(record, glass, approvers)
+        give_up = glass.ratify_by + timedelta(days=1)  # still worth seeing once settled
+        return await self._courier.post_card(channel, _alert_key(record), msg, give_up_at=give_up)
+
+    async def update_glass_alert(self, record: ActivationRecord, glass: BreakGlassRecord) -> None:
+        if glass.alert:
+            msg = breakglass.glass_alert(record, glass)
+            await self._courier.update_card(glass.alert, _alert_key(record), msg)
+
+    async def glass_settled(self, record: ActivationRecord, glass: BreakGlassRecord) -> None:
+        await self._dm(record.requester, breakglass.glass_settled(record, glass))
+
     async def _dm(self, person: PersonKey, msg: blocks.Message) -> None:
         await self.send_dm(person, msg["text"], msg["blocks"])
+
+
+def _alert_key(record: ActivationRecord) -> str:
+    """The outbox's card key of a break-glass alert: apart from the request's own card."""
+    return f"glass:{record.id}"
 
 
 def extend_choices(config: PolicyFile, record: ActivationRecord) -> list[timedelta]:

@@ -250,8 +250,17 @@ class Courier:
             return self._later(parcel, now, _backoff(parcel), type(exc).__name__)
         self._outbox.delivered(parcel.id, ref)
         if parcel.kind == POST and parcel.card:
-            self._requests.update_request(parcel.card, card=ref)
+            self._card_posted(parcel.card, ref)
         return True
+
+    def _card_posted(self, card: str, ref: str) -> None:
+        """Keep where the card now is: a request's card, or a break-glass alert
+        (`glass:<request id>`)."""
+        kind, _, request_id = card.partition(":")
+        if kind == "glass":
+            self._requests.update_break_glass(request_id, alert=ref)
+        else:
+            self._requests.update_request(card, card=ref)
 
     async def _send(self, parcel: Parcel) -> str:
         """One Web API call; Slack's "channel ts" of the message (the SDK raises unless

@@ -13,16 +13,17 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.command_types import Activate, ListRoles
+from bot.domain.command_types import Activate, BreakGlass, ListRoles
 from bot.domain.durations import parse_duration, to_human
 from bot.domain.people import PersonKey, slack
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import PimError
 from bot.service.dispatch import Pimbot
-from bot.service.outcomes import Outcome, Overview
+from bot.service.outcomes import GlassOutcome, Outcome, Overview
 from bot.settings import PolicyFile
 from handlers import blocks
 from handlers.blocks import modal
+from handlers.blocks.breakglass import glass_reply
 from handlers.replies import DirectMessages, expect, guarded, new_ref, to_dm
 
 log = logging.getLogger("handlers")
@@ -57,6 +58,31 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
 
         await guarded(to_dm(dms, who), work)
 
+    @app.action(modal.BREAK_GLASS_ACTION)
+    async def break_glass(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """The form's Break glass (confirmed in Slack's dialog): the form as it stands is
+        the request, its justification the reason; the outcome replaces the form."""
+        await ack()
+        who, view = slack(str(body["user"]["id"])), body["view"]
+        form = read_form(view)
+        errors = glass_errors(form, bot.config)
+        if errors:
+            fixed = modal.with_error(view, " ".join(as_plain_text(errors).values()))
+            await _update(client, view, fixed)
+            return
+
+        async def work() -> blocks.Message:
+            command = BreakGlass(
+                form.role_id, parse_duration(form.duration), form.ticket, form.justification
+            )
+            return glass_reply(expect(GlassOutcome, await bot.handle(who, command)))
+
+        async def into_modal(msg: blocks.Message) -> None:
+            await to_dm(dms, who)(msg)  # kept: the modal is gone once closed
+            await _update(client, view, modal.notice_modal(msg["text"]))
+
+        await guarded(into_modal, work)
+
     @app.action({"block_id": "role", "action_id": "value"})
     async def role_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         """A role was picked in the open form: fit the durations and the ticket field to it."""
@@ -82,10 +108,11 @@ async def open_activation_form(
     opened = await client.views_open(trigger_id=trigger_id, view=modal.loading_modal())
     view_id, view_hash = opened["view"]["id"], opened["view"].get("hash")
     config = bot.config
+    glass = any(r.break_glass is not None for r in config.roles.values())
     try:
         overview = expect(Overview, await bot.handle(who, ListRoles()))
         view = modal.activation_modal(
-            overview.eligible, prefill, config.ticket, config.justification
+            overview.eligible, prefill, config.ticket, config.justification, break_glass=glass
         )
     except PimError as exc:
         view = modal.notice_modal(f":warning: {exc.user_message}")
@@ -143,6 +170,33 @@ def form_errors(
         lambda: check_justification(form.justification, config.justification),
     )
     return errors
+
+
+def glass_errors(form: ActivationForm, config: PolicyFile) -> dict[str, str]:
+    """What the form lacks for a break-glass: a role, a duration and a reason; a ticket is
+    checked only if typed (the service applies the rest of the role's rules)."""
+    errors: dict[str, str] = {}
+    if not form.role_id:
+        errors["role"] = "Pick the role to break glass for."
+    try:
+        parse_duration(form.duration)
+    except PimError as exc:
+        errors["duration"] = exc.user_message
+    if form.ticket:
+        _check(errors, "ticket", lambda: check_ticket(form.ticket, config.ticket))
+    _check(
+        errors,
+        "justification",
+        lambda: check_justification(form.justification, config.justification),
+    )
+    return errors
+
+
+async def _update(client: AsyncWebClient, view: dict[str, Any], new: dict[str, Any]) -> None:
+    try:
+        await client.views_update(view_id=view["id"], view=new)
+    except SlackApiError as exc:  # the modal was closed meanwhile: the DM still tells
+        log.info("updating the activation form failed: %s", exc.response.get("error"))
 
 
 _CODE = re.compile(r"`([^`]*)`")

@@ -27,6 +27,12 @@ class AuditKind(StrEnum):
     ENDED = "ended"
     REMINDED = "reminded"
     CARD_NOT_POSTED = "card_not_posted"  # the chat refused the approval card; retried
+    BREAK_GLASS = "break_glass"  # activated at once in an emergency, to be ratified
+    BREAK_GLASS_REFUSED = "break_glass_refused"  # a break-glass refused (policy, daily limit)
+    RATIFIED = "ratified"  # one approver's ratification of a break-glass
+    REVOKED = "revoked"  # an approver ended a break-glass
+    BREAK_GLASS_EXPIRED = "break_glass_expired"  # not ratified in time: it is deactivated
+    BREAK_GLASS_ENDED = "break_glass_ended"  # pimbot deactivated a revoked or lapsed one
 
 
 @dataclass(frozen=True, slots=True)

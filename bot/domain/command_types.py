@@ -84,6 +84,31 @@ class Deny:
 
 
 @dataclass(frozen=True, slots=True)
+class BreakGlass:
+    """`/pim breakglass <role> <duration> [ticket] <reason>`: activate an emergency role at
+    once; its approvers ratify or revoke it afterwards."""
+
+    role: str
+    duration: timedelta
+    ticket: str | None
+    justification: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ratify:
+    """An approver's Ratify on a break-glass alert."""
+
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Revoke:
+    """An approver's Revoke on a break-glass alert: the activation ends."""
+
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResumeRequest:
     """Go on with a stored request that waited for its requester to sign in again."""
 
@@ -122,6 +147,9 @@ Command: TypeAlias = (
     | DeactivateRequest
     | Approve
     | Deny
+    | BreakGlass
+    | Ratify
+    | Revoke
     | ResumeRequest
     | Login
     | Logout

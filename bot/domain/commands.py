@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.domain.command_text import clean, quoted_first, split_head
 from bot.domain.command_types import (
     Activate,
+    BreakGlass,
     Cancel,
     Command,
     Deactivate,
@@ -28,6 +29,7 @@ __all__ = [
     "EXAMPLE",
     "TOPIC_NAMES",
     "Activate",
+    "BreakGlass",
     "Cancel",
     "Command",
     "Deactivate",
@@ -46,6 +48,7 @@ EXAMPLE = "/pim activate user-admin 5h CONTOSO:Security-012345 reset tokens"
 # The sub-commands `/pim help <topic>` knows (their help text is the front end's).
 TOPIC_NAMES = frozenset(
     {"activate", "list", "status", "deactivate", "extend", "cancel", "login", "logout", "help"}
+    | {"breakglass"}
 )
 
 
@@ -121,6 +124,23 @@ def _activate(rest: str, tickets: _Tickets) -> Command:
     if not justification:
         return OpenActivationForm(role, duration, ticket)
     return Activate(role, duration, ticket, justification)
+
+
+def _breakglass(rest: str, tickets: _Tickets) -> Command:
+    """Like `activate`, but nothing opens a form: an emergency names everything at once,
+    the reason included."""
+    usage = "`/pim breakglass security-admin 1h <reason>`"
+    quoted, words = quoted_first(rest)
+    if quoted is None and not words:
+        raise InputError(f"`breakglass` needs a role, a duration and a reason: {usage}.")
+    role, words = (quoted, words) if quoted is not None else _split_role(words, tickets)
+    if not words:
+        raise InputError(f"Give a duration and a reason after the role: {usage}.")
+    duration = parse_duration(words[0])
+    ticket, reason = _ticket_and_reason(words[1:], tickets)
+    if not reason.strip():
+        raise InputError(f"Break-glass needs a reason after the duration: {usage}.")
+    return BreakGlass(role, duration, ticket, reason)
 
 
 def _split_role(words: list[str], tickets: _Tickets) -> tuple[str, list[str]]:
@@ -239,6 +259,7 @@ def _show(text: str) -> str:
 
 _PARSERS: dict[str, Callable[[str, _Tickets], Command]] = {
     "activate": _activate,
+    "breakglass": _breakglass,
     "list": _list,
     "status": _status,
     "deactivate": _deactivate,

@@ -17,6 +17,7 @@ from bot.domain.command_codec import keepable
 from bot.domain.command_types import (
     Activate,
     Approve,
+    BreakGlass,
     Cancel,
     Command,
     Deactivate,
@@ -27,7 +28,9 @@ from bot.domain.command_types import (
     ListRoles,
     Login,
     Logout,
+    Ratify,
     ResumeRequest,
+    Revoke,
     Status,
 )
 from bot.domain.people import PersonKey
@@ -35,6 +38,7 @@ from bot.domain.requests import ActivationRecord
 from bot.errors import InputError, PimError
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
+from bot.service.breakglass import BreakGlassService
 from bot.service.deps import Deps
 from bot.service.homes import Homes
 from bot.service.kept import Keeper, SignInPending, item_for, pending_message
@@ -79,8 +83,10 @@ class Pimbot:
         user_mode: UserMode | None = None,
         *,
         health: Callable[[], Awaitable[None]],
+        glass: BreakGlassService | None = None,
     ) -> None:
         self._d, self._activation, self._approvals = deps, activation, approvals
+        self._glass = glass
         self._user_mode, self._graph_health = user_mode, health
         self.config = deps.config
         self._following: asyncio.Task[None] | None = None
@@ -131,11 +137,22 @@ class Pimbot:
                 return await approvals.approve(request_id, who)
             case Deny(request_id=request_id, reason=reason):
                 return await approvals.deny(request_id, who, reason)
+            case BreakGlass() | Ratify() | Revoke():
+                return await self._run_glass(who, command)
             case Login():
                 return await self._login(who)
             case Logout():
                 return self._logout(who)
         raise InputError("That command is answered by the front end, not the service.")
+
+    async def _run_glass(self, who: PersonKey, command: BreakGlass | Ratify | Revoke) -> Result:
+        if self._glass is None:
+            raise InputError("Break-glass is not available here.")
+        if isinstance(command, BreakGlass):
+            return await self._glass.break_glass(who, command)
+        if isinstance(command, Ratify):
+            return await self._glass.ratify(who, command.request_id)
+        return await self._glass.revoke(who, command.request_id)
 
     async def admit(self, who: PersonKey) -> None:
         """NotAllowed, naming why, unless `who` may use the bot at all (an active member of

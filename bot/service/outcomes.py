@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeAlias
 
+from bot.domain.breakglass import BreakGlassRecord
 from bot.domain.command_types import Command
 from bot.domain.models import ActiveAssignment, Role, RolePolicy
 from bot.domain.requests import ActivationRecord
@@ -95,6 +96,27 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class GlassOutcome:
+    """A break-glass: the activation as stored (active, or accepted by Entra and not yet
+    in effect) and its ratification facts."""
+
+    requester: Requester
+    target: Target
+    record: ActivationRecord
+    glass: BreakGlassRecord
+    approvers: int  # how many approver references the alert mentions
+
+
+@dataclass(frozen=True, slots=True)
+class GlassDecision:
+    """A Ratify or Revoke on a break-glass alert, as stored."""
+
+    record: ActivationRecord
+    glass: BreakGlassRecord
+    ratified: bool  # False: revoked
+
+
+@dataclass(frozen=True, slots=True)
 class SignInStarted:
     """`/pim login`: a code was sent by direct message."""
 
@@ -111,7 +133,16 @@ class NotInUserMode:
     """`/pim login` or `/pim logout` while the bot acts with its own application identity."""
 
 
-Result: TypeAlias = Outcome | Overview | Decision | SignInStarted | SignedOut | NotInUserMode
+Result: TypeAlias = (
+    Outcome
+    | Overview
+    | Decision
+    | SignInStarted
+    | SignedOut
+    | NotInUserMode
+    | GlassOutcome
+    | GlassDecision
+)
 
 
 @dataclass(frozen=True, slots=True)

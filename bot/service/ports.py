@@ -9,10 +9,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.domain.audit import AuditEvent
+from bot.domain.breakglass import BreakGlassRecord, GlassState
 from bot.domain.drift import OutsideActivity, Readiness
 from bot.domain.models import (
     ActivationSpec,
     ActiveAssignment,
+    ApproverRef,
     DirectoryUser,
     Eligibility,
     Role,
@@ -107,7 +109,39 @@ class PimGraph(Protocol):
     async def aclose(self) -> None: ...
 
 
-class Store(Protocol):
+class BreakGlassStore(Protocol):
+    """Break-glass rows (see bot.store.break_glass): each settles and ends exactly once."""
+
+    def add_break_glass(self, glass: BreakGlassRecord) -> None: ...
+
+    def get_break_glass(self, request_id: str) -> BreakGlassRecord | None: ...
+
+    def list_break_glass(
+        self,
+        *,
+        states: frozenset[GlassState] | None = None,
+        requester: PersonKey | None = None,
+        since: datetime | None = None,
+    ) -> list[BreakGlassRecord]: ...
+
+    def add_ratification(
+        self, request_id: str, person: PersonKey, at: datetime
+    ) -> BreakGlassRecord | None: ...
+
+    def settle_break_glass(
+        self,
+        request_id: str,
+        expected: frozenset[GlassState],
+        new: GlassState,
+        **changes: object,
+    ) -> BreakGlassRecord | None: ...
+
+    def update_break_glass(self, request_id: str, **changes: object) -> BreakGlassRecord: ...
+
+    def claim_glass_end(self, request_id: str, now: datetime) -> BreakGlassRecord | None: ...
+
+
+class Store(BreakGlassStore, Protocol):
     """Persistence for requests, user links and the audit log. One transaction per call."""
 
     def add_request(self, record: ActivationRecord) -> None: ...
@@ -307,4 +341,20 @@ class Notifier(Protocol):
         self, person: PersonKey, overview: Overview | None, link: LinkState | None
     ) -> None:
         """Show the user where they stand now (their roles; whether they are signed in)."""
+        ...
+
+    async def post_glass_alert(
+        self, record: ActivationRecord, glass: BreakGlassRecord, approvers: tuple[ApproverRef, ...]
+    ) -> str | None:
+        """The loud break-glass alert, mentioning `approvers`, with Ratify / Revoke (and a
+        copy in the audit channel); its reference, or None when there is nowhere to post."""
+        ...
+
+    async def update_glass_alert(self, record: ActivationRecord, glass: BreakGlassRecord) -> None:
+        """Redraw the alert from the facts (ratified, revoked, lapsed, ended)."""
+        ...
+
+    async def glass_settled(self, record: ActivationRecord, glass: BreakGlassRecord) -> None:
+        """Tell the requester what became of their break-glass (ratified, revoked, lapsed,
+        ended)."""
         ...

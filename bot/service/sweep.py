@@ -32,6 +32,7 @@ class Sweeper:
         approvals: ApprovalService,
         keeper: Keeper | None = None,
         provisioning: Step | None = None,
+        break_glass: Step | None = None,
         *,
         readiness: Step | None = None,
         reconcile: Step | None = None,
@@ -40,6 +41,7 @@ class Sweeper:
     ) -> None:
         self._reminders, self._approvals, self._keeper = reminders, approvals, keeper
         self._provisioning = provisioning  # activations Entra accepted, not yet in effect
+        self._break_glass = break_glass  # not ratified in time, or revoked: ended here
         self._readiness = readiness  # ... and on to the directory's role assignment
         # The tenant-wide reconciliation; without it, one read per user with a live one.
         self._reconcile: Step = reconcile or reminders.reconcile
@@ -60,6 +62,8 @@ class Sweeper:
             await self._reconcile()
             await self._approvals.reconcile_entra_held()
         await self._reminders.run_due()
+        if self._break_glass is not None:
+            await self._break_glass()
         await self._approvals.expire_due()
         if self._keeper is not None:
             await self._keeper.expire_due()

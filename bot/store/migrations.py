@@ -335,6 +335,39 @@ def _v9(conn: Connection) -> None:
 def _v10(conn: Connection) -> None:
     md = sa.MetaData()
     ts = sa.DateTime(timezone=True)
+    sa.Table("requests", md, sa.Column("id", sa.String(64), primary_key=True))
+    sa.Table(
+        "break_glass",
+        md,
+        sa.Column("request_id", sa.String(64), sa.ForeignKey("requests.id"), primary_key=True),
+        sa.Column("requester", sa.String(64), nullable=False, index=True),
+        sa.Column("started_at", ts, nullable=False),
+        sa.Column("ratify_by", ts, nullable=False),
+        sa.Column("required", sa.Integer, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False, index=True),
+        sa.Column("settled_by", sa.String(64)),
+        sa.Column("settled_at", ts),
+        sa.Column("end_at", ts),  # when pimbot ends it (revoked or lapsed)
+        sa.Column("ended_at", ts),  # when it did
+        sa.Column("alert", sa.String(128)),
+        sa.Column("error", sa.Text),
+    )
+    sa.Table(
+        "ratifications",
+        md,
+        sa.Column(
+            "request_id", sa.String(64), sa.ForeignKey("break_glass.request_id"), primary_key=True
+        ),
+        sa.Column("person", sa.String(64), primary_key=True),  # one each: exactly once
+        sa.Column("at", ts, nullable=False),
+    )
+    md.tables["break_glass"].create(conn)
+    md.tables["ratifications"].create(conn)
+
+
+def _v11(conn: Connection) -> None:
+    md = sa.MetaData()
+    ts = sa.DateTime(timezone=True)
     sa.Table(
         "readiness",
         md,
@@ -364,7 +397,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
-    Migration(10, "readiness of activations; outside-pimbot activity seen (issue 16)", _v10),
+    Migration(10, "break_glass and ratifications (issue 15)", _v10),
+    Migration(11, "readiness of activations; outside-pimbot activity seen (issue 16)", _v11),
 )
 LATEST = MIGRATIONS[-1].version
 

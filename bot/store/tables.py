@@ -181,6 +181,31 @@ outbox = sa.Table(
     sa.Column("error", sa.String(200)),
 )
 
+break_glass = sa.Table(
+    "break_glass",
+    metadata,
+    sa.Column("request_id", sa.ForeignKey("requests.id"), primary_key=True),
+    sa.Column("requester", sa.String(64), nullable=False),
+    sa.Column("started_at", _ts, nullable=False),
+    sa.Column("ratify_by", _ts, nullable=False),
+    sa.Column("required", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("settled_by", sa.String(64)),
+    sa.Column("settled_at", _ts),
+    sa.Column("end_at", _ts),
+    sa.Column("ended_at", _ts),
+    sa.Column("alert", sa.String(128)),
+    sa.Column("error", sa.Text),
+)
+
+ratifications = sa.Table(
+    "ratifications",
+    metadata,
+    sa.Column("request_id", sa.ForeignKey("break_glass.request_id"), primary_key=True),
+    sa.Column("person", sa.String(64), primary_key=True),
+    sa.Column("at", _ts, nullable=False),
+)
+
 readiness = sa.Table(
     "readiness",
     metadata,

@@ -12,6 +12,12 @@ TOPICS: dict[str, tuple[str, str]] = {
         "(or ask for approval). Leave out the justification to get a form.",
         f"`{EXAMPLE}`",
     ),
+    "breakglass": (
+        "`/pim breakglass <role> <duration> [ticket] <reason>`: in an emergency, activate a "
+        "break-glass role at once, without approval; its approvers are alerted and must "
+        "ratify it in time, or it is deactivated. Limited per person per day.",
+        "`/pim breakglass security-admin 1h attacker in the tenant, locking accounts`",
+    ),
     "list": ("`/pim list`: the roles you can activate, and what is active.", "`/pim list`"),
     "status": (
         "`/pim status [role]`: your active roles and pending requests.",

@@ -12,12 +12,14 @@ from bot.domain.targets import pick_scope, split_scope
 from bot.errors import InputError
 from bot.service.outcomes import EligibleRole
 from bot.settings import JustificationConfig, TicketConfig
-from handlers.blocks.base import Block, clip, plain, section
+from handlers.blocks.base import Block, button, clip, confirm_dialog, plain, section
 from handlers.blocks.literal import escape
 
 View = dict[str, Any]
 
 ACTIVATE_CALLBACK = "pim_activate"
+BREAK_GLASS_ACTION = "modal_break_glass"
+GLASS_ERROR_BLOCK = "glass_error"
 MAX_TITLE = 24
 MAX_OPTIONS = 100
 MAX_METADATA = 3000
@@ -82,7 +84,12 @@ def notice_modal(text: str) -> View:
 
 
 def activation_modal(
-    eligible: list[EligibleRole], prefill: Prefill, ticket: TicketConfig, just: JustificationConfig
+    eligible: list[EligibleRole],
+    prefill: Prefill,
+    ticket: TicketConfig,
+    just: JustificationConfig,
+    *,
+    break_glass: bool = False,
 ) -> View:
     """The form: role, duration, ticket and justification, with per-role rules in metadata.
     With a role chosen (typed, clicked, or the only one) the durations stop at its maximum
@@ -106,10 +113,42 @@ def activation_modal(
         _ticket_block(ticket, prefill.ticket, required, needs),
         _justification_block(just, prefill.justification),
     ]
+    if break_glass:  # pimbot.yml makes some role break-glass-able; the service says which
+        view["blocks"] += _break_glass_blocks()
     if prefill.role and match is None:
         view["blocks"].insert(0, section(_unknown_role(prefill.role)))
     view["private_metadata"] = _rules_metadata(roles)
     return view
+
+
+def _break_glass_blocks() -> list[Block]:
+    """Emergency only: activate the chosen role at once, the justification as the reason;
+    approvers ratify it afterwards or it ends. A confirm dialog says so first."""
+    glass = button("Break glass", BREAK_GLASS_ACTION, "break_glass", "danger")
+    glass["confirm"] = confirm_dialog(
+        "Break glass?",
+        "The chosen role",
+        " is activated now without approval, and every approver is alerted. Unless they "
+        "ratify it in time, it is deactivated. Your break-glass uses per day are limited.",
+        "Break glass",
+        "danger",
+    )
+    hint = section(
+        ":rotating_light: *Emergency?* Roles that allow break-glass can be activated at once "
+        "with the justification as the reason; approvers ratify it afterwards."
+    )
+    hint["block_id"] = "break_glass_hint"
+    return [hint, {"type": "actions", "block_id": "break_glass", "elements": [glass]}]
+
+
+def with_error(view: View, text: str) -> View:
+    """The open form with `text` above it (replacing an earlier one); Slack keeps what
+    was typed in input blocks whose block_id and action_id are unchanged
+    (https://docs.slack.dev/reference/methods/views.update, "Preserving input entry")."""
+    out = _updatable(view)
+    kept = [b for b in view["blocks"] if b.get("block_id") != GLASS_ERROR_BLOCK]
+    out["blocks"] = [{**section(f":warning: {text}"), "block_id": GLASS_ERROR_BLOCK}, *kept]
+    return out
 
 
 def refit(view: View, role_id: str, ticket: TicketConfig) -> View:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.audit import AuditEvent
+from bot.domain.breakglass import BreakGlassRecord
 from bot.domain.drift import OutsideActivity, Readiness
+from bot.domain.models import ApproverRef
 from bot.domain.people import PersonKey, slack
 from bot.domain.requests import ActivationRecord
 from bot.errors import UserNotMapped
@@ -122,6 +124,18 @@ class RecordingNotifier:
         self, person: PersonKey, overview: Overview | None, link: LinkState | None
     ) -> None:
         self.facts.append((person, "home_changed", (overview, link)))
+
+    async def post_glass_alert(
+        self, record: ActivationRecord, glass: BreakGlassRecord, approvers: tuple[ApproverRef, ...]
+    ) -> str | None:
+        self.facts.append((record.requester, "glass_alert", (glass, approvers)))
+        return f"C_PIM_APPROVALS glass.{record.id}"
+
+    async def update_glass_alert(self, record: ActivationRecord, glass: BreakGlassRecord) -> None:
+        self.facts.append((record.requester, "glass_alert_updated", glass))
+
+    async def glass_settled(self, record: ActivationRecord, glass: BreakGlassRecord) -> None:
+        self.facts.append((record.requester, "glass_settled", glass))
 
     def told(self, kind: str) -> list[tuple[PersonKey, object]]:
         """(who, fact) for every fact of one kind, in order."""
