@@ -130,6 +130,20 @@ class AccessConfig(_Strict):
     guests: Literal["refuse", "allow"] = "refuse"  # Slack guests (single- and multi-channel)
 
 
+class ReadinessConfig(_Strict):
+    """Following an accepted activation until the directory shows it in effect."""
+
+    timeout: Duration = timedelta(minutes=15)  # not in effect by then: requester and audit told
+
+
+class DriftConfig(_Strict):
+    """What pimbot does about active assignments of its roles it did not grant."""
+
+    remove_outside_activations: bool = False  # off: they are only reported
+    # Never removed, whatever the above says: emergency accounts (UPN or Entra object id).
+    break_glass_accounts: list[str] = Field(default_factory=list)
+
+
 class PolicyFile(_Strict):
     """`pimbot.yml`: validated at start-up; a bad value names its field."""
 
@@ -139,6 +153,10 @@ class PolicyFile(_Strict):
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    # How often Graph is read tenant-wide for activity outside pimbot (on the bot's clock).
+    reconcile_every: Duration = timedelta(minutes=5)
     approval_timeout: Duration = timedelta(hours=24)
     default_max_duration: Duration = timedelta(hours=8)
     users: dict[str, str] = Field(default_factory=dict)  # Slack user id -> Entra UPN/id

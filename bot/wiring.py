@@ -38,6 +38,8 @@ from bot.service.ports import (
     Trigger,
 )
 from bot.service.queries import RoleQueries
+from bot.service.readiness import ReadinessService
+from bot.service.reconcile import Reconciler
 from bot.service.recovery import recover_activating, settle_provisioning
 from bot.service.reminders import ReminderService
 from bot.service.sweep import SWEEP_SECONDS, Sweeper
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
 
     from bot.signin.login import LoginService
     from bot.signin.wiring import UserModeParts
+    from bot.store.drift import SqlDrift
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +189,11 @@ def build_services(
     trigger = scheduler or _default_trigger(store)
     reminders = ReminderService(deps, trigger, late_by=metrics.late_by)
     watch_store(metrics, store, clock)
-    service = PimService(deps, reminders, entra_decides=user_mode is not None)
+    drift = _drift_store(store)
+    readiness = ReadinessService(deps, drift) if drift else None
+    # Tenant-wide reads need the application's own identity; user mode keeps per-user ones.
+    reconciler = Reconciler(deps, drift, reminders) if drift and user_mode is None else None
+    service = PimService(deps, reminders, entra_decides=user_mode is not None, readiness=readiness)
     sign_ins = keeper = entra = None
     if user_mode is not None:
         sign_ins = user_mode.sign_ins(identity, audit=store)
@@ -222,6 +229,10 @@ def build_services(
             functools.partial(settle_provisioning, deps, reminders),
             glass.ender.run_due,
             nudges,
+            readiness=readiness.follow if readiness else None,
+            reconcile=reconciler.run if reconciler else None,
+            clock=clock,
+            reconcile_every=config.reconcile_every,
         ),
         user_mode,
         sign_ins,
@@ -310,6 +321,16 @@ def _default_store(settings: Settings, clock: Clock) -> Store:
     from bot.store import SqlStore
 
     return SqlStore.from_url(settings.pim_database_url, clock=clock)
+
+
+def _drift_store(store: Store) -> SqlDrift | None:
+    """Readiness and outside activity live in the SQL store's database (none without it)."""
+    engine = getattr(store, "engine", None)
+    if engine is None:
+        return None
+    from bot.store.drift import SqlDrift
+
+    return SqlDrift(engine)
 
 
 def _default_trigger(store: Store) -> Trigger:

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.audit import AuditEvent
 from bot.domain.breakglass import BreakGlassRecord
+from bot.domain.drift import OutsideActivity, Readiness
 from bot.domain.models import ApproverRef
 from bot.domain.nudges import Audience
 from bot.domain.people import PersonKey
@@ -20,7 +21,7 @@ from bot.service.ports import Nudge
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 from bot.settings import PolicyFile
 from handlers import blocks
-from handlers.blocks import breakglass, cards, nudges, signin
+from handlers.blocks import breakglass, cards, drift, nudges, signin
 from handlers.blocks import home as home_tab
 from handlers.outbox import Courier
 from handlers.people import SlackUserDirectory
@@ -112,6 +113,35 @@ class SlackNotifier:
 
     async def activation_settled(self, record: ActivationRecord) -> None:
         await self._dm(record.requester, cards.settled_after_restart(record))
+
+    async def readiness(
+        self, record: ActivationRecord, progress: Readiness, *, first: bool
+    ) -> None:
+        """One DM per activation, keyed `ready:<request id>`, then edited in place."""
+        msg = drift.readiness(record, progress, self._config.readiness.timeout)
+        key = f"ready:{record.id}"
+        if first:
+            await self._courier.dm(record.requester, msg, card=key)
+        else:
+            await self._courier.update_dm(record.requester, key, msg)
+
+    async def readiness_late(self, record: ActivationRecord, progress: Readiness) -> None:
+        """A new DM (an edit notifies nobody) and the audit channel's line."""
+        timeout = self._config.readiness.timeout
+        await self._dm(record.requester, drift.still_not_in_effect(record, timeout))
+        await self._to_audit(drift.readiness_late(record, progress, timeout))
+
+    async def outside_pimbot(self, seen: OutsideActivity) -> None:
+        await self._to_audit(drift.outside_pimbot(seen))
+
+    async def _to_audit(self, msg: blocks.Message) -> None:
+        channel = self._config.channels.audit
+        if not channel:
+            return
+        try:
+            await self._courier.post(channel, msg)
+        except Exception:  # noqa: BLE001 - like post_audit: a lost copy must not fail the work
+            log.warning("audit post to %s not queued", channel, exc_info=True)
 
     async def sign_in_code(self, person: PersonKey, prompt: DeviceCodePrompt) -> None:
         """Sent directly, never kept in the outbox: the code is a credential for minutes

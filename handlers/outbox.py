@@ -134,9 +134,19 @@ class Courier:
     ) -> None:
         await self._put(channel, POST, {"channel": channel, **self._mark(msg)}, card, give_up_at)
 
-    async def dm(self, person: PersonKey, msg: Message) -> None:
+    async def dm(self, person: PersonKey, msg: Message, *, card: str | None = None) -> None:
+        """A DM; with `card`, one that `update_dm` can redraw later."""
         user = person.chat_user_id
-        await self._put(f"dm:{user}", DM, {"user": user, **self._mark(msg)}, None, None)
+        await self._put(f"dm:{user}", DM, {"user": user, **self._mark(msg)}, card, None)
+
+    async def update_dm(self, person: PersonKey, card: str, msg: Message) -> None:
+        """Redraw the DM sent with `card`: chat.update needs the conversation id and ts
+        that chat.postMessage answered (https://api.slack.com/methods/chat.update), so both
+        come from that delivery's reference. In the DM's own lane: it follows the post
+        however long that waits."""
+        user = person.chat_user_id
+        body = {"user": user, "ts": None, **self._mark(msg)}
+        await self._put(f"dm:{user}", UPDATE, body, card, None)
 
     async def send_now(self, person: PersonKey, msg: Message) -> None:
         """A DM that must not be kept (it holds a secret): sent at once, or not at all."""
@@ -277,18 +287,22 @@ class Courier:
         elif parcel.kind == THREAD:
             # "Provide another message's ts value to make this message a reply"
             # (https://api.slack.com/methods/chat.postMessage#arg_thread_ts).
-            ts = body.get("thread_ts") or self._posted_ts(parcel)
+            ts = body.get("thread_ts") or self._posted_ref(parcel).partition(" ")[2]
             sent = await self._client.chat_postMessage(channel=body["channel"], thread_ts=ts, **msg)
-        else:
-            ts = body.get("ts") or self._posted_ts(parcel)
-            sent = await self._client.chat_update(channel=body["channel"], ts=ts, **msg)
+        elif body.get("channel") and body.get("ts"):
+            sent = await self._client.chat_update(channel=body["channel"], ts=body["ts"], **msg)
+        else:  # the posted message's own "channel ts" (a DM's channel is known only then)
+            channel, _, ts = self._posted_ref(parcel).partition(" ")
+            sent = await self._client.chat_update(
+                channel=body.get("channel") or channel, ts=ts, **msg
+            )
         return f"{sent['channel']} {sent['ts']}"
 
-    def _posted_ts(self, parcel: Parcel) -> str:
+    def _posted_ref(self, parcel: Parcel) -> str:
         ref = self._outbox.card_ref(parcel.card or "")
         if ref is None:
             raise Undeliverable("card_never_posted")
-        return ref.partition(" ")[2]
+        return ref
 
     async def _dm_channel(self, user: str) -> str:
         channel = self._dm_channels.get(user)

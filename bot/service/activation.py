@@ -42,6 +42,7 @@ from bot.service.deps import Deps
 from bot.service.identity import Requester
 from bot.service.outcomes import EligibleRole, Outcome, OutcomeKind, Overview
 from bot.service.ports import ActivationHooks
+from bot.service.readiness import ReadinessService
 from bot.service.signins import SignInRequired, StepUpRequired
 
 S = RequestState
@@ -59,7 +60,14 @@ MIN_ACTIVE = timedelta(minutes=5)
 class PimService:
     """The bot's use cases. Knows nothing of Slack or HTTP."""
 
-    def __init__(self, deps: Deps, hooks: ActivationHooks, *, entra_decides: bool = False) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        hooks: ActivationHooks,
+        *,
+        entra_decides: bool = False,
+        readiness: ReadinessService | None = None,
+    ) -> None:
         self.graph, self.store, self.identity = deps.graph, deps.store, deps.identity
         self.catalog, self.policies, self.notifier = deps.catalog, deps.policies, deps.notifier
         self.config, self.clock, self.queries = deps.config, deps.clock, deps.queries
@@ -67,6 +75,7 @@ class PimService:
         self.hooks = hooks  # reminders: planned when an activation starts or moves
         # User mode: where Entra's own policy requires approval, Entra holds the request.
         self.entra_approvals = entra_decides
+        self.readiness = readiness  # follows an accepted activation to "in effect"
 
     async def overview(self, person: PersonKey) -> Overview:
         """Eligible roles (direct and via groups), active assignments and pending requests."""
@@ -415,6 +424,7 @@ class PimService:
             # Accepted, not applied yet (Granted, PendingProvisioning, ...): never announced
             # as active. The sweep follows the request and says when it is in effect.
             waiting = self.store.update_request(record.id, graph_request_id=result.id)
+            await self._accepted(waiting, provisioned=False)
             return Outcome(OutcomeKind.PROVISIONING, requester, target, waiting, None, result.id)
         start = result.start or self.clock.now()
         end = result.end or start + record.duration
@@ -429,7 +439,12 @@ class PimService:
         final = done or record
         self.hooks.plan(final)
         await self._audit(AuditKind.ACTIVATED, requester, target, record=final)
+        await self._accepted(final, provisioned=True)
         return Outcome(OutcomeKind.ACTIVATED, requester, target, final, end, result.id)
+
+    async def _accepted(self, record: ActivationRecord, *, provisioned: bool) -> None:
+        if self.readiness is not None:
+            await self.readiness.accepted(record, provisioned=provisioned)
 
     def _entra_decides(self, match: EligibleRole) -> bool:
         """User mode, and pimbot.yml asks for no approval of its own: selfActivate goes to

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.domain.audit import AuditEvent
 from bot.domain.breakglass import BreakGlassRecord, GlassState
+from bot.domain.drift import OutsideActivity, Readiness
 from bot.domain.models import (
     ActivationSpec,
     ActiveAssignment,
@@ -79,6 +80,14 @@ class PimGraph(Protocol):
     async def list_active(self, user_id: str) -> list[ActiveAssignment]: ...
 
     async def get_policy(self, role_id: str) -> RolePolicy: ...
+
+    async def list_active_all(self, role_ids: Collection[str]) -> list[ActiveAssignment]:
+        """Every live assignment of these roles in the tenant, whoever holds them."""
+        ...
+
+    async def assignment_in_effect(self, principal_id: str, target: Target) -> bool:
+        """Whether the directory's role assignments show the target held (in effect)."""
+        ...
 
     async def list_group_members(self, group_id: str) -> list[DirectoryUser]: ...
 
@@ -327,6 +336,22 @@ class Notifier(Protocol):
 
     async def activation_settled(self, record: ActivationRecord) -> None:
         """After a restart, a request left activating was settled (active, or failed)."""
+        ...
+
+    async def readiness(
+        self, record: ActivationRecord, progress: Readiness, *, first: bool
+    ) -> None:
+        """Tell the requester how far `record` has got to "in effect": `first` posts a
+        DM, later calls edit that same DM."""
+        ...
+
+    async def readiness_late(self, record: ActivationRecord, progress: Readiness) -> None:
+        """Tell the requester and the audit channel `record` is not in effect within
+        readiness.timeout."""
+        ...
+
+    async def outside_pimbot(self, seen: OutsideActivity) -> None:
+        """Tell the audit channel of a role held outside pimbot (and what pimbot did)."""
         ...
 
     async def sign_in_code(self, person: PersonKey, prompt: DeviceCodePrompt) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain.audit import AuditKind, event_for
+from bot.domain.models import ActiveAssignment
 from bot.domain.reminders import Reminder, ReminderKind, fire_time, reminder_plan, should_send
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import TargetKind
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 S = RequestState
 LIVE = frozenset({S.ACTIVE})
 SAME_MOMENT = 0.001  # seconds: the job store keeps run times as float timestamps
+ENDED_OUTSIDE = "ended outside pimbot (portal or another tool)"
+Ends = dict[tuple[TargetKind, str, str], datetime | None]
 
 
 class ReminderService:
@@ -88,11 +91,26 @@ class ReminderService:
             await self._end(record, reminder, detail=None)
             return
         live = record.state is S.ACTIVE and should_send(reminder, record.end, now)
+        if live and not await self._still_held(record):
+            # Ended or removed outside pimbot: no "ends in" with Extend buttons for it.
+            if self._svc.store.claim_reminder(reminder.id, now):
+                await self._end(record, None, ENDED_OUTSIDE)
+            return
         if self._svc.store.claim_reminder(reminder.id, now) and live:
             await self._svc.notifier.remind(record, now)
             if self._late_by is not None:
                 self._late_by((self._svc.clock.now() - reminder.due_at).total_seconds())
             await self._audit(AuditKind.REMINDED, record, None)
+
+    async def _still_held(self, record: ActivationRecord) -> bool:
+        """Confirm with Graph (one read of the requester's roles) before reminding; when
+        Graph cannot say, remind: a needless reminder beats a missing one."""
+        try:
+            with self._svc.actors.acting_as(record.requester):
+                instances = await self._svc.graph.list_active(record.principal_id)
+        except (GraphError, SignInRequired, StepUpRequired):
+            return True
+        return _target(record) in _ends(instances)
 
     async def _end(
         self, record: ActivationRecord, reminder: Reminder | None, detail: str | None
@@ -123,21 +141,29 @@ class ReminderService:
                 continue
             except (SignInRequired, StepUpRequired):
                 continue  # user mode: nobody can read their roles until they sign in again
-            # Keyed by target: the same role at another scope is another assignment.
-            ends = {(i.kind, i.role_id, i.scope.id): i.end for i in instances}
+            ends = _ends(instances)
             for record in records:
                 changed += await self._reconcile_one(record, ends)
         return changed
 
-    async def _reconcile_one(
-        self, record: ActivationRecord, ends: dict[tuple[TargetKind, str, str], datetime | None]
-    ) -> int:
+    async def reconcile_with(self, instances: list[ActiveAssignment]) -> int:
+        """Sync live activations with a tenant-wide read (bot.service.reconcile): no
+        Graph call of its own. Returns records changed."""
+        by_user: dict[str, list[ActiveAssignment]] = defaultdict(list)
+        for instance in instances:
+            by_user[instance.principal_id].append(instance)
+        changed = 0
+        for record in self._svc.store.list_requests(states=LIVE):
+            changed += await self._reconcile_one(record, _ends(by_user[record.principal_id]))
+        return changed
+
+    async def _reconcile_one(self, record: ActivationRecord, ends: Ends) -> int:
         now = self._svc.clock.now()
-        key = (record.target_kind, record.role_id, record.scope.id)
+        key = _target(record)
         if key not in ends:
             if record.end is not None and record.end <= now:
                 return 0  # expired normally: the ended reminder reports it
-            await self._end(record, None, "ended outside pimbot (portal or another tool)")
+            await self._end(record, None, ENDED_OUTSIDE)
             return 1
         end = ends[key]
         if end is not None and end != record.end:
@@ -152,3 +178,12 @@ class ReminderService:
         # subject (event_for), not the actor.
         event = event_for(kind, record, at=now, actor=None, detail=detail)
         await self._svc.audit.record(event)
+
+
+def _ends(instances: list[ActiveAssignment]) -> Ends:
+    """Ends by target: the same role at another scope is another assignment."""
+    return {(i.kind, i.role_id, i.scope.id): i.end for i in instances}
+
+
+def _target(record: ActivationRecord) -> tuple[TargetKind, str, str]:
+    return record.target_kind, record.role_id, record.scope.id

@@ -1,7 +1,8 @@
 """The bot's own clockwork: the periodic sweep.
 
 The scheduler fires reminders on time; the sweep is the safety net (and what makes a
-moved sandbox clock take effect). Reconciliation reads Graph, so it runs less often.
+moved sandbox clock take effect). Reconciliation reads Graph, so it runs less often:
+every `reconcile_every` of the bot's clock (a moved clock triggers it as time would).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
+from bot.clock import Clock, SystemClock
 from bot.logs import bind_request_id, request_id_for
 from bot.service.approvals import ApprovalService
 from bot.service.kept import Keeper
@@ -18,29 +21,50 @@ from bot.service.reminders import ReminderService
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30.0
-RECONCILE_EVERY = 10  # sweeps: every 5 minutes
+Step = Callable[[], Awaitable[int]]
 
 
 class Sweeper:
-    """Due reminders, stale approvals and kept work; Graph reconciliation every few rounds."""
+    """Due reminders, stale approvals and kept work; activations followed to "in effect";
+    Graph reconciliation once per `reconcile_every`."""
 
     def __init__(
         self,
         reminders: ReminderService,
         approvals: ApprovalService,
         keeper: Keeper | None = None,
-        provisioning: Callable[[], Awaitable[int]] | None = None,
-        break_glass: Callable[[], Awaitable[int]] | None = None,
+        provisioning: Step | None = None,
+        break_glass: Step | None = None,
         nudges: ApproverNudges | None = None,
+        *,
+        readiness: Step | None = None,
+        reconcile: Step | None = None,
+        clock: Clock | None = None,
+        reconcile_every: timedelta = timedelta(minutes=5),
     ) -> None:
         self._reminders, self._approvals, self._keeper = reminders, approvals, keeper
         self._nudges = nudges  # approvers re-pinged about undecided requests
         self._provisioning = provisioning  # activations Entra accepted, not yet in effect
         self._break_glass = break_glass  # not ratified in time, or revoked: ended here
+        self._readiness = readiness  # ... and on to the directory's role assignment
+        # The tenant-wide reconciliation; without it, one read per user with a live one.
+        self._reconcile: Step = reconcile or reminders.reconcile
+        self._clock = clock or SystemClock()
+        self._every = reconcile_every
+        # The first round is one interval after start: a restart does not read at once.
+        self._reconciled: datetime = self._clock.now()
 
     async def sweep(self, *, reconcile: bool = False) -> None:
         if self._provisioning is not None:
             await self._provisioning()
+        if self._readiness is not None:
+            await self._readiness()
+        now = self._clock.now()
+        if reconcile or now - self._reconciled >= self._every:
+            # Before reminders: what ended outside pimbot is not reminded of.
+            self._reconciled = now
+            await self._reconcile()
+            await self._approvals.reconcile_entra_held()
         await self._reminders.run_due()
         if self._break_glass is not None:
             await self._break_glass()
@@ -49,17 +73,12 @@ class Sweeper:
             await self._nudges.run_due()
         if self._keeper is not None:
             await self._keeper.expire_due()
-        if reconcile:
-            await self._reminders.reconcile()
-            await self._approvals.reconcile_entra_held()
 
     async def run_forever(self, seconds: float = SWEEP_SECONDS) -> None:
-        count = 0
         while True:
             await asyncio.sleep(seconds)
-            count += 1
             bind_request_id(request_id_for(None))  # one id for the round's lines and calls
             try:
-                await self.sweep(reconcile=count % RECONCILE_EVERY == 0)
+                await self.sweep()
             except Exception:  # noqa: BLE001 - one bad round must not stop future sweeps
                 log.exception("periodic sweep failed; retrying next round")

@@ -444,6 +444,28 @@ def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
+def _v13(conn: Connection) -> None:
+    md = sa.MetaData()
+    ts = sa.DateTime(timezone=True)
+    sa.Table(
+        "readiness",
+        md,
+        sa.Column("request_id", sa.String(64), primary_key=True),
+        sa.Column("accepted_at", ts, nullable=False),
+        sa.Column("stage", sa.String(16), nullable=False),  # requested, provisioning, in_effect
+        sa.Column("late", sa.Boolean, nullable=False),  # told it is taking too long
+        sa.Column("in_effect_at", ts),
+    )
+    sa.Table(
+        "outside_seen",
+        md,
+        sa.Column("instance_id", sa.String(200), primary_key=True),  # the Graph instance
+        sa.Column("seen_at", ts, nullable=False),  # announced in the audit channel
+        sa.Column("removed_at", ts),  # removed by drift.remove_outside_activations
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -457,6 +479,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "break_glass and ratifications (issue 15)", _v10),
     Migration(11, "approver_pings (re-pings, escalations); outbox parcels keyed once", _v11),
     Migration(12, "audit: subject apart from the actor; activation start, end, held", _v12),
+    Migration(13, "readiness of activations; outside-pimbot activity seen (issue 16)", _v13),
 )
 LATEST = MIGRATIONS[-1].version
 

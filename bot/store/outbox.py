@@ -92,7 +92,7 @@ class SqlOutbox:
     def card_ref(self, card: str) -> str | None:
         query = (
             sa.select(_O.c.ref)
-            .where((_O.c.card == card) & (_O.c.kind == "post") & (_O.c.state == DELIVERED))
+            .where((_O.c.card == card) & _O.c.kind.in_(("post", "dm")) & (_O.c.state == DELIVERED))
             .order_by(_O.c.id.desc())
             .limit(1)
         )

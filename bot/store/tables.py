@@ -220,3 +220,21 @@ ratifications = sa.Table(
     sa.Column("person", sa.String(64), primary_key=True),
     sa.Column("at", _ts, nullable=False),
 )
+
+readiness = sa.Table(
+    "readiness",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("accepted_at", _ts, nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("in_effect_at", _ts),
+)
+
+outside_seen = sa.Table(
+    "outside_seen",
+    metadata,
+    sa.Column("instance_id", sa.String(200), primary_key=True),
+    sa.Column("seen_at", _ts, nullable=False),
+    sa.Column("removed_at", _ts),
+)

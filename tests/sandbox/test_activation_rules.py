@@ -338,3 +338,28 @@ async def test_a_provisioning_delay_keeps_the_request_pending_and_no_instance_un
     )
     assert seen.json()["status"] == "Provisioned"
     assert [i["roleDefinitionId"] for i in await graph.instances(ALINE.id)] == [USER_ADMIN]
+
+
+async def test_the_directory_shows_an_assignment_only_after_the_propagation_delay(
+    graph: GraphCaller, tenant: SandboxTenant, clock: FakeClock
+) -> None:
+    """The schedule instance is there at once; GET roleAssignments (the directory's own
+    record) only once propagated ("might have replication delays for role assignments
+    that were recently created", rbacapplication-list-transitiveroleassignments)."""
+    tenant.propagation_delay = timedelta(seconds=30)
+    posted = await graph.post_request(request_body("adminAssign", ALINE.id, USER_ADMIN))
+    assert posted.json()["status"] == "Provisioned"
+    query = f"principalId eq '{ALINE.id}' and roleDefinitionId eq '{USER_ADMIN}'"
+
+    async def directory() -> list[str]:
+        page = await graph.get(
+            "/v1.0/roleManagement/directory/roleAssignments",
+            "unifiedRoleAssignment",
+            **{"$filter": query},
+        )
+        return [a["directoryScopeId"] for a in page.json()["value"]]
+
+    assert [i["roleDefinitionId"] for i in await graph.instances(ALINE.id)] == [USER_ADMIN]
+    assert await directory() == []
+    clock.advance(timedelta(seconds=30))
+    assert await directory() == ["/"]

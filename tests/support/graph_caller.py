@@ -70,6 +70,7 @@ CONTEXT_TYPES = {
         "roleAssignmentScheduleInstances",
         "roleAssignmentSchedules",
         "roleAssignmentScheduleRequests",
+        "roleAssignments",
     )
 }
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.domain.audit import AuditEvent
 from bot.domain.breakglass import BreakGlassRecord
+from bot.domain.drift import OutsideActivity, Readiness
 from bot.domain.models import ApproverRef
 from bot.domain.nudges import Audience
 from bot.domain.people import PersonKey, slack
@@ -67,6 +68,7 @@ class RecordingNotifier:
     ended: list[tuple[str, str | None]] = field(default_factory=list)
     cards: dict[str, ActivationRecord] = field(default_factory=dict)
     decisions: list[tuple[str, str, str | None]] = field(default_factory=list)
+    outside: list[OutsideActivity] = field(default_factory=list)
 
     async def post_audit(self, event: AuditEvent) -> None:
         self.audits.append(event)
@@ -100,6 +102,17 @@ class RecordingNotifier:
 
     async def activation_settled(self, record: ActivationRecord) -> None:
         self.facts.append((record.requester, "activation_settled", record))
+
+    async def readiness(
+        self, record: ActivationRecord, progress: Readiness, *, first: bool
+    ) -> None:
+        self.facts.append((record.requester, "readiness", progress))
+
+    async def readiness_late(self, record: ActivationRecord, progress: Readiness) -> None:
+        self.facts.append((record.requester, "readiness_late", progress))
+
+    async def outside_pimbot(self, seen: OutsideActivity) -> None:
+        self.outside.append(seen)
 
     async def sign_in_code(self, person: PersonKey, prompt: DeviceCodePrompt) -> None:
         self.facts.append((person, "sign_in_code", prompt))

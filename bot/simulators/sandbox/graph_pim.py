@@ -206,6 +206,14 @@ _COLLECTIONS: list[tuple[str, Callable[[SandboxTenant], Sequence[Record]], Any]]
     ("roleAssignmentSchedules", SandboxTenant.live_assignments, render.assignment_schedule),
     ("roleAssignmentScheduleRequests", _all_requests, render.schedule_request),
 ]
+# The directory's role assignments (what is in effect, after propagation): $filter (eq) on
+# principalId and roleDefinitionId, e.g. `roleDefinitionId eq '…'` and `principalId eq '…'`
+# (https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignments); a signed-in
+# user needs a reader role ("Directory Readers, Global Reader, Privileged Role
+# Administrator"): the sandbox asks for PIM_READERS, the stricter set.
+_ROLE_ASSIGNMENTS = _listing(
+    "roleAssignments", SandboxTenant.directory_assignments, render.role_assignment
+)
 _MINE = "filterByCurrentUser(on='principal')"
 
 ROUTES = (
@@ -215,6 +223,7 @@ ROUTES = (
     ]
     + [Route(f"{RM}/{name}", _listing(name, src, show)) for name, src, show in _COLLECTIONS]
     + [
+        Route(f"{RM}/roleAssignments", _ROLE_ASSIGNMENTS),
         Route(f"{RM}/roleDefinitions", list_role_definitions),
         Route(f"{RM}/roleDefinitions/{{ident}}", get_role_definition),
         Route(f"{RM}/roleAssignmentScheduleRequests", create_request, methods=["POST"]),

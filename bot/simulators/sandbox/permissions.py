@@ -16,6 +16,8 @@ per-endpoint table accepts (least privileged first), from the Graph v1.0 referen
   (https://learn.microsoft.com/en-us/graph/api/rbacapplication-post-roleassignmentschedulerequests)
 - policies/roleManagementPolicyAssignments: RoleManagementPolicy.Read.Directory ...
   (https://learn.microsoft.com/en-us/graph/api/policyroot-list-rolemanagementpolicyassignments)
+- roleManagement/directory/roleAssignments, read: RoleManagement.Read.Directory ...
+  (https://learn.microsoft.com/en-us/graph/api/rbacapplication-list-roleassignments)
 - users, their memberOf / transitiveMemberOf: User.Read.All ...
   (https://learn.microsoft.com/en-us/graph/api/user-list-transitivememberof)
 - groups and their members: GroupMember.Read.All ...
@@ -71,6 +73,7 @@ APPLICATION_PERMISSIONS: tuple[tuple[str | None, re.Pattern[str], tuple[str, ...
         ("GET", _RM + r"roleEligibilitySchedule(Instance)?s(/.*)?", _ELIGIBILITY_READ),
         ("GET", _RM + r"roleAssignmentSchedule(Instance)?s(/.*)?", _ASSIGNMENT_READ),
         ("GET", _RM + r"roleAssignmentScheduleRequests(/.*)?", _ASSIGNMENT_READ),
+        ("GET", _RM + r"roleAssignments", (*_ROLE_READ, *_ROLE_WRITE, *_DIRECTORY)),
         ("POST", _RM + r"roleAssignmentScheduleRequests(/[^/]+/cancel)?", _ASSIGNMENT_WRITE),
         ("GET", r"/v1\.0/policies/roleManagementPolicyAssignments", _POLICY_READ),
         ("POST", r"/v1\.0/users/[^/]+/revokeSignInSessions", _REVOKE),

@@ -140,6 +140,17 @@ def assignment_instance(a: Assignment) -> Json:
     }
 
 
+def role_assignment(a: Assignment) -> Json:
+    """A unifiedRoleAssignment: the directory's own record of a role held at a scope."""
+    return {
+        "id": f"{a.id}-ra",
+        "principalId": a.principal_id,
+        "roleDefinitionId": a.role_id,
+        "directoryScopeId": a.scope,
+        "appScopeId": None,
+    }
+
+
 def assignment_schedule(a: Assignment) -> Json:
     return {
         "id": a.id,

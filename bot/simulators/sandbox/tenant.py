@@ -27,6 +27,7 @@ from bot.simulators.sandbox.permissions import GLOBAL_ADMINISTRATOR, PRIVILEGED_
 from bot.simulators.sandbox.seed import SANDBOX_CLIENT_SECRET, SEED_FILE, Seed, load_seed
 from bot.simulators.sandbox.tokens import Caller, DeviceCodes, TokenTable
 
+PROPAGATION_DELAY = timedelta(seconds=5)  # "a few seconds" by default; tests change it
 # Who approves when a policy names no approvers (see SandboxTenant.approvers).
 DEFAULT_APPROVERS = frozenset({GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR})
 
@@ -50,6 +51,11 @@ class SandboxTenant:
         # How long Entra takes to apply an accepted activation: meanwhile its request is
         # PendingProvisioning and no instance exists (real tenants: seconds to minutes).
         self.provisioning_delay = timedelta(0)
+        # How long an assignment in effect in PIM takes to show in the directory's own
+        # roleAssignments ("This request might have replication delays for role assignments
+        # that were recently created", https://learn.microsoft.com/graph/api/
+        # rbacapplication-list-transitiveroleassignments). On the tenant's clock.
+        self.propagation_delay = PROPAGATION_DELAY
         self.reset()
 
     @classmethod
@@ -132,6 +138,11 @@ class SandboxTenant:
     def live_assignments(self) -> list[Assignment]:
         now = self.now()
         return [a for a in self.assignments if a.live(now)]
+
+    def directory_assignments(self) -> list[Assignment]:
+        """What GET roleAssignments shows: live assignments once propagated."""
+        now = self.now()
+        return [a for a in self.live_assignments() if a.start + self.propagation_delay <= now]
 
     def principals_of(self, user_id: str) -> set[str]:
         """The user and the role-assignable groups they belong to: who can hold a role
