@@ -104,6 +104,9 @@ class _Round:
     async def expire_due(self) -> int:
         return 0
 
+    async def reconcile(self) -> int:
+        return 0
+
 
 async def test_each_sweep_round_runs_under_its_own_request_id() -> None:
     rounds = _Round()
