@@ -87,6 +87,8 @@ class RoleConfig(_Strict):
     # Application mode only: activate although the role's PIM policy asks for MFA or an
     # authentication context on activation, which adminAssign skips. Off: refused.
     application_mode: Literal["allow_without_mfa"] | None = None
+    # Extensions one activation may have (issue 15); 0: none. A refused one doesn't count.
+    max_extensions: int = Field(default=1, ge=0)
 
 
 class RemindersConfig(_Strict):

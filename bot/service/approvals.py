@@ -10,6 +10,7 @@ from bot.domain.models import Role
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import (
+    ExtensionNotApplied,
     GraphError,
     InputError,
     NotAuthorised,
@@ -107,15 +108,19 @@ class ApprovalService:
         role = Role(record.role_id, record.role_name)
         if (lapsed := await self._eligibility_lapsed(requester, role, record)) is not None:
             return await self._announce(Decision(lapsed, True, error=lapsed.error))
+        # An extension request (issue 15) lengthens its activation; others activate.
+        run = (
+            self._activation.apply_extension if record.extends else self._activation.activate_record
+        )
         try:
-            outcome = await self._activation.activate_record(requester, role, record)
+            outcome = await run(requester, role, record)
         except (SignInRequired, StepUpRequired) as exc:
             if self.keeper is None:
                 raise
             await self.keeper.keep(record.requester, exc)
             kept = self._svc.store.get_request(record.id) or record  # still `approved`
             return await self._announce(Decision(kept, True))
-        except GraphError as exc:
+        except (GraphError, ExtensionNotApplied) as exc:
             failed = self._svc.store.get_request(record.id) or record
             return await self._announce(Decision(failed, True, error=exc.user_message))
         if outcome.kind is OutcomeKind.PENDING_APPROVAL:

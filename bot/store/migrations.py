@@ -332,6 +332,18 @@ def _v9(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v10(conn: Connection) -> None:
+    # An extension is a request of its own (issue 15): the activation it lengthens and the
+    # end it counts from; an activation counts its chain's extensions (none before v10).
+    stamp = sa.DateTime(timezone=True).compile(dialect=conn.dialect)
+    for column, kind in (
+        ("extends", "VARCHAR(64)"),
+        ("extends_end", stamp),
+        ("extensions", "INTEGER NOT NULL DEFAULT 0"),
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -342,6 +354,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
+    Migration(10, "requests: extensions as requests, counted per activation (issue 15)", _v10),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -56,6 +56,8 @@ def write_old_link(engine: Engine, link: UserLink) -> None:
 
 def _old(values: dict[str, object], version: int) -> dict[str, object]:
     old = {k: v for k, v in values.items() if version >= 7 or k not in TARGET_COLUMNS}
+    if version < 10:  # v10 added the extension columns
+        old = {k: v for k, v in old.items() if k not in ("extends", "extends_end", "extensions")}
     for column in ("requester", "person"):
         if column in old:
             old["slack_user_id"] = _bare(old.pop(column))

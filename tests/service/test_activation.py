@@ -213,7 +213,8 @@ async def test_extend_past_the_maximum_is_refused(services: Services) -> None:
     )
     with pytest.raises(PolicyViolation) as err:
         await services.pimbot.handle(slack("U_ALINE"), Extend("user-admin", timedelta(hours=2)))
-    assert "at most 8 hours" in err.value.user_message
+    assert "allows 8 hours in all" in err.value.user_message
+    assert "7 hours used, so you can extend by at most 1 hour" in err.value.user_message
 
 
 async def test_overview_lists_eligible_roles_with_groups_and_active_ones(
@@ -229,11 +230,11 @@ async def test_overview_lists_eligible_roles_with_groups_and_active_ones(
     assert [a.role.display_name for a in overview.active] == ["User Administrator"]
 
 
-async def test_extending_a_role_that_needs_approval_is_refused_and_changes_nothing(
+async def test_extending_an_approval_role_activated_outside_pimbot_is_refused(
     services: Services, tenant: SandboxTenant
 ) -> None:
-    """Entra cannot lengthen an activation; pimbot's way (end it, activate again) would
-    leave the user without the role while a new approval waits: refused, saying why."""
+    """An extension of a role that needs approval is a request about pimbot's own
+    activation record; one made outside pimbot has none: refused, saying why."""
     app = tenant.tokens.issue("application", tenant.seed.service_principal_id, tenant.client_id)
     body = {
         "action": "adminAssign",
@@ -250,5 +251,5 @@ async def test_extending_a_role_that_needs_approval_is_refused_and_changes_nothi
     with pytest.raises(PolicyViolation, match="needs approval") as refused:
         await services.pimbot.handle(slack("U_ALINE"), Extend("global-admin", timedelta(hours=1)))
 
-    assert "can't extend an activation" in refused.value.user_message
+    assert "activated outside pimbot" in refused.value.user_message
     assert tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is before

@@ -184,6 +184,16 @@ class TestOtherCommands:
                 'extend "User Administrator" 30m',
                 Extend("User Administrator", timedelta(minutes=30)),
             ),
+            (
+                "extend User Administrator 1h still resetting tokens",
+                Extend("User Administrator", timedelta(hours=1), None, "still resetting tokens"),
+            ),
+            (
+                "extend user-admin 1h CONTOSO:Security-012346 the next ticket",
+                Extend(
+                    "user-admin", timedelta(hours=1), "CONTOSO:Security-012346", "the next ticket"
+                ),
+            ),
             ("cancel r-7kq2m9xd", Cancel("R-7KQ2M9XD")),
             ("help", Help()),
             ("help Extend", Help(topic="extend")),
@@ -204,7 +214,6 @@ class TestOtherCommands:
             ("extend user-admin", "`extend` needs a role and a duration"),
             ("extend", "`extend` needs a role and a duration"),
             ("extend user-admin soon", "needs a duration after the role"),
-            ("extend user-admin 1h more", "needs a duration after the role, and nothing else"),
             ("extend user-admin 0h", "longer than zero"),
             ("extend user-admin 40d", "30 days"),
             ("deactivate", "Which role?"),
