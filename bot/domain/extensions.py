@@ -47,6 +47,8 @@ def _too_many(role_name: str, allowed: int, done: int) -> str:
 
 def _too_long(role_name: str, allowed: timedelta, used: timedelta) -> str:
     left = max(allowed - used, timedelta(0))
+    # Graph counts whole seconds from a renewal's start: show the nearest minute used.
+    used = timedelta(minutes=round(used.total_seconds() / 60))
     head = (
         f"{role_name} allows {to_human(allowed)} in all, counted from its first activation; "
         f"{to_human(used)} used"
