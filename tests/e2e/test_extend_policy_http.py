@@ -284,3 +284,33 @@ def test_an_approval_roles_extension_past_its_maximum_posts_no_card(bot: Approva
     assert "Global Administrator allows 4 hours in all" in said
     assert "1 hour used, so you can extend by at most 3 hours" in said
     assert len(_cards(bot)) == cards
+
+
+def test_the_reminders_extend_on_an_approval_role_asks_and_a_second_click_does_not(
+    bot: ApprovalStack,
+) -> None:
+    activation = _global_admin(bot)
+    end = _graph_end(bot, GLOBAL_ADMIN)
+    bot.sweep(advance=46 * MINUTE)  # the 15-minute reminder of a 1-hour activation
+    (reminder,) = bot.dms("U_ALINE", "ends in")
+    (actions,) = [b for b in reminder["blocks"] if b["type"] == "actions"]
+    (extend,) = [e for e in actions["elements"] if e["action_id"] == "reminder_extend"]
+
+    url = bot.click("U_ALINE", "reminder_extend", extend["value"], channel="D_U_ALINE")
+
+    (answer,) = [c.body for c in bot.slack.wait_for("response_url:" + url.rsplit("/", 1)[-1])]
+    assert "Extending *Global Administrator* needs approval" in answer["text"]
+    request_id = answer["text"].split("Your request `")[1].split("`")[0]
+    (card,) = [c for c in _cards(bot) if request_id in json.dumps(c)]
+    assert "Extension" in json.dumps(card) and _graph_end(bot, GLOBAL_ADMIN) == end
+    again = bot.click("U_ALINE", "reminder_extend", extend["value"], channel="D_U_ALINE")
+    (second,) = [c.body for c in bot.slack.wait_for("response_url:" + again.rsplit("/", 1)[-1])]
+    assert f"request `{request_id}` is waiting for approval" in second["text"]
+    assert len([c for c in _cards(bot) if "Extension" in json.dumps(c)]) == 1
+
+    assert bot.said(bot.click("U_ADMIN", "approval_approve", request_id)).startswith("You")
+
+    after = _graph_end(bot, GLOBAL_ADMIN)
+    assert end is not None and after is not None
+    assert abs(after - (end + timedelta(hours=1))) < SECONDS
+    assert _record(bot, activation.id).end == after
