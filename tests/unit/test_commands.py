@@ -284,8 +284,9 @@ class TestHelp:
 
     def test_usage_is_one_line_and_its_example(self) -> None:
         assert usage("extend") == (
-            "`/pim extend &lt;role&gt; &lt;duration&gt;`: add time to an active role, "
-            "within its maximum.\nExample: `/pim extend user-admin 1h`"
+            "`/pim extend &lt;role&gt; &lt;duration&gt; [justification]`: add time to an "
+            "active role, within its maximum from its first start; where approval is needed, "
+            "an approver decides.\nExample: `/pim extend user-admin 1h`"
         )
 
     def test_help_for_one_topic_is_just_that_topic(self) -> None:
