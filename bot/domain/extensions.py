@@ -1,8 +1,14 @@
 """An extension is a request (issue 15): what the policy allows of one, as plain words.
 
-Entra cannot lengthen an activation, so pimbot ends it and activates it again; each
-re-activation would start Entra's own maximum afresh. pimbot therefore holds the chain
-to the role's maximum counted from its *first* start, and to `max_extensions`.
+Entra cannot lengthen an activation ("selfExtend: For users to request to extend their
+expiring assignments", "adminExtend: For administrators to extend expiring assignments":
+https://learn.microsoft.com/en-us/graph/api/rbacapplication-post-roleassignmentschedulerequests;
+approvalSettings.isApprovalRequiredForExtension is about those assignments too:
+https://learn.microsoft.com/en-us/graph/api/resources/approvalsettings), so pimbot ends it
+and activates it again. Entra checks each activation's duration against the maximum on
+its own ("a specific activation duration within the maximum", pim-resource-roles-activate-
+your-roles), so each re-activation would start it afresh: pimbot holds the chain to the
+role's maximum counted from its *first* start, and to `max_extensions`.
 """
 
 from __future__ import annotations
