@@ -49,10 +49,6 @@ from bot.service.ports import ActivationHooks
 from bot.service.signins import SignInRequired, StepUpRequired
 
 S = RequestState
-_SIGN_IN_AGAIN = (
-    "your Microsoft Entra sign-in has expired: sign in again with `/pim login`, then ask "
-    "to extend again"
-)
 _NEEDS_APPROVAL = (
     "Microsoft Entra can't extend an activation, and {role} needs approval, so pimbot won't "
     "end it to activate it again: you'd be without it while the request waits. When it ends, "
@@ -234,11 +230,7 @@ class PimService:
         # The chain counts from its first start, which the record keeps across renewals
         # (Graph's start is the latest re-activation's).
         first = (mine.start if mine else None) or active.start or self.clock.now()
-        reason = justification.strip() or (
-            mine.justification if mine else "Extended with pimbot by the requester"
-        )
-        number = ticket.strip() if ticket and ticket.strip() else None
-        kept = mine.ticket if mine and number is None else None
+        reason, number = _reason_and_ticket(mine, ticket, justification)
         try:
             check_extension(
                 effective.policy,
@@ -252,7 +244,7 @@ class PimService:
                 effective.policy,
                 role_name=role.display_name,
                 duration=duration,
-                ticket=number or (kept.number if kept else None),
+                ticket=number,
                 justification=reason,
                 ticket_cfg=self.config.ticket,
                 justification_cfg=self.config.justification,
@@ -264,7 +256,8 @@ class PimService:
             raise
         if justification.strip():  # stored as checked, like an activation's
             reason = check_justification(reason, self.config.justification)
-        if number is not None:
+        kept = mine.ticket if mine and mine.ticket and mine.ticket.number == number else None
+        if number is not None and kept is None:
             kept = Ticket(check_ticket(number, self.config.ticket), self.config.ticket.system)
         return Extension(
             requester,
@@ -327,8 +320,8 @@ class PimService:
         try:
             with self.actors.acting_as(requester.person):
                 outcome = await self._apply_claimed(claimed)
-        except (PimError, SignInRequired, StepUpRequired) as exc:
-            why = exc.user_message if isinstance(exc, PimError) else _SIGN_IN_AGAIN
+        except PimError as exc:  # a sign-in needed (user mode) too: asked again later
+            why = exc.user_message
             self.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=why)
             raise ExtensionNotApplied(why) from None
         done = self.store.transition(
@@ -720,6 +713,19 @@ class PimService:
             scope=target.scope,
         )
         await self.audit.record(event)
+
+
+def _reason_and_ticket(
+    mine: ActivationRecord | None, ticket: str | None, justification: str
+) -> tuple[str, str | None]:
+    """An extension's justification and ticket number: the ones given, else the
+    activation's own (issue 15: an extension reuses them when none is given)."""
+    reason = justification.strip() or (
+        mine.justification if mine else "Extended with pimbot by the requester"
+    )
+    if ticket and ticket.strip():
+        return reason, ticket.strip()
+    return reason, mine.ticket.number if mine and mine.ticket else None
 
 
 def _target(role: Role, record: ActivationRecord) -> Target:
