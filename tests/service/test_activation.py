@@ -23,6 +23,7 @@ from bot.errors import (
     UserNotMapped,
 )
 from bot.service.outcomes import OutcomeKind
+from bot.service.recovery import recover_activating
 from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
 from tests.support.cast import ALINE, GLOBAL_ADMIN, TICKET, USER_ADMIN, WHY
@@ -253,3 +254,30 @@ async def test_extending_an_approval_role_activated_outside_pimbot_is_refused(
 
     assert "activated outside pimbot" in refused.value.user_message
     assert tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is before
+
+
+async def test_an_extension_interrupted_by_a_restart_fails_and_leaves_its_activation(
+    services: Services, tenant: SandboxTenant
+) -> None:
+    """Graph shows the role active (the activation it extends): the extension request must
+    not pose as a second activation record; it fails, the activation record stays."""
+    outcome = await services.pimbot.handle(
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
+    )
+    assert outcome.record is not None and tenant.live_assignment(ALINE.id, USER_ADMIN)
+    extension = outcome.record.with_changes(
+        id="R-EXTCRASH",
+        state=RequestState.ACTIVATING,
+        graph_request_id=None,
+        extends=outcome.record.id,
+        extends_end=outcome.record.end,
+    )
+    services.store.add_request(extension)
+
+    assert await recover_activating(services.deps, services.reminders) == 1
+
+    failed = services.store.get_request("R-EXTCRASH")
+    assert failed is not None and failed.state is RequestState.FAILED
+    assert failed.error is not None and "restarted while extending" in failed.error
+    kept = services.store.get_request(outcome.record.id)
+    assert kept is not None and kept.state is RequestState.ACTIVE
