@@ -76,6 +76,7 @@ class Extension:
     duration: timedelta
     justification: str
     ticket: Ticket | None
+    request_id: str | None = None  # the extension request approved, if one was needed
 
 
 class PimService:
@@ -351,7 +352,7 @@ class PimService:
                 f"{record.role_name} is no longer active from request `{chain.id}`."
             )
         with self._claim(chain, record.extends_end, record.new_end):
-            return await self._renew(plan)
+            return await self._renew(replace(plan, request_id=record.id))
 
     async def _renew(self, plan: Extension) -> Outcome:
         """More time on a running activation, as Entra allows it: it has no operation for
@@ -405,7 +406,8 @@ class PimService:
             record=plan.mine,
             graph_request_id=result.id,
             duration=plan.duration,
-            detail="ended, then activated again until the new end (Entra cannot extend one)",
+            detail="ended, then activated again until the new end (Entra cannot extend one)"
+            + (f"; approved extension request {plan.request_id}" if plan.request_id else ""),
         )
         return Outcome(OutcomeKind.EXTENDED, requester, target, end=end, graph_request_id=result.id)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from bot.domain.audit import AuditKind
 from bot.domain.requests import ActivationRecord, RequestState
 from tests.support.approval_stack import ApprovalStack, approvals_policy
 from tests.support.cast import ALINE, GLOBAL_ADMIN, USER_ADMIN
@@ -250,6 +251,12 @@ def test_an_approval_roles_extension_waits_on_a_card_and_graph_changes_once_appr
     assert "Your extension of" in bot.dm("U_ALINE", "Your extension of")["text"]
     (redrawn,) = bot.card_updates(request_id)
     assert "Approved and extended until" in json.dumps(redrawn)
+    events = bot.services.store.audit_events()
+    (extended,) = [
+        e for e in events if (e.kind, e.request_id) == (AuditKind.EXTENDED, activation.id)
+    ]
+    assert extended.detail is not None
+    assert f"approved extension request {request_id}" in extended.detail
 
 
 def test_a_denied_extension_leaves_the_activation_and_does_not_count(bot: ApprovalStack) -> None:
