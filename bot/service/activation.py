@@ -290,7 +290,11 @@ class PimService:
         self._need_approvals_channel(role)
         record = self._new_record(
             plan.requester, plan.target, plan.duration, None, plan.justification
-        ).with_changes(ticket=plan.ticket, extends=mine.id, extends_end=plan.current_end)
+        )
+        # The end the store holds is the one the approval's compare-and-set expects.
+        record = record.with_changes(
+            ticket=plan.ticket, extends=mine.id, extends_end=mine.end or plan.current_end
+        )
         self.store.add_request(record)
         detail = f"extension of request {mine.id}"
         await self._audit(
