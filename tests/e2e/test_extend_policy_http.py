@@ -321,3 +321,36 @@ def test_the_reminders_extend_on_an_approval_role_asks_and_a_second_click_does_n
     assert end is not None and after is not None
     assert abs(after - (end + timedelta(hours=1))) < SECONDS
     assert _record(bot, activation.id).end == after
+
+
+def test_an_extension_approved_after_its_activation_ended_changes_nothing(
+    bot: ApprovalStack,
+) -> None:
+    _global_admin(bot)
+    bot.clock.advance(5 * MINUTE)
+    request_id, _ = _extension_card(bot, "extend global-admin 1h")
+    assert "is deactivated" in _said(bot, "deactivate global-admin")
+    writes = bot.graph_writes()
+
+    bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
+
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
+    assert bot.graph_writes() == writes
+    failed = _record(bot, request_id)
+    assert failed.state is RequestState.FAILED and failed.error
+    assert "but extending it failed" in bot.dm("U_ALINE", "extending it failed")["text"]
+    assert "but extending it failed" in bot.dm("U_ADMIN", "extending it failed")["text"]
+
+
+def test_a_cancelled_extension_request_changes_nothing(bot: ApprovalStack) -> None:
+    _global_admin(bot)
+    live = bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN)
+    bot.clock.advance(5 * MINUTE)
+    request_id, _ = _extension_card(bot, "extend global-admin 1h")
+
+    assert "is cancelled" in _said(bot, f"cancel {request_id}")
+
+    assert _record(bot, request_id).state is RequestState.CANCELLED
+    (redrawn,) = bot.card_updates(request_id)
+    assert "Cancelled by the requester" in json.dumps(redrawn)
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is live
