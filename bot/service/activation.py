@@ -278,8 +278,9 @@ class PimService:
         """A role that needs approval: an extension request waits on a card, and the
         activation stays as it is until it is approved (then `apply_extension`)."""
         role, mine = plan.role.display_name, plan.mine
-        if self.entra_approvals and CONFIG_APPROVAL not in plan.effective.approval_reasons:
-            # Entra's own approval would hold the re-activation with the role already ended.
+        if self.entra_approvals and GRAPH_APPROVAL in plan.effective.approval_reasons:
+            # User mode: Entra's own approval would hold the re-activation (selfActivate)
+            # with the role already ended, whatever pimbot's approvers decided.
             raise PolicyViolation(_NEEDS_APPROVAL.format(role=role))
         if mine is None:
             raise PolicyViolation(
