@@ -30,6 +30,7 @@ from bot.service.signins import SignInRequired, StepUpRequired
 
 S = RequestState
 PENDING = frozenset({S.PENDING_APPROVAL})
+WITHDRAWN = "the activation it extends has ended"
 
 
 class SignInKeeper(Protocol):
@@ -189,6 +190,25 @@ class ApprovalService:
                     await self._announce(Decision(done, False))
                     expired.append(done)
         return expired
+
+    async def withdraw_orphaned_extensions(self) -> list[ActivationRecord]:
+        """Extension requests (issue 15) whose activation has ended while they waited:
+        withdrawn, so no approver is asked about an activation that is gone (approving
+        one would change nothing) and no new request of the role is held up by one."""
+        withdrawn = []
+        for record in self._svc.store.list_requests(states=PENDING):
+            if record.extends is None or self._extends_a_live_one(record):
+                continue
+            done = self._svc.store.transition(record.id, PENDING, S.CANCELLED, error=WITHDRAWN)
+            if done is not None:
+                await self._audit(AuditKind.CANCELLED, done, None, WITHDRAWN)
+                await self._announce(Decision(done, False))
+                withdrawn.append(done)
+        return withdrawn
+
+    def _extends_a_live_one(self, record: ActivationRecord) -> bool:
+        chain = self._svc.store.get_request(record.extends or "")
+        return chain is not None and chain.state is S.ACTIVE
 
     async def reconcile_entra_held(self) -> int:
         """Requests Entra holds that were decided outside Slack (the Entra portal, another

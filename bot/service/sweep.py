@@ -37,6 +37,7 @@ class Sweeper:
             await self._provisioning()
         await self._reminders.run_due()
         await self._approvals.expire_due()
+        await self._approvals.withdraw_orphaned_extensions()
         if self._keeper is not None:
             await self._keeper.expire_due()
         if reconcile:

@@ -139,6 +139,8 @@ def _status_line(record: ActivationRecord, tz: str | None = None) -> str:
             if record.state is S.ENDED
             else ":warning: Approved, but the extension failed"
         )
+    if record.extends and record.state is S.CANCELLED and record.error:  # withdrawn
+        label = f":heavy_multiplication_x: Withdrawn: {inline(record.error)}"
     return f"{label}{who}{at}{reason}"
 
 

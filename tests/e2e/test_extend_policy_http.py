@@ -354,3 +354,22 @@ def test_a_cancelled_extension_request_changes_nothing(bot: ApprovalStack) -> No
     (redrawn,) = bot.card_updates(request_id)
     assert "Cancelled by the requester" in json.dumps(redrawn)
     assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is live
+
+
+def test_an_extension_request_is_withdrawn_once_its_activation_has_ended(
+    bot: ApprovalStack,
+) -> None:
+    _global_admin(bot)
+    bot.clock.advance(5 * MINUTE)
+    request_id, _ = _extension_card(bot, "extend global-admin 1h")
+    assert "is deactivated" in _said(bot, "deactivate global-admin")
+
+    bot.sweep()
+
+    withdrawn = _record(bot, request_id)
+    assert withdrawn.state is RequestState.CANCELLED
+    assert withdrawn.error == "the activation it extends has ended"
+    (redrawn,) = bot.card_updates(request_id)
+    assert "Withdrawn: the activation it extends has ended" in json.dumps(redrawn)
+    assert "Withdrawn" in bot.dm("U_ALINE", "Your extension request")["text"]
+    assert "needs approval" in _said(bot, "activate global-admin 1h ask again for the change")
