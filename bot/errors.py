@@ -14,6 +14,7 @@
     │   └── AlreadyDecided             another approver decided first (bot.service.approvals)
     ├── RequestNotFound                no such bot-side request
     ├── NoLongerPossible               a button's action is over: decided, ended, already done
+    ├── ExtensionNotApplied            an approved extension could not be applied (why)
     ├── GraphError(code, request_id)   Microsoft Graph refused or failed
     │   ├── GraphThrottled             429 after the retry budget
     │   ├── GraphUnavailable           5xx / timeouts / connection errors after the budget
@@ -112,6 +113,12 @@ class NoLongerPossible(PimError):
     """What a button offered is over: the request was decided or cancelled, the activation
     ended, or this Extend / Deactivate was already done (a double click or a replay). The
     front end redraws the button's message without it."""
+
+
+class ExtensionNotApplied(PimError):
+    """An extension was approved, but applying it failed (the activation ended, the policy
+    no longer allows it, Graph refused): the request is failed and the activation is as it
+    was, or as Graph left it."""
 
 
 class GraphError(PimError):

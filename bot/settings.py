@@ -104,6 +104,8 @@ class RoleConfig(_Strict):
     # Counted from the request: `escalate_to` is pinged once in the same thread.
     escalate_after: Duration | None = None
     escalate_to: ApproversConfig = Field(default_factory=ApproversConfig)
+    # Extensions one activation may have (issue 15); 0: none. A refused one doesn't count.
+    max_extensions: int = Field(default=1, ge=0)
 
     @model_validator(mode="after")
     def _escalation_names_someone(self) -> RoleConfig:

@@ -202,10 +202,16 @@ def _alert_key(record: ActivationRecord) -> str:
 
 
 def extend_choices(config: PolicyFile, record: ActivationRecord) -> list[timedelta]:
-    """Extension lengths offered in a reminder: the usual choices up to the role's maximum
-    in pimbot.yml (the service still enforces the stricter Graph policy on click)."""
+    """Extension lengths offered in a reminder: the usual choices up to what is left of the
+    role's maximum in pimbot.yml, counted from the activation's first start, and none once
+    its `max_extensions` are used (the service re-checks both, and Graph's policy, on click)."""
     role = next(
         (r for r in config.roles.values() if r.role in (record.role_id, record.role_name)), None
     )
+    if record.extensions >= (role.max_extensions if role else 1):
+        return []
     cap = (role.max_duration if role else None) or config.default_max_duration
-    return [d for d in blocks.EXTEND_CHOICES if d <= cap] or [cap]
+    if record.start is not None and record.end is not None:
+        cap -= record.end - record.start
+    fits = [d for d in blocks.EXTEND_CHOICES if d <= cap]
+    return fits or ([cap] if cap >= timedelta(minutes=1) else [])

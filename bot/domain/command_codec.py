@@ -64,6 +64,8 @@ def decode(data: dict[str, Any]) -> Command:
         raise InputError("That kept request is no longer understood; please ask again.")
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
+        if field.name not in data and field.default is not dataclasses.MISSING:
+            continue  # kept before the field existed: its default
         value = data.get(field.name)
         if field.name == "duration":
             value = parse_duration(str(value))

@@ -42,8 +42,13 @@ class Deactivate:
 
 @dataclass(frozen=True, slots=True)
 class Extend:
+    """`/pim extend <role> <duration> [ticket] [justification…]`: with neither, the
+    activation's own justification and ticket are kept."""
+
     role: str
     duration: timedelta
+    ticket: str | None = None
+    justification: str = ""
 
 
 @dataclass(frozen=True, slots=True)

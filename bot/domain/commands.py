@@ -200,18 +200,24 @@ def _deactivate(rest: str, _: _Tickets) -> Command:
     return Deactivate(quoted or " ".join(words))
 
 
-def _extend(rest: str, _: _Tickets) -> Command:
+def _extend(rest: str, tickets: _Tickets) -> Command:
+    """The role runs up to the first duration-like word; after the duration, an optional
+    ticket and justification (none: the activation's own are kept)."""
     quoted, words = quoted_first(rest)
-    role_words = [quoted] if quoted is not None else words[:-1]
-    tail = words if quoted is not None else words[-1:]
+    if quoted is not None:
+        role_words, tail = [quoted], words
+    else:
+        at = next((i for i in range(1, len(words)) if _DURATIONISH.match(words[i])), None)
+        role_words, tail = (words[:at], words[at:]) if at else (words[:-1], words[-1:])
     if not role_words:
         raise InputError("`extend` needs a role and a duration: `/pim extend user-admin 1h`.")
-    if len(tail) != 1 or not _DURATIONISH.match(tail[0]):
+    if not tail or not _DURATIONISH.match(tail[0]):
         raise InputError(
-            "`extend` needs a duration after the role, and nothing else: "
-            "`/pim extend user-admin 1h`."
+            "`extend` needs a duration after the role, then optionally a ticket and a "
+            "justification: `/pim extend user-admin 1h`."
         )
-    return Extend(" ".join(role_words), parse_duration(tail[0]))
+    ticket, justification = _ticket_and_reason(tail[1:], tickets)
+    return Extend(" ".join(role_words), parse_duration(tail[0]), ticket, justification)
 
 
 def _cancel(rest: str, _: _Tickets) -> Command:

@@ -90,6 +90,8 @@ class RolePolicy:
     admin_rules: frozenset[str] = frozenset()  # Enablement_Admin_Assignment.enabledRules
     # Why pimbot refuses the role outright as it acts (None: it doesn't).
     refusal: str | None = None
+    # pimbot.yml's `max_extensions`: extensions per activation chain (Graph has no such rule).
+    max_extensions: int = 1
 
 
 class RequestAction(StrEnum):

@@ -34,7 +34,11 @@ TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
     S.APPROVED: frozenset({S.ACTIVATING, S.FAILED}),
     # Back to REQUESTED / APPROVED: the claim is released because the user must sign in
     # (user mode) before their own token can activate; the request is kept, not failed.
-    S.ACTIVATING: frozenset({S.ACTIVE, S.FAILED, S.PENDING_APPROVAL, S.REQUESTED, S.APPROVED}),
+    # ENDED: an extension request, once applied, is over; the activation it lengthened
+    # (its `extends`) carries the new end.
+    S.ACTIVATING: frozenset(
+        {S.ACTIVE, S.ENDED, S.FAILED, S.PENDING_APPROVAL, S.REQUESTED, S.APPROVED}
+    ),
     S.ACTIVE: frozenset({S.ENDED}),
     S.DENIED: frozenset(),
     S.EXPIRED: frozenset(),
@@ -78,10 +82,21 @@ class ActivationRecord:
     decision_reason: str | None = None
     card: str | None = None  # where the approval card is: a reference only the front end reads
     error: str | None = None
+    # An extension request (issue 15): the id of the activation record it lengthens, and
+    # that record's end when asked (where the new end counts from; the card shows it).
+    extends: str | None = None
+    extends_end: datetime | None = None
+    # An activation: how many extensions its chain has had (a refused one never counts).
+    extensions: int = 0
 
     @property
     def target(self) -> Target:
         return Target(self.target_kind, Role(self.role_id, self.role_name), self.scope)
+
+    @property
+    def new_end(self) -> datetime | None:
+        """An extension request's end once applied; None for an activation request."""
+        return self.extends_end + self.duration if self.extends_end else None
 
     def with_changes(self, **changes: object) -> ActivationRecord:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -96,4 +111,3 @@ NOT_YET = frozenset(
     {"Granted", "PendingProvisioning", "PendingScheduleCreation", "PendingAdminDecision"}
 )
 REFUSED = frozenset({"Failed", "Denied", "Canceled", "Revoked"})
-

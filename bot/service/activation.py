@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.audit import AuditEvent, AuditKind, span
@@ -17,9 +18,10 @@ from bot.domain.command_types import (
     ExtendRequest,
     ResumeRequest,
 )
+from bot.domain.extensions import check_extension
 from bot.domain.models import ActivationSpec, Role, Ticket
 from bot.domain.people import PersonKey
-from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, check_request
+from bot.domain.policy import CONFIG_APPROVAL, GRAPH_APPROVAL, EffectivePolicy, check_request
 from bot.domain.requests import (
     IN_EFFECT,
     OPEN_STATES,
@@ -31,9 +33,11 @@ from bot.domain.targets import Scope, Target, split_scope
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import (
     AlreadyRequested,
+    ExtensionNotApplied,
     GraphError,
     NoLongerPossible,
     NotAuthorised,
+    PimError,
     PolicyViolation,
     RequestNotFound,
     TooSoonToDeactivate,
@@ -55,6 +59,25 @@ _NEEDS_APPROVAL = (
 # ActiveDurationTooShort, "The Active duration is too short. Miniumum Required is 5
 # minutes." (seen in PIM CLIs' error handling; the portal states the same floor).
 MIN_ACTIVE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """An extension checked against the effective policy: what to ask for or apply.
+    `graph_start` is Entra's start of the running activation (its latest renewal)."""
+
+    requester: Requester
+    role: Role
+    target: Target
+    effective: EffectivePolicy
+    mine: ActivationRecord | None  # the activation record it lengthens; None: outside pimbot
+    graph_start: datetime | None
+    current_end: datetime
+    new_end: datetime
+    duration: timedelta
+    justification: str
+    ticket: Ticket | None
+    request_id: str | None = None  # the extension request approved, if one was needed
 
 
 class PimService:
@@ -119,11 +142,8 @@ class PimService:
         ticket = check_ticket(ticket, self.config.ticket) if ticket and ticket.strip() else None
         await self.queries.refuse_if_active(requester, target)
         self._refuse_if_requested(person, target)
-        if match.policy.approval_required and not self.config.channels.approvals:
-            raise PolicyViolation(
-                f"{role.display_name} needs approval, but no approvals channel is configured. "
-                "Ask your pimbot admin to set `channels.approvals` in pimbot.yml."
-            )
+        if match.policy.approval_required:
+            self._need_approvals_channel(role.display_name)
         record = self._new_record(requester, target, duration, ticket, justification)
         self.store.add_request(record)
         await self._audit(AuditKind.REQUESTED, requester, target, record=record)
@@ -181,54 +201,204 @@ class PimService:
         return Outcome(OutcomeKind.DEACTIVATED, requester, target, graph_request_id=result.id)
 
     async def extend(self, person: PersonKey, command: Extend) -> Outcome:
-        """Push the end of a live assignment (at the one scope the role is active at) out by
-        `duration`, within the policy maximum."""
-        return await self._extend(person, command.role, command.duration, None)
+        """Push the end of a live assignment (at the one scope it is active at) out by
+        `duration`, within the policy: from its first start, and `max_extensions`."""
+        return await self._extend(
+            person, command.role, command.duration, None, command.ticket, command.justification
+        )
 
     async def _extend(
-        self, person: PersonKey, role_text: str, duration: timedelta, scope: Scope | None
+        self,
+        person: PersonKey,
+        role_text: str,
+        duration: timedelta,
+        scope: Scope | None,
+        ticket: str | None = None,
+        justification: str = "",
     ) -> Outcome:
-        """More time on a running activation, as Entra allows it: it has no operation for
-        that (selfExtend/adminExtend are for admin-made *assignments*, and a second
-        activation of a role already active is refused with RoleAssignmentExists), so
-        pimbot ends it and activates it again until the new end, a gap of seconds, with
-        the original justification and ticket; never where approval is needed, which
-        would leave the user without the role while it waits."""
+        """An extension is a request: checked like one, and where the role needs approval,
+        held for it (nothing changes in Graph until it is approved)."""
+        plan = await self._plan_extension(person, role_text, duration, scope, ticket, justification)
+        if plan.effective.policy.approval_required:
+            return await self._ask_extension(plan)
+        return await self._renew(plan)
+
+    async def _plan_extension(
+        self,
+        person: PersonKey,
+        role_text: str,
+        duration: timedelta,
+        scope: Scope | None,
+        ticket: str | None,
+        justification: str,
+    ) -> Extension:
+        """The extension checked against the effective policy, ready to ask for or apply."""
         requester = await self.identity.resolve(person)
         role_text, hint = split_scope(role_text)
         role = self.catalog.resolve(role_text)
         live_role = await self.queries.find_active(requester, role, scope, hint)
         active, target = live_role.assignment, live_role.target
-        policy = (await self.policies.effective(role)).policy
-        now = self.clock.now()
+        effective = await self.policies.effective(role)
         if active.end is None:
             raise PolicyViolation(
                 f"{role.display_name} is assigned with no end: nothing to extend."
             )
-        new_end = active.end + duration
-        if policy.approval_required:
-            raise PolicyViolation(_NEEDS_APPROVAL.format(role=role.display_name))
         live = self._live_records(person, target)
         mine = live[0] if live else None
-        justification = mine.justification if mine else "Extended with pimbot by the requester"
-        ticket = mine.ticket if mine else None
-        check_request(
-            policy,
-            role_name=role.display_name,
-            duration=new_end - now,
-            ticket=ticket.number if ticket else None,
-            justification=justification,
-            ticket_cfg=self.config.ticket,
-            justification_cfg=self.config.justification,
+        # The chain counts from its first start, which the record keeps across renewals
+        # (Graph's start is the latest re-activation's).
+        first = (mine.start if mine else None) or active.start or self.clock.now()
+        reason, number = _reason_and_ticket(mine, ticket, justification)
+        try:
+            check_extension(
+                effective.policy,
+                role_name=role.display_name,
+                first_start=first,
+                current_end=active.end,
+                new_end=active.end + duration,
+                done=mine.extensions if mine else 0,
+            )
+            check_request(
+                effective.policy,
+                role_name=role.display_name,
+                duration=duration,
+                ticket=number,
+                justification=reason,
+                ticket_cfg=self.config.ticket,
+                justification_cfg=self.config.justification,
+            )
+        except PolicyViolation as exc:
+            await self._audit(
+                AuditKind.REFUSED, requester, target, record=mine, detail=exc.user_message
+            )
+            raise
+        if justification.strip():  # stored as checked, like an activation's
+            reason = check_justification(reason, self.config.justification)
+        kept = mine.ticket if mine and mine.ticket and mine.ticket.number == number else None
+        if number is not None and kept is None:
+            kept = Ticket(check_ticket(number, self.config.ticket), self.config.ticket.system)
+        return Extension(
+            requester,
+            role,
+            target,
+            effective,
+            mine,
+            active.start,
+            active.end,
+            active.end + duration,
+            duration,
+            reason,
+            kept,
         )
-        if active.start is not None and now < active.start + MIN_ACTIVE:
-            raise _too_soon(role, active.start, extending=True)
+
+    async def _ask_extension(self, plan: Extension) -> Outcome:
+        """A role that needs approval: an extension request waits on a card, and the
+        activation stays as it is until it is approved (then `apply_extension`)."""
+        role, mine = plan.role.display_name, plan.mine
+        if self.entra_approvals and GRAPH_APPROVAL in plan.effective.approval_reasons:
+            # User mode: Entra's own approval would hold the re-activation (selfActivate)
+            # with the role already ended, whatever pimbot's approvers decided.
+            raise PolicyViolation(_NEEDS_APPROVAL.format(role=role))
+        if mine is None:
+            raise PolicyViolation(
+                f"{role} was activated outside pimbot and needs approval, so pimbot can't "
+                "extend it. When it ends, ask again with `/pim activate`."
+            )
+        self._refuse_if_requested(mine.requester, plan.target)
+        self._need_approvals_channel(role)
+        record = self._new_record(
+            plan.requester, plan.target, plan.duration, None, plan.justification
+        )
+        # The end the store holds is the one the approval's compare-and-set expects.
+        record = record.with_changes(
+            ticket=plan.ticket, extends=mine.id, extends_end=mine.end or plan.current_end
+        )
+        self.store.add_request(record)
+        detail = f"extension of request {mine.id}"
+        await self._audit(
+            AuditKind.REQUESTED, plan.requester, plan.target, record=record, detail=detail
+        )
+        reasons = plan.effective.approval_reasons
+        held = self.store.transition(
+            record.id,
+            frozenset({S.REQUESTED}),
+            S.PENDING_APPROVAL,
+            approval_reason="; ".join(reasons) or "the role's policy requires approval",
+        )
+        final = held or record
+        await self._audit(
+            AuditKind.PENDING_APPROVAL, plan.requester, plan.target, record=final, detail=detail
+        )
+        return await self._post_card(plan.requester, plan.target, final, reasons)
+
+    async def apply_extension(
+        self, requester: Requester, role: Role, record: ActivationRecord
+    ) -> Outcome:
+        """Apply an approved extension request once (the store claims it first): checked
+        again against the policy and the activation as they are now, then renewed in
+        Graph; the request ends as applied, or fails saying why."""
+        claimed = self.store.transition(record.id, frozenset({S.APPROVED}), S.ACTIVATING)
+        if claimed is None:
+            raise NotAuthorised(f"Request `{record.id}` is already being handled.")
+        try:
+            with self.actors.acting_as(requester.person):
+                outcome = await self._apply_claimed(claimed)
+        except PimError as exc:  # a sign-in needed (user mode) too: asked again later
+            why = exc.user_message
+            self.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=why)
+            raise ExtensionNotApplied(why) from None
+        done = self.store.transition(
+            record.id,
+            frozenset({S.ACTIVATING}),
+            S.ENDED,  # applied: its activation (`extends`) carries the new end
+            graph_request_id=outcome.graph_request_id,
+            end=outcome.end,
+        )
+        return replace(outcome, record=done or claimed)
+
+    async def _apply_claimed(self, record: ActivationRecord) -> Outcome:
+        chain = self.store.get_request(record.extends or "")
+        if chain is None:
+            raise NoLongerPossible(f"The activation request `{record.extends}` is gone.")
+        ticket = record.ticket.number if record.ticket else None
+        plan = await self._plan_extension(
+            record.requester,
+            record.role_id,
+            record.duration,
+            record.scope,
+            ticket,
+            record.justification,
+        )
+        if plan.mine is None or plan.mine.id != chain.id:
+            raise NoLongerPossible(
+                f"{record.role_name} is no longer active from request `{chain.id}`."
+            )
+        with self._claim(chain, record.extends_end, record.new_end):
+            return await self._renew(replace(plan, request_id=record.id))
+
+    async def _renew(self, plan: Extension) -> Outcome:
+        """More time on a running activation, as Entra allows it: it has no operation for
+        that (selfExtend/adminExtend are for admin-made *assignments*, and a second
+        activation of a role already active is refused with RoleAssignmentExists), so
+        pimbot ends it and activates it again until the new end, a gap of seconds, with
+        the extension's justification and ticket (the original ones unless new ones were
+        given)."""
+        requester, role, target = plan.requester, plan.role, plan.target
+        now = self.clock.now()
+        if plan.graph_start is not None and now < plan.graph_start + MIN_ACTIVE:
+            raise _too_soon(role, plan.graph_start, extending=True)
+        live = self._live_records(requester.person, target)
         await self.graph.deactivate(
             requester.user.id, target, "Ended by pimbot to activate again for longer"
         )
         start = now.replace(microsecond=0)  # Graph counts whole seconds from the start
         spec = ActivationSpec(
-            requester.user.id, target, new_end - start, justification, ticket, start=start
+            requester.user.id,
+            target,
+            plan.new_end - start,
+            plan.justification,
+            plan.ticket,
+            start=start,
         )
         try:
             result = await self.graph.activate(spec)
@@ -241,19 +411,25 @@ class PimService:
                 f"{role.display_name} was ended to activate it again for longer, but Microsoft "
                 f"Entra answered {result.status}: it is not active now."
             )
-        end = result.end or new_end
+        end = result.end or plan.new_end
         for record in live:
             self.hooks.plan(
-                self.store.update_request(record.id, end=end, graph_request_id=result.id)
+                self.store.update_request(
+                    record.id,
+                    end=end,
+                    graph_request_id=result.id,
+                    extensions=record.extensions + 1,
+                )
             )
         await self._audit(
             AuditKind.EXTENDED,
             requester,
             target,
-            record=mine,
+            record=plan.mine,
             graph_request_id=result.id,
-            duration=duration,
-            detail="ended, then activated again until the new end (Entra cannot extend one)",
+            duration=plan.duration,
+            detail="ended, then activated again until the new end (Entra cannot extend one)"
+            + (f"; approved extension request {plan.request_id}" if plan.request_id else ""),
         )
         return Outcome(OutcomeKind.EXTENDED, requester, target, end=end, graph_request_id=result.id)
 
@@ -307,9 +483,14 @@ class PimService:
     async def extend_request(self, person: PersonKey, command: ExtendRequest) -> Outcome:
         """The reminder's Extend: lengthen the activation one of the user's requests made,
         once from the end the reminder showed (`from_end`): the same Extend clicked twice,
-        or replayed, extends once."""
+        or replayed, extends once. Where approval is needed it asks, changing nothing."""
         record = self.request_for(person, command.request_id)
         start = command.from_end or record.end
+        role = self.catalog.resolve(record.role_id)
+        if (await self.policies.effective(role)).policy.approval_required:
+            if start != record.end:
+                raise NoLongerPossible(f"Request `{record.id}` was already extended.")
+            return await self._extend(person, record.role_id, command.duration, record.scope)
         new_end = start + command.duration if start else None
         with self._claim(record, start, new_end):
             return await self._extend(person, record.role_id, command.duration, record.scope)
@@ -498,6 +679,13 @@ class PimService:
             approval_reasons=reasons,
         )
 
+    def _need_approvals_channel(self, role_name: str) -> None:
+        if not self.config.channels.approvals:
+            raise PolicyViolation(
+                f"{role_name} needs approval, but no approvals channel is configured. "
+                "Ask your pimbot admin to set `channels.approvals` in pimbot.yml."
+            )
+
     def _live_records(self, person: PersonKey, target: Target) -> list[ActivationRecord]:
         records = self.store.list_requests(requester=person, states=frozenset({S.ACTIVE}))
         return [r for r in records if r.target.key == target.key]
@@ -568,6 +756,19 @@ class PimService:
             held=held,
         )
         await self.audit.record(event)
+
+
+def _reason_and_ticket(
+    mine: ActivationRecord | None, ticket: str | None, justification: str
+) -> tuple[str, str | None]:
+    """An extension's justification and ticket number: the ones given, else the
+    activation's own (issue 15: an extension reuses them when none is given)."""
+    reason = justification.strip() or (
+        mine.justification if mine else "Extended with pimbot by the requester"
+    )
+    if ticket and ticket.strip():
+        return reason, ticket.strip()
+    return reason, mine.ticket.number if mine and mine.ticket else None
 
 
 def _target(role: Role, record: ActivationRecord) -> Target:

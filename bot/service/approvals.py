@@ -10,6 +10,7 @@ from bot.domain.models import Role
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import (
+    ExtensionNotApplied,
     GraphError,
     InputError,
     NotAuthorised,
@@ -29,6 +30,7 @@ from bot.service.signins import SignInRequired, StepUpRequired
 
 S = RequestState
 PENDING = frozenset({S.PENDING_APPROVAL})
+WITHDRAWN = "the activation it extends has ended"
 
 
 class SignInKeeper(Protocol):
@@ -107,15 +109,19 @@ class ApprovalService:
         role = Role(record.role_id, record.role_name)
         if (lapsed := await self._eligibility_lapsed(requester, role, record)) is not None:
             return await self._announce(Decision(lapsed, True, error=lapsed.error))
+        # An extension request (issue 15) lengthens its activation; others activate.
+        run = (
+            self._activation.apply_extension if record.extends else self._activation.activate_record
+        )
         try:
-            outcome = await self._activation.activate_record(requester, role, record)
+            outcome = await run(requester, role, record)
         except (SignInRequired, StepUpRequired) as exc:
             if self.keeper is None:
                 raise
             await self.keeper.keep(record.requester, exc)
             kept = self._svc.store.get_request(record.id) or record  # still `approved`
             return await self._announce(Decision(kept, True))
-        except GraphError as exc:
+        except (GraphError, ExtensionNotApplied) as exc:
             failed = self._svc.store.get_request(record.id) or record
             return await self._announce(Decision(failed, True, error=exc.user_message))
         if outcome.kind is OutcomeKind.PENDING_APPROVAL:
@@ -184,6 +190,25 @@ class ApprovalService:
                     await self._announce(Decision(done, False))
                     expired.append(done)
         return expired
+
+    async def withdraw_orphaned_extensions(self) -> list[ActivationRecord]:
+        """Extension requests (issue 15) whose activation has ended while they waited:
+        withdrawn, so no approver is asked about an activation that is gone (approving
+        one would change nothing) and no new request of the role is held up by one."""
+        withdrawn = []
+        for record in self._svc.store.list_requests(states=PENDING):
+            if record.extends is None or self._extends_a_live_one(record):
+                continue
+            done = self._svc.store.transition(record.id, PENDING, S.CANCELLED, error=WITHDRAWN)
+            if done is not None:
+                await self._audit(AuditKind.CANCELLED, done, None, WITHDRAWN)
+                await self._announce(Decision(done, False))
+                withdrawn.append(done)
+        return withdrawn
+
+    def _extends_a_live_one(self, record: ActivationRecord) -> bool:
+        chain = self._svc.store.get_request(record.extends or "")
+        return chain is not None and chain.state is S.ACTIVE
 
     async def reconcile_entra_held(self) -> int:
         """Requests Entra holds that were decided outside Slack (the Entra portal, another

@@ -21,6 +21,11 @@ INTERRUPTED = (
     "pimbot restarted while activating {role}; Entra shows it is not active. "
     "Nothing was activated: please ask again."
 )
+# An extension's activation record is left to the reconciliation (Graph's end wins).
+EXTENSION_INTERRUPTED = (
+    "pimbot restarted while extending {role}; `/pim status` shows what is active now. "
+    "Ask again to extend it if you still need to."
+)
 
 
 async def recover_activating(service: Deps, reminders: ReminderService) -> int:
@@ -31,6 +36,9 @@ async def recover_activating(service: Deps, reminders: ReminderService) -> int:
     for record in service.store.list_requests(states=frozenset({S.ACTIVATING})):
         if record.graph_request_id is not None:  # Graph answered: its request tells
             settled += await _follow(service, reminders, record)
+            continue
+        if record.extends is not None:  # an extension: its activation is reconciled
+            settled += await _failed(service, record, EXTENSION_INTERRUPTED)
             continue
         try:
             with service.actors.acting_as(record.requester):
@@ -109,8 +117,8 @@ async def _activated(
     return 1
 
 
-async def _failed(service: Deps, record: ActivationRecord) -> int:
-    text = INTERRUPTED.format(role=record.role_name)
+async def _failed(service: Deps, record: ActivationRecord, why: str = INTERRUPTED) -> int:
+    text = why.format(role=record.role_name)
     done = service.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=text)
     if done is None:
         return 0

@@ -69,6 +69,7 @@ class Sweeper:
         if self._break_glass is not None:
             await self._break_glass()
         await self._approvals.expire_due()
+        await self._approvals.withdraw_orphaned_extensions()
         if self._nudges is not None:  # after expiry: an expired request pings nobody
             await self._nudges.run_due()
         if self._keeper is not None:

@@ -466,6 +466,18 @@ def _v13(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v14(conn: Connection) -> None:
+    # An extension is a request of its own (issue 15): the activation it lengthens and the
+    # end it counts from; an activation counts its chain's extensions (none before v14).
+    stamp = sa.DateTime(timezone=True).compile(dialect=conn.dialect)
+    for column, kind in (
+        ("extends", "VARCHAR(64)"),
+        ("extends_end", stamp),
+        ("extensions", "INTEGER NOT NULL DEFAULT 0"),
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -480,6 +492,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "approver_pings (re-pings, escalations); outbox parcels keyed once", _v11),
     Migration(12, "audit: subject apart from the actor; activation start, end, held", _v12),
     Migration(13, "readiness of activations; outside-pimbot activity seen (issue 16)", _v13),
+    Migration(14, "requests: extensions as requests, counted per activation (issue 15)", _v14),
 )
 LATEST = MIGRATIONS[-1].version
 

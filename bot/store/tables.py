@@ -76,6 +76,10 @@ requests = sa.Table(
     sa.Column("target_kind", sa.String(32)),
     sa.Column("scope_id", sa.String(512)),
     sa.Column("scope_name", sa.String(256)),
+    # Extensions (v10): what an extension request lengthens, and a chain's count.
+    sa.Column("extends", sa.String(64)),
+    sa.Column("extends_end", _ts),
+    sa.Column("extensions", sa.Integer, nullable=False, server_default="0"),
 )
 
 decisions = sa.Table(

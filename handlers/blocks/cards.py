@@ -38,18 +38,20 @@ def approval_card(
     justification is quoted as typed, below the bot's own fields, so it cannot pose as one."""
     scope, role = scope_text(record.scope), inline(record.role_name)
     facts = (
-        f"*{mention(record.requester)}* asks for *{role}* for "
-        f"{to_human(record.duration)}.\n*Scope:* {scope}\n"
+        f"{_asks(record, role)}\n*Scope:* {scope}\n"
         f"*Ticket:* {_ticket(record, ticket_url)}\n"
         f"*Why approval:* {inline(record.approval_reason or 'the role requires it')}\n"
         "*Justification:*" + ("" if record.justification else " none")
     )
     summary = f"Approval needed: {role} for {mention(record.requester)} · {scope}"
+    if record.extends:
+        summary = f"Extension approval needed: {role} for {mention(record.requester)} · {scope}"
     said = [quote(record.justification)] if record.justification else []
-    body = [section(facts), *said, context(f"Request `{record.id}`")]
+    of = f" · extends request `{record.extends}`" if record.extends else ""
+    body = [section(facts), *said, context(f"Request `{record.id}`{of}")]
     if record.state is S.PENDING_APPROVAL:
         expiry = f" · expires {when(expires_at, None)}" if expires_at else ""
-        body[-1] = context(f"Request `{record.id}`{expiry}")
+        body[-1] = context(f"Request `{record.id}`{of}{expiry}")
         body.append(
             {
                 "type": "actions",
@@ -68,6 +70,19 @@ def approval_card(
     return message(summary, body)
 
 
+def _asks(record: ActivationRecord, role: str) -> str:
+    """What is asked: an activation for a duration, or (issue 15) an extension, marked as
+    one, of an activation that stays as it is until approved."""
+    who = f"*{mention(record.requester)}*"
+    if not record.extends:
+        return f"{who} asks for *{role}* for {to_human(record.duration)}."
+    return (
+        f":arrows_clockwise: *Extension* · {who} asks to extend *{role}* by "
+        f"{to_human(record.duration)}.\n*Now ends:* {when(record.extends_end, None)}\n"
+        f"*New end:* {when(record.new_end, None)}"
+    )
+
+
 def _ticket(record: ActivationRecord, url_template: str | None) -> str:
     if record.ticket is None:
         return "none"
@@ -81,6 +96,14 @@ def _ticket(record: ActivationRecord, url_template: str | None) -> str:
 
 def _confirm(record: ActivationRecord) -> dict[str, object]:
     """Slack's confirm dialog on Approve: approving activates the role at once."""
+    if record.extends:
+        return confirm_dialog(
+            "Approve this extension?",
+            f"{record.role_name} ({record.scope.label})",
+            f" stays active for the requester until {when(record.new_end, None)} as soon "
+            "as you confirm.",
+            "Approve",
+        )
     return confirm_dialog(
         "Approve this request?",
         f"{record.role_name} ({record.scope.label})",
@@ -110,6 +133,14 @@ def _status_line(record: ActivationRecord, tz: str | None = None) -> str:
         S.CANCELLED: ":heavy_multiplication_x: Cancelled by the requester",
         S.FAILED: ":warning: Approved, but the activation failed",
     }.get(record.state, record.state.value)
+    if record.extends and record.state in (S.ENDED, S.FAILED):  # applied, or not
+        label = (
+            f":white_check_mark: Approved and extended until {when(record.end, tz)}"
+            if record.state is S.ENDED
+            else ":warning: Approved, but the extension failed"
+        )
+    if record.extends and record.state is S.CANCELLED and record.error:  # withdrawn
+        label = f":heavy_multiplication_x: Withdrawn: {inline(record.error)}"
     return f"{label}{who}{at}{reason}"
 
 
@@ -118,9 +149,11 @@ def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = No
     decided it. The decider's reason and a failure are quoted as written."""
     role, scope = f"*{inline(record.role_name)}*", f"Scope: {scope_text(record.scope)}."
     by = f" by {mention(record.decided_by)}" if record.decided_by else ""
+    kind = "extension request" if record.extends else "request"
     if error:
-        head = f":warning: Your request `{record.id}` for {role} was approved{by}, "
-        return _quoted(head + "but activating it failed:", error, scope)
+        head = f":warning: Your {kind} `{record.id}` for {role} was approved{by}, "
+        doing = "extending it" if record.extends else "activating it"
+        return _quoted(head + f"but {doing} failed:", error, scope)
     if record.state is S.APPROVED:  # user mode: the requester's own token must activate it
         return message(
             f":white_check_mark: Your request `{record.id}` for {role} was approved{by}. "
@@ -133,12 +166,17 @@ def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = No
             "Microsoft Entra accepted it but has not applied it yet: it is not active yet, "
             f"and I'll tell you when it is.{scope}"
         )
+    if record.extends and record.state is S.ENDED:  # an extension, applied
+        return message(
+            f":white_check_mark: Your extension of {role} was approved{by}: it is active "
+            f"until {when(record.end, tz)}. (request `{record.id}`)\n{scope}"
+        )
     if record.state is S.ACTIVE:
         return message(
             f":white_check_mark: {role} was approved{by} and is active until "
             f"{when(record.end, tz)}. (request `{record.id}`)\n{scope}"
         )
-    line = f"Your request `{record.id}` for {role}: {_status_line(record, tz)}"
+    line = f"Your {kind} `{record.id}` for {role}: {_status_line(record, tz)}"
     if record.decision_reason:
         return _quoted(line, record.decision_reason, scope)
     return message(f"{line}.\n{scope}")

@@ -28,7 +28,8 @@ TOPICS: dict[str, tuple[str, str]] = {
         "`/pim deactivate user-admin`",
     ),
     "extend": (
-        "`/pim extend <role> <duration>`: add time to an active role, within its maximum.",
+        "`/pim extend <role> <duration> [justification]`: add time to an active role, within "
+        "its maximum from its first start; where approval is needed, an approver decides.",
         "`/pim extend user-admin 1h`",
     ),
     "cancel": (

@@ -53,6 +53,9 @@ def reminder(
     elements = one_hour if HOUR in extend_by else []
     subject = f"{record.role_name} ({record.scope.label})"
     elements.append(deactivate_button("Deactivate now", "reminder_deactivate", record.id, subject))
+    if not options:  # the role's maximum or its extensions are used up: nothing to offer
+        text += " It can't be extended any further."
+        return message(text, [section(text), {"type": "actions", "elements": elements}])
     choose = {**section("Or extend by:"), "accessory": extend}
     return message(text, [section(text), {"type": "actions", "elements": elements}, choose])
 

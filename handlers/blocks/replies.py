@@ -63,6 +63,8 @@ def outcome(result: Outcome) -> Message:
             f"Your request `{record.id if record else '?'}` is waiting for an approver; "
             "nothing is active yet, and I'll tell you when it is decided."
         )
+        if record is not None and record.extends:
+            text = _extension_waits(role, scope, why, record, tz)
         if record is None:
             return message(text)
         cancel = button("Cancel request", "cancel_request", record.id)
@@ -78,6 +80,18 @@ def outcome(result: Outcome) -> Message:
     if result.graph_request_id:
         text += f"\nGraph request id: {code(result.graph_request_id)}"
     return message(text)
+
+
+def _extension_waits(
+    role: str, scope: str, why: str, record: ActivationRecord, tz: str | None
+) -> str:
+    """An extension held for approval (issue 15): the activation stays as it is meanwhile."""
+    return (
+        f":lock: Extending *{role}* needs approval: {why}. Scope: {scope}. Your request "
+        f"`{record.id}` to extend it until *{when(record.new_end, tz)}* is waiting for an "
+        f"approver; until it is approved it still ends at *{when(record.extends_end, tz)}*, "
+        "and I'll tell you when it is decided."
+    )
 
 
 def _details(

@@ -61,6 +61,8 @@ def write_old_link(engine: Engine, link: UserLink) -> None:
 
 def _old(values: dict[str, object], version: int) -> dict[str, object]:
     old = {k: v for k, v in values.items() if version >= 7 or k not in TARGET_COLUMNS}
+    if version < 14:  # v14 added the extension columns
+        old = {k: v for k, v in old.items() if k not in ("extends", "extends_end", "extensions")}
     if version >= 8:  # people keyed neutrally already, one card column
         return old
     for column in ("requester", "person"):

@@ -247,9 +247,11 @@ def test_cancel_after_a_decision_loses_its_button(bot: ApprovalStack) -> None:
 
 
 def test_a_refused_extension_keeps_the_reminders_buttons(bot: ApprovalStack) -> None:
-    """Past the role's maximum: the user may still pick a shorter extension."""
+    """Past the role's maximum: the user may still pick a shorter extension. (The reminder
+    offers only what fits; a value from an older reminder, or forged, is refused.)"""
     request_id, buttons = _reminded(bot)
-    longest = buttons["reminder_extend_by"]["options"][-1]  # 8 hours: past 8 h from now
+    offered = buttons["reminder_extend_by"]["options"][-1]
+    longest = offered | {"value": offered["value"].replace("PT4H", "PT8H")}  # past 8 h in all
     payload = block_actions("U_ALINE", "reminder_extend_by", "", channel="D_U_ALINE")
     payload["actions"][0] |= {"type": "static_select", "selected_option": longest}
     payload["response_url"] = url = bot.slack.response_url()
@@ -260,7 +262,7 @@ def test_a_refused_extension_keeps_the_reminders_buttons(bot: ApprovalStack) -> 
 
     (answer,) = _answers(bot, url)
     assert answer["replace_original"] is False and answer["response_type"] == "ephemeral"
-    assert "at most 8 hours" in answer["text"]
+    assert "allows 8 hours in all" in answer["text"]
     after = bot.services.store.get_request(request_id)
     assert after is not None and after.end == before.end  # its end was put back
     again = bot.click(

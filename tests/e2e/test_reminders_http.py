@@ -143,7 +143,7 @@ def test_audit_channel_gets_every_step_with_its_facts(bot: ApprovalStack) -> Non
     assert all(e.entra_user_id for e in events if e.kind.value == "activated")
 
 
-def test_extend_choices_are_capped_by_the_roles_maximum_and_a_choice_extends(
+def test_extend_choices_are_capped_by_what_is_left_of_the_maximum_and_a_choice_extends(
     bot: ApprovalStack,
 ) -> None:
     request_id = _activate(bot)
@@ -156,8 +156,7 @@ def test_extend_choices_are_capped_by_the_roles_maximum_and_a_choice_extends(
         "Extend 1 hour",
         "Extend 2 hours",
         "Extend 4 hours",
-        "Extend 8 hours",
-    ]  # user-admin: max_duration 8h in pimbot.yml
+    ]  # user-admin: max_duration 8h in pimbot.yml, counted from the start: 7 h are left
     two_hours = select["options"][2]  # type: ignore[index]
     before = bot.services.store.get_request(request_id)
     assert before is not None and before.end is not None
@@ -175,7 +174,8 @@ def test_extend_choices_stop_at_a_smaller_maximum() -> None:
     from tests.support.approval_stack import approvals_policy
 
     config = PolicyFile.model_validate(approvals_policy())
-    record = type("R", (), {"role_id": "x", "role_name": "Global Administrator"})()
+    names = {"role_id": "x", "role_name": "Global Administrator", "extensions": 0}
+    record = type("R", (), names | {"start": None, "end": None})()
     assert [int(d.total_seconds() // 60) for d in extend_choices(config, record)] == [
         30,
         60,

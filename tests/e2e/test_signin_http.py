@@ -524,3 +524,22 @@ def test_metrics_count_the_graph_calls_made_with_a_signed_in_users_token(
     text = bot.http.get("/metrics").text
     assert 'pimbot_graph_requests_total{endpoint="/v1.0/roleManagement/directory/' in text
     assert "filterByCurrentUser()" in text
+
+
+def test_extending_a_role_entra_itself_approves_is_refused_in_user_mode(bot: SignInStack) -> None:
+    """The renewal's selfActivate would wait for Entra's approvers with the role already
+    ended (issue 15): refused, saying why, and Graph keeps the activation as it is."""
+    bot.log_in("U_ALINE", ALINE.upn)
+    request_id, _ = bot.pending(GA_1H)
+    bot.log_in("U_ADMIN", ADMIN.upn)
+    assert f"You approved `{request_id}`" in bot.said(
+        bot.click("U_ADMIN", "approval_approve", request_id)
+    )
+    live = bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN)
+    assert live is not None
+    bot.clock.advance(5 * 60)
+
+    said = bot.final(bot.command("extend global-admin 1h"))["text"]
+
+    assert "can't extend an activation" in said and "needs approval" in said
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is live

@@ -23,6 +23,7 @@ from bot.errors import (
     UserNotMapped,
 )
 from bot.service.outcomes import OutcomeKind
+from bot.service.recovery import recover_activating
 from bot.simulators.sandbox import Faults, SandboxTenant
 from bot.wiring import Services
 from tests.support.cast import ALINE, GLOBAL_ADMIN, TICKET, USER_ADMIN, WHY
@@ -213,7 +214,8 @@ async def test_extend_past_the_maximum_is_refused(services: Services) -> None:
     )
     with pytest.raises(PolicyViolation) as err:
         await services.pimbot.handle(slack("U_ALINE"), Extend("user-admin", timedelta(hours=2)))
-    assert "at most 8 hours" in err.value.user_message
+    assert "allows 8 hours in all" in err.value.user_message
+    assert "7 hours used, so you can extend by at most 1 hour" in err.value.user_message
 
 
 async def test_overview_lists_eligible_roles_with_groups_and_active_ones(
@@ -229,11 +231,11 @@ async def test_overview_lists_eligible_roles_with_groups_and_active_ones(
     assert [a.role.display_name for a in overview.active] == ["User Administrator"]
 
 
-async def test_extending_a_role_that_needs_approval_is_refused_and_changes_nothing(
+async def test_extending_an_approval_role_activated_outside_pimbot_is_refused(
     services: Services, tenant: SandboxTenant
 ) -> None:
-    """Entra cannot lengthen an activation; pimbot's way (end it, activate again) would
-    leave the user without the role while a new approval waits: refused, saying why."""
+    """An extension of a role that needs approval is a request about pimbot's own
+    activation record; one made outside pimbot has none: refused, saying why."""
     app = tenant.tokens.issue("application", tenant.seed.service_principal_id, tenant.client_id)
     body = {
         "action": "adminAssign",
@@ -250,5 +252,32 @@ async def test_extending_a_role_that_needs_approval_is_refused_and_changes_nothi
     with pytest.raises(PolicyViolation, match="needs approval") as refused:
         await services.pimbot.handle(slack("U_ALINE"), Extend("global-admin", timedelta(hours=1)))
 
-    assert "can't extend an activation" in refused.value.user_message
+    assert "activated outside pimbot" in refused.value.user_message
     assert tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is before
+
+
+async def test_an_extension_interrupted_by_a_restart_fails_and_leaves_its_activation(
+    services: Services, tenant: SandboxTenant
+) -> None:
+    """Graph shows the role active (the activation it extends): the extension request must
+    not pose as a second activation record; it fails, the activation record stays."""
+    outcome = await services.pimbot.handle(
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
+    )
+    assert outcome.record is not None and tenant.live_assignment(ALINE.id, USER_ADMIN)
+    extension = outcome.record.with_changes(
+        id="R-EXTCRASH",
+        state=RequestState.ACTIVATING,
+        graph_request_id=None,
+        extends=outcome.record.id,
+        extends_end=outcome.record.end,
+    )
+    services.store.add_request(extension)
+
+    assert await recover_activating(services.deps, services.reminders) == 1
+
+    failed = services.store.get_request("R-EXTCRASH")
+    assert failed is not None and failed.state is RequestState.FAILED
+    assert failed.error is not None and "restarted while extending" in failed.error
+    kept = services.store.get_request(outcome.record.id)
+    assert kept is not None and kept.state is RequestState.ACTIVE

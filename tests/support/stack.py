@@ -152,12 +152,18 @@ class BotStack:
 
     def reset(self) -> None:
         """Back to the seeded tenant, no faults, empty call logs; requests an earlier test
-        left open are closed (one live request per person, role and scope)."""
+        left open are closed (one live request per person, role and scope), and its
+        activations ended."""
         store = self.services.store
         for record in store.list_requests(states=OPEN_STATES):
             waiting = record.state in (RequestState.REQUESTED, RequestState.PENDING_APPROVAL)
             closed = RequestState.CANCELLED if waiting else RequestState.FAILED
             store.transition(record.id, frozenset({record.state}), closed)
+        # The tenant's reset ends every activation: so do their records (an extension
+        # counts from its activation record's start and extensions).
+        live = frozenset({RequestState.ACTIVE})
+        for record in store.list_requests(states=live):
+            store.transition(record.id, live, RequestState.ENDED)
         self.tenant.reset()
         self.faults.clear()
         self.faults.clear_log()

@@ -185,6 +185,16 @@ class TestOtherCommands:
                 'extend "User Administrator" 30m',
                 Extend("User Administrator", timedelta(minutes=30)),
             ),
+            (
+                "extend User Administrator 1h still resetting tokens",
+                Extend("User Administrator", timedelta(hours=1), None, "still resetting tokens"),
+            ),
+            (
+                "extend user-admin 1h CONTOSO:Security-012346 the next ticket",
+                Extend(
+                    "user-admin", timedelta(hours=1), "CONTOSO:Security-012346", "the next ticket"
+                ),
+            ),
             ("cancel r-7kq2m9xd", Cancel("R-7KQ2M9XD")),
             ("approvals", Approvals()),
             ("help approvals", Help(topic="approvals")),
@@ -208,7 +218,6 @@ class TestOtherCommands:
             ("extend user-admin", "`extend` needs a role and a duration"),
             ("extend", "`extend` needs a role and a duration"),
             ("extend user-admin soon", "needs a duration after the role"),
-            ("extend user-admin 1h more", "needs a duration after the role, and nothing else"),
             ("extend user-admin 0h", "longer than zero"),
             ("extend user-admin 40d", "30 days"),
             ("deactivate", "Which role?"),
@@ -280,8 +289,9 @@ class TestHelp:
 
     def test_usage_is_one_line_and_its_example(self) -> None:
         assert usage("extend") == (
-            "`/pim extend &lt;role&gt; &lt;duration&gt;`: add time to an active role, "
-            "within its maximum.\nExample: `/pim extend user-admin 1h`"
+            "`/pim extend &lt;role&gt; &lt;duration&gt; [justification]`: add time to an "
+            "active role, within its maximum from its first start; where approval is needed, "
+            "an approver decides.\nExample: `/pim extend user-admin 1h`"
         )
 
     def test_help_for_one_topic_is_just_that_topic(self) -> None:
