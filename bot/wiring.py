@@ -18,6 +18,8 @@ from bot.clock import Clock, SystemClock
 from bot.domain.roles import RoleCatalog
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
+from bot.service.approvers import Approvers
+from bot.service.board import BoardDisplay, BoardRefs, BoardService, MemoryBoardRefs
 from bot.service.deps import AuditTrail, Deps
 from bot.service.dispatch import Pimbot, UserMode
 from bot.service.entra_held import EntraHeld
@@ -87,6 +89,7 @@ class Services:
     sign_ins: LoginService | None = None
     keeper: Keeper | None = None
     background: tuple[Background, ...] = ()
+    board: BoardService | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, sweep_seconds: float = SWEEP_SECONDS) -> None:
@@ -107,6 +110,8 @@ class Services:
             if resumed:
                 log.info("resumed %d sign-in(s) left waiting by the last run", resumed)
             self.pimbot.follow_sign_ins()
+        if self.board is not None:
+            await self.board.start()  # posted if it does not exist yet, else edited
         self._tasks.append(asyncio.create_task(self.sweeper.run_forever(sweep_seconds)))
 
     async def sweep(self, *, reconcile: bool = False) -> None:
@@ -114,6 +119,8 @@ class Services:
 
     async def aclose(self) -> None:
         await self.pimbot.aclose()
+        if self.board is not None:
+            await self.board.aclose()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -183,12 +190,14 @@ def build_services(
         keeper = Keeper(sign_ins, user_mode.kept, deps)
         entra = EntraHeld(user_mode.approvals, deps, reminders)
     approvals = ApprovalService(deps, service, entra=entra, keeper=keeper)
+    board = _board(deps, store, notifier, app_mode=user_mode is None)
     pimbot = Pimbot(
         deps,
         service,
         approvals,
         UserMode(sign_ins, keeper) if sign_ins and keeper else None,
         health=sign_ins.check if sign_ins else graph.check_token,
+        board=board,
     )
     return Services(
         settings,
@@ -203,13 +212,33 @@ def build_services(
         reminders,
         trigger,
         Sweeper(
-            reminders, approvals, keeper, functools.partial(settle_provisioning, deps, reminders)
+            reminders,
+            approvals,
+            keeper,
+            functools.partial(settle_provisioning, deps, reminders),
+            board=board.tick,
         ),
         user_mode,
         sign_ins,
         keeper,
         background,
+        board,
     )
+
+
+def _board(deps: Deps, store: Store, notifier: Notifier, *, app_mode: bool) -> BoardService:
+    """`/pim who` and `/pim history`; the audit channel's board only in application mode
+    (in user mode no one is signed in for the bot's own tenant-wide read)."""
+    engine = getattr(store, "engine", None)
+    refs: BoardRefs = MemoryBoardRefs()
+    if engine is not None:
+        from bot.store.board import SqlBoardRefs
+
+        refs = SqlBoardRefs(engine)
+    display = notifier if app_mode and isinstance(notifier, BoardDisplay) else None
+    board = BoardService(deps, Approvers(deps), refs, display)
+    deps.audit.listen(board.changed)
+    return board
 
 
 def _user_mode(

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.board import ActivationHistory, Board
 from bot.domain.commands import (
     Activate,
     Command,
@@ -30,6 +31,7 @@ from bot.service.dispatch import Pimbot
 from bot.service.outcomes import Outcome, Overview
 from handlers import blocks
 from handlers.blocks import signin
+from handlers.blocks.board import history_message, who_message
 from handlers.blocks.help import help_text, unknown_command, usage
 from handlers.blocks.modal import Prefill
 from handlers.replies import DirectMessages, Reply, dm, ephemeral, guarded, to_dm
@@ -124,6 +126,10 @@ def _work(bot: Pimbot, who: PersonKey, parsed: Command) -> Work:
             return blocks.overview(result, parsed.role if isinstance(parsed, Status) else None)
         if isinstance(result, Outcome):
             return blocks.outcome(result)
+        if isinstance(result, Board):
+            return who_message(result)
+        if isinstance(result, ActivationHistory):
+            return history_message(result)
         if isinstance(parsed, Login | Logout):
             return signin.sign_in_reply(result)
         return blocks.help_message(help_text(), "I didn't understand that.")

@@ -101,6 +101,20 @@ class Logout:
 
 
 @dataclass(frozen=True, slots=True)
+class Who:
+    """`/pim who`: every active elevation (approvers and viewers), else one's own."""
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """`/pim history [@user] [role]`: the last activations; `user` is the chat's user id
+    of someone else (approvers and viewers only)."""
+
+    user: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     """`/pim help [topic]`, or help shown unasked: `unknown` is a sub-command nobody knows
     (as typed), `suggestion` the known one it most resembles, if any."""
@@ -125,5 +139,7 @@ Command: TypeAlias = (
     | ResumeRequest
     | Login
     | Logout
+    | Who
+    | History
     | Help
 )

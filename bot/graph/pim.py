@@ -25,23 +25,31 @@ eligibilities of the user's groups still needs a directory reader role (e.g. Glo
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Literal
 
 from bot.clock import Clock, SystemClock
 from bot.domain.durations import to_iso
-from bot.domain.models import ActivationSpec, RequestAction, ScheduleRequest, Ticket
+from bot.domain.models import (
+    ActivationSpec,
+    ActiveAssignment,
+    RequestAction,
+    ScheduleRequest,
+    Ticket,
+)
 from bot.domain.targets import Target
 from bot.graph.client import GraphClient, Json
 from bot.graph.directory import ROLE_DEFINITIONS
 from bot.graph.models import (
     Expiration,
+    InstanceOut,
     RequestScheduleInfo,
     ScheduleRequestBody,
     ScheduleRequestOut,
     TicketInfo,
 )
-from bot.graph.odata import segment
-from bot.graph.reads import REQUESTS, PimReads, directory_role
+from bot.graph.odata import eq, segment
+from bot.graph.reads import ACTIVE, REQUESTS, PimReads, directory_role
 from bot.graph.recovery import newest_first, same_submission
 
 if TYPE_CHECKING:
@@ -106,6 +114,24 @@ class GraphPim(PimReads):
             return {} if status in ("Canceled", "Revoked") else None
 
         await self._client.post(f"{path}/cancel", recover=recover)
+
+    # Tenant-wide reads (reconciliation, readiness)
+
+    async def list_active_all(self, role_ids: Collection[str]) -> list[ActiveAssignment]:
+        """Every live assignment instance of these roles in the tenant: one paged read,
+        whoever holds them. The instance reference documents `$filter` with `eq` on
+        roleDefinitionId (https://learn.microsoft.com/en-us/graph/api/resources/
+        unifiedroleassignmentscheduleinstance) but not `in`, so several roles are read
+        unfiltered and picked here; one role is filtered by Graph."""
+        wanted = set(role_ids)
+        if not wanted:
+            return []
+        only = next(iter(wanted))
+        params = {"$filter": eq("roleDefinitionId", only)} if len(wanted) == 1 else None
+        items = [InstanceOut.model_validate(i) for i in await self._client.get_all(ACTIVE, params)]
+        found = [i for i in items if i.role_definition_id in wanted]
+        scopes = await self._scopes(found)
+        return [i.to_active(scopes[i.id]) for i in found if i.id in scopes]
 
     async def check_token(self) -> None:
         """Acquire a token and make one cheap read: proves credentials and permissions."""

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from bot.domain.board import Board
 from bot.domain.command_codec import keepable
 from bot.domain.command_types import (
     Activate,
@@ -24,17 +25,20 @@ from bot.domain.command_types import (
     Deny,
     Extend,
     ExtendRequest,
+    History,
     ListRoles,
     Login,
     Logout,
     ResumeRequest,
     Status,
+    Who,
 )
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
 from bot.errors import InputError, PimError
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
+from bot.service.board import BoardService
 from bot.service.deps import Deps
 from bot.service.homes import Homes
 from bot.service.kept import Keeper, SignInPending, item_for, pending_message
@@ -79,8 +83,10 @@ class Pimbot:
         user_mode: UserMode | None = None,
         *,
         health: Callable[[], Awaitable[None]],
+        board: BoardService | None = None,
     ) -> None:
         self._d, self._activation, self._approvals = deps, activation, approvals
+        self.board = board
         self._user_mode, self._graph_health = user_mode, health
         self.config = deps.config
         self._following: asyncio.Task[None] | None = None
@@ -131,6 +137,11 @@ class Pimbot:
                 return await approvals.approve(request_id, who)
             case Deny(request_id=request_id, reason=reason):
                 return await approvals.deny(request_id, who, reason)
+            case Who() if self.board is not None:
+                return await self.board.who(who)
+            case History(user=user, role=role) if self.board is not None:
+                subject = PersonKey(who.chat, user) if user else None
+                return await self.board.history(who, subject, role)
             case Login():
                 return await self._login(who)
             case Logout():
@@ -150,7 +161,18 @@ class Pimbot:
         self.homes.shown(who)
         with self._d.actors.acting_as(who):
             overview = await self._activation.overview(who)
-            return replace(overview, waiting=await self._approvals.waiting_for(who))
+            waiting = await self._approvals.waiting_for(who)
+            return replace(overview, waiting=waiting, board=await self._board_for(who))
+
+    async def _board_for(self, who: PersonKey) -> Board | None:
+        """The board, on the Home of those who may see all of it (approvers, viewers)."""
+        if self.board is None or not await self.board.sees_all(who):
+            return None
+        try:
+            return await self.board.who(who)
+        except PimError as exc:  # the Home still shows the rest
+            log.info("no board on %s's Home (%s)", who, type(exc).__name__)
+            return None
 
     async def _may_decide(self, record: ActivationRecord, who: PersonKey) -> bool:
         with self._d.actors.acting_as(who):

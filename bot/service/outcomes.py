@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeAlias
 
+from bot.domain.board import ActivationHistory, Board
 from bot.domain.command_types import Command
 from bot.domain.models import ActiveAssignment, Role, RolePolicy
 from bot.domain.requests import ActivationRecord
@@ -56,6 +57,7 @@ class Overview:
     pending: list[ActivationRecord]
     now: datetime
     waiting: tuple[ActivationRecord, ...] = ()
+    board: Board | None = None  # who is elevated (approvers' and viewers' App Home)
 
 
 class OutcomeKind(StrEnum):
@@ -111,7 +113,16 @@ class NotInUserMode:
     """`/pim login` or `/pim logout` while the bot acts with its own application identity."""
 
 
-Result: TypeAlias = Outcome | Overview | Decision | SignInStarted | SignedOut | NotInUserMode
+Result: TypeAlias = (
+    Outcome
+    | Overview
+    | Decision
+    | SignInStarted
+    | SignedOut
+    | NotInUserMode
+    | Board
+    | ActivationHistory
+)
 
 
 @dataclass(frozen=True, slots=True)

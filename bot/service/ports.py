@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +76,10 @@ class PimGraph(Protocol):
     async def list_active(self, user_id: str) -> list[ActiveAssignment]: ...
 
     async def get_policy(self, role_id: str) -> RolePolicy: ...
+
+    async def list_active_all(self, role_ids: Collection[str]) -> list[ActiveAssignment]:
+        """Every live assignment of these roles in the tenant, whoever holds them."""
+        ...
 
     async def list_group_members(self, group_id: str) -> list[DirectoryUser]: ...
 

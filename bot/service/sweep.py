@@ -28,9 +28,12 @@ class Sweeper:
         approvals: ApprovalService,
         keeper: Keeper | None = None,
         provisioning: Callable[[], Awaitable[int]] | None = None,
+        *,
+        board: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._reminders, self._approvals, self._keeper = reminders, approvals, keeper
         self._provisioning = provisioning  # activations Entra accepted, not yet in effect
+        self._board = board  # redrawn on the bot's clock: "expiring" and "ended" move on
 
     async def sweep(self, *, reconcile: bool = False) -> None:
         if self._provisioning is not None:
@@ -42,6 +45,8 @@ class Sweeper:
         if reconcile:
             await self._reminders.reconcile()
             await self._approvals.reconcile_entra_held()
+        if self._board is not None:
+            await self._board()
 
     async def run_forever(self, seconds: float = SWEEP_SECONDS) -> None:
         count = 0

@@ -332,6 +332,18 @@ def _v9(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v10(conn: Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "board_messages",
+        md,
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("ref", sa.String(128), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -342,6 +354,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
+    Migration(10, "board_messages: the audit channel's board, edited in place (issue 16)", _v10),
 )
 LATEST = MIGRATIONS[-1].version
 

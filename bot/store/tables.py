@@ -180,3 +180,12 @@ outbox = sa.Table(
     sa.Column("ref", sa.String(128)),
     sa.Column("error", sa.String(200)),
 )
+
+# The messages pimbot keeps editing in place (the audit channel's board): where they are.
+board_messages = sa.Table(
+    "board_messages",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("ref", sa.String(128), nullable=False),
+    sa.Column("updated_at", _ts, nullable=False),
+)
