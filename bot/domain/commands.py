@@ -72,7 +72,7 @@ _TICKETISH = re.compile(r"[A-Za-z][\w.]*:(?!//)\S*\d")
 _PUNCT = ".,;:!?()[]{}\"'“”‘’"  # around a ticket typed inside a sentence
 _SYNONYMS = {"?": "help", "-h": "help", "--help": "help"}
 # A user mention as Slack sends it in a slash command's text: `<@U123|name>` or `<@U123>`.
-_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([A-Z0-9_]+)(?:\|[^>]*)?>")
 
 
 class UsageError(InputError):

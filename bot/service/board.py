@@ -84,7 +84,8 @@ async def who_is_elevated(deps: Deps) -> Board:
     roles = {r.id: r.display_name for r in deps.catalog.roles()}
     live = await deps.graph.list_active_all(list(roles))
     records = deps.store.list_requests(states=frozenset({S.ACTIVE, S.ACTIVATING, S.ENDED}))
-    mine = {_key_of(r): r for r in records if r.state is S.ACTIVE}
+    newest_last = sorted(records, key=lambda r: r.created_at)
+    mine = {_key_of(r): r for r in newest_last if r.state is S.ACTIVE}
     lead = max(deps.config.reminders.lead_times, default=timedelta(minutes=15))
     names = await _names(deps, {a.principal_id for a in live if _key(a) not in mine})
     rows = [_from_graph(a, mine.get(_key(a)), roles, names, deps, now, lead) for a in live]
