@@ -275,3 +275,29 @@ def test_a_deleted_board_is_posted_again_and_then_edited(bot: BoardStack) -> Non
     bot.start_board()
     (again,) = bot.wait_boards("chat.update", 2)[1:]
     assert again["ts"] == new
+
+
+def test_a_deactivation_redraws_the_board_with_the_elevation_ended(bot: BoardStack) -> None:
+    """Entra's floor: no deactivation within 5 minutes of the start, so the clock moves."""
+    _activate(bot)
+    bot.clock.advance(6 * MINUTE)
+    bot.slack.reset()
+
+    final = bot.final(bot.command("deactivate user-admin"))
+
+    assert "deactivated" in final["text"].lower(), final
+    assert bot.tenant.live_assignment(_id(ALINE), USER_ADMIN) is None  # gone in Graph
+    deadline = time.monotonic() + 15
+    while not any(
+        _ended_for_aline(b) for m in ("chat.update", "chat.postMessage") for b in bot.boards(m)
+    ):
+        assert time.monotonic() < deadline, "the board was not redrawn with the end"
+        time.sleep(0.02)
+
+
+def _ended_for_aline(board: dict[str, Any]) -> bool:
+    return any(
+        "<@U_ALINE>" in b["text"]["text"] and "\nended ·" in b["text"]["text"]
+        for b in board["blocks"]
+        if b["type"] == "section"
+    )
