@@ -83,7 +83,8 @@ async def who_is_elevated(deps: Deps) -> Board:
     now = deps.clock.now()
     roles = {r.id: r.display_name for r in deps.catalog.roles()}
     live = await deps.graph.list_active_all(list(roles))
-    records = deps.store.list_requests(states=frozenset({S.ACTIVE, S.ACTIVATING, S.ENDED}))
+    records = deps.store.list_requests(states=frozenset({S.ACTIVE, S.ACTIVATING}))
+    records += _recently_ended(deps, now)
     newest_last = sorted(records, key=lambda r: r.created_at)
     mine = {_key_of(r): r for r in newest_last if r.state is S.ACTIVE}
     lead = max(deps.config.reminders.lead_times, default=timedelta(minutes=15))
@@ -96,6 +97,16 @@ async def who_is_elevated(deps: Deps) -> Board:
         if _key_of(r) not in seen and (stage := _unlisted_stage(r, now)) is not None
     ]
     return Board(at=now, elevations=tuple(sorted(rows, key=board_order)))
+
+
+def _recently_ended(deps: Deps, now: datetime) -> list[ActivationRecord]:
+    """pimbot's requests ended within ENDED_SHOWN, found through the audit trail's recent
+    rows (not every ended request ever stored)."""
+    ended = {K.DEACTIVATED, K.ENDED}
+    events = deps.store.audit_events(since=now - ENDED_SHOWN)
+    ids = dict.fromkeys(e.request_id for e in events if e.kind in ended and e.request_id)
+    found = (deps.store.get_request(i) for i in ids)
+    return [r for r in found if r is not None and r.state is S.ENDED]
 
 
 def _key(a: ActiveAssignment) -> _Key:

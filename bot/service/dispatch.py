@@ -38,7 +38,7 @@ from bot.domain.requests import ActivationRecord
 from bot.errors import InputError, PimError
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
-from bot.service.board import BoardService
+from bot.service.board import BoardService, who_is_elevated
 from bot.service.deps import Deps
 from bot.service.homes import Homes
 from bot.service.kept import Keeper, SignInPending, item_for, pending_message
@@ -169,7 +169,7 @@ class Pimbot:
         if self.board is None or not await self.board.sees_all(who):
             return None
         try:
-            return await self.board.who(who)
+            return await who_is_elevated(self._d)
         except PimError as exc:  # the Home still shows the rest
             log.info("no board on %s's Home (%s)", who, type(exc).__name__)
             return None
