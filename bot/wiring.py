@@ -111,7 +111,7 @@ class Services:
                 log.info("resumed %d sign-in(s) left waiting by the last run", resumed)
             self.pimbot.follow_sign_ins()
         if self.board is not None:
-            await self.board.start()  # posted if it does not exist yet, else edited
+            self.board.start()  # posted if it does not exist yet, else edited
         self._tasks.append(asyncio.create_task(self.sweeper.run_forever(sweep_seconds)))
 
     async def sweep(self, *, reconcile: bool = False) -> None:

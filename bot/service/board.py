@@ -275,13 +275,18 @@ class BoardService:
 
     # -- the board message ---------------------------------------------------------
 
-    async def start(self) -> None:
-        """At start: post the board if it does not exist yet, else edit it."""
-        await self.refresh()
+    def start(self) -> None:
+        """At start: post the board if it does not exist yet, else edit it; soon, in the
+        background, so the bot (and a local Slack served beside it) starts first."""
+        self._soon()
 
     def changed(self, event: AuditEvent) -> None:
         """The audit trail's listener: an activation began, moved or ended."""
-        if event.kind not in CHANGES or self._display is None:
+        if event.kind in CHANGES:
+            self._soon()
+
+    def _soon(self) -> None:
+        if self._display is None:
             return
         self._dirty = True
         loop = asyncio.get_running_loop()

@@ -82,7 +82,8 @@ class BoardStack(ApprovalStack):
 
     async def _start(self, request: Request) -> JSONResponse:
         assert self.services.board is not None
-        await self.services.board.start()
+        self.services.board.start()
+        await self.services.board.settled()
         return JSONResponse({"ok": True})
 
     def board_ref(self) -> tuple[str, str]:
