@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -203,6 +204,7 @@ class BoardService:
         self._last: datetime | None = None
         self._dirty = False
         self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[], Awaitable[None]]] = []
 
     # -- who may see what ----------------------------------------------------------
 
@@ -275,6 +277,10 @@ class BoardService:
 
     # -- the board message ---------------------------------------------------------
 
+    def listen(self, listener: Callable[[], Awaitable[None]]) -> None:
+        """Call `listener` after each redraw of the board (the approvers' Homes show it)."""
+        self._listeners.append(listener)
+
     def start(self) -> None:
         """At start: post the board if it does not exist yet, else edit it; soon, in the
         background, so the bot (and a local Slack served beside it) starts first."""
@@ -313,6 +319,11 @@ class BoardService:
         if shown is not None and shown != ref:
             self._refs.save_ref(BOARD, shown)
         self._last = board.at
+        for listener in self._listeners:
+            try:
+                await listener()
+            except Exception:  # noqa: BLE001 - a stale Home must not stop the board
+                log.warning("after the board was redrawn, a listener failed", exc_info=True)
 
     async def settled(self) -> None:
         """Wait for the refresh a change asked for (tests; shutting down)."""

@@ -92,6 +92,8 @@ class Pimbot:
         self._following: asyncio.Task[None] | None = None
         self.homes = Homes(deps.store, self.refresh, self._may_decide)
         deps.audit.listen(self.homes.changed)
+        if board is not None:
+            board.listen(self._board_redrawn)
 
     @property
     def signs_in(self) -> bool:
@@ -173,6 +175,12 @@ class Pimbot:
         except PimError as exc:  # the Home still shows the rest
             log.info("no board on %s's Home (%s)", who, type(exc).__name__)
             return None
+
+    async def _board_redrawn(self) -> None:
+        """Who is elevated changed: the open Homes that show the board show it again."""
+        for person in sorted(self.homes.people(), key=str):
+            if self.board is not None and await self.board.sees_all(person):
+                await self.refresh(person)
 
     async def _may_decide(self, record: ActivationRecord, who: PersonKey) -> bool:
         with self._d.actors.acting_as(who):

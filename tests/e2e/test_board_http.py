@@ -176,8 +176,8 @@ def test_who_lists_pimbots_activation_and_one_made_outside_pimbot(bot: BoardStac
 
     lines = _lines(bot.final(bot.command("who", user=VIEWER)))
 
-    (aline,) = [line for line in lines if "<@U_ALINE>" in line]
-    assert "User Administrator" in aline and "via pimbot" in aline and "not via" not in aline
+    (aline,) = [line for line in lines if "<@U_ALINE>" in line and "User Administrator" in line]
+    assert "via pimbot" in aline and "not via" not in aline
     assert TICKET in aline and "in effect" in aline and "until" in aline
     (diego,) = [line for line in lines if DIEGO.name in line]
     assert "User Administrator" in diego and "*not via pimbot*" in diego
@@ -302,3 +302,20 @@ def _ended_for_aline(board: dict[str, Any]) -> bool:
         for b in board["blocks"]
         if b["type"] == "section"
     )
+
+
+def test_an_open_approver_home_shows_the_board_again_after_a_change(bot: BoardStack) -> None:
+    bot.clock.advance(120 * MINUTE)  # what earlier tests left has ended long ago
+    bot.event({"type": "app_home_opened", "user": "U_ADMIN", "tab": "home"})
+    (opened,) = bot.slack.wait_for("views.publish")
+    assert "<@U_ALINE>" not in json.dumps(opened.body["view"])
+
+    _activate(bot)  # Aline's, not the admin's: only the board concerns the admin
+
+    deadline = time.monotonic() + 15
+    while not any(
+        c.body["user_id"] == "U_ADMIN" and "<@U_ALINE>" in json.dumps(c.body["view"])
+        for c in bot.slack.calls("views.publish")
+    ):
+        assert time.monotonic() < deadline, "the admin's Home did not show the new elevation"
+        time.sleep(0.02)
