@@ -162,6 +162,8 @@ class PolicyFile(_Strict):
     approval_timeout: Duration = timedelta(hours=24)
     default_max_duration: Duration = timedelta(hours=8)
     users: dict[str, str] = Field(default_factory=dict)  # Slack user id -> Entra UPN/id
+    # Who may see every elevation (`/pim who`, others' `/pim history`) besides approvers.
+    viewers: ApproversConfig = Field(default_factory=ApproversConfig)
     roles: dict[str, RoleConfig] = Field(default_factory=dict)
 
 

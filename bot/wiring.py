@@ -20,6 +20,8 @@ from bot.domain.roles import RoleCatalog
 from bot.metrics import Metrics, Reading
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
+from bot.service.approvers import Approvers
+from bot.service.board import BoardDisplay, BoardRefs, BoardService, MemoryBoardRefs
 from bot.service.breakglass import BreakGlassService
 from bot.service.deps import AuditTrail, Deps
 from bot.service.dispatch import Pimbot, UserMode
@@ -96,6 +98,7 @@ class Services:
     background: tuple[Background, ...] = ()
     glass: BreakGlassService | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    board: BoardService | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, sweep_seconds: float = SWEEP_SECONDS) -> None:
@@ -116,6 +119,8 @@ class Services:
             if resumed:
                 log.info("resumed %d sign-in(s) left waiting by the last run", resumed)
             self.pimbot.follow_sign_ins()
+        if self.board is not None:
+            self.board.start()  # posted if it does not exist yet, else edited
         self._tasks.append(asyncio.create_task(self.sweeper.run_forever(sweep_seconds)))
 
     async def sweep(self, *, reconcile: bool = False) -> None:
@@ -123,6 +128,8 @@ class Services:
 
     async def aclose(self) -> None:
         await self.pimbot.aclose()
+        if self.board is not None:
+            await self.board.aclose()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -202,6 +209,7 @@ def build_services(
     approvals = ApprovalService(deps, service, entra=entra, keeper=keeper)
     glass = BreakGlassService(deps, reminders, user_mode=user_mode is not None)
     nudges = ApproverNudges(deps, approvals)
+    board = _board(deps, store, notifier, app_mode=user_mode is None)
     pimbot = Pimbot(
         deps,
         service,
@@ -209,6 +217,7 @@ def build_services(
         UserMode(sign_ins, keeper) if sign_ins and keeper else None,
         health=sign_ins.check if sign_ins else graph.check_token,
         glass=glass,
+        board=board,
     )
     return Services(
         settings,
@@ -233,6 +242,7 @@ def build_services(
             reconcile=reconciler.run if reconciler else None,
             clock=clock,
             reconcile_every=config.reconcile_every,
+            board=board.tick,
         ),
         user_mode,
         sign_ins,
@@ -240,7 +250,23 @@ def build_services(
         background,
         glass,
         metrics,
+        board,
     )
+
+
+def _board(deps: Deps, store: Store, notifier: Notifier, *, app_mode: bool) -> BoardService:
+    """`/pim who` and `/pim history`; the audit channel's board only in application mode
+    (in user mode no one is signed in for the bot's own tenant-wide read)."""
+    engine = getattr(store, "engine", None)
+    refs: BoardRefs = MemoryBoardRefs()
+    if engine is not None:
+        from bot.store.board import SqlBoardRefs
+
+        refs = SqlBoardRefs(engine)
+    display = notifier if app_mode and isinstance(notifier, BoardDisplay) else None
+    board = BoardService(deps, Approvers(deps), refs, display)
+    deps.audit.listen(board.changed)
+    return board
 
 
 def _user_mode(

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.board import ActivationHistory, Board
 from bot.domain.commands import (
     Activate,
     BreakGlass,
@@ -31,6 +32,7 @@ from bot.service.dispatch import Pimbot
 from bot.service.outcomes import ApprovalQueue, GlassOutcome, Outcome, Overview
 from handlers import blocks
 from handlers.blocks import nudges, signin
+from handlers.blocks.board import history_message, who_message
 from handlers.blocks.breakglass import glass_reply
 from handlers.blocks.help import help_text, unknown_command, usage
 from handlers.blocks.modal import Prefill
@@ -130,6 +132,10 @@ def _work(bot: Pimbot, who: PersonKey, parsed: Command) -> Work:
             return glass_reply(result)
         if isinstance(result, ApprovalQueue):
             return nudges.queue(result.waiting, dict(result.pinged), result.now)
+        if isinstance(result, Board):
+            return who_message(result)
+        if isinstance(result, ActivationHistory):
+            return history_message(result)
         if isinstance(parsed, Login | Logout):
             return signin.sign_in_reply(result)
         return blocks.help_message(help_text(), "I didn't understand that.")

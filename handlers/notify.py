@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.audit import AuditEvent
+from bot.domain.board import Board
 from bot.domain.breakglass import BreakGlassRecord
 from bot.domain.drift import OutsideActivity, Readiness
 from bot.domain.models import ApproverRef
@@ -23,6 +24,7 @@ from bot.settings import PolicyFile
 from handlers import blocks
 from handlers.blocks import breakglass, cards, drift, nudges, signin
 from handlers.blocks import home as home_tab
+from handlers.blocks.board import board_message
 from handlers.outbox import Courier
 from handlers.people import SlackUserDirectory
 
@@ -191,6 +193,37 @@ class SlackNotifier:
 
     async def glass_settled(self, record: ActivationRecord, glass: BreakGlassRecord) -> None:
         await self._dm(record.requester, breakglass.glass_settled(record, glass))
+
+    async def show_board(self, board: Board, ref: str | None) -> str | None:
+        """`bot.service.board.BoardDisplay`: edit the audit channel's board in place
+        ("channel ts"); post a new one when there is none, or when chat.update answers
+        `message_not_found` ("No message exists with the requested timestamp",
+        https://api.slack.com/methods/chat.update) because someone deleted it. Sent
+        directly, not through the outbox: a board that misses a redraw is redrawn at the
+        next change or periodic refresh, and an outbox would queue stale boards."""
+        channel = self._config.channels.audit
+        if not channel:
+            return None
+        msg = board_message(board)
+        try:
+            where, _, ts = (ref or "").partition(" ")
+            if ref and where == channel and await self._edited(where, ts, msg):
+                return ref
+            posted = await self._client.chat_postMessage(channel=channel, **msg)
+            return f"{posted['channel']} {posted['ts']}"
+        except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+            log.warning("the board in %s was not shown: %s", channel, type(exc).__name__)
+            return ref
+
+    async def _edited(self, channel: str, ts: str, msg: blocks.Message) -> bool:
+        """chat.update; False when the message is gone (to be posted again)."""
+        try:
+            await self._client.chat_update(channel=channel, ts=ts, **msg)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "message_not_found":
+                raise
+            return False
+        return True
 
     async def _dm(self, person: PersonKey, msg: blocks.Message) -> None:
         await self.send_dm(person, msg["text"], msg["blocks"])

@@ -136,6 +136,20 @@ class Approvals:
 
 
 @dataclass(frozen=True, slots=True)
+class Who:
+    """`/pim who`: every active elevation (approvers and viewers), else one's own."""
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """`/pim history [@user] [role]`: the last activations; `user` is the chat's user id
+    of someone else (approvers and viewers only)."""
+
+    user: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     """`/pim help [topic]`, or help shown unasked: `unknown` is a sub-command nobody knows
     (as typed), `suggestion` the known one it most resembles, if any."""
@@ -163,6 +177,8 @@ Command: TypeAlias = (
     | ResumeRequest
     | Login
     | Logout
+    | Who
+    | History
     | Help
     | Approvals
 )

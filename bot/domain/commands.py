@@ -17,11 +17,13 @@ from bot.domain.command_types import (
     Deactivate,
     Extend,
     Help,
+    History,
     ListRoles,
     Login,
     Logout,
     OpenActivationForm,
     Status,
+    Who,
 )
 from bot.domain.durations import is_duration, parse_duration
 from bot.errors import InputError
@@ -37,21 +39,35 @@ __all__ = [
     "Deactivate",
     "Extend",
     "Help",
+    "History",
     "ListRoles",
     "Login",
     "Logout",
     "OpenActivationForm",
     "Status",
     "UsageError",
+    "Who",
     "parse_command",
 ]
 
 EXAMPLE = "/pim activate user-admin 5h CONTOSO:Security-012345 reset tokens"
 # The sub-commands `/pim help <topic>` knows (their help text is the front end's).
 TOPIC_NAMES = frozenset(
-    {"activate", "list", "status", "deactivate", "extend", "cancel", "login", "logout", "help"}
-    | {"breakglass"}
-    | {"approvals"}
+    {
+        "activate",
+        "list",
+        "status",
+        "deactivate",
+        "extend",
+        "cancel",
+        "login",
+        "logout",
+        "who",
+        "history",
+        "help",
+        "breakglass",
+        "approvals",
+    }
 )
 
 
@@ -61,6 +77,8 @@ _DURATIONISH = re.compile(r"[-+]?\d|P(T)?\d", re.IGNORECASE)
 _TICKETISH = re.compile(r"[A-Za-z][\w.]*:(?!//)\S*\d")
 _PUNCT = ".,;:!?()[]{}\"'“”‘’"  # around a ticket typed inside a sentence
 _SYNONYMS = {"?": "help", "-h": "help", "--help": "help"}
+# A user mention as Slack sends it in a slash command's text: `<@U123|name>` or `<@U123>`.
+_MENTION = re.compile(r"<@([A-Z0-9_]+)(?:\|[^>]*)?>")
 
 
 class UsageError(InputError):
@@ -254,6 +272,28 @@ def _approvals(rest: str, _: _Tickets) -> Command:
     return Approvals()
 
 
+def _who(rest: str, _: _Tickets) -> Command:
+    if rest.strip():
+        raise InputError("`who` takes nothing after it: just `/pim who`.")
+    return Who()
+
+
+def _history(rest: str, _: _Tickets) -> Command:
+    """`[@user] [role]`, either order; the role may be quoted."""
+    mentions = _MENTION.findall(rest)
+    if len(mentions) > 1:
+        raise InputError("`history` takes one person: `/pim history @alex user-admin`.")
+    rest = _MENTION.sub(" ", rest)
+    if "<@" in rest or any(w.startswith("@") for w in rest.split()):
+        # A name typed, not picked: Slack escapes only a picked mention (`<@U…|name>`).
+        raise InputError("Pick the person from Slack's @ list: `/pim history @alex`.")
+    quoted, words = quoted_first(rest)
+    if quoted is not None and words:
+        raise InputError('`history` takes one role: `/pim history "User Administrator"`.')
+    role = quoted or " ".join(words) or None
+    return History(mentions[0] if mentions else None, role)
+
+
 def _help(rest: str, _: _Tickets) -> Command:
     words = rest.split()
     if len(words) > 1:
@@ -282,6 +322,8 @@ _PARSERS: dict[str, Callable[[str, _Tickets], Command]] = {
     "cancel": _cancel,
     "login": _login,
     "logout": _logout,
+    "who": _who,
+    "history": _history,
     "help": _help,
     "approvals": _approvals,
 }

@@ -8,7 +8,13 @@ from datetime import timedelta
 
 from bot.domain.durations import to_human
 from bot.domain.models import ApproverKind, ApproverRef, RolePolicy
-from bot.domain.rules import JustificationRules, PolicyRules, RoleRules, TicketRules
+from bot.domain.rules import (
+    ApproverNames,
+    JustificationRules,
+    PolicyRules,
+    RoleRules,
+    TicketRules,
+)
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import InputError, PolicyViolation
 
@@ -149,7 +155,11 @@ def _approval_reasons(graph: RolePolicy, config: RoleRules | None) -> tuple[str,
 def _config_approvers(config: RoleRules | None) -> tuple[ApproverRef, ...]:
     if config is None:
         return ()
-    a = config.approvers
+    return approver_refs(config.approvers)
+
+
+def approver_refs(a: ApproverNames) -> tuple[ApproverRef, ...]:
+    """The references pimbot.yml names (under a role's `approvers:`, or `viewers:`)."""
     return tuple(
         [ApproverRef(ApproverKind.SLACK_USER, i) for i in a.slack_users]
         + [ApproverRef(ApproverKind.SLACK_USERGROUP, i) for i in a.slack_usergroups]

@@ -32,6 +32,11 @@ class Approvers:
             return None
         return f"you are not an approver for {record.role_name}"
 
+    async def named(self, policy: RolePolicy, person: PersonKey) -> bool:
+        """Whether `policy`'s approvers name `person`, however they are referenced (also
+        used for pimbot.yml's `viewers:`, which take the same forms)."""
+        return await self._is_approver(policy, person)
+
     async def _is_approver(self, policy: RolePolicy, person: PersonKey) -> bool:
         entra: Requester | None = None
         for ref in policy.approvers:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 
+from bot.domain.board import Board
 from bot.domain.command_codec import keepable
 from bot.domain.command_types import (
     Activate,
@@ -26,6 +27,7 @@ from bot.domain.command_types import (
     Deny,
     Extend,
     ExtendRequest,
+    History,
     ListRoles,
     Login,
     Logout,
@@ -33,6 +35,7 @@ from bot.domain.command_types import (
     ResumeRequest,
     Revoke,
     Status,
+    Who,
 )
 from bot.domain.nudges import Pinged
 from bot.domain.people import PersonKey
@@ -40,6 +43,7 @@ from bot.domain.requests import ActivationRecord
 from bot.errors import InputError, PimError
 from bot.service.activation import PimService
 from bot.service.approvals import ApprovalService
+from bot.service.board import BoardService, who_is_elevated
 from bot.service.breakglass import BreakGlassService
 from bot.service.deps import Deps
 from bot.service.homes import Homes
@@ -87,14 +91,17 @@ class Pimbot:
         *,
         health: Callable[[], Awaitable[None]],
         glass: BreakGlassService | None = None,
+        board: BoardService | None = None,
     ) -> None:
         self._d, self._activation, self._approvals = deps, activation, approvals
-        self._glass = glass
+        self._glass, self.board = glass, board
         self._user_mode, self._graph_health = user_mode, health
         self.config = deps.config
         self._following: asyncio.Task[None] | None = None
         self.homes = Homes(deps.store, self.refresh, self._may_decide)
         deps.audit.listen(self.homes.changed)
+        if board is not None:
+            board.listen(self._board_redrawn)
 
     @property
     def signs_in(self) -> bool:
@@ -145,6 +152,11 @@ class Pimbot:
                 return await approvals.deny(request_id, who, reason)
             case BreakGlass() | Ratify() | Revoke():
                 return await self._run_glass(who, command)
+            case Who() if self.board is not None:
+                return await self.board.who(who)
+            case History(user=user, role=role) if self.board is not None:
+                subject = PersonKey(who.chat, user) if user else None
+                return await self.board.history(who, subject, role)
             case Login():
                 return await self._login(who)
             case Logout():
@@ -174,7 +186,8 @@ class Pimbot:
         with self._d.actors.acting_as(who):
             overview = await self._activation.overview(who)
             waiting = await self._approvals.waiting_for(who)
-            return self._with_pings(replace(overview, waiting=waiting))
+            board = await self._board_for(who)
+            return self._with_pings(replace(overview, waiting=waiting, board=board))
 
     def _with_pings(self, overview: Overview) -> Overview:
         """The approver pings each shown request has had ("reminded twice")."""
@@ -182,6 +195,22 @@ class Pimbot:
 
     def _pinged(self, records: Iterable[ActivationRecord]) -> dict[str, Pinged]:
         return self._d.store.pinged([r.id for r in records])
+
+    async def _board_for(self, who: PersonKey) -> Board | None:
+        """The board, on the Home of those who may see all of it (approvers, viewers)."""
+        if self.board is None or not await self.board.sees_all(who):
+            return None
+        try:
+            return await who_is_elevated(self._d)
+        except PimError as exc:  # the Home still shows the rest
+            log.info("no board on %s's Home (%s)", who, type(exc).__name__)
+            return None
+
+    async def _board_redrawn(self) -> None:
+        """Who is elevated changed: the open Homes that show the board show it again."""
+        for person in sorted(self.homes.people(), key=str):
+            if self.board is not None and await self.board.sees_all(person):
+                await self.refresh(person)
 
     async def _may_decide(self, record: ActivationRecord, who: PersonKey) -> bool:
         with self._d.actors.acting_as(who):

@@ -48,6 +48,10 @@ class Homes:
         """`person`'s Home was just read to be shown: keep it current from now on."""
         self._viewers.add(person)
 
+    def people(self) -> frozenset[PersonKey]:
+        """Whose Home is kept current (shown since the bot started)."""
+        return frozenset(self._viewers)
+
     def changed(self, event: AuditEvent) -> None:
         """An audited change (the audit trail's listener): refresh whom it concerns, soon."""
         if event.kind in NO_CHANGE or not self._viewers:

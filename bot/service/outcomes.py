@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeAlias
 
+from bot.domain.board import ActivationHistory, Board
 from bot.domain.breakglass import BreakGlassRecord
 from bot.domain.command_types import Command
 from bot.domain.models import ActiveAssignment, Role, RolePolicy
@@ -61,6 +62,7 @@ class Overview:
     waiting: tuple[ActivationRecord, ...] = ()
     # Approver pings sent so far, per pending or waiting request ("reminded twice").
     pinged: Mapping[str, Pinged] = field(default_factory=dict)
+    board: Board | None = None  # who is elevated (approvers' and viewers' App Home)
 
 
 class OutcomeKind(StrEnum):
@@ -157,6 +159,8 @@ Result: TypeAlias = (
     | GlassOutcome
     | GlassDecision
     | ApprovalQueue
+    | Board
+    | ActivationHistory
 )
 
 

@@ -37,6 +37,7 @@ class Sweeper:
         break_glass: Step | None = None,
         nudges: ApproverNudges | None = None,
         *,
+        board: Callable[[], Awaitable[None]] | None = None,
         readiness: Step | None = None,
         reconcile: Step | None = None,
         clock: Clock | None = None,
@@ -53,6 +54,7 @@ class Sweeper:
         self._every = reconcile_every
         # The first round is one interval after start: a restart does not read at once.
         self._reconciled: datetime = self._clock.now()
+        self._board = board  # redrawn on the bot's clock: "expiring" and "ended" move on
 
     async def sweep(self, *, reconcile: bool = False) -> None:
         if self._provisioning is not None:
@@ -74,6 +76,8 @@ class Sweeper:
             await self._nudges.run_due()
         if self._keeper is not None:
             await self._keeper.expire_due()
+        if self._board is not None:
+            await self._board()
 
     async def run_forever(self, seconds: float = SWEEP_SECONDS) -> None:
         while True:

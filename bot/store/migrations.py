@@ -478,6 +478,18 @@ def _v14(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
 
 
+def _v15(conn: Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "board_messages",
+        md,
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("ref", sa.String(128), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -493,6 +505,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "audit: subject apart from the actor; activation start, end, held", _v12),
     Migration(13, "readiness of activations; outside-pimbot activity seen (issue 16)", _v13),
     Migration(14, "requests: extensions as requests, counted per activation (issue 15)", _v14),
+    Migration(15, "board_messages: the audit channel's board, edited in place (issue 16)", _v15),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -242,3 +242,12 @@ outside_seen = sa.Table(
     sa.Column("seen_at", _ts, nullable=False),
     sa.Column("removed_at", _ts),
 )
+
+# The messages pimbot keeps editing in place (the audit channel's board): where they are.
+board_messages = sa.Table(
+    "board_messages",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("ref", sa.String(128), nullable=False),
+    sa.Column("updated_at", _ts, nullable=False),
+)

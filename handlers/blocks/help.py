@@ -47,6 +47,16 @@ TOPICS: dict[str, tuple[str, str]] = {
         "`/pim login`",
     ),
     "logout": ("`/pim logout`: make pimbot forget your Microsoft Entra sign-in.", "`/pim logout`"),
+    "who": (
+        "`/pim who`: who holds a role pimbot knows right now, however it was activated "
+        "(approvers and viewers see everyone; anyone else their own).",
+        "`/pim who`",
+    ),
+    "history": (
+        "`/pim history [@user] [role]`: the last activations, with ticket and approver "
+        "(yours; approvers and viewers may name someone).",
+        "`/pim history @alex user-admin`",
+    ),
     "help": ("`/pim help [command]`: this help.", "`/pim help activate`"),
 }
 assert set(TOPICS) == TOPIC_NAMES, "every sub-command the parser knows has its help"  # noqa: S101

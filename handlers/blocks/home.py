@@ -20,6 +20,7 @@ from handlers.blocks.base import (
     section,
     when,
 )
+from handlers.blocks.board import BOARD_TITLE, board_blocks
 from handlers.blocks.literal import code
 from handlers.blocks.nudges import QUEUE_APPROVE, queue_items, waiting_text
 
@@ -50,6 +51,8 @@ def home(view: Overview, link: LinkState | None = None) -> View:
     blocks += [section("*You can activate*"), *_or_nothing(_eligible(view))]
     blocks += [{"type": "divider"}, section("*Active now*"), *_or_nothing(_active(view))]
     blocks += [{"type": "divider"}, section("*Your requests*"), *_or_nothing(_pending(view))]
+    if view.board is not None:  # approvers and viewers
+        blocks += [{"type": "divider"}, section(BOARD_TITLE), *board_blocks(view.board)]
     blocks.append(context(f"Times in {tz or 'UTC'}. Type `/pim help` for commands."))
     return {"type": "home", "blocks": _cap(blocks)}
 

@@ -51,13 +51,13 @@ def shown(rig: Rig, user: str, channel: str) -> list[dict[str, Any]]:
 @pytest.mark.slow
 def test_command_text_reaches_the_app_escaped_as_slack_escapes_it(with_bolt: Rig) -> None:
     """https://api.slack.com/reference/surfaces/formatting#escaping: `&`, `<`, `>` arrive
-    as entities; with "Escape channels, users, and links" off (pimbot's manifest),
-    `@name` and `#channel` arrive as typed
-    (https://api.slack.com/interactivity/slash-commands)."""
+    as entities; with "Escape channels, users, and links" on (pimbot's manifest, so
+    `/pim history @alex` names a user id), `@name` and `#channel` arrive as
+    `<@U…|name>` and `<#C…|name>` (https://api.slack.com/interactivity/slash-commands)."""
     typed = "echo a & b <@U_ADMIN> <!channel> @megan #general"
     assert ui(with_bolt, "send", user="U_ALINE", channel="D_ALINE", text=f"/pim {typed}")["ok"]
     assert with_bolt.seen[-1]["text"] == (
-        "echo a &amp; b &lt;@U_ADMIN&gt; &lt;!channel&gt; @megan #general"
+        "echo a &amp; b &lt;@U_ADMIN&gt; &lt;!channel&gt; <@U_MEGAN|megan> <#C_GENERAL|general>"
     )
 
 

@@ -149,7 +149,7 @@ class WorkspaceSeed:
     bot_name: str = "pimbot"
     commands: tuple[str, ...] = ("/pim",)  # the slash commands the app's manifest declares
     # The commands' "Escape channels, users, and links" (manifest `should_escape`).
-    escape_command_entities: bool = False
+    escape_command_entities: bool = True
     users: tuple[SeedUser, ...] = CONTOSO_USERS
     channels: tuple[SeedChannel, ...] = CONTOSO_CHANNELS
     usergroups: tuple[SeedUsergroup, ...] = CONTOSO_USERGROUPS

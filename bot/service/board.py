@@ -1,0 +1,342 @@
+"""Who is elevated right now: `who_is_elevated` reads Graph tenant-wide and marks what
+pimbot made; `BoardService` answers `/pim who` and `/pim history` and keeps the audit
+channel's board message current (edited in place, across restarts).
+
+The read is Graph's, not the store's: an activation made in the portal, with PowerShell
+or another tool is an elevation too (issue 16). The store only adds what Graph does not
+know: that pimbot made it, for whom, and the ticket it was made under.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from bot.domain.audit import AuditEvent, AuditKind
+from bot.domain.board import (
+    ActivationHistory,
+    Board,
+    Elevation,
+    PastActivation,
+    Stage,
+    board_order,
+    stage_of,
+)
+from bot.domain.models import ActiveAssignment, RolePolicy
+from bot.domain.people import PersonKey
+from bot.domain.policy import approver_refs
+from bot.domain.requests import ActivationRecord
+from bot.domain.requests import RequestState as S
+from bot.errors import GraphError, NotAuthorised, PimError
+from bot.service.approvers import Approvers
+from bot.service.deps import Deps
+
+log = logging.getLogger(__name__)
+
+BOARD = "audit"  # the one board message (in the audit channel)
+REFRESH_EVERY = timedelta(minutes=5)  # on the bot's clock: "expiring" and "ended" move on
+ENDED_SHOWN = timedelta(hours=1)  # an ended elevation stays this long, marked ended
+PROVISIONING_GRACE = timedelta(minutes=15)  # pimbot's activation not yet listed by Graph
+HISTORY_SIZE = 10
+_Key = tuple[str, str, str]  # principal, role, scope
+K = AuditKind
+CHANGES = frozenset({K.ACTIVATED, K.ACTIVATION_FAILED, K.EXTENDED, K.DEACTIVATED, K.ENDED})
+
+
+class BoardRefs(Protocol):
+    """Where a board message is, by name: an opaque reference the front end reads."""
+
+    def get_ref(self, name: str) -> str | None: ...
+
+    def save_ref(self, name: str, ref: str) -> None: ...
+
+
+class MemoryBoardRefs:
+    """BoardRefs for a store without SQL (tests): forgotten on restart."""
+
+    def __init__(self) -> None:
+        self._refs: dict[str, str] = {}
+
+    def get_ref(self, name: str) -> str | None:
+        return self._refs.get(name)
+
+    def save_ref(self, name: str, ref: str) -> None:
+        self._refs[name] = ref
+
+
+@runtime_checkable
+class BoardDisplay(Protocol):
+    """The front end's side of the board (the Slack notifier implements it)."""
+
+    async def show_board(self, board: Board, ref: str | None) -> str | None:
+        """Edit the message at `ref` in place; post it when `ref` is None or the message
+        is gone. The message's reference now, or None if it is nowhere; never raises."""
+        ...
+
+
+async def who_is_elevated(deps: Deps) -> Board:
+    """Every elevation of the roles pimbot knows, tenant-wide: one paged Graph read
+    (`list_active_all`), joined with the store to mark what pimbot made."""
+    now = deps.clock.now()
+    roles = {r.id: r.display_name for r in deps.catalog.roles()}
+    live = await deps.graph.list_active_all(list(roles))
+    records = deps.store.list_requests(states=frozenset({S.ACTIVE, S.ACTIVATING}))
+    records += _recently_ended(deps, now)
+    newest_last = sorted(records, key=lambda r: r.created_at)
+    mine = {_key_of(r): r for r in newest_last if r.state is S.ACTIVE}
+    lead = max(deps.config.reminders.lead_times, default=timedelta(minutes=15))
+    names = await _names(deps, {a.principal_id for a in live if _key(a) not in mine})
+    rows = [_from_graph(a, mine.get(_key(a)), roles, names, deps, now, lead) for a in live]
+    seen = {_key(a) for a in live}
+    rows += [
+        _from_store(r, deps, stage)
+        for r in records
+        if _key_of(r) not in seen and (stage := _unlisted_stage(r, now)) is not None
+    ]
+    return Board(at=now, elevations=tuple(sorted(rows, key=board_order)))
+
+
+def _recently_ended(deps: Deps, now: datetime) -> list[ActivationRecord]:
+    """pimbot's requests ended within ENDED_SHOWN, found through the audit trail's recent
+    rows (not every ended request ever stored)."""
+    ended = {K.DEACTIVATED, K.ENDED}
+    events = deps.store.audit_events(since=now - ENDED_SHOWN)
+    ids = dict.fromkeys(e.request_id for e in events if e.kind in ended and e.request_id)
+    found = (deps.store.get_request(i) for i in ids)
+    return [r for r in found if r is not None and r.state is S.ENDED]
+
+
+def _key(a: ActiveAssignment) -> _Key:
+    return (a.principal_id, a.role_id.lower(), a.scope.id)
+
+
+def _key_of(r: ActivationRecord) -> _Key:
+    return (r.principal_id, r.role_id.lower(), r.scope.id)
+
+
+async def _names(deps: Deps, principal_ids: set[str]) -> dict[str, str]:
+    """Display names of the principals pimbot knows nothing of (a group, or someone who
+    never used pimbot): a name read is no authority, only a label."""
+
+    async def name(principal_id: str) -> str:
+        try:
+            return (await deps.graph.get_user(principal_id)).display_name or principal_id
+        except GraphError:  # a group, or a user we may not read: its id will do
+            return principal_id
+
+    ids = sorted(principal_ids)
+    return dict(zip(ids, await asyncio.gather(*(name(i) for i in ids)), strict=True))
+
+
+def _from_graph(
+    a: ActiveAssignment,
+    record: ActivationRecord | None,
+    roles: dict[str, str],
+    names: dict[str, str],
+    deps: Deps,
+    now: datetime,
+    lead: timedelta,
+) -> Elevation:
+    name = names.get(a.principal_id) or (_linked_name(deps, record) if record else None)
+    return Elevation(
+        principal_id=a.principal_id,
+        principal_name=name or a.principal_id,
+        role_id=a.role_id.lower(),
+        role_name=roles.get(a.role_id.lower(), a.role_id),
+        scope=a.scope,
+        since=a.start,
+        until=a.end,
+        stage=stage_of(a.end, now, lead),
+        ticket=record.ticket if record else None,
+        requester=record.requester if record else None,
+        request_id=record.id if record else None,
+    )
+
+
+def _unlisted_stage(r: ActivationRecord, now: datetime) -> Stage | None:
+    """A request of pimbot's that Graph does not list live: just accepted (provisioning),
+    recently ended (shown as ended for a while), or neither (not shown)."""
+    if r.state is S.ENDED:
+        return Stage.ENDED if r.updated_at >= now - ENDED_SHOWN else None
+    started = r.start or r.updated_at
+    if r.state is S.ACTIVATING or started >= now - PROVISIONING_GRACE:
+        return Stage.PROVISIONING if r.end is None or r.end > now else None
+    return None
+
+
+def _from_store(r: ActivationRecord, deps: Deps, stage: Stage) -> Elevation:
+    return Elevation(
+        principal_id=r.principal_id,
+        principal_name=_linked_name(deps, r) or r.principal_id,
+        role_id=r.role_id.lower(),
+        role_name=r.role_name,
+        scope=r.scope,
+        since=r.start,
+        until=r.end,
+        stage=stage,
+        ticket=r.ticket,
+        requester=r.requester,
+        request_id=r.id,
+    )
+
+
+def _linked_name(deps: Deps, record: ActivationRecord) -> str | None:
+    link = deps.store.get_user_link(record.requester)
+    return link.display_name if link else None
+
+
+class BoardService:
+    """`/pim who`, `/pim history`, and the audit channel's board."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        approvers: Approvers,
+        refs: BoardRefs,
+        display: BoardDisplay | None,
+    ) -> None:
+        self._d, self._approvers, self._refs, self._display = deps, approvers, refs, display
+        self._viewers = RolePolicy(timedelta(0), approvers=approver_refs(deps.config.viewers))
+        self._last: datetime | None = None
+        self._dirty = False
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[], Awaitable[None]]] = []
+
+    # -- who may see what ----------------------------------------------------------
+
+    async def sees_all(self, person: PersonKey) -> bool:
+        """Approvers of any role pimbot knows, and the people under `viewers:`."""
+        if await self._named(self._viewers, person):
+            return True
+        for role in self._d.catalog.roles():
+            try:
+                policy = (await self._d.policies.effective(role)).policy
+            except PimError:  # a policy we cannot read names nobody
+                continue
+            if policy.approvers and await self._named(policy, person):
+                return True
+        return False
+
+    async def _named(self, policy: RolePolicy, person: PersonKey) -> bool:
+        try:
+            return await self._approvers.named(policy, person)
+        except PimError:  # e.g. unmapped: then not named by an Entra reference
+            return False
+
+    async def who(self, person: PersonKey) -> Board:
+        """Everyone's elevations for approvers and viewers; anyone else's own only."""
+        board = await who_is_elevated(self._d)
+        if await self.sees_all(person):
+            return board
+        try:
+            own = frozenset({(await self._d.identity.resolve(person)).user.id})
+        except PimError:  # not mapped: what pimbot made for them is still theirs
+            own = frozenset()
+        return board.only(own, person)
+
+    async def history(
+        self, person: PersonKey, subject: PersonKey | None, role: str | None
+    ) -> ActivationHistory:
+        """The last activations of `subject` (default: `person`) from the audit trail."""
+        subject = subject or person
+        if subject != person and not await self.sees_all(person):
+            raise NotAuthorised(
+                "Only approvers and the viewers named in pimbot.yml may see someone "
+                "else's history. `/pim history` shows yours."
+            )
+        role_id = self._d.catalog.resolve(role).id if role else None
+        found = [
+            past
+            for event in reversed(self._d.store.audit_events())
+            if event.kind is K.ACTIVATED
+            and (role_id is None or (event.role_id or "").lower() == role_id)
+            and (past := self._past(event, subject)) is not None
+        ]
+        name = self._d.catalog.by_id(role_id).display_name if role_id else None
+        return ActivationHistory(subject, name, tuple(found[:HISTORY_SIZE]))
+
+    def _past(self, event: AuditEvent, subject: PersonKey) -> PastActivation | None:
+        record = self._d.store.get_request(event.request_id) if event.request_id else None
+        requester = record.requester if record else event.person
+        if requester != subject:
+            return None
+        return PastActivation(
+            requester=subject,
+            role_name=event.role_name or (record.role_name if record else "?"),
+            scope=event.scope,
+            at=event.at,
+            duration=event.duration,
+            ticket=event.ticket,
+            approver=record.decided_by if record else None,
+            request_id=event.request_id,
+        )
+
+    # -- the board message ---------------------------------------------------------
+
+    def listen(self, listener: Callable[[], Awaitable[None]]) -> None:
+        """Call `listener` after each redraw of the board (the approvers' Homes show it)."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        """At start: post the board if it does not exist yet, else edit it; soon, in the
+        background, so the bot (and a local Slack served beside it) starts first."""
+        self._soon()
+
+    def changed(self, event: AuditEvent) -> None:
+        """The audit trail's listener: an activation began, moved or ended."""
+        if event.kind in CHANGES:
+            self._soon()
+
+    def _soon(self) -> None:
+        if self._display is None:
+            return
+        self._dirty = True
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._flush())
+
+    async def tick(self) -> None:
+        """From the sweep: refresh every REFRESH_EVERY of the bot's clock."""
+        if self._last is None or self._d.clock.now() - self._last >= REFRESH_EVERY:
+            await self.refresh()
+
+    async def refresh(self) -> None:
+        """Read who is elevated and show it on the board; a failure waits for the next
+        change or tick (never raises)."""
+        if self._display is None:
+            return
+        try:
+            board = await who_is_elevated(self._d)
+        except Exception:  # noqa: BLE001 - the board is a view: the next refresh redraws it
+            log.warning("reading who is elevated for the board failed", exc_info=True)
+            return
+        ref = self._refs.get_ref(BOARD)
+        shown = await self._display.show_board(board, ref)
+        if shown is not None and shown != ref:
+            self._refs.save_ref(BOARD, shown)
+        self._last = board.at
+        for listener in self._listeners:
+            try:
+                await listener()
+            except Exception:  # noqa: BLE001 - a stale Home must not stop the board
+                log.warning("after the board was redrawn, a listener failed", exc_info=True)
+
+    async def settled(self) -> None:
+        """Wait for the refresh a change asked for (tests; shutting down)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _flush(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            await self.refresh()
