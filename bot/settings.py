@@ -87,6 +87,9 @@ class RoleConfig(_Strict):
     # Application mode only: activate although the role's PIM policy asks for MFA or an
     # authentication context on activation, which adminAssign skips. Off: refused.
     application_mode: Literal["allow_without_mfa"] | None = None
+    # Four eyes: this many distinct approvers (never the requester) must approve.
+    approvals_required: int = Field(default=1, ge=1, le=10)
+    approvals_channel: str | None = None  # overrides channels.approvals for this role
 
 
 class RemindersConfig(_Strict):

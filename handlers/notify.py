@@ -9,12 +9,13 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.approvals import Asked, Tally
 from bot.domain.audit import AuditEvent
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
 from bot.service.outcomes import Dropped, Overview, Replayed
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
-from bot.settings import PolicyFile
+from bot.settings import PolicyFile, RoleConfig
 from handlers import blocks
 from handlers.blocks import cards, signin
 from handlers.blocks import home as home_tab
@@ -67,20 +68,26 @@ class SlackNotifier:
         await self.send_dm(record.requester, msg["text"], msg["blocks"])
 
     async def post_approval_card(
-        self, record: ActivationRecord, expires_at: datetime
+        self, record: ActivationRecord, expires_at: datetime, asked: Asked | None = None
     ) -> str | None:
-        """The card's reference is "channel ts": what chat.update needs to redraw it."""
-        channel = self._config.channels.approvals
+        """The card's reference is "channel ts": what chat.update needs to redraw it.
+        Posted in the role's `approvals_channel`, else `channels.approvals`."""
+        channel = approvals_channel(self._config, record)
         if not channel:
             return None
-        msg = cards.approval_card(record, expires_at, self._config.ticket.url_template)
+        url = self._config.ticket.url_template
+        msg = cards.approval_card(record, expires_at, url, asked=asked)
         # Worth posting until the request expires; a refused post is retried till then.
         return await self._courier.post_card(channel, record.id, msg, give_up_at=expires_at)
 
-    async def update_approval_card(self, record: ActivationRecord) -> None:
+    async def update_approval_card(
+        self, record: ActivationRecord, tally: Tally | None = None
+    ) -> None:
         if not record.card:
             return
-        msg = cards.approval_card(record, None, self._config.ticket.url_template)
+        expires_at = record.created_at + self._config.approval_timeout
+        url = self._config.ticket.url_template
+        msg = cards.approval_card(record, expires_at, url, tally=tally)
         await self._courier.update_card(record.card, record.id, msg)
 
     async def notify_decision(self, record: ActivationRecord, error: str | None) -> None:
@@ -124,11 +131,22 @@ class SlackNotifier:
         await self.send_dm(person, msg["text"], msg["blocks"])
 
 
+def _role_config(config: PolicyFile, record: ActivationRecord) -> RoleConfig | None:
+    """The pimbot.yml alias of the record's role (named by display name or id)."""
+    return next(
+        (r for r in config.roles.values() if r.role in (record.role_id, record.role_name)), None
+    )
+
+
+def approvals_channel(config: PolicyFile, record: ActivationRecord) -> str | None:
+    """`roles.<alias>.approvals_channel` overrides `channels.approvals` for its cards."""
+    role = _role_config(config, record)
+    return (role.approvals_channel if role else None) or config.channels.approvals
+
+
 def extend_choices(config: PolicyFile, record: ActivationRecord) -> list[timedelta]:
     """Extension lengths offered in a reminder: the usual choices up to the role's maximum
     in pimbot.yml (the service still enforces the stricter Graph policy on click)."""
-    role = next(
-        (r for r in config.roles.values() if r.role in (record.role_id, record.role_name)), None
-    )
+    role = _role_config(config, record)
     cap = (role.max_duration if role else None) or config.default_max_duration
     return [d for d in blocks.EXTEND_CHOICES if d <= cap] or [cap]

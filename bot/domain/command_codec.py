@@ -65,7 +65,7 @@ def decode(data: dict[str, Any]) -> Command:
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
         value = data.get(field.name)
-        if field.name == "duration":
+        if field.name == "duration" and value is not None:
             value = parse_duration(str(value))
         elif field.name == "from_end" and value is not None:
             value = datetime.fromisoformat(str(value))

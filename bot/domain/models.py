@@ -18,6 +18,7 @@ class DirectoryUser:
     display_name: str
     user_principal_name: str
     mail: str | None = None
+    account_enabled: bool = True  # `accountEnabled`: False for a disabled account
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class RolePolicy:
     admin_rules: frozenset[str] = frozenset()  # Enablement_Admin_Assignment.enabledRules
     # Why pimbot refuses the role outright as it acts (None: it doesn't).
     refusal: str | None = None
+    approvals_required: int = 1  # distinct approvers needed (pimbot.yml; four eyes)
 
 
 class RequestAction(StrEnum):

@@ -72,6 +72,7 @@ def effective_policy(
         admin_max_duration=graph.admin_max_duration,
         admin_rules=graph.admin_rules,
         refusal=_application_refusal(graph, role_name) if admin and not acting.mfa_waived else None,
+        approvals_required=config.approvals_required if config else 1,
     )
     return EffectivePolicy(policy, reasons)
 

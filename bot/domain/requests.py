@@ -78,6 +78,7 @@ class ActivationRecord:
     decision_reason: str | None = None
     card: str | None = None  # where the approval card is: a reference only the front end reads
     error: str | None = None
+    asked: timedelta | None = None  # the duration asked for, when approved for less
 
     @property
     def target(self) -> Target:
@@ -96,4 +97,3 @@ NOT_YET = frozenset(
     {"Granted", "PendingProvisioning", "PendingScheduleCreation", "PendingAdminDecision"}
 )
 REFUSED = frozenset({"Failed", "Denied", "Canceled", "Revoked"})
-

@@ -66,6 +66,9 @@ class RoleRules(Protocol):
     @property
     def approvers(self) -> ApproverNames: ...
 
+    @property
+    def approvals_required(self) -> int: ...
+
 
 class PolicyRules(Protocol):
     """The file-wide rules the effective policy of every role starts from."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from bot.domain.approvals import Asked
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.command_types import (
     Activate,
@@ -34,10 +36,12 @@ from bot.errors import (
     GraphError,
     NoLongerPossible,
     NotAuthorised,
+    PimError,
     PolicyViolation,
     RequestNotFound,
     TooSoonToDeactivate,
 )
+from bot.service.approvers import Approvers
 from bot.service.deps import Deps
 from bot.service.identity import Requester
 from bot.service.outcomes import EligibleRole, Outcome, OutcomeKind, Overview
@@ -45,6 +49,7 @@ from bot.service.ports import ActivationHooks
 from bot.service.signins import SignInRequired, StepUpRequired
 
 S = RequestState
+log = logging.getLogger(__name__)
 _NEEDS_APPROVAL = (
     "Microsoft Entra can't extend an activation, and {role} needs approval, so pimbot won't "
     "end it to activate it again: you'd be without it while the request waits. When it ends, "
@@ -67,6 +72,7 @@ class PimService:
         self.hooks = hooks  # reminders: planned when an activation starts or moves
         # User mode: where Entra's own policy requires approval, Entra holds the request.
         self.entra_approvals = entra_decides
+        self._approvers = Approvers(deps)  # whom an approval card asks
 
     async def overview(self, person: PersonKey) -> Overview:
         """Eligible roles (direct and via groups), active assignments and pending requests."""
@@ -464,7 +470,8 @@ class PimService:
         reasons: tuple[str, ...],
     ) -> Outcome:
         expires_at = final.created_at + self.config.approval_timeout
-        card = await self.notifier.post_approval_card(final, expires_at)
+        asked = await self._asked(target.role)
+        card = await self.notifier.post_approval_card(final, expires_at, asked)
         if card is not None:
             final = self.store.update_request(final.id, card=card)
         return Outcome(
@@ -474,6 +481,16 @@ class PimService:
             final,
             approval_reasons=reasons,
         )
+
+    async def _asked(self, role: Role) -> Asked | None:
+        """The live approvers the card mentions. A Graph failure here costs only the
+        mentions: the card is still posted (approvers are checked again at the click)."""
+        try:
+            policy = (await self.policies.effective(role)).policy
+            return await self._approvers.asked(policy)
+        except PimError as exc:
+            log.warning("approvers of %s not read for the card: %s", role.display_name, exc)
+            return None
 
     def _live_records(self, person: PersonKey, target: Target) -> list[ActivationRecord]:
         records = self.store.list_requests(requester=person, states=frozenset({S.ACTIVE}))

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from bot.domain.approvals import Asked
 from bot.domain.models import ApproverKind, Role, RolePolicy
-from bot.domain.people import PersonKey
+from bot.domain.people import PersonKey, slack
 from bot.domain.requests import ActivationRecord
-from bot.errors import PimError
+from bot.errors import GraphError, PimError
 from bot.service.deps import Deps
 from bot.service.identity import Requester
 from bot.service.signins import SignInRequired, StepUpRequired
 
 OWN_REQUEST = "it is your own request — someone else has to approve it"
+DISABLED = "your Microsoft Entra account is disabled"
+DELETED = "your Microsoft Entra account no longer exists"
 _ENTRA_KINDS = (ApproverKind.ENTRA_USER, ApproverKind.ENTRA_GROUP, ApproverKind.ENTRA_ROLE)
 
 
@@ -28,9 +31,44 @@ class Approvers:
         policy = (await self._svc.policies.effective(role)).policy
         if not policy.approvers:
             return f"no approvers are configured for {record.role_name}"
-        if await self._is_approver(policy, person):
+        if not await self._is_approver(policy, person):
+            return f"you are not an approver for {record.role_name}"
+        return await self.not_live(person)
+
+    async def asked(self, policy: RolePolicy) -> Asked:
+        """Whom the card mentions: the policy's Slack approvers whose Entra account is
+        live, and its Slack user groups. (Entra-side approvers have no Slack id to
+        mention; they see the card in the approvals channel.)"""
+        people = []
+        for ref in policy.approvers:
+            if ref.kind is ApproverKind.SLACK_USER:
+                person = slack(ref.id)
+                try:
+                    if await self.not_live(person) is None:
+                        people.append(person)
+                except (SignInRequired, StepUpRequired):
+                    people.append(person)  # user mode: unknown until they sign in; ask
+        groups = [r.id for r in policy.approvers if r.kind is ApproverKind.SLACK_USERGROUP]
+        return Asked(tuple(people), tuple(groups), policy.approvals_required)
+
+    async def not_live(self, person: PersonKey) -> str | None:
+        """Why `person`'s Entra account may not approve now (disabled, deleted), or None.
+
+        Read fresh at each click, not from the stored link: one GET of the user with
+        `$select=id,accountEnabled`, the cheapest read that says both (a deleted user is
+        a 404; `accountEnabled` is returned only on $select —
+        https://learn.microsoft.com/en-us/graph/api/resources/user, properties table).
+        A chat user with no Entra account found is a chat-only approver: nothing to check."""
+        who = await self._entra_of(person)
+        if who is None:
             return None
-        return f"you are not an approver for {record.role_name}"
+        try:
+            user = await self._svc.graph.get_user(who.user.id)
+        except GraphError as exc:
+            if exc.status == 404:
+                return DELETED
+            raise
+        return None if user.account_enabled else DISABLED
 
     async def _is_approver(self, policy: RolePolicy, person: PersonKey) -> bool:
         entra: Requester | None = None

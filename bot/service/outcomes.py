@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeAlias
 
+from bot.domain.approvals import Tally
 from bot.domain.command_types import Command
 from bot.domain.models import ActiveAssignment, Role, RolePolicy
 from bot.domain.requests import ActivationRecord
@@ -92,6 +93,7 @@ class Decision:
     approved: bool
     outcome: Outcome | None = None
     error: str | None = None
+    tally: Tally | None = None  # four eyes: the approvals so far, while more are needed
 
 
 @dataclass(frozen=True, slots=True)

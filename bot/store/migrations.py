@@ -332,6 +332,25 @@ def _v9(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v10(conn: Connection) -> None:
+    """Four eyes: one row per approver's Approve (each approver once per request), and
+    the duration asked for when the approvers approved a shorter one."""
+    md = sa.MetaData()
+    sa.Table("requests", md, sa.Column("id", sa.String(64), primary_key=True))
+    sa.Table(
+        "approvals",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("request_id", sa.ForeignKey("requests.id"), nullable=False, index=True),
+        sa.Column("approver", sa.String(64), nullable=False),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("duration_seconds", sa.Float, nullable=False),
+        sa.UniqueConstraint("request_id", "approver", name="uq_approvals_request_approver"),
+    )
+    md.tables["approvals"].create(conn)
+    conn.exec_driver_sql("ALTER TABLE requests ADD COLUMN asked_seconds FLOAT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -342,6 +361,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "requests and audit carry the target: kind and directory scope", _v7),
     Migration(8, "people keyed neutrally (slack:U123); one card reference; kept commands", _v8),
     Migration(9, "outbox: messages kept until the chat accepted them (issue #14)", _v9),
+    Migration(10, "approvals: four eyes, one row per approver (issue #15)", _v10),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -34,6 +34,7 @@ RECORD = activation_record(
 
 
 TARGET_COLUMNS = {"target_kind", "scope_id", "scope_name"}  # added by v7
+ASKED_COLUMNS = {"asked_seconds"}  # added by v10
 
 
 def write_old_rows(
@@ -56,6 +57,7 @@ def write_old_link(engine: Engine, link: UserLink) -> None:
 
 def _old(values: dict[str, object], version: int) -> dict[str, object]:
     old = {k: v for k, v in values.items() if version >= 7 or k not in TARGET_COLUMNS}
+    old = {k: v for k, v in old.items() if version >= 10 or k not in ASKED_COLUMNS}
     for column in ("requester", "person"):
         if column in old:
             old["slack_user_id"] = _bare(old.pop(column))
