@@ -138,7 +138,7 @@ class ApprovalService:
         Entra holds the request and decides it; the store only counts."""
         record = await self.check_approver(request_id, person)
         await self._refuse_expired(record)
-        chosen = duration or record.duration
+        chosen = record.duration if duration is None else duration
         if not approvable(chosen, record.duration):
             raise InputError(
                 f"You can approve `{record.id}` for {to_human(record.duration)} or for one of "
