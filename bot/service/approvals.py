@@ -274,6 +274,7 @@ class ApprovalService:
         notifier = self._svc.notifier
         await notifier.notify_decision(decision.record, decision.error)
         if decision.record.card:
+            # Who approved, for the card; how many were required matters only while pending.
             tally = self._svc.store.tally(decision.record.id, 1)
             await notifier.update_approval_card(decision.record, tally)
         return decision
@@ -307,7 +308,9 @@ class ApprovalService:
         if person == record.requester:
             await self._audit(AuditKind.DECISION_REFUSED, record, person, OWN_REQUEST)
             raise NotAuthorised(f"You can't decide this request, because {OWN_REQUEST}.")
-        if review == "Approve" and await self._required(record) > 1:
+        # `decided_by` set: pimbot's own approval (`approval: required`) already had its
+        # N approvers before Entra held the request; Entra's step is Entra's own.
+        if review == "Approve" and record.decided_by is None and await self._required(record) > 1:
             if duration not in (None, record.duration):
                 raise InputError("Microsoft Entra approves this request for the time asked.")
             counted = await self._count(request_id, person, None, decide=False)
@@ -398,14 +401,15 @@ class AlreadyApproved(NotAuthorised):
     """The same approver clicked Approve again: counted once, and told so."""
 
 
-def _approval_detail(counted: Counted, chosen: timedelta, record: ActivationRecord) -> str:
-    """The audit's words: which approval of how many, and for how long when shorter."""
+def _approval_detail(counted: Counted, chosen: timedelta, record: ActivationRecord) -> str | None:
+    """The audit's words: which approval of how many, and for how long when shorter
+    (None: the one approval needed, for the time asked)."""
     tally = counted.tally
     said = f"approval {len(tally.approvals)} of {tally.required}" if tally.required > 1 else ""
     if chosen < record.duration:
         shorter = f"approved for {to_human(chosen)} of the {to_human(record.duration)} asked"
         said = f"{said}; {shorter}" if said else shorter
-    return said or "approved"
+    return said or None
 
 
 def _already_decided(record: ActivationRecord) -> AlreadyDecided:

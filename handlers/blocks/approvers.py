@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.approvals import Asked, Tally, approve_for_choices
 from bot.domain.durations import to_human
-from bot.domain.requests import ActivationRecord
+from bot.domain.requests import ActivationRecord, RequestState
 from handlers.blocks.base import confirm_dialog, mention, plain
 
 APPROVE_FOR_ACTION = "approval_approve_for"
@@ -30,18 +30,21 @@ def asked_line(asked: Asked) -> str | None:
     return "*Approvers:* " + " · ".join(part for part in (said, needs) if part)
 
 
-def tally_line(tally: Tally, asked: timedelta) -> str | None:
-    """`1 of 2 approvals: <@U1> (for 1 hour)`; None before anyone approved."""
-    if not tally.approvals:
-        return None
+def tally_line(tally: Tally, record: ActivationRecord) -> str | None:
+    """While pending, `1 of 2 approvals: <@U1> (for 1 hour)`; once decided, `Approvals:`
+    and who, when anyone besides the decider approved (a lone approver is named by the
+    status line already). None before anyone approved."""
+    asked = record.asked or record.duration
     who = ", ".join(
         mention(a.approver) + ("" if a.duration >= asked else f" (for {to_human(a.duration)})")
         for a in tally.approvals
     )
     mark = ":ballot_box_with_check:"
-    if tally.required > 1:
+    if record.state is RequestState.PENDING_APPROVAL and tally.approvals:
         return f"{mark} {len(tally.approvals)} of {tally.required} approvals: {who}"
-    return f"{mark} Approved by {who}"
+    if any(a.approver != record.decided_by for a in tally.approvals):
+        return f"{mark} Approvals: {who}"
+    return None
 
 
 def approve_for(record: ActivationRecord) -> dict[str, Any] | None:

@@ -55,7 +55,7 @@ def approval_card(
     summary = f"Approval needed: {role} for {mention(record.requester)} · {scope}"
     said = [quote(record.justification)] if record.justification else []
     asking = asked_line(asked) if asked else None
-    counted = tally_line(tally, record.asked or record.duration) if tally else None
+    counted = tally_line(tally, record) if tally else None
     body = [section(facts), *said]
     if asking:
         body.append(section(asking))

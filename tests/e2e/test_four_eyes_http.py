@@ -178,6 +178,8 @@ def test_one_deny_after_an_approval_ends_it(bot: ApprovalStack) -> None:
     assert _state(bot, request_id) is RequestState.DENIED
     assert "was already denied" in late
     assert _live(bot) is None and bot.graph_writes() == 0
+    card = json.dumps(bot.card_updates(request_id, 2)[-1]["blocks"])
+    assert "Approvals: <@U_ADMIN>" in card and "Denied by <@U_MEGAN>" in card
 
 
 @pytest.mark.slow
