@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain.audit import AuditKind
 from bot.domain.people import slack
-from tests.support.approval_stack import PENDING, ApprovalStack
+from tests.support.approval_stack import PENDING, ApprovalStack, approvals_policy
 from tests.support.cast import ALINE, TICKET
 from tests.support.stack import GRAPH_WRITES
 
@@ -22,7 +22,10 @@ MINUTE = 60.0
 
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[ApprovalStack]:
-    with ApprovalStack(tmp_path) as stack:
+    policy = approvals_policy()
+    # Four eyes, as in the repository's pimbot.yml: the journey has approval_counted too.
+    policy["roles"]["global-admin"]["approvals_required"] = 2
+    with ApprovalStack(tmp_path, policy=policy) as stack:
         yield stack
 
 
@@ -62,12 +65,14 @@ def _journey(bot: ApprovalStack) -> None:
     cancelled, _ = bot.pending()
     bot.final(bot.command(f"cancel {cancelled}"))  # cancelled
     approved, _ = bot.pending()
-    bot.said(bot.click("U_ADMIN", "approval_approve", approved))  # approved, activated
+    bot.said(bot.click("U_ADMIN", "approval_approve", approved))  # approval_counted
+    bot.said(bot.click("U_AP00", "approval_approve", approved))  # approved, activated
     bot.clock.advance(5 * MINUTE)  # Entra refuses a deactivation within 5 minutes
     bot.final(bot.command("deactivate global-admin"))
     failing, _ = bot.pending()
+    bot.said(bot.click("U_ADMIN", "approval_approve", failing))
     bot.faults.fail(400, times=1, method="POST", path=GRAPH_WRITES)
-    bot.said(bot.click("U_ADMIN", "approval_approve", failing))  # activation_failed
+    bot.said(bot.click("U_AP00", "approval_approve", failing))  # activation_failed
     bot.pending()
     bot.sweep(advance=25 * 60 * MINUTE)  # expired
     bot.slack.refuse["C_PIM_APPROVALS"] = "not_in_channel"
