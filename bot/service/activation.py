@@ -110,7 +110,7 @@ class PimService:
         ticket = check_ticket(ticket, self.config.ticket) if ticket and ticket.strip() else None
         await self.queries.refuse_if_active(requester, target)
         self._refuse_if_requested(person, target)
-        if match.policy.approval_required and not self.config.channels.approvals:
+        if match.policy.approval_required and not self._approvals_channel(role):
             raise PolicyViolation(
                 f"{role.display_name} needs approval, but no approvals channel is configured. "
                 "Ask your pimbot admin to set `channels.approvals` in pimbot.yml."
@@ -481,6 +481,13 @@ class PimService:
             final,
             approval_reasons=reasons,
         )
+
+    def _approvals_channel(self, role: Role) -> str | None:
+        """`roles.<alias>.approvals_channel`, else `channels.approvals`."""
+        for cfg in self.config.roles.values():
+            if cfg.approvals_channel and self.catalog.resolve(cfg.role).id == role.id:
+                return cfg.approvals_channel
+        return self.config.channels.approvals
 
     async def _asked(self, role: Role) -> Asked | None:
         """The live approvers the card mentions. A Graph failure here costs only the
