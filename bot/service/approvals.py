@@ -80,13 +80,15 @@ class ApprovalService:
 
     async def waiting_for(self, person: PersonKey) -> tuple[ActivationRecord, ...]:
         """What waits for `person`'s decision: pending, not yet expired, and theirs to
-        decide by `check_approver`'s rule. Requests Entra holds are left out: Entra,
-        not pimbot, knows who may decide them."""
+        decide by `check_approver`'s rule, and not approved by them already (four eyes).
+        Requests Entra holds are left out: Entra, not pimbot, knows who may decide them."""
         now = self._svc.clock.now()
         pending = [
             r
             for r in self._svc.store.list_requests(states=PENDING)
-            if self.expires_at(r) > now and not (self.entra and EntraHeld.holds(r))
+            if self.expires_at(r) > now
+            and not (self.entra and EntraHeld.holds(r))
+            and not self._svc.store.tally(r.id, 1).approved_by(person)
         ]
         return await waiting_for(person, pending, self.may_decide)
 
