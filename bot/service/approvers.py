@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.domain.approvals import Asked
 from bot.domain.models import ApproverKind, Role, RolePolicy
 from bot.domain.people import PersonKey, slack
@@ -39,17 +41,17 @@ class Approvers:
         """Whom the card mentions: the policy's Slack approvers whose Entra account is
         live, and its Slack user groups. (Entra-side approvers have no Slack id to
         mention; they see the card in the approvals channel.)"""
-        people = []
-        for ref in policy.approvers:
-            if ref.kind is ApproverKind.SLACK_USER:
-                person = slack(ref.id)
-                try:
-                    if await self.not_live(person) is None:
-                        people.append(person)
-                except (SignInRequired, StepUpRequired):
-                    people.append(person)  # user mode: unknown until they sign in; ask
+        people = [slack(r.id) for r in policy.approvers if r.kind is ApproverKind.SLACK_USER]
+        live = await asyncio.gather(*(self._may_be_asked(p) for p in people))
         groups = [r.id for r in policy.approvers if r.kind is ApproverKind.SLACK_USERGROUP]
-        return Asked(tuple(people), tuple(groups), policy.approvals_required)
+        asked = tuple(p for p, ok in zip(people, live, strict=True) if ok)
+        return Asked(asked, tuple(groups), policy.approvals_required)
+
+    async def _may_be_asked(self, person: PersonKey) -> bool:
+        try:
+            return await self.not_live(person) is None
+        except (SignInRequired, StepUpRequired):
+            return True  # user mode: unknown until they sign in; ask them
 
     async def not_live(self, person: PersonKey) -> str | None:
         """Why `person`'s Entra account may not approve now (disabled, deleted), or None.
