@@ -310,11 +310,11 @@ class ApprovalService:
         if person == record.requester:
             await self._audit(AuditKind.DECISION_REFUSED, record, person, OWN_REQUEST)
             raise NotAuthorised(f"You can't decide this request, because {OWN_REQUEST}.")
+        if duration not in (None, record.duration):
+            raise InputError("Microsoft Entra approves this request for the time asked.")
         # `decided_by` set: pimbot's own approval (`approval: required`) already had its
         # N approvers before Entra held the request; Entra's step is Entra's own.
         if review == "Approve" and record.decided_by is None and await self._required(record) > 1:
-            if duration not in (None, record.duration):
-                raise InputError("Microsoft Entra approves this request for the time asked.")
             counted = await self._count(request_id, person, None, decide=False)
             if len(counted.tally.approvals) < counted.tally.required:
                 return await self._still_waiting(counted)

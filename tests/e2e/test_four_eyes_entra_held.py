@@ -11,6 +11,7 @@ import pytest
 
 from bot.domain.requests import RequestState
 from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN, MEGAN
+from tests.support.payloads import block_actions
 from tests.support.signin_stack import GA_1H, SignInStack
 
 pytestmark = pytest.mark.slow  # sign-ins and Entra's approval: over ~0.5 s each
@@ -50,3 +51,22 @@ def test_first_approval_is_counted_by_pimbot_the_second_goes_to_entra(bot: SignI
     assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
     final = bot.services.store.get_request(request_id)
     assert final is not None and final.state is RequestState.ACTIVE
+
+
+def test_approving_for_less_is_refused_where_entra_approves(bot: SignInStack) -> None:
+    """Entra's approval cannot shorten the request: "Approve for…" is refused, uncounted."""
+    bot.reset()
+    bot.log_in("U_ALINE", ALINE.upn)
+    request_id, _ = bot.pending(GA_1H)
+    bot.log_in("U_MEGAN", MEGAN.upn)
+    url = bot.slack.response_url()
+    payload = block_actions("U_MEGAN", "approval_approve_for", "", response_url=url)
+    payload["actions"][0] |= {
+        "type": "static_select",
+        "selected_option": {"value": f"{request_id} 1800"},
+    }
+
+    assert bot.interact(payload).status == 200
+
+    assert "Microsoft Entra approves this request for the time asked" in bot.said(url)
+    assert bot.services.store.tally(request_id, 2).approvals == ()
