@@ -36,7 +36,6 @@ from bot.errors import (
     GraphError,
     NoLongerPossible,
     NotAuthorised,
-    PimError,
     PolicyViolation,
     RequestNotFound,
     TooSoonToDeactivate,
@@ -490,13 +489,14 @@ class PimService:
         return self.config.channels.approvals
 
     async def _asked(self, role: Role) -> Asked | None:
-        """The live approvers the card mentions. A Graph failure here costs only the
-        mentions: the card is still posted (approvers are checked again at the click)."""
+        """The live approvers the card mentions. A failure here (Graph, or the chat's
+        directory answering 429) costs only the mentions: the card is still posted, and
+        approvers are checked again at the click."""
         try:
             policy = (await self.policies.effective(role)).policy
             return await self._approvers.asked(policy)
-        except PimError as exc:
-            log.warning("approvers of %s not read for the card: %s", role.display_name, exc)
+        except Exception:  # noqa: BLE001 - a card without mentions beats no card
+            log.warning("approvers of %s not read for the card", role.display_name, exc_info=True)
             return None
 
     def _live_records(self, person: PersonKey, target: Target) -> list[ActivationRecord]:
