@@ -106,6 +106,9 @@ class RoleConfig(_Strict):
     escalate_to: ApproversConfig = Field(default_factory=ApproversConfig)
     # Extensions one activation may have (issue 15); 0: none. A refused one doesn't count.
     max_extensions: int = Field(default=1, ge=0)
+    # Four eyes: this many distinct approvers (never the requester) must approve.
+    approvals_required: int = Field(default=1, ge=1, le=10)
+    approvals_channel: str | None = None  # overrides channels.approvals for this role
 
     @model_validator(mode="after")
     def _escalation_names_someone(self) -> RoleConfig:

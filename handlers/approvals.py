@@ -10,12 +10,15 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.command_types import Approve, Command, Deny, Ratify, Revoke
+from bot.domain.durations import to_human
 from bot.domain.people import slack
-from bot.domain.requests import ActivationRecord, RequestState
+from bot.domain.requests import RequestState
+from bot.errors import InputError
 from bot.service.dispatch import Pimbot
 from bot.service.outcomes import Decision, GlassDecision
 from handlers import blocks
 from handlers.blocks import breakglass, cards, plain
+from handlers.blocks.approvers import APPROVE_FOR_ACTION, parse_approve_for
 from handlers.replies import DirectMessages, Reply, expect, guarded, to_dm
 
 DENY_CALLBACK = "approval_deny_reason"
@@ -30,7 +33,23 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
 
         async def work() -> blocks.Message:
             decision = expect(Decision, await bot.handle(who, Approve(request_id)))
-            return blocks.message(approved_line(decision.record))
+            return blocks.message(approved_line(decision))
+
+        await guarded(_to_clicker(respond), work)
+
+    @app.action(APPROVE_FOR_ACTION)
+    async def approve_for(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """ "Approve for…" a shorter time: the option names the request and the duration;
+        the service re-checks both (a forged value is refused, never trusted)."""
+        await ack()
+        who = slack(str(body["user"]["id"]))
+        chosen = parse_approve_for(str(body["actions"][0]["selected_option"]["value"]))
+
+        async def work() -> blocks.Message:
+            if chosen is None:
+                raise InputError("That choice is not one the card offered.")
+            command = Approve(chosen[0], chosen[1])
+            return blocks.message(approved_line(expect(Decision, await bot.handle(who, command))))
 
         await guarded(_to_clicker(respond), work)
 
@@ -76,7 +95,13 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         await guarded(to_dm(dms, who), work)
 
 
-def approved_line(record: ActivationRecord) -> str:
+def approved_line(decision: Decision) -> str:
+    record, tally = decision.record, decision.tally
+    if tally is not None and not tally.complete:  # four eyes: more approvals needed
+        return (
+            f"You approved `{record.id}` ({len(tally.approvals)} of {tally.required} "
+            "approvals): it waits for another approver, and nothing is active yet."
+        )
     if record.state is RequestState.APPROVED:  # user mode: waiting for the requester's sign-in
         return (
             f"You approved `{record.id}`. The requester's Microsoft Entra sign-in has expired: "
@@ -87,7 +112,8 @@ def approved_line(record: ActivationRecord) -> str:
             f"You approved `{record.id}`. Microsoft Entra's own policy for the role needs "
             "its approvers too: a new card waits for them."
         )
-    return f"You approved `{record.id}`."
+    shorter = f" for {to_human(record.duration)}" if record.asked else ""
+    return f"You approved `{record.id}`{shorter}."
 
 
 def reason_modal(request_id: str) -> dict[str, Any]:

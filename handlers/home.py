@@ -40,7 +40,7 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
 
         async def work() -> blocks.Message:
             decision = expect(Decision, await bot.handle(who, Approve(request_id)))
-            return blocks.message(approved_line(decision.record))
+            return blocks.message(approved_line(decision))
 
         await guarded(to_dm(dms, who), work)
 

@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.approvals import Asked, Tally
 from bot.domain.audit import AuditEvent
 from bot.domain.board import Board
 from bot.domain.breakglass import BreakGlassRecord
@@ -20,7 +21,7 @@ from bot.domain.requests import ActivationRecord
 from bot.service.outcomes import Dropped, Overview, Replayed
 from bot.service.ports import Nudge
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
-from bot.settings import PolicyFile
+from bot.settings import PolicyFile, RoleConfig
 from handlers import blocks
 from handlers.blocks import breakglass, cards, drift, nudges, signin
 from handlers.blocks import home as home_tab
@@ -74,20 +75,26 @@ class SlackNotifier:
         await self.send_dm(record.requester, msg["text"], msg["blocks"])
 
     async def post_approval_card(
-        self, record: ActivationRecord, expires_at: datetime
+        self, record: ActivationRecord, expires_at: datetime, asked: Asked | None = None
     ) -> str | None:
-        """The card's reference is "channel ts": what chat.update needs to redraw it."""
-        channel = self._config.channels.approvals
+        """The card's reference is "channel ts": what chat.update needs to redraw it.
+        Posted in the role's `approvals_channel`, else `channels.approvals`."""
+        channel = approvals_channel(self._config, record)
         if not channel:
             return None
-        msg = cards.approval_card(record, expires_at, self._config.ticket.url_template)
+        url = self._config.ticket.url_template
+        msg = cards.approval_card(record, expires_at, url, asked=asked)
         # Worth posting until the request expires; a refused post is retried till then.
         return await self._courier.post_card(channel, record.id, msg, give_up_at=expires_at)
 
-    async def update_approval_card(self, record: ActivationRecord) -> None:
+    async def update_approval_card(
+        self, record: ActivationRecord, tally: Tally | None = None
+    ) -> None:
         if not record.card:
             return
-        msg = cards.approval_card(record, None, self._config.ticket.url_template)
+        expires_at = record.created_at + self._config.approval_timeout
+        url = self._config.ticket.url_template
+        msg = cards.approval_card(record, expires_at, url, tally=tally)
         await self._courier.update_card(record.card, record.id, msg)
 
     async def ping_approvers(
@@ -179,7 +186,7 @@ class SlackNotifier:
         if audit:
             copy = breakglass.glass_alert(record, glass, approvers, buttons=False)
             await self._courier.post(audit, copy)
-        channel = self._config.channels.approvals
+        channel = approvals_channel(self._config, record)
         if not channel:
             return None
         msg = breakglass.glass_alert(record, glass, approvers)
@@ -234,13 +241,24 @@ def _alert_key(record: ActivationRecord) -> str:
     return f"glass:{record.id}"
 
 
+def _role_config(config: PolicyFile, record: ActivationRecord) -> RoleConfig | None:
+    """The pimbot.yml alias of the record's role (named by display name or id)."""
+    return next(
+        (r for r in config.roles.values() if r.role in (record.role_id, record.role_name)), None
+    )
+
+
+def approvals_channel(config: PolicyFile, record: ActivationRecord) -> str | None:
+    """`roles.<alias>.approvals_channel` overrides `channels.approvals` for its cards."""
+    role = _role_config(config, record)
+    return (role.approvals_channel if role else None) or config.channels.approvals
+
+
 def extend_choices(config: PolicyFile, record: ActivationRecord) -> list[timedelta]:
     """Extension lengths offered in a reminder: the usual choices up to what is left of the
     role's maximum in pimbot.yml, counted from the activation's first start, and none once
     its `max_extensions` are used (the service re-checks both, and Graph's policy, on click)."""
-    role = next(
-        (r for r in config.roles.values() if r.role in (record.role_id, record.role_name)), None
-    )
+    role = _role_config(config, record)
     if record.extensions >= (role.max_extensions if role else 1):
         return []
     cap = (role.max_duration if role else None) or config.default_max_duration

@@ -29,7 +29,7 @@ from bot.settings import Settings
 
 Out = Callable[[str], None]
 Message = dict[str, Any]
-ALINE, ADMIN = "U_ALINE", "U_ADMIN"
+ALINE, ADMIN, MEGAN = "U_ALINE", "U_ADMIN", "U_MEGAN"
 ALINE_UPN = "AlineD@m365x435773.onmicrosoft.com"
 GENERAL, APPROVALS, DM = "C_GENERAL", "C_PIM_APPROVALS", "D_ALINE"
 ACTIVATE = "/pim activate user-admin 5h CONTOSO:Security-012345 invalidate refresh tokens"
@@ -145,12 +145,20 @@ class Story:
         self._show(ADMIN, APPROVALS, card)
         await self._graph_active(aline, roles, expect=None)
 
-        self._title("MOD Administrator approves in #pim-approvals")
+        self._title("MOD Administrator approves in #pim-approvals: one of two approvals")
         await self._click(ADMIN, APPROVALS, card, "Approve")
-        decided = await self._wait(
-            ADMIN, APPROVALS, _same_ts(card, lambda m: not _has_button("Approve")(m)), "card"
+        halfway = await self._wait(
+            ADMIN, APPROVALS, _same_ts(card, _says("1 of 2 approvals")), "the card's count"
         )
-        self._show(ADMIN, APPROVALS, decided, updated=True)
+        self._show(ADMIN, APPROVALS, halfway, updated=True)
+        await self._graph_active(aline, roles, expect=None)
+
+        self._title("Megan Bowen approves too: four eyes, and the role is activated")
+        await self._click(MEGAN, APPROVALS, halfway, "Approve")
+        decided = await self._wait(
+            MEGAN, APPROVALS, _same_ts(card, lambda m: not _has_button("Approve")(m)), "card"
+        )
+        self._show(MEGAN, APPROVALS, decided, updated=True)
         outcome = await self._wait(ALINE, DM, _says("Global Administrator* was approved"), "DM")
         self._show(ALINE, DM, outcome)
         await self._graph_active(aline, roles, expect="Global Administrator")

@@ -19,6 +19,7 @@ class AuditKind(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     DECISION_REFUSED = "decision_refused"  # an unauthorised Approve/Deny click
+    APPROVAL_COUNTED = "approval_counted"  # one of the N approvals a role requires
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     ACTIVATED = "activated"

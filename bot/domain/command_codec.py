@@ -67,7 +67,7 @@ def decode(data: dict[str, Any]) -> Command:
         if field.name not in data and field.default is not dataclasses.MISSING:
             continue  # kept before the field existed: its default
         value = data.get(field.name)
-        if field.name == "duration":
+        if field.name == "duration" and value is not None:
             value = parse_duration(str(value))
         elif field.name == "from_end" and value is not None:
             value = datetime.fromisoformat(str(value))

@@ -75,9 +75,11 @@ class DeactivateRequest:
 
 @dataclass(frozen=True, slots=True)
 class Approve:
-    """An approver's Approve on a request card."""
+    """An approver's Approve on a request card; `duration`: "Approve for…" a shorter
+    one than asked (None: as asked). The service re-checks it against the request."""
 
     request_id: str
+    duration: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ class DirectoryUser:
     display_name: str
     user_principal_name: str
     mail: str | None = None
+    account_enabled: bool = True  # `accountEnabled`: False for a disabled account
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class RolePolicy:
     refusal: str | None = None
     # pimbot.yml's `max_extensions`: extensions per activation chain (Graph has no such rule).
     max_extensions: int = 1
+    approvals_required: int = 1  # distinct approvers needed (pimbot.yml; four eyes)
 
 
 class RequestAction(StrEnum):

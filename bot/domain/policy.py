@@ -79,6 +79,7 @@ def effective_policy(
         admin_rules=graph.admin_rules,
         refusal=_application_refusal(graph, role_name) if admin and not acting.mfa_waived else None,
         max_extensions=config.max_extensions if config else 1,
+        approvals_required=config.approvals_required if config else 1,
     )
     return EffectivePolicy(policy, reasons)
 

@@ -88,6 +88,7 @@ class ActivationRecord:
     extends_end: datetime | None = None
     # An activation: how many extensions its chain has had (a refused one never counts).
     extensions: int = 0
+    asked: timedelta | None = None  # the duration asked for, when approved for less
 
     @property
     def target(self) -> Target:

@@ -69,6 +69,9 @@ class RoleRules(Protocol):
     @property
     def max_extensions(self) -> int: ...
 
+    @property
+    def approvals_required(self) -> int: ...
+
 
 class PolicyRules(Protocol):
     """The file-wide rules the effective policy of every role starts from."""

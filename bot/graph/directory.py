@@ -12,7 +12,9 @@ from bot.graph.client import GraphClient
 from bot.graph.models import AdministrativeUnitOut, DirectoryObject, RoleDefinitionOut
 from bot.graph.odata import eq, segment
 
-USER_FIELDS = "id,displayName,userPrincipalName,mail"
+# `accountEnabled` is returned only on $select (Graph's user resource): asked for here, so
+# the reads pimbot makes anyway say whether an approver's account is live.
+USER_FIELDS = "id,displayName,userPrincipalName,mail,accountEnabled"
 ROLE_DEFINITIONS = "/v1.0/roleManagement/directory/roleDefinitions"
 ADMINISTRATIVE_UNITS = "/v1.0/directory/administrativeUnits"
 log = logging.getLogger(__name__)

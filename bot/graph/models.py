@@ -152,6 +152,7 @@ class DirectoryObject(_Graph):
     display_name: str | None = None
     user_principal_name: str | None = None
     mail: str | None = None
+    account_enabled: bool | None = None  # only when $select names it
 
     @property
     def odata_type(self) -> str:
@@ -163,7 +164,8 @@ class DirectoryObject(_Graph):
 
     def to_user(self) -> DirectoryUser:
         upn = self.user_principal_name or self.mail or self.id
-        return DirectoryUser(self.id, self.display_name or upn, upn, self.mail)
+        enabled = self.account_enabled is not False
+        return DirectoryUser(self.id, self.display_name or upn, upn, self.mail, enabled)
 
 
 class RoleDefinitionOut(_Graph):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.domain.approvals import Asked
 from bot.domain.audit import AuditEvent, AuditKind, span
 from bot.domain.breakglass import GlassState
 from bot.domain.command_types import (
@@ -43,14 +45,17 @@ from bot.errors import (
     RequestNotFound,
     TooSoonToDeactivate,
 )
+from bot.service.approvers import Approvers
 from bot.service.deps import Deps
 from bot.service.identity import Requester
 from bot.service.outcomes import EligibleRole, Outcome, OutcomeKind, Overview
+from bot.service.policies import approvals_channel
 from bot.service.ports import ActivationHooks
 from bot.service.readiness import ReadinessService
 from bot.service.signins import SignInRequired, StepUpRequired
 
 S = RequestState
+log = logging.getLogger(__name__)
 _NEEDS_APPROVAL = (
     "Microsoft Entra can't extend an activation, and {role} needs approval, so pimbot won't "
     "end it to activate it again: you'd be without it while the request waits. When it ends, "
@@ -100,6 +105,7 @@ class PimService:
         # User mode: where Entra's own policy requires approval, Entra holds the request.
         self.entra_approvals = entra_decides
         self.readiness = readiness  # follows an accepted activation to "in effect"
+        self._approvers = Approvers(deps)  # whom an approval card asks
 
     async def overview(self, person: PersonKey) -> Overview:
         """Eligible roles (direct and via groups), active assignments and pending requests."""
@@ -144,7 +150,7 @@ class PimService:
         await self.queries.refuse_if_active(requester, target)
         self._refuse_if_requested(person, target)
         if match.policy.approval_required:
-            self._need_approvals_channel(role.display_name)
+            self._need_approvals_channel(role)
         record = self._new_record(requester, target, duration, ticket, justification)
         self.store.add_request(record)
         await self._audit(AuditKind.REQUESTED, requester, target, record=record)
@@ -307,7 +313,7 @@ class PimService:
                 "extend it. When it ends, ask again with `/pim activate`."
             )
         self._refuse_if_requested(mine.requester, plan.target)
-        self._need_approvals_channel(role)
+        self._need_approvals_channel(plan.target.role)
         record = self._new_record(
             plan.requester, plan.target, plan.duration, None, plan.justification
         )
@@ -682,7 +688,8 @@ class PimService:
         reasons: tuple[str, ...],
     ) -> Outcome:
         expires_at = final.created_at + self.config.approval_timeout
-        card = await self.notifier.post_approval_card(final, expires_at)
+        asked = await self._asked(target.role)
+        card = await self.notifier.post_approval_card(final, expires_at, asked)
         if card is not None:
             final = self.store.update_request(final.id, card=card)
         return Outcome(
@@ -693,12 +700,23 @@ class PimService:
             approval_reasons=reasons,
         )
 
-    def _need_approvals_channel(self, role_name: str) -> None:
-        if not self.config.channels.approvals:
+    def _need_approvals_channel(self, role: Role) -> None:
+        if not approvals_channel(self.config, self.catalog, role):
             raise PolicyViolation(
-                f"{role_name} needs approval, but no approvals channel is configured. "
+                f"{role.display_name} needs approval, but no approvals channel is configured. "
                 "Ask your pimbot admin to set `channels.approvals` in pimbot.yml."
             )
+
+    async def _asked(self, role: Role) -> Asked | None:
+        """The live approvers the card mentions. A failure here (Graph, or the chat's
+        directory answering 429) costs only the mentions: the card is still posted, and
+        approvers are checked again at the click."""
+        try:
+            policy = (await self.policies.effective(role)).policy
+            return await self._approvers.asked(policy)
+        except Exception:  # noqa: BLE001 - a card without mentions beats no card
+            log.warning("approvers of %s not read for the card", role.display_name, exc_info=True)
+            return None
 
     def _live_records(self, person: PersonKey, target: Target) -> list[ActivationRecord]:
         records = self.store.list_requests(requester=person, states=frozenset({S.ACTIVE}))

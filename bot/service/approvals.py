@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.domain.approvals import Approval, Counted, approvable
 from bot.domain.audit import AuditKind, event_for
+from bot.domain.durations import to_human
 from bot.domain.models import Role
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord, RequestState
@@ -80,13 +82,15 @@ class ApprovalService:
 
     async def waiting_for(self, person: PersonKey) -> tuple[ActivationRecord, ...]:
         """What waits for `person`'s decision: pending, not yet expired, and theirs to
-        decide by `check_approver`'s rule. Requests Entra holds are left out: Entra,
-        not pimbot, knows who may decide them."""
+        decide by `check_approver`'s rule, and not approved by them already (four eyes).
+        Requests Entra holds are left out: Entra, not pimbot, knows who may decide them."""
         now = self._svc.clock.now()
         pending = [
             r
             for r in self._svc.store.list_requests(states=PENDING)
-            if self.expires_at(r) > now and not (self.entra and EntraHeld.holds(r))
+            if self.expires_at(r) > now
+            and not (self.entra and EntraHeld.holds(r))
+            and not self._svc.store.tally(r.id, 1).approved_by(person)
         ]
         return await waiting_for(person, pending, self.may_decide)
 
@@ -99,11 +103,18 @@ class ApprovalService:
         except PimError:
             return False
 
-    async def approve(self, request_id: str, person: PersonKey) -> Decision:
-        """Record the approval (compare-and-set) and run the activation once."""
+    async def approve(
+        self, request_id: str, person: PersonKey, duration: timedelta | None = None
+    ) -> Decision:
+        """Count the approval; the one that completes the role's `approvals_required`
+        approves the request (compare-and-set in the store) and runs the activation once,
+        for the shortest duration any approver chose."""
         if self._held_by_entra(request_id):
-            return await self._decide_in_entra(request_id, person, "Approve", None)
-        record = await self._claim(request_id, person, S.APPROVED, None)
+            return await self._decide_in_entra(request_id, person, "Approve", None, duration)
+        counted = await self._count(request_id, person, duration, decide=True)
+        if counted.record.state is S.PENDING_APPROVAL:
+            return await self._still_waiting(counted)
+        record = counted.record
         with self._svc.actors.acting_as(record.requester):
             requester = await self._svc.identity.resolve(record.requester)
         role = Role(record.role_id, record.role_name)
@@ -127,6 +138,50 @@ class ApprovalService:
         if outcome.kind is OutcomeKind.PENDING_APPROVAL:
             return await self._then_entra(record, outcome)
         return await self._announce(Decision(outcome.record or record, True, outcome))
+
+    async def _count(
+        self, request_id: str, person: PersonKey, duration: timedelta | None, *, decide: bool
+    ) -> Counted:
+        """Check the approver, then count their approval once (audited). `decide` False:
+        Entra holds the request and decides it; the store only counts."""
+        record = await self.check_approver(request_id, person)
+        await self._refuse_expired(record)
+        chosen = record.duration if duration is None else duration
+        if not approvable(chosen, record.duration):
+            raise InputError(
+                f"You can approve `{record.id}` for {to_human(record.duration)} or for one of "
+                "the shorter choices on the card, not for "
+                f"{to_human(chosen)}."
+            )
+        required = await self._required(record)
+        approval = Approval(person, self._svc.clock.now(), chosen)
+        counted = self._svc.store.add_approval(record.id, approval, required, decide=decide)
+        if counted is None:  # decided, expired or cancelled since the check above
+            raise _already_decided(self._load(record.id))
+        if not counted.new:
+            raise AlreadyApproved(
+                f"You have already approved `{record.id}`; it needs {required} different approvers."
+            )
+        approved = counted.record.state is not S.PENDING_APPROVAL
+        kind = AuditKind.APPROVED if approved else AuditKind.APPROVAL_COUNTED
+        await self._audit(kind, counted.record, person, _approval_detail(counted, chosen, record))
+        return counted
+
+    async def _still_waiting(self, counted: Counted) -> Decision:
+        """More approvals needed: the card shows who approved so far; nothing in Graph."""
+        record = counted.record
+        if record.card:
+            await self._svc.notifier.update_approval_card(record, counted.tally)
+        return Decision(record, True, tally=counted.tally)
+
+    async def _required(self, record: ActivationRecord) -> int:
+        role = Role(record.role_id, record.role_name)
+        return (await self._svc.policies.effective(role)).policy.approvals_required
+
+    async def _refuse_expired(self, record: ActivationRecord) -> None:
+        if self.expires_at(record) <= self._svc.clock.now():
+            await self.expire_due()
+            raise NotAuthorised(f"Request `{record.id}` expired before anyone decided it.")
 
     async def _eligibility_lapsed(
         self, requester: Requester, role: Role, record: ActivationRecord
@@ -246,7 +301,9 @@ class ApprovalService:
         notifier = self._svc.notifier
         await notifier.notify_decision(decision.record, decision.error)
         if decision.record.card:
-            await notifier.update_approval_card(decision.record)
+            # Who approved, for the card; how many were required matters only while pending.
+            tally = self._svc.store.tally(decision.record.id, 1)
+            await notifier.update_approval_card(decision.record, tally)
         return decision
 
     def expires_at(self, record: ActivationRecord) -> datetime:
@@ -262,14 +319,32 @@ class ApprovalService:
         return self.entra is not None and record is not None and EntraHeld.holds(record)
 
     async def _decide_in_entra(
-        self, request_id: str, person: PersonKey, review: Review, reason: str | None
+        self,
+        request_id: str,
+        person: PersonKey,
+        review: Review,
+        reason: str | None,
+        duration: timedelta | None = None,
     ) -> Decision:
         """PIM-native: Entra decides who may approve; the bot sends the click as the
-        approver (who must be signed in) and records what Entra accepted."""
+        approver (who must be signed in) and records what Entra accepted. Entra lets its
+        first approver decide, so for a role needing N approvals pimbot counts the first
+        N-1 itself and sends only the Nth to Entra. (Entra approves the duration asked:
+        a shorter one is refused here, since Entra's approval cannot change it.)"""
         record = self._load(request_id)
         if person == record.requester:
             await self._audit(AuditKind.DECISION_REFUSED, record, person, OWN_REQUEST)
             raise NotAuthorised(f"You can't decide this request, because {OWN_REQUEST}.")
+        if duration not in (None, record.duration):
+            raise InputError("Microsoft Entra approves this request for the time asked.")
+        # `decided_by` set: pimbot's own approval (`approval: required`) already had its
+        # N approvers before Entra held the request; Entra's step is Entra's own.
+        if review == "Approve" and record.decided_by is None and await self._required(record) > 1:
+            counted = await self._count(request_id, person, None, decide=False)
+            if len(counted.tally.approvals) < counted.tally.required:
+                return await self._still_waiting(counted)
+            if len(counted.tally.approvals) > counted.tally.required:
+                raise _already_decided(self._load(request_id))
         new = S.APPROVED if review == "Approve" else S.DENIED
         won = await self._record_decision(record, person, new, reason, review)
         if new is S.DENIED:
@@ -293,9 +368,7 @@ class ApprovalService:
     ) -> ActivationRecord:
         """Refuse an expired request; send the decision to Entra when it holds the request;
         then the compare-and-set that makes exactly one decision win, and its audit."""
-        if self.expires_at(record) <= self._svc.clock.now():
-            await self.expire_due()
-            raise NotAuthorised(f"Request `{record.id}` expired before anyone decided it.")
+        await self._refuse_expired(record)
         if entra_review is not None and self.entra is not None:
             await self.entra.send(record, person, entra_review, reason)
         won = self._svc.store.transition(
@@ -349,6 +422,21 @@ class AlreadyDecided(NotAuthorised):
         super().__init__(text)
         self.request_id, self.state = request_id, state
         self.decided_by, self.decided_at = decided_by, decided_at
+
+
+class AlreadyApproved(NotAuthorised):
+    """The same approver clicked Approve again: counted once, and told so."""
+
+
+def _approval_detail(counted: Counted, chosen: timedelta, record: ActivationRecord) -> str | None:
+    """The audit's words: which approval of how many, and for how long when shorter
+    (None: the one approval needed, for the time asked)."""
+    tally = counted.tally
+    said = f"approval {len(tally.approvals)} of {tally.required}" if tally.required > 1 else ""
+    if chosen < record.duration:
+        shorter = f"approved for {to_human(chosen)} of the {to_human(record.duration)} asked"
+        said = f"{said}; {shorter}" if said else shorter
+    return said or None
 
 
 def _already_decided(record: ActivationRecord) -> AlreadyDecided:

@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from bot.domain.approvals import Asked
 from bot.domain.models import ApproverKind, Role, RolePolicy
-from bot.domain.people import PersonKey
+from bot.domain.people import PersonKey, slack
 from bot.domain.requests import ActivationRecord
-from bot.errors import PimError
+from bot.errors import GraphError, PimError
 from bot.service.deps import Deps
 from bot.service.identity import Requester
 from bot.service.signins import SignInRequired, StepUpRequired
 
 OWN_REQUEST = "it is your own request — someone else has to approve it"
+DISABLED = "your Microsoft Entra account is disabled"
+DELETED = "your Microsoft Entra account no longer exists"
 _ENTRA_KINDS = (ApproverKind.ENTRA_USER, ApproverKind.ENTRA_GROUP, ApproverKind.ENTRA_ROLE)
 
 
@@ -28,9 +33,44 @@ class Approvers:
         policy = (await self._svc.policies.effective(role)).policy
         if not policy.approvers:
             return f"no approvers are configured for {record.role_name}"
-        if await self._is_approver(policy, person):
+        if not await self._is_approver(policy, person):
+            return f"you are not an approver for {record.role_name}"
+        return await self.not_live(person)
+
+    async def asked(self, policy: RolePolicy) -> Asked:
+        """Whom the card mentions: the policy's Slack approvers whose Entra account is
+        live, and its Slack user groups. (Entra-side approvers have no Slack id to
+        mention; they see the card in the approvals channel.)"""
+        people = [slack(r.id) for r in policy.approvers if r.kind is ApproverKind.SLACK_USER]
+        live = await asyncio.gather(*(self._may_be_asked(p) for p in people))
+        groups = [r.id for r in policy.approvers if r.kind is ApproverKind.SLACK_USERGROUP]
+        asked = tuple(p for p, ok in zip(people, live, strict=True) if ok)
+        return Asked(asked, tuple(groups), policy.approvals_required)
+
+    async def _may_be_asked(self, person: PersonKey) -> bool:
+        try:
+            return await self.not_live(person) is None
+        except (SignInRequired, StepUpRequired):
+            return True  # user mode: unknown until they sign in; ask them
+
+    async def not_live(self, person: PersonKey) -> str | None:
+        """Why `person`'s Entra account may not approve now (disabled, deleted), or None.
+
+        Read fresh at each click, not from the stored link: one GET of the user with
+        `$select=id,accountEnabled`, the cheapest read that says both (a deleted user is
+        a 404; `accountEnabled` is returned only on $select —
+        https://learn.microsoft.com/en-us/graph/api/resources/user, properties table).
+        A chat user with no Entra account found is a chat-only approver: nothing to check."""
+        who = await self._entra_of(person)
+        if who is None:
             return None
-        return f"you are not an approver for {record.role_name}"
+        try:
+            user = await self._svc.graph.get_user(who.user.id)
+        except GraphError as exc:
+            if exc.status == 404:
+                return DELETED
+            raise
+        return None if user.account_enabled else DISABLED
 
     async def named(self, policy: RolePolicy, person: PersonKey) -> bool:
         """Whether `policy`'s approvers name `person`, however they are referenced (also

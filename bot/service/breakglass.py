@@ -31,6 +31,7 @@ from bot.service.glass_decisions import GlassDecisions
 from bot.service.glass_end import GlassEnder
 from bot.service.identity import Requester
 from bot.service.outcomes import EligibleRole, GlassDecision, GlassOutcome
+from bot.service.policies import approvals_channel
 from bot.service.ports import ActivationHooks
 from bot.service.signins import SignInRequired, StepUpRequired
 from bot.settings import BreakGlassConfig
@@ -107,10 +108,10 @@ class BreakGlassService:
                 f"{role.display_name} has no approvers to ratify a break-glass: ask your "
                 "pimbot admin to name them (`roles.<alias>.approvers` in pimbot.yml)."
             )
-        if not self._d.config.channels.approvals:
+        if not approvals_channel(self._d.config, self._d.catalog, role):
             raise BreakGlassRefused(
                 "Break-glass alerts go to the approvals channel, and none is configured "
-                "(`channels.approvals` in pimbot.yml)."
+                "(`channels.approvals`, or the role's `approvals_channel`, in pimbot.yml)."
             )
         policy = await self._entra_rules(role, match.policy)
         check_request(

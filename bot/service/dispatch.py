@@ -146,8 +146,8 @@ class Pimbot:
                 return await act.cancel(who, command)
             case ResumeRequest():
                 return await act.resume_request(who, command)
-            case Approve(request_id=request_id):
-                return await approvals.approve(request_id, who)
+            case Approve(request_id=request_id, duration=duration):
+                return await approvals.approve(request_id, who, duration)
             case Deny(request_id=request_id, reason=reason):
                 return await approvals.deny(request_id, who, reason)
             case BreakGlass() | Ratify() | Revoke():

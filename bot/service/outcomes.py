@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeAlias
 
+from bot.domain.approvals import Tally
 from bot.domain.board import ActivationHistory, Board
 from bot.domain.breakglass import BreakGlassRecord
 from bot.domain.command_types import Command
@@ -99,6 +100,7 @@ class Decision:
     approved: bool
     outcome: Outcome | None = None
     error: str | None = None
+    tally: Tally | None = None  # four eyes: the approvals so far, while more are needed
 
 
 @dataclass(frozen=True, slots=True)

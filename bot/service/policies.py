@@ -79,3 +79,12 @@ class PolicyCache:
             if self._catalog.resolve(cfg.role).id == role.id:
                 return cfg
         return None
+
+
+def approvals_channel(config: PolicyFile, catalog: RoleCatalog, role: Role) -> str | None:
+    """Where `role`'s cards and break-glass alerts go: `roles.<alias>.approvals_channel`,
+    else `channels.approvals`."""
+    for cfg in config.roles.values():
+        if cfg.approvals_channel and catalog.resolve(cfg.role).id == role.id:
+            return cfg.approvals_channel
+    return config.channels.approvals

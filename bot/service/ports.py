@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from bot.domain.approvals import Approval, Asked, Counted, Tally
 from bot.domain.audit import AuditEvent
 from bot.domain.breakglass import BreakGlassRecord, GlassState
 from bot.domain.drift import OutsideActivity, Readiness
@@ -176,6 +177,15 @@ class Store(BreakGlassStore, Protocol):
         states: frozenset[RequestState] | None = None,
     ) -> list[ActivationRecord]: ...
 
+    def add_approval(
+        self, request_id: str, approval: Approval, required: int, *, decide: bool = True
+    ) -> Counted | None:
+        """Count one approver's Approve once; the approval that makes `required` moves the
+        request to approved (compare-and-set) when `decide`. None: no longer pending."""
+        ...
+
+    def tally(self, request_id: str, required: int) -> Tally: ...
+
     def get_user_link(self, person: PersonKey) -> UserLink | None: ...
 
     def save_user_link(self, link: UserLink) -> None: ...
@@ -308,14 +318,18 @@ class Notifier(Protocol):
         ...
 
     async def post_approval_card(
-        self, record: ActivationRecord, expires_at: datetime
+        self, record: ActivationRecord, expires_at: datetime, asked: Asked | None = None
     ) -> str | None:
-        """Post the request card for approvers; an opaque reference (kept as `record.card`)
-        to update it later, or None when there is nowhere to post it."""
+        """Post the request card for approvers, mentioning those `asked`; an opaque
+        reference (kept as `record.card`) to update it later, or None when there is
+        nowhere to post it."""
         ...
 
-    async def update_approval_card(self, record: ActivationRecord) -> None:
-        """Redraw the card in place from the record (decided, cancelled, expired, failed)."""
+    async def update_approval_card(
+        self, record: ActivationRecord, tally: Tally | None = None
+    ) -> None:
+        """Redraw the card in place from the record (decided, cancelled, expired, failed),
+        with the approvals so far (`tally`) when known."""
         ...
 
     async def ping_approvers(

@@ -31,7 +31,7 @@ class Decision:
 
 RECORD_FIELDS = frozenset(f.name for f in fields(ActivationRecord))
 # Columns named differently from the record's fields; the rest map one to one.
-_RENAMED = {"duration": "duration_seconds"}
+_RENAMED = {"duration": "duration_seconds", "asked": "asked_seconds"}
 
 
 def request_values(changes: Mapping[str, object]) -> dict[str, Any]:

@@ -490,6 +490,25 @@ def _v15(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v16(conn: Connection) -> None:
+    """Four eyes: one row per approver's Approve (each approver once per request), and
+    the duration asked for when the approvers approved a shorter one."""
+    md = sa.MetaData()
+    sa.Table("requests", md, sa.Column("id", sa.String(64), primary_key=True))
+    sa.Table(
+        "approvals",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("request_id", sa.ForeignKey("requests.id"), nullable=False, index=True),
+        sa.Column("approver", sa.String(64), nullable=False),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("duration_seconds", sa.Float, nullable=False),
+        sa.UniqueConstraint("request_id", "approver", name="uq_approvals_request_approver"),
+    )
+    md.tables["approvals"].create(conn)
+    conn.exec_driver_sql("ALTER TABLE requests ADD COLUMN asked_seconds FLOAT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -506,6 +525,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "readiness of activations; outside-pimbot activity seen (issue 16)", _v13),
     Migration(14, "requests: extensions as requests, counted per activation (issue 15)", _v14),
     Migration(15, "board_messages: the audit channel's board, edited in place (issue 16)", _v15),
+    Migration(16, "approvals: four eyes, one row per approver (issue #15)", _v16),
 )
 LATEST = MIGRATIONS[-1].version
 

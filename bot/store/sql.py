@@ -13,6 +13,7 @@ from bot.domain.people import PersonKey
 from bot.domain.requests import TRANSITIONS, ActivationRecord, RequestState
 from bot.service.ports import UserLink
 from bot.store import convert, migrations, tables
+from bot.store.approvals import ApprovalMethods
 from bot.store.break_glass import BreakGlassMethods
 from bot.store.convert import Decision
 from bot.store.engine import make_engine, read_only
@@ -25,7 +26,7 @@ _DECISION_FIELDS = frozenset({"decided_by", "decided_at"})
 _R = tables.requests
 
 
-class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods):
+class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods):
     """Requests, decisions, user links, the audit log and reminders in one database."""
 
     def __init__(self, engine: Engine, *, clock: Clock | None = None, migrate: bool = True):

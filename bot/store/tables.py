@@ -80,6 +80,7 @@ requests = sa.Table(
     sa.Column("extends", sa.String(64)),
     sa.Column("extends_end", _ts),
     sa.Column("extensions", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("asked_seconds", Seconds),  # v10: asked for, when approved for less
 )
 
 decisions = sa.Table(
@@ -91,6 +92,17 @@ decisions = sa.Table(
     sa.Column("decided_by", sa.String(64)),
     sa.Column("decided_at", _ts),
     sa.Column("reason", sa.Text),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.ForeignKey("requests.id"), nullable=False),
+    sa.Column("approver", sa.String(64), nullable=False),
+    sa.Column("approved_at", _ts, nullable=False),
+    sa.Column("duration_seconds", Seconds, nullable=False),
+    sa.UniqueConstraint("request_id", "approver", name="uq_approvals_request_approver"),
 )
 
 user_links = sa.Table(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import quote as url_quote
 
+from bot.domain.approvals import Asked, Tally
 from bot.domain.durations import to_human
 from bot.domain.requests import ActivationRecord, RequestState
+from handlers.blocks.approvers import approve_for, asked_line, tally_line
 from handlers.blocks.audit import audit_line as audit_line  # the audit channel's, too
 from handlers.blocks.audit import audit_post as audit_post
 from handlers.blocks.base import (
@@ -30,12 +32,18 @@ DENY_ACTION = "approval_deny"
 
 
 def approval_card(
-    record: ActivationRecord, expires_at: datetime | None, ticket_url: str | None = None
+    record: ActivationRecord,
+    expires_at: datetime | None,
+    ticket_url: str | None = None,
+    *,
+    asked: Asked | None = None,
+    tally: Tally | None = None,
 ) -> Message:
     """The request as approvers see it; buttons only while it is pending. Each button's
     value is the request id alone: who may decide is checked on the server at click time.
     `ticket_url` is pimbot.yml's `ticket.url_template` (`{ticket}` is replaced). The
-    justification is quoted as typed, below the bot's own fields, so it cannot pose as one."""
+    justification is quoted as typed, below the bot's own fields, so it cannot pose as one.
+    `asked`: the approvers it mentions (when posted); `tally`: the approvals so far."""
     scope, role = scope_text(record.scope), inline(record.role_name)
     facts = (
         f"{_asks(record, role)}\n*Scope:* {scope}\n"
@@ -47,27 +55,32 @@ def approval_card(
     if record.extends:
         summary = f"Extension approval needed: {role} for {mention(record.requester)} · {scope}"
     said = [quote(record.justification)] if record.justification else []
+    asking = asked_line(asked) if asked else None
+    counted = tally_line(tally, record) if tally else None
+    body = [section(facts), *said]
+    if asking:
+        body.append(section(asking))
+    if counted:
+        body.append(context(counted))
     of = f" · extends request `{record.extends}`" if record.extends else ""
-    body = [section(facts), *said, context(f"Request `{record.id}`{of}")]
+    body.append(context(f"Request `{record.id}`{of}"))
     if record.state is S.PENDING_APPROVAL:
         expiry = f" · expires {when(expires_at, None)}" if expires_at else ""
         body[-1] = context(f"Request `{record.id}`{of}{expiry}")
-        body.append(
-            {
-                "type": "actions",
-                "block_id": "decision",
-                "elements": [
-                    {
-                        **button("Approve", APPROVE_ACTION, record.id, "primary"),
-                        "confirm": _confirm(record),
-                    },
-                    button("Deny", DENY_ACTION, record.id, "danger"),
-                ],
-            }
-        )
+        body.append(_decision(record))
     else:
         body += [section(_status_line(record)), *_reason(record)]
-    return message(summary, body)
+    return message(summary + (f" · {asking}" if asking else ""), body)
+
+
+def _decision(record: ActivationRecord) -> Block:
+    approve = button("Approve", APPROVE_ACTION, record.id, "primary")
+    approve["confirm"] = _confirm(record)
+    elements = [approve, button("Deny", DENY_ACTION, record.id, "danger")]
+    shorter = None if record.extends else approve_for(record)  # an extension: as asked
+    if shorter:
+        elements.append(shorter)
+    return {"type": "actions", "block_id": "decision", "elements": elements}
 
 
 def _asks(record: ActivationRecord, role: str) -> str:
@@ -141,7 +154,14 @@ def _status_line(record: ActivationRecord, tz: str | None = None) -> str:
         )
     if record.extends and record.state is S.CANCELLED and record.error:  # withdrawn
         label = f":heavy_multiplication_x: Withdrawn: {inline(record.error)}"
-    return f"{label}{who}{at}{reason}"
+    return f"{label}{who}{at}{_shorter(record)}{reason}"
+
+
+def _shorter(record: ActivationRecord) -> str:
+    """An approval for less than asked, said wherever the decision is."""
+    if record.asked is None or record.asked <= record.duration:
+        return ""
+    return f", for {to_human(record.duration)} of the {to_human(record.asked)} asked"
 
 
 def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = None) -> Message:
@@ -173,8 +193,8 @@ def decision_dm(record: ActivationRecord, error: str | None, tz: str | None = No
         )
     if record.state is S.ACTIVE:
         return message(
-            f":white_check_mark: {role} was approved{by} and is active until "
-            f"{when(record.end, tz)}. (request `{record.id}`)\n{scope}"
+            f":white_check_mark: {role} was approved{by}{_shorter(record)} and is active "
+            f"until {when(record.end, tz)}. (request `{record.id}`)\n{scope}"
         )
     line = f"Your {kind} `{record.id}` for {role}: {_status_line(record, tz)}"
     if record.decision_reason:

@@ -35,7 +35,8 @@ RECORD = activation_record(
 
 
 TARGET_COLUMNS = {"target_kind", "scope_id", "scope_name"}  # added by v7
-SPAN_COLUMNS = {"subject", "start", "end", "held_seconds"}  # added to audit by v11
+SPAN_COLUMNS = {"subject", "start", "end", "held_seconds"}  # added to audit by v12
+ASKED_COLUMNS = {"asked_seconds"}  # added by v16
 
 
 def write_old_rows(
@@ -61,6 +62,7 @@ def write_old_link(engine: Engine, link: UserLink) -> None:
 
 def _old(values: dict[str, object], version: int) -> dict[str, object]:
     old = {k: v for k, v in values.items() if version >= 7 or k not in TARGET_COLUMNS}
+    old = {k: v for k, v in old.items() if version >= 16 or k not in ASKED_COLUMNS}
     if version < 14:  # v14 added the extension columns
         old = {k: v for k, v in old.items() if k not in ("extends", "extends_end", "extensions")}
     if version >= 8:  # people keyed neutrally already, one card column

@@ -26,7 +26,7 @@ def _card(bot: BotStack) -> tuple[str, dict[str, Any]]:
         c for c in bot.slack.calls("chat.postMessage") if c.body["channel"] == "C_PIM_APPROVALS"
     ]
     (actions,) = [b for b in card.body["blocks"] if b["type"] == "actions"]
-    values = {e["value"] for e in actions["elements"]}
+    values = {e["value"] for e in actions["elements"] if e["type"] == "button"}
     assert len(values) == 1  # both buttons carry the request id and nothing else
     return values.pop(), card.body
 
@@ -43,13 +43,18 @@ def test_requester_cannot_approve_their_own_request(bot: BotStack) -> None:
 
 
 def test_approver_click_activates_once_and_redraws_the_card(bot: BotStack) -> None:
+    """The repository's pimbot.yml: Global Administrator needs the admin and Megan."""
     request_id, _ = _card(bot)
 
     bot.click("U_ADMIN", "approval_approve", request_id)
+    (halfway,) = bot.slack.wait_for("chat.update")
+    assert "1 of 2 approvals: <@U_ADMIN>" in json.dumps(halfway.body["blocks"])
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
+    bot.click("U_MEGAN", "approval_approve", request_id)
 
-    (update,) = bot.slack.wait_for("chat.update")
+    update = bot.slack.wait_for("chat.update", count=2)[-1]
     text = json.dumps(update.body["blocks"])
-    assert "Approved" in text and "<@U_ADMIN>" in text
+    assert "Approved" in text and "<@U_ADMIN>" in text and "<@U_MEGAN>" in text
     assert all(b["type"] != "actions" for b in update.body["blocks"])
     assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
     assert bot.graph_writes() == 1
@@ -83,8 +88,8 @@ def test_a_policy_that_names_no_approvers_is_approved_by_active_role_admins(
 ) -> None:
     """Entra: "If no specific approvers are selected, Privileged Role Administrators and
     Global Administrators become the default approvers" (pim-how-to-change-default-settings).
-    Megan holds neither role and is refused; MOD Administrator, an active Global
-    Administrator, approves."""
+    Alex holds neither role and is refused; MOD Administrator, an active Global
+    Administrator, and Megan (the repository's second approver) approve."""
     settings = bot.tenant.seed.settings
     saved = settings[GLOBAL_ADMIN]
     settings[GLOBAL_ADMIN] = replace(saved, approvers=())
@@ -92,7 +97,7 @@ def test_a_policy_that_names_no_approvers_is_approved_by_active_role_admins(
     try:
         request_id, _ = _card(bot)
 
-        refused = bot.click("U_MEGAN", "approval_approve", request_id)
+        refused = bot.click("U_ALEX", "approval_approve", request_id)
         bot.slack.wait_for("response_url:" + refused.rsplit("/", 1)[-1])
         (said,) = bot.slack.responses(refused)
         assert "not an approver" in said["text"]
@@ -100,6 +105,8 @@ def test_a_policy_that_names_no_approvers_is_approved_by_active_role_admins(
 
         bot.click("U_ADMIN", "approval_approve", request_id)
         bot.slack.wait_for("chat.update")
+        bot.click("U_MEGAN", "approval_approve", request_id)
+        bot.slack.wait_for("chat.update", count=2)
         assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
     finally:
         settings[GLOBAL_ADMIN] = saved
@@ -137,10 +144,12 @@ def test_an_approval_after_the_eligibility_ended_activates_nothing(bot: BotStack
     ]
 
     bot.click("U_ADMIN", "approval_approve", request_id)
+    bot.slack.wait_for("chat.update")  # one of the two approvals
+    bot.click("U_MEGAN", "approval_approve", request_id)
 
     told = bot.dm("U_ALINE", "no longer an eligible role")
     assert "nothing was activated" in told["text"]
-    bot.dm("U_ADMIN", "no longer an eligible role")
+    bot.dm("U_MEGAN", "no longer an eligible role")  # the approver whose click decided
     assert bot.graph_writes() == 0
     assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
     record = bot.services.store.get_request(request_id)

@@ -57,10 +57,13 @@ def test_card_shows_everything_an_approver_needs(bot: ApprovalStack) -> None:
     assert "need tenant-wide settings change" in text and "Why approval:" in text
     assert "expires" in text and request_id in text
     (actions,) = [b for b in card["blocks"] if b["type"] == "actions"]
-    approve, deny = actions["elements"]
+    approve, deny, shorter = actions["elements"]
     assert approve["style"] == "primary" and approve["confirm"]["confirm"]["text"] == "Approve"
     assert deny["style"] == "danger" and "confirm" not in deny
     assert approve["value"] == deny["value"] == request_id
+    # "Approve for…" a shorter time than the hour asked: 30 minutes, with a confirm.
+    assert shorter["type"] == "static_select" and "confirm" in shorter
+    assert [o["value"] for o in shorter["options"]] == [f"{request_id} 1800"]
 
 
 @pytest.mark.slow

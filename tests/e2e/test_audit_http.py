@@ -37,6 +37,8 @@ def bot(tmp_path: Path) -> Iterator[ApprovalStack]:
         "escalate_after": "1h",
         "escalate_to": {"slack_users": ["U_ALEX"]},
     }
+    # Four eyes, as in the repository's pimbot.yml: the journey has approval_counted too.
+    policy["roles"]["global-admin"]["approvals_required"] = 2
     with ApprovalStack(tmp_path, policy=policy) as stack:
         yield stack
 
@@ -77,12 +79,14 @@ def _journey(bot: ApprovalStack) -> None:
     cancelled, _ = bot.pending()
     bot.final(bot.command(f"cancel {cancelled}"))  # cancelled
     approved, _ = bot.pending()
-    bot.said(bot.click("U_ADMIN", "approval_approve", approved))  # approved, activated
+    bot.said(bot.click("U_ADMIN", "approval_approve", approved))  # approval_counted
+    bot.said(bot.click("U_AP00", "approval_approve", approved))  # approved, activated
     bot.clock.advance(5 * MINUTE)  # Entra refuses a deactivation within 5 minutes
     bot.final(bot.command("deactivate global-admin"))
     failing, _ = bot.pending()
+    bot.said(bot.click("U_ADMIN", "approval_approve", failing))
     bot.faults.fail(400, times=1, method="POST", path=GRAPH_WRITES)
-    bot.said(bot.click("U_ADMIN", "approval_approve", failing))  # activation_failed
+    bot.said(bot.click("U_AP00", "approval_approve", failing))  # activation_failed
     bot.pending()
     bot.sweep(advance=61 * MINUTE)  # approvers_reminded, escalated
     bot.sweep(advance=25 * 60 * MINUTE)  # expired

@@ -20,7 +20,7 @@ from bot.simulators.sandbox import (
     create_app,
 )
 from bot.store import SqlStore
-from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN
+from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN, MEGAN
 from tests.support.payloads import block_actions
 from tests.support.processes import pimbot_run
 from tests.support.settings import SIGNING_SECRET, make_settings, process_env
@@ -39,11 +39,9 @@ def _post(url: str, body: str) -> httpx.Response:
     return answer
 
 
-def _approve(url: str, slack: FakeSlack, request_id: str) -> str:
+def _approve(url: str, slack: FakeSlack, request_id: str, approver: str = ADMIN.slack_id) -> str:
     response_url = slack.response_url()
-    payload = block_actions(
-        ADMIN.slack_id, "approval_approve", request_id, response_url=response_url
-    )
+    payload = block_actions(approver, "approval_approve", request_id, response_url=response_url)
     _post(url, interaction_body(payload))
     return response_url
 
@@ -68,11 +66,19 @@ def test_old_card_buttons_work_in_a_new_process_after_kill_9(
             first.wait()
 
         with pimbot_run(env, log) as (_second, url):
-            said = _answer(slack, _approve(url, slack, request_id))
+            # The repository's pimbot.yml: Global Administrator needs the admin and Megan.
+            first = _answer(slack, _approve(url, slack, request_id))
+            assert "1 of 2 approvals" in first, first
+            said = _answer(slack, _approve(url, slack, request_id, MEGAN.slack_id))
             assert said.startswith(f"You approved `{request_id}`"), said
-            update = _wait(lambda: [c.body for c in slack.calls("chat.update")])
+            update = _wait(
+                lambda: [
+                    c.body
+                    for c in slack.calls("chat.update")
+                    if "Approved and active" in json.dumps(c.body["blocks"])
+                ]
+            )
             assert update["ts"] == posted_ts and update["channel"] == "C_PIM_APPROVALS"
-            assert "Approved" in json.dumps(update["blocks"])
             assert tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
             assert faults.count("POST", GRAPH_WRITES) == 1
 

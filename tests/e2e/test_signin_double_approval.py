@@ -14,6 +14,7 @@ from bot.domain.requests import RequestState
 from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN
 from tests.support.signin_stack import GA_1H, SignInStack
 
+ALEX_UPN = f"AlexW@{ALINE.upn.split('@')[1]}"
 pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
 BOTH = {
@@ -36,6 +37,7 @@ def test_pimbot_approval_first_then_entra_approval_then_active(bot: SignInStack)
     request_id, first_card = bot.pending(GA_1H)
     assert bot.services.store.get_request(request_id).graph_request_id is None  # type: ignore[union-attr]
     assert not bot.tenant.requests  # nothing asked of Entra before pimbot's approver decides
+    bot.log_in("U_ALEX", ALEX_UPN)  # approvers are live: read as them in user mode
 
     said = bot.said(bot.click("U_ALEX", "approval_approve", request_id))
 
@@ -65,8 +67,8 @@ def test_pimbot_approver_cannot_stand_in_for_entras(bot: SignInStack) -> None:
     bot.reset()
     bot.log_in("U_ALINE", ALINE.upn)
     request_id, _ = bot.pending(GA_1H)
+    bot.log_in("U_ALEX", ALEX_UPN)
     bot.said(bot.click("U_ALEX", "approval_approve", request_id))
-    bot.log_in("U_ALEX", f"AlexW@{ALINE.upn.split('@')[1]}")
 
     said = bot.said(bot.click("U_ALEX", "approval_approve", request_id))  # Entra's step now
 

@@ -374,9 +374,12 @@ def test_approval_only_pimbot_asks_for_is_decided_by_the_bot_then_self_activated
     request_id, _ = bot.pending(HD_1H)
     assert _record(bot, request_id).graph_request_id is None  # Entra holds nothing yet
 
-    said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))  # not signed in
+    # Approvers are live (four eyes, issue 15): pimbot reads the approver's Entra account,
+    # as them in user mode, so they sign in once; pimbot.yml names U_ADMIN.
+    bot.log_in("U_ADMIN", ADMIN.upn)
+    said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
 
-    assert f"You approved `{request_id}`" in said  # pimbot.yml names U_ADMIN: no Entra call
+    assert f"You approved `{request_id}`" in said
     bot.dm("U_ALINE", "Helpdesk Administrator* was approved by <@U_ADMIN> and is active until")
     (request,) = bot.tenant_requests(ALINE.id)
     assert request.action == "selfActivate" and request.created_by == ("user", ALINE.id)
@@ -390,6 +393,7 @@ def test_a_requester_signed_out_before_approval_is_asked_to_sign_in_and_it_activ
     bot.tenant.refresh_tokens.revoke_user(ALINE.id)
     bot.tenant.tokens.revoke_user(ALINE.id)
     seen = len(bot.codes("U_ALINE"))
+    bot.log_in("U_ADMIN", ADMIN.upn)  # a live approver: read as them in user mode
 
     said = bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
 
@@ -424,6 +428,7 @@ def test_a_stored_request_dropped_unsigned_is_failed_and_audited(bot: SignInStac
     request_id, _ = bot.pending(HD_1H)
     bot.tenant.refresh_tokens.revoke_user(ALINE.id)
     bot.tenant.tokens.revoke_user(ALINE.id)
+    bot.log_in("U_ADMIN", ADMIN.upn)  # a live approver: read as them in user mode
     bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
 
     bot.sweep(advance=61 * 60.0)

@@ -78,7 +78,18 @@ def test_an_approval_required_role_is_approved_in_the_channel_and_aline_hears(
     screenshot(page, "real-bot-approve-confirm.png")
     dialog.locator("[data-confirm]").click()
     expect(dialog).to_be_hidden()
-    expect(card).to_contain_text(re.compile(r"Approved.*by @MOD Administrator"))
+    # The repository's pimbot.yml: Global Administrator needs a second approver, Megan.
+    expect(card).to_contain_text("1 of 2 approvals: @MOD Administrator")
+    assert real_bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
+
+    _switch_to(page, "U_MEGAN", "Megan Bowen")
+    page.get_by_text("pim-approvals", exact=True).click()
+    card = page.locator(".msg", has_text="audit break-glass accounts")
+    card.get_by_role("button", name="Approve").click()
+    dialog = page.get_by_role("alertdialog")
+    dialog.locator("[data-confirm]").click()
+    expect(dialog).to_be_hidden()
+    expect(card).to_contain_text(re.compile(r"Approved.*by @Megan Bowen"))
     expect(card.get_by_role("button", name="Approve")).to_have_count(0)
     screenshot(page, "real-bot-approved.png")
 

@@ -31,7 +31,7 @@ class Tenant:
 def world(tmp_path: Path) -> Iterator[tuple[Tenant, dict[str, str]]]:
     t = Tenant()
     with SandboxServer(create_app(t.tenant, faults=t.faults), tls=True) as server:
-        # The repository's pimbot.yml: global-admin needs approval by U_ADMIN.
+        # The repository's pimbot.yml: global-admin needs approval by U_ADMIN and U_MEGAN.
         settings = make_settings(tmp_path, sandbox=server)
         yield t, process_env(settings, CRASH_LOG=str(tmp_path / "sent.log"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tests.support.cast import (
     ADMIN,
     ALINE,
@@ -140,3 +142,27 @@ async def test_select_returns_only_the_named_properties(graph: GraphCaller) -> N
         f"{RM}/roleDefinitions", "unifiedRoleDefinition", **{"$top": "1", "$select": "id"}
     )
     assert [set(r) for r in roles.json()["value"]] == [{"id"}]
+
+
+async def test_account_enabled_only_on_select_and_disabled_or_deleted_users(
+    graph: GraphCaller, http: httpx.AsyncClient
+) -> None:
+    """`accountEnabled` is "Returned only on $select" (Graph's user resource,
+    https://learn.microsoft.com/en-us/graph/api/resources/user); a deleted user is a 404,
+    gone from the groups it was in, as Entra deletes a user."""
+    default = await graph.get(f"/v1.0/users/{MEGAN.id}", "user")
+    assert "accountEnabled" not in default.json()
+    selected = await graph.get(
+        f"/v1.0/users/{MEGAN.id}", "user", **{"$select": "id,accountEnabled"}
+    )
+    assert selected.json()["accountEnabled"] is True
+
+    disabled = await http.post(f"/sandbox/users/{MEGAN.id}", json={"accountEnabled": False})
+    assert disabled.status_code == 204
+    after = await graph.get(f"/v1.0/users/{MEGAN.id}", "user", **{"$select": "accountEnabled"})
+    assert after.json()["accountEnabled"] is False
+
+    assert (await http.delete(f"/sandbox/users/{LEE.id}")).status_code == 204
+    assert_graph_error(await graph.get(f"/v1.0/users/{LEE.id}"), 404, "Request_ResourceNotFound")
+    members = await graph.get(f"/v1.0/groups/{SECOPS_GROUP}/members")
+    assert LEE.id not in {m["id"] for m in members.json()["value"]}

@@ -51,12 +51,15 @@ async def test_approval_required_role_waits_without_touching_graph(
 async def test_an_approver_approves_and_the_activation_runs(
     services: Services, tenant: SandboxTenant
 ) -> None:
+    """The repository's pimbot.yml: Global Administrator needs the admin and Megan."""
     pending = await request_global_admin(services)
     assert pending.record is not None
-    decision = await services.pimbot.handle(slack("U_ADMIN"), Approve(pending.record.id))
+    first = await services.pimbot.handle(slack("U_ADMIN"), Approve(pending.record.id))
+    assert first.record.state is RequestState.PENDING_APPROVAL and not aline_live(tenant)
+    decision = await services.pimbot.handle(slack("U_MEGAN"), Approve(pending.record.id))
     assert decision.approved and decision.error is None
     assert decision.record.state is RequestState.ACTIVE
-    assert decision.record.decided_by == slack("U_ADMIN")
+    assert decision.record.decided_by == slack("U_MEGAN")
     assert aline_live(tenant)
 
 
@@ -78,10 +81,10 @@ async def test_a_non_approver_is_refused_and_audited(services: Services) -> None
     pending = await request_global_admin(services)
     assert pending.record is not None
     with pytest.raises(NotAuthorised) as err:
-        await services.pimbot.handle(slack("U_MEGAN"), Approve(pending.record.id))
+        await services.pimbot.handle(slack("U_ALEX"), Approve(pending.record.id))
     assert "not an approver" in err.value.user_message
     refused = services.store.audit_events()[-1]
-    assert refused.kind is AuditKind.DECISION_REFUSED and refused.person == slack("U_MEGAN")
+    assert refused.kind is AuditKind.DECISION_REFUSED and refused.person == slack("U_ALEX")
 
 
 async def test_unknown_request_id_is_not_found(services: Services) -> None:
@@ -194,7 +197,8 @@ async def test_a_restart_between_request_and_approval_loses_nothing(
     assert pending.record is not None
     second = wire(settings, clock, directory, notifier)
     try:
-        decision = await second.pimbot.handle(slack("U_ADMIN"), Approve(pending.record.id))
+        await second.pimbot.handle(slack("U_ADMIN"), Approve(pending.record.id))
+        decision = await second.pimbot.handle(slack("U_MEGAN"), Approve(pending.record.id))
     finally:
         await second.aclose()
     assert decision.record.state is RequestState.ACTIVE

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.
 
 def with_approvers(settings: Settings, **approvers: Any) -> PolicyFile:
     policy = settings.policy()
+    # Who may approve, one approval each (four eyes has its own tests).
     role = policy.roles["global-admin"].model_copy(
-        update={"approvers": ApproversConfig(**approvers)}
+        update={"approvers": ApproversConfig(**approvers), "approvals_required": 1}
     )
     return policy.model_copy(update={"roles": {**policy.roles, "global-admin": role}})
 

@@ -66,6 +66,10 @@ async def test_viewers_a_change_concerns_are_refreshed_and_no_one_else(
 
     await services.pimbot.handle(ADMIN, Approve(request_id))
     await services.pimbot.homes.settled()
+    assert _homes(notifier, ADMIN)[-1].waiting == ()  # approved by him: not his to decide
+    assert _homes(notifier, ALINE)[-1].active == []  # one approval of the two it needs
+    await services.pimbot.handle(slack("U_MEGAN"), Approve(request_id))
+    await services.pimbot.homes.settled()
 
     assert _homes(notifier, ADMIN)[-1].waiting == ()
     assert [a.role.display_name for a in _homes(notifier, ALINE)[-1].active] == [

@@ -56,6 +56,9 @@ def approvals_policy() -> dict[str, Any]:
         "slack_users": ["U_ADMIN", *APPROVERS],
         "slack_usergroups": [USERGROUP],
     }
+    # These tests are about one approval deciding (exactly once, expiry, cancel); four
+    # eyes (the repository's two approvals) has its own tests (test_four_eyes_http.py).
+    policy["roles"]["global-admin"]["approvals_required"] = 1
     return policy
 
 

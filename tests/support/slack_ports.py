@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain.approvals import Asked, Tally
 from bot.domain.audit import AuditEvent
 from bot.domain.breakglass import BreakGlassRecord
 from bot.domain.drift import OutsideActivity, Readiness
@@ -80,12 +81,14 @@ class RecordingNotifier:
         self.ended.append((record.id, detail))
 
     async def post_approval_card(
-        self, record: ActivationRecord, expires_at: datetime
+        self, record: ActivationRecord, expires_at: datetime, asked: Asked | None = None
     ) -> str | None:
         self.cards[record.id] = record
         return f"C_PIM_APPROVALS {len(self.cards)}.000100"
 
-    async def update_approval_card(self, record: ActivationRecord) -> None:
+    async def update_approval_card(
+        self, record: ActivationRecord, tally: Tally | None = None
+    ) -> None:
         assert record.id in self.cards, "updating a card that was never posted"
         self.cards[record.id] = record
 

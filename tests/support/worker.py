@@ -22,12 +22,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.domain.approvals import Tally
 from bot.domain.command_types import Activate, Approve
 from bot.domain.requests import ActivationRecord
 from bot.settings import Settings
 from bot.store import scheduler
 from bot.wiring import Services, build_services
-from tests.support.cast import ADMIN, ALINE, TICKET
+from tests.support.cast import ADMIN, ALINE, MEGAN, TICKET
 from tests.support.slack_ports import FakeDirectory, RecordingNotifier
 
 
@@ -40,6 +41,11 @@ class FileNotifier(RecordingNotifier):
 
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
         _append(f"ended {record.id}")
+
+    async def update_approval_card(
+        self, record: ActivationRecord, tally: Tally | None = None
+    ) -> None:
+        self.cards[record.id] = record  # posted by an earlier process, on the same database
 
 
 def _append(line: str) -> None:
@@ -89,7 +95,9 @@ async def main(mode: str, arg: str | None) -> None:
         )
         print(out.record.id if out.record else "", flush=True)
     elif mode == "approve" and arg:
+        # The repository's pimbot.yml: Global Administrator needs the admin and Megan.
         await services.pimbot.handle(ADMIN.key, Approve(arg))
+        await services.pimbot.handle(MEGAN.key, Approve(arg))
     print("done", flush=True)
     await report_settled(services)  # until killed
 

@@ -56,8 +56,11 @@ def test_the_demo_tells_the_tutorial_and_exits_0(tmp_path: Path) -> None:
         "Global Administrator needs approval",
         "[Approve] [Deny]",
         "MOD Administrator clicks [Approve]",
-        "Approved and active by @MOD Administrator",
-        "Global Administrator was approved by @MOD Administrator and is active until",
+        "1 of 2 approvals: @MOD Administrator",
+        "Graph: Aline Dupuy — no active role",  # one approval of two activates nothing
+        "Megan Bowen clicks [Approve]",
+        "Approved and active by @Megan Bowen",
+        "Global Administrator was approved by @Megan Bowen and is active until",
         "Graph: Aline Dupuy — Global Administrator active until",
         "fast-forward 1 h 46 min",
         "⏰ Global Administrator ends in",

@@ -192,6 +192,23 @@ async def permissions(request: Request) -> JSONResponse:
     return JSONResponse({"value": sorted(tenant.granted)})
 
 
+async def user_account(request: Request) -> Response:
+    """POST {"accountEnabled": false} disables a user (true enables it again); DELETE
+    deletes the user. Until reset."""
+    tenant = _tenant(request)
+    user_id = _reviewer(tenant, request.path_params["ident"])
+    assert user_id is not None  # noqa: S101 -- a path parameter is never None
+    enabled = None if request.method == "DELETE" else (await _body(request)).get("accountEnabled")
+    if request.method != "DELETE" and not isinstance(enabled, bool):
+        raise bad_request("'accountEnabled' must be true or false.")
+    with tenant.lock:
+        if enabled is None:
+            tenant.directory.delete(user_id)
+        else:
+            tenant.directory.disable(user_id, enabled)
+    return Response(status_code=204)
+
+
 async def reset(request: Request) -> Response:
     """Back to the seed; fault rules and the call log are cleared too."""
     _tenant(request).reset()
@@ -208,6 +225,7 @@ ROUTES = [
     Route("/sandbox/calls", calls, methods=["GET"]),
     Route("/sandbox/tokens", user_token, methods=["POST"]),
     Route("/sandbox/reset", reset, methods=["POST"]),
+    Route("/sandbox/users/{ident}", user_account, methods=["POST", "DELETE"]),
     Route("/sandbox/administrativeUnits", administrative_units, methods=["POST"]),
     Route("/sandbox/eligibilities", eligibilities, methods=["POST"]),
     Route("/sandbox/permissions", permissions, methods=["GET", "POST"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.simulators.sandbox.model import Group, User
 
 
@@ -16,6 +18,16 @@ class Directory:
             return self.users[id_or_upn]
         wanted = id_or_upn.lower()
         return next((u for u in self.users.values() if u.upn.lower() == wanted), None)
+
+    def disable(self, user_id: str, enabled: bool) -> None:
+        self.users[user_id] = replace(self.users[user_id], account_enabled=enabled)
+
+    def delete(self, user_id: str) -> None:
+        """Gone from the directory and from every group, as Entra deletes a user."""
+        del self.users[user_id]
+        for group in list(self.groups.values()):
+            kept = tuple(m for m in group.members if m != user_id)
+            self.groups[group.id] = replace(group, members=kept)
 
     def member_of(self, object_id: str, *, transitive: bool) -> list[Group]:
         """Groups that hold `object_id`, directly or through nested groups."""

@@ -100,7 +100,7 @@ def _expand(
         user = tenant.directory.users.get(record.principal_id)
         group = tenant.directory.groups.get(record.principal_id)
         body["principal"] = (
-            render.user(user, typed=True)
+            render.user(user, typed=True, selectable=False)
             if user
             else render.group(group, typed=True)
             if group

@@ -20,6 +20,7 @@ class User:
     given_name: str | None = None
     surname: str | None = None
     job_title: str | None = None
+    account_enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)

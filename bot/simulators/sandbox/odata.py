@@ -68,6 +68,9 @@ def entity(context: str, body: dict[str, Any], request: Request | None = None) -
 
 
 _NAVIGATION = ("roleDefinition", "principal", "policy")
+# Properties Graph returns only when $select names them: a user's `accountEnabled`
+# (https://learn.microsoft.com/en-us/graph/api/resources/user: "Returned only on $select").
+_SELECT_ONLY = frozenset({"accountEnabled"})
 
 
 def select(request: Request, item: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +78,7 @@ def select(request: Request, item: dict[str, Any]) -> dict[str, Any]:
     (`@odata.type`) and expanded navigation properties."""
     raw = request.query_params.get("$select")
     if not raw:
-        return item
+        return {k: v for k, v in item.items() if k not in _SELECT_ONLY}
     wanted = {name.strip().lower() for name in raw.split(",") if name.strip()}
     return {
         k: v

@@ -18,8 +18,12 @@ from bot.simulators.sandbox.timefmt import format_dt, format_duration
 Json = dict[str, Any]
 
 
-def user(u: User, *, typed: bool = False) -> Json:
+def user(u: User, *, typed: bool = False, selectable: bool = True) -> Json:
+    """`selectable`: include the properties Graph returns only on $select (dropped by
+    odata.select when none is given); an expanded principal has only the defaults."""
     body: Json = {"@odata.type": "#microsoft.graph.user"} if typed else {}
+    if selectable:
+        body["accountEnabled"] = u.account_enabled
     return body | {
         "id": u.id,
         "businessPhones": [],

@@ -99,6 +99,7 @@ def _user(raw: dict[str, Any]) -> User:
         given_name=raw.get("givenName"),
         surname=raw.get("surname"),
         job_title=raw.get("jobTitle"),
+        account_enabled=bool(raw.get("accountEnabled", True)),
     )
 
 
