@@ -107,6 +107,9 @@ class ApproverNudges:
                 else:
                     people.update(dict.fromkeys(await self._people(ref)))
         people.pop(record.requester, None)  # never asked to approve their own request
+        if not escalation:  # four eyes: who already approved is not asked again
+            for approval in self._svc.store.tally(record.id, 1).approvals:
+                people.pop(approval.approver, None)
         return Audience(tuple(people), tuple(groups))
 
     async def _approvers(self, record: ActivationRecord) -> tuple[ApproverRef, ...]:

@@ -294,3 +294,20 @@ def test_make_run_shows_the_repings_in_the_cards_thread(tmp_path: Path) -> None:
 
     assert reply["thread_ts"] == posted["ts"] and "<@U_ADMIN>" in reply["text"]
     assert "reminder 1" in reply["text"]
+
+
+def test_with_four_eyes_an_approver_who_approved_is_not_repinged(tmp_path: Path) -> None:
+    """Two approvals needed: after the admin's, the re-ping asks the others, not them."""
+    policy = nag_policy()
+    policy["roles"]["global-admin"]["approvals_required"] = 2
+    with ApprovalStack(tmp_path, policy=policy) as bot:
+        request_id, _ = bot.pending()
+        assert "1 of 2" in bot.said(bot.click("U_ADMIN", "approval_approve", request_id))
+
+        bot.sweep(advance=15 * MINUTE + 1)
+
+        (ping,) = _thread(bot, request_id, 1)
+        asked = ping["text"].split("`", 1)[0]
+        assert "<@U_AP07>" in asked and "<@U_ADMIN>" not in asked
+        assert _state(bot, request_id) is RequestState.PENDING_APPROVAL
+        assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
