@@ -35,6 +35,7 @@ def entra_policy() -> PolicyFile:
         "approvers": {"entra_groups": [PIM_APPROVERS_GROUP], "entra_users": [PATTI.upn]},
         "escalate_after": "30m",
         "escalate_to": {"entra_groups": [SECOPS_GROUP]},  # Aline (the requester), Diego, Lee
+        "approvals_required": 1,  # one decides here; four eyes: test_nudges_http.py
     }
     return PolicyFile.model_validate(policy)
 
