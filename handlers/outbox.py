@@ -267,6 +267,9 @@ class Courier:
             return self._give_up(parcel, "deadline_passed")
         try:
             ref = await self._send(parcel)
+        except asyncio.CancelledError:  # shutting down mid-send: a replica may go on now
+            self._outbox.release(parcel.id, self._me)
+            raise
         except SlackApiError as exc:
             return await self._refused(parcel, exc, now)
         except Undeliverable as exc:

@@ -94,7 +94,11 @@ class SqlOutbox:
         # on the row a concurrent claim just committed (READ COMMITTED, "the second updater
         # ... re-evaluates its WHERE clause"; postgresql.org/docs/current/transaction-iso.html),
         # SQLite runs one writer at a time. Exactly one of two claimants sees a row changed.
-        free = _O.c.claimed_until.is_(None) | (_O.c.claimed_until <= now)
+        free: sa.ColumnElement[bool] = _O.c.claimed_until.is_(None) | (_O.c.claimed_until <= now)
+        if self._engine.dialect.name == "sqlite":
+            # One process per file (bot/store/single.py): a claim there is a dead run's,
+            # and its restart sends the parcel at once rather than a minute later.
+            free = sa.true()
         query = (
             _O.update()
             .where((_O.c.id == parcel_id) & (_O.c.state == PENDING))
@@ -103,6 +107,14 @@ class SqlOutbox:
         )
         with self._engine.begin() as conn:
             return conn.execute(query).rowcount == 1
+
+    def release(self, parcel_id: int, holder: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                _O.update()
+                .where((_O.c.id == parcel_id) & (_O.c.claimed_by == holder))
+                .values(claimed_by=None, claimed_until=None)
+            )
 
     def card_ref(self, card: str) -> str | None:
         query = (

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,6 +20,7 @@ from bot.store.engine import make_engine
 from bot.store.outbox import SqlOutbox
 from handlers.outbox import CLAIM, Courier, Pace
 from tests.support.clock import FakeClock
+from tests.support.databases import postgres_url
 from tests.support.slack import FakeSlack
 
 CONFIG = PolicyFile(channels=ChannelsConfig(audit="C_AUDIT", approvals="C_APPROVALS"))
@@ -45,10 +48,15 @@ def _fill(outbox: SqlOutbox, clock: FakeClock) -> list[str]:
     return texts
 
 
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from postgres_url()
+
+
 @pytest.mark.slow
-def test_two_couriers_on_one_database_send_each_parcel_once(database_url: str) -> None:
+def test_two_couriers_on_one_postgresql_send_each_parcel_once(pg_url: str) -> None:
     clock = FakeClock()
-    engines = [make_engine(database_url) for _ in range(2)]
+    engines = [make_engine(pg_url) for _ in range(2)]
     outbox = SqlOutbox(SqlStore(engines[0], clock=clock).engine, clock)  # migrated
     texts = _fill(outbox, clock)
     barrier = threading.Barrier(2)
@@ -83,8 +91,10 @@ def test_two_couriers_on_one_database_send_each_parcel_once(database_url: str) -
             engine.dispose()
 
 
-def test_a_dead_replica_s_claim_is_taken_over_after_it_runs_out(store: SqlStore) -> None:
+@pytest.mark.slow
+def test_a_dead_replica_s_claim_is_taken_over_after_it_runs_out(pg_url: str) -> None:
     clock = FakeClock()
+    store = SqlStore.from_url(pg_url, clock=clock)
     outbox = SqlOutbox(store.engine, clock)
     until = clock.now() + timedelta(hours=1)
     parcel = outbox.put("C1", "post", {"channel": "C1", "text": "once"}, give_up_at=until)
@@ -99,3 +109,21 @@ def test_a_dead_replica_s_claim_is_taken_over_after_it_runs_out(store: SqlStore)
         assert [c.body["text"] for c in slack.calls("chat.postMessage")] == ["once"]
     assert outbox.backlog() == (0, 0.0)
     assert not outbox.claim(parcel, "dead-replica", clock.now(), clock.now() + CLAIM)  # sent
+    store.close()
+
+
+def test_on_sqlite_a_restart_sends_at_once_what_the_dead_run_had_claimed(
+    tmp_path: Path,
+) -> None:
+    """SQLite serves one process (bot/store/single.py): a claim found there is a dead
+    run's, not a live replica's."""
+    clock = FakeClock()
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'pimbot.db'}", clock=clock)
+    outbox = SqlOutbox(store.engine, clock)
+    until = clock.now() + timedelta(hours=1)
+    parcel = outbox.put("C1", "post", {"channel": "C1", "text": "again"}, give_up_at=until)
+    assert outbox.claim(parcel, "the-run-before", clock.now(), clock.now() + CLAIM)
+    with FakeSlack() as slack:
+        asyncio.run(_courier(slack, store.engine, clock).drain())
+        assert [c.body["text"] for c in slack.calls("chat.postMessage")] == ["again"]
+    store.close()
