@@ -10,6 +10,12 @@ promise: a job can run twice (two processes on one job store), or be lost (APSch
 deletes a one-off job when it starts running it, so a crash mid-run forgets it). Hence:
 the due handler claims the reminder in the store (`SqlStore.claim_reminder`) before
 sending, and on start the service calls `resume(store.list_reminders(unsent_only=True))`.
+
+Replicas: APScheduler 3 says "job stores must never be shared between schedulers"
+(https://apscheduler.readthedocs.io/en/3.x/userguide.html): a scheduler is not told of
+jobs another one adds, and two would run the same job. So every replica stores its jobs
+in the one table, but only the holder of the "scheduler" lock runs them (`lead`); the
+others are started paused, and the holder reads the table again at each lock round.
 """
 
 from __future__ import annotations
