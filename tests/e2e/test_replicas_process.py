@@ -6,26 +6,30 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from bot.clock import OffsetClock
 from bot.simulators.sandbox import Faults, SandboxServer, SandboxTenant, create_app
-from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN, USER_ADMIN
 from tests.support.databases import postgres_url
+from tests.support.payloads import block_actions
 from tests.support.processes import free_port, pimbot_run
 from tests.support.settings import SIGNING_SECRET, make_settings, process_env
-from tests.support.signing import command_body, signed_headers
+from tests.support.signing import command_body, interaction_body, signed_headers
 from tests.support.slack import FakeSlack
 from tests.support.stack import GRAPH_WRITES
 
 pytestmark = pytest.mark.slow  # `pimbot run` as real processes
 
 ACTIVATE = "activate user-admin 1h CONTOSO:Security-012345 fix a user"
+NEEDS_APPROVAL = "activate global-admin 1h need tenant-wide settings change"
 RUN = "import sys; from bot.cli import main; sys.exit(main(['run']))"
 
 
@@ -98,6 +102,60 @@ def _until(check: Callable[[], bool], seconds: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def _post(url: str, body: str) -> None:
+    answer = httpx.post(
+        f"{url}/slack/events", content=body, headers=signed_headers(SIGNING_SECRET, body)
+    )
+    assert answer.status_code == 200
+
+
+def _approve_on_every_replica_at_once(slack: FakeSlack, urls: list[str]) -> None:
+    """Aline asks for a role that needs approval; the admin's Approve reaches all three
+    replicas at the same moment (a double click spread by the load balancer): decided
+    once, one approver's answer says so, the others are told it was already decided."""
+    request = command_body(NEEDS_APPROVAL, user_id="U_ALINE", response_url=slack.response_url())
+    _post(urls[0], request)
+    card = _until_found(
+        lambda: [
+            c.body
+            for c in slack.calls("chat.postMessage")
+            if c.body["channel"] == "C_PIM_APPROVALS"
+        ]
+    )
+    request_id = card["blocks"][-1]["elements"][0]["value"]
+    response_urls = [slack.response_url() for _ in urls]
+    clicks = [
+        interaction_body(
+            block_actions(ADMIN.slack_id, "approval_approve", request_id, response_url=r)
+        )
+        for r in response_urls
+    ]
+    barrier = threading.Barrier(len(urls))
+
+    def click(url: str, body: str) -> None:
+        barrier.wait()
+        _post(url, body)
+
+    threads = [threading.Thread(target=click, args=pair) for pair in zip(urls, clicks, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    said = [
+        str(slack.wait_for("response_url:" + r.rsplit("/", 1)[-1], timeout=30)[0].body["text"])
+        for r in response_urls
+    ]
+    assert sum(text.startswith(f"You approved `{request_id}`") for text in said) == 1, said
+
+
+def _until_found(found: Callable[[], list[Any]], seconds: float = 30) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (hits := found()):
+        assert time.monotonic() < deadline, "not found in time"
+        time.sleep(0.05)
+    return hits[-1]
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     yield from postgres_url()
@@ -137,6 +195,10 @@ def test_three_replicas_on_an_empty_postgresql_share_the_periodic_work(
                 "no activation",
             )
             assert faults.count("POST", GRAPH_WRITES) == 1
+
+            _approve_on_every_replica_at_once(slack, [url for _, url in replicas])
+            assert tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
+            assert faults.count("POST", GRAPH_WRITES) == 2  # one per activation, no more
 
             leader = next(n for n, each in enumerate(held) if "sweep" in each)
             replicas[leader][0].kill()  # SIGKILL
