@@ -3,6 +3,7 @@ a survivor takes over once the holder is SIGKILLed; SQLite's single process hold
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,10 +11,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from sqlalchemy.engine import Engine
 
+from bot.service.sweep import Sweeper
 from bot.store.engine import make_engine
 from bot.store.locks import AdvisoryLock, process_locks
 from tests.support.databases import postgres_url
@@ -91,3 +94,46 @@ def test_a_survivor_takes_over_once_the_holder_is_killed_with_sigkill(
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+class _Rounds:
+    """Stands in for the reminders and approvals a sweep round runs; counts rounds."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def run_due(self) -> int:
+        self.count += 1
+        return 0
+
+    async def expire_due(self) -> int:
+        return 0
+
+    async def withdraw_orphaned_extensions(self) -> int:
+        return 0
+
+    async def reconcile(self) -> int:
+        return 0
+
+
+@pytest.mark.slow
+async def test_the_sweep_runs_only_on_the_replica_holding_its_lock(
+    pg_engines: tuple[str, list[Engine]],
+) -> None:
+    _url, (mine, theirs) = pg_engines
+    other_replica = AdvisoryLock(theirs, "sweep")
+    assert other_replica.try_hold()
+    rounds = _Rounds()
+    sweeper = Sweeper(cast(Any, rounds), cast(Any, rounds), lock=AdvisoryLock(mine, "sweep"))
+    task = asyncio.create_task(sweeper.run_forever(0.01))
+    try:
+        await asyncio.sleep(0.3)
+        assert rounds.count == 0  # another replica sweeps
+        other_replica.release()  # it stopped: this one takes over at its next round
+        deadline = asyncio.get_running_loop().time() + 10
+        while rounds.count == 0:
+            assert asyncio.get_running_loop().time() < deadline, "never took over"
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
