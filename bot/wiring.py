@@ -216,8 +216,13 @@ def build_services(
     watch_store(metrics, store, clock, locks)
     drift = _drift_store(store)
     readiness = ReadinessService(deps, drift) if drift else None
+    board = _board(deps, store, notifier, app_mode=user_mode is None)
     # Tenant-wide reads need the application's own identity; user mode keeps per-user ones.
-    reconciler = Reconciler(deps, drift, reminders) if drift and user_mode is None else None
+    # The board is redrawn from reconciliation's read: one tenant-wide read per interval.
+    also = board if board.shows_board else None
+    reconciler = (
+        Reconciler(deps, drift, reminders, also=also) if drift and user_mode is None else None
+    )
     service = PimService(deps, reminders, entra_decides=user_mode is not None, readiness=readiness)
     sign_ins = keeper = entra = None
     if user_mode is not None:
@@ -227,7 +232,6 @@ def build_services(
     approvals = ApprovalService(deps, service, entra=entra, keeper=keeper)
     glass = BreakGlassService(deps, reminders, user_mode=user_mode is not None)
     nudges = ApproverNudges(deps, approvals)
-    board = _board(deps, store, notifier, app_mode=user_mode is None)
     pimbot = Pimbot(
         deps,
         service,
@@ -260,7 +264,7 @@ def build_services(
             reconcile=reconciler.run if reconciler else None,
             clock=clock,
             reconcile_every=config.reconcile_every,
-            board=board.tick,
+            board=None if reconciler else board.tick,
             lock=locks["sweep"],
         ),
         user_mode,

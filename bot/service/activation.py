@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.audit import AuditEvent, AuditKind, span
+from bot.domain.breakglass import GlassState
 from bot.domain.command_types import (
     Activate,
     Cancel,
@@ -245,6 +246,7 @@ class PimService:
             )
         live = self._live_records(person, target)
         mine = live[0] if live else None
+        self._refuse_unratified(mine)
         # The chain counts from its first start, which the record keeps across renewals
         # (Graph's start is the latest re-activation's).
         first = (mine.start if mine else None) or active.start or self.clock.now()
@@ -449,6 +451,18 @@ class PimService:
             target,
             record=live[0] if live else None,
             detail=f"ended to extend, then not activated again: {why}",
+        )
+
+    def _refuse_unratified(self, record: ActivationRecord | None) -> None:
+        """A break-glass stands only once approvers ratify it: extending it before then
+        would outlast the deadline meant to end it."""
+        glass = self.store.get_break_glass(record.id) if record else None
+        if glass is None or glass.state is GlassState.RATIFIED:
+            return
+        why = "is not ratified yet" if glass.state is GlassState.AWAITING else "is being ended"
+        raise PolicyViolation(
+            f"This break-glass activation {why}, so it can't be extended; once approvers "
+            "ratify it, `/pim extend` works as for any activation."
         )
 
     def _refuse_if_requested(self, person: PersonKey, target: Target) -> None:

@@ -78,12 +78,20 @@ class BoardDisplay(Protocol):
         ...
 
 
-async def who_is_elevated(deps: Deps) -> Board:
+def known_role_ids(deps: Deps) -> set[str]:
+    """The roles the board lists: every role the catalog knows."""
+    return {r.id for r in deps.catalog.roles()}
+
+
+async def who_is_elevated(deps: Deps, read: list[ActiveAssignment] | None = None) -> Board:
     """Every elevation of the roles pimbot knows, tenant-wide: one paged Graph read
-    (`list_active_all`), joined with the store to mark what pimbot made."""
+    (`list_active_all`), or the one reconciliation just made (`read`), joined with the
+    store to mark what pimbot made."""
     now = deps.clock.now()
     roles = {r.id: r.display_name for r in deps.catalog.roles()}
-    live = await deps.graph.list_active_all(list(roles))
+    if read is None:
+        read = await deps.graph.list_active_all(list(roles))
+    live = [a for a in read if a.role_id in roles]
     records = deps.store.list_requests(states=frozenset({S.ACTIVE, S.ACTIVATING}))
     records += _recently_ended(deps, now)
     newest_last = sorted(records, key=lambda r: r.created_at)
@@ -304,13 +312,25 @@ class BoardService:
         if self._last is None or self._d.clock.now() - self._last >= REFRESH_EVERY:
             await self.refresh()
 
-    async def refresh(self) -> None:
-        """Read who is elevated and show it on the board; a failure waits for the next
-        change or tick (never raises)."""
+    def roles(self) -> set[str]:
+        return known_role_ids(self._d)
+
+    @property
+    def shows_board(self) -> bool:
+        return self._display is not None
+
+    async def seen(self, read: list[ActiveAssignment]) -> None:
+        """Reconciliation's tenant-wide read, shown without reading Graph again: one read
+        per interval serves both (issue 16)."""
+        await self.refresh(read)
+
+    async def refresh(self, read: list[ActiveAssignment] | None = None) -> None:
+        """Read who is elevated (unless `read` is given) and show it on the board; a
+        failure waits for the next change or tick (never raises)."""
         if self._display is None:
             return
         try:
-            board = await who_is_elevated(self._d)
+            board = await who_is_elevated(self._d, read)
         except Exception:  # noqa: BLE001 - the board is a view: the next refresh redraws it
             log.warning("reading who is elevated for the board failed", exc_info=True)
             return

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from bot.domain.drift import OutsideActivity
 from bot.domain.models import ActiveAssignment, ScheduleRequest
-from bot.domain.requests import IN_EFFECT, RequestState
+from bot.domain.requests import IN_EFFECT, ActivationRecord, RequestState
 from bot.domain.targets import Target
 from bot.errors import GraphError
 from bot.service.deps import Deps
@@ -37,6 +37,14 @@ EPOCH = datetime.min.replace(tzinfo=UTC)
 Key = tuple[str, str, str]  # principal id, role id, scope id
 
 
+class ReadListener(Protocol):
+    """What else is shown from the tenant-wide read (the board), and the roles it needs."""
+
+    def roles(self) -> set[str]: ...
+
+    async def seen(self, read: list[ActiveAssignment]) -> None: ...
+
+
 class SeenStore(Protocol):
     """Outside-pimbot instances already announced (bot.store.drift.SqlDrift)."""
 
@@ -46,9 +54,21 @@ class SeenStore(Protocol):
 
 
 class Reconciler:
-    def __init__(self, deps: Deps, seen: SeenStore, reminders: ReminderService) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        seen: SeenStore,
+        reminders: ReminderService,
+        *,
+        also: ReadListener | None = None,
+    ) -> None:
         self._svc, self._seen, self._reminders = deps, seen, reminders
         self._break_glass_ids: set[str] | None = None
+        self._also = also  # the board: shown from this read, not a second one
+
+    def _roles_read(self, ours: list[ActivationRecord]) -> set[str]:
+        roles = self.known_roles() | {r.role_id for r in ours}
+        return roles | self._also.roles() if self._also is not None else roles
 
     def known_roles(self) -> set[str]:
         """The role ids pimbot.yml names: whose activity outside pimbot is reported."""
@@ -60,10 +80,12 @@ class Reconciler:
         ours = self._svc.store.list_requests(states=OURS)
         known = self.known_roles()
         try:
-            instances = await self._svc.graph.list_active_all(known | {r.role_id for r in ours})
+            instances = await self._svc.graph.list_active_all(self._roles_read(ours))
         except (GraphError, SignInRequired, StepUpRequired) as exc:
             log.warning("reconcile: tenant-wide read failed this round (%s)", type(exc).__name__)
             return 0
+        if self._also is not None:
+            await self._also.seen(instances)
         changed = await self._reminders.reconcile_with(instances)
         mine = {(r.principal_id, r.role_id.lower(), r.scope.id) for r in ours}
         outside = [i for i in instances if i.role_id.lower() in known and _key(i) not in mine]

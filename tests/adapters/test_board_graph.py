@@ -36,7 +36,10 @@ TENANT_WIDE = Target(TargetKind.DIRECTORY_ROLE, Role(USER_ADMIN, "User Administr
 
 @pytest.fixture
 def server() -> Iterator[SandboxServer]:
-    tenant = SandboxTenant.from_seed(FakeClock(datetime.now(UTC).replace(microsecond=0)))
+    # A minute ahead of the bot's clock: a start the client takes from its own (real)
+    # clock is never in the tenant's future, which would make it Granted, not yet live.
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    tenant = SandboxTenant.from_seed(FakeClock(ahead))
     with SandboxServer(create_app(tenant, page_size=2), tls=True) as running:
         yield running
 

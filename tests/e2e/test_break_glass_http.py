@@ -374,3 +374,27 @@ def test_a_failed_activation_alerts_nobody_and_does_not_count(bot: ApprovalStack
     assert not bot.dms("U_ALINE", "Not ratified")
     _break(bot)  # the two failures used none of the two a day
     assert _live(bot)
+
+
+@pytest.mark.slow
+def test_an_unratified_break_glass_cannot_be_extended_past_its_deadline(
+    bot: ApprovalStack,
+) -> None:
+    """Extending before ratification would outlast `ratify_within`: refused, Graph keeps
+    the end it had; once ratified, it extends like any activation (its rules included)."""
+    request_id, _ = _break(bot)
+    bot.clock.advance(6 * MINUTE)  # past Entra's 5-minute floor: only the rule refuses
+    before = bot.tenant.live_assignment(ALINE.id, SECURITY_ADMIN)
+    assert before is not None
+
+    said = bot.final(bot.command("extend security-admin 30m"))["text"]
+
+    assert "not ratified yet" in said and "can't be extended" in said
+    after = bot.tenant.live_assignment(ALINE.id, SECURITY_ADMIN)
+    assert after is not None and after.end == before.end
+    bot.click("U_ADMIN", "glass_ratify", request_id)
+    extend = "extend security-admin 30m CONTOSO:Security-012345 still cleaning up after it"
+    extended = bot.final(bot.command(extend))["text"]  # the role's own rules: a ticket
+    now = bot.tenant.live_assignment(ALINE.id, SECURITY_ADMIN)
+    assert now is not None and now.end is not None and before.end is not None
+    assert now.end > before.end, extended
