@@ -44,7 +44,7 @@ from bot.service.readiness import ReadinessService
 from bot.service.reconcile import Reconciler
 from bot.service.recovery import recover_activating, settle_provisioning
 from bot.service.reminders import ReminderService
-from bot.service.sweep import SWEEP_SECONDS, Sweeper
+from bot.service.sweep import SWEEP_SECONDS, ProcessLock, Sweeper, try_hold
 from bot.settings import PolicyFile, Settings
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ class Services:
     glass: BreakGlassService | None = None
     metrics: Metrics = field(default_factory=Metrics)
     board: BoardService | None = None
+    locks: dict[str, ProcessLock] = field(default_factory=dict)  # PROCESS_LOCKS, by name
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, sweep_seconds: float = SWEEP_SECONDS) -> None:
@@ -106,9 +107,11 @@ class Services:
         activating, resume sign-ins in progress, and the background loops."""
         for each in self.background:  # first: what recovery says goes out through it
             await each.start()
+        # Tried at once (not only each round), so `pimbot_lock_held` names a holder now.
+        held = {name: await try_hold(lock) for name, lock in self.locks.items()}
         start = getattr(self.trigger, "start", None)
         if start is not None:
-            await start(self.reminders.on_due)
+            await start(self.reminders.on_due, paused=not held.get("scheduler", True))
         self.reminders.resume()
         try:
             await recover_activating(self.deps, self.reminders)
@@ -122,6 +125,18 @@ class Services:
         if self.board is not None:
             self.board.start()  # posted if it does not exist yet, else edited
         self._tasks.append(asyncio.create_task(self.sweeper.run_forever(sweep_seconds)))
+        self._tasks.append(asyncio.create_task(self._follow_scheduler_lock()))
+
+    async def _lead_scheduler(self) -> bool:
+        lock = self.locks.get("scheduler")
+        return lock is None or await try_hold(lock)
+
+    async def _follow_scheduler_lock(self) -> None:
+        """Run due reminder jobs here only while this replica holds the scheduler lock."""
+        lead = getattr(self.trigger, "lead", None)
+        while lead is not None:
+            await asyncio.sleep(LOCK_SECONDS)
+            lead(await self._lead_scheduler())
 
     async def sweep(self, *, reconcile: bool = False) -> None:
         await self.sweeper.sweep(reconcile=reconcile)
@@ -137,6 +152,8 @@ class Services:
         shutdown = getattr(self.trigger, "shutdown", None)
         if shutdown is not None:
             await shutdown()
+        for lock in self.locks.values():  # a successor need not wait for a round
+            lock.release()
         for each in self.background:
             await each.aclose()
         if self.sign_ins is not None:
@@ -195,7 +212,8 @@ def build_services(
     )
     trigger = scheduler or _default_trigger(store)
     reminders = ReminderService(deps, trigger, late_by=metrics.late_by)
-    watch_store(metrics, store, clock)
+    locks = process_locks(store)
+    watch_store(metrics, store, clock, locks)
     drift = _drift_store(store)
     readiness = ReadinessService(deps, drift) if drift else None
     board = _board(deps, store, notifier, app_mode=user_mode is None)
@@ -247,6 +265,7 @@ def build_services(
             clock=clock,
             reconcile_every=config.reconcile_every,
             board=None if reconciler else board.tick,
+            lock=locks["sweep"],
         ),
         user_mode,
         sign_ins,
@@ -255,6 +274,7 @@ def build_services(
         glass,
         metrics,
         board,
+        locks,
     )
 
 
@@ -298,12 +318,21 @@ def _default_graph(settings: Settings, metrics: Metrics) -> PimGraph:
     return build_graph(settings, metrics=metrics)
 
 
-# The sweep and the reminder scheduler run in every process: there are no replica locks
-# yet, so each process reports holding both (value 1) until locks decide who does.
+# The periodic work one replica does at a time: the sweep, and running the reminder
+# scheduler's due jobs (every replica stores jobs). See bot/store/locks.py.
 PROCESS_LOCKS = ("sweep", "scheduler")
+LOCK_SECONDS = 15.0  # how often a replica tries the scheduler lock (the sweep: each round)
 
 
-def watch_store(metrics: Metrics, store: Store, clock: Clock) -> None:
+def process_locks(store: Store) -> dict[str, ProcessLock]:
+    from bot.store.locks import process_locks as locks_on
+
+    return dict(locks_on(getattr(store, "engine", None), PROCESS_LOCKS))
+
+
+def watch_store(
+    metrics: Metrics, store: Store, clock: Clock, locks: dict[str, ProcessLock]
+) -> None:
     """The gauges read from the database at each scrape: approvals waiting, the outbox's
     depth and oldest parcel's age (SQL store only), and the locks this process holds."""
     metrics.watch(
@@ -313,18 +342,22 @@ def watch_store(metrics: Metrics, store: Store, clock: Clock) -> None:
             lambda: len(store.list_requests(states=frozenset({RequestState.PENDING_APPROVAL}))),
         )
     )
-    for lock in PROCESS_LOCKS:
+    for name, lock in locks.items():
         metrics.watch(
             Reading(
                 "pimbot_lock_held",
                 "1 where this process holds the lock for the periodic work named.",
-                lambda: 1.0,
-                (("lock", lock),),
+                functools.partial(_held, lock),
+                (("lock", name),),
             )
         )
     engine = getattr(store, "engine", None)
     if engine is not None:
         _watch_outbox(metrics, engine, clock)
+
+
+def _held(lock: ProcessLock) -> float:
+    return 1.0 if lock.held else 0.0
 
 
 def _watch_outbox(metrics: Metrics, engine: Any, clock: Clock) -> None:

@@ -19,6 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,6 +60,14 @@ MAX_BACKOFF = timedelta(minutes=5)
 DELIVERY_WINDOW = timedelta(days=1)  # how long anything but a card is worth sending
 KEEP_DONE = timedelta(days=7)  # finished rows kept a week: what went out, what was given up
 POLL_SECONDS = 1.0  # a moved clock or a retry falling due is noticed this soon
+# A parcel is one replica's to send for this long; a survivor takes over what a dead one
+# claimed after it. Longer than one send (the SDK's 30 s timeout, retried once).
+CLAIM = timedelta(seconds=60)
+
+
+def replica_id() -> str:
+    """This process among the replicas: host, pid and a random part (pids repeat)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def web_client(token: str | None, base_url: str) -> AsyncWebClient:
@@ -121,6 +132,7 @@ class Courier:
         self._locks: dict[str, asyncio.Lock] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._me = replica_id()  # whose claim a parcel carries
 
     # -- putting -----------------------------------------------------------------
 
@@ -239,6 +251,8 @@ class Courier:
                 now = self._clock.now()
                 if parcel.not_before > now or not self._pace.take(lane, now):
                     return
+                if not self._outbox.claim(parcel.id, self._me, now, now + CLAIM):
+                    return  # another replica is sending the lane's head: it goes on
                 if not await self._deliver(parcel, now):
                     return
 
@@ -253,6 +267,9 @@ class Courier:
             return self._give_up(parcel, "deadline_passed")
         try:
             ref = await self._send(parcel)
+        except asyncio.CancelledError:  # shutting down mid-send: a replica may go on now
+            self._outbox.release(parcel.id, self._me)
+            raise
         except SlackApiError as exc:
             return await self._refused(parcel, exc, now)
         except Undeliverable as exc:

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from bot.clock import OffsetClock
 from bot.errors import ConfigError
 from bot.settings import Settings
+from bot.store.single import single_instance
 
 log = logging.getLogger("pimbot")
 LOCAL_HOST = "127.0.0.1"  # the local workspace is for this machine only
@@ -43,6 +44,7 @@ async def run(settings: Settings) -> int:
     clock = OffsetClock()
     demo = settings.uses_sandbox and settings.has_slack  # PIM_SANDBOX=1: replies say so
     with contextlib.ExitStack() as stack:
+        stack.enter_context(single_instance(settings.pim_database_url))  # SQLite: one process
         listener = _claim_listener(settings, stack)  # a busy port is named before anything
         if settings.uses_sandbox:
             settings, _tenant = start_sandbox(settings, clock, stack)

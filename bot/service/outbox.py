@@ -54,6 +54,15 @@ class Outbox(Protocol):
         """The head of every lane whose next attempt is due."""
         ...
 
+    def claim(self, parcel_id: int, holder: str, now: datetime, until: datetime) -> bool:
+        """Take a pending parcel for `holder` until `until`: True unless another holder's
+        claim is still running (then that one sends it; after `until`, anyone may)."""
+        ...
+
+    def release(self, parcel_id: int, holder: str) -> None:
+        """Give up `holder`'s claim at once (a send stopped halfway): anyone may send it."""
+        ...
+
     def card_ref(self, card: str) -> str | None:
         """The chat's reference for a delivered card post (or DM sent with a card key)."""
         ...

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.clock import Clock, SystemClock
 from bot.logs import bind_request_id, request_id_for
@@ -22,6 +23,28 @@ from bot.service.reminders import ReminderService
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30.0
 Step = Callable[[], Awaitable[int]]
+
+
+class ProcessLock(Protocol):
+    """Held by one replica at a time (bot/store/locks.py); the others try again later."""
+
+    @property
+    def held(self) -> bool: ...
+
+    def try_hold(self) -> bool:
+        """True while this process holds it; never waits for another holder."""
+        ...
+
+    def release(self) -> None: ...
+
+
+async def try_hold(lock: ProcessLock) -> bool:
+    """The lock's answer off the event loop (a database round trip); False if it failed."""
+    try:
+        return await asyncio.to_thread(lock.try_hold)
+    except Exception:  # noqa: BLE001 - the database away: not the holder this round
+        log.exception("could not check the %r lock; not holding it this round", lock)
+        return False
 
 
 class Sweeper:
@@ -42,7 +65,10 @@ class Sweeper:
         reconcile: Step | None = None,
         clock: Clock | None = None,
         reconcile_every: timedelta = timedelta(minutes=5),
+        lock: ProcessLock | None = None,
     ) -> None:
+        # Among replicas, the one holding `lock` sweeps; the others try it each round.
+        self._lock = lock
         self._reminders, self._approvals, self._keeper = reminders, approvals, keeper
         self._nudges = nudges  # approvers re-pinged about undecided requests
         self._provisioning = provisioning  # activations Entra accepted, not yet in effect
@@ -82,6 +108,8 @@ class Sweeper:
     async def run_forever(self, seconds: float = SWEEP_SECONDS) -> None:
         while True:
             await asyncio.sleep(seconds)
+            if self._lock is not None and not await try_hold(self._lock):
+                continue
             bind_request_id(request_id_for(None))  # one id for the round's lines and calls
             try:
                 await self.sweep()

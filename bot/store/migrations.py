@@ -509,6 +509,26 @@ def _v16(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE requests ADD COLUMN asked_seconds FLOAT")
 
 
+def _v17(conn: Connection) -> None:
+    """Replicas: the scheduler's job table made here, under the migration lock (APScheduler
+    would create it on start, and two replicas starting at once race on the CREATE), and
+    outbox parcels claimed by one replica at a time (`claimed_by` until `claimed_until`)."""
+    md = sa.MetaData()
+    # APScheduler 3's own definition (apscheduler/jobstores/sqlalchemy.py): its
+    # `create(checkfirst=True)` on start then finds the table and does nothing.
+    sa.Table(
+        "apscheduler_jobs",
+        md,
+        sa.Column("id", sa.Unicode(191), primary_key=True),
+        sa.Column("next_run_time", sa.Float(25), index=True),
+        sa.Column("job_state", sa.LargeBinary, nullable=False),
+    )
+    md.create_all(conn, checkfirst=True)  # a database a scheduler already started on has it
+    ts = sa.DateTime(timezone=True).compile(dialect=conn.dialect)
+    conn.exec_driver_sql("ALTER TABLE outbox ADD COLUMN claimed_by VARCHAR(64)")
+    conn.exec_driver_sql(f"ALTER TABLE outbox ADD COLUMN claimed_until {ts}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -526,6 +546,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "requests: extensions as requests, counted per activation (issue 15)", _v14),
     Migration(15, "board_messages: the audit channel's board, edited in place (issue 16)", _v15),
     Migration(16, "approvals: four eyes, one row per approver (issue #15)", _v16),
+    Migration(17, "replicas: the scheduler's table under the lock; outbox claims (issue 17)", _v17),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -89,6 +89,33 @@ class SqlOutbox:
             return 0, 0.0
         return int(count), max((self._clock.now() - oldest).total_seconds(), 0.0)
 
+    def claim(self, parcel_id: int, holder: str, now: datetime, until: datetime) -> bool:
+        # One conditional UPDATE decides between replicas: PostgreSQL re-checks the WHERE
+        # on the row a concurrent claim just committed (READ COMMITTED, "the second updater
+        # ... re-evaluates its WHERE clause"; postgresql.org/docs/current/transaction-iso.html),
+        # SQLite runs one writer at a time. Exactly one of two claimants sees a row changed.
+        free: sa.ColumnElement[bool] = _O.c.claimed_until.is_(None) | (_O.c.claimed_until <= now)
+        if self._engine.dialect.name == "sqlite":
+            # One process per file (bot/store/single.py): a claim there is a dead run's,
+            # and its restart sends the parcel at once rather than a minute later.
+            free = sa.true()
+        query = (
+            _O.update()
+            .where((_O.c.id == parcel_id) & (_O.c.state == PENDING))
+            .where(free | (_O.c.claimed_by == holder))
+            .values(claimed_by=holder, claimed_until=until)
+        )
+        with self._engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    def release(self, parcel_id: int, holder: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                _O.update()
+                .where((_O.c.id == parcel_id) & (_O.c.claimed_by == holder))
+                .values(claimed_by=None, claimed_until=None)
+            )
+
     def card_ref(self, card: str) -> str | None:
         query = (
             sa.select(_O.c.ref)
@@ -109,6 +136,8 @@ class SqlOutbox:
                 _O.update()
                 .where(_O.c.id == parcel_id)
                 .values(attempts=_O.c.attempts + 1, not_before=not_before, error=error[:200])
+                # Released: whichever replica is free when it falls due tries again.
+                .values(claimed_by=None, claimed_until=None)
             )
 
     def give_up(self, parcel_id: int, error: str) -> None:

@@ -10,6 +10,12 @@ promise: a job can run twice (two processes on one job store), or be lost (APSch
 deletes a one-off job when it starts running it, so a crash mid-run forgets it). Hence:
 the due handler claims the reminder in the store (`SqlStore.claim_reminder`) before
 sending, and on start the service calls `resume(store.list_reminders(unsent_only=True))`.
+
+Replicas: APScheduler 3 says "job stores must never be shared between schedulers"
+(https://apscheduler.readthedocs.io/en/3.x/userguide.html): a scheduler is not told of
+jobs another one adds, and two would run the same job. So every replica stores its jobs
+in the one table, but only the holder of the "scheduler" lock runs them (`lead`); the
+others are started paused, and the holder reads the table again at each lock round.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from datetime import UTC, datetime
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_PAUSED
 from sqlalchemy.engine import URL, Engine
 
 from bot.domain.reminders import Reminder, fire_time
@@ -97,12 +104,27 @@ class ReminderScheduler:
     def running(self) -> bool:
         return bool(self._scheduler.running)
 
-    async def start(self, on_due: OnDue) -> None:
+    async def start(self, on_due: OnDue, *, paused: bool = False) -> None:
         """Start on the running event loop, calling `on_due(reminder_id)` for each job that
-        falls due; jobs that fell due while the bot was down run now."""
+        falls due; jobs that fell due while the bot was down run now. `paused`: jobs are
+        stored (for the replica that runs them) but none runs here until `lead(True)`."""
         self._on_due = on_due
         _CALLBACKS[self.name] = on_due
-        self._scheduler.start()
+        self._scheduler.start(paused=paused)
+
+    def lead(self, held: bool) -> None:
+        """Among replicas, only the holder of the "scheduler" lock runs due jobs. It also
+        looks at the job table again: APScheduler wakes for the jobs it added itself, not
+        for those another replica added (the sweep's due reminders stay the safety net)."""
+        if not self._scheduler.running:
+            return
+        if not held:
+            if self._scheduler.state != STATE_PAUSED:
+                self._scheduler.pause()
+            return
+        if self._scheduler.state == STATE_PAUSED:
+            self._scheduler.resume()
+        self._scheduler.wakeup()
 
     async def shutdown(self, *, grace: float = 5.0) -> None:
         """Stop triggering, letting reminders being sent finish (up to `grace` seconds);

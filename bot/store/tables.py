@@ -201,6 +201,8 @@ outbox = sa.Table(
     sa.Column("ref", sa.String(128)),
     sa.Column("error", sa.String(200)),
     sa.Column("dedupe", sa.String(200), unique=True),  # v10: a key put once (approver pings)
+    sa.Column("claimed_by", sa.String(64)),  # v17: the replica sending it ...
+    sa.Column("claimed_until", _ts),  # ... until then; another may take it over after
 )
 
 approver_pings = sa.Table(

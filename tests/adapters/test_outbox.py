@@ -185,13 +185,13 @@ async def test_a_send_cut_off_mid_call_is_sent_again_not_lost(
     sending.cancel()
     with pytest.raises(asyncio.CancelledError):
         await sending
+    await box.aclose()  # the process stopped: its background sender too
     assert states(store) == ["pending"]
 
     slack.delay = 0.0
     await courier(slack, store, clock).drain()
     assert states(store) == ["delivered"]
     assert texts(slack, "C_ONE")[-1] == "cut off"
-    await box.aclose()
 
 
 async def test_an_error_retrying_cannot_fix_is_given_up_and_the_channel_goes_on(

@@ -246,3 +246,29 @@ async def test_sharing_the_store_engine_leaves_it_usable_after_shutdown(name: st
     await eventually(lambda: recorder.calls == ["r1:ended"])
     await sched.shutdown()
     assert store.list_reminders() == []  # the schema is still there
+
+
+@pytest.mark.slow
+async def test_due_jobs_run_only_where_the_scheduler_lock_is_held(
+    database_url: str, name: str
+) -> None:
+    """Replicas share the job table: a follower (paused) stores jobs and runs none; the
+    holder of the scheduler lock runs them once it looks again (`lead(True)`). (Jobs name
+    their scheduler, "pimbot" in every replica; here both live in one process under two
+    names, so whose callback ran does not tell which scheduler ran it: what ran does.)"""
+    calls = Recorder()
+    follower = ReminderScheduler(database_url, name=name)
+    leader = ReminderScheduler(database_url, name=f"{name}-leader")
+    await follower.start(calls, paused=True)
+    await leader.start(Recorder())
+    try:
+        leader.lead(False)  # lost the lock: no scheduler runs jobs now
+        follower.schedule("r1:ended", soon(-1))
+        await asyncio.sleep(0.3)
+        assert calls.calls == []
+        leader.lead(True)  # the lock's round: the holder reads the table again
+        await eventually(lambda: calls.calls == ["r1:ended"])
+        assert follower.scheduled() == {}
+    finally:
+        await follower.shutdown()
+        await leader.shutdown()
