@@ -71,8 +71,9 @@ def replica_id() -> str:
 
 
 def web_client(token: str | None, base_url: str) -> AsyncWebClient:
-    """The bot's Web API client with the SDK's retry handlers: connection errors, 429 after
-    its `Retry-After`, and 500/503, each retried once before the outbox's own retries
+    """The bot's Web API client with the SDK's retry handlers: connection errors and
+    500/503 retried once, 429 after its `Retry-After` up to three times — reads on a
+    click's path (users.info for an approver's liveness) have no outbox to retry them
     (https://docs.slack.dev/tools/python-slack-sdk/reference/http_retry/builtin_async_handlers.html;
     the client's default is the connection-error handler alone)."""
     return AsyncWebClient(
@@ -80,7 +81,7 @@ def web_client(token: str | None, base_url: str) -> AsyncWebClient:
         base_url=base_url,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncServerErrorRetryHandler(),
         ],
     )

@@ -17,7 +17,7 @@ import pytest
 
 from bot.clock import OffsetClock
 from bot.simulators.sandbox import Faults, SandboxServer, SandboxTenant, create_app
-from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN, USER_ADMIN
+from tests.support.cast import ADMIN, ALINE, GLOBAL_ADMIN, MEGAN, USER_ADMIN
 from tests.support.databases import postgres_url
 from tests.support.payloads import block_actions
 from tests.support.processes import free_port, pimbot_run
@@ -112,7 +112,8 @@ def _post(url: str, body: str) -> None:
 def _approve_on_every_replica_at_once(slack: FakeSlack, urls: list[str]) -> None:
     """Aline asks for a role that needs approval; the admin's Approve reaches all three
     replicas at the same moment (a double click spread by the load balancer): decided
-    once, one approver's answer says so, the others are told it was already decided."""
+    once, one approver's answer says so, the others are told it was already decided; then
+    the second approver's Approve, on another replica, completes the four eyes."""
     request = command_body(NEEDS_APPROVAL, user_id="U_ALINE", response_url=slack.response_url())
     _post(urls[0], request)
     card = _until_found(
@@ -146,6 +147,16 @@ def _approve_on_every_replica_at_once(slack: FakeSlack, urls: list[str]) -> None
         for r in response_urls
     ]
     assert sum(text.startswith(f"You approved `{request_id}`") for text in said) == 1, said
+    # The repository's Global Administrator needs two approvers (four eyes): Megan's
+    # Approve, on another replica, is the second.
+    second = slack.response_url()
+    _post(urls[2], interaction_body(
+        block_actions(MEGAN.slack_id, "approval_approve", request_id, response_url=second)
+    ))  # fmt: skip
+    text = str(
+        slack.wait_for("response_url:" + second.rsplit("/", 1)[-1], timeout=30)[0].body["text"]
+    )
+    assert text.startswith(f"You approved `{request_id}`"), text
 
 
 def _until_found(found: Callable[[], list[Any]], seconds: float = 30) -> Any:

@@ -113,7 +113,8 @@ def test_every_card_dm_reminder_and_audit_line_arrives_exactly_once_through_429s
 ) -> None:
     # Two live requests of one person must be for different roles (one per role and scope).
     approved, cancelled = bot.request(), bot.request(TEAMS)
-    bot.said(bot.click("U_ADMIN", "approval_approve", approved), timeout=60)
+    said = bot.said(bot.click("U_ADMIN", "approval_approve", approved), timeout=60)
+    assert said.startswith(f"You approved `{approved}`"), said  # through Slack's 429s too
     bot.final(bot.command(f"cancel {cancelled}"), timeout=60)
     bot.settled()
     bot.sweep(advance=46 * MINUTE)  # 15 minutes before the hour ends: the reminder
