@@ -44,7 +44,9 @@ class PolicyCache:
         self._graph, self._catalog, self._config, self._clock = graph, catalog, config, clock
         self._cache: dict[str, _Cached] = {}
         # Graph's policies for the whole tenant, read in one call when one is missing:
-        # a user's second role then costs no policy read (issue 17: Graph-frugal).
+        # a user's second role then costs no policy read (issue 17: Graph-frugal). The
+        # List call returns every assignment with its policy and rules
+        # (https://learn.microsoft.com/graph/api/resources/unifiedrolemanagementpolicyassignment).
         self._tenant: tuple[datetime, dict[str, RolePolicy]] | None = None
         # User mode: Entra applies its own policy to the self action, so a 403 on the
         # read (an ordinary user may not read PIM policies) is not fatal.
