@@ -26,9 +26,14 @@ def main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.ERROR)
     if not args.only:
         RESULTS.unlink(missing_ok=True)  # the summary reads only this run's figures
+    failed = []
     for name in args.only or BENCHES:
-        runner(name)(rest if name == "ack" else [])
-    return 0
+        try:
+            runner(name)(rest if name == "ack" else [])
+        except Exception as exc:  # noqa: BLE001 - one broken bench must not hide the others
+            print(f"\nbench {name} FAILED: {type(exc).__name__}: {exc}")
+            failed.append(name)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
