@@ -63,8 +63,8 @@ def reminders(r: dict[str, Any]) -> list[Row]:
     if s is None:
         rows.append((name, "not measured", target, "FAIL"))
     else:
-        seen = f"{s['reminders_sent']} sent, late p99 {s['late_p99_s']} s"
         late = s["late_p99_s"]
+        seen = f"{s['reminders_sent']} sent, late p99 " + ("-" if late is None else f"{late:.1f} s")
         ok = s["reminders_sent"] == 1000 and late is not None and late < 2
         rows.append((name, seen, target, _mark(ok)))
     rows.append(
