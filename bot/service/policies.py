@@ -47,7 +47,9 @@ class PolicyCache:
         # a user's second role then costs no policy read (issue 17: Graph-frugal). The
         # List call returns every assignment with its policy and rules
         # (https://learn.microsoft.com/graph/api/resources/unifiedrolemanagementpolicyassignment).
-        self._tenant: tuple[datetime, dict[str, RolePolicy]] | None = None
+        # None inside: the read was refused (user mode, no reader role); Entra applies
+        # its own policy then, and asking again for each role would only be refused again.
+        self._tenant: tuple[datetime, dict[str, RolePolicy] | None] | None = None
         # User mode: Entra applies its own policy to the self action, so a 403 on the
         # read (an ordinary user may not read PIM policies) is not fatal.
         self._entra_enforces = entra_enforces
@@ -76,11 +78,22 @@ class PolicyCache:
 
     async def _graph_policy(self, role_id: str, now: datetime) -> RolePolicy:
         if self._tenant is None or now - self._tenant[0] >= POLICY_TTL:
-            self._tenant = (now, await self._graph.list_policies())
-        found = self._tenant[1].get(role_id)
+            self._tenant = (now, await self._tenant_policies())
+        known = self._tenant[1]
+        if known is None:
+            return LEFT_TO_ENTRA
+        found = known.get(role_id)
         # Not in the tenant-wide answer: the role's own read decides (and raises if Graph
         # has no policy for it), never a default.
         return found if found is not None else await self._graph.get_policy(role_id)
+
+    async def _tenant_policies(self) -> dict[str, RolePolicy] | None:
+        try:
+            return await self._graph.list_policies()
+        except GraphError as exc:
+            if not (self._entra_enforces and exc.status == 403):
+                raise
+            return None
 
     def _mfa_waived(self, config: RoleConfig | None) -> bool:
         waiver = "allow_without_mfa"
