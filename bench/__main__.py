@@ -9,7 +9,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-BENCHES = ("ack", "concurrency", "e2e", "throughput", "scale", "signin")
+from bench.common import RESULTS
+
+BENCHES = ("ack", "concurrency", "e2e", "throughput", "scale", "signin", "summary")
 
 
 def runner(name: str) -> Callable[[Sequence[str]], Any]:
@@ -22,9 +24,16 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--only", choices=BENCHES, action="append", help="run just this one")
     args, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.ERROR)
+    if not args.only:
+        RESULTS.unlink(missing_ok=True)  # the summary reads only this run's figures
+    failed = []
     for name in args.only or BENCHES:
-        runner(name)(rest if name == "ack" else [])
-    return 0
+        try:
+            runner(name)(rest if name == "ack" else [])
+        except Exception as exc:  # noqa: BLE001 - one broken bench must not hide the others
+            print(f"\nbench {name} FAILED: {type(exc).__name__}: {exc}")
+            failed.append(name)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

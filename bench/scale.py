@@ -24,9 +24,10 @@ from bot.domain.requests import ActivationRecord
 from bot.service.activation import new_request_id
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxServer, SandboxTenant, create_app
+from bot.store import SqlStore
 from bot.wiring import Services, build_services
-from handlers.notify import SlackNotifier
 from handlers.people import SlackUserDirectory
+from tests.support.outbox import notifier_for
 from tests.support.records import activation_record
 from tests.support.settings import BOT_TOKEN, ROOT, make_settings
 from tests.support.slack import FakeSlack
@@ -48,8 +49,15 @@ def services(db: Path, sandbox: SandboxServer, slack: FakeSlack) -> Services:
     s = settings(db, sandbox, slack.api_url)
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
     config = s.policy()
+    # As production wires it: reminders go out through the outbox courier.
+    store = SqlStore.from_url(s.pim_database_url, clock=SystemClock())
+    notifier, courier = notifier_for(client, config, store)
     return build_services(
-        s, directory=SlackUserDirectory(client), notifier=SlackNotifier(client, config)
+        s,
+        directory=SlackUserDirectory(client),
+        notifier=notifier,
+        store=store,
+        background=(courier,),
     )
 
 

@@ -62,6 +62,11 @@ class GraphClient:
         self._sleep = sleep
         self._monotonic = monotonic
         self._rand = rand
+        # Graph throttles the client app, not one request
+        # (https://learn.microsoft.com/graph/throttling: "limits any further requests from
+        # that client app for some time"): one 429's Retry-After holds back every caller
+        # of this client until it has passed, instead of each meeting its own 429.
+        self._paused_until = 0.0
 
     async def get(
         self,
@@ -116,6 +121,7 @@ class GraphClient:
         attempt = 0
         while True:
             attempt += 1
+            await self._wait_out_throttle()
             outcome = await self._attempt(method, path, params, headers, json)
             if not isinstance(outcome, _Failure):
                 return outcome
@@ -152,8 +158,16 @@ class GraphClient:
         if response.status_code not in RETRY_STATUSES:
             raise error_from_response(response, delegated=self._delegated)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if response.status_code == 429 and retry_after:
+            until = self._monotonic() + min(retry_after, self._retry.max_retry_after)
+            self._paused_until = max(self._paused_until, until)
         # Graph throttles before doing any work, so a 429 was never applied.
         return _Failure(response, ambiguous=response.status_code != 429, retry_after=retry_after)
+
+    async def _wait_out_throttle(self) -> None:
+        wait = self._paused_until - self._monotonic()
+        if wait > 0:
+            await self._sleep(wait)
 
     def _same_origin(self, link: str) -> str:
         # A nextLink to another host would carry our bearer token there: refuse it.

@@ -144,6 +144,9 @@ class GraphPim(PimReads):
         items = await self._client.get_all(ROLE_ASSIGNMENTS, {"$filter": query})
         return any(i.get("directoryScopeId") == scope_id for i in items)
 
+    async def live_assignment(self, principal_id: str, target: Target) -> ActiveAssignment | None:
+        return await self._live(principal_id, target)
+
     async def check_token(self) -> None:
         """Acquire a token and make one cheap read: proves credentials and permissions."""
         await self._client.get(ROLE_DEFINITIONS, {"$top": "1", "$select": "id"})

@@ -43,6 +43,13 @@ class PolicyCache:
     ) -> None:
         self._graph, self._catalog, self._config, self._clock = graph, catalog, config, clock
         self._cache: dict[str, _Cached] = {}
+        # Graph's policies for the whole tenant, read in one call when one is missing:
+        # a user's second role then costs no policy read (issue 17: Graph-frugal). The
+        # List call returns every assignment with its policy and rules
+        # (https://learn.microsoft.com/graph/api/resources/unifiedrolemanagementpolicyassignment).
+        # None inside: the read was refused (user mode, no reader role); Entra applies
+        # its own policy then, and asking again for each role would only be refused again.
+        self._tenant: tuple[datetime, dict[str, RolePolicy] | None] | None = None
         # User mode: Entra applies its own policy to the self action, so a 403 on the
         # read (an ordinary user may not read PIM policies) is not fatal.
         self._entra_enforces = entra_enforces
@@ -53,7 +60,7 @@ class PolicyCache:
         if hit is not None and now - hit.fetched_at < POLICY_TTL:
             return hit.value
         try:
-            graph_policy = await self._graph.get_policy(role.id)
+            graph_policy = await self._graph_policy(role.id, now)
         except GraphError as exc:
             if not (self._entra_enforces and exc.status == 403):
                 raise
@@ -67,6 +74,26 @@ class PolicyCache:
     def clear(self) -> None:
         """Forget every cached policy: the next request reads Graph again."""
         self._cache.clear()
+        self._tenant = None
+
+    async def _graph_policy(self, role_id: str, now: datetime) -> RolePolicy:
+        if self._tenant is None or now - self._tenant[0] >= POLICY_TTL:
+            self._tenant = (now, await self._tenant_policies())
+        known = self._tenant[1]
+        if known is None:
+            return LEFT_TO_ENTRA
+        found = known.get(role_id)
+        # Not in the tenant-wide answer: the role's own read decides (and raises if Graph
+        # has no policy for it), never a default.
+        return found if found is not None else await self._graph.get_policy(role_id)
+
+    async def _tenant_policies(self) -> dict[str, RolePolicy] | None:
+        try:
+            return await self._graph.list_policies()
+        except GraphError as exc:
+            if not (self._entra_enforces and exc.status == 403):
+                raise
+            return None
 
     def _mfa_waived(self, config: RoleConfig | None) -> bool:
         waiver = "allow_without_mfa"

@@ -80,7 +80,15 @@ class PimGraph(Protocol):
 
     async def list_active(self, user_id: str) -> list[ActiveAssignment]: ...
 
+    async def live_assignment(self, principal_id: str, target: Target) -> ActiveAssignment | None:
+        """The principal's own live assignment of the target (one read, no groups)."""
+        ...
+
     async def get_policy(self, role_id: str) -> RolePolicy: ...
+
+    async def list_policies(self) -> dict[str, RolePolicy]:
+        """Every directory role's PIM policy by role id, in one (paged) read."""
+        ...
 
     async def list_active_all(self, role_ids: Collection[str]) -> list[ActiveAssignment]:
         """Every live assignment of these roles in the tenant, whoever holds them."""

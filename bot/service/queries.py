@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 
 from bot.clock import Clock
-from bot.domain.models import Role
+from bot.domain.models import Eligibility, Role
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
 from bot.domain.roles import RoleCatalog
@@ -39,10 +39,11 @@ class RoleQueries:
         """The user's eligibility for `role`, whose target carries the eligibility's own
         scope. NotEligible names what they can activate. Eligible at several scopes, the
         user picks one (`role@paris`); pimbot never picks a scope for them."""
-        eligible = await self.eligible(requester)
-        matches = [e for e in eligible if e.role.id == role.id]
+        held = await self.graph.list_eligibilities(requester.user.id)
+        # Only the asked role's policy is read: the others' are needed only to list them.
+        matches = await self._entries([e for e in held if e.role_id == role.id])
         if not matches:
-            message = _not_eligible_message(role, eligible)
+            message = _not_eligible_message(role, await self._entries(held))
             if self._signed_in:
                 message += (
                     " (If you hold it through a group, pimbot can see that only while you "
@@ -63,8 +64,11 @@ class RoleQueries:
 
     async def eligible(self, requester: Requester) -> list[EligibleRole]:
         """One entry per role and scope; a direct eligibility wins over one via a group."""
+        return await self._entries(await self.graph.list_eligibilities(requester.user.id))
+
+    async def _entries(self, held: list[Eligibility]) -> list[EligibleRole]:
         out: dict[tuple[str, str, str], EligibleRole] = {}
-        for item in await self.graph.list_eligibilities(requester.user.id):
+        for item in held:
             role = self.catalog.by_id(item.role_id)
             target = Target(item.kind, role, item.scope)
             effective = await self.policies.effective(role)
@@ -118,12 +122,13 @@ class RoleQueries:
         return mine[0]
 
     async def refuse_if_active(self, requester: Requester, target: Target) -> None:
-        """AlreadyActive if the target's role is live for the user at the target's scope."""
-        try:
-            live = await self.find_active(requester, target.role, target.scope)
-        except NotActive:
+        """AlreadyActive if the target's role is live for the user at the target's scope.
+        One read of the user's own instances at that role and scope: what a group holds
+        is the group's (find_active leaves it out too), so their groups are not read."""
+        active = await self.graph.live_assignment(requester.user.id, target)
+        if active is None or (active.end is not None and active.end <= self.clock.now()):
             return
-        role, active = target.role, live.assignment
+        role = target.role
         until = f" until {active.end:%Y-%m-%d %H:%M} UTC" if active.end else ""
         raise AlreadyActive(
             f"{role.display_name} ({target.scope.label}) is already active for you{until}. "

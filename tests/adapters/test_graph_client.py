@@ -264,3 +264,36 @@ class TestPaging:
         with pytest.raises(GraphError):
             await make_client(rec).get_all("/v1.0/x")
         assert len(rec.requests) == 1
+
+
+class TestSharedThrottle:
+    """Graph throttles the client app as a whole ("limits any further requests from that
+    client app for some time", https://learn.microsoft.com/graph/throttling): one 429's
+    Retry-After holds back the next callers too."""
+
+    async def test_the_next_caller_waits_out_another_callers_retry_after(self) -> None:
+        timer = FakeTimer()
+        rec = Recorder(scripted(envelope(429, "TooManyRequests", **{"Retry-After": "5"}), OK))
+        client = make_client(rec, timer=timer, retry=RetryPolicy(max_attempts=1))
+        with pytest.raises(GraphThrottled):
+            await client.get("/v1.0/first")  # gives up at once: no wait of its own
+        assert timer.delays == []
+        assert await client.get("/v1.0/second") == {"value": [1]}
+        assert timer.delays == [5.0]  # waited before sending, so Graph saw no early retry
+        assert len(rec.requests) == 2
+
+    async def test_no_wait_once_the_pause_has_passed(self) -> None:
+        timer = FakeTimer()
+        rec = Recorder(scripted(envelope(429, "TooManyRequests", **{"Retry-After": "5"}), OK))
+        client = make_client(rec, timer=timer, retry=RetryPolicy(max_attempts=1))
+        with pytest.raises(GraphThrottled):
+            await client.get("/v1.0/first")
+        timer.now += 6
+        assert await client.get("/v1.0/second") == {"value": [1]}
+        assert timer.delays == []
+
+    async def test_the_throttled_caller_itself_waits_once(self) -> None:
+        timer = FakeTimer()
+        rec = Recorder(scripted(envelope(429, "TooManyRequests", **{"Retry-After": "2"}), OK))
+        assert await make_client(rec, timer=timer).get("/v1.0/x") == {"value": [1]}
+        assert timer.delays == [2.0]
