@@ -70,10 +70,14 @@ def replica_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def web_client(token: str | None, base_url: str) -> AsyncWebClient:
+READ_RETRIES = 3  # 429s a read on a click's path waits out before it fails
+
+
+def web_client(token: str | None, base_url: str, *, rate_limit_retries: int = 1) -> AsyncWebClient:
     """The bot's Web API client with the SDK's retry handlers: connection errors and
-    500/503 retried once, 429 after its `Retry-After` up to three times — reads on a
-    click's path (users.info for an approver's liveness) have no outbox to retry them
+    500/503 retried once, 429 after its `Retry-After` `rate_limit_retries` times — once
+    for sends (the outbox retries them), more for reads on a click's path, which have no
+    outbox behind them (users.info for an approver's liveness)
     (https://docs.slack.dev/tools/python-slack-sdk/reference/http_retry/builtin_async_handlers.html;
     the client's default is the connection-error handler alone)."""
     return AsyncWebClient(
@@ -81,7 +85,7 @@ def web_client(token: str | None, base_url: str) -> AsyncWebClient:
         base_url=base_url,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
             AsyncServerErrorRetryHandler(),
         ],
     )

@@ -213,7 +213,7 @@ async def _build(
     from bot.wiring import build_services
     from handlers.app import build_app
     from handlers.notify import SlackNotifier
-    from handlers.outbox import Courier, web_client
+    from handlers.outbox import READ_RETRIES, Courier, web_client
     from handlers.people import SlackUserDirectory
     from handlers.sandbox_mark import mark as sandbox_marker
 
@@ -226,7 +226,9 @@ async def _build(
     notifier = SlackNotifier(client, config, courier)
     services = build_services(
         settings,
-        directory=SlackUserDirectory(client),
+        directory=SlackUserDirectory(
+            web_client(token, settings.slack_api_url, rate_limit_retries=READ_RETRIES)
+        ),
         notifier=notifier,
         store=store,
         clock=clock,

@@ -41,8 +41,9 @@ def test_graph_down_on_reads_says_so_plainly(bot: BotStack) -> None:
 def test_unexpected_error_shows_a_ref_that_is_logged_with_the_trace(
     bot: BotStack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A Slack failure the service cannot expect: 429 twice outlasts the SDK's one retry.
-    bot.slack.rate_limit("users.info", times=2)
+    # A Slack failure the service cannot expect: 429 four times outlasts the SDK's three
+    # retries (handlers.outbox.web_client).
+    bot.slack.rate_limit("users.info", times=4)
 
     with caplog.at_level(logging.ERROR, logger="handlers"):
         final = bot.final(bot.command(CARD, user="U_DIEGO"))

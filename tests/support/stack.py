@@ -33,7 +33,7 @@ from bot.simulators.sandbox import (
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services
 from handlers.app import build_app, build_http_app
-from handlers.outbox import Pace, web_client
+from handlers.outbox import READ_RETRIES, Pace, web_client
 from handlers.people import SlackUserDirectory
 from tests.support.outbox import notifier_for
 from tests.support.payloads import block_actions
@@ -131,7 +131,9 @@ class BotStack:
         )
         return build_services(
             self.settings,
-            directory=SlackUserDirectory(self.client),
+            directory=SlackUserDirectory(
+                web_client(BOT_TOKEN, self.slack.api_url, rate_limit_retries=READ_RETRIES)
+            ),
             notifier=self.notifier,
             graph=self._graph(),
             store=store,
