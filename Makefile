@@ -43,6 +43,7 @@ test-minimum: $(VENV_MIN)/.installed
 # Style, types, and the architecture's import contracts (pyproject [tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers tests bench
+	$(BIN)/ruff format --check bot handlers tests bench
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 

@@ -88,6 +88,11 @@ class AlreadyRequested(PimError):
         self.request_id, self.cancellable = request_id, cancellable
 
 
+class DuplicateRequest(PimError):
+    """The store refused a second open request for one person and target: another
+    replica stored one between this one's check and its insert (migration 19)."""
+
+
 class NotActive(PimError):
     """The role is not active, so it cannot be deactivated or extended."""
 

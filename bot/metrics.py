@@ -128,6 +128,20 @@ class Metrics:
             ["endpoint"],
             registry=reg,
         )
+        self.token_acquisitions = Counter(
+            "pimbot_token_acquisitions",  # exposed as pimbot_token_acquisitions_total
+            "MSAL token acquisitions by identity (application, user) and source: 'cache' "
+            "(MSAL's token cache), 'authority' (a call to the Entra token endpoint), 'error'.",
+            ["identity", "source"],
+            registry=reg,
+        )
+        self.token_seconds = Histogram(
+            "pimbot_token_acquisition_seconds",
+            "MSAL token acquisition latency by identity and source.",
+            ["identity", "source"],
+            buckets=GRAPH_BUCKETS,
+            registry=reg,
+        )
         self.reminder_lateness = Histogram(
             "pimbot_reminder_lateness_seconds",
             "How long after its due time a reminder was sent.",
@@ -149,6 +163,15 @@ class Metrics:
         self.graph_seconds.labels(endpoint, method).observe(seconds)
         if status == 429:
             self.graph_throttled.labels(endpoint).inc()
+
+    def token_observer(self, identity: str) -> Callable[[str, float], None]:
+        """`observe(source, seconds)` for one identity's token acquisitions."""
+
+        def observe(source: str, seconds: float) -> None:
+            self.token_acquisitions.labels(identity, source).inc()
+            self.token_seconds.labels(identity, source).observe(seconds)
+
+        return observe
 
     def late_by(self, seconds: float) -> None:
         self.reminder_lateness.observe(max(seconds, 0.0))

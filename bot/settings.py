@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -230,6 +231,33 @@ class Settings(BaseSettings):
     pim_sandbox: bool = False
     # `json`: one JSON object per log line, each with the request id (bot/logs.py).
     pim_log_format: Literal["text", "json"] = "text"
+    # How long eligibilities and group memberships read from Graph are kept (issue 17).
+    # A security trade-off: an eligibility removed in Entra may still be honoured for this
+    # long (never past its own end). Bounded at 5 minutes; 0 reads Graph every time.
+    pim_eligibility_cache_seconds: int = Field(default=30, ge=0, le=300)
+    # How long one /readyz answer is reused (probes share it: handlers/ready.py).
+    pim_ready_cache_seconds: float = Field(default=5.0, ge=0.0, le=60.0)
+    # At most one redraw of the audit channel's board per this many seconds while changes
+    # arrive in a burst (the last change is always drawn); 0 redraws after every change.
+    pim_board_redraw_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
+    # The work after each ack (handlers/work.py): at most PIM_WORKERS pieces run at once,
+    # at most PIM_WORK_QUEUE more wait; beyond that the person is told the bot is busy.
+    pim_workers: int = Field(default=32, ge=1, le=256)
+    pim_work_queue: int = Field(default=200, ge=0, le=100_000)
+    # Replicas on PostgreSQL (bot/service/leases.py): a request being activated is leased
+    # this long, renewed every PIM_LEASE_SCAN_SECONDS; every replica scans as often for
+    # lapsed leases, so a dead replica's activation resumes within about the sum.
+    pim_lease_seconds: float = Field(default=30.0, ge=1.0, le=600.0)
+    pim_lease_scan_seconds: float = Field(default=10.0, ge=0.1, le=300.0)
+
+    @field_validator("pim_lease_scan_seconds")
+    @classmethod
+    def _renewed_in_time(cls, scan: float, info: ValidationInfo) -> float:
+        # Renewed at least twice per lease: one slow round must not lose a live lease.
+        lease = info.data.get("pim_lease_seconds")
+        if isinstance(lease, float) and scan * 2 > lease:
+            raise ValueError(f"must be at most half of PIM_LEASE_SECONDS ({lease:g})")
+        return scan
 
     @property
     def uses_sandbox(self) -> bool:

@@ -11,7 +11,7 @@ import contextlib
 import functools
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock, SystemClock
@@ -23,11 +23,14 @@ from bot.service.approvals import ApprovalService
 from bot.service.approvers import Approvers
 from bot.service.board import BoardDisplay, BoardRefs, BoardService, MemoryBoardRefs
 from bot.service.breakglass import BreakGlassService
+from bot.service.deliveries import Deliveries, MemoryDeliveries
 from bot.service.deps import AuditTrail, Deps
 from bot.service.dispatch import Pimbot, UserMode
 from bot.service.entra_held import EntraHeld
 from bot.service.identity import IdentityResolver
+from bot.service.intake import Intake
 from bot.service.kept import Keeper
+from bot.service.leases import Leases, holder_id
 from bot.service.nudges import ApproverNudges
 from bot.service.policies import PolicyCache
 from bot.service.ports import (
@@ -42,8 +45,13 @@ from bot.service.ports import (
 from bot.service.queries import RoleQueries
 from bot.service.readiness import ReadinessService
 from bot.service.reconcile import Reconciler
-from bot.service.recovery import recover_activating, settle_provisioning
-from bot.service.reminders import ReminderService
+from bot.service.recovery import (
+    CarryOn,
+    carry_on_request,
+    recover_activating,
+    settle_provisioning,
+)
+from bot.service.reminders import READ_AHEAD, ReminderService
 from bot.service.sweep import SWEEP_SECONDS, ProcessLock, Sweeper, try_hold
 from bot.settings import PolicyFile, Settings
 
@@ -60,10 +68,7 @@ log = logging.getLogger(__name__)
 class ManualTrigger:
     """A trigger that never fires by itself: reminders go out through `run_due` sweeps."""
 
-    def schedule(self, reminder_id: str, when: datetime) -> None:
-        return None
-
-    def cancel(self, reminder_id: str) -> None:
+    def schedule(self, when: datetime) -> None:
         return None
 
 
@@ -100,6 +105,9 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     board: BoardService | None = None
     locks: dict[str, ProcessLock] = field(default_factory=dict)  # PROCESS_LOCKS, by name
+    deliveries: Deliveries | None = None  # payload claims (Socket Mode, HTTP events)
+    leases: Leases | None = None  # replicas: requests being activated, carried on if one dies
+    intake: Intake | None = None  # acked commands kept until done, replayed if one dies
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, sweep_seconds: float = SWEEP_SECONDS) -> None:
@@ -111,10 +119,16 @@ class Services:
         held = {name: await try_hold(lock) for name, lock in self.locks.items()}
         start = getattr(self.trigger, "start", None)
         if start is not None:
-            await start(self.reminders.on_due, paused=not held.get("scheduler", True))
+            await start(
+                self.reminders.on_due,
+                paused=not held.get("scheduler", True),
+                ahead=self.reminders.read_ahead,
+            )
         self.reminders.resume()
         try:
-            await recover_activating(self.deps, self.reminders)
+            # A leased request is a replica's (live) or the lease scan's (lapsed).
+            skip = await asyncio.to_thread(self.leases.leased) if self.leases else set()
+            await recover_activating(self.deps, self.reminders, skip=skip)
         except Exception:  # noqa: BLE001 - recovery must never stop the bot starting
             log.exception("recovering requests left activating failed; next start retries")
         if self.sign_ins is not None:
@@ -122,10 +136,34 @@ class Services:
             if resumed:
                 log.info("resumed %d sign-in(s) left waiting by the last run", resumed)
             self.pimbot.follow_sign_ins()
+        if self.user_mode is None:  # user mode has no identity to read with at start
+            self._tasks.append(asyncio.create_task(self._prime()))
         if self.board is not None:
             self.board.start()  # posted if it does not exist yet, else edited
         self._tasks.append(asyncio.create_task(self.sweeper.run_forever(sweep_seconds)))
         self._tasks.append(asyncio.create_task(self._follow_scheduler_lock()))
+        if self.intake is not None:
+            self._tasks.append(
+                asyncio.create_task(self.intake.run_forever(self.pimbot.replay_acked))
+            )
+        if self.leases is not None:
+            how = CarryOn(
+                self.service.carry_on_requested, self.approvals.carry_out, self.service.carry_on
+            )
+            carry = functools.partial(carry_on_request, self.deps, self.reminders, how)
+            self._tasks.append(asyncio.create_task(self.leases.run_forever(carry)))
+
+    async def _prime(self) -> None:
+        """Tenant-wide reads every activation needs, made once at start rather than by the
+        first activation (issue 17): the PIM policies, the administrative units' names.
+        Best effort: what fails here is read when first needed."""
+        try:
+            await self.deps.policies.prime()
+            prime = getattr(self.graph, "prime", None)  # GraphPim's; test doubles may lack it
+            if prime is not None:
+                await prime()
+        except Exception:  # noqa: BLE001 - a read ahead must never stop the bot starting
+            log.warning("reading ahead at start failed; read when first needed", exc_info=True)
 
     async def _lead_scheduler(self) -> bool:
         lock = self.locks.get("scheduler")
@@ -149,6 +187,10 @@ class Services:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.leases is not None:
+            await self.leases.aclose()
+        if self.intake is not None:
+            await self.intake.aclose()
         shutdown = getattr(self.trigger, "shutdown", None)
         if shutdown is not None:
             await shutdown()
@@ -192,7 +234,7 @@ def build_services(
     )
     actors: Actors = AppIdentity()
     if graph is None:
-        graph = user_mode.graph if user_mode else _default_graph(settings, metrics)
+        graph = user_mode.graph if user_mode else _default_graph(settings, metrics, clock)
         actors = user_mode.actor if user_mode else actors
     catalog = RoleCatalog(config)
     identity = IdentityResolver(graph, store, directory, config, clock)
@@ -211,19 +253,31 @@ def build_services(
         actors=actors,
     )
     trigger = scheduler or _default_trigger(store)
-    reminders = ReminderService(deps, trigger, late_by=metrics.late_by)
+    reminders = ReminderService(
+        deps, trigger, late_by=metrics.late_by, tenant_wide=user_mode is None
+    )
     locks = process_locks(store)
     watch_store(metrics, store, clock, locks)
     drift = _drift_store(store)
     readiness = ReadinessService(deps, drift) if drift else None
-    board = _board(deps, store, notifier, app_mode=user_mode is None)
+    board = _board(
+        deps,
+        store,
+        notifier,
+        app_mode=user_mode is None,
+        redraw_every=settings.pim_board_redraw_seconds,
+    )
     # Tenant-wide reads need the application's own identity; user mode keeps per-user ones.
     # The board is redrawn from reconciliation's read: one tenant-wide read per interval.
     also = board if board.shows_board else None
     reconciler = (
         Reconciler(deps, drift, reminders, also=also) if drift and user_mode is None else None
     )
-    service = PimService(deps, reminders, entra_decides=user_mode is not None, readiness=readiness)
+    leases = _leases(settings, store, clock)
+    intake = _intake(settings, store, clock, leases.holder if leases else holder_id())
+    service = PimService(
+        deps, reminders, entra_decides=user_mode is not None, readiness=readiness, leases=leases
+    )
     sign_ins = keeper = entra = None
     if user_mode is not None:
         sign_ins = user_mode.sign_ins(identity, audit=store)
@@ -240,6 +294,7 @@ def build_services(
         health=sign_ins.check if sign_ins else graph.check_token,
         glass=glass,
         board=board,
+        intake=intake,
     )
     return Services(
         settings,
@@ -275,10 +330,60 @@ def build_services(
         metrics,
         board,
         locks,
+        _deliveries(store),
+        leases,
+        intake,
     )
 
 
-def _board(deps: Deps, store: Store, notifier: Notifier, *, app_mode: bool) -> BoardService:
+def _deliveries(store: Store) -> Deliveries:
+    """Shared claims on PostgreSQL (several replicas); in memory on SQLite, which serves
+    one process only (bot/store/single.py): no write, no fsync, per Slack payload."""
+    engine = getattr(store, "engine", None)
+    if engine is None or engine.dialect.name == "sqlite":
+        return MemoryDeliveries()
+    from bot.store.deliveries import SqlDeliveries
+
+    return SqlDeliveries(engine)
+
+
+def _leases(settings: Settings, store: Store, clock: Clock) -> Leases | None:
+    """Leases on PostgreSQL, where replicas can take over each other's work; SQLite serves
+    one process (bot/store/single.py), whose crash the start-up recovery settles."""
+    engine = getattr(store, "engine", None)
+    if engine is None or engine.dialect.name != "postgresql":
+        return None
+    from bot.store.leases import SqlLeases
+
+    return Leases(
+        SqlLeases(engine),
+        clock,
+        holder_id(),
+        lease=timedelta(seconds=settings.pim_lease_seconds),
+        scan_every=settings.pim_lease_scan_seconds,
+    )
+
+
+def _intake(settings: Settings, store: Store, clock: Clock, holder: str) -> Intake | None:
+    """Acked commands kept in the database (SQLite too: a crash of the one process leaves
+    them to its restart); none for a store without one (test doubles)."""
+    engine = getattr(store, "engine", None)
+    if engine is None:
+        return None
+    from bot.store.intake import SqlIntake
+
+    return Intake(
+        SqlIntake(engine),
+        clock,
+        holder,
+        lease=timedelta(seconds=settings.pim_lease_seconds),
+        scan_every=settings.pim_lease_scan_seconds,
+    )
+
+
+def _board(
+    deps: Deps, store: Store, notifier: Notifier, *, app_mode: bool, redraw_every: float
+) -> BoardService:
     """`/pim who` and `/pim history`; the audit channel's board only in application mode
     (in user mode no one is signed in for the bot's own tenant-wide read)."""
     engine = getattr(store, "engine", None)
@@ -288,7 +393,7 @@ def _board(deps: Deps, store: Store, notifier: Notifier, *, app_mode: bool) -> B
 
         refs = SqlBoardRefs(engine)
     display = notifier if app_mode and isinstance(notifier, BoardDisplay) else None
-    board = BoardService(deps, Approvers(deps), refs, display)
+    board = BoardService(deps, Approvers(deps), refs, display, redraw_every=redraw_every)
     deps.audit.listen(board.changed)
     return board
 
@@ -312,10 +417,10 @@ def _user_mode(
     )
 
 
-def _default_graph(settings: Settings, metrics: Metrics) -> PimGraph:
+def _default_graph(settings: Settings, metrics: Metrics, clock: Clock) -> PimGraph:
     from bot.graph import build_graph
 
-    return build_graph(settings, metrics=metrics)
+    return build_graph(settings, metrics=metrics, clock=clock)
 
 
 # The periodic work one replica does at a time: the sweep, and running the reminder
@@ -402,4 +507,4 @@ def _default_trigger(store: Store) -> Trigger:
         return ManualTrigger()
     from bot.store.scheduler import ReminderScheduler
 
-    return ReminderScheduler(engine)
+    return ReminderScheduler(engine, early=READ_AHEAD)

@@ -29,6 +29,7 @@ from bot.domain.commands import (
 from bot.domain.people import PersonKey, slack
 from bot.domain.validation import ticket_regex
 from bot.service.dispatch import Pimbot
+from bot.service.intake import Acked
 from bot.service.outcomes import ApprovalQueue, GlassOutcome, Outcome, Overview
 from handlers import blocks
 from handlers.blocks import nudges, signin
@@ -71,9 +72,51 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         # The work takes Graph round trips: say so at once, then answer once, as a new
         # message (a command's ack cannot be replaced: see replies.ephemeral).
         await ack(response_type="ephemeral", **blocks.working())
-        in_dm = await _in_bots_dm(client, command, who)
-        reply, failed = _answer(dms, who, respond, in_dm, parsed)
-        await guarded(reply, _work(bot, who, parsed), failed=failed)
+        # Kept until done: a replica dying before it is leaves it to a survivor.
+        kept = await bot.keep_acked(ACKED, _replayable(command))
+        await _carry_out(bot, dms, client, command, respond, parsed)
+        await bot.acked_done(kept)
+
+    async def replay(item: Acked) -> None:
+        """A command another replica acked and died before carrying out: run as typed,
+        answered through its response_url (Bolt's own Respond, as the listener gets)."""
+        command = item.payload
+        text = str(command.get("text") or "")
+        parsed = parse_command(text, ticket_pattern=pattern, ticket_example=ticket.example)
+        if await bot.stored_since(slack(str(command["user_id"])), parsed, item.at):
+            return  # its request was stored: that request's lease carries it on
+        client = app.client
+        respond = AsyncRespond(
+            response_url=str(command["response_url"]), proxy=client.proxy, ssl=client.ssl
+        )
+        await _carry_out(bot, dms, client, command, respond, parsed)
+
+    bot.replay_acked_with(ACKED, replay)
+
+
+ACKED = "slash_command"
+# What a kept command needs to run again; not Slack's verification `token`, nor anything
+# else of the payload (https://api.slack.com/interactivity/slash-commands#app_command_handling).
+_KEPT_FIELDS = ("user_id", "text", "channel_id", "team_id", "response_url")
+
+
+def _replayable(command: dict[str, Any]) -> dict[str, Any]:
+    return {key: command[key] for key in _KEPT_FIELDS if key in command}
+
+
+async def _carry_out(
+    bot: Pimbot,
+    dms: DirectMessages,
+    client: AsyncWebClient,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    parsed: Command,
+) -> None:
+    """The work after the ack: one service call, answered where the user is."""
+    who = slack(str(command["user_id"]))
+    in_dm = await _in_bots_dm(client, command, who)
+    reply, failed = _answer(dms, who, respond, in_dm, parsed)
+    await guarded(reply, _work(bot, who, parsed), failed=failed)
 
 
 def _help(asked: Help, signin: bool) -> blocks.Message:

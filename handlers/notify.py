@@ -18,10 +18,13 @@ from bot.domain.models import ApproverRef
 from bot.domain.nudges import Audience
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
+from bot.domain.roles import RoleCatalog
+from bot.service import policies
+from bot.service.outbox import Letter
 from bot.service.outcomes import Dropped, Overview, Replayed
 from bot.service.ports import Nudge
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
-from bot.settings import PolicyFile, RoleConfig
+from bot.settings import PolicyFile
 from handlers import blocks
 from handlers.blocks import breakglass, cards, drift, nudges, signin
 from handlers.blocks import home as home_tab
@@ -37,9 +40,18 @@ class SlackNotifier:
     reports becomes a message built in handlers/blocks, put in the outbox (`courier`) so
     it arrives even when Slack is slow, limiting or down for a while."""
 
-    def __init__(self, client: AsyncWebClient, config: PolicyFile, courier: Courier) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        config: PolicyFile,
+        courier: Courier,
+        profiles: SlackUserDirectory | None = None,
+    ) -> None:
+        """`profiles`: the directory the service resolves people with, shared so that a
+        reminder finds the time zone seen when its activation was made (no users.info)."""
         self._client, self._config, self._courier = client, config, courier
-        self._profiles = SlackUserDirectory(client)  # the requester's tz for DM times
+        self._catalog = RoleCatalog(config)
+        self._profiles = profiles or SlackUserDirectory(client)  # the tz for DM times
 
     async def _tz(self, person: PersonKey) -> str | None:
         try:
@@ -53,22 +65,46 @@ class SlackNotifier:
     ) -> None:
         await self._courier.dm(person, {"text": text, "blocks": blocks})
 
-    async def post_audit(self, event: AuditEvent) -> None:
-        """Copy an audit event to the audit channel. Never raises: the store holds the
-        audit trail, so a Slack outage (or the outbox's database) must not fail the
-        user's request."""
+    def audit_lines(self, events: list[AuditEvent]) -> list[Letter]:
+        """A line per event, as outbox letters the store queues with the rows. Never
+        raises: a line that cannot be drawn must not fail the user's request (the row is
+        the trail; the channel holds its copy)."""
+        channel = self._config.channels.audit
+        if not channel or not events:
+            return []
+        try:
+            # A line each, up to a message's 50 blocks per post: a burst of a thousand
+            # reminders is twenty posts, not a thousand (the channel takes about one a second).
+            return self._courier.letters(channel, cards.audit_posts(events))
+        except Exception:  # noqa: BLE001 - the audit rows are kept; only their copy is lost
+            log.warning("audit lines for %s not drawn", channel, exc_info=True)
+            return []
+
+    async def send_audit_lines(self) -> None:
         channel = self._config.channels.audit
         if not channel:
             return
         try:
-            await self._courier.post(channel, cards.audit_post(event))
-        except Exception:  # noqa: BLE001 - the audit row is stored; only its copy is lost
-            log.warning("audit post to %s not queued", channel, exc_info=True)
+            await self._courier.send_queued(channel)
+        except Exception:  # noqa: BLE001 - the lines stay queued: the courier retries them
+            log.warning("audit lines for %s not sent yet", channel, exc_info=True)
 
     async def remind(self, record: ActivationRecord, now: datetime) -> None:
-        tz = await self._tz(record.requester)
-        msg = blocks.reminder(record, now, tz, extend_choices(self._config, record))
-        await self.send_dm(record.requester, msg["text"], msg["blocks"])
+        await self._courier.dm(record.requester, self._reminder(record, now))
+
+    async def remind_many(
+        self, reminders: list[tuple[ActivationRecord, str]], now: datetime
+    ) -> None:
+        """A burst's reminder DMs queued in one transaction, each once by its key."""
+        await self._courier.dm_many(
+            [(record.requester, self._reminder(record, now), once) for record, once in reminders]
+        )
+
+    def _reminder(self, record: ActivationRecord, now: datetime) -> blocks.Message:
+        """No Slack call: the time is a `<!date^…>` Slack shows in the reader's own zone;
+        the fallback (notifications) names the zone last seen for them, else UTC."""
+        tz = self._profiles.known_tz(record.requester)
+        return blocks.reminder(record, now, tz, extend_choices(self._config, record, self._catalog))
 
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
         msg = blocks.ended(record, detail)
@@ -79,7 +115,7 @@ class SlackNotifier:
     ) -> str | None:
         """The card's reference is "channel ts": what chat.update needs to redraw it.
         Posted in the role's `approvals_channel`, else `channels.approvals`."""
-        channel = approvals_channel(self._config, record)
+        channel = approvals_channel(self._config, record, self._catalog)
         if not channel:
             return None
         url = self._config.ticket.url_template
@@ -149,7 +185,7 @@ class SlackNotifier:
             return
         try:
             await self._courier.post(channel, msg)
-        except Exception:  # noqa: BLE001 - like post_audit: a lost copy must not fail the work
+        except Exception:  # noqa: BLE001 - like audit_lines: a lost copy must not fail the work
             log.warning("audit post to %s not queued", channel, exc_info=True)
 
     async def sign_in_code(self, person: PersonKey, prompt: DeviceCodePrompt) -> None:
@@ -186,7 +222,7 @@ class SlackNotifier:
         if audit:
             copy = breakglass.glass_alert(record, glass, approvers, buttons=False)
             await self._courier.post(audit, copy)
-        channel = approvals_channel(self._config, record)
+        channel = approvals_channel(self._config, record, self._catalog)
         if not channel:
             return None
         msg = breakglass.glass_alert(record, glass, approvers)
@@ -241,24 +277,21 @@ def _alert_key(record: ActivationRecord) -> str:
     return f"glass:{record.id}"
 
 
-def _role_config(config: PolicyFile, record: ActivationRecord) -> RoleConfig | None:
-    """The pimbot.yml alias of the record's role (named by display name or id)."""
-    return next(
-        (r for r in config.roles.values() if r.role in (record.role_id, record.role_name)), None
-    )
+def approvals_channel(
+    config: PolicyFile, record: ActivationRecord, catalog: RoleCatalog
+) -> str | None:
+    """`roles.<alias>.approvals_channel` overrides `channels.approvals` for its cards:
+    the service's own rule, so a card goes where the service checked it could."""
+    return policies.approvals_channel(config, catalog, catalog.by_id(record.role_id))
 
 
-def approvals_channel(config: PolicyFile, record: ActivationRecord) -> str | None:
-    """`roles.<alias>.approvals_channel` overrides `channels.approvals` for its cards."""
-    role = _role_config(config, record)
-    return (role.approvals_channel if role else None) or config.channels.approvals
-
-
-def extend_choices(config: PolicyFile, record: ActivationRecord) -> list[timedelta]:
+def extend_choices(
+    config: PolicyFile, record: ActivationRecord, catalog: RoleCatalog
+) -> list[timedelta]:
     """Extension lengths offered in a reminder: the usual choices up to what is left of the
     role's maximum in pimbot.yml, counted from the activation's first start, and none once
     its `max_extensions` are used (the service re-checks both, and Graph's policy, on click)."""
-    role = _role_config(config, record)
+    role = policies.role_config(config, catalog, record.role_id)
     if record.extensions >= (role.max_extensions if role else 1):
         return []
     cap = (role.max_duration if role else None) or config.default_max_duration

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.response import BoltResponse
 
 from bot.logs import bind_request_id, request_id_for
 
@@ -29,13 +31,28 @@ _KINDS = {
 def install(app: AsyncApp) -> None:
     """A global middleware: before any listener runs (HTTP and Socket Mode alike), the
     request's id is bound in this task's context, which the listeners' tasks copy."""
+    app.middleware(RequestId())
 
-    @app.middleware
-    async def request_id(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
-        # Bolt passes `next` by that name. Never the text people typed: only ids.
+
+class RequestId(AsyncMiddleware):
+    """A middleware object, not a function: Bolt calls a function middleware through
+    `build_async_required_kwargs`, which builds every injectable argument (payload views,
+    say, respond, ...) on each call, a cost paid on the ack path of every request; an
+    `AsyncMiddleware` is called as `async_process(req=, resp=, next=)`
+    (slack_bolt/app/async_app.py `async_dispatch`)."""
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - Bolt's keyword
+    ) -> BoltResponse | None:
+        body = req.body  # Never the text people typed: only ids.
         slack_id = slack_request_id(body)
         bind_request_id(request_id_for(slack_id))
         log.info("slack %s %s", kind_of(body), slack_id or "-")
+        # What `next()` answers (None in Bolt's dispatch), as a function middleware would.
         return await next()
 
 
@@ -57,8 +74,10 @@ def kind_of(body: dict[str, Any]) -> str:
     return _KINDS.get(str(body.get("type", "")), "other")
 
 
-def kind_of_raw(body: bytes, content_type: str) -> str:
-    """`kind_of` for the raw HTTP body (already known to be readable)."""
+def kind_of_raw(body: bytes, content_type: str) -> str | None:
+    """`kind_of` for the raw HTTP body, parsed once; None if Bolt could not read it: it
+    reads JSON (events) or a form (commands), an interaction's `payload` field a JSON
+    object."""
     try:
         if content_type.startswith("application/json"):
             parsed = json.loads(body)
@@ -67,5 +86,5 @@ def kind_of_raw(body: bytes, content_type: str) -> str:
             payload = form.get("payload")
             parsed = json.loads(payload[0]) if payload else {k: v[0] for k, v in form.items()}
     except (ValueError, UnicodeDecodeError):
-        return "other"
-    return kind_of(parsed) if isinstance(parsed, dict) else "other"
+        return None
+    return kind_of(parsed) if isinstance(parsed, dict) else None

@@ -19,9 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,7 +36,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.people import PersonKey
-from bot.service.outbox import Outbox, Parcel
+from bot.service.leases import holder_id
+from bot.service.outbox import Letter, Outbox, Parcel
 from bot.service.ports import Store
 from bot.settings import PolicyFile
 from handlers.blocks import Message, cards, delivery
@@ -60,14 +58,22 @@ MAX_BACKOFF = timedelta(minutes=5)
 DELIVERY_WINDOW = timedelta(days=1)  # how long anything but a card is worth sending
 KEEP_DONE = timedelta(days=7)  # finished rows kept a week: what went out, what was given up
 POLL_SECONDS = 1.0  # a moved clock or a retry falling due is noticed this soon
+# Web API calls the courier has in flight at once, all lanes together: lanes go side by
+# side (a thousand reminders to a thousand people need not queue behind one another),
+# each in order and paced, without opening a connection per lane at once.
+IN_FLIGHT = 16
 # A parcel is one replica's to send for this long; a survivor takes over what a dead one
 # claimed after it. Longer than one send (the SDK's 30 s timeout, retried once).
 CLAIM = timedelta(seconds=60)
+# Due lane heads claimed per statement by the background task: a burst's lanes in a few
+# round trips, not a read and a claim each.
+CLAIM_BATCH = 256
+MAX_PASS = 16 * CLAIM_BATCH  # lanes one drain pass takes; the next poll goes on
 
 
 def replica_id() -> str:
-    """This process among the replicas: host, pid and a random part (pids repeat)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """This process among the replicas, as its leases name it (host, pid, random part)."""
+    return holder_id()
 
 
 READ_RETRIES = 3  # 429s a read on a click's path waits out before it fails
@@ -128,15 +134,22 @@ class Courier:
         *,
         pace: Pace | None = None,
         mark: Callable[[Message], Message] | None = None,
+        in_flight: int = IN_FLIGHT,
     ) -> None:
         self._client, self._outbox, self._requests = client, outbox, requests
         self._mark = mark or (lambda msg: msg)  # PIM_SANDBOX: every message says so
         self._config, self._clock = config, clock
         self._pace = pace or Pace()
         self._dm_channels: dict[str, str] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._in_flight = asyncio.Semaphore(in_flight)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Lanes a coroutine of this process is sending: it claims the lane's next head
+        # as it marks one delivered, so no one else here starts on the lane meanwhile.
+        # Taken without awaiting (a set, not a lock): whoever takes it holds what it read.
+        self._owned: set[str] = set()
+        self._sending: set[asyncio.Task[None]] = set()  # `dm_many`'s sends under way
+        self._session: aiohttp.ClientSession | None = None  # kept open from start to aclose
         self._me = replica_id()  # whose claim a parcel carries
 
     # -- putting -----------------------------------------------------------------
@@ -155,6 +168,99 @@ class Courier:
         """A DM; with `card`, one that `update_dm` can redraw later."""
         user = person.chat_user_id
         await self._put(f"dm:{user}", DM, {"user": user, **self._mark(msg)}, card, None)
+
+    async def dm_many(self, letters: list[tuple[PersonKey, Message, str]]) -> None:
+        """DMs to many people (a burst of reminders), each with its `once` key: queued in
+        one transaction (a key already queued queues nothing again) that claims their
+        lanes' heads; back then, while they are sent, lanes side by side, in the
+        background: the caller's next batch is read meanwhile, not after its sends."""
+        if not letters:
+            return
+        deadline = self._clock.now() + DELIVERY_WINDOW
+        queued = [
+            Letter(
+                f"dm:{person.chat_user_id}",
+                DM,
+                {"user": person.chat_user_id, **self._mark(msg)},
+                deadline,
+                dedupe=once,
+            )
+            for person, msg, once in letters
+        ]
+        await self._put_many(queued, wait=False)
+
+    async def post_many(self, channel: str, msgs: list[Message]) -> None:
+        """Posts to one channel (a burst's audit lines), queued in one transaction, then
+        sent in order until the channel's pace says wait (the background task goes on)."""
+        if msgs:
+            await self._put_many(self.letters(channel, msgs))
+
+    def letters(self, channel: str, msgs: list[Message]) -> list[Letter]:
+        """Posts to one channel as letters, for a caller that queues them in a transaction
+        of its own (an audit row and its line), then calls `send_queued`."""
+        deadline = self._clock.now() + DELIVERY_WINDOW
+        return [
+            Letter(channel, POST, {"channel": channel, **self._mark(m)}, deadline) for m in msgs
+        ]
+
+    async def send_queued(self, lane: str) -> None:
+        """Send what another transaction queued in `lane`, from its head, as `_put` sends
+        what it queued itself (a lane a coroutine here is sending is left to it: it
+        claims the lane's next head after each parcel)."""
+        self._ensure_running()
+        if not self._take([lane]):
+            self._wake.set()
+            return
+        try:
+            head = self._claim_next(lane)
+        except BaseException:
+            self._owned.discard(lane)
+            raise
+        await self._send_lane(lane, head)
+
+    async def _put_many(self, letters: list[Letter], *, wait: bool = True) -> None:
+        """Queue them in one transaction that also claims their lanes' heads for this
+        replica, then send those lanes side by side (without `wait`, in a task of their
+        own). A lane another coroutine here is sending is left to it (it claims the
+        lane's next head after each parcel)."""
+        self._ensure_running()
+        mine = self._take(list(dict.fromkeys(letter.lane for letter in letters)))
+        try:
+            now = self._clock.now()
+            heads = self._outbox.put_many(letters, holder=self._me, until=now + CLAIM)
+        except BaseException:
+            self._owned.difference_update(mine)
+            raise
+        if len(mine) < len({letter.lane for letter in letters}):
+            self._wake.set()
+        if wait:
+            await self._send_lanes(mine, heads)
+            return
+        sending = asyncio.get_running_loop().create_task(self._send_lanes(mine, heads))
+        self._sending.add(sending)  # kept (the loop holds tasks weakly), cancelled by aclose
+        sending.add_done_callback(self._sending.discard)
+
+    def _take(self, lanes: list[str]) -> list[str]:
+        """The lanes no coroutine here is sending, now this caller's (no await between
+        the test and the taking)."""
+        free = [lane for lane in lanes if lane not in self._owned]
+        self._owned.update(free)
+        return free
+
+    async def _send_lanes(self, lanes: list[str], heads: list[Parcel]) -> None:
+        """Send the lanes this caller took, each from its claimed head (a lane whose head
+        was not claimed, not due or another replica's, is given back at once)."""
+        first = {parcel.lane: parcel for parcel in heads}
+        await asyncio.gather(*(self._send_lane(lane, first.get(lane)) for lane in lanes))
+
+    async def _send_lane(self, lane: str, parcel: Parcel | None) -> None:
+        try:
+            await self._lane(lane, parcel)
+        except Exception:  # noqa: BLE001 - the parcel is kept; the background task retries
+            log.warning("outbox lane %s: sending failed; will retry", lane, exc_info=True)
+            self._wake.set()
+        finally:
+            self._owned.discard(lane)
 
     async def update_dm(self, person: PersonKey, card: str, msg: Message) -> None:
         """Redraw the DM sent with `card`: chat.update needs the conversation id and ts
@@ -202,17 +308,22 @@ class Courier:
         give_up_at: datetime | None,
         dedupe: str | None = None,
     ) -> None:
-        deadline = give_up_at or self._clock.now() + DELIVERY_WINDOW
-        self._outbox.put(lane, kind, body, give_up_at=deadline, card=card, dedupe=dedupe)
+        now = self._clock.now()
+        deadline = give_up_at or now + DELIVERY_WINDOW
         self._ensure_running()
-        if self._lock(lane).locked():  # being drained (maybe by this very call's caller)
+        if not self._take([lane]):  # being sent (maybe by this very call's caller)
+            self._outbox.put(lane, kind, body, give_up_at=deadline, card=card, dedupe=dedupe)
             self._wake.set()
             return
-        try:  # at once when the lane is free: the usual case needs no background wait
-            await self.drain_lane(lane)
-        except Exception:  # noqa: BLE001 - the parcel is kept; the background task retries
-            log.warning("outbox lane %s: sending failed; will retry", lane, exc_info=True)
-            self._wake.set()
+        try:  # put and claimed at once: the usual case needs no read, claim or wait
+            head = self._outbox.put_and_claim(
+                lane, kind, body, give_up_at=deadline, card=card, dedupe=dedupe,
+                holder=self._me, until=now + CLAIM,
+            )  # fmt: skip
+        except BaseException:
+            self._owned.discard(lane)
+            raise
+        await self._send_lane(lane, head)
 
     # -- running -------------------------------------------------------------------
 
@@ -221,14 +332,30 @@ class Courier:
         pruned = self._outbox.prune(self._clock.now() - KEEP_DONE)
         if pruned:
             log.info("outbox: forgot %d message(s) delivered over a week ago", pruned)
+        self._remember_dm_channels()
+        if self._client.session is None:
+            self._session = self._client.session = _session(self._client)
         self._ensure_running()
 
+    async def sent(self) -> None:
+        """Wait for the sends `dm_many` left going in the background (a caller that must
+        see them out, as a test's sweep does)."""
+        while self._sending:
+            await asyncio.wait(set(self._sending))
+
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [t for t in (self._task, *self._sending) if t is not None]
+        self._task = None
+        for task in tasks:  # a send cut off releases its claim (`_deliver`)
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        session, self._session = self._session, None
+        if session is not None:
+            if self._client.session is session:
+                self._client.session = None
+            await session.close()
 
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
@@ -245,46 +372,72 @@ class Courier:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
 
     async def drain(self) -> None:
-        """Send every lane's due parcels, lanes side by side."""
-        lanes = {p.lane for p in self._outbox.due(self._clock.now())}
-        await asyncio.gather(*(self.drain_lane(lane) for lane in sorted(lanes)))
+        """Send every lane's due parcels, lanes side by side: their heads claimed in
+        batches (lanes a coroutine here is sending are left to it)."""
+        seen: set[str] = set()  # each lane once a pass: one paced or retrying is not spun
+        while len(seen) < MAX_PASS:
+            now = self._clock.now()
+            busy = sorted(self._owned | seen)
+            heads = self._outbox.claim_due(self._me, now, now + CLAIM, CLAIM_BATCH, busy=busy)
+            lanes = self._take([parcel.lane for parcel in heads])
+            seen.update(lanes)
+            await self._send_lanes(lanes, heads)
+            if len(heads) < CLAIM_BATCH:
+                return
 
-    async def drain_lane(self, lane: str) -> None:
-        """Send the lane's parcels in order until one must wait (pace, retry, failure)."""
-        async with self._lock(lane):
-            while (parcel := self._outbox.head(lane)) is not None:
-                now = self._clock.now()
-                if parcel.not_before > now or not self._pace.take(lane, now):
-                    return
-                if not self._outbox.claim(parcel.id, self._me, now, now + CLAIM):
-                    return  # another replica is sending the lane's head: it goes on
-                if not await self._deliver(parcel, now):
-                    return
+    async def _lane(self, lane: str, parcel: Parcel | None) -> None:
+        """Send the lane's parcels in order, from its claimed head, until one must wait
+        (pace, retry, failure) or another replica holds the next one."""
+        while parcel is not None:
+            now = self._clock.now()
+            if parcel.not_before > now or not self._pace.take(lane, now):
+                return  # still claimed by us: the background task claims it again
+            parcel = await self._deliver(parcel, now)
 
-    def _lock(self, lane: str) -> asyncio.Lock:
-        return self._locks.setdefault(lane, asyncio.Lock())
+    def _claim_next(self, lane: str) -> Parcel | None:
+        now = self._clock.now()
+        heads = self._outbox.claim_heads([lane], self._me, now, now + CLAIM)
+        return heads[0] if heads else None
+
+    def _still_mine(self, parcel: Parcel, claimed_at: datetime) -> bool:
+        """A parcel that waited for a free connection since its claim: renewed before it
+        goes, so a claim never runs out during its own send (another replica would send
+        it too)."""
+        now = self._clock.now()
+        if now - claimed_at < CLAIM / 2:
+            return True
+        return self._outbox.claim(parcel.id, self._me, now, now + CLAIM)
 
     # -- delivering ------------------------------------------------------------------
 
-    async def _deliver(self, parcel: Parcel, now: datetime) -> bool:
-        """One attempt; True when the lane may go on (delivered, or given up)."""
+    async def _deliver(self, parcel: Parcel, now: datetime) -> Parcel | None:
+        """One attempt on a parcel this replica claimed at `now`; the lane's next head,
+        claimed, when the lane may go on (delivered, or given up), else None."""
         if now >= parcel.give_up_at:  # a card past its request's timeout, a stale notice
-            return self._give_up(parcel, "deadline_passed")
+            return self._next_if(self._give_up(parcel, "deadline_passed"), parcel.lane)
         try:
-            ref = await self._send(parcel)
+            async with self._in_flight:
+                if not self._still_mine(parcel, now):
+                    return None  # another replica took it over: it goes on
+                ref = await self._send(parcel)
         except asyncio.CancelledError:  # shutting down mid-send: a replica may go on now
             self._outbox.release(parcel.id, self._me)
             raise
         except SlackApiError as exc:
-            return await self._refused(parcel, exc, now)
+            return self._next_if(await self._refused(parcel, exc, now), parcel.lane)
         except Undeliverable as exc:
-            return self._give_up(parcel, str(exc))
+            return self._next_if(self._give_up(parcel, str(exc)), parcel.lane)
         except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return self._later(parcel, now, _backoff(parcel), type(exc).__name__)
-        self._outbox.delivered(parcel.id, ref)
+            go_on = self._later(parcel, now, _backoff(parcel), type(exc).__name__)
+            return self._next_if(go_on, parcel.lane)
+        # Marked delivered and the lane's next head claimed in one transaction.
+        following = self._outbox.delivered_next(parcel, ref, self._me, self._clock.now() + CLAIM)
         if parcel.kind == POST and parcel.card:
             self._card_posted(parcel.card, ref)
-        return True
+        return following
+
+    def _next_if(self, go_on: bool, lane: str) -> Parcel | None:
+        return self._claim_next(lane) if go_on else None
 
     def _card_posted(self, card: str, ref: str) -> None:
         """Keep where the card now is: a request's card, or a break-glass alert
@@ -327,11 +480,23 @@ class Courier:
         return ref
 
     async def _dm_channel(self, user: str) -> str:
+        """The DM's conversation id, kept per person (filled at `start` from the DMs the
+        outbox delivered this week); else `conversations.open`. Kept rather than passing
+        the user ID as chat.postMessage's `channel`: Slack's method page could not be
+        confirmed to document that for a bot token."""
         channel = self._dm_channels.get(user)
         if channel is None:
             opened = await self._client.conversations_open(users=user)
             channel = self._dm_channels[user] = str(opened["channel"]["id"])
         return channel
+
+    def _remember_dm_channels(self) -> None:
+        """One read at start instead of a `conversations.open` per person after each
+        restart: a delivered DM's reference is "D... ts" (chat.postMessage's answer)."""
+        for lane, ref in self._outbox.latest_refs(DM).items():
+            user, channel = lane.removeprefix("dm:"), ref.partition(" ")[0]
+            if lane.startswith("dm:") and channel:
+                self._dm_channels.setdefault(user, channel)
 
     async def _refused(self, parcel: Parcel, exc: SlackApiError, now: datetime) -> bool:
         status = int(getattr(exc.response, "status_code", 200) or 200)
@@ -373,18 +538,30 @@ class Courier:
             actor=None,
             detail=f"card not posted to {channel}: {error}; retried",
         )
-        self._requests.append_audit(event)
+        audit = self._config.channels.audit
+        lines = self.letters(audit, [cards.audit_post(event)]) if audit else []
+        self._requests.append_audit(event, lines)  # the row and its line: one transaction
         await self._guarded(
             self.dm(record.requester, delivery.card_not_posted(record, channel, error))
         )
-        if self._config.channels.audit:
-            await self._guarded(self.post(self._config.channels.audit, cards.audit_post(event)))
+        if audit:
+            await self._guarded(self.send_queued(audit))
 
     async def _guarded(self, work: Awaitable[None]) -> None:
         try:
             await work
         except Exception:  # noqa: BLE001 - the card's own retries must go on regardless
             log.exception("outbox: could not queue a delivery notice")
+
+
+def _session(client: AsyncWebClient) -> aiohttp.ClientSession:
+    """One HTTP session for the client while the courier runs (the notifier's users.info
+    and the Bolt app share the client, and so the session): without one the SDK opens a
+    session per call ("Submit the HTTP request with the running session or a new
+    session", slack_sdk/web/async_internal_utils.py), so a new connection (and, to
+    slack.com, a TLS handshake) for every message of a burst. The timeout is the one the
+    SDK gives a session of its own."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
 
 
 def _retry_after(exc: SlackApiError) -> timedelta:

@@ -60,6 +60,13 @@ class SlackUserDirectory:
         self._cache[person] = (time.monotonic(), found)
         return found
 
+    def known_tz(self, person: PersonKey) -> str | None:
+        """The time zone users.info last gave for `person`, however long ago, without a
+        call: a reminder's fallback text names it (Slack renders the `<!date^…>` itself in
+        the reader's own zone), and a zone changes rarely. None if never looked up."""
+        hit = self._cache.get(person)
+        return hit[1].tz if hit is not None else None
+
     async def _external(self, user: dict[str, Any]) -> bool:
         """From another organisation: `is_stranger`, or a `team_id` that is not this
         workspace's, unless both belong to the same Enterprise Grid organisation."""

@@ -3,15 +3,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
+
+import aiohttp
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.context.respond.internals import _build_message
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.domain.people import PersonKey
 from bot.errors import AlreadyRequested, NoLongerPossible, NotActive, PimError
 from bot.service.approvals import AlreadyDecided
 from handlers import blocks
+from handlers import work as work_queue
 from handlers.blocks.base import button, mention, when
 from handlers.blocks.literal import escape
 
@@ -43,7 +51,22 @@ async def guarded(
 ) -> bool:
     """`reply(await work())`; on failure reply with a safe message. True if it succeeded.
     `failed`, if given, takes the failures instead, but for the `OVER` refusals: a click's
-    message keeps its buttons for another try unless their action is over."""
+    message keeps its buttons for another try unless their action is over. Through the
+    app's work queue when it has one (handlers/work.py): when it is full the work is not
+    started and the person is told the bot is busy."""
+    queue = work_queue.current()
+    if queue is None:
+        return await _guarded(reply, work, failed)
+    try:
+        return await queue.submit(lambda: _guarded(reply, work, failed))
+    except work_queue.Busy:
+        await _safely(failed or reply, blocks.error(work_queue.BUSY))
+        return False
+
+
+async def _guarded(
+    reply: Reply, work: Callable[[], Awaitable[blocks.Message]], failed: Reply | None
+) -> bool:
     try:
         msg = await work()
     except PimError as exc:
@@ -97,11 +120,64 @@ def redraw(respond: Callable[..., Awaitable[Any]], fallback: Reply | None = None
     return _through(respond, fallback, replace_original=True)
 
 
+# Bolt's `respond` builds an AsyncWebhookClient without a session, so each post opens an
+# aiohttp session and a connection and closes both (slack_sdk/webhook/async_client.py:
+# "if not use_running_session: await session.close()"): under load, a TCP handshake and
+# a session's set-up per reply. While `kept_responses()` is entered, replies on its loop
+# go through one kept session instead.
+_kept: tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = None
+RESPONSE_TIMEOUT_SECONDS = 30.0  # slack_sdk's AsyncWebhookClient default
+
+
+@contextlib.asynccontextmanager
+async def kept_responses(limit: int = 100) -> AsyncIterator[aiohttp.ClientSession]:
+    """One aiohttp session, on the running loop, for every response_url reply made on that
+    loop meanwhile (`pimbot run` enters it around serving). Its cookie jar keeps nothing:
+    a reply for one person never carries a cookie Slack set on another's (as with Bolt's
+    session per reply). `limit`: connections kept open at most."""
+    global _kept
+    if _kept is not None:
+        raise RuntimeError("kept_responses is already entered")
+    session = aiohttp.ClientSession(
+        cookie_jar=aiohttp.DummyCookieJar(),
+        connector=aiohttp.TCPConnector(limit=limit),
+        timeout=aiohttp.ClientTimeout(total=RESPONSE_TIMEOUT_SECONDS),
+    )
+    _kept = (asyncio.get_running_loop(), session)
+    try:
+        yield session
+    finally:
+        _kept = None
+        await session.close()
+
+
+def _kept_session() -> aiohttp.ClientSession | None:
+    """The kept session, if one is open on this loop (a session serves one loop only)."""
+    if _kept is None or _kept[1].closed:
+        return None
+    loop, session = _kept
+    return session if loop is asyncio.get_running_loop() else None
+
+
+async def _respond(respond: Callable[..., Awaitable[Any]], **message: Any) -> Any:
+    """`respond(**message)`, through the kept session when there is one. Only Bolt's own
+    `AsyncRespond` is replaced (its URL is the signed request's response_url, checked by
+    Bolt's signature verification before any listener runs); a wrapped one (the sandbox
+    mark, test doubles) is called as is."""
+    session = _kept_session()
+    if session is None or type(respond) is not AsyncRespond or not respond.response_url:
+        return await respond(**message)
+    client = AsyncWebhookClient(
+        url=respond.response_url, proxy=respond.proxy, ssl=respond.ssl, session=session
+    )
+    return await client.send_dict(_build_message(**message))  # the body Bolt's would send
+
+
 def _through(
     respond: Callable[..., Awaitable[Any]], fallback: Reply | None, **how: object
 ) -> Reply:
     async def reply(msg: blocks.Message) -> None:
-        sent = await respond(**how, **msg)
+        sent = await _respond(respond, **how, **msg)
         status = getattr(sent, "status_code", 200)
         if status == 200:
             return

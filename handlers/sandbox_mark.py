@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.response import BoltResponse
 
 from handlers.blocks.base import Message
+from handlers.early_ack import EarlyAck, on_response_of
 
 PREFIX = "[sandbox tenant] "
 NOTE = (
@@ -35,9 +35,8 @@ def mark(msg: Message) -> Message:
     return out
 
 
-class _MarkedAck(AsyncAck):
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+class _MarkedAck(EarlyAck):
+    """An `EarlyAck`, so HTTP mode still answers at the ack (handlers/early_ack.py)."""
 
     async def __call__(  # type: ignore[override]
         self,
@@ -67,7 +66,7 @@ def install(app: AsyncApp) -> None:
     async def marked_replies(
         req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[Any]]
     ) -> Any:
-        req.context["ack"] = _MarkedAck()
+        req.context["ack"] = _MarkedAck(on_response_of(req.context.ack))
         if req.context.respond is not None:
             req.context["respond"] = _MarkedRespond(req.context.respond)
         return await next()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from bot.domain.people import PersonKey, slack
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import PimError
 from bot.service.dispatch import Pimbot
+from bot.service.intake import Acked
 from bot.service.outcomes import GlassOutcome, Outcome, Overview
 from bot.settings import PolicyFile
 from handlers import blocks
@@ -39,6 +40,23 @@ class ActivationForm:
     justification: str
 
 
+FORM = "activation_form"
+_FORM_FIELDS = tuple(f.name for f in fields(ActivationForm))
+
+
+def _command(form: ActivationForm) -> Activate:
+    return Activate(form.role_id, parse_duration(form.duration), form.ticket, form.justification)
+
+
+async def _activate(bot: Pimbot, dms: DirectMessages, who: PersonKey, form: ActivationForm) -> None:
+    """The work after the form's ack; answered by DM (a closed modal has no reply)."""
+
+    async def work() -> blocks.Message:
+        return blocks.outcome(expect(Outcome, await bot.handle(who, _command(form))))
+
+    await guarded(to_dm(dms, who), work)
+
+
 def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
     @app.view(modal.ACTIVATE_CALLBACK)
     async def submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -49,14 +67,19 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
             await ack(response_action="errors", errors=as_plain_text(errors))
             return
         await ack()  # closes the modal; the activation runs after it
+        # Kept until done: a replica dying before it is leaves it to a survivor.
+        kept = await bot.keep_acked(FORM, {"user_id": who.chat_user_id, **asdict(form)})
+        await _activate(bot, dms, who, form)
+        await bot.acked_done(kept)
 
-        async def work() -> blocks.Message:
-            command = Activate(
-                form.role_id, parse_duration(form.duration), form.ticket, form.justification
-            )
-            return blocks.outcome(expect(Outcome, await bot.handle(who, command)))
+    async def replay(item: Acked) -> None:
+        """A form another replica acked and died before carrying out (bot/service/intake.py)."""
+        who = slack(str(item.payload["user_id"]))
+        form = ActivationForm(**{k: item.payload[k] for k in _FORM_FIELDS})
+        if not await bot.stored_since(who, _command(form), item.at):
+            await _activate(bot, dms, who, form)
 
-        await guarded(to_dm(dms, who), work)
+    bot.replay_acked_with(FORM, replay)
 
     @app.action(modal.BREAK_GLASS_ACTION)
     async def break_glass(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -112,7 +112,7 @@ def start_sandbox(
 async def _serve_slack(
     settings: Settings, clock: OffsetClock, *, sandbox_mark: bool = False
 ) -> None:
-    from handlers.app import run_http, run_socket_and_ops
+    from handlers.replies import kept_responses
 
     if settings.slack_app_token is None and not _has(settings.slack_signing_secret):
         # Fail closed: an HTTP endpoint that cannot check Slack's signature serves anyone.
@@ -122,19 +122,40 @@ async def _serve_slack(
 
     services, bolt = await _build(settings, clock, sandbox_mark=sandbox_mark)
     await services.start()
+    deliveries = services.deliveries  # one payload handled once across replicas
+    # The work after each ack runs on this loop (HTTP mode hops it here; Socket Mode runs
+    # here): its response_url replies share one kept session (handlers/replies.py).
     try:
-        if settings.slack_app_token is not None:
-            log.info("Slack Socket Mode; /healthz, /readyz, /metrics on port %s", settings.pim_port)
-            await run_socket_and_ops(
-                settings, services.pimbot, bolt, port=settings.pim_port, metrics=services.metrics
-            )
-        else:
-            log.info("Slack HTTP mode on port %s (POST /slack/events)", settings.pim_port)
-            await run_http(
-                settings, services.pimbot, bolt, port=settings.pim_port, metrics=services.metrics
-            )
+        async with kept_responses():
+            await _serve(settings, services, bolt, deliveries)
     finally:
         await services.aclose()
+
+
+async def _serve(settings: Settings, services: Any, bolt: Any, deliveries: Any) -> None:
+    """Slack's requests, over Socket Mode or HTTP, until stopped."""
+    from handlers.app import Once, run_http, run_socket_and_ops
+
+    if settings.slack_app_token is not None:
+        log.info("Slack Socket Mode; /healthz, /readyz, /metrics on port %s", settings.pim_port)
+        await run_socket_and_ops(
+            settings,
+            services.pimbot,
+            bolt,
+            port=settings.pim_port,
+            metrics=services.metrics,
+            once=Once(deliveries, services.clock.now) if deliveries else None,
+        )
+    else:
+        log.info("Slack HTTP mode on port %s (POST /slack/events)", settings.pim_port)
+        await run_http(
+            settings,
+            services.pimbot,
+            bolt,
+            port=settings.pim_port,
+            metrics=services.metrics,
+            once=Once(deliveries, services.clock.now) if deliveries else None,
+        )
 
 
 @dataclass
@@ -223,12 +244,15 @@ async def _build(
     store = SqlStore.from_url(settings.pim_database_url, clock=clock)
     mark = sandbox_marker if sandbox_mark else None
     courier = Courier(client, SqlOutbox(store.engine, clock), store, config, clock, mark=mark)
-    notifier = SlackNotifier(client, config, courier)
+    directory = SlackUserDirectory(
+        web_client(token, settings.slack_api_url, rate_limit_retries=READ_RETRIES)
+    )
+    # One directory: a reminder's DM names the time zone seen when its activation was
+    # made, without a users.info of its own.
+    notifier = SlackNotifier(client, config, courier, profiles=directory)
     services = build_services(
         settings,
-        directory=SlackUserDirectory(
-            web_client(token, settings.slack_api_url, rate_limit_retries=READ_RETRIES)
-        ),
+        directory=directory,
         notifier=notifier,
         store=store,
         clock=clock,

@@ -5,9 +5,12 @@ Importing this package does no work; `build_graph` creates the one AsyncClient.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 
-from bot.graph.auth import AccessToken, GraphAuth, TokenSource
+from bot.clock import Clock
+from bot.graph.auth import AccessToken, CountedTokens, GraphAuth, TokenSource
 from bot.graph.client import GraphClient
 from bot.graph.observed import ObservedTransport
 from bot.graph.pim import GraphPim, Identity
@@ -40,13 +43,17 @@ def build_graph(
     credential: TokenSource | None = None,
     retry: RetryPolicy | None = None,
     metrics: Metrics | None = None,
+    clock: Clock | None = None,
 ) -> GraphPim:
     """GraphPim over one httpx.AsyncClient (close it with `aclose`). The token comes from
     `auth` if given (user mode: the acting user's), else `credential`, else MSAL with the
-    AZURE_* settings (the application identity). `metrics`: where its calls are counted."""
-    http = graph_http(settings, auth or _app_auth(settings, credential), transport, metrics)
+    AZURE_* settings (the application identity). `metrics`: where its calls are counted;
+    `clock`: what bounds the lifetime of the reads it keeps."""
+    auth = auth or _app_auth(settings, credential, metrics)
+    http = graph_http(settings, auth, transport, metrics)
     client = GraphClient(http, retry=retry, delegated=identity == "user")
-    return GraphPim(client, identity=identity)
+    kept_for = timedelta(seconds=settings.pim_eligibility_cache_seconds)
+    return GraphPim(client, identity=identity, clock=clock, kept_for=kept_for)
 
 
 def graph_http(
@@ -69,9 +76,13 @@ def graph_http(
     )
 
 
-def _app_auth(settings: Settings, credential: TokenSource | None) -> GraphAuth:
+def _app_auth(
+    settings: Settings, credential: TokenSource | None, metrics: Metrics | None
+) -> GraphAuth:
     if credential is None:
         from bot.graph.msal_credential import MsalCredential
 
         credential = MsalCredential.from_settings(settings)
+        if metrics is not None:  # only MSAL's calls are token acquisitions worth counting
+            credential = CountedTokens(credential, metrics.token_observer("application"))
     return GraphAuth(credential)

@@ -18,16 +18,48 @@ import httpx
 
 @dataclass(frozen=True, slots=True)
 class AccessToken:
-    """A bearer token and its lifetime in seconds from when it was issued."""
+    """A bearer token and its lifetime in seconds from when it was issued; `from_cache`:
+    MSAL served it from its token cache, without calling the authority."""
 
     token: str = field(repr=False)
     expires_in: float
+    from_cache: bool = False
 
 
 class TokenSource(Protocol):
     """Blocking token fetch; `force_refresh` must bypass any cache."""
 
     def __call__(self, *, force_refresh: bool) -> AccessToken: ...
+
+
+class CountedTokens:
+    """A `TokenSource` that reports each acquisition to `observe(source, seconds)`, with
+    `source` "cache" (MSAL's cache), "authority" (a call to the token endpoint) or
+    "error" (no token came)."""
+
+    def __init__(
+        self,
+        source: TokenSource,
+        observe: Callable[[str, float], None],
+        *,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._source, self._observe, self._timer = source, observe, timer
+
+    def __call__(self, *, force_refresh: bool) -> AccessToken:
+        started = self._timer()
+        try:
+            token = self._source(force_refresh=force_refresh)
+        except Exception:
+            self._observe("error", self._timer() - started)
+            raise
+        self._observe("cache" if token.from_cache else "authority", self._timer() - started)
+        return token
+
+    def close(self) -> None:
+        close = getattr(self._source, "close", None)
+        if callable(close):
+            close()
 
 
 class GraphAuth(httpx.Auth):

@@ -50,6 +50,20 @@ class DirectoryReads:
         items = await self._client.get_all(ROLE_DEFINITIONS, params)
         return [RoleDefinitionOut.model_validate(item).to_domain() for item in items]
 
+    async def prime(self) -> None:
+        """At start, the names of the tenant's administrative units in one paged List call
+        (https://learn.microsoft.com/en-us/graph/api/directory-list-administrativeunits,
+        AdministrativeUnit.Read.All like a Get), so no activation reads a unit's name.
+        Best effort: refused, each unit is named when first shown, as before."""
+        try:
+            items = await self._client.get_all(ADMINISTRATIVE_UNITS, {"$select": "id,displayName"})
+        except GraphError as exc:
+            log.info("administrative units not listed at start (%s): named when shown", exc.code)
+            return
+        for item in items:
+            unit = AdministrativeUnitOut.model_validate(item)
+            self._unit_names_seen[unit.id] = unit.display_name
+
     async def _unit_names(self, unit_ids: list[str]) -> dict[str, str]:
         """Display names of administrative units, best effort and remembered: reading one
         needs AdministrativeUnit.Read.All (application) or a member user (delegated)

@@ -70,7 +70,11 @@ class MsalCredential:
                 code=code,
                 status=401,
             )
-        return AccessToken(result["access_token"], float(result.get("expires_in", 3600)))
+        return AccessToken(
+            result["access_token"],
+            float(result.get("expires_in", 3600)),
+            from_cache=served_from_cache(result),
+        )
 
     def close(self) -> None:
         """Close MSAL's keep-alive connections to the login host."""
@@ -97,6 +101,14 @@ class MsalCredential:
             # host (the sandbox); tenant metadata is still fetched from the authority.
             instance_discovery=False,
         )
+
+
+def served_from_cache(result: dict[str, Any]) -> bool:
+    """Whether MSAL took the token from its cache rather than from the authority: MSAL
+    Python marks every result `token_source` "cache", "identity_provider" or "broker"
+    (msal/application.py, ClientApplication._TOKEN_SOURCE*; since 1.23 acquire_token_for_client
+    looks in the cache first: https://github.com/AzureAD/microsoft-authentication-library-for-python/pull/581)."""
+    return result.get("token_source") == "cache"
 
 
 def _client_credential(settings: Settings) -> str | dict[str, str]:

@@ -26,6 +26,7 @@ eligibilities of the user's groups still needs a directory reader role (e.g. Glo
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from bot.clock import Clock, SystemClock
@@ -38,6 +39,7 @@ from bot.domain.models import (
     Ticket,
 )
 from bot.domain.targets import Target
+from bot.errors import GraphError
 from bot.graph.client import GraphClient, Json
 from bot.graph.directory import ROLE_DEFINITIONS
 from bot.graph.models import (
@@ -51,6 +53,7 @@ from bot.graph.models import (
 from bot.graph.odata import eq, segment
 from bot.graph.reads import ACTIVE, REQUESTS, RM, PimReads, directory_role
 from bot.graph.recovery import newest_first, same_submission
+from bot.graph.remembered import Remembered
 
 if TYPE_CHECKING:
     from bot.service.ports import PimGraph
@@ -75,11 +78,17 @@ class GraphPim(PimReads):
         *,
         identity: Identity = "application",
         clock: Clock | None = None,
+        kept_for: timedelta = timedelta(0),
     ) -> None:
+        """`kept_for`: how long eligibilities and group memberships read from Graph are
+        kept (PIM_ELIGIBILITY_CACHE_SECONDS; zero keeps nothing)."""
         self.identity: Identity = identity
         self._client = client
         self._clock = clock or SystemClock()
         self._unit_names_seen = {}
+        self._tenant_seen = Remembered(self._clock, kept_for)
+        self._groups_seen = Remembered(self._clock, kept_for)
+        self._eligible_seen = Remembered(self._clock, kept_for)
         self._activate, self._remove = _ACTIONS[identity]
 
     # Schedule requests
@@ -91,7 +100,13 @@ class GraphPim(PimReads):
         body = self._body(self._activate, spec.principal_id, spec.target, spec.justification)
         body.schedule_info = RequestScheduleInfo(start_date_time=start, expiration=expiration)
         body.ticket_info = _ticket_info(spec.ticket)
-        return await self._submit(body)
+        try:
+            return await self._submit(body)
+        except GraphError:
+            # A refusal may come from a changed eligibility (EligibilityRule, user mode)
+            # or an assignment made elsewhere: the next try reads Graph afresh.
+            self.forget_principal(spec.principal_id)
+            raise
 
     async def deactivate(
         self, principal_id: str, target: Target, justification: str | None = None
@@ -143,6 +158,20 @@ class GraphPim(PimReads):
         query = f"{eq('principalId', principal_id)} and {eq('roleDefinitionId', role_id)}"
         items = await self._client.get_all(ROLE_ASSIGNMENTS, {"$filter": query})
         return any(i.get("directoryScopeId") == scope_id for i in items)
+
+    async def role_assignments(self, role_id: str) -> list[tuple[str, str]]:
+        """(principalId, directoryScopeId) of every directory role assignment of one role,
+        whoever holds it: one paged read for all the activations of that role followed at
+        once. The list is queried "by filtering on roleDefinitionId or principalId"
+        (https://learn.microsoft.com/en-us/graph/api/resources/rbacapplication)."""
+        items = await self._client.get_all(
+            ROLE_ASSIGNMENTS, {"$filter": eq("roleDefinitionId", role_id)}
+        )
+        return [
+            (str(i["principalId"]), str(i["directoryScopeId"]))
+            for i in items
+            if i.get("principalId") and i.get("directoryScopeId")
+        ]
 
     async def live_assignment(self, principal_id: str, target: Target) -> ActiveAssignment | None:
         return await self._live(principal_id, target)

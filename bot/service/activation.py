@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -35,7 +35,9 @@ from bot.domain.requests import (
 from bot.domain.targets import Scope, Target, split_scope
 from bot.domain.validation import check_justification, check_ticket
 from bot.errors import (
+    AlreadyActive,
     AlreadyRequested,
+    DuplicateRequest,
     ExtensionNotApplied,
     GraphError,
     NoLongerPossible,
@@ -48,6 +50,7 @@ from bot.errors import (
 from bot.service.approvers import Approvers
 from bot.service.deps import Deps
 from bot.service.identity import Requester
+from bot.service.leases import DUPLICATE, Leases
 from bot.service.outcomes import EligibleRole, Outcome, OutcomeKind, Overview
 from bot.service.policies import approvals_channel
 from bot.service.ports import ActivationHooks
@@ -96,6 +99,7 @@ class PimService:
         *,
         entra_decides: bool = False,
         readiness: ReadinessService | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.graph, self.store, self.identity = deps.graph, deps.store, deps.identity
         self.catalog, self.policies, self.notifier = deps.catalog, deps.policies, deps.notifier
@@ -106,6 +110,8 @@ class PimService:
         self.entra_approvals = entra_decides
         self.readiness = readiness  # follows an accepted activation to "in effect"
         self._approvers = Approvers(deps)  # whom an approval card asks
+        # Replicas: a request being activated is leased, so a survivor carries it on.
+        self.leases = leases
 
     async def overview(self, person: PersonKey) -> Overview:
         """Eligible roles (direct and via groups), active assignments and pending requests."""
@@ -147,16 +153,33 @@ class PimService:
         if justification.strip():
             justification = check_justification(justification, self.config.justification)
         ticket = check_ticket(ticket, self.config.ticket) if ticket and ticket.strip() else None
-        await self.queries.refuse_if_active(requester, target)
-        self._refuse_if_requested(person, target)
+        held = match.policy.approval_required and not self._entra_decides(match)
+        if held:
+            # Approvers' time is not spent on a role already active. An activation sent
+            # straight to Graph skips this read: Graph refuses the duplicate
+            # (RoleAssignmentExists, `_already_active`).
+            await self.queries.refuse_if_active(requester, target)
+            self._refuse_if_requested(person, target)
         if match.policy.approval_required:
             self._need_approvals_channel(role)
         record = self._new_record(requester, target, duration, ticket, justification)
-        self.store.add_request(record)
-        await self._audit(AuditKind.REQUESTED, requester, target, record=record)
-        if match.policy.approval_required and not self._entra_decides(match):
+        try:
+            # An activation sent straight to Graph reads nothing first: the store refuses
+            # a second open request for the same person and target (its unique index, v19),
+            # which is one round trip less on every activation and closes the race between
+            # a read and an insert besides.
+            self.store.add_request(record)
+        except DuplicateRequest:  # an open request for the same target exists already
+            self._refuse_if_requested(person, target)  # names it
+            raise
+        if held:
+            await self._audit(AuditKind.REQUESTED, requester, target, record=record, stored=True)
             return await self._hold_for_approval(requester, record, match)
-        return await self.activate_record(requester, role, record)
+        # Checked and due for Graph: leased, so a survivor activates it if this replica
+        # dies before it does (bot/service/leases.py).
+        with self.leased(record.id):
+            await self._audit(AuditKind.REQUESTED, requester, target, record=record, stored=True)
+            return await self._claim_and_activate(requester, role, record)  # leased already
 
     async def deactivate(self, person: PersonKey, command: Deactivate) -> Outcome:
         """End the user's live assignment of a role now, at the one scope it is active at."""
@@ -349,7 +372,7 @@ class PimService:
         if claimed is None:
             raise NotAuthorised(f"Request `{record.id}` is already being handled.")
         try:
-            with self.actors.acting_as(requester.person):
+            with self.leased(record.id), self.actors.acting_as(requester.person):
                 outcome = await self._apply_claimed(claimed)
         except PimError as exc:  # a sign-in needed (user mode) too: asked again later
             why = exc.user_message
@@ -573,17 +596,81 @@ class PimService:
     ) -> Outcome:
         """Activate a stored request in Graph, once: the store claims it first. The target
         (role and scope) is the record's: what was checked, and approved, is activated."""
+        self._claim_request(record)
+        with self.leased(record.id), self.actors.acting_as(requester.person):
+            return await self._activate_claimed(requester, role, record)
+
+    async def _claim_and_activate(
+        self, requester: Requester, role: Role, record: ActivationRecord
+    ) -> Outcome:
+        """`activate_record` for a request whose lease the caller holds already (one lease
+        write per activation, not two)."""
+        self._claim_request(record)
+        with self.actors.acting_as(requester.person):
+            return await self._activate_claimed(requester, role, record)
+
+    def _claim_request(self, record: ActivationRecord) -> None:
         claimed = self.store.transition(
             record.id, frozenset({S.REQUESTED, S.APPROVED}), S.ACTIVATING
         )
         if claimed is None:
             raise NotAuthorised(f"Request `{record.id}` is already being handled.")
-        with self.actors.acting_as(requester.person):
-            return await self._activate_claimed(requester, role, record)
+
+    def leased(self, request_id: str) -> AbstractContextManager[None]:
+        """Held on `request_id` while working on it (replicas: bot/service/leases.py)."""
+        return self.leases.hold(request_id) if self.leases else nullcontext()
+
+    async def carry_on_requested(self, record: ActivationRecord) -> int:
+        """A checked request its replica died before sending to Graph (leased while
+        `requested`, so it needs no approval): claimed and activated here, once."""
+        claimed = self.store.transition(record.id, frozenset({S.REQUESTED}), S.ACTIVATING)
+        if claimed is None:
+            return 0
+        return await self.carry_on(claimed, again=False)
+
+    async def carry_on(self, record: ActivationRecord, *, again: bool = True) -> int:
+        """A request its replica died activating, taken over here (bot/service/leases.py)
+        and not active in Graph: asked again, once. If the dead replica's request reached
+        Graph after all, Graph refuses this one as a duplicate (RoleAssignmentExists):
+        no second activation. The requester is told by DM (the command's reply died with
+        the replica). Returns 1 when the request left `activating`, DUPLICATE when Graph
+        refused it as a duplicate (the request is still `activating`). `again` False:
+        nothing was sent to Graph before, so a duplicate is a role already active."""
+        requester = await self.identity.resolve(record.requester)
+        role = Role(record.role_id, record.role_name)
+        try:
+            with self.actors.acting_as(record.requester):
+                outcome = await self._activate_claimed(requester, role, record, again=again)
+        except GraphError as exc:
+            if exc.code == "RoleAssignmentExists":
+                return DUPLICATE  # the caller settles it from Graph
+            log.warning("request %s carried on and refused (%s)", record.id, exc.code)
+        except PimError:  # the record failed and says why (a sign-in needed: below)
+            log.warning("request %s carried on and refused", record.id, exc_info=True)
+        else:
+            if outcome.kind is not OutcomeKind.ACTIVATED:
+                return 1  # provisioning (followed, its DMs say) or held by Entra (a card)
+        final = self.store.get_request(record.id) or record
+        if final.state is S.ACTIVATING:  # its user must sign in: nobody to ask now
+            why = f"pimbot stopped while activating {record.role_name}: please ask again."
+            failed = self.store.transition(
+                record.id, frozenset({S.ACTIVATING}), S.FAILED, error=why
+            )
+            if failed is None:
+                return 0
+            target = _target(role, failed)
+            await self._audit(AuditKind.ACTIVATION_FAILED, requester, target, record=failed)
+            final = failed
+        await self.notifier.activation_settled(final)
+        if final.card:  # approved, then its replica died: the card says how it ended
+            await self.notifier.update_approval_card(final)
+        return 1
 
     async def _activate_claimed(
-        self, requester: Requester, role: Role, record: ActivationRecord
+        self, requester: Requester, role: Role, record: ActivationRecord, *, again: bool = False
     ) -> Outcome:
+        """`again`: a request carried on from a dead replica, whose own POST may have
+        reached Graph: a duplicate refused is raised as is (not refused to the user)."""
         target = _target(role, record)
         spec = ActivationSpec(
             requester.user.id,
@@ -601,6 +688,10 @@ class PimService:
             exc.request_id = record.id
             raise
         except GraphError as exc:
+            if exc.code == "RoleAssignmentExists" and not again:
+                raise await self._already_active(requester, target, record) from None
+            if exc.code == "RoleAssignmentExists":
+                raise
             self.store.transition(
                 record.id, frozenset({S.ACTIVATING}), S.FAILED, error=exc.user_message
             )
@@ -639,9 +730,24 @@ class PimService:
         )
         final = done or record
         self.hooks.plan(final)
-        await self._audit(AuditKind.ACTIVATED, requester, target, record=final)
+        await self._audit(
+            AuditKind.ACTIVATED, requester, target, record=final, stored=done is not None
+        )
         await self._accepted(final, provisioned=True)
         return Outcome(OutcomeKind.ACTIVATED, requester, target, final, end, result.id)
+
+    async def _already_active(
+        self, requester: Requester, target: Target, record: ActivationRecord
+    ) -> AlreadyActive:
+        """Graph refused the activation as a duplicate: 400 RoleAssignmentExists, "The
+        Role assignment already exists" (https://github.com/Microsoft365DSC/Microsoft365DSC/
+        issues/5532, an adminAssign refused so). Nothing changed in Entra: the request is
+        refused, and one read, off the success path, says until when it is active."""
+        error = await self.queries.already_active(requester, target)
+        text = error.user_message
+        self.store.transition(record.id, frozenset({S.ACTIVATING}), S.FAILED, error=text)
+        await self._audit(AuditKind.REFUSED, requester, target, record=record, detail=text)
+        return error
 
     async def _accepted(self, record: ActivationRecord, *, provisioned: bool) -> None:
         if self.readiness is not None:
@@ -758,13 +864,16 @@ class PimService:
         duration: timedelta | None = None,
         detail: str | None = None,
         attempted: tuple[str | None, str | None] = (None, None),
+        stored: bool = False,
     ) -> None:
         """The requester's own action on `target`. `attempted`: the ticket and justification
-        of a refused request, as typed, since no record keeps them."""
+        of a refused request, as typed, since no record keeps them. `stored`: `record` is
+        the row as the store just wrote it (added, or returned by a won transition)."""
         now = self.clock.now()
         # The stored record, not the caller's copy: a deactivation or an extension has
         # just moved its end, and the row says where the activation stands now.
-        record = (self.store.get_request(record.id) or record) if record else None
+        if record is not None and not stored:
+            record = self.store.get_request(record.id) or record
         start, end, held = span(kind, record, now) if record else (None, None, None)
         ticket, justification = attempted
         event = AuditEvent(
@@ -809,10 +918,15 @@ def _target(role: Role, record: ActivationRecord) -> Target:
     return Target(record.target_kind, named, record.scope)
 
 
+_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 letters: 5 random bits each
+
+
 def new_request_id() -> str:
-    """Short, unguessable, easy to type: `R-7KQ2M9XD`."""
-    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-    return "R-" + "".join(secrets.choice(alphabet) for _ in range(8))
+    """Short, unguessable, easy to type: `R-7KQ2M9XD`. One 40-bit draw from the OS's
+    CSPRNG cut into eight 5-bit letters: as uniform as eight `secrets.choice` calls,
+    without eight reads of os.urandom."""
+    bits = secrets.randbits(40)
+    return "R-" + "".join(_ID_ALPHABET[(bits >> (5 * i)) & 31] for i in range(8))
 
 
 def _too_soon(role: Role, started: datetime, *, extending: bool = False) -> TooSoonToDeactivate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -12,6 +13,7 @@ from bot.domain.models import Role
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import (
+    AlreadyActive,
     ExtensionNotApplied,
     GraphError,
     InputError,
@@ -111,10 +113,19 @@ class ApprovalService:
         for the shortest duration any approver chose."""
         if self._held_by_entra(request_id):
             return await self._decide_in_entra(request_id, person, "Approve", None, duration)
-        counted = await self._count(request_id, person, duration, decide=True)
-        if counted.record.state is S.PENDING_APPROVAL:
-            return await self._still_waiting(counted)
-        record = counted.record
+        # The approval that completes the request leases it in the same breath (nothing
+        # awaited between): if this replica dies before the activation, a survivor
+        # carries it on (`carry_out`, bot/service/leases.py).
+        with ExitStack() as lease:
+            counted = await self._count(request_id, person, duration, decide=True, lease=lease)
+            if counted.record.state is S.PENDING_APPROVAL:
+                return await self._still_waiting(counted)
+            return await self.carry_out(counted.record)
+
+    async def carry_out(self, record: ActivationRecord) -> Decision:
+        """Activate an approved request (or apply an approved extension), once, and
+        announce the decision: after the approval that completed it, or on a survivor
+        whose replica died after the approval."""
         with self._svc.actors.acting_as(record.requester):
             requester = await self._svc.identity.resolve(record.requester)
         role = Role(record.role_id, record.role_name)
@@ -135,12 +146,23 @@ class ApprovalService:
         except (GraphError, ExtensionNotApplied) as exc:
             failed = self._svc.store.get_request(record.id) or record
             return await self._announce(Decision(failed, True, error=exc.user_message))
+        except AlreadyActive:  # active meanwhile: Graph refused the duplicate
+            failed = self._svc.store.get_request(record.id) or record
+            why = f"{record.role_name} was already active for the requester: Microsoft Entra "
+            why += "refused a second activation, so nothing changed"
+            return await self._announce(Decision(failed, True, error=why))
         if outcome.kind is OutcomeKind.PENDING_APPROVAL:
             return await self._then_entra(record, outcome)
         return await self._announce(Decision(outcome.record or record, True, outcome))
 
     async def _count(
-        self, request_id: str, person: PersonKey, duration: timedelta | None, *, decide: bool
+        self,
+        request_id: str,
+        person: PersonKey,
+        duration: timedelta | None,
+        *,
+        decide: bool,
+        lease: ExitStack | None = None,
     ) -> Counted:
         """Check the approver, then count their approval once (audited). `decide` False:
         Entra holds the request and decides it; the store only counts."""
@@ -163,6 +185,8 @@ class ApprovalService:
                 f"You have already approved `{record.id}`; it needs {required} different approvers."
             )
         approved = counted.record.state is not S.PENDING_APPROVAL
+        if approved and lease is not None:
+            lease.enter_context(self._activation.leased(record.id))
         kind = AuditKind.APPROVED if approved else AuditKind.APPROVAL_COUNTED
         await self._audit(kind, counted.record, person, _approval_detail(counted, chosen, record))
         return counted
@@ -193,7 +217,8 @@ class ApprovalService:
         if self._activation.entra_approvals:
             return None
         try:
-            await self._svc.queries.eligible_for(requester, role, record.scope.id)
+            # Fresh, not the kept read: the request may have waited for hours.
+            await self._svc.queries.eligible_for(requester, role, record.scope.id, fresh=True)
         except (NotEligible, InputError):
             why = (
                 f"{record.role_name} ({record.scope.label}) is no longer an eligible role of "

@@ -33,6 +33,7 @@ from bot.domain.requests import ActivationRecord
 from bot.domain.requests import RequestState as S
 from bot.errors import GraphError, NotAuthorised, PimError
 from bot.service.approvers import Approvers
+from bot.service.board_read import LastRead
 from bot.service.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -83,39 +84,47 @@ def known_role_ids(deps: Deps) -> set[str]:
     return {r.id for r in deps.catalog.roles()}
 
 
-async def who_is_elevated(deps: Deps, read: list[ActiveAssignment] | None = None) -> Board:
+async def who_is_elevated(
+    deps: Deps,
+    read: list[ActiveAssignment] | None = None,
+    names: dict[str, str] | None = None,
+    records: list[ActivationRecord] | None = None,
+) -> Board:
     """Every elevation of the roles pimbot knows, tenant-wide: one paged Graph read
     (`list_active_all`), or the one reconciliation just made (`read`), joined with the
-    store to mark what pimbot made."""
+    store to mark what pimbot made. `names`: display names already read (and where the
+    ones read now are kept); `records`: `board_records` already read by the caller."""
     now = deps.clock.now()
     roles = {r.id: r.display_name for r in deps.catalog.roles()}
     if read is None:
         read = await deps.graph.list_active_all(list(roles))
     live = [a for a in read if a.role_id in roles]
-    records = deps.store.list_requests(states=frozenset({S.ACTIVE, S.ACTIVATING}))
-    records += _recently_ended(deps, now)
+    if records is None:
+        records = board_records(deps, now)
     newest_last = sorted(records, key=lambda r: r.created_at)
     mine = {_key_of(r): r for r in newest_last if r.state is S.ACTIVE}
     lead = max(deps.config.reminders.lead_times, default=timedelta(minutes=15))
-    names = await _names(deps, {a.principal_id for a in live if _key(a) not in mine})
-    rows = [_from_graph(a, mine.get(_key(a)), roles, names, deps, now, lead) for a in live]
+    names = await _names(deps, {a.principal_id for a in live if _key(a) not in mine}, names)
     seen = {_key(a) for a in live}
-    rows += [
-        _from_store(r, deps, stage)
+    unlisted = [
+        (r, stage)
         for r in records
         if _key_of(r) not in seen and (stage := _unlisted_stage(r, now)) is not None
     ]
+    # Requesters' names in one read for the whole board, not one per row.
+    requesters = {r.requester for r in mine.values()} | {r.requester for r, _ in unlisted}
+    links = {p: link.display_name for p, link in deps.store.user_links(requesters).items()}
+    rows = [_from_graph(a, mine.get(_key(a)), roles, names, links, now, lead) for a in live]
+    rows += [_from_store(r, links, stage) for r, stage in unlisted]
     return Board(at=now, elevations=tuple(sorted(rows, key=board_order)))
 
 
-def _recently_ended(deps: Deps, now: datetime) -> list[ActivationRecord]:
-    """pimbot's requests ended within ENDED_SHOWN, found through the audit trail's recent
-    rows (not every ended request ever stored)."""
-    ended = {K.DEACTIVATED, K.ENDED}
-    events = deps.store.audit_events(since=now - ENDED_SHOWN)
-    ids = dict.fromkeys(e.request_id for e in events if e.kind in ended and e.request_id)
-    found = (deps.store.get_request(i) for i in ids)
-    return [r for r in found if r is not None and r.state is S.ENDED]
+def board_records(deps: Deps, now: datetime) -> list[ActivationRecord]:
+    """pimbot's requests the board joins with Graph's read: the live and activating ones,
+    and those ended within ENDED_SHOWN (found through the audit trail's recent rows, not
+    every ended request ever stored)."""
+    records = deps.store.list_requests(states=frozenset({S.ACTIVE, S.ACTIVATING}))
+    return records + deps.store.ended_since(now - ENDED_SHOWN)
 
 
 def _key(a: ActiveAssignment) -> _Key:
@@ -126,9 +135,13 @@ def _key_of(r: ActivationRecord) -> _Key:
     return (r.principal_id, r.role_id.lower(), r.scope.id)
 
 
-async def _names(deps: Deps, principal_ids: set[str]) -> dict[str, str]:
+async def _names(
+    deps: Deps, principal_ids: set[str], known: dict[str, str] | None = None
+) -> dict[str, str]:
     """Display names of the principals pimbot knows nothing of (a group, or someone who
-    never used pimbot): a name read is no authority, only a label."""
+    never used pimbot): a name read is no authority, only a label, so one in `known` is
+    not read again (and one read now is added to it)."""
+    known = {} if known is None else known
 
     async def name(principal_id: str) -> str:
         try:
@@ -136,8 +149,9 @@ async def _names(deps: Deps, principal_ids: set[str]) -> dict[str, str]:
         except GraphError:  # a group, or a user we may not read: its id will do
             return principal_id
 
-    ids = sorted(principal_ids)
-    return dict(zip(ids, await asyncio.gather(*(name(i) for i in ids)), strict=True))
+    ids = sorted(principal_ids - known.keys())
+    known.update(zip(ids, await asyncio.gather(*(name(i) for i in ids)), strict=True))
+    return {i: known[i] for i in principal_ids}
 
 
 def _from_graph(
@@ -145,11 +159,11 @@ def _from_graph(
     record: ActivationRecord | None,
     roles: dict[str, str],
     names: dict[str, str],
-    deps: Deps,
+    links: dict[PersonKey, str],
     now: datetime,
     lead: timedelta,
 ) -> Elevation:
-    name = names.get(a.principal_id) or (_linked_name(deps, record) if record else None)
+    name = names.get(a.principal_id) or (links.get(record.requester) if record else None)
     return Elevation(
         principal_id=a.principal_id,
         principal_name=name or a.principal_id,
@@ -176,10 +190,10 @@ def _unlisted_stage(r: ActivationRecord, now: datetime) -> Stage | None:
     return None
 
 
-def _from_store(r: ActivationRecord, deps: Deps, stage: Stage) -> Elevation:
+def _from_store(r: ActivationRecord, links: dict[PersonKey, str], stage: Stage) -> Elevation:
     return Elevation(
         principal_id=r.principal_id,
-        principal_name=_linked_name(deps, r) or r.principal_id,
+        principal_name=links.get(r.requester) or r.principal_id,
         role_id=r.role_id.lower(),
         role_name=r.role_name,
         scope=r.scope,
@@ -192,11 +206,6 @@ def _from_store(r: ActivationRecord, deps: Deps, stage: Stage) -> Elevation:
     )
 
 
-def _linked_name(deps: Deps, record: ActivationRecord) -> str | None:
-    link = deps.store.get_user_link(record.requester)
-    return link.display_name if link else None
-
-
 class BoardService:
     """`/pim who`, `/pim history`, and the audit channel's board."""
 
@@ -206,10 +215,17 @@ class BoardService:
         approvers: Approvers,
         refs: BoardRefs,
         display: BoardDisplay | None,
+        *,
+        redraw_every: float = 0.0,
     ) -> None:
         self._d, self._approvers, self._refs, self._display = deps, approvers, refs, display
+        # Real seconds between a change's redraws: a burst of changes (a hundred
+        # activations a second) is one redraw per interval, its last change included.
+        self._redraw_every = redraw_every
+        self._drawn_at = -redraw_every  # loop time the last change's redraw ended
         self._viewers = RolePolicy(timedelta(0), approvers=approver_refs(deps.config.viewers))
-        self._last: datetime | None = None
+        self._read: LastRead | None = None  # the last tenant-wide read, for a change's redraw
+        self._names: dict[str, str] = {}  # principals' display names, until the next read
         self._dirty = False
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], Awaitable[None]]] = []
@@ -295,7 +311,9 @@ class BoardService:
         self._soon()
 
     def changed(self, event: AuditEvent) -> None:
-        """The audit trail's listener: an activation began, moved or ended."""
+        """The audit trail's listener: an activation began, moved or ended. The redraw
+        applies the change to the last tenant-wide read (`LastRead`) rather than reading
+        Graph per change; Graph is read again at most once per REFRESH_EVERY."""
         if event.kind in CHANGES:
             self._soon()
 
@@ -309,7 +327,8 @@ class BoardService:
 
     async def tick(self) -> None:
         """From the sweep: refresh every REFRESH_EVERY of the bot's clock."""
-        if self._last is None or self._d.clock.now() - self._last >= REFRESH_EVERY:
+        last = self._read
+        if last is None or not last.fresh(self._d.clock.now(), REFRESH_EVERY):
             await self.refresh()
 
     def roles(self) -> set[str]:
@@ -330,15 +349,40 @@ class BoardService:
         if self._display is None:
             return
         try:
-            board = await who_is_elevated(self._d, read)
+            now = self._d.clock.now()
+            if read is None:
+                read = await self._d.graph.list_active_all(list(self.roles()))
+            self._read, self._names = LastRead(tuple(read), now), {}
+            board = await who_is_elevated(self._d, read, self._names)
         except Exception:  # noqa: BLE001 - the board is a view: the next refresh redraws it
             log.warning("reading who is elevated for the board failed", exc_info=True)
+            return
+        await self._show(board)
+
+    async def _redraw(self) -> None:
+        """A change's redraw: pimbot's changes applied to a recent enough last read, else
+        a fresh read."""
+        last, now = self._read, self._d.clock.now()
+        if last is None or not last.fresh(now, REFRESH_EVERY):
+            await self.refresh()
+            return
+        try:
+            records = board_records(self._d, now)  # read once: the changes and the join
+            changes = [r for r in records if r.state in (S.ACTIVE, S.ENDED)]
+            read = last.with_changes(changes)
+            board = await who_is_elevated(self._d, read, self._names, records)
+        except Exception:  # noqa: BLE001 - the board is a view: the next refresh redraws it
+            log.warning("redrawing the board after a change failed", exc_info=True)
+            return
+        await self._show(board)
+
+    async def _show(self, board: Board) -> None:
+        if self._display is None:
             return
         ref = self._refs.get_ref(BOARD)
         shown = await self._display.show_board(board, ref)
         if shown is not None and shown != ref:
             self._refs.save_ref(BOARD, shown)
-        self._last = board.at
         for listener in self._listeners:
             try:
                 await listener()
@@ -357,6 +401,16 @@ class BoardService:
                 await self._task
 
     async def _flush(self) -> None:
+        """Redraw until no change is left unshown, at most once per `redraw_every`: a
+        change arriving during a redraw or the pause after it sets `_dirty` again, so the
+        last one of a burst is always drawn."""
+        loop = asyncio.get_running_loop()
         while self._dirty:
+            pause = self._drawn_at + self._redraw_every - loop.time()
+            if pause > 0:
+                await asyncio.sleep(pause)
             self._dirty = False
-            await self.refresh()
+            try:
+                await self._redraw()
+            finally:  # the pause counts from the end: a slow redraw cannot run back to back
+                self._drawn_at = loop.time()

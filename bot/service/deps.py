@@ -9,6 +9,7 @@ from bot.clock import Clock
 from bot.domain.audit import AuditEvent
 from bot.domain.roles import RoleCatalog
 from bot.service.identity import IdentityResolver
+from bot.service.outbox import Letter
 from bot.service.policies import PolicyCache
 from bot.service.ports import Actors, Notifier, PimGraph, Store
 from bot.service.queries import RoleQueries
@@ -16,7 +17,8 @@ from bot.settings import PolicyFile
 
 
 class AuditTrail:
-    """Every audit event: stored first, then copied to the audit channel."""
+    """Every audit event: stored with its line to the audit channel queued in the same
+    transaction, then that line sent from the outbox."""
 
     def __init__(self, store: Store, notifier: Notifier) -> None:
         self._store, self._notifier = store, notifier
@@ -28,12 +30,29 @@ class AuditTrail:
         self._listeners.append(listener)
 
     async def record(self, event: AuditEvent) -> None:
-        """The store holds the trail; the notifier never raises, so a chat outage cannot
-        fail the request being audited."""
-        self._store.append_audit(event)
-        await self._notifier.post_audit(event)
+        """The row and its line to the audit channel, kept in one transaction (a replica
+        killed between two would keep the row and lose its line); the line is then sent
+        from the outbox, so a chat outage cannot fail the request being audited."""
+        self._store.append_audit(event, self._notifier.audit_lines([event]))
+        await self._notifier.send_audit_lines()
         for listener in self._listeners:
             listener(event)
+
+    def lines(self, events: list[AuditEvent]) -> list[Letter]:
+        """The letters copying `events` to the audit channel, for a caller that keeps the
+        rows in a transaction of its own (a batch of reminders marked sent): both queued
+        together, then `recorded`."""
+        return self._notifier.audit_lines(events)
+
+    async def recorded(self, events: list[AuditEvent]) -> None:
+        """Events the store holds already, their lines queued with them (`lines`): those
+        lines sent, and the events told to the listeners."""
+        if not events:
+            return
+        await self._notifier.send_audit_lines()
+        for event in events:
+            for listener in self._listeners:
+                listener(event)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
 from bot.domain.board import Board
 from bot.domain.command_codec import keepable
@@ -47,6 +49,7 @@ from bot.service.board import BoardService, who_is_elevated
 from bot.service.breakglass import BreakGlassService
 from bot.service.deps import Deps
 from bot.service.homes import Homes
+from bot.service.intake import Acked, Intake, Replay
 from bot.service.kept import Keeper, SignInPending, item_for, pending_message
 from bot.service.outcomes import (
     ApprovalQueue,
@@ -92,8 +95,10 @@ class Pimbot:
         health: Callable[[], Awaitable[None]],
         glass: BreakGlassService | None = None,
         board: BoardService | None = None,
+        intake: Intake | None = None,
     ) -> None:
         self._d, self._activation, self._approvals = deps, activation, approvals
+        self.intake, self._replays = intake, dict[str, Replay]()
         self._glass, self.board = glass, board
         self._user_mode, self._graph_health = user_mode, health
         self.config = deps.config
@@ -102,6 +107,36 @@ class Pimbot:
         deps.audit.listen(self.homes.changed)
         if board is not None:
             board.listen(self._board_redrawn)
+
+    # -- acked work, kept until done (bot/service/intake.py) ---------------------------
+
+    def replay_acked_with(self, kind: str, replay: Replay) -> None:
+        """How the front end runs again acked work of `kind` a dead replica left."""
+        self._replays[kind] = replay
+
+    async def keep_acked(self, kind: str, payload: dict[str, Any]) -> str | None:
+        """Keep acked work until `acked_done`; its id (None without an intake)."""
+        return self.intake.keep(kind, payload) if self.intake is not None else None
+
+    async def acked_done(self, item_id: str | None) -> None:
+        if self.intake is not None:
+            self.intake.done(item_id)
+
+    async def stored_since(self, who: PersonKey, command: Command, since: datetime) -> bool:
+        """Whether acked `command` got as far as its stored request (from there the
+        request's lease carries it on: bot/service/leases.py): an activation `who` asked
+        for since `since`, with this justification."""
+        if not isinstance(command, Activate):
+            return False
+        mine = self._d.store.list_requests(requester=who)
+        return any(r.created_at >= since and r.justification == command.justification for r in mine)
+
+    async def replay_acked(self, item: Acked) -> None:
+        replay = self._replays.get(item.kind)
+        if replay is None:
+            log.warning("acked %s left by a dead replica: nothing here replays it", item.kind)
+            return
+        await replay(item)
 
     @property
     def signs_in(self) -> bool:

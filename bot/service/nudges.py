@@ -23,6 +23,7 @@ from bot.domain.requests import ActivationRecord, RequestState
 from bot.errors import PimError
 from bot.service.approvals import ApprovalService
 from bot.service.deps import Deps
+from bot.service.policies import role_config
 from bot.service.ports import Nudge
 from bot.settings import RoleConfig
 
@@ -79,20 +80,11 @@ class ApproverNudges:
         return sent
 
     def _rules(self, record: ActivationRecord) -> _Rules:
-        config = self._role_config(record.role_id)
+        config = role_config(self._svc.config, self._svc.catalog, record.role_id)
         if config is None:
             return _Rules(FIRST_REMINDER, None, ())
         refs = approver_refs(config.escalate_to)
         return _Rules(config.remind_approvers_after, config.escalate_after, refs)
-
-    def _role_config(self, role_id: str) -> RoleConfig | None:
-        for config in self._svc.config.roles.values():
-            try:
-                if self._svc.catalog.resolve(config.role).id == role_id:
-                    return config
-            except PimError:
-                continue  # a role pimbot.yml names that the tenant lacks: not this one
-        return None
 
     async def _audience(self, record: ActivationRecord, ping: Ping, rules: _Rules) -> Audience:
         escalation = ping.kind is PingKind.ESCALATE
@@ -120,7 +112,7 @@ class ApproverNudges:
             return (await self._svc.policies.effective(role)).policy.approvers
         except PimError as exc:  # a sign-in needed (user mode) included
             log.info("approver ping for %s: policy unread (%s)", record.id, type(exc).__name__)
-            config = self._role_config(record.role_id)
+            config = role_config(self._svc.config, self._svc.catalog, record.role_id)
             return approver_refs(config.approvers) if config else ()
 
     async def _people(self, ref: ApproverRef) -> list[PersonKey]:

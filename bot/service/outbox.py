@@ -29,6 +29,18 @@ class Parcel:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """A parcel to queue among others in one transaction (`Outbox.put_many`); `dedupe` as
+    for `Outbox.put`."""
+
+    lane: str
+    kind: str
+    body: dict[str, Any]
+    give_up_at: datetime
+    dedupe: str | None = None
+
+
 class Outbox(Protocol):
     """Pending parcels in order per lane; one transaction per call."""
 
@@ -44,6 +56,44 @@ class Outbox(Protocol):
     ) -> int:
         """Queue a parcel; its id. With `dedupe`, a key already queued (or sent) queues
         nothing again and answers the first parcel's id."""
+        ...
+
+    def put_and_claim(
+        self,
+        lane: str,
+        kind: str,
+        body: dict[str, Any],
+        *,
+        give_up_at: datetime,
+        holder: str,
+        until: datetime,
+        card: str | None = None,
+        dedupe: str | None = None,
+    ) -> Parcel | None:
+        """`put`, and in the same transaction claim the lane's head for `holder` (as
+        `claim_heads`): the head when it is due and was free, else None."""
+        ...
+
+    def put_many(
+        self, letters: list[Letter], *, holder: str | None = None, until: datetime | None = None
+    ) -> list[Parcel]:
+        """Queue them all in one transaction (a burst of reminders: one commit, not one
+        per message), in order; a `dedupe` key already queued queues nothing again. With
+        `holder`, their lanes' heads are claimed in the same transaction (as
+        `claim_heads`), and answered."""
+        ...
+
+    def claim_heads(
+        self, lanes: list[str], holder: str, now: datetime, until: datetime
+    ) -> list[Parcel]:
+        """Claim these lanes' heads that are due and free (unclaimed, lapsed, or already
+        `holder`'s) for `holder` until `until`, in one statement; those claimed."""
+        ...
+
+    def claim_due(
+        self, holder: str, now: datetime, until: datetime, limit: int, *, busy: list[str]
+    ) -> list[Parcel]:
+        """As `claim_heads`, for any lane but `busy`, at most `limit` heads, oldest first."""
         ...
 
     def head(self, lane: str) -> Parcel | None:
@@ -67,7 +117,19 @@ class Outbox(Protocol):
         """The chat's reference for a delivered card post (or DM sent with a card key)."""
         ...
 
+    def latest_refs(self, kind: str) -> dict[str, str]:
+        """Each lane's latest chat reference among delivered parcels of this kind (kept
+        a week: `prune`)."""
+        ...
+
     def delivered(self, parcel_id: int, ref: str | None) -> None: ...
+
+    def delivered_next(
+        self, parcel: Parcel, ref: str | None, holder: str, until: datetime
+    ) -> Parcel | None:
+        """Mark `parcel` delivered and claim its lane's next head (as `claim_heads`), in
+        one transaction: the next head when claimed, else None."""
+        ...
 
     def retry(self, parcel_id: int, not_before: datetime, error: str) -> None: ...
 

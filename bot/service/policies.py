@@ -10,7 +10,7 @@ from bot.domain.durations import MAX_DURATION
 from bot.domain.models import Role, RolePolicy
 from bot.domain.policy import Acting, EffectivePolicy, effective_policy
 from bot.domain.roles import RoleCatalog
-from bot.errors import GraphError
+from bot.errors import GraphError, PimError
 from bot.service.ports import PimGraph
 from bot.settings import PolicyFile, RoleConfig
 
@@ -71,6 +71,10 @@ class PolicyCache:
         self._cache[role.id] = _Cached(value, now)
         return value
 
+    async def prime(self) -> None:
+        """Read the tenant's policies now (at start), so the first activation need not."""
+        self._tenant = (self._clock.now(), await self._tenant_policies())
+
     def clear(self) -> None:
         """Forget every cached policy: the next request reads Graph again."""
         self._cache.clear()
@@ -102,10 +106,20 @@ class PolicyCache:
         )
 
     def _role_config(self, role: Role) -> RoleConfig | None:
-        for cfg in self._config.roles.values():
-            if self._catalog.resolve(cfg.role).id == role.id:
+        return role_config(self._config, self._catalog, role.id)
+
+
+def role_config(config: PolicyFile, catalog: RoleCatalog, role_id: str) -> RoleConfig | None:
+    """`role_id`'s entry in pimbot.yml, matched by id: an entry may name its role by any
+    spelling the catalog resolves (alias, display name in any case, template id)."""
+    key = role_id.lower()
+    for cfg in config.roles.values():
+        try:
+            if catalog.resolve(cfg.role).id == key:
                 return cfg
-        return None
+        except PimError:
+            continue  # a role pimbot.yml names that the tenant lacks: not this one
+    return None
 
 
 def approvals_channel(config: PolicyFile, catalog: RoleCatalog, role: Role) -> str | None:

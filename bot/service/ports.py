@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +27,7 @@ from bot.domain.people import PersonKey
 from bot.domain.reminders import Reminder
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Target
+from bot.service.outbox import Letter
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
 
 if TYPE_CHECKING:  # only annotations: outcomes import the identity, which imports ports
@@ -76,9 +77,14 @@ class PimGraph(Protocol):
 
     async def list_role_definitions(self) -> list[Role]: ...
 
-    async def list_eligibilities(self, user_id: str) -> list[Eligibility]: ...
+    async def list_eligibilities(self, user_id: str, *, fresh: bool = False) -> list[Eligibility]:
+        """The user's eligibilities, own and via groups, possibly kept for a bounded
+        lifetime; `fresh`: read Graph now, whatever is kept."""
+        ...
 
-    async def list_active(self, user_id: str) -> list[ActiveAssignment]: ...
+    async def list_active(self, user_id: str, *, via_groups: bool = True) -> list[ActiveAssignment]:
+        """The user's live assignments; `via_groups` False: their own only (no group's)."""
+        ...
 
     async def live_assignment(self, principal_id: str, target: Target) -> ActiveAssignment | None:
         """The principal's own live assignment of the target (one read, no groups)."""
@@ -96,6 +102,11 @@ class PimGraph(Protocol):
 
     async def assignment_in_effect(self, principal_id: str, target: Target) -> bool:
         """Whether the directory's role assignments show the target held (in effect)."""
+        ...
+
+    async def role_assignments(self, role_id: str) -> list[tuple[str, str]]:
+        """(principal id, directory scope id) of every directory assignment of the role,
+        tenant-wide (the application's identity), in one paged read."""
         ...
 
     async def list_group_members(self, group_id: str) -> list[DirectoryUser]: ...
@@ -158,6 +169,10 @@ class Store(BreakGlassStore, Protocol):
 
     def get_request(self, request_id: str) -> ActivationRecord | None: ...
 
+    def get_requests(self, request_ids: list[str]) -> list[ActivationRecord]:
+        """Those of these requests the store holds, in one read, in no set order."""
+        ...
+
     def transition(
         self,
         request_id: str,
@@ -185,6 +200,10 @@ class Store(BreakGlassStore, Protocol):
         states: frozenset[RequestState] | None = None,
     ) -> list[ActivationRecord]: ...
 
+    def ended_since(self, since: datetime) -> list[ActivationRecord]:
+        """Requests now ended whose deactivation or end was audited at or after `since`."""
+        ...
+
     def add_approval(
         self, request_id: str, approval: Approval, required: int, *, decide: bool = True
     ) -> Counted | None:
@@ -196,19 +215,42 @@ class Store(BreakGlassStore, Protocol):
 
     def get_user_link(self, person: PersonKey) -> UserLink | None: ...
 
+    def user_links(self, people: Collection[PersonKey]) -> dict[PersonKey, UserLink]:
+        """The links of those of `people` who have one, in one read."""
+        ...
+
     def save_user_link(self, link: UserLink) -> None: ...
 
-    def append_audit(self, event: AuditEvent) -> None: ...
+    def append_audit(self, event: AuditEvent, lines: Sequence[Letter] = ()) -> None:
+        """Keep the row, its `lines` (Notifier.audit_lines) queued in the same transaction."""
+        ...
 
     def save_reminders(self, reminders: Iterable[Reminder]) -> None: ...
 
     def get_reminder(self, reminder_id: str) -> Reminder | None: ...
 
+    def roles_to_remind(self, until: datetime) -> set[str]:
+        """Roles of the live activations with an "ends in" reminder due by `until`, unsent."""
+        ...
+
     def list_reminders(
         self, *, request_id: str | None = None, unsent_only: bool = False
     ) -> list[Reminder]: ...
 
-    def claim_reminder(self, reminder_id: str, now: datetime) -> bool: ...
+    def claim_due_reminders(
+        self, now: datetime, limit: int, lease: timedelta = ...
+    ) -> list[Reminder]: ...
+
+    def mark_reminders_sent(
+        self,
+        ids: Iterable[str],
+        now: datetime,
+        *,
+        audit: Iterable[AuditEvent] = (),
+        lines: Sequence[Letter] = (),
+    ) -> None:
+        """Sent, with their audit rows and those rows' `lines` queued, in one transaction."""
+        ...
 
     def delete_reminders(self, request_id: str) -> list[str]: ...
 
@@ -249,11 +291,11 @@ class EntraApprovals(Protocol):
 
 
 class Trigger(Protocol):
-    """Calls back with a reminder id at a time (APScheduler); see bot.store.scheduler."""
+    """Wakes the reminder service at a moment (APScheduler), once however many reminders
+    fall due then; see bot.store.scheduler. Nothing to cancel: a wake that finds nothing
+    due does nothing."""
 
-    def schedule(self, reminder_id: str, when: datetime) -> None: ...
-
-    def cancel(self, reminder_id: str) -> None: ...
+    def schedule(self, when: datetime) -> None: ...
 
 
 class ActivationHooks(Protocol):
@@ -313,12 +355,25 @@ class Notifier(Protocol):
     """What the use cases tell people, as facts; the front end chooses every word, emoji,
     mention and layout. Only the approval card is posted where a reply could not go."""
 
-    async def post_audit(self, event: AuditEvent) -> None:
-        """Copy an audit event to the audit channel; never raises."""
+    def audit_lines(self, events: list[AuditEvent]) -> list[Letter]:
+        """The outbox letters that copy these events to the audit channel (none when there
+        is no channel), for the store to queue with the rows; never raises."""
+        ...
+
+    async def send_audit_lines(self) -> None:
+        """Lines were queued with their rows (`audit_lines`): send them now; never raises
+        (what is not sent now stays queued)."""
         ...
 
     async def remind(self, record: ActivationRecord, now: datetime) -> None:
         """Tell the requester `record` ends soon, offering to extend or end it."""
+        ...
+
+    async def remind_many(
+        self, reminders: list[tuple[ActivationRecord, str]], now: datetime
+    ) -> None:
+        """`remind` for each (record, key), queued together; a key already queued (a batch
+        claimed again after a crash) is not queued twice."""
         ...
 
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 
 from bot.clock import Clock
-from bot.domain.models import Eligibility, Role
+from bot.domain.models import ActiveAssignment, Eligibility, Role
 from bot.domain.people import PersonKey
 from bot.domain.requests import ActivationRecord
 from bot.domain.roles import RoleCatalog
 from bot.domain.targets import Scope, Target, pick_scope, scope_shorthand
-from bot.errors import AlreadyActive, InputError, NotActive, NotEligible
+from bot.errors import AlreadyActive, GraphError, InputError, NotActive, NotEligible
 from bot.service.identity import Requester
 from bot.service.outcomes import ActiveRole, EligibleRole
 from bot.service.policies import PolicyCache
@@ -34,14 +34,19 @@ class RoleQueries:
         self._signed_in = signed_in
 
     async def eligible_for(
-        self, requester: Requester, role: Role, hint: str | None = None
+        self, requester: Requester, role: Role, hint: str | None = None, *, fresh: bool = False
     ) -> EligibleRole:
         """The user's eligibility for `role`, whose target carries the eligibility's own
         scope. NotEligible names what they can activate. Eligible at several scopes, the
-        user picks one (`role@paris`); pimbot never picks a scope for them."""
-        held = await self.graph.list_eligibilities(requester.user.id)
+        user picks one (`role@paris`); pimbot never picks a scope for them. `fresh`: read
+        Graph now rather than what is kept (an approval, which may have waited long)."""
+        held = await self.graph.list_eligibilities(requester.user.id, fresh=fresh)
         # Only the asked role's policy is read: the others' are needed only to list them.
         matches = await self._entries([e for e in held if e.role_id == role.id])
+        if not matches and not fresh:
+            # Kept reads never refuse: an eligibility granted a moment ago counts at once.
+            held = await self.graph.list_eligibilities(requester.user.id, fresh=True)
+            matches = await self._entries([e for e in held if e.role_id == role.id])
         if not matches:
             message = _not_eligible_message(role, await self._entries(held))
             if self._signed_in:
@@ -79,9 +84,9 @@ class RoleQueries:
                 out[target.key] = entry
         return sorted(out.values(), key=lambda e: (e.role.display_name, _scope_order(e.scope)))
 
-    async def active(self, requester: Requester) -> list[ActiveRole]:
+    async def active(self, requester: Requester, *, via_groups: bool = True) -> list[ActiveRole]:
         now = self.clock.now()
-        live = await self.graph.list_active(requester.user.id)
+        live = await self.graph.list_active(requester.user.id, via_groups=via_groups)
         return sorted(
             (
                 ActiveRole(self.catalog.by_id(a.role_id), a)
@@ -96,14 +101,15 @@ class RoleQueries:
     ) -> ActiveRole:
         """The user's own live assignment of `role` (at `scope`, or at the one `hint`
         names). Active at several scopes and neither given: an InputError listing them."""
+        # Only the user's own assignments: their groups' are not read (one call, not one
+        # per group).
+        own = await self.active(requester, via_groups=False)
         if hint is not None and scope is None:
-            held = [
-                a.assignment.scope for a in await self.active(requester) if a.role.id == role.id
-            ]
+            held = [a.assignment.scope for a in own if a.role.id == role.id]
             scope = pick_scope(held, hint, role.display_name) if held else None
         mine = [
             item
-            for item in await self.active(requester)
+            for item in own
             # Only the user's own assignment can be ended or extended for them; one held
             # through a group belongs to the group.
             if item.role.id == role.id
@@ -128,12 +134,27 @@ class RoleQueries:
         active = await self.graph.live_assignment(requester.user.id, target)
         if active is None or (active.end is not None and active.end <= self.clock.now()):
             return
-        role = target.role
-        until = f" until {active.end:%Y-%m-%d %H:%M} UTC" if active.end else ""
-        raise AlreadyActive(
-            f"{role.display_name} ({target.scope.label}) is already active for you{until}. "
-            f"Use `/pim extend {role.alias or role.id} 1h` to extend it."
-        )
+        raise _already_active(target, active)
+
+    async def already_active(self, requester: Requester, target: Target) -> AlreadyActive:
+        """Graph said the role is already active (RoleAssignmentExists): the error, saying
+        until when if one read of the user's own instance tells (a failed read only costs
+        the "until")."""
+        try:
+            active = await self.graph.live_assignment(requester.user.id, target)
+        except GraphError:
+            active = None
+        return _already_active(target, active)
+
+
+def _already_active(target: Target, active: ActiveAssignment | None) -> AlreadyActive:
+    role = target.role
+    end = active.end if active else None
+    until = f" until {end:%Y-%m-%d %H:%M} UTC" if end else ""
+    return AlreadyActive(
+        f"{role.display_name} ({target.scope.label}) is already active for you{until}. "
+        f"Use `/pim extend {role.alias or role.id} 1h` to extend it."
+    )
 
 
 def _scope_order(scope: Scope) -> tuple[bool, str]:

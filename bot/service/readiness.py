@@ -10,7 +10,8 @@ told. Followed every sweep, so a moved clock moves it on too.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Protocol
 
 from bot.domain.drift import Readiness, Stage
@@ -37,6 +38,17 @@ class ReadinessStore(Protocol):
     def stop_following(self, request_id: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TenantView:
+    """One tick's tenant-wide reads (application identity): the live schedule instances of
+    the followed roles and the directory's assignments of those roles, keyed (principal,
+    role, scope); `failed`: Graph could not be read this round (every stage stays)."""
+
+    instances: frozenset[tuple[str, str, str, str]] = frozenset()  # + the target's kind
+    in_effect: frozenset[tuple[str, str, str]] = frozenset()
+    failed: bool = False
+
+
 class ReadinessService:
     def __init__(self, deps: Deps, store: ReadinessStore) -> None:
         self._svc, self._store = deps, store
@@ -50,20 +62,50 @@ class ReadinessService:
             await self._svc.notifier.readiness(record, progress, first=True)
 
     async def follow(self) -> int:
-        """Move every followed activation on as far as Graph shows; returns how many moved."""
+        """Move every followed activation on as far as Graph shows; returns how many moved.
+        With the application's identity, one round reads the tenant once for them all (the
+        instances, then each followed role's assignments) rather than twice per activation."""
+        now = self._svc.clock.now()
+        followed = [(p, self._svc.store.get_request(p.request_id)) for p in self._store.following()]
+        live = [(p, r) for p, r in followed if r is not None and _followed(r, now)]
+        for progress, record in followed:
+            if record is None or not _followed(record, now):
+                self._store.stop_following(progress.request_id)  # failed, ended: told elsewhere
+        view = await self._tenant_view([r for _, r in live]) if self._tenant_wide else None
         moved = 0
-        for progress in self._store.following():
-            moved += await self._follow(progress)
+        for progress, record in live:
+            moved += await self._follow(progress, record, view)
         return moved
 
-    async def _follow(self, progress: Readiness) -> int:
-        record = self._svc.store.get_request(progress.request_id)
+    @property
+    def _tenant_wide(self) -> bool:
+        return self._svc.config.graph.identity != "user"
+
+    async def _tenant_view(self, records: list[ActivationRecord]) -> TenantView | None:
+        provisioned = [r for r in records if r.state is S.ACTIVE]
+        if not provisioned:
+            return None  # nothing to read: activating ones wait for settle_provisioning
+        graph = self._svc.graph
+        try:
+            live = await graph.list_active_all({r.role_id for r in provisioned})
+            instances = frozenset(
+                (a.principal_id, a.kind.value, a.role_id.lower(), a.scope.id) for a in live
+            )
+            seen = {r.role_id for r in provisioned if _instance_key(r) in instances}
+            in_effect: set[tuple[str, str, str]] = set()
+            for role_id in sorted(seen):  # one read per role shown, not per activation
+                held = await graph.role_assignments(role_id)
+                in_effect |= {(principal, role_id.lower(), scope) for principal, scope in held}
+        except GraphError as exc:
+            log.warning("readiness not read this round (%s)", type(exc).__name__)
+            return TenantView(failed=True)
+        return TenantView(instances, frozenset(in_effect))
+
+    async def _follow(
+        self, progress: Readiness, record: ActivationRecord, view: TenantView | None
+    ) -> int:
         now = self._svc.clock.now()
-        over = record is not None and record.end is not None and record.end <= now
-        if record is None or record.state not in FOLLOWED or over:
-            self._store.stop_following(progress.request_id)  # failed, ended: told elsewhere
-            return 0
-        stage = await self._stage(record, progress.stage)
+        stage = await self._stage(record, progress.stage, view)
         new = progress
         if _ORDER.index(stage) > _ORDER.index(progress.stage):
             new = replace(new, stage=stage, in_effect_at=now if stage is Stage.IN_EFFECT else None)
@@ -77,8 +119,14 @@ class ReadinessService:
         await self._svc.notifier.readiness(record, new, first=False)
         return 1
 
-    async def _stage(self, record: ActivationRecord, known: Stage) -> Stage:
+    async def _stage(
+        self, record: ActivationRecord, known: Stage, view: TenantView | None
+    ) -> Stage:
         """Where Graph says `record` is; `known` when Graph cannot be read this round."""
+        if record.state is S.ACTIVATING:
+            return Stage.REQUESTED  # not provisioned: settle_provisioning follows the request
+        if view is not None:
+            return known if view.failed else _stage_in(view, record)
         try:
             with self._svc.actors.acting_as(record.requester):
                 return await self._read_stage(record)
@@ -87,9 +135,8 @@ class ReadinessService:
             return known
 
     async def _read_stage(self, record: ActivationRecord) -> Stage:
+        """One activation's stage, read as its requester (user mode)."""
         graph = self._svc.graph
-        if record.state is S.ACTIVATING:
-            return Stage.REQUESTED  # not provisioned: settle_provisioning follows the request
         instances = await graph.list_active(record.principal_id)
         target = (record.target_kind, record.role_id, record.scope.id)
         if not any((i.kind, i.role_id, i.scope.id) == target for i in instances):
@@ -103,3 +150,21 @@ class ReadinessService:
             # (rbacapplication-list-roleassignments): the instance is the best proof left.
             return Stage.IN_EFFECT
         return Stage.IN_EFFECT if in_effect else Stage.PROVISIONING
+
+
+def _followed(record: ActivationRecord, now: datetime) -> bool:
+    over = record.end is not None and record.end <= now
+    return record.state in FOLLOWED and not over
+
+
+def _instance_key(r: ActivationRecord) -> tuple[str, str, str, str]:
+    return (r.principal_id, r.target_kind.value, r.role_id.lower(), r.scope.id)
+
+
+def _stage_in(view: TenantView, record: ActivationRecord) -> Stage:
+    """The stage the tenant-wide reads show: the requester's own schedule instance, then
+    the directory's own role assignment (which trails it)."""
+    if _instance_key(record) not in view.instances:
+        return Stage.REQUESTED  # provisioned, but the schedule instance is not there yet
+    held = (record.principal_id, record.role_id.lower(), record.scope.id)
+    return Stage.IN_EFFECT if held in view.in_effect else Stage.PROVISIONING

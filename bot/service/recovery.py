@@ -6,17 +6,22 @@ followed by every sweep until their request is in effect or ended."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.audit import AuditKind, event_for
+from bot.domain.models import ActiveAssignment
 from bot.domain.requests import IN_EFFECT, NOT_YET, ActivationRecord, RequestState
 from bot.errors import GraphError
 from bot.service.deps import Deps
+from bot.service.leases import DUPLICATE
 from bot.service.reminders import ReminderService
 from bot.service.signins import SignInRequired, StepUpRequired
 
 log = logging.getLogger(__name__)
 S = RequestState
+AskAgain = Callable[[ActivationRecord], Awaitable[int]]  # 1 if it settled the request
 INTERRUPTED = (
     "pimbot restarted while activating {role}; Entra shows it is not active. "
     "Nothing was activated: please ask again."
@@ -28,38 +33,94 @@ EXTENSION_INTERRUPTED = (
 )
 
 
-async def recover_activating(service: Deps, reminders: ReminderService) -> int:
+async def recover_activating(
+    service: Deps, reminders: ReminderService, *, skip: Collection[str] = ()
+) -> int:
     """Move each `activating` request to `active` (Graph has the assignment: reminders are
     planned) or `failed` (it has not); tell the requester and audit. Returns how many
-    were settled; a user whose Graph read fails is left for the next start."""
+    were settled; a user whose Graph read fails is left for the next start. `skip`:
+    requests another replica holds a live lease on (it is activating them now)."""
     settled = 0
     for record in service.store.list_requests(states=frozenset({S.ACTIVATING})):
-        if record.graph_request_id is not None:  # Graph answered: its request tells
-            settled += await _follow(service, reminders, record)
-            continue
-        if record.extends is not None:  # an extension: its activation is reconciled
-            settled += await _failed(service, record, EXTENSION_INTERRUPTED)
-            continue
-        try:
-            with service.actors.acting_as(record.requester):
-                instances = await service.graph.list_active(record.principal_id)
-        except GraphError as exc:
-            log.warning("recovery: %s left activating (%s)", record.id, exc.code)
-            continue
-        except (SignInRequired, StepUpRequired):
-            log.warning("recovery: %s left activating (its user must sign in)", record.id)
-            continue
-        # The assignment at the record's scope: the same role elsewhere is not this one.
-        live = [
-            i
-            for i in instances
-            if (i.kind, i.role_id, i.scope) == (record.target_kind, record.role_id, record.scope)
-        ]
-        if live:
-            settled += await _activated(service, reminders, record, live[0].start, live[0].end)
-        else:
-            settled += await _failed(service, record)
+        if record.id not in skip:
+            settled += await recover_one(service, reminders, record)
     return settled
+
+
+async def recover_one(
+    service: Deps,
+    reminders: ReminderService,
+    record: ActivationRecord,
+    again: AskAgain | None = None,
+) -> int:
+    """Settle one `activating` request from Graph. Not active there and never answered:
+    failed, or with `again` (a survivor carrying on a dead replica's work,
+    bot/service/leases.py) asked again, which Graph refuses if it is active after all."""
+    if record.graph_request_id is not None:  # Graph answered: its request tells
+        return await _follow(service, reminders, record)
+    if record.extends is not None:  # an extension: its activation is reconciled
+        return await _failed(service, record, EXTENSION_INTERRUPTED)
+    live = await _live_in_graph(service, record)
+    if live is None:  # unreadable now: left activating
+        return 0
+    detail = "settled from Graph after its replica stopped" if again else None
+    if live:
+        return await _activated(service, reminders, record, live[0].start, live[0].end, detail)
+    if again is None:
+        return await _failed(service, record)
+    settled = await again(record)
+    if settled != DUPLICATE:
+        return settled
+    # Graph refused it as a duplicate: the dead replica's request landed in between.
+    live = await _live_in_graph(service, record)
+    if live:
+        return await _activated(service, reminders, record, live[0].start, live[0].end, detail)
+    return 0
+
+
+async def _live_in_graph(service: Deps, record: ActivationRecord) -> list[ActiveAssignment] | None:
+    """The record's assignment live in Graph (at its scope: the same role elsewhere is not
+    this one); None if Graph could not be read."""
+    try:
+        with service.actors.acting_as(record.requester):
+            instances = await service.graph.list_active(record.principal_id)
+    except GraphError as exc:
+        log.warning("recovery: %s left activating (%s)", record.id, exc.code)
+        return None
+    except (SignInRequired, StepUpRequired):
+        log.warning("recovery: %s left activating (its user must sign in)", record.id)
+        return None
+    return [
+        i
+        for i in instances
+        if (i.kind, i.role_id, i.scope) == (record.target_kind, record.role_id, record.scope)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CarryOn:
+    """How a survivor carries on each leased state (bot/service/leases.py)."""
+
+    requested: AskAgain  # checked, never sent to Graph: activate it
+    approved: Callable[[ActivationRecord], Awaitable[object]]  # the approval's own path
+    again: AskAgain  # activating, nothing in Graph: ask again
+
+
+async def carry_on_request(
+    service: Deps, reminders: ReminderService, how: CarryOn, request_id: str
+) -> None:
+    """A request taken over from a replica whose lease lapsed: a checked request is
+    activated, an approved one goes the approval's way (its checks and announcement),
+    one being activated is settled from Graph or asked again, as `recover_one` decides."""
+    record = service.store.get_request(request_id)
+    if record is None:
+        return
+    if record.state is S.REQUESTED:
+        await how.requested(record)
+    elif record.state is S.APPROVED:
+        await how.approved(record)
+    elif record.state is S.ACTIVATING:
+        await recover_one(service, reminders, record, how.again)
 
 
 async def settle_provisioning(service: Deps, reminders: ReminderService) -> int:
@@ -102,7 +163,7 @@ async def _activated(
     record: ActivationRecord,
     start: datetime | None,
     end: datetime | None,
-    detail: str = "settled from Graph after a restart",
+    detail: str | None = None,
 ) -> int:
     start_at = start or service.clock.now()
     end_at = end or start_at + record.duration
@@ -112,7 +173,7 @@ async def _activated(
     if done is None:
         return 0
     reminders.plan(done)
-    await _audit(service, AuditKind.ACTIVATED, done, detail)
+    await _audit(service, AuditKind.ACTIVATED, done, detail or "settled from Graph after a restart")
     await service.notifier.activation_settled(done)
     return 1
 

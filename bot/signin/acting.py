@@ -13,14 +13,14 @@ needs the user, `StepUpRequired` reaches the caller, who starts a step-up sign-i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 import httpx
 
 from bot.domain.people import PersonKey
-from bot.graph.auth import AccessToken
+from bot.graph.auth import AccessToken, CountedTokens, TokenSource
 from bot.service.signins import StepUpRequired
 from bot.signin.challenge import claims_from_response
 from bot.signin.credential import UserTokenSource
@@ -59,10 +59,19 @@ class ActingAuth(httpx.Auth):
 
     requires_response_body = True  # PIM's ACRS challenge is in a 400's body
 
-    def __init__(self, apps: PublicApps, tokens: UserTokens, actor: ActingUser) -> None:
+    def __init__(
+        self,
+        apps: PublicApps,
+        tokens: UserTokens,
+        actor: ActingUser,
+        *,
+        observe: Callable[[str, float], None] | None = None,
+    ) -> None:
         # No token is kept here: each request asks the user's own MSAL cache (which
         # holds the access token until it expires), so a sign-out takes effect at once.
+        # `observe`: told of each acquisition (bot.graph.auth.CountedTokens).
         self._apps, self._tokens, self._actor = apps, tokens, actor
+        self._observe = observe
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -92,7 +101,9 @@ class ActingAuth(httpx.Auth):
     async def _token(
         self, who: PersonKey, *, claims: str | None = None, force: bool = False
     ) -> str:
-        source = UserTokenSource(self._apps, self._tokens, who, claims)
+        source: TokenSource = UserTokenSource(self._apps, self._tokens, who, claims)
+        if self._observe is not None:
+            source = CountedTokens(source, self._observe)
         # MSAL does blocking HTTP and the cache is decrypted: off the event loop.
         fetched: AccessToken = await asyncio.to_thread(source, force_refresh=force)
         return fetched.token

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from bot.domain.people import PersonKey
 from bot.errors import GraphUnavailable
 from bot.graph.auth import AccessToken
+from bot.graph.msal_credential import served_from_cache
 from bot.service.signins import EXPIRED_MESSAGE, SignInRequired, StepUpRequired
 from bot.signin.challenge import MFA_CLAIMS
 from bot.signin.msal_app import PublicApps
@@ -61,7 +62,11 @@ class UserTokenSource:
         if result is None or "access_token" not in result:
             self._refused(result or {})
         self._tokens.refreshed(self.person, cache)
-        return AccessToken(result["access_token"], float(result.get("expires_in", 3600)))
+        return AccessToken(
+            result["access_token"],
+            float(result.get("expires_in", 3600)),
+            from_cache=served_from_cache(result),
+        )
 
     def _refused(self, result: dict[str, Any]) -> NoReturn:
         error = str(result.get("error") or "no_token")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import httpx
 
+from bot.clock import Clock
 from bot.graph import GraphPim, build_graph, graph_http
 from bot.graph.auth import AccessToken
 from bot.graph.tls import trust
@@ -34,6 +35,7 @@ class DelegatedGraphs:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: Metrics | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._settings, self._metrics = settings, metrics
         if transport is None:
@@ -45,11 +47,17 @@ class DelegatedGraphs:
         else:
             self._owned = None  # an injected transport is closed by whoever made it
         self._transport = transport
-        auth = ActingAuth(apps, tokens, actor)
+        observe = metrics.token_observer("user") if metrics else None
+        auth = ActingAuth(apps, tokens, actor, observe=observe)
         # Calls GraphPim lacks (the beta approvals API) use the same client and auth.
         self.http = graph_http(settings, auth, _Shared(transport), metrics)
         self.graph = build_graph(
-            settings, identity="user", auth=auth, transport=_Shared(transport), metrics=metrics
+            settings,
+            identity="user",
+            auth=auth,
+            transport=_Shared(transport),
+            metrics=metrics,
+            clock=clock,
         )
 
     def with_token(self, access_token: str) -> GraphPim:

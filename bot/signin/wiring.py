@@ -87,7 +87,9 @@ def build_user_mode(
     tokens = UserTokens(SqlUserTokens(engine), cipher, clock)
     apps = PublicApps.from_settings(settings)
     actor = ActingUser()
-    graphs = DelegatedGraphs(settings, apps, tokens, actor, transport=transport, metrics=metrics)
+    graphs = DelegatedGraphs(
+        settings, apps, tokens, actor, transport=transport, metrics=metrics, clock=clock
+    )
     return UserModeParts(
         settings,
         clock,

@@ -66,7 +66,14 @@ def _tune_sqlite(engine: Engine) -> None:
         # SQLITE_BUSY when another process wrote in between; this cannot. Readers stay
         # deferred: under WAL they read a snapshot and never wait for the writer.
         reading = conn.get_execution_options().get(_READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        # Straight to the driver: with isolation_level None the sqlite3 module opens no
+        # transaction itself and an explicit BEGIN starts one
+        # (https://docs.python.org/3/library/sqlite3.html#sqlite3-controlling-transactions);
+        # SQLAlchemy's own commit/rollback end it. Not `exec_driver_sql`: its execution
+        # machinery cost as much as the statement the transaction is for (issue 17).
+        conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            "BEGIN" if reading else "BEGIN IMMEDIATE"
+        )
 
 
 def _enable_wal(cursor: Any) -> None:

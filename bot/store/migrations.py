@@ -529,6 +529,66 @@ def _v17(conn: Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE outbox ADD COLUMN claimed_until {ts}")
 
 
+def _v18(conn: Connection) -> None:
+    """Socket Mode with replicas: each Slack payload claimed by the replica handling it,
+    so a redelivery to another replica's connection is acked, not handled again."""
+    md = sa.MetaData()
+    sa.Table(
+        "slack_deliveries",
+        md,
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("holder", sa.String(128), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("settled", sa.Boolean, nullable=False),
+    )
+    md.create_all(conn)
+
+
+OPEN_TARGET_INDEX = "uq_requests_open_target"
+
+
+def _v19(conn: Connection) -> None:
+    """Replicas: a request being activated is leased by the replica working on it
+    (`claimed_by` until `claimed_until`, renewed while it works); a survivor takes over
+    one whose lease lapsed (bot/service/leases.py)."""
+    ts = sa.DateTime(timezone=True).compile(dialect=conn.dialect)
+    conn.exec_driver_sql("ALTER TABLE requests ADD COLUMN claimed_by VARCHAR(128)")
+    conn.exec_driver_sql(f"ALTER TABLE requests ADD COLUMN claimed_until {ts}")
+    # One open request per person and target, across replicas too: the service checks
+    # first, but two replicas can both pass that check (a doubled command); the index
+    # turns the second insert away. Partial indexes: PostgreSQL and SQLite alike
+    # (https://www.postgresql.org/docs/current/indexes-partial.html,
+    # https://www.sqlite.org/partialindex.html). One process alone could never store two.
+    conn.exec_driver_sql(
+        f"CREATE UNIQUE INDEX {OPEN_TARGET_INDEX} ON requests "
+        "(requester, target_kind, role_id, scope_id) "
+        "WHERE state IN ('requested', 'pending_approval', 'approved', 'activating')"
+    )
+
+
+def _v20(conn: Connection) -> None:
+    """Reminders claimed for a while (`claimed_until`), marked sent only with their message
+    in the outbox: a replica dying in between leaves them to be claimed again, not lost."""
+    ts = sa.DateTime(timezone=True).compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE reminders ADD COLUMN claimed_until {ts}")
+
+
+def _v21(conn: Connection) -> None:
+    """Acked commands kept until done, leased by their replica (bot/service/intake.py)."""
+    md = sa.MetaData()
+    sa.Table(
+        "intake",
+        md,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("claimed_by", sa.String(128), nullable=False),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=False, index=True),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "requests, decisions, user links, audit", _v1),
     Migration(2, "reminders (issue #5)", _v2),
@@ -547,6 +607,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "board_messages: the audit channel's board, edited in place (issue 16)", _v15),
     Migration(16, "approvals: four eyes, one row per approver (issue #15)", _v16),
     Migration(17, "replicas: the scheduler's table under the lock; outbox claims (issue 17)", _v17),
+    Migration(18, "slack_deliveries: a Socket Mode payload handled once (issue 17)", _v18),
+    Migration(19, "requests: leased by the replica activating them (issue 17)", _v19),
+    Migration(20, "reminders: claimed for a while, sent with their outbox row (issue 17)", _v20),
+    Migration(21, "intake: acked commands kept until done, replayed if a replica dies", _v21),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
 from bot.clock import Clock, SystemClock
-from bot.domain.audit import AuditEvent
+from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.people import PersonKey
 from bot.domain.requests import TRANSITIONS, ActivationRecord, RequestState
+from bot.errors import DuplicateRequest
+from bot.service.outbox import Letter
 from bot.service.ports import UserLink
 from bot.store import convert, migrations, tables
 from bot.store.approvals import ApprovalMethods
 from bot.store.break_glass import BreakGlassMethods
 from bot.store.convert import Decision
 from bot.store.engine import make_engine, read_only
+from bot.store.migrations import OPEN_TARGET_INDEX
+from bot.store.outbox import insert_letters
 from bot.store.pings import PingMethods
 from bot.store.reminders import ReminderMethods
 from bot.store.upsert import upsert
@@ -24,6 +29,33 @@ from bot.store.upsert import upsert
 DEFAULT_URL = "sqlite:///pimbot.db"
 _DECISION_FIELDS = frozenset({"decided_by", "decided_at"})
 _R = tables.requests
+# Rows per `IN (…)` list: SQLite allows 32,766 bound parameters per statement (999 before
+# 3.32, https://www.sqlite.org/limits.html#max_variable_number); stay well below both.
+_IN_CHUNK = 500
+_ENDINGS = (AuditKind.DEACTIVATED.value, AuditKind.ENDED.value)
+
+# The statements run on every activation, built once: values travel as parameters of the
+# execution, so SQLAlchemy neither rebuilds nor re-keys them for its compiled cache, and
+# an INSERT's VALUES / an UPDATE's SET come from the parameters' keys
+# (https://docs.sqlalchemy.org/en/20/tutorial/data_update.html#the-update-sql-expression-construct,
+# "per-execution time formatting of the VALUES and/or SET clauses"). Bound names that are
+# not columns start with "_" (a column's name is reserved for its own value).
+_INSERT_REQUEST = _R.insert()
+_LOAD = sa.select(_R).where(_R.c.id == sa.bindparam("_id"))
+_LOAD_MANY = sa.select(_R).where(_R.c.id.in_(sa.bindparam("_ids", expanding=True)))
+# UPDATE … RETURNING the row: the record as written, without a SELECT after it (SQLite
+# has RETURNING since 3.35, https://www.sqlite.org/lang_returning.html; migrations
+# already need 3.35 to drop columns).
+_TRANSITION = (
+    _R.update()
+    .where(
+        _R.c.id == sa.bindparam("_id"), _R.c.state.in_(sa.bindparam("_expected", expanding=True))
+    )
+    .returning(*_R.c)
+)
+_UPDATE_REQUEST = _R.update().where(_R.c.id == sa.bindparam("_id")).returning(*_R.c)
+_LINK = sa.select(tables.user_links).where(tables.user_links.c.person == sa.bindparam("_person"))
+_INSERT_AUDIT = tables.audit.insert()
 
 
 class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods):
@@ -51,12 +83,27 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods)
     # -- requests ---------------------------------------------------------------
 
     def add_request(self, record: ActivationRecord) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(_R.insert().values(**convert.record_values(record)))
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(_INSERT_REQUEST, convert.record_values(record))
+        except sa.exc.IntegrityError as exc:
+            if _open_target_taken(exc):  # another replica stored one first (v19)
+                raise DuplicateRequest(
+                    f"You already have a request for {record.role_name} being handled."
+                ) from None
+            raise
 
     def get_request(self, request_id: str) -> ActivationRecord | None:
         with self._reader.begin() as conn:
             return _load(conn, request_id)
+
+    def get_requests(self, request_ids: list[str]) -> list[ActivationRecord]:
+        """Those of these requests the store holds, in one query, in no set order."""
+        if not request_ids:
+            return []
+        with self._reader.begin() as conn:
+            rows = conn.execute(_LOAD_MANY, {"_ids": request_ids}).mappings()
+            return [convert.to_record(row) for row in rows]
 
     def transition(
         self,
@@ -72,16 +119,18 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods)
         """
         _check_transition(expected, new)
         values = self._values(changes, state=new)
+        expected_states = [s.value for s in expected]
         with self._engine.begin() as conn:
-            result = conn.execute(
-                _R.update()
-                .where(_R.c.id == request_id, _R.c.state.in_([s.value for s in expected]))
-                .values(**values)
+            row = (
+                conn.execute(
+                    _TRANSITION, {**values, "_id": request_id, "_expected": expected_states}
+                )
+                .mappings()
+                .first()
             )
-            if result.rowcount != 1:
-                return None
-            record = _load(conn, request_id)
-            assert record is not None  # noqa: S101 -- the row was just updated
+            if row is None:
+                return None  # another writer won, or no such request
+            record = convert.to_record(row)
             if _DECISION_FIELDS & changes.keys():
                 conn.execute(
                     tables.decisions.insert().values(
@@ -98,12 +147,10 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods)
         """Change fields other than the state (states move only through `transition`)."""
         values = self._values(changes)
         with self._engine.begin() as conn:
-            result = conn.execute(_R.update().where(_R.c.id == request_id).values(**values))
-            if result.rowcount != 1:
+            row = conn.execute(_UPDATE_REQUEST, {**values, "_id": request_id}).mappings().first()
+            if row is None:
                 raise KeyError(f"no request {request_id!r}")
-            record = _load(conn, request_id)
-            assert record is not None  # noqa: S101 -- the row was just updated
-            return record
+            return convert.to_record(row)
 
     def claim_end(
         self, request_id: str, expected: datetime | None, new: datetime | None
@@ -134,6 +181,19 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods)
         with self._reader.begin() as conn:
             return [convert.to_record(row) for row in conn.execute(query).mappings()]
 
+    def ended_since(self, since: datetime) -> list[ActivationRecord]:
+        """Requests now ended whose end (a DEACTIVATED or ENDED audit line) is at or after
+        `since`: one statement, the audit trail's recent rows joined to their requests."""
+        a = tables.audit
+        ended = sa.select(a.c.request_id).where(a.c.at >= since, a.c.kind.in_(_ENDINGS))
+        query = (
+            sa.select(_R)
+            .where(_R.c.state == RequestState.ENDED.value, _R.c.id.in_(ended.scalar_subquery()))
+            .order_by(_R.c.created_at, _R.c.id)
+        )
+        with self._reader.begin() as conn:
+            return [convert.to_record(row) for row in conn.execute(query).mappings()]
+
     def list_decisions(self, request_id: str) -> list[Decision]:
         """Every decision taken on a request, oldest first."""
         d = tables.decisions
@@ -151,11 +211,22 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods)
     # -- user links ----------------------------------------------------------------
 
     def get_user_link(self, person: PersonKey) -> UserLink | None:
-        u = tables.user_links
         with self._reader.begin() as conn:
-            row = conn.execute(sa.select(u).where(u.c.person == str(person)))
-            found = row.mappings().first()
+            found = conn.execute(_LINK, {"_person": str(person)}).mappings().first()
         return convert.to_link(found) if found else None
+
+    def user_links(self, people: Collection[PersonKey]) -> dict[PersonKey, UserLink]:
+        """The links of several people at once (the board's names): one read per
+        _IN_CHUNK people, not one per person."""
+        u, wanted = tables.user_links, sorted({str(p) for p in people})
+        found: dict[PersonKey, UserLink] = {}
+        with self._reader.begin() as conn:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                query = sa.select(u).where(u.c.person.in_(wanted[i : i + _IN_CHUNK]))
+                for row in conn.execute(query).mappings():
+                    link = convert.to_link(row)
+                    found[link.person] = link
+        return found
 
     def save_user_link(self, link: UserLink) -> None:
         with self._engine.begin() as conn:
@@ -163,9 +234,14 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods)
 
     # -- audit (append-only: there is no update or delete) ---------------------------
 
-    def append_audit(self, event: AuditEvent) -> None:
+    def append_audit(self, event: AuditEvent, lines: Sequence[Letter] = ()) -> None:
+        """The row, and the `lines` that copy it to the chat queued in the outbox, in one
+        transaction: a crash between them can neither keep the row without its line nor
+        send a line for a row that was never kept."""
         with self._engine.begin() as conn:
-            conn.execute(tables.audit.insert().values(**convert.audit_values(event)))
+            conn.execute(_INSERT_AUDIT, convert.audit_values(event))
+            # Queued at the event's moment: the services' clock, which the courier reads.
+            insert_letters(conn, lines, event.at)
 
     def audit_events(
         self,
@@ -188,7 +264,7 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods)
 
 
 def _load(conn: Connection, request_id: str) -> ActivationRecord | None:
-    row = conn.execute(sa.select(_R).where(_R.c.id == request_id)).mappings().first()
+    row = conn.execute(_LOAD, {"_id": request_id}).mappings().first()
     return convert.to_record(row) if row else None
 
 
@@ -197,3 +273,10 @@ def _check_transition(expected: frozenset[RequestState], new: RequestState) -> N
     bad = sorted(state.value for state in expected if new not in TRANSITIONS[state])
     if not expected or bad:
         raise ValueError(f"transition to {new.value} not allowed from {bad or 'nothing'}")
+
+
+def _open_target_taken(exc: sa.exc.IntegrityError) -> bool:
+    """The one-open-request index refused the row: PostgreSQL names the index, SQLite the
+    columns (`UNIQUE constraint failed: requests.requester, ...`)."""
+    text = str(exc.orig)
+    return OPEN_TARGET_INDEX in text or "requests.requester" in text

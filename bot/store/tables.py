@@ -81,6 +81,24 @@ requests = sa.Table(
     sa.Column("extends_end", _ts),
     sa.Column("extensions", sa.Integer, nullable=False, server_default="0"),
     sa.Column("asked_seconds", Seconds),  # v10: asked for, when approved for less
+    # v19: the replica activating it, until then (renewed while it works; then another
+    # replica may take it over: bot/service/leases.py).
+    sa.Column("claimed_by", sa.String(128)),
+    sa.Column("claimed_until", _ts),
+)
+
+# v19: one open request per person and target (a second replica's insert is refused).
+sa.Index(
+    "uq_requests_open_target",
+    requests.c.requester,
+    requests.c.target_kind,
+    requests.c.role_id,
+    requests.c.scope_id,
+    unique=True,
+    postgresql_where=requests.c.state.in_(
+        ["requested", "pending_approval", "approved", "activating"]
+    ),
+    sqlite_where=requests.c.state.in_(["requested", "pending_approval", "approved", "activating"]),
 )
 
 decisions = sa.Table(
@@ -151,6 +169,9 @@ reminders = sa.Table(
     sa.Column("lead_seconds", Seconds),
     sa.Column("due_at", _ts, nullable=False),
     sa.Column("sent_at", _ts),
+    # A claim's lease (v20): the claimer queues the message, then sets sent_at; after
+    # this moment another run may claim it again (its first claimer died).
+    sa.Column("claimed_until", _ts),
 )
 
 user_tokens = sa.Table(
@@ -264,4 +285,28 @@ board_messages = sa.Table(
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("ref", sa.String(128), nullable=False),
     sa.Column("updated_at", _ts, nullable=False),
+)
+
+# Slack payloads claimed by a replica (Socket Mode redelivers; bot/service/deliveries.py).
+slack_deliveries = sa.Table(
+    "slack_deliveries",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("claimed_at", _ts, nullable=False, index=True),
+    sa.Column("settled", sa.Boolean, nullable=False),
+)
+
+
+# Acked work kept until done (v21, bot/service/intake.py): a command acked by a replica
+# that died before carrying it out is replayed by a survivor once its lease lapsed.
+intake = sa.Table(
+    "intake",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("at", _ts, nullable=False),
+    sa.Column("claimed_by", sa.String(128), nullable=False),
+    sa.Column("claimed_until", _ts, nullable=False, index=True),
 )

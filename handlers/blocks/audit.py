@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain.audit import AuditEvent
 from bot.domain.durations import to_human
-from handlers.blocks.base import Message, inline, mention, message, when
+from handlers.blocks.base import MAX_MESSAGE_BLOCKS, Message, inline, mention, message, when
 from handlers.blocks.literal import literal
 
 
@@ -19,6 +19,18 @@ def audit_post(event: AuditEvent) -> Message:
     if facts:
         elements.append(literal(" · ".join(facts), 2000))  # a context element's limit
     return message(text, [{"type": "context", "elements": elements}])
+
+
+def audit_posts(events: list[AuditEvent]) -> list[Message]:
+    """Many audit lines in as few messages as Slack takes: each event still its own line
+    (its `audit_post` context block), up to a message's 50 blocks."""
+    posts = [audit_post(event) for event in events]
+    out: list[Message] = []
+    for start in range(0, len(posts), MAX_MESSAGE_BLOCKS):
+        chunk = posts[start : start + MAX_MESSAGE_BLOCKS]
+        text = "\n".join(str(post["text"]) for post in chunk)
+        out.append(message(text, [block for post in chunk for block in post["blocks"]]))
+    return out
 
 
 def audit_line(event: AuditEvent) -> str:

@@ -11,6 +11,7 @@ from bot.domain.requests import ActivationRecord, RequestState
 from handlers.blocks.approvers import approve_for, asked_line, tally_line
 from handlers.blocks.audit import audit_line as audit_line  # the audit channel's, too
 from handlers.blocks.audit import audit_post as audit_post
+from handlers.blocks.audit import audit_posts as audit_posts
 from handlers.blocks.base import (
     Block,
     Message,

@@ -33,6 +33,7 @@ from tests.support.graph_fakes import Recorder, assert_request_valid, make_clien
 from tests.support.settings import make_settings
 
 RM = "/v1.0/roleManagement/directory"
+ELIGIBLE = f"{RM}/roleEligibilityScheduleInstances"
 ALINE = "aline-id"
 HELPDESK = "helpdesk-group-id"
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -255,10 +256,13 @@ class TestReads:
     async def test_eligibilities_are_own_plus_those_of_the_users_groups(
         self, graph: FakeGraph
     ) -> None:
-        eligible = f"{RM}/roleEligibilityScheduleInstances"
-        graph.routes[(eligible, f"principalId eq '{ALINE}'")] = {"value": []}
-        graph.routes[(eligible, f"principalId eq '{HELPDESK}'")] = {
-            "value": [instance(HELPDESK, "2026-01-01T00:00:00Z", None, memberType="Direct")]
+        # Application mode: one unfiltered (paged) read of the tenant's eligibilities, and
+        # the user's groups; someone else's eligibility is not the user's.
+        graph.routes[(ELIGIBLE, None)] = {
+            "value": [
+                instance(HELPDESK, "2026-01-01T00:00:00Z", None, memberType="Direct"),
+                {**instance("bob-id", "2026-01-01T00:00:00Z", None), "id": "inst-bob"},
+            ]
         }
         pim, rec = make_pim(graph)
         [found] = await pim.list_eligibilities(ALINE)
@@ -268,13 +272,14 @@ class TestReads:
         [groups] = [r for r in rec.requests if "memberOf" in r.url.path]
         assert groups.headers["ConsistencyLevel"] == "eventual"  # an advanced query
         assert groups.url.params["$count"] == "true"
+        [tenant] = [r for r in rec.requests if r.url.path == ELIGIBLE]
+        assert "$filter" not in tenant.url.params  # one read for the tenant, not per group
 
     async def test_eligibilities_carry_their_scope_and_an_app_scoped_one_is_left_out(
         self, graph: FakeGraph
     ) -> None:
-        eligible = f"{RM}/roleEligibilityScheduleInstances"
         unit = f"/administrativeUnits/{UNIT}"
-        graph.routes[(eligible, f"principalId eq '{ALINE}'")] = {
+        graph.routes[(ELIGIBLE, None)] = {
             "value": [
                 {**instance(ALINE, "2026-01-01T00:00:00Z", None), "directoryScopeId": unit},
                 {
@@ -285,7 +290,6 @@ class TestReads:
                 },
             ]
         }
-        graph.routes[(eligible, f"principalId eq '{HELPDESK}'")] = {"value": []}
         graph.routes[(f"/v1.0/directory/administrativeUnits/{UNIT}", None)] = {
             "id": UNIT,
             "displayName": "Seattle Branch",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ async def _come_up(store: SqlStore) -> None:
     """What `pimbot run` does with the database at start: migrate, start the scheduler."""
     scheduler = ReminderScheduler(store.engine)
 
-    async def on_due(_reminder_id: str) -> None: ...
+    async def on_due(_moment: datetime | None) -> None: ...
 
     await scheduler.start(on_due)
     await scheduler.shutdown()

@@ -20,14 +20,14 @@ from tests.support.records import activation_record
 
 
 class Recorder:
-    """An on_due callback that remembers what it was called with."""
+    """An on_due callback that remembers the moments it was woken for, and when."""
 
     def __init__(self) -> None:
-        self.calls: list[str] = []
+        self.calls: list[datetime | None] = []
         self.at: list[datetime] = []
 
-    async def __call__(self, reminder_id: str) -> None:
-        self.calls.append(reminder_id)
+    async def __call__(self, moment: datetime | None) -> None:
+        self.calls.append(moment)
         self.at.append(datetime.now(UTC))
 
 
@@ -59,61 +59,60 @@ async def running(
     await sched.shutdown()
 
 
-async def test_fires_a_reminder_at_its_time(running: tuple[ReminderScheduler, Recorder]) -> None:
+async def test_wakes_at_its_moment(running: tuple[ReminderScheduler, Recorder]) -> None:
     sched, recorder = running
-    sched.schedule("r1:ended", soon(0.3))
+    when = soon(0.3)
+    sched.schedule(when)
     assert recorder.calls == []
-    assert set(sched.scheduled()) == {"r1:ended"}
-    await eventually(lambda: recorder.calls == ["r1:ended"])
-    assert sched.scheduled() == {}
+    assert sched.scheduled() == {when}
+    await eventually(lambda: recorder.calls == [when])
+    assert recorder.at[0] >= when - timedelta(milliseconds=1)  # float timestamps in the table
+    assert sched.scheduled() == set()
 
 
 async def test_a_moment_in_the_past_fires_at_once(
     running: tuple[ReminderScheduler, Recorder],
 ) -> None:
     sched, recorder = running
-    sched.schedule("r1:ended", soon(-60))
-    await eventually(lambda: recorder.calls == ["r1:ended"], within=1.0)
+    when = soon(-60)
+    sched.schedule(when)
+    await eventually(lambda: recorder.calls == [when], within=1.0)
 
 
 @pytest.mark.slow
-async def test_rescheduling_an_id_replaces_its_job(
+async def test_many_reminders_at_one_moment_are_one_wake(
+    running: tuple[ReminderScheduler, Recorder],
+) -> None:
+    """Scheduled again at a moment it holds (another reminder due then, a restart's
+    resume), the one job is replaced: one wake, not one per reminder."""
+    sched, recorder = running
+    when = soon(0.3)
+    for _ in range(3):
+        sched.schedule(when)
+    assert sched.scheduled() == {when}
+    await eventually(lambda: recorder.calls != [])
+    await eventually(lambda: sched.scheduled() == set())  # no job left to fire again
+
+    assert recorder.calls == [when]
+
+
+async def test_moments_wake_in_order_each_once(
     running: tuple[ReminderScheduler, Recorder],
 ) -> None:
     sched, recorder = running
-    sched.schedule("r1:lead:900", soon(0.2))
-    later = soon(0.4)
-    sched.schedule("r1:lead:900", later)
-    [(reminder_id, when)] = sched.scheduled().items()
-    # The job table keeps a float timestamp: equal to the microsecond, give or take one.
-    assert reminder_id == "r1:lead:900" and abs(when - later) < timedelta(milliseconds=1)
-    await eventually(lambda: recorder.calls != [])
-    await eventually(lambda: sched.scheduled() == {})  # no trigger left to fire again
+    first, second = soon(0.2), soon(0.4)
+    sched.schedule(second)
+    sched.schedule(first)
+    await eventually(lambda: len(recorder.calls) == 2)
+    await eventually(lambda: sched.scheduled() == set())
 
-    assert recorder.calls == ["r1:lead:900"]
-    assert recorder.at[0] >= later - timedelta(milliseconds=1)  # at the new time, not the old
-
-
-async def test_a_cancelled_reminder_never_fires(
-    running: tuple[ReminderScheduler, Recorder],
-) -> None:
-    sched, recorder = running
-    sched.schedule("r1:lead:900", soon(0.2))
-    sched.cancel("r1:lead:900")
-    sched.cancel("never-scheduled")
-    # Positive signal: a reminder due after the cancelled one's moment fires; the
-    # scheduler has been past that moment, so the cancelled one would have fired first.
-    sched.schedule("r2:ended", soon(0.3))
-    await eventually(lambda: recorder.calls != [])
-
-    assert recorder.calls == ["r2:ended"]
-    assert sched.scheduled() == {}
+    assert recorder.calls == [first, second]
 
 
 async def test_refuses_a_naive_time(running: tuple[ReminderScheduler, Recorder]) -> None:
     sched, _ = running
     with pytest.raises(ValueError, match="naive"):
-        sched.schedule("r1:ended", datetime(2026, 11, 29, 9, 0))  # noqa: DTZ001
+        sched.schedule(datetime(2026, 11, 29, 9, 0))  # noqa: DTZ001
 
 
 @pytest.mark.slow
@@ -121,27 +120,29 @@ async def test_a_job_scheduled_before_a_restart_fires_after_it(
     database_url: str, name: str
 ) -> None:
     before, after = Recorder(), Recorder()
+    when = soon(0.5)
     first = ReminderScheduler(database_url, name=name)
     await first.start(before)
-    first.schedule("r1:lead:900", soon(0.5))
+    first.schedule(when)
     await first.shutdown()
 
     second = ReminderScheduler(database_url, name=name)
     await second.start(after)
     try:
-        assert set(second.scheduled()) == {"r1:lead:900"}
-        await eventually(lambda: after.calls == ["r1:lead:900"])
-        await eventually(lambda: second.scheduled() == {})  # no trigger left
+        assert second.scheduled() == {when}
+        await eventually(lambda: after.calls == [when])
+        await eventually(lambda: second.scheduled() == set())  # no job left
     finally:
         await second.shutdown()  # lets a reminder being sent finish
     assert before.calls == []
-    assert after.calls == ["r1:lead:900"]
+    assert after.calls == [when]
 
 
 async def test_a_job_due_while_down_runs_once_on_start(database_url: str, name: str) -> None:
+    when = soon(0.1)
     first = ReminderScheduler(database_url, name=name)
     await first.start(Recorder())
-    first.schedule("r1:ended", soon(0.1))
+    first.schedule(when)
     await first.shutdown()
     await asyncio.sleep(0.3)  # the moment passes while no scheduler runs
 
@@ -150,10 +151,10 @@ async def test_a_job_due_while_down_runs_once_on_start(database_url: str, name: 
     await second.start(recorder)
     try:
         await eventually(lambda: recorder.calls != [], within=1.0)
-        await eventually(lambda: second.scheduled() == {})  # no trigger left
+        await eventually(lambda: second.scheduled() == set())  # no job left
     finally:
         await second.shutdown()  # lets a reminder being sent finish
-    assert recorder.calls == ["r1:ended"]
+    assert recorder.calls == [when]
 
 
 async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
@@ -170,13 +171,13 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
     store.save_reminders([ended])
     sent: list[str] = []
 
-    async def send_once(reminder_id: str) -> None:
-        if store.claim_reminder(reminder_id, datetime.now(UTC)):
-            sent.append(reminder_id)
+    async def send_once(moment: datetime | None) -> None:
+        claimed = store.claim_due_reminders(datetime.now(UTC), 10)
+        sent.extend(r.id for r in claimed)
 
     setup = ReminderScheduler(database_url, name=name)
     await setup.start(send_once)
-    setup.schedule(ended.id, soon(0.1))
+    setup.schedule(soon(0.1))
     await setup.shutdown()
     await asyncio.sleep(0.2)
     # Two processes start on the same database: both may see the due job. (In one test
@@ -189,7 +190,7 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
         # Positive signal: the shared job table is empty, so every process that took the
         # job has submitted it (each takes and submits in one turn of the loop); shutdown
         # then waits for those runs to finish.
-        await eventually(lambda: all(p.scheduled() == {} for p in processes))
+        await eventually(lambda: all(p.scheduled() == set() for p in processes))
     finally:
         for process in processes:
             await process.shutdown()
@@ -198,52 +199,71 @@ async def test_two_processes_sharing_the_jobs_send_a_reminder_once(
 
 
 async def test_shutdown_lets_a_reminder_being_sent_finish(database_url: str, name: str) -> None:
-    started: list[str] = []
-    finished: list[str] = []
-
-    async def slow_send(reminder_id: str) -> None:
-        started.append(reminder_id)
+    async def slow_send(moment: datetime | None) -> None:
+        started.append(moment)
         await asyncio.sleep(0.3)
-        finished.append(reminder_id)
+        finished.append(moment)
 
+    started: list[datetime | None] = []
+    finished: list[datetime | None] = []
+    when = soon(-1)
     sched = ReminderScheduler(database_url, name=name)
     await sched.start(slow_send)
-    sched.schedule("r1:ended", soon(-1))
+    sched.schedule(when)
     await eventually(lambda: started != [])  # the job is running now
     assert finished == []
     await sched.shutdown()
-    assert finished == ["r1:ended"]
+    assert finished == [when]
 
 
 async def test_resume_reschedules_unsent_reminders_from_the_store(
     running: tuple[ReminderScheduler, Recorder],
 ) -> None:
+    """Unsent reminders' moments, each once (two activations ending together share their
+    ended reminder's); a sent one's moment is not woken for."""
     sched, recorder = running
     now = datetime.now(UTC)
-    plan = reminder_plan(
-        now + timedelta(seconds=0.3), [timedelta(seconds=0.2)], now, request_id="r1"
-    )
+    end = now + timedelta(seconds=0.3)
+    plan = reminder_plan(end, [timedelta(seconds=0.2)], now, request_id="r1")
+    other = reminder_plan(end, [], now, request_id="r2")
     sent = replace(plan[0], sent_at=now)
-    sched.resume([sent, plan[1]], now)
-    assert set(sched.scheduled()) == {"r1:ended"}
-    await eventually(lambda: recorder.calls == ["r1:ended"])
+    sched.resume([sent, plan[1], *other], now)
+    assert sched.scheduled() == {end}
+    await eventually(lambda: recorder.calls == [end])
+
+
+async def test_a_job_of_the_per_reminder_scheme_still_wakes_the_service(
+    running: tuple[ReminderScheduler, Recorder],
+) -> None:
+    """A job table written before wakes were by moment holds `fire` jobs by reminder id:
+    each still runs, as a wake for whatever is due (the store says what)."""
+    sched, recorder = running
+    sched._scheduler.add_job(
+        scheduler_module.fire,
+        trigger="date",
+        run_date=soon(0.1),
+        args=[sched.name, "r1:ended"],
+        id="reminder:r1:ended",
+    )
+    await eventually(lambda: recorder.calls == [None])
 
 
 async def test_a_job_whose_scheduler_is_gone_is_logged_not_raised(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="bot.store.scheduler"):
-        await scheduler_module.fire("nobody", "r1:ended")
-    assert "r1:ended" in caplog.text
+        await scheduler_module.wake("nobody", "2026-11-29T09:00:00+00:00")
+    assert "'nobody'" in caplog.text and "2026-11-29 09:00:00+00:00" in caplog.text
 
 
 async def test_sharing_the_store_engine_leaves_it_usable_after_shutdown(name: str) -> None:
     store = SqlStore.from_url("sqlite://")  # in memory: dies if its connection is closed
     recorder = Recorder()
+    when = soon(0.1)
     sched = ReminderScheduler(store.engine, name=name)
     await sched.start(recorder)
-    sched.schedule("r1:ended", soon(0.1))
-    await eventually(lambda: recorder.calls == ["r1:ended"])
+    sched.schedule(when)
+    await eventually(lambda: recorder.calls == [when])
     await sched.shutdown()
     assert store.list_reminders() == []  # the schema is still there
 
@@ -263,12 +283,85 @@ async def test_due_jobs_run_only_where_the_scheduler_lock_is_held(
     await leader.start(Recorder())
     try:
         leader.lead(False)  # lost the lock: no scheduler runs jobs now
-        follower.schedule("r1:ended", soon(-1))
+        when = soon(-1)
+        follower.schedule(when)
         await asyncio.sleep(0.3)
         assert calls.calls == []
         leader.lead(True)  # the lock's round: the holder reads the table again
-        await eventually(lambda: calls.calls == ["r1:ended"])
-        assert follower.scheduled() == {}
+        await eventually(lambda: calls.calls == [when])
+        assert follower.scheduled() == set()
     finally:
         await follower.shutdown()
         await leader.shutdown()
+
+
+@pytest.mark.slow  # two seconds: margins for a loaded machine
+async def test_an_early_job_reads_ahead_then_wakes_at_the_moment(
+    database_url: str, name: str
+) -> None:
+    """With `early`, the job runs that long before its moment: `ahead(moment)`, then
+    `on_due(moment)` once the moment has come."""
+    told: list[tuple[str, datetime, datetime]] = []
+
+    async def ahead(moment: datetime) -> None:
+        told.append(("ahead", moment, datetime.now(UTC)))
+
+    async def on_due(moment: datetime | None) -> None:
+        assert moment is not None
+        told.append(("due", moment, datetime.now(UTC)))
+
+    # Margins for a loaded machine: a moment already past when the job runs is not
+    # read ahead for (the run reads what it needs).
+    sched = ReminderScheduler(database_url, name=name, early=timedelta(seconds=1.5))
+    await sched.start(on_due, ahead=ahead)
+    try:
+        when = soon(2)
+        sched.schedule(when)
+        assert sched.scheduled() == {when}  # listed by its moment, not its run time
+        await eventually(lambda: len(told) == 2, within=10)
+    finally:
+        await sched.shutdown()
+    [(first, moment, read_at), (then, due, woken_at)] = told
+    assert (first, then) == ("ahead", "due") and moment == due == when
+    assert read_at < when <= woken_at
+
+
+async def test_a_shutdown_while_waiting_for_the_moment_runs_nothing(
+    database_url: str, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cut off between reading ahead and the moment: nothing sent, nothing logged as a
+    failed job; the store's unsent reminders are the next start's to wake for."""
+    read: list[datetime] = []
+    recorder = Recorder()
+
+    async def ahead(moment: datetime) -> None:
+        read.append(moment)
+
+    sched = ReminderScheduler(database_url, name=name, early=timedelta(minutes=1))
+    await sched.start(recorder, ahead=ahead)
+    when = soon(30)
+    with caplog.at_level(logging.ERROR):
+        sched.schedule(when)
+        await eventually(lambda: read == [when])
+        await eventually(lambda: bool(scheduler_module._WAITING.get(name)))  # for the moment
+        await sched.shutdown()
+        await eventually(lambda: not scheduler_module._WAITING.get(name))  # cancelled
+    assert recorder.calls == []
+    assert "raised an exception" not in caplog.text
+
+
+async def test_a_failed_read_ahead_still_wakes_at_the_moment(database_url: str, name: str) -> None:
+    """Reading ahead is an optimisation: when it fails, the run reads what it needs."""
+
+    async def ahead(moment: datetime) -> None:
+        raise RuntimeError("Graph away")
+
+    recorder = Recorder()
+    sched = ReminderScheduler(database_url, name=name, early=timedelta(seconds=0.2))
+    await sched.start(recorder, ahead=ahead)
+    try:
+        when = soon(0.3)
+        sched.schedule(when)
+        await eventually(lambda: recorder.calls == [when])
+    finally:
+        await sched.shutdown()

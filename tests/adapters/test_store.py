@@ -19,9 +19,11 @@ from bot.domain.people import slack
 from bot.domain.reminders import Reminder, reminder_plan
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import Scope, TargetKind
+from bot.errors import DuplicateRequest
 from bot.service.ports import Store, UserLink
 from bot.store import SqlStore, make_engine
 from bot.store.engine import BUSY_TIMEOUT_MS, normalise_url
+from tests.support.cast import SECURITY_ADMIN
 from tests.support.clock import FakeClock
 from tests.support.records import activation_record
 
@@ -96,6 +98,15 @@ class TestRequests:
     def test_answers_none_for_an_unknown_request(self, store: SqlStore) -> None:
         assert store.get_request("nope") is None
 
+    def test_reads_many_requests_at_once_leaving_out_unknown_ones(self, store: SqlStore) -> None:
+        first = make_record("r1")
+        second = make_record("r2", role_id="another-role", ticket=None)
+        store.add_request(first)
+        store.add_request(second)
+        found = store.get_requests(["r2", "nope", "r1"])
+        assert sorted(found, key=lambda r: r.id) == [first, second]
+        assert store.get_requests([]) == []
+
     def test_returns_aware_utc_whatever_zone_went_in(self, store: SqlStore) -> None:
         paris = timezone(timedelta(hours=1))
         store.add_request(make_record(created_at=T0.astimezone(paris)))
@@ -109,7 +120,9 @@ class TestRequests:
             store.add_request(make_record(created_at=datetime(2026, 11, 29, 9, 0)))  # noqa: DTZ001
 
     def test_lists_by_user_and_state_in_creation_order(self, store: SqlStore) -> None:
-        store.add_request(make_record("r2", created_at=T0 + timedelta(minutes=1)))
+        # Another role: one open request per person and target (migration 19).
+        later = T0 + timedelta(minutes=1)
+        store.add_request(make_record("r2", created_at=later, role_id=SECURITY_ADMIN))
         store.add_request(make_record("r1"))
         store.add_request(
             make_record(
@@ -295,6 +308,52 @@ class TestUserLinks:
         assert store.get_user_link(slack("U1")) == moved
         assert store.get_user_link(slack("U2")) is None
 
+    def test_many_links_are_read_at_once_in_chunks_and_the_unlinked_left_out(
+        self, store: SqlStore
+    ) -> None:
+        # More people than one IN list holds (_IN_CHUNK): the board names everyone.
+        people = [slack(f"U{i:04d}") for i in range(1, 1201)]
+        for i, person in enumerate(people):
+            if i % 3:  # every third person has no link
+                store.save_user_link(
+                    UserLink(person, f"entra-{i}", f"u{i}@contoso.com", f"User {i}", "email", T0)
+                )
+        found = store.user_links([*people, slack("U_NOBODY")])
+        assert set(found) == {p for i, p in enumerate(people) if i % 3}
+        assert found[slack("U0002")].display_name == "User 1"
+        assert store.user_links([]) == {}
+
+
+class TestEndedSince:
+    """The board's recently ended elevations: requests ended now, whose end the audit
+    trail dates at or after `since` (one read, not one per audit line)."""
+
+    def end(self, store: SqlStore, request_id: str, at: datetime, kind: AuditKind) -> None:
+        store.add_request(make_record(request_id, state=S.ACTIVE, start=T0, end=T0 + HOUR))
+        store.transition(request_id, frozenset({S.ACTIVE}), S.ENDED)
+        store.append_audit(AuditEvent(at=at, kind=kind, person=None, request_id=request_id))
+
+    def test_only_ended_requests_whose_end_was_audited_since(self, store: SqlStore) -> None:
+        self.end(store, "deactivated", T0 + HOUR, AuditKind.DEACTIVATED)
+        self.end(store, "expired", T0 + HOUR, AuditKind.ENDED)
+        self.end(store, "long-ago", T0 - 2 * HOUR, AuditKind.ENDED)
+        # An audit line of another kind does not make an ended request "recently ended".
+        self.end(store, "other-line", T0 + HOUR, AuditKind.EXTENDED)
+        # Ended in the store without an audit line (a test's reset): not shown.
+        store.add_request(make_record("silent", state=S.ACTIVE, start=T0, end=T0 + HOUR))
+        store.transition("silent", frozenset({S.ACTIVE}), S.ENDED)
+        # Audited as deactivated but live again (renewed): not ended.
+        store.add_request(make_record("live", state=S.ACTIVE, start=T0, end=T0 + HOUR))
+        store.append_audit(
+            AuditEvent(at=T0 + HOUR, kind=AuditKind.DEACTIVATED, person=None, request_id="live")
+        )
+        assert [r.id for r in store.ended_since(T0)] == ["deactivated", "expired"]
+        assert {r.id for r in store.ended_since(T0 - 3 * HOUR)} == {
+            "deactivated",
+            "expired",
+            "long-ago",
+        }
+
 
 class TestAudit:
     def test_appends_and_reads_back_in_order_with_filters(self, store: SqlStore) -> None:
@@ -323,9 +382,19 @@ class TestAudit:
         assert store.audit_events(person=slack("U2")) == [second]
 
 
+HOUR = timedelta(hours=1)
+
+
 class TestReminders:
     def plan(self, end: datetime) -> list[Reminder]:
         return reminder_plan(end, [timedelta(minutes=15)], T0, request_id="r1", start=T0)
+
+    def lead_due(self, store: SqlStore, at: datetime = T0 + timedelta(minutes=45)) -> list[str]:
+        """Claim what is due at `at` (the 15-minute reminder of an hour from T0) and mark
+        it sent, as the reminder service does once its DM is queued."""
+        ids = [r.id for r in store.claim_due_reminders(at, 10)]
+        store.mark_reminders_sent(ids, at)
+        return ids
 
     def test_saves_lists_and_claims_each_reminder_once(self, store: SqlStore) -> None:
         store.add_request(make_record(state=S.ACTIVE))
@@ -333,38 +402,56 @@ class TestReminders:
         store.save_reminders(plan)
         assert store.list_reminders(request_id="r1") == plan
         assert store.get_reminder("r1:ended") == plan[-1]
-        assert store.claim_reminder("r1:lead:900", T0) is True
-        assert store.claim_reminder("r1:lead:900", T0) is False
+        assert self.lead_due(store) == ["r1:lead:900"]
+        assert self.lead_due(store) == []
         assert [r.id for r in store.list_reminders(unsent_only=True)] == ["r1:ended"]
         sent = store.get_reminder("r1:lead:900")
-        assert sent is not None and sent.sent_at == T0
+        assert sent is not None and sent.sent_at == T0 + timedelta(minutes=45)
 
     def test_replanning_the_same_moment_keeps_sent_and_a_new_moment_resends(
         self, store: SqlStore
     ) -> None:
         store.add_request(make_record(state=S.ACTIVE))
         store.save_reminders(self.plan(T0 + timedelta(hours=1)))
-        store.claim_reminder("r1:lead:900", T0)
+        self.lead_due(store)
         store.save_reminders(self.plan(T0 + timedelta(hours=1)))  # a restart
-        assert store.claim_reminder("r1:lead:900", T0) is False
+        assert self.lead_due(store) == []
         store.save_reminders(self.plan(T0 + timedelta(hours=2)))  # an extension
         moved = store.get_reminder("r1:lead:900")
         assert moved is not None
         assert (moved.due_at, moved.sent_at) == (T0 + timedelta(hours=1, minutes=45), None)
-        assert store.claim_reminder("r1:lead:900", T0) is True
+        assert self.lead_due(store, T0 + timedelta(hours=1, minutes=45)) == ["r1:lead:900"]
 
     def test_deleting_forgets_unsent_reminders_and_names_them(self, store: SqlStore) -> None:
         store.add_request(make_record(state=S.ACTIVE))
         store.save_reminders(self.plan(T0 + timedelta(hours=1)))
-        store.claim_reminder("r1:lead:900", T0)
+        self.lead_due(store)
         assert store.delete_reminders("r1") == ["r1:ended"]
         assert [r.id for r in store.list_reminders()] == ["r1:lead:900"]
 
-    def test_twenty_threads_claiming_one_reminder_make_one_sender(self, store: SqlStore) -> None:
+    def test_twenty_threads_claiming_due_reminders_make_one_sender_each(
+        self, store: SqlStore
+    ) -> None:
         store.add_request(make_record(state=S.ACTIVE))
         store.save_reminders(self.plan(T0 + timedelta(hours=1)))
-        results = race(20, lambda: store.claim_reminder("r1:ended", T0))
-        assert results.count(True) == 1
+        results = race(20, lambda: [r.id for r in store.claim_due_reminders(T0 + HOUR, 1)])
+        assert sorted(r for claimed in results for r in claimed) == ["r1:ended", "r1:lead:900"]
+
+    def test_roles_to_remind_are_those_of_live_activations_with_an_ends_in_due(
+        self, store: SqlStore
+    ) -> None:
+        """What the read before a moment must cover (the reminder service's read ahead)."""
+        ends = {"r1": T0 + HOUR, "r2": T0 + 2 * HOUR, "r3": T0 + HOUR}
+        for n, (rid, state) in enumerate([("r1", S.ACTIVE), ("r2", S.ACTIVE), ("r3", S.ENDED)]):
+            who = slack(f"U{n + 1}")
+            store.add_request(make_record(rid, state=state, role_id=f"role-{rid}", requester=who))
+            lead = [timedelta(minutes=15)]
+            store.save_reminders(reminder_plan(ends[rid], lead, T0, request_id=rid, start=T0))
+        assert store.roles_to_remind(T0 + timedelta(minutes=44)) == set()
+        assert store.roles_to_remind(T0 + timedelta(minutes=45)) == {"role-r1"}  # r3 is over
+        store.mark_reminders_sent(["r1:lead:900"], T0 + timedelta(minutes=45))
+        assert store.roles_to_remind(T0 + HOUR) == set()  # r1's ended notice: nothing to ask
+        assert store.roles_to_remind(T0 + timedelta(minutes=105)) == {"role-r2"}
 
 
 class TestApproverPings:
@@ -425,3 +512,16 @@ class TestOpening:
     @pytest.mark.parametrize("url", ["postgres://u@db/pim", "postgresql://u@db/pim"])
     def test_plain_postgresql_urls_use_psycopg_3(self, url: str) -> None:
         assert normalise_url(url).drivername == "postgresql+psycopg"
+
+
+def test_a_second_open_request_for_one_target_is_refused(store: SqlStore) -> None:
+    """Two replicas both passing the service's "already requested?" check (a command sent
+    twice) cannot both store: the second insert is refused (migration 19's index); a
+    closed request, or another target, does not stand in the way."""
+    store.add_request(make_record("r1"))
+    with pytest.raises(DuplicateRequest):
+        store.add_request(make_record("r2", state=S.REQUESTED))
+    store.add_request(make_record("r3", role_id=SECURITY_ADMIN))
+    store.transition("r1", frozenset({S.PENDING_APPROVAL}), S.CANCELLED)
+    store.add_request(make_record("r4"))
+    assert [r.id for r in store.list_requests()] == ["r1", "r3", "r4"]

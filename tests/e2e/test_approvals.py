@@ -104,7 +104,7 @@ def test_a_policy_that_names_no_approvers_is_approved_by_active_role_admins(
         assert bot.graph_writes() == 0
 
         bot.click("U_ADMIN", "approval_approve", request_id)
-        bot.slack.wait_for("chat.update")
+        bot.card_updates(request_id)
         bot.click("U_MEGAN", "approval_approve", request_id)
         bot.slack.wait_for("chat.update", count=2)
         assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
@@ -132,6 +132,38 @@ def test_a_second_request_for_the_same_role_points_to_the_first(bot: BotStack) -
     assert bot.graph_writes() == 0
 
 
+def test_an_approval_of_a_role_active_meanwhile_is_announced_and_changes_nothing(
+    bot: BotStack,
+) -> None:
+    """No already-active read before the POST (issue 17): Aline's Global Administrator
+    became active outside pimbot while her request waited, so Graph refuses the approved
+    activation as a duplicate (RoleAssignmentExists); both sides are told, nothing moved."""
+    request_id, _ = _card(bot)
+    tenant = bot.tenant
+    app = tenant.tokens.issue("application", tenant.seed.service_principal_id, tenant.client_id)
+    body = {
+        "action": "adminAssign",
+        "principalId": ALINE.id,
+        "roleDefinitionId": GLOBAL_ADMIN,
+        "directoryScopeId": "/",
+        "justification": "made in the portal",
+        "scheduleInfo": {"expiration": {"type": "afterDuration", "duration": "PT1H"}},
+    }
+    tenant.submit(body, app[1])
+    before = tenant.live_assignment(ALINE.id, GLOBAL_ADMIN)
+
+    bot.click("U_ADMIN", "approval_approve", request_id)
+    bot.card_updates(request_id)
+    bot.click("U_MEGAN", "approval_approve", request_id)
+
+    told = bot.dm("U_ALINE", "already active for the requester")
+    assert "nothing changed" in told["text"]
+    assert bot.granted_writes() == 0
+    assert tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is before
+    record = bot.services.store.get_request(request_id)
+    assert record is not None and record.state.value == "failed"
+
+
 def test_an_approval_after_the_eligibility_ended_activates_nothing(bot: BotStack) -> None:
     """Application mode's adminAssign needs no eligibility, so pimbot re-checks it when the
     approval comes: Aline's Global Administrator eligibility ended while her request
@@ -144,7 +176,7 @@ def test_an_approval_after_the_eligibility_ended_activates_nothing(bot: BotStack
     ]
 
     bot.click("U_ADMIN", "approval_approve", request_id)
-    bot.slack.wait_for("chat.update")  # one of the two approvals
+    bot.card_updates(request_id)  # one of the two approvals: counted before Megan clicks
     bot.click("U_MEGAN", "approval_approve", request_id)
 
     told = bot.dm("U_ALINE", "no longer an eligible role")

@@ -190,12 +190,13 @@ def test_a_mistyped_command_gets_did_you_mean_and_its_usage(bot: BotStack) -> No
 @pytest.mark.slow
 def test_already_active_says_until_when_and_writes_nothing_more(bot: BotStack) -> None:
     assert "active until" in _message(bot, f"activate user-admin 1h {T} {J}", "U_ALINE")
-    writes = bot.graph_writes()
+    writes, granted = bot.graph_writes(), bot.granted_writes()
 
     shown = _message(bot, f"activate user-admin 2h {T} {J}", "U_ALINE")
 
     assert "already active for you until" in shown and "/pim extend" in shown
-    assert bot.graph_writes() == writes
+    # No read before it: the duplicate went to Graph, which refused it (issue 17).
+    assert (bot.graph_writes(), bot.granted_writes()) == (writes + 1, granted)
 
 
 @pytest.mark.slow

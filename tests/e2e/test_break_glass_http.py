@@ -10,6 +10,7 @@ them is carried out at start + 5 min, and the tests move the clock past it."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -393,8 +394,19 @@ def test_an_unratified_break_glass_cannot_be_extended_past_its_deadline(
     after = bot.tenant.live_assignment(ALINE.id, SECURITY_ADMIN)
     assert after is not None and after.end == before.end
     bot.click("U_ADMIN", "glass_ratify", request_id)
+    _until_ratified(bot, request_id)  # the click's work runs after its ack
     extend = "extend security-admin 30m CONTOSO:Security-012345 still cleaning up after it"
     extended = bot.final(bot.command(extend))["text"]  # the role's own rules: a ticket
     now = bot.tenant.live_assignment(ALINE.id, SECURITY_ADMIN)
     assert now is not None and now.end is not None and before.end is not None
     assert now.end > before.end, extended
+
+
+def _until_ratified(bot: ApprovalStack, request_id: str) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        glass = bot.services.store.get_break_glass(request_id)
+        if glass is not None and glass.state.value == "ratified":
+            return
+        assert time.monotonic() < deadline, f"not ratified: {glass}"
+        time.sleep(0.05)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from bot.graph.tls import trust
+from bot.simulators.sandbox.faults import FaultRule
 from bot.store.outbox import SqlOutbox
 from tests.support.approval_stack import ApprovalStack, approvals_policy
 from tests.support.cast import ADMIN, ALEX, ALINE, MEGAN, USER_ADMIN
@@ -33,8 +34,8 @@ def bot(tmp_path: Path) -> Iterator[ApprovalStack]:
         yield stack
 
 
-def _activate(bot: ApprovalStack) -> str:
-    final = bot.final(bot.command(ONE_HOUR))
+def _activate(bot: ApprovalStack, text: str = ONE_HOUR, user: str = "U_ALINE") -> str:
+    final = bot.final(bot.command(text, user=user))
     return json.dumps(final).split("*pimbot request:* `")[1].split("`")[0]
 
 
@@ -83,6 +84,55 @@ def test_readiness_moves_through_its_stages_and_the_same_dm_is_edited(
     assert len(bot.dms("U_ALINE", "not in effect yet")) == 1  # never reposted
     bot.sweep(advance=MINUTE)
     assert len(_updates(bot, request_id)) == 1  # in effect: followed no more
+
+
+def test_one_round_reads_the_tenant_once_for_every_activation_it_follows(
+    bot: ApprovalStack,
+) -> None:
+    """Readiness batched (issue 17): one tenant-wide read of the instances and one read of
+    each followed role's assignments per round, not two reads (and more for groups) per
+    activation; each activation still moves on its own."""
+    bot.tenant.propagation_delay = timedelta(minutes=2)
+    asked = {
+        "U_ALINE": ONE_HOUR,
+        "U_ADMIN": ONE_HOUR,
+        "U_DIEGO": "activate security-admin 1h CONTOSO:Security-012345 triage an incident",
+    }
+    ids = {user: _activate(bot, text, user) for user, text in asked.items()}
+    for user in ids:
+        bot.dm(user, "not in effect yet")
+    bot.faults.clear_log()
+    bot.sweep(advance=MINUTE)  # the instances are there; the directory lags
+    assert _first_pages(bot, INSTANCES) == ["tenant"]
+    # User Administrator and Security Administrator: one read each, whoever holds them.
+    assert _first_pages(bot, ASSIGNMENTS) == ["tenant", "tenant"]
+    assert not any(_updates(bot, request_id) for request_id in ids.values())
+
+    # A round whose tenant-wide read Graph refuses moves nothing, and does not fall back
+    # to reading each activation on its own.
+    bot.faults.add(FaultRule("status", times=1, method="GET", path=INSTANCES, status=403))
+    bot.faults.clear_log()
+    bot.sweep(advance=MINUTE + 1)
+    assert _first_pages(bot, INSTANCES) == ["tenant"] and not _first_pages(bot, ASSIGNMENTS)
+    assert not any(_updates(bot, request_id) for request_id in ids.values())
+
+    bot.sweep(advance=MINUTE)
+    for request_id in ids.values():
+        (update,) = _updates(bot, request_id)
+        assert "is in effect" in update["text"]
+
+
+INSTANCES = "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances"
+ASSIGNMENTS = "/v1.0/roleManagement/directory/roleAssignments"
+
+
+def _first_pages(bot: ApprovalStack, path: str) -> list[str]:
+    """Each first-page read of `path`: "tenant" (no principal named) or "principal"."""
+    return [
+        "principal" if "principalId" in call.query else "tenant"
+        for call in bot.faults.find("GET", path)
+        if "skiptoken" not in call.query
+    ]
 
 
 def test_readiness_from_requested_through_a_provisioning_delay(bot: ApprovalStack) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.approval_stack import ApprovalStack
-from tests.support.cast import ALINE, USER_ADMIN
+from tests.support.cast import ALINE, GLOBAL_ADMIN, USER_ADMIN
 
 pytestmark = pytest.mark.slow  # its tests take over ~0.5 s each (see pyproject.toml)
 
@@ -170,14 +170,16 @@ def test_extend_choices_are_capped_by_what_is_left_of_the_maximum_and_a_choice_e
 
 
 def test_extend_choices_stop_at_a_smaller_maximum() -> None:
+    from bot.domain.roles import RoleCatalog
     from bot.settings import PolicyFile
     from handlers.notify import extend_choices
     from tests.support.approval_stack import approvals_policy
 
     config = PolicyFile.model_validate(approvals_policy())
-    names = {"role_id": "x", "role_name": "Global Administrator", "extensions": 0}
+    names = {"role_id": GLOBAL_ADMIN, "role_name": "Global Administrator", "extensions": 0}
     record = type("R", (), names | {"start": None, "end": None})()
-    assert [int(d.total_seconds() // 60) for d in extend_choices(config, record)] == [
+    choices = extend_choices(config, record, RoleCatalog(config))
+    assert [int(d.total_seconds() // 60) for d in choices] == [
         30,
         60,
         120,

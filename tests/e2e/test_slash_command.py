@@ -145,4 +145,3 @@ def test_a_permanent_assignment_is_not_pimbots_to_remove(bot: BotStack) -> None:
     assert "permanently" in refused["text"] and "not pimbot's to remove" in refused["text"]
     assert bot.graph_writes() == 0
     assert bot.tenant.live_assignment(ADMIN.id, GLOBAL_ADMIN) is not None
-

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from aiohttp import WSMsgType, web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
@@ -23,70 +20,38 @@ from tests.support.outbox import notifier_for
 from tests.support.processes import free_port
 from tests.support.settings import make_settings
 from tests.support.slack import FakeSlack
+from tests.support.socket_mode import Ack, FakeSocketMode
 
-
-class FakeSocketModeServer:
-    """Slack's side of a Socket Mode connection: says hello, sends envelopes, collects acks."""
-
-    def __init__(self, envelopes: list[dict[str, Any]]) -> None:
-        self.envelopes = envelopes
-        self.acks: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.url = ""
-        self.sockets: list[web.WebSocketResponse] = []
-
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self.sockets.append(ws)
-        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1}))
-        for envelope in self.envelopes:
-            await ws.send_str(json.dumps(envelope))
-        async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                await self.acks.put(json.loads(msg.data))
-        return ws
+PAYLOAD = {
+    "command": "/pim",
+    "text": "help",
+    "user_id": "U_ALINE",
+    "team_id": "T_CONTOSO",
+    "channel_id": "C_GENERAL",
+    "api_app_id": "A_PIMBOT",
+    "trigger_id": "t.1",
+    "response_url": "http://127.0.0.1:9/unused",
+}
 
 
 @pytest.fixture
-async def socket_server() -> AsyncIterator[FakeSocketModeServer]:
-    payload = {
-        "command": "/pim",
-        "text": "help",
-        "user_id": "U_ALINE",
-        "team_id": "T_CONTOSO",
-        "channel_id": "C_GENERAL",
-        "api_app_id": "A_PIMBOT",
-        "trigger_id": "t.1",
-        "response_url": "http://127.0.0.1:9/unused",
-    }
-    server = FakeSocketModeServer(
-        [
-            {
-                "envelope_id": "env-1",
-                "type": "slash_commands",
-                "payload": payload,
-                "accepts_response_payload": True,
-            }
-        ]
-    )
-    app = web.Application()
-    app.router.add_get("/link", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.url = f"ws://127.0.0.1:{port}/link"
-    yield server
-    await runner.cleanup()
+def socket_mode() -> Iterator[FakeSocketMode]:
+    with FakeSocketMode() as socket:
+        yield socket
+
+
+async def slash_command_acked(socket: FakeSocketMode) -> Ack:
+    """Once the bot is connected, Slack sends `/pim help`; the ack that came back."""
+    await asyncio.to_thread(socket.wait_for_connections, 1, 15)
+    key = await asyncio.to_thread(socket.send, "slash_commands", PAYLOAD)
+    return await asyncio.to_thread(socket.wait_acked, key, 15)
 
 
 @pytest.mark.slow
 async def test_slash_command_over_socket_mode_is_acked_on_the_socket(
-    socket_server: FakeSocketModeServer, tmp_path: Path
+    socket_mode: FakeSocketMode, tmp_path: Path
 ) -> None:
-    with FakeSlack() as slack:
-        slack.socket_url = socket_server.url
+    with FakeSlack(socket_mode=socket_mode) as slack:
         settings = make_settings(
             slack_api_url=slack.api_url,
             slack_bot_token="xoxb-socket",
@@ -113,14 +78,13 @@ async def test_slash_command_over_socket_mode_is_acked_on_the_socket(
             run_socket(settings, build_app(settings, services.pimbot, dms=notifier, client=client))
         )
         try:
-            ack = await asyncio.wait_for(socket_server.acks.get(), timeout=15)
+            ack = await slash_command_acked(socket_mode)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await services.graph.aclose()
 
-    assert ack["envelope_id"] == "env-1"
-    assert "/pim activate" in ack["payload"]["text"]
+    assert ack.payload is not None and "/pim activate" in ack.payload["text"]
     (opened,) = slack.calls("apps.connections.open")
     assert opened.body == {}  # the app token travels in the Authorization header
 
@@ -134,13 +98,12 @@ async def test_run_socket_refuses_to_start_without_an_app_token(tmp_path: Path) 
 
 @pytest.mark.slow
 async def test_socket_mode_serves_the_probes_and_metrics_on_pim_port(
-    socket_server: FakeSocketModeServer, tmp_path: Path
+    socket_mode: FakeSocketMode, tmp_path: Path
 ) -> None:
     """Kubernetes probes and Prometheus need a port even when Slack's requests come over
     the socket: /healthz, /readyz and /metrics, and nothing else, on PIM_PORT."""
     port = free_port()
-    with FakeSlack() as slack:
-        slack.socket_url = socket_server.url
+    with FakeSlack(socket_mode=socket_mode) as slack:
         settings = make_settings(
             slack_api_url=slack.api_url,
             slack_bot_token="xoxb-socket",
@@ -168,7 +131,7 @@ async def test_socket_mode_serves_the_probes_and_metrics_on_pim_port(
             run_socket_and_ops(settings, services.pimbot, bolt, port=port, metrics=services.metrics)
         )
         try:
-            ack = await asyncio.wait_for(socket_server.acks.get(), timeout=15)
+            ack = await slash_command_acked(socket_mode)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
                 alive, ready = await http.get("/healthz"), await http.get("/readyz")
                 metrics = await http.get("/metrics")
@@ -178,7 +141,7 @@ async def test_socket_mode_serves_the_probes_and_metrics_on_pim_port(
             await asyncio.gather(task, return_exceptions=True)
             await services.graph.aclose()
 
-    assert ack["envelope_id"] == "env-1"
+    assert ack.envelope_id
     assert alive.status_code == 200
     # Graph here is an address nothing answers on: not ready, and the body says why.
     assert ready.status_code == 503 and ready.json()["graph"].startswith("failing")

@@ -12,6 +12,7 @@ from bot.domain.people import slack
 from bot.domain.requests import RequestState
 from bot.errors import (
     AlreadyActive,
+    AlreadyRequested,
     GraphError,
     InputError,
     NotActive,
@@ -22,6 +23,7 @@ from bot.errors import (
     TooSoonToDeactivate,
     UserNotMapped,
 )
+from bot.service.leases import Leases
 from bot.service.outcomes import OutcomeKind
 from bot.service.recovery import recover_activating
 from bot.simulators.sandbox import Faults, SandboxTenant
@@ -281,3 +283,64 @@ async def test_an_extension_interrupted_by_a_restart_fails_and_leaves_its_activa
     assert failed.error is not None and "restarted while extending" in failed.error
     kept = services.store.get_request(outcome.record.id)
     assert kept is not None and kept.state is RequestState.ACTIVE
+
+
+async def test_a_second_activation_while_one_is_in_flight_is_refused_by_the_store(
+    services: Services, tenant: SandboxTenant
+) -> None:
+    """Straight-to-Graph activations read no open requests first: the store's unique
+    index (one open request per person and target) refuses the second, which is named,
+    and Graph is not asked."""
+    first = await services.pimbot.handle(
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
+    )
+    assert first.record is not None
+    in_flight = first.record.with_changes(id="REQINFLIGHT", state=RequestState.ACTIVATING)
+    services.store.add_request(in_flight)  # as another replica's activation, mid-Graph
+    before = writes(tenant)
+    with pytest.raises(AlreadyRequested) as err:
+        await services.pimbot.handle(
+            slack("U_ALINE"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
+        )
+    assert "`REQINFLIGHT` is being handled" in err.value.user_message
+    assert not err.value.cancellable
+    assert writes(tenant) == before
+
+
+class CountingLeases:
+    """A LeaseStore (bot/service/leases.py) that only records what it was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def hold(self, request_id: str, holder: str, until: object) -> None:
+        self.calls.append(("hold", request_id))
+
+    def renew(self, request_ids: object, holder: str, until: object) -> None:
+        self.calls.append(("renew", ""))
+
+    def release(self, request_id: str, holder: str) -> None:
+        self.calls.append(("release", request_id))
+
+    def lapsed(self, now: object) -> list[str]:
+        return []
+
+    def leased(self) -> set[str]:
+        return set()
+
+    def take(self, request_id: str, holder: str, now: object, until: object) -> bool:
+        return False
+
+
+async def test_an_activation_writes_its_lease_once_and_releases_it(
+    services: Services, clock: FakeClock
+) -> None:
+    """Replicas: a request sent straight to Graph is leased from its insert to its end,
+    one lease write and one release (not a second hold for the Graph step)."""
+    store = CountingLeases()
+    services.service.leases = Leases(store, clock, "replica-a")
+    outcome = await services.pimbot.handle(
+        slack("U_ALINE"), Activate("user-admin", timedelta(hours=1), TICKET, WHY)
+    )
+    assert outcome.kind is OutcomeKind.ACTIVATED and outcome.record is not None
+    assert store.calls == [("hold", outcome.record.id), ("release", outcome.record.id)]

@@ -41,7 +41,7 @@ def test_reminder_due_after_kill_9_is_sent_once_by_the_next_process(
         (sent,) = wait_for_log(tmp_path / "sent.log", "remind")
         lead = sent.split()[1] + ":lead:"  # the reminder's id: <request id>:lead:<seconds>
         # Positive signal: the second process has nothing due or being sent and the lead
-        # reminder's trigger is gone from its jobs; nothing is left that could send it again.
+        # reminder is no longer planned (sent); nothing is left that could send it again.
         while True:
             scheduled = second.expect("settled").split()[1:]
             if not any(job.startswith(lead) for job in scheduled):

@@ -11,6 +11,7 @@ from bot.store import SqlStore
 from bot.store.outbox import SqlOutbox
 from handlers.notify import SlackNotifier
 from handlers.outbox import Courier, Pace
+from handlers.people import SlackUserDirectory
 
 
 def courier_for(
@@ -30,6 +31,9 @@ def notifier_for(
     store: SqlStore,
     clock: Clock | None = None,
     pace: Pace | None = None,
+    profiles: SlackUserDirectory | None = None,
 ) -> tuple[SlackNotifier, Courier]:
+    """`profiles`: the directory the services resolve people with, shared as production
+    shares it (bot/cli/run.py)."""
     courier = courier_for(client, config, store, clock, pace)
-    return SlackNotifier(client, config, courier), courier
+    return SlackNotifier(client, config, courier, profiles), courier

@@ -89,7 +89,9 @@ def make_settings(
     """
     config = _config_path(tmp, policy, identity)
     user_mode = _identity_of(config) == "user"
-    values: dict[str, Any] = {"pim_config": config}
+    # /readyz answers afresh: tests break a dependency and read /readyz right after
+    # (the cache has tests of its own, tests/unit/test_ready_cache.py).
+    values: dict[str, Any] = {"pim_config": config, "pim_ready_cache_seconds": 0.0}
     if tmp is not None:
         values["pim_database_url"] = f"sqlite:///{tmp / 'pimbot.db'}"
     if sandbox is not None:

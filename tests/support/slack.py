@@ -6,22 +6,30 @@
         slack.calls("chat.postMessage")
         slack.rate_limit("chat.postMessage", times=1)   # next call answers 429 ratelimited
         slack.refuse["C123"] = "not_in_channel"         # chat.* there: ok false, that error
+        slack.pace_channels(per_second=1.0, burst=2)     # chat.postMessage paced per channel
+    FakeSlack(socket_mode=FakeSocketMode())  # Socket Mode's side: tests/support/socket_mode.py
+    FakeSlack(fast=True)   # one asyncio loop serving: for benchmarks (same answers)
 
 Every call is recorded as (method, body) where body merges query, form and JSON fields.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import math
+import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.support.cast import SLACK_USERS
+from tests.support.socket_mode import FakeSocketMode
 
 # Slack's view of the cast: users.info answers from these.
 PROFILES: dict[str, dict[str, Any]] = {
@@ -59,26 +67,43 @@ class FakeSlack:
 
     RETRY_AFTER = "1"  # seconds, in a 429's Retry-After header (`retry_after` until reset)
 
-    def __init__(self, profiles: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        profiles: dict[str, dict[str, Any]] | None = None,
+        *,
+        socket_mode: FakeSocketMode | None = None,
+        fast: bool = False,
+    ) -> None:
+        """`fast`: served by one asyncio loop in a thread (`_LoopServer`) instead of a
+        thread per connection: the same answers (`serve`), several times the calls a
+        second, for benchmarks that would otherwise measure this fake."""
         self.profiles = dict(PROFILES if profiles is None else profiles)
+        # Socket Mode's side: apps.connections.open hands out its URLs.
+        self.socket_mode = socket_mode
         self._calls: list[Call] = []
         self._limits: dict[str, int] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        # serve_forever checks for shutdown() every poll_interval (0.5 s by default: half a
-        # second per stack torn down).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._server: ThreadingHTTPServer | _LoopServer
+        if fast:
+            self._server = _LoopServer(self)
+            self._thread = threading.Thread(target=self._server.run, daemon=True)
+        else:
+            self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+            self._server.daemon_threads = True
+            # serve_forever checks for shutdown() every poll_interval (0.5 s by default:
+            # half a second per stack torn down).
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         self.api_url = f"{self.url}/api/"
-        self.socket_url: str | None = None  # what apps.connections.open hands out
         self.retry_after = self.RETRY_AFTER
         # channel -> error: chat.* calls there answer as Slack does (HTTP 200, ok false).
         self.refuse: dict[str, str] = {}
+        self._pacer: ChannelPacer | None = None
+        self._waits = threading.local()  # per serving thread: the Retry-After to send
 
     def __enter__(self) -> FakeSlack:
         self._thread.start()
@@ -87,6 +112,8 @@ class FakeSlack:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+        if isinstance(self._server, _LoopServer):
+            self._thread.join(timeout=5)
 
     def response_url(self) -> str:
         return f"{self.url}/response/{next(self._ids)}"
@@ -114,23 +141,41 @@ class FakeSlack:
         with self._lock:
             self._limits[method] = times
 
+    def pace_channels(self, per_second: float = 1.0, burst: int = 2) -> None:
+        """From now on chat.postMessage is paced per channel as Slack documents it: "1 per
+        second" per channel, "short bursts >1 allowed"
+        (https://api.slack.com/docs/rate-limits); a post beyond that answers 429
+        `ratelimited` with the seconds until the channel's next slot in `Retry-After`."""
+        with self._lock:
+            self._pacer = ChannelPacer(per_second, burst)
+
     def reset(self) -> None:
         with self._lock:
             self._calls.clear()
             self._limits.clear()
             self.refuse.clear()
             self.retry_after = self.RETRY_AFTER
+            self._pacer = None
 
     # -- answering -------------------------------------------------------------------
 
     def _record(self, method: str, body: dict[str, Any]) -> bool:
-        """Record the call; True if it must be answered 429 ratelimited."""
+        """Record the call; True if it must be answered 429 ratelimited (its Retry-After:
+        `retry_after`, or the channel's next slot, kept for this thread by `_wait`)."""
         with self._lock:
             left = self._limits.get(method, 0)
-            self._calls.append(Call(method, body, limited=left > 0))
+            wait: str | None = self.retry_after if left else None
             if left:
                 self._limits[method] = left - 1
-            return left > 0
+            elif self._pacer is not None and method == "chat.postMessage":
+                wait = self._pacer.refuse(str(body.get("channel", "")), time.monotonic())
+            self._calls.append(Call(method, body, limited=wait is not None))
+            self._waits.value = wait
+            return wait is not None
+
+    def _wait(self) -> str:
+        """The Retry-After of the 429 this thread is answering."""
+        return getattr(self._waits, "value", None) or self.retry_after
 
     def answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         refused = self.refuse.get(str(body.get("channel", "")))
@@ -140,6 +185,27 @@ class FakeSlack:
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
         return handler(self, body)
+
+    def serve(
+        self, path: str, header: Callable[[str], str | None], raw: bytes
+    ) -> tuple[int, bytes, str, dict[str, str] | None]:
+        """One request, whichever server read it: (status, payload, content type, extra
+        headers). Both servers answer through here, so they are equally strict."""
+        parts = urlsplit(path)
+        body: dict[str, Any] = dict(parse_qsl(parts.query))
+        body.update(_read_body(raw, header("Content-Type")))
+        if parts.path.startswith("/response/"):
+            self._record("response_url:" + parts.path.rsplit("/", 1)[-1], body)
+            return 200, b"ok", "text/plain", None
+        method = parts.path.removeprefix("/api/")
+        if method == "apps.connections.open" and self.socket_mode is not None:
+            self._record(method, body)
+            answer = self.socket_mode.open(header("Authorization"))
+            return 200, json.dumps(answer).encode(), "application/json", None
+        if self._record(method, body):
+            payload = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+            return 429, payload, "application/json", {"Retry-After": self._wait()}
+        return 200, json.dumps(self.answer(method, body)).encode(), "application/json", None
 
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         user_id = str(body.get("user", ""))
@@ -175,6 +241,27 @@ class FakeSlack:
         return {"ok": True, "view": {**view, "id": view_id, "hash": f"h{time.time_ns()}"}}
 
 
+class ChannelPacer:
+    """A token bucket per channel: `burst` posts at once, then `per_second`. A refused
+    post takes no token (Slack counts what it delivered)."""
+
+    def __init__(self, per_second: float, burst: int) -> None:
+        if per_second <= 0 or burst < 1:
+            raise ValueError("a channel allows at least one post, at a positive rate")
+        self.per_second, self.burst = per_second, float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def refuse(self, channel: str, now: float) -> str | None:
+        """None: the post goes through; else the whole seconds until the next slot."""
+        tokens, then = self._buckets.get(channel, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - then) * self.per_second)
+        if tokens >= 1.0:
+            self._buckets[channel] = (tokens - 1.0, now)
+            return None
+        self._buckets[channel] = (tokens, now)
+        return str(max(1, math.ceil((1.0 - tokens) / self.per_second)))
+
+
 _METHODS: dict[str, Any] = {
     "auth.test": lambda s, b: {
         "ok": True,
@@ -194,14 +281,28 @@ _METHODS: dict[str, Any] = {
     "views.update": FakeSlack._view,
     "views.publish": FakeSlack._view,
     "usergroups.users.list": lambda s, b: {"ok": True, "users": []},
-    "apps.connections.open": lambda s, b: (
-        {"ok": True, "url": s.socket_url} if s.socket_url else {"ok": False, "error": "not_allowed"}
-    ),
+    # Without `socket_mode` the app has Socket Mode off: refused (the HTTP handler
+    # answers it from FakeSocketMode when there is one).
+    "apps.connections.open": lambda s, b: {"ok": False, "error": "not_allowed"},
 }
+
+
+def _read_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
+    text = raw.decode()
+    if not text:
+        return {}
+    if "json" in (content_type or ""):
+        data = json.loads(text)
+        return data if isinstance(data, dict) else {"_": data}
+    return dict(parse_qsl(text))
 
 
 def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as Slack's API serves it: a client holding a session reuses its
+        # connection (every answer carries a Content-Length).
+        protocol_version = "HTTP/1.1"
+
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
             return None
 
@@ -212,29 +313,9 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             self._serve()
 
         def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            body: dict[str, Any] = dict(parse_qsl(parts.query))
-            body.update(self._read_body())
-            if parts.path.startswith("/response/"):
-                fake._record("response_url:" + parts.path.rsplit("/", 1)[-1], body)
-                self._send(200, b"ok", "text/plain")
-                return
-            method = parts.path.removeprefix("/api/")
-            if fake._record(method, body):
-                payload = json.dumps({"ok": False, "error": "ratelimited"}).encode()
-                self._send(429, payload, "application/json", {"Retry-After": fake.retry_after})
-                return
-            payload = json.dumps(fake.answer(method, body)).encode()
-            self._send(200, payload, "application/json")
-
-        def _read_body(self) -> dict[str, Any]:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            if not raw:
-                return {}
-            if "json" in (self.headers.get("Content-Type") or ""):
-                data = json.loads(raw)
-                return data if isinstance(data, dict) else {"_": data}
-            return dict(parse_qsl(raw))
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, payload, ctype, extra = fake.serve(self.path, self.headers.get, raw)
+            self._send(status, payload, ctype, extra)
 
         def _send(
             self, status: int, payload: bytes, ctype: str, extra: dict[str, str] | None = None
@@ -248,3 +329,85 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
     return Handler
+
+
+class _LoopServer:
+    """HTTP/1.1 with keep-alive on one asyncio loop in the fake's thread: a request line,
+    headers and a `Content-Length` body, answered through `FakeSlack.serve`. Stricter
+    than the stdlib server where it differs: a body sent chunked, or a request it cannot
+    read, is answered 400 and the connection closed (Slack's Web API clients send
+    `Content-Length`)."""
+
+    def __init__(self, fake: FakeSlack) -> None:
+        self._fake = fake
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.server_address = self._sock.getsockname()
+        self._loop = asyncio.new_event_loop()
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._connection, sock=self._sock)
+        )
+        try:
+            self._loop.run_forever()
+        finally:
+            server.close()
+            self._loop.run_until_complete(server.wait_closed())
+            self._loop.close()
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def server_close(self) -> None:
+        self._stopped.wait(timeout=5)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await self._one(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """One request on a kept-alive connection; False once it is to be closed."""
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        verb, path, version = (lines[0].split(" ") + ["", "", ""])[:3]
+        headers = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        length = headers.get("content-length", "0")
+        if (
+            verb not in {"GET", "POST"}
+            or not version.startswith("HTTP/1.")
+            or "transfer-encoding" in headers
+            or not length.isdigit()
+        ):
+            writer.write(_http(400, b"bad request", "text/plain", {"Connection": "close"}))
+            await writer.drain()
+            return False
+        raw = await reader.readexactly(int(length))
+        status, payload, ctype, extra = self._fake.serve(
+            path, lambda name: headers.get(name.lower()), raw
+        )
+        writer.write(_http(status, payload, ctype, extra))
+        await writer.drain()
+        return headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 429: "Too Many Requests"}
+
+
+def _http(status: int, payload: bytes, ctype: str, extra: dict[str, str] | None) -> bytes:
+    fields = {"Content-Type": ctype, "Content-Length": str(len(payload)), **(extra or {})}
+    head = f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in fields.items())
+    return (head + "\r\n").encode("latin-1") + payload

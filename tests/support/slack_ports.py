@@ -15,6 +15,7 @@ from bot.domain.nudges import Audience
 from bot.domain.people import PersonKey, slack
 from bot.domain.requests import ActivationRecord
 from bot.errors import UserNotMapped
+from bot.service.outbox import Letter
 from bot.service.outcomes import Dropped, Overview, Replayed
 from bot.service.ports import Nudge, Profile
 from bot.service.signins import DeviceCodePrompt, LinkState, LoginOutcome
@@ -71,11 +72,21 @@ class RecordingNotifier:
     decisions: list[tuple[str, str, str | None]] = field(default_factory=list)
     outside: list[OutsideActivity] = field(default_factory=list)
 
-    async def post_audit(self, event: AuditEvent) -> None:
-        self.audits.append(event)
+    def audit_lines(self, events: list[AuditEvent]) -> list[Letter]:
+        self.audits.extend(events)
+        return []  # no chat here: nothing to queue beside the rows
+
+    async def send_audit_lines(self) -> None:
+        pass
 
     async def remind(self, record: ActivationRecord, now: datetime) -> None:
         self.reminders.append((record.id, now))
+
+    async def remind_many(
+        self, reminders: list[tuple[ActivationRecord, str]], now: datetime
+    ) -> None:
+        for record, _ in reminders:
+            await self.remind(record, now)
 
     async def notify_ended(self, record: ActivationRecord, detail: str | None) -> None:
         self.ended.append((record.id, detail))

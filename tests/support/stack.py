@@ -8,6 +8,7 @@ Shared by the end-to-end tests and `python -m bench`:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -18,6 +19,9 @@ from typing import Any, Self
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from bot.clock import OffsetClock
 from bot.domain.requests import OPEN_STATES, RequestState
@@ -35,6 +39,7 @@ from bot.wiring import ManualTrigger, Services, build_services
 from handlers.app import build_app, build_http_app
 from handlers.outbox import READ_RETRIES, Pace, web_client
 from handlers.people import SlackUserDirectory
+from handlers.work import queue_of
 from tests.support.outbox import notifier_for
 from tests.support.payloads import block_actions
 from tests.support.settings import BOT_TOKEN, SIGNING_SECRET, Identity, Policy, make_settings
@@ -60,7 +65,8 @@ class BotStack:
 
     `policy` is the pimbot.yml (default: the repository's; a dict is written to `tmp`),
     `identity="user"` runs the bot in signed-in-user mode (no application credential),
-    `database_url` defaults to SQLite in `tmp`."""
+    `database_url` defaults to SQLite in `tmp`; `ready_cache_seconds`: how long /readyz
+    reuses an answer (0: every probe checks afresh)."""
 
     def __init__(
         self,
@@ -69,8 +75,10 @@ class BotStack:
         policy: Policy = None,
         identity: Identity = "application",
         database_url: str | None = None,
+        ready_cache_seconds: float = 0.0,
     ) -> None:
         self.tmp = tmp
+        self.ready_cache_seconds = ready_cache_seconds
         self.policy = policy
         self.identity = identity
         self.database_url = database_url or f"sqlite:///{tmp / 'pimbot.db'}"
@@ -93,11 +101,16 @@ class BotStack:
             policy=self.policy,
             identity="user" if self.identity == "user" else None,
             pim_database_url=self.database_url,
+            pim_ready_cache_seconds=self.ready_cache_seconds,
         )
         self.services = self._services()
-        bolt = build_app(self.settings, self.services.pimbot, dms=self.notifier, client=self.client)
-        http_app = build_http_app(self.settings, self.services.pimbot, bolt, self.metrics)
-        self.bot = stack.enter_context(SandboxServer(self._asgi(http_app), tls=False))
+        self.bolt = build_app(
+            self.settings, self.services.pimbot, dms=self.notifier, client=self.client
+        )
+        http_app = build_http_app(self.settings, self.services.pimbot, self.bolt, self.metrics)
+        app = self._asgi(http_app)
+        app.router.routes.insert(0, Route("/test/quiet", self._quiet, methods=["POST"]))
+        self.bot = stack.enter_context(SandboxServer(app, tls=False))
         self.http = stack.enter_context(httpx.Client(base_url=self.bot.url, timeout=30))
         return self
 
@@ -126,14 +139,15 @@ class BotStack:
         config = self.settings.policy()
         self.client = self._client()
         store = SqlStore.from_url(self.settings.pim_database_url, clock=self.clock)
+        directory = SlackUserDirectory(
+            web_client(BOT_TOKEN, self.slack.api_url, rate_limit_retries=READ_RETRIES)
+        )
         self.notifier, self.courier = notifier_for(
-            self.client, config, store, self.clock, self._pace()
+            self.client, config, store, self.clock, self._pace(), profiles=directory
         )
         return build_services(
             self.settings,
-            directory=SlackUserDirectory(
-                web_client(BOT_TOKEN, self.slack.api_url, rate_limit_retries=READ_RETRIES)
-            ),
+            directory=directory,
             notifier=self.notifier,
             graph=self._graph(),
             store=store,
@@ -148,14 +162,50 @@ class BotStack:
         if self.identity == "user":
             return None  # the wiring's own: each call as the signed-in user it is for
         # RetryPolicy.fast(): ms backoff
-        return build_graph(self.settings, retry=RetryPolicy.fast(), metrics=self.metrics)
+        return build_graph(
+            self.settings, retry=RetryPolicy.fast(), metrics=self.metrics, clock=self.clock
+        )
 
     # -- talking to the bot like Slack --------------------------------------------------
 
+    async def _quiet(self, request: Request) -> JSONResponse:
+        """On the bot's loop: wait for the redraws and sends under way; answer how much
+        work the queue still runs or holds."""
+        pimbot = self.services.pimbot
+
+        async def settled() -> None:
+            await pimbot.homes.settled()
+            if pimbot.board is not None:
+                await pimbot.board.settled()
+            await self.courier.sent()
+
+        try:  # a send retrying Slack's 429s may take long: asked again, not waited out
+            await asyncio.wait_for(settled(), 2.0)
+        except TimeoutError:
+            return JSONResponse({"busy": 1})
+        queue = queue_of(self.bolt)
+        busy = 0 if queue is None else queue.running + queue.waiting
+        return JSONResponse({"busy": busy})
+
+    def quiesce(self, timeout: float = 10.0) -> None:
+        """Until what earlier requests started is over: no work queued or running, no
+        redraw or send under way, and no new call to Slack, twice in a row. A test reads
+        Slack's log after `reset` clears it; a card update or Home redraw of the test
+        before, landing in it late, would pass for the next test's own."""
+        deadline = time.monotonic() + timeout
+        quiet, seen = 0, -1
+        while quiet < 2 and time.monotonic() < deadline:
+            busy = self.http.post("/test/quiet").json()["busy"]
+            calls = len(self.slack.calls())
+            quiet = quiet + 1 if busy == 0 and calls == seen else 0
+            seen = calls
+            time.sleep(0.03)
+
     def reset(self) -> None:
-        """Back to the seeded tenant, no faults, empty call logs; requests an earlier test
-        left open are closed (one live request per person, role and scope), and its
-        activations ended."""
+        """Back to the seeded tenant, no faults, empty call logs, once the bot is quiet;
+        requests an earlier test left open are closed (one live request per person, role
+        and scope), and its activations ended."""
+        self.quiesce()
         store = self.services.store
         for record in store.list_requests(states=OPEN_STATES):
             waiting = record.state in (RequestState.REQUESTED, RequestState.PENDING_APPROVAL)
@@ -251,5 +301,22 @@ class BotStack:
             time.sleep(0.01)
         raise AssertionError(f"nothing was posted to {reply.response_url}")
 
+    def card_updates(self, request_id: str, count: int = 1) -> list[dict[str, Any]]:
+        """The first `count` redraws of the card of `request_id`, once sent."""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            found = [
+                c.body for c in self.slack.calls("chat.update") if request_id in json.dumps(c.body)
+            ]
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"card of {request_id} was not redrawn")
+
     def graph_writes(self) -> int:
         return self.faults.count("POST", GRAPH_WRITES)
+
+    def granted_writes(self) -> int:
+        """Schedule requests Graph accepted: a duplicate it refused (400
+        RoleAssignmentExists) changed nothing."""
+        return len([c for c in self.faults.find("POST", GRAPH_WRITES) if 200 <= c.status < 300])

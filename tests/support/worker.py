@@ -8,9 +8,10 @@ notice is one line in $CRASH_LOG (`settled slack:U_ALINE <id> active pid=…`,
 
 It prints `ready` once started (start-up recovery has run), does what it was asked,
 prints `done` (a request id first after `request-approval`), then `settled ID…` each time
-it has nothing due and nothing being sent and its scheduled reminders (the ids listed)
-differ from the last such line: the positive signal that it has finished what it was
-going to do for now. It runs until killed. Start it with `processes.Worker`.
+it has nothing due and nothing being sent and its planned reminders (the ids listed:
+unsent, with a wake at their moment) differ from the last such line: the positive signal
+that it has finished what it was going to do for now. It runs until killed. Start it with
+`processes.Worker`.
 """
 
 from __future__ import annotations
@@ -56,27 +57,35 @@ def _append(line: str) -> None:
 
 
 async def settled(services: Services) -> None:
-    """Until no trigger is due and none is running, twice in a row (a job APScheduler
-    has just taken off its table registers as running on the loop's next turn)."""
+    """Until no wake is due and none is running or waiting for its moment, twice in a
+    row (a job APScheduler has just taken off its table registers as running on the
+    loop's next turn)."""
     trigger: Any = services.trigger
     quiet = 0
     while quiet < 2:
         await asyncio.sleep(0.05)
         now = services.clock.now()
-        due = [at for at in trigger.scheduled().values() if at <= now]
+        due = [at for at in trigger.scheduled() if at <= now]
         running = scheduler._RUNNING.get(trigger.name)
-        quiet = quiet + 1 if not due and not running else 0
+        waiting = scheduler._WAITING.get(trigger.name)  # woken early for their moment
+        quiet = quiet + 1 if not due and not running and not waiting else 0
+
+
+def planned(services: Services) -> set[str]:
+    """Unsent reminders this process will wake for: a wake is scheduled at their moment."""
+    trigger: Any = services.trigger
+    moments = trigger.scheduled()
+    return {r.id for r in services.store.list_reminders(unsent_only=True) if r.due_at in moments}
 
 
 async def report_settled(services: Services) -> None:
-    trigger: Any = services.trigger
     last: set[str] | None = None
     while True:
         await settled(services)
-        scheduled = set(trigger.scheduled())
-        if scheduled != last:
-            print("settled", *sorted(scheduled), flush=True)
-            last = scheduled
+        reminders = planned(services)
+        if reminders != last:
+            print("settled", *sorted(reminders), flush=True)
+            last = reminders
 
 
 async def main(mode: str, arg: str | None) -> None:

@@ -93,8 +93,9 @@ async def test_graph_lists_the_roles_whose_mfa_application_mode_waives_or_refuse
     _, lines = await _check(**good)
     assert "refused in application mode (their policy asks for MFA): " in lines["graph"]
     assert "Exchange Administrator (multi-factor authentication on activation)" in lines["graph"]
-    assert "Privileged Role Administrator (Conditional Access authentication context `c1`)" in (
-        lines["graph"]
+    assert (
+        "Privileged Role Administrator (Conditional Access authentication context `c1`)"
+        in (lines["graph"])
     )
 
     waiver = tmp_path / "waived.yml"

@@ -26,6 +26,12 @@ SCOPE_OF = {
     "views_update": None,
     "views_publish": None,
     "auth_test": None,
+    # Not the Web API: an ack on the Socket Mode connection (the app-level token's
+    # connections:write, not a bot scope).
+    "send_socket_mode_response": None,
+    # Not the Web API either: a post to a response_url (handlers/replies.py), which needs
+    # no scope (https://api.slack.com/interactivity/handling#message_responses).
+    "send_dict": None,
 }
 
 

@@ -1,0 +1,138 @@
+"""Acked work a dead replica left in the intake (bot/service/intake.py), replayed by the
+live bot's own intake round through the real handlers: a `/pim activate` answered through
+its response_url, an activation form answered by DM; each activation made once. The
+process-level kills are tests/e2e/test_replicas_process.py's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.service.intake import Acked
+from bot.store.intake import SqlIntake
+from tests.support.cast import ALINE, MEGAN, SECURITY_ADMIN, USER_ADMIN
+from tests.support.stack import BotStack
+
+pytestmark = pytest.mark.slow  # the whole stack over HTTP
+
+TICKET = "CONTOSO:Security-012345"
+
+
+class IntakeStack(BotStack):
+    """`intake_round()`: one round of the bot's intake (as its loop runs every
+    PIM_LEASE_SCAN_SECONDS), on the bot's own event loop, its replays awaited."""
+
+    def _asgi(self, http_app: Starlette) -> Starlette:
+        route = Route("/test/intake", self._round, methods=["POST"])
+        return Starlette(routes=[route, *super()._asgi(http_app).routes])
+
+    def intake_round(self) -> list[str]:
+        answer = self.http.post("/test/intake")
+        answer.raise_for_status()
+        return list(answer.json())
+
+    async def _round(self, request: Request) -> JSONResponse:
+        intake = self.services.intake
+        assert intake is not None
+        taken = await intake.round(self.services.pimbot.replay_acked)
+        await intake.settled()
+        return JSONResponse(taken)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotStack]:
+    with IntakeStack(Path(tmp_path_factory.mktemp("intake"))) as running:
+        yield running
+
+
+def _left_by_a_dead_replica(
+    bot: BotStack, kind: str, payload: dict[str, Any], at: timedelta = timedelta(0)
+) -> str:
+    """An intake row as a killed replica leaves it (acked `at` ago): its lease lapsed."""
+    engine = bot.services.store.engine  # type: ignore[attr-defined]
+    acked = bot.clock.now() - at
+    item = Acked(uuid.uuid4().hex, kind, payload, acked)
+    SqlIntake(engine).keep(item, "dead-host:1:0", bot.clock.now() - timedelta(seconds=1))
+    return item.id
+
+
+def _round(bot: BotStack) -> list[str]:
+    assert isinstance(bot, IntakeStack)
+    return bot.intake_round()
+
+
+def test_a_command_a_dead_replica_acked_is_run_and_answered_once(bot: BotStack) -> None:
+    url = bot.slack.response_url()
+    command = {
+        "user_id": ALINE.slack_id,
+        "text": f"activate user-admin 1h {TICKET} fix a user",
+        "channel_id": "C_GENERAL",
+        "team_id": "T_CONTOSO",
+        "response_url": url,
+    }
+    left = _left_by_a_dead_replica(bot, "slash_command", command)
+
+    assert _round(bot) == [left]
+    (answer,) = bot.slack.responses(url)
+    assert "*User Administrator* is active until" in answer["text"], answer
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is not None
+    assert bot.granted_writes() == 1
+    assert _round(bot) == [] and _rows(bot) == []  # dropped once done: never run twice
+    assert len(bot.slack.responses(url)) == 1 and bot.granted_writes() == 1
+
+
+def test_a_form_a_dead_replica_acked_is_activated_and_told_by_dm(bot: BotStack) -> None:
+    form = {
+        "user_id": ALINE.slack_id,
+        "role_id": SECURITY_ADMIN,
+        "duration": "1h",
+        "ticket": TICKET,
+        "justification": "review alerts",
+    }
+    left = _left_by_a_dead_replica(bot, "activation_form", form)
+
+    assert _round(bot) == [left]
+    told = bot.dm("U_ALINE", "is active until")
+    assert "Security Administrator" in told["text"]
+    assert bot.tenant.live_assignment(ALINE.id, SECURITY_ADMIN) is not None
+
+
+def test_a_command_that_reached_its_request_is_left_to_the_request(bot: BotStack) -> None:
+    """The dead replica had stored the request (its lease carries it on): the replay
+    says nothing and asks Graph for nothing."""
+    url = bot.slack.response_url()
+    text = f'activate "Global Reader" 1h {TICKET} read the settings'
+    bot.final(bot.command(text, user="U_MEGAN"))
+    writes = bot.graph_writes()
+    command = {"user_id": MEGAN.slack_id, "text": text, "channel_id": "C_GENERAL"}
+    left = _left_by_a_dead_replica(
+        bot, "slash_command", {**command, "response_url": url}, at=timedelta(seconds=5)
+    )
+
+    assert _round(bot) == [left] and _rows(bot) == []
+    assert bot.slack.responses(url) == [] and bot.graph_writes() == writes
+
+
+def test_a_command_too_old_to_answer_is_dropped_unrun(bot: BotStack) -> None:
+    url = bot.slack.response_url()
+    text = f"activate user-admin 1h {TICKET} fix a user"
+    payload = {"user_id": ALINE.slack_id, "text": text, "response_url": url}
+    _left_by_a_dead_replica(bot, "slash_command", payload, at=timedelta(minutes=31))
+
+    assert len(_round(bot)) == 1 and _rows(bot) == []
+    assert bot.slack.responses(url) == [] and bot.graph_writes() == 0
+
+
+def _rows(bot: BotStack) -> list[Any]:
+    engine = bot.services.store.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return list(conn.exec_driver_sql("SELECT id FROM intake"))
