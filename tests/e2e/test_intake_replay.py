@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from bot.service.intake import Acked
 from bot.store.intake import SqlIntake
-from tests.support.cast import ALINE, MEGAN, SECURITY_ADMIN, USER_ADMIN
+from tests.support.cast import ALINE, GLOBAL_ADMIN, MEGAN, SECURITY_ADMIN, USER_ADMIN
 from tests.support.stack import BotStack
 
 pytestmark = pytest.mark.slow  # the whole stack over HTTP
@@ -130,6 +130,83 @@ def test_a_command_too_old_to_answer_is_dropped_unrun(bot: BotStack) -> None:
 
     assert len(_round(bot)) == 1 and _rows(bot) == []
     assert bot.slack.responses(url) == [] and bot.graph_writes() == 0
+
+
+GLOBAL_ADMIN_REQUEST = "activate global-admin 1h need tenant-wide settings change"
+
+
+def _half_approved(bot: BotStack) -> str:
+    """Aline's Global Administrator request (the admin's and Megan's approvals needed), the
+    admin's counted: the request id."""
+    final = bot.final(bot.command(GLOBAL_ADMIN_REQUEST))
+    assert "needs approval" in final["text"], final
+    request_id = final["text"].split("Your request `")[1].split("`")[0]
+    bot.click("U_ADMIN", "approval_approve", request_id)
+    bot.card_updates(request_id)
+    return request_id
+
+
+def _approval(request_id: str, url: str) -> dict[str, Any]:
+    """Megan's Approve click, as the intake keeps it."""
+    return {
+        "user_id": MEGAN.slack_id,
+        "action": "approve",
+        "request_id": request_id,
+        "response_url": url,
+    }
+
+
+def test_an_approval_a_dead_replica_acked_is_made_and_answered_once(bot: BotStack) -> None:
+    """Megan's click was acked by a replica that died before counting it: the survivor
+    counts it, the second of two, and activates once; Megan is answered through her
+    click's response_url, once."""
+    request_id = _half_approved(bot)
+    url = bot.slack.response_url()
+    left = _left_by_a_dead_replica(bot, "decision", _approval(request_id, url))
+
+    assert _round(bot) == [left]
+    (said,) = bot.slack.responses(url)
+    assert said["text"] == f"You approved `{request_id}`.", said
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is not None
+    assert bot.granted_writes() == 1
+    assert _round(bot) == [] and _rows(bot) == []
+    assert len(bot.slack.responses(url)) == 1 and bot.granted_writes() == 1
+
+
+def test_an_approval_the_dead_replica_had_made_is_not_made_or_answered_again(
+    bot: BotStack,
+) -> None:
+    """The replica counted Megan's approval and activated, then died before dropping its
+    row: the replay's "already" is not shown to Megan, and Graph is asked nothing more."""
+    request_id = _half_approved(bot)
+    clicked = bot.click("U_MEGAN", "approval_approve", request_id)
+    assert bot.said(clicked) == f"You approved `{request_id}`."
+    writes = bot.granted_writes()
+    url = bot.slack.response_url()
+    left = _left_by_a_dead_replica(bot, "decision", _approval(request_id, url))
+
+    assert _round(bot) == [left] and _rows(bot) == []
+    assert bot.slack.responses(url) == [] and bot.granted_writes() == writes == 1
+
+
+def test_a_denial_a_dead_replica_acked_is_made_and_told_by_dm(bot: BotStack) -> None:
+    """A denial comes from the reason modal, which has no response_url: the replay tells
+    the approver by DM, and the requester is told the reason."""
+    request_id = _half_approved(bot)
+    denial = {
+        "user_id": MEGAN.slack_id,
+        "action": "deny",
+        "request_id": request_id,
+        "reason": "not during the freeze",
+        "response_url": None,
+    }
+    left = _left_by_a_dead_replica(bot, "decision", denial)
+
+    assert _round(bot) == [left]
+    bot.dm("U_MEGAN", f"You denied `{request_id}`.")
+    bot.dm("U_ALINE", "not during the freeze")
+    assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
+    assert bot.graph_writes() == 0
 
 
 def _rows(bot: BotStack) -> list[Any]:

@@ -338,14 +338,40 @@ QUEUED = (
 )
 
 
+def _half_approved(slack: FakeSlack, url: str) -> str:
+    """Aline's Global Administrator request (the admin and Megan must approve), the
+    admin's Approve counted: the request id."""
+    _post(url, command_body(NEEDS_APPROVAL, user_id="U_ALINE", response_url=slack.response_url()))
+    card = _until_found(
+        lambda: [
+            c.body
+            for c in slack.calls("chat.postMessage")
+            if c.body["channel"] == "C_PIM_APPROVALS"
+        ]
+    )
+    request_id = str(card["blocks"][-1]["elements"][0]["value"])
+    said = slack.response_url()
+    _post(url, _click(ADMIN.slack_id, request_id, said))
+    text = slack.wait_for("response_url:" + said.rsplit("/", 1)[-1], timeout=30)[0].body["text"]
+    assert "1 of 2 approvals" in str(text), text
+    return request_id
+
+
+def _click(user: str, request_id: str, response_url: str) -> str:
+    return interaction_body(
+        block_actions(user, "approval_approve", request_id, response_url=response_url)
+    )
+
+
 def test_commands_a_replica_acked_but_never_started_are_carried_out_by_a_survivor(
     tmp_path: Path, pg_url: str
 ) -> None:
     """One worker a replica (PIM_WORKERS=1): while Graph holds Aline's activation, two more
-    commands are acked ("Working on it…") and wait in the victim's memory, never stored as
-    requests. SIGKILL. The survivor replays both from the intake (bot/service/intake.py)
-    and answers each through its own response_url within 60 s; the held one is carried on
-    by its request's lease. Each role live once, each person told once, nothing kept."""
+    commands and Megan's deciding Approve are acked ("Working on it…") and wait in the
+    victim's memory, never stored. SIGKILL. The survivor replays them from the intake
+    (bot/service/intake.py) and answers each through its own response_url within 60 s;
+    the held one is carried on by its request's lease. Each role live once, each person
+    told once, nothing kept."""
     faults = Faults()
     tenant = SandboxTenant.from_seed(OffsetClock())
     with FakeSlack() as slack, SandboxServer(create_app(tenant, faults=faults), tls=True) as sb:
@@ -357,7 +383,8 @@ def test_commands_a_replica_acked_but_never_started_are_carried_out_by_a_survivo
         try:
             for n, (proc, url) in enumerate(replicas):
                 _wait_up(proc, url, tmp_path / f"replica{n}.log")
-            (victim, victim_url), _ = replicas
+            (victim, victim_url), (_, survivor_url) = replicas
+            request_id = _half_approved(slack, survivor_url)
             held = faults.latency(8, times=1, method="POST", path=GRAPH_WRITES)
             aline = slack.response_url()
             _post(victim_url, command_body(ACTIVATE, user_id="U_ALINE", response_url=aline))
@@ -365,13 +392,16 @@ def test_commands_a_replica_acked_but_never_started_are_carried_out_by_a_survivo
             urls = {user: slack.response_url() for user, _ in QUEUED}
             for user, text in QUEUED:  # acked at once, queued behind the held activation
                 _post(victim_url, command_body(text, user_id=user, response_url=urls[user]))
+            approved = slack.response_url()
+            _post(victim_url, _click(MEGAN.slack_id, request_id, approved))
             # Kept just after their ack (a kill before that loses them: README): so wait.
             _until(
-                lambda: len(_rows(pg_url, KEPT_BY, p=f"%:{victim.pid}:%")) == 3,
+                lambda: len(_rows(pg_url, KEPT_BY, p=f"%:{victim.pid}:%")) == 4,
                 30,
-                "the held command and the two waiting were not all kept",
+                "the held command, the two waiting and the click were not all kept",
             )
             assert not _said(slack, "Global Reader") and not _said(slack, "Security Reader")
+            assert not slack.responses(approved)
             killed = time.monotonic()
             victim.kill()
             victim.wait()
@@ -384,15 +414,18 @@ def test_commands_a_replica_acked_but_never_started_are_carried_out_by_a_survivo
                 60,
                 "the survivor did not finish the held activation within 60 s",
             )
+            said = _until_found(lambda: slack.responses(approved), 60)
+            assert said["text"] == f"You approved `{request_id}`.", said
             assert (took := time.monotonic() - killed) < 60
             print(f"\nacked commands carried out {took:.1f} s after the SIGKILL")  # the figure
             assert _live(tenant, MEGAN.id, GLOBAL_READER) == 1
             assert _live(tenant, DIEGO.id, SECURITY_READER) == 1
-            _until(lambda: faults.count("POST", GRAPH_WRITES) >= 4, 30, "the held POST never came")
+            assert _live(tenant, ALINE.id, GLOBAL_ADMIN) == 1
+            _until(lambda: faults.count("POST", GRAPH_WRITES) >= 5, 30, "the held POST never came")
             assert _live(tenant, ALINE.id, USER_ADMIN) == 1
             time.sleep(2)  # a second replay would have answered again by now
-            for user in urls:
-                assert len(slack.responses(urls[user])) == 1
+            for url in (*urls.values(), approved):
+                assert len(slack.responses(url)) == 1
             # Aline's command, stored as a request before the kill, is not replayed: its
             # request's lease carried it on, and told her by DM (once, above), not again.
             assert slack.responses(aline) == []
