@@ -5,6 +5,8 @@ process-level kills are tests/e2e/test_replicas_process.py's."""
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,10 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.domain.people import slack
+from bot.domain.requests import ActivationRecord, RequestState
 from bot.service.intake import Acked
 from bot.store.intake import SqlIntake
 from tests.support.cast import ALINE, GLOBAL_ADMIN, MEGAN, SECURITY_ADMIN, USER_ADMIN
-from tests.support.stack import BotStack
+from tests.support.stack import GRAPH_WRITES, BotStack
 
 pytestmark = pytest.mark.slow  # the whole stack over HTTP
 
@@ -207,6 +211,98 @@ def test_a_denial_a_dead_replica_acked_is_made_and_told_by_dm(bot: BotStack) -> 
     bot.dm("U_ALINE", "not during the freeze")
     assert bot.tenant.live_assignment(ALINE.id, GLOBAL_ADMIN) is None
     assert bot.graph_writes() == 0
+
+
+def _activated(bot: BotStack) -> ActivationRecord:
+    """Aline's User Administrator, active for an hour: its record."""
+    answer = bot.final(bot.command(f"activate user-admin 1h {TICKET} fix a user"))
+    assert "active until" in answer["text"], answer
+    (record,) = [
+        r
+        for r in bot.services.store.list_requests(requester=slack(ALINE.slack_id))
+        if r.role_id == USER_ADMIN and r.state is RequestState.ACTIVE
+    ]
+    return record
+
+
+def test_an_extend_a_dead_replica_acked_extends_once_however_often_replayed(
+    bot: BotStack,
+) -> None:
+    """The reminder's Extend, acked by a replica that died: the survivor extends from the
+    end the reminder showed and redraws the reminder; the same click replayed again (its
+    row not dropped before a second death) is told it is already extended, and Graph is
+    asked nothing more."""
+    record = _activated(bot)
+    assert record.end is not None
+    bot.clock.advance(5 * 60)  # an extension re-activates: not in the first 5 minutes
+    url = bot.slack.response_url()
+    click = {
+        "user_id": ALINE.slack_id,
+        "action_id": "reminder_extend",
+        "value": f"{record.id} PT1H {record.end.isoformat()}",
+        "response_url": url,
+    }
+    _left_by_a_dead_replica(bot, "button", click)
+
+    assert len(_round(bot)) == 1
+    (extended,) = bot.slack.responses(url)
+    assert "extended until" in extended["text"] and extended["replace_original"] is True
+    live = bot.tenant.live_assignment(ALINE.id, USER_ADMIN)
+    assert live is not None and live.end is not None
+    assert abs(live.end - (record.end + timedelta(hours=1))) < timedelta(seconds=2)
+    writes = bot.graph_writes()
+
+    _left_by_a_dead_replica(bot, "button", click)
+    assert len(_round(bot)) == 1 and _rows(bot) == []
+    (_, again) = bot.slack.responses(url)
+    assert "already extended" in again["text"], again
+    assert bot.graph_writes() == writes
+
+
+def test_a_home_deactivate_a_dead_replica_acked_is_done_and_told_by_dm(bot: BotStack) -> None:
+    _activated(bot)
+    bot.clock.advance(5 * 60)  # Entra refuses a deactivation within 5 minutes
+    click = {
+        "user_id": ALINE.slack_id,
+        "action_id": "home_deactivate",
+        "value": USER_ADMIN,
+        "response_url": None,
+    }
+    _left_by_a_dead_replica(bot, "button", click)
+
+    assert len(_round(bot)) == 1
+    bot.dm("U_ALINE", "is deactivated")
+    assert bot.tenant.live_assignment(ALINE.id, USER_ADMIN) is None
+    assert _round(bot) == [] and _rows(bot) == []
+
+
+def test_a_click_is_kept_while_it_is_acted_on_and_dropped_after(bot: BotStack) -> None:
+    """The live path: a Deactivate held in Graph is in the intake, under this replica's
+    lease, as who clicked which button; answered, it is gone."""
+    _activated(bot)
+    bot.clock.advance(5 * 60)
+    held = bot.faults.latency(1.0, method="POST", path=GRAPH_WRITES)
+
+    bot.click("U_ALINE", "home_deactivate", USER_ADMIN, home=True)
+    deadline = time.monotonic() + 15
+    while held.times > 0:
+        assert time.monotonic() < deadline, "the Graph write never started"
+        time.sleep(0.01)
+    engine = bot.services.store.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        (kept,) = list(conn.exec_driver_sql("SELECT kind, payload FROM intake"))
+    assert kept[0] == "button"
+    assert json.loads(kept[1]) == {
+        "user_id": "U_ALINE",
+        "action_id": "home_deactivate",
+        "value": USER_ADMIN,
+        "response_url": None,
+    }
+    bot.dm("U_ALINE", "is deactivated")
+    deadline = time.monotonic() + 15
+    while _rows(bot):
+        assert time.monotonic() < deadline, "the click was never dropped"
+        time.sleep(0.02)
 
 
 def _rows(bot: BotStack) -> list[Any]:
