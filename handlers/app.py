@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -263,11 +263,18 @@ async def run_http(
     await serve_apart(_GracefulServer(config), hop, bolt_app.client)
 
 
-async def serve_apart(server: uvicorn.Server, hop: LoopHop, client: AsyncWebClient) -> None:
+async def serve_apart(
+    server: uvicorn.Server,
+    hop: LoopHop,
+    client: AsyncWebClient,
+    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
     """Run `server` on a new event loop in a thread until it stops, with `hop` bound to
     this loop meanwhile. SIGINT/SIGTERM (only the main thread receives signals) ask the
     server to stop as uvicorn's own handler would; it then drains in-flight requests.
-    `client` (the Bolt app's) gets an HTTP session on the server's loop while it runs."""
+    `client` (the Bolt app's) gets an HTTP session on the server's loop while it runs.
+    `beside`: run on that loop too (Socket Mode's connection); when it ends the server
+    stops, and its error, if any, is raised here."""
     here = asyncio.get_running_loop()
     stopped: asyncio.Future[None] = here.create_future()
     # The services' thread, busy with CPU, hands the GIL over only every switch interval
@@ -294,7 +301,17 @@ async def serve_apart(server: uvicorn.Server, hop: LoopHop, client: AsyncWebClie
 
     async def serving() -> None:
         async with keep_alive(client):
-            await server.serve()
+            if beside is None:
+                await server.serve()
+                return
+            other = asyncio.create_task(beside())
+            other.add_done_callback(lambda _: setattr(server, "should_exit", True))
+            try:
+                await server.serve()
+            finally:
+                other.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await other  # re-raises what ended it, if not the shutdown
 
     def serve() -> None:
         try:
@@ -367,23 +384,27 @@ async def run_socket_and_ops(
 ) -> None:
     """Socket Mode, and on `port` only `/healthz`, `/readyz` and `/metrics` (for the
     probes and Prometheus: Slack's requests come over the socket). Until SIGINT/SIGTERM,
-    or until the socket fails, whose error is raised then."""
-    app = Starlette(
-        routes=ops_routes(bot, bolt_app, metrics, ready_ttl=settings.pim_ready_cache_seconds)
+    or until the socket fails, whose error is raised then.
+
+    As in HTTP mode, the socket, Bolt and the acks run on a loop of their own in a
+    thread (`serve_apart`) and the work after each ack is carried to the services' loop:
+    before, a burst's acks waited behind the services' database and Graph work on the
+    one loop (bench/socket_ack.py: 4.8 times bare Bolt's ack time for a burst of 50)."""
+    queue = work.queue_of(bolt_app)
+    hop = queue.hop if queue is not None else LoopHop()
+    routes = ops_routes(
+        on_loop(bot, hop), bolt_app, metrics, ready_ttl=settings.pim_ready_cache_seconds
     )
     host = "0.0.0.0"  # noqa: S104 - the probes and Prometheus reach it from outside
     server = _GracefulServer(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-    )
-    socket_mode = asyncio.create_task(run_socket(settings, bolt_app, once=once, metrics=metrics))
-    socket_mode.add_done_callback(lambda _: setattr(server, "should_exit", True))
-    try:
-        async with keep_alive(bolt_app.client):
-            await server.serve()
-    finally:
-        socket_mode.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await socket_mode  # re-raises what stopped the socket, if not the shutdown
+        uvicorn.Config(Starlette(routes=routes), host=host, port=port, log_config=None,
+                       access_log=False)
+    )  # fmt: skip
+
+    async def socket_mode() -> None:
+        await run_socket(settings, bolt_app, once=once, metrics=metrics)
+
+    await serve_apart(server, hop, bolt_app.client, beside=socket_mode)
 
 
 async def run_socket(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,6 +98,28 @@ async def test_run_socket_refuses_to_start_without_an_app_token(tmp_path: Path) 
         await run_socket(settings, object())  # type: ignore[arg-type]
 
 
+BLOCK = 1.5
+
+
+def _acked_while_the_services_loop_is_blocked(socket: FakeSocketMode) -> float:
+    """Slack sends `/pim help` while the services' loop (this one) is held by a long
+    synchronous call; seconds from the send to the ack. Socket Mode serves on a loop of
+    its own (handlers/app.py `serve_apart`): the ack does not wait for the block."""
+    acked: list[float] = []
+
+    def slack_sends() -> None:
+        began = time.monotonic()
+        key = socket.send("slash_commands", PAYLOAD)
+        acked.append(socket.wait_acked(key, 15).at - began)
+
+    sender = threading.Thread(target=slack_sends)
+    sender.start()
+    time.sleep(BLOCK)  # noqa: ASYNC251 - the point: this loop is held meanwhile
+    sender.join(15)  # still holding it: an ack that needs this loop never comes
+    assert acked, "no ack while the services' loop was held"
+    return acked[0]
+
+
 @pytest.mark.slow
 async def test_socket_mode_serves_the_probes_and_metrics_on_pim_port(
     socket_mode: FakeSocketMode, tmp_path: Path
@@ -132,6 +156,7 @@ async def test_socket_mode_serves_the_probes_and_metrics_on_pim_port(
         )
         try:
             ack = await slash_command_acked(socket_mode)
+            blocked_for = _acked_while_the_services_loop_is_blocked(socket_mode)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
                 alive, ready = await http.get("/healthz"), await http.get("/readyz")
                 metrics = await http.get("/metrics")
@@ -142,6 +167,7 @@ async def test_socket_mode_serves_the_probes_and_metrics_on_pim_port(
             await services.graph.aclose()
 
     assert ack.envelope_id
+    assert blocked_for < BLOCK  # acked on the acks' own loop, not after the block
     assert alive.status_code == 200
     # Graph here is an address nothing answers on: not ready, and the body says why.
     assert ready.status_code == 503 and ready.json()["graph"].startswith("failing")

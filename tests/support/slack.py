@@ -20,6 +20,7 @@ import itertools
 import json
 import math
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -89,7 +90,7 @@ class FakeSlack:
             self._server = _LoopServer(self)
             self._thread = threading.Thread(target=self._server.run, daemon=True)
         else:
-            self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+            self._server = _Server(("127.0.0.1", 0), _handler_for(self))
             self._server.daemon_threads = True
             # serve_forever checks for shutdown() every poll_interval (0.5 s by default:
             # half a second per stack torn down).
@@ -329,6 +330,16 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
     return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    """A client gone mid-connection (a bot process the test or bench killed) is not the
+    fake's error: not printed as one."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _LoopServer:
