@@ -78,23 +78,28 @@ def write_seed(directory: Path, users: int) -> Path:
     return path
 
 
+def slack_profile(name: str, real_name: str, email: str) -> dict[str, Any]:
+    """A full member of the workspace with a confirmed email, as users.info shows one."""
+    return {
+        "name": name,
+        "real_name": real_name,
+        "tz": "Europe/Paris",
+        "email": email,
+        "user": {
+            "deleted": False,
+            "is_bot": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_email_confirmed": True,
+            "team_id": "T_CONTOSO",
+        },
+    }
+
+
 def write_profiles(directory: Path, users: int, domain: str) -> Path:
     """What the fake Slack's users.info answers for the bench people (a confirmed email)."""
     profiles = {
-        slack_id(n): {
-            "name": slack_id(n).lower(),
-            "real_name": f"Bench {n:05d}",
-            "tz": "Europe/Paris",
-            "email": f"bench{n:05d}@{domain}",
-            "user": {
-                "deleted": False,
-                "is_bot": False,
-                "is_restricted": False,
-                "is_ultra_restricted": False,
-                "is_email_confirmed": True,
-                "team_id": "T_CONTOSO",
-            },
-        }
+        slack_id(n): slack_profile(slack_id(n).lower(), f"Bench {n:05d}", f"bench{n:05d}@{domain}")
         for n in range(users)
     }
     path = directory / "bench-profiles.json"

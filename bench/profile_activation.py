@@ -33,6 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bench.procs import slack_profile
 from bot.simulators.sandbox.model import User
 from tests.support.stack import BotStack
 from tests.support.started_stack import StartedStack
@@ -58,20 +59,7 @@ def add_people(stack: BotStack, count: int) -> list[str]:
         for role_id in ROLES.values():
             tenant.add_eligibility(entra_id, role_id, "/")
         slack_id = f"U_BENCH{i:04d}"
-        stack.slack.profiles[slack_id] = {
-            "name": f"bench{i:04d}",
-            "real_name": name,
-            "tz": "Europe/Paris",
-            "email": upn,
-            "user": {
-                "deleted": False,
-                "is_bot": False,
-                "is_restricted": False,
-                "is_ultra_restricted": False,
-                "is_email_confirmed": True,
-                "team_id": "T_CONTOSO",
-            },
-        }
+        stack.slack.profiles[slack_id] = slack_profile(f"bench{i:04d}", name, upn)
         slack_ids.append(slack_id)
     return slack_ids
 

@@ -3,6 +3,7 @@ the single-instance default); the lock dies with its holder, SIGKILL included.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -85,6 +86,24 @@ def _spawn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str
         stderr=subprocess.STDOUT,
     )
     return proc, f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def _replicas_up(
+    env: dict[str, str], tmp_path: Path, count: int
+) -> Iterator[list[tuple[subprocess.Popen[bytes], str]]]:
+    """`count` `pimbot run` processes, each answering /healthz; the ones still alive are
+    killed on the way out."""
+    replicas = [_spawn(env, tmp_path / f"replica{n}.log") for n in range(count)]
+    try:
+        for n, (proc, url) in enumerate(replicas):
+            _wait_up(proc, url, tmp_path / f"replica{n}.log")
+        yield replicas
+    finally:
+        for proc, _ in replicas:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def _wait_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -198,10 +217,7 @@ def test_three_replicas_on_an_empty_postgresql_share_the_periodic_work(
             tmp_path, sandbox=sb, slack_api_url=slack.api_url, pim_database_url=pg_url
         )
         env = process_env(settings)
-        replicas = [_spawn(env, tmp_path / f"replica{n}.log") for n in range(3)]
-        try:
-            for n, (proc, url) in enumerate(replicas):
-                _wait_up(proc, url, tmp_path / f"replica{n}.log")
+        with _replicas_up(env, tmp_path, 3) as replicas:
             held = [_holding(url) for _, url in replicas]
             assert sorted(lock for each in held for lock in each) == ["scheduler", "sweep"]
 
@@ -237,11 +253,6 @@ def test_three_replicas_on_an_empty_postgresql_share_the_periodic_work(
                 60,
                 "no survivor took the scheduler lock within 60 s",
             )
-        finally:
-            for proc, _ in replicas:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
 
 
 # Short leases so a takeover is quick: renewed every 0.5 s, lapsed 2 s after its replica
@@ -379,10 +390,7 @@ def test_commands_a_replica_acked_but_never_started_are_carried_out_by_a_survivo
             tmp_path, sandbox=sb, slack_api_url=slack.api_url, pim_database_url=pg_url
         )
         env = {**process_env(settings), **LEASED, "PIM_WORKERS": "1"}
-        replicas = [_spawn(env, tmp_path / f"replica{n}.log") for n in range(2)]
-        try:
-            for n, (proc, url) in enumerate(replicas):
-                _wait_up(proc, url, tmp_path / f"replica{n}.log")
+        with _replicas_up(env, tmp_path, 2) as replicas:
             (victim, victim_url), (_, survivor_url) = replicas
             request_id = _half_approved(slack, survivor_url)
             held = faults.latency(8, times=1, method="POST", path=GRAPH_WRITES)
@@ -432,11 +440,6 @@ def test_commands_a_replica_acked_but_never_started_are_carried_out_by_a_survivo
             told = [_said(slack, f"*{role}* is active until") for role in (GR, SR)]
             assert [len(t) for t in told] == [2, 2], told  # the answer, and its copy by DM
             assert _rows(pg_url, "SELECT id FROM intake") == []
-        finally:
-            for proc, _ in replicas:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
 
 
 def test_commands_acked_before_a_crash_are_carried_out_by_the_restarted_bot(
@@ -497,10 +500,7 @@ def test_an_approval_its_replica_died_in_is_activated_once_by_a_survivor(
             tmp_path, sandbox=sb, slack_api_url=slack.api_url, pim_database_url=pg_url
         )
         env = {**process_env(settings), **LEASED}
-        replicas = [_spawn(env, tmp_path / f"replica{n}.log") for n in range(2)]
-        try:
-            for n, (proc, url) in enumerate(replicas):
-                _wait_up(proc, url, tmp_path / f"replica{n}.log")
+        with _replicas_up(env, tmp_path, 2) as replicas:
             survivor, doomed = replicas[0][1], replicas[1]
             asked = command_body(
                 NEEDS_APPROVAL, user_id="U_ALINE", response_url=slack.response_url()
@@ -548,11 +548,6 @@ def test_an_approval_its_replica_died_in_is_activated_once_by_a_survivor(
             assert redrawn and "Approved and active" in str(redrawn[-1]), redrawn[-1:]
             time.sleep(2)  # a second takeover would have told the requester again by now
             assert len(_said(slack, "is now active")) == 1
-        finally:
-            for proc, _ in replicas:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
 
 
 # A request its replica is activating (its POST held by Graph), leased by that replica.
@@ -620,10 +615,7 @@ def test_a_replica_killed_mid_burst_loses_nothing_and_doubles_nothing(
             tmp_path, sandbox=sb, slack_api_url=slack.api_url, pim_database_url=pg_url
         )
         env = {**process_env(settings), **LEASED}
-        replicas = [_spawn(env, tmp_path / f"replica{n}.log") for n in range(3)]
-        try:
-            for n, (proc, url) in enumerate(replicas):
-                _wait_up(proc, url, tmp_path / f"replica{n}.log")
+        with _replicas_up(env, tmp_path, 3) as replicas:
             urls = [url for _, url in replicas]
             victim = next(n for n, url in enumerate(urls) if "sweep" in _holding(url))
             survivor = urls[(victim + 1) % 3]
@@ -761,8 +753,3 @@ def test_a_replica_killed_mid_burst_loses_nothing_and_doubles_nothing(
                     max(1.0, 60 - (time.monotonic() - killed)),
                     f"no survivor took the {lock} lock within 60 s",
                 )
-        finally:
-            for proc, _ in replicas:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()

@@ -6,24 +6,21 @@ only the ended notice."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.domain.command_types import Activate
-from bot.domain.people import PersonKey, slack
+from bot.domain.people import slack
 from bot.domain.reminders import ReminderKind
-from bot.domain.requests import ActivationRecord
 from bot.service.reminders import BATCH, ENDED_OUTSIDE, READ_AHEAD
 from bot.simulators.sandbox import SandboxServer, SandboxTenant
 from bot.simulators.sandbox.faults import Faults
-from bot.simulators.sandbox.model import Assignment
 from bot.wiring import Services
 from tests.support.cast import ALINE, TICKET, USER_ADMIN, WHY
 from tests.support.clock import FakeClock
-from tests.support.records import activation_record
+from tests.support.held import held_elsewhere
 from tests.support.services import wire
 from tests.support.settings import make_settings
 from tests.support.slack_ports import FakeDirectory, RecordingNotifier
@@ -32,33 +29,6 @@ pytestmark = pytest.mark.slow  # an activation against the sandbox each
 
 INSTANCES = "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances"
 HOUR = timedelta(hours=1)
-
-
-def held_elsewhere(services: Services, tenant: SandboxTenant, n: int) -> list[ActivationRecord]:
-    """`n` people's User Administrator activations for an hour, live in the tenant, each
-    with its reminders planned (as if activated through pimbot earlier)."""
-    now = services.clock.now()
-    records = []
-    for i in range(n):
-        principal = str(uuid.uuid4())
-        record = activation_record(
-            id=f"R-B{i:06d}",
-            requester=PersonKey("slack", f"U_B{i:05d}"),
-            principal_id=principal,
-            duration=HOUR,
-            created_at=now,
-            updated_at=now,
-            start=now,
-            end=now + HOUR,
-        )
-        with tenant.lock:
-            tenant.assignments.append(
-                Assignment(record.id, principal, USER_ADMIN, "/", now, now + HOUR, "Activated", now)
-            )
-        services.store.add_request(record)
-        services.reminders.plan(record)
-        records.append(record)
-    return records
 
 
 async def test_a_burst_is_confirmed_with_one_tenant_wide_read_and_a_portal_removal_is_not_reminded(

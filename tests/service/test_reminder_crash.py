@@ -6,7 +6,6 @@ there lost up to a batch of reminders."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -15,25 +14,21 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.audit import AuditKind
-from bot.domain.people import PersonKey
 from bot.domain.reminders import ReminderKind
 from bot.graph import RetryPolicy, build_graph
 from bot.service.reminders import CLAIM
 from bot.settings import Settings
 from bot.simulators.sandbox import SandboxTenant
-from bot.simulators.sandbox.model import Assignment
 from bot.store import SqlStore
 from bot.wiring import ManualTrigger, Services, build_services
-from tests.support.cast import USER_ADMIN
 from tests.support.clock import FakeClock
+from tests.support.held import held_elsewhere
 from tests.support.outbox import notifier_for
-from tests.support.records import activation_record
 from tests.support.settings import BOT_TOKEN
 from tests.support.slack import FakeSlack
 from tests.support.slack_ports import FakeDirectory
 
 pytestmark = pytest.mark.slow  # the sandbox over HTTPS and the fake Slack
-HOUR = timedelta(hours=1)
 PEOPLE = 3
 
 
@@ -60,32 +55,6 @@ def _wire(settings: Settings, clock: FakeClock, slack: FakeSlack) -> Services:
     )
 
 
-def _held(services: Services, tenant: SandboxTenant) -> list[str]:
-    """PEOPLE activations live in the tenant, their reminders planned; their ids."""
-    now = services.clock.now()
-    ids = []
-    for n in range(PEOPLE):
-        principal = str(uuid.uuid4())
-        record = activation_record(
-            id=f"R-CRASH{n}",
-            requester=PersonKey("slack", f"U_CRASH{n}"),
-            principal_id=principal,
-            duration=HOUR,
-            created_at=now,
-            updated_at=now,
-            start=now,
-            end=now + HOUR,
-        )
-        with tenant.lock:
-            tenant.assignments.append(
-                Assignment(record.id, principal, USER_ADMIN, "/", now, now + HOUR, "Activated", now)
-            )
-        services.store.add_request(record)
-        services.reminders.plan(record)
-        ids.append(record.id)
-    return ids
-
-
 async def _dms(slack: FakeSlack, count: int) -> list[Any]:
     """The reminder DMs the fake Slack accepted, once `count` arrived (or ~5 s passed)."""
     for _ in range(500):
@@ -106,7 +75,10 @@ async def test_a_crash_before_the_batch_is_marked_sent_loses_nothing_and_doubles
 ) -> None:
     services = _wire(settings, clock, slack)
     try:
-        ids = _held(services, tenant)
+        held = held_elsewhere(
+            services, tenant, PEOPLE, record_id="R-CRASH{}".format, user_id="U_CRASH{}".format
+        )
+        ids = [record.id for record in held]
         clock.advance(timedelta(minutes=46))  # the 15-minute reminders are due
 
         def died(*args: object, **kwargs: object) -> None:
