@@ -77,7 +77,11 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
 
     @app.action(cards.DENY_ACTION)
     async def deny(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()  # the reason comes from a modal, opened inside trigger_id's 3 s
+        # The reason comes from a modal, opened inside trigger_id's 3 s ("Pass a valid
+        # trigger_id within 3 seconds of receiving it":
+        # https://docs.slack.dev/tools/bolt-python/concepts/opening-modals): so this
+        # click is not kept for a replay; the submitted reason is (`decide`).
+        await ack()
         request_id = str(body["actions"][0]["value"])
         await client.views_open(trigger_id=str(body["trigger_id"]), view=reason_modal(request_id))
 
