@@ -16,6 +16,7 @@ from bot.graph.observed import ObservedTransport
 from bot.graph.pim import GraphPim, Identity
 from bot.graph.retry import RetryPolicy
 from bot.graph.tls import trust
+from bot.graph.wire import AiohttpTransport
 from bot.metrics import Metrics
 from bot.settings import Settings
 
@@ -29,6 +30,7 @@ __all__ = [
     "TokenSource",
     "build_graph",
     "graph_http",
+    "graph_transport",
 ]
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -65,8 +67,7 @@ def graph_http(
     """An AsyncClient on the Graph base URL with `auth`; the one place its options live.
     Every call carries the request id (`client-request-id`) and is counted in `metrics`."""
     if transport is None:
-        ca_file = settings.pim_ca_file
-        transport = httpx.AsyncHTTPTransport(verify=trust(ca_file) if ca_file else True)
+        transport = graph_transport(settings)
     return httpx.AsyncClient(
         base_url=settings.pim_graph_url.rstrip("/"),
         auth=auth,
@@ -74,6 +75,11 @@ def graph_http(
         transport=ObservedTransport(transport, metrics),
         headers={"Accept": "application/json"},
     )
+
+
+def graph_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    """The connection pool under Graph calls: the usual roots, plus `PIM_CA_FILE`."""
+    return AiohttpTransport(trust(settings.pim_ca_file))
 
 
 def _app_auth(

@@ -13,9 +13,8 @@ from __future__ import annotations
 import httpx
 
 from bot.clock import Clock
-from bot.graph import GraphPim, build_graph, graph_http
+from bot.graph import GraphPim, build_graph, graph_http, graph_transport
 from bot.graph.auth import AccessToken
-from bot.graph.tls import trust
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.signin.acting import ActingAuth, ActingUser
@@ -41,8 +40,7 @@ class DelegatedGraphs:
         if transport is None:
             # One pool for every user: a TLS handshake per Graph call would otherwise
             # dominate each request's latency.
-            ca_file = settings.pim_ca_file
-            transport = httpx.AsyncHTTPTransport(verify=trust(ca_file) if ca_file else True)
+            transport = graph_transport(settings)
             self._owned: httpx.AsyncBaseTransport | None = transport
         else:
             self._owned = None  # an injected transport is closed by whoever made it
