@@ -26,6 +26,7 @@ from typing import Any
 from bot.domain.approvals import Tally
 from bot.domain.command_types import Activate, Approve
 from bot.domain.requests import ActivationRecord
+from bot.service.reminders import wake_at
 from bot.settings import Settings
 from bot.store import scheduler
 from bot.wiring import Services, build_services
@@ -72,10 +73,12 @@ async def settled(services: Services) -> None:
 
 
 def planned(services: Services) -> set[str]:
-    """Unsent reminders this process will wake for: a wake is scheduled at their moment."""
+    """Unsent reminders this process will wake for: a wake is scheduled at their moment
+    (rounded up to the wake grid)."""
     trigger: Any = services.trigger
     moments = trigger.scheduled()
-    return {r.id for r in services.store.list_reminders(unsent_only=True) if r.due_at in moments}
+    unsent = services.store.list_reminders(unsent_only=True)
+    return {r.id for r in unsent if wake_at(r.due_at) in moments}
 
 
 async def report_settled(services: Services) -> None:
