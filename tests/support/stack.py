@@ -110,12 +110,22 @@ class BotStack:
         http_app = build_http_app(self.settings, self.services.pimbot, self.bolt, self.metrics)
         app = self._asgi(http_app)
         app.router.routes.insert(0, Route("/test/quiet", self._quiet, methods=["POST"]))
+        app.router.routes.insert(0, Route("/test/stop", self._stop, methods=["POST"]))
         self.bot = stack.enter_context(SandboxServer(app, tls=False))
         self.http = stack.enter_context(httpx.Client(base_url=self.bot.url, timeout=30))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+        try:
+            # On the bot's own loop, as `pimbot run` stops: the Graph and Slack sessions
+            # belong to it (aiohttp's are reported unclosed otherwise).
+            self.http.post("/test/stop")
+        finally:
+            self._stack.close()
+
+    async def _stop(self, request: Request) -> JSONResponse:
+        await self.services.aclose()
+        return JSONResponse({"ok": True})
 
     def _fake_slack(self) -> FakeSlack:
         return FakeSlack()

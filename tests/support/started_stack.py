@@ -20,26 +20,15 @@ class StartedStack(BotStack):
         app = super()._asgi(http_app)
         routes = [
             Route("/test/start", self._start, methods=["POST"]),
-            Route("/test/stop", self._stop, methods=["POST"]),
         ]
         return Starlette(routes=[*routes, *app.routes])
 
     def start_services(self) -> None:
         self.http.post("/test/start").raise_for_status()
 
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.http.post("/test/stop")
-        finally:
-            super().__exit__(*exc)
-
     async def _start(self, request: Request) -> JSONResponse:
         # The sweep's first round waits an hour: only start-up's own calls are made.
         await self.services.start(sweep_seconds=3600)
         if self.services.board is not None:
             await self.services.board.settled()
-        return JSONResponse({"ok": True})
-
-    async def _stop(self, request: Request) -> JSONResponse:
-        await self.services.aclose()
         return JSONResponse({"ok": True})
