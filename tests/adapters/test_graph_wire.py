@@ -32,8 +32,12 @@ class Server:
 
     def __init__(self, reply: Reply) -> None:
         self.reply, self.requests, self.url = reply, list[bytes](), ""
+        self.connections: dict[asyncio.StreamWriter, asyncio.Task[None]] = {}
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.connections[writer] = task
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -56,8 +60,14 @@ async def serving(reply: Reply, tls: ssl.SSLContext | None = None) -> AsyncItera
     listener = await asyncio.start_server(server._serve, "127.0.0.1", 0, ssl=tls)
     port = listener.sockets[0].getsockname()[1]
     server.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
-    async with listener:
-        yield server
+    try:
+        async with listener:
+            yield server
+    finally:  # connections kept alive end with the test, not with its event loop
+        for writer, task in server.connections.items():
+            writer.close()
+            task.cancel()
+        await asyncio.gather(*server.connections.values(), return_exceptions=True)
 
 
 def answer(status: int, body: bytes, *headers: tuple[str, str]) -> Reply:
@@ -104,20 +114,11 @@ async def test_an_answer_comes_back_whole_and_decoded_and_the_request_as_sent() 
 
 
 async def test_connections_are_reused() -> None:
-    connections = 0
-
-    async def counting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        await server._serve(reader, writer)
-
-    server = Server(answer(200, b"{}", ("Content-Type", "application/json")))
-    listener = await asyncio.start_server(counting, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
-    async with listener, client(url) as http:
+    reply = answer(200, b"{}", ("Content-Type", "application/json"))
+    async with serving(reply) as server, client(server.url) as http:
         for _ in range(5):
             assert (await http.get("/v1.0/me")).status_code == 200
-    assert (len(server.requests), connections) == (5, 1)
+    assert (len(server.requests), len(server.connections)) == (5, 1)
 
 
 async def test_a_refused_connection_is_unsent() -> None:
