@@ -5,6 +5,7 @@ and the board names pimbot's requesters from one read of their links."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,8 +13,9 @@ import pytest
 from bot.domain.audit import AuditEvent, AuditKind
 from bot.domain.board import Board
 from bot.domain.command_types import Activate
+from bot.service import board as board_module
 from bot.service.approvers import Approvers
-from bot.service.board import BoardService, MemoryBoardRefs
+from bot.service.board import BUILD_SHARE, BoardService, MemoryBoardRefs
 from bot.wiring import Services
 from tests.support.cast import ALINE, HELPDESK_ADMIN, TICKET, USER_ADMIN, WHY
 
@@ -77,3 +79,29 @@ async def test_the_last_change_of_a_burst_is_drawn(services: Services) -> None:
     assert (USER_ADMIN.lower(), first.record.id, ALINE.name) in shown
     assert (HELPDESK_ADMIN.lower(), second.record.id, ALINE.name) in shown
     assert len(display.shown) <= 3  # the refresh, then at most one redraw per change
+
+
+async def test_a_board_slow_to_build_is_redrawn_less_often(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built from every live elevation on the services' loop, a large tenant's redraw
+    holds the loop; the pause after one grows to BUILD_SHARE times its build."""
+    build = 0.06  # seconds of loop held per build, as at ~1,000 live
+    real = board_module.who_is_elevated
+
+    async def slow(*args: object, **kwargs: object) -> Board:
+        time.sleep(build)  # noqa: ASYNC251 - holding the loop is what is measured
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    display = Display()
+    board = board_of(services, display)
+    await board.refresh()
+    monkeypatch.setattr(board_module, "who_is_elevated", slow)
+    for _ in range(3):
+        board.changed(change(services))
+        await board.settled()
+    times = [at for at, _ in display.shown[1:]]
+    assert len(times) == 3
+    assert BUILD_SHARE * build > PAUSE
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert all(gap >= BUILD_SHARE * build for gap in gaps), gaps
