@@ -25,7 +25,7 @@ from bot.service.outcomes import Outcome
 from handlers import blocks
 from handlers.blocks.modal import Prefill
 from handlers.home import publish_home
-from handlers.replies import DirectMessages, ephemeral, expect, guarded, redraw, to_dm
+from handlers.replies import DirectMessages, ephemeral, expect, guarded, kept_respond, redraw, to_dm
 from handlers.views import open_activation_form
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,8 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         if make is None:
             log.warning("a kept click of %s has no button here any more", click["action_id"])
             return
-        client = app.client
-        url = str(click.get("response_url") or "")
-        respond = AsyncRespond(response_url=url or None, proxy=client.proxy, ssl=client.ssl)
-        await _act(bot, dms, client, click, respond, make)
+        respond = kept_respond(app.client, click.get("response_url"))
+        await _act(bot, dms, app.client, click, respond, make)
 
     bot.replay_acked_with(CLICK, replay)
 

@@ -25,7 +25,7 @@ from bot.service.outcomes import Decision, GlassDecision
 from handlers import blocks
 from handlers.blocks import breakglass, cards, plain
 from handlers.blocks.approvers import APPROVE_FOR_ACTION, parse_approve_for
-from handlers.replies import DirectMessages, Reply, expect, guarded, to_dm
+from handlers.replies import DirectMessages, Reply, expect, guarded, kept_respond, to_dm
 
 DENY_CALLBACK = "approval_deny_reason"
 MIN_REASON = 5
@@ -103,10 +103,7 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         payload = item.payload
         who, command = slack(str(payload["user_id"])), _command(payload)
         url = payload.get("response_url")
-        respond = None
-        if url:
-            client = app.client
-            respond = AsyncRespond(response_url=str(url), proxy=client.proxy, ssl=client.ssl)
+        respond = kept_respond(app.client, str(url)) if url else None
         answer = _to_clicker(respond) if respond is not None else to_dm(dms, who)
         made_already = False
 

@@ -37,7 +37,7 @@ from handlers.blocks.board import history_message, who_message
 from handlers.blocks.breakglass import glass_reply
 from handlers.blocks.help import help_text, unknown_command, usage
 from handlers.blocks.modal import Prefill
-from handlers.replies import DirectMessages, Reply, dm, ephemeral, guarded, to_dm
+from handlers.replies import DirectMessages, Reply, dm, ephemeral, guarded, kept_respond, to_dm
 from handlers.views import open_activation_form
 
 Work = Callable[[], Awaitable[blocks.Message]]
@@ -85,11 +85,8 @@ def register(app: AsyncApp, bot: Pimbot, dms: DirectMessages) -> None:
         parsed = parse_command(text, ticket_pattern=pattern, ticket_example=ticket.example)
         if await bot.stored_since(slack(str(command["user_id"])), parsed, item.at):
             return  # its request was stored: that request's lease carries it on
-        client = app.client
-        respond = AsyncRespond(
-            response_url=str(command["response_url"]), proxy=client.proxy, ssl=client.ssl
-        )
-        await _carry_out(bot, dms, client, command, respond, parsed)
+        respond = kept_respond(app.client, str(command["response_url"]))
+        await _carry_out(bot, dms, app.client, command, respond, parsed)
 
     bot.replay_acked_with(ACKED, replay)
 

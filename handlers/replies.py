@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.context.respond.internals import _build_message
+from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.domain.people import PersonKey
@@ -100,6 +101,12 @@ async def _safely(reply: Reply, msg: blocks.Message) -> None:
         await reply(msg)
     except Exception:  # noqa: BLE001 - Slack itself failed: nowhere left to tell the user
         log.exception("could not deliver a reply to Slack")
+
+
+def kept_respond(client: AsyncWebClient, response_url: str | None) -> AsyncRespond:
+    """The `respond` Bolt hands a listener, for a response_url kept in the intake (a
+    command or click replayed by another replica or after a restart)."""
+    return AsyncRespond(response_url=response_url or None, proxy=client.proxy, ssl=client.ssl)
 
 
 def ephemeral(respond: Callable[..., Awaitable[Any]], fallback: Reply | None = None) -> Reply:

@@ -7,11 +7,18 @@ import heapq
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.domain.audit import AuditKind, event_for
 from bot.domain.models import ActiveAssignment
-from bot.domain.reminders import Reminder, ReminderKind, fire_time, reminder_plan, should_send
+from bot.domain.reminders import (
+    Reminder,
+    ReminderKind,
+    fire_time,
+    reminder_plan,
+    should_send,
+    wake_at,
+)
 from bot.domain.requests import ActivationRecord, RequestState
 from bot.domain.targets import TargetKind
 from bot.errors import GraphError
@@ -39,12 +46,6 @@ IN_FLIGHT = 32  # activations whose ended notices are being told at once
 # instance of their roles (1,000 took 0.6 s on the sandbox, bench/scale.py; Graph pages
 # a hundred at a time) made before the moment, not after it, while no DM can go out.
 READ_AHEAD = timedelta(seconds=5)
-# Wakes are rounded up to this grid, so activations made together share one scheduler
-# job: each activation ends at its own microsecond, and a job per moment (a pickled row,
-# an insert, a wake of the scheduler's loop that reads the job table) was an eighth of
-# the bot's CPU per activation at 70 a second (py-spy, `python -m bench --only
-# throughput`). A reminder goes out at most this much later than its moment.
-WAKE_GRID = timedelta(milliseconds=250)
 # A moment this process scheduled is not scheduled again while its job is certainly
 # still waiting: more than this ahead (the job starts READ_AHEAD before its moment).
 _STILL_WAITING = 2 * READ_AHEAD
@@ -401,13 +402,3 @@ def _once(reminder: Reminder) -> str:
 
 def _target(record: ActivationRecord) -> tuple[TargetKind, str, str]:
     return record.target_kind, record.role_id, record.scope.id
-
-
-def wake_at(moment: datetime) -> datetime:
-    """`moment` rounded up to WAKE_GRID (UTC)."""
-    step = WAKE_GRID // timedelta(microseconds=1)
-    since = (moment - _EPOCH) // timedelta(microseconds=1)
-    return _EPOCH + timedelta(microseconds=-(-since // step) * step)
-
-
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.domain.reminders import reminder_plan
-from bot.service.reminders import WAKE_GRID, ReminderService, wake_at
+from bot.domain.reminders import WAKE_GRID, reminder_plan, wake_at
+from bot.service.reminders import ReminderService
 from bot.store.scheduler import ReminderScheduler
 from bot.wiring import Services
 from tests.support.records import activation_record

@@ -25,8 +25,8 @@ from typing import Any
 
 from bot.domain.approvals import Tally
 from bot.domain.command_types import Activate, Approve
+from bot.domain.reminders import wake_at
 from bot.domain.requests import ActivationRecord
-from bot.service.reminders import wake_at
 from bot.settings import Settings
 from bot.store import scheduler
 from bot.wiring import Services, build_services
