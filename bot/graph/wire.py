@@ -25,7 +25,9 @@ import aiohttp
 import httpx
 
 # Most specific first: ConnectionTimeoutError is also a ServerTimeoutError, and
-# ClientConnectorError a ClientOSError.
+# ClientConnectorError a ClientOSError (aiohttp's hierarchy of exceptions,
+# https://docs.aiohttp.org/en/stable/client_reference.html#hierarchy-of-exceptions; the
+# two typed timeouts since 3.10, aiohttp/client_exceptions.py).
 _UNSENT: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),  # no connection within `pool`
     (aiohttp.ClientConnectorError, httpx.ConnectError),  # refused, DNS, TLS handshake
