@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,10 +42,19 @@ from bot.service.outbox import Letter, Outbox, Parcel
 from bot.service.ports import Store
 from bot.settings import PolicyFile
 from handlers.blocks import Message, cards, delivery
+from handlers.sandbox_mark import BLOCK_ID as SANDBOX_BLOCK
+from handlers.sandbox_mark import PREFIX as SANDBOX_PREFIX
 
 log = logging.getLogger(__name__)
 
 POST, UPDATE, DM, THREAD = "post", "update", "dm", "thread"
+# A post's body key saying it is an audit line: lines queued one after another in a lane
+# go out as one message (`first_post`), so a burst's lines keep up with a channel that
+# takes about one message a second. A body key, not a kind: a replica of an older
+# version sends such a post alone, as before.
+JOIN = "join"
+LINES = "lines"
+ALONE = " (joined)"  # a refused joined post's error mark: its head is next sent alone
 QUEUED = "queued"  # the ts of a card reference whose post is still in the outbox
 # Errors an admin can fix (invite the bot, unarchive): worth trying again, now and then.
 FIXABLE = frozenset(delivery.WHY_NOT_POSTED)
@@ -200,7 +210,8 @@ class Courier:
         of its own (an audit row and its line), then calls `send_queued`."""
         deadline = self._clock.now() + DELIVERY_WINDOW
         return [
-            Letter(channel, POST, {"channel": channel, **self._mark(m)}, deadline) for m in msgs
+            Letter(channel, POST, {"channel": channel, **self._mark(m), JOIN: LINES}, deadline)
+            for m in msgs
         ]
 
     async def send_queued(self, lane: str) -> None:
@@ -415,26 +426,46 @@ class Courier:
         claimed, when the lane may go on (delivered, or given up), else None."""
         if now >= parcel.give_up_at:  # a card past its request's timeout, a stale notice
             return self._next_if(self._give_up(parcel, "deadline_passed"), parcel.lane)
+        riders, joined = self._joined(parcel, now)
         try:
             async with self._in_flight:
                 if not self._still_mine(parcel, now):
                     return None  # another replica took it over: it goes on
-                ref = await self._send(parcel)
+                ref = await self._send(parcel, joined)
         except asyncio.CancelledError:  # shutting down mid-send: a replica may go on now
             self._outbox.release(parcel.id, self._me)
             raise
         except SlackApiError as exc:
-            return self._next_if(await self._refused(parcel, exc, now), parcel.lane)
+            go_on = await self._refused(parcel, exc, now, joined=bool(riders))
+            return self._next_if(go_on, parcel.lane)
         except Undeliverable as exc:
             return self._next_if(self._give_up(parcel, str(exc)), parcel.lane)
         except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             go_on = self._later(parcel, now, _backoff(parcel), type(exc).__name__)
             return self._next_if(go_on, parcel.lane)
-        # Marked delivered and the lane's next head claimed in one transaction.
-        following = self._outbox.delivered_next(parcel, ref, self._me, self._clock.now() + CLAIM)
+        # Marked delivered (with the lines that rode along) and the lane's next head
+        # claimed, in one transaction.
+        until = self._clock.now() + CLAIM
+        following = self._outbox.delivered_next(
+            parcel, ref, self._me, until, also=[rider.id for rider in riders]
+        )
         if parcel.kind == POST and parcel.card:
             self._card_posted(parcel.card, ref)
         return following
+
+    def _joined(self, parcel: Parcel, now: datetime) -> tuple[list[Parcel], Message | None]:
+        """The audit lines queued right behind `parcel` (an audit line itself) that go in
+        its message, and that message; none when it is not a line, or a joined message
+        was refused last time. The head's claim keeps them: only a lane's head is ever
+        claimed, so no replica sends them meanwhile."""
+        if not _joins(parcel, now) or (parcel.error or "").endswith(ALONE):
+            return [], None
+        behind = self._outbox.following(parcel, cards.LINES_PER_POST)
+        lines = list(itertools.takewhile(lambda p: _joins(p, now), behind))
+        if not lines:
+            return [], None
+        taken, joined = cards.first_post([_unmarked(p.body) for p in [parcel, *lines]])
+        return lines[: taken - 1], self._mark(joined) if taken > 1 else None
 
     def _next_if(self, go_on: bool, lane: str) -> Parcel | None:
         return self._claim_next(lane) if go_on else None
@@ -448,11 +479,12 @@ class Courier:
         else:
             self._requests.update_request(card, card=ref)
 
-    async def _send(self, parcel: Parcel) -> str:
-        """One Web API call; Slack's "channel ts" of the message (the SDK raises unless
-        Slack answered `ok: true`)."""
+    async def _send(self, parcel: Parcel, joined: Message | None = None) -> str:
+        """One Web API call (`joined`: the message it carries instead, lines joined);
+        Slack's "channel ts" of the message (the SDK raises unless Slack answered `ok:
+        true`)."""
         body = parcel.body
-        msg = {"text": body.get("text"), "blocks": body.get("blocks")}
+        msg = joined or {"text": body.get("text"), "blocks": body.get("blocks")}
         if parcel.kind == DM:
             sent = await self._client.chat_postMessage(
                 channel=await self._dm_channel(str(body["user"])), **msg
@@ -498,7 +530,9 @@ class Courier:
             if lane.startswith("dm:") and channel:
                 self._dm_channels.setdefault(user, channel)
 
-    async def _refused(self, parcel: Parcel, exc: SlackApiError, now: datetime) -> bool:
+    async def _refused(
+        self, parcel: Parcel, exc: SlackApiError, now: datetime, *, joined: bool = False
+    ) -> bool:
         status = int(getattr(exc.response, "status_code", 200) or 200)
         error = str(exc.response.get("error") or f"http_{status}")
         if status == 429 or error == "ratelimited":
@@ -509,6 +543,8 @@ class Courier:
             if parcel.error not in FIXABLE and parcel.kind == POST and parcel.card:
                 await self._card_refused(parcel, error, now)
             return self._later(parcel, now, FIXABLE_RETRY, error)
+        if joined:  # lines are not lost to the joining: the head alone next, then the rest
+            return self._later(parcel, now, timedelta(0), error + ALONE)
         return self._give_up(parcel, error)
 
     def _later(self, parcel: Parcel, now: datetime, wait: timedelta, error: str) -> bool:
@@ -552,6 +588,19 @@ class Courier:
             await work
         except Exception:  # noqa: BLE001 - the card's own retries must go on regardless
             log.exception("outbox: could not queue a delivery notice")
+
+
+def _joins(parcel: Parcel, now: datetime) -> bool:
+    """An audit line due now, which may share a message with its neighbours."""
+    due = parcel.not_before <= now < parcel.give_up_at
+    return parcel.kind == POST and parcel.body.get(JOIN) == LINES and not parcel.card and due
+
+
+def _unmarked(body: dict[str, Any]) -> Message:
+    """A queued post as drawn, before the sandbox note was added (`Courier._mark` adds it
+    once to the joined message)."""
+    blocks = [b for b in body.get("blocks") or [] if b.get("block_id") != SANDBOX_BLOCK]
+    return {"text": str(body.get("text") or "").removeprefix(SANDBOX_PREFIX), "blocks": blocks}
 
 
 def _session(client: AsyncWebClient) -> aiohttp.ClientSession:

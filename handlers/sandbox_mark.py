@@ -14,6 +14,7 @@ from handlers.blocks.base import Message
 from handlers.early_ack import EarlyAck, on_response_of
 
 PREFIX = "[sandbox tenant] "
+BLOCK_ID = "sandbox_mark"
 NOTE = (
     ":test_tube: *Sandbox tenant* — pimbot runs on its built-in demo tenant "
     "(`PIM_SANDBOX=1`), not your Microsoft Entra tenant: nothing here is real."
@@ -25,10 +26,10 @@ def mark(msg: Message) -> Message:
     text = str(msg.get("text") or "")
     out = {**msg, "text": text if text.startswith(PREFIX) else PREFIX + text}
     blocks = list(msg.get("blocks") or [])
-    if blocks and blocks[-1].get("block_id") != "sandbox_mark":
+    if blocks and blocks[-1].get("block_id") != BLOCK_ID:
         note = {
             "type": "context",
-            "block_id": "sandbox_mark",
+            "block_id": BLOCK_ID,
             "elements": [{"type": "mrkdwn", "text": NOTE}],
         }
         out["blocks"] = [*blocks[:49], note]

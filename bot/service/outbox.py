@@ -7,6 +7,7 @@ them; the SQL store (bot/store/outbox.py) keeps them across restarts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -100,6 +101,11 @@ class Outbox(Protocol):
         """The lane's oldest undelivered parcel: nothing behind it goes before it."""
         ...
 
+    def following(self, parcel: Parcel, limit: int) -> list[Parcel]:
+        """Up to `limit` pending parcels queued after `parcel` in its lane, in order: what
+        may go in the same message (nobody else sends them while `parcel` is pending)."""
+        ...
+
     def due(self, now: datetime) -> list[Parcel]:
         """The head of every lane whose next attempt is due."""
         ...
@@ -125,10 +131,17 @@ class Outbox(Protocol):
     def delivered(self, parcel_id: int, ref: str | None) -> None: ...
 
     def delivered_next(
-        self, parcel: Parcel, ref: str | None, holder: str, until: datetime
+        self,
+        parcel: Parcel,
+        ref: str | None,
+        holder: str,
+        until: datetime,
+        *,
+        also: Sequence[int] = (),
     ) -> Parcel | None:
-        """Mark `parcel` delivered and claim its lane's next head (as `claim_heads`), in
-        one transaction: the next head when claimed, else None."""
+        """Mark `parcel` delivered, and the parcels `also` that went in the same message,
+        and claim its lane's next head (as `claim_heads`), in one transaction: the next
+        head when claimed, else None."""
         ...
 
     def retry(self, parcel_id: int, not_before: datetime, error: str) -> None: ...

@@ -33,6 +33,16 @@ _HEAD = (
     .limit(1)
 )
 _FINISH = _O.update().where((_O.c.id == sa.bindparam("_id")) & (_O.c.state == PENDING))
+_FINISH_MANY = _O.update().where(
+    _O.c.id.in_(sa.bindparam("_ids", expanding=True)) & (_O.c.state == PENDING)
+)
+_FOLLOWING = (
+    sa.select(_O)
+    .where((_O.c.state == PENDING) & (_O.c.lane == sa.bindparam("_lane")))
+    .where(_O.c.id > sa.bindparam("_after"))
+    .order_by(_O.c.id)
+    .limit(sa.bindparam("_limit", type_=sa.Integer))
+)
 
 
 class SqlOutbox:
@@ -99,6 +109,11 @@ class SqlOutbox:
         with self._reader.begin() as conn:
             row = conn.execute(_HEAD, {"_lane": lane}).mappings().first()
         return _parcel(row) if row else None
+
+    def following(self, parcel: Parcel, limit: int) -> list[Parcel]:
+        params = {"_lane": parcel.lane, "_after": parcel.id, "_limit": limit}
+        with self._reader.begin() as conn:
+            return [_parcel(row) for row in conn.execute(_FOLLOWING, params).mappings()]
 
     def due(self, now: datetime) -> list[Parcel]:
         heads = sa.select(sa.func.min(_O.c.id)).where(_O.c.state == PENDING).group_by(_O.c.lane)
@@ -183,12 +198,21 @@ class SqlOutbox:
         self._finish(parcel_id, DELIVERED, ref=ref)
 
     def delivered_next(
-        self, parcel: Parcel, ref: str | None, holder: str, until: datetime
+        self,
+        parcel: Parcel,
+        ref: str | None,
+        holder: str,
+        until: datetime,
+        *,
+        also: Sequence[int] = (),
     ) -> Parcel | None:
         now = self._clock.now()
-        params = {"_id": parcel.id, "state": DELIVERED, "done_at": now, "ref": ref}
+        done = {"state": DELIVERED, "done_at": now, "ref": ref}
         with self._engine.begin() as conn:
-            conn.execute(_FINISH, params)
+            if also:
+                conn.execute(_FINISH_MANY, {**done, "_ids": [parcel.id, *also]})
+            else:
+                conn.execute(_FINISH, {**done, "_id": parcel.id})
             claimed = self._claim_in(conn, [parcel.lane], holder, now, until)
         return claimed[0] if claimed else None
 

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 from bot.domain.audit import AuditEvent
 from bot.domain.durations import to_human
-from handlers.blocks.base import MAX_MESSAGE_BLOCKS, Message, inline, mention, message, when
+from handlers.blocks.base import (
+    MAX_MESSAGE_BLOCKS,
+    Block,
+    Message,
+    inline,
+    mention,
+    message,
+    when,
+)
 from handlers.blocks.literal import literal
 
 
@@ -21,16 +31,38 @@ def audit_post(event: AuditEvent) -> Message:
     return message(text, [{"type": "context", "elements": elements}])
 
 
+# One message of audit lines: a message's 50 blocks, less one for the sandbox note
+# (handlers/sandbox_mark.py), and their JSON well short of what Slack refuses as
+# `msg_blocks_too_long` (about 13,000 characters; bot/simulators/workspace/limits.py).
+LINES_PER_POST = MAX_MESSAGE_BLOCKS - 1
+LINES_JSON_BUDGET = 10_000
+
+
 def audit_posts(events: list[AuditEvent]) -> list[Message]:
     """Many audit lines in as few messages as Slack takes: each event still its own line
-    (its `audit_post` context block), up to a message's 50 blocks."""
+    (its `audit_post` context block)."""
     posts = [audit_post(event) for event in events]
     out: list[Message] = []
-    for start in range(0, len(posts), MAX_MESSAGE_BLOCKS):
-        chunk = posts[start : start + MAX_MESSAGE_BLOCKS]
-        text = "\n".join(str(post["text"]) for post in chunk)
-        out.append(message(text, [block for post in chunk for block in post["blocks"]]))
+    while posts:
+        taken, joined = first_post(posts)
+        out.append(joined)
+        posts = posts[taken:]
     return out
+
+
+def first_post(posts: list[Message]) -> tuple[int, Message]:
+    """How many of `posts` (at least one), whole and in order, one message holds, and
+    that message: their blocks one after another, their texts a line each."""
+    blocks: list[Block] = []
+    size = taken = 0
+    for post in posts:
+        more = list(post.get("blocks") or [])
+        grown = size + len(json.dumps(more, ensure_ascii=False))
+        if taken and (len(blocks) + len(more) > LINES_PER_POST or grown > LINES_JSON_BUDGET):
+            break
+        blocks, size, taken = blocks + more, grown, taken + 1
+    text = "\n".join(str(post.get("text") or "") for post in posts[:taken])
+    return taken, message(text, blocks)
 
 
 def audit_line(event: AuditEvent) -> str:

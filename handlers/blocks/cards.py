@@ -9,9 +9,11 @@ from bot.domain.approvals import Asked, Tally
 from bot.domain.durations import to_human
 from bot.domain.requests import ActivationRecord, RequestState
 from handlers.blocks.approvers import approve_for, asked_line, tally_line
+from handlers.blocks.audit import LINES_PER_POST as LINES_PER_POST
 from handlers.blocks.audit import audit_line as audit_line  # the audit channel's, too
 from handlers.blocks.audit import audit_post as audit_post
 from handlers.blocks.audit import audit_posts as audit_posts
+from handlers.blocks.audit import first_post as first_post
 from handlers.blocks.base import (
     Block,
     Message,

@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from bot.simulators.workspace.limits import MAX_BLOCKS, blocks_too_long
 from tests.support.cast import SLACK_USERS
 from tests.support.socket_mode import FakeSocketMode
 
@@ -231,6 +232,12 @@ class FakeSlack:
         }
 
     def _message(self, body: dict[str, Any]) -> dict[str, Any]:
+        blocks = body.get("blocks")
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        if isinstance(blocks, list) and len(blocks) > MAX_BLOCKS["message"]:
+            return {"ok": False, "error": "invalid_blocks"}
+        if blocks_too_long(blocks):
+            return {"ok": False, "error": "msg_blocks_too_long"}
         channel = str(body.get("channel", ""))
         ts = f"{time.time():.6f}"
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text")}}

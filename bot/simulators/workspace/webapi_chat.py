@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.simulators.workspace.conversations import Channel, Message
-from bot.simulators.workspace.limits import check_blocks
+from bot.simulators.workspace.limits import blocks_too_long, check_blocks
 from bot.simulators.workspace.state import ApiError
 from bot.simulators.workspace.workspace import Workspace
 
@@ -84,6 +84,8 @@ def valid_blocks(blocks: Any) -> Any:
     problems = check_blocks(blocks, "message")
     if problems:
         raise ApiError("invalid_blocks", problems)
+    if blocks_too_long(blocks):
+        raise ApiError("msg_blocks_too_long")
     return blocks
 
 
