@@ -64,9 +64,7 @@ def _posted(slack: FakeSlack) -> list[dict[str, Any]]:
 def _lines_in(body: dict[str, Any]) -> list[str]:
     blocks = body["blocks"]
     blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
-    return [
-        b["elements"][0]["text"] for b in blocks if b.get("block_id") != sandbox_mark.BLOCK_ID
-    ]
+    return [b["elements"][0]["text"] for b in blocks if b.get("block_id") != sandbox_mark.BLOCK_ID]
 
 
 def _states(store: SqlStore) -> dict[str, int]:
