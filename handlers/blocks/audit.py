@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 from bot.domain.audit import AuditEvent
 from bot.domain.durations import to_human
 from handlers.blocks.base import (
+    MAX_BLOCKS_JSON,
     MAX_MESSAGE_BLOCKS,
     Block,
     Message,
     inline,
+    json_size,
     mention,
     message,
     when,
@@ -32,10 +32,8 @@ def audit_post(event: AuditEvent) -> Message:
 
 
 # One message of audit lines: a message's 50 blocks, less one for the sandbox note
-# (handlers/sandbox_mark.py), and their JSON well short of what Slack refuses as
-# `msg_blocks_too_long` (about 13,000 characters; bot/simulators/workspace/limits.py).
+# (handlers/sandbox_mark.py), within MAX_BLOCKS_JSON.
 LINES_PER_POST = MAX_MESSAGE_BLOCKS - 1
-LINES_JSON_BUDGET = 10_000
 
 
 def audit_posts(events: list[AuditEvent]) -> list[Message]:
@@ -57,8 +55,8 @@ def first_post(posts: list[Message]) -> tuple[int, Message]:
     size = taken = 0
     for post in posts:
         more = list(post.get("blocks") or [])
-        grown = size + len(json.dumps(more, ensure_ascii=False))
-        if taken and (len(blocks) + len(more) > LINES_PER_POST or grown > LINES_JSON_BUDGET):
+        grown = size + json_size(more)
+        if taken and (len(blocks) + len(more) > LINES_PER_POST or grown > MAX_BLOCKS_JSON):
             break
         blocks, size, taken = blocks + more, grown, taken + 1
     text = "\n".join(str(post.get("text") or "") for post in posts[:taken])

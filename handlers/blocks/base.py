@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,26 @@ MAX_SECTION_TEXT = 3000
 MAX_PLAIN_TEXT = 75  # buttons and select options
 MAX_FALLBACK_TEXT = 3000  # the top-level `text` Slack shows in notifications
 DATE_FORMAT = "{date_short_pretty} at {time}"  # one format for every time shown
+# What pimbot puts in one message's blocks, in characters of their JSON: well short of the
+# size Slack refuses as `msg_blocks_too_long`, which it does not document (reported at
+# about 13,200 characters, https://github.com/slackapi/bolt-js/issues/2509; the fakes
+# refuse above 13,000: bot/simulators/workspace/limits.py).
+MAX_BLOCKS_JSON = 10_000
+
+
+def json_size(blocks: list[Block]) -> int:
+    """The characters `blocks` take as JSON, the measure of MAX_BLOCKS_JSON."""
+    return len(json.dumps(blocks, ensure_ascii=False))
+
+
+def fitting(blocks: list[Block], room: int, budget: int = MAX_BLOCKS_JSON) -> int:
+    """How many of `blocks`, from the first, fit in `room` blocks and `budget` characters."""
+    size = 0
+    for taken, block in enumerate(blocks[:room]):
+        size += json_size([block])
+        if size > budget:
+            return taken
+    return min(len(blocks), room)
 
 
 def scope_text(scope: Scope) -> str:

@@ -13,6 +13,7 @@ from handlers.blocks.base import (
     Block,
     Message,
     context,
+    fitting,
     inline,
     mention,
     message,
@@ -46,13 +47,14 @@ def elevation_line(e: Elevation) -> str:
 
 
 def board_blocks(board: Board) -> list[Block]:
-    """The list itself (shared by the three surfaces), capped to fit one message."""
+    """The list itself (shared by the three surfaces), capped to fit one message: in
+    blocks, and in size (a board of 46 lines was past what Slack takes in one message)."""
     if not board.elevations:
         return [section("_Nobody holds a role pimbot knows right now._")]
-    shown = board.elevations[:_ROOM]
-    blocks = [section(elevation_line(e)) for e in shown]
-    if len(board.elevations) > len(shown):
-        blocks.append(context(f"…and {len(board.elevations) - len(shown)} more."))
+    lines = [section(elevation_line(e)) for e in board.elevations[:_ROOM]]
+    blocks = lines[: fitting(lines, _ROOM)]
+    if len(board.elevations) > len(blocks):
+        blocks.append(context(f"…and {len(board.elevations) - len(blocks)} more."))
     return blocks
 
 
@@ -81,9 +83,12 @@ def history_message(history: ActivationHistory) -> Message:
     whose = mention(history.subject)
     what = f" of {inline(history.role_name)}" if history.role_name else ""
     title = f"*Last activations{what}* — {whose}"
-    lines = [_past_line(p) for p in history.activations]
-    body = [section(line) for line in lines] or [section("_No activations in the audit trail._")]
-    return message(f"Last activations{what}", [section(title), *body][:MAX_MESSAGE_BLOCKS])
+    lines = [section(_past_line(p)) for p in history.activations]
+    body = lines[: fitting(lines, MAX_MESSAGE_BLOCKS - 2)]  # the title, an "older" line
+    if len(lines) > len(body):
+        body.append(context(f"…and {len(lines) - len(body)} older, not shown."))
+    body = body or [section("_No activations in the audit trail._")]
+    return message(f"Last activations{what}", [section(title), *body])
 
 
 def _past_line(p: PastActivation) -> str:

@@ -12,11 +12,13 @@ from bot.domain.nudges import Audience, Pinged, PingKind
 from bot.domain.requests import ActivationRecord
 from bot.service.ports import Nudge
 from handlers.blocks.base import (
+    MAX_MESSAGE_BLOCKS,
     Block,
     Message,
     button,
     confirm_dialog,
     context,
+    fitting,
     inline,
     mention,
     message,
@@ -105,15 +107,19 @@ def queue(
     waiting: tuple[ActivationRecord, ...], pinged: dict[str, Pinged], now: datetime
 ) -> Message:
     """`/pim approvals`: what waits for the viewer's decision, oldest first; as many as a
-    message holds (two blocks each, 50 blocks a message), then how many more."""
+    message holds (two blocks each, within a message's blocks and size), then how many
+    more."""
     if not waiting:
         text = "Nothing waits for your decision."
         return message(text, [section(text)])
-    count, shown = len(waiting), waiting[:QUEUE_SHOWN]
-    blocks = [section(f"*Waiting for your decision* ({count})")]
-    blocks += queue_items(shown, pinged, now)
-    if count > len(shown):
+    count = len(waiting)
+    items = queue_items(waiting[:QUEUE_SHOWN], pinged, now)
+    items = items[: fitting(items, MAX_MESSAGE_BLOCKS - 2) // 2 * 2]  # whole requests
+    blocks = [section(f"*Waiting for your decision* ({count})"), *items]
+    if count > len(items) // 2:
         blocks.append(
-            context(f"{count - len(shown)} newer ones are not shown: see the approvals channel.")
+            context(
+                f"{count - len(items) // 2} newer ones are not shown: see the approvals channel."
+            )
         )
     return message(f"{count} request(s) wait for your decision", blocks)

@@ -22,6 +22,7 @@ from bot.domain.models import Ticket
 from bot.domain.people import slack
 from bot.domain.targets import Scope
 from bot.settings import PolicyFile, TicketConfig
+from bot.simulators.workspace.limits import blocks_too_long
 from handlers.blocks.board import board_message, history_message, who_message
 
 PATTERN = re.compile(TicketConfig().pattern)
@@ -122,9 +123,28 @@ def test_a_partial_board_says_so_and_an_empty_one_says_nobody() -> None:
 
 
 def test_a_long_board_fits_one_message() -> None:
-    many = tuple(_elevation(f"user {i}") for i in range(80))
+    """In blocks, and in size: 46 lines of pimbot's elevations (requester, ticket) were
+    past what Slack takes in one message (`msg_blocks_too_long`, which the fakes enforce)."""
+    mine = {"requester": slack("U_ALINE"), "ticket": Ticket("CONTOSO:Security-012345", "X")}
+    many = tuple(_elevation(f"user {i}", **mine) for i in range(80))
     blocks = board_message(Board(NOW, many))["blocks"]
-    assert len(blocks) <= 50 and "more" in json.dumps(blocks[-2])
+    assert len(blocks) <= 50 and not blocks_too_long(blocks)
+    shown = sum(1 for b in blocks if "user " in json.dumps(b))
+    assert f"…and {80 - shown} more." in json.dumps(blocks[-2], ensure_ascii=False)
+    assert 20 < shown < 46
+
+
+def test_a_long_history_fits_one_message_and_says_what_it_left_out() -> None:
+    past = tuple(
+        PastActivation(
+            slack("U_A"), f"Role {i}", Scope("/"), NOW, LEAD, "CONTOSO:S-1", slack("U_B"), "R-1"
+        )
+        for i in range(60)
+    )
+    blocks = history_message(ActivationHistory(slack("U_A"), None, past))["blocks"]
+    shown = sum(1 for b in blocks if "Role " in json.dumps(b))
+    assert len(blocks) <= 50 and not blocks_too_long(blocks) and shown > 20
+    assert f"…and {60 - shown} older, not shown." in json.dumps(blocks[-1], ensure_ascii=False)
 
 
 def test_history_names_the_approver_or_says_none_was_needed() -> None:

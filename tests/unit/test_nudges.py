@@ -22,6 +22,7 @@ from bot.domain.requests import RequestState
 from bot.errors import ConfigError
 from bot.service.ports import Nudge
 from bot.settings import load_policy_file
+from bot.simulators.workspace.limits import blocks_too_long
 from handlers.blocks import nudges
 from tests.support.records import activation_record
 
@@ -116,3 +117,15 @@ def test_a_long_list_of_approvers_is_cut_at_whole_mentions() -> None:
     assert text.startswith("<!subteam^S1> <@U000> ") and text.endswith(
         "<@U038> and 6 more approvers"
     )
+
+
+def test_a_long_queue_shows_whole_requests_within_what_one_message_takes() -> None:
+    """Twenty requests with their confirmed Approve and Deny were past the size Slack
+    refuses in one message (`msg_blocks_too_long`, which the fakes enforce)."""
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    waiting = tuple(activation_record(id=f"R-{i:08d}") for i in range(25))
+    blocks = nudges.queue(waiting, {}, now)["blocks"]
+    shown = [b for b in blocks if b.get("type") == "actions"]
+    assert not blocks_too_long(blocks) and len(blocks) <= 50
+    assert 5 < len(shown) < 20 and len(blocks) == 2 + 2 * len(shown)
+    assert f"{25 - len(shown)} newer ones are not shown" in blocks[-1]["elements"][0]["text"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.simulators.workspace.conversations import Conversations
 from bot.simulators.workspace.delivery import ACK_TIMEOUT
-from bot.simulators.workspace.limits import check_blocks
+from bot.simulators.workspace.limits import blocks_too_long, check_blocks
 from bot.simulators.workspace.state import ApiError
 
 URL_TTL = 30 * 60  # seconds; Slack's response_url lives 30 minutes
@@ -84,6 +84,8 @@ class ResponseUrls:
         problems = check_blocks(body.get("blocks"), "message")
         if problems:
             raise ApiError("invalid_blocks", problems)
+        if blocks_too_long(body.get("blocks")):
+            raise ApiError("msg_blocks_too_long")
         target.uses += 1
         self.apply(target, body)
 

@@ -83,7 +83,7 @@ async def response_url(request: Request) -> JSONResponse:
     except ValueError:
         return JSONResponse({"ok": False, "error": "invalid_json"}, status_code=400)
     except ApiError as exc:
-        status = 400 if exc.code == "invalid_blocks" else 404
+        status = 400 if exc.code in ("invalid_blocks", "msg_blocks_too_long") else 404
         return JSONResponse(exc.body(), status_code=status)
     return JSONResponse({"ok": True})
 
