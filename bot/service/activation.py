@@ -167,19 +167,22 @@ class PimService:
             # An activation sent straight to Graph reads nothing first: the store refuses
             # a second open request for the same person and target (its unique index, v19),
             # which is one round trip less on every activation and closes the race between
-            # a read and an insert besides.
-            self.store.add_request(record)
+            # a read and an insert besides. The request and its audit row: one transaction.
+            with self.store.together():
+                self.store.add_request(record)
+                requested = self._kept_event(AuditKind.REQUESTED, requester, target, record)
         except DuplicateRequest:  # an open request for the same target exists already
             self._refuse_if_requested(person, target)  # names it
             raise
+        await self.audit.recorded([requested])
         if held:
-            await self._audit(AuditKind.REQUESTED, requester, target, record=record, stored=True)
             return await self._hold_for_approval(requester, record, match)
-        # Checked and due for Graph: leased, so a survivor activates it if this replica
-        # dies before it does (bot/service/leases.py).
-        with self.leased(record.id):
-            await self._audit(AuditKind.REQUESTED, requester, target, record=record, stored=True)
-            return await self._claim_and_activate(requester, role, record)  # leased already
+        # Checked and due for Graph: leased, then claimed (`activating`), so a survivor
+        # activates it if this replica dies before it does (bot/service/leases.py). Not
+        # stored claimed: one that died before its lease would be left to a restart.
+        with self.leased(record.id), self.actors.acting_as(requester.person):
+            self._claim_request(record)
+            return await self._activate_claimed(requester, role, record)
 
     async def deactivate(self, person: PersonKey, command: Deactivate) -> Outcome:
         """End the user's live assignment of a role now, at the one scope it is active at."""
@@ -600,15 +603,6 @@ class PimService:
         with self.leased(record.id), self.actors.acting_as(requester.person):
             return await self._activate_claimed(requester, role, record)
 
-    async def _claim_and_activate(
-        self, requester: Requester, role: Role, record: ActivationRecord
-    ) -> Outcome:
-        """`activate_record` for a request whose lease the caller holds already (one lease
-        write per activation, not two)."""
-        self._claim_request(record)
-        with self.actors.acting_as(requester.person):
-            return await self._activate_claimed(requester, role, record)
-
     def _claim_request(self, record: ActivationRecord) -> None:
         claimed = self.store.transition(
             record.id, frozenset({S.REQUESTED, S.APPROVED}), S.ACTIVATING
@@ -720,20 +714,26 @@ class PimService:
             return Outcome(OutcomeKind.PROVISIONING, requester, target, waiting, None, result.id)
         start = result.start or self.clock.now()
         end = result.end or start + record.duration
-        done = self.store.transition(
-            record.id,
-            frozenset({S.ACTIVATING}),
-            S.ACTIVE,
-            graph_request_id=result.id,
-            start=start,
-            end=end,
-        )
-        final = done or record
-        self.hooks.plan(final)
-        await self._audit(
-            AuditKind.ACTIVATED, requester, target, record=final, stored=done is not None
-        )
-        await self._accepted(final, provisioned=True)
+        # Active, its reminders, its audit row and its readiness: kept together.
+        with self.store.together():
+            done = self.store.transition(
+                record.id,
+                frozenset({S.ACTIVATING}),
+                S.ACTIVE,
+                graph_request_id=result.id,
+                start=start,
+                end=end,
+            )
+            final = done or record
+            reminders = self.hooks.keep(final)
+            activated = self._kept_event(
+                AuditKind.ACTIVATED, requester, target, final, stored=done is not None
+            )
+            progress = self.readiness.start(final, provisioned=True) if self.readiness else None
+        self.hooks.wake(reminders)
+        await self.audit.recorded([activated])
+        if self.readiness is not None:
+            await self.readiness.announce(final, progress)
         return Outcome(OutcomeKind.ACTIVATED, requester, target, final, end, result.id)
 
     async def _already_active(
@@ -866,6 +866,49 @@ class PimService:
         attempted: tuple[str | None, str | None] = (None, None),
         stored: bool = False,
     ) -> None:
+        """The requester's own action on `target` (`_event`), recorded."""
+        event = self._event(
+            kind,
+            requester,
+            target,
+            record=record,
+            graph_request_id=graph_request_id,
+            duration=duration,
+            detail=detail,
+            attempted=attempted,
+            stored=stored,
+        )
+        await self.audit.record(event)
+
+    def _kept_event(
+        self,
+        kind: AuditKind,
+        requester: Requester,
+        target: Target,
+        record: ActivationRecord,
+        *,
+        stored: bool = True,
+    ) -> AuditEvent:
+        """The audit row of `record` (`stored`: as just written), and its line, kept in
+        the caller's transaction (inside `Store.together`); `self.audit.recorded` sends
+        the line."""
+        event = self._event(kind, requester, target, record=record, stored=stored)
+        self.store.append_audit(event, self.audit.lines([event]))
+        return event
+
+    def _event(
+        self,
+        kind: AuditKind,
+        requester: Requester,
+        target: Target,
+        *,
+        record: ActivationRecord | None = None,
+        graph_request_id: str | None = None,
+        duration: timedelta | None = None,
+        detail: str | None = None,
+        attempted: tuple[str | None, str | None] = (None, None),
+        stored: bool = False,
+    ) -> AuditEvent:
         """The requester's own action on `target`. `attempted`: the ticket and justification
         of a refused request, as typed, since no record keeps them. `stored`: `record` is
         the row as the store just wrote it (added, or returned by a won transition)."""
@@ -876,7 +919,7 @@ class PimService:
             record = self.store.get_request(record.id) or record
         start, end, held = span(kind, record, now) if record else (None, None, None)
         ticket, justification = attempted
-        event = AuditEvent(
+        return AuditEvent(
             at=now,
             kind=kind,
             person=requester.person,
@@ -896,7 +939,6 @@ class PimService:
             end=end,
             held=held,
         )
-        await self.audit.record(event)
 
 
 def _reason_and_ticket(

@@ -163,7 +163,14 @@ class BreakGlassStore(Protocol):
 
 
 class Store(BreakGlassStore, Protocol):
-    """Persistence for requests, user links and the audit log. One transaction per call."""
+    """Persistence for requests, user links and the audit log. One transaction per call,
+    but inside `together`."""
+
+    def together(self) -> AbstractContextManager[None]:
+        """Requests added and moved, audit rows, reminders and readiness kept inside share
+        one transaction: all kept, or none (a crash cannot keep an activation without its
+        audit row or its reminders). Synchronous code only: no await inside."""
+        ...
 
     def add_request(self, record: ActivationRecord) -> None: ...
 
@@ -301,7 +308,18 @@ class Trigger(Protocol):
 class ActivationHooks(Protocol):
     """Told when an activation starts, moves or ends early (reminders live behind it)."""
 
-    def plan(self, record: ActivationRecord) -> list[Reminder]: ...
+    def plan(self, record: ActivationRecord) -> list[Reminder]:
+        """`keep` and `wake`."""
+        ...
+
+    def keep(self, record: ActivationRecord) -> list[Reminder]:
+        """Store the reminders of a live activation (in the caller's `together`)."""
+        ...
+
+    def wake(self, reminders: list[Reminder]) -> None:
+        """Schedule the wakes `keep`'s reminders need (after the transaction: the job
+        store writes on a connection of its own)."""
+        ...
 
     def cancel(self, record: ActivationRecord) -> None: ...
 
@@ -324,6 +342,12 @@ class NoHooks:
 
     def plan(self, record: ActivationRecord) -> list[Reminder]:
         return []
+
+    def keep(self, record: ActivationRecord) -> list[Reminder]:
+        return []
+
+    def wake(self, reminders: list[Reminder]) -> None:
+        return None
 
     def cancel(self, record: ActivationRecord) -> None:
         return None

@@ -56,9 +56,18 @@ class ReadinessService:
     async def accepted(self, record: ActivationRecord, *, provisioned: bool) -> None:
         """Graph accepted `record` (`provisioned`: its request is already Provisioned):
         post the requester's readiness DM and follow it from now on."""
+        await self.announce(record, self.start(record, provisioned=provisioned))
+
+    def start(self, record: ActivationRecord, *, provisioned: bool) -> Readiness | None:
+        """`accepted`'s row (in the caller's transaction, inside `Store.together`): the
+        progress to `announce`, or None when it is followed already."""
         stage = Stage.PROVISIONING if provisioned else Stage.REQUESTED
         progress = Readiness(record.id, self._svc.clock.now(), stage)
-        if self._store.start_readiness(progress):
+        return progress if self._store.start_readiness(progress) else None
+
+    async def announce(self, record: ActivationRecord, progress: Readiness | None) -> None:
+        """The requester's readiness DM, for a `start` that began following."""
+        if progress is not None:
             await self._svc.notifier.readiness(record, progress, first=True)
 
     async def follow(self) -> int:

@@ -80,14 +80,23 @@ class ReminderService:
 
     def plan(self, record: ActivationRecord) -> list[Reminder]:
         """(Re)plan the reminders of a live activation; idempotent by reminder id."""
+        plan = self.keep(record)
+        self.wake(plan)
+        return plan
+
+    def keep(self, record: ActivationRecord) -> list[Reminder]:
+        """The reminders of a live activation stored (in the caller's transaction, inside
+        `Store.together`), not yet woken for: `wake` once it is committed."""
         if record.end is None:
             return []
         now = self._svc.clock.now()
         leads = self._svc.config.reminders.lead_times
         plan = reminder_plan(record.end, leads, now, request_id=record.id, start=record.start)
         self._svc.store.save_reminders(plan)
-        self._wake_for(plan, now)
         return plan
+
+    def wake(self, reminders: list[Reminder]) -> None:
+        self._wake_for(reminders, self._svc.clock.now())
 
     def plan_many(self, records: Iterable[ActivationRecord]) -> list[Reminder]:
         """`plan` for many activations at once: their reminders saved in one transaction

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.domain.drift import Readiness, Stage
-from bot.store.engine import read_only
+from bot.store.engine import read_only, writing
 from bot.store.tables import outside_seen as _S
 from bot.store.tables import readiness as _R
 from bot.store.upsert import upsert
@@ -26,7 +26,7 @@ class SqlDrift:
 
     def start_readiness(self, progress: Readiness) -> bool:
         """Follow an activation; False if it is followed already (the first start wins)."""
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             found = conn.execute(
                 sa.select(_R.c.request_id).where(_R.c.request_id == progress.request_id)
             ).first()

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 BUSY_TIMEOUT_MS = 10_000
 _READ_ONLY = "pimbot_read_only"
+# The transaction `together` holds for the code running in this context (an asyncio task
+# has its own context: another task never sees it).
+_SHARED: ContextVar[Connection | None] = ContextVar("pimbot_shared_transaction", default=None)
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -44,6 +50,34 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
 def read_only(engine: Engine) -> Engine:
     """The same engine and pool, for transactions that only read (see `_on_begin`)."""
     return engine.execution_options(**{_READ_ONLY: True})
+
+
+@contextmanager
+def together(engine: Engine) -> Iterator[None]:
+    """The writes made inside through `writing(engine)` share one transaction: all kept,
+    or none. Synchronous code only: a task awaiting inside would leave the write lock
+    held while others on its loop ask for it (SQLite: the loop would wait on itself)."""
+    shared = _SHARED.get()
+    if shared is not None and shared.engine is engine:
+        yield  # already inside one: its transaction holds these writes too
+        return
+    with engine.begin() as conn:
+        token = _SHARED.set(conn)
+        try:
+            yield
+        finally:
+            _SHARED.reset(token)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction on `engine`: the one `together` holds here, else its own."""
+    shared = _SHARED.get()
+    if shared is not None and shared.engine is engine:
+        yield shared
+        return
+    with engine.begin() as conn:
+        yield conn
 
 
 def _tune_sqlite(engine: Engine) -> None:

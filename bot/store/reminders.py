@@ -14,6 +14,7 @@ from bot.domain.reminders import Reminder, ReminderKind
 from bot.domain.requests import RequestState
 from bot.service.outbox import Letter
 from bot.store import convert, tables
+from bot.store.engine import writing
 from bot.store.outbox import insert_letters
 from bot.store.upsert import upsert
 
@@ -42,7 +43,7 @@ class ReminderMethods:
     def save_reminders(self, reminders: Iterable[Reminder]) -> None:
         """Insert or re-plan reminders by id (idempotent), in one transaction."""
         rows = [convert.reminder_values(reminder) for reminder in reminders]
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             upsert(conn, _M, rows, key=["id"], on_conflict=_on_conflict)
 
     def get_reminder(self, reminder_id: str) -> Reminder | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from bot.store import convert, migrations, tables
 from bot.store.approvals import ApprovalMethods
 from bot.store.break_glass import BreakGlassMethods
 from bot.store.convert import Decision
-from bot.store.engine import make_engine, read_only
+from bot.store.engine import make_engine, read_only, together, writing
 from bot.store.migrations import OPEN_TARGET_INDEX
 from bot.store.outbox import insert_letters
 from bot.store.pings import PingMethods
@@ -80,11 +81,17 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods)
     def close(self) -> None:
         self._engine.dispose()
 
+    def together(self) -> AbstractContextManager[None]:
+        """The writes made inside (`add_request`, `transition`, `append_audit`,
+        `save_reminders`, the readiness started) share one transaction: all kept, or none.
+        Synchronous code only (bot/store/engine.py)."""
+        return together(self._engine)
+
     # -- requests ---------------------------------------------------------------
 
     def add_request(self, record: ActivationRecord) -> None:
         try:
-            with self._engine.begin() as conn:
+            with writing(self._engine) as conn:
                 conn.execute(_INSERT_REQUEST, convert.record_values(record))
         except sa.exc.IntegrityError as exc:
             if _open_target_taken(exc):  # another replica stored one first (v19)
@@ -120,7 +127,7 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods)
         _check_transition(expected, new)
         values = self._values(changes, state=new)
         expected_states = [s.value for s in expected]
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             row = (
                 conn.execute(
                     _TRANSITION, {**values, "_id": request_id, "_expected": expected_states}
@@ -238,7 +245,7 @@ class SqlStore(ReminderMethods, BreakGlassMethods, PingMethods, ApprovalMethods)
         """The row, and the `lines` that copy it to the chat queued in the outbox, in one
         transaction: a crash between them can neither keep the row without its line nor
         send a line for a row that was never kept."""
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(_INSERT_AUDIT, convert.audit_values(event))
             # Queued at the event's moment: the services' clock, which the courier reads.
             insert_letters(conn, lines, event.at)

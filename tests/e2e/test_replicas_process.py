@@ -555,7 +555,12 @@ LEASED_BY = (
     "SELECT id FROM requests WHERE claimed_by LIKE :p AND claimed_until IS NOT NULL"
     " AND state = 'activating'"
 )
-IN_FLIGHT = "SELECT body FROM outbox WHERE claimed_by LIKE :p AND state = 'pending'"
+# A claimed head, and the audit lines queued behind it that may have gone in its message.
+IN_FLIGHT = (
+    "SELECT body FROM outbox o WHERE state = 'pending' AND EXISTS (SELECT 1 FROM outbox h"
+    " WHERE h.claimed_by LIKE :p AND h.state = 'pending' AND h.lane = o.lane AND h.id <= o.id"
+    " AND (h.id = o.id OR o.body LIKE '%\"join\": \"lines\"%'))"
+)
 UNSETTLED = "SELECT id FROM requests WHERE state IN ('requested', 'approved', 'activating')"
 BURST = [
     ("U_ALINE", ACTIVATE),
@@ -669,8 +674,9 @@ def test_a_replica_killed_mid_burst_loses_nothing_and_doubles_nothing(
             # the outbox hearing back, so a survivor sends it again (the outbox's one
             # documented gap, README "Several replicas"); nothing else may come twice.
             in_flight = {
-                json.loads(body).get("text")
+                line
                 for (body,) in _rows(pg_url, IN_FLIGHT, p=f"%:{victim_pid}:%")
+                for line in str(json.loads(body).get("text")).split("\n")
             }
             killed = time.monotonic()
             replicas[victim][0].wait()
@@ -721,10 +727,12 @@ def test_a_replica_killed_mid_burst_loses_nothing_and_doubles_nothing(
             # the victim was sending when it died; each requester told once.
             def audit_lines() -> list[str]:
                 return [
-                    str(c.body.get("text"))
+                    line  # lines queued together go out as one message, a line each
                     for c in slack.calls("chat.postMessage")
+                    if c.body["channel"] == "C_PIM_AUDIT"
+                    for line in str(c.body.get("text")).split("\n")
                     # Audit lines name their request; the board (also there) does not so.
-                    if c.body["channel"] == "C_PIM_AUDIT" and "· request R-" in str(c.body["text"])
+                    if "· request R-" in line
                 ]
 
             def audit_rows() -> list[tuple[Any, ...]]:
