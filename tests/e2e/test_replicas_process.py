@@ -559,7 +559,7 @@ LEASED_BY = (
 IN_FLIGHT = (
     "SELECT body FROM outbox o WHERE state = 'pending' AND EXISTS (SELECT 1 FROM outbox h"
     " WHERE h.claimed_by LIKE :p AND h.state = 'pending' AND h.lane = o.lane AND h.id <= o.id"
-    " AND (h.id = o.id OR o.body LIKE '%\"join\": \"lines\"%'))"
+    ' AND (h.id = o.id OR o.body LIKE \'%"join": "lines"%\'))'
 )
 UNSETTLED = "SELECT id FROM requests WHERE state IN ('requested', 'approved', 'activating')"
 BURST = [
