@@ -68,6 +68,7 @@ MAX_BACKOFF = timedelta(minutes=5)
 DELIVERY_WINDOW = timedelta(days=1)  # how long anything but a card is worth sending
 KEEP_DONE = timedelta(days=7)  # finished rows kept a week: what went out, what was given up
 POLL_SECONDS = 1.0  # a moved clock or a retry falling due is noticed this soon
+MIN_POLL_SECONDS = 0.01
 # Web API calls the courier has in flight at once, all lanes together: lanes go side by
 # side (a thousand reminders to a thousand people need not queue behind one another),
 # each in order and paced, without opening a connection per lane at once.
@@ -114,6 +115,7 @@ class Pace:
     per_second: float = 1.0
     burst: float = 3.0
     _buckets: dict[str, tuple[float, datetime]] = field(default_factory=dict)
+    _resting: dict[str, datetime] = field(default_factory=dict)  # refused: when a token is back
 
     def take(self, lane: str, now: datetime) -> bool:
         tokens, then = self._buckets.get(lane, (self.burst, now))
@@ -121,9 +123,18 @@ class Pace:
         tokens = min(self.burst, tokens + elapsed * self.per_second)
         if tokens < 1.0:
             self._buckets[lane] = (tokens, now)
+            self._resting[lane] = now + timedelta(seconds=(1.0 - tokens) / self.per_second)
             return False
         self._buckets[lane] = (tokens - 1.0, now)
         return True
+
+    def resting(self, now: datetime) -> dict[str, datetime]:
+        """The lanes refused a token that is not back yet, and when it is: claiming their
+        heads before then would only be refused again (a transaction each)."""
+        longest = timedelta(seconds=1.0 / self.per_second)  # more: the clock went back
+        for lane in [k for k, back in self._resting.items() if not now < back <= now + longest]:
+            del self._resting[lane]
+        return self._resting
 
 
 class Undeliverable(Exception):
@@ -219,6 +230,8 @@ class Courier:
         what it queued itself (a lane a coroutine here is sending is left to it: it
         claims the lane's next head after each parcel)."""
         self._ensure_running()
+        if lane in self._pace.resting(self._clock.now()):
+            return  # the background task claims its head when its pace allows
         if not self._take([lane]):
             self._wake.set()
             return
@@ -380,15 +393,23 @@ class Courier:
             except Exception:  # noqa: BLE001 - e.g. the database away a moment: try again
                 log.exception("outbox: draining failed; trying again")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), self._until_next_poll())
+
+    def _until_next_poll(self) -> float:
+        """Seconds to the next pass: POLL_SECONDS, or less when a paced lane's token is
+        back sooner (its head is left alone until then)."""
+        now = self._clock.now()
+        backs = self._pace.resting(now).values()
+        soonest = min(((back - now).total_seconds() for back in backs), default=POLL_SECONDS)
+        return min(POLL_SECONDS, max(soonest, MIN_POLL_SECONDS))
 
     async def drain(self) -> None:
         """Send every lane's due parcels, lanes side by side: their heads claimed in
-        batches (lanes a coroutine here is sending are left to it)."""
+        batches (lanes a coroutine here is sending, or paced for now, are left alone)."""
         seen: set[str] = set()  # each lane once a pass: one paced or retrying is not spun
         while len(seen) < MAX_PASS:
             now = self._clock.now()
-            busy = sorted(self._owned | seen)
+            busy = sorted(self._owned | seen | self._pace.resting(now).keys())
             heads = self._outbox.claim_due(self._me, now, now + CLAIM, CLAIM_BATCH, busy=busy)
             lanes = self._take([parcel.lane for parcel in heads])
             seen.update(lanes)

@@ -189,3 +189,30 @@ def _event(n: int, justification: str) -> AuditEvent:
         justification=justification.strip(),
         request_id=f"R-{n:08d}",
     )
+
+
+async def test_a_paced_lane_is_not_claimed_again_until_its_token_is_back(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    """Every audit row asks for its lane to be sent; while the channel's pace says wait,
+    asking costs nothing (it was a claim, a transaction, each time: two an activation)."""
+    with FakeSlack() as slack:
+        client = AsyncWebClient(token="xoxb-lines", base_url=slack.api_url)
+        outbox = SqlOutbox(store.engine, clock)
+        one_a_second = Pace(per_second=1.0, burst=1.0)
+        courier = Courier(client, outbox, store, CONFIG, clock, pace=one_a_second)
+        _queue(courier, store, clock, [_line(0)])
+        await courier.send_queued(AUDIT)  # the token: sent
+        _queue(courier, store, clock, [_line(1)])
+        await courier.send_queued(AUDIT)  # refused by the pace: the lane rests
+        with transactions(store.engine) as begun:
+            for n in range(2, 12):
+                _queue(courier, store, clock, [_line(n)])
+                await courier.send_queued(AUDIT)
+        queued = len(begun)
+        clock.advance(timedelta(seconds=1))
+        await courier.drain()
+        await courier.aclose()
+        posts = _posted(slack)
+    assert queued == 10  # the puts alone
+    assert [_lines_in(p) for p in posts] == [["line 0000"], [f"line {n:04d}" for n in range(1, 12)]]
