@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from bot.domain.drift import Readiness, Stage
@@ -21,19 +22,20 @@ class SqlDrift:
 
     def __init__(self, engine: Engine) -> None:
         self._engine, self._reader = engine, read_only(engine)
+        # One statement, built once: the request's row unless it is there already.
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._start = (
+            insert(_R)
+            .on_conflict_do_nothing(index_elements=[_R.c.request_id])
+            .returning(_R.c.request_id)  # rowcount: -1 on psycopg here
+        )
 
     # -- readiness ---------------------------------------------------------------------
 
     def start_readiness(self, progress: Readiness) -> bool:
         """Follow an activation; False if it is followed already (the first start wins)."""
         with writing(self._engine) as conn:
-            found = conn.execute(
-                sa.select(_R.c.request_id).where(_R.c.request_id == progress.request_id)
-            ).first()
-            if found is not None:
-                return False
-            conn.execute(_R.insert().values(**_values(progress)))
-            return True
+            return conn.execute(self._start, _values(progress)).first() is not None
 
     def save_readiness(self, progress: Readiness) -> None:
         with self._engine.begin() as conn:

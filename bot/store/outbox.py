@@ -32,6 +32,11 @@ _HEAD = (
     .order_by(_O.c.id)
     .limit(1)
 )
+# A letter whose `dedupe` key is taken queues nothing (built once per dialect).
+_PUT_NEW = {
+    "sqlite": sqlite.insert(_O).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(_O).on_conflict_do_nothing(),
+}
 _FINISH = _O.update().where((_O.c.id == sa.bindparam("_id")) & (_O.c.state == PENDING))
 _FINISH_MANY = _O.update().where(
     _O.c.id.in_(sa.bindparam("_ids", expanding=True)) & (_O.c.state == PENDING)
@@ -355,8 +360,7 @@ def insert_letters(conn: Connection, letters: Sequence[Letter], now: datetime) -
     if not letters:
         return
     rows = [_row(letter, now) for letter in letters]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(_O).on_conflict_do_nothing(), rows)
+    conn.execute(_PUT_NEW[conn.dialect.name], rows)
 
 
 def _put(conn: Connection, values: dict[str, Any]) -> int:
