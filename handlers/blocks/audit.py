@@ -34,6 +34,7 @@ def audit_post(event: AuditEvent) -> Message:
 # One message of audit lines: a message's 50 blocks, less one for the sandbox note
 # (handlers/sandbox_mark.py), within MAX_BLOCKS_JSON.
 LINES_PER_POST = MAX_MESSAGE_BLOCKS - 1
+SMALLEST_LINE = 150  # characters of JSON: no line is shorter (its time and kind alone)
 
 
 def audit_posts(events: list[AuditEvent]) -> list[Message]:
@@ -46,6 +47,15 @@ def audit_posts(events: list[AuditEvent]) -> list[Message]:
         out.append(joined)
         posts = posts[taken:]
     return out
+
+
+def room_behind(post: Message) -> int:
+    """How many one-line posts may still join `post` in its message (none when the
+    smallest line would not fit): what is worth reading from the outbox."""
+    blocks = list(post.get("blocks") or [])
+    if json_size(blocks) + SMALLEST_LINE > MAX_BLOCKS_JSON:
+        return 0
+    return max(LINES_PER_POST - len(blocks), 0)
 
 
 def first_post(posts: list[Message]) -> tuple[int, Message]:

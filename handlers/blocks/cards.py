@@ -14,6 +14,7 @@ from handlers.blocks.audit import audit_line as audit_line  # the audit channel'
 from handlers.blocks.audit import audit_post as audit_post
 from handlers.blocks.audit import audit_posts as audit_posts
 from handlers.blocks.audit import first_post as first_post
+from handlers.blocks.audit import room_behind as room_behind
 from handlers.blocks.base import (
     Block,
     Message,

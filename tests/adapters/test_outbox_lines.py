@@ -15,7 +15,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.audit import AuditEvent, AuditKind
@@ -216,3 +218,15 @@ async def test_a_paced_lane_is_not_claimed_again_until_its_token_is_back(
         posts = _posted(slack)
     assert queued == 10  # the puts alone
     assert [_lines_in(p) for p in posts] == [["line 0000"], [f"line {n:04d}" for n in range(1, 12)]]
+
+
+async def test_the_fake_slack_refuses_a_message_too_large_in_all() -> None:
+    """As Slack does (`msg_blocks_too_long`), though each block is within its own limits."""
+    big = [{"type": "context", "elements": [_mrkdwn("x" * 1900)]} for _ in range(8)]
+    with FakeSlack() as slack:
+        client = AsyncWebClient(token="xoxb-lines", base_url=slack.api_url)
+        with pytest.raises(SlackApiError) as refused:
+            await client.chat_postMessage(channel=AUDIT, text="big", blocks=big)
+        fits = await client.chat_postMessage(channel=AUDIT, text="fits", blocks=big[:6])
+    assert refused.value.response["error"] == "msg_blocks_too_long"
+    assert fits["ok"]

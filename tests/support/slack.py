@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.simulators.workspace.limits import MAX_BLOCKS, blocks_too_long
+from bot.simulators.workspace.limits import MAX_BLOCKS, MAX_MESSAGE_BLOCKS_JSON, blocks_too_long
 from tests.support.cast import SLACK_USERS
 from tests.support.socket_mode import FakeSocketMode
 
@@ -207,6 +207,13 @@ class FakeSlack:
         if self._record(method, body):
             payload = json.dumps({"ok": False, "error": "ratelimited"}).encode()
             return 429, payload, "application/json", {"Retry-After": self._wait()}
+        # A body shorter than the limit cannot hold blocks longer than it: measured only
+        # then (a burst's thousand DMs are not each serialised again).
+        if method in _MESSAGES and len(raw) > MAX_MESSAGE_BLOCKS_JSON:
+            blocks = body.get("blocks")
+            if blocks_too_long(json.loads(blocks) if isinstance(blocks, str) else blocks):
+                payload = json.dumps({"ok": False, "error": "msg_blocks_too_long"}).encode()
+                return 200, payload, "application/json", None
         return 200, json.dumps(self.answer(method, body)).encode(), "application/json", None
 
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -236,8 +243,6 @@ class FakeSlack:
         blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
         if isinstance(blocks, list) and len(blocks) > MAX_BLOCKS["message"]:
             return {"ok": False, "error": "invalid_blocks"}
-        if blocks_too_long(blocks):
-            return {"ok": False, "error": "msg_blocks_too_long"}
         channel = str(body.get("channel", ""))
         ts = f"{time.time():.6f}"
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text")}}
@@ -270,6 +275,7 @@ class ChannelPacer:
         return str(max(1, math.ceil((1.0 - tokens) / self.per_second)))
 
 
+_MESSAGES = frozenset({"chat.postMessage", "chat.update"})
 _METHODS: dict[str, Any] = {
     "auth.test": lambda s, b: {
         "ok": True,

@@ -95,3 +95,21 @@ def test_the_web_api_answers_invalid_blocks_like_slack(workspace: Rig) -> None:
             "messages": ["[ERROR] must be a known block type [json-pointer:/blocks/1/type]"]
         },
     }
+
+
+def test_the_web_api_refuses_a_message_too_large_in_all(workspace: Rig) -> None:
+    """Each block within its limits, the whole past what Slack takes in one message
+    (`msg_blocks_too_long`, https://github.com/slackapi/bolt-js/issues/2509)."""
+    line = {"type": "context", "elements": [{"type": "mrkdwn", "text": "x" * 1900}]}
+
+    def post(count: int) -> dict[str, object]:
+        return dict(
+            httpx.post(
+                f"{workspace.url}/api/chat.postMessage",
+                headers={"Authorization": f"Bearer {WORKSPACE_BOT_TOKEN}"},
+                json={"channel": "C_PIM_AUDIT", "text": "t", "blocks": [line] * count},
+            ).json()
+        )
+
+    assert post(8) == {"ok": False, "error": "msg_blocks_too_long"}
+    assert post(6)["ok"] is True
