@@ -479,10 +479,10 @@ class Courier:
         its message, and that message; none when it is not a line, or a joined message
         was refused last time. The head's claim keeps them: only a lane's head is ever
         claimed, so no replica sends them meanwhile."""
-        room = cards.room_behind(_unmarked(parcel.body))
-        if not room or not _joins(parcel, now) or (parcel.error or "").endswith(ALONE):
+        if not _joins(parcel, now) or (parcel.error or "").endswith(ALONE):
             return [], None
-        behind = self._outbox.following(parcel, room)
+        room = cards.room_behind(_unmarked(parcel.body))
+        behind = self._outbox.following(parcel, room) if room else []
         lines = list(itertools.takewhile(lambda p: _joins(p, now), behind))
         if not lines:
             return [], None
