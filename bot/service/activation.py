@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.domain.approvals import Asked
 from bot.domain.audit import AuditEvent, AuditKind, span
@@ -854,31 +855,10 @@ class PimService:
         )
 
     async def _audit(
-        self,
-        kind: AuditKind,
-        requester: Requester,
-        target: Target,
-        *,
-        record: ActivationRecord | None = None,
-        graph_request_id: str | None = None,
-        duration: timedelta | None = None,
-        detail: str | None = None,
-        attempted: tuple[str | None, str | None] = (None, None),
-        stored: bool = False,
+        self, kind: AuditKind, requester: Requester, target: Target, **details: Any
     ) -> None:
-        """The requester's own action on `target` (`_event`), recorded."""
-        event = self._event(
-            kind,
-            requester,
-            target,
-            record=record,
-            graph_request_id=graph_request_id,
-            duration=duration,
-            detail=detail,
-            attempted=attempted,
-            stored=stored,
-        )
-        await self.audit.record(event)
+        """The requester's own action on `target`, recorded (`details`: as `_event`)."""
+        await self.audit.record(self._event(kind, requester, target, **details))
 
     def _kept_event(
         self,
