@@ -873,7 +873,7 @@ class PimService:
         the caller's transaction (inside `Store.together`); `self.audit.recorded` sends
         the line."""
         event = self._event(kind, requester, target, record=record, stored=stored)
-        self.store.append_audit(event, self.audit.lines([event]))
+        self.audit.keep(event)
         return event
 
     def _event(

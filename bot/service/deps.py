@@ -33,10 +33,13 @@ class AuditTrail:
         """The row and its line to the audit channel, kept in one transaction (a replica
         killed between two would keep the row and lose its line); the line is then sent
         from the outbox, so a chat outage cannot fail the request being audited."""
+        self.keep(event)
+        await self.recorded([event])
+
+    def keep(self, event: AuditEvent) -> None:
+        """The row and its line queued, in the caller's transaction when inside
+        `Store.together`; `recorded` then sends the line."""
         self._store.append_audit(event, self._notifier.audit_lines([event]))
-        await self._notifier.send_audit_lines()
-        for listener in self._listeners:
-            listener(event)
 
     def lines(self, events: list[AuditEvent]) -> list[Letter]:
         """The letters copying `events` to the audit channel, for a caller that keeps the

@@ -57,8 +57,7 @@ def together(engine: Engine) -> Iterator[None]:
     """The writes made inside through `writing(engine)` share one transaction: all kept,
     or none. Synchronous code only: a task awaiting inside would leave the write lock
     held while others on its loop ask for it (SQLite: the loop would wait on itself)."""
-    shared = _SHARED.get()
-    if shared is not None and shared.engine is engine:
+    if _shared(engine) is not None:
         yield  # already inside one: its transaction holds these writes too
         return
     with engine.begin() as conn:
@@ -72,12 +71,17 @@ def together(engine: Engine) -> Iterator[None]:
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction on `engine`: the one `together` holds here, else its own."""
-    shared = _SHARED.get()
-    if shared is not None and shared.engine is engine:
+    shared = _shared(engine)
+    if shared is not None:
         yield shared
         return
     with engine.begin() as conn:
         yield conn
+
+
+def _shared(engine: Engine) -> Connection | None:
+    shared = _SHARED.get()
+    return shared if shared is not None and shared.engine is engine else None
 
 
 def _tune_sqlite(engine: Engine) -> None:
