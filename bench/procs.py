@@ -183,6 +183,9 @@ def serve_slack(profiles: Path) -> None:
 
     class Control(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, the body waits for the
+        # client's delayed ACK of the headers (about 40 ms on Linux) on every answer.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
             return None
