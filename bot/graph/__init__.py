@@ -5,6 +5,7 @@ Importing this package does no work; `build_graph` creates the one AsyncClient.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import httpx
@@ -16,7 +17,7 @@ from bot.graph.observed import ObservedTransport
 from bot.graph.pim import GraphPim, Identity
 from bot.graph.retry import RetryPolicy
 from bot.graph.tls import trust
-from bot.graph.wire import AiohttpTransport
+from bot.graph.wire import AiohttpTransport, env_proxy, shown
 from bot.metrics import Metrics
 from bot.settings import Settings
 
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+log = logging.getLogger(__name__)
 
 
 def build_graph(
@@ -78,8 +80,12 @@ def graph_http(
 
 
 def graph_transport(settings: Settings) -> httpx.AsyncBaseTransport:
-    """The connection pool under Graph calls: the usual roots, plus `PIM_CA_FILE`."""
-    return AiohttpTransport(trust(settings.pim_ca_file))
+    """The connection pool under Graph calls: the usual roots, plus `PIM_CA_FILE`; through
+    the proxy HTTPS_PROXY names, as MSAL's token calls and Slack's go."""
+    proxy = env_proxy(settings.pim_graph_url)
+    if proxy:
+        log.info("Graph calls go through the proxy at %s", shown(proxy))
+    return AiohttpTransport(trust(settings.pim_ca_file), proxy=proxy)
 
 
 def _app_auth(

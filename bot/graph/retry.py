@@ -17,6 +17,7 @@ UNSENT_ERRORS: tuple[type[Exception], ...] = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
+    httpx.ProxyError,  # the proxy refused the tunnel: nothing reached Graph
 )
 # The request may have reached Graph and been applied before the failure.
 AMBIGUOUS_ERRORS: tuple[type[Exception], ...] = (

@@ -12,14 +12,25 @@ Why not the httpx-aiohttp package: its exception map calls any dropped connectio
 connect timeout. GraphClient reads that as "never sent" and would resend a POST blindly
 (bot/graph/retry.py). Here a failure is "unsent" only when no connection was made; every
 other failure may have reached Graph, so a POST's `recover` looks for it first.
+
+Behind an egress proxy: aiohttp, "contrary to the requests library, won't read
+environment variables by default" (https://docs.aiohttp.org/en/stable/client_advanced.html#proxy-support),
+while MSAL's token calls (requests) and slack_sdk (`load_http_proxy_from_env`) do. So the
+proxy the environment names is resolved once, with the same rules requests uses
+(`urllib.request.getproxies`, `proxy_bypass` for NO_PROXY), and given to every request:
+not aiohttp's `trust_env`, which looks both up again on a thread for every request and
+also reads ~/.netrc for credentials to add.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import ssl
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -31,6 +42,9 @@ import httpx
 _UNSENT: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),  # no connection within `pool`
     (aiohttp.ClientConnectorError, httpx.ConnectError),  # refused, DNS, TLS handshake
+    # The proxy refused the tunnel (407, 403, 502): CONNECT comes before any byte of the
+    # request, so Graph saw nothing.
+    (aiohttp.ClientHttpProxyError, httpx.ProxyError),
 )
 _AMBIGUOUS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
     (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
@@ -48,8 +62,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     before returning: Graph's answers are JSON pages, and a connection goes back to
     the pool as soon as its answer is read."""
 
-    def __init__(self, tls: ssl.SSLContext, *, limit: int = 100) -> None:
-        self._tls, self._limit = tls, limit
+    def __init__(self, tls: ssl.SSLContext, *, limit: int = 100, proxy: str | None = None) -> None:
+        """`proxy`: every request goes through it (`env_proxy`), a tunnel per connection."""
+        self._tls, self._limit, self.proxy = tls, limit, proxy
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -64,6 +79,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=list(request.headers.multi_items()),
                 data=body or None,
                 allow_redirects=False,
+                proxy=self.proxy,
                 auto_decompress=False,  # httpx decodes by Content-Encoding
                 timeout=aiohttp.ClientTimeout(
                     total=None,
@@ -93,6 +109,33 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
             self._loop = loop
         return self._session
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy HTTPS_PROXY / HTTP_PROXY name for `url`, unless NO_PROXY exempts its host
+    (either case of each name). Never for a loopback host (the embedded sandbox tenant): a
+    proxy's own loopback is not this machine's."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host or _loopback(host) or urllib.request.proxy_bypass(host):
+        return None
+    return urllib.request.getproxies().get(parts.scheme) or None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def shown(proxy: str) -> str:
+    """`proxy` fit for a log line: its credentials left out."""
+    parts = urlsplit(proxy)
+    where = parts.hostname or "?"
+    return f"{parts.scheme}://{where}:{parts.port}" if parts.port else f"{parts.scheme}://{where}"
 
 
 @contextmanager
