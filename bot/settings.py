@@ -177,6 +177,10 @@ def load_policy_file(path: Path) -> PolicyFile:
         return PolicyFile()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:  # a directory (a bind mount of a missing file), no permission
+        raise ConfigError(
+            f"{path}: cannot be read ({exc.strerror or type(exc).__name__})"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path.name}: not valid YAML ({_first_line(exc)})") from None
     if not isinstance(data, dict):
@@ -291,6 +295,12 @@ class Settings(BaseSettings):
         return None
 
     def policy(self) -> PolicyFile:
+        """pimbot.yml; all defaults when there is none where PIM_CONFIG's default points
+        (the working directory). A PIM_CONFIG set to a file that is not there stops
+        start-up instead: a mount or path gone wrong must not quietly drop every role's
+        cap, approvers and break-glass list for the defaults."""
+        if "pim_config" in self.model_fields_set and not self.pim_config.is_file():
+            raise ConfigError(f"PIM_CONFIG: {self.pim_config} is not a file")
         return load_policy_file(self.pim_config)
 
 

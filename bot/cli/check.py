@@ -55,6 +55,8 @@ async def _config(settings: Settings) -> str:
 
     RoleCatalog(policy)  # resolves every configured role name, naming a bad one
     valid = f"{settings.pim_config} is valid ({len(policy.roles)} role aliases)"
+    if not settings.pim_config.exists():
+        valid = f"no {settings.pim_config} here: every setting at its default"
     if policy.graph.identity != "user":
         return valid
     _check_user_mode_config(settings)

@@ -43,6 +43,38 @@ def test_a_bad_policy_file_stops_start_up_naming_the_field(
     )
 
 
+def test_a_policy_file_pim_config_names_but_missing_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not all defaults in its stead: a mount gone wrong would drop every cap and approver."""
+    missing = tmp_path / "etc" / "pimbot.yml"
+    monkeypatch.setenv("PIM_CONFIG", str(missing))
+    assert main(["run"]) == 2
+    assert capsys.readouterr().err.strip() == f"pimbot: PIM_CONFIG: {missing} is not a file"
+
+
+def test_a_policy_file_that_is_a_directory_stops_start_up_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What Docker leaves where a bind mount's file is missing: a directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pimbot.yml").mkdir()
+    monkeypatch.delenv("PIM_CONFIG", raising=False)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pimbot: pimbot.yml: cannot be read (") and len(err.splitlines()) == 1
+
+
+def test_without_pimbot_yml_in_the_working_directory_check_says_all_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PIM_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    main(["check"])
+    [config] = [line for line in capsys.readouterr().out.splitlines() if "config" in line]
+    assert config.startswith("ok   config") and "no pimbot.yml here" in config, config
+
+
 def test_user_mode_refuses_to_start_without_the_token_key(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
