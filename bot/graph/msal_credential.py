@@ -91,7 +91,7 @@ class MsalCredential:
     def _build(self) -> Any:
         import msal
 
-        self._session = requests_session(self.ca_file)
+        self._session = requests_session(self.ca_file, self.authority_host)
         return msal.ConfidentialClientApplication(
             self.client_id,
             client_credential=self.credential,

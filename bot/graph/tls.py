@@ -6,6 +6,8 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+from bot.graph.wire import loopback
+
 
 def trust(ca_file: Path | str | None) -> ssl.SSLContext:
     """The certifi roots, plus the extra CA (e.g. the sandbox's self-signed cert)."""
@@ -17,12 +19,16 @@ def trust(ca_file: Path | str | None) -> ssl.SSLContext:
     return context
 
 
-def requests_session(ca_file: Path | str | None) -> Any:
+def requests_session(ca_file: Path | str | None, login_host: str = "") -> Any:
     """A requests.Session for MSAL that trusts `ca_file` on top of the usual roots.
 
     Setting `session.verify` is not enough: requests lets REQUESTS_CA_BUNDLE override
     it, so the extra CA rides in the adapter's SSL context, which urllib3 extends with
     whichever bundle requests picks.
+
+    requests sends every host HTTPS_PROXY covers to the proxy, loopback included (only
+    NO_PROXY exempts one); a `login_host` on loopback (the embedded sandbox) is called
+    directly, as Graph's client calls it (bot/graph/wire.py `env_proxy`).
     """
     import requests
     from requests.adapters import HTTPAdapter
@@ -33,6 +39,8 @@ def requests_session(ca_file: Path | str | None) -> Any:
             super().init_poolmanager(*args, **kwargs)
 
     session = requests.Session()
+    if login_host and loopback(login_host):
+        session.trust_env = False  # no proxy from the environment (nor netrc) for it
     if ca_file is not None:
         session.mount("https://", _TrustingAdapter())
     return session

@@ -117,12 +117,14 @@ def env_proxy(url: str) -> str | None:
     proxy's own loopback is not this machine's."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if not host or _loopback(host) or urllib.request.proxy_bypass(host):
+    if not host or loopback(url) or urllib.request.proxy_bypass(host):
         return None
     return urllib.request.getproxies().get(parts.scheme) or None
 
 
-def _loopback(host: str) -> bool:
+def loopback(url: str) -> bool:
+    """Whether `url`'s host is this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
     if host == "localhost":
         return True
     try:

@@ -49,7 +49,7 @@ class PublicApps:
         """An application over `cache` (blocking: may fetch the tenant metadata once)."""
         with self._lock:
             if self._session is None:
-                self._session = requests_session(self.ca_file)
+                self._session = requests_session(self.ca_file, self.authority_host)
         return msal.PublicClientApplication(
             self.client_id,
             authority=f"{self.authority_host}/{self.tenant_id}",

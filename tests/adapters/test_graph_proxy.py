@@ -22,10 +22,14 @@ from bot.graph import GraphAuth, graph_http
 from bot.graph.auth import AccessToken
 from bot.graph.client import GraphClient
 from bot.graph.envelope import UNAVAILABLE
+from bot.graph.msal_credential import MsalCredential
 from bot.graph.retry import RetryPolicy
+from bot.graph.tls import requests_session
 from bot.graph.wire import env_proxy
+from bot.simulators.sandbox import SandboxServer
 from bot.simulators.sandbox.tls import write_self_signed
 from tests.adapters.test_graph_wire import answer, serving
+from tests.support.processes import free_port
 from tests.support.settings import make_settings
 
 GRAPH_HOST = "graph.proxied.invalid"  # never resolves: reachable only through the tunnel
@@ -178,3 +182,18 @@ def test_an_http_proxy_is_not_used_for_https_graph(monkeypatch: pytest.MonkeyPat
     """HTTP_PROXY names the proxy for http:// URLs only, as requests reads it."""
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.corp:3128")
     assert env_proxy("https://graph.microsoft.com") is None
+
+
+def test_the_sandbox_login_host_is_called_directly_though_https_proxy_is_set(
+    sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` behind a proxy: requests would send MSAL's token call for the loopback
+    sandbox to the proxy (here nothing listens there); it goes direct, as Graph's do."""
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+    credential = MsalCredential.from_settings(make_settings(tmp_path, sandbox=sandbox))
+    try:
+        token = credential(force_refresh=False)
+    finally:
+        credential.close()
+    assert token.token and not token.from_cache
+    assert requests_session(None, "https://login.microsoftonline.com").trust_env  # proxied
