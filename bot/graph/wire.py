@@ -119,7 +119,11 @@ def env_proxy(url: str) -> str | None:
     host = parts.hostname or ""
     if not host or loopback(url) or urllib.request.proxy_bypass(host):
         return None
-    return urllib.request.getproxies().get(parts.scheme) or None
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy:
+        return None
+    # "proxy:3128" is read as http://proxy:3128, as requests reads it (prepend_scheme_if_needed).
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 def loopback(url: str) -> bool:

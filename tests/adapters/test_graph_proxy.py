@@ -174,6 +174,11 @@ def test_which_hosts_the_proxy_carries(
     assert env_proxy(url) == expected
 
 
+def test_a_proxy_named_without_a_scheme_is_an_http_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "proxy.corp:3128")
+    assert env_proxy("https://graph.microsoft.com") == "http://proxy.corp:3128"
+
+
 def test_without_a_proxy_in_the_environment_graph_goes_direct() -> None:
     assert env_proxy("https://graph.microsoft.com") is None
 
