@@ -19,7 +19,7 @@ def trust(ca_file: Path | str | None) -> ssl.SSLContext:
     return context
 
 
-def requests_session(ca_file: Path | str | None, login_host: str = "") -> Any:
+def requests_session(ca_file: Path | str | None, login_host: str) -> Any:
     """A requests.Session for MSAL that trusts `ca_file` on top of the usual roots.
 
     Setting `session.verify` is not enough: requests lets REQUESTS_CA_BUNDLE override
@@ -39,7 +39,7 @@ def requests_session(ca_file: Path | str | None, login_host: str = "") -> Any:
             super().init_poolmanager(*args, **kwargs)
 
     session = requests.Session()
-    if login_host and loopback(login_host):
+    if loopback(login_host):
         session.trust_env = False  # no proxy from the environment (nor netrc) for it
     if ca_file is not None:
         session.mount("https://", _TrustingAdapter())
